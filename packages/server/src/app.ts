@@ -1,0 +1,58 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyJwt from '@fastify/jwt';
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { Logger } from 'pino';
+import type { KithConfig } from './config/config.js';
+import { KithError } from './errors/catalogue.js';
+import { installErrorHandlers } from './errors/http.js';
+import { authRoutes } from './auth/routes.js';
+import { roomRoutes } from './rooms/routes.js';
+import type { MembershipEvents } from './rooms/membership-events.js';
+import { opsRoutes } from './ops/health.js';
+import type { Metrics } from './ops/metrics.js';
+import type { Storage } from './storage/storage.js';
+
+export interface AppDeps {
+  config: KithConfig;
+  storage: Storage;
+  metrics: Metrics;
+  membership: MembershipEvents;
+  logger: Logger;
+  jwtSecret: string;
+  isAccepting: () => boolean;
+}
+
+/** The HTTP API: auth, rooms and operations. The sync WebSocket is attached to its server separately. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    trustProxy: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  installErrorHandlers(app);
+
+  await app.register(fastifyJwt, {
+    secret: deps.jwtSecret,
+    sign: { expiresIn: config.accessTokenTtlSeconds, algorithm: 'HS256' },
+    verify: { algorithms: ['HS256'] },
+  });
+  await app.register(fastifyRateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new KithError('RATE_LIMITED', `Too many requests; retry in ${context.after}.`, {
+        'retry-after': String(Math.ceil(context.ttl / 1000)),
+      }),
+  });
+
+  await app.register(authRoutes, {
+    storage: deps.storage,
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    refreshTokenTtlDays: config.refreshTokenTtlDays,
+    loginPerMinute: config.limits.loginPerMinute,
+  });
+  await app.register(roomRoutes, { storage: deps.storage, membership: deps.membership, publicUrl: config.publicUrl });
+  await app.register(opsRoutes, { storage: deps.storage, metrics: deps.metrics, isAccepting: deps.isAccepting });
+  return app;
+}

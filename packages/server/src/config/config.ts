@@ -1,0 +1,193 @@
+import { parseArgs } from 'node:util';
+import path from 'node:path';
+
+export type SqliteSynchronous = 'full' | 'normal';
+
+export interface Limits {
+  /** Largest WebSocket message accepted; larger ones close the socket with 1009. */
+  maxMessageBytes: number;
+  /** Stored size (snapshot + log) past which a room accepts no more updates. */
+  maxRoomBytes: number;
+  /** Sustained Yjs updates per second per connection (token bucket rate). */
+  updatesPerSecond: number;
+  /** Burst size of that token bucket. */
+  updatesBurst: number;
+  /** Login attempts per minute per client IP, and per username. */
+  loginPerMinute: number;
+}
+
+export interface SyncTuning {
+  /** How long a room with no connection stays loaded. */
+  unloadGraceMs: number;
+  /** Compact once the room's log holds this many updates ... */
+  compactAfterUpdates: number;
+  /** ... or this many bytes. */
+  compactAfterBytes: number;
+  /** WebSocket ping interval; a socket that misses a pong is closed. */
+  pingIntervalMs: number;
+  /** How often open sockets' memberships are re-checked (revocation latency bound). */
+  membershipCheckMs: number;
+}
+
+export interface KithConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** Base URL used in invite links; derived from the request when unset. */
+  publicUrl: string | undefined;
+  logLevel: string;
+  /** HMAC secret for access tokens; generated once and kept in the data dir when unset. */
+  jwtSecret: string | undefined;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlDays: number;
+  /** `full` fsyncs every commit (survives power loss); `normal` survives process crashes only. */
+  sqliteSynchronous: SqliteSynchronous;
+  /** Folder of a built web app to serve at `/`, if any. */
+  staticDir: string | undefined;
+  limits: Limits;
+  sync: SyncTuning;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxRoomBytes: 64 * 1024 * 1024,
+  updatesPerSecond: 200,
+  updatesBurst: 1000,
+  loginPerMinute: 10,
+};
+
+export const DEFAULT_SYNC: SyncTuning = {
+  unloadGraceMs: 30_000,
+  compactAfterUpdates: 1_000,
+  compactAfterBytes: 4 * 1024 * 1024,
+  pingIntervalMs: 30_000,
+  membershipCheckMs: 60_000,
+};
+
+export function defaultConfig(overrides: Partial<KithConfig> = {}): KithConfig {
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    dataDir: path.resolve('data'),
+    publicUrl: undefined,
+    logLevel: 'info',
+    jwtSecret: undefined,
+    accessTokenTtlSeconds: 15 * 60,
+    refreshTokenTtlDays: 30,
+    sqliteSynchronous: 'full',
+    staticDir: undefined,
+    ...overrides,
+    limits: { ...DEFAULT_LIMITS, ...overrides.limits },
+    sync: { ...DEFAULT_SYNC, ...overrides.sync },
+  };
+}
+
+/** Every option: its flag, the environment variable it falls back to, and its help text. */
+const OPTIONS = {
+  port: { env: 'PORT', help: 'TCP port to listen on (default 8080; 0 picks a free one)' },
+  host: { env: 'HOST', help: 'address to bind (default 127.0.0.1; 0.0.0.0 for every interface)' },
+  'data-dir': { env: 'KITH_DATA_DIR', help: 'folder for the SQLite database and the generated secret (default ./data)' },
+  'public-url': { env: 'KITH_PUBLIC_URL', help: 'base URL used in invite links (default: from the request)' },
+  'log-level': { env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace (default info)' },
+  'jwt-secret': { env: 'KITH_JWT_SECRET', help: 'secret that signs access tokens (default: generated once into the data dir)' },
+  'access-token-ttl': { env: 'KITH_ACCESS_TOKEN_TTL', help: 'access token lifetime in seconds (default 900)' },
+  'refresh-token-ttl-days': { env: 'KITH_REFRESH_TOKEN_TTL_DAYS', help: 'refresh token lifetime in days (default 30)' },
+  'sqlite-sync': { env: 'KITH_SQLITE_SYNC', help: 'full (fsync each commit, default) or normal (survives process crashes only)' },
+  'static-dir': { env: 'KITH_STATIC_DIR', help: 'built web app to serve at / (default: the bundled example app, when built)' },
+  'max-message-bytes': { env: 'KITH_MAX_MESSAGE_BYTES', help: 'largest WebSocket message (default 4194304)' },
+  'max-room-bytes': { env: 'KITH_MAX_ROOM_BYTES', help: 'largest stored room (default 67108864)' },
+  'updates-per-second': { env: 'KITH_UPDATES_PER_SECOND', help: 'sustained updates per second per connection (default 200)' },
+  'updates-burst': { env: 'KITH_UPDATES_BURST', help: 'burst of updates per connection (default 1000)' },
+  'login-per-minute': { env: 'KITH_LOGIN_PER_MINUTE', help: 'login attempts per minute per IP and per username (default 10)' },
+  'unload-grace-ms': { env: 'KITH_UNLOAD_GRACE_MS', help: 'how long an unused room stays in memory (default 30000)' },
+  'compact-after-updates': { env: 'KITH_COMPACT_AFTER_UPDATES', help: 'compact a room once its log has this many updates (default 1000)' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function helpText(): string {
+  const lines = Object.entries(OPTIONS).map(
+    ([flag, o]) => `  --${flag.padEnd(24)} ${o.help}\n  ${' '.repeat(26)} env ${o.env}`,
+  );
+  return [
+    'kith-server — the self-hosted Kith calendar server',
+    '',
+    'Usage: kith-server [options]',
+    '',
+    'Options (each falls back to the environment variable named below it):',
+    ...lines,
+    '  --help                     show this help',
+    '',
+  ].join('\n');
+}
+
+/** Reads flags first, then environment variables, then defaults. Throws ConfigError on bad values. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      ...Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: 'string' as const }])),
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return 'help';
+  const raw = (name: OptionName): string | undefined => {
+    const v = (values as Record<string, string | undefined>)[name] ?? env[OPTIONS[name].env];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const int = (name: OptionName, min: number): number | undefined => {
+    const v = raw(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(`--${name} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+  const d = defaultConfig();
+  const sync = raw('sqlite-sync') ?? 'full';
+  if (sync !== 'full' && sync !== 'normal') throw new ConfigError(`--sqlite-sync must be full or normal, got "${sync}"`);
+  const logLevel = raw('log-level') ?? d.logLevel;
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError(`--log-level must be fatal, error, warn, info, debug, trace or silent, got "${logLevel}"`);
+  }
+  const port = int('port', 0) ?? d.port;
+  if (port > 65535) throw new ConfigError(`--port must be at most 65535, got ${port}`);
+  const jwtSecret = raw('jwt-secret');
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError('--jwt-secret must be at least 32 characters long');
+  }
+  const publicUrl = raw('public-url');
+  if (publicUrl !== undefined && !/^https?:\/\//.test(publicUrl)) {
+    throw new ConfigError(`--public-url must start with http:// or https://, got "${publicUrl}"`);
+  }
+  const staticDir = raw('static-dir');
+  return defaultConfig({
+    port,
+    host: raw('host') ?? d.host,
+    dataDir: path.resolve(raw('data-dir') ?? d.dataDir),
+    publicUrl: publicUrl?.replace(/\/+$/, ''),
+    logLevel,
+    jwtSecret,
+    accessTokenTtlSeconds: int('access-token-ttl', 5) ?? d.accessTokenTtlSeconds,
+    refreshTokenTtlDays: int('refresh-token-ttl-days', 1) ?? d.refreshTokenTtlDays,
+    sqliteSynchronous: sync,
+    staticDir: staticDir === undefined ? undefined : path.resolve(staticDir),
+    limits: {
+      maxMessageBytes: int('max-message-bytes', 1024) ?? DEFAULT_LIMITS.maxMessageBytes,
+      maxRoomBytes: int('max-room-bytes', 1024) ?? DEFAULT_LIMITS.maxRoomBytes,
+      updatesPerSecond: int('updates-per-second', 1) ?? DEFAULT_LIMITS.updatesPerSecond,
+      updatesBurst: int('updates-burst', 1) ?? DEFAULT_LIMITS.updatesBurst,
+      loginPerMinute: int('login-per-minute', 1) ?? DEFAULT_LIMITS.loginPerMinute,
+    },
+    sync: {
+      ...DEFAULT_SYNC,
+      unloadGraceMs: int('unload-grace-ms', 0) ?? DEFAULT_SYNC.unloadGraceMs,
+      compactAfterUpdates: int('compact-after-updates', 2) ?? DEFAULT_SYNC.compactAfterUpdates,
+    },
+  });
+}

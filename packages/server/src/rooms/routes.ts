@@ -1,0 +1,159 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { requireUser } from '../auth/access-tokens.js';
+import { KithError } from '../errors/catalogue.js';
+import { newInviteCode, newRoomId, sha256 } from '../ids.js';
+import type { MemberRecord, Storage } from '../storage/storage.js';
+import type { MembershipEvents } from './membership-events.js';
+import {
+  AcceptedInvite,
+  CreateInviteBody,
+  CreateRoomBody,
+  InviteParams,
+  InviteView,
+  MemberParams,
+  MemberView,
+  RoomDetails,
+  RoomParams,
+  RoomSummary,
+  SetRoleBody,
+} from './schemas.js';
+import { Type } from 'typebox';
+
+export interface RoomRoutesOptions {
+  storage: Storage;
+  membership: MembershipEvents;
+  publicUrl: string | undefined;
+}
+
+const memberView = (m: MemberRecord) => ({ userId: m.userId, username: m.username, role: m.role });
+
+/** Rooms: one shared calendar each, with members, roles and invites. */
+export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (app, opts) => {
+  const { storage, membership } = opts;
+  app.addHook('preHandler', requireUser);
+
+  /** The caller's membership; 404 (not 403) for rooms they are not in, so existence is not revealed. */
+  const myMembership = async (request: FastifyRequest, roomId: string): Promise<MemberRecord> => {
+    const me = await storage.rooms.member(roomId, request.user.userId);
+    if (!me) throw new KithError('ROOM_NOT_FOUND');
+    return me;
+  };
+  const requireOwner = async (request: FastifyRequest, roomId: string): Promise<MemberRecord> => {
+    const me = await myMembership(request, roomId);
+    if (me.role !== 'owner') throw new KithError('FORBIDDEN', 'Only an owner of the room can do that.');
+    return me;
+  };
+  const baseUrl = (request: FastifyRequest) => opts.publicUrl ?? `${request.protocol}://${request.host}`;
+
+  app.post('/rooms', { schema: { body: CreateRoomBody, response: { 201: RoomSummary } } }, async (request, reply) => {
+    const room = { roomId: newRoomId(), name: request.body.name.trim(), createdBy: request.user.userId, createdAt: Date.now() };
+    await storage.rooms.create(room);
+    return reply.code(201).send({ roomId: room.roomId, name: room.name, role: 'owner' as const });
+  });
+
+  app.get('/rooms', { schema: { response: { 200: Type.Object({ rooms: Type.Array(RoomSummary) }) } } }, async (request) => {
+    const rooms = await storage.rooms.listForUser(request.user.userId);
+    return { rooms: rooms.map((r) => ({ roomId: r.roomId, name: r.name, role: r.role })) };
+  });
+
+  app.get('/rooms/:roomId', { schema: { params: RoomParams, response: { 200: RoomDetails } } }, async (request) => {
+    const me = await myMembership(request, request.params.roomId);
+    const room = await storage.rooms.get(me.roomId);
+    if (!room) throw new KithError('ROOM_NOT_FOUND');
+    const members = await storage.rooms.members(room.roomId);
+    return {
+      roomId: room.roomId,
+      name: room.name,
+      role: me.role,
+      createdAt: new Date(room.createdAt).toISOString(),
+      members: members.map(memberView),
+    };
+  });
+
+  app.post(
+    '/rooms/:roomId/invites',
+    { schema: { params: RoomParams, body: CreateInviteBody, response: { 201: InviteView } } },
+    async (request, reply) => {
+      const me = await requireOwner(request, request.params.roomId);
+      const code = newInviteCode();
+      const now = Date.now();
+      const { role, expiresInHours, maxUses } = request.body;
+      const expiresAt = expiresInHours === undefined ? null : now + Math.round(expiresInHours * 3600_000);
+      await storage.rooms.createInvite({
+        codeHash: sha256(code),
+        roomId: me.roomId,
+        role,
+        createdBy: me.userId,
+        expiresAt,
+        maxUses: maxUses ?? null,
+        uses: 0,
+        createdAt: now,
+      });
+      return reply.code(201).send({
+        code,
+        url: `${baseUrl(request)}/invite/${code}`,
+        role,
+        expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
+        maxUses: maxUses ?? null,
+      });
+    },
+  );
+
+  app.post(
+    '/invites/:code/accept',
+    { schema: { params: InviteParams, response: { 200: AcceptedInvite } } },
+    async (request) => {
+      const result = await storage.rooms.acceptInvite(sha256(request.params.code), request.user.userId, Date.now());
+      switch (result.outcome) {
+        case 'not-found':
+          throw new KithError('INVITE_NOT_FOUND');
+        case 'expired':
+          throw new KithError('INVITE_EXPIRED');
+        case 'used-up':
+          throw new KithError('INVITE_USED_UP');
+      }
+      const room = await storage.rooms.get(result.member.roomId);
+      if (result.outcome === 'joined') {
+        membership.publish({ roomId: result.member.roomId, userId: result.member.userId, role: result.member.role });
+      }
+      return {
+        roomId: result.member.roomId,
+        name: room?.name ?? '',
+        role: result.member.role,
+        joined: result.outcome === 'joined',
+      };
+    },
+  );
+
+  app.patch(
+    '/rooms/:roomId/members/:userId',
+    { schema: { params: MemberParams, body: SetRoleBody, response: { 200: MemberView } } },
+    async (request) => {
+      const { roomId, userId } = request.params;
+      await requireOwner(request, roomId);
+      const outcome = await storage.rooms.setRole(roomId, userId, request.body.role);
+      if (outcome === 'not-member') throw new KithError('MEMBER_NOT_FOUND');
+      if (outcome === 'last-owner') throw new KithError('LAST_OWNER');
+      membership.publish({ roomId, userId, role: request.body.role });
+      const member = await storage.rooms.member(roomId, userId);
+      if (!member) throw new KithError('MEMBER_NOT_FOUND');
+      return memberView(member);
+    },
+  );
+
+  app.delete(
+    '/rooms/:roomId/members/:userId',
+    { schema: { params: MemberParams } },
+    async (request, reply) => {
+      const { roomId, userId } = request.params;
+      if (userId === request.user.userId) await myMembership(request, roomId);
+      else await requireOwner(request, roomId);
+      const outcome = await storage.rooms.removeMember(roomId, userId);
+      if (outcome === 'not-member') throw new KithError('MEMBER_NOT_FOUND');
+      if (outcome === 'last-owner') throw new KithError('LAST_OWNER');
+      membership.publish({ roomId, userId, role: null });
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,46 @@
+import { Type } from 'typebox';
+
+export const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('editor'), Type.Literal('viewer')]);
+export const RoomParams = Type.Object({ roomId: Type.String({ minLength: 1, maxLength: 64 }) });
+export const MemberParams = Type.Object({
+  roomId: Type.String({ minLength: 1, maxLength: 64 }),
+  userId: Type.String({ minLength: 1, maxLength: 64 }),
+});
+export const InviteParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const CreateRoomBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }) },
+  { additionalProperties: false },
+);
+export const CreateInviteBody = Type.Object(
+  {
+    role: Type.Union([Type.Literal('editor'), Type.Literal('viewer'), Type.Literal('owner')]),
+    expiresInHours: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 24 * 365 })),
+    maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+export const SetRoleBody = Type.Object({ role: RoleSchema }, { additionalProperties: false });
+
+export const RoomSummary = Type.Object({ roomId: Type.String(), name: Type.String(), role: RoleSchema });
+export const MemberView = Type.Object({ userId: Type.String(), username: Type.String(), role: RoleSchema });
+export const RoomDetails = Type.Object({
+  roomId: Type.String(),
+  name: Type.String(),
+  role: RoleSchema,
+  createdAt: Type.String({ format: 'date-time' }),
+  members: Type.Array(MemberView),
+});
+export const InviteView = Type.Object({
+  code: Type.String(),
+  url: Type.String(),
+  role: RoleSchema,
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  maxUses: Type.Union([Type.Integer(), Type.Null()]),
+});
+export const AcceptedInvite = Type.Object({
+  roomId: Type.String(),
+  name: Type.String(),
+  role: RoleSchema,
+  joined: Type.Boolean({ description: 'false when you were already a member' }),
+});

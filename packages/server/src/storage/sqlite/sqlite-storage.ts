@@ -1,0 +1,343 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import type { SqliteSynchronous } from '../../config/config.js';
+import type {
+  DocStats,
+  DocStore,
+  InviteAcceptance,
+  InviteRecord,
+  MemberRecord,
+  RefreshTokenRecord,
+  RefreshTokenStore,
+  Role,
+  RoomRecord,
+  RoomStore,
+  Storage,
+  StoredDoc,
+  UpdateToAppend,
+  UserRecord,
+  UserStore,
+} from '../storage.js';
+import { migrate } from './migrations.js';
+
+export interface SqliteOptions {
+  /** Path of the database file, or ':memory:'. */
+  file: string;
+  synchronous?: SqliteSynchronous;
+}
+
+export function sqliteFileIn(dataDir: string): string {
+  return path.join(dataDir, 'kith.sqlite');
+}
+
+/** The embedded default storage: one SQLite file in WAL mode. */
+export function openSqliteStorage(options: SqliteOptions): Storage {
+  if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true });
+  const db = new BetterSqlite3(options.file);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return new SqliteStorage(db);
+}
+
+const toUser = (r: any): UserRecord => ({
+  userId: r.user_id,
+  username: r.username,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+});
+const toToken = (r: any): RefreshTokenRecord => ({
+  tokenHash: r.token_hash,
+  userId: r.user_id,
+  familyId: r.family_id,
+  status: r.status,
+  expiresAt: r.expires_at,
+  createdAt: r.created_at,
+});
+const toRoom = (r: any): RoomRecord => ({
+  roomId: r.room_id,
+  name: r.name,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+const toMember = (r: any): MemberRecord => ({
+  roomId: r.room_id,
+  userId: r.user_id,
+  username: r.username,
+  role: r.role,
+  joinedAt: r.joined_at,
+});
+const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+class SqliteStorage implements Storage {
+  readonly users: UserStore;
+  readonly refreshTokens: RefreshTokenStore;
+  readonly rooms: RoomStore;
+  readonly docs: DocStore;
+
+  constructor(private readonly db: Database) {
+    this.users = new SqliteUsers(db);
+    this.refreshTokens = new SqliteRefreshTokens(db);
+    this.rooms = new SqliteRooms(db);
+    this.docs = new SqliteDocs(db);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+class SqliteUsers implements UserStore {
+  private readonly insert;
+  private readonly byKey;
+  private readonly byId;
+
+  constructor(db: Database) {
+    this.insert = db.prepare(
+      `INSERT INTO users (user_id, username, username_key, password_hash, created_at)
+       VALUES (?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING`,
+    );
+    this.byKey = db.prepare('SELECT * FROM users WHERE username_key = ?');
+    this.byId = db.prepare('SELECT * FROM users WHERE user_id = ?');
+  }
+
+  async create(u: UserRecord): Promise<boolean> {
+    return this.insert.run(u.userId, u.username, u.username.toLowerCase(), u.passwordHash, u.createdAt).changes === 1;
+  }
+
+  async findByUsername(username: string): Promise<UserRecord | undefined> {
+    const r = this.byKey.get(username.toLowerCase());
+    return r ? toUser(r) : undefined;
+  }
+
+  async findById(userId: string): Promise<UserRecord | undefined> {
+    const r = this.byId.get(userId);
+    return r ? toUser(r) : undefined;
+  }
+}
+
+class SqliteRefreshTokens implements RefreshTokenStore {
+  private readonly insertStmt;
+  private readonly findStmt;
+  private readonly markRotated;
+  private readonly revokeStmt;
+  private readonly revokeFamilyStmt;
+  private readonly rotateTx;
+
+  constructor(db: Database) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO refresh_tokens (token_hash, user_id, family_id, status, expires_at, created_at)
+       VALUES (@tokenHash, @userId, @familyId, @status, @expiresAt, @createdAt)`,
+    );
+    this.findStmt = db.prepare('SELECT * FROM refresh_tokens WHERE token_hash = ?');
+    this.markRotated = db.prepare(
+      `UPDATE refresh_tokens SET status = 'rotated' WHERE token_hash = ? AND status = 'active'`,
+    );
+    this.revokeStmt = db.prepare(`UPDATE refresh_tokens SET status = 'revoked' WHERE token_hash = ?`);
+    this.revokeFamilyStmt = db.prepare(`UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = ?`);
+    this.rotateTx = db.transaction((oldHash: string, successor: RefreshTokenRecord): boolean => {
+      if (this.markRotated.run(oldHash).changes !== 1) return false;
+      this.insertStmt.run(successor);
+      return true;
+    });
+  }
+
+  async insert(t: RefreshTokenRecord): Promise<void> {
+    this.insertStmt.run(t);
+  }
+
+  async find(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    const r = this.findStmt.get(tokenHash);
+    return r ? toToken(r) : undefined;
+  }
+
+  async rotate(oldHash: string, successor: RefreshTokenRecord): Promise<boolean> {
+    return this.rotateTx(oldHash, successor);
+  }
+
+  async revoke(tokenHash: string): Promise<void> {
+    this.revokeStmt.run(tokenHash);
+  }
+
+  async revokeFamily(familyId: string): Promise<void> {
+    this.revokeFamilyStmt.run(familyId);
+  }
+}
+
+class SqliteRooms implements RoomStore {
+  private readonly db: Database;
+  private readonly stmts;
+
+  constructor(db: Database) {
+    this.db = db;
+    this.stmts = {
+      insertRoom: db.prepare(
+        'INSERT INTO rooms (room_id, name, created_by, created_at) VALUES (@roomId, @name, @createdBy, @createdAt)',
+      ),
+      insertMember: db.prepare(
+        'INSERT INTO members (room_id, user_id, role, joined_at) VALUES (?, ?, ?, ?)',
+      ),
+      getRoom: db.prepare('SELECT * FROM rooms WHERE room_id = ?'),
+      listForUser: db.prepare(
+        `SELECT r.*, m.role FROM rooms r JOIN members m ON m.room_id = r.room_id
+         WHERE m.user_id = ? ORDER BY r.created_at, r.room_id`,
+      ),
+      members: db.prepare(
+        `SELECT m.*, u.username FROM members m JOIN users u ON u.user_id = m.user_id
+         WHERE m.room_id = ? ORDER BY m.joined_at, u.username_key`,
+      ),
+      member: db.prepare(
+        `SELECT m.*, u.username FROM members m JOIN users u ON u.user_id = m.user_id
+         WHERE m.room_id = ? AND m.user_id = ?`,
+      ),
+      ownerCount: db.prepare(`SELECT count(*) FROM members WHERE room_id = ? AND role = 'owner'`).pluck(),
+      setRole: db.prepare('UPDATE members SET role = ? WHERE room_id = ? AND user_id = ?'),
+      remove: db.prepare('DELETE FROM members WHERE room_id = ? AND user_id = ?'),
+      insertInvite: db.prepare(
+        `INSERT INTO invites (code_hash, room_id, role, created_by, expires_at, max_uses, uses, created_at)
+         VALUES (@codeHash, @roomId, @role, @createdBy, @expiresAt, @maxUses, @uses, @createdAt)`,
+      ),
+      getInvite: db.prepare('SELECT * FROM invites WHERE code_hash = ?'),
+      useInvite: db.prepare('UPDATE invites SET uses = uses + 1 WHERE code_hash = ?'),
+    };
+  }
+
+  async create(room: RoomRecord): Promise<void> {
+    this.db.transaction(() => {
+      this.stmts.insertRoom.run(room);
+      this.stmts.insertMember.run(room.roomId, room.createdBy, 'owner', room.createdAt);
+    })();
+  }
+
+  async get(roomId: string): Promise<RoomRecord | undefined> {
+    const r = this.stmts.getRoom.get(roomId);
+    return r ? toRoom(r) : undefined;
+  }
+
+  async listForUser(userId: string): Promise<Array<RoomRecord & { role: Role }>> {
+    return this.stmts.listForUser.all(userId).map((r: any) => ({ ...toRoom(r), role: r.role as Role }));
+  }
+
+  async members(roomId: string): Promise<MemberRecord[]> {
+    return this.stmts.members.all(roomId).map(toMember);
+  }
+
+  async member(roomId: string, userId: string): Promise<MemberRecord | undefined> {
+    const r = this.stmts.member.get(roomId, userId);
+    return r ? toMember(r) : undefined;
+  }
+
+  private readonly changeMembership = (
+    roomId: string,
+    userId: string,
+    role: Role | null,
+  ): 'ok' | 'not-member' | 'last-owner' => {
+    const current = this.stmts.member.get(roomId, userId) as any;
+    if (!current) return 'not-member';
+    const losesOwner = current.role === 'owner' && role !== 'owner';
+    if (losesOwner && (this.stmts.ownerCount.get(roomId) as number) <= 1) return 'last-owner';
+    if (role === null) this.stmts.remove.run(roomId, userId);
+    else this.stmts.setRole.run(role, roomId, userId);
+    return 'ok';
+  };
+
+  async setRole(roomId: string, userId: string, role: Role): Promise<'ok' | 'not-member' | 'last-owner'> {
+    return this.db.transaction(this.changeMembership).immediate(roomId, userId, role);
+  }
+
+  async removeMember(roomId: string, userId: string): Promise<'ok' | 'not-member' | 'last-owner'> {
+    return this.db.transaction(this.changeMembership).immediate(roomId, userId, null);
+  }
+
+  async createInvite(invite: InviteRecord): Promise<void> {
+    this.stmts.insertInvite.run(invite);
+  }
+
+  async acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance> {
+    return this.db
+      .transaction((): InviteAcceptance => {
+        const inv = this.stmts.getInvite.get(codeHash) as any;
+        if (!inv) return { outcome: 'not-found' };
+        const existing = this.stmts.member.get(inv.room_id, userId);
+        if (existing) return { outcome: 'already-member', member: toMember(existing) };
+        if (inv.expires_at !== null && inv.expires_at <= now) return { outcome: 'expired' };
+        if (inv.max_uses !== null && inv.uses >= inv.max_uses) return { outcome: 'used-up' };
+        this.stmts.useInvite.run(codeHash);
+        this.stmts.insertMember.run(inv.room_id, userId, inv.role, now);
+        return { outcome: 'joined', member: toMember(this.stmts.member.get(inv.room_id, userId)) };
+      })
+      .immediate();
+  }
+}
+
+class SqliteDocs implements DocStore {
+  private readonly db: Database;
+  private readonly stmts;
+  private readonly appendTx;
+  private readonly compactTx;
+
+  constructor(db: Database) {
+    this.db = db;
+    this.stmts = {
+      snapshot: db.prepare('SELECT snapshot, snapshot_seq FROM doc_snapshots WHERE room_id = ?'),
+      log: db.prepare('SELECT seq, data FROM doc_updates WHERE room_id = ? AND seq > ? ORDER BY seq'),
+      append: db.prepare('INSERT INTO doc_updates (room_id, data) VALUES (?, ?)'),
+      logStats: db.prepare(
+        'SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM doc_updates WHERE room_id = ?',
+      ),
+      snapshotBytes: db.prepare('SELECT length(snapshot) FROM doc_snapshots WHERE room_id = ?').pluck(),
+      snapshotSeq: db.prepare('SELECT snapshot_seq FROM doc_snapshots WHERE room_id = ?').pluck(),
+      upsertSnapshot: db.prepare(
+        `INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq) VALUES (?, ?, ?)
+         ON CONFLICT (room_id) DO UPDATE SET snapshot = excluded.snapshot, snapshot_seq = excluded.snapshot_seq`,
+      ),
+      dropLog: db.prepare('DELETE FROM doc_updates WHERE room_id = ? AND seq <= ?'),
+    };
+    this.appendTx = db.transaction((updates: UpdateToAppend[]): number[] =>
+      updates.map((u) => Number(this.stmts.append.run(u.roomId, u.data).lastInsertRowid)),
+    );
+    this.compactTx = db.transaction(
+      (roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): boolean => {
+        const current = (this.stmts.snapshotSeq.get(roomId) as number | undefined) ?? 0;
+        if (current !== expectedSnapshotSeq || throughSeq <= current) return false;
+        this.stmts.upsertSnapshot.run(roomId, snapshot, throughSeq);
+        this.stmts.dropLog.run(roomId, throughSeq);
+        return true;
+      },
+    );
+  }
+
+  async load(roomId: string): Promise<StoredDoc> {
+    // One read transaction, so the snapshot and the log tail are consistent with each other.
+    return this.db.transaction((): StoredDoc => {
+      const snap = this.stmts.snapshot.get(roomId) as { snapshot: Buffer; snapshot_seq: number } | undefined;
+      const snapshotSeq = snap?.snapshot_seq ?? 0;
+      const updates = (this.stmts.log.all(roomId, snapshotSeq) as Array<{ seq: number; data: Buffer }>).map(
+        (r) => ({ seq: r.seq, data: toBytes(r.data) }),
+      );
+      return { snapshot: snap ? toBytes(snap.snapshot) : null, snapshotSeq, updates };
+    })();
+  }
+
+  async append(updates: UpdateToAppend[]): Promise<number[]> {
+    if (updates.length === 0) return [];
+    return this.appendTx(updates);
+  }
+
+  async stats(roomId: string): Promise<DocStats> {
+    const log = this.stmts.logStats.get(roomId) as { n: number; bytes: number };
+    const snapshotBytes = (this.stmts.snapshotBytes.get(roomId) as number | undefined) ?? 0;
+    return { logCount: log.n, logBytes: log.bytes, snapshotBytes };
+  }
+
+  async compact(roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): Promise<boolean> {
+    return this.compactTx.immediate(roomId, snapshot, expectedSnapshotSeq, throughSeq);
+  }
+}

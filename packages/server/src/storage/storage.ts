@@ -1,0 +1,137 @@
+/**
+ * The storage contract. SQLite is the embedded default; other engines implement the same
+ * interface and pass the same test suite. Every method is async so that networked engines fit.
+ * Times are milliseconds since the epoch.
+ */
+export type Role = 'owner' | 'editor' | 'viewer';
+
+export interface UserRecord {
+  userId: string;
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export type RefreshTokenStatus = 'active' | 'rotated' | 'revoked';
+
+export interface RefreshTokenRecord {
+  /** sha256 of the token; the token itself is never stored. */
+  tokenHash: string;
+  userId: string;
+  /** All tokens descended from one login share a family; reuse of a rotated one revokes it whole. */
+  familyId: string;
+  status: RefreshTokenStatus;
+  expiresAt: number;
+  createdAt: number;
+}
+
+export interface RoomRecord {
+  roomId: string;
+  name: string;
+  createdBy: string;
+  createdAt: number;
+}
+
+export interface MemberRecord {
+  roomId: string;
+  userId: string;
+  username: string;
+  role: Role;
+  joinedAt: number;
+}
+
+export interface InviteRecord {
+  /** sha256 of the invite code. */
+  codeHash: string;
+  roomId: string;
+  role: Role;
+  createdBy: string;
+  expiresAt: number | null;
+  maxUses: number | null;
+  uses: number;
+  createdAt: number;
+}
+
+export type InviteAcceptance =
+  | { outcome: 'joined' | 'already-member'; member: MemberRecord }
+  | { outcome: 'not-found' | 'expired' | 'used-up' };
+
+export interface StoredUpdate {
+  /** Position in the log; increases with every append to any room. */
+  seq: number;
+  data: Uint8Array;
+}
+
+/** What a room's document is made of on disk: a merged snapshot plus the log after it. */
+export interface StoredDoc {
+  snapshot: Uint8Array | null;
+  /** The last log position folded into the snapshot (0 when there is none). */
+  snapshotSeq: number;
+  updates: StoredUpdate[];
+}
+
+export interface DocStats {
+  logCount: number;
+  logBytes: number;
+  snapshotBytes: number;
+}
+
+export interface UpdateToAppend {
+  roomId: string;
+  data: Uint8Array;
+}
+
+export interface UserStore {
+  /** Returns false when the username (case-insensitive) is taken. */
+  create(user: UserRecord): Promise<boolean>;
+  findByUsername(username: string): Promise<UserRecord | undefined>;
+  findById(userId: string): Promise<UserRecord | undefined>;
+}
+
+export interface RefreshTokenStore {
+  insert(token: RefreshTokenRecord): Promise<void>;
+  find(tokenHash: string): Promise<RefreshTokenRecord | undefined>;
+  /** Atomically replaces an active token with its successor; false if it was no longer active. */
+  rotate(oldHash: string, successor: RefreshTokenRecord): Promise<boolean>;
+  revoke(tokenHash: string): Promise<void>;
+  revokeFamily(familyId: string): Promise<void>;
+}
+
+export interface RoomStore {
+  /** Creates the room with its creator as owner. */
+  create(room: RoomRecord): Promise<void>;
+  get(roomId: string): Promise<RoomRecord | undefined>;
+  listForUser(userId: string): Promise<Array<RoomRecord & { role: Role }>>;
+  members(roomId: string): Promise<MemberRecord[]>;
+  member(roomId: string, userId: string): Promise<MemberRecord | undefined>;
+  /** Changes a role; refuses (returns 'last-owner') to leave a room with no owner. */
+  setRole(roomId: string, userId: string, role: Role): Promise<'ok' | 'not-member' | 'last-owner'>;
+  /** Removes a member; refuses (returns 'last-owner') to leave a room with no owner. */
+  removeMember(roomId: string, userId: string): Promise<'ok' | 'not-member' | 'last-owner'>;
+  createInvite(invite: InviteRecord): Promise<void>;
+  /** Checks and consumes one use of an invite and adds the member, atomically. */
+  acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance>;
+}
+
+export interface DocStore {
+  load(roomId: string): Promise<StoredDoc>;
+  /** Appends every update in one transaction (one commit per batch); returns their seqs in order. */
+  append(updates: UpdateToAppend[]): Promise<number[]>;
+  stats(roomId: string): Promise<DocStats>;
+  /**
+   * Replaces the snapshot with one that folds in the log through `throughSeq`, and drops those log
+   * entries. Succeeds only if the stored snapshot is still at `expectedSnapshotSeq` (so a concurrent
+   * compaction of the same room cannot be applied twice).
+   */
+  compact(roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): Promise<boolean>;
+}
+
+export interface Storage {
+  readonly users: UserStore;
+  readonly refreshTokens: RefreshTokenStore;
+  readonly rooms: RoomStore;
+  readonly docs: DocStore;
+  /** Cheap round trip used by /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,19 @@
+/**
+ * Worker thread: merges a room's snapshot and log into one snapshot, off the event loop.
+ * Loading into a Y.Doc (rather than only Y.mergeUpdates) lets garbage collection drop deleted
+ * content; encodeStateAsUpdate keeps pending structs and deletions, so content is unchanged.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as Y from 'yjs';
+
+parentPort?.on('message', (job: { id: number; updates: Uint8Array[] }) => {
+  try {
+    const doc = new Y.Doc({ gc: true });
+    Y.applyUpdate(doc, Y.mergeUpdates(job.updates));
+    const snapshot = Y.encodeStateAsUpdate(doc);
+    doc.destroy();
+    parentPort?.postMessage({ id: job.id, snapshot }, [snapshot.buffer as ArrayBuffer]);
+  } catch (err) {
+    parentPort?.postMessage({ id: job.id, error: (err as Error).message });
+  }
+});

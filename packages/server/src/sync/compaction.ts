@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Metrics } from '../ops/metrics.js';
+import type { Storage } from '../storage/storage.js';
+
+/** The worker runs from the compiled output (it is plain JavaScript there, also when tests run the TS sources). */
+function workerFile(): URL {
+  const sibling = new URL('./compaction-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(sibling))) return sibling;
+  return new URL('../../dist/sync/compaction-worker.js', import.meta.url);
+}
+
+export interface CompactionResult {
+  compacted: boolean;
+  updatesFolded: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/**
+ * Folds a room's log into its snapshot. It reads what is on disk (never the in-memory document,
+ * so an unsaved or broken state can never be stored over real data), merges in a worker thread,
+ * and swaps the snapshot in only if no other compaction got there first.
+ */
+export class Compactor {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly jobs = new Map<number, { resolve: (s: Uint8Array) => void; reject: (e: Error) => void }>();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {}
+
+  async compact(roomId: string): Promise<CompactionResult> {
+    const stored = await this.storage.docs.load(roomId);
+    const last = stored.updates.at(-1);
+    const bytesBefore =
+      (stored.snapshot?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.data.byteLength, 0);
+    if (!last) return { compacted: false, updatesFolded: 0, bytesBefore, bytesAfter: bytesBefore };
+    const inputs = stored.snapshot ? [stored.snapshot, ...stored.updates.map((u) => u.data)] : stored.updates.map((u) => u.data);
+    const started = performance.now();
+    let snapshot: Uint8Array;
+    try {
+      snapshot = await this.merge(inputs);
+    } catch (err) {
+      this.metrics.compactions.inc({ outcome: 'failed' });
+      throw err;
+    }
+    const compacted = await this.storage.docs.compact(roomId, snapshot, stored.snapshotSeq, last.seq);
+    this.metrics.compactions.inc({ outcome: compacted ? 'done' : 'lost-race' });
+    this.logger.debug(
+      { roomId, updates: stored.updates.length, bytesBefore, bytesAfter: snapshot.byteLength, ms: performance.now() - started },
+      compacted ? 'room compacted' : 'room compaction skipped: another one got there first',
+    );
+    return { compacted, updatesFolded: stored.updates.length, bytesBefore, bytesAfter: snapshot.byteLength };
+  }
+
+  async close(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const w = this.worker;
+    this.worker = undefined;
+    for (const job of this.jobs.values()) job.reject(new Error('compactor closed'));
+    this.jobs.clear();
+    if (w) await w.terminate();
+  }
+
+  private merge(updates: Uint8Array[]): Promise<Uint8Array> {
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.jobs.set(id, { resolve, reject });
+      worker.postMessage({ id, updates });
+    });
+  }
+
+  private ensureWorker(): Worker {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.worker) return this.worker;
+    const worker = new Worker(workerFile());
+    worker.unref();
+    worker.on('message', (msg: { id: number; snapshot?: Uint8Array; error?: string }) => {
+      const job = this.jobs.get(msg.id);
+      if (!job) return;
+      this.jobs.delete(msg.id);
+      if (msg.snapshot) job.resolve(msg.snapshot);
+      else job.reject(new Error(msg.error ?? 'compaction failed'));
+      if (this.jobs.size === 0) this.scheduleIdleStop();
+    });
+    worker.on('error', (err) => {
+      this.logger.error({ err }, 'compaction worker crashed');
+      for (const job of this.jobs.values()) job.reject(err);
+      this.jobs.clear();
+      this.worker = undefined;
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  /** An idle worker is stopped, so that a quiet server holds no thread. */
+  private scheduleIdleStop(): void {
+    this.idleTimer = setTimeout(() => {
+      const w = this.worker;
+      this.worker = undefined;
+      void w?.terminate();
+    }, 10_000);
+    this.idleTimer.unref();
+  }
+}

@@ -1,0 +1,86 @@
+import type { WebSocket } from 'ws';
+import { ERRORS, type ErrorCode } from '../errors/catalogue.js';
+import type { Role } from '../storage/storage.js';
+import type { Room } from './room.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** Past this much unsent data a client is too slow to keep up; it is closed and resyncs later. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+/** One sync WebSocket: one user in one room. */
+export class Connection {
+  role: Role;
+  /** Access token expiry, ms since the epoch. */
+  tokenExpiresAt: number;
+  /** Asked for durable acknowledgements (message 100). */
+  wantsDurableAcks = false;
+  /** Yjs client ids this socket wrote for, whose stored clocks it is owed an ack of. */
+  readonly ackClients = new Set<number>();
+  /** Awareness client ids this socket controls, removed when it closes. */
+  readonly awarenessClients = new Set<number>();
+  /** Pong seen since the last ping. */
+  alive = true;
+  closed = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  readonly bucket: TokenBucket;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly room: Room,
+    readonly userId: string,
+    role: Role,
+    tokenExpiresAt: number,
+    rate: { perSecond: number; burst: number },
+    private readonly onClosedByServer: (code: ErrorCode) => void,
+  ) {
+    this.role = role;
+    this.tokenExpiresAt = tokenExpiresAt;
+    this.bucket = new TokenBucket(rate.perSecond, rate.burst);
+    this.armExpiry();
+  }
+
+  get canWrite(): boolean {
+    return this.role !== 'viewer';
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.close('RATE_LIMITED', 'The connection cannot keep up; reconnect to resync.');
+      return;
+    }
+    this.socket.send(frame);
+  }
+
+  /** A refreshed token moves the expiry; the socket stays open. */
+  setTokenExpiry(expiresAt: number): void {
+    this.tokenExpiresAt = expiresAt;
+    this.armExpiry();
+  }
+
+  /** Closes with the catalogue's close code; the reason is the stable error code. */
+  close(code: ErrorCode, _detail?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.disarm();
+    this.onClosedByServer(code);
+    // WebSocket close reasons are at most 123 bytes: the code string always fits.
+    this.socket.close(ERRORS[code].closeCode, code);
+    // A peer that never answers the close handshake is cut off.
+    setTimeout(() => this.socket.terminate(), 2_000).unref();
+  }
+
+  /** Called once the socket is gone, whoever closed it. */
+  disarm(): void {
+    this.closed = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
+  private armExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    // setTimeout holds at most ~24.8 days; tokens are far shorter-lived than that.
+    const delay = Math.min(Math.max(0, this.tokenExpiresAt - Date.now()), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => this.close('TOKEN_EXPIRED'), delay);
+  }
+}

@@ -1,0 +1,99 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../ops/metrics.js';
+import type { Storage } from '../storage/storage.js';
+import { KithError } from '../errors/catalogue.js';
+import { Room, type CommitScheduler } from './room.js';
+
+/**
+ * The rooms in memory. Loads are deduplicated; a load that fails is forgotten and refused (never
+ * served as an empty document); rooms with no socket unload after a grace period.
+ */
+export class RoomRegistry {
+  readonly rooms = new Map<string, Room>();
+  private readonly loading = new Map<string, Promise<Room>>();
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly scheduler: CommitScheduler,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly unloadGraceMs: number,
+  ) {}
+
+  /** Returns the loaded room with a hold on it (released by `release` or by adding a connection). */
+  async acquire(roomId: string): Promise<Room> {
+    const room = this.rooms.get(roomId) ?? (await this.load(roomId));
+    room.holds += 1;
+    this.cancelUnload(room);
+    return room;
+  }
+
+  release(room: Room): void {
+    room.holds = Math.max(0, room.holds - 1);
+    this.maybeScheduleUnload(room);
+  }
+
+  /** Called whenever a room may have become idle. */
+  maybeScheduleUnload(room: Room): void {
+    if (!room.idle || room.unloadTimer || this.rooms.get(room.roomId) !== room) return;
+    room.unloadTimer = setTimeout(() => {
+      room.unloadTimer = undefined;
+      if (!room.idle) return;
+      if (room.hasUnstoredWork) {
+        this.maybeScheduleUnload(room);
+        return;
+      }
+      this.unload(room);
+    }, this.unloadGraceMs);
+  }
+
+  cancelUnload(room: Room): void {
+    if (room.unloadTimer) clearTimeout(room.unloadTimer);
+    room.unloadTimer = undefined;
+  }
+
+  /** Drops the room from memory at once (its sockets must already be closed or closing). */
+  unload(room: Room): void {
+    if (this.rooms.get(room.roomId) === room) this.rooms.delete(room.roomId);
+    room.destroy();
+    this.metrics.roomsLoaded.set(this.rooms.size);
+    this.logger.debug({ roomId: room.roomId }, 'room unloaded');
+  }
+
+  private load(roomId: string): Promise<Room> {
+    let p = this.loading.get(roomId);
+    if (p) return p;
+    p = (async () => {
+      const started = performance.now();
+      let room: Room | undefined;
+      try {
+        const stored = await this.storage.docs.load(roomId);
+        const updates = stored.updates.map((u) => u.data);
+        if (stored.snapshot) updates.unshift(stored.snapshot);
+        const logBytes = stored.updates.reduce((n, u) => n + u.data.byteLength, 0);
+        room = new Room(
+          roomId,
+          {
+            bytes: logBytes + (stored.snapshot?.byteLength ?? 0),
+            logBytes,
+            logCount: stored.updates.length,
+          },
+          this.scheduler,
+        );
+        room.loadStored(updates);
+      } catch (err) {
+        room?.destroy();
+        this.logger.error({ err, roomId }, 'room failed to load; refusing its connections');
+        throw new KithError('ROOM_UNAVAILABLE');
+      } finally {
+        this.loading.delete(roomId);
+      }
+      this.rooms.set(roomId, room);
+      this.metrics.roomsLoaded.set(this.rooms.size);
+      this.logger.debug({ roomId, ms: performance.now() - started }, 'room loaded');
+      return room;
+    })();
+    this.loading.set(roomId, p);
+    return p;
+  }
+}

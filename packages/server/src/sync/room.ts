@@ -1,0 +1,229 @@
+import * as Y from 'yjs';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import type { Connection } from './connection.js';
+import { encodeAwareness, encodeDurable, encodeUpdate } from './protocol.js';
+
+/** A send prepared now (from the document as it is) and performed once what it shows is on disk. */
+type PreparedSend = () => void;
+type Preparer = () => PreparedSend;
+
+/** Updates taken out of a room for one commit, and what to do once it is on disk. */
+export interface RoomBatch {
+  room: Room;
+  update: Uint8Array;
+  updateCount: number;
+  /** The state vector the room will have on disk once this batch commits. */
+  durableStateVector: Map<number, number>;
+  /** When one socket wrote every update in the batch, it need not be sent its own update back. */
+  soleOrigin: Connection | undefined;
+  sends: PreparedSend[];
+  ackTo: Set<Connection>;
+}
+
+/** Where a room asks for its pending updates to be committed (the group-commit scheduler). */
+export interface CommitScheduler {
+  schedule(room: Room): void;
+}
+
+export interface StoredSize {
+  bytes: number;
+  logCount: number;
+  logBytes: number;
+}
+
+/**
+ * One loaded room: its Y.Doc and awareness, its sockets, and the updates waiting to be stored.
+ * Invariant: nothing reaches another client before it is on disk. Client updates are applied to
+ * the document at once (to validate and deduplicate them) but broadcast, acknowledged and served
+ * in sync answers only after the commit that stores them.
+ */
+export class Room {
+  readonly doc = new Y.Doc({ gc: true });
+  readonly awareness = new Awareness(this.doc);
+  readonly connections = new Set<Connection>();
+  /** Upgrades in progress that will become connections; they also keep the room loaded. */
+  holds = 0;
+  /** Clocks of what is on disk, per Yjs client. */
+  durableStateVector: Map<number, number>;
+  stored: StoredSize;
+  compacting = false;
+  unloadTimer: NodeJS.Timeout | undefined;
+  /** Set when the in-memory document can no longer be trusted; the room must be reloaded. */
+  broken = false;
+
+  private pending: Uint8Array[] = [];
+  private pendingOrigins = new Set<Connection>();
+  private waiting: Preparer[] = [];
+  private pendingAcks = new Set<Connection>();
+  private inflight: RoomBatch | undefined;
+  /** Effective updates produced by the transaction being applied right now. */
+  private captured: Uint8Array[] = [];
+
+  constructor(
+    readonly roomId: string,
+    stored: StoredSize,
+    private readonly scheduler: CommitScheduler,
+  ) {
+    this.stored = stored;
+    this.durableStateVector = new Map();
+    // The server has no presence of its own.
+    this.awareness.setLocalState(null);
+    this.doc.on('update', (update: Uint8Array) => this.captured.push(update));
+    this.awareness.on('update', this.onAwarenessUpdate);
+  }
+
+  /** Loads stored content; throws if it cannot be applied (the room is then never served). */
+  loadStored(updates: Uint8Array[]): void {
+    if (updates.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(updates));
+    this.captured = [];
+    this.durableStateVector = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+  }
+
+  get idle(): boolean {
+    return this.connections.size === 0 && this.holds === 0;
+  }
+
+  get hasUnstoredWork(): boolean {
+    return this.pending.length > 0 || this.inflight !== undefined || this.waiting.length > 0;
+  }
+
+  /**
+   * Applies a client's update. Returns false if Yjs threw while integrating it: the document may
+   * then hold part of it, so the room is marked broken and must be reloaded from disk.
+   */
+  applyClientUpdate(conn: Connection, update: Uint8Array, clients: Iterable<number>): boolean {
+    this.captured = [];
+    try {
+      Y.applyUpdate(this.doc, update, conn);
+    } catch {
+      this.captured = [];
+      this.broken = true;
+      return false;
+    }
+    const effective = this.captured;
+    this.captured = [];
+    if (effective.length > 0) {
+      this.pending.push(...effective);
+      this.pendingOrigins.add(conn);
+    }
+    if (conn.wantsDurableAcks) {
+      for (const c of clients) conn.ackClients.add(c);
+      this.pendingAcks.add(conn);
+    }
+    if (effective.length > 0 || conn.wantsDurableAcks) this.scheduler.schedule(this);
+    return true;
+  }
+
+  /** Runs `prepare` against a document state that is (or will be, once committed) entirely on disk. */
+  whenDurable(prepare: Preparer): void {
+    if (this.pending.length > 0) {
+      this.waiting.push(prepare);
+    } else if (this.inflight) {
+      this.inflight.sends.push(prepare());
+    } else {
+      prepare()();
+    }
+  }
+
+  /** The durable-acknowledgement frame for one socket: stored clocks of the clients it asked about. */
+  ackFrame(conn: Connection): Uint8Array {
+    const sv = new Map<number, number>();
+    for (const client of conn.ackClients) sv.set(client, this.durableStateVector.get(client) ?? 0);
+    return encodeDurable(Y.encodeStateVector(sv));
+  }
+
+  /** Moves everything pending into a batch for the scheduler to commit; undefined if nothing to store. */
+  takeBatch(): RoomBatch | undefined {
+    if (this.inflight) return undefined;
+    const acks = this.pendingAcks;
+    this.pendingAcks = new Set();
+    if (this.pending.length === 0) {
+      // Nothing to write: whoever waits for an ack gets it now.
+      for (const conn of acks) conn.send(this.ackFrame(conn));
+      return undefined;
+    }
+    const updates = this.pending;
+    const origins = this.pendingOrigins;
+    this.pending = [];
+    this.pendingOrigins = new Set();
+    const batch: RoomBatch = {
+      room: this,
+      update: updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates),
+      updateCount: updates.length,
+      durableStateVector: Y.decodeStateVector(Y.encodeStateVector(this.doc)),
+      soleOrigin: origins.size === 1 ? [...origins][0] : undefined,
+      sends: [],
+      ackTo: acks,
+    };
+    // Answers owed to sockets are computed from the state being committed now.
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const prepare of waiting) batch.sends.push(prepare());
+    this.inflight = batch;
+    return batch;
+  }
+
+  /** The batch is on disk: broadcast it, send what waited for it, acknowledge. */
+  committed(batch: RoomBatch, storedBytes: number): void {
+    this.inflight = undefined;
+    this.durableStateVector = batch.durableStateVector;
+    this.stored.bytes += storedBytes;
+    this.stored.logBytes += storedBytes;
+    this.stored.logCount += 1;
+    const frame = encodeUpdate(batch.update);
+    for (const conn of this.connections) if (conn !== batch.soleOrigin) conn.send(frame);
+    for (const send of batch.sends) send();
+    for (const conn of batch.ackTo) conn.send(this.ackFrame(conn));
+    if (this.pending.length > 0 || this.pendingAcks.size > 0 || this.waiting.length > 0) this.scheduler.schedule(this);
+  }
+
+  /** The commit failed: nothing of it may be served. The caller closes the sockets and unloads. */
+  commitFailed(): void {
+    this.inflight = undefined;
+    this.broken = true;
+  }
+
+  applyAwareness(conn: Connection, update: Uint8Array): void {
+    applyAwarenessUpdate(this.awareness, update, conn);
+  }
+
+  awarenessSnapshot(): Uint8Array | undefined {
+    const clients = [...this.awareness.getStates().keys()];
+    return clients.length === 0 ? undefined : encodeAwareness(encodeAwarenessUpdate(this.awareness, clients));
+  }
+
+  removeConnection(conn: Connection): void {
+    this.connections.delete(conn);
+    this.pendingAcks.delete(conn);
+    if (conn.awarenessClients.size > 0) {
+      removeAwarenessStates(this.awareness, [...conn.awarenessClients], null);
+    }
+  }
+
+  destroy(): void {
+    if (this.unloadTimer) clearTimeout(this.unloadTimer);
+    this.unloadTimer = undefined;
+    this.awareness.off('update', this.onAwarenessUpdate);
+    // Awareness runs an interval timer; destroying it is what keeps unloaded rooms from leaking.
+    this.awareness.destroy();
+    this.doc.destroy();
+    this.pending = [];
+    this.waiting = [];
+    this.pendingAcks.clear();
+  }
+
+  private readonly onAwarenessUpdate = (
+    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
+    origin: unknown,
+  ): void => {
+    const changed = [...added, ...updated, ...removed];
+    if (changed.length === 0) return;
+    if (origin && typeof origin === 'object' && 'awarenessClients' in origin) {
+      const conn = origin as Connection;
+      for (const c of [...added, ...updated]) conn.awarenessClients.add(c);
+      for (const c of removed) conn.awarenessClients.delete(c);
+    }
+    const frame = encodeAwareness(encodeAwarenessUpdate(this.awareness, changed));
+    for (const conn of this.connections) conn.send(frame);
+  };
+}

@@ -1,0 +1,353 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import * as Y from 'yjs';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { verifyAccessToken } from '../auth/access-tokens.js';
+import type { KithConfig } from '../config/config.js';
+import { KithError, type ErrorCode } from '../errors/catalogue.js';
+import type { Metrics } from '../ops/metrics.js';
+import { redactUrl } from '../ops/logger.js';
+import type { MembershipChange, MembershipEvents } from '../rooms/membership-events.js';
+import type { Storage } from '../storage/storage.js';
+import { Compactor } from './compaction.js';
+import { Connection } from './connection.js';
+import { GroupCommit } from './group-commit.js';
+import { ProtocolError, decodeClientMessage, encodeSyncStep1, encodeSyncStep2, type ClientMessage } from './protocol.js';
+import type { Room, RoomBatch } from './room.js';
+import { RoomRegistry } from './room-registry.js';
+import { parseSyncRequest, refuseUpgrade } from './upgrade.js';
+
+export interface SyncServerDeps {
+  app: FastifyInstance;
+  config: KithConfig;
+  storage: Storage;
+  metrics: Metrics;
+  membership: MembershipEvents;
+  logger: Logger;
+}
+
+/**
+ * The sync endpoint: authenticates WebSocket upgrades at `/sync/:roomId`, speaks the y-websocket
+ * protocol on them, stores every update before releasing it, and keeps memberships, token expiry
+ * and limits enforced on open sockets.
+ */
+export class SyncServer {
+  readonly registry: RoomRegistry;
+  readonly compactor: Compactor;
+  private readonly commits: GroupCommit;
+  private readonly wss: WebSocketServer;
+  private readonly logger: Logger;
+  private accepting = true;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly deps: SyncServerDeps) {
+    const { config, storage, metrics } = deps;
+    this.logger = deps.logger.child({ component: 'sync' });
+    this.commits = new GroupCommit(
+      storage,
+      metrics,
+      this.logger,
+      (batch) => this.afterCommit(batch),
+      (room) => this.reloadBrokenRoom(room),
+    );
+    this.registry = new RoomRegistry(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs);
+    this.compactor = new Compactor(storage, metrics, this.logger);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: config.limits.maxMessageBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+    this.unsubscribe = deps.membership.subscribe((change) => this.applyMembershipChange(change));
+    this.timers.push(setInterval(() => this.pingAll(), config.sync.pingIntervalMs));
+    this.timers.push(setInterval(() => void this.recheckMemberships(), config.sync.membershipCheckMs));
+    for (const t of this.timers) t.unref();
+  }
+
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.handleUpgrade(req, socket, head);
+    });
+  }
+
+  get connectionCount(): number {
+    let n = 0;
+    for (const room of this.registry.rooms.values()) n += room.connections.size;
+    return n;
+  }
+
+  /** Stops taking sockets, stores everything pending, and closes every socket with 1001. */
+  async close(): Promise<void> {
+    this.accepting = false;
+    for (const t of this.timers) clearInterval(t);
+    this.unsubscribe();
+    await this.commits.drain();
+    for (const room of [...this.registry.rooms.values()]) {
+      for (const conn of [...room.connections]) conn.close('SHUTTING_DOWN');
+      this.registry.unload(room);
+    }
+    await this.compactor.close();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    let room: Room | undefined;
+    try {
+      if (!this.accepting) throw new KithError('SHUTTING_DOWN');
+      const { roomId, token } = parseSyncRequest(req);
+      const claims = verifyAccessToken(this.deps.app, token);
+      const member = await this.deps.storage.rooms.member(roomId, claims.userId);
+      if (!member) throw new KithError('ROOM_ACCESS_DENIED');
+      room = await this.registry.acquire(roomId);
+      if (socket.destroyed) throw new KithError('INTERNAL', 'client went away');
+      const acquired = room;
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.registry.release(acquired);
+        if (!this.accepting || acquired.broken) {
+          ws.close(1013, 'ROOM_UNAVAILABLE');
+          return;
+        }
+        this.open(ws, acquired, claims.userId, member.role, claims.exp * 1000);
+      });
+    } catch (err) {
+      if (room) this.registry.release(room);
+      const code = refuseUpgrade(socket, err);
+      if (code === 'INTERNAL' && !(err instanceof KithError)) {
+        this.logger.error({ err, url: redactUrl(req.url ?? '') }, 'sync upgrade failed');
+      } else {
+        this.logger.debug({ code, url: redactUrl(req.url ?? '') }, 'sync upgrade refused');
+      }
+    }
+  }
+
+  private open(ws: WebSocket, room: Room, userId: string, role: Connection['role'], expiresAt: number): void {
+    const { limits } = this.deps.config;
+    const conn = new Connection(
+      ws,
+      room,
+      userId,
+      role,
+      expiresAt,
+      { perSecond: limits.updatesPerSecond, burst: limits.updatesBurst },
+      (code) => this.deps.metrics.socketsClosed.inc({ code }),
+    );
+    room.connections.add(conn);
+    this.registry.cancelUnload(room);
+    this.deps.metrics.connections.inc();
+
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('error', (err) => this.logger.debug({ err, roomId: room.roomId }, 'socket error'));
+    ws.on('close', () => {
+      conn.disarm();
+      room.removeConnection(conn);
+      this.deps.metrics.connections.dec();
+      this.registry.maybeScheduleUnload(room);
+    });
+
+    // Start the sync: our state vector, so the client sends what we lack; then who is online.
+    conn.send(encodeSyncStep1(Y.encodeStateVector(room.doc)));
+    const awareness = room.awarenessSnapshot();
+    if (awareness) conn.send(awareness);
+  }
+
+  private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (conn.closed) return;
+    if (!isBinary) {
+      conn.close('MALFORMED_MESSAGE', 'text frames are not part of the protocol');
+      return;
+    }
+    if (!conn.bucket.take()) {
+      conn.close('RATE_LIMITED');
+      return;
+    }
+    const frame = toUint8Array(data);
+    let message: ClientMessage;
+    try {
+      message = decodeClientMessage(frame);
+    } catch (err) {
+      this.rejectMalformed(conn, err);
+      return;
+    }
+    try {
+      this.handle(conn, message);
+    } catch (err) {
+      this.rejectMalformed(conn, err);
+    }
+  }
+
+  private handle(conn: Connection, message: ClientMessage): void {
+    const room = conn.room;
+    switch (message.kind) {
+      case 'sync-step1': {
+        const sv = message.stateVector;
+        Y.decodeStateVector(sv); // validates; throws on garbage
+        room.whenDurable(() => {
+          const frame = encodeSyncStep2(Y.encodeStateAsUpdate(room.doc, sv));
+          return () => conn.send(frame);
+        });
+        return;
+      }
+      case 'sync-step2':
+      case 'update':
+        this.receiveUpdate(conn, message.update);
+        return;
+      case 'awareness':
+        room.applyAwareness(conn, message.update);
+        return;
+      case 'query-awareness': {
+        const awareness = room.awarenessSnapshot();
+        if (awareness) conn.send(awareness);
+        return;
+      }
+      case 'durable-subscribe': {
+        const sv = Y.decodeStateVector(message.stateVector);
+        conn.wantsDurableAcks = true;
+        for (const client of sv.keys()) conn.ackClients.add(client);
+        room.whenDurable(() => () => conn.send(room.ackFrame(conn)));
+        return;
+      }
+      case 'token':
+        void this.refreshToken(conn, message.token);
+        return;
+    }
+  }
+
+  private receiveUpdate(conn: Connection, update: Uint8Array): void {
+    const { metrics, config } = this.deps;
+    if (!conn.canWrite) {
+      // Read-only: neither applied nor broadcast. The socket stays open for reading.
+      metrics.updatesRejected.inc({ reason: 'read-only' });
+      return;
+    }
+    const room = conn.room;
+    if (room.stored.bytes + update.byteLength > config.limits.maxRoomBytes) {
+      metrics.updatesRejected.inc({ reason: 'room-too-large' });
+      conn.close('ROOM_TOO_LARGE');
+      return;
+    }
+    // Decode fully before touching the document: most malformed updates stop here.
+    const decoded = Y.decodeUpdate(update);
+    const clients = new Set<number>();
+    for (const s of decoded.structs) clients.add(s.id.client);
+    if (!room.applyClientUpdate(conn, update, clients)) {
+      metrics.updatesRejected.inc({ reason: 'malformed' });
+      conn.close('MALFORMED_MESSAGE', 'the update could not be applied');
+      this.reloadBrokenRoom(room);
+    }
+  }
+
+  private rejectMalformed(conn: Connection, err: unknown): void {
+    this.deps.metrics.updatesRejected.inc({ reason: 'malformed' });
+    this.logger.debug(
+      { roomId: conn.room.roomId, err: err instanceof ProtocolError ? err.message : String(err) },
+      'malformed message; closing socket',
+    );
+    conn.close('MALFORMED_MESSAGE');
+  }
+
+  /**
+   * The in-memory document cannot be trusted (Yjs threw mid-update, or a commit failed). What is
+   * on disk is intact, so the room is dropped from memory; its clients reconnect and load it again,
+   * and resend anything of theirs that was not stored.
+   */
+  private reloadBrokenRoom(room: Room): void {
+    this.logger.warn({ roomId: room.roomId }, 'room state untrusted; reloading it from storage');
+    for (const conn of [...room.connections]) if (!conn.closed) conn.close('ROOM_UNAVAILABLE');
+    this.registry.unload(room);
+  }
+
+  private afterCommit(batch: RoomBatch): void {
+    const room = batch.room;
+    const { compactAfterUpdates, compactAfterBytes } = this.deps.config.sync;
+    if (room.compacting || (room.stored.logCount < compactAfterUpdates && room.stored.logBytes < compactAfterBytes)) {
+      return;
+    }
+    room.compacting = true;
+    this.compactor
+      .compact(room.roomId)
+      .then(async () => {
+        const stats = await this.deps.storage.docs.stats(room.roomId);
+        room.stored = {
+          bytes: stats.logBytes + stats.snapshotBytes,
+          logBytes: stats.logBytes,
+          logCount: stats.logCount,
+        };
+      })
+      .catch((err) => this.logger.error({ err, roomId: room.roomId }, 'compaction failed; will retry later'))
+      .finally(() => {
+        room.compacting = false;
+      });
+  }
+
+  private async refreshToken(conn: Connection, token: string): Promise<void> {
+    try {
+      const claims = verifyAccessToken(this.deps.app, token);
+      if (claims.userId !== conn.userId) {
+        conn.close('TOKEN_USER_MISMATCH');
+        return;
+      }
+      const member = await this.deps.storage.rooms.member(conn.room.roomId, conn.userId);
+      if (!member) {
+        conn.close('MEMBERSHIP_REVOKED');
+        return;
+      }
+      conn.role = member.role;
+      conn.setTokenExpiry(claims.exp * 1000);
+    } catch (err) {
+      conn.close(err instanceof KithError ? err.code : 'UNAUTHENTICATED');
+    }
+  }
+
+  private applyMembershipChange(change: MembershipChange): void {
+    const room = this.registry.rooms.get(change.roomId);
+    if (!room) return;
+    for (const conn of room.connections) {
+      if (conn.userId !== change.userId) continue;
+      if (change.role === null) conn.close('MEMBERSHIP_REVOKED');
+      else conn.role = change.role;
+    }
+  }
+
+  /** Safety net for membership changes this process did not see (e.g. made by another instance). */
+  private async recheckMemberships(): Promise<void> {
+    for (const room of this.registry.rooms.values()) {
+      if (room.connections.size === 0) continue;
+      try {
+        const members = new Map((await this.deps.storage.rooms.members(room.roomId)).map((m) => [m.userId, m.role]));
+        for (const conn of room.connections) {
+          const role = members.get(conn.userId);
+          if (role === undefined) conn.close('MEMBERSHIP_REVOKED');
+          else conn.role = role;
+        }
+      } catch (err) {
+        this.logger.warn({ err, roomId: room.roomId }, 'membership re-check failed');
+      }
+    }
+  }
+
+  private pingAll(): void {
+    for (const room of this.registry.rooms.values()) {
+      for (const conn of room.connections) {
+        if (!conn.alive) {
+          conn.socket.terminate();
+          continue;
+        }
+        conn.alive = false;
+        conn.socket.ping();
+      }
+    }
+  }
+}
+
+function toUint8Array(data: RawData): Uint8Array {
+  if (data instanceof Buffer) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  return new Uint8Array(data);
+}
