@@ -1,0 +1,249 @@
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { defaultConfig, openSqliteStorage, sqliteFileIn, startKithServer, type Storage } from '../src/index.js';
+import { apiClient } from './helpers/api.js';
+import { RawClient } from './helpers/raw-client.js';
+import { TEST_JWT_SECRET, makeDataDir, startTestServer, type TestServer } from './helpers/server.js';
+import { readStoredDoc, storedRowCounts } from './helpers/stored-doc.js';
+import { connectProvider, rawSocket, waitFor, waitForSynced } from './helpers/yjs-clients.js';
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  while (servers.length) await servers.pop()!.close();
+});
+async function server(overrides: Parameters<typeof startTestServer>[0] = {}) {
+  const s = await startTestServer(overrides);
+  servers.push(s);
+  return { s, api: apiClient(s.url) };
+}
+
+describe('stored before seen', () => {
+  it('an update is in the SQLite file by the time another client receives it', async () => {
+    const { s, api } = await server({ sqliteSynchronous: 'full' });
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    const writer = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    const reader = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    await Promise.all([writer.waitSynced(), reader.waitSynced()]);
+
+    const seenOnDisk: boolean[] = [];
+    reader.doc.getMap('m').observe((e) => {
+      for (const key of e.keysChanged) {
+        seenOnDisk.push(readStoredDoc(s.dataDir, roomId).getMap('m').get(key) === reader.doc.getMap('m').get(key));
+      }
+    });
+    for (let i = 0; i < 30; i++) {
+      writer.doc.getMap('m').set(`k${i}`, i);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await waitFor(() => seenOnDisk.length === 30, 5000, 'reader saw all 30');
+    expect(seenOnDisk.every(Boolean)).toBe(true);
+    writer.close();
+    reader.close();
+  });
+
+  it('a durable acknowledgement arrives only once the edit is on disk', async () => {
+    const { s, api } = await server();
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    const c = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    await c.waitSynced();
+    c.subscribeDurable();
+    await waitFor(() => c.durable.has(c.doc.clientID), 5000, 'initial ack');
+    expect(c.durable.get(c.doc.clientID)).toBe(0);
+
+    c.doc.getMap('m').set('title', 'Dentist');
+    expect(c.allSaved).toBe(false);
+    await waitFor(() => c.allSaved, 5000, 'ack of the edit');
+    expect(readStoredDoc(s.dataDir, roomId).getMap('m').get('title')).toBe('Dentist');
+    c.close();
+  });
+
+  it('a reconnecting client learns that its earlier edits are stored, and stock clients never see the extension', async () => {
+    const { s, api } = await server();
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    const stock = connectProvider(s.wsUrl, roomId, alice.token);
+    await waitForSynced(stock.provider);
+    const first = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    await first.waitSynced();
+    first.doc.getMap('m').set('a', 1);
+    await waitFor(() => stock.doc.getMap('m').get('a') === 1, 5000, 'stock client got edit');
+    first.close();
+
+    // Same document state (as if reloaded from IndexedDB), new socket: ask what is stored.
+    const second = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    Y.applyUpdate(second.doc, Y.encodeStateAsUpdate(first.doc));
+    second.subscribeDurable();
+    await waitFor(() => second.durable.has(first.doc.clientID), 5000, 'ack for the old client id');
+    expect(second.durable.get(first.doc.clientID)).toBe(Y.getState(first.doc.store, first.doc.clientID));
+    second.close();
+    // The stock provider stayed connected and healthy throughout (unknown types would have been logged as errors).
+    expect(stock.provider.wsconnected).toBe(true);
+    stock.provider.destroy();
+  });
+});
+
+describe('compaction', () => {
+  it('folds the log into a snapshot in the background and keeps the content identical', async () => {
+    const { s, api } = await server({ sync: { compactAfterUpdates: 25 } });
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    const c = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    await c.waitSynced();
+    const events = c.doc.getMap('events');
+    for (let i = 0; i < 120; i++) {
+      events.set(`e${i % 40}`, { title: `event ${i}`, n: i });
+      if (i % 7 === 0) events.delete(`e${(i + 3) % 40}`);
+      const notes = c.doc.getText('notes');
+      notes.insert(notes.length, `line ${i}\n`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    c.subscribeDurable();
+    await waitFor(() => c.allSaved, 5000, 'all stored');
+    await waitFor(() => storedRowCounts(s.dataDir, roomId).snapshots === 1, 10_000, 'a snapshot');
+    await waitFor(() => !s.server.sync.registry.rooms.get(roomId)?.compacting, 10_000, 'compaction done');
+    expect(storedRowCounts(s.dataDir, roomId).log).toBeLessThan(120);
+
+    const stored = readStoredDoc(s.dataDir, roomId);
+    expect(stored.getMap('events').toJSON()).toEqual(events.toJSON());
+    expect(stored.getText('notes').toString()).toBe(c.doc.getText('notes').toString());
+    const fresh = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    await fresh.waitSynced();
+    expect(fresh.doc.getMap('events').toJSON()).toEqual(events.toJSON());
+    expect(Y.encodeStateVector(fresh.doc)).toEqual(Y.encodeStateVector(c.doc));
+    const metrics = await s.server.metrics.registry.getSingleMetricAsString('kith_compactions_total');
+    expect(metrics).toMatch(/kith_compactions_total\{outcome="done"\} [1-9]/);
+    c.close();
+    fresh.close();
+  });
+
+  it('a compaction that lost the race to another one changes nothing', async () => {
+    const dataDir = await makeDataDir();
+    const storage = openSqliteStorage({ file: sqliteFileIn(dataDir) });
+    try {
+      await storage.users.create({ userId: 'u1', username: 'ann', passwordHash: 'x', createdAt: 1 });
+      await storage.rooms.create({ roomId: 'r1', name: 'R', createdBy: 'u1', createdAt: 1 });
+      const doc = new Y.Doc();
+      const updates: Uint8Array[] = [];
+      doc.on('update', (u: Uint8Array) => updates.push(u));
+      for (let i = 0; i < 10; i++) doc.getMap('m').set(`k${i}`, i);
+      await storage.docs.append(updates.map((data) => ({ roomId: 'r1', data })));
+      const stored = await storage.docs.load('r1');
+      const last = stored.updates.at(-1)!.seq;
+      const snapshot = Y.encodeStateAsUpdate(doc);
+      expect(await storage.docs.compact('r1', snapshot, 0, last)).toBe(true);
+      expect(await storage.docs.compact('r1', snapshot, 0, last)).toBe(false);
+      const after = await storage.docs.load('r1');
+      expect(after.updates).toHaveLength(0);
+      expect(after.snapshotSeq).toBe(last);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
+describe('loading and unloading rooms', () => {
+  it('unloads a room with no connection after the grace period and loads it again intact', async () => {
+    const { s, api } = await server({ sync: { unloadGraceMs: 50 } });
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    const a = connectProvider(s.wsUrl, roomId, alice.token);
+    await waitForSynced(a.provider);
+    a.doc.getMap('events').set('e1', { title: 'Swim', start: '2026-11-22T09:00' });
+    a.doc.getText('notes').insert(0, 'bring towels');
+    await waitFor(() => s.server.sync.registry.rooms.get(roomId)?.hasUnstoredWork === false, 5000, 'stored');
+    a.provider.destroy();
+    await waitFor(() => s.server.sync.registry.rooms.size === 0, 5000, 'room unloaded');
+
+    const b = connectProvider(s.wsUrl, roomId, alice.token);
+    await waitForSynced(b.provider);
+    await waitFor(() => b.doc.getText('notes').toString() === 'bring towels', 5000, 'content back');
+    expect(b.doc.getMap('events').get('e1')).toEqual({ title: 'Swim', start: '2026-11-22T09:00' });
+    b.provider.destroy();
+  });
+
+  it('refuses connections with 503 when the stored room cannot be loaded, and never overwrites it', async () => {
+    const { s, api } = await server();
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    // A snapshot that is not a Yjs update: the room cannot be loaded.
+    const db = new BetterSqlite3(path.join(s.dataDir, 'kith.sqlite'));
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0x03]);
+    db.prepare('INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq) VALUES (?, ?, 0)').run(roomId, garbage);
+    db.close();
+
+    for (let i = 0; i < 3; i++) {
+      const err = await rawSocket(`${s.wsUrl}/${roomId}?token=${alice.token}`).then(
+        (ws) => (ws.close(), undefined),
+        (e) => e as { status: number; body: string },
+      );
+      expect(err?.status).toBe(503);
+      expect(JSON.parse(err!.body)).toMatchObject({ error: { code: 'ROOM_UNAVAILABLE' } });
+    }
+    expect(s.server.sync.registry.rooms.size).toBe(0);
+    const check = new BetterSqlite3(path.join(s.dataDir, 'kith.sqlite'), { readonly: true });
+    const row = check.prepare('SELECT snapshot FROM doc_snapshots WHERE room_id = ?').get(roomId) as { snapshot: Buffer };
+    const logRows = check.prepare('SELECT count(*) FROM doc_updates WHERE room_id = ?').pluck().get(roomId);
+    check.close();
+    expect(Buffer.compare(row.snapshot, garbage)).toBe(0);
+    expect(logRows).toBe(0);
+  });
+
+  it('a storage error during load refuses the connection; the next attempt loads the real content', async () => {
+    const dataDir = await makeDataDir();
+    const real = openSqliteStorage({ file: sqliteFileIn(dataDir), synchronous: 'normal' });
+    let failLoads = 0;
+    const flaky: Storage = {
+      users: real.users,
+      refreshTokens: real.refreshTokens,
+      rooms: real.rooms,
+      ping: () => real.ping(),
+      close: () => real.close(),
+      docs: {
+        load: async (roomId) => {
+          if (failLoads > 0) {
+            failLoads--;
+            throw new Error('disk I/O error');
+          }
+          return real.docs.load(roomId);
+        },
+        append: (u) => real.docs.append(u),
+        stats: (r) => real.docs.stats(r),
+        compact: (...args) => real.docs.compact(...args),
+      },
+    };
+    const srv = await startKithServer(
+      defaultConfig({ port: 0, dataDir, logLevel: 'silent', jwtSecret: TEST_JWT_SECRET, sync: { unloadGraceMs: 20 } as any }),
+      { storage: flaky },
+    );
+    try {
+      const api = apiClient(srv.url);
+      const wsUrl = srv.url.replace('http', 'ws') + '/sync';
+      const alice = await api.signUp('alice');
+      const roomId = await api.createRoom(alice.token);
+      const a = await RawClient.connect(`${wsUrl}/${roomId}?token=${alice.token}`);
+      await a.waitSynced();
+      a.doc.getMap('m').set('keep', 'me');
+      a.subscribeDurable();
+      await waitFor(() => a.allSaved, 5000, 'stored');
+      a.close();
+      await waitFor(() => srv.sync.registry.rooms.size === 0, 5000, 'unloaded');
+
+      failLoads = 1;
+      const refused = await rawSocket(`${wsUrl}/${roomId}?token=${alice.token}`).then(
+        () => 0,
+        (e) => (e as { status: number }).status,
+      );
+      expect(refused).toBe(503);
+      const b = await RawClient.connect(`${wsUrl}/${roomId}?token=${alice.token}`);
+      await b.waitSynced();
+      expect(b.doc.getMap('m').get('keep')).toBe('me');
+      b.close();
+    } finally {
+      await srv.close();
+    }
+  });
+});
