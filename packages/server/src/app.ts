@@ -9,6 +9,7 @@ import { authRoutes } from './auth/routes.js';
 import { roomRoutes } from './rooms/routes.js';
 import type { MembershipEvents } from './rooms/membership-events.js';
 import { opsRoutes } from './ops/health.js';
+import { bundledAppDir, serveWebApp } from './web/static-app.js';
 import type { Metrics } from './ops/metrics.js';
 import type { Storage } from './storage/storage.js';
 
@@ -31,7 +32,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
-  installErrorHandlers(app);
+  const webRoot = config.staticDir ?? bundledAppDir();
+  const webAppFallback = webRoot ? await serveWebApp(app, webRoot) : undefined;
+  installErrorHandlers(app, webAppFallback);
 
   await app.register(fastifyJwt, {
     secret: deps.jwtSecret,

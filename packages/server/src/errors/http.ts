@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, KithError, errorBody, type ErrorCode } from './catalogue.js';
 
 /** Maps Fastify's own error codes onto the catalogue. */
@@ -20,17 +20,54 @@ const BY_STATUS: Record<number, ErrorCode> = {
   429: 'RATE_LIMITED',
 };
 
+interface ValidationIssue {
+  keyword: string;
+  instancePath: string;
+  schemaPath?: string;
+  params: Record<string, unknown>;
+  message?: string;
+}
+
+/**
+ * One sentence that names the offending field, from Ajv's or TypeBox's (same-shaped) errors:
+ * `body/username must NOT have fewer than 3 characters`, `body/admin is not allowed`,
+ * `body/role must be one of "owner", "editor", "viewer"`.
+ */
+export function describeValidation(where: string, issues: readonly ValidationIssue[]): string | undefined {
+  const first = issues[0];
+  if (!first) return undefined;
+  const at = (instancePath: string) => `${where}${instancePath}`;
+  // A property the schema does not allow: Ajv names it in params, TypeBox reports it at its path.
+  if (first.keyword === 'additionalProperties') {
+    const extra = first.params.additionalProperty ?? first.params.additionalProperties;
+    const names = (Array.isArray(extra) ? extra : [extra]).filter((n) => n !== undefined).map(String);
+    if (names.length > 0) return names.map((n) => `${at(first.instancePath)}/${n}`).join(', ') + ' is not allowed';
+  }
+  if (first.keyword === 'boolean' && first.schemaPath?.endsWith('/additionalProperties')) {
+    return `${at(first.instancePath)} is not allowed`;
+  }
+  // A union of constants (an enum): list what is allowed instead of "must be equal to constant".
+  if (first.keyword === 'const' || first.keyword === 'enum' || first.keyword === 'anyOf') {
+    const allowed = issues
+      .filter((i) => i.instancePath === first.instancePath)
+      .flatMap((i) => (i.keyword === 'const' ? [i.params.allowedValue] : i.keyword === 'enum' ? (i.params.allowedValues as unknown[]) ?? [] : []));
+    if (allowed.length > 0) return `${at(first.instancePath)} must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return `${at(first.instancePath)} ${first.message ?? 'is invalid'}`;
+}
+
 /** Every error answers `{"error": {"code", "message"}}` with a status from the catalogue. */
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(
+  app: FastifyInstance,
+  /** Answers requests for client-side routes of a served web app; true when it did. */
+  webAppFallback?: (request: FastifyRequest, reply: FastifyReply) => boolean,
+): void {
   app.setErrorHandler((err: FastifyError | KithError, request, reply) => {
     if (err instanceof KithError) {
       return reply.code(err.status).headers(err.headers).send(err.toJSON());
     }
     if (err.validation) {
-      const where = err.validationContext ?? 'request';
-      const first = err.validation[0];
-      const field = first?.instancePath ? `${where}${first.instancePath}` : where;
-      const message = first ? `${field} ${first.message ?? 'is invalid'}` : err.message;
+      const message = describeValidation(err.validationContext ?? 'request', err.validation) ?? err.message;
       return reply.code(400).send(errorBody('VALIDATION_FAILED', message));
     }
     const mapped = (err.code && FASTIFY_CODES[err.code]) ?? (err.statusCode ? BY_STATUS[err.statusCode] : undefined);
@@ -41,6 +78,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     return reply.code(500).send(errorBody('INTERNAL'));
   });
   app.setNotFoundHandler((request, reply) => {
+    if (webAppFallback?.(request, reply)) return;
     reply.code(404).send(errorBody('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`));
   });
 }

@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyStatic from '@fastify/static';
+
+/** The example web app as built inside this monorepo, used when no --static-dir is given. */
+export function bundledAppDir(): string | undefined {
+  const candidate = fileURLToPath(new URL('../../../../examples/family-calendar/dist', import.meta.url));
+  return fs.existsSync(path.join(candidate, 'index.html')) ? candidate : undefined;
+}
+
+/**
+ * Serves a built single-page web app at `/`. Hashed assets are cached for good; `index.html`
+ * and the service worker are always revalidated so that a new release is picked up.
+ * Returns the fallback for client-side routes (e.g. `/invite/:code`): GET requests that want
+ * HTML and match no API route get `index.html`.
+ */
+export async function serveWebApp(
+  app: FastifyInstance,
+  root: string,
+): Promise<(request: FastifyRequest, reply: FastifyReply) => boolean> {
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/',
+    index: ['index.html'],
+    wildcard: false,
+    setHeaders(res, filePath) {
+      const base = path.basename(filePath);
+      if (base === 'index.html' || base === 'sw.js' || base.endsWith('.webmanifest')) {
+        res.header('cache-control', 'no-cache');
+      } else if (/[.-][A-Za-z0-9_-]{8,}\.(js|css|woff2?|png|svg)$/.test(base)) {
+        res.header('cache-control', 'public, max-age=31536000, immutable');
+      }
+    },
+  });
+  return (request, reply) => {
+    if (request.method !== 'GET' || !(request.headers.accept ?? '').includes('text/html')) return false;
+    reply.header('cache-control', 'no-cache');
+    void reply.sendFile('index.html');
+    return true;
+  };
+}
