@@ -1,0 +1,75 @@
+/**
+ * Edits of one occurrence of a series, stored as flat `ov["occKey|field"]` entries: two devices
+ * that change different fields of the same occurrence offline both keep their change.
+ */
+import type * as Y from 'yjs';
+import { ModelError } from './errors.js';
+import { liveEvent } from './events.js';
+import { findSlot } from './occurrences.js';
+import type { Slot } from './occurrences.js';
+import { F, fieldKey, OCCURRENCE_FIELDS } from './schema.js';
+import { isRecurring, storedValues } from './segments.js';
+import { formatWhen, nowInstant } from './time.js';
+import type { CalendarEvent, OccurrenceField, OccurrencePatch, OpContext } from './types.js';
+import { id as checkId, timingOf, validateOccurrencePatch } from './validate.js';
+import { nestedMap, put, sameValue, touch } from './write.js';
+
+function slotOf(ev: CalendarEvent, occKey: string): Slot {
+  if (!isRecurring(ev)) throw new ModelError('NOT_RECURRING', `Event "${ev.id}" does not repeat`, 'id');
+  const slot = typeof occKey === 'string' ? findSlot(ev, occKey) : null;
+  if (!slot) throw new ModelError('OCCURRENCE_NOT_FOUND', `Event "${ev.id}" has no occurrence "${String(occKey)}"`, 'occKey');
+  return slot;
+}
+
+/** Overrides fields of one occurrence. `start` alone moves it keeping its length; `end` resizes it. */
+export function editOccurrence(doc: Y.Doc, id: string, occKey: string, patch: OccurrencePatch, ctx: OpContext): void {
+  checkId(ctx.actor, 'actor');
+  const { map, ev } = liveEvent(doc, id);
+  const slot = slotOf(ev, occKey);
+  const p = slot.part;
+  const ov = ev.overrides[occKey] ?? {};
+  const originalStart = formatWhen({ allDay: p.start.allDay, wall: slot.original });
+  const fields = validateOccurrencePatch(timingOf(ov.start ?? originalStart, ov.duration ?? p.duration.toString(), p.tz, p.endTz), patch);
+  const inherited: Record<string, unknown> = { ...storedValues(p), start: originalStart };
+  const now = nowInstant(ctx.now);
+  doc.transact(() => {
+    const ovMap = nestedMap(map, F.ov);
+    for (const [field, value] of Object.entries(fields)) {
+      const key = fieldKey(occKey, field);
+      // A value equal to the series' own is not pinned, so a later "edit all" still reaches it.
+      if (!ovMap.has(key) && sameValue(inherited[field], value)) continue;
+      put(ovMap, key, value);
+    }
+    touch(map, ctx, now);
+  }, ctx.origin);
+}
+
+/** Cancels one occurrence (an EXDATE when exported). Edits to it are kept for a restore. */
+export function cancelOccurrence(doc: Y.Doc, id: string, occKey: string, ctx: OpContext): void {
+  checkId(ctx.actor, 'actor');
+  const { map, ev } = liveEvent(doc, id);
+  slotOf(ev, occKey);
+  const now = nowInstant(ctx.now);
+  doc.transact(() => {
+    put(nestedMap(map, F.ov), fieldKey(occKey, 'cancelled'), true);
+    touch(map, ctx, now);
+  }, ctx.origin);
+}
+
+/** Drops overrides of one occurrence: the listed fields, or all of them (which also un-cancels it). */
+export function resetOccurrence(doc: Y.Doc, id: string, occKey: string, ctx: OpContext, fields: readonly OccurrenceField[] = OCCURRENCE_FIELDS): void {
+  checkId(ctx.actor, 'actor');
+  const { map, ev } = liveEvent(doc, id);
+  slotOf(ev, occKey);
+  const now = nowInstant(ctx.now);
+  doc.transact(() => {
+    const ovMap = nestedMap(map, F.ov);
+    for (const field of fields) ovMap.delete(fieldKey(occKey, field));
+    touch(map, ctx, now);
+  }, ctx.origin);
+}
+
+/** Brings back a cancelled occurrence, with any edits it had. */
+export function restoreOccurrence(doc: Y.Doc, id: string, occKey: string, ctx: OpContext): void {
+  resetOccurrence(doc, id, occKey, ctx, ['cancelled']);
+}

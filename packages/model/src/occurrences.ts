@@ -1,0 +1,205 @@
+/**
+ * Expansion of events into occurrences for a window: recurrence (in wall space, see
+ * recurrence.ts), segments, RDATE/EXDATE, per-occurrence overrides and cancellations.
+ */
+import type * as Y from 'yjs';
+import { ModelError } from './errors.js';
+import { readEvents } from './read.js';
+import { ruleBetween, ruleOn } from './recurrence.js';
+import { isRecurring, owns, seriesParts } from './segments.js';
+import type { SeriesPart } from './segments.js';
+import { checkZone, formatInstant, formatWall, parseInstant, parseWhen, readDuration, resolve, startOfDay, Temporal } from './time.js';
+import type { CalendarEvent, Occurrence, ViewWindow } from './types.js';
+
+/** Where an occurrence comes from: its part of the series, its key and its original start. */
+export interface Slot {
+  part: SeriesPart;
+  key: string;
+  original: Temporal.PlainDateTime;
+}
+
+const dateKey = (wall: Temporal.PlainDateTime): string => wall.toPlainDate().toString();
+
+/** The part's own candidates (rule, or the single start) plus the RDATEs it owns, within [from, to]. */
+function partSlots(ev: CalendarEvent, p: SeriesPart, from: Temporal.PlainDateTime, to: Temporal.PlainDateTime, parts: SeriesPart[]): Slot[] {
+  if (p.cancelled) return [];
+  const walls = p.anchored ? ruleBetween(p.anchored, from, to) : p.splitKey === null ? [p.start.wall] : [];
+  const time = p.start.wall.toPlainTime();
+  for (const key of ev.rdates) {
+    // An RDATE belongs to the last part whose range holds it, and takes that part's time of day.
+    const owner = parts.findLast((q) => owns(q, key));
+    if (owner !== p) continue;
+    const wall = Temporal.PlainDate.from(key).toPlainDateTime(time);
+    if (Temporal.PlainDateTime.compare(wall, from) >= 0 && Temporal.PlainDateTime.compare(wall, to) <= 0) walls.push(wall);
+  }
+  return walls.filter((w) => owns(p, dateKey(w))).map((w) => ({ part: p, key: dateKey(w), original: w }));
+}
+
+/** The occurrence slot with this key, cancelled and exdated ones included; null if the series has none. */
+export function findSlot(ev: CalendarEvent, key: string, parts = seriesParts(ev)): Slot | null {
+  let date: Temporal.PlainDate;
+  try {
+    date = Temporal.PlainDate.from(key);
+  } catch {
+    return null;
+  }
+  for (const p of [...parts].reverse()) {
+    if (p.cancelled || !owns(p, key)) continue;
+    let wall = p.anchored ? ruleOn(p.anchored, date) : null;
+    if (!wall && p.splitKey === null && !p.anchored && dateKey(p.start.wall) === key) wall = p.start.wall;
+    if (!wall && ev.rdates.includes(key) && parts.findLast((q) => owns(q, key)) === p) wall = date.toPlainDateTime(p.start.wall.toPlainTime());
+    if (wall) return { part: p, key, original: wall };
+  }
+  return null;
+}
+
+/** An occurrence with its instants as numbers, for sorting and overlap tests without re-parsing. */
+export interface Placed {
+  occ: Occurrence;
+  startMs: number;
+  endMs: number;
+}
+
+/** Builds the occurrence of a slot, with its overrides applied; null when cancelled. */
+export function buildOccurrence(ev: CalendarEvent, slot: Slot, viewerTz: string): Occurrence | null {
+  return place(ev, slot, viewerTz)?.occ ?? null;
+}
+
+function place(ev: CalendarEvent, slot: Slot, viewerTz: string): Placed | null {
+  const { part: p, key, original } = slot;
+  const ov = ev.overrides[key] ?? {};
+  if (ov.cancelled) return null;
+  const allDay = p.start.allDay;
+  let wall = original;
+  if (ov.start !== undefined) {
+    try {
+      const moved = parseWhen(ov.start, 'start');
+      if (moved.allDay === allDay) wall = moved.wall;
+    } catch {
+      // An unreadable override start is ignored, the occurrence stays where the series puts it.
+    }
+  }
+  const duration = ov.duration !== undefined ? readDuration(ov.duration, allDay) : p.duration;
+  let start: string;
+  let end: string;
+  let s: Temporal.ZonedDateTime;
+  let e: Temporal.ZonedDateTime;
+  if (allDay) {
+    // All-day dates never move with the viewer's zone; only their instants do.
+    const d = wall.toPlainDate();
+    const endDate = d.add(duration);
+    start = d.toString();
+    end = endDate.toString();
+    s = startOfDay(d, viewerTz);
+    e = startOfDay(endDate, viewerTz);
+  } else if (p.tz !== null) {
+    s = resolve(wall, p.tz);
+    e = s.add(duration);
+    start = formatWall(s.toPlainDateTime());
+    end = formatWall(e.withTimeZone(p.endTz ?? p.tz).toPlainDateTime());
+  } else {
+    // Floating: the same wall clock wherever the viewer is.
+    s = resolve(wall, viewerTz);
+    e = resolve(wall.add(duration), viewerTz);
+    if (Temporal.ZonedDateTime.compare(e, s) <= 0) e = s.add(duration);
+    start = formatWall(s.toPlainDateTime());
+    end = formatWall(e.toPlainDateTime());
+  }
+  const originalStart = allDay ? original.toPlainDate().toString() : formatWall(original);
+  const occ: Occurrence = {
+    eventId: ev.id,
+    occKey: key,
+    recurring: isRecurring(ev),
+    allDay,
+    originalStart,
+    start,
+    end,
+    tz: p.tz,
+    endTz: p.endTz,
+    startInstant: formatInstant(s),
+    endInstant: formatInstant(e),
+    title: ov.title ?? p.title,
+    description: ov.description ?? p.description,
+    location: ov.location ?? p.location,
+    participants: ov.participants ?? p.participants,
+    color: ov.color !== undefined ? ov.color : p.color,
+    category: ov.category !== undefined ? ov.category : p.category,
+    reminders: p.reminders,
+    overridden: Object.keys(ov).length > 0,
+  };
+  return { occ, startMs: s.epochMilliseconds, endMs: e.epochMilliseconds };
+}
+
+/** The event's occurrences overlapping [from, to), unsorted. */
+function expandEvent(ev: CalendarEvent, from: Temporal.Instant, to: Temporal.Instant, viewerTz: string): Placed[] {
+  const parts = seriesParts(ev);
+  const slots = new Map<string, Slot>();
+  // Later parts win a key, should two parts ever produce the same date.
+  for (const p of [...parts].reverse()) {
+    const zone = p.tz ?? viewerTz;
+    // Pad by the duration (an occurrence that started earlier may overlap) and a day of zone offsets.
+    const fromWall = from.toZonedDateTimeISO(zone).toPlainDateTime().subtract(p.duration).subtract({ days: 1 });
+    const toWall = to.toZonedDateTimeISO(zone).toPlainDateTime().add({ days: 1 });
+    for (const slot of partSlots(ev, p, fromWall, toWall, parts)) if (!slots.has(slot.key)) slots.set(slot.key, slot);
+  }
+  // Occurrences moved or stretched by an override may come from far outside the window.
+  for (const [key, ov] of Object.entries(ev.overrides)) {
+    if (slots.has(key) || (ov.start === undefined && ov.duration === undefined)) continue;
+    const slot = findSlot(ev, key, parts);
+    if (slot) slots.set(key, slot);
+  }
+  const exdates = new Set(ev.exdates);
+  const fromMs = from.epochMilliseconds;
+  const toMs = to.epochMilliseconds;
+  const out: Placed[] = [];
+  for (const slot of slots.values()) {
+    if (exdates.has(slot.key)) continue;
+    const placed = place(ev, slot, viewerTz);
+    if (placed && placed.startMs < toMs && placed.endMs > fromMs) out.push(placed);
+  }
+  return out;
+}
+
+/** Start order; ties by event id and key so every replica lists the same order. */
+export function orderPlaced(list: Placed[]): Placed[] {
+  return list.sort((a, b) => a.startMs - b.startMs || cmp(a.occ.eventId, b.occ.eventId) || cmp(a.occ.occKey, b.occ.occKey));
+}
+
+const sortPlaced = (list: Placed[]): Occurrence[] => orderPlaced(list).map((p) => p.occ);
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export interface ResolvedWindow {
+  from: Temporal.Instant;
+  to: Temporal.Instant;
+  timeZone: string;
+}
+
+export function resolveWindow(w: ViewWindow): ResolvedWindow {
+  const from = parseInstant(w.from, 'from');
+  const to = parseInstant(w.to, 'to');
+  if (Temporal.Instant.compare(to, from) <= 0) throw new ModelError('END_BEFORE_START', 'to must be after from', 'to');
+  return { from, to, timeZone: checkZone(w.timeZone, 'timeZone') };
+}
+
+/** Every occurrence of the room's live (not trashed) events overlapping the window. */
+export function occurrencesBetween(doc: Y.Doc, window: ViewWindow): Occurrence[] {
+  const w = resolveWindow(window);
+  return sortPlaced(readEvents(doc, false, false).flatMap((ev) => expandSafely(ev, w)));
+}
+
+/** The occurrences of one event (trashed or not) overlapping the window. */
+export function occurrencesOf(ev: CalendarEvent, window: ViewWindow): Occurrence[] {
+  const w = resolveWindow(window);
+  return sortPlaced(expandEvent(ev, w.from, w.to, w.timeZone));
+}
+
+/** One unreadable event (say, written by a newer client) must not blank the whole calendar. */
+export function expandSafely(ev: CalendarEvent, w: ResolvedWindow): Placed[] {
+  try {
+    return expandEvent(ev, w.from, w.to, w.timeZone);
+  } catch (err) {
+    if (err instanceof ModelError) return [];
+    throw err;
+  }
+}

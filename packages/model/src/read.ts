@@ -1,0 +1,199 @@
+/**
+ * Reads event maps into plain CalendarEvent values. Reads are defensive: a document merged from
+ * several devices (or written by an older client) may hold odd values, and a query must still work.
+ */
+import * as Y from 'yjs';
+import { ModelError } from './errors.js';
+import { eventsMap, F, OCCURRENCE_FIELDS, SEGMENT_FIELDS, splitFieldKey } from './schema.js';
+import type { EventMap } from './schema.js';
+import { formatWall, parseWhen, readDuration, resolve } from './time.js';
+import type {
+  CalendarEvent,
+  Deletion,
+  MemberId,
+  OccurrenceOverride,
+  Reminder,
+  Segment,
+  SegmentFields,
+} from './types.js';
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : v instanceof Y.Text ? v.toString() : '');
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function keysOf(v: unknown): string[] {
+  return v instanceof Y.Map ? [...v.keys()].sort() : [];
+}
+
+function members(v: unknown): MemberId[] {
+  return Array.isArray(v) ? v.filter((m): m is string => typeof m === 'string').sort() : [];
+}
+
+function reminder(id: string, v: unknown): Reminder | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const r = v as { before?: unknown; for?: unknown };
+  if (typeof r.before !== 'number') return null;
+  return { id, minutesBefore: r.before, for: Array.isArray(r.for) ? members(r.for) : null };
+}
+
+function reminderList(v: unknown): Reminder[] {
+  return Array.isArray(v)
+    ? v.flatMap((r: unknown) => {
+        const x = r as { id?: unknown; minutesBefore?: unknown; for?: unknown } | null;
+        return x && typeof x.id === 'string' ? (reminder(x.id, { before: x.minutesBefore, for: x.for }) ?? []) : [];
+      })
+    : [];
+}
+
+/** Groups flat "key|field" entries, keeping only known fields. */
+function grouped(v: unknown, fields: readonly string[]): Map<string, Map<string, unknown>> {
+  const out = new Map<string, Map<string, unknown>>();
+  if (!(v instanceof Y.Map)) return out;
+  for (const [flat, value] of v.entries()) {
+    const k = splitFieldKey(flat);
+    if (!k || !fields.includes(k.field)) continue;
+    const group = out.get(k.key) ?? new Map<string, unknown>();
+    group.set(k.field, value);
+    out.set(k.key, group);
+  }
+  return out;
+}
+
+/** Copies the entries of one group whose values have the right type (shared by ov and segs). */
+function typedFields(group: Map<string, unknown>): SegmentFields & OccurrenceOverride {
+  const o: SegmentFields & OccurrenceOverride = {};
+  for (const [field, value] of group) {
+    switch (field) {
+      case 'title':
+      case 'description':
+      case 'location':
+      case 'start':
+      case 'duration':
+        if (typeof value === 'string') o[field] = value;
+        break;
+      case 'tz':
+      case 'endTz':
+      case 'color':
+      case 'category':
+      case 'rrule':
+        if (typeof value === 'string' || value === null) o[field] = value;
+        break;
+      case 'participants':
+        o.participants = members(value);
+        break;
+      case 'reminders':
+        o.reminders = reminderList(value);
+        break;
+      case 'cancelled':
+        if (value === true) o.cancelled = true;
+        break;
+    }
+  }
+  return o;
+}
+
+function overrides(v: unknown): Record<string, OccurrenceOverride> {
+  const out: Record<string, OccurrenceOverride> = {};
+  for (const [key, group] of [...grouped(v, OCCURRENCE_FIELDS)].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const { tz: _tz, endTz: _endTz, reminders: _r, rrule: _rr, ...o } = typedFields(group);
+    out[key] = o;
+  }
+  return out;
+}
+
+function segments(v: unknown): Segment[] {
+  return [...grouped(v, SEGMENT_FIELDS)]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([splitKey, group]) => ({ splitKey, fields: typedFields(group) }));
+}
+
+function deletion(v: unknown): Deletion | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const d = v as { at?: unknown; by?: unknown };
+  return typeof d.at === 'string' ? { at: d.at, by: str(d.by) } : null;
+}
+
+/** The end of the first occurrence: a date for all-day events, a wall clock in endTz (or tz) otherwise. */
+export function endOf(start: string, duration: unknown, tz: string | null, endTz: string | null): { end: string; duration: string } {
+  const when = parseWhen(start, 'start');
+  const d = readDuration(duration, when.allDay);
+  if (when.allDay) return { end: when.wall.toPlainDate().add(d).toString(), duration: d.toString() };
+  if (tz === null) return { end: formatWall(when.wall.add(d)), duration: d.toString() };
+  const end = resolve(when.wall, tz).add(d).withTimeZone(endTz ?? tz);
+  return { end: formatWall(end.toPlainDateTime()), duration: d.toString() };
+}
+
+/**
+ * Reads one event map. `withEnd: false` skips the (zone-resolving) computation of `end`, which
+ * leaves it equal to `start`; only expansion uses that, as it derives ends per occurrence anyway.
+ */
+export function readEvent(id: string, ev: EventMap, withEnd = true): CalendarEvent {
+  const start = str(ev.get(F.start));
+  const tz = strOrNull(ev.get(F.tz));
+  const endTz = strOrNull(ev.get(F.endTz));
+  let allDay = false;
+  let end = start;
+  let duration = str(ev.get(F.duration));
+  try {
+    allDay = parseWhen(start, 'start').allDay;
+    if (withEnd) ({ end, duration } = endOf(start, ev.get(F.duration), tz, endTz));
+  } catch {
+    // An unreadable start is left as is; occurrence queries skip such events.
+  }
+  const alerts = ev.get(F.alerts);
+  return {
+    id,
+    title: str(ev.get(F.title)),
+    description: str(ev.get(F.description)),
+    location: str(ev.get(F.location)),
+    allDay,
+    start,
+    end,
+    duration,
+    tz,
+    endTz,
+    participants: keysOf(ev.get(F.who)),
+    color: strOrNull(ev.get(F.color)),
+    category: strOrNull(ev.get(F.category)),
+    reminders:
+      alerts instanceof Y.Map
+        ? [...alerts.entries()].flatMap(([rid, v]) => reminder(rid, v) ?? []).sort((a, b) => a.minutesBefore - b.minutesBefore || (a.id < b.id ? -1 : 1))
+        : [],
+    rrule: strOrNull(ev.get(F.rrule)),
+    exdates: keysOf(ev.get(F.exdates)),
+    rdates: keysOf(ev.get(F.rdates)),
+    overrides: overrides(ev.get(F.ov)),
+    segments: segments(ev.get(F.segs)),
+    createdBy: str(ev.get(F.createdBy)),
+    createdAt: str(ev.get(F.createdAt)),
+    updatedBy: str(ev.get(F.updatedBy)),
+    updatedAt: str(ev.get(F.updatedAt)),
+    deleted: deletion(ev.get(F.deleted)),
+  };
+}
+
+export function getEvent(doc: Y.Doc, id: string): CalendarEvent | null {
+  const ev = eventsMap(doc).get(id);
+  return ev instanceof Y.Map ? readEvent(id, ev) : null;
+}
+
+/** Events in id order; trashed ones only when asked. */
+export function listEvents(doc: Y.Doc, opts: { includeDeleted?: boolean } = {}): CalendarEvent[] {
+  return readEvents(doc, opts.includeDeleted === true, true);
+}
+
+export function readEvents(doc: Y.Doc, includeDeleted: boolean, withEnd: boolean): CalendarEvent[] {
+  const out: CalendarEvent[] = [];
+  for (const [id, ev] of eventsMap(doc).entries()) {
+    if (!(ev instanceof Y.Map)) continue;
+    // Checked before the full read: trashed events are skipped cheaply.
+    if (!includeDeleted && deletion(ev.get(F.deleted)) !== null) continue;
+    out.push(readEvent(id, ev, withEnd));
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+export function eventMapOf(doc: Y.Doc, id: string): EventMap {
+  const ev = eventsMap(doc).get(id);
+  if (!(ev instanceof Y.Map)) throw new ModelError('EVENT_NOT_FOUND', `No event with id "${id}"`, 'id');
+  return ev;
+}

@@ -1,0 +1,151 @@
+/**
+ * Temporal helpers. Everything calendar-related is done with wall clocks (PlainDateTime) and IANA
+ * zones; instants exist only at the edges (windows, sorting, overlap checks).
+ */
+import { Temporal } from 'temporal-polyfill';
+import { ModelError } from './errors.js';
+
+export { Temporal };
+
+/** A start as stored: all-day events use midnight of their date. */
+export interface When {
+  allDay: boolean;
+  wall: Temporal.PlainDateTime;
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const WALL_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/;
+
+/** Reads "2026-03-20" or "2026-03-20T09:00"; offsets and zone suffixes are refused, not dropped. */
+export function parseWhen(value: unknown, field: string): When {
+  if (typeof value !== 'string') throw new ModelError('INVALID_DATE', `${field} must be a string`, field);
+  try {
+    if (DATE_RE.test(value)) {
+      const date = Temporal.PlainDate.from(value, { overflow: 'reject' });
+      return { allDay: true, wall: date.toPlainDateTime() };
+    }
+    if (WALL_RE.test(value)) {
+      return { allDay: false, wall: Temporal.PlainDateTime.from(value, { overflow: 'reject' }) };
+    }
+  } catch {
+    // fall through to the common error
+  }
+  throw new ModelError(
+    'INVALID_DATE',
+    `${field} must be a date (YYYY-MM-DD) or a wall-clock time (YYYY-MM-DDTHH:mm) without offset, got "${value}"`,
+    field,
+  );
+}
+
+export function parseDate(value: unknown, field: string): Temporal.PlainDate {
+  const when = parseWhen(value, field);
+  if (!when.allDay) throw new ModelError('INVALID_DATE', `${field} must be a date (YYYY-MM-DD)`, field);
+  return when.wall.toPlainDate();
+}
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** Minutes precision unless the value carries seconds, so seeds with seconds round-trip exactly. */
+export function formatWall(wall: Temporal.PlainDateTime): string {
+  const plainMinute =
+    wall.second === 0 && wall.millisecond === 0 && wall.microsecond === 0 && wall.nanosecond === 0;
+  // The common case by hand: Temporal's toString with options is slow and runs per occurrence.
+  if (plainMinute && wall.year >= 1000 && wall.year <= 9999) {
+    return `${wall.year}-${pad(wall.month)}-${pad(wall.day)}T${pad(wall.hour)}:${pad(wall.minute)}`;
+  }
+  return plainMinute ? wall.toString({ smallestUnit: 'minute' }) : wall.toString();
+}
+
+export function formatWhen(when: When): string {
+  return when.allDay ? when.wall.toPlainDate().toString() : formatWall(when.wall);
+}
+
+/** Returns the zone's canonical spelling; offsets such as "+01:00" are not IANA zones. */
+export function checkZone(tz: unknown, field: string): string {
+  if (typeof tz === 'string' && tz.length > 0 && tz.length <= 64 && !/^[+\-\u2212]/.test(tz)) {
+    try {
+      return Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(tz).timeZoneId;
+    } catch {
+      // fall through
+    }
+  }
+  throw new ModelError('UNKNOWN_TIME_ZONE', `${field} is not a known IANA time zone: "${String(tz)}"`, field);
+}
+
+/**
+ * Places a wall clock in a zone like Google Calendar and RFC 5545 §3.3.5: a time in a DST gap moves
+ * forward by the gap (02:30 → 03:30), a time in an overlap takes the earlier offset.
+ */
+export function resolve(wall: Temporal.PlainDateTime, tz: string): Temporal.ZonedDateTime {
+  return wall.toZonedDateTime(tz, { disambiguation: 'compatible' });
+}
+
+/** An instant as RFC 3339 UTC ("2026-03-08T07:30:00Z"); Date's formatter is far faster than Temporal's. */
+export function formatInstant(z: Temporal.ZonedDateTime): string {
+  const ms = z.epochMilliseconds;
+  const sub = Number(z.epochNanoseconds % 1_000_000n);
+  if (sub !== 0 || ms < 0 || ms >= 253402300800000) return z.toInstant().toString();
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+export function parseInstant(value: unknown, field: string): Temporal.Instant {
+  if (typeof value === 'string') {
+    try {
+      return Temporal.Instant.from(value);
+    } catch {
+      // fall through
+    }
+  }
+  throw new ModelError('INVALID_DATE', `${field} must be an instant with an offset or Z, got "${String(value)}"`, field);
+}
+
+export function nowInstant(now: string | undefined): Temporal.Instant {
+  return now === undefined ? Temporal.Now.instant() : parseInstant(now, 'now');
+}
+
+/** Midnight at the start of a date in a zone (not always 00:00: some zones skip midnight). */
+export function startOfDay(date: Temporal.PlainDate, tz: string): Temporal.ZonedDateTime {
+  return date.toZonedDateTime({ timeZone: tz });
+}
+
+/**
+ * The stored duration of an event: whole days for all-day events, exact hours otherwise. A
+ * malformed or mismatched value (after concurrent edits switched the kind) is coerced, not trusted.
+ */
+export function readDuration(value: unknown, allDay: boolean): Temporal.Duration {
+  let d: Temporal.Duration | null = null;
+  if (typeof value === 'string') {
+    try {
+      d = Temporal.Duration.from(value);
+    } catch {
+      d = null;
+    }
+  }
+  if (d === null || d.sign <= 0 || d.years !== 0 || d.months !== 0 || d.weeks !== 0) {
+    return allDay ? Temporal.Duration.from({ days: 1 }) : Temporal.Duration.from({ hours: 1 });
+  }
+  if (allDay) {
+    const hours = d.total({ unit: 'hours', relativeTo: Temporal.PlainDate.from('2000-01-01') });
+    return Temporal.Duration.from({ days: Math.max(1, Math.ceil(hours / 24)) });
+  }
+  return d.days === 0 ? d : d.round({ largestUnit: 'hours', relativeTo: Temporal.PlainDate.from('2000-01-01') });
+}
+
+/** Days between two dates (b - a). */
+export function daysBetween(a: Temporal.PlainDate, b: Temporal.PlainDate): number {
+  return a.until(b, { largestUnit: 'days' }).days;
+}
+
+export function shiftDateKey(key: string, days: number): string {
+  return Temporal.PlainDate.from(key).add({ days }).toString();
+}
+
+/** "20260320T090000" — the RFC 5545 basic form. */
+export function toBasic(wall: Temporal.PlainDateTime): string {
+  const t = wall.toString({ smallestUnit: 'second' });
+  return t.replace(/[-:]/g, '');
+}
+
+export function toBasicDate(date: Temporal.PlainDate): string {
+  return date.toString().replace(/-/g, '');
+}

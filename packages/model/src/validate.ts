@@ -1,0 +1,244 @@
+/**
+ * Input checks. Each function turns caller input into the values that get stored, or throws a
+ * ModelError naming the field. Nothing here touches a Y.Doc, so operations validate everything
+ * before they open a transaction (a throw inside doc.transact would keep half of the writes).
+ */
+import { ModelError, tooLong } from './errors.js';
+import { normalizeRule } from './recurrence.js';
+import { LIMITS } from './schema.js';
+import { checkZone, formatWhen, parseDate, parseWhen, readDuration, resolve, Temporal } from './time.js';
+import type { When } from './time.js';
+import type { EventInput, EventPatch, MemberId, OccurrencePatch, Reminder, ReminderInput } from './types.js';
+
+/** Field values as they are stored (sets as arrays here; write.ts turns them into Y.Maps). */
+export interface StoredFields {
+  title?: string;
+  description?: string;
+  location?: string;
+  start?: string;
+  duration?: string;
+  tz?: string | null;
+  endTz?: string | null;
+  participants?: MemberId[];
+  color?: string | null;
+  category?: string | null;
+  reminders?: Reminder[];
+  rrule?: string | null;
+  exdates?: string[];
+  rdates?: string[];
+}
+
+/** The timing an edit is relative to. */
+export interface Timing {
+  start: When;
+  duration: Temporal.Duration;
+  tz: string | null;
+  endTz: string | null;
+}
+
+const TEXT_LIMITS = { title: LIMITS.title, description: LIMITS.description, location: LIMITS.location } as const;
+
+function bad(field: string, message: string): ModelError {
+  return new ModelError('INVALID_INPUT', `${field} ${message}`, field);
+}
+
+export function text(value: unknown, field: keyof typeof TEXT_LIMITS): string {
+  if (typeof value !== 'string') throw bad(field, 'must be a string');
+  const limit = TEXT_LIMITS[field];
+  if (value.length > limit) {
+    throw tooLong(field, value.length, limit);
+  }
+  return value;
+}
+
+function label(value: unknown, field: 'color' | 'category'): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string' || value.length === 0) throw bad(field, 'must be a non-empty string or null');
+  if (value.length > LIMITS[field]) {
+    throw tooLong(field, value.length, LIMITS[field]);
+  }
+  return value;
+}
+
+export function id(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw bad(field, 'must be a non-empty string');
+  if (value.length > LIMITS.id) {
+    throw tooLong(field, value.length, LIMITS.id);
+  }
+  return value;
+}
+
+function checkCount(list: unknown[], field: string, limit: number): void {
+  if (list.length > limit) {
+    throw new ModelError('TOO_MANY_ITEMS', `${field} has ${list.length} entries; the limit is ${limit}`, field);
+  }
+}
+
+function memberIds(value: unknown, field: string): MemberId[] {
+  if (!Array.isArray(value)) throw bad(field, 'must be an array of member ids');
+  checkCount(value, field, LIMITS.participants);
+  return [...new Set(value.map((m: unknown) => id(m, field)))].sort();
+}
+
+function reminders(value: unknown): Reminder[] {
+  if (!Array.isArray(value)) throw bad('reminders', 'must be an array');
+  checkCount(value, 'reminders', LIMITS.reminders);
+  return value.map((r: ReminderInput) => {
+    if (typeof r !== 'object' || r === null) throw bad('reminders', 'entries must be objects');
+    const m = r.minutesBefore;
+    if (!Number.isInteger(m) || m < 0 || m > LIMITS.reminderMinutes) {
+      throw bad('reminders.minutesBefore', `must be a whole number of minutes from 0 to ${LIMITS.reminderMinutes}`);
+    }
+    return {
+      id: r.id === undefined ? newId() : id(r.id, 'reminders.id'),
+      minutesBefore: m,
+      for: r.for === undefined || r.for === null ? null : memberIds(r.for, 'reminders.for'),
+    };
+  });
+}
+
+function dateKeys(value: unknown, field: 'exdates' | 'rdates'): string[] {
+  if (!Array.isArray(value)) throw bad(field, 'must be an array of dates');
+  checkCount(value, field, LIMITS.dates);
+  return [...new Set(value.map((d: unknown) => parseDate(d, field).toString()))].sort();
+}
+
+function zone(value: unknown, field: 'tz' | 'endTz'): string | null {
+  return value === null ? null : checkZone(value, field);
+}
+
+/** end - start, or END_BEFORE_START. Zoned ends compare as instants, so endTz is honoured. */
+function durationOf(start: When, end: When, tz: string | null, endTz: string | null): Temporal.Duration {
+  if (start.allDay !== end.allDay) {
+    throw new ModelError('INVALID_DATE', 'end must be of the same kind as start (both dates or both wall-clock times)', 'end');
+  }
+  let d: Temporal.Duration;
+  if (start.allDay) d = start.wall.toPlainDate().until(end.wall.toPlainDate(), { largestUnit: 'days' });
+  else if (tz === null) d = start.wall.until(end.wall, { largestUnit: 'hours' });
+  else d = resolve(start.wall, tz).until(resolve(end.wall, endTz ?? tz), { largestUnit: 'hours' });
+  if (d.sign <= 0) {
+    const what = start.allDay ? 'end must be at least one day after start (all-day ends are exclusive)' : 'end must be after start';
+    throw new ModelError('END_BEFORE_START', what, 'end');
+  }
+  return d;
+}
+
+/**
+ * Timing fields to write for a patch relative to `cur` (null when creating). Only fields that change
+ * are returned, so a move (start only) and a resize (end only) made offline on two devices merge.
+ */
+function timing(
+  cur: Timing | null,
+  p: { start?: unknown; end?: unknown; tz?: unknown; endTz?: unknown },
+): Pick<StoredFields, 'start' | 'duration' | 'tz' | 'endTz'> {
+  const out: Pick<StoredFields, 'start' | 'duration' | 'tz' | 'endTz'> = {};
+  const start = p.start !== undefined ? parseWhen(p.start, 'start') : cur?.start;
+  if (!start) throw bad('start', 'is required');
+  if (p.start !== undefined) out.start = formatWhen(start);
+  if (p.tz !== undefined) out.tz = zone(p.tz, 'tz');
+  else if (cur === null && !start.allDay) throw bad('tz', 'is required for timed events; pass null for a floating event');
+  if (p.endTz !== undefined) out.endTz = zone(p.endTz, 'endTz');
+  const tz = out.tz !== undefined ? out.tz : (cur?.tz ?? null);
+  const endTz = out.endTz !== undefined ? out.endTz : (cur?.endTz ?? null);
+  if (endTz !== null && (tz === null || start.allDay)) throw bad('endTz', 'needs a timed event with a tz');
+  if (p.end !== undefined) {
+    out.duration = durationOf(start, parseWhen(p.end, 'end'), tz, endTz).toString();
+  } else if (cur === null) {
+    throw bad('end', 'is required');
+  } else if (cur.start.allDay !== start.allDay) {
+    // Switching between all-day and timed: the old duration means nothing in the new kind.
+    out.duration = (start.allDay ? Temporal.Duration.from({ days: 1 }) : Temporal.Duration.from({ hours: 1 })).toString();
+  }
+  return out;
+}
+
+/** Non-timing fields of an event or series patch. */
+function content(p: EventPatch, out: StoredFields): void {
+  if (p.title !== undefined) out.title = text(p.title, 'title');
+  if (p.description !== undefined) out.description = text(p.description, 'description');
+  if (p.location !== undefined) out.location = text(p.location, 'location');
+  if (p.participants !== undefined) out.participants = memberIds(p.participants, 'participants');
+  if (p.color !== undefined) out.color = label(p.color, 'color');
+  if (p.category !== undefined) out.category = label(p.category, 'category');
+  if (p.reminders !== undefined) out.reminders = reminders(p.reminders);
+  if (p.rrule !== undefined) out.rrule = p.rrule === null ? null : normalizeRule(p.rrule);
+  if (p.exdates !== undefined) out.exdates = dateKeys(p.exdates, 'exdates');
+  if (p.rdates !== undefined) out.rdates = dateKeys(p.rdates, 'rdates');
+}
+
+function object(value: unknown, field: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad(field, 'must be an object');
+}
+
+/** Checks a new event and returns every field to store. */
+export function validateEventInput(input: EventInput): StoredFields & Required<Pick<StoredFields, 'start' | 'duration'>> {
+  object(input, 'event');
+  if (input.id !== undefined) id(input.id, 'id');
+  const out: StoredFields = {
+    title: '',
+    description: '',
+    location: '',
+    tz: null,
+    endTz: null,
+    participants: [],
+    color: null,
+    category: null,
+    reminders: [],
+    rrule: null,
+    exdates: [],
+    rdates: [],
+  };
+  if (input.title === undefined) throw bad('title', 'is required');
+  content(input, out);
+  const t = timing(null, input);
+  return { ...out, ...t, start: t.start ?? '', duration: t.duration ?? '' };
+}
+
+/** Throws the ModelError createEvent would throw for this input, without touching a document. */
+export function validateEvent(input: EventInput): void {
+  validateEventInput(input);
+}
+
+/** Checks a patch against the current timing and returns only the fields it changes. */
+export function validateEventPatch(cur: Timing, patch: EventPatch): StoredFields {
+  object(patch, 'patch');
+  const out: StoredFields = {};
+  content(patch, out);
+  return { ...out, ...timing(cur, patch) };
+}
+
+/** Checks a per-occurrence patch; `start` and `end` must keep the event's kind (all-day or timed). */
+export function validateOccurrencePatch(cur: Timing, patch: OccurrencePatch): StoredFields {
+  object(patch, 'patch');
+  const out: StoredFields = {};
+  content(
+    {
+      title: patch.title,
+      description: patch.description,
+      location: patch.location,
+      participants: patch.participants,
+      color: patch.color,
+      category: patch.category,
+    },
+    out,
+  );
+  const t = timing(cur, { start: patch.start, end: patch.end });
+  if (t.start !== undefined && parseWhen(t.start, 'start').allDay !== cur.start.allDay) {
+    throw new ModelError('INVALID_DATE', 'start of one occurrence must keep the series kind (all-day or timed)', 'start');
+  }
+  if (t.duration !== undefined) out.duration = t.duration;
+  if (t.start !== undefined) out.start = t.start;
+  return out;
+}
+
+export function timingOf(start: string, duration: unknown, tz: string | null, endTz: string | null): Timing {
+  const when = parseWhen(start, 'start');
+  return { start: when, duration: readDuration(duration, when.allDay), tz, endTz };
+}
+
+/** A fresh random id; crypto.randomUUID exists in Node 20 and every current browser. */
+export function newId(): string {
+  const c = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  if (!c?.randomUUID) throw new Error('crypto.randomUUID is not available in this runtime');
+  return c.randomUUID();
+}

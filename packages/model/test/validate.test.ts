@@ -1,0 +1,89 @@
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { createEvent, LIMITS, normalizeRule, updateEvent, validateEvent } from '../src/index.js';
+import type { EventInput } from '../src/index.js';
+import { ctx, expectCode } from './helpers.js';
+
+const ok: EventInput = { title: 'Swim', start: '2026-03-20T09:00', end: '2026-03-20T10:00', tz: 'Europe/Berlin' };
+
+describe('validation', () => {
+  it('accepts a well-formed event', () => {
+    expect(() => validateEvent(ok)).not.toThrow();
+  });
+
+  it('rejects an end before (or equal to) the start, naming the end', () => {
+    const err = expectCode(() => validateEvent({ ...ok, end: '2026-03-20T08:00' }), 'END_BEFORE_START');
+    expect(err.field).toBe('end');
+    expect(err.message).toMatch(/end must be after start/);
+    expectCode(() => validateEvent({ ...ok, end: ok.start }), 'END_BEFORE_START');
+  });
+
+  it('compares a zoned end in its own zone as an instant', () => {
+    // 10:00 in London is 11:00 in Berlin: after a 10:30 Berlin start, so valid …
+    expect(() => validateEvent({ ...ok, start: '2026-03-20T10:30', end: '2026-03-20T10:00', endTz: 'Europe/London' })).not.toThrow();
+    // … while 09:00 London (10:00 Berlin) is before it.
+    expectCode(() => validateEvent({ ...ok, start: '2026-03-20T10:30', end: '2026-03-20T09:00', endTz: 'Europe/London' }), 'END_BEFORE_START');
+  });
+
+  it('requires all-day ends to be at least a day later, because they are exclusive', () => {
+    const err = expectCode(() => validateEvent({ title: 'Trip', start: '2026-03-20', end: '2026-03-20' }), 'END_BEFORE_START');
+    expect(err.message).toMatch(/exclusive/);
+  });
+
+  it('rejects unknown and offset-only time zones', () => {
+    const err = expectCode(() => validateEvent({ ...ok, tz: 'Europe/Berlinn' }), 'UNKNOWN_TIME_ZONE');
+    expect(err.field).toBe('tz');
+    expect(err.message).toContain('Europe/Berlinn');
+    expectCode(() => validateEvent({ ...ok, tz: '+01:00' }), 'UNKNOWN_TIME_ZONE');
+    expectCode(() => validateEvent({ ...ok, endTz: 'Mars/Olympus' }), 'UNKNOWN_TIME_ZONE');
+  });
+
+  it('requires tz for timed events but accepts null for floating ones', () => {
+    const { tz: _tz, ...noZone } = ok;
+    expect(expectCode(() => validateEvent(noZone), 'INVALID_INPUT').field).toBe('tz');
+    expect(() => validateEvent({ ...ok, tz: null })).not.toThrow();
+  });
+
+  it('rejects unreadable dates, offsets and impossible days', () => {
+    expect(expectCode(() => validateEvent({ ...ok, start: 'tomorrow' }), 'INVALID_DATE').field).toBe('start');
+    expectCode(() => validateEvent({ ...ok, start: '2026-03-20T09:00+01:00' }), 'INVALID_DATE');
+    expectCode(() => validateEvent({ ...ok, start: '2026-02-30T09:00' }), 'INVALID_DATE');
+    expect(expectCode(() => validateEvent({ ...ok, end: '2026-03-21' }), 'INVALID_DATE').message).toMatch(/same kind/);
+  });
+
+  it('rejects invalid or unsupported RRULEs with the reason', () => {
+    const bad = ['FREQ=SOMETIMES', 'BYDAY=MO', 'FREQ=WEEKLY;BYDAY=XX', 'FREQ=WEEKLY;COUNT=0', 'FREQ=DAILY;COUNT=3;UNTIL=20260401T000000Z',
+      'FREQ=MONTHLY;BYMONTHDAY=40', 'FREQ=HOURLY', 'FREQ=DAILY;BYHOUR=9,17', 'FREQ=WEEKLY;BYDAY=1MO', 'FREQ=DAILY;UNTIL=soon', 'FREQ=DAILY;FOO=1'];
+    for (const rrule of bad) {
+      const err = expectCode(() => validateEvent({ ...ok, rrule }), 'INVALID_RRULE');
+      expect(err.field).toBe('rrule');
+    }
+    expect(expectCode(() => validateEvent({ ...ok, rrule: 'FREQ=HOURLY' }), 'INVALID_RRULE').message).toMatch(/HOURLY is not supported/);
+  });
+
+  it('normalizes a valid RRULE', () => {
+    expect(normalizeRule('RRULE:byday=tu,th;freq=weekly')).toBe('FREQ=WEEKLY;BYDAY=TU,TH');
+  });
+
+  it('rejects oversized fields with FIELD_TOO_LONG naming the field and the limit', () => {
+    const err = expectCode(() => validateEvent({ ...ok, title: 'x'.repeat(LIMITS.title + 1) }), 'FIELD_TOO_LONG');
+    expect(err.field).toBe('title');
+    expect(err.message).toBe(`title is ${LIMITS.title + 1} characters long; the limit is ${LIMITS.title}`);
+    expect(expectCode(() => validateEvent({ ...ok, description: 'x'.repeat(LIMITS.description + 1) }), 'FIELD_TOO_LONG').field).toBe('description');
+    expect(expectCode(() => validateEvent({ ...ok, location: 'x'.repeat(LIMITS.location + 1) }), 'FIELD_TOO_LONG').field).toBe('location');
+    expect(expectCode(() => validateEvent({ ...ok, rrule: `FREQ=DAILY;${'BYMONTH=1;'.repeat(60)}` }), 'FIELD_TOO_LONG').field).toBe('rrule');
+  });
+
+  it('limits list sizes and reminder ranges', () => {
+    const many = Array.from({ length: LIMITS.participants + 1 }, (_, i) => `m${i}`);
+    expectCode(() => validateEvent({ ...ok, participants: many }), 'TOO_MANY_ITEMS');
+    expectCode(() => validateEvent({ ...ok, reminders: [{ minutesBefore: -5 }] }), 'INVALID_INPUT');
+  });
+
+  it('validates a patch against the stored event', () => {
+    const doc = new Y.Doc();
+    const id = createEvent(doc, ok, ctx());
+    expectCode(() => updateEvent(doc, id, { end: '2026-03-20T08:00' }, ctx()), 'END_BEFORE_START');
+    expectCode(() => updateEvent(doc, 'nope', { title: 'x' }, ctx()), 'EVENT_NOT_FOUND');
+  });
+});
