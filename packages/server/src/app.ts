@@ -30,7 +30,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     trustProxy: false,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // No type coercion: `{"username": 12345}` must be a 400, not the user "12345".
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   const webRoot = config.staticDir ?? bundledAppDir();
   const webAppFallback = webRoot ? await serveWebApp(app, webRoot) : undefined;

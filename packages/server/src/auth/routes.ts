@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { KithError } from '../errors/catalogue.js';
 import { newUserId } from '../ids.js';
 import type { Storage } from '../storage/storage.js';
 import { requireUser, signAccessToken } from './access-tokens.js';
+import { strictJsonApi } from './json-api.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 import { RefreshTokens } from './refresh-tokens.js';
 import { Credentials, LoginBody, RefreshBody, TokenPair, UserView } from './schemas.js';
@@ -17,6 +19,10 @@ export interface AuthRoutesOptions {
 /** The seed's auth contract: register, login, me; plus refresh rotation and logout. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
   const { storage } = opts;
+  strictJsonApi(app);
+  // Compute the decoy hash now: computed lazily, the first login for an unknown username paid
+  // for two hashes, which told that the username does not exist.
+  await decoyHash();
   const refreshTokens = new RefreshTokens(storage, opts.refreshTokenTtlDays * 24 * 3600 * 1000);
 
   const tokenPair = async (user: { userId: string; username: string }, refreshToken?: string) => ({
@@ -41,19 +47,30 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   );
 
   // Per-username limit on top of the per-IP one, so that guessing one person's password from
-  // many addresses is slowed too.
-  const perUsername = app.rateLimit({
+  // many addresses is slowed too. It must not be `app.rateLimit(...)`: every limiter made by that
+  // decorator and the route's `config.rateLimit` hook share one per-request "already ran" flag, so
+  // the per-IP hook (onRequest) ran first and the per-username preHandler then did nothing at all.
+  // `createRateLimit` returns a bare check with its own store that is always applied.
+  const perUsername = app.createRateLimit({
     max: opts.loginPerMinute,
     timeWindow: '1 minute',
     keyGenerator: (request) => `login:${String((request.body as { username?: unknown })?.username ?? '').toLowerCase()}`,
   });
+  const limitPerUsername = async (request: FastifyRequest) => {
+    const limit = await perUsername(request);
+    if (!limit.isAllowed && limit.isExceeded) {
+      throw new KithError('RATE_LIMITED', `Too many login attempts for this username; retry in ${limit.ttlInSeconds} s.`, {
+        'retry-after': String(Math.max(1, limit.ttlInSeconds)),
+      });
+    }
+  };
 
   app.post(
     '/users/login',
     {
       schema: { body: LoginBody, response: { 200: TokenPair } },
       config: { rateLimit: { max: opts.loginPerMinute, timeWindow: '1 minute' } },
-      preHandler: perUsername,
+      preHandler: limitPerUsername,
     },
     async (request) => {
       const { username, password } = request.body;

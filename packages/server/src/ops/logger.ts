@@ -1,15 +1,23 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
 
-/** Query parameters that carry secrets; their values never reach a log line. */
-const SECRET_PARAMS = ['token', 'access_token', 'refreshToken', 'refresh_token', 'code', 'state', 'password'];
+/** Query parameters that carry secrets (compared case-insensitively); their values never reach a log line. */
+const SECRET_PARAMS = new Set(['token', 'access_token', 'refreshtoken', 'refresh_token', 'code', 'state', 'password']);
 
-/** Replaces the values of secret query parameters in a URL path with `[redacted]`. */
+/** Path segments that are secrets: the invite code in `/invites/:code/accept` and in `/invite/:code` links. */
+const SECRET_PATH = /(\/invites?\/)[^/?#]+/gi;
+
+/**
+ * Replaces secrets in a URL path with `[redacted]`: the values of secret query parameters
+ * (whatever their case or percent-encoding) and invite codes in the path.
+ */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
-  if (q === -1) return url;
+  const path = (q === -1 ? url : url.slice(0, q)).replace(SECRET_PATH, '$1[redacted]');
+  if (q === -1) return path;
   const params = new URLSearchParams(url.slice(q + 1));
-  for (const key of SECRET_PARAMS) if (params.has(key)) params.set(key, '[redacted]');
-  return `${url.slice(0, q)}?${params.toString().replaceAll('%5Bredacted%5D', '[redacted]')}`;
+  const redacted = new URLSearchParams();
+  for (const [key, value] of params) redacted.append(key, SECRET_PARAMS.has(key.toLowerCase()) ? '[redacted]' : value);
+  return `${path}?${redacted.toString().replaceAll('%5Bredacted%5D', '[redacted]')}`;
 }
 
 export function loggerOptions(level: string): LoggerOptions {
@@ -30,8 +38,10 @@ export function loggerOptions(level: string): LoggerOptions {
       censor: '[redacted]',
     },
     serializers: {
-      req(req: { method: string; url: string; ip?: string; id?: string }) {
-        return { id: req.id, method: req.method, url: redactUrl(req.url), ip: req.ip };
+      // Only these fields, never headers; and it must not throw (a throwing serializer makes the
+      // log call itself throw) when something without a URL is logged as `req`.
+      req(req: { method?: string; url?: unknown; ip?: string; id?: string }) {
+        return { id: req?.id, method: req?.method, url: typeof req?.url === 'string' ? redactUrl(req.url) : undefined, ip: req?.ip };
       },
     },
   };

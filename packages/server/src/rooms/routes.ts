@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { requireUser } from '../auth/access-tokens.js';
+import { strictJsonApi } from '../auth/json-api.js';
 import { KithError } from '../errors/catalogue.js';
 import { newInviteCode, newRoomId, sha256 } from '../ids.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
@@ -31,7 +32,14 @@ const memberView = (m: MemberRecord) => ({ userId: m.userId, username: m.usernam
 /** Rooms: one shared calendar each, with members, roles and invites. */
 export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (app, opts) => {
   const { storage, membership } = opts;
-  app.addHook('preHandler', requireUser);
+  strictJsonApi(app);
+  // onRequest, not preHandler: an anonymous caller gets 401 before the body is parsed or
+  // validated, not a 400 that describes the schema. A well-signed token of a user who no longer
+  // exists is refused here too (creating a room for it failed on a foreign key: a 500).
+  app.addHook('onRequest', async function (request) {
+    await requireUser.call(this, request);
+    if (!(await storage.users.findById(request.user.userId))) throw new KithError('UNAUTHENTICATED');
+  });
 
   /** The caller's membership; 404 (not 403) for rooms they are not in, so existence is not revealed. */
   const myMembership = async (request: FastifyRequest, roomId: string): Promise<MemberRecord> => {

@@ -51,6 +51,10 @@ export class Room {
   /** Set when the in-memory document can no longer be trusted; the room must be reloaded. */
   broken = false;
 
+  /** Called after each commit of this room, once its updates are on disk and broadcast. */
+  readonly committedListeners = new Set<() => void>();
+  /** Called when the room is dropped from memory while watched (reload after a failure, shutdown). */
+  readonly lostListeners = new Set<() => void>();
   private pending: Uint8Array[] = [];
   private pendingOrigins = new Set<Connection>();
   private waiting: Preparer[] = [];
@@ -114,6 +118,30 @@ export class Room {
     return true;
   }
 
+  /**
+   * Runs a server-side edit (REST, the live JSON socket, importers) as one more writer: what it
+   * changes is stored and broadcast like a client's update. Returns the function's result.
+   */
+  applyServerEdit<T>(edit: (doc: Y.Doc) => T): T {
+    this.captured = [];
+    try {
+      return edit(this.doc);
+    } finally {
+      // Whatever the edit wrote (even before throwing) is valid CRDT data and must be stored.
+      const effective = this.captured;
+      this.captured = [];
+      if (effective.length > 0) {
+        this.pending.push(...effective);
+        this.scheduler.schedule(this);
+      }
+    }
+  }
+
+  /** Resolves once everything in the document now is on disk. */
+  durable(): Promise<void> {
+    return new Promise((resolve) => this.whenDurable(() => resolve));
+  }
+
   /** Runs `prepare` against a document state that is (or will be, once committed) entirely on disk. */
   whenDurable(prepare: Preparer): void {
     if (this.pending.length > 0) {
@@ -174,6 +202,7 @@ export class Room {
     for (const conn of this.connections) if (conn !== batch.soleOrigin) conn.send(frame);
     for (const send of batch.sends) send();
     for (const conn of batch.ackTo) conn.send(this.ackFrame(conn));
+    for (const listener of this.committedListeners) listener();
     if (this.pending.length > 0 || this.pendingAcks.size > 0 || this.waiting.length > 0) this.scheduler.schedule(this);
   }
 
@@ -210,6 +239,10 @@ export class Room {
     this.pending = [];
     this.waiting = [];
     this.pendingAcks.clear();
+    this.committedListeners.clear();
+    const lost = [...this.lostListeners];
+    this.lostListeners.clear();
+    for (const listener of lost) listener();
   }
 
   private readonly onAwarenessUpdate = (

@@ -93,6 +93,69 @@ export class SyncServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
+  /**
+   * Edits a room's document on the server (REST, the live JSON socket, importers). The edit is
+   * stored and broadcast like a client's; the promise resolves once it is on disk.
+   */
+  async editRoom<T>(roomId: string, edit: (doc: Y.Doc) => T): Promise<T> {
+    const room = await this.registry.acquire(roomId);
+    try {
+      const result = room.applyServerEdit(edit);
+      await room.durable();
+      return result;
+    } finally {
+      this.registry.release(room);
+    }
+  }
+
+  /** Reads a room's document as it is on disk (what any client would be served). */
+  async readRoom<T>(roomId: string, read: (doc: Y.Doc) => T): Promise<T> {
+    const room = await this.registry.acquire(roomId);
+    try {
+      return await new Promise<T>((resolve, reject) =>
+        room.whenDurable(() => {
+          try {
+            const result = read(room.doc);
+            return () => resolve(result);
+          } catch (err) {
+            return () => reject(err);
+          }
+        }),
+      );
+    } finally {
+      this.registry.release(room);
+    }
+  }
+
+  /**
+   * Keeps a room loaded and calls `onCommitted(doc)` after each commit of it (its changes are on
+   * disk and were broadcast). `onOpen(doc)` runs on the loaded document first — e.g. to attach
+   * observers that note which calendar events changed. If the room is reloaded (after a failed
+   * commit), the watch is re-attached to the new document. Returns a function that stops watching.
+   */
+  async watchRoom(
+    roomId: string,
+    watcher: { onOpen?(doc: Y.Doc): void; onCommitted(doc: Y.Doc): void; onLost?(): void },
+  ): Promise<() => void> {
+    const room = await this.registry.acquire(roomId);
+    let stopped = false;
+    const listener = () => watcher.onCommitted(room.doc);
+    const lost = () => {
+      stopped = true;
+      watcher.onLost?.();
+    };
+    room.committedListeners.add(listener);
+    room.lostListeners.add(lost);
+    watcher.onOpen?.(room.doc);
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      room.committedListeners.delete(listener);
+      room.lostListeners.delete(lost);
+      this.registry.release(room);
+    };
+  }
+
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     let room: Room | undefined;
