@@ -1,0 +1,474 @@
+import pg from 'pg';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type {
+  DocStats,
+  DocStore,
+  InviteAcceptance,
+  InviteRecord,
+  MemberRecord,
+  RefreshTokenRecord,
+  RefreshTokenStore,
+  Role,
+  RoomRecord,
+  RoomStore,
+  Storage,
+  StoredDoc,
+  UpdateToAppend,
+  UserRecord,
+  UserStore,
+} from '../storage.js';
+import { KITH_LOCK_CLASS, migratePostgres } from './migrations.js';
+
+export interface PostgresOptions {
+  /** `postgres://user:password@host:port/database?…`, as libpq understands it. */
+  connectionString: string;
+  /**
+   * Schema to keep kith's tables in (it must exist; letters, digits and `_` only). Default: the
+   * connection's search_path, normally `public`. Added to the URL's libpq `options` as
+   * `-c search_path=…`, so a URL may equally carry `?options=-c%20search_path%3Dkith`.
+   */
+  schema?: string;
+  /** Most connections the pool opens (default 10). */
+  poolMax?: number;
+  /** How long to wait for a connection before failing (default 10 s). */
+  connectionTimeoutMillis?: number;
+  /** Called when an idle pooled connection fails (e.g. the server restarted); the pool replaces it. */
+  onIdleError?: (err: Error) => void;
+}
+
+/**
+ * Storage on PostgreSQL (15+; 12+ should do): connects, migrates under an advisory lock and returns
+ * a Storage with the same semantics as the SQLite one. Several kith-server processes may share one
+ * database: every check-then-write is a transaction whose rows are locked first.
+ */
+export async function openPostgresStorage(options: PostgresOptions): Promise<Storage> {
+  const pool = new pg.Pool({
+    connectionString: withSchema(options.connectionString, options.schema),
+    max: options.poolMax ?? 10,
+    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 10_000,
+    types: { getTypeParser: getTypeParser as CustomGetTypeParser },
+  });
+  // Without a listener an idle connection's error (server restart, network cut) would crash the
+  // process; the pool drops such a connection by itself.
+  pool.on('error', (err) => options.onIdleError?.(err));
+  try {
+    await migratePostgres(pool);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+  return new PostgresStorage(pool);
+}
+
+type CustomGetTypeParser = pg.CustomTypesConfig['getTypeParser'];
+const INT8_OID = 20;
+
+/** int8 (times in ms, seqs, counts) comes back as a JS number; none of them can pass 2^53. */
+function parseInt8(text: string): number {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new Error(`PostgreSQL bigint ${text} does not fit a JS number`);
+  return n;
+}
+
+function getTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
+  if (oid === INT8_OID && format !== 'binary') return parseInt8;
+  return (pg.types.getTypeParser as (oid: number, format?: string) => unknown)(oid, format);
+}
+
+/** Adds `-c search_path=<schema>` to the URL's `options` (a URL's own options override a config's). */
+function withSchema(connectionString: string, schema: string | undefined): string {
+  if (schema === undefined) return connectionString;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(schema)) {
+    throw new Error(`PostgreSQL schema name must be letters, digits and _ only, got "${schema}"`);
+  }
+  const url = new URL(connectionString);
+  const own = url.searchParams.get('options');
+  url.searchParams.set('options', `${own ? `${own} ` : ''}-c search_path=${schema}`);
+  return url.toString();
+}
+
+const toUser = (r: any): UserRecord => ({
+  userId: r.user_id,
+  username: r.username,
+  passwordHash: r.password_hash,
+  createdAt: r.created_at,
+});
+const toToken = (r: any): RefreshTokenRecord => ({
+  tokenHash: r.token_hash,
+  userId: r.user_id,
+  familyId: r.family_id,
+  status: r.status,
+  expiresAt: r.expires_at,
+  createdAt: r.created_at,
+});
+const toRoom = (r: any): RoomRecord => ({
+  roomId: r.room_id,
+  name: r.name,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+const toMember = (r: any): MemberRecord => ({
+  roomId: r.room_id,
+  userId: r.user_id,
+  username: r.username,
+  role: r.role,
+  joinedAt: r.joined_at,
+});
+const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+
+/** SQLSTATEs after which the whole transaction can simply run again. */
+const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadlock_detected */]);
+
+/** Small layer over the pool: plain queries and retried READ COMMITTED transactions. */
+class Db {
+  constructor(readonly pool: Pool) {}
+
+  async rows<T extends QueryResultRow = any>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.pool.query<T>(sql, params)).rows;
+  }
+
+  /** Runs a statement; returns how many rows it changed. */
+  async run(sql: string, params: unknown[] = []): Promise<number> {
+    return (await this.pool.query(sql, params)).rowCount ?? 0;
+  }
+
+  /**
+   * Runs `fn` in one transaction on one connection. Rolls back on any error, and runs the whole
+   * transaction again (a few times) on a deadlock or serialization failure.
+   */
+  async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const c = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        await c.query('BEGIN');
+        const result = await fn(c);
+        await c.query('COMMIT');
+        return result;
+      } catch (err) {
+        await c.query('ROLLBACK').catch((e: Error) => {
+          broken = e; // the connection is unusable: let the pool discard it
+        });
+        if (attempt < 5 && RETRYABLE.has((err as { code?: string }).code ?? '')) continue;
+        throw err;
+      } finally {
+        c.release(broken ?? false);
+      }
+    }
+  }
+}
+
+class PostgresStorage implements Storage {
+  readonly users: UserStore;
+  readonly refreshTokens: RefreshTokenStore;
+  readonly rooms: RoomStore;
+  readonly docs: DocStore;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly pool: Pool) {
+    const db = new Db(pool);
+    this.users = new PgUsers(db);
+    this.refreshTokens = new PgRefreshTokens(db);
+    this.rooms = new PgRooms(db);
+    this.docs = new PgDocs(db);
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
+  }
+}
+
+class PgUsers implements UserStore {
+  constructor(private readonly db: Db) {}
+
+  async create(u: UserRecord): Promise<boolean> {
+    // The key is lower-cased here, not with SQL lower(), so it is exactly SQLite's key.
+    const n = await this.db.run(
+      `INSERT INTO users (user_id, username, username_key, password_hash, created_at)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_key) DO NOTHING`,
+      [u.userId, u.username, u.username.toLowerCase(), u.passwordHash, u.createdAt],
+    );
+    return n === 1;
+  }
+
+  async findByUsername(username: string): Promise<UserRecord | undefined> {
+    const [r] = await this.db.rows('SELECT * FROM users WHERE username_key = $1', [username.toLowerCase()]);
+    return r ? toUser(r) : undefined;
+  }
+
+  async findById(userId: string): Promise<UserRecord | undefined> {
+    const [r] = await this.db.rows('SELECT * FROM users WHERE user_id = $1', [userId]);
+    return r ? toUser(r) : undefined;
+  }
+}
+
+const INSERT_TOKEN = `INSERT INTO refresh_tokens (token_hash, user_id, family_id, status, expires_at, created_at)
+  VALUES ($1, $2, $3, $4, $5, $6)`;
+const tokenParams = (t: RefreshTokenRecord) => [t.tokenHash, t.userId, t.familyId, t.status, t.expiresAt, t.createdAt];
+
+class PgRefreshTokens implements RefreshTokenStore {
+  constructor(private readonly db: Db) {}
+
+  async insert(t: RefreshTokenRecord): Promise<void> {
+    await this.db.run(INSERT_TOKEN, tokenParams(t));
+  }
+
+  async find(tokenHash: string): Promise<RefreshTokenRecord | undefined> {
+    const [r] = await this.db.rows('SELECT * FROM refresh_tokens WHERE token_hash = $1', [tokenHash]);
+    return r ? toToken(r) : undefined;
+  }
+
+  async rotate(oldHash: string, successor: RefreshTokenRecord): Promise<boolean> {
+    // The UPDATE's row lock makes this a compare-and-swap: a concurrent rotate of the same token
+    // waits, then re-reads status = 'rotated' and changes nothing.
+    return this.db.tx(async (c) => {
+      const marked = await c.query(
+        `UPDATE refresh_tokens SET status = 'rotated' WHERE token_hash = $1 AND status = 'active'`,
+        [oldHash],
+      );
+      if (marked.rowCount !== 1) return false;
+      await c.query(INSERT_TOKEN, tokenParams(successor));
+      return true;
+    });
+  }
+
+  async revoke(tokenHash: string): Promise<void> {
+    await this.db.run(`UPDATE refresh_tokens SET status = 'revoked' WHERE token_hash = $1`, [tokenHash]);
+  }
+
+  async revokeFamily(familyId: string): Promise<void> {
+    await this.db.run(`UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = $1`, [familyId]);
+  }
+}
+
+const INSERT_MEMBER = 'INSERT INTO members (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)';
+const SELECT_MEMBER = `SELECT m.*, u.username FROM members m JOIN users u ON u.user_id = m.user_id
+  WHERE m.room_id = $1 AND m.user_id = $2`;
+
+class PgRooms implements RoomStore {
+  constructor(private readonly db: Db) {}
+
+  async create(room: RoomRecord): Promise<void> {
+    await this.db.tx(async (c) => {
+      await c.query('INSERT INTO rooms (room_id, name, created_by, created_at) VALUES ($1, $2, $3, $4)', [
+        room.roomId,
+        room.name,
+        room.createdBy,
+        room.createdAt,
+      ]);
+      await c.query(INSERT_MEMBER, [room.roomId, room.createdBy, 'owner', room.createdAt]);
+    });
+  }
+
+  async get(roomId: string): Promise<RoomRecord | undefined> {
+    const [r] = await this.db.rows('SELECT * FROM rooms WHERE room_id = $1', [roomId]);
+    return r ? toRoom(r) : undefined;
+  }
+
+  async listForUser(userId: string): Promise<Array<RoomRecord & { role: Role }>> {
+    // COLLATE "C": byte order, as SQLite sorts text, whatever the database's collation.
+    const rows = await this.db.rows(
+      `SELECT r.*, m.role FROM rooms r JOIN members m ON m.room_id = r.room_id
+       WHERE m.user_id = $1 ORDER BY r.created_at, r.room_id COLLATE "C"`,
+      [userId],
+    );
+    return rows.map((r) => ({ ...toRoom(r), role: r.role as Role }));
+  }
+
+  async members(roomId: string): Promise<MemberRecord[]> {
+    const rows = await this.db.rows(
+      `SELECT m.*, u.username FROM members m JOIN users u ON u.user_id = m.user_id
+       WHERE m.room_id = $1 ORDER BY m.joined_at, u.username_key COLLATE "C"`,
+      [roomId],
+    );
+    return rows.map(toMember);
+  }
+
+  async member(roomId: string, userId: string): Promise<MemberRecord | undefined> {
+    const [r] = await this.db.rows(SELECT_MEMBER, [roomId, userId]);
+    return r ? toMember(r) : undefined;
+  }
+
+  /**
+   * The last-owner rule needs "count the owners, then change one" to be atomic across connections.
+   * Every membership change of a room first locks the room's row (FOR NO KEY UPDATE: it does not
+   * block the foreign-key checks of concurrent member inserts), so they run one at a time per room;
+   * under READ COMMITTED each later statement then sees what the previous holder committed.
+   */
+  private changeMembership(roomId: string, userId: string, role: Role | null): Promise<'ok' | 'not-member' | 'last-owner'> {
+    return this.db.tx(async (c) => {
+      await c.query('SELECT 1 FROM rooms WHERE room_id = $1 FOR NO KEY UPDATE', [roomId]);
+      const current = (await c.query('SELECT role FROM members WHERE room_id = $1 AND user_id = $2', [roomId, userId]))
+        .rows[0];
+      if (!current) return 'not-member';
+      if (current.role === 'owner' && role !== 'owner') {
+        const owners = await c.query<{ n: number }>(
+          `SELECT count(*) AS n FROM members WHERE room_id = $1 AND role = 'owner'`,
+          [roomId],
+        );
+        if ((owners.rows[0]?.n ?? 0) <= 1) return 'last-owner';
+      }
+      if (role === null) await c.query('DELETE FROM members WHERE room_id = $1 AND user_id = $2', [roomId, userId]);
+      else await c.query('UPDATE members SET role = $1 WHERE room_id = $2 AND user_id = $3', [role, roomId, userId]);
+      return 'ok';
+    });
+  }
+
+  setRole(roomId: string, userId: string, role: Role): Promise<'ok' | 'not-member' | 'last-owner'> {
+    return this.changeMembership(roomId, userId, role);
+  }
+
+  removeMember(roomId: string, userId: string): Promise<'ok' | 'not-member' | 'last-owner'> {
+    return this.changeMembership(roomId, userId, null);
+  }
+
+  async createInvite(i: InviteRecord): Promise<void> {
+    await this.db.run(
+      `INSERT INTO invites (code_hash, room_id, role, created_by, expires_at, max_uses, uses, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [i.codeHash, i.roomId, i.role, i.createdBy, i.expiresAt, i.maxUses, i.uses, i.createdAt],
+    );
+  }
+
+  async acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance> {
+    return this.db.tx(async (c): Promise<InviteAcceptance> => {
+      // Locking the invite serializes acceptances of one code: the second waits, then reads the
+      // uses the first committed, so a 1-use invite admits exactly one user.
+      const inv = (await c.query('SELECT * FROM invites WHERE code_hash = $1 FOR UPDATE', [codeHash])).rows[0];
+      if (!inv) return { outcome: 'not-found' };
+      const existing = (await c.query(SELECT_MEMBER, [inv.room_id, userId])).rows[0];
+      if (existing) return { outcome: 'already-member', member: toMember(existing) };
+      if (inv.expires_at !== null && inv.expires_at <= now) return { outcome: 'expired' };
+      if (inv.max_uses !== null && inv.uses >= inv.max_uses) return { outcome: 'used-up' };
+      // The same user accepting two different invites of the room at once: the second insert waits
+      // for the first to commit, then inserts nothing, and this invite is left unused.
+      const added = await c.query(`${INSERT_MEMBER} ON CONFLICT (room_id, user_id) DO NOTHING`, [
+        inv.room_id,
+        userId,
+        inv.role,
+        now,
+      ]);
+      const member = toMember((await c.query(SELECT_MEMBER, [inv.room_id, userId])).rows[0]);
+      if (added.rowCount !== 1) return { outcome: 'already-member', member };
+      await c.query('UPDATE invites SET uses = uses + 1 WHERE code_hash = $1', [codeHash]);
+      return { outcome: 'joined', member };
+    });
+  }
+}
+
+/** Rows per INSERT statement in `append` (3 parameters each; PostgreSQL allows 65535). */
+const APPEND_CHUNK = 1000;
+
+/**
+ * The document log.
+ *
+ * Ordering. Seqs come from one sequence, so they increase across all appends. A PostgreSQL sequence
+ * hands out numbers at nextval() time, not at commit time: two concurrent transactions can commit
+ * their seqs out of order. A whole-log read (`load`: every row of the room after the snapshot) does
+ * not care, but compaction does: it folds in what it read up to its last seq and then deletes
+ * `seq <= throughSeq`, and a row with a smaller seq that committed after that read would be deleted
+ * (or hidden behind `snapshot_seq`) without ever being folded in: a lost update. So `append` takes a
+ * per-room transaction-level advisory lock (for every room of the batch, in a fixed order) BEFORE it
+ * allocates seqs, and holds it until commit. Within a room, allocation and commit then happen in
+ * the same order, so whoever sees seq s of a room also sees every committed row of that room below
+ * s, and `throughSeq` taken from a load never passes a row still in flight.
+ * Appends to different rooms do not wait for each other (unless their hashtext() collides, which
+ * only serializes them).
+ */
+class PgDocs implements DocStore {
+  constructor(private readonly db: Db) {}
+
+  async load(roomId: string): Promise<StoredDoc> {
+    // One statement reads from one MVCC snapshot, so the snapshot row and the log tail are
+    // consistent with each other even with a compaction committing meanwhile (it is what a
+    // REPEATABLE READ transaction would give, in one round trip).
+    const rows = await this.db.rows<{ seq: number | null; data: Buffer; snapshot_seq: number | null }>(
+      `WITH s AS (SELECT snapshot, snapshot_seq FROM doc_snapshots WHERE room_id = $1)
+       SELECT NULL::bigint AS seq, snapshot AS data, snapshot_seq FROM s
+       UNION ALL
+       SELECT u.seq, u.data, NULL::bigint FROM doc_updates u
+       WHERE u.room_id = $1 AND u.seq > coalesce((SELECT snapshot_seq FROM s), 0)
+       ORDER BY seq NULLS FIRST`,
+      [roomId],
+    );
+    const first = rows[0];
+    const snap = first && first.seq === null ? first : undefined;
+    return {
+      snapshot: snap ? toBytes(snap.data) : null,
+      snapshotSeq: snap?.snapshot_seq ?? 0,
+      updates: (snap ? rows.slice(1) : rows).map((r) => ({ seq: r.seq as number, data: toBytes(r.data) })),
+    };
+  }
+
+  async append(updates: UpdateToAppend[]): Promise<number[]> {
+    if (updates.length === 0) return [];
+    return this.db.tx(async (c) => {
+      // 1. Lock the batch's rooms, in hash order so two batches cannot deadlock. The ordered
+      //    subquery is not flattened, so the locks are taken in its order.
+      const rooms = [...new Set(updates.map((u) => u.roomId))];
+      await c.query(
+        `SELECT count(pg_advisory_xact_lock($1, k)) FROM
+           (SELECT DISTINCT hashtext(r) AS k FROM unnest($2::text[]) AS r ORDER BY k) AS keys`,
+        [KITH_LOCK_CLASS, rooms],
+      );
+      // 2. Allocate the seqs, sorted, so they follow the batch's order.
+      const seqs = (
+        await c.query<{ seq: number }>(`SELECT nextval('doc_updates_seq') AS seq FROM generate_series(1, $1)`, [
+          updates.length,
+        ])
+      ).rows
+        .map((r) => r.seq)
+        .sort((a, b) => a - b);
+      // 3. Insert with explicit seqs (blobs go as binary parameters).
+      for (let start = 0; start < updates.length; start += APPEND_CHUNK) {
+        const chunk = updates.slice(start, start + APPEND_CHUNK);
+        const params: unknown[] = [];
+        const values = chunk.map((u, i) => {
+          params.push(seqs[start + i], u.roomId, u.data);
+          return `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`;
+        });
+        await c.query(`INSERT INTO doc_updates (seq, room_id, data) VALUES ${values.join(', ')}`, params);
+      }
+      return seqs;
+    });
+  }
+
+  async stats(roomId: string): Promise<DocStats> {
+    const [r] = await this.db.rows<{ n: number; bytes: number; snapshot_bytes: number }>(
+      `SELECT
+         (SELECT count(*) FROM doc_updates WHERE room_id = $1) AS n,
+         (SELECT coalesce(sum(octet_length(data)), 0) FROM doc_updates WHERE room_id = $1)::bigint AS bytes,
+         coalesce((SELECT octet_length(snapshot) FROM doc_snapshots WHERE room_id = $1), 0) AS snapshot_bytes`,
+      [roomId],
+    );
+    return { logCount: r?.n ?? 0, logBytes: r?.bytes ?? 0, snapshotBytes: r?.snapshot_bytes ?? 0 };
+  }
+
+  async compact(roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): Promise<boolean> {
+    if (throughSeq <= expectedSnapshotSeq) return false;
+    return this.db.tx(async (c) => {
+      // Conditional write of the snapshot row; its row lock (or, for the first snapshot, the
+      // primary key) makes a concurrent compaction wait, then find the condition false.
+      const swapped =
+        expectedSnapshotSeq === 0
+          ? await c.query(
+              `INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq) VALUES ($1, $2, $3)
+               ON CONFLICT (room_id) DO NOTHING`,
+              [roomId, snapshot, throughSeq],
+            )
+          : await c.query(
+              `UPDATE doc_snapshots SET snapshot = $2, snapshot_seq = $3
+               WHERE room_id = $1 AND snapshot_seq = $4`,
+              [roomId, snapshot, throughSeq, expectedSnapshotSeq],
+            );
+      if (swapped.rowCount !== 1) return false;
+      await c.query('DELETE FROM doc_updates WHERE room_id = $1 AND seq <= $2', [roomId, throughSeq]);
+      return true;
+    });
+  }
+}

@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openPostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
+import type { Storage } from '../../src/storage/storage.js';
+
+/**
+ * PostgreSQL for tests. The server under test is `KITH_TEST_DATABASE_URL` if set, else the local
+ * one CI runs (127.0.0.1:5432, trust auth, database `test`, user `postgres` or `root`). Each test
+ * storage gets a fresh schema, dropped afterwards, so runs and parallel test files never meet.
+ */
+const CANDIDATE_URLS = process.env.KITH_TEST_DATABASE_URL
+  ? [process.env.KITH_TEST_DATABASE_URL]
+  : ['postgres://postgres@127.0.0.1:5432/test', 'postgres://root@127.0.0.1:5432/test'];
+
+/** Where the tests look for PostgreSQL, for messages: `host:port` of the first candidate. */
+export const postgresTarget = (() => {
+  const u = new URL(CANDIDATE_URLS[0]!);
+  return `${u.hostname}:${u.port || '5432'}`;
+})();
+
+/** CI sets KITH_REQUIRE_SERVICES=1: there an unreachable PostgreSQL fails the run instead of skipping. */
+export const requireServices = process.env.KITH_REQUIRE_SERVICES === '1';
+
+export type PostgresProbe = { available: true; url: string } | { available: false; reason: string };
+
+/** Finds a PostgreSQL server the tests can use, trying each candidate URL once (2 s timeout). */
+export async function probePostgres(): Promise<PostgresProbe> {
+  const reasons: string[] = [];
+  for (const url of CANDIDATE_URLS) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return { available: true, url };
+    } catch (err) {
+      reasons.push(`${redact(url)}: ${(err as Error).message || String(err)}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  return { available: false, reason: reasons.join('; ') };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/** Creates an empty schema `kith_test_<random>`; `drop()` removes it with everything in it. */
+export async function createTestSchema(url: string): Promise<{ schema: string; drop: () => Promise<void> }> {
+  const schema = `kith_test_${randomBytes(6).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE SCHEMA ${schema}`);
+  return { schema, drop: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+}
+
+/** A migrated PostgreSQL storage in a fresh schema; `cleanup` closes it and drops the schema. */
+export async function openTestPostgresStorage(
+  url: string,
+): Promise<{ storage: Storage; schema: string; cleanup: () => Promise<void> }> {
+  const { schema, drop } = await createTestSchema(url);
+  let storage: Storage;
+  try {
+    // The schema goes in the URL's libpq `options` (as a deployment could put it), together with
+    // synchronous_commit=off: tests need no crash durability, and it spares a WAL flush per commit
+    // without changing what any transaction sees or locks.
+    const withOptions = new URL(url);
+    withOptions.searchParams.set('options', `-c search_path=${schema} -c synchronous_commit=off`);
+    storage = await openPostgresStorage({ connectionString: withOptions.toString() });
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+  return {
+    storage,
+    schema,
+    cleanup: async () => {
+      await storage.close();
+      await drop();
+    },
+  };
+}

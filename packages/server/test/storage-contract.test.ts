@@ -1,0 +1,833 @@
+/**
+ * One storage contract, every engine: the same tests run against SQLite (a temp file) and
+ * PostgreSQL (a fresh schema per test). PostgreSQL is skipped with a warning when it is not
+ * reachable, unless KITH_REQUIRE_SERVICES=1 (CI), where that fails the run.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { openStorage, storageEngineFor } from '../src/storage/open-storage.js';
+import { openPostgresStorage } from '../src/storage/postgres/postgres-storage.js';
+import type { Role, RoomRecord, Storage, StoredDoc, UserRecord } from '../src/storage/storage.js';
+import {
+  createTestSchema,
+  openTestPostgresStorage,
+  postgresTarget,
+  probePostgres,
+  requireServices,
+} from './helpers/postgres.js';
+
+type Opened = { storage: Storage; cleanup: () => Promise<void> };
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+let clock = 1_700_000_000_000;
+const tick = () => (clock += 1000);
+
+async function addUser(s: Storage, username = `user-${randomUUID().slice(0, 8)}`): Promise<UserRecord> {
+  const user: UserRecord = { userId: randomUUID(), username, passwordHash: `hash:${username}`, createdAt: tick() };
+  expect(await s.users.create(user)).toBe(true);
+  return user;
+}
+
+async function addRoom(s: Storage, owner: UserRecord, name = 'Family'): Promise<RoomRecord> {
+  const room: RoomRecord = { roomId: randomUUID(), name, createdBy: owner.userId, createdAt: tick() };
+  await s.rooms.create(room);
+  return room;
+}
+
+/** Adds `user` to `room` with `role` through a fresh single-use invite. */
+async function join(s: Storage, room: RoomRecord, user: UserRecord, role: Role): Promise<void> {
+  const codeHash = randomUUID();
+  await s.rooms.createInvite({
+    codeHash,
+    roomId: room.roomId,
+    role,
+    createdBy: room.createdBy,
+    expiresAt: null,
+    maxUses: 1,
+    uses: 0,
+    createdAt: tick(),
+  });
+  expect((await s.rooms.acceptInvite(codeHash, user.userId, tick())).outcome).toBe('joined');
+}
+
+const token = (userId: string, familyId: string, tokenHash: string = randomUUID()) => ({
+  tokenHash,
+  userId,
+  familyId,
+  status: 'active' as const,
+  expiresAt: clock + 86_400_000,
+  createdAt: tick(),
+});
+
+/** A Yjs document edited in `n` separate transactions, and the update each one produced. */
+function editedDoc(n: number, label = 'e'): { doc: Y.Doc; updates: Uint8Array[] } {
+  const doc = new Y.Doc();
+  const updates: Uint8Array[] = [];
+  doc.on('update', (u: Uint8Array) => updates.push(u));
+  for (let i = 0; i < n; i++) {
+    doc.transact(() => {
+      doc.getMap('events').set(`${label}${i}`, { title: `Event ${i}`, at: i });
+      doc.getText('notes').insert(doc.getText('notes').length, `${label}${i};`);
+    });
+  }
+  return { doc, updates };
+}
+
+function docOf(stored: StoredDoc): Y.Doc {
+  const doc = new Y.Doc();
+  if (stored.snapshot) Y.applyUpdate(doc, stored.snapshot);
+  for (const u of stored.updates) Y.applyUpdate(doc, u.data);
+  return doc;
+}
+
+function expectSameDoc(actual: Y.Doc, expected: Y.Doc): void {
+  expect(actual.getMap('events').toJSON()).toEqual(expected.getMap('events').toJSON());
+  expect(actual.getText('notes').toString()).toBe(expected.getText('notes').toString());
+  expect(Y.encodeStateVector(actual)).toEqual(Y.encodeStateVector(expected));
+}
+
+/** What the server's compactor does: fold what is stored into one snapshot, swap it in. */
+async function compactOnce(s: Storage, roomId: string): Promise<boolean> {
+  const stored = await s.docs.load(roomId);
+  const last = stored.updates.at(-1);
+  if (!last) return false;
+  const parts = stored.updates.map((u) => u.data);
+  const snapshot = Y.mergeUpdates(stored.snapshot ? [stored.snapshot, ...parts] : parts);
+  return s.docs.compact(roomId, snapshot, stored.snapshotSeq, last.seq);
+}
+
+const isIncreasing = (xs: number[]) => xs.every((x, i) => i === 0 || x > xs[i - 1]!);
+
+// ---------------------------------------------------------------------------------------------
+// The contract
+
+export function describeStorageContract(name: string, open: () => Promise<Opened>): void {
+  describe(`storage contract: ${name}`, () => {
+    let s: Storage;
+    let cleanup: (() => Promise<void>) | undefined;
+    beforeEach(async () => {
+      const opened = await open();
+      s = opened.storage;
+      cleanup = opened.cleanup;
+    });
+    afterEach(async () => {
+      await cleanup?.();
+      cleanup = undefined;
+    });
+
+    it('answers ping', async () => {
+      await expect(s.ping()).resolves.toBeUndefined();
+    });
+
+    describe('users', () => {
+      it('finds a created user by id and by username in any letter case', async () => {
+        const alice = await addUser(s, 'Alice');
+        expect(await s.users.findById(alice.userId)).toEqual(alice);
+        expect(await s.users.findByUsername('alice')).toEqual(alice);
+        expect(await s.users.findByUsername('ALICE')).toEqual(alice);
+        expect((await s.users.findByUsername('aLiCe'))?.username).toBe('Alice');
+      });
+
+      it('refuses a username that differs from a taken one only in case, keeping the first', async () => {
+        const alice = await addUser(s, 'Alice');
+        const imposter = { userId: randomUUID(), username: 'ALICE', passwordHash: 'x', createdAt: tick() };
+        expect(await s.users.create(imposter)).toBe(false);
+        expect(await s.users.findById(imposter.userId)).toBeUndefined();
+        expect(await s.users.findByUsername('alice')).toEqual(alice);
+      });
+
+      it('returns undefined for an unknown username or id', async () => {
+        await addUser(s, 'bob');
+        expect(await s.users.findByUsername('carol')).toBeUndefined();
+        expect(await s.users.findById(randomUUID())).toBeUndefined();
+      });
+    });
+
+    describe('refresh tokens', () => {
+      it('stores a token and finds it by hash; an unknown hash finds nothing', async () => {
+        const alice = await addUser(s);
+        const t = token(alice.userId, 'fam');
+        await s.refreshTokens.insert(t);
+        expect(await s.refreshTokens.find(t.tokenHash)).toEqual(t);
+        expect(await s.refreshTokens.find('nope')).toBeUndefined();
+      });
+
+      it('rotate marks the old token rotated and stores the active successor', async () => {
+        const alice = await addUser(s);
+        const old = token(alice.userId, 'fam');
+        await s.refreshTokens.insert(old);
+        const next = token(alice.userId, 'fam');
+        expect(await s.refreshTokens.rotate(old.tokenHash, next)).toBe(true);
+        expect((await s.refreshTokens.find(old.tokenHash))?.status).toBe('rotated');
+        expect(await s.refreshTokens.find(next.tokenHash)).toEqual(next);
+      });
+
+      it('a second rotation of the same token fails and stores no successor', async () => {
+        const alice = await addUser(s);
+        const old = token(alice.userId, 'fam');
+        await s.refreshTokens.insert(old);
+        expect(await s.refreshTokens.rotate(old.tokenHash, token(alice.userId, 'fam'))).toBe(true);
+        const second = token(alice.userId, 'fam');
+        expect(await s.refreshTokens.rotate(old.tokenHash, second)).toBe(false);
+        expect(await s.refreshTokens.find(second.tokenHash)).toBeUndefined();
+      });
+
+      it('rotating a revoked or unknown token fails', async () => {
+        const alice = await addUser(s);
+        const t = token(alice.userId, 'fam');
+        await s.refreshTokens.insert(t);
+        await s.refreshTokens.revoke(t.tokenHash);
+        expect(await s.refreshTokens.rotate(t.tokenHash, token(alice.userId, 'fam'))).toBe(false);
+        expect(await s.refreshTokens.rotate('unknown', token(alice.userId, 'fam'))).toBe(false);
+      });
+
+      it('of two concurrent rotations of one token exactly one succeeds', async () => {
+        const alice = await addUser(s);
+        for (let round = 0; round < 5; round++) {
+          const old = token(alice.userId, `fam${round}`);
+          await s.refreshTokens.insert(old);
+          const successors = [1, 2, 3].map(() => token(alice.userId, `fam${round}`));
+          const results = await Promise.all(successors.map((n) => s.refreshTokens.rotate(old.tokenHash, n)));
+          expect(results.filter(Boolean)).toHaveLength(1);
+          const stored = await Promise.all(successors.map((n) => s.refreshTokens.find(n.tokenHash)));
+          expect(stored.filter(Boolean)).toHaveLength(1);
+        }
+      });
+
+      it('revoke revokes one token; revokeFamily revokes every token of that family and no other', async () => {
+        const alice = await addUser(s);
+        const a1 = token(alice.userId, 'famA');
+        const a2 = token(alice.userId, 'famA');
+        const b1 = token(alice.userId, 'famB');
+        const b2 = token(alice.userId, 'famB');
+        for (const t of [a1, a2, b1, b2]) await s.refreshTokens.insert(t);
+        await s.refreshTokens.revoke(b1.tokenHash);
+        expect((await s.refreshTokens.find(b1.tokenHash))?.status).toBe('revoked');
+        expect((await s.refreshTokens.find(b2.tokenHash))?.status).toBe('active');
+        await s.refreshTokens.rotate(a1.tokenHash, token(alice.userId, 'famA', 'a3'));
+        await s.refreshTokens.revokeFamily('famA');
+        for (const h of [a1.tokenHash, a2.tokenHash, 'a3']) {
+          expect((await s.refreshTokens.find(h))?.status).toBe('revoked');
+        }
+        expect((await s.refreshTokens.find(b2.tokenHash))?.status).toBe('active');
+      });
+    });
+
+    describe('rooms and members', () => {
+      it('creating a room makes its creator the owner; get finds it, an unknown id finds nothing', async () => {
+        const alice = await addUser(s, 'alice');
+        const room = await addRoom(s, alice, 'Smiths');
+        expect(await s.rooms.get(room.roomId)).toEqual(room);
+        expect(await s.rooms.get(randomUUID())).toBeUndefined();
+        expect(await s.rooms.members(room.roomId)).toEqual([
+          { roomId: room.roomId, userId: alice.userId, username: 'alice', role: 'owner', joinedAt: room.createdAt },
+        ]);
+      });
+
+      it("listForUser returns the user's rooms with the user's role, oldest first, and no one else's", async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const r1 = await addRoom(s, alice, 'first');
+        const r2 = await addRoom(s, bob, 'second');
+        const r3 = await addRoom(s, alice, 'third');
+        await addRoom(s, bob, 'bob only');
+        await join(s, r2, alice, 'viewer');
+        expect(await s.rooms.listForUser(alice.userId)).toEqual([
+          { ...r1, role: 'owner' },
+          { ...r2, role: 'viewer' },
+          { ...r3, role: 'owner' },
+        ]);
+        expect(await s.rooms.listForUser(randomUUID())).toEqual([]);
+      });
+
+      it('members come in join order with their usernames; member() finds one or nothing', async () => {
+        const alice = await addUser(s, 'alice');
+        const bob = await addUser(s, 'Bob');
+        const carol = await addUser(s, 'carol');
+        const room = await addRoom(s, alice);
+        await join(s, room, carol, 'viewer');
+        await join(s, room, bob, 'editor');
+        const members = await s.rooms.members(room.roomId);
+        expect(members.map((m) => [m.username, m.role])).toEqual([
+          ['alice', 'owner'],
+          ['carol', 'viewer'],
+          ['Bob', 'editor'],
+        ]);
+        expect(isIncreasing(members.map((m) => m.joinedAt))).toBe(true);
+        expect(await s.rooms.member(room.roomId, bob.userId)).toEqual(members[2]);
+        expect(await s.rooms.member(room.roomId, randomUUID())).toBeUndefined();
+        expect(await s.rooms.members(randomUUID())).toEqual([]);
+      });
+
+      it('members who joined at the same moment are ordered by lower-cased username', async () => {
+        const alice = await addUser(s, 'alice');
+        const room = await addRoom(s, alice);
+        const at = tick();
+        for (const name of ['delta', 'Charlie', 'bravo']) {
+          const u = await addUser(s, name);
+          const codeHash = randomUUID();
+          await s.rooms.createInvite({
+            codeHash,
+            roomId: room.roomId,
+            role: 'viewer',
+            createdBy: alice.userId,
+            expiresAt: null,
+            maxUses: null,
+            uses: 0,
+            createdAt: at,
+          });
+          await s.rooms.acceptInvite(codeHash, u.userId, at);
+        }
+        expect((await s.rooms.members(room.roomId)).map((m) => m.username)).toEqual(['alice', 'bravo', 'Charlie', 'delta']);
+      });
+
+      it('setRole changes a role and answers not-member for someone outside the room', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const room = await addRoom(s, alice);
+        await join(s, room, bob, 'viewer');
+        expect(await s.rooms.setRole(room.roomId, bob.userId, 'editor')).toBe('ok');
+        expect((await s.rooms.member(room.roomId, bob.userId))?.role).toBe('editor');
+        expect(await s.rooms.setRole(room.roomId, randomUUID(), 'editor')).toBe('not-member');
+        expect(await s.rooms.setRole(randomUUID(), bob.userId, 'editor')).toBe('not-member');
+      });
+
+      it('setRole refuses to demote the last owner, and allows it once there is another owner', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const room = await addRoom(s, alice);
+        await join(s, room, bob, 'editor');
+        expect(await s.rooms.setRole(room.roomId, alice.userId, 'editor')).toBe('last-owner');
+        expect((await s.rooms.member(room.roomId, alice.userId))?.role).toBe('owner');
+        expect(await s.rooms.setRole(room.roomId, alice.userId, 'owner')).toBe('ok');
+        expect(await s.rooms.setRole(room.roomId, bob.userId, 'owner')).toBe('ok');
+        expect(await s.rooms.setRole(room.roomId, alice.userId, 'viewer')).toBe('ok');
+        expect(await s.rooms.setRole(room.roomId, bob.userId, 'viewer')).toBe('last-owner');
+      });
+
+      it('removeMember removes a member, refuses to remove the last owner, and answers not-member', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const room = await addRoom(s, alice);
+        await join(s, room, bob, 'editor');
+        expect(await s.rooms.removeMember(room.roomId, alice.userId)).toBe('last-owner');
+        expect(await s.rooms.removeMember(room.roomId, bob.userId)).toBe('ok');
+        expect(await s.rooms.member(room.roomId, bob.userId)).toBeUndefined();
+        expect(await s.rooms.listForUser(bob.userId)).toEqual([]);
+        expect(await s.rooms.removeMember(room.roomId, bob.userId)).toBe('not-member');
+        await join(s, room, bob, 'owner');
+        expect(await s.rooms.removeMember(room.roomId, alice.userId)).toBe('ok');
+        expect((await s.rooms.members(room.roomId)).map((m) => m.userId)).toEqual([bob.userId]);
+      });
+
+      it('two owners demoting each other at the same time leave exactly one owner', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        for (let round = 0; round < 5; round++) {
+          const room = await addRoom(s, alice);
+          await join(s, room, bob, 'owner');
+          const results = await Promise.all([
+            s.rooms.setRole(room.roomId, bob.userId, 'editor'),
+            s.rooms.setRole(room.roomId, alice.userId, 'viewer'),
+          ]);
+          expect(results.sort()).toEqual(['last-owner', 'ok']);
+          const owners = (await s.rooms.members(room.roomId)).filter((m) => m.role === 'owner');
+          expect(owners).toHaveLength(1);
+        }
+      });
+
+      it('two owners removed at the same time leave exactly one owner', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        for (let round = 0; round < 5; round++) {
+          const room = await addRoom(s, alice);
+          await join(s, room, bob, 'owner');
+          const results = await Promise.all([
+            s.rooms.removeMember(room.roomId, bob.userId),
+            s.rooms.removeMember(room.roomId, alice.userId),
+          ]);
+          expect(results.sort()).toEqual(['last-owner', 'ok']);
+          const members = await s.rooms.members(room.roomId);
+          expect(members).toHaveLength(1);
+          expect(members[0]?.role).toBe('owner');
+        }
+      });
+
+      it('demoting and removing the only two owners at the same time leaves one owner', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        for (let round = 0; round < 4; round++) {
+          const room = await addRoom(s, alice);
+          await join(s, room, bob, 'owner');
+          const results = await Promise.all([
+            s.rooms.setRole(room.roomId, alice.userId, 'editor'),
+            s.rooms.removeMember(room.roomId, bob.userId),
+          ]);
+          expect(results.sort()).toEqual(['last-owner', 'ok']);
+          const owners = (await s.rooms.members(room.roomId)).filter((m) => m.role === 'owner');
+          expect(owners).toHaveLength(1);
+        }
+      });
+    });
+
+    describe('invites', () => {
+      async function invite(room: RoomRecord, fields: { role?: Role; expiresAt?: number | null; maxUses?: number | null } = {}) {
+        const codeHash = randomUUID();
+        await s.rooms.createInvite({
+          codeHash,
+          roomId: room.roomId,
+          role: fields.role ?? 'editor',
+          createdBy: room.createdBy,
+          expiresAt: fields.expiresAt ?? null,
+          maxUses: fields.maxUses === undefined ? 1 : fields.maxUses,
+          uses: 0,
+          createdAt: tick(),
+        });
+        return codeHash;
+      }
+
+      it("accepting an invite joins the room with the invite's role at the given time", async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s, 'bob');
+        const room = await addRoom(s, alice);
+        const code = await invite(room, { role: 'viewer' });
+        const now = tick();
+        expect(await s.rooms.acceptInvite(code, bob.userId, now)).toEqual({
+          outcome: 'joined',
+          member: { roomId: room.roomId, userId: bob.userId, username: 'bob', role: 'viewer', joinedAt: now },
+        });
+        expect(await s.rooms.listForUser(bob.userId)).toEqual([{ ...room, role: 'viewer' }]);
+      });
+
+      it('an unknown code is not-found', async () => {
+        const bob = await addUser(s);
+        expect(await s.rooms.acceptInvite('no-such-code', bob.userId, tick())).toEqual({ outcome: 'not-found' });
+      });
+
+      it('an invite is expired from its expiry time on, and usable before it; no expiry never expires', async () => {
+        const alice = await addUser(s);
+        const [bob, carol, dave] = [await addUser(s), await addUser(s), await addUser(s)];
+        const room = await addRoom(s, alice);
+        const expiresAt = tick();
+        const code = await invite(room, { expiresAt, maxUses: null });
+        expect(await s.rooms.acceptInvite(code, bob.userId, expiresAt)).toEqual({ outcome: 'expired' });
+        expect((await s.rooms.acceptInvite(code, carol.userId, expiresAt - 1)).outcome).toBe('joined');
+        expect(await s.rooms.member(room.roomId, bob.userId)).toBeUndefined();
+        const forever = await invite(room, { expiresAt: null });
+        expect((await s.rooms.acceptInvite(forever, dave.userId, Number.MAX_SAFE_INTEGER)).outcome).toBe('joined');
+      });
+
+      it('an invite admits maxUses users and then is used-up; without maxUses it admits any number', async () => {
+        const alice = await addUser(s);
+        const users = [await addUser(s), await addUser(s), await addUser(s), await addUser(s)];
+        const room = await addRoom(s, alice);
+        const two = await invite(room, { maxUses: 2 });
+        const outcomes = [];
+        for (const u of users.slice(0, 3)) outcomes.push((await s.rooms.acceptInvite(two, u.userId, tick())).outcome);
+        expect(outcomes).toEqual(['joined', 'joined', 'used-up']);
+        const open = await invite(room, { maxUses: null });
+        const again = [];
+        for (const u of users) again.push((await s.rooms.acceptInvite(open, u.userId, tick())).outcome);
+        expect(again).toEqual(['already-member', 'already-member', 'joined', 'joined']);
+        expect(await s.rooms.members(room.roomId)).toHaveLength(5);
+      });
+
+      it('a member accepting again is already-member (even on an expired or used-up invite) and uses nothing', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const carol = await addUser(s);
+        const room = await addRoom(s, alice);
+        const code = await invite(room, { role: 'viewer', maxUses: 2 });
+        const joined = await s.rooms.acceptInvite(code, bob.userId, tick());
+        const again = await s.rooms.acceptInvite(code, bob.userId, tick());
+        expect(again).toEqual({ outcome: 'already-member', member: (joined as { member: unknown }).member });
+        // The repeat did not consume the second use.
+        expect((await s.rooms.acceptInvite(code, carol.userId, tick())).outcome).toBe('joined');
+        expect((await s.rooms.acceptInvite(code, bob.userId, tick())).outcome).toBe('already-member');
+        const expired = await invite(room, { expiresAt: 1 });
+        expect((await s.rooms.acceptInvite(expired, alice.userId, tick())).outcome).toBe('already-member');
+      });
+
+      it('two users accepting a one-use invite at the same time: exactly one joins', async () => {
+        const alice = await addUser(s);
+        for (let round = 0; round < 5; round++) {
+          const room = await addRoom(s, alice);
+          const [bob, carol] = [await addUser(s), await addUser(s)];
+          const code = await invite(room, { maxUses: 1 });
+          const results = await Promise.all([
+            s.rooms.acceptInvite(code, bob.userId, tick()),
+            s.rooms.acceptInvite(code, carol.userId, tick()),
+          ]);
+          expect(results.map((r) => r.outcome).sort()).toEqual(['joined', 'used-up']);
+          expect(await s.rooms.members(room.roomId)).toHaveLength(2);
+        }
+      });
+
+      it('six users racing for a three-use invite: exactly three join', async () => {
+        const alice = await addUser(s);
+        const room = await addRoom(s, alice);
+        const users = await Promise.all([1, 2, 3, 4, 5, 6].map(() => addUser(s)));
+        const code = await invite(room, { maxUses: 3 });
+        const results = await Promise.all(users.map((u) => s.rooms.acceptInvite(code, u.userId, tick())));
+        expect(results.filter((r) => r.outcome === 'joined')).toHaveLength(3);
+        expect(results.filter((r) => r.outcome === 'used-up')).toHaveLength(3);
+        expect(await s.rooms.members(room.roomId)).toHaveLength(4);
+      });
+
+      it('one user accepting the same invite twice at once joins once', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const room = await addRoom(s, alice);
+        const code = await invite(room, { maxUses: 5 });
+        const results = await Promise.all([1, 2, 3].map(() => s.rooms.acceptInvite(code, bob.userId, tick())));
+        expect(results.map((r) => r.outcome).sort()).toEqual(['already-member', 'already-member', 'joined']);
+        expect(await s.rooms.members(room.roomId)).toHaveLength(2);
+      });
+    });
+
+    describe('documents', () => {
+      it('a room with nothing stored loads empty and has zero stats', async () => {
+        expect(await s.docs.load('empty')).toEqual({ snapshot: null, snapshotSeq: 0, updates: [] });
+        expect(await s.docs.stats('empty')).toEqual({ logCount: 0, logBytes: 0, snapshotBytes: 0 });
+      });
+
+      it('append returns strictly increasing seqs in batch order, across batches and rooms', async () => {
+        expect(await s.docs.append([])).toEqual([]);
+        const bytes = (n: number) => new Uint8Array([n]);
+        const first = await s.docs.append([
+          { roomId: 'a', data: bytes(1) },
+          { roomId: 'b', data: bytes(2) },
+          { roomId: 'a', data: bytes(3) },
+        ]);
+        const second = await s.docs.append([{ roomId: 'b', data: bytes(4) }]);
+        const third = await s.docs.append([{ roomId: 'a', data: bytes(5) }, { roomId: 'a', data: bytes(6) }]);
+        const all = [...first, ...second, ...third];
+        expect(first).toHaveLength(3);
+        expect(all.every((x) => Number.isSafeInteger(x) && x > 0)).toBe(true);
+        expect(isIncreasing(all)).toBe(true);
+      });
+
+      it('load returns exactly the room\'s updates, byte for byte, in seq order; rooms are isolated', async () => {
+        const a = editedDoc(5, 'a');
+        const b = editedDoc(3, 'b');
+        const seqs = await s.docs.append([
+          ...a.updates.slice(0, 2).map((data) => ({ roomId: 'room-a', data })),
+          ...b.updates.map((data) => ({ roomId: 'room-b', data })),
+        ]);
+        seqs.push(...(await s.docs.append(a.updates.slice(2).map((data) => ({ roomId: 'room-a', data })))));
+        const loadedA = await s.docs.load('room-a');
+        expect(loadedA.snapshot).toBeNull();
+        expect(loadedA.snapshotSeq).toBe(0);
+        expect(loadedA.updates.map((u) => u.seq)).toEqual([...seqs.slice(0, 2), ...seqs.slice(5)]);
+        expect(loadedA.updates.every((u) => u.data instanceof Uint8Array)).toBe(true);
+        expect(loadedA.updates.map((u) => Array.from(u.data))).toEqual(a.updates.map((u) => Array.from(u)));
+        expectSameDoc(docOf(loadedA), a.doc);
+        const loadedB = await s.docs.load('room-b');
+        expect(loadedB.updates.map((u) => u.seq)).toEqual(seqs.slice(2, 5));
+        expectSameDoc(docOf(loadedB), b.doc);
+      });
+
+      it('stores large and empty-looking blobs intact', async () => {
+        const big = new Uint8Array(300_000).map((_, i) => (i * 31) % 256);
+        const zeros = new Uint8Array(16);
+        await s.docs.append([{ roomId: 'r', data: big }, { roomId: 'r', data: zeros }]);
+        const loaded = await s.docs.load('r');
+        expect(Buffer.from(loaded.updates[0]!.data).equals(Buffer.from(big))).toBe(true);
+        expect(Array.from(loaded.updates[1]!.data)).toEqual(Array.from(zeros));
+      });
+
+      it('stats count the log entries and bytes and the snapshot bytes of one room', async () => {
+        await s.docs.append([
+          { roomId: 'r', data: new Uint8Array(10) },
+          { roomId: 'r', data: new Uint8Array(25) },
+          { roomId: 'other', data: new Uint8Array(100) },
+        ]);
+        expect(await s.docs.stats('r')).toEqual({ logCount: 2, logBytes: 35, snapshotBytes: 0 });
+        const stored = await s.docs.load('r');
+        expect(await s.docs.compact('r', new Uint8Array(7), 0, stored.updates.at(-1)!.seq)).toBe(true);
+        expect(await s.docs.stats('r')).toEqual({ logCount: 0, logBytes: 0, snapshotBytes: 7 });
+        expect(await s.docs.stats('other')).toEqual({ logCount: 1, logBytes: 100, snapshotBytes: 0 });
+      });
+
+      it('compaction folds the log into a snapshot holding the same Yjs document', async () => {
+        const { doc, updates } = editedDoc(20);
+        await s.docs.append(updates.map((data) => ({ roomId: 'r', data })));
+        const before = await s.docs.load('r');
+        expectSameDoc(docOf(before), doc);
+        const last = before.updates.at(-1)!.seq;
+        const snapshot = Y.mergeUpdates(before.updates.map((u) => u.data));
+        expect(await s.docs.compact('r', snapshot, 0, last)).toBe(true);
+        const after = await s.docs.load('r');
+        expect(after.snapshotSeq).toBe(last);
+        expect(after.updates).toEqual([]);
+        expect(Array.from(after.snapshot!)).toEqual(Array.from(snapshot));
+        expectSameDoc(docOf(after), doc);
+        expect((await s.docs.stats('r')).logCount).toBe(0);
+      });
+
+      it('compaction applies only while the snapshot is still at the expected seq and moves forward', async () => {
+        const { updates } = editedDoc(6);
+        const seqs = await s.docs.append(updates.map((data) => ({ roomId: 'r', data })));
+        const snap = Y.mergeUpdates(updates.slice(0, 3));
+        expect(await s.docs.compact('r', snap, 0, 0)).toBe(false); // folds nothing
+        expect(await s.docs.compact('r', snap, 5, seqs[2]!)).toBe(false); // wrong expectation
+        expect(await s.docs.compact('r', snap, 0, seqs[2]!)).toBe(true);
+        expect(await s.docs.compact('r', snap, 0, seqs[5]!)).toBe(false); // stale expectation
+        expect(await s.docs.compact('r', snap, seqs[2]!, seqs[2]!)).toBe(false); // not forward
+        expect(await s.docs.compact('r', Y.mergeUpdates(updates), seqs[2]!, seqs[5]!)).toBe(true);
+        expect(await s.docs.load('r')).toMatchObject({ snapshotSeq: seqs[5], updates: [] });
+      });
+
+      it('a load after compaction and more appends returns the snapshot plus only the newer tail', async () => {
+        const { doc, updates } = editedDoc(12);
+        await s.docs.append(updates.slice(0, 8).map((data) => ({ roomId: 'r', data })));
+        await s.docs.append([{ roomId: 'elsewhere', data: new Uint8Array([1, 2, 3]) }]);
+        expect(await compactOnce(s, 'r')).toBe(true);
+        const snapshotSeq = (await s.docs.load('r')).snapshotSeq;
+        const newer = await s.docs.append(updates.slice(8).map((data) => ({ roomId: 'r', data })));
+        const loaded = await s.docs.load('r');
+        expect(loaded.snapshotSeq).toBe(snapshotSeq);
+        expect(loaded.snapshot).not.toBeNull();
+        expect(loaded.updates.map((u) => u.seq)).toEqual(newer);
+        expect(newer.every((q) => q > snapshotSeq)).toBe(true);
+        expectSameDoc(docOf(loaded), doc);
+        // A second compaction folds the tail in too.
+        expect(await compactOnce(s, 'r')).toBe(true);
+        const again = await s.docs.load('r');
+        expect(again).toMatchObject({ snapshotSeq: newer.at(-1), updates: [] });
+        expectSameDoc(docOf(again), doc);
+      });
+
+      it('of two compactions racing on one room exactly one wins, and the document survives', async () => {
+        for (let round = 0; round < 5; round++) {
+          const roomId = `race-${round}`;
+          const { doc, updates } = editedDoc(10, `r${round}`);
+          await s.docs.append(updates.slice(0, 5).map((data) => ({ roomId, data })));
+          if (round % 2 === 1) expect(await compactOnce(s, roomId)).toBe(true); // race from a snapshot too
+          await s.docs.append(updates.slice(5).map((data) => ({ roomId, data })));
+          const results = await Promise.all([compactOnce(s, roomId), compactOnce(s, roomId)]);
+          expect(results.filter(Boolean)).toHaveLength(1);
+          const loaded = await s.docs.load(roomId);
+          expect(loaded.updates).toEqual([]);
+          expectSameDoc(docOf(loaded), doc);
+        }
+      });
+
+      it('concurrent appends and compactions of one room never lose an update', async () => {
+        const { doc, updates } = editedDoc(120);
+        const appends = (async () => {
+          const pending: Promise<number[]>[] = [];
+          for (let i = 0; i < updates.length; i += 3) {
+            pending.push(s.docs.append(updates.slice(i, i + 3).map((data) => ({ roomId: 'r', data }))));
+            if (i % 12 === 0) await Promise.all(pending.splice(0));
+          }
+          return (await Promise.all(pending)).flat();
+        })();
+        let done = false;
+        void appends.finally(() => (done = true));
+        let compactions = 0;
+        while (!done) {
+          await Promise.all([compactOnce(s, 'r'), compactOnce(s, 'r')]).then((r) => (compactions += r.filter(Boolean).length));
+        }
+        await appends;
+        expect(compactions).toBeGreaterThan(0);
+        expectSameDoc(docOf(await s.docs.load('r')), doc);
+        await compactOnce(s, 'r');
+        expectSameDoc(docOf(await s.docs.load('r')), doc);
+      });
+
+      it('many concurrent single appends get distinct seqs and all load in seq order', async () => {
+        const { doc, updates } = editedDoc(40);
+        const seqs = (await Promise.all(updates.map((data) => s.docs.append([{ roomId: 'r', data }])))).flat();
+        expect(new Set(seqs).size).toBe(updates.length);
+        const loaded = await s.docs.load('r');
+        expect(loaded.updates.map((u) => u.seq)).toEqual([...seqs].sort((x, y) => x - y));
+        expectSameDoc(docOf(loaded), doc);
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite: a temp data dir per test, opened the way the server opens it.
+
+describeStorageContract('SQLite', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-storage-'));
+  const storage = await openStorage({ dataDir, sqliteSynchronous: 'normal' });
+  return {
+    storage,
+    cleanup: async () => {
+      await storage.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('openStorage', () => {
+  it('picks SQLite without a URL, PostgreSQL for postgres:// and postgresql://, and refuses other URLs', () => {
+    expect(storageEngineFor(undefined)).toBe('sqlite');
+    expect(storageEngineFor('')).toBe('sqlite');
+    expect(storageEngineFor('postgres://u@h/db')).toBe('postgres');
+    expect(storageEngineFor('postgresql://u:p@h:5433/db?sslmode=require')).toBe('postgres');
+    expect(() => storageEngineFor('mysql://u@h/db')).toThrow(/Unsupported database URL scheme "mysql:"/);
+    expect(() => storageEngineFor('/var/lib/kith.sqlite')).toThrow(/Unsupported database URL/);
+  });
+
+  it('opens the SQLite file in the data dir when there is no database URL', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-storage-'));
+    try {
+      const storage = await openStorage({ databaseUrl: undefined, dataDir, sqliteSynchronous: 'full' });
+      await storage.ping();
+      await storage.close();
+      expect(fs.existsSync(path.join(dataDir, 'kith.sqlite'))).toBe(true);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL: a fresh schema per test, dropped afterwards.
+
+const probe = await probePostgres();
+const PG_UNREACHABLE = `PostgreSQL at ${postgresTarget} is not reachable`;
+
+if (!probe.available) {
+  if (requireServices) {
+    describe('storage contract: PostgreSQL', () => {
+      it('needs a reachable PostgreSQL (KITH_REQUIRE_SERVICES=1)', () => {
+        throw new Error(`${PG_UNREACHABLE} and KITH_REQUIRE_SERVICES=1 requires it: ${probe.reason}`);
+      });
+    });
+  } else {
+    console.warn(`${PG_UNREACHABLE}: skipping the PostgreSQL storage tests (${probe.reason}). Set KITH_REQUIRE_SERVICES=1 to fail instead.`);
+  }
+}
+const pgUrl = probe.available ? probe.url : '';
+
+describe.skipIf(!probe.available)('PostgreSQL', () => {
+  describeStorageContract('PostgreSQL', () => openTestPostgresStorage(pgUrl));
+
+  describe('PostgreSQL specifics', () => {
+    const drops: Array<() => Promise<void>> = [];
+    afterAll(async () => {
+      for (const drop of drops) await drop();
+    });
+
+    it('instances starting together on one database migrate it exactly once', async () => {
+      const { schema, drop } = await createTestSchema(pgUrl);
+      drops.push(drop);
+      const storages = await Promise.all([1, 2, 3, 4].map(() => openPostgresStorage({ connectionString: pgUrl, schema })));
+      const reopened = await openPostgresStorage({ connectionString: pgUrl, schema });
+      await Promise.all([...storages, reopened].map((st) => st.close()));
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      try {
+        const { rows } = await client.query(`SELECT version FROM ${schema}.schema_migrations`);
+        expect(rows).toEqual([{ version: 1 }]);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('refuses a database whose schema is newer than this server knows', async () => {
+      const { schema, drop } = await createTestSchema(pgUrl);
+      drops.push(drop);
+      await (await openPostgresStorage({ connectionString: pgUrl, schema })).close();
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      await client.query(`INSERT INTO ${schema}.schema_migrations VALUES (999, 'future', 0)`);
+      await client.end();
+      await expect(openPostgresStorage({ connectionString: pgUrl, schema })).rejects.toThrow(/newer than this kith-server/);
+    });
+
+    it('openStorage connects to a postgres:// URL, honouring search_path from its options', async () => {
+      const { schema, drop } = await createTestSchema(pgUrl);
+      drops.push(drop);
+      const url = new URL(pgUrl);
+      url.searchParams.set('options', `-c search_path=${schema}`);
+      const storage = await openStorage({ databaseUrl: url.toString(), dataDir: '/nonexistent' });
+      try {
+        const alice = await addUser(storage, 'alice');
+        expect(await storage.users.findByUsername('ALICE')).toEqual(alice);
+      } finally {
+        await storage.close();
+      }
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      const { rows } = await client.query(`SELECT username FROM ${schema}.users`);
+      await client.end();
+      expect(rows).toEqual([{ username: 'alice' }]);
+    });
+
+    it('an append that commits late is never hidden behind a compaction that ran meanwhile', async () => {
+      // A PostgreSQL sequence hands out seqs before commit. Stall an append right after it got its
+      // seq (its INSERT waits on an uncommitted row holding that seq), start a second append of the
+      // same room and compact what is visible; then let the first one commit. Without the per-room
+      // append lock the second append commits a higher seq first, the compaction folds it in and
+      // deletes through it, and the first update ends up below snapshot_seq: lost.
+      const { storage, schema, cleanup } = await openTestPostgresStorage(pgUrl);
+      // `blocker` holds the uncommitted row; `monitor` watches who waits (outside any transaction,
+      // since pg_stat_activity is frozen for the length of a transaction).
+      const [blocker, monitor] = [new pg.Client({ connectionString: pgUrl }), new pg.Client({ connectionString: pgUrl })];
+      await Promise.all([blocker.connect(), monitor.connect()]);
+      try {
+        await blocker.query(`SET search_path TO ${schema}`);
+        const blockerPid = (await blocker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+        /** Backends waiting on the blocker, directly or behind one that does. */
+        const waiting = async () =>
+          Number(
+            (
+              await monitor.query(
+                `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))
+                 SELECT (SELECT count(*) FROM direct)
+                      + (SELECT count(*) FROM pg_stat_activity
+                         WHERE pg_blocking_pids(pid) && (SELECT coalesce(array_agg(pid), '{}') FROM direct)) AS n`,
+                [blockerPid],
+              )
+            ).rows[0].n,
+          );
+        let secondDone = false;
+        const until = async (what: string, ok: () => Promise<boolean>) => {
+          for (let i = 0; i < 200; i++) {
+            if (await ok()) return;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          throw new Error(`timed out waiting for ${what}`);
+        };
+
+        const { doc, updates } = editedDoc(2);
+        await blocker.query('BEGIN');
+        await blocker.query(
+          `INSERT INTO doc_updates (seq, room_id, data) SELECT
+             CASE WHEN is_called THEN last_value + 1 ELSE last_value END, 'blocker', '\\x' FROM doc_updates_seq`,
+        );
+        const first = storage.docs.append([{ roomId: 'r', data: updates[0]! }]);
+        await until('the first append to wait', async () => (await waiting()) >= 1);
+        const second = storage.docs.append([{ roomId: 'r', data: updates[1]! }]).finally(() => (secondDone = true));
+        await until('the second append to finish or wait', async () => secondDone || (await waiting()) >= 2);
+        await compactOnce(storage, 'r');
+        await blocker.query('ROLLBACK');
+        const [[seq1], [seq2]] = await Promise.all([first, second]);
+        expect(seq1! < seq2!).toBe(true);
+        expectSameDoc(docOf(await storage.docs.load('r')), doc);
+      } finally {
+        await Promise.all([blocker.end(), monitor.end()]);
+        await cleanup();
+      }
+    });
+
+    it('fails to open, with the reason, when the server cannot be reached', async () => {
+      await expect(
+        openPostgresStorage({ connectionString: 'postgres://postgres@127.0.0.1:1/test', connectionTimeoutMillis: 2_000 }),
+      ).rejects.toThrow(/ECONNREFUSED|connect/);
+    });
+  });
+});
