@@ -94,8 +94,9 @@ function expectSameDoc(actual: Y.Doc, expected: Y.Doc): void {
 }
 
 /** What the server's compactor does: fold what is stored into one snapshot, swap it in. */
-async function compactOnce(s: Storage, roomId: string): Promise<boolean> {
-  const stored = await s.docs.load(roomId);
+/** Folds what is stored (or what `stored` says was stored) into a snapshot, as the compactor does. */
+async function compactOnce(s: Storage, roomId: string, stored?: StoredDoc): Promise<boolean> {
+  stored ??= await s.docs.load(roomId);
   const last = stored.updates.at(-1);
   if (!last) return false;
   const parts = stored.updates.map((u) => u.data);
@@ -498,9 +499,10 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(await s.docs.stats('empty')).toEqual({ logCount: 0, logBytes: 0, snapshotBytes: 0 });
       });
 
-      it('append returns strictly increasing seqs in batch order, across batches and rooms', async () => {
+      it('append gives each room its own positions 1, 2, 3, … with no gaps, in batch order', async () => {
         expect(await s.docs.append([])).toEqual([]);
         const bytes = (n: number) => new Uint8Array([n]);
+        expect(await s.docs.head('a')).toBe(0);
         const first = await s.docs.append([
           { roomId: 'a', data: bytes(1) },
           { roomId: 'b', data: bytes(2) },
@@ -508,10 +510,55 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         ]);
         const second = await s.docs.append([{ roomId: 'b', data: bytes(4) }]);
         const third = await s.docs.append([{ roomId: 'a', data: bytes(5) }, { roomId: 'a', data: bytes(6) }]);
-        const all = [...first, ...second, ...third];
-        expect(first).toHaveLength(3);
-        expect(all.every((x) => Number.isSafeInteger(x) && x > 0)).toBe(true);
-        expect(isIncreasing(all)).toBe(true);
+        expect(first).toEqual([1, 1, 2]);
+        expect(second).toEqual([2]);
+        expect(third).toEqual([3, 4]);
+        expect(await s.docs.head('a')).toBe(4);
+        expect(await s.docs.head('b')).toBe(2);
+        expect(isIncreasing([...first.filter((_, i) => i !== 1), ...third])).toBe(true);
+      });
+
+      it('load after a position returns only what came later, and the snapshot only when it is newer', async () => {
+        const { doc, updates } = editedDoc(6, 'since');
+        await s.docs.append(updates.slice(0, 3).map((data) => ({ roomId: 'r', data })));
+        const upTo3 = await s.docs.load('r');
+        await s.docs.append(updates.slice(3).map((data) => ({ roomId: 'r', data })));
+        const after2 = await s.docs.load('r', 2);
+        expect(after2.snapshot).toBeNull();
+        expect(after2.updates.map((u) => u.seq)).toEqual([3, 4, 5, 6]);
+        // Fold positions 1–3 into a snapshot: a reader at 2 now needs the snapshot, a reader at 3 does not.
+        expect(await compactOnce(s, 'r', upTo3)).toBe(true);
+        const from2 = await s.docs.load('r', 2);
+        expect(from2.snapshot).not.toBeNull();
+        expect(from2.updates.map((u) => u.seq)).toEqual([4, 5, 6]);
+        const from3 = await s.docs.load('r', 3);
+        expect(from3.snapshot).toBeNull();
+        expect(from3.updates.map((u) => u.seq)).toEqual([4, 5, 6]);
+        expectSameDoc(docOf(await s.docs.load('r')), doc);
+        expect(await s.docs.head('r')).toBe(6);
+        const more = await s.docs.append([{ roomId: 'r', data: editedDoc(1, 'x').updates[0]! }]);
+        expect(more).toEqual([7]);
+      });
+
+      it('a lease is held by one holder at a time, renewable by it, and free once expired or released', async () => {
+        const t0 = 1_000_000;
+        expect(await s.leases.tryAcquire('compact:r', 'A', 1000, t0)).toBe(true);
+        expect(await s.leases.tryAcquire('compact:r', 'B', 1000, t0 + 10)).toBe(false);
+        expect(await s.leases.tryAcquire('compact:r', 'A', 1000, t0 + 500)).toBe(true); // renewal
+        expect(await s.leases.tryAcquire('compact:r', 'B', 1000, t0 + 1400)).toBe(false); // renewed until +1500
+        expect(await s.leases.tryAcquire('compact:r', 'B', 1000, t0 + 1500)).toBe(true); // expired
+        await s.leases.release('compact:r', 'A'); // not A's any more: no effect
+        expect(await s.leases.tryAcquire('compact:r', 'A', 1000, t0 + 1600)).toBe(false);
+        await s.leases.release('compact:r', 'B');
+        expect(await s.leases.tryAcquire('compact:r', 'A', 1000, t0 + 1600)).toBe(true);
+        expect(await s.leases.tryAcquire('other', 'B', 1000, t0 + 1600)).toBe(true);
+      });
+
+      it('of many holders racing for a free lease, exactly one gets it', async () => {
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => s.leases.tryAcquire('race', `H${i}`, 10_000)),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
       });
 
       it('load returns exactly the room\'s updates, byte for byte, in seq order; rooms are isolated', async () => {
@@ -731,7 +778,7 @@ describe.skipIf(!probe.available)('PostgreSQL', () => {
       await client.connect();
       try {
         const { rows } = await client.query(`SELECT version FROM ${schema}.schema_migrations`);
-        expect(rows).toEqual([{ version: 1 }]);
+        expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
       } finally {
         await client.end();
       }
@@ -768,11 +815,11 @@ describe.skipIf(!probe.available)('PostgreSQL', () => {
     });
 
     it('an append that commits late is never hidden behind a compaction that ran meanwhile', async () => {
-      // A PostgreSQL sequence hands out seqs before commit. Stall an append right after it got its
-      // seq (its INSERT waits on an uncommitted row holding that seq), start a second append of the
-      // same room and compact what is visible; then let the first one commit. Without the per-room
-      // append lock the second append commits a higher seq first, the compaction folds it in and
-      // deletes through it, and the first update ends up below snapshot_seq: lost.
+      // Appends to one room are serialized by its doc_heads row. Stall an append behind that row,
+      // start a second append of the same room and compact what is visible; then let them through.
+      // Were appends not serialized, the second could commit a higher position first, the
+      // compaction would fold it in and delete through it, and the first would land below
+      // snapshot_seq: lost.
       const { storage, schema, cleanup } = await openTestPostgresStorage(pgUrl);
       // `blocker` holds the uncommitted row; `monitor` watches who waits (outside any transaction,
       // since pg_stat_activity is frozen for the length of a transaction).
@@ -803,20 +850,20 @@ describe.skipIf(!probe.available)('PostgreSQL', () => {
           throw new Error(`timed out waiting for ${what}`);
         };
 
-        const { doc, updates } = editedDoc(2);
+        const { doc, updates } = editedDoc(3);
+        await storage.docs.append([{ roomId: 'r', data: updates[0]! }]);
+        // Hold the room's head row, as an append in flight does between taking its position and commit.
         await blocker.query('BEGIN');
-        await blocker.query(
-          `INSERT INTO doc_updates (seq, room_id, data) SELECT
-             CASE WHEN is_called THEN last_value + 1 ELSE last_value END, 'blocker', '\\x' FROM doc_updates_seq`,
-        );
-        const first = storage.docs.append([{ roomId: 'r', data: updates[0]! }]);
+        await blocker.query(`SELECT head FROM doc_heads WHERE room_id = 'r' FOR UPDATE`);
+        const first = storage.docs.append([{ roomId: 'r', data: updates[1]! }]);
         await until('the first append to wait', async () => (await waiting()) >= 1);
-        const second = storage.docs.append([{ roomId: 'r', data: updates[1]! }]).finally(() => (secondDone = true));
+        const second = storage.docs.append([{ roomId: 'r', data: updates[2]! }]).finally(() => (secondDone = true));
         await until('the second append to finish or wait', async () => secondDone || (await waiting()) >= 2);
+        expect(secondDone).toBe(false);
         await compactOnce(storage, 'r');
         await blocker.query('ROLLBACK');
         const [[seq1], [seq2]] = await Promise.all([first, second]);
-        expect(seq1! < seq2!).toBe(true);
+        expect([seq1, seq2]).toEqual([2, 3]);
         expectSameDoc(docOf(await storage.docs.load('r')), doc);
       } finally {
         await Promise.all([blocker.end(), monitor.end()]);

@@ -57,7 +57,10 @@ export type InviteAcceptance =
   | { outcome: 'not-found' | 'expired' | 'used-up' };
 
 export interface StoredUpdate {
-  /** Position in the log; increases with every append to any room. */
+  /**
+   * Position in the room's own log: 1, 2, 3, … with no gaps, in commit order. An instance that
+   * saw position n of a room and not n − 1 knows it missed something and reads the log.
+   */
   seq: number;
   data: Uint8Array;
 }
@@ -114,9 +117,16 @@ export interface RoomStore {
 }
 
 export interface DocStore {
-  load(roomId: string): Promise<StoredDoc>;
+  /**
+   * The stored document after log position `afterSeq` (default 0: all of it): the snapshot (always
+   * on a full load, otherwise only when it folds in something after `afterSeq`), then the log
+   * entries after both, in order.
+   */
+  load(roomId: string, afterSeq?: number): Promise<StoredDoc>;
   /** Appends every update in one transaction (one commit per batch); returns their seqs in order. */
   append(updates: UpdateToAppend[]): Promise<number[]>;
+  /** The room's last log position (0 for an empty room). */
+  head(roomId: string): Promise<number>;
   stats(roomId: string): Promise<DocStats>;
   /**
    * Replaces the snapshot with one that folds in the log through `throughSeq`, and drops those log
@@ -126,11 +136,23 @@ export interface DocStore {
   compact(roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): Promise<boolean>;
 }
 
+/**
+ * Leases: once-per-cluster work (e.g. compacting a room) is done by whoever holds the lease; a
+ * lease expires on its own, so a dead holder does not block the work for long.
+ */
+export interface LeaseStore {
+  /** Takes the lease if it is free, expired, or already ours; true when we hold it now. */
+  tryAcquire(name: string, holder: string, ttlMs: number, now?: number): Promise<boolean>;
+  /** Gives the lease back, if we still hold it. */
+  release(name: string, holder: string): Promise<void>;
+}
+
 export interface Storage {
   readonly users: UserStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly rooms: RoomStore;
   readonly docs: DocStore;
+  readonly leases: LeaseStore;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -70,6 +70,34 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
       );
     `,
   },
+  {
+    version: 2,
+    name: 'per-room contiguous log positions, log heads, leases',
+    sql: `
+      CREATE TABLE doc_log (
+        room_id text NOT NULL,
+        seq bigint NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (room_id, seq)
+      );
+      -- A room's existing snapshot becomes position 1; its remaining log follows from 2.
+      INSERT INTO doc_log (room_id, seq, data)
+        SELECT u.room_id,
+               row_number() OVER (PARTITION BY u.room_id ORDER BY u.seq)
+                 + (CASE WHEN s.room_id IS NULL THEN 0 ELSE 1 END),
+               u.data
+        FROM doc_updates u LEFT JOIN doc_snapshots s ON s.room_id = u.room_id;
+      UPDATE doc_snapshots SET snapshot_seq = 1;
+      CREATE TABLE doc_heads (room_id text PRIMARY KEY, head bigint NOT NULL);
+      INSERT INTO doc_heads (room_id, head)
+        SELECT room_id, max(seq) FROM (
+          SELECT room_id, seq FROM doc_log UNION ALL SELECT room_id, snapshot_seq FROM doc_snapshots
+        ) AS positions GROUP BY room_id;
+      DROP TABLE doc_updates;
+      ALTER TABLE doc_log RENAME TO doc_updates;
+      CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, expires_at bigint NOT NULL);
+    `,
+  },
 ];
 
 /** First key of the two-int advisory locks kith takes: "kith" in ASCII. */

@@ -3,6 +3,7 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type {
   DocStats,
   DocStore,
+  LeaseStore,
   InviteAcceptance,
   InviteRecord,
   MemberRecord,
@@ -17,7 +18,7 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
-import { KITH_LOCK_CLASS, migratePostgres } from './migrations.js';
+import { migratePostgres } from './migrations.js';
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…`, as libpq understands it. */
@@ -163,6 +164,7 @@ class PostgresStorage implements Storage {
   readonly refreshTokens: RefreshTokenStore;
   readonly rooms: RoomStore;
   readonly docs: DocStore;
+  readonly leases: LeaseStore;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly pool: Pool) {
@@ -171,6 +173,7 @@ class PostgresStorage implements Storage {
     this.refreshTokens = new PgRefreshTokens(db);
     this.rooms = new PgRooms(db);
     this.docs = new PgDocs(db);
+    this.leases = new PgLeases(db);
   }
 
   async ping(): Promise<void> {
@@ -367,23 +370,20 @@ const APPEND_CHUNK = 1000;
 /**
  * The document log.
  *
- * Ordering. Seqs come from one sequence, so they increase across all appends. A PostgreSQL sequence
- * hands out numbers at nextval() time, not at commit time: two concurrent transactions can commit
- * their seqs out of order. A whole-log read (`load`: every row of the room after the snapshot) does
- * not care, but compaction does: it folds in what it read up to its last seq and then deletes
- * `seq <= throughSeq`, and a row with a smaller seq that committed after that read would be deleted
- * (or hidden behind `snapshot_seq`) without ever being folded in: a lost update. So `append` takes a
- * per-room transaction-level advisory lock (for every room of the batch, in a fixed order) BEFORE it
- * allocates seqs, and holds it until commit. Within a room, allocation and commit then happen in
- * the same order, so whoever sees seq s of a room also sees every committed row of that room below
- * s, and `throughSeq` taken from a load never passes a row still in flight.
- * Appends to different rooms do not wait for each other (unless their hashtext() collides, which
- * only serializes them).
+ * Ordering. Each room's log positions are 1, 2, 3, … with no gaps, handed out from the room's
+ * row in `doc_heads`. Bumping that row (an upsert) locks it until commit, so appends to one room
+ * are serialized and commit in position order: whoever sees position s of a room also sees every
+ * position below it. That matters twice: an instance that receives position s + 2 over pub/sub
+ * knows it missed s + 1 and reads the log; and compaction, which folds in what it read through its
+ * last position and then deletes up to it, can never skip a row still in flight. (A shared
+ * sequence would not do: it hands out numbers at nextval() time, and two transactions can commit
+ * them out of order.) Rooms are locked in sorted order, so two batches cannot deadlock; appends to
+ * different rooms do not wait for each other.
  */
 class PgDocs implements DocStore {
   constructor(private readonly db: Db) {}
 
-  async load(roomId: string): Promise<StoredDoc> {
+  async load(roomId: string, afterSeq = 0): Promise<StoredDoc> {
     // One statement reads from one MVCC snapshot, so the snapshot row and the log tail are
     // consistent with each other even with a compaction committing meanwhile (it is what a
     // REPEATABLE READ transaction would give, in one round trip).
@@ -392,14 +392,15 @@ class PgDocs implements DocStore {
        SELECT NULL::bigint AS seq, snapshot AS data, snapshot_seq FROM s
        UNION ALL
        SELECT u.seq, u.data, NULL::bigint FROM doc_updates u
-       WHERE u.room_id = $1 AND u.seq > coalesce((SELECT snapshot_seq FROM s), 0)
+       WHERE u.room_id = $1 AND u.seq > greatest($2, coalesce((SELECT snapshot_seq FROM s), 0))
        ORDER BY seq NULLS FIRST`,
-      [roomId],
+      [roomId, afterSeq],
     );
     const first = rows[0];
     const snap = first && first.seq === null ? first : undefined;
     return {
-      snapshot: snap ? toBytes(snap.data) : null,
+      // A full load always includes the snapshot; a load after a position only if it is newer.
+      snapshot: snap && (afterSeq === 0 || (snap.snapshot_seq ?? 0) > afterSeq) ? toBytes(snap.data) : null,
       snapshotSeq: snap?.snapshot_seq ?? 0,
       updates: (snap ? rows.slice(1) : rows).map((r) => ({ seq: r.seq as number, data: toBytes(r.data) })),
     };
@@ -408,34 +409,44 @@ class PgDocs implements DocStore {
   async append(updates: UpdateToAppend[]): Promise<number[]> {
     if (updates.length === 0) return [];
     return this.db.tx(async (c) => {
-      // 1. Lock the batch's rooms, in hash order so two batches cannot deadlock. The ordered
-      //    subquery is not flattened, so the locks are taken in its order.
-      const rooms = [...new Set(updates.map((u) => u.roomId))];
-      await c.query(
-        `SELECT count(pg_advisory_xact_lock($1, k)) FROM
-           (SELECT DISTINCT hashtext(r) AS k FROM unnest($2::text[]) AS r ORDER BY k) AS keys`,
-        [KITH_LOCK_CLASS, rooms],
-      );
-      // 2. Allocate the seqs, sorted, so they follow the batch's order.
-      const seqs = (
-        await c.query<{ seq: number }>(`SELECT nextval('doc_updates_seq') AS seq FROM generate_series(1, $1)`, [
-          updates.length,
-        ])
-      ).rows
-        .map((r) => r.seq)
-        .sort((a, b) => a - b);
-      // 3. Insert with explicit seqs (blobs go as binary parameters).
+      // 1. Reserve each room's positions by bumping its head (this row lock is the per-room lock).
+      const counts = new Map<string, number>();
+      for (const u of updates) counts.set(u.roomId, (counts.get(u.roomId) ?? 0) + 1);
+      const next = new Map<string, number>();
+      for (const roomId of [...counts.keys()].sort()) {
+        const n = counts.get(roomId)!;
+        const head = (
+          await c.query<{ head: number }>(
+            `INSERT INTO doc_heads (room_id, head) VALUES ($1, $2)
+             ON CONFLICT (room_id) DO UPDATE SET head = doc_heads.head + excluded.head
+             RETURNING head`,
+            [roomId, n],
+          )
+        ).rows[0]!.head;
+        next.set(roomId, head - n + 1);
+      }
+      // 2. Insert with those positions, in the batch's order (blobs go as binary parameters).
+      const seqs = updates.map((u) => {
+        const seq = next.get(u.roomId)!;
+        next.set(u.roomId, seq + 1);
+        return seq;
+      });
       for (let start = 0; start < updates.length; start += APPEND_CHUNK) {
         const chunk = updates.slice(start, start + APPEND_CHUNK);
         const params: unknown[] = [];
         const values = chunk.map((u, i) => {
-          params.push(seqs[start + i], u.roomId, u.data);
+          params.push(u.roomId, seqs[start + i], u.data);
           return `($${3 * i + 1}, $${3 * i + 2}, $${3 * i + 3})`;
         });
-        await c.query(`INSERT INTO doc_updates (seq, room_id, data) VALUES ${values.join(', ')}`, params);
+        await c.query(`INSERT INTO doc_updates (room_id, seq, data) VALUES ${values.join(', ')}`, params);
       }
       return seqs;
     });
+  }
+
+  async head(roomId: string): Promise<number> {
+    const [r] = await this.db.rows<{ head: number }>('SELECT head FROM doc_heads WHERE room_id = $1', [roomId]);
+    return r?.head ?? 0;
   }
 
   async stats(roomId: string): Promise<DocStats> {
@@ -470,5 +481,24 @@ class PgDocs implements DocStore {
       await c.query('DELETE FROM doc_updates WHERE room_id = $1 AND seq <= $2', [roomId, throughSeq]);
       return true;
     });
+  }
+}
+
+class PgLeases implements LeaseStore {
+  constructor(private readonly db: Db) {}
+
+  async tryAcquire(name: string, holder: string, ttlMs: number, now = Date.now()): Promise<boolean> {
+    const rows = await this.db.rows(
+      `INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+       WHERE leases.expires_at <= $4 OR leases.holder = excluded.holder
+       RETURNING holder`,
+      [name, holder, now + ttlMs, now],
+    );
+    return rows.length === 1;
+  }
+
+  async release(name: string, holder: string): Promise<void> {
+    await this.db.run('DELETE FROM leases WHERE name = $1 AND holder = $2', [name, holder]);
   }
 }

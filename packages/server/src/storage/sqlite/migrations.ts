@@ -62,6 +62,34 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       );
     `,
   },
+  {
+    version: 2,
+    name: 'per-room contiguous log positions, log heads, leases',
+    sql: `
+      CREATE TABLE doc_log (
+        room_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (room_id, seq)
+      ) WITHOUT ROWID;
+      -- A room's existing snapshot becomes position 1; its remaining log follows from 2.
+      INSERT INTO doc_log (room_id, seq, data)
+        SELECT u.room_id,
+               row_number() OVER (PARTITION BY u.room_id ORDER BY u.seq)
+                 + (CASE WHEN s.room_id IS NULL THEN 0 ELSE 1 END),
+               u.data
+        FROM doc_updates u LEFT JOIN doc_snapshots s ON s.room_id = u.room_id;
+      UPDATE doc_snapshots SET snapshot_seq = 1;
+      CREATE TABLE doc_heads (room_id TEXT PRIMARY KEY, head INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO doc_heads (room_id, head)
+        SELECT room_id, max(seq) FROM (
+          SELECT room_id, seq FROM doc_log UNION ALL SELECT room_id, snapshot_seq FROM doc_snapshots
+        ) GROUP BY room_id;
+      DROP TABLE doc_updates;
+      ALTER TABLE doc_log RENAME TO doc_updates;
+      CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -6,6 +6,7 @@ import type {
   DocStats,
   DocStore,
   InviteAcceptance,
+  LeaseStore,
   InviteRecord,
   MemberRecord,
   RefreshTokenRecord,
@@ -77,12 +78,14 @@ class SqliteStorage implements Storage {
   readonly refreshTokens: RefreshTokenStore;
   readonly rooms: RoomStore;
   readonly docs: DocStore;
+  readonly leases: LeaseStore;
 
   constructor(private readonly db: Database) {
     this.users = new SqliteUsers(db);
     this.refreshTokens = new SqliteRefreshTokens(db);
     this.rooms = new SqliteRooms(db);
     this.docs = new SqliteDocs(db);
+    this.leases = new SqliteLeases(db);
   }
 
   async ping(): Promise<void> {
@@ -288,7 +291,11 @@ class SqliteDocs implements DocStore {
     this.stmts = {
       snapshot: db.prepare('SELECT snapshot, snapshot_seq FROM doc_snapshots WHERE room_id = ?'),
       log: db.prepare('SELECT seq, data FROM doc_updates WHERE room_id = ? AND seq > ? ORDER BY seq'),
-      append: db.prepare('INSERT INTO doc_updates (room_id, data) VALUES (?, ?)'),
+      append: db.prepare('INSERT INTO doc_updates (room_id, seq, data) VALUES (?, ?, ?)'),
+      head: db.prepare('SELECT head FROM doc_heads WHERE room_id = ?').pluck(),
+      setHead: db.prepare(
+        'INSERT INTO doc_heads (room_id, head) VALUES (?, ?) ON CONFLICT (room_id) DO UPDATE SET head = excluded.head',
+      ),
       logStats: db.prepare(
         'SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM doc_updates WHERE room_id = ?',
       ),
@@ -300,9 +307,17 @@ class SqliteDocs implements DocStore {
       ),
       dropLog: db.prepare('DELETE FROM doc_updates WHERE room_id = ? AND seq <= ?'),
     };
-    this.appendTx = db.transaction((updates: UpdateToAppend[]): number[] =>
-      updates.map((u) => Number(this.stmts.append.run(u.roomId, u.data).lastInsertRowid)),
-    );
+    this.appendTx = db.transaction((updates: UpdateToAppend[]): number[] => {
+      const heads = new Map<string, number>();
+      const seqs = updates.map((u) => {
+        const seq = (heads.get(u.roomId) ?? ((this.stmts.head.get(u.roomId) as number | undefined) ?? 0)) + 1;
+        heads.set(u.roomId, seq);
+        this.stmts.append.run(u.roomId, seq, u.data);
+        return seq;
+      });
+      for (const [roomId, head] of heads) this.stmts.setHead.run(roomId, head);
+      return seqs;
+    });
     this.compactTx = db.transaction(
       (roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): boolean => {
         const current = (this.stmts.snapshotSeq.get(roomId) as number | undefined) ?? 0;
@@ -314,16 +329,24 @@ class SqliteDocs implements DocStore {
     );
   }
 
-  async load(roomId: string): Promise<StoredDoc> {
+  async load(roomId: string, afterSeq = 0): Promise<StoredDoc> {
     // One read transaction, so the snapshot and the log tail are consistent with each other.
     return this.db.transaction((): StoredDoc => {
       const snap = this.stmts.snapshot.get(roomId) as { snapshot: Buffer; snapshot_seq: number } | undefined;
       const snapshotSeq = snap?.snapshot_seq ?? 0;
-      const updates = (this.stmts.log.all(roomId, snapshotSeq) as Array<{ seq: number; data: Buffer }>).map(
-        (r) => ({ seq: r.seq, data: toBytes(r.data) }),
-      );
-      return { snapshot: snap ? toBytes(snap.snapshot) : null, snapshotSeq, updates };
+      const from = Math.max(afterSeq, snapshotSeq);
+      const updates = (this.stmts.log.all(roomId, from) as Array<{ seq: number; data: Buffer }>).map((r) => ({
+        seq: r.seq,
+        data: toBytes(r.data),
+      }));
+      // A full load always includes the snapshot; a load after a position only if it is newer.
+      const snapshot = snap && (afterSeq === 0 || snapshotSeq > afterSeq) ? toBytes(snap.snapshot) : null;
+      return { snapshot, snapshotSeq, updates };
     })();
+  }
+
+  async head(roomId: string): Promise<number> {
+    return (this.stmts.head.get(roomId) as number | undefined) ?? 0;
   }
 
   async append(updates: UpdateToAppend[]): Promise<number[]> {
@@ -339,5 +362,28 @@ class SqliteDocs implements DocStore {
 
   async compact(roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): Promise<boolean> {
     return this.compactTx.immediate(roomId, snapshot, expectedSnapshotSeq, throughSeq);
+  }
+}
+
+class SqliteLeases implements LeaseStore {
+  private readonly acquire;
+  private readonly releaseStmt;
+
+  constructor(db: Database) {
+    this.acquire = db.prepare(
+      `INSERT INTO leases (name, holder, expires_at) VALUES (@name, @holder, @expiresAt)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+       WHERE leases.expires_at <= @now OR leases.holder = excluded.holder
+       RETURNING holder`,
+    );
+    this.releaseStmt = db.prepare('DELETE FROM leases WHERE name = ? AND holder = ?');
+  }
+
+  async tryAcquire(name: string, holder: string, ttlMs: number, now = Date.now()): Promise<boolean> {
+    return this.acquire.get({ name, holder, expiresAt: now + ttlMs, now }) !== undefined;
+  }
+
+  async release(name: string, holder: string): Promise<void> {
+    this.releaseStmt.run(name, holder);
   }
 }
