@@ -3,4 +3,8 @@ export { defaultConfig, parseConfig, helpText, type KithConfig, type Limits, typ
 export { ERRORS, KithError, type ErrorCode } from './errors/catalogue.js';
 export type * from './storage/storage.js';
 export { openSqliteStorage, sqliteFileIn } from './storage/sqlite/sqlite-storage.js';
+export { openStorage, storageEngineFor } from './storage/open-storage.js';
+export { openPostgresStorage } from './storage/postgres/postgres-storage.js';
+export { LocalFanout, type Fanout } from './cluster/fanout.js';
+export { RedisFanout } from './cluster/redis-fanout.js';
 export * as protocol from './sync/protocol.js';

@@ -17,7 +17,7 @@ export class GroupCommit implements CommitScheduler {
     private readonly storage: Storage,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    private readonly onCommitted: (batch: RoomBatch) => void,
+    private readonly onCommitted: (batch: RoomBatch, seq: number) => void,
     private readonly onFailed: (room: Room) => void,
   ) {}
 
@@ -53,8 +53,9 @@ export class GroupCommit implements CommitScheduler {
 
   private async commit(batches: RoomBatch[]): Promise<void> {
     const started = performance.now();
+    let seqs: number[];
     try {
-      await this.storage.docs.append(batches.map((b) => ({ roomId: b.room.roomId, data: b.update })));
+      seqs = await this.storage.docs.append(batches.map((b) => ({ roomId: b.room.roomId, data: b.update })));
     } catch (err) {
       this.logger.error({ err, rooms: batches.length }, 'storing updates failed; affected rooms will reload');
       for (const b of batches) {
@@ -66,11 +67,11 @@ export class GroupCommit implements CommitScheduler {
     }
     this.metrics.persistLatency.observe((performance.now() - started) / 1000);
     let updates = 0;
-    for (const b of batches) {
+    batches.forEach((b, i) => {
       updates += b.updateCount;
-      b.room.committed(b, b.update.byteLength);
-      this.onCommitted(b);
-    }
+      b.room.committed(b, b.update.byteLength, seqs[i]!);
+      this.onCommitted(b, seqs[i]!);
+    });
     this.metrics.persistBatchSize.observe(updates);
     this.metrics.updates.inc(updates);
     this.finish();

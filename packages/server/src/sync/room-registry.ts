@@ -18,6 +18,11 @@ export class RoomRegistry {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly unloadGraceMs: number,
+    /** Told when a room enters and leaves memory (e.g. to follow it across instances). */
+    private readonly lifecycle: { loaded(room: Room): void; unloaded(room: Room): void } = {
+      loaded: () => undefined,
+      unloaded: () => undefined,
+    },
   ) {}
 
   /** Returns the loaded room with a hold on it (released by `release` or by adding a connection). */
@@ -54,7 +59,10 @@ export class RoomRegistry {
 
   /** Drops the room from memory at once (its sockets must already be closed or closing). */
   unload(room: Room): void {
-    if (this.rooms.get(room.roomId) === room) this.rooms.delete(room.roomId);
+    if (this.rooms.get(room.roomId) === room) {
+      this.rooms.delete(room.roomId);
+      this.lifecycle.unloaded(room);
+    }
     room.destroy();
     this.metrics.roomsLoaded.set(this.rooms.size);
     this.logger.debug({ roomId: room.roomId }, 'room unloaded');
@@ -80,7 +88,7 @@ export class RoomRegistry {
           },
           this.scheduler,
         );
-        room.loadStored(updates);
+        room.loadStored(updates, stored.updates.at(-1)?.seq ?? stored.snapshotSeq);
       } catch (err) {
         room?.destroy();
         this.logger.error({ err, roomId }, 'room failed to load; refusing its connections');
@@ -89,6 +97,7 @@ export class RoomRegistry {
         this.loading.delete(roomId);
       }
       this.rooms.set(roomId, room);
+      this.lifecycle.loaded(room);
       this.metrics.roomsLoaded.set(this.rooms.size);
       this.logger.debug({ roomId, ms: performance.now() - started }, 'room loaded');
       return room;

@@ -7,6 +7,9 @@ import { encodeAwareness, encodeDurable, encodeUpdate } from './protocol.js';
 type PreparedSend = () => void;
 type Preparer = () => PreparedSend;
 
+/** Origin of changes that arrive from other instances (already stored by them). */
+export const REMOTE_ORIGIN = Symbol('remote');
+
 /** Updates taken out of a room for one commit, and what to do once it is on disk. */
 export interface RoomBatch {
   room: Room;
@@ -50,6 +53,18 @@ export class Room {
   unloadTimer: NodeJS.Timeout | undefined;
   /** Set when the in-memory document can no longer be trusted; the room must be reloaded. */
   broken = false;
+  /**
+   * The room's log position this document holds everything up to. Positions seen beyond it (our
+   * own commits, or other instances' via fan-out) wait in `aheadSeqs` until the gap is filled.
+   */
+  headSeq = 0;
+  readonly aheadSeqs = new Set<number>();
+  /** A catch-up from the log is running / is wanted again after it. */
+  catchingUp = false;
+  catchUpAgain = false;
+  catchUpTimer: NodeJS.Timeout | undefined;
+  /** Awareness changes made by this instance's clients, for fan-out to other instances. */
+  onLocalAwareness: ((update: Uint8Array) => void) | undefined;
 
   /** Called after each commit of this room, once its updates are on disk and broadcast. */
   readonly committedListeners = new Set<() => void>();
@@ -77,10 +92,48 @@ export class Room {
   }
 
   /** Loads stored content; throws if it cannot be applied (the room is then never served). */
-  loadStored(updates: Uint8Array[]): void {
+  loadStored(updates: Uint8Array[], headSeq: number): void {
     if (updates.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(updates));
     this.captured = [];
     this.durableStateVector = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+    this.headSeq = headSeq;
+  }
+
+  /** Notes that log position `seq` is in this document; true when a gap remains below it. */
+  noteSeq(seq: number): boolean {
+    if (seq <= this.headSeq) return this.aheadSeqs.size > 0;
+    this.aheadSeqs.add(seq);
+    while (this.aheadSeqs.delete(this.headSeq + 1)) this.headSeq += 1;
+    return this.aheadSeqs.size > 0;
+  }
+
+  /** True when position `seq` is already in this document. */
+  hasSeq(seq: number): boolean {
+    return seq <= this.headSeq || this.aheadSeqs.has(seq);
+  }
+
+  /**
+   * Applies updates that are already stored (by another instance, or read back from the log):
+   * nothing to write, but local clients get them and durable acks cover them.
+   */
+  applyStored(update: Uint8Array, throughSeq?: number): void {
+    this.captured = [];
+    try {
+      Y.applyUpdate(this.doc, update, REMOTE_ORIGIN);
+    } finally {
+      this.captured = [];
+    }
+    if (throughSeq !== undefined) {
+      this.headSeq = Math.max(this.headSeq, throughSeq);
+      for (const s of this.aheadSeqs) if (s <= this.headSeq) this.aheadSeqs.delete(s);
+      while (this.aheadSeqs.delete(this.headSeq + 1)) this.headSeq += 1;
+    }
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))) {
+      if ((this.durableStateVector.get(client) ?? 0) < clock) this.durableStateVector.set(client, clock);
+    }
+    const frame = encodeUpdate(update);
+    for (const conn of this.connections) conn.send(frame);
+    for (const listener of this.committedListeners) listener();
   }
 
   get idle(): boolean {
@@ -191,10 +244,14 @@ export class Room {
     return batch;
   }
 
-  /** The batch is on disk: broadcast it, send what waited for it, acknowledge. */
-  committed(batch: RoomBatch, storedBytes: number): void {
+  /** The batch is on disk at log position `seq`: broadcast it, send what waited for it, acknowledge. */
+  committed(batch: RoomBatch, storedBytes: number, seq: number): void {
     this.inflight = undefined;
-    this.durableStateVector = batch.durableStateVector;
+    this.noteSeq(seq);
+    // Merge rather than replace: stored updates from other instances may have arrived meanwhile.
+    for (const [client, clock] of batch.durableStateVector) {
+      if ((this.durableStateVector.get(client) ?? 0) < clock) this.durableStateVector.set(client, clock);
+    }
     this.stored.bytes += storedBytes;
     this.stored.logBytes += storedBytes;
     this.stored.logCount += 1;
@@ -212,7 +269,7 @@ export class Room {
     this.broken = true;
   }
 
-  applyAwareness(conn: Connection, update: Uint8Array): void {
+  applyAwareness(conn: Connection | typeof REMOTE_ORIGIN, update: Uint8Array): void {
     applyAwarenessUpdate(this.awareness, update, conn);
   }
 
@@ -232,6 +289,9 @@ export class Room {
   destroy(): void {
     if (this.unloadTimer) clearTimeout(this.unloadTimer);
     this.unloadTimer = undefined;
+    if (this.catchUpTimer) clearTimeout(this.catchUpTimer);
+    this.catchUpTimer = undefined;
+    this.onLocalAwareness = undefined;
     this.awareness.off('update', this.onAwarenessUpdate);
     // Awareness runs an interval timer; destroying it is what keeps unloaded rooms from leaking.
     this.awareness.destroy();
@@ -256,7 +316,9 @@ export class Room {
       for (const c of [...added, ...updated]) conn.awarenessClients.add(c);
       for (const c of removed) conn.awarenessClients.delete(c);
     }
-    const frame = encodeAwareness(encodeAwarenessUpdate(this.awareness, changed));
+    const update = encodeAwarenessUpdate(this.awareness, changed);
+    const frame = encodeAwareness(update);
     for (const conn of this.connections) conn.send(frame);
+    if (origin !== REMOTE_ORIGIN) this.onLocalAwareness?.(update);
   };
 }

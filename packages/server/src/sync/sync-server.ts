@@ -11,16 +11,22 @@ import type { Metrics } from '../ops/metrics.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MembershipChange, MembershipEvents } from '../rooms/membership-events.js';
 import type { Storage } from '../storage/storage.js';
+import { randomUUID } from 'node:crypto';
+import { LocalFanout, type Fanout } from '../cluster/fanout.js';
 import { Compactor } from './compaction.js';
 import { Connection } from './connection.js';
 import { GroupCommit } from './group-commit.js';
 import { ProtocolError, decodeClientMessage, encodeSyncStep1, encodeSyncStep2, type ClientMessage } from './protocol.js';
-import type { Room, RoomBatch } from './room.js';
+import { REMOTE_ORIGIN, type Room, type RoomBatch } from './room.js';
 import { RoomRegistry } from './room-registry.js';
 import { parseSyncRequest, refuseUpgrade } from './upgrade.js';
 
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
 export interface SyncServerDeps {
   app: FastifyInstance;
+  /** Cross-instance fan-out (Redis); one instance alone by default. */
+  fanout?: Fanout;
   config: KithConfig;
   storage: Storage;
   metrics: Metrics;
@@ -42,18 +48,31 @@ export class SyncServer {
   private accepting = true;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
+  private readonly fanout: Fanout;
+  /** Names this instance as a lease holder. */
+  readonly instanceId = randomUUID();
 
   constructor(private readonly deps: SyncServerDeps) {
     const { config, storage, metrics } = deps;
     this.logger = deps.logger.child({ component: 'sync' });
+    this.fanout = deps.fanout ?? new LocalFanout();
     this.commits = new GroupCommit(
       storage,
       metrics,
       this.logger,
-      (batch) => this.afterCommit(batch),
+      (batch, seq) => this.afterCommit(batch, seq),
       (room) => this.reloadBrokenRoom(room),
     );
-    this.registry = new RoomRegistry(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs);
+    this.registry = new RoomRegistry(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs, {
+      loaded: (room) => this.followRoom(room),
+      unloaded: (room) => this.fanout.leaveRoom(room.roomId),
+    });
+    this.fanout.onMembership((change) => this.applyMembershipChange(change));
+    this.fanout.onResumed(() => {
+      for (const room of this.registry.rooms.values()) this.scheduleCatchUp(room, 0);
+    });
+    // While fan-out is down, rooms in use poll the log head, so other instances' edits still arrive.
+    this.timers.push(setInterval(() => void this.pollHeads(), 1000));
     this.compactor = new Compactor(storage, metrics, this.logger);
     this.wss = new WebSocketServer({
       noServer: true,
@@ -61,16 +80,30 @@ export class SyncServer {
       perMessageDeflate: false,
       clientTracking: false,
     });
-    this.unsubscribe = deps.membership.subscribe((change) => this.applyMembershipChange(change));
+    this.unsubscribe = deps.membership.subscribe((change) => {
+      this.applyMembershipChange(change);
+      this.fanout.publishMembership(change);
+    });
     this.timers.push(setInterval(() => this.pingAll(), config.sync.pingIntervalMs));
     this.timers.push(setInterval(() => void this.recheckMemberships(), config.sync.membershipCheckMs));
     for (const t of this.timers) t.unref();
   }
 
+  private readonly otherUpgrades = new Map<string, UpgradeHandler>();
+
+  /** Routes WebSocket upgrades: `/sync/…` here, other registered paths to their handlers. */
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      void this.handleUpgrade(req, socket, head);
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
+      const other = this.otherUpgrades.get(path);
+      if (other) other(req, socket, head);
+      else void this.handleUpgrade(req, socket, head);
     });
+  }
+
+  /** Serves WebSocket upgrades at one exact path (e.g. the live JSON socket at `/live`). */
+  registerUpgrade(path: string, handler: UpgradeHandler): void {
+    this.otherUpgrades.set(path, handler);
   }
 
   get connectionCount(): number {
@@ -90,7 +123,84 @@ export class SyncServer {
       this.registry.unload(room);
     }
     await this.compactor.close();
+    await this.fanout.close();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  /** A room entered memory: follow what other instances store in it. */
+  private followRoom(room: Room): void {
+    this.fanout.joinRoom(room.roomId, {
+      onUpdate: (seq, update) => this.onRemoteUpdate(room, seq, update),
+      onAwareness: (update) => {
+        try {
+          room.applyAwareness(REMOTE_ORIGIN, update);
+        } catch (err) {
+          this.logger.warn({ err, roomId: room.roomId }, 'bad awareness update from another instance');
+        }
+      },
+    });
+    room.onLocalAwareness = (update) => this.fanout.publishAwareness(room.roomId, update);
+    // Anything stored between our load and our subscription would otherwise wait for the next gap.
+    if (!(this.fanout instanceof LocalFanout)) this.scheduleCatchUp(room, 50, true);
+  }
+
+  private onRemoteUpdate(room: Room, seq: number, update: Uint8Array): void {
+    if (room.broken || this.registry.rooms.get(room.roomId) !== room || room.hasSeq(seq)) return;
+    try {
+      // Applied at once even past a gap (Yjs keeps what lacks its dependencies pending); the gap
+      // itself is filled from the log.
+      room.applyStored(update, seq === room.headSeq + 1 ? seq : undefined);
+    } catch (err) {
+      this.logger.error({ err, roomId: room.roomId }, 'an update from another instance failed to apply');
+      this.reloadBrokenRoom(room);
+      return;
+    }
+    if (room.noteSeq(seq)) this.scheduleCatchUp(room);
+  }
+
+  /** Reads what this room's document lacks from the log, after a short wait for stragglers. */
+  private scheduleCatchUp(room: Room, delayMs = 100, checkHead = false): void {
+    if (room.catchUpTimer) return;
+    room.catchUpTimer = setTimeout(() => {
+      room.catchUpTimer = undefined;
+      void this.catchUp(room, checkHead);
+    }, delayMs);
+    room.catchUpTimer.unref();
+  }
+
+  private async catchUp(room: Room, checkHead = false): Promise<void> {
+    if (room.catchingUp) {
+      room.catchUpAgain = true;
+      return;
+    }
+    room.catchingUp = true;
+    try {
+      do {
+        room.catchUpAgain = false;
+        if (checkHead && (await this.deps.storage.docs.head(room.roomId)) <= room.headSeq) return;
+        const stored = await this.deps.storage.docs.load(room.roomId, room.headSeq);
+        if (room.broken || this.registry.rooms.get(room.roomId) !== room) return;
+        const parts = stored.updates.map((u) => u.data);
+        if (stored.snapshot) parts.unshift(stored.snapshot);
+        const last = stored.updates.at(-1)?.seq ?? stored.snapshotSeq;
+        if (parts.length > 0 && last > room.headSeq) {
+          room.applyStored(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts), last);
+          this.deps.metrics.catchUps.inc();
+        }
+      } while (room.catchUpAgain);
+    } catch (err) {
+      this.logger.warn({ err, roomId: room.roomId }, 'catching up from the log failed; will retry');
+      this.scheduleCatchUp(room, 1000);
+    } finally {
+      room.catchingUp = false;
+    }
+  }
+
+  private async pollHeads(): Promise<void> {
+    if (this.fanout.healthy) return;
+    for (const room of this.registry.rooms.values()) {
+      if (room.connections.size > 0) this.scheduleCatchUp(room, 0, true);
+    }
   }
 
   /**
@@ -326,27 +436,44 @@ export class SyncServer {
     this.registry.unload(room);
   }
 
-  private afterCommit(batch: RoomBatch): void {
+  private afterCommit(batch: RoomBatch, seq: number): void {
     const room = batch.room;
+    this.fanout.publishUpdate(room.roomId, seq, batch.update);
+    if (room.aheadSeqs.size > 0) this.scheduleCatchUp(room);
     const { compactAfterUpdates, compactAfterBytes } = this.deps.config.sync;
     if (room.compacting || (room.stored.logCount < compactAfterUpdates && room.stored.logBytes < compactAfterBytes)) {
       return;
     }
     room.compacting = true;
-    this.compactor
-      .compact(room.roomId)
-      .then(async () => {
+    void this.compactRoom(room.roomId)
+      .then(async (outcome) => {
+        if (outcome !== 'compacted') return;
         const stats = await this.deps.storage.docs.stats(room.roomId);
-        room.stored = {
-          bytes: stats.logBytes + stats.snapshotBytes,
-          logBytes: stats.logBytes,
-          logCount: stats.logCount,
-        };
+        room.stored = { bytes: stats.logBytes + stats.snapshotBytes, logBytes: stats.logBytes, logCount: stats.logCount };
       })
       .catch((err) => this.logger.error({ err, roomId: room.roomId }, 'compaction failed; will retry later'))
       .finally(() => {
         room.compacting = false;
       });
+  }
+
+  /**
+   * Compacts a room's stored log, once across all instances: whoever holds the room's lease does
+   * it (the lease expires by itself if its holder dies), and the swap is conditional besides.
+   */
+  async compactRoom(roomId: string): Promise<'compacted' | 'leased-elsewhere' | 'nothing-to-do' | 'lost-race'> {
+    const lease = `compact:${roomId}`;
+    if (!(await this.deps.storage.leases.tryAcquire(lease, this.instanceId, 120_000))) {
+      this.deps.metrics.compactions.inc({ outcome: 'leased-elsewhere' });
+      return 'leased-elsewhere';
+    }
+    try {
+      const result = await this.compactor.compact(roomId);
+      if (result.updatesFolded === 0) return 'nothing-to-do';
+      return result.compacted ? 'compacted' : 'lost-race';
+    } finally {
+      await this.deps.storage.leases.release(lease, this.instanceId).catch(() => undefined);
+    }
   }
 
   private async refreshToken(conn: Connection, token: string): Promise<void> {
