@@ -1,0 +1,44 @@
+import { IndexeddbPersistence, clearDocument } from 'y-indexeddb';
+import type { LocalPersistence, RoomStore } from './types.js';
+
+/**
+ * Keeps every room in its own IndexedDB database through y-indexeddb (browsers; in Node, with an
+ * IndexedDB implementation such as fake-indexeddb installed as the global `indexedDB`).
+ */
+export function indexedDbPersistence(): LocalPersistence {
+  return {
+    async open(name, doc) {
+      if (typeof indexedDB === 'undefined') throw new Error('IndexedDB is not available here');
+      const idb = new IndexeddbPersistence(name, doc);
+      await idb.whenSynced;
+      /** A read-write transaction over both stores completes after every earlier write to them. */
+      const flush = (): Promise<void> =>
+        new Promise((resolve, reject) => {
+          const db = idb.db;
+          if (!db) return resolve();
+          const tx = db.transaction(['updates', 'custom'], 'readwrite');
+          tx.oncomplete = () => resolve();
+          tx.onerror = () => reject(tx.error);
+          tx.onabort = () => reject(tx.error);
+        });
+      const store: RoomStore = {
+        getMeta: async (key) => {
+          const v: unknown = await idb.get(key);
+          return typeof v === 'string' ? v : undefined;
+        },
+        setMeta: async (key, value) => {
+          await idb.set(key, value);
+        },
+        flush,
+        close: async () => {
+          await flush();
+          await idb.destroy();
+        },
+      };
+      return store;
+    },
+    async remove(name) {
+      await clearDocument(name);
+    },
+  };
+}

@@ -1,0 +1,110 @@
+import 'fake-indexeddb/auto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { MemoryTokenStore, filePersistence, type NodeKithClientOptions, type Session } from '../src/node.js';
+import { makeClient, signUp } from './helpers/clients.js';
+import { startServer, tempDir, type TestServer } from './helpers/server.js';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startServer();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const event = (day: string, title: string) => ({ title, start: `${day}T09:00`, end: `${day}T10:00`, tz: 'Europe/Paris' });
+
+/**
+ * One device across reloads: each "session" is a new client (new Y.Doc, new Yjs client id) over
+ * the same local store and the same saved login.
+ */
+async function reloadsSaveOfflineEdits(persistence: NodeKithClientOptions['persistence']) {
+  const first = makeClient(t.url, { persistence });
+  await signUp(first, 'dev');
+  const session = (first as unknown as { session: Session }).session;
+  const { roomId } = await first.rooms.create('Home');
+  const reload = () => {
+    const store = new MemoryTokenStore();
+    store.set(session);
+    return makeClient(t.url, { persistence, tokenStore: store });
+  };
+
+  // Session 1, offline: two edits stay local.
+  const s1 = await first.openCalendar(roomId, { connect: false });
+  const a = s1.createEvent(event('2026-07-01', 'Offline one'));
+  s1.createEvent(event('2026-07-02', 'Offline two'));
+  expect(s1.unsavedEdits).toBe(2);
+  const firstClientId = s1.doc.clientID;
+  await first.close();
+
+  // Session 2 (a reload), still offline: the edits are there and still count as unsaved.
+  const second = reload();
+  const s2 = await second.openCalendar(roomId, { connect: false });
+  expect(s2.doc.clientID).not.toBe(firstClientId);
+  expect(s2.listEvents().map((e) => e.title).sort()).toEqual(['Offline one', 'Offline two']);
+  expect(s2.unsavedEdits).toBe(2);
+  s2.updateEvent(a, { title: 'Offline one, edited' });
+  expect(s2.unsavedEdits).toBe(3);
+  expect(s2.status).toBe('offline');
+
+  // Online: the server acknowledges edits of both sessions.
+  s2.connect();
+  await s2.whenSaved(5000);
+  expect(s2.unsavedEdits).toBe(0);
+  await second.close();
+
+  // Session 3: nothing is unsaved, everything is there.
+  const third = reload();
+  const s3 = await third.openCalendar(roomId, { connect: false });
+  expect(s3.unsavedEdits).toBe(0);
+  expect(s3.listEvents().map((e) => e.title).sort()).toEqual(['Offline one, edited', 'Offline two']);
+  await third.close();
+
+  // And the server has it all: a device with no local copy syncs it.
+  const other = makeClient(t.url, { persistence: 'memory', tokenStore: Object.assign(new MemoryTokenStore(), {}) });
+  await other.login(session.user.username, 'correct horse battery');
+  const fresh = await other.openCalendar(roomId);
+  await fresh.whenSynced(5000);
+  expect(fresh.listEvents().map((e) => e.title).sort()).toEqual(['Offline one, edited', 'Offline two']);
+  await other.close();
+}
+
+describe('local persistence', () => {
+  it('IndexedDB: a reload keeps the calendar and its unsaved edits, which are acknowledged once online', async () => {
+    await reloadsSaveOfflineEdits('indexeddb');
+  });
+
+  it('file store: a reload keeps the calendar and its unsaved edits, which are acknowledged once online', async () => {
+    await reloadsSaveOfflineEdits({ file: await tempDir('kith-client-files-') });
+  });
+
+  it('file store: compacts the log on open and ignores a torn last record', async () => {
+    const dir = await tempDir('kith-client-files-');
+    const store = filePersistence(dir);
+    const doc = new Y.Doc();
+    const room = await store.open('room/one', doc);
+    for (let i = 0; i < 20; i++) doc.getMap('m').set(`k${i}`, i);
+    await room.setMeta('note', 'kept');
+    await room.close();
+    const [file] = (await fs.readdir(dir)).filter((f) => f.endsWith('.updates'));
+    const full = path.join(dir, file!);
+    const sizeBefore = (await fs.stat(full)).size;
+    // A crash in the middle of an append: a length prefix promising more bytes than follow.
+    await fs.appendFile(full, Buffer.from([200, 0, 0, 0, 1, 2, 3]));
+
+    const again = new Y.Doc();
+    const reopened = await store.open('room/one', again);
+    expect(again.getMap('m').toJSON()).toEqual(doc.getMap('m').toJSON());
+    expect(await reopened.getMeta('note')).toBe('kept');
+    expect((await fs.stat(full)).size).toBeLessThan(sizeBefore);
+    await expect(store.open('room/one', new Y.Doc())).rejects.toThrow(/already open/);
+    again.getMap('m').set('after', true);
+    await reopened.close();
+    const third = new Y.Doc();
+    await (await store.open('room/one', third)).close();
+    expect(third.getMap('m').get('after')).toBe(true);
+  });
+});
