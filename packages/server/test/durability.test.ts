@@ -2,7 +2,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { defaultConfig, openSqliteStorage, sqliteFileIn, startKithServer, type Storage } from '../src/index.js';
+import { defaultConfig, openSqliteStorage, protocol, sqliteFileIn, startKithServer, type Storage } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
 import { RawClient } from './helpers/raw-client.js';
 import { TEST_JWT_SECRET, makeDataDir, startTestServer, type TestServer } from './helpers/server.js';
@@ -83,6 +83,26 @@ describe('stored before seen', () => {
     // The stock provider stayed connected and healthy throughout (unknown types would have been logged as errors).
     expect(stock.provider.wsconnected).toBe(true);
     stock.provider.destroy();
+  });
+});
+
+describe('stored barrier (message 102)', () => {
+  it('answers a barrier once everything sent before it is on disk, including a pure deletion', async () => {
+    const { s, api } = await server();
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    const c = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    await c.waitSynced();
+    c.doc.getMap('m').set('gone', 'soon');
+    c.send(protocol.encodeStoredBarrier(1));
+    await waitFor(() => c.barriers.includes(1), 5000, 'barrier 1');
+    // A deletion moves no clock: a state-vector ack cannot cover it, the barrier can.
+    c.doc.getMap('m').delete('gone');
+    c.send(protocol.encodeStoredBarrier(2));
+    await waitFor(() => c.barriers.includes(2), 5000, 'barrier 2');
+    expect(readStoredDoc(s.dataDir, roomId).getMap('m').has('gone')).toBe(false);
+    expect(c.barriers).toEqual([1, 2]);
+    c.close();
   });
 });
 

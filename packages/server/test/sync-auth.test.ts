@@ -113,6 +113,27 @@ describe('roles and revocation on open sockets', () => {
     for (const p of [o, v, fresh]) p.provider.destroy();
   });
 
+  it('tells a Kith client its role (103) at once and on every change, and a viewer READ_ONLY once when it writes', async () => {
+    const owner = await api.signUp('owner');
+    const bob = await api.signUp('bob');
+    const roomId = await api.createRoom(owner.token);
+    await api.addMember(owner.token, roomId, bob.token, 'editor');
+    const b = await RawClient.connect(`${t.wsUrl}/${roomId}?token=${bob.token}`);
+    await b.waitSynced();
+    b.subscribeDurable();
+    await waitFor(() => b.roles.length === 1, 5000, 'initial role');
+    expect(b.roles).toEqual(['editor']);
+    await api.request('PATCH', `/rooms/${roomId}/members/${bob.userId}`, { token: owner.token, body: { role: 'viewer' } });
+    await waitFor(() => b.roles.length === 2, 5000, 'role change');
+    expect(b.roles).toEqual(['editor', 'viewer']);
+    b.doc.getMap('m').set('a', 1);
+    b.doc.getMap('m').set('b', 2);
+    await waitFor(() => b.denied.length > 0, 5000, 'READ_ONLY notice');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(b.denied).toEqual(['READ_ONLY']);
+    b.close();
+  });
+
   it('a removed member is cut off within 1 s with 4403 MEMBERSHIP_REVOKED', async () => {
     const owner = await api.signUp('owner');
     const bob = await api.signUp('bob');

@@ -18,6 +18,8 @@ export class Connection {
   readonly ackClients = new Set<number>();
   /** Awareness client ids this socket controls, removed when it closes. */
   readonly awarenessClients = new Set<number>();
+  /** A viewer's dropped write has been answered with READ_ONLY once. */
+  toldReadOnly = false;
   /** Pong seen since the last ping. */
   alive = true;
   closed = false;

@@ -15,6 +15,14 @@
  *                     this client.
  * 101 token           client → server: varString accessToken — a refreshed token for this socket
  *                     (same user), so the socket survives the old token's expiry.
+ * 102 stored barrier  client → server: varUint id; the server answers [102, id] once everything it
+ *                     received on this socket before it is on disk (covers edits that move no
+ *                     clock, e.g. pure deletions, which a state vector cannot acknowledge).
+ * 103 role            server → client: varString role (owner, editor, viewer) — sent to a socket
+ *                     that has sent 100, at once and whenever its role changes, so a client knows
+ *                     when its writes would be dropped.
+ * A viewer's first dropped update is also answered with the stock [2, 0, "READ_ONLY"] (permission
+ * denied), which stock clients log.
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
@@ -25,6 +33,8 @@ export const MESSAGE_AUTH = 2;
 export const MESSAGE_QUERY_AWARENESS = 3;
 export const MESSAGE_KITH_DURABLE = 100;
 export const MESSAGE_KITH_TOKEN = 101;
+export const MESSAGE_KITH_STORED_BARRIER = 102;
+export const MESSAGE_KITH_ROLE = 103;
 
 export const SYNC_STEP1 = 0;
 export const SYNC_STEP2 = 1;
@@ -37,7 +47,8 @@ export type ClientMessage =
   | { kind: 'awareness'; update: Uint8Array }
   | { kind: 'query-awareness' }
   | { kind: 'durable-subscribe'; stateVector: Uint8Array }
-  | { kind: 'token'; token: string };
+  | { kind: 'token'; token: string }
+  | { kind: 'stored-barrier'; id: number };
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -71,6 +82,12 @@ export function decodeClientMessage(frame: Uint8Array): ClientMessage {
       case MESSAGE_KITH_TOKEN:
         message = { kind: 'token', token: decoding.readVarString(decoder) };
         break;
+      case MESSAGE_KITH_STORED_BARRIER: {
+        const id = decoding.readVarUint(decoder);
+        if (!Number.isSafeInteger(id)) throw new ProtocolError('barrier id out of range');
+        message = { kind: 'stored-barrier', id };
+        break;
+      }
       default:
         throw new ProtocolError(`unknown message type ${type}`);
     }
@@ -141,6 +158,18 @@ export const encodeToken = (token: string): Uint8Array =>
   frame((e) => {
     encoding.writeVarUint(e, MESSAGE_KITH_TOKEN);
     encoding.writeVarString(e, token);
+  });
+
+export const encodeStoredBarrier = (id: number): Uint8Array =>
+  frame((e) => {
+    encoding.writeVarUint(e, MESSAGE_KITH_STORED_BARRIER);
+    encoding.writeVarUint(e, id);
+  });
+
+export const encodeRole = (role: string): Uint8Array =>
+  frame((e) => {
+    encoding.writeVarUint(e, MESSAGE_KITH_ROLE);
+    encoding.writeVarString(e, role);
   });
 
 /** Decodes a server → client durable frame (used by clients and tests). */

@@ -16,7 +16,16 @@ import { LocalFanout, type Fanout } from '../cluster/fanout.js';
 import { Compactor } from './compaction.js';
 import { Connection } from './connection.js';
 import { GroupCommit } from './group-commit.js';
-import { ProtocolError, decodeClientMessage, encodeSyncStep1, encodeSyncStep2, type ClientMessage } from './protocol.js';
+import {
+  ProtocolError,
+  decodeClientMessage,
+  encodePermissionDenied,
+  encodeRole,
+  encodeStoredBarrier,
+  encodeSyncStep1,
+  encodeSyncStep2,
+  type ClientMessage,
+} from './protocol.js';
 import { REMOTE_ORIGIN, type Room, type RoomBatch } from './room.js';
 import { RoomRegistry } from './room-registry.js';
 import { parseSyncRequest, refuseUpgrade } from './upgrade.js';
@@ -381,9 +390,15 @@ export class SyncServer {
       }
       case 'durable-subscribe': {
         const sv = Y.decodeStateVector(message.stateVector);
+        if (!conn.wantsDurableAcks) conn.send(encodeRole(conn.role));
         conn.wantsDurableAcks = true;
         for (const client of sv.keys()) conn.ackClients.add(client);
         room.whenDurable(() => () => conn.send(room.ackFrame(conn)));
+        return;
+      }
+      case 'stored-barrier': {
+        const frame = encodeStoredBarrier(message.id);
+        room.whenDurable(() => () => conn.send(frame));
         return;
       }
       case 'token':
@@ -397,6 +412,10 @@ export class SyncServer {
     if (!conn.canWrite) {
       // Read-only: neither applied nor broadcast. The socket stays open for reading.
       metrics.updatesRejected.inc({ reason: 'read-only' });
+      if (!conn.toldReadOnly) {
+        conn.toldReadOnly = true;
+        conn.send(encodePermissionDenied('READ_ONLY'));
+      }
       return;
     }
     const room = conn.room;
@@ -488,7 +507,7 @@ export class SyncServer {
         conn.close('MEMBERSHIP_REVOKED');
         return;
       }
-      conn.role = member.role;
+      this.setRole(conn, member.role);
       conn.setTokenExpiry(claims.exp * 1000);
     } catch (err) {
       conn.close(err instanceof KithError ? err.code : 'UNAUTHENTICATED');
@@ -501,7 +520,7 @@ export class SyncServer {
     for (const conn of room.connections) {
       if (conn.userId !== change.userId) continue;
       if (change.role === null) conn.close('MEMBERSHIP_REVOKED');
-      else conn.role = change.role;
+      else this.setRole(conn, change.role);
     }
   }
 
@@ -514,12 +533,19 @@ export class SyncServer {
         for (const conn of room.connections) {
           const role = members.get(conn.userId);
           if (role === undefined) conn.close('MEMBERSHIP_REVOKED');
-          else conn.role = role;
+          else this.setRole(conn, role);
         }
       } catch (err) {
         this.logger.warn({ err, roomId: room.roomId }, 'membership re-check failed');
       }
     }
+  }
+
+  private setRole(conn: Connection, role: Connection['role']): void {
+    if (conn.role === role) return;
+    conn.role = role;
+    conn.toldReadOnly = false;
+    if (conn.wantsDurableAcks) conn.send(encodeRole(role));
   }
 
   private pingAll(): void {

@@ -15,6 +15,10 @@ export class RawClient {
   /** Latest durable acknowledgement, as a state vector. */
   durable = new Map<number, number>();
   synced = false;
+  /** Stored-barrier ids answered (102), roles announced (103), permission-denied reasons (2/0). */
+  readonly barriers: number[] = [];
+  readonly roles: string[] = [];
+  readonly denied: string[] = [];
   closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
@@ -70,6 +74,13 @@ export class RawClient {
         Y.applyUpdate(this.doc, payload, this);
         if (sub === protocol.SYNC_STEP2) this.synced = true;
       }
+    } else if (type === protocol.MESSAGE_KITH_STORED_BARRIER) {
+      this.barriers.push(decoding.readVarUint(d));
+    } else if (type === protocol.MESSAGE_KITH_ROLE) {
+      this.roles.push(decoding.readVarString(d));
+    } else if (type === protocol.MESSAGE_AUTH) {
+      decoding.readVarUint(d);
+      this.denied.push(decoding.readVarString(d));
     } else if (type === protocol.MESSAGE_KITH_DURABLE) {
       const sv = Y.decodeStateVector(decoding.readVarUint8Array(d));
       for (const [client, clock] of sv) this.durable.set(client, Math.max(clock, this.durable.get(client) ?? 0));
