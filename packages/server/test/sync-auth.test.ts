@@ -191,7 +191,8 @@ describe('token lifetime on open sockets', () => {
   });
 
   it('keeps the socket open when the client sends a refreshed token before expiry', async () => {
-    const short = await startTestServer({ accessTokenTtlSeconds: 2 });
+    // exp is in whole seconds, so a 3 s token lives between 2 and 3 s: refreshing every 1.2 s is in time.
+    const short = await startTestServer({ accessTokenTtlSeconds: 3 });
     try {
       const a = apiClient(short.url);
       const alice = await a.signUp('alice');
@@ -200,8 +201,8 @@ describe('token lifetime on open sockets', () => {
       await c.waitSynced();
       let closedAt: number | undefined;
       void c.closed.then(() => (closedAt = Date.now()));
-      // Refresh twice, each before the current token runs out.
-      for (let i = 0; i < 2; i++) {
+      // Refresh three times, each before the current token runs out: 3.6 s, past the first token's expiry.
+      for (let i = 0; i < 3; i++) {
         await new Promise((r) => setTimeout(r, 1200));
         const refreshed = await a.request('POST', '/users/refresh', { body: { refreshToken: alice.refreshToken } });
         expect(refreshed.status).toBe(200);

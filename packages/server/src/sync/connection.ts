@@ -14,16 +14,18 @@ export class Connection {
   tokenExpiresAt: number;
   /** Asked for durable acknowledgements (message 100). */
   wantsDurableAcks = false;
-  /** Yjs client ids this socket wrote for, whose stored clocks it is owed an ack of. */
-  readonly ackClients = new Set<number>();
-  /** Awareness client ids this socket controls, removed when it closes. */
-  readonly awarenessClients = new Set<number>();
+  /**
+   * Yjs client ids this socket wrote for, whose stored clocks it is owed an ack of; and awareness
+   * client ids it controls, removed when it closes. Created on first use: most sockets of a big
+   * server are idle readers, and every byte per socket counts there.
+   */
+  ackClients: Set<number> | undefined;
+  awarenessClients: Set<number> | undefined;
   /** A viewer's dropped write has been answered with READ_ONLY once. */
   toldReadOnly = false;
   /** Pong seen since the last ping. */
   alive = true;
   closed = false;
-  private expiryTimer: NodeJS.Timeout | undefined;
   readonly bucket: TokenBucket;
 
   constructor(
@@ -38,7 +40,10 @@ export class Connection {
     this.role = role;
     this.tokenExpiresAt = tokenExpiresAt;
     this.bucket = new TokenBucket(rate.perSecond, rate.burst);
-    this.armExpiry();
+  }
+
+  noteAckClient(client: number): void {
+    (this.ackClients ??= new Set()).add(client);
   }
 
   get canWrite(): boolean {
@@ -54,35 +59,19 @@ export class Connection {
     this.socket.send(frame);
   }
 
-  /** A refreshed token moves the expiry; the socket stays open. */
+  /** A refreshed token moves the expiry; the socket stays open. (The sync server sweeps expiries.) */
   setTokenExpiry(expiresAt: number): void {
     this.tokenExpiresAt = expiresAt;
-    this.armExpiry();
   }
 
   /** Closes with the catalogue's close code; the reason is the stable error code. */
   close(code: ErrorCode, _detail?: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.disarm();
     this.onClosedByServer(code);
     // WebSocket close reasons are at most 123 bytes: the code string always fits.
     this.socket.close(ERRORS[code].closeCode, code);
     // A peer that never answers the close handshake is cut off.
     setTimeout(() => this.socket.terminate(), 2_000).unref();
-  }
-
-  /** Called once the socket is gone, whoever closed it. */
-  disarm(): void {
-    this.closed = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
-  }
-
-  private armExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    // setTimeout holds at most ~24.8 days; tokens are far shorter-lived than that.
-    const delay = Math.min(Math.max(0, this.tokenExpiresAt - Date.now()), 2 ** 31 - 1);
-    this.expiryTimer = setTimeout(() => this.close('TOKEN_EXPIRED'), delay);
   }
 }

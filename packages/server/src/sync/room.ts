@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
-import type { Connection } from './connection.js';
+import { Connection } from './connection.js';
 import { encodeAwareness, encodeDurable, encodeUpdate } from './protocol.js';
 
 /** A send prepared now (from the document as it is) and performed once what it shows is on disk. */
@@ -164,7 +164,7 @@ export class Room {
       this.pendingOrigins.add(conn);
     }
     if (conn.wantsDurableAcks) {
-      for (const c of clients) conn.ackClients.add(c);
+      for (const c of clients) conn.noteAckClient(c);
       this.pendingAcks.add(conn);
     }
     if (effective.length > 0 || conn.wantsDurableAcks) this.scheduler.schedule(this);
@@ -209,7 +209,7 @@ export class Room {
   /** The durable-acknowledgement frame for one socket: stored clocks of the clients it asked about. */
   ackFrame(conn: Connection): Uint8Array {
     const sv = new Map<number, number>();
-    for (const client of conn.ackClients) sv.set(client, this.durableStateVector.get(client) ?? 0);
+    for (const client of conn.ackClients ?? []) sv.set(client, this.durableStateVector.get(client) ?? 0);
     return encodeDurable(Y.encodeStateVector(sv));
   }
 
@@ -281,7 +281,7 @@ export class Room {
   removeConnection(conn: Connection): void {
     this.connections.delete(conn);
     this.pendingAcks.delete(conn);
-    if (conn.awarenessClients.size > 0) {
+    if (conn.awarenessClients && conn.awarenessClients.size > 0) {
       removeAwarenessStates(this.awareness, [...conn.awarenessClients], null);
     }
   }
@@ -311,10 +311,11 @@ export class Room {
   ): void => {
     const changed = [...added, ...updated, ...removed];
     if (changed.length === 0) return;
-    if (origin && typeof origin === 'object' && 'awarenessClients' in origin) {
-      const conn = origin as Connection;
-      for (const c of [...added, ...updated]) conn.awarenessClients.add(c);
-      for (const c of removed) conn.awarenessClients.delete(c);
+    if (origin instanceof Connection) {
+      const mine = (origin.awarenessClients ??= new Set());
+      for (const c of added) mine.add(c);
+      for (const c of updated) mine.add(c);
+      for (const c of removed) mine.delete(c);
     }
     const update = encodeAwarenessUpdate(this.awareness, changed);
     const frame = encodeAwareness(update);

@@ -58,6 +58,9 @@ export class SyncServer {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribe: () => void;
   private readonly fanout: Fanout;
+  private readonly onSocketMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  private readonly onSocketError: (this: WebSocket, err: Error) => void;
+  private readonly onSocketClose: (this: WebSocket) => void;
   /** Names this instance as a lease holder. */
   readonly instanceId = randomUUID();
 
@@ -65,6 +68,18 @@ export class SyncServer {
     const { config, storage, metrics } = deps;
     this.logger = deps.logger.child({ component: 'sync' });
     this.fanout = deps.fanout ?? new LocalFanout();
+    // Socket listeners are made once per server, not once per socket: each finds its connection
+    // on the socket (`this`), which saves a few closures on every one of thousands of sockets.
+    const server = this;
+    this.onSocketMessage = function (this: WebSocket, data: RawData, isBinary: boolean) {
+      server.onMessage(connectionOf(this), data, isBinary);
+    };
+    this.onSocketError = function (this: WebSocket, err: Error) {
+      server.logger.debug({ err, roomId: connectionOf(this).room.roomId }, 'socket error');
+    };
+    this.onSocketClose = function (this: WebSocket) {
+      server.closed(connectionOf(this));
+    };
     this.commits = new GroupCommit(
       storage,
       metrics,
@@ -94,6 +109,8 @@ export class SyncServer {
       this.fanout.publishMembership(change);
     });
     this.timers.push(setInterval(() => this.pingAll(), config.sync.pingIntervalMs));
+    // One sweep for every socket's token expiry, rather than a timer per socket.
+    this.timers.push(setInterval(() => this.closeExpired(), 250));
     this.timers.push(setInterval(() => void this.recheckMemberships(), config.sync.membershipCheckMs));
     for (const t of this.timers) t.unref();
   }
@@ -321,17 +338,12 @@ export class SyncServer {
     this.registry.cancelUnload(room);
     this.deps.metrics.connections.inc();
 
-    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(conn, data, isBinary));
-    ws.on('pong', () => {
-      conn.alive = true;
-    });
-    ws.on('error', (err) => this.logger.debug({ err, roomId: room.roomId }, 'socket error'));
-    ws.on('close', () => {
-      conn.disarm();
-      room.removeConnection(conn);
-      this.deps.metrics.connections.dec();
-      this.registry.maybeScheduleUnload(room);
-    });
+    // Shared listeners (no closures per socket): each finds its connection on the socket.
+    (ws as SocketWithConnection)[CONNECTION] = conn;
+    ws.on('message', this.onSocketMessage);
+    ws.on('pong', onSocketPong);
+    ws.on('error', this.onSocketError);
+    ws.on('close', this.onSocketClose);
 
     // Start the sync: our state vector, so the client sends what we lack; then who is online.
     conn.send(encodeSyncStep1(Y.encodeStateVector(room.doc)));
@@ -392,7 +404,7 @@ export class SyncServer {
         const sv = Y.decodeStateVector(message.stateVector);
         if (!conn.wantsDurableAcks) conn.send(encodeRole(conn.role));
         conn.wantsDurableAcks = true;
-        for (const client of sv.keys()) conn.ackClients.add(client);
+        for (const client of sv.keys()) conn.noteAckClient(client);
         room.whenDurable(() => () => conn.send(room.ackFrame(conn)));
         return;
       }
@@ -541,6 +553,20 @@ export class SyncServer {
     }
   }
 
+  private closeExpired(): void {
+    const now = Date.now();
+    for (const room of this.registry.rooms.values()) {
+      for (const conn of room.connections) if (conn.tokenExpiresAt <= now) conn.close('TOKEN_EXPIRED');
+    }
+  }
+
+  private closed(conn: Connection): void {
+    conn.closed = true;
+    conn.room.removeConnection(conn);
+    this.deps.metrics.connections.dec();
+    this.registry.maybeScheduleUnload(conn.room);
+  }
+
   private setRole(conn: Connection, role: Connection['role']): void {
     if (conn.role === role) return;
     conn.role = role;
@@ -560,6 +586,15 @@ export class SyncServer {
       }
     }
   }
+}
+
+const CONNECTION = Symbol('kith connection');
+type SocketWithConnection = WebSocket & { [CONNECTION]: Connection };
+
+const connectionOf = (ws: WebSocket): Connection => (ws as SocketWithConnection)[CONNECTION];
+
+function onSocketPong(this: WebSocket): void {
+  connectionOf(this).alive = true;
 }
 
 function toUint8Array(data: RawData): Uint8Array {
