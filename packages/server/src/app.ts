@@ -29,6 +29,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // Our /readyz answers 503 SHUTTING_DOWN itself (Fastify's generic 503 would bypass the catalogue).
+    return503OnClosing: false,
     trustProxy: false,
     // No type coercion: `{"username": 12345}` must be a 400, not the user "12345".
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },

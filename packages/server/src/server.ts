@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -7,9 +8,11 @@ import { defaultConfig, type KithConfig } from './config/config.js';
 import { createLogger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
 import { MembershipEvents } from './rooms/membership-events.js';
-import { openSqliteStorage, sqliteFileIn } from './storage/sqlite/sqlite-storage.js';
+import { openStorage } from './storage/open-storage.js';
 import type { Storage } from './storage/storage.js';
 import { SyncServer } from './sync/sync-server.js';
+import type { Fanout } from './cluster/fanout.js';
+import { installCalendar, type InstalledCalendar } from './calendar/index.js';
 
 export interface KithServer {
   readonly url: string;
@@ -26,6 +29,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Storage to use instead of the SQLite file in the data dir. */
   storage?: Storage;
+  /** Cross-instance fan-out to use (e.g. a RedisFanout); one instance alone by default. */
+  fanout?: Fanout;
 }
 
 /** Starts a kith-server: HTTP API and sync WebSocket on one port. */
@@ -34,24 +39,70 @@ export async function startKithServer(
   options: StartOptions = {},
 ): Promise<KithServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  if (!options.storage || !config.jwtSecret) {
+    // The data dir holds password hashes and the signing secret: when we create it, only the
+    // server's user may enter it (an existing dir keeps the mode its operator gave it).
+    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  }
   const storage =
     options.storage ??
-    openSqliteStorage({ file: sqliteFileIn(config.dataDir), synchronous: config.sqliteSynchronous });
+    (await openStorage({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      sqliteSynchronous: config.sqliteSynchronous,
+      onIdleError: (err) => logger.warn({ err: err.message }, 'PostgreSQL connection dropped; the pool reconnects'),
+    }));
+  let fanout = options.fanout;
+  if (!fanout && config.redisUrl) {
+    // Loaded only when configured: one instance alone needs no Redis client.
+    const { RedisFanout } = await import('./cluster/redis-fanout.js');
+    const redis = new RedisFanout(config.redisUrl, logger.child({ component: 'redis' }));
+    // Start even if Redis is down: each instance serves its own clients and catches up later.
+    await redis.ready(5000).catch(() => logger.warn('Redis is not reachable yet; instances catch up from the log'));
+    fanout = redis;
+  }
   const metrics = new Metrics();
   const membership = new MembershipEvents();
   let accepting = true;
-  const app = await buildApp({
-    config,
-    storage,
-    metrics,
-    membership,
-    logger,
-    jwtSecret: loadOrCreateJwtSecret(config.dataDir, config.jwtSecret),
-    isAccepting: () => accepting,
+  let app: FastifyInstance | undefined;
+  let sync: SyncServer | undefined;
+  let calendar: InstalledCalendar | undefined;
+  try {
+    app = await buildApp({
+      config,
+      storage,
+      metrics,
+      membership,
+      logger,
+      jwtSecret: loadOrCreateJwtSecret(config.dataDir, config.jwtSecret),
+      isAccepting: () => accepting,
+    });
+    sync = new SyncServer({ app, config, storage, metrics, membership, logger, fanout });
+    sync.attach(app.server);
+    calendar = await installCalendar({ app, sync, storage, config, logger, membership });
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    // A server that failed to start (e.g. port taken) leaves nothing open behind it.
+    await calendar?.close().catch(() => undefined);
+    await sync?.close().catch(() => undefined);
+    await app?.close().catch(() => undefined);
+    if (!options.storage) await storage.close().catch(() => undefined);
+    throw err;
+  }
+  return running(config, app, sync, calendar!, storage, metrics, () => {
+    accepting = false;
   });
-  const sync = new SyncServer({ app, config, storage, metrics, membership, logger });
-  sync.attach(app.server);
-  await app.listen({ port: config.port, host: config.host });
+}
+
+function running(
+  config: KithConfig,
+  app: FastifyInstance,
+  sync: SyncServer,
+  calendar: InstalledCalendar,
+  storage: Storage,
+  metrics: Metrics,
+  stopAccepting: () => void,
+): KithServer {
   const port = (app.server.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -59,13 +110,27 @@ export async function startKithServer(
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      accepting = false;
+      // /readyz answers 503 and sync upgrades are refused from here on.
+      stopAccepting();
       // Stop listening first so no new socket arrives while we drain.
       const stopped = new Promise<void>((resolve) => app.server.close(() => resolve()));
+      // Frames already received when shutdown began (e.g. an update sent just before SIGTERM,
+      // delivered in the same poll as the signal) are read and applied before the sockets are
+      // closed, so the drain below stores them: let the current poll phase finish first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      // Live JSON sockets first (they watch rooms), then: commit everything pending and close
+      // every sync socket with 1001.
+      await calendar.close();
       await sync.close();
       app.server.closeIdleConnections?.();
-      await app.close();
-      await stopped.catch(() => undefined);
+      // In-flight HTTP requests get a grace period; a stalled client cannot hold the exit forever.
+      const cutOff = setTimeout(() => app.server.closeAllConnections?.(), config.shutdownGraceMs);
+      try {
+        await app.close();
+        await stopped.catch(() => undefined);
+      } finally {
+        clearTimeout(cutOff);
+      }
       await storage.close();
     })();
     return closing;

@@ -220,6 +220,8 @@ describe('loading and unloading rooms', () => {
       users: real.users,
       refreshTokens: real.refreshTokens,
       rooms: real.rooms,
+      leases: real.leases,
+      feeds: real.feeds,
       ping: () => real.ping(),
       close: () => real.close(),
       docs: {
@@ -231,6 +233,7 @@ describe('loading and unloading rooms', () => {
           return real.docs.load(roomId);
         },
         append: (u) => real.docs.append(u),
+        head: (r) => real.docs.head(r),
         stats: (r) => real.docs.stats(r),
         compact: (...args) => real.docs.compact(...args),
       },

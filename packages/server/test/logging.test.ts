@@ -192,6 +192,12 @@ describe('redactUrl', () => {
     expect(redactUrl('/rooms/r1/invites')).toBe('/rooms/r1/invites');
   });
 
+  it('redacts ICS feed secrets, also in paths that match no route', () => {
+    expect(redactUrl('/feeds/s3cr3t-Feed_tok.ics')).toBe('/feeds/[redacted]');
+    expect(redactUrl('/feeds/s3cr3t.ics/extra')).toBe('/feeds/[redacted]/extra');
+    expect(redactUrl('/rooms/r1/feed')).toBe('/rooms/r1/feed');
+  });
+
   it('leaves a URL without query untouched and handles an empty query', () => {
     expect(redactUrl('/rooms/abc/members/u1')).toBe('/rooms/abc/members/u1');
     expect(redactUrl('/x?')).toBe('/x?');

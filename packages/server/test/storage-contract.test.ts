@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { openStorage, storageEngineFor } from '../src/storage/open-storage.js';
 import { openPostgresStorage } from '../src/storage/postgres/postgres-storage.js';
+import { PG_MIGRATIONS } from '../src/storage/postgres/migrations.js';
 import type { Role, RoomRecord, Storage, StoredDoc, UserRecord } from '../src/storage/storage.js';
 import {
   createTestSchema,
@@ -493,6 +494,62 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
       });
     });
 
+    describe('calendar feeds', () => {
+      const feed = (roomId: string, createdBy: string, tokenHash: string = randomUUID()) => ({
+        roomId,
+        tokenHash,
+        createdBy,
+        createdAt: tick(),
+      });
+
+      it('a room has no feed until one is put; the feed is found by room and by token hash', async () => {
+        const owner = await addUser(s);
+        const room = await addRoom(s, owner);
+        expect(await s.feeds.get(room.roomId)).toBeUndefined();
+        const f = feed(room.roomId, owner.userId);
+        await s.feeds.put(f);
+        expect(await s.feeds.get(room.roomId)).toEqual(f);
+        expect(await s.feeds.findByTokenHash(f.tokenHash)).toEqual(f);
+        expect(await s.feeds.findByTokenHash('unknown')).toBeUndefined();
+      });
+
+      it('putting a new feed replaces the old one: the old hash finds nothing, other rooms keep theirs', async () => {
+        const owner = await addUser(s);
+        const room = await addRoom(s, owner);
+        const other = await addRoom(s, owner, 'Other');
+        const first = feed(room.roomId, owner.userId);
+        const kept = feed(other.roomId, owner.userId);
+        await s.feeds.put(first);
+        await s.feeds.put(kept);
+        const second = feed(room.roomId, owner.userId);
+        await s.feeds.put(second);
+        expect(await s.feeds.findByTokenHash(first.tokenHash)).toBeUndefined();
+        expect(await s.feeds.findByTokenHash(second.tokenHash)).toEqual(second);
+        expect(await s.feeds.get(room.roomId)).toEqual(second);
+        expect(await s.feeds.findByTokenHash(kept.tokenHash)).toEqual(kept);
+      });
+
+      it('revoke removes the feed and answers whether there was one', async () => {
+        const owner = await addUser(s);
+        const room = await addRoom(s, owner);
+        const f = feed(room.roomId, owner.userId);
+        await s.feeds.put(f);
+        expect(await s.feeds.revoke(room.roomId)).toBe(true);
+        expect(await s.feeds.findByTokenHash(f.tokenHash)).toBeUndefined();
+        expect(await s.feeds.get(room.roomId)).toBeUndefined();
+        expect(await s.feeds.revoke(room.roomId)).toBe(false);
+      });
+
+      it('one token hash cannot serve two rooms', async () => {
+        const owner = await addUser(s);
+        const a = await addRoom(s, owner);
+        const b = await addRoom(s, owner, 'B');
+        await s.feeds.put(feed(a.roomId, owner.userId, 'same-hash'));
+        await expect(s.feeds.put(feed(b.roomId, owner.userId, 'same-hash'))).rejects.toThrow();
+        expect((await s.feeds.findByTokenHash('same-hash'))?.roomId).toBe(a.roomId);
+      });
+    });
+
     describe('documents', () => {
       it('a room with nothing stored loads empty and has zero stats', async () => {
         expect(await s.docs.load('empty')).toEqual({ snapshot: null, snapshotSeq: 0, updates: [] });
@@ -778,7 +835,7 @@ describe.skipIf(!probe.available)('PostgreSQL', () => {
       await client.connect();
       try {
         const { rows } = await client.query(`SELECT version FROM ${schema}.schema_migrations`);
-        expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+        expect(rows.map((r) => r.version).sort((a, b) => a - b)).toEqual(PG_MIGRATIONS.map((m) => m.version));
       } finally {
         await client.end();
       }

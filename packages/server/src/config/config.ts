@@ -44,6 +44,15 @@ export interface KithConfig {
   sqliteSynchronous: SqliteSynchronous;
   /** Folder of a built web app to serve at `/`, if any. */
   staticDir: string | undefined;
+  /** `postgres://…` stores everything in PostgreSQL; unset means SQLite in the data dir. */
+  databaseUrl: string | undefined;
+  /** `redis://…` turns on fan-out between several instances. */
+  redisUrl: string | undefined;
+  /**
+   * On SIGTERM/SIGINT, how long in-flight HTTP requests may take to finish before their
+   * connections are cut (sync sockets are closed with 1001 at once; their data is stored first).
+   */
+  shutdownGraceMs: number;
   limits: Limits;
   sync: SyncTuning;
 }
@@ -76,6 +85,9 @@ export function defaultConfig(overrides: Partial<KithConfig> = {}): KithConfig {
     refreshTokenTtlDays: 30,
     sqliteSynchronous: 'full',
     staticDir: undefined,
+    databaseUrl: undefined,
+    redisUrl: undefined,
+    shutdownGraceMs: 10_000,
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
     sync: { ...DEFAULT_SYNC, ...overrides.sync },
@@ -88,11 +100,16 @@ const OPTIONS = {
   host: { env: 'HOST', help: 'address to bind (default 127.0.0.1; 0.0.0.0 for every interface)' },
   'data-dir': { env: 'KITH_DATA_DIR', help: 'folder for the SQLite database and the generated secret (default ./data)' },
   'public-url': { env: 'KITH_PUBLIC_URL', help: 'base URL used in invite links (default: from the request)' },
-  'log-level': { env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug or trace (default info)' },
+  'log-level': { env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
   'jwt-secret': { env: 'KITH_JWT_SECRET', help: 'secret that signs access tokens (default: generated once into the data dir)' },
   'access-token-ttl': { env: 'KITH_ACCESS_TOKEN_TTL', help: 'access token lifetime in seconds (default 900)' },
   'refresh-token-ttl-days': { env: 'KITH_REFRESH_TOKEN_TTL_DAYS', help: 'refresh token lifetime in days (default 30)' },
   'sqlite-sync': { env: 'KITH_SQLITE_SYNC', help: 'full (fsync each commit, default) or normal (survives process crashes only)' },
+  'database-url': {
+    env: 'DATABASE_URL',
+    help: 'postgres://user:pass@host:5432/db to store data in PostgreSQL (default: SQLite in the data dir)',
+  },
+  'redis-url': { env: 'REDIS_URL', help: 'redis://host:6379 to fan out between several instances (default: one instance)' },
   'static-dir': { env: 'KITH_STATIC_DIR', help: 'built web app to serve at / (default: the bundled example app, when built)' },
   'max-message-bytes': { env: 'KITH_MAX_MESSAGE_BYTES', help: 'largest WebSocket message (default 4194304)' },
   'max-room-bytes': { env: 'KITH_MAX_ROOM_BYTES', help: 'largest stored room (default 67108864)' },
@@ -101,6 +118,7 @@ const OPTIONS = {
   'login-per-minute': { env: 'KITH_LOGIN_PER_MINUTE', help: 'login attempts per minute per IP and per username (default 10)' },
   'unload-grace-ms': { env: 'KITH_UNLOAD_GRACE_MS', help: 'how long an unused room stays in memory (default 30000)' },
   'compact-after-updates': { env: 'KITH_COMPACT_AFTER_UPDATES', help: 'compact a room once its log has this many updates (default 1000)' },
+  'shutdown-grace-ms': { env: 'KITH_SHUTDOWN_GRACE_MS', help: 'on SIGTERM, how long in-flight HTTP requests may take before being cut off (default 10000)' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -137,35 +155,53 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
     allowPositionals: false,
   });
   if (values.help) return 'help';
+  const flagValue = (name: OptionName) => (values as Record<string, string | undefined>)[name];
   const raw = (name: OptionName): string | undefined => {
-    const v = (values as Record<string, string | undefined>)[name] ?? env[OPTIONS[name].env];
+    const v = flagValue(name) ?? env[OPTIONS[name].env];
     return v === undefined || v === '' ? undefined : v;
+  };
+  /** How a bad value is named in an error: the flag, or the environment variable it came from. */
+  const source = (name: OptionName): string => {
+    const flag = flagValue(name);
+    return flag !== undefined && flag !== '' ? `--${name}` : OPTIONS[name].env;
   };
   const int = (name: OptionName, min: number): number | undefined => {
     const v = raw(name);
     if (v === undefined) return undefined;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new ConfigError(`--${name} must be an integer >= ${min}, got "${v}"`);
+    const n = /^\s*$/.test(v) ? NaN : Number(v);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(`${source(name)} must be an integer >= ${min}, got "${v}"`);
     return n;
   };
   const d = defaultConfig();
   const sync = raw('sqlite-sync') ?? 'full';
-  if (sync !== 'full' && sync !== 'normal') throw new ConfigError(`--sqlite-sync must be full or normal, got "${sync}"`);
+  if (sync !== 'full' && sync !== 'normal') {
+    throw new ConfigError(`${source('sqlite-sync')} must be full or normal, got "${sync}"`);
+  }
   const logLevel = raw('log-level') ?? d.logLevel;
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new ConfigError(`--log-level must be fatal, error, warn, info, debug, trace or silent, got "${logLevel}"`);
+    throw new ConfigError(
+      `${source('log-level')} must be fatal, error, warn, info, debug, trace or silent, got "${logLevel}"`,
+    );
   }
   const port = int('port', 0) ?? d.port;
-  if (port > 65535) throw new ConfigError(`--port must be at most 65535, got ${port}`);
+  if (port > 65535) throw new ConfigError(`${source('port')} must be at most 65535, got ${port}`);
   const jwtSecret = raw('jwt-secret');
   if (jwtSecret !== undefined && jwtSecret.length < 32) {
-    throw new ConfigError('--jwt-secret must be at least 32 characters long');
+    throw new ConfigError(`${source('jwt-secret')} must be at least 32 characters long`);
   }
   const publicUrl = raw('public-url');
   if (publicUrl !== undefined && !/^https?:\/\//.test(publicUrl)) {
-    throw new ConfigError(`--public-url must start with http:// or https://, got "${publicUrl}"`);
+    throw new ConfigError(`${source('public-url')} must start with http:// or https://, got "${publicUrl}"`);
   }
   const staticDir = raw('static-dir');
+  const databaseUrl = raw('database-url');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`${source('database-url')} must be a postgres:// URL`);
+  }
+  const redisUrl = raw('redis-url');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError(`${source('redis-url')} must be a redis:// or rediss:// URL`);
+  }
   return defaultConfig({
     port,
     host: raw('host') ?? d.host,
@@ -177,6 +213,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
     refreshTokenTtlDays: int('refresh-token-ttl-days', 1) ?? d.refreshTokenTtlDays,
     sqliteSynchronous: sync,
     staticDir: staticDir === undefined ? undefined : path.resolve(staticDir),
+    databaseUrl,
+    redisUrl,
+    shutdownGraceMs: int('shutdown-grace-ms', 0) ?? d.shutdownGraceMs,
     limits: {
       maxMessageBytes: int('max-message-bytes', 1024) ?? DEFAULT_LIMITS.maxMessageBytes,
       maxRoomBytes: int('max-room-bytes', 1024) ?? DEFAULT_LIMITS.maxRoomBytes,

@@ -4,7 +4,7 @@ import pino, { type Logger, type LoggerOptions } from 'pino';
 const SECRET_PARAMS = new Set(['token', 'access_token', 'refreshtoken', 'refresh_token', 'code', 'state', 'password']);
 
 /** Path segments that are secrets: the invite code in `/invites/:code/accept` and in `/invite/:code` links. */
-const SECRET_PATH = /(\/invites?\/)[^/?#]+/gi;
+const SECRET_PATH = /(\/(?:invites?|feeds)\/)[^/?#]+/gi;
 
 /**
  * Replaces secrets in a URL path with `[redacted]`: the values of secret query parameters

@@ -1,5 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Outcomes of `kith_compactions_total` (see sync/compaction.ts and sync/sync-server.ts). */
+export const COMPACTION_OUTCOMES = ['done', 'lost-race', 'failed', 'leased-elsewhere'] as const;
+/** Reasons of `kith_updates_rejected_total` (see sync/sync-server.ts). */
+export const REJECTION_REASONS = ['read-only', 'room-too-large', 'malformed'] as const;
+
 /** The server's Prometheus metrics, each registered in a registry of its own (one per server). */
 export class Metrics {
   readonly registry = new Registry();
@@ -42,6 +47,11 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly catchUps = new Counter({
+    name: 'kith_catch_ups_total',
+    help: 'Times a room read updates it had missed (from other instances) back from the log',
+    registers: [this.registry],
+  });
   readonly socketsClosed = new Counter({
     name: 'kith_sockets_closed_total',
     help: 'Sync sockets closed by the server, by error code',
@@ -51,5 +61,9 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'kith_' });
+    // Labelled series exist from the start at 0, so that rate() and alerts see the first event
+    // as an increase (a series that appears at 1 looks to Prometheus like no change at all).
+    for (const outcome of COMPACTION_OUTCOMES) this.compactions.inc({ outcome }, 0);
+    for (const reason of REJECTION_REASONS) this.updatesRejected.inc({ reason }, 0);
   }
 }

@@ -1,5 +1,4 @@
 import type { SqliteSynchronous } from '../config/config.js';
-import { openPostgresStorage } from './postgres/postgres-storage.js';
 import { openSqliteStorage, sqliteFileIn } from './sqlite/sqlite-storage.js';
 import type { Storage } from './storage.js';
 
@@ -34,6 +33,8 @@ export function storageEngineFor(databaseUrl: string | undefined): StorageEngine
  */
 export async function openStorage(options: OpenStorageOptions): Promise<Storage> {
   if (storageEngineFor(options.databaseUrl) === 'postgres') {
+    // Loaded only when used: `pg` is not needed (nor paid for at start-up) on the SQLite default.
+    const { openPostgresStorage } = await import('./postgres/postgres-storage.js');
     return openPostgresStorage({
       connectionString: (options.databaseUrl as string).trim(),
       ...(options.onIdleError ? { onIdleError: options.onIdleError } : {}),

@@ -147,12 +147,31 @@ export interface LeaseStore {
   release(name: string, holder: string): Promise<void>;
 }
 
+/** A room's secret ICS feed: only the sha256 of its token is stored. */
+export interface FeedRecord {
+  roomId: string;
+  tokenHash: string;
+  createdBy: string;
+  createdAt: number;
+}
+
+/** Calendar feeds: at most one secret per room; replacing it revokes the previous one at once. */
+export interface FeedStore {
+  /** Makes this the room's feed secret, replacing (and so revoking) any previous one. */
+  put(feed: FeedRecord): Promise<void>;
+  get(roomId: string): Promise<FeedRecord | undefined>;
+  findByTokenHash(tokenHash: string): Promise<FeedRecord | undefined>;
+  /** Revokes the room's feed; false when it had none. */
+  revoke(roomId: string): Promise<boolean>;
+}
+
 export interface Storage {
   readonly users: UserStore;
   readonly refreshTokens: RefreshTokenStore;
   readonly rooms: RoomStore;
   readonly docs: DocStore;
   readonly leases: LeaseStore;
+  readonly feeds: FeedStore;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

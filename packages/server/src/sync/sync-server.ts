@@ -236,6 +236,7 @@ export class SyncServer {
   async editRoom<T>(roomId: string, edit: (doc: Y.Doc) => T): Promise<T> {
     const room = await this.registry.acquire(roomId);
     try {
+      if (room.stored.bytes >= this.deps.config.limits.maxRoomBytes) throw new KithError('ROOM_TOO_LARGE');
       const result = room.applyServerEdit(edit);
       await room.durable();
       return result;
@@ -265,9 +266,10 @@ export class SyncServer {
 
   /**
    * Keeps a room loaded and calls `onCommitted(doc)` after each commit of it (its changes are on
-   * disk and were broadcast). `onOpen(doc)` runs on the loaded document first — e.g. to attach
-   * observers that note which calendar events changed. If the room is reloaded (after a failed
-   * commit), the watch is re-attached to the new document. Returns a function that stops watching.
+   * disk and were broadcast), including updates stored by other instances. `onOpen(doc)` runs on
+   * the loaded document first — e.g. to attach observers that note which calendar events changed.
+   * If the room is dropped from memory (a reload after a failure, or shutdown), `onLost` is called
+   * and the watch ends: watch again to follow the reloaded room. Returns a function that stops watching.
    */
   async watchRoom(
     roomId: string,
@@ -306,7 +308,11 @@ export class SyncServer {
       const acquired = room;
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.registry.release(acquired);
-        if (!this.accepting || acquired.broken) {
+        if (!this.accepting) {
+          ws.close(1001, 'SHUTTING_DOWN');
+          return;
+        }
+        if (acquired.broken) {
           ws.close(1013, 'ROOM_UNAVAILABLE');
           return;
         }
@@ -421,6 +427,10 @@ export class SyncServer {
 
   private receiveUpdate(conn: Connection, update: Uint8Array): void {
     const { metrics, config } = this.deps;
+    // Decode fully before touching the document: most malformed updates stop here.
+    const decoded = Y.decodeUpdate(update);
+    // Every client answers our sync step 1 with an update, empty when it has nothing new: no write.
+    if (decoded.structs.length === 0 && decoded.ds.clients.size === 0) return;
     if (!conn.canWrite) {
       // Read-only: neither applied nor broadcast. The socket stays open for reading.
       metrics.updatesRejected.inc({ reason: 'read-only' });
@@ -436,8 +446,6 @@ export class SyncServer {
       conn.close('ROOM_TOO_LARGE');
       return;
     }
-    // Decode fully before touching the document: most malformed updates stop here.
-    const decoded = Y.decodeUpdate(update);
     const clients = new Set<number>();
     for (const s of decoded.structs) clients.add(s.id.client);
     if (!room.applyClientUpdate(conn, update, clients)) {
@@ -493,8 +501,11 @@ export class SyncServer {
    * it (the lease expires by itself if its holder dies), and the swap is conditional besides.
    */
   async compactRoom(roomId: string): Promise<'compacted' | 'leased-elsewhere' | 'nothing-to-do' | 'lost-race'> {
+    // The lease only matters when other instances share the storage. Alone (SQLite), a lease left
+    // by a process killed mid-compaction would only block the restarted one until it expired.
+    const shared = this.deps.config.databaseUrl !== undefined;
     const lease = `compact:${roomId}`;
-    if (!(await this.deps.storage.leases.tryAcquire(lease, this.instanceId, 120_000))) {
+    if (shared && !(await this.deps.storage.leases.tryAcquire(lease, this.instanceId, COMPACTION_LEASE_MS))) {
       this.deps.metrics.compactions.inc({ outcome: 'leased-elsewhere' });
       return 'leased-elsewhere';
     }
@@ -503,7 +514,7 @@ export class SyncServer {
       if (result.updatesFolded === 0) return 'nothing-to-do';
       return result.compacted ? 'compacted' : 'lost-race';
     } finally {
-      await this.deps.storage.leases.release(lease, this.instanceId).catch(() => undefined);
+      if (shared) await this.deps.storage.leases.release(lease, this.instanceId).catch(() => undefined);
     }
   }
 
@@ -587,6 +598,9 @@ export class SyncServer {
     }
   }
 }
+
+/** Long enough for a big room's merge; short enough that a dead holder's lease frees up soon. */
+const COMPACTION_LEASE_MS = 30_000;
 
 const CONNECTION = Symbol('kith connection');
 type SocketWithConnection = WebSocket & { [CONNECTION]: Connection };

@@ -9,8 +9,16 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
 
-export const CLI_PATH = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+/** The built binary; KITH_SERVER_CLI points the process tests at another build (e.g. a deliberately broken one). */
+export const CLI_PATH = process.env.KITH_SERVER_CLI
+  ? path.resolve(process.env.KITH_SERVER_CLI)
+  : fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 
 /** A fixed secret (≥ 32 chars), so that access tokens stay valid across restarts of a data dir. */
 export const PROCESS_JWT_SECRET = 'kith-process-test-secret-0123456789abcdefghijklmnop';
@@ -221,4 +229,79 @@ export function runCli(
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * A minimal y-websocket client on a raw `ws` socket: the stock client's sync logic (y-protocols'
+ * readSyncMessage), without a provider's reconnect machinery. `onChange` runs synchronously after
+ * every server frame applied to the document, so a test can act the instant content arrives.
+ */
+export class RawSyncClient {
+  readonly doc: Y.Doc;
+  synced = false;
+  onChange: (() => void) | undefined;
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  private constructor(
+    readonly ws: WebSocket,
+    doc: Y.Doc,
+  ) {
+    this.doc = doc;
+    this.closed = new Promise((resolve) => {
+      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+    ws.on('message', (data: Buffer) => this.receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+    doc.on('update', (update: Uint8Array, origin: unknown) => {
+      if (origin === this || ws.readyState !== ws.OPEN) return;
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 0);
+      syncProtocol.writeUpdate(e, update);
+      ws.send(encoding.toUint8Array(e));
+    });
+  }
+
+  /** Opens `wsUrl/roomId?token=…`; handlers are attached before the socket opens, so no frame is missed. */
+  static connect(wsUrl: string, roomId: string, token: string, doc = new Y.Doc()): Promise<RawSyncClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${wsUrl}/${roomId}?token=${encodeURIComponent(token)}`);
+      ws.binaryType = 'nodebuffer';
+      const client = new RawSyncClient(ws, doc);
+      ws.once('open', () => {
+        const e = encoding.createEncoder();
+        encoding.writeVarUint(e, 0);
+        syncProtocol.writeSyncStep1(e, doc);
+        ws.send(encoding.toUint8Array(e));
+        resolve(client);
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        reject(Object.assign(new Error(`sync upgrade refused: HTTP ${res.statusCode}`), { status: res.statusCode }));
+        res.resume();
+      });
+      ws.once('error', reject);
+    });
+  }
+
+  private receive(frame: Uint8Array): void {
+    const decoder = decoding.createDecoder(frame);
+    if (decoding.readVarUint(decoder) !== 0) return; // awareness and extensions are not needed here
+    const reply = encoding.createEncoder();
+    encoding.writeVarUint(reply, 0);
+    const type = syncProtocol.readSyncMessage(decoder, reply, this.doc, this);
+    if (type === syncProtocol.messageYjsSyncStep2) this.synced = true;
+    if (encoding.length(reply) > 1 && this.ws.readyState === this.ws.OPEN) this.ws.send(encoding.toUint8Array(reply));
+    if (type !== syncProtocol.messageYjsSyncStep1) this.onChange?.();
+  }
+
+  async waitSynced(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.synced) {
+      if (Date.now() > deadline) throw new Error('raw sync client: timed out waiting for sync step 2');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  close(): void {
+    this.onChange = undefined;
+    if (this.ws.readyState === this.ws.CONNECTING || this.ws.readyState === this.ws.OPEN) this.ws.terminate();
+  }
 }

@@ -98,6 +98,18 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
       CREATE TABLE leases (name text PRIMARY KEY, holder text NOT NULL, expires_at bigint NOT NULL);
     `,
   },
+  {
+    version: 3,
+    name: 'calendar feed secrets',
+    sql: `
+      CREATE TABLE room_feeds (
+        room_id text PRIMARY KEY REFERENCES rooms(room_id) ON DELETE CASCADE,
+        token_hash text NOT NULL UNIQUE,
+        created_by text NOT NULL,
+        created_at bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** First key of the two-int advisory locks kith takes: "kith" in ASCII. */

@@ -3,6 +3,8 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type {
   DocStats,
   DocStore,
+  FeedRecord,
+  FeedStore,
   LeaseStore,
   InviteAcceptance,
   InviteRecord,
@@ -165,6 +167,7 @@ class PostgresStorage implements Storage {
   readonly rooms: RoomStore;
   readonly docs: DocStore;
   readonly leases: LeaseStore;
+  readonly feeds: FeedStore;
   private closing: Promise<void> | undefined;
 
   constructor(private readonly pool: Pool) {
@@ -174,6 +177,7 @@ class PostgresStorage implements Storage {
     this.rooms = new PgRooms(db);
     this.docs = new PgDocs(db);
     this.leases = new PgLeases(db);
+    this.feeds = new PgFeeds(db);
   }
 
   async ping(): Promise<void> {
@@ -500,5 +504,39 @@ class PgLeases implements LeaseStore {
 
   async release(name: string, holder: string): Promise<void> {
     await this.db.run('DELETE FROM leases WHERE name = $1 AND holder = $2', [name, holder]);
+  }
+}
+
+const toFeed = (r: any): FeedRecord => ({
+  roomId: r.room_id,
+  tokenHash: r.token_hash,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
+class PgFeeds implements FeedStore {
+  constructor(private readonly db: Db) {}
+
+  async put(feed: FeedRecord): Promise<void> {
+    await this.db.run(
+      `INSERT INTO room_feeds (room_id, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (room_id) DO UPDATE SET token_hash = excluded.token_hash,
+         created_by = excluded.created_by, created_at = excluded.created_at`,
+      [feed.roomId, feed.tokenHash, feed.createdBy, feed.createdAt],
+    );
+  }
+
+  async get(roomId: string): Promise<FeedRecord | undefined> {
+    const [r] = await this.db.rows('SELECT * FROM room_feeds WHERE room_id = $1', [roomId]);
+    return r ? toFeed(r) : undefined;
+  }
+
+  async findByTokenHash(tokenHash: string): Promise<FeedRecord | undefined> {
+    const [r] = await this.db.rows('SELECT * FROM room_feeds WHERE token_hash = $1', [tokenHash]);
+    return r ? toFeed(r) : undefined;
+  }
+
+  async revoke(roomId: string): Promise<boolean> {
+    return (await this.db.run('DELETE FROM room_feeds WHERE room_id = $1', [roomId])) > 0;
   }
 }

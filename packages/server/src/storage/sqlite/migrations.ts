@@ -90,6 +90,18 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'calendar feed secrets',
+    sql: `
+      CREATE TABLE room_feeds (
+        room_id TEXT PRIMARY KEY REFERENCES rooms(room_id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

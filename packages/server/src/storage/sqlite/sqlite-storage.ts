@@ -5,6 +5,8 @@ import type { SqliteSynchronous } from '../../config/config.js';
 import type {
   DocStats,
   DocStore,
+  FeedRecord,
+  FeedStore,
   InviteAcceptance,
   LeaseStore,
   InviteRecord,
@@ -79,6 +81,7 @@ class SqliteStorage implements Storage {
   readonly rooms: RoomStore;
   readonly docs: DocStore;
   readonly leases: LeaseStore;
+  readonly feeds: FeedStore;
 
   constructor(private readonly db: Database) {
     this.users = new SqliteUsers(db);
@@ -86,6 +89,7 @@ class SqliteStorage implements Storage {
     this.rooms = new SqliteRooms(db);
     this.docs = new SqliteDocs(db);
     this.leases = new SqliteLeases(db);
+    this.feeds = new SqliteFeeds(db);
   }
 
   async ping(): Promise<void> {
@@ -385,5 +389,48 @@ class SqliteLeases implements LeaseStore {
 
   async release(name: string, holder: string): Promise<void> {
     this.releaseStmt.run(name, holder);
+  }
+}
+
+const toFeed = (r: any): FeedRecord => ({
+  roomId: r.room_id,
+  tokenHash: r.token_hash,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
+class SqliteFeeds implements FeedStore {
+  private readonly stmts;
+
+  constructor(db: Database) {
+    this.stmts = {
+      put: db.prepare(
+        `INSERT INTO room_feeds (room_id, token_hash, created_by, created_at)
+         VALUES (@roomId, @tokenHash, @createdBy, @createdAt)
+         ON CONFLICT (room_id) DO UPDATE SET token_hash = excluded.token_hash,
+           created_by = excluded.created_by, created_at = excluded.created_at`,
+      ),
+      get: db.prepare('SELECT * FROM room_feeds WHERE room_id = ?'),
+      byHash: db.prepare('SELECT * FROM room_feeds WHERE token_hash = ?'),
+      revoke: db.prepare('DELETE FROM room_feeds WHERE room_id = ?'),
+    };
+  }
+
+  async put(feed: FeedRecord): Promise<void> {
+    this.stmts.put.run(feed);
+  }
+
+  async get(roomId: string): Promise<FeedRecord | undefined> {
+    const r = this.stmts.get.get(roomId);
+    return r ? toFeed(r) : undefined;
+  }
+
+  async findByTokenHash(tokenHash: string): Promise<FeedRecord | undefined> {
+    const r = this.stmts.byHash.get(tokenHash);
+    return r ? toFeed(r) : undefined;
+  }
+
+  async revoke(roomId: string): Promise<boolean> {
+    return this.stmts.revoke.run(roomId).changes > 0;
   }
 }

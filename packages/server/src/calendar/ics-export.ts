@@ -1,0 +1,290 @@
+/**
+ * A room as an RFC 5545 calendar (the secret ICS feed), written with ical-generator.
+ *
+ * - Every series is written with TZID + VTIMEZONE, never as UTC + RRULE (which drifts an hour
+ *   across DST); UTC events as "…Z"; floating events as local times without TZID; all-day events
+ *   as VALUE=DATE with an exclusive DTEND.
+ * - "This and following" segments come from the model's exportSeries(): each is its own series
+ *   (UID `<eventId>_<splitKey>@kith`) ending with UNTIL or a divided COUNT; the first keeps the
+ *   event's own UID `<eventId>@kith`. UIDs never change.
+ * - Cancelled occurrences are EXDATEs; edited ones are extra VEVENTs with the series' UID and a
+ *   RECURRENCE-ID naming the original start. Overrides of occurrences that no longer exist
+ *   (orphaned by a rule change) are left out.
+ * - RFC 7986 NAME, COLOR and REFRESH-INTERVAL; SEQUENCE grows with the event's edits and DTSTAMP
+ *   is its last change, so an unchanged room gives the same bytes.
+ */
+import ical, { escape, type ICalEventData } from 'ical-generator';
+import { Temporal } from 'temporal-polyfill';
+import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
+import type * as Y from 'yjs';
+import { isUtcZone, vtimezone } from './zones.js';
+
+export interface FeedInfo {
+  roomId: string;
+  name: string;
+  /** The room's default zone (room map `defaultTz`), if it has one: X-WR-TIMEZONE. */
+  defaultTz?: string | null;
+}
+
+/** How often subscribers are asked to refresh (RFC 7986 REFRESH-INTERVAL). */
+const REFRESH_SECONDS = 3600;
+
+/** CSS3 colour names (RFC 7986 COLOR) with their hex values (Apple's X-APPLE-CALENDAR-COLOR). */
+const PALETTE: ReadonlyArray<readonly [string, string]> = [
+  ['steelblue', '#4682B4'],
+  ['seagreen', '#2E8B57'],
+  ['tomato', '#FF6347'],
+  ['darkorange', '#FF8C00'],
+  ['mediumpurple', '#9370DB'],
+  ['teal', '#008080'],
+  ['goldenrod', '#DAA520'],
+  ['hotpink', '#FF69B4'],
+];
+
+/** A room's colour: stable per room. */
+export function roomColor(roomId: string): readonly [string, string] {
+  let h = 0;
+  for (const ch of roomId) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return PALETTE[h % PALETTE.length]!;
+}
+
+export function seriesUid(eventId: string, splitKey: string | null): string {
+  return splitKey === null ? `${eventId}@kith` : `${eventId}_${splitKey}@kith`;
+}
+
+/** How a series' times are written. */
+type Zoning =
+  | { kind: 'date' }
+  | { kind: 'floating' }
+  | { kind: 'utc'; tz: string }
+  | { kind: 'zoned'; tz: string; tzid: string };
+
+function zoningOf(s: { allDay: boolean; tz: string | null }): Zoning {
+  if (s.allDay) return { kind: 'date' };
+  if (s.tz === null) return { kind: 'floating' };
+  if (isUtcZone(s.tz)) return { kind: 'utc', tz: s.tz };
+  const vtz = vtimezone(s.tz);
+  // A zone the VTIMEZONE library does not know is written in UTC rather than with a dangling TZID.
+  return vtz ? { kind: 'zoned', tz: s.tz, tzid: vtz.tzid } : { kind: 'utc', tz: s.tz };
+}
+
+const resolve = (wall: string, tz: string): Temporal.ZonedDateTime =>
+  Temporal.PlainDateTime.from(wall).toZonedDateTime(tz, { disambiguation: 'compatible' });
+
+/** A start or end for ical-generator: PlainDate, floating PlainDateTime or ZonedDateTime. */
+function timeValue(z: Zoning, wall: string, tz: string | null): Temporal.PlainDate | Temporal.PlainDateTime | Temporal.ZonedDateTime {
+  switch (z.kind) {
+    case 'date':
+      return Temporal.PlainDate.from(wall.slice(0, 10));
+    case 'floating':
+      return Temporal.PlainDateTime.from(wall);
+    case 'utc':
+      return resolve(wall, tz ?? z.tz).withTimeZone('UTC');
+    case 'zoned':
+      return resolve(wall, tz ?? z.tz);
+  }
+}
+
+const basic = (wall: Temporal.PlainDateTime): string => wall.toString({ smallestUnit: 'second' }).replace(/[-:]/g, '');
+const basicDate = (date: string): string => date.replace(/-/g, '');
+
+/** The wall clock of the occurrence keyed `key` (its local date) at the series' time of day. */
+const originalWall = (s: ExportedSeries, key: string): string => (s.allDay ? key : `${key}T${s.start.slice(11)}`);
+
+/** EXDATE/RDATE values in the form DTSTART has (RFC 5545 erratum 6316: same type, same local time). */
+function dateList(name: 'EXDATE' | 'RDATE', keys: string[], s: ExportedSeries, z: Zoning): string | null {
+  if (keys.length === 0) return null;
+  const walls = keys.map((k) => Temporal.PlainDateTime.from(originalWall(s, k)));
+  switch (z.kind) {
+    case 'date':
+      return `${name};VALUE=DATE:${keys.map(basicDate).join(',')}`;
+    case 'floating':
+      return `${name}:${walls.map(basic).join(',')}`;
+    case 'utc':
+      return `${name}:${walls.map((w) => `${basic(w.toZonedDateTime(z.tz, { disambiguation: 'compatible' }).withTimeZone('UTC').toPlainDateTime())}Z`).join(',')}`;
+    case 'zoned':
+      return `${name};TZID=${z.tzid}:${walls.map(basic).join(',')}`;
+  }
+}
+
+/**
+ * The rule with UNTIL in the form RFC 5545 wants for the series' DTSTART: a DATE for all-day, a
+ * local time for floating, UTC for zoned. The model reads a DATE UNTIL as the end of that local day.
+ */
+export function exportRule(rule: string, z: Zoning): string {
+  return rule
+    .split(';')
+    .map((part) => {
+      const m = /^UNTIL=(\d{8})(?:T(\d{6})(Z?))?$/i.exec(part);
+      if (!m) return part;
+      const [, ymd = '', hms, utc] = m;
+      const date = `${ymd.slice(0, 4)}-${ymd.slice(4, 6)}-${ymd.slice(6, 8)}`;
+      const wall = hms === undefined ? `${date}T23:59:59` : `${date}T${hms.slice(0, 2)}:${hms.slice(2, 4)}:${hms.slice(4, 6)}`;
+      switch (z.kind) {
+        case 'date':
+          return `UNTIL=${ymd}`;
+        case 'floating':
+          return `UNTIL=${basic(Temporal.PlainDateTime.from(wall))}`;
+        case 'utc':
+        case 'zoned': {
+          if (utc) return `UNTIL=${ymd}T${hms}Z`;
+          const at = resolve(wall, z.tz).withTimeZone('UTC').toPlainDateTime();
+          return `UNTIL=${basic(at)}Z`;
+        }
+      }
+    })
+    .join(';');
+}
+
+/** SEQUENCE: seconds of editing since creation, so it only grows as the event is changed. */
+function sequenceOf(ev: CalendarEvent): number {
+  const created = Date.parse(ev.createdAt);
+  const updated = Date.parse(ev.updatedAt);
+  if (!Number.isFinite(created) || !Number.isFinite(updated)) return 0;
+  return Math.max(0, Math.floor((updated - created) / 1000));
+}
+
+function stampOf(ev: CalendarEvent): Date {
+  const t = Date.parse(ev.updatedAt || ev.createdAt);
+  return Number.isFinite(t) ? new Date(t) : new Date(0);
+}
+
+function durationOf(s: ExportedSeries): Temporal.Duration {
+  if (s.allDay) return Temporal.PlainDate.from(s.start).until(Temporal.PlainDate.from(s.end.slice(0, 10)), { largestUnit: 'days' });
+  if (s.tz === null) return Temporal.PlainDateTime.from(s.start).until(Temporal.PlainDateTime.from(s.end), { largestUnit: 'hours' });
+  return resolve(s.start, s.tz).until(resolve(s.end, s.endTz ?? s.tz), { largestUnit: 'hours' });
+}
+
+function commonFields(ev: CalendarEvent, s: ExportedSeries, z: Zoning, title: string, description: string, location: string, category: string | null): Partial<ICalEventData> {
+  const data: Partial<ICalEventData> = {
+    summary: title,
+    sequence: sequenceOf(ev),
+    stamp: stampOf(ev),
+    lastModified: stampOf(ev),
+  };
+  const created = Date.parse(ev.createdAt);
+  if (Number.isFinite(created)) data.created = new Date(created);
+  if (description) data.description = description;
+  if (location) data.location = { title: location };
+  if (category) data.categories = [{ name: category }];
+  if (z.kind === 'date') data.allDay = true;
+  if (z.kind === 'floating') data.floating = true;
+  if (z.kind === 'zoned') data.timezone = z.tzid;
+  return data;
+}
+
+/** One occurrence override as the VEVENT that replaces the occurrence (null when nothing shows). */
+function overrideEvent(ev: CalendarEvent, s: ExportedSeries, z: Zoning, uid: string, key: string, ov: OccurrenceOverride): ICalEventData | null {
+  const { cancelled: _c, ...fields } = ov;
+  if (Object.keys(fields).length === 0) return null;
+  const original = originalWall(s, key);
+  const startWall = ov.start ?? original;
+  let start: ReturnType<typeof timeValue>;
+  let end: ReturnType<typeof timeValue>;
+  const duration = ov.duration !== undefined ? Temporal.Duration.from(ov.duration) : durationOf(s);
+  if (z.kind === 'date') {
+    const d = Temporal.PlainDate.from(startWall.slice(0, 10));
+    start = d;
+    end = d.add(duration);
+  } else if (z.kind === 'floating') {
+    const w = Temporal.PlainDateTime.from(startWall);
+    start = w;
+    end = w.add(duration);
+  } else {
+    const zs = timeValue(z, startWall, s.tz) as Temporal.ZonedDateTime;
+    start = zs;
+    end = zs.add(duration);
+  }
+  return {
+    ...commonFields(
+      ev,
+      s,
+      z,
+      ov.title ?? s.title,
+      ov.description ?? s.description,
+      ov.location ?? s.location,
+      ov.category !== undefined ? ov.category : s.category,
+    ),
+    id: uid,
+    start,
+    end,
+    recurrenceId: timeValue(z, original, s.tz),
+  };
+}
+
+function seriesEvents(ev: CalendarEvent, s: ExportedSeries, orphans: Set<string>): ICalEventData[] {
+  const z = zoningOf(s);
+  const uid = seriesUid(ev.id, s.splitKey);
+  const recurring = s.rrule !== null || s.rdates.length > 0;
+  const main: ICalEventData = {
+    ...commonFields(ev, s, z, s.title, s.description, s.location, s.category),
+    id: uid,
+    start: timeValue(z, s.start, s.tz),
+    end: timeValue(z, s.end, s.endTz ?? s.tz),
+  };
+  const out: ICalEventData[] = [main];
+  if (!recurring) return out;
+  const cancelled = Object.entries(s.overrides)
+    .filter(([k, ov]) => ov.cancelled === true && !orphans.has(k))
+    .map(([k]) => k);
+  const exdates = [...new Set([...s.exdates, ...cancelled])].sort();
+  const lines = [
+    s.rrule !== null ? `RRULE:${exportRule(s.rrule, z)}` : null,
+    dateList('EXDATE', exdates, s, z),
+    dateList('RDATE', s.rdates, s, z),
+  ].filter((l): l is string => l !== null);
+  // A string is written as given (each line), which keeps every RRULE part and our EXDATE forms.
+  main.repeating = lines.join('\r\n');
+  for (const [key, ov] of Object.entries(s.overrides)) {
+    if (orphans.has(key) || exdates.includes(key)) continue;
+    const extra = overrideEvent(ev, s, z, uid, key, ov);
+    if (extra) out.push(extra);
+  }
+  return out;
+}
+
+/**
+ * ical-generator 11 writes RECURRENCE-ID of an all-day event as a UTC date-time; RFC 5545 wants
+ * the DTSTART's type, VALUE=DATE. Fixed in the VEVENTs whose DTSTART is a DATE.
+ */
+function fixAllDayRecurrenceIds(ics: string): string {
+  return ics.replace(/BEGIN:VEVENT\r\n[\s\S]*?END:VEVENT\r\n/g, (block) =>
+    block.includes('\r\nDTSTART;VALUE=DATE:')
+      ? block.replace(/\r\nRECURRENCE-ID:(\d{8})T000000Z?\r\n/, '\r\nRECURRENCE-ID;VALUE=DATE:$1\r\n')
+      : block,
+  );
+}
+
+/** The room's calendar as an iCalendar string. */
+export function buildIcs(doc: Y.Doc, info: FeedInfo): string {
+  const [colorName, colorHex] = roomColor(info.roomId);
+  const cal = ical({
+    name: escape(info.name, false),
+    prodId: { company: 'Kith', product: 'kith-server', language: 'EN' },
+    ttl: REFRESH_SECONDS,
+    color: colorHex,
+    // No calendar-wide zone name: ical-generator would then write DTSTAMP in local time.
+    timezone: { name: null, generator: (tzid: string) => vtimezone(tzid)?.block ?? null },
+  });
+  if (info.defaultTz) cal.x('X-WR-TIMEZONE', info.defaultTz);
+  for (const ev of listEvents(doc)) {
+    let series: ExportedSeries[];
+    let orphans: Set<string>;
+    try {
+      series = exportSeries(ev);
+      orphans = new Set(orphanedKeys(ev));
+    } catch {
+      continue; // an event the model cannot read (e.g. written by a newer client) is left out
+    }
+    for (const s of series) {
+      try {
+        for (const data of seriesEvents(ev, s, orphans)) cal.createEvent(data);
+      } catch {
+        // one unreadable series must not break the whole feed
+      }
+    }
+  }
+  const ics = fixAllDayRecurrenceIds(cal.toString());
+  // RFC 7986 COLOR (ical-generator writes only Apple's X-APPLE-CALENDAR-COLOR).
+  return ics.replace('\r\nVERSION:2.0\r\n', `\r\nVERSION:2.0\r\nCOLOR:${colorName}\r\n`);
+}

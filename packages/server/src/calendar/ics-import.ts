@@ -1,0 +1,452 @@
+/**
+ * ICS import: VEVENTs of an uploaded iCalendar file (parsed with ical.js) become room events.
+ *
+ * - De-duplicated by UID: an event's id is derived from its UID (`ics-…`), so importing the same
+ *   file again updates the events it created instead of adding copies; events whose data did not
+ *   change are not written at all.
+ * - Zones: ical.js registers no zones (a TZID it cannot resolve would silently become floating), so
+ *   times are read as wall clocks and their TZID is mapped to an IANA zone here: IANA names,
+ *   vendor-prefixed names, Windows names (Outlook/Exchange) and the file's VTIMEZONE
+ *   X-LIC-LOCATION. A TZID none of those explain is converted to UTC through the file's own
+ *   VTIMEZONE; with no VTIMEZONE either the event is refused (never silently floating).
+ * - Recurrence: RRULE, EXDATE, RDATE; RECURRENCE-ID components become per-occurrence overrides or,
+ *   with STATUS:CANCELLED, cancellations. A cancelled master deletes the event on re-import.
+ * - The file is the truth for what it describes: re-importing replaces the series' rule, dates and
+ *   overrides; participants (which ICS cannot express as room members) are kept.
+ */
+import ICAL from 'ical.js';
+import { Temporal } from 'temporal-polyfill';
+import * as Y from 'yjs';
+import {
+  cancelOccurrence,
+  createEvent,
+  deleteEvent,
+  editOccurrence,
+  getEvent,
+  LIMITS,
+  ModelError,
+  updateEvent,
+  type CalendarEvent,
+  type EventInput,
+  type OccurrencePatch,
+  type OpContext,
+} from '@kith/model';
+import { KithError } from '../errors/catalogue.js';
+import { sha256 } from '../ids.js';
+import { fromModelError } from './errors.js';
+import { ianaFromTzid } from './zones.js';
+
+export interface ImportIssue {
+  uid: string | null;
+  code: string;
+  message: string;
+}
+
+export interface ImportResult {
+  imported: number;
+  updated: number;
+  unchanged: number;
+  skipped: number;
+  errors: ImportIssue[];
+}
+
+/** At most this many issues are listed (the counts stay exact). */
+const MAX_ISSUES = 100;
+
+// ---------------------------------------------------------------------------------------------
+// Reading times
+
+/** A time read from a property: a date, a wall clock in an IANA zone or floating, or an instant. */
+type ReadTime =
+  | { kind: 'date'; date: Temporal.PlainDate }
+  | { kind: 'wall'; wall: Temporal.PlainDateTime; tz: string | null }
+  | { kind: 'instant'; instant: Temporal.Instant };
+
+class ImportError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface FileZones {
+  /** TZID → the file's VTIMEZONE component for it. */
+  vtimezones: Map<string, ICAL.Component>;
+}
+
+function readValue(value: ICAL.Time, tzid: string | undefined, zones: FileZones): ReadTime {
+  const date = Temporal.PlainDate.from({ year: value.year, month: value.month, day: value.day });
+  if (value.isDate) return { kind: 'date', date };
+  const wall = date.toPlainDateTime({ hour: value.hour, minute: value.minute, second: Math.min(59, value.second) });
+  if (value.zone?.tzid === 'UTC' && tzid === undefined) {
+    return { kind: 'instant', instant: wall.toZonedDateTime('UTC').toInstant() };
+  }
+  if (tzid === undefined) return { kind: 'wall', wall, tz: null };
+  const vtz = zones.vtimezones.get(tzid);
+  const lic = vtz?.getFirstPropertyValue('x-lic-location');
+  const iana = ianaFromTzid(tzid, typeof lic === 'string' ? lic : null);
+  if (iana) return { kind: 'wall', wall, tz: iana };
+  if (vtz) {
+    // Not a zone we can name: the file's own VTIMEZONE still gives the instant.
+    const t = value.clone();
+    t.zone = new ICAL.Timezone(vtz);
+    return { kind: 'instant', instant: Temporal.Instant.fromEpochMilliseconds(t.toUnixTime() * 1000) };
+  }
+  throw new ImportError('UNKNOWN_TIME_ZONE', `TZID "${tzid}" is not an IANA or Windows zone and the file has no VTIMEZONE for it`);
+}
+
+function readProp(comp: ICAL.Component, name: string, zones: FileZones): ReadTime | undefined {
+  const prop = comp.getFirstProperty(name);
+  if (!prop) return undefined;
+  const value = prop.getFirstValue();
+  if (!(value instanceof ICAL.Time)) throw new ImportError('INVALID_DATE', `${name.toUpperCase()} is not a date or date-time`);
+  const tzid = prop.getParameter('tzid');
+  return readValue(value, typeof tzid === 'string' ? tzid : undefined, zones);
+}
+
+const wallText = (wall: Temporal.PlainDateTime): string => wall.toString({ smallestUnit: wall.second === 0 ? 'minute' : 'second' });
+
+/** A read time as the wall clock (or date) the model stores, in zone `tz` (null: floating). */
+function wallIn(t: ReadTime, tz: string | null): Temporal.PlainDateTime {
+  switch (t.kind) {
+    case 'date':
+      return t.date.toPlainDateTime();
+    case 'instant':
+      return t.instant.toZonedDateTimeISO(tz ?? 'UTC').toPlainDateTime();
+    case 'wall':
+      if (t.tz === null || tz === null || t.tz === tz) return t.wall;
+      return t.wall.toZonedDateTime(t.tz, { disambiguation: 'compatible' }).withTimeZone(tz).toPlainDateTime();
+  }
+}
+
+/** The occurrence key (local date in the series' zone) a RECURRENCE-ID/EXDATE/RDATE names. */
+function keyIn(t: ReadTime, tz: string | null): string {
+  return t.kind === 'date' ? t.date.toString() : wallIn(t, tz).toPlainDate().toString();
+}
+
+function dateValues(comp: ICAL.Component, name: 'exdate' | 'rdate', zones: FileZones, tz: string | null): string[] {
+  const keys: string[] = [];
+  for (const prop of comp.getAllProperties(name)) {
+    const tzid = prop.getParameter('tzid');
+    for (const raw of prop.getValues() as unknown[]) {
+      const value = raw instanceof ICAL.Period ? raw.start : raw;
+      if (!(value instanceof ICAL.Time)) continue;
+      keys.push(keyIn(readValue(value, typeof tzid === 'string' ? tzid : undefined, zones), tz));
+    }
+  }
+  return [...new Set(keys)].sort();
+}
+
+const text = (comp: ICAL.Component, name: string, limit: number): string => {
+  const v = comp.getFirstPropertyValue(name);
+  return typeof v === 'string' ? v.slice(0, limit) : '';
+};
+
+// ---------------------------------------------------------------------------------------------
+// VEVENTs → what to store
+
+interface Timing {
+  start: string;
+  end: string;
+  tz: string | null;
+  endTz: string | null;
+  allDay: boolean;
+}
+
+/** DTSTART/DTEND/DURATION as model times. `utcZone` places UTC instants of single events. */
+function timingOf(comp: ICAL.Component, zones: FileZones, utcZone: string): Timing {
+  const start = readProp(comp, 'dtstart', zones);
+  if (!start) throw new ImportError('INVALID_DATE', 'DTSTART is missing');
+  const allDay = start.kind === 'date';
+  const tz = start.kind === 'wall' ? start.tz : start.kind === 'instant' ? utcZone : null;
+  const startWall = wallIn(start, tz);
+  const endProp = readProp(comp, 'dtend', zones);
+  let endTz: string | null = null;
+  let endWall: Temporal.PlainDateTime;
+  if (endProp) {
+    if (!allDay && endProp.kind === 'wall' && endProp.tz !== null && tz !== null && endProp.tz !== tz) {
+      endTz = endProp.tz; // a flight: the end is shown in its own zone
+      endWall = endProp.wall;
+    } else {
+      endWall = wallIn(endProp, tz);
+    }
+  } else {
+    const duration = comp.getFirstPropertyValue('duration');
+    if (duration instanceof ICAL.Duration) {
+      const sign = duration.isNegative ? -1 : 1;
+      const d = Temporal.Duration.from({
+        days: sign * (duration.weeks * 7 + duration.days),
+        hours: sign * duration.hours,
+        minutes: sign * duration.minutes,
+        seconds: sign * duration.seconds,
+      });
+      endWall =
+        tz === null || allDay
+          ? startWall.add(d)
+          : startWall.toZonedDateTime(tz, { disambiguation: 'compatible' }).add(d).withTimeZone(tz).toPlainDateTime();
+    } else {
+      // RFC 5545 §3.6.1: a DATE start lasts one day; a DATE-TIME start with no end is an instant.
+      endWall = allDay ? startWall.add({ days: 1 }) : startWall;
+    }
+  }
+  if (allDay) {
+    const s = startWall.toPlainDate();
+    let e = endWall.toPlainDate();
+    if (Temporal.PlainDate.compare(e, s) <= 0) e = s.add({ days: 1 });
+    return { start: s.toString(), end: e.toString(), tz: null, endTz: null, allDay };
+  }
+  // Zero-length events (deadlines) get one minute: the model wants an end after the start.
+  if (endTz === null && Temporal.PlainDateTime.compare(endWall, startWall) === 0) endWall = startWall.add({ minutes: 1 });
+  return { start: wallText(startWall), end: wallText(endWall), tz, endTz, allDay };
+}
+
+interface Desired {
+  uid: string;
+  id: string;
+  input: EventInput;
+  cancelledMaster: boolean;
+  cancelled: string[];
+  overrides: Array<{ key: string; patch: OccurrencePatch }>;
+}
+
+export function eventIdForUid(uid: string): string {
+  return `ics-${sha256(uid).slice(0, 32)}`;
+}
+
+function isCancelled(comp: ICAL.Component): boolean {
+  const s = comp.getFirstPropertyValue('status');
+  return typeof s === 'string' && s.toUpperCase() === 'CANCELLED';
+}
+
+function describe(master: ICAL.Component, uid: string, overrides: ICAL.Component[], zones: FileZones, calZone: string | null): { desired: Desired; issues: ImportIssue[] } {
+  const issues: ImportIssue[] = [];
+  const rrules = master.getAllProperties('rrule');
+  const recurring = rrules.length > 0 || master.getAllProperties('rdate').length > 0;
+  // UTC times of a single event are shown in the calendar's own zone when the file names one; a
+  // series keeps UTC (its rule repeats at a fixed UTC time).
+  const timing = timingOf(master, zones, !recurring && calZone ? calZone : 'UTC');
+  const input: EventInput = {
+    id: eventIdForUid(uid),
+    title: text(master, 'summary', LIMITS.title),
+    description: text(master, 'description', LIMITS.description),
+    location: text(master, 'location', LIMITS.location),
+    start: timing.start,
+    end: timing.end,
+    tz: timing.tz,
+    endTz: timing.endTz,
+    rrule: null,
+    exdates: [],
+    rdates: [],
+  };
+  const category = master.getFirstProperty('categories')?.getFirstValue();
+  input.category = typeof category === 'string' && category.length > 0 ? category.slice(0, LIMITS.category) : null;
+  const color = master.getFirstPropertyValue('color');
+  input.color = typeof color === 'string' && color.length > 0 ? color.slice(0, LIMITS.color) : null;
+  if (rrules.length > 1) issues.push({ uid, code: 'INVALID_RECURRENCE', message: 'only the first of several RRULEs was imported' });
+  const rule = rrules[0]?.getFirstValue();
+  if (rule instanceof ICAL.Recur) input.rrule = rule.toString();
+  const seriesTz = timing.allDay ? null : timing.tz;
+  input.exdates = dateValues(master, 'exdate', zones, seriesTz);
+  input.rdates = dateValues(master, 'rdate', zones, seriesTz);
+
+  const desired: Desired = { uid, id: input.id!, input, cancelledMaster: isCancelled(master), cancelled: [], overrides: [] };
+  for (const comp of overrides) {
+    try {
+      const rid = readProp(comp, 'recurrence-id', zones);
+      if (!rid) continue;
+      const key = keyIn(rid, seriesTz);
+      if (isCancelled(comp)) {
+        desired.cancelled.push(key);
+        continue;
+      }
+      const t = timingOf(comp, zones, seriesTz ?? 'UTC');
+      const patch: OccurrencePatch = {};
+      if (comp.getFirstProperty('summary')) patch.title = text(comp, 'summary', LIMITS.title);
+      if (comp.getFirstProperty('description')) patch.description = text(comp, 'description', LIMITS.description);
+      if (comp.getFirstProperty('location')) patch.location = text(comp, 'location', LIMITS.location);
+      if (t.allDay === timing.allDay) {
+        // Times of the override, in the series' zone (the model keeps one zone per series).
+        const inSeries = (wall: string, from: string | null): string =>
+          timing.allDay || from === seriesTz || from === null || seriesTz === null
+            ? wall
+            : wallText(Temporal.PlainDateTime.from(wall).toZonedDateTime(from, { disambiguation: 'compatible' }).withTimeZone(seriesTz).toPlainDateTime());
+        patch.start = inSeries(t.start, t.tz);
+        patch.end = inSeries(t.end, t.endTz ?? t.tz);
+      }
+      desired.overrides.push({ key, patch });
+    } catch (err) {
+      issues.push(issueOf(uid, err));
+    }
+  }
+  return { desired, issues };
+}
+
+function issueOf(uid: string | null, err: unknown): ImportIssue {
+  if (err instanceof ImportError) return { uid, code: err.code, message: err.message };
+  if (err instanceof ModelError) {
+    const e = fromModelError(err);
+    return { uid, code: e.code, message: e.message };
+  }
+  if (err instanceof KithError) return { uid, code: err.code, message: err.message };
+  return { uid, code: 'INVALID_ICALENDAR', message: err instanceof Error ? err.message : String(err) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+export interface ParsedImport {
+  events: Array<{ uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>;
+  zones: FileZones;
+  calZone: string | null;
+}
+
+/** Parses the file; throws INVALID_ICALENDAR when it is not iCalendar at all. */
+export function parseIcs(body: string): ParsedImport {
+  let jcal: unknown;
+  try {
+    jcal = ICAL.parse(body);
+  } catch (err) {
+    throw new KithError('INVALID_ICALENDAR', `The file is not valid iCalendar: ${(err as Error).message}`.slice(0, 300));
+  }
+  const roots = (Array.isArray(jcal) && Array.isArray(jcal[0]) ? jcal : [jcal]) as unknown[][];
+  const calendars = roots.map((j) => new ICAL.Component(j)).filter((c) => c.name === 'vcalendar');
+  if (calendars.length === 0) throw new KithError('INVALID_ICALENDAR', 'The file has no VCALENDAR.');
+  const zones: FileZones = { vtimezones: new Map() };
+  let calZone: string | null = null;
+  const byUid = new Map<string, { uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>();
+  for (const cal of calendars) {
+    for (const vtz of cal.getAllSubcomponents('vtimezone')) {
+      const tzid = vtz.getFirstPropertyValue('tzid');
+      if (typeof tzid === 'string') zones.vtimezones.set(tzid, vtz);
+    }
+    const wr = cal.getFirstPropertyValue('x-wr-timezone');
+    if (calZone === null && typeof wr === 'string') calZone = ianaFromTzid(wr);
+    for (const ve of cal.getAllSubcomponents('vevent')) {
+      let uid = ve.getFirstPropertyValue('uid');
+      if (typeof uid !== 'string' || uid.length === 0) {
+        // RFC 5545 requires a UID; without one, the same summary and start count as the same event.
+        uid = `nouid-${sha256(`${String(ve.getFirstPropertyValue('summary'))}|${ve.getFirstProperty('dtstart')?.toICALString() ?? ''}`)}`;
+      }
+      const group = byUid.get(uid) ?? { uid, master: null, overrides: [] };
+      if (ve.getFirstProperty('recurrence-id')) group.overrides.push(ve);
+      else if (group.master === null) group.master = ve;
+      else group.overrides.push(ve); // a duplicate master: reported when applied
+      byUid.set(uid, group);
+    }
+  }
+  return { events: [...byUid.values()], zones, calZone };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Applying
+
+/** The parts of an event an import controls, for telling whether a re-import changes anything. */
+function comparable(ev: CalendarEvent): unknown {
+  return {
+    title: ev.title,
+    description: ev.description,
+    location: ev.location,
+    allDay: ev.allDay,
+    start: ev.start,
+    duration: ev.duration,
+    tz: ev.allDay ? null : ev.tz,
+    endTz: ev.endTz,
+    rrule: ev.rrule,
+    exdates: ev.exdates,
+    rdates: ev.rdates,
+    overrides: ev.overrides,
+    segments: ev.segments,
+    color: ev.color,
+    category: ev.category,
+  };
+}
+
+/** Writes the desired event; returns issues for overrides that match no occurrence. */
+function write(doc: Y.Doc, d: Desired, existing: CalendarEvent | null, ctx: OpContext): ImportIssue[] {
+  const issues: ImportIssue[] = [];
+  if (existing) {
+    // Start from a plain event so the file's rule, dates and overrides replace the old ones.
+    if (existing.rrule !== null) updateEvent(doc, d.id, { rrule: null }, ctx);
+    const { id: _id, ...patch } = d.input;
+    updateEvent(doc, d.id, patch, ctx);
+  } else {
+    createEvent(doc, d.input, ctx);
+  }
+  for (const key of d.cancelled) {
+    try {
+      cancelOccurrence(doc, d.id, key, ctx);
+    } catch (err) {
+      issues.push(issueOf(d.uid, err));
+    }
+  }
+  for (const { key, patch } of d.overrides) {
+    try {
+      editOccurrence(doc, d.id, key, patch, ctx);
+    } catch (err) {
+      issues.push(issueOf(d.uid, err));
+    }
+  }
+  return issues;
+}
+
+/** Applies a parsed file to a room's document (inside sync.editRoom). */
+export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): ImportResult {
+  const result: ImportResult = { imported: 0, updated: 0, unchanged: 0, skipped: 0, errors: [] };
+  const report = (issues: ImportIssue[]) => {
+    for (const i of issues) if (result.errors.length < MAX_ISSUES) result.errors.push(i);
+  };
+  const ctx: OpContext = { actor };
+  for (const group of parsed.events) {
+    let overrides = group.overrides;
+    let master = group.master;
+    if (master === null) {
+      // Occurrences of a series the file does not hold (e.g. one invitation): each stands alone.
+      master = overrides[0] ?? null;
+      overrides = [];
+      if (master === null) continue;
+    }
+    const duplicates = overrides.filter((o) => !o.getFirstProperty('recurrence-id'));
+    if (duplicates.length > 0) report([{ uid: group.uid, code: 'VALIDATION_FAILED', message: 'the UID has several VEVENTs without RECURRENCE-ID; the first was imported' }]);
+    overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
+    const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
+    try {
+      const { desired, issues } = describe(master, uid, overrides, parsed.zones, parsed.calZone);
+      const existing = getEvent(doc, desired.id);
+      if (desired.cancelledMaster) {
+        if (existing && existing.deleted === null) {
+          deleteEvent(doc, desired.id, ctx);
+          result.updated++;
+        } else {
+          result.skipped++;
+        }
+        continue;
+      }
+      if (existing && existing.deleted !== null) {
+        result.skipped++; // in the trash: a restore brings it back, an import does not
+        continue;
+      }
+      // Try it on a scratch document first: invalid data never reaches the room, and an unchanged
+      // event is not rewritten.
+      const scratch = new Y.Doc();
+      const scratchIssues = write(scratch, desired, null, ctx);
+      const want = getEvent(scratch, desired.id);
+      scratch.destroy();
+      if (!want) throw new ImportError('INTERNAL', 'the event could not be built');
+      if (existing === null) {
+        write(doc, desired, null, ctx);
+        result.imported++;
+      } else if (JSON.stringify(comparable(existing)) === JSON.stringify(comparable(want))) {
+        result.unchanged++;
+      } else {
+        write(doc, desired, existing, ctx);
+        result.updated++;
+      }
+      report([...issues, ...scratchIssues]);
+    } catch (err) {
+      report([issueOf(uid, err)]);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,392 @@
+/**
+ * The live JSON socket (`/live`): the seed contract's socket flow on a plain WebSocket.
+ *
+ *   → {"type":"join_room","roomId","token"}              ← {"type":"joined","roomId","role"}
+ *   → {"type":"create_event","roomId","eventTitle","startTime","endTime","participants"?,…}
+ *                                                        ← {"type":"event_created","roomId","eventId","event"}
+ *   → {"type":"update_event","roomId","eventId",…fields} ← {"type":"event_updated","roomId","eventId","event"}
+ *   → {"type":"delete_event","roomId","eventId"}         ← {"type":"event_deleted","roomId","eventId"}
+ *   → {"type":"leave_room","roomId"}                     ← {"type":"left","roomId"}
+ *   → {"type":"token","token"}                           ← {"type":"token_refreshed","expiresAt"}
+ *   → {"type":"ping"}                                    ← {"type":"pong"}
+ *
+ * Every member joined to a room receives `{"type":"update_event","roomId","event"}` whenever an
+ * event is created or changed there, and `{"type":"delete_event","roomId","eventId"}` when one is
+ * deleted — by anyone: this socket, REST, a Yjs client, an import. Errors are
+ * `{"type":"error","code","message","roomId"?,"requestId"?}` with catalogue codes; any message may
+ * carry a `requestId`, echoed in its answer. One socket may join several rooms, all with tokens of
+ * one user; the socket closes with 4401 when its newest token expires.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Compile } from 'typebox/compile';
+import { Type, type TSchema } from 'typebox';
+import { createEvent, deleteEvent, getEvent, updateEvent } from '@kith/model';
+import { verifyAccessToken } from '../auth/access-tokens.js';
+import type { KithConfig } from '../config/config.js';
+import { ERRORS, KithError, type ErrorCode } from '../errors/catalogue.js';
+import { describeValidation } from '../errors/http.js';
+import type { MembershipEvents } from '../rooms/membership-events.js';
+import type { Role, Storage } from '../storage/storage.js';
+import type { SyncServer } from '../sync/sync-server.js';
+import { refuseUpgrade } from '../sync/upgrade.js';
+import { TokenBucket } from '../sync/token-bucket.js';
+import { eventView, toEventInput, toEventPatch, type EventBody } from './api-events.js';
+import { Channels, type ChannelListener, type EventChange } from './channels.js';
+import { asKithError, modelCall } from './errors.js';
+import { CreateEventBody, PatchEventBody } from './schemas.js';
+
+export interface LiveDeps {
+  app: FastifyInstance;
+  sync: SyncServer;
+  storage: Storage;
+  config: KithConfig;
+  logger: Logger;
+  membership?: MembershipEvents;
+}
+
+/** Largest JSON message; larger ones close the socket with 1009. */
+const MAX_MESSAGE_BYTES = 256 * 1024;
+/** Malformed or unknown messages tolerated before the socket is closed (4400). */
+const MAX_STRIKES = 10;
+/** A socket that has not joined any room by then is closed (4401). */
+const JOIN_TIMEOUT_MS = 30_000;
+
+const RoomId = Type.String({ minLength: 1, maxLength: 64 });
+const RequestId = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Number()]));
+const checkers = {
+  join_room: Compile(Type.Object({ type: Type.Literal('join_room'), roomId: RoomId, token: Type.String({ maxLength: 4096 }), requestId: RequestId }, { additionalProperties: false })),
+  leave_room: Compile(Type.Object({ type: Type.Literal('leave_room'), roomId: RoomId, requestId: RequestId }, { additionalProperties: false })),
+  token: Compile(Type.Object({ type: Type.Literal('token'), token: Type.String({ maxLength: 4096 }), requestId: RequestId }, { additionalProperties: false })),
+  ping: Compile(Type.Object({ type: Type.Literal('ping'), requestId: RequestId }, { additionalProperties: false })),
+  create_event: Compile(withEnvelope(CreateEventBody, {})),
+  update_event: Compile(withEnvelope(PatchEventBody, { eventId: Type.String({ minLength: 1, maxLength: 128 }) })),
+  delete_event: Compile(Type.Object({ type: Type.Literal('delete_event'), roomId: RoomId, eventId: Type.String({ minLength: 1, maxLength: 128 }), requestId: RequestId }, { additionalProperties: false })),
+};
+
+type MessageType = keyof typeof checkers;
+
+/** An event body schema plus `type`, `roomId`, `requestId` (and extra envelope fields). */
+function withEnvelope(body: TSchema & { properties: Record<string, TSchema> }, extra: Record<string, TSchema>) {
+  return Type.Object(
+    { ...body.properties, type: Type.String(), roomId: RoomId, requestId: RequestId, ...extra },
+    { additionalProperties: false },
+  );
+}
+
+const ENVELOPE = new Set(['type', 'roomId', 'requestId', 'eventId']);
+const bodyOf = (msg: Record<string, unknown>): EventBody =>
+  Object.fromEntries(Object.entries(msg).filter(([k]) => !ENVELOPE.has(k))) as EventBody;
+
+export class LiveServer {
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<LiveSocket>();
+  readonly channels: Channels;
+  private accepting = true;
+  private readonly pinger: NodeJS.Timeout;
+  private readonly unsubscribe: () => void;
+
+  constructor(readonly deps: LiveDeps) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
+    this.channels = new Channels({ sync: deps.sync, storage: deps.storage, logger: deps.logger });
+    this.pinger = setInterval(() => {
+      for (const s of this.sockets) s.ping();
+    }, deps.config.sync.pingIntervalMs);
+    this.pinger.unref();
+    this.unsubscribe =
+      deps.membership?.subscribe((change) => {
+        for (const s of this.sockets) s.membershipChanged(change.roomId, change.userId, change.role);
+      }) ?? (() => undefined);
+  }
+
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    if (!this.accepting) {
+      refuseUpgrade(socket, new KithError('SHUTTING_DOWN'));
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!this.accepting) {
+        ws.close(ERRORS.SHUTTING_DOWN.closeCode, 'SHUTTING_DOWN');
+        return;
+      }
+      const live = new LiveSocket(ws, this);
+      this.sockets.add(live);
+      ws.on('close', () => {
+        this.sockets.delete(live);
+        live.dispose();
+      });
+    });
+  };
+
+  async close(): Promise<void> {
+    this.accepting = false;
+    clearInterval(this.pinger);
+    this.unsubscribe();
+    for (const s of [...this.sockets]) s.close('SHUTTING_DOWN');
+    this.channels.closeAll();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+class LiveSocket implements ChannelListener {
+  private user: { userId: string; username: string } | undefined;
+  private expiresAt = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private joinTimer: NodeJS.Timeout | undefined;
+  private readonly rooms = new Map<string, Role>();
+  private readonly bucket: TokenBucket;
+  private strikes = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private alive = true;
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly server: LiveServer,
+  ) {
+    const { limits } = server.deps.config;
+    this.bucket = new TokenBucket(limits.updatesPerSecond, limits.updatesBurst);
+    this.joinTimer = setTimeout(() => this.close('UNAUTHENTICATED'), JOIN_TIMEOUT_MS);
+    this.joinTimer.unref();
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on('pong', () => (this.alive = true));
+    ws.on('error', (err) => server.deps.logger.debug({ err }, 'live socket error'));
+  }
+
+  get userId(): string {
+    return this.user?.userId ?? '';
+  }
+
+  // ---- ChannelListener
+
+  deliver(roomId: string, role: Role, changes: EventChange[]): void {
+    if (!this.rooms.has(roomId)) return;
+    this.rooms.set(roomId, role);
+    for (const change of changes) this.send(change);
+  }
+
+  revoked(roomId: string): void {
+    if (!this.rooms.delete(roomId)) return;
+    this.sendError(new KithError('MEMBERSHIP_REVOKED'), { roomId });
+  }
+
+  lost(roomId: string): void {
+    if (!this.rooms.delete(roomId)) return;
+    this.sendError(new KithError('ROOM_UNAVAILABLE', 'The room could not be reloaded; join it again.'), { roomId });
+  }
+
+  /** A membership change published by the room API: removal stops delivery at once. */
+  membershipChanged(roomId: string, userId: string, role: Role | null): void {
+    if (userId !== this.userId || !this.rooms.has(roomId)) return;
+    if (role !== null) {
+      this.rooms.set(roomId, role);
+      return;
+    }
+    this.server.channels.unlisten(roomId, this);
+    this.revoked(roomId);
+  }
+
+  // ---- socket
+
+  ping(): void {
+    if (this.closed) return;
+    if (!this.alive) {
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  close(code: ErrorCode): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ws.close(ERRORS[code].closeCode, code);
+    this.dispose();
+  }
+
+  dispose(): void {
+    this.closed = true;
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.joinTimer);
+    for (const roomId of this.rooms.keys()) this.server.channels.unlisten(roomId, this);
+    this.rooms.clear();
+  }
+
+  private send(message: object): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(JSON.stringify(message));
+  }
+
+  private sendError(err: KithError, extra: Record<string, unknown> = {}): void {
+    this.send({ type: 'error', code: err.code, message: err.message, ...extra });
+  }
+
+  private strike(err: KithError, extra: Record<string, unknown> = {}): void {
+    this.sendError(err, extra);
+    if (++this.strikes >= MAX_STRIKES) this.close('MALFORMED_MESSAGE');
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    if (!this.bucket.take()) {
+      this.close('RATE_LIMITED');
+      return;
+    }
+    if (isBinary) {
+      this.strike(new KithError('MALFORMED_MESSAGE', 'Send JSON text frames.'));
+      return;
+    }
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data.toString());
+    } catch {
+      this.strike(new KithError('MALFORMED_MESSAGE', 'The message is not valid JSON.'));
+      return;
+    }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg) || typeof (msg as { type?: unknown }).type !== 'string') {
+      this.strike(new KithError('MALFORMED_MESSAGE', 'A message is a JSON object with a string "type".'));
+      return;
+    }
+    const m = msg as Record<string, unknown> & { type: string };
+    const requestId = typeof m.requestId === 'string' || typeof m.requestId === 'number' ? { requestId: m.requestId } : {};
+    if (!Object.hasOwn(checkers, m.type)) {
+      this.strike(new KithError('UNKNOWN_MESSAGE_TYPE', `Unknown message type "${m.type.slice(0, 40)}".`), requestId);
+      return;
+    }
+    const checker = checkers[m.type as MessageType];
+    const roomRef = typeof m.roomId === 'string' ? { roomId: m.roomId.slice(0, 64) } : {};
+    if (!checker.Check(m)) {
+      const message = describeValidation(m.type, [...checker.Errors(m)]) ?? 'The message is invalid.';
+      this.strike(new KithError('VALIDATION_FAILED', message), { ...requestId, ...roomRef });
+      return;
+    }
+    // One message at a time, in order: a create sent right after a join sees the join done.
+    this.queue = this.queue.then(async () => {
+      if (this.closed) return;
+      try {
+        await this.handle(m as Record<string, unknown> & { type: string });
+      } catch (err) {
+        const e = asKithError(err);
+        if (e.code === 'INTERNAL') this.server.deps.logger.error({ err, type: m.type }, 'live message failed');
+        this.sendError(e, { ...requestId, ...roomRef });
+      }
+    });
+  }
+
+  private async handle(m: Record<string, unknown> & { type: string }): Promise<void> {
+    const reply = (message: Record<string, unknown>) =>
+      this.send(m.requestId !== undefined ? { ...message, requestId: m.requestId } : message);
+    const { sync, storage } = this.server.deps;
+    switch (m.type as MessageType) {
+      case 'ping':
+        return reply({ type: 'pong' });
+      case 'token': {
+        this.authenticate(m.token as string);
+        return reply({ type: 'token_refreshed', expiresAt: new Date(this.expiresAt).toISOString() });
+      }
+      case 'join_room': {
+        const roomId = m.roomId as string;
+        this.authenticate(m.token as string);
+        const member = await storage.rooms.member(roomId, this.userId);
+        if (!member) throw new KithError('ROOM_NOT_FOUND');
+        if (!this.rooms.has(roomId)) {
+          this.rooms.set(roomId, member.role);
+          try {
+            await this.server.channels.listen(roomId, this);
+          } catch (err) {
+            this.rooms.delete(roomId);
+            throw err;
+          }
+          if (this.closed) return;
+        }
+        this.rooms.set(roomId, member.role);
+        clearTimeout(this.joinTimer);
+        return reply({ type: 'joined', roomId, role: member.role });
+      }
+      case 'leave_room': {
+        const roomId = m.roomId as string;
+        if (this.rooms.delete(roomId)) this.server.channels.unlisten(roomId, this);
+        return reply({ type: 'left', roomId });
+      }
+      case 'create_event': {
+        const roomId = await this.writer(m.roomId as string);
+        const actor = this.userId;
+        const body = bodyOf(m);
+        const event = await sync.editRoom(roomId, (doc) =>
+          modelCall(() => {
+            const id = createEvent(doc, toEventInput(body), { actor });
+            return eventView(getEvent(doc, id)!);
+          }),
+        );
+        return reply({ type: 'event_created', roomId, eventId: event.eventId, event });
+      }
+      case 'update_event': {
+        const roomId = await this.writer(m.roomId as string);
+        const actor = this.userId;
+        const eventId = m.eventId as string;
+        const body = bodyOf(m);
+        const event = await sync.editRoom(roomId, (doc) =>
+          modelCall(() => {
+            const current = getEvent(doc, eventId);
+            if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
+            updateEvent(doc, eventId, toEventPatch(body, current), { actor });
+            return eventView(getEvent(doc, eventId)!);
+          }),
+        );
+        return reply({ type: 'event_updated', roomId, eventId, event });
+      }
+      case 'delete_event': {
+        const roomId = await this.writer(m.roomId as string);
+        const actor = this.userId;
+        const eventId = m.eventId as string;
+        await sync.editRoom(roomId, (doc) =>
+          modelCall(() => {
+            const current = getEvent(doc, eventId);
+            if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
+            deleteEvent(doc, eventId, { actor });
+          }),
+        );
+        return reply({ type: 'event_deleted', roomId, eventId });
+      }
+    }
+  }
+
+  /** Verifies a token of this socket's user and moves the socket's expiry to the token's. */
+  private authenticate(token: string): void {
+    const claims = verifyAccessToken(this.server.deps.app, token);
+    if (this.user && claims.userId !== this.user.userId) throw new KithError('TOKEN_USER_MISMATCH');
+    this.user = { userId: claims.userId, username: claims.username };
+    const expiresAt = claims.exp * 1000;
+    if (expiresAt <= this.expiresAt) return;
+    this.expiresAt = expiresAt;
+    clearTimeout(this.expiryTimer);
+    // setTimeout holds at most ~24.8 days; re-arm in steps for longer-lived tokens.
+    const arm = () => {
+      const left = this.expiresAt - Date.now();
+      if (left <= 0) return this.close('TOKEN_EXPIRED');
+      this.expiryTimer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+      this.expiryTimer.unref();
+    };
+    arm();
+  }
+
+  /** The room, if this socket joined it and its user may still write there (read fresh from storage). */
+  private async writer(roomId: string): Promise<string> {
+    if (!this.rooms.has(roomId)) throw new KithError('NOT_JOINED', `Join room "${roomId.slice(0, 64)}" first.`);
+    if (this.expiresAt <= Date.now()) throw new KithError('TOKEN_EXPIRED');
+    const member = await this.server.deps.storage.rooms.member(roomId, this.userId);
+    if (!member) {
+      this.rooms.delete(roomId);
+      this.server.channels.unlisten(roomId, this);
+      throw new KithError('MEMBERSHIP_REVOKED');
+    }
+    this.rooms.set(roomId, member.role);
+    if (member.role === 'viewer') throw new KithError('READ_ONLY');
+    return roomId;
+  }
+}

@@ -1,0 +1,283 @@
+/**
+ * The calendar REST API: events, occurrences, the room's ICS feed secret and ICS import.
+ *
+ *   GET    /rooms/:roomId/events?from=&to=&timeZone=  {occurrences: [...]}, recurrence expanded
+ *   POST   /rooms/:roomId/events                      201 event
+ *   GET    /rooms/:roomId/events/:eventId             event
+ *   PATCH  /rooms/:roomId/events/:eventId             event
+ *   DELETE /rooms/:roomId/events/:eventId             204 (to the trash; restorable by clients)
+ *   GET    /rooms/:roomId/feed                        {active, createdAt}      (owner)
+ *   POST   /rooms/:roomId/feed                        201 {url, webcalUrl, createdAt} (owner; rotates)
+ *   DELETE /rooms/:roomId/feed                        204 (owner; revokes)
+ *   POST   /rooms/:roomId/import  (text/calendar)     {imported, updated, unchanged, skipped, errors}
+ *   GET    /feeds/:token.ics                          text/calendar, no other auth
+ *
+ * Non-members get 404 ROOM_NOT_FOUND (the room's existence is not revealed); viewers may read but
+ * not write (403 READ_ONLY).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { Temporal } from 'temporal-polyfill';
+import { createEvent, deleteEvent, getEvent, occurrencesBetween, updateEvent } from '@kith/model';
+import { requireUser } from '../auth/access-tokens.js';
+import { strictJsonApi } from '../auth/json-api.js';
+import type { KithConfig } from '../config/config.js';
+import { KithError } from '../errors/catalogue.js';
+import { newSecretToken, sha256 } from '../ids.js';
+import { redactUrl } from '../ops/logger.js';
+import type { MemberRecord, Storage } from '../storage/storage.js';
+import type { SyncServer } from '../sync/sync-server.js';
+import { eventView, occurrenceView, toEventInput, toEventPatch } from './api-events.js';
+import { modelCall } from './errors.js';
+import { buildIcs } from './ics-export.js';
+import { applyImport, parseIcs } from './ics-import.js';
+import { ianaZone } from './zones.js';
+import {
+  CreateEventBody,
+  EventParams,
+  EventView,
+  FeedAnswer,
+  FeedStatus,
+  ImportAnswer,
+  OccurrencesAnswer,
+  OccurrencesQuery,
+  PatchEventBody,
+  RoomParams,
+} from './schemas.js';
+import { Type } from 'typebox';
+
+export interface CalendarRouteOptions {
+  sync: SyncServer;
+  storage: Storage;
+  config: KithConfig;
+}
+
+/** Largest window the occurrence query expands. */
+const MAX_WINDOW_DAYS = 5 * 366;
+/** Largest ICS upload. */
+export const IMPORT_BODY_LIMIT = 4 * 1024 * 1024;
+
+/** Reads a window bound: an instant, or a date (midnight in the viewer's zone). */
+function windowBound(value: string, field: 'from' | 'to', timeZone: string): string {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    try {
+      return Temporal.PlainDate.from(value).toZonedDateTime({ timeZone }).toInstant().toString();
+    } catch {
+      throw new KithError('INVALID_DATE', `${field} must be a date-time with offset or Z, or a date (YYYY-MM-DD), got "${value}"`);
+    }
+  }
+  return value;
+}
+
+export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
+  const { sync, storage, config } = opts;
+  strictJsonApi(app);
+  app.addContentTypeParser('text/calendar', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.addHook('onRequest', async function (request) {
+    await requireUser.call(this, request);
+    if (!(await storage.users.findById(request.user.userId))) throw new KithError('UNAUTHENTICATED');
+  });
+
+  const member = async (request: FastifyRequest, roomId: string): Promise<MemberRecord> => {
+    const me = await storage.rooms.member(roomId, request.user.userId);
+    if (!me) throw new KithError('ROOM_NOT_FOUND');
+    return me;
+  };
+  const writer = async (request: FastifyRequest, roomId: string): Promise<MemberRecord> => {
+    const me = await member(request, roomId);
+    if (me.role === 'viewer') throw new KithError('READ_ONLY');
+    return me;
+  };
+  const owner = async (request: FastifyRequest, roomId: string): Promise<MemberRecord> => {
+    const me = await member(request, roomId);
+    if (me.role !== 'owner') throw new KithError('FORBIDDEN', 'Only an owner of the room can manage its feed.');
+    return me;
+  };
+  const baseUrl = (request: FastifyRequest) => (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
+
+  // ---- events
+
+  app.get(
+    '/rooms/:roomId/events',
+    { schema: { params: RoomParams, querystring: OccurrencesQuery, response: { 200: OccurrencesAnswer } } },
+    async (request) => {
+      await member(request, request.params.roomId);
+      const q = request.query;
+      const timeZone = q.timeZone ?? 'UTC';
+      if (ianaZone(timeZone) === null) {
+        throw new KithError('UNKNOWN_TIME_ZONE', `timeZone is not a known IANA time zone: "${timeZone}"`);
+      }
+      const window = modelCall(() => {
+        const from = windowBound(q.from, 'from', timeZone);
+        const to = windowBound(q.to, 'to', timeZone);
+        // The model checks the bounds and the zone, naming the field.
+        return { from, to, timeZone };
+      });
+      const span = Date.parse(window.to) - Date.parse(window.from);
+      if (span > MAX_WINDOW_DAYS * 86_400_000) {
+        throw new KithError('WINDOW_TOO_LARGE', `to: the window may span at most ${MAX_WINDOW_DAYS} days`);
+      }
+      const occurrences = await sync.readRoom(request.params.roomId, (doc) =>
+        modelCall(() => occurrencesBetween(doc, window)),
+      );
+      return { occurrences: occurrences.map((o) => occurrenceView(o, timeZone)) };
+    },
+  );
+
+  app.post(
+    '/rooms/:roomId/events',
+    { schema: { params: RoomParams, body: CreateEventBody, response: { 201: EventView } } },
+    async (request, reply) => {
+      const me = await writer(request, request.params.roomId);
+      const input = modelCall(() => toEventInput(request.body));
+      const view = await sync.editRoom(me.roomId, (doc) =>
+        modelCall(() => {
+          const id = createEvent(doc, input, { actor: me.userId });
+          return eventView(getEvent(doc, id)!);
+        }),
+      );
+      return reply.code(201).header('location', `/rooms/${me.roomId}/events/${view.eventId}`).send(view);
+    },
+  );
+
+  app.get(
+    '/rooms/:roomId/events/:eventId',
+    { schema: { params: EventParams, response: { 200: EventView } } },
+    async (request) => {
+      const { roomId, eventId } = request.params;
+      await member(request, roomId);
+      const ev = await sync.readRoom(roomId, (doc) => getEvent(doc, eventId));
+      if (!ev || ev.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
+      return eventView(ev);
+    },
+  );
+
+  app.patch(
+    '/rooms/:roomId/events/:eventId',
+    { schema: { params: EventParams, body: PatchEventBody, response: { 200: EventView } } },
+    async (request) => {
+      const { roomId, eventId } = request.params;
+      const me = await writer(request, roomId);
+      return sync.editRoom(roomId, (doc) =>
+        modelCall(() => {
+          const current = getEvent(doc, eventId);
+          if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
+          updateEvent(doc, eventId, toEventPatch(request.body, current), { actor: me.userId });
+          return eventView(getEvent(doc, eventId)!);
+        }),
+      );
+    },
+  );
+
+  app.delete('/rooms/:roomId/events/:eventId', { schema: { params: EventParams } }, async (request, reply) => {
+    const { roomId, eventId } = request.params;
+    const me = await writer(request, roomId);
+    await sync.editRoom(roomId, (doc) =>
+      modelCall(() => {
+        const current = getEvent(doc, eventId);
+        if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
+        deleteEvent(doc, eventId, { actor: me.userId });
+      }),
+    );
+    return reply.code(204).send();
+  });
+
+  // ---- the ICS feed secret
+
+  app.get('/rooms/:roomId/feed', { schema: { params: RoomParams, response: { 200: FeedStatus } } }, async (request) => {
+    const me = await owner(request, request.params.roomId);
+    const feed = await storage.feeds.get(me.roomId);
+    return { active: feed !== undefined, createdAt: feed ? new Date(feed.createdAt).toISOString() : null };
+  });
+
+  app.post('/rooms/:roomId/feed', { schema: { params: RoomParams, response: { 201: FeedAnswer } } }, async (request, reply) => {
+    const me = await owner(request, request.params.roomId);
+    const token = newSecretToken();
+    const createdAt = Date.now();
+    // Replacing the stored hash is what revokes the previous URL.
+    await storage.feeds.put({ roomId: me.roomId, tokenHash: sha256(token), createdBy: me.userId, createdAt });
+    const url = `${baseUrl(request)}/feeds/${token}.ics`;
+    return reply.code(201).send({
+      url,
+      webcalUrl: url.replace(/^https?:/, 'webcal:'),
+      createdAt: new Date(createdAt).toISOString(),
+    });
+  });
+
+  app.delete('/rooms/:roomId/feed', { schema: { params: RoomParams } }, async (request, reply) => {
+    const me = await owner(request, request.params.roomId);
+    await storage.feeds.revoke(me.roomId);
+    return reply.code(204).send();
+  });
+
+  // ---- import
+
+  app.post(
+    '/rooms/:roomId/import',
+    { bodyLimit: IMPORT_BODY_LIMIT, schema: { params: RoomParams, response: { 200: ImportAnswer } } },
+    async (request) => {
+      const me = await writer(request, request.params.roomId);
+      const body: unknown = request.body;
+      if (typeof body !== 'string' || !/^text\/calendar\b/i.test(request.headers['content-type'] ?? '')) {
+        throw new KithError('UNSUPPORTED_MEDIA_TYPE', 'Send the calendar as text/calendar.');
+      }
+      const parsed = parseIcs(body);
+      const stats = await storage.docs.stats(me.roomId);
+      // A rough bound before writing: the stored room plus the file must fit the room limit.
+      if (stats.logBytes + stats.snapshotBytes + Buffer.byteLength(body) > config.limits.maxRoomBytes) {
+        throw new KithError('ROOM_TOO_LARGE');
+      }
+      return sync.editRoom(me.roomId, (doc) => applyImport(doc, parsed, me.userId));
+    },
+  );
+};
+
+/** The public feed: the secret in the URL is the only credential. */
+export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
+  const { sync, storage } = opts;
+  app.get(
+    '/feeds/:file',
+    {
+      schema: { params: Type.Object({ file: Type.String({ maxLength: 200 }) }) },
+      // The URL holds the secret: request logs show it redacted, whatever the logger's own rules.
+      logSerializers: {
+        req: (req: { id?: string; method?: string; url?: string; ip?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: redactFeedUrl(req.url ?? ''),
+          ip: req.ip,
+        }),
+      },
+    },
+    async (request, reply) => {
+      const file = request.params.file;
+      const token = file.endsWith('.ics') ? file.slice(0, -4) : '';
+      const feed = token ? await storage.feeds.findByTokenHash(sha256(token)) : undefined;
+      if (!feed) throw new KithError('FEED_NOT_FOUND');
+      const room = await storage.rooms.get(feed.roomId);
+      if (!room) throw new KithError('FEED_NOT_FOUND');
+      const ics = await sync.readRoom(feed.roomId, (doc) => {
+        const defaultTz = doc.getMap('room').get('defaultTz');
+        return buildIcs(doc, { roomId: room.roomId, name: room.name, defaultTz: typeof defaultTz === 'string' ? defaultTz : null });
+      });
+      // The text only changes when an event does (DTSTAMP is the last change), so it has a stable
+      // ETag: pollers that send If-None-Match get a 304.
+      const etag = `"${sha256(ics)}"`;
+      reply.header('etag', etag).header('cache-control', 'private, max-age=300');
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+      return reply
+        .header('content-type', 'text/calendar; charset=utf-8')
+        .header('content-disposition', 'inline; filename="calendar.ics"')
+        .header('x-robots-tag', 'noindex')
+        .header('referrer-policy', 'no-referrer')
+        .send(ics);
+    },
+  );
+};
+
+/** `/feeds/<secret>.ics` → `/feeds/[redacted]`, plus the logger's own redactions. */
+export function redactFeedUrl(url: string): string {
+  return redactUrl(url).replace(/(\/feeds\/)[^/?#]+/gi, '$1[redacted]');
+}
