@@ -113,7 +113,7 @@ describe('roles and revocation on open sockets', () => {
     for (const p of [o, v, fresh]) p.provider.destroy();
   });
 
-  it('tells a Kith client its role (103) at once and on every change, and a viewer READ_ONLY once when it writes', async () => {
+  it('tells a Kith client its role (103) at once and on every change; a viewer is never sent permission-denied', async () => {
     const owner = await api.signUp('owner');
     const bob = await api.signUp('bob');
     const roomId = await api.createRoom(owner.token);
@@ -128,9 +128,10 @@ describe('roles and revocation on open sockets', () => {
     expect(b.roles).toEqual(['editor', 'viewer']);
     b.doc.getMap('m').set('a', 1);
     b.doc.getMap('m').set('b', 2);
-    await waitFor(() => b.denied.length > 0, 5000, 'READ_ONLY notice');
-    await new Promise((r) => setTimeout(r, 100));
-    expect(b.denied).toEqual(['READ_ONLY']);
+    // Stock clients print a permission-denied message with their URL (and token) to the console.
+    b.send(protocol.encodeStoredBarrier(9));
+    await waitFor(() => b.barriers.includes(9), 5000, 'writes processed');
+    expect(b.denied).toEqual([]);
     b.close();
   });
 
@@ -177,12 +178,14 @@ describe('roles and revocation on open sockets', () => {
 
 describe('token lifetime on open sockets', () => {
   it('closes a socket whose token expires with 4401 TOKEN_EXPIRED', async () => {
-    const short = await startTestServer({ accessTokenTtlSeconds: 1 });
+    const short = await startTestServer({ accessTokenTtlSeconds: 3 });
     try {
       const a = apiClient(short.url);
       const alice = await a.signUp('alice');
       const roomId = await a.createRoom(alice.token);
-      const c = await RawClient.connect(`${short.wsUrl}/${roomId}?token=${alice.token}`);
+      // A fresh token right before connecting (a loaded machine may take a while to get here).
+      const login = await a.request('POST', '/users/login', { body: { username: alice.username, password: alice.password } });
+      const c = await RawClient.connect(`${short.wsUrl}/${roomId}?token=${login.body.token}`);
       await c.waitSynced();
       expect(await c.closed).toEqual({ code: 4401, reason: 'TOKEN_EXPIRED' });
     } finally {

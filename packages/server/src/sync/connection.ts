@@ -21,8 +21,6 @@ export class Connection {
    */
   ackClients: Set<number> | undefined;
   awarenessClients: Set<number> | undefined;
-  /** A viewer's dropped write has been answered with READ_ONLY once. */
-  toldReadOnly = false;
   /** Pong seen since the last ping. */
   alive = true;
   closed = false;

@@ -21,8 +21,8 @@
  * 103 role            server → client: varString role (owner, editor, viewer) — sent to a socket
  *                     that has sent 100, at once and whenever its role changes, so a client knows
  *                     when its writes would be dropped.
- * A viewer's first dropped update is also answered with the stock [2, 0, "READ_ONLY"] (permission
- * denied), which stock clients log.
+ * (No permission-denied message [2, 0, reason] is ever sent: stock clients print it to the console
+ * together with their URL, which carries the access token.)
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';

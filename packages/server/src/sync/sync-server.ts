@@ -19,7 +19,6 @@ import { GroupCommit } from './group-commit.js';
 import {
   ProtocolError,
   decodeClientMessage,
-  encodePermissionDenied,
   encodeRole,
   encodeStoredBarrier,
   encodeSyncStep1,
@@ -433,11 +432,9 @@ export class SyncServer {
     if (decoded.structs.length === 0 && decoded.ds.clients.size === 0) return;
     if (!conn.canWrite) {
       // Read-only: neither applied nor broadcast. The socket stays open for reading.
+      // No permission-denied message: stock y-websocket clients print it together with their URL,
+      // token included, to the console. Kith clients know their role from message 103.
       metrics.updatesRejected.inc({ reason: 'read-only' });
-      if (!conn.toldReadOnly) {
-        conn.toldReadOnly = true;
-        conn.send(encodePermissionDenied('READ_ONLY'));
-      }
       return;
     }
     const room = conn.room;
@@ -581,7 +578,6 @@ export class SyncServer {
   private setRole(conn: Connection, role: Connection['role']): void {
     if (conn.role === role) return;
     conn.role = role;
-    conn.toldReadOnly = false;
     if (conn.wantsDurableAcks) conn.send(encodeRole(role));
   }
 
