@@ -58,10 +58,16 @@ function grouped(v: unknown, fields: readonly string[]): Map<string, Map<string,
   return out;
 }
 
-/** Copies the entries of one group whose values have the right type (shared by ov and segs). */
+/**
+ * Copies the entries of one group whose values have the right type (shared by ov and segs). Fields
+ * are visited in schema order, not in the Y.Map's order (which depends on the order a replica
+ * received the updates), so every replica reads the same state into the same object.
+ */
 function typedFields(group: Map<string, unknown>): SegmentFields & OccurrenceOverride {
   const o: SegmentFields & OccurrenceOverride = {};
-  for (const [field, value] of group) {
+  for (const field of SEGMENT_FIELDS) {
+    if (!group.has(field)) continue;
+    const value = group.get(field);
     switch (field) {
       case 'title':
       case 'description':

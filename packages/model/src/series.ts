@@ -80,11 +80,16 @@ export function editFollowing(doc: Y.Doc, id: string, occKey: string, patch: Ser
     throw new ModelError('INVALID_SPLIT', `start must be before the next split of the series (${p.nextKey})`, 'start');
   }
   if (fields.rrule === undefined && p.rrule !== null) {
-    let rule = p.rrule;
+    let rule: string | null = p.rrule;
     const count = ruleCount(rule);
     // COUNT counts from the series start and before EXDATEs; the new segment gets what is left.
-    if (!firstOfPart && count !== null && p.anchored) rule = withCount(rule, count - ruleCountBefore(p.anchored, at.original));
-    if (shift !== 0) rule = retargetRule(rule, dateOf(anchor), newDate);
+    // Split at an RDATE after the rule's last occurrence, nothing is left: the segment has no rule
+    // and keeps only its RDATEs (COUNT=0 would be an invalid rule).
+    if (!firstOfPart && count !== null && p.anchored) {
+      const left = count - ruleCountBefore(p.anchored, at.original);
+      rule = left > 0 ? withCount(rule, left) : null;
+    }
+    if (rule !== null && shift !== 0) rule = retargetRule(rule, dateOf(anchor), newDate);
     if (!firstOfPart || rule !== p.rrule) fields.rrule = rule;
   }
   if (!firstOfPart) fields.start = start;
@@ -165,10 +170,12 @@ export function exportSeries(ev: CalendarEvent): ExportedSeries[] {
 
 /**
  * Keys of overrides and EXDATEs that match no occurrence any more, after the series' rule or dates
- * changed: a UI can list them as "needs attention" instead of dropping them silently.
+ * changed: a UI can list them as "needs attention" instead of dropping them silently. Keys in the
+ * range of a "delete this and following" are not orphaned: they went with the deleted occurrences.
  */
 export function orphanedKeys(ev: CalendarEvent): string[] {
   const parts = seriesParts(ev);
   const keys = new Set([...Object.keys(ev.overrides), ...ev.exdates]);
-  return [...keys].filter((k) => findSlot(ev, k, parts) === null).sort();
+  const deleted = (k: string): boolean => parts.some((p) => p.cancelled && owns(p, k));
+  return [...keys].filter((k) => findSlot(ev, k, parts) === null && !deleted(k)).sort();
 }

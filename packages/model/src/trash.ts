@@ -49,10 +49,12 @@ export function purgeTrash(doc: Y.Doc, opts: { olderThanDays?: number; now?: str
   if (!Number.isFinite(days) || days < 0) {
     throw new ModelError('INVALID_INPUT', 'olderThanDays must be a non-negative number', 'olderThanDays');
   }
-  const cutoff = nowInstant(opts.now).subtract({ hours: 24 * days });
+  // In milliseconds, not a Temporal duration: fractional days (0.5) are fine, and a cutoff before the
+  // representable range simply keeps everything instead of throwing a RangeError.
+  const cutoff = nowInstant(opts.now).epochMilliseconds - days * 86_400_000;
   const doomed = listTrash(doc).filter((e) => {
     try {
-      return Temporal.Instant.compare(Temporal.Instant.from(e.deleted?.at ?? ''), cutoff) <= 0;
+      return Temporal.Instant.from(e.deleted?.at ?? '').epochMilliseconds <= cutoff;
     } catch {
       return false; // an unreadable deletion time is kept rather than guessed
     }

@@ -42,13 +42,24 @@ function bad(field: string, message: string): ModelError {
   return new ModelError('INVALID_INPUT', `${field} ${message}`, field);
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Replaces lone UTF-16 surrogates (half an emoji, as left by a naive truncation) with U+FFFD. Yjs
+ * sends strings as UTF-8, which turns them into U+FFFD on every other replica; kept as they are,
+ * the writing replica would show a different text from everyone else for good.
+ */
+function wellFormed(value: string): string {
+  return value.replace(LONE_SURROGATE, '\uFFFD');
+}
+
 export function text(value: unknown, field: keyof typeof TEXT_LIMITS): string {
   if (typeof value !== 'string') throw bad(field, 'must be a string');
   const limit = TEXT_LIMITS[field];
   if (value.length > limit) {
     throw tooLong(field, value.length, limit);
   }
-  return value;
+  return wellFormed(value);
 }
 
 function label(value: unknown, field: 'color' | 'category'): string | null {
@@ -57,7 +68,7 @@ function label(value: unknown, field: 'color' | 'category'): string | null {
   if (value.length > LIMITS[field]) {
     throw tooLong(field, value.length, LIMITS[field]);
   }
-  return value;
+  return wellFormed(value);
 }
 
 export function id(value: unknown, field: string): string {
@@ -65,6 +76,8 @@ export function id(value: unknown, field: string): string {
   if (value.length > LIMITS.id) {
     throw tooLong(field, value.length, LIMITS.id);
   }
+  // An id is a key: rewriting it would silently make it another id, so a broken one is refused.
+  if (wellFormed(value) !== value) throw bad(field, 'must be well-formed Unicode (it holds half a surrogate pair)');
   return value;
 }
 

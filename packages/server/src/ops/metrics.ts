@@ -47,6 +47,12 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly roomLoadSeconds = new Histogram({
+    name: 'kith_room_load_seconds',
+    help: 'Time to load a room from storage into memory',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly catchUps = new Counter({
     name: 'kith_catch_ups_total',
     help: 'Times a room read updates it had missed (from other instances) back from the log',

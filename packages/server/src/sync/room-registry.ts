@@ -99,6 +99,7 @@ export class RoomRegistry {
       this.rooms.set(roomId, room);
       this.lifecycle.loaded(room);
       this.metrics.roomsLoaded.set(this.rooms.size);
+      this.metrics.roomLoadSeconds.observe((performance.now() - started) / 1000);
       this.logger.debug({ roomId, ms: performance.now() - started }, 'room loaded');
       return room;
     })();

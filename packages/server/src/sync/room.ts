@@ -93,7 +93,7 @@ export class Room {
 
   /** Loads stored content; throws if it cannot be applied (the room is then never served). */
   loadStored(updates: Uint8Array[], headSeq: number): void {
-    if (updates.length > 0) Y.applyUpdate(this.doc, Y.mergeUpdates(updates));
+    applyAll(this.doc, updates);
     this.captured = [];
     this.durableStateVector = Y.decodeStateVector(Y.encodeStateVector(this.doc));
     this.headSeq = headSeq;
@@ -116,11 +116,13 @@ export class Room {
    * Applies updates that are already stored (by another instance, or read back from the log):
    * nothing to write, but local clients get them and durable acks cover them.
    */
-  applyStored(update: Uint8Array, throughSeq?: number): void {
+  applyStored(updates: Uint8Array[], throughSeq?: number): void {
     this.captured = [];
+    let changed: Uint8Array[];
     try {
-      Y.applyUpdate(this.doc, update, REMOTE_ORIGIN);
+      applyAll(this.doc, updates, REMOTE_ORIGIN);
     } finally {
+      changed = this.captured;
       this.captured = [];
     }
     if (throughSeq !== undefined) {
@@ -128,9 +130,12 @@ export class Room {
       for (const s of this.aheadSeqs) if (s <= this.headSeq) this.aheadSeqs.delete(s);
       while (this.aheadSeqs.delete(this.headSeq + 1)) this.headSeq += 1;
     }
+    if (changed.length === 0) return; // all of it was here already
+    const update = changed.length === 1 ? changed[0]! : Y.mergeUpdates(changed);
     for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))) {
       if ((this.durableStateVector.get(client) ?? 0) < clock) this.durableStateVector.set(client, clock);
     }
+    // Local clients get what actually changed, once, whatever the number of stored pieces.
     const frame = encodeUpdate(update);
     for (const conn of this.connections) conn.send(frame);
     for (const listener of this.committedListeners) listener();
@@ -322,4 +327,20 @@ export class Room {
     for (const conn of this.connections) conn.send(frame);
     if (origin !== REMOTE_ORIGIN) this.onLocalAwareness?.(update);
   };
+}
+
+/**
+ * Applies many stored updates in one transaction. Much faster than one Y.mergeUpdates over all of
+ * them, which grows worse than linearly with the number of updates (50,000 log rows: minutes
+ * merged, about a second applied).
+ */
+export function applyAll(doc: Y.Doc, updates: Uint8Array[], origin?: unknown): void {
+  if (updates.length === 0) return;
+  if (updates.length === 1) {
+    Y.applyUpdate(doc, updates[0]!, origin);
+    return;
+  }
+  doc.transact(() => {
+    for (const u of updates) Y.applyUpdate(doc, u, origin);
+  }, origin);
 }

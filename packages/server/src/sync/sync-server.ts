@@ -174,7 +174,7 @@ export class SyncServer {
     try {
       // Applied at once even past a gap (Yjs keeps what lacks its dependencies pending); the gap
       // itself is filled from the log.
-      room.applyStored(update, seq === room.headSeq + 1 ? seq : undefined);
+      room.applyStored([update], seq === room.headSeq + 1 ? seq : undefined);
     } catch (err) {
       this.logger.error({ err, roomId: room.roomId }, 'an update from another instance failed to apply');
       this.reloadBrokenRoom(room);
@@ -209,7 +209,7 @@ export class SyncServer {
         if (stored.snapshot) parts.unshift(stored.snapshot);
         const last = stored.updates.at(-1)?.seq ?? stored.snapshotSeq;
         if (parts.length > 0 && last > room.headSeq) {
-          room.applyStored(parts.length === 1 ? parts[0]! : Y.mergeUpdates(parts), last);
+          room.applyStored(parts, last);
           this.deps.metrics.catchUps.inc();
         }
       } while (room.catchUpAgain);
