@@ -13,6 +13,7 @@ import type { Storage } from './storage/storage.js';
 import { SyncServer } from './sync/sync-server.js';
 import type { Fanout } from './cluster/fanout.js';
 import { installCalendar, type InstalledCalendar } from './calendar/index.js';
+import { installGoogle } from './integrations/google.js';
 
 export interface KithServer {
   readonly url: string;
@@ -67,6 +68,7 @@ export async function startKithServer(
   let app: FastifyInstance | undefined;
   let sync: SyncServer | undefined;
   let calendar: InstalledCalendar | undefined;
+  let google: { close(): Promise<void> } | undefined;
   try {
     app = await buildApp({
       config,
@@ -80,16 +82,19 @@ export async function startKithServer(
     sync = new SyncServer({ app, config, storage, metrics, membership, logger, fanout });
     sync.attach(app.server);
     calendar = await installCalendar({ app, sync, storage, config, logger, membership });
+    google = await installGoogle(app, sync, storage, config, logger);
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     // A server that failed to start (e.g. port taken) leaves nothing open behind it.
+    await google?.close().catch(() => undefined);
     await calendar?.close().catch(() => undefined);
     await sync?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     if (!options.storage) await storage.close().catch(() => undefined);
     throw err;
   }
-  return running(config, app, sync, calendar!, storage, metrics, () => {
+  const extras = [google!, calendar!];
+  return running(config, app, sync, extras, storage, metrics, () => {
     accepting = false;
   });
 }
@@ -98,7 +103,8 @@ function running(
   config: KithConfig,
   app: FastifyInstance,
   sync: SyncServer,
-  calendar: InstalledCalendar,
+  /** Modules on top of the rooms (Google mirror, live sockets), closed before the sync server. */
+  extras: Array<{ close(): Promise<void> }>,
   storage: Storage,
   metrics: Metrics,
   stopAccepting: () => void,
@@ -120,7 +126,7 @@ function running(
       await new Promise<void>((resolve) => setImmediate(resolve));
       // Live JSON sockets first (they watch rooms), then: commit everything pending and close
       // every sync socket with 1001.
-      await calendar.close();
+      for (const extra of extras) await extra.close();
       await sync.close();
       app.server.closeIdleConnections?.();
       // In-flight HTTP requests get a grace period; a stalled client cannot hold the exit forever.

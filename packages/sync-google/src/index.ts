@@ -1,7 +1,29 @@
 /**
- * @kith/sync-google — the Google Calendar mirror.
+ * @kith/sync-google — OAuth 2.0 and a crash-safe two-way mirror between Kith rooms and Google Calendar.
+ *
+ * - `installGoogleSync(app, host, options)`: routes + worker inside a Fastify server (kith-server).
+ * - `startGoogleSyncWorker({ host, options })`: the worker alone; `registerGoogleRoutes(app, worker)` mounts
+ *   the routes on another app.
  *
  * The fake Google Calendar API used by the tests and the local demo is exported from
  * `@kith/sync-google/fake-google` (and re-exported here for convenience).
  */
+export { installGoogleSync, type InstalledGoogleSync } from './install.js';
+export { GoogleSyncWorker, startGoogleSyncWorker, type LinkStatusView, type GoogleEventView } from './worker.js';
+export { registerGoogleRoutes, GOOGLE_ERRORS, GoogleRouteError, type GoogleErrorCode } from './routes.js';
+export {
+  CALENDAR_APP_CREATED,
+  CALENDAR_FULL,
+  SYNC_ORIGIN,
+  isConfigured,
+  type GoogleSyncHost,
+  type GoogleSyncLogger,
+  type GoogleSyncOptions,
+  type MemberRole,
+  type VerifiedUser,
+} from './options.js';
+export { googleIdFor, adoptedKithId } from './runner.js';
+export { kithParts, remoteCanon, googleMaster, type PartCanon, type Fields, type Time } from './canon.js';
+export { StateStore, STATE_FILE } from './store.js';
 export * from './fake-google/index.js';
+export { startStandaloneWorker, RemoteHost, signAccessToken, readJwtSecret, type StandaloneOptions, type StandaloneWorker } from './standalone.js';

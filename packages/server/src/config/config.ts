@@ -29,6 +29,22 @@ export interface SyncTuning {
   membershipCheckMs: number;
 }
 
+/** Google Calendar mirroring; off (routes answer GOOGLE_NOT_CONFIGURED) until the three credentials are set. */
+export interface GoogleConfig {
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  redirectUrl: string | undefined;
+  /** Another Google-compatible API (e.g. the fake in @kith/sync-google, for a demo). */
+  apiRootUrl: string | undefined;
+  oauthBaseUrl: string | undefined;
+  /** Key that encrypts stored Google tokens; generated into the data dir when unset. */
+  tokenKey: string | undefined;
+  /** Public HTTPS base for Google's push notifications; polling only when unset. */
+  webhookUrl: string | undefined;
+  /** `in-process` (default) or `external` (a separate kith-sync-google process). */
+  worker: 'in-process' | 'external';
+}
+
 export interface KithConfig {
   host: string;
   port: number;
@@ -48,6 +64,7 @@ export interface KithConfig {
   databaseUrl: string | undefined;
   /** `redis://…` turns on fan-out between several instances. */
   redisUrl: string | undefined;
+  google: GoogleConfig;
   /**
    * On SIGTERM/SIGINT, how long in-flight HTTP requests may take to finish before their
    * connections are cut (sync sockets are closed with 1001 at once; their data is stored first).
@@ -87,6 +104,16 @@ export function defaultConfig(overrides: Partial<KithConfig> = {}): KithConfig {
     staticDir: undefined,
     databaseUrl: undefined,
     redisUrl: undefined,
+    google: {
+      clientId: undefined,
+      clientSecret: undefined,
+      redirectUrl: undefined,
+      apiRootUrl: undefined,
+      oauthBaseUrl: undefined,
+      tokenKey: undefined,
+      webhookUrl: undefined,
+      worker: 'in-process',
+    },
     shutdownGraceMs: 10_000,
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
@@ -110,6 +137,14 @@ const OPTIONS = {
     help: 'postgres://user:pass@host:5432/db to store data in PostgreSQL (default: SQLite in the data dir)',
   },
   'redis-url': { env: 'REDIS_URL', help: 'redis://host:6379 to fan out between several instances (default: one instance)' },
+  'google-client-id': { env: 'GOOGLE_CLIENT_ID', help: 'OAuth client id of your Google Cloud project (turns on Google Calendar mirroring)' },
+  'google-client-secret': { env: 'GOOGLE_CLIENT_SECRET', help: 'its OAuth client secret' },
+  'google-redirect-url': { env: 'GOOGLE_REDIRECT_URL', help: 'OAuth redirect, https://<host>/google/callback (default: <public-url>/google/callback)' },
+  'google-api-root-url': { env: 'GOOGLE_API_ROOT_URL', help: 'another Google-compatible Calendar API (e.g. kith-fake-google for a demo)' },
+  'google-oauth-base-url': { env: 'GOOGLE_OAUTH_BASE_URL', help: 'another Google-compatible OAuth server' },
+  'google-token-key': { env: 'GOOGLE_TOKEN_KEY', help: 'key that encrypts stored Google tokens (default: generated into the data dir)' },
+  'google-webhook-url': { env: 'GOOGLE_WEBHOOK_URL', help: 'public HTTPS base for Google push notifications (default: polling only)' },
+  'google-sync-worker': { env: 'GOOGLE_SYNC_WORKER', help: 'in-process (default) or external (run kith-sync-google separately)' },
   'static-dir': { env: 'KITH_STATIC_DIR', help: 'built web app to serve at / (default: the bundled example app, when built)' },
   'max-message-bytes': { env: 'KITH_MAX_MESSAGE_BYTES', help: 'largest WebSocket message (default 4194304)' },
   'max-room-bytes': { env: 'KITH_MAX_ROOM_BYTES', help: 'largest stored room (default 67108864)' },
@@ -198,6 +233,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError(`${source('database-url')} must be a postgres:// URL`);
   }
+  const googleWorker = raw('google-sync-worker') ?? 'in-process';
+  if (googleWorker !== 'in-process' && googleWorker !== 'external') {
+    throw new ConfigError(`${source('google-sync-worker')} must be in-process or external, got "${googleWorker}"`);
+  }
   const redisUrl = raw('redis-url');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError(`${source('redis-url')} must be a redis:// or rediss:// URL`);
@@ -215,6 +254,16 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
     staticDir: staticDir === undefined ? undefined : path.resolve(staticDir),
     databaseUrl,
     redisUrl,
+    google: {
+      clientId: raw('google-client-id'),
+      clientSecret: raw('google-client-secret'),
+      redirectUrl: raw('google-redirect-url') ?? (publicUrl ? `${publicUrl.replace(/\/+$/, '')}/google/callback` : undefined),
+      apiRootUrl: raw('google-api-root-url'),
+      oauthBaseUrl: raw('google-oauth-base-url'),
+      tokenKey: raw('google-token-key'),
+      webhookUrl: raw('google-webhook-url'),
+      worker: googleWorker,
+    },
     shutdownGraceMs: int('shutdown-grace-ms', 0) ?? d.shutdownGraceMs,
     limits: {
       maxMessageBytes: int('max-message-bytes', 1024) ?? DEFAULT_LIMITS.maxMessageBytes,

@@ -1,0 +1,124 @@
+/**
+ * End to end through kith-server itself: started with Google credentials pointing at the fake, it
+ * mounts the mirror (routes and in-process worker); an event created over kith's REST API reaches
+ * Google, and one created in Google's UI reaches the room.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// By path, not as a dependency: kith-server depends on this package (see helpers.ts).
+import { defaultConfig, startKithServer, type KithServer } from '../../server/dist/index.js';
+import { startFakeGoogle, type FakeGoogle } from '../src/fake-google/index.js';
+import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent, freePort } from './helpers.js';
+
+let fake: FakeGoogle;
+let kith: KithServer;
+let unconfigured: KithServer;
+
+/** kith's REST API with sign-up and room helpers. */
+function api(baseUrl: string) {
+  const r = rawApi(baseUrl);
+  let n = 0;
+  return {
+    request: r.request,
+    async signUp(prefix: string) {
+      const username = `${prefix}${Date.now().toString(36)}${n++}`;
+      await r.request('POST', '/users/register', { body: { username, password: 'correct horse battery' } });
+      const login = await r.request('POST', '/users/login', { body: { username, password: 'correct horse battery' } });
+      return { username, token: login.body.token as string };
+    },
+    async createRoom(token: string) {
+      return (await r.request('POST', '/rooms', { token, body: { name: 'Family' } })).body.roomId as string;
+    },
+  };
+}
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'kith-google-e2e-'));
+const waitFor = async (check: () => Promise<boolean>, what: string, timeoutMs = 15_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+beforeAll(async () => {
+  fake = await startFakeGoogle({ port: 0 });
+  const base = defaultConfig();
+  // A fixed port, so that the OAuth redirect URL can name it before the server starts.
+  const port = await freePort();
+  kith = await startKithServer(
+    defaultConfig({
+      port,
+      dataDir: tmp(),
+      logLevel: 'silent',
+      jwtSecret: 'google-e2e-secret-0123456789abcdefghijklmnop',
+      limits: { ...base.limits, loginPerMinute: 1000 },
+      google: {
+        ...base.google,
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        redirectUrl: `http://127.0.0.1:${port}/google/callback`,
+        // Push notifications (the fake allows plain http on loopback) make Google's changes arrive at once.
+        webhookUrl: `http://127.0.0.1:${port}`,
+        apiRootUrl: fake.rootUrl,
+        oauthBaseUrl: fake.url,
+      },
+    }),
+  );
+  unconfigured = await startKithServer(
+    defaultConfig({ port: 0, dataDir: tmp(), logLevel: 'silent', jwtSecret: 'google-e2e-secret-0123456789abcdefghijklmnop' }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await kith?.close();
+  await unconfigured?.close();
+  await fake?.close();
+});
+
+describe('kith-server with Google configured', () => {
+  it('links a room through its own /google routes and mirrors a REST-created event to Google and back', async () => {
+    const k = api(kith.url);
+    const owner = await k.signUp('owner');
+    const roomId = await k.createRoom(owner.token);
+    const auth = await k.request('GET', `/google/auth-url?roomId=${roomId}`, { token: owner.token });
+    expect(auth.status).toBe(200);
+    const back = await consent(auth.body.url);
+    const cb = await k.request('GET', `${back.pathname}${back.search}`);
+    expect(cb.status).toBe(200);
+    const calendarId = cb.body.calendarId as string;
+
+    const created = await k.request('POST', `/rooms/${roomId}/events`, {
+      token: owner.token,
+      body: { eventTitle: 'Swimming', startTime: '2026-12-05T10:00', endTime: '2026-12-05T11:00', timeZone: 'Europe/Berlin' },
+    });
+    expect(created.status).toBe(201);
+    await waitFor(async () => fake.events(calendarId).some((e) => e.summary === 'Swimming'), 'event in Google');
+
+    fake.ui.insertEvent(calendarId, {
+      summary: 'Made in Google',
+      start: { dateTime: '2026-12-06T09:00:00+01:00', timeZone: 'Europe/Berlin' },
+      end: { dateTime: '2026-12-06T10:00:00+01:00', timeZone: 'Europe/Berlin' },
+    } as never);
+    await waitFor(async () => {
+      const occ = await k.request('GET', `/rooms/${roomId}/events?from=2026-12-01T00:00:00Z&to=2026-12-31T00:00:00Z`, {
+        token: owner.token,
+      });
+      return occ.body.occurrences?.some((o: { eventTitle: string }) => o.eventTitle === 'Made in Google');
+    }, 'Google event in the room');
+
+    const status = await k.request('GET', `/rooms/${roomId}/google`, { token: owner.token });
+    expect(status.status).toBe(200);
+  }, 60_000);
+
+  it('answers GOOGLE_NOT_CONFIGURED when no credentials are set', async () => {
+    const k = api(unconfigured.url);
+    const owner = await k.signUp('owner');
+    const roomId = await k.createRoom(owner.token);
+    const res = await k.request('GET', `/google/auth-url?roomId=${roomId}`, { token: owner.token });
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('GOOGLE_NOT_CONFIGURED');
+  });
+});

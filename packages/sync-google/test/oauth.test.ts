@@ -1,0 +1,358 @@
+/**
+ * OAuth 2.0 and the REST routes: consent URL, callback, state checks, tokens at rest, refresh failure
+ * (invalid_grant) and re-authorisation, unlinking with revocation, who may see and do what, and the
+ * answers of a server without Google credentials.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvent, updateEvent } from '@kith/model';
+import { OAuth2Client } from 'google-auth-library';
+import { googleIdFor } from '../src/runner.js';
+import { STATE_FILE } from '../src/store.js';
+import { CLIENT_ID, CLIENT_SECRET, consent, edit, GOOGLE_USER, linkRoom, linkedRoom, me, startRig, type Rig } from './helpers.js';
+
+let rig: Rig;
+beforeAll(async () => {
+  rig = await startRig();
+});
+afterAll(async () => {
+  await rig?.close();
+});
+
+function expectError(res: { status: number; body: any; headers: Headers }, status: number, code: string): void {
+  expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status, code });
+  expect(Object.keys(res.body)).toEqual(['error']);
+  expect(typeof res.body.error.message).toBe('string');
+  expect(res.body.error.message.length).toBeGreaterThan(0);
+  expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+}
+
+async function authUrl(token: string, roomId: string): Promise<URL> {
+  const res = await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token });
+  expect(res.status).toBe(200);
+  return new URL(res.body.url);
+}
+
+/** Sends the browser to our callback with whatever the consent screen redirected to (or something altered). */
+async function callback(url: URL): Promise<{ status: number; body: any; headers: Headers }> {
+  return rig.appApi.request('GET', `${url.pathname}${url.search}`);
+}
+
+/** A room with an owner, an editor, a viewer and an outsider. */
+async function household() {
+  const owner = await rig.signUp('owner');
+  const editor = await rig.signUp('editor');
+  const viewer = await rig.signUp('viewer');
+  const outsider = await rig.signUp('outsider');
+  const roomId = await rig.createRoom(owner.token);
+  for (const [m, role] of [
+    [editor, 'editor'],
+    [viewer, 'viewer'],
+  ] as const) {
+    const inv = await rig.kithApi.request('POST', `/rooms/${roomId}/invites`, { token: owner.token, body: { role } });
+    const acc = await rig.kithApi.request('POST', `/invites/${inv.body.code}/accept`, { token: m.token });
+    expect(acc.status).toBe(200);
+  }
+  return { owner, editor, viewer, outsider, roomId };
+}
+
+describe('consent URL', () => {
+  it('asks for offline access with PKCE (S256), the narrow calendar.app.created scope and a signed state, for owners only', async () => {
+    const { owner, editor, outsider, roomId } = await household();
+    const url = await authUrl(owner.token, roomId);
+    expect(url.origin + url.pathname).toBe(`${rig.fake.url}/o/oauth2/v2/auth`);
+    const q = url.searchParams;
+    expect(q.get('access_type')).toBe('offline');
+    expect(q.get('prompt')).toBe('consent');
+    expect(q.get('scope')).toBe('https://www.googleapis.com/auth/calendar.app.created');
+    expect(q.get('code_challenge_method')).toBe('S256');
+    expect(q.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(q.get('client_id')).toBe(CLIENT_ID);
+    expect(q.get('redirect_uri')).toBe(`${rig.appUrl}/google/callback`);
+    expect(q.get('response_type')).toBe('code');
+    expect(q.get('state')).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+
+    expectError(await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token: editor.token }), 403, 'FORBIDDEN');
+    expectError(await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token: outsider.token }), 404, 'ROOM_NOT_FOUND');
+    expectError(await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`), 401, 'UNAUTHENTICATED');
+    expectError(await rig.appApi.request('GET', `/google/auth-url`, { token: owner.token }), 400, 'VALIDATION_FAILED');
+  });
+});
+
+describe('callback', () => {
+  it('exchanges the code, stores the tokens encrypted, creates a dedicated calendar and links the room', async () => {
+    const { owner, viewer, roomId } = await household();
+    const back = await consent((await authUrl(owner.token, roomId)).toString());
+    const res = await callback(back);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ linked: true, roomId, status: 'active' });
+    const cal = rig.fake.calendars(GOOGLE_USER).find((c: any) => c.id === res.body.calendarId) as any;
+    expect(cal).toMatchObject({ summary: 'Kith: Family', timeZone: 'UTC', primary: false });
+
+    const link = rig.worker.store.link(roomId)!;
+    expect(link.tokens.startsWith('v1.')).toBe(true);
+    const creds = rig.worker.credentialsOf(link);
+    expect(creds.refresh_token).toMatch(/^1\/\/0/);
+    rig.worker.store.db.pragma('wal_checkpoint(TRUNCATE)');
+    const file = fs.readFileSync(path.join(rig.options.dataDir, STATE_FILE));
+    expect(file.includes(creds.refresh_token!)).toBe(false);
+    expect(file.includes(creds.access_token!)).toBe(false);
+
+    // Status is visible to every member, not to others.
+    const status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token: viewer.token });
+    expect(status.status).toBe(200);
+    expect(status.body).toMatchObject({ linked: true, status: 'active', needsReauth: false, calendarId: res.body.calendarId, lastError: null });
+    expect(typeof status.body.lastSyncAt === 'string' || status.body.lastSyncAt === null).toBe(true);
+  });
+
+  it('refuses a tampered, missing or reused state, and a consent that was denied or lacks the scope', async () => {
+    const { owner, roomId } = await household();
+    const other = await rig.signUp('other');
+    const otherRoom = await rig.createRoom(other.token);
+
+    // Tampered: the payload names another room; the signature no longer matches.
+    const back = await consent((await authUrl(owner.token, roomId)).toString());
+    const [payload, mac] = back.searchParams.get('state')!.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    const forgedPayload = Buffer.from(JSON.stringify({ ...claims, r: otherRoom })).toString('base64url');
+    const tampered = new URL(back);
+    tampered.searchParams.set('state', `${forgedPayload}.${mac}`);
+    expectError(await callback(tampered), 400, 'GOOGLE_STATE_INVALID');
+    const noState = new URL(back);
+    noState.searchParams.delete('state');
+    expectError(await callback(noState), 400, 'GOOGLE_STATE_INVALID');
+
+    // The genuine one works once; a replay is refused.
+    expect((await callback(back)).status).toBe(200);
+    expectError(await callback(back), 400, 'GOOGLE_STATE_INVALID');
+    expect(rig.worker.store.link(otherRoom)).toBeUndefined();
+
+    // Denied at the consent screen.
+    const room2 = await rig.createRoom(owner.token, 'Second');
+    rig.fake.setConsent({ deny: true });
+    const denied = await consent((await authUrl(owner.token, room2)).toString());
+    rig.fake.setConsent({});
+    expectError(await callback(denied), 403, 'GOOGLE_CONSENT_DENIED');
+
+    // The user unticked the calendar permission.
+    rig.fake.setConsent({ dropScopes: ['https://www.googleapis.com/auth/calendar.app.created'] });
+    const narrow = await consent((await authUrl(owner.token, room2)).toString());
+    rig.fake.setConsent({});
+    expectError(await callback(narrow), 403, 'GOOGLE_SCOPE_MISSING');
+    expect(rig.worker.store.link(room2)).toBeUndefined();
+  });
+
+  it('refuses a state older than ten minutes', async () => {
+    const u = await rig.signUp();
+    const roomId = await rig.createRoom(u.token);
+    const back = await consent((await authUrl(u.token, roomId)).toString());
+    rig.clock.offset = 11 * 60_000;
+    try {
+      const cb = await callback(back);
+      expectError(cb, 400, 'GOOGLE_STATE_INVALID');
+      expect(cb.body.error.message).toMatch(/expired/);
+    } finally {
+      rig.clock.offset = 0;
+    }
+  });
+
+  it('refuses the callback when the user who asked is no longer an owner', async () => {
+    const { owner, editor, roomId } = await household();
+    const back = await consent((await authUrl(owner.token, roomId)).toString());
+    // Hand ownership over, then step down.
+    await rig.kithApi.request('PATCH', `/rooms/${roomId}/members/${editor.userId}`, { token: owner.token, body: { role: 'owner' } });
+    await rig.kithApi.request('PATCH', `/rooms/${roomId}/members/${owner.userId}`, { token: editor.token, body: { role: 'viewer' } });
+    expectError(await callback(back), 403, 'FORBIDDEN');
+  });
+});
+
+describe('refresh failure and re-authorisation', () => {
+  it('marks the link as needing re-authorisation on invalid_grant, pauses it keeping changes, and flushes them after a new consent', async () => {
+    const { token, roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Before revoke', start: '2027-03-01', end: '2027-03-02' }, me));
+    await rig.worker.syncNow(roomId);
+    const gid = googleIdFor(roomId, id, '', 0);
+    expect(rig.fake.event(calendarId, gid)).toBeDefined();
+
+    // The user removes the app in their Google account: the access token stops working, refresh fails.
+    const link = rig.worker.store.link(roomId)!;
+    rig.fake.revokeToken(rig.worker.credentialsOf(link).refresh_token!);
+    await edit(rig, roomId, (doc) => updateEvent(doc, id, { title: 'Changed while revoked' }, me));
+    const later = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Made while revoked', start: '2027-03-03', end: '2027-03-04' }, me));
+    await rig.worker.syncNow(roomId);
+
+    const status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token });
+    expect(status.body).toMatchObject({ status: 'needs_reauth', needsReauth: true, reason: 'invalid_grant', pendingChanges: 2 });
+    expect(rig.fake.event(calendarId, gid)).toMatchObject({ summary: 'Before revoke' });
+    // Paused: no more requests while it waits.
+    const requests = rig.fake.stats().requests['events.list'] ?? 0;
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.stats().requests['events.list'] ?? 0).toBe(requests);
+    expectError(await rig.appApi.request('GET', `/google/events?roomId=${roomId}`, { token }), 409, 'GOOGLE_NEEDS_REAUTH');
+
+    // An owner consents again: same calendar, pending changes go out.
+    const again = await linkRoom(rig, token, roomId);
+    expect(again.calendarId).toBe(calendarId);
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(calendarId, gid)).toMatchObject({ summary: 'Changed while revoked' });
+    expect(rig.fake.event(calendarId, googleIdFor(roomId, later, '', 0))).toMatchObject({ summary: 'Made while revoked' });
+    const after = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token });
+    expect(after.body).toMatchObject({ status: 'active', needsReauth: false, pendingChanges: 0 });
+  });
+
+  it('refreshes an expired access token by itself and stores the new one', async () => {
+    const { roomId } = await linkedRoom(rig);
+    const before = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
+    rig.fake.expireAccessTokens(before.access_token!);
+    await edit(rig, roomId, (doc) => createEvent(doc, { title: 'After expiry', start: '2027-03-05', end: '2027-03-06' }, me));
+    await rig.worker.syncNow(roomId);
+    const after = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
+    expect(after.access_token).not.toBe(before.access_token);
+    expect(after.refresh_token).toBe(before.refresh_token);
+    expect((await rig.worker.status(roomId))!.status).toBe('active');
+  });
+});
+
+describe('the linking user', () => {
+  it('pauses mirroring when the user who linked the room can no longer edit it, until an owner links again', async () => {
+    const { owner, editor, roomId } = await household();
+    const { calendarId } = await linkRoom(rig, owner.token, roomId);
+    await rig.kithApi.request('PATCH', `/rooms/${roomId}/members/${editor.userId}`, { token: owner.token, body: { role: 'owner' } });
+    await rig.kithApi.request('PATCH', `/rooms/${roomId}/members/${owner.userId}`, { token: editor.token, body: { role: 'viewer' } });
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Not yet', start: '2027-05-20', end: '2027-05-21' }, me));
+    await rig.worker.syncNow(roomId);
+    expect((await rig.worker.status(roomId))!).toMatchObject({ status: 'paused', reason: 'LINKED_USER_CANNOT_EDIT', pendingChanges: 1 });
+    expect(rig.fake.event(calendarId, googleIdFor(roomId, id, '', 0))).toBeUndefined();
+
+    await linkRoom(rig, editor.token, roomId);
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(calendarId, googleIdFor(roomId, id, '', 0))).toMatchObject({ summary: 'Not yet' });
+    expect((await rig.worker.status(roomId))!).toMatchObject({ status: 'active', linkedBy: editor.userId });
+  });
+});
+
+describe('a calendar deleted in Google', () => {
+  it('pauses the link, and a new consent creates a new calendar and sends every event again', async () => {
+    const { token, roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Survivor', start: '2027-06-01', end: '2027-06-02' }, me));
+    await rig.worker.syncNow(roomId);
+    const access = rig.fake.issueTokens({ email: GOOGLE_USER, clientId: CLIENT_ID, scopes: ['https://www.googleapis.com/auth/calendar'] }).access_token;
+    const del = await rig.fake.app.inject({ method: 'DELETE', url: `/calendar/v3/calendars/${encodeURIComponent(calendarId)}`, headers: { authorization: `Bearer ${access}` } });
+    expect(del.statusCode).toBe(204);
+    await rig.worker.syncNow(roomId);
+    const status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token });
+    expect(status.body).toMatchObject({ status: 'paused', reason: 'CALENDAR_NOT_FOUND' });
+
+    const again = await linkRoom(rig, token, roomId);
+    expect(again.calendarId).not.toBe(calendarId);
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(again.calendarId, googleIdFor(roomId, id, '', 0))).toMatchObject({ summary: 'Survivor' });
+    expect((await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token })).body).toMatchObject({ status: 'active', pendingChanges: 0 });
+  });
+});
+
+describe('unlinking', () => {
+  it('lets only owners unlink; unlinking revokes the grant, stops mirroring and keeps the Google calendar', async () => {
+    const { owner, editor, viewer, roomId } = await household();
+    const { calendarId } = await linkRoom(rig, owner.token, roomId);
+    const creds = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
+    expectError(await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token: editor.token }), 403, 'FORBIDDEN');
+    const res = await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token: owner.token });
+    expect(res.status).toBe(204);
+    expect(rig.worker.store.link(roomId)).toBeUndefined();
+    expect(rig.worker.store.mirrorRows(roomId)).toEqual([]);
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+
+    // The refresh token no longer works at Google.
+    const client = new OAuth2Client({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, endpoints: rig.fake.oauthEndpoints });
+    client.setCredentials({ refresh_token: creds.refresh_token! });
+    await expect(client.refreshAccessToken()).rejects.toThrow(/invalid_grant/);
+
+    const writes = JSON.stringify(rig.fake.stats().writes);
+    await edit(rig, roomId, (doc) => createEvent(doc, { title: 'After unlink', start: '2027-04-01', end: '2027-04-02' }, me));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(JSON.stringify(rig.fake.stats().writes)).toBe(writes);
+    expect(rig.fake.calendars(GOOGLE_USER).some((c: any) => c.id === calendarId)).toBe(true);
+
+    const status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token: viewer.token });
+    expect(status.body).toEqual({ roomId, linked: false });
+    expectError(await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token: owner.token }), 404, 'GOOGLE_NOT_LINKED');
+  });
+
+  it('retries a revocation Google could not take at unlink time', async () => {
+    const { token, roomId } = await linkedRoom(rig);
+    const creds = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
+    // More failures than the client library's own retries of the revoke POST.
+    rig.fake.injectFault({ route: 'oauth.revoke', kind: 'serviceUnavailable', count: 4 });
+    expect((await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token })).status).toBe(204);
+    expect(rig.worker.store.pendingRevocations()).toBe(1);
+    rig.worker.store.db.prepare('UPDATE revocations SET next_at = 0').run();
+    await rig.worker.retryRevocations();
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    const client = new OAuth2Client({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, endpoints: rig.fake.oauthEndpoints });
+    client.setCredentials({ refresh_token: creds.refresh_token! });
+    await expect(client.refreshAccessToken()).rejects.toThrow(/invalid_grant/);
+  });
+});
+
+describe('events of the linked calendar', () => {
+  it('lists a window of events to members only, with validated times', async () => {
+    const { owner, viewer, outsider, roomId } = await household();
+    await linkRoom(rig, owner.token, roomId);
+    await edit(rig, roomId, (doc) => {
+      createEvent(doc, { title: 'In window', start: '2027-05-10T10:00', end: '2027-05-10T11:00', tz: 'Europe/Madrid', participants: ['x'] }, me);
+      createEvent(doc, { title: 'Weekly', start: '2027-05-03', end: '2027-05-04', rrule: 'FREQ=WEEKLY;COUNT=3' }, me);
+      createEvent(doc, { title: 'Outside', start: '2027-06-10', end: '2027-06-11' }, me);
+    });
+    await rig.worker.syncNow(roomId);
+    const res = await rig.appApi.request('GET', `/google/events?roomId=${roomId}&timeMin=2027-05-01T00:00:00Z&timeMax=2027-06-01T00:00:00Z`, {
+      token: viewer.token,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.events.map((e: any) => [e.title, e.start])).toEqual([
+      ['Weekly', '2027-05-03'],
+      ['Weekly', '2027-05-10'],
+      ['In window', '2027-05-10T08:00:00Z'],
+      ['Weekly', '2027-05-17'],
+    ]);
+    expect(res.body.events[2]).toMatchObject({ allDay: false, timeZone: 'Europe/Madrid', end: '2027-05-10T09:00:00Z' });
+    expect(res.body.events.every((e: any) => typeof e.kithEventId === 'string')).toBe(true);
+
+    expectError(await rig.appApi.request('GET', `/google/events?roomId=${roomId}`, { token: outsider.token }), 404, 'ROOM_NOT_FOUND');
+    expectError(await rig.appApi.request('GET', `/google/events?roomId=${roomId}&timeMin=yesterday`, { token: viewer.token }), 400, 'VALIDATION_FAILED');
+    expectError(
+      await rig.appApi.request('GET', `/google/events?roomId=${roomId}&timeMin=2027-05-02T00:00:00Z&timeMax=2027-05-01T00:00:00Z`, { token: viewer.token }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    const unlinked = await rig.createRoom(owner.token, 'Unlinked');
+    expectError(await rig.appApi.request('GET', `/google/events?roomId=${unlinked}`, { token: owner.token }), 404, 'GOOGLE_NOT_LINKED');
+    expectError(await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token: outsider.token }), 404, 'ROOM_NOT_FOUND');
+  });
+});
+
+describe('without Google credentials', () => {
+  it('answers every Google route with 503 GOOGLE_NOT_CONFIGURED', async () => {
+    const bare = await startRig({ configured: false });
+    try {
+      const u = await bare.signUp();
+      const roomId = await bare.createRoom(u.token);
+      for (const [method, p] of [
+        ['GET', `/google/auth-url?roomId=${roomId}`],
+        ['GET', `/google/callback?code=x&state=y`],
+        ['GET', `/google/events?roomId=${roomId}`],
+        ['GET', `/rooms/${roomId}/google`],
+        ['DELETE', `/rooms/${roomId}/google`],
+        ['POST', `/google/push`],
+      ] as const) {
+        const res = await bare.appApi.request(method, p, { token: u.token });
+        expect({ route: `${method} ${p}`, status: res.status, code: res.body?.error?.code }).toEqual({ route: `${method} ${p}`, status: 503, code: 'GOOGLE_NOT_CONFIGURED' });
+        expect(res.body.error.message).toMatch(/GOOGLE_CLIENT_ID/);
+      }
+      expect(fs.existsSync(path.join(bare.options.dataDir, STATE_FILE))).toBe(false);
+    } finally {
+      await bare.close();
+    }
+  });
+});
