@@ -25,6 +25,7 @@ import type { KithSyncError } from './errors.js';
 import type { LocalPersistence, RoomStore } from './persistence/types.js';
 import type { User } from './session.js';
 import { SyncConnection, type StopInfo, type SyncHost, type SyncStatus, type WebSocketConstructor } from './sync.js';
+import { isRole, type Role } from './protocol.js';
 import { UnsavedLedger } from './unsaved.js';
 
 export interface CalendarOptions {
@@ -67,6 +68,8 @@ export interface CalendarEvents {
   error: (err: KithSyncError) => void;
   /** The undo or redo stack changed. */
   history: (info: { canUndo: boolean; canRedo: boolean }) => void;
+  /** The server told me my role in this room, and it differs from what `role` said before. */
+  role: (role: Role) => void;
 }
 
 /** A view window; `timeZone` defaults to the calendar's. */
@@ -86,6 +89,7 @@ interface OpenArgs extends CalendarOptions {
 }
 
 const LEDGER_KEY = 'kith.unsaved';
+const ROLE_KEY = 'kith.role';
 
 /** The transaction origin of my edits through this calendar: what undo/redo tracks. */
 export class LocalOrigin {
@@ -112,6 +116,7 @@ export class Calendar {
   private isClosed = false;
   private ledgerWrite: Promise<void> = Promise.resolve();
   private ledgerDirty = false;
+  private currentRole: Role | null;
 
   private constructor(
     args: OpenArgs,
@@ -119,8 +124,10 @@ export class Calendar {
     private readonly store: RoomStore,
     ledger: UnsavedLedger,
     private readonly onClosed: (cal: Calendar) => void,
+    storedRole: Role | null,
   ) {
     this.roomId = args.roomId;
+    this.currentRole = storedRole;
     this.user = args.user;
     this.doc = doc;
     this.ledger = ledger;
@@ -160,6 +167,7 @@ export class Calendar {
     this.cleanups.push(this.sync.on('auth-required', (i) => this.events.emit('auth-required', i)));
     this.cleanups.push(this.sync.on('access-revoked', (i) => this.events.emit('access-revoked', i)));
     this.cleanups.push(this.sync.on('error', (e) => this.events.emit('error', e)));
+    this.cleanups.push(this.sync.on('role', (role) => this.onRole(role)));
     this.cleanups.push(model.observeEvents(doc, (change) => this.events.emit('change', change)));
     const history = () => this.events.emit('history', { canUndo: this.canUndo(), canRedo: this.canRedo() });
     for (const ev of ['stack-item-added', 'stack-item-popped', 'stack-cleared'] as const) {
@@ -182,7 +190,8 @@ export class Calendar {
     try {
       const ledger = new UnsavedLedger();
       ledger.restore(await store.getMeta(LEDGER_KEY), doc);
-      return new Calendar(args, doc, store, ledger, args.onClose);
+      const role = await store.getMeta(ROLE_KEY);
+      return new Calendar(args, doc, store, ledger, args.onClose, isRole(role) ? role : null);
     } catch (err) {
       await store.close().catch(() => undefined);
       doc.destroy();
@@ -202,6 +211,23 @@ export class Calendar {
 
   get unsavedEdits(): number {
     return this.ledger.count;
+  }
+
+  /**
+   * My role in this room as the server last told this device (kept in the local store, so it is
+   * known offline too); null until the server has said it once. A viewer's edits stay local: the
+   * server drops them.
+   */
+  get role(): Role | null {
+    return this.currentRole;
+  }
+
+  private onRole(role: Role): void {
+    if (this.isClosed || role === this.currentRole) return;
+    this.currentRole = role;
+    const write = () => this.store.setMeta(ROLE_KEY, role);
+    this.ledgerWrite = this.ledgerWrite.then(write).catch(() => undefined);
+    this.events.emit('role', role);
   }
 
   /** Resolves when the status is `saved` (every local edit stored on the server). */

@@ -8,10 +8,11 @@ import { KithApiError } from './errors.js';
 import { indexedDbPersistence } from './persistence/indexeddb.js';
 import { memoryPersistence } from './persistence/memory.js';
 import type { LocalPersistence } from './persistence/types.js';
+import type { Role } from './protocol.js';
 import { MemoryTokenStore, sessionFrom, type Session, type TokenStore, type User } from './session.js';
 import type { SyncHost, WebSocketConstructor } from './sync.js';
 
-export type Role = 'owner' | 'editor' | 'viewer';
+export type { Role };
 
 export interface RoomSummary {
   roomId: string;

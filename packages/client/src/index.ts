@@ -41,10 +41,13 @@ export { memoryPersistence } from './persistence/memory.js';
 export { indexedDbPersistence } from './persistence/indexeddb.js';
 export {
   MESSAGE_KITH_DURABLE,
+  MESSAGE_KITH_ROLE,
   MESSAGE_KITH_TOKEN,
   encodeDurableRequest,
   encodeTokenMessage,
+  isRole,
   readDurableAck,
+  readRole,
 } from './protocol.js';
 export { UnsavedLedger, type LedgerState } from './unsaved.js';
 export type * from '@kith/model';

@@ -1,17 +1,21 @@
 /**
  * One room's sync socket: a stock y-websocket `WebsocketProvider` plus what Kith adds on top —
- * durable acknowledgements (extension 100), token refresh on the open socket (101), and a reading
+ * durable acknowledgements (extension 100), token refresh on the open socket (101), my role in the
+ * room as the server announces it (103), and a reading
  * of close codes and refused upgrades that never turns into an endless reconnect loop.
  */
 import * as decoding from 'lib0/decoding';
 import type * as encoding from 'lib0/encoding';
+import * as authProtocol from 'y-protocols/auth';
 import type { Awareness } from 'y-protocols/awareness';
 import { WebsocketProvider } from 'y-websocket';
 import type * as Y from 'yjs';
 import { Emitter } from './emitter.js';
 import { KithSyncError } from './errors.js';
 import {
+  MESSAGE_AUTH,
   MESSAGE_KITH_DURABLE,
+  MESSAGE_KITH_ROLE,
   MESSAGE_SYNC,
   SYNC_STEP1,
   SYNC_STEP2,
@@ -19,6 +23,8 @@ import {
   encodeSyncStep1,
   encodeTokenMessage,
   readDurableAck,
+  readRole,
+  type Role,
 } from './protocol.js';
 import type { UnsavedLedger } from './unsaved.js';
 
@@ -65,6 +71,8 @@ interface SyncEvents {
   'auth-required': (info: StopInfo) => void;
   'access-revoked': (info: StopInfo) => void;
   error: (err: KithSyncError) => void;
+  /** The server told this socket my role in the room (on connect and whenever it changes). */
+  role: (role: Role) => void;
 }
 
 /** Close codes after which reconnecting cannot help (other than 4401/4403, handled on their own). */
@@ -125,6 +133,16 @@ export class SyncConnection extends Emitter<SyncEvents> {
       this.o.ledger.acknowledge(stored);
       this.ackReceived = true;
       this.emit('change');
+    };
+    p.messageHandlers[MESSAGE_KITH_ROLE] = (_encoder, decoder, _provider, emitSynced) => {
+      const role = readRole(decoder);
+      if (!emitSynced || role === undefined) return; // only from the server; ignore roles we do not know
+      this.emit('role', role);
+    };
+    // Stock y-websocket logs a permission denial with the socket URL, which carries the access
+    // token. The only denial the server sends is READ_ONLY to a viewer, which `role` already tells.
+    p.messageHandlers[MESSAGE_AUTH] = (_encoder, decoder) => {
+      authProtocol.readAuthMessage(decoder, o.doc, () => undefined);
     };
     const syncHandler = p.messageHandlers[MESSAGE_SYNC] as SyncHandler;
     p.messageHandlers[MESSAGE_SYNC] = ((encoder, decoder, provider, emitSynced, messageType) => {

@@ -2,7 +2,14 @@ import { protocol } from '@kith/server';
 import * as decoding from 'lib0/decoding';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { MESSAGE_KITH_DURABLE, encodeDurableRequest, encodeTokenMessage, readDurableAck } from '../src/index.js';
+import {
+  MESSAGE_KITH_DURABLE,
+  MESSAGE_KITH_ROLE,
+  encodeDurableRequest,
+  encodeTokenMessage,
+  readDurableAck,
+  readRole,
+} from '../src/index.js';
 import { encodeSyncStep1 } from '../src/protocol.js';
 
 describe('Kith protocol extensions', () => {
@@ -41,5 +48,16 @@ describe('Kith protocol extensions', () => {
       kind: 'sync-step1',
       stateVector: Y.encodeStateVector(doc),
     });
+  });
+
+  it('reads the server\'s role announcement (103), and ignores roles it does not know', () => {
+    for (const role of ['owner', 'editor', 'viewer'] as const) {
+      const d = decoding.createDecoder(protocol.encodeRole(role));
+      expect(decoding.readVarUint(d)).toBe(MESSAGE_KITH_ROLE);
+      expect(readRole(d)).toBe(role);
+    }
+    const d = decoding.createDecoder(protocol.encodeRole('superuser'));
+    decoding.readVarUint(d);
+    expect(readRole(d)).toBeUndefined();
   });
 });

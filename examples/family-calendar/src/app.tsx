@@ -1,0 +1,141 @@
+/**
+ * The app's screens: sign in / sign up, joining by invite link, choosing or creating a family
+ * calendar, and the calendar itself. Everything it needs at start is on this device, so it opens
+ * offline once it has been opened online.
+ */
+import type { RoomSummary, User } from '@kith/client';
+import { useEffect, useState } from 'preact/hooks';
+import { AuthScreen } from './auth.js';
+import { CalendarScreen } from './calendar-screen.js';
+import { RoomsScreen } from './rooms.js';
+import { cache, describeError, inviteCodeFromLocation, kith } from './store.js';
+
+type Screen =
+  | { kind: 'loading' }
+  | { kind: 'auth'; notice?: string }
+  | { kind: 'rooms'; error?: string; notice?: string }
+  | { kind: 'calendar'; room: RoomSummary; notice?: string };
+
+const INVITE_KEY = 'kith.app.pending-invite';
+
+export function App() {
+  const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
+  const [user, setUser] = useState<User | null>(null);
+
+  useEffect(() => {
+    const code = inviteCodeFromLocation();
+    if (code) {
+      sessionStorage.setItem(INVITE_KEY, code);
+      history.replaceState(null, '', '/');
+    }
+    const offSession = kith.on('session', (u) => setUser(u));
+    const offAuth = kith.on('auth-required', () => {
+      setScreen({ kind: 'auth', notice: 'Your session has ended. Please sign in again.' });
+    });
+    void kith.ready().then(() => {
+      setUser(kith.user);
+      if (kith.user) void afterSignIn(kith.user);
+      else setScreen({ kind: 'auth', notice: pendingInviteNotice() });
+    });
+    return () => {
+      offSession();
+      offAuth();
+    };
+  }, []);
+
+  function pendingInviteNotice(): string | undefined {
+    return sessionStorage.getItem(INVITE_KEY)
+      ? 'You have been invited to a family calendar. Sign in, or create an account, to join it.'
+      : undefined;
+  }
+
+  /** After sign-in (or at start with a kept session): join a pending invite, then open a calendar. */
+  async function afterSignIn(u: User): Promise<void> {
+    const code = sessionStorage.getItem(INVITE_KEY);
+    if (code) {
+      try {
+        const joined = await kith.rooms.acceptInvite(code);
+        sessionStorage.removeItem(INVITE_KEY);
+        const room: RoomSummary = { roomId: joined.roomId, name: joined.name, role: joined.role };
+        cache.setRooms(u.userId, [...cache.rooms(u.userId).filter((r) => r.roomId !== room.roomId), room]);
+        cache.setLastRoom(u.userId, room.roomId);
+        const notice = joined.joined ? `You joined “${room.name}”.` : `You are already a member of “${room.name}”.`;
+        setScreen({ kind: 'calendar', room, notice });
+        return;
+      } catch (err) {
+        if (describeError(err).startsWith('Cannot reach')) {
+          // Offline: keep the invite for later and carry on with what this device has.
+        } else {
+          sessionStorage.removeItem(INVITE_KEY);
+          setScreen({ kind: 'rooms', error: `Could not join: ${describeError(err)}` });
+          return;
+        }
+      }
+    }
+    const rooms = cache.rooms(u.userId);
+    const last = cache.lastRoom(u.userId);
+    const known = rooms.find((r) => r.roomId === last) ?? (rooms.length === 1 ? rooms[0] : undefined);
+    if (known) {
+      setScreen({ kind: 'calendar', room: known });
+      return;
+    }
+    try {
+      const fresh = await kith.rooms.list();
+      cache.setRooms(u.userId, fresh);
+      if (fresh.length === 1) setScreen({ kind: 'calendar', room: fresh[0]! });
+      else setScreen({ kind: 'rooms' });
+    } catch (err) {
+      setScreen({ kind: 'rooms', error: describeError(err) });
+    }
+  }
+
+  async function signOut(): Promise<void> {
+    setScreen({ kind: 'auth', notice: 'You are signed out.' });
+    await kith.logout();
+  }
+
+  const signedIn = (u: User) => {
+    setUser(u);
+    void afterSignIn(u);
+  };
+  // The session can end under any screen (signed out in another tab, refresh refused).
+  if ((screen.kind === 'rooms' || screen.kind === 'calendar') && !user) {
+    return <AuthScreen notice="Your session has ended. Please sign in again." onSignedIn={signedIn} />;
+  }
+
+  switch (screen.kind) {
+    case 'loading':
+      return <p class="boot">Loading your calendar…</p>;
+    case 'auth':
+      return (
+        <AuthScreen notice={screen.notice} onSignedIn={signedIn} />
+      );
+    case 'rooms':
+      return (
+        <RoomsScreen
+          user={user!}
+          error={screen.error}
+          notice={screen.notice}
+          onOpen={(room) => {
+            cache.setLastRoom(user!.userId, room.roomId);
+            setScreen({ kind: 'calendar', room });
+          }}
+          onSignOut={() => void signOut()}
+        />
+      );
+    case 'calendar':
+      return (
+        <CalendarScreen
+          key={screen.room.roomId}
+          user={user!}
+          room={screen.room}
+          notice={screen.notice}
+          onSwitchRoom={(notice) => {
+            setScreen({ kind: 'rooms', notice });
+          }}
+          onSignOut={() => void signOut()}
+          onSessionEnded={() => setScreen({ kind: 'auth', notice: 'Your session has ended. Please sign in again.' })}
+        />
+      );
+  }
+}

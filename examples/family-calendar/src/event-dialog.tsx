@@ -1,0 +1,442 @@
+/** The event form: create, view, edit and delete; for a series, choose which occurrences a change is for. */
+import type { Calendar, CalendarEvent, Member, Occurrence } from '@kith/client';
+import { useMemo, useState } from 'preact/hooks';
+import { memberColor, PALETTE } from './colors.js';
+import { applyChange, applyDelete, seriesOnly, type Change, type Scope } from './edits.js';
+import { describeRule, fromRule, noRepeat, toRule, WEEKDAYS, weekdayName, type RepeatFields } from './recurrence.js';
+import { describeError } from './store.js';
+import { addDays, allZones, describeSpan, isDate, shiftBy, splitWhen } from './times.js';
+import { Modal } from './ui.js';
+
+export type EventTarget =
+  | { kind: 'new'; start: string; end: string }
+  | { kind: 'existing'; event: CalendarEvent; occ: Occurrence };
+
+interface Draft {
+  title: string;
+  location: string;
+  description: string;
+  allDay: boolean;
+  startDate: string;
+  startTime: string;
+  /** Inclusive for all-day events (what people expect to read), exclusive in the model. */
+  endDate: string;
+  endTime: string;
+  /** '' means floating: the same clock time in every zone. */
+  tz: string;
+  participants: string[];
+  /** '' means "the member's colour". */
+  color: string;
+  /** Minutes before, '' for none. */
+  reminder: string;
+  repeat: RepeatFields;
+}
+
+const REMINDERS: Array<[string, string]> = [
+  ['', 'No reminder'],
+  ['0', 'At the start'],
+  ['5', '5 minutes before'],
+  ['10', '10 minutes before'],
+  ['15', '15 minutes before'],
+  ['30', '30 minutes before'],
+  ['60', '1 hour before'],
+  ['120', '2 hours before'],
+  ['1440', '1 day before'],
+  ['2880', '2 days before'],
+  ['10080', '1 week before'],
+];
+
+const COLOR_NAMES = ['Blue', 'Orange', 'Green', 'Purple', 'Pink', 'Teal', 'Amber', 'Indigo', 'Lime', 'Violet'];
+
+function whenOf(d: Draft): { start: string; end: string } {
+  return d.allDay
+    ? { start: d.startDate, end: addDays(d.endDate, 1) }
+    : { start: `${d.startDate}T${d.startTime}`, end: `${d.endDate}T${d.endTime}` };
+}
+
+function draftFor(target: EventTarget, me: string, zone: string): Draft {
+  if (target.kind === 'new') {
+    const s = splitWhen(target.start);
+    const allDay = isDate(target.start);
+    const e = splitWhen(allDay ? addDays(target.end, -1) : target.end);
+    return {
+      title: '',
+      location: '',
+      description: '',
+      allDay,
+      startDate: s.date,
+      startTime: s.time || '09:00',
+      endDate: e.date,
+      endTime: e.time || '10:00',
+      tz: zone,
+      participants: [me],
+      color: '',
+      reminder: '',
+      repeat: noRepeat(),
+    };
+  }
+  const { event: ev, occ } = target;
+  const s = splitWhen(occ.start);
+  const e = splitWhen(occ.allDay ? addDays(occ.end, -1) : occ.end);
+  return {
+    title: occ.title,
+    location: occ.location,
+    description: occ.description,
+    allDay: occ.allDay,
+    startDate: s.date,
+    startTime: s.time || '09:00',
+    endDate: e.date,
+    endTime: e.time || '10:00',
+    tz: ev.tz ?? (occ.allDay ? zone : ''),
+    participants: [...occ.participants],
+    color: occ.color ?? '',
+    reminder: ev.reminders[0] ? String(ev.reminders[0].minutesBefore) : '',
+    repeat: fromRule(ev.rrule),
+  };
+}
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+
+/** What changed between the form as opened and as saved: only those fields are written. */
+function diff(orig: Draft, now: Draft): Change {
+  const c: Change = {};
+  if (now.title !== orig.title) c.title = now.title;
+  if (now.location !== orig.location) c.location = now.location;
+  if (now.description !== orig.description) c.description = now.description;
+  if (!sameSet(now.participants, orig.participants)) c.participants = now.participants;
+  if (now.color !== orig.color) c.color = now.color || null;
+  if (now.reminder !== orig.reminder) c.reminders = now.reminder === '' ? [] : [{ minutesBefore: Number(now.reminder), for: null }];
+  const rule = toRule(now.repeat);
+  if (JSON.stringify(now.repeat) !== JSON.stringify(orig.repeat) && rule !== (orig.repeat.custom ?? toRule(orig.repeat))) c.rrule = rule;
+  if (!now.allDay && now.tz !== orig.tz) c.tz = now.tz || null;
+  const a = whenOf(orig);
+  const b = whenOf(now);
+  if (b.start !== a.start) c.start = b.start;
+  if (b.end !== a.end) c.end = b.end;
+  return c;
+}
+
+export function EventDialog(props: {
+  cal: Calendar;
+  target: EventTarget;
+  members: Member[];
+  me: string;
+  canEdit: boolean;
+  onClose: () => void;
+  onDone: (message: string) => void;
+}) {
+  const { cal, target } = props;
+  const zones = useMemo(allZones, []);
+  const orig = useMemo(() => draftFor(target, props.me, cal.timeZone), []);
+  const [d, setD] = useState<Draft>(orig);
+  const [scope, setScope] = useState<Scope>('this');
+  const [error, setError] = useState<string | null>(null);
+  const existing = target.kind === 'existing' ? target : null;
+  const recurring = !!existing?.event.rrule;
+  const readOnly = !props.canEdit;
+  const change = existing ? diff(orig, d) : {};
+  const onlySeries = existing ? seriesOnly(change, existing.occ) : false;
+  const effectiveScope: Scope = recurring && onlySeries && scope === 'this' ? 'following' : scope;
+
+  const set = (patch: Partial<Draft>) => setD((cur) => ({ ...cur, ...patch }));
+  /** Moving the start moves the end with it (the duration stays), as in every calendar. */
+  const setStart = (patch: { startDate?: string; startTime?: string }) =>
+    setD((cur) => {
+      const next = { ...cur, ...patch };
+      try {
+        const a = whenOf(cur);
+        const b = whenOf(next);
+        if (a.start !== b.start) {
+          const end = shiftBy(a.end, a.start, b.start);
+          const e = splitWhen(next.allDay ? addDays(end, -1) : end);
+          next.endDate = e.date;
+          if (!next.allDay) next.endTime = e.time;
+        }
+      } catch {
+        /* half-typed date: leave the end alone */
+      }
+      return next;
+    });
+
+  const setRepeat = (patch: Partial<RepeatFields>) => set({ repeat: { ...d.repeat, ...patch, custom: null } });
+
+  function save(e: Event) {
+    e.preventDefault();
+    if (readOnly) return;
+    setError(null);
+    try {
+      if (target.kind === 'new') {
+        const { start, end } = whenOf(d);
+        cal.createEvent({
+          title: d.title.trim(),
+          start,
+          end,
+          ...(d.allDay ? {} : { tz: d.tz || null }),
+          participants: d.participants,
+          color: d.color || null,
+          reminders: d.reminder === '' ? [] : [{ minutesBefore: Number(d.reminder), for: null }],
+          rrule: toRule(d.repeat),
+          location: d.location,
+          description: d.description,
+        });
+        props.onDone(`Added “${d.title.trim() || 'Untitled'}”.`);
+        return;
+      }
+      if (Object.keys(change).length === 0) {
+        props.onClose();
+        return;
+      }
+      if (change.title !== undefined) change.title = change.title.trim();
+      applyChange(cal, existing!.event, existing!.occ, change, effectiveScope);
+      props.onDone('Saved.');
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }
+
+  function remove() {
+    if (!existing || readOnly) return;
+    try {
+      applyDelete(cal, existing.event, existing.occ, recurring ? scope : 'all');
+      props.onDone(!recurring || scope === 'all' ? 'Moved to the trash.' : 'Deleted.');
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }
+
+  const knownIds = new Set(props.members.map((m) => m.userId));
+  const formerMembers = d.participants.filter((p) => !knownIds.has(p));
+  const title = target.kind === 'new' ? 'New event' : readOnly ? 'Event details' : 'Edit event';
+  const when = whenOf(d);
+
+  return (
+    <Modal title={title} onClose={props.onClose} id="event-dialog" class="event-dialog">
+      <form onSubmit={save} class="event-form" aria-label={title}>
+        <fieldset disabled={readOnly} class="plain">
+          <label class="wide">
+            Title
+            <input name="title" required maxLength={500} value={d.title} onInput={(e) => set({ title: e.currentTarget.value })} placeholder="Swimming lesson" data-autofocus />
+          </label>
+          <label class="check">
+            <input type="checkbox" name="all-day" checked={d.allDay} onChange={(e) => set({ allDay: e.currentTarget.checked, endDate: d.endDate < d.startDate ? d.startDate : d.endDate })} /> All day
+          </label>
+          <div class="row">
+            <label>
+              Starts
+              <input type="date" name="start-date" required value={d.startDate} onChange={(e) => setStart({ startDate: e.currentTarget.value })} />
+            </label>
+            {!d.allDay && (
+              <label>
+                <span class="sr-only">Start time</span>
+                <span aria-hidden="true">&nbsp;</span>
+                <input type="time" name="start-time" aria-label="Start time" required value={d.startTime} onChange={(e) => setStart({ startTime: e.currentTarget.value })} />
+              </label>
+            )}
+          </div>
+          <div class="row">
+            <label>
+              Ends
+              <input type="date" name="end-date" required value={d.endDate} onChange={(e) => set({ endDate: e.currentTarget.value })} />
+            </label>
+            {!d.allDay && (
+              <label>
+                <span class="sr-only">End time</span>
+                <span aria-hidden="true">&nbsp;</span>
+                <input type="time" name="end-time" aria-label="End time" required value={d.endTime} onChange={(e) => set({ endTime: e.currentTarget.value })} />
+              </label>
+            )}
+          </div>
+          <p class="hint when">{safeSpan(when.start, when.end)}</p>
+
+          <fieldset class="who">
+            <legend>Who</legend>
+            {props.members.map((m, i) => (
+              <label class="check member" key={m.userId}>
+                <input
+                  type="checkbox"
+                  name="who"
+                  value={m.userId}
+                  checked={d.participants.includes(m.userId)}
+                  onChange={(e) =>
+                    set({ participants: e.currentTarget.checked ? [...d.participants, m.userId] : d.participants.filter((p) => p !== m.userId) })
+                  }
+                />
+                <span class="swatch" style={{ background: memberColor(i) }} aria-hidden="true" />
+                {m.username}
+                {m.userId === props.me ? ' (me)' : ''}
+              </label>
+            ))}
+            {formerMembers.length > 0 && <p class="hint">Also: {formerMembers.length} former member(s).</p>}
+          </fieldset>
+
+          <div class="row">
+            <label>
+              Repeat
+              <select name="repeat" value={d.repeat.freq} onChange={(e) => setRepeat({ freq: e.currentTarget.value as RepeatFields['freq'] })}>
+                <option value="none">Does not repeat</option>
+                <option value="DAILY">Daily</option>
+                <option value="WEEKLY">Weekly</option>
+                <option value="MONTHLY">Monthly</option>
+                <option value="YEARLY">Yearly</option>
+              </select>
+            </label>
+            {d.repeat.freq !== 'none' && (
+              <label>
+                Every
+                <input type="number" name="interval" min={1} max={99} value={d.repeat.interval} onChange={(e) => setRepeat({ interval: Number(e.currentTarget.value) || 1 })} />
+              </label>
+            )}
+          </div>
+          {d.repeat.custom && <p class="hint">Repeats: {describeRule(d.repeat.custom)} (kept unless you change it).</p>}
+          {d.repeat.freq === 'WEEKLY' && (
+            <fieldset class="weekdays">
+              <legend>On</legend>
+              {WEEKDAYS.map((w) => (
+                <label class="check day" key={w}>
+                  <input
+                    type="checkbox"
+                    name="byday"
+                    value={w}
+                    checked={d.repeat.byDay.includes(w)}
+                    onChange={(e) => setRepeat({ byDay: e.currentTarget.checked ? [...d.repeat.byDay, w] : d.repeat.byDay.filter((x) => x !== w) })}
+                  />
+                  {weekdayName(w)}
+                </label>
+              ))}
+            </fieldset>
+          )}
+          {d.repeat.freq !== 'none' && (
+            <div class="row">
+              <label>
+                Ends
+                <select name="repeat-ends" value={d.repeat.ends} onChange={(e) => setRepeat({ ends: e.currentTarget.value as RepeatFields['ends'] })}>
+                  <option value="never">Never</option>
+                  <option value="until">On a date</option>
+                  <option value="count">After a number of times</option>
+                </select>
+              </label>
+              {d.repeat.ends === 'until' && (
+                <label>
+                  Last date
+                  <input type="date" name="repeat-until" required value={d.repeat.until} onChange={(e) => setRepeat({ until: e.currentTarget.value })} />
+                </label>
+              )}
+              {d.repeat.ends === 'count' && (
+                <label>
+                  Times
+                  <input type="number" name="repeat-count" min={1} max={999} value={d.repeat.count} onChange={(e) => setRepeat({ count: Number(e.currentTarget.value) || 1 })} />
+                </label>
+              )}
+            </div>
+          )}
+
+          <div class="row">
+            <label>
+              Reminder
+              <select name="reminder" value={d.reminder} onChange={(e) => set({ reminder: e.currentTarget.value })}>
+                {REMINDERS.map(([v, text]) => (
+                  <option key={v} value={v}>
+                    {text}
+                  </option>
+                ))}
+                {!REMINDERS.some(([v]) => v === d.reminder) && <option value={d.reminder}>{d.reminder} minutes before</option>}
+              </select>
+            </label>
+            <label>
+              Colour
+              <select name="color" value={d.color} onChange={(e) => set({ color: e.currentTarget.value })}>
+                <option value="">Member colour</option>
+                {PALETTE.map((c, i) => (
+                  <option key={c} value={c}>
+                    {COLOR_NAMES[i]}
+                  </option>
+                ))}
+                {d.color && !PALETTE.includes(d.color) && <option value={d.color}>{d.color}</option>}
+              </select>
+            </label>
+          </div>
+          <label class="wide">
+            Where
+            <input name="location" maxLength={1000} value={d.location} onInput={(e) => set({ location: e.currentTarget.value })} />
+          </label>
+          <label class="wide">
+            Notes
+            <textarea name="notes" rows={2} value={d.description} onInput={(e) => set({ description: e.currentTarget.value })} />
+          </label>
+          {!d.allDay && (
+            <label class="wide">
+              Time zone
+              <select name="tz" value={d.tz} onChange={(e) => set({ tz: e.currentTarget.value })}>
+                <option value="">Floating (same clock time everywhere)</option>
+                {zones.map((z) => (
+                  <option key={z} value={z}>
+                    {z.replaceAll('_', ' ')}
+                  </option>
+                ))}
+              </select>
+            </label>
+          )}
+
+          {recurring && (
+            <fieldset class="scope">
+              <legend>{readOnly ? 'Repeats' : 'Apply to'}</legend>
+              {readOnly ? (
+                <p>{describeRule(existing!.event.rrule)}</p>
+              ) : (
+                (
+                  [
+                    ['this', 'This event'],
+                    ['following', 'This and following events'],
+                    ['all', 'All events'],
+                  ] as const
+                ).map(([v, text]) => (
+                  <label class="check" key={v}>
+                    <input type="radio" name="scope" value={v} checked={effectiveScope === v} disabled={v === 'this' && onlySeries} onChange={() => setScope(v)} /> {text}
+                  </label>
+                ))
+              )}
+              {!readOnly && onlySeries && <p class="hint">Repeat, reminder and time-zone changes apply to a whole series or its following events.</p>}
+            </fieldset>
+          )}
+        </fieldset>
+        {existing && <p class="hint meta">{meta(existing.event, props.members)}</p>}
+        {readOnly && <p class="notice">You can see this calendar but not change it.</p>}
+        {error && (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        )}
+        <footer class="modal-foot">
+          {existing && !readOnly && (
+            <button type="button" class="danger" onClick={remove}>
+              Delete
+            </button>
+          )}
+          <span class="spacer" />
+          <button type="button" onClick={props.onClose}>
+            {readOnly ? 'Close' : 'Cancel'}
+          </button>
+          {!readOnly && (
+            <button type="submit" class="primary">
+              Save
+            </button>
+          )}
+        </footer>
+      </form>
+    </Modal>
+  );
+}
+
+function safeSpan(start: string, end: string): string {
+  try {
+    return describeSpan(start, end);
+  } catch {
+    return '';
+  }
+}
+
+function meta(ev: CalendarEvent, members: Member[]): string {
+  const name = (id: string) => members.find((m) => m.userId === id)?.username ?? 'a former member';
+  const created = `Added by ${name(ev.createdBy)}`;
+  return ev.updatedBy && ev.updatedAt !== ev.createdAt ? `${created} · last changed by ${name(ev.updatedBy)}` : created;
+}

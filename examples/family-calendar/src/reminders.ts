@@ -1,0 +1,80 @@
+/**
+ * Reminders while the app is open: a browser notification (when allowed) and a message in the
+ * page at `minutesBefore` each occurrence. Each one fires once per device.
+ */
+import type { Calendar, Occurrence } from '@kith/client';
+import { describeSpan } from './times.js';
+
+const FIRED_KEY = 'kith.app.reminders-fired';
+const LOOK_AHEAD_MS = 8 * 24 * 3600_000; // the longest reminder offered is a week before
+const STALE_MS = 10 * 60_000; // a reminder missed by more than this (app closed) is not shown late
+
+function loadFired(): Record<string, number> {
+  try {
+    return JSON.parse(localStorage.getItem(FIRED_KEY) ?? '{}') as Record<string, number>;
+  } catch {
+    return {};
+  }
+}
+
+export function remindersFor(occ: Occurrence, me: string): number[] {
+  return occ.reminders
+    .filter((r) => (r.for === null ? occ.participants.length === 0 || occ.participants.includes(me) : r.for.includes(me)))
+    .map((r) => r.minutesBefore);
+}
+
+export function startReminders(cal: Calendar, me: string, show: (title: string, body: string) => void): () => void {
+  const tick = () => {
+    const now = Date.now();
+    const fired = loadFired();
+    let dirty = false;
+    for (const [k, at] of Object.entries(fired)) {
+      if (at < now - LOOK_AHEAD_MS) {
+        delete fired[k];
+        dirty = true;
+      }
+    }
+    const occs = cal.occurrences({ from: new Date(now - STALE_MS).toISOString(), to: new Date(now + LOOK_AHEAD_MS).toISOString() });
+    for (const occ of occs) {
+      const start = Date.parse(occ.startInstant);
+      for (const minutes of remindersFor(occ, me)) {
+        const at = start - minutes * 60_000;
+        const key = `${cal.roomId}|${occ.eventId}|${occ.occKey}|${minutes}`;
+        if (at > now || at < now - STALE_MS || fired[key]) continue;
+        fired[key] = start;
+        dirty = true;
+        let when = '';
+        try {
+          when = describeSpan(occ.start, occ.end);
+        } catch {
+          /* keep it short */
+        }
+        show(occ.title || 'Event', minutes === 0 ? `Now: ${when}` : `${when}${occ.location ? ` · ${occ.location}` : ''}`);
+      }
+    }
+    if (dirty) localStorage.setItem(FIRED_KEY, JSON.stringify(fired));
+  };
+  tick();
+  const timer = setInterval(tick, 20_000);
+  // A new or moved event may be due at once: look again shortly after every change.
+  let soon: ReturnType<typeof setTimeout> | undefined;
+  const off = cal.on('change', () => {
+    if (!soon) soon = setTimeout(() => ((soon = undefined), tick()), 1000);
+  });
+  return () => {
+    clearInterval(timer);
+    if (soon) clearTimeout(soon);
+    off();
+  };
+}
+
+/** Shows a system notification when the person allowed them. */
+export function systemNotify(title: string, body: string, tag: string): void {
+  if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+  try {
+    new Notification(title, { body, tag, icon: '/icon.svg' });
+  } catch {
+    // Some browsers (Android Chrome) only allow notifications from the service worker.
+    void navigator.serviceWorker?.ready.then((reg) => reg.showNotification(title, { body, tag, icon: '/icon.svg' }));
+  }
+}

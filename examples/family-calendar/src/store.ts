@@ -1,0 +1,84 @@
+/**
+ * The app's one Kith client (same origin as the page: kith-server serves both), and the small
+ * things it keeps in localStorage so that it starts offline: the rooms I am in and their members.
+ * Calendar data itself lives in IndexedDB, kept by @kith/client.
+ */
+import { createKithClient, KithApiError, LocalStorageTokenStore, type Member, type RoomSummary } from '@kith/client';
+
+export const kith = createKithClient({ baseUrl: location.origin, tokenStore: new LocalStorageTokenStore() });
+
+const key = (...parts: string[]) => ['kith.app', ...parts].join('.');
+
+function read<T>(k: string): T | undefined {
+  try {
+    const raw = localStorage.getItem(k);
+    return raw ? (JSON.parse(raw) as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function write(k: string, value: unknown): void {
+  try {
+    if (value === undefined) localStorage.removeItem(k);
+    else localStorage.setItem(k, JSON.stringify(value));
+  } catch {
+    /* storage full or disabled: the app still works, it just starts slower offline */
+  }
+}
+
+export const cache = {
+  rooms: (userId: string) => read<RoomSummary[]>(key('rooms', userId)) ?? [],
+  setRooms: (userId: string, rooms: RoomSummary[]) => write(key('rooms', userId), rooms),
+  members: (roomId: string) => read<Member[]>(key('members', roomId)) ?? [],
+  setMembers: (roomId: string, members: Member[]) => write(key('members', roomId), members),
+  lastRoom: (userId: string) => read<string>(key('last-room', userId)),
+  setLastRoom: (userId: string, roomId: string | undefined) => write(key('last-room', userId), roomId),
+  view: () => read<string>(key('view')),
+  setView: (view: string) => write(key('view'), view),
+};
+
+/** The invite code of a `/invite/:code` link, if the page was opened with one. */
+export function inviteCodeFromLocation(): string | undefined {
+  const m = /^\/invite\/([^/?#]+)\/?$/.exec(location.pathname);
+  return m ? decodeURIComponent(m[1]!) : undefined;
+}
+
+/** A sentence a person can act on, for any error from the client library or the network. */
+export function describeError(err: unknown): string {
+  if (err instanceof KithApiError) {
+    switch (err.code) {
+      case 'INVALID_CREDENTIALS':
+        return 'Wrong username or password.';
+      case 'USERNAME_TAKEN':
+        return 'That username is taken. Pick another one, or sign in if it is yours.';
+      case 'RATE_LIMITED':
+        return `Too many attempts. Try again in ${err.retryAfter ?? 60} seconds.`;
+      case 'NETWORK_ERROR':
+        return 'Cannot reach the server. Check your connection and try again.';
+      case 'INVITE_EXPIRED':
+        return 'This invite link has expired. Ask for a new one.';
+      case 'INVITE_USED_UP':
+        return 'This invite link has already been used. Ask for a new one.';
+      case 'INVITE_NOT_FOUND':
+        return 'This invite link is not valid. Check that you copied all of it, or ask for a new one.';
+      case 'ROOM_NOT_FOUND':
+        return 'You are no longer a member of this calendar.';
+      case 'FORBIDDEN':
+      case 'READ_ONLY':
+        return 'Your role in this calendar does not allow that.';
+      case 'LAST_OWNER':
+        return 'A calendar must keep at least one owner.';
+      case 'VALIDATION_FAILED':
+        return err.message && err.message !== 'The request is invalid.' ? err.message : 'Please check what you entered.';
+      case 'NOT_LOGGED_IN':
+      case 'TOKEN_EXPIRED':
+      case 'UNAUTHENTICATED':
+        return 'Your session has ended. Please sign in again.';
+      default:
+        return err.message || `Something went wrong (${err.code}).`;
+    }
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
