@@ -31,7 +31,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     // Our /readyz answers 503 SHUTTING_DOWN itself (Fastify's generic 503 would bypass the catalogue).
     return503OnClosing: false,
-    trustProxy: false,
+    // Behind nginx or an Ingress, the client's address (for per-IP rate limits and logs) comes from
+    // X-Forwarded-For, but only from the proxies configured as trusted.
+    trustProxy: config.trustProxy,
     // No type coercion: `{"username": 12345}` must be a 400, not the user "12345".
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });

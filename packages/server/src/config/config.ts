@@ -60,6 +60,12 @@ export interface KithConfig {
   sqliteSynchronous: SqliteSynchronous;
   /** Folder of a built web app to serve at `/`, if any. */
   staticDir: string | undefined;
+  /**
+   * Behind a gateway, which proxies to believe about the client's address (X-Forwarded-For):
+   * false (default), true (any), or comma-separated addresses, CIDRs and the named ranges
+   * loopback, linklocal and uniquelocal (private networks, as in Docker or Kubernetes).
+   */
+  trustProxy: boolean | string;
   /** `postgres://…` stores everything in PostgreSQL; unset means SQLite in the data dir. */
   databaseUrl: string | undefined;
   /** `redis://…` turns on fan-out between several instances. */
@@ -102,6 +108,7 @@ export function defaultConfig(overrides: Partial<KithConfig> = {}): KithConfig {
     refreshTokenTtlDays: 30,
     sqliteSynchronous: 'full',
     staticDir: undefined,
+    trustProxy: false,
     databaseUrl: undefined,
     redisUrl: undefined,
     google: {
@@ -132,6 +139,10 @@ const OPTIONS = {
   'access-token-ttl': { env: 'KITH_ACCESS_TOKEN_TTL', help: 'access token lifetime in seconds (default 900)' },
   'refresh-token-ttl-days': { env: 'KITH_REFRESH_TOKEN_TTL_DAYS', help: 'refresh token lifetime in days (default 30)' },
   'sqlite-sync': { env: 'KITH_SQLITE_SYNC', help: 'full (fsync each commit, default) or normal (survives process crashes only)' },
+  'trust-proxy': {
+    env: 'KITH_TRUST_PROXY',
+    help: 'behind a gateway: true, or proxy addresses/CIDRs/loopback,linklocal,uniquelocal whose X-Forwarded-For to trust (default false)',
+  },
   'database-url': {
     env: 'DATABASE_URL',
     help: 'postgres://user:pass@host:5432/db to store data in PostgreSQL (default: SQLite in the data dir)',
@@ -229,6 +240,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
     throw new ConfigError(`${source('public-url')} must start with http:// or https://, got "${publicUrl}"`);
   }
   const staticDir = raw('static-dir');
+  const trustRaw = raw('trust-proxy');
+  const trustProxy = trustRaw === undefined || trustRaw === 'false' ? false : trustRaw === 'true' ? true : trustRaw;
   const databaseUrl = raw('database-url');
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError(`${source('database-url')} must be a postgres:// URL`);
@@ -252,6 +265,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
     refreshTokenTtlDays: int('refresh-token-ttl-days', 1) ?? d.refreshTokenTtlDays,
     sqliteSynchronous: sync,
     staticDir: staticDir === undefined ? undefined : path.resolve(staticDir),
+    trustProxy,
     databaseUrl,
     redisUrl,
     google: {
