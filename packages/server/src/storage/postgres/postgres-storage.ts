@@ -20,6 +20,7 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
+import { toBytes, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migratePostgres } from './migrations.js';
 
 export interface PostgresOptions {
@@ -90,34 +91,6 @@ function withSchema(connectionString: string, schema: string | undefined): strin
   return url.toString();
 }
 
-const toUser = (r: any): UserRecord => ({
-  userId: r.user_id,
-  username: r.username,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-});
-const toToken = (r: any): RefreshTokenRecord => ({
-  tokenHash: r.token_hash,
-  userId: r.user_id,
-  familyId: r.family_id,
-  status: r.status,
-  expiresAt: r.expires_at,
-  createdAt: r.created_at,
-});
-const toRoom = (r: any): RoomRecord => ({
-  roomId: r.room_id,
-  name: r.name,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-});
-const toMember = (r: any): MemberRecord => ({
-  roomId: r.room_id,
-  userId: r.user_id,
-  username: r.username,
-  role: r.role,
-  joinedAt: r.joined_at,
-});
-const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 /** SQLSTATEs after which the whole transaction can simply run again. */
 const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadlock_detected */]);

@@ -22,6 +22,7 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
+import { toBytes, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migrate } from './migrations.js';
 
 export interface SqliteOptions {
@@ -46,34 +47,6 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   return new SqliteStorage(db);
 }
 
-const toUser = (r: any): UserRecord => ({
-  userId: r.user_id,
-  username: r.username,
-  passwordHash: r.password_hash,
-  createdAt: r.created_at,
-});
-const toToken = (r: any): RefreshTokenRecord => ({
-  tokenHash: r.token_hash,
-  userId: r.user_id,
-  familyId: r.family_id,
-  status: r.status,
-  expiresAt: r.expires_at,
-  createdAt: r.created_at,
-});
-const toRoom = (r: any): RoomRecord => ({
-  roomId: r.room_id,
-  name: r.name,
-  createdBy: r.created_by,
-  createdAt: r.created_at,
-});
-const toMember = (r: any): MemberRecord => ({
-  roomId: r.room_id,
-  userId: r.user_id,
-  username: r.username,
-  role: r.role,
-  joinedAt: r.joined_at,
-});
-const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 class SqliteStorage implements Storage {
   readonly users: UserStore;
