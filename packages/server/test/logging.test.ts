@@ -150,6 +150,24 @@ describe('createLogger', () => {
   });
 });
 
+describe('logged errors', () => {
+  it('never carry the request config, headers or response of an HTTP client error (e.g. a Google bearer token)', () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (l: string) => void lines.push(l) });
+    const err = Object.assign(new Error('Request failed with status code 403'), {
+      code: '403',
+      config: { url: 'https://www.googleapis.com/calendar/v3/calendars', headers: { Authorization: 'Bearer ya29.SECRET-GOOGLE-TOKEN' } },
+      response: { status: 403, headers: { 'set-cookie': 'x' }, config: { headers: { Authorization: 'Bearer ya29.SECRET-GOOGLE-TOKEN' } } },
+      cause: Object.assign(new Error('inner'), { request: { headers: { authorization: 'Bearer ya29.SECRET-GOOGLE-TOKEN' } } }),
+    });
+    logger.error({ err }, 'google call failed');
+    const out = lines.join('');
+    expect(out).toContain('Request failed with status code 403');
+    expect(out).toContain('"code":"403"');
+    expect(out).not.toContain('SECRET-GOOGLE-TOKEN');
+  });
+});
+
 describe('redactUrl', () => {
   it.each([
     ['/users/me', '/users/me'],

@@ -20,6 +20,20 @@ export function redactUrl(url: string): string {
   return `${path}?${redacted.toString().replaceAll('%5Bredacted%5D', '[redacted]')}`;
 }
 
+/**
+ * Errors are logged with their message, type, code and stack, but without what HTTP client errors
+ * carry along: gaxios (Google) and fetch-style errors hold the request's config and headers, with
+ * `Authorization: Bearer …` in them, and the response. Those never reach a log line.
+ */
+const ERROR_FIELDS_DROPPED = ['config', 'request', 'response', 'headers', 'options'];
+export function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  if (!out || typeof out !== 'object') return out;
+  for (const key of ERROR_FIELDS_DROPPED) delete out[key];
+  if (out.cause && typeof out.cause === 'object') out.cause = serializeError(out.cause);
+  return out;
+}
+
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
@@ -43,6 +57,7 @@ export function loggerOptions(level: string): LoggerOptions {
       req(req: { method?: string; url?: unknown; ip?: string; id?: string }) {
         return { id: req?.id, method: req?.method, url: typeof req?.url === 'string' ? redactUrl(req.url) : undefined, ip: req?.ip };
       },
+      err: serializeError,
     },
   };
 }
