@@ -91,8 +91,8 @@ export interface OccurrenceOverride {
 /** What a "this and following" edit may change: the series fields minus ids and date lists. */
 export type SeriesPatch = Omit<EventPatch, 'exdates' | 'rdates'>;
 
-/** The fields a segment sets, stored as they are written; unset fields come from earlier segments. */
-export interface SegmentFields {
+/** Field values as they are stored (sets as arrays here; write.ts turns them into Y.Maps). */
+export interface StoredFields {
   title?: string;
   description?: string;
   location?: string;
@@ -105,9 +105,15 @@ export interface SegmentFields {
   category?: string | null;
   reminders?: Reminder[];
   rrule?: string | null;
+  exdates?: string[];
+  rdates?: string[];
+}
+
+/** The fields a segment sets, stored as they are written; unset fields come from earlier segments. */
+export type SegmentFields = Omit<StoredFields, 'exdates' | 'rdates'> & {
   /** "Delete this and following". */
   cancelled?: boolean;
-}
+};
 
 export interface Segment {
   /** The occKey of the occurrence where the series was split. */

@@ -8,25 +8,8 @@ import { normalizeRule } from './recurrence.js';
 import { LIMITS } from './schema.js';
 import { checkZone, formatWhen, parseDate, parseWhen, readDuration, resolve, Temporal } from './time.js';
 import type { When } from './time.js';
-import type { EventInput, EventPatch, MemberId, OccurrencePatch, Reminder, ReminderInput } from './types.js';
+import type { EventInput, EventPatch, MemberId, OccurrencePatch, Reminder, ReminderInput, StoredFields } from './types.js';
 
-/** Field values as they are stored (sets as arrays here; write.ts turns them into Y.Maps). */
-export interface StoredFields {
-  title?: string;
-  description?: string;
-  location?: string;
-  start?: string;
-  duration?: string;
-  tz?: string | null;
-  endTz?: string | null;
-  participants?: MemberId[];
-  color?: string | null;
-  category?: string | null;
-  reminders?: Reminder[];
-  rrule?: string | null;
-  exdates?: string[];
-  rdates?: string[];
-}
 
 /** The timing an edit is relative to. */
 export interface Timing {
