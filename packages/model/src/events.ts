@@ -9,9 +9,8 @@ import { retargetRule } from './recurrence.js';
 import { eventsMap, F, fieldKey } from './schema.js';
 import type { EventMap } from './schema.js';
 import { daysBetween, nowInstant, parseWhen, shiftDateKey } from './time.js';
-import type { CalendarEvent, EventInput, EventPatch, OpContext } from './types.js';
+import type { CalendarEvent, EventInput, EventPatch, OpContext, StoredFields } from './types.js';
 import { id as checkId, newId, timingOf, validateEventInput, validateEventPatch } from './validate.js';
-import type { StoredFields } from './types.js';
 import { nestedMap, newEventMap, rekeyDates, touch, writeFields } from './write.js';
 
 /** Creates an event and returns its id. */

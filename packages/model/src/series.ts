@@ -19,9 +19,8 @@ import { owns, seriesParts, storedValues } from './segments.js';
 import type { SeriesPart } from './segments.js';
 import { deleteEvent } from './trash.js';
 import { daysBetween, formatWhen, nowInstant, parseWhen, shiftDateKey, Temporal } from './time.js';
-import type { CalendarEvent, ExportedSeries, OpContext, SeriesPatch } from './types.js';
+import type { CalendarEvent, ExportedSeries, OpContext, SeriesPatch, StoredFields } from './types.js';
 import { id as checkId, timingOf, validateEventPatch } from './validate.js';
-import type { StoredFields } from './types.js';
 import { nestedMap, put, rekeyDates, sameValue, touch } from './write.js';
 
 interface SplitPoint {

@@ -7,8 +7,7 @@ import * as Y from 'yjs';
 import { F } from './schema.js';
 import type { EventMap } from './schema.js';
 import type { Temporal } from './time.js';
-import type { OpContext } from './types.js';
-import type { StoredFields } from './types.js';
+import type { OpContext, StoredFields } from './types.js';
 
 /** Stored values are JSON-like, so JSON equality is value equality. */
 export function sameValue(a: unknown, b: unknown): boolean {
