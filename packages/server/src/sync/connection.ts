@@ -1,8 +1,10 @@
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { ERRORS, type ErrorCode } from '../errors/catalogue.js';
 import type { Role } from '../storage/storage.js';
 import type { Room } from './room.js';
 import { TokenBucket } from './token-bucket.js';
+import { rawSocketOf, type SharedFrame } from './wire.js';
 
 /** Past this much unsent data a client is too slow to keep up; it is closed and resyncs later. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -25,6 +27,8 @@ export class Connection {
   alive = true;
   closed = false;
   readonly bucket: TokenBucket;
+  /** The TCP socket under `socket`, for broadcasts framed once (see `sendShared`). */
+  private readonly raw: Socket | undefined;
 
   constructor(
     readonly socket: WebSocket,
@@ -38,6 +42,7 @@ export class Connection {
     this.role = role;
     this.tokenExpiresAt = tokenExpiresAt;
     this.bucket = new TokenBucket(rate.perSecond, rate.burst);
+    this.raw = rawSocketOf(socket);
   }
 
   noteAckClient(client: number): void {
@@ -55,6 +60,24 @@ export class Connection {
       return;
     }
     this.socket.send(frame);
+  }
+
+  /**
+   * Sends a broadcast: the frame's bytes, framed once for every socket of the room, in one write.
+   * (Fan-out to hundreds of sockets is the server's hottest loop; this is its floor.)
+   */
+  sendShared(frame: SharedFrame): void {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    const raw = this.raw;
+    if (!raw) {
+      this.send(frame.message);
+      return;
+    }
+    if (raw.writableLength > MAX_BUFFERED_BYTES) {
+      this.close('RATE_LIMITED', 'The connection cannot keep up; reconnect to resync.');
+      return;
+    }
+    raw.write(frame.wire);
   }
 
   /** A refreshed token moves the expiry; the socket stays open. (The sync server sweeps expiries.) */

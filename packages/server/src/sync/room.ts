@@ -2,6 +2,7 @@ import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { Connection } from './connection.js';
 import { encodeAwareness, encodeDurable, encodeUpdate } from './protocol.js';
+import { SharedFrame } from './wire.js';
 
 /** A send prepared now (from the document as it is) and performed once what it shows is on disk. */
 type PreparedSend = () => void;
@@ -136,8 +137,8 @@ export class Room {
       if ((this.durableStateVector.get(client) ?? 0) < clock) this.durableStateVector.set(client, clock);
     }
     // Local clients get what actually changed, once, whatever the number of stored pieces.
-    const frame = encodeUpdate(update);
-    for (const conn of this.connections) conn.send(frame);
+    const frame = new SharedFrame(encodeUpdate(update));
+    for (const conn of this.connections) conn.sendShared(frame);
     for (const listener of this.committedListeners) listener();
   }
 
@@ -260,8 +261,8 @@ export class Room {
     this.stored.bytes += storedBytes;
     this.stored.logBytes += storedBytes;
     this.stored.logCount += 1;
-    const frame = encodeUpdate(batch.update);
-    for (const conn of this.connections) if (conn !== batch.soleOrigin) conn.send(frame);
+    const frame = new SharedFrame(encodeUpdate(batch.update));
+    for (const conn of this.connections) if (conn !== batch.soleOrigin) conn.sendShared(frame);
     for (const send of batch.sends) send();
     for (const conn of batch.ackTo) conn.send(this.ackFrame(conn));
     for (const listener of this.committedListeners) listener();
@@ -323,8 +324,8 @@ export class Room {
       for (const c of removed) mine.delete(c);
     }
     const update = encodeAwarenessUpdate(this.awareness, changed);
-    const frame = encodeAwareness(update);
-    for (const conn of this.connections) conn.send(frame);
+    const frame = new SharedFrame(encodeAwareness(update));
+    for (const conn of this.connections) conn.sendShared(frame);
     if (origin !== REMOTE_ORIGIN) this.onLocalAwareness?.(update);
   };
 }

@@ -1,0 +1,49 @@
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+
+/**
+ * A message framed once as a WebSocket binary frame, so that a broadcast hands the very same bytes
+ * to every socket of a room: one `write` each, no per-socket framing. Server frames are unmasked
+ * (RFC 6455 §5.1) and we never compress (`perMessageDeflate: false`), so they are identical for
+ * every receiver.
+ */
+export class SharedFrame {
+  private framed: Buffer | undefined;
+
+  constructor(readonly message: Uint8Array) {}
+
+  get wire(): Buffer {
+    return (this.framed ??= binaryFrame(this.message));
+  }
+}
+
+/** `FIN | opcode 2` then the payload length (7 bits, or 126 + 16 bits, or 127 + 64 bits), then the payload. */
+export function binaryFrame(payload: Uint8Array): Buffer {
+  const length = payload.byteLength;
+  const headerLength = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
+  const out = Buffer.allocUnsafe(headerLength + length);
+  out[0] = 0x82;
+  if (length < 126) {
+    out[1] = length;
+  } else if (length < 0x10000) {
+    out[1] = 126;
+    out.writeUInt16BE(length, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
+    out.writeUInt32BE(length >>> 0, 6);
+  }
+  out.set(payload, headerLength);
+  return out;
+}
+
+/**
+ * The TCP socket under a `ws` WebSocket, to write pre-framed bytes straight to it. `ws` writes its
+ * own frames to that socket synchronously and in order (its sender queues only while compressing
+ * or reading a Blob, and we do neither), so frames written here interleave correctly with its
+ * pings and close frames. Undefined if `ws` ever stops keeping it there: callers then use `send`.
+ */
+export function rawSocketOf(ws: WebSocket): Socket | undefined {
+  const socket = (ws as unknown as { _socket?: unknown })._socket;
+  return socket && typeof (socket as Socket).write === 'function' ? (socket as Socket) : undefined;
+}
