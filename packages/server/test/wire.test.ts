@@ -1,13 +1,19 @@
+import { createRequire } from 'node:module';
+import type { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { Receiver } from 'ws';
 import { binaryFrame, SharedFrame } from '../src/sync/wire.js';
+
+// ws's frame parser; exported by ws but not declared in @types/ws.
+const { Receiver } = createRequire(import.meta.url)('ws') as {
+  Receiver: new (options: { isServer: boolean; maxPayload: number }) => EventEmitter & { write(chunk: Buffer): void };
+};
 
 /** Parses frames with ws's own receiver (what every Node client runs), returning the messages. */
 function parse(bytes: Buffer): Array<{ data: Buffer; isBinary: boolean }> {
   const receiver = new Receiver({ isServer: false, maxPayload: 0 });
   const out: Array<{ data: Buffer; isBinary: boolean }> = [];
   receiver.on('message', (data: Buffer, isBinary: boolean) => out.push({ data, isBinary }));
-  receiver.on('error', (err) => {
+  receiver.on('error', (err: Error) => {
     throw err;
   });
   receiver.write(bytes);
