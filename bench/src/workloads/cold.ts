@@ -11,7 +11,7 @@
  *     through Kith's own storage module (one log row per update, exactly as 50,000 separate
  *     commits would leave it). "After compaction" replaces the log with one snapshot through the
  *     same module's `compact()`, using the snapshot Kith's compaction worker computes (a gc'd
- *     Y.Doc's encodeStateAsUpdate); Kith's own compactor is not timed here (see the notes).
+ *     Y.Doc's encodeStateAsUpdate, stored with its state vector as the worker stores it); Kith's own compactor is not timed here (see the notes).
  *   - Hocuspocus: a client sends the whole history in its sync answer and Hocuspocus stores the
  *     document itself (extension-sqlite stores full snapshots, so it has no before/after).
  *   - y-websocket ref: no persistence; the room is seeded by a client that stays connected, so
@@ -261,10 +261,11 @@ async function compactKith(dir: string, room: string, history: History): Promise
       for (const u of stored.updates) Y.applyUpdate(doc, u.data);
     });
     const snapshot = Y.encodeStateAsUpdate(doc);
+    const stateVector = Y.encodeStateVector(doc);
     doc.destroy();
     const last = stored.updates.at(-1);
     if (!last) throw new Error('nothing to compact');
-    const ok = await storage.docs.compact(room, snapshot, stored.snapshotSeq, last.seq);
+    const ok = await storage.docs.compact(room, snapshot, stored.snapshotSeq, last.seq, stateVector);
     if (!ok) throw new Error('kith storage refused the compaction');
     const stats = await storage.docs.stats(room);
     if (stats.logCount !== 0) throw new Error(`log still holds ${stats.logCount} rows after compaction`);

@@ -165,6 +165,84 @@ describe('compaction', () => {
   });
 });
 
+describe('rooms served from their stored snapshot', () => {
+  it('after a restart, fresh clients get the stored bytes without a document build; returning clients and writes build it', async () => {
+    const first = await server({ sync: { compactAfterUpdates: 30 } });
+    const alice = await first.api.signUp('alice');
+    const roomId = await first.api.createRoom(alice.token);
+    const writer = connectProvider(first.s.wsUrl, roomId, alice.token);
+    await waitForSynced(writer.provider);
+    const events = writer.doc.getMap('events');
+    for (let i = 0; i < 80; i++) {
+      events.set(`e${i % 25}`, { title: `event ${i}`, n: i });
+      if (i % 9 === 0) events.delete(`e${(i + 4) % 25}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await waitFor(() => storedRowCounts(first.s.dataDir, roomId).snapshots === 1, 10_000, 'a snapshot');
+    const room = () => first.s.server.sync.registry.rooms.get(roomId);
+    await waitFor(() => !room()?.compacting && room()?.hasUnstoredWork === false, 10_000, 'compacted and stored');
+    // A log tail after the snapshot: these reach fresh clients as updates before the snapshot.
+    events.set('after-1', { title: 'after the snapshot' });
+    writer.doc.getText('notes').insert(0, 'tail');
+    events.delete('e3');
+    await waitFor(() => room()?.hasUnstoredWork === false && storedRowCounts(first.s.dataDir, roomId).log > 0, 5000, 'tail stored');
+    const expected = events.toJSON();
+    // The returning device keeps an older copy: everything up to now minus what comes next.
+    const returning = new Y.Doc();
+    Y.applyUpdate(returning, Y.encodeStateAsUpdate(writer.doc));
+    writer.provider.destroy();
+    await first.s.close();
+    servers.splice(servers.indexOf(first.s), 1);
+
+    const { s } = await server({ dataDir: first.s.dataDir });
+    const fresh = connectProvider(s.wsUrl, roomId, alice.token);
+    await waitForSynced(fresh.provider);
+    const loaded = s.server.sync.registry.rooms.get(roomId)!;
+    expect(fresh.doc.getMap('events').toJSON()).toEqual(expected);
+    expect(fresh.doc.getText('notes').toString()).toBe('tail');
+    expect(loaded.documentBuilt).toBe(false);
+    const raw = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    await raw.waitSynced();
+    expect(raw.doc.getMap('events').toJSON()).toEqual(expected);
+    expect(Y.encodeStateVector(raw.doc)).toEqual(Y.encodeStateVector(fresh.doc));
+    expect(loaded.documentBuilt).toBe(false);
+
+    // A client that holds part of the room needs a diff: the document is built for it.
+    returning.getMap('events').set('offline', { title: 'made offline' });
+    const back = connectProvider(s.wsUrl, roomId, alice.token, { doc: returning });
+    await waitForSynced(back.provider);
+    await waitFor(() => fresh.doc.getMap('events').has('offline'), 5000, 'offline edit reached the fresh client');
+    expect(loaded.documentBuilt).toBe(true);
+    fresh.doc.getMap('events').set('new', { title: 'written after the restart' });
+    await waitFor(() => back.doc.getMap('events').has('new'), 5000, 'new edit reached the returning client');
+    await waitFor(() => loaded.hasUnstoredWork === false, 5000, 'stored');
+    const stored = readStoredDoc(s.dataDir, roomId).getMap('events').toJSON();
+    expect(stored).toEqual({ ...expected, offline: { title: 'made offline' }, new: { title: 'written after the restart' } });
+    expect(back.doc.getMap('events').toJSON()).toEqual(stored);
+    fresh.provider.destroy();
+    back.provider.destroy();
+    raw.close();
+  });
+
+  it('a garbage log entry after a snapshot is refused at load (503), as without one', async () => {
+    const { s, api } = await server();
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    const doc = new Y.Doc();
+    doc.getMap('m').set('k', 1);
+    const docs = s.server.storage.docs;
+    const [seq] = await docs.append([{ roomId, data: Y.encodeStateAsUpdate(doc) }]);
+    expect(await docs.compact(roomId, Y.encodeStateAsUpdate(doc), 0, seq!, Y.encodeStateVector(doc))).toBe(true);
+    await docs.append([{ roomId, data: new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02]) }]);
+    const err = await rawSocket(`${s.wsUrl}/${roomId}?token=${alice.token}`).then(
+      (ws) => (ws.close(), undefined),
+      (e) => e as { status: number; body: string },
+    );
+    expect(err?.status).toBe(503);
+    expect(s.server.sync.registry.rooms.size).toBe(0);
+  });
+});
+
 describe('long logs', () => {
   it('a room whose log holds 20,000 updates loads, serves a fresh client and compacts with content intact', async () => {
     const { s, api } = await server({ sync: { compactAfterUpdates: 1_000_000 } });

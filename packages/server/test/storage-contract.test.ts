@@ -552,7 +552,7 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
 
     describe('documents', () => {
       it('a room with nothing stored loads empty and has zero stats', async () => {
-        expect(await s.docs.load('empty')).toEqual({ snapshot: null, snapshotSeq: 0, updates: [] });
+        expect(await s.docs.load('empty')).toEqual({ snapshot: null, snapshotSeq: 0, snapshotStateVector: null, updates: [] });
         expect(await s.docs.stats('empty')).toEqual({ logCount: 0, logBytes: 0, snapshotBytes: 0 });
       });
 
@@ -595,6 +595,21 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(await s.docs.head('r')).toBe(6);
         const more = await s.docs.append([{ roomId: 'r', data: editedDoc(1, 'x').updates[0]! }]);
         expect(more).toEqual([7]);
+      });
+
+      it('a snapshot keeps the state vector stored with it, and only with a load that returns the snapshot', async () => {
+        const { doc, updates } = editedDoc(5, 'sv');
+        await s.docs.append(updates.map((data) => ({ roomId: 'r', data })));
+        const sv = Y.encodeStateVector(doc);
+        expect(await s.docs.compact('r', Y.encodeStateAsUpdate(doc), 0, 3, sv)).toBe(true);
+        const full = await s.docs.load('r');
+        expect(full.snapshotStateVector).toEqual(sv);
+        expect((await s.docs.load('r', 3)).snapshotStateVector).toBeNull(); // no snapshot in it
+        // A later snapshot stored without one replaces it: never a stale vector for new bytes.
+        expect(await s.docs.compact('r', Y.encodeStateAsUpdate(doc), 3, 5)).toBe(true);
+        const again = await s.docs.load('r');
+        expect(again.snapshotSeq).toBe(5);
+        expect(again.snapshotStateVector).toBeNull();
       });
 
       it('a lease is held by one holder at a time, renewable by it, and free once expired or released', async () => {

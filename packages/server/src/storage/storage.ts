@@ -70,6 +70,12 @@ export interface StoredDoc {
   snapshot: Uint8Array | null;
   /** The last log position folded into the snapshot (0 when there is none). */
   snapshotSeq: number;
+  /**
+   * The snapshot's Yjs state vector, stored by the compactor that built the snapshot from a whole
+   * document (null for snapshots stored without one). With it a room can be served from the
+   * stored bytes before, or without, building its document.
+   */
+  snapshotStateVector: Uint8Array | null;
   updates: StoredUpdate[];
 }
 
@@ -131,9 +137,16 @@ export interface DocStore {
   /**
    * Replaces the snapshot with one that folds in the log through `throughSeq`, and drops those log
    * entries. Succeeds only if the stored snapshot is still at `expectedSnapshotSeq` (so a concurrent
-   * compaction of the same room cannot be applied twice).
+   * compaction of the same room cannot be applied twice). `stateVector` is the snapshot's state
+   * vector, when the caller built the snapshot from a document that vouches for it.
    */
-  compact(roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): Promise<boolean>;
+  compact(
+    roomId: string,
+    snapshot: Uint8Array,
+    expectedSnapshotSeq: number,
+    throughSeq: number,
+    stateVector?: Uint8Array,
+  ): Promise<boolean>;
 }
 
 /**

@@ -15,8 +15,10 @@ parentPort?.on('message', (job: { id: number; updates: Uint8Array[] }) => {
       for (const u of job.updates) Y.applyUpdate(doc, u);
     });
     const snapshot = Y.encodeStateAsUpdate(doc);
+    // Stored with the snapshot: it lets a room be served from these bytes without building a document.
+    const stateVector = Y.encodeStateVector(doc);
     doc.destroy();
-    parentPort?.postMessage({ id: job.id, snapshot }, [snapshot.buffer as ArrayBuffer]);
+    parentPort?.postMessage({ id: job.id, snapshot, stateVector }, [snapshot.buffer as ArrayBuffer]);
   } catch (err) {
     parentPort?.postMessage({ id: job.id, error: (err as Error).message });
   }

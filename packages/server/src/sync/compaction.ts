@@ -12,6 +12,12 @@ function workerFile(): URL {
   return new URL('../../dist/sync/compaction-worker.js', import.meta.url);
 }
 
+/** What the worker returns: the merged snapshot and its state vector. */
+interface MergedSnapshot {
+  snapshot: Uint8Array;
+  stateVector: Uint8Array;
+}
+
 export interface CompactionResult {
   compacted: boolean;
   updatesFolded: number;
@@ -27,7 +33,7 @@ export interface CompactionResult {
 export class Compactor {
   private worker: Worker | undefined;
   private nextId = 1;
-  private readonly jobs = new Map<number, { resolve: (s: Uint8Array) => void; reject: (e: Error) => void }>();
+  private readonly jobs = new Map<number, { resolve: (s: MergedSnapshot) => void; reject: (e: Error) => void }>();
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -45,13 +51,14 @@ export class Compactor {
     const inputs = stored.snapshot ? [stored.snapshot, ...stored.updates.map((u) => u.data)] : stored.updates.map((u) => u.data);
     const started = performance.now();
     let snapshot: Uint8Array;
+    let stateVector: Uint8Array;
     try {
-      snapshot = await this.merge(inputs);
+      ({ snapshot, stateVector } = await this.merge(inputs));
     } catch (err) {
       this.metrics.compactions.inc({ outcome: 'failed' });
       throw err;
     }
-    const compacted = await this.storage.docs.compact(roomId, snapshot, stored.snapshotSeq, last.seq);
+    const compacted = await this.storage.docs.compact(roomId, snapshot, stored.snapshotSeq, last.seq, stateVector);
     this.metrics.compactions.inc({ outcome: compacted ? 'done' : 'lost-race' });
     this.logger.debug(
       { roomId, updates: stored.updates.length, bytesBefore, bytesAfter: snapshot.byteLength, ms: performance.now() - started },
@@ -69,7 +76,7 @@ export class Compactor {
     if (w) await w.terminate();
   }
 
-  private merge(updates: Uint8Array[]): Promise<Uint8Array> {
+  private merge(updates: Uint8Array[]): Promise<MergedSnapshot> {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -83,11 +90,11 @@ export class Compactor {
     if (this.worker) return this.worker;
     const worker = new Worker(workerFile());
     worker.unref();
-    worker.on('message', (msg: { id: number; snapshot?: Uint8Array; error?: string }) => {
+    worker.on('message', (msg: { id: number; snapshot?: Uint8Array; stateVector?: Uint8Array; error?: string }) => {
       const job = this.jobs.get(msg.id);
       if (!job) return;
       this.jobs.delete(msg.id);
-      if (msg.snapshot) job.resolve(msg.snapshot);
+      if (msg.snapshot && msg.stateVector) job.resolve({ snapshot: msg.snapshot, stateVector: msg.stateVector });
       else job.reject(new Error(msg.error ?? 'compaction failed'));
       if (this.jobs.size === 0) this.scheduleIdleStop();
     });

@@ -5,6 +5,13 @@ import { KithError } from '../errors/catalogue.js';
 import { Room, type CommitScheduler } from './room.js';
 
 /**
+ * A room is loaded without building its document (see Room.loadStoredLazily) when its snapshot
+ * has a stored state vector and at most this many log entries follow it: a fresh client is then
+ * sent each of them as a frame.
+ */
+const LAZY_MAX_LOG_ENTRIES = 256;
+
+/**
  * The rooms in memory. Loads are deduplicated; a load that fails is forgotten and refused (never
  * served as an empty document); rooms with no socket unload after a grace period.
  */
@@ -77,7 +84,6 @@ export class RoomRegistry {
       try {
         const stored = await this.storage.docs.load(roomId);
         const updates = stored.updates.map((u) => u.data);
-        if (stored.snapshot) updates.unshift(stored.snapshot);
         const logBytes = stored.updates.reduce((n, u) => n + u.data.byteLength, 0);
         room = new Room(
           roomId,
@@ -88,7 +94,13 @@ export class RoomRegistry {
           },
           this.scheduler,
         );
-        room.loadStored(updates, stored.updates.at(-1)?.seq ?? stored.snapshotSeq);
+        const headSeq = stored.updates.at(-1)?.seq ?? stored.snapshotSeq;
+        const lazy =
+          stored.snapshot !== null &&
+          stored.snapshotStateVector !== null &&
+          updates.length <= LAZY_MAX_LOG_ENTRIES &&
+          room.loadStoredLazily(stored.snapshot, stored.snapshotStateVector, updates, headSeq);
+        if (!lazy) room.loadStored(stored.snapshot ? [stored.snapshot, ...updates] : updates, headSeq);
       } catch (err) {
         room?.destroy();
         this.logger.error({ err, roomId }, 'room failed to load; refusing its connections');

@@ -22,7 +22,6 @@ import {
   encodeRole,
   encodeStoredBarrier,
   encodeSyncStep1,
-  encodeSyncStep2,
   type ClientMessage,
 } from './protocol.js';
 import { REMOTE_ORIGIN, type Room, type RoomBatch } from './room.js';
@@ -351,7 +350,7 @@ export class SyncServer {
     ws.on('close', this.onSocketClose);
 
     // Start the sync: our state vector, so the client sends what we lack; then who is online.
-    conn.send(encodeSyncStep1(Y.encodeStateVector(room.doc)));
+    conn.send(encodeSyncStep1(room.encodedStateVector()));
     const awareness = room.awarenessSnapshot();
     if (awareness) conn.send(awareness);
   }
@@ -388,8 +387,10 @@ export class SyncServer {
         const sv = message.stateVector;
         Y.decodeStateVector(sv); // validates; throws on garbage
         room.whenDurable(() => {
-          const frame = encodeSyncStep2(Y.encodeStateAsUpdate(room.doc, sv));
-          return () => conn.send(frame);
+          const frames = room.syncAnswer(sv);
+          return () => {
+            for (const frame of frames) conn.send(frame);
+          };
         });
         return;
       }

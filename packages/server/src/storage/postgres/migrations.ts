@@ -110,6 +110,11 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
       );
     `,
   },
+  {
+    version: 4,
+    name: 'snapshot state vectors',
+    sql: `ALTER TABLE doc_snapshots ADD COLUMN state_vector bytea;`,
+  },
 ];
 
 /** First key of the two-int advisory locks kith takes: "kith" in ASCII. */

@@ -364,21 +364,28 @@ class PgDocs implements DocStore {
     // One statement reads from one MVCC snapshot, so the snapshot row and the log tail are
     // consistent with each other even with a compaction committing meanwhile (it is what a
     // REPEATABLE READ transaction would give, in one round trip).
-    const rows = await this.db.rows<{ seq: number | null; data: Buffer; snapshot_seq: number | null }>(
-      `WITH s AS (SELECT snapshot, snapshot_seq FROM doc_snapshots WHERE room_id = $1)
-       SELECT NULL::bigint AS seq, snapshot AS data, snapshot_seq FROM s
+    const rows = await this.db.rows<{
+      seq: number | null;
+      data: Buffer;
+      snapshot_seq: number | null;
+      state_vector: Buffer | null;
+    }>(
+      `WITH s AS (SELECT snapshot, snapshot_seq, state_vector FROM doc_snapshots WHERE room_id = $1)
+       SELECT NULL::bigint AS seq, snapshot AS data, snapshot_seq, state_vector FROM s
        UNION ALL
-       SELECT u.seq, u.data, NULL::bigint FROM doc_updates u
+       SELECT u.seq, u.data, NULL::bigint, NULL::bytea FROM doc_updates u
        WHERE u.room_id = $1 AND u.seq > greatest($2, coalesce((SELECT snapshot_seq FROM s), 0))
        ORDER BY seq NULLS FIRST`,
       [roomId, afterSeq],
     );
     const first = rows[0];
     const snap = first && first.seq === null ? first : undefined;
+    // A full load always includes the snapshot; a load after a position only if it is newer.
+    const withSnapshot = snap !== undefined && (afterSeq === 0 || (snap.snapshot_seq ?? 0) > afterSeq);
     return {
-      // A full load always includes the snapshot; a load after a position only if it is newer.
-      snapshot: snap && (afterSeq === 0 || (snap.snapshot_seq ?? 0) > afterSeq) ? toBytes(snap.data) : null,
+      snapshot: withSnapshot ? toBytes(snap.data) : null,
       snapshotSeq: snap?.snapshot_seq ?? 0,
+      snapshotStateVector: withSnapshot && snap.state_vector ? toBytes(snap.state_vector) : null,
       updates: (snap ? rows.slice(1) : rows).map((r) => ({ seq: r.seq as number, data: toBytes(r.data) })),
     };
   }
@@ -437,7 +444,13 @@ class PgDocs implements DocStore {
     return { logCount: r?.n ?? 0, logBytes: r?.bytes ?? 0, snapshotBytes: r?.snapshot_bytes ?? 0 };
   }
 
-  async compact(roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): Promise<boolean> {
+  async compact(
+    roomId: string,
+    snapshot: Uint8Array,
+    expectedSnapshotSeq: number,
+    throughSeq: number,
+    stateVector?: Uint8Array,
+  ): Promise<boolean> {
     if (throughSeq <= expectedSnapshotSeq) return false;
     return this.db.tx(async (c) => {
       // Conditional write of the snapshot row; its row lock (or, for the first snapshot, the
@@ -445,14 +458,14 @@ class PgDocs implements DocStore {
       const swapped =
         expectedSnapshotSeq === 0
           ? await c.query(
-              `INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq) VALUES ($1, $2, $3)
+              `INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq, state_vector) VALUES ($1, $2, $3, $4)
                ON CONFLICT (room_id) DO NOTHING`,
-              [roomId, snapshot, throughSeq],
+              [roomId, snapshot, throughSeq, stateVector ?? null],
             )
           : await c.query(
-              `UPDATE doc_snapshots SET snapshot = $2, snapshot_seq = $3
+              `UPDATE doc_snapshots SET snapshot = $2, snapshot_seq = $3, state_vector = $5
                WHERE room_id = $1 AND snapshot_seq = $4`,
-              [roomId, snapshot, throughSeq, expectedSnapshotSeq],
+              [roomId, snapshot, throughSeq, expectedSnapshotSeq, stateVector ?? null],
             );
       if (swapped.rowCount !== 1) return false;
       await c.query('DELETE FROM doc_updates WHERE room_id = $1 AND seq <= $2', [roomId, throughSeq]);

@@ -102,6 +102,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    name: 'snapshot state vectors',
+    sql: `ALTER TABLE doc_snapshots ADD COLUMN state_vector BLOB;`,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -266,7 +266,7 @@ class SqliteDocs implements DocStore {
   constructor(db: Database) {
     this.db = db;
     this.stmts = {
-      snapshot: db.prepare('SELECT snapshot, snapshot_seq FROM doc_snapshots WHERE room_id = ?'),
+      snapshot: db.prepare('SELECT snapshot, snapshot_seq, state_vector FROM doc_snapshots WHERE room_id = ?'),
       log: db.prepare('SELECT seq, data FROM doc_updates WHERE room_id = ? AND seq > ? ORDER BY seq'),
       append: db.prepare('INSERT INTO doc_updates (room_id, seq, data) VALUES (?, ?, ?)'),
       head: db.prepare('SELECT head FROM doc_heads WHERE room_id = ?').pluck(),
@@ -279,8 +279,9 @@ class SqliteDocs implements DocStore {
       snapshotBytes: db.prepare('SELECT length(snapshot) FROM doc_snapshots WHERE room_id = ?').pluck(),
       snapshotSeq: db.prepare('SELECT snapshot_seq FROM doc_snapshots WHERE room_id = ?').pluck(),
       upsertSnapshot: db.prepare(
-        `INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq) VALUES (?, ?, ?)
-         ON CONFLICT (room_id) DO UPDATE SET snapshot = excluded.snapshot, snapshot_seq = excluded.snapshot_seq`,
+        `INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq, state_vector) VALUES (?, ?, ?, ?)
+         ON CONFLICT (room_id) DO UPDATE SET snapshot = excluded.snapshot, snapshot_seq = excluded.snapshot_seq,
+           state_vector = excluded.state_vector`,
       ),
       dropLog: db.prepare('DELETE FROM doc_updates WHERE room_id = ? AND seq <= ?'),
     };
@@ -296,10 +297,16 @@ class SqliteDocs implements DocStore {
       return seqs;
     });
     this.compactTx = db.transaction(
-      (roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): boolean => {
+      (
+        roomId: string,
+        snapshot: Uint8Array,
+        expectedSnapshotSeq: number,
+        throughSeq: number,
+        stateVector: Uint8Array | null,
+      ): boolean => {
         const current = (this.stmts.snapshotSeq.get(roomId) as number | undefined) ?? 0;
         if (current !== expectedSnapshotSeq || throughSeq <= current) return false;
-        this.stmts.upsertSnapshot.run(roomId, snapshot, throughSeq);
+        this.stmts.upsertSnapshot.run(roomId, snapshot, throughSeq, stateVector);
         this.stmts.dropLog.run(roomId, throughSeq);
         return true;
       },
@@ -309,7 +316,9 @@ class SqliteDocs implements DocStore {
   async load(roomId: string, afterSeq = 0): Promise<StoredDoc> {
     // One read transaction, so the snapshot and the log tail are consistent with each other.
     return this.db.transaction((): StoredDoc => {
-      const snap = this.stmts.snapshot.get(roomId) as { snapshot: Buffer; snapshot_seq: number } | undefined;
+      const snap = this.stmts.snapshot.get(roomId) as
+        | { snapshot: Buffer; snapshot_seq: number; state_vector: Buffer | null }
+        | undefined;
       const snapshotSeq = snap?.snapshot_seq ?? 0;
       const from = Math.max(afterSeq, snapshotSeq);
       const updates = (this.stmts.log.all(roomId, from) as Array<{ seq: number; data: Buffer }>).map((r) => ({
@@ -318,7 +327,8 @@ class SqliteDocs implements DocStore {
       }));
       // A full load always includes the snapshot; a load after a position only if it is newer.
       const snapshot = snap && (afterSeq === 0 || snapshotSeq > afterSeq) ? toBytes(snap.snapshot) : null;
-      return { snapshot, snapshotSeq, updates };
+      const snapshotStateVector = snapshot && snap?.state_vector ? toBytes(snap.state_vector) : null;
+      return { snapshot, snapshotSeq, snapshotStateVector, updates };
     })();
   }
 
@@ -337,8 +347,14 @@ class SqliteDocs implements DocStore {
     return { logCount: log.n, logBytes: log.bytes, snapshotBytes };
   }
 
-  async compact(roomId: string, snapshot: Uint8Array, expectedSnapshotSeq: number, throughSeq: number): Promise<boolean> {
-    return this.compactTx.immediate(roomId, snapshot, expectedSnapshotSeq, throughSeq);
+  async compact(
+    roomId: string,
+    snapshot: Uint8Array,
+    expectedSnapshotSeq: number,
+    throughSeq: number,
+    stateVector?: Uint8Array,
+  ): Promise<boolean> {
+    return this.compactTx.immediate(roomId, snapshot, expectedSnapshotSeq, throughSeq, stateVector ?? null);
   }
 }
 
