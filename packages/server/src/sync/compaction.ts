@@ -1,16 +1,8 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
 import type { Storage } from '../storage/storage.js';
-
-/** The worker runs from the compiled output (it is plain JavaScript there, also when tests run the TS sources). */
-function workerFile(): URL {
-  const sibling = new URL('./compaction-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(sibling))) return sibling;
-  return new URL('../../dist/sync/compaction-worker.js', import.meta.url);
-}
+import { workerScript } from '../util/worker-script.js';
 
 /** What the worker returns: the merged snapshot and its state vector. */
 interface MergedSnapshot {
@@ -88,7 +80,7 @@ export class Compactor {
   private ensureWorker(): Worker {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.worker) return this.worker;
-    const worker = new Worker(workerFile());
+    const worker = new Worker(workerScript(import.meta.url, './compaction-worker.js', '../../dist/sync/compaction-worker.js'));
     worker.unref();
     worker.on('message', (msg: { id: number; snapshot?: Uint8Array; stateVector?: Uint8Array; error?: string }) => {
       const job = this.jobs.get(msg.id);

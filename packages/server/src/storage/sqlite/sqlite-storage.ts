@@ -24,6 +24,7 @@ import type {
 } from '../storage.js';
 import { toBytes, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migrate } from './migrations.js';
+import { InlineAppender, ThreadedAppender, type DocAppender } from './doc-appender.js';
 
 export interface SqliteOptions {
   /** Path of the database file, or ':memory:'. */
@@ -44,7 +45,11 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
-  return new SqliteStorage(db);
+  const appender =
+    options.file === ':memory:'
+      ? new InlineAppender(db)
+      : new ThreadedAppender({ file: options.file, synchronous: options.synchronous === 'normal' ? 'NORMAL' : 'FULL' });
+  return new SqliteStorage(db, appender);
 }
 
 
@@ -56,11 +61,14 @@ class SqliteStorage implements Storage {
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    private readonly appender: DocAppender,
+  ) {
     this.users = new SqliteUsers(db);
     this.refreshTokens = new SqliteRefreshTokens(db);
     this.rooms = new SqliteRooms(db);
-    this.docs = new SqliteDocs(db);
+    this.docs = new SqliteDocs(db, appender);
     this.leases = new SqliteLeases(db);
     this.feeds = new SqliteFeeds(db);
   }
@@ -70,6 +78,7 @@ class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    await this.appender.close();
     if (this.db.open) this.db.close();
   }
 }
@@ -260,19 +269,17 @@ class SqliteRooms implements RoomStore {
 class SqliteDocs implements DocStore {
   private readonly db: Database;
   private readonly stmts;
-  private readonly appendTx;
   private readonly compactTx;
 
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    private readonly appender: DocAppender,
+  ) {
     this.db = db;
     this.stmts = {
       snapshot: db.prepare('SELECT snapshot, snapshot_seq, state_vector FROM doc_snapshots WHERE room_id = ?'),
       log: db.prepare('SELECT seq, data FROM doc_updates WHERE room_id = ? AND seq > ? ORDER BY seq'),
-      append: db.prepare('INSERT INTO doc_updates (room_id, seq, data) VALUES (?, ?, ?)'),
       head: db.prepare('SELECT head FROM doc_heads WHERE room_id = ?').pluck(),
-      setHead: db.prepare(
-        'INSERT INTO doc_heads (room_id, head) VALUES (?, ?) ON CONFLICT (room_id) DO UPDATE SET head = excluded.head',
-      ),
       logStats: db.prepare(
         'SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM doc_updates WHERE room_id = ?',
       ),
@@ -285,17 +292,6 @@ class SqliteDocs implements DocStore {
       ),
       dropLog: db.prepare('DELETE FROM doc_updates WHERE room_id = ? AND seq <= ?'),
     };
-    this.appendTx = db.transaction((updates: UpdateToAppend[]): number[] => {
-      const heads = new Map<string, number>();
-      const seqs = updates.map((u) => {
-        const seq = (heads.get(u.roomId) ?? ((this.stmts.head.get(u.roomId) as number | undefined) ?? 0)) + 1;
-        heads.set(u.roomId, seq);
-        this.stmts.append.run(u.roomId, seq, u.data);
-        return seq;
-      });
-      for (const [roomId, head] of heads) this.stmts.setHead.run(roomId, head);
-      return seqs;
-    });
     this.compactTx = db.transaction(
       (
         roomId: string,
@@ -338,7 +334,7 @@ class SqliteDocs implements DocStore {
 
   async append(updates: UpdateToAppend[]): Promise<number[]> {
     if (updates.length === 0) return [];
-    return this.appendTx(updates);
+    return this.appender.append(updates);
   }
 
   async stats(roomId: string): Promise<DocStats> {

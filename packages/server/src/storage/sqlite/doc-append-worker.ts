@@ -1,0 +1,26 @@
+/** Writer thread of ThreadedAppender: its own connection to the database file, appending batches. */
+import { parentPort, workerData } from 'node:worker_threads';
+import BetterSqlite3 from 'better-sqlite3';
+import { appendTransaction, unpackBatch, type AppendWorkerOptions, type PackedBatch } from './doc-appender.js';
+
+const options = workerData as AppendWorkerOptions;
+const db = new BetterSqlite3(options.file);
+// Per-connection settings, the same as the main connection's (which created the schema).
+db.pragma('journal_mode = WAL');
+db.pragma(`synchronous = ${options.synchronous}`);
+db.pragma('foreign_keys = ON');
+db.pragma('busy_timeout = 5000');
+const append = appendTransaction(db);
+
+parentPort?.on('message', (job: { id: number; batch: PackedBatch } | { close: true }) => {
+  if ('close' in job) {
+    db.close();
+    parentPort?.close();
+    return;
+  }
+  try {
+    parentPort?.postMessage({ id: job.id, seqs: append(unpackBatch(job.batch)) });
+  } catch (err) {
+    parentPort?.postMessage({ id: job.id, error: (err as Error).message });
+  }
+});
