@@ -773,6 +773,17 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(loaded.updates.map((u) => u.seq)).toEqual([...seqs].sort((x, y) => x - y));
         expectSameDoc(docOf(loaded), doc);
       });
+
+      it('large and small batches appended at once share one gap-free sequence per room', async () => {
+        // The SQLite engine commits large batches on its writer thread and small ones inline.
+        const { doc, updates } = editedDoc(150);
+        const batches = [updates.slice(0, 64), updates.slice(64, 65), updates.slice(65, 130), ...updates.slice(130).map((u) => [u])];
+        const seqs = (
+          await Promise.all(batches.map((batch) => s.docs.append(batch.map((data) => ({ roomId: 'r', data })))))
+        ).flat();
+        expect([...seqs].sort((x, y) => x - y)).toEqual(updates.map((_, i) => i + 1));
+        expectSameDoc(docOf(await s.docs.load('r')), doc);
+      });
     });
   });
 }

@@ -96,7 +96,11 @@ export class ThreadedAppender implements DocAppender {
   /** Called when the last job in flight has finished. */
   private onIdle: (() => void) | undefined;
 
-  constructor(private readonly options: AppendWorkerOptions) {}
+  constructor(private readonly options: AppendWorkerOptions) {
+    // Started now rather than on the first write: the first edit then does not wait for a thread
+    // to boot, and the thread's fixed memory is part of the server's start-up, not of its rooms.
+    this.ensureWorker();
+  }
 
   append(updates: UpdateToAppend[]): Promise<number[]> {
     if (this.closed) return Promise.reject(new Error('storage is closed'));
@@ -157,5 +161,29 @@ export class ThreadedAppender implements DocAppender {
     for (const job of this.jobs.values()) job.reject(err);
     this.jobs.clear();
     this.onIdle?.();
+  }
+}
+
+/**
+ * Small batches are committed on the caller's connection, large ones on the writer thread.
+ * Handing a batch to the thread costs the event loop a fixed price (packing, a message each way,
+ * waking the thread) that only pays off when the commit itself is long; a handful of updates
+ * commits in about the time the hand-off takes. Mixing the two connections keeps positions
+ * gap-free because each append reads the room heads inside its IMMEDIATE transaction; the group
+ * commit runs one append at a time, so the inline one never waits on the thread's lock.
+ */
+export class SizedAppender implements DocAppender {
+  constructor(
+    private readonly inline: DocAppender,
+    private readonly threaded: DocAppender,
+    private readonly threadedFrom: number,
+  ) {}
+
+  append(updates: UpdateToAppend[]): Promise<number[]> {
+    return updates.length >= this.threadedFrom ? this.threaded.append(updates) : this.inline.append(updates);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.inline.close(), this.threaded.close()]);
   }
 }

@@ -24,7 +24,7 @@ import type {
 } from '../storage.js';
 import { toBytes, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migrate } from './migrations.js';
-import { InlineAppender, ThreadedAppender, type DocAppender } from './doc-appender.js';
+import { InlineAppender, SizedAppender, ThreadedAppender, type DocAppender } from './doc-appender.js';
 
 export interface SqliteOptions {
   /** Path of the database file, or ':memory:'. */
@@ -37,6 +37,13 @@ export function sqliteFileIn(dataDir: string): string {
 }
 
 /** The embedded default storage: one SQLite file in WAL mode. */
+/**
+ * Batches of at least this many updates are committed on the writer thread, smaller ones inline.
+ * Measured in the bench (W2, one update per commit): thread only 0.289 s of CPU per 1,000
+ * deliveries, sized 0.202, inline only 0.188; large batches still leave the event loop free.
+ */
+const THREADED_APPEND_FROM = 32;
+
 export function openSqliteStorage(options: SqliteOptions): Storage {
   if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true });
   const db = new BetterSqlite3(options.file);
@@ -48,7 +55,11 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
   const appender =
     options.file === ':memory:'
       ? new InlineAppender(db)
-      : new ThreadedAppender({ file: options.file, synchronous: options.synchronous === 'normal' ? 'NORMAL' : 'FULL' });
+      : new SizedAppender(
+          new InlineAppender(db),
+          new ThreadedAppender({ file: options.file, synchronous: options.synchronous === 'normal' ? 'NORMAL' : 'FULL' }),
+          THREADED_APPEND_FROM,
+        );
   return new SqliteStorage(db, appender);
 }
 
