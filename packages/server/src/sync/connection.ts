@@ -25,6 +25,8 @@ export class Connection {
   awarenessClients: Set<number> | undefined;
   /** Pong seen since the last ping. */
   alive = true;
+  /** Which tick of the ping interval pings this socket. */
+  pingSlice = 0;
   closed = false;
   readonly bucket: TokenBucket;
   /** The TCP socket under `socket`, for broadcasts framed once (see `sendShared`). */
