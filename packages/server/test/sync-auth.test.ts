@@ -223,6 +223,29 @@ describe('token lifetime on open sockets', () => {
     }
   });
 
+  it('closes a refreshed socket when the refreshed token runs out, not before', async () => {
+    const short = await startTestServer({ accessTokenTtlSeconds: 3 });
+    try {
+      const a = apiClient(short.url);
+      const alice = await a.signUp('alice');
+      const roomId = await a.createRoom(alice.token);
+      const expiry = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp * 1000;
+      const c = await RawClient.connect(`${short.wsUrl}/${roomId}?token=${alice.token}`);
+      await c.waitSynced();
+      let closedAt = 0;
+      const closed = c.closed.then((r) => ((closedAt = Date.now()), r));
+      await new Promise((r) => setTimeout(r, 1200));
+      const refreshed = await a.request('POST', '/users/refresh', { body: { refreshToken: alice.refreshToken } });
+      c.send(protocol.encodeToken(refreshed.body.token));
+      expect(await closed).toEqual({ code: 4401, reason: 'TOKEN_EXPIRED' });
+      // The sweep armed for the first token found the socket refreshed and waited for the new expiry.
+      expect(expiry(refreshed.body.token)).toBeGreaterThan(expiry(alice.token));
+      expect(closedAt).toBeGreaterThanOrEqual(expiry(refreshed.body.token));
+    } finally {
+      await short.close();
+    }
+  });
+
   it('closes with 4403 when a refreshed token belongs to someone else', async () => {
     const alice = await api.signUp('alice');
     const eve = await api.signUp('eve');

@@ -15,6 +15,8 @@ export interface RoomFanoutHandlers {
 export interface Fanout {
   /** True while messages flow; when false, rooms poll the log instead. */
   readonly healthy: boolean;
+  /** False when `healthy` can never become false (one instance alone): nothing to poll for. */
+  readonly canFail: boolean;
   joinRoom(roomId: string, handlers: RoomFanoutHandlers): void;
   leaveRoom(roomId: string): void;
   publishUpdate(roomId: string, seq: number, update: Uint8Array): void;
@@ -29,6 +31,7 @@ export interface Fanout {
 /** One instance alone: nothing to fan out to. */
 export class LocalFanout implements Fanout {
   readonly healthy = true;
+  readonly canFail = false;
   joinRoom(): void {}
   leaveRoom(): void {}
   publishUpdate(): void {}

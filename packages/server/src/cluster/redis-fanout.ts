@@ -19,6 +19,7 @@ const HEADER = 17;
  * While Redis is down every instance keeps serving its own clients.
  */
 export class RedisFanout implements Fanout {
+  readonly canFail = true;
   private readonly instanceId = randomBytes(8);
   private readonly pub: Redis;
   private readonly sub: Redis;

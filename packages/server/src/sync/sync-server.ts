@@ -56,6 +56,9 @@ export class SyncServer {
   private readonly timers: NodeJS.Timeout[] = [];
   /** Counts ping ticks; new sockets are dealt out over the slices in turn. */
   private pingTick = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** When `expiryTimer` fires (Infinity: not armed). */
+  private expiryAt = Infinity;
   private socketsOpened = 0;
   private readonly unsubscribe: () => void;
   private readonly fanout: Fanout;
@@ -97,7 +100,7 @@ export class SyncServer {
       for (const room of this.registry.rooms.values()) this.scheduleCatchUp(room, 0);
     });
     // While fan-out is down, rooms in use poll the log head, so other instances' edits still arrive.
-    this.timers.push(setInterval(() => void this.pollHeads(), 1000));
+    if (this.fanout.canFail) this.timers.push(setInterval(() => void this.pollHeads(), 1000));
     this.compactor = new Compactor(storage, metrics, this.logger);
     this.wss = new WebSocketServer({
       noServer: true,
@@ -112,8 +115,6 @@ export class SyncServer {
     // Each socket is pinged once per interval, but the sockets are spread over PING_SLICES
     // ticks: pinging thousands at once stalls every room for tens of milliseconds.
     this.timers.push(setInterval(() => this.pingSlice(), Math.max(1, config.sync.pingIntervalMs / PING_SLICES)));
-    // One sweep for every socket's token expiry, rather than a timer per socket.
-    this.timers.push(setInterval(() => this.closeExpired(), 250));
     this.timers.push(setInterval(() => void this.recheckMemberships(), config.sync.membershipCheckMs));
     for (const t of this.timers) t.unref();
   }
@@ -145,6 +146,7 @@ export class SyncServer {
   async close(): Promise<void> {
     this.accepting = false;
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.expiryTimer);
     this.unsubscribe();
     await this.commits.drain();
     for (const room of [...this.registry.rooms.values()]) {
@@ -344,6 +346,7 @@ export class SyncServer {
       (code) => this.deps.metrics.socketsClosed.inc({ code }),
     );
     conn.pingSlice = this.socketsOpened++ % PING_SLICES;
+    this.watchExpiry(expiresAt);
     room.connections.add(conn);
     this.registry.cancelUnload(room);
     this.deps.metrics.connections.inc();
@@ -568,11 +571,35 @@ export class SyncServer {
     }
   }
 
+  /**
+   * Token expiries are swept by one timer armed for the soonest of them, rather than a timer per
+   * socket or a sweep on a fixed tick (which would wake an idle server several times a second).
+   * A refresh only moves an expiry later, so the timer may fire early; the sweep then re-arms.
+   */
+  private watchExpiry(at: number): void {
+    if (at < this.expiryAt) this.armExpiry(at);
+  }
+
+  private armExpiry(at: number): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryAt = at;
+    if (at === Infinity) return;
+    // Capped: setTimeout fires at once for delays beyond 2^31 - 1 ms.
+    this.expiryTimer = setTimeout(() => this.closeExpired(), Math.min(Math.max(0, at - Date.now()), MAX_EXPIRY_WAIT_MS));
+    this.expiryTimer.unref();
+  }
+
   private closeExpired(): void {
     const now = Date.now();
+    let next = Infinity;
     for (const room of this.registry.rooms.values()) {
-      for (const conn of room.connections) if (conn.tokenExpiresAt <= now) conn.close('TOKEN_EXPIRED');
+      for (const conn of room.connections) {
+        if (conn.tokenExpiresAt <= now) conn.close('TOKEN_EXPIRED');
+        else next = Math.min(next, conn.tokenExpiresAt);
+      }
     }
+    this.armExpiry(next);
   }
 
   private closed(conn: Connection): void {
@@ -603,6 +630,8 @@ export class SyncServer {
     }
   }
 }
+
+const MAX_EXPIRY_WAIT_MS = 3_600_000;
 
 /** How many ticks a ping interval is spread over (measured: 2,000 sockets pinged at once, 52 ms). */
 const PING_SLICES = 16;
