@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSigner } from 'fast-jwt';
 import { protocol } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
+import { jwtClaims, sleep } from './helpers/http-assert.js';
 import { RawClient } from './helpers/raw-client.js';
 import { TEST_JWT_SECRET, startTestServer, type TestServer } from './helpers/server.js';
 import { connectProvider, nextClose, rawSocket, waitFor, waitForSynced } from './helpers/yjs-clients.js';
@@ -177,74 +178,68 @@ describe('roles and revocation on open sockets', () => {
 });
 
 describe('token lifetime on open sockets', () => {
-  it('closes a socket whose token expires with 4401 TOKEN_EXPIRED', async () => {
+  /** Runs a test against a server whose access tokens live 3 s, with alice and a room of hers. */
+  async function withShortTokens(
+    test: (s: { short: TestServer; a: ReturnType<typeof apiClient>; alice: Awaited<ReturnType<typeof api.signUp>>; roomId: string }) => Promise<void>,
+  ): Promise<void> {
     const short = await startTestServer({ accessTokenTtlSeconds: 3 });
     try {
       const a = apiClient(short.url);
       const alice = await a.signUp('alice');
       const roomId = await a.createRoom(alice.token);
+      await test({ short, a, alice, roomId });
+    } finally {
+      await short.close();
+    }
+  }
+
+  it('closes a socket whose token expires with 4401 TOKEN_EXPIRED', () =>
+    withShortTokens(async ({ short, a, alice, roomId }) => {
       // A fresh token right before connecting (a loaded machine may take a while to get here).
       const login = await a.request('POST', '/users/login', { body: { username: alice.username, password: alice.password } });
       const c = await RawClient.connect(`${short.wsUrl}/${roomId}?token=${login.body.token}`);
       await c.waitSynced();
       expect(await c.closed).toEqual({ code: 4401, reason: 'TOKEN_EXPIRED' });
-    } finally {
-      await short.close();
-    }
-  });
+    }));
 
-  it('keeps the socket open when the client sends a refreshed token before expiry', async () => {
+  it('keeps the socket open when the client sends a refreshed token before expiry', () =>
     // exp is in whole seconds, so a 3 s token lives between 2 and 3 s: refreshing every 1.2 s is in time.
-    const short = await startTestServer({ accessTokenTtlSeconds: 3 });
-    try {
-      const a = apiClient(short.url);
-      const alice = await a.signUp('alice');
-      const roomId = await a.createRoom(alice.token);
+    withShortTokens(async ({ short, a, alice, roomId }) => {
       const c = await RawClient.connect(`${short.wsUrl}/${roomId}?token=${alice.token}`);
       await c.waitSynced();
       let closedAt: number | undefined;
       void c.closed.then(() => (closedAt = Date.now()));
       // Refresh three times, each before the current token runs out: 3.6 s, past the first token's expiry.
       for (let i = 0; i < 3; i++) {
-        await new Promise((r) => setTimeout(r, 1200));
+        await sleep(1200);
         const refreshed = await a.request('POST', '/users/refresh', { body: { refreshToken: alice.refreshToken } });
         expect(refreshed.status).toBe(200);
         alice.refreshToken = refreshed.body.refreshToken;
         c.send(protocol.encodeToken(refreshed.body.token));
       }
-      await new Promise((r) => setTimeout(r, 1200));
+      await sleep(1200);
       expect(closedAt).toBeUndefined();
       c.doc.getMap('m').set('still', 'here');
       c.subscribeDurable();
       await waitFor(() => c.allSaved, 5000, 'write after refresh is stored');
       c.close();
-    } finally {
-      await short.close();
-    }
-  });
+    }));
 
-  it('closes a refreshed socket when the refreshed token runs out, not before', async () => {
-    const short = await startTestServer({ accessTokenTtlSeconds: 3 });
-    try {
-      const a = apiClient(short.url);
-      const alice = await a.signUp('alice');
-      const roomId = await a.createRoom(alice.token);
-      const expiry = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).exp * 1000;
+  it('closes a refreshed socket when the refreshed token runs out, not before', () =>
+    withShortTokens(async ({ short, a, alice, roomId }) => {
+      const expiry = (token: string) => (jwtClaims(token).exp as number) * 1000;
       const c = await RawClient.connect(`${short.wsUrl}/${roomId}?token=${alice.token}`);
       await c.waitSynced();
       let closedAt = 0;
       const closed = c.closed.then((r) => ((closedAt = Date.now()), r));
-      await new Promise((r) => setTimeout(r, 1200));
+      await sleep(1200);
       const refreshed = await a.request('POST', '/users/refresh', { body: { refreshToken: alice.refreshToken } });
       c.send(protocol.encodeToken(refreshed.body.token));
       expect(await closed).toEqual({ code: 4401, reason: 'TOKEN_EXPIRED' });
       // The sweep armed for the first token found the socket refreshed and waited for the new expiry.
       expect(expiry(refreshed.body.token)).toBeGreaterThan(expiry(alice.token));
       expect(closedAt).toBeGreaterThanOrEqual(expiry(refreshed.body.token));
-    } finally {
-      await short.close();
-    }
-  });
+    }));
 
   it('closes with 4403 when a refreshed token belongs to someone else', async () => {
     const alice = await api.signUp('alice');

@@ -54,12 +54,13 @@ export class SyncServer {
   private readonly logger: Logger;
   private accepting = true;
   private readonly timers: NodeJS.Timeout[] = [];
-  /** Counts ping ticks; new sockets are dealt out over the slices in turn. */
+  /** Counts ping ticks: each pings the sockets of slice `pingTick % PING_SLICES`. */
   private pingTick = 0;
+  /** Counts sockets opened: new sockets are dealt out over the ping slices in turn. */
+  private socketsOpened = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** When `expiryTimer` fires (Infinity: not armed). */
   private expiryAt = Infinity;
-  private socketsOpened = 0;
   private readonly unsubscribe: () => void;
   private readonly fanout: Fanout;
   private readonly onSocketMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
@@ -631,6 +632,7 @@ export class SyncServer {
   }
 }
 
+/** The longest the expiry timer waits before sweeping (and re-arming) anyway. */
 const MAX_EXPIRY_WAIT_MS = 3_600_000;
 
 /** How many ticks a ping interval is spread over (measured: 2,000 sockets pinged at once, 52 ms). */

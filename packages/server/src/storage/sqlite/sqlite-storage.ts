@@ -36,7 +36,6 @@ export function sqliteFileIn(dataDir: string): string {
   return path.join(dataDir, 'kith.sqlite');
 }
 
-/** The embedded default storage: one SQLite file in WAL mode. */
 /**
  * Batches of at least this many updates are committed on the writer thread, smaller ones inline.
  * Measured in the bench (W2, one update per commit): thread only 0.289 s of CPU per 1,000
@@ -44,6 +43,7 @@ export function sqliteFileIn(dataDir: string): string {
  */
 const THREADED_APPEND_FROM = 32;
 
+/** The embedded default storage: one SQLite file in WAL mode. */
 export function openSqliteStorage(options: SqliteOptions): Storage {
   if (options.file !== ':memory:') fs.mkdirSync(path.dirname(options.file), { recursive: true });
   const db = new BetterSqlite3(options.file);
