@@ -325,7 +325,9 @@ describe('loading and unloading rooms', () => {
       rooms: real.rooms,
       leases: real.leases,
       feeds: real.feeds,
+      secrets: real.secrets,
       ping: () => real.ping(),
+      probeWrite: () => real.probeWrite(),
       close: () => real.close(),
       docs: {
         load: async (roomId) => {

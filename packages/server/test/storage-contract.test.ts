@@ -128,6 +128,21 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
       await expect(s.ping()).resolves.toBeUndefined();
     });
 
+    it('commits a probe write and leaves nothing behind', async () => {
+      await expect(s.probeWrite()).resolves.toBeUndefined();
+      await expect(s.probeWrite()).resolves.toBeUndefined();
+      // The probe borrows no lease anyone could hold.
+      expect(await s.leases.tryAcquire('compact:r', 'me', 1000)).toBe(true);
+    });
+
+    it('keeps one server secret per name: the first stored wins, concurrent callers all get it', async () => {
+      const got = await Promise.all(['a', 'b', 'c', 'd'].map((c) => s.secrets.getOrCreate('jwt', `candidate-${c}`)));
+      expect(new Set(got).size).toBe(1);
+      expect(got[0]).toMatch(/^candidate-[abcd]$/);
+      expect(await s.secrets.getOrCreate('jwt', 'later')).toBe(got[0]);
+      expect(await s.secrets.getOrCreate('other', 'x')).toBe('x');
+    });
+
     describe('users', () => {
       it('finds a created user by id and by username in any letter case', async () => {
         const alice = await addUser(s, 'Alice');
@@ -552,7 +567,13 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
 
     describe('documents', () => {
       it('a room with nothing stored loads empty and has zero stats', async () => {
-        expect(await s.docs.load('empty')).toEqual({ snapshot: null, snapshotSeq: 0, snapshotStateVector: null, updates: [] });
+        expect(await s.docs.load('empty')).toEqual({
+          snapshot: null,
+          snapshotSeq: 0,
+          snapshotStateVector: null,
+          updates: [],
+          head: 0,
+        });
         expect(await s.docs.stats('empty')).toEqual({ logCount: 0, logBytes: 0, snapshotBytes: 0 });
       });
 
@@ -593,6 +614,9 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(from3.updates.map((u) => u.seq)).toEqual([4, 5, 6]);
         expectSameDoc(docOf(await s.docs.load('r')), doc);
         expect(await s.docs.head('r')).toBe(6);
+        // Every load reports the stored head with what it read (to tell missing rows apart).
+        expect((await s.docs.load('r')).head).toBe(6);
+        expect((await s.docs.load('r', 3)).head).toBe(6);
         const more = await s.docs.append([{ roomId: 'r', data: editedDoc(1, 'x').updates[0]! }]);
         expect(more).toEqual([7]);
       });

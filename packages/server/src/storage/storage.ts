@@ -77,6 +77,12 @@ export interface StoredDoc {
    */
   snapshotStateVector: Uint8Array | null;
   updates: StoredUpdate[];
+  /**
+   * The room's stored head (`DocStore.head`), read in the same transaction. What was loaded must
+   * reach it: a head beyond the last position loaded means rows are missing, and the room must be
+   * refused rather than served without them.
+   */
+  head: number;
 }
 
 export interface DocStats {
@@ -178,6 +184,18 @@ export interface FeedStore {
   revoke(roomId: string): Promise<boolean>;
 }
 
+/**
+ * Server-wide secrets kept in storage, so that instances sharing one database share them (e.g.
+ * the access-token signing secret when none is configured).
+ */
+export interface SecretStore {
+  /**
+   * The secret called `name`: stored once, atomically, as `candidate` if there is none yet; every
+   * caller (in any process) gets the one value that was stored first.
+   */
+  getOrCreate(name: string, candidate: string): Promise<string>;
+}
+
 export interface Storage {
   readonly users: UserStore;
   readonly refreshTokens: RefreshTokenStore;
@@ -185,7 +203,13 @@ export interface Storage {
   readonly docs: DocStore;
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
+  readonly secrets: SecretStore;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
+  /**
+   * Commits a throwaway write of a few tens of KiB (and removes it again); throws when storage
+   * refuses writes, e.g. on a full disk. Used to notice that writes work again after failures.
+   */
+  probeWrite(): Promise<void>;
   close(): Promise<void>;
 }

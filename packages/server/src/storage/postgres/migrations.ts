@@ -115,6 +115,11 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     name: 'snapshot state vectors',
     sql: `ALTER TABLE doc_snapshots ADD COLUMN state_vector bytea;`,
   },
+  {
+    version: 5,
+    name: 'server-wide secrets',
+    sql: `CREATE TABLE server_secrets (name text PRIMARY KEY, value text NOT NULL, created_at bigint NOT NULL);`,
+  },
 ];
 
 /** First key of the two-int advisory locks kith takes: "kith" in ASCII. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import type {
@@ -14,6 +15,7 @@ import type {
   Role,
   RoomRecord,
   RoomStore,
+  SecretStore,
   Storage,
   StoredDoc,
   UpdateToAppend,
@@ -141,10 +143,13 @@ class PostgresStorage implements Storage {
   readonly docs: DocStore;
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
+  readonly secrets: SecretStore;
   private closing: Promise<void> | undefined;
+  private readonly db: Db;
 
   constructor(private readonly pool: Pool) {
-    const db = new Db(pool);
+    const db = (this.db = new Db(pool));
+    this.secrets = new PgSecrets(db);
     this.users = new PgUsers(db);
     this.refreshTokens = new PgRefreshTokens(db);
     this.rooms = new PgRooms(db);
@@ -155,6 +160,18 @@ class PostgresStorage implements Storage {
 
   async ping(): Promise<void> {
     await this.pool.query('SELECT 1');
+  }
+
+  async probeWrite(): Promise<void> {
+    // Sized like a real commit (random, so that TOAST compression cannot shrink it).
+    await this.db.tx(async (c) => {
+      await c.query(
+        `INSERT INTO leases (name, holder, expires_at) VALUES ('kith:write-probe', $1, 0)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder`,
+        [randomBytes(32 * 1024).toString('hex')],
+      );
+      await c.query(`DELETE FROM leases WHERE name = 'kith:write-probe'`);
+    });
   }
 
   close(): Promise<void> {
@@ -357,6 +374,20 @@ const APPEND_CHUNK = 1000;
  * them out of order.) Rooms are locked in sorted order, so two batches cannot deadlock; appends to
  * different rooms do not wait for each other.
  */
+class PgSecrets implements SecretStore {
+  constructor(private readonly db: Db) {}
+
+  async getOrCreate(name: string, candidate: string): Promise<string> {
+    // Whoever inserts first wins; everyone reads back that one value.
+    await this.db.run(
+      'INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
+      [name, candidate, Date.now()],
+    );
+    const [r] = await this.db.rows<{ value: string }>('SELECT value FROM server_secrets WHERE name = $1', [name]);
+    return r!.value;
+  }
+}
+
 class PgDocs implements DocStore {
   constructor(private readonly db: Db) {}
 
@@ -364,29 +395,36 @@ class PgDocs implements DocStore {
     // One statement reads from one MVCC snapshot, so the snapshot row and the log tail are
     // consistent with each other even with a compaction committing meanwhile (it is what a
     // REPEATABLE READ transaction would give, in one round trip).
+    // The head comes in the same statement (part 0, always one row), so it describes exactly the
+    // rows read with it.
     const rows = await this.db.rows<{
+      part: number;
       seq: number | null;
-      data: Buffer;
+      data: Buffer | null;
       snapshot_seq: number | null;
       state_vector: Buffer | null;
     }>(
       `WITH s AS (SELECT snapshot, snapshot_seq, state_vector FROM doc_snapshots WHERE room_id = $1)
-       SELECT NULL::bigint AS seq, snapshot AS data, snapshot_seq, state_vector FROM s
+       SELECT 0 AS part, (SELECT head FROM doc_heads WHERE room_id = $1) AS seq, NULL::bytea AS data,
+              NULL::bigint AS snapshot_seq, NULL::bytea AS state_vector
        UNION ALL
-       SELECT u.seq, u.data, NULL::bigint, NULL::bytea FROM doc_updates u
+       SELECT 1, NULL::bigint, snapshot, snapshot_seq, state_vector FROM s
+       UNION ALL
+       SELECT 2, u.seq, u.data, NULL::bigint, NULL::bytea FROM doc_updates u
        WHERE u.room_id = $1 AND u.seq > greatest($2, coalesce((SELECT snapshot_seq FROM s), 0))
-       ORDER BY seq NULLS FIRST`,
+       ORDER BY part, seq`,
       [roomId, afterSeq],
     );
-    const first = rows[0];
-    const snap = first && first.seq === null ? first : undefined;
+    const head = rows[0]?.seq ?? 0;
+    const snap = rows.find((r) => r.part === 1);
     // A full load always includes the snapshot; a load after a position only if it is newer.
     const withSnapshot = snap !== undefined && (afterSeq === 0 || (snap.snapshot_seq ?? 0) > afterSeq);
     return {
-      snapshot: withSnapshot ? toBytes(snap.data) : null,
+      snapshot: withSnapshot ? toBytes(snap.data!) : null,
       snapshotSeq: snap?.snapshot_seq ?? 0,
       snapshotStateVector: withSnapshot && snap.state_vector ? toBytes(snap.state_vector) : null,
-      updates: (snap ? rows.slice(1) : rows).map((r) => ({ seq: r.seq as number, data: toBytes(r.data) })),
+      updates: rows.filter((r) => r.part === 2).map((r) => ({ seq: r.seq as number, data: toBytes(r.data!) })),
+      head,
     };
   }
 

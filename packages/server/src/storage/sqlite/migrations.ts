@@ -107,6 +107,11 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: 'snapshot state vectors',
     sql: `ALTER TABLE doc_snapshots ADD COLUMN state_vector BLOB;`,
   },
+  {
+    version: 5,
+    name: 'server-wide secrets',
+    sql: `CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;`,
+  },
 ];
 
 export function migrate(db: Database): number[] {

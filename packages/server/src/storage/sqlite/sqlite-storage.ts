@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import type { SqliteSynchronous } from '../../config/config.js';
@@ -16,6 +17,7 @@ import type {
   Role,
   RoomRecord,
   RoomStore,
+  SecretStore,
   Storage,
   StoredDoc,
   UpdateToAppend,
@@ -71,11 +73,24 @@ class SqliteStorage implements Storage {
   readonly docs: DocStore;
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
+  readonly secrets: SecretStore;
+  private readonly probeTx: ReturnType<Database['transaction']>;
 
   constructor(
     private readonly db: Database,
     private readonly appender: DocAppender,
   ) {
+    this.secrets = new SqliteSecrets(db);
+    const put = db.prepare(
+      `INSERT INTO leases (name, holder, expires_at) VALUES ('kith:write-probe', ?, 0)
+       ON CONFLICT (name) DO UPDATE SET holder = excluded.holder`,
+    );
+    const drop = db.prepare(`DELETE FROM leases WHERE name = 'kith:write-probe'`);
+    // Sized like a real commit: on a full disk a tiny write may still fit in the WAL's spare room.
+    this.probeTx = db.transaction(() => {
+      put.run(randomBytes(PROBE_BYTES / 2).toString('hex'));
+      drop.run();
+    });
     this.users = new SqliteUsers(db);
     this.refreshTokens = new SqliteRefreshTokens(db);
     this.rooms = new SqliteRooms(db);
@@ -88,9 +103,33 @@ class SqliteStorage implements Storage {
     this.db.prepare('SELECT 1').get();
   }
 
+  async probeWrite(): Promise<void> {
+    this.probeTx.immediate();
+  }
+
   async close(): Promise<void> {
     await this.appender.close();
     if (this.db.open) this.db.close();
+  }
+}
+
+/** Size of the write `probeWrite` commits. */
+const PROBE_BYTES = 64 * 1024;
+
+class SqliteSecrets implements SecretStore {
+  private readonly insert;
+  private readonly read;
+
+  constructor(db: Database) {
+    this.insert = db.prepare(
+      'INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
+    );
+    this.read = db.prepare('SELECT value FROM server_secrets WHERE name = ?').pluck();
+  }
+
+  async getOrCreate(name: string, candidate: string): Promise<string> {
+    this.insert.run(name, candidate, Date.now());
+    return this.read.get(name) as string;
   }
 }
 
@@ -335,7 +374,8 @@ class SqliteDocs implements DocStore {
       // A full load always includes the snapshot; a load after a position only if it is newer.
       const snapshot = snap && (afterSeq === 0 || snapshotSeq > afterSeq) ? toBytes(snap.snapshot) : null;
       const snapshotStateVector = snapshot && snap?.state_vector ? toBytes(snap.state_vector) : null;
-      return { snapshot, snapshotSeq, snapshotStateVector, updates };
+      const head = (this.stmts.head.get(roomId) as number | undefined) ?? 0;
+      return { snapshot, snapshotSeq, snapshotStateVector, updates, head };
     })();
   }
 
