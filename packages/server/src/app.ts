@@ -12,6 +12,7 @@ import { opsRoutes } from './ops/health.js';
 import { bundledAppDir, serveWebApp } from './web/static-app.js';
 import type { Metrics } from './ops/metrics.js';
 import type { Storage } from './storage/storage.js';
+import type { WriteHealth } from './storage/write-health.js';
 
 export interface AppDeps {
   config: KithConfig;
@@ -21,6 +22,7 @@ export interface AppDeps {
   logger: Logger;
   jwtSecret: string;
   isAccepting: () => boolean;
+  writeHealth?: WriteHealth;
 }
 
 /** The HTTP API: auth, rooms and operations. The sync WebSocket is attached to its server separately. */
@@ -61,6 +63,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loginPerMinute: config.limits.loginPerMinute,
   });
   await app.register(roomRoutes, { storage: deps.storage, membership: deps.membership, publicUrl: config.publicUrl });
-  await app.register(opsRoutes, { storage: deps.storage, metrics: deps.metrics, isAccepting: deps.isAccepting });
+  await app.register(opsRoutes, {
+    storage: deps.storage,
+    metrics: deps.metrics,
+    isAccepting: deps.isAccepting,
+    ...(deps.writeHealth ? { writeHealth: deps.writeHealth } : {}),
+  });
   return app;
 }

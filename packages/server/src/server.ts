@@ -10,6 +10,7 @@ import { Metrics } from './ops/metrics.js';
 import { MembershipEvents } from './rooms/membership-events.js';
 import { openStorage } from './storage/open-storage.js';
 import type { Storage } from './storage/storage.js';
+import { WriteHealth } from './storage/write-health.js';
 import { SyncServer } from './sync/sync-server.js';
 import type { Fanout } from './cluster/fanout.js';
 import { installCalendar, type InstalledCalendar } from './calendar/index.js';
@@ -63,6 +64,7 @@ export async function startKithServer(
     fanout = redis;
   }
   const metrics = new Metrics();
+  const writeHealth = new WriteHealth(storage, metrics, logger.child({ component: 'storage' }));
   const membership = new MembershipEvents();
   let accepting = true;
   let app: FastifyInstance | undefined;
@@ -78,8 +80,9 @@ export async function startKithServer(
       logger,
       jwtSecret: loadOrCreateJwtSecret(config.dataDir, config.jwtSecret),
       isAccepting: () => accepting,
+      writeHealth,
     });
-    sync = new SyncServer({ app, config, storage, metrics, membership, logger, fanout });
+    sync = new SyncServer({ app, config, storage, metrics, membership, logger, fanout, writeHealth });
     sync.attach(app.server);
     calendar = await installCalendar({ app, sync, storage, config, logger, membership });
     google = await installGoogle(app, sync, storage, config, logger);
@@ -90,12 +93,14 @@ export async function startKithServer(
     await calendar?.close().catch(() => undefined);
     await sync?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
+    writeHealth.close();
     if (!options.storage) await storage.close().catch(() => undefined);
     throw err;
   }
   const extras = [google!, calendar!];
   return running(config, app, sync, extras, storage, metrics, () => {
     accepting = false;
+    writeHealth.close();
   });
 }
 

@@ -48,6 +48,11 @@ export const ERRORS = {
   INTERNAL: { status: 500, closeCode: 1011, message: 'Something went wrong on the server.' },
   ROOM_UNAVAILABLE: { status: 503, closeCode: 1013, message: 'The room could not be loaded; try again.' },
   SHUTTING_DOWN: { status: 503, closeCode: 1001, message: 'The server is shutting down.' },
+  STORAGE_UNAVAILABLE: {
+    status: 503,
+    closeCode: 1013,
+    message: 'Storage is not accepting writes (e.g. the disk is full); nothing was saved, try again later.',
+  },
 } as const satisfies Record<string, { status: number; closeCode: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

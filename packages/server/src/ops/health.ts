@@ -2,12 +2,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import { errorBody } from '../errors/catalogue.js';
 import type { Storage } from '../storage/storage.js';
 import type { Metrics } from './metrics.js';
+import type { WriteHealth } from '../storage/write-health.js';
 
 export interface OpsRoutesOptions {
   storage: Storage;
   metrics: Metrics;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   isAccepting: () => boolean;
+  /** Whether storage takes writes: not ready while it refuses them (e.g. a full disk). */
+  writeHealth?: WriteHealth;
 }
 
 /** Liveness, readiness and Prometheus metrics. */
@@ -22,6 +25,8 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
       request.log.error({ err }, 'storage is not answering');
       return reply.code(503).send(errorBody('INTERNAL', 'Storage is not answering.'));
     }
+    const refused = opts.writeHealth?.reason;
+    if (refused) return reply.code(503).send(errorBody('STORAGE_UNAVAILABLE', refused));
     return { status: 'ready' };
   });
 

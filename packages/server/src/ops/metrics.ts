@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Outcomes of `kith_compactions_total` (see sync/compaction.ts and sync/sync-server.ts). */
 export const COMPACTION_OUTCOMES = ['done', 'lost-race', 'failed', 'leased-elsewhere'] as const;
 /** Reasons of `kith_updates_rejected_total` (see sync/sync-server.ts). */
-export const REJECTION_REASONS = ['read-only', 'room-too-large', 'malformed'] as const;
+export const REJECTION_REASONS = ['read-only', 'room-too-large', 'malformed', 'storage-unavailable'] as const;
 
 /** The server's Prometheus metrics, each registered in a registry of its own (one per server). */
 export class Metrics {
@@ -65,6 +65,17 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly commitFailures = new Counter({
+    name: 'kith_storage_commit_failures_total',
+    help: 'Commits of updates that storage refused (e.g. disk full); nothing of them was acknowledged',
+    registers: [this.registry],
+  });
+  readonly storageWritable = new Gauge({
+    name: 'kith_storage_writable',
+    help: '1 while storage accepts writes, 0 from a failed commit until a probe write succeeds',
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) {
       // The event-loop-lag histogram samples with a timer that wakes the process each time; at
@@ -76,5 +87,6 @@ export class Metrics {
     // as an increase (a series that appears at 1 looks to Prometheus like no change at all).
     for (const outcome of COMPACTION_OUTCOMES) this.compactions.inc({ outcome }, 0);
     for (const reason of REJECTION_REASONS) this.updatesRejected.inc({ reason }, 0);
+    this.storageWritable.set(1);
   }
 }

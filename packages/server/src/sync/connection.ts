@@ -28,6 +28,13 @@ export class Connection {
   /** Which tick of the ping interval pings this socket. */
   pingSlice = 0;
   closed = false;
+  /**
+   * Set when updates of this socket were dropped because storage refused writes: 'dropped' until
+   * writes work again, then 'asked' once the server sent a sync step 1 that makes the client send
+   * them again. Until that answer, its other updates are dropped too and its stored barriers held.
+   */
+  resync: 'dropped' | 'asked' | undefined;
+  heldBarriers: Uint8Array[] | undefined;
   readonly bucket: TokenBucket;
   /** The TCP socket under `socket`, for broadcasts framed once (see `sendShared`). */
   private readonly raw: Socket | undefined;

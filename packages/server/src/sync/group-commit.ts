@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
 import type { Storage } from '../storage/storage.js';
+import type { WriteHealth } from '../storage/write-health.js';
+import { KithError } from '../errors/catalogue.js';
 import type { CommitScheduler, Room, RoomBatch } from './room.js';
 
 /**
@@ -17,6 +19,7 @@ export class GroupCommit implements CommitScheduler {
     private readonly storage: Storage,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    private readonly health: WriteHealth,
     private readonly onCommitted: (batch: RoomBatch, seq: number) => void,
     private readonly onFailed: (room: Room) => void,
   ) {}
@@ -58,13 +61,17 @@ export class GroupCommit implements CommitScheduler {
       seqs = await this.storage.docs.append(batches.map((b) => ({ roomId: b.room.roomId, data: b.update })));
     } catch (err) {
       this.logger.error({ err, rooms: batches.length }, 'storing updates failed; affected rooms will reload');
+      this.health.commitFailed(err);
+      // Nothing of the batch was acknowledged; whoever waits for it is told now (503).
+      const failure = new KithError('STORAGE_UNAVAILABLE');
       for (const b of batches) {
-        b.room.commitFailed();
+        b.room.commitFailed(failure);
         this.onFailed(b.room);
       }
       this.finish();
       return;
     }
+    this.health.commitSucceeded();
     this.metrics.persistLatency.observe((performance.now() - started) / 1000);
     let updates = 0;
     batches.forEach((b, i) => {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage, StoredDoc } from '../storage/storage.js';
 import { KithError } from '../errors/catalogue.js';
 import { Room, type CommitScheduler } from './room.js';
 
@@ -64,13 +64,16 @@ export class RoomRegistry {
     room.unloadTimer = undefined;
   }
 
-  /** Drops the room from memory at once (its sockets must already be closed or closing). */
-  unload(room: Room): void {
+  /**
+   * Drops the room from memory at once (its sockets must already be closed or closing); whoever
+   * waits for its pending edits gets `err`.
+   */
+  unload(room: Room, err?: Error): void {
     if (this.rooms.get(room.roomId) === room) {
       this.rooms.delete(room.roomId);
       this.lifecycle.unloaded(room);
     }
-    room.destroy();
+    room.destroy(err);
     this.metrics.roomsLoaded.set(this.rooms.size);
     this.logger.debug({ roomId: room.roomId }, 'room unloaded');
   }
@@ -83,6 +86,7 @@ export class RoomRegistry {
       let room: Room | undefined;
       try {
         const stored = await this.storage.docs.load(roomId);
+        checkComplete(stored);
         const updates = stored.updates.map((u) => u.data);
         const logBytes = stored.updates.reduce((n, u) => n + u.data.byteLength, 0);
         room = new Room(
@@ -117,5 +121,25 @@ export class RoomRegistry {
     })();
     this.loading.set(roomId, p);
     return p;
+  }
+}
+
+/**
+ * Throws when the rows loaded do not add up to the stored head: a position skipped, or a head
+ * beyond the last position read. Rows are then missing (a partial restore, a hand-edited
+ * database), and serving what is left would show clients a room without them, as if synced.
+ */
+export function checkComplete(stored: StoredDoc): void {
+  let through = stored.snapshotSeq;
+  for (const u of stored.updates) {
+    if (u.seq !== through + 1) {
+      throw new Error(`stored room data is incomplete: log position ${through + 1} is missing (next found: ${u.seq})`);
+    }
+    through = u.seq;
+  }
+  if (through !== stored.head) {
+    throw new Error(
+      `stored room data is incomplete: its head is ${stored.head} but the snapshot and log reach only position ${through}`,
+    );
   }
 }

@@ -3,10 +3,13 @@ import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwareness
 import { Connection } from './connection.js';
 import { encodeAwareness, encodeDurable, encodeSyncStep2, encodeUpdate } from './protocol.js';
 import { SharedFrame } from './wire.js';
+import { KithError } from '../errors/catalogue.js';
 
 /** A send prepared now (from the document as it is) and performed once what it shows is on disk. */
 type PreparedSend = () => void;
 type Preparer = () => PreparedSend;
+/** Told when what it waited for will never be on disk (the commit failed, or the room was dropped). */
+type FailedCallback = (err: Error) => void;
 
 /** Origin of changes that arrive from other instances (already stored by them). */
 export const REMOTE_ORIGIN = Symbol('remote');
@@ -21,6 +24,8 @@ export interface RoomBatch {
   /** When one socket wrote every update in the batch, it need not be sent its own update back. */
   soleOrigin: Connection | undefined;
   sends: PreparedSend[];
+  /** Waiters to tell if this commit fails (their sends above are then never performed). */
+  failed: FailedCallback[];
   ackTo: Set<Connection>;
 }
 
@@ -80,7 +85,7 @@ export class Room {
   readonly lostListeners = new Set<() => void>();
   private pending: Uint8Array[] = [];
   private pendingOrigins = new Set<Connection>();
-  private waiting: Preparer[] = [];
+  private waiting: Array<{ prepare: Preparer; failed: FailedCallback | undefined }> = [];
   private pendingAcks = new Set<Connection>();
   private inflight: RoomBatch | undefined;
   /** Effective updates produced by the transaction being applied right now. */
@@ -110,8 +115,9 @@ export class Room {
       try {
         applyAll(this.ydoc, [lazy.snapshot, ...lazy.tail]);
       } catch (err) {
+        // Stored bytes that do not apply: the room is refused (503), as a load that fails is.
         this.broken = true;
-        throw err;
+        throw Object.assign(new KithError('ROOM_UNAVAILABLE', 'The room’s stored data could not be read.'), { cause: err });
       } finally {
         this.captured = [];
       }
@@ -268,17 +274,24 @@ export class Room {
     }
   }
 
-  /** Resolves once everything in the document now is on disk. */
+  /**
+   * Resolves once everything in the document now is on disk; rejects (STORAGE_UNAVAILABLE or
+   * ROOM_UNAVAILABLE) if that will not happen, so that no caller waits forever on a failed commit.
+   */
   durable(): Promise<void> {
-    return new Promise((resolve) => this.whenDurable(() => resolve));
+    return new Promise((resolve, reject) => this.whenDurable(() => resolve, reject));
   }
 
-  /** Runs `prepare` against a document state that is (or will be, once committed) entirely on disk. */
-  whenDurable(prepare: Preparer): void {
+  /**
+   * Runs `prepare` against a document state that is (or will be, once committed) entirely on disk.
+   * `failed` is called instead of the prepared send if that state never reaches the disk.
+   */
+  whenDurable(prepare: Preparer, failed?: FailedCallback): void {
     if (this.pending.length > 0) {
-      this.waiting.push(prepare);
+      this.waiting.push({ prepare, failed });
     } else if (this.inflight) {
       this.inflight.sends.push(prepare());
+      if (failed) this.inflight.failed.push(failed);
     } else {
       prepare()();
     }
@@ -312,12 +325,16 @@ export class Room {
       durableStateVector: Y.decodeStateVector(Y.encodeStateVector(this.doc)),
       soleOrigin: origins.size === 1 ? [...origins][0] : undefined,
       sends: [],
+      failed: [],
       ackTo: acks,
     };
     // Answers owed to sockets are computed from the state being committed now.
     const waiting = this.waiting;
     this.waiting = [];
-    for (const prepare of waiting) batch.sends.push(prepare());
+    for (const { prepare, failed } of waiting) {
+      batch.sends.push(prepare());
+      if (failed) batch.failed.push(failed);
+    }
     this.inflight = batch;
     return batch;
   }
@@ -341,10 +358,15 @@ export class Room {
     if (this.pending.length > 0 || this.pendingAcks.size > 0 || this.waiting.length > 0) this.scheduler.schedule(this);
   }
 
-  /** The commit failed: nothing of it may be served. The caller closes the sockets and unloads. */
-  commitFailed(): void {
+  /**
+   * The commit failed: nothing of it may be served, and whoever waited for it is told. The caller
+   * closes the sockets and unloads the room.
+   */
+  commitFailed(err: Error): void {
+    const batch = this.inflight;
     this.inflight = undefined;
     this.broken = true;
+    for (const failed of batch?.failed ?? []) failed(err);
   }
 
   applyAwareness(conn: Connection | typeof REMOTE_ORIGIN, update: Uint8Array): void {
@@ -364,7 +386,8 @@ export class Room {
     }
   }
 
-  destroy(): void {
+  /** Drops the room; whoever still waits for pending edits to be stored gets `err`. */
+  destroy(err: Error = new KithError('ROOM_UNAVAILABLE')): void {
     if (this.unloadTimer) clearTimeout(this.unloadTimer);
     this.unloadTimer = undefined;
     if (this.catchUpTimer) clearTimeout(this.catchUpTimer);
@@ -376,7 +399,9 @@ export class Room {
     this.lazy = undefined;
     this.ydoc.destroy();
     this.pending = [];
+    const waiting = this.waiting;
     this.waiting = [];
+    for (const { failed } of waiting) failed?.(err);
     this.pendingAcks.clear();
     this.committedListeners.clear();
     const lost = [...this.lostListeners];

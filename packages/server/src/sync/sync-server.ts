@@ -11,6 +11,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MembershipChange, MembershipEvents } from '../rooms/membership-events.js';
 import type { Storage } from '../storage/storage.js';
+import type { WriteHealth } from '../storage/write-health.js';
 import { randomUUID } from 'node:crypto';
 import { LocalFanout, type Fanout } from '../cluster/fanout.js';
 import { Compactor } from './compaction.js';
@@ -39,6 +40,8 @@ export interface SyncServerDeps {
   metrics: Metrics;
   membership: MembershipEvents;
   logger: Logger;
+  /** Whether storage takes writes; edits are refused while it does not. */
+  writeHealth: WriteHealth;
 }
 
 /**
@@ -62,6 +65,7 @@ export class SyncServer {
   /** When `expiryTimer` fires (Infinity: not armed). */
   private expiryAt = Infinity;
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeHealth: () => void;
   private readonly fanout: Fanout;
   private readonly onSocketMessage: (this: WebSocket, data: RawData, isBinary: boolean) => void;
   private readonly onSocketError: (this: WebSocket, err: Error) => void;
@@ -89,9 +93,11 @@ export class SyncServer {
       storage,
       metrics,
       this.logger,
+      deps.writeHealth,
       (batch, seq) => this.afterCommit(batch, seq),
-      (room) => this.reloadBrokenRoom(room),
+      (room) => this.reloadBrokenRoom(room, 'STORAGE_UNAVAILABLE'),
     );
+    this.unsubscribeHealth = deps.writeHealth.onRecovered(() => this.askDroppedUpdates());
     this.registry = new RoomRegistry(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs, {
       loaded: (room) => this.followRoom(room),
       unloaded: (room) => this.fanout.leaveRoom(room.roomId),
@@ -149,6 +155,7 @@ export class SyncServer {
     for (const t of this.timers) clearInterval(t);
     clearTimeout(this.expiryTimer);
     this.unsubscribe();
+    this.unsubscribeHealth();
     await this.commits.drain();
     for (const room of [...this.registry.rooms.values()]) {
       for (const conn of [...room.connections]) conn.close('SHUTTING_DOWN');
@@ -240,12 +247,18 @@ export class SyncServer {
    * stored and broadcast like a client's; the promise resolves once it is on disk.
    */
   async editRoom<T>(roomId: string, edit: (doc: Y.Doc) => T): Promise<T> {
+    // While commits fail, refuse before touching the document (an edit applied but never stored
+    // would have to be thrown away with the whole room).
+    if (!this.deps.writeHealth.writable) throw new KithError('STORAGE_UNAVAILABLE');
     const room = await this.registry.acquire(roomId);
     try {
       if (room.stored.bytes >= this.deps.config.limits.maxRoomBytes) throw new KithError('ROOM_TOO_LARGE');
       const result = room.applyServerEdit(edit);
       await room.durable();
       return result;
+    } catch (err) {
+      this.dropIfBroken(room, err);
+      throw err;
     } finally {
       this.registry.release(room);
     }
@@ -263,8 +276,11 @@ export class SyncServer {
           } catch (err) {
             return () => reject(err);
           }
-        }),
+        }, reject),
       );
+    } catch (err) {
+      this.dropIfBroken(room, err);
+      throw err;
     } finally {
       this.registry.release(room);
     }
@@ -386,7 +402,9 @@ export class SyncServer {
     try {
       this.handle(conn, message);
     } catch (err) {
-      this.rejectMalformed(conn, err);
+      // The room's own stored data failed to apply (not the client's message): refuse the room.
+      if (conn.room.broken) this.dropIfBroken(conn.room, err);
+      else this.rejectMalformed(conn, err);
     }
   }
 
@@ -406,7 +424,7 @@ export class SyncServer {
       }
       case 'sync-step2':
       case 'update':
-        this.receiveUpdate(conn, message.update);
+        this.receiveUpdate(conn, message.update, message.kind);
         return;
       case 'awareness':
         room.applyAwareness(conn, message.update);
@@ -426,7 +444,9 @@ export class SyncServer {
       }
       case 'stored-barrier': {
         const frame = encodeStoredBarrier(message.id);
-        room.whenDurable(() => () => conn.send(frame));
+        // Updates of this socket were dropped: the barrier waits until they were sent again.
+        if (conn.resync) (conn.heldBarriers ??= []).push(frame);
+        else room.whenDurable(() => () => conn.send(frame));
         return;
       }
       case 'token':
@@ -435,12 +455,27 @@ export class SyncServer {
     }
   }
 
-  private receiveUpdate(conn: Connection, update: Uint8Array): void {
-    const { metrics, config } = this.deps;
+  private receiveUpdate(conn: Connection, update: Uint8Array, kind: 'sync-step2' | 'update'): void {
+    const { metrics, config, writeHealth } = this.deps;
     // Decode fully before touching the document: most malformed updates stop here.
     const decoded = Y.decodeUpdate(update);
+    const empty = decoded.structs.length === 0 && decoded.ds.clients.size === 0;
+    let resynced = false;
+    if (conn.resync) {
+      if (kind === 'sync-step2' && conn.resync === 'asked' && writeHealth.writable) {
+        // The answer to our sync step 1: it holds everything of this client's that we lack.
+        conn.resync = undefined;
+        resynced = true;
+      } else {
+        if (!empty) this.dropUpdate(conn, kind === 'sync-step2' ? 'dropped' : conn.resync);
+        return;
+      }
+    }
     // Every client answers our sync step 1 with an update, empty when it has nothing new: no write.
-    if (decoded.structs.length === 0 && decoded.ds.clients.size === 0) return;
+    if (empty) {
+      if (resynced) this.releaseBarriers(conn);
+      return;
+    }
     if (!conn.canWrite) {
       // Read-only: neither applied nor broadcast. The socket stays open for reading.
       // No permission-denied message: stock y-websocket clients print it together with their URL,
@@ -454,13 +489,46 @@ export class SyncServer {
       conn.close('ROOM_TOO_LARGE');
       return;
     }
+    if (!writeHealth.writable) {
+      this.dropUpdate(conn, 'dropped');
+      return;
+    }
     const clients = new Set<number>();
     for (const s of decoded.structs) clients.add(s.id.client);
     if (!room.applyClientUpdate(conn, update, clients)) {
       metrics.updatesRejected.inc({ reason: 'malformed' });
       conn.close('MALFORMED_MESSAGE', 'the update could not be applied');
       this.reloadBrokenRoom(room);
+      return;
     }
+    if (resynced) this.releaseBarriers(conn);
+  }
+
+  /**
+   * Storage refuses writes: the update is neither applied nor acknowledged, and the socket stays
+   * open for reading. Stock y-websocket clients keep the edit in their document; once writes work
+   * again the server sends them a sync step 1 and they send it again (see askDroppedUpdates).
+   */
+  private dropUpdate(conn: Connection, state: 'dropped' | 'asked'): void {
+    this.deps.metrics.updatesRejected.inc({ reason: 'storage-unavailable' });
+    conn.resync = state;
+  }
+
+  /** Writes work again: every socket whose updates were dropped is asked for what we lack. */
+  private askDroppedUpdates(): void {
+    for (const room of this.registry.rooms.values()) {
+      for (const conn of room.connections) {
+        if (conn.resync !== 'dropped') continue;
+        conn.resync = 'asked';
+        conn.send(encodeSyncStep1(room.encodedStateVector()));
+      }
+    }
+  }
+
+  private releaseBarriers(conn: Connection): void {
+    const frames = conn.heldBarriers;
+    conn.heldBarriers = undefined;
+    for (const frame of frames ?? []) conn.room.whenDurable(() => () => conn.send(frame));
   }
 
   private rejectMalformed(conn: Connection, err: unknown): void {
@@ -477,10 +545,17 @@ export class SyncServer {
    * on disk is intact, so the room is dropped from memory; its clients reconnect and load it again,
    * and resend anything of theirs that was not stored.
    */
-  private reloadBrokenRoom(room: Room): void {
-    this.logger.warn({ roomId: room.roomId }, 'room state untrusted; reloading it from storage');
-    for (const conn of [...room.connections]) if (!conn.closed) conn.close('ROOM_UNAVAILABLE');
-    this.registry.unload(room);
+  /** After an error: a room whose stored data failed to apply is logged and dropped (503 until it loads). */
+  private dropIfBroken(room: Room, err: unknown): void {
+    if (!room.broken || this.registry.rooms.get(room.roomId) !== room) return;
+    this.logger.error({ err: (err as { cause?: unknown }).cause ?? err, roomId: room.roomId }, 'stored room data failed to apply; refusing the room');
+    this.reloadBrokenRoom(room);
+  }
+
+  private reloadBrokenRoom(room: Room, code: 'ROOM_UNAVAILABLE' | 'STORAGE_UNAVAILABLE' = 'ROOM_UNAVAILABLE'): void {
+    this.logger.warn({ roomId: room.roomId, code }, 'room state untrusted; reloading it from storage');
+    for (const conn of [...room.connections]) if (!conn.closed) conn.close(code);
+    this.registry.unload(room, new KithError(code));
   }
 
   private afterCommit(batch: RoomBatch, seq: number): void {

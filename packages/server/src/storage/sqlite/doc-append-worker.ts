@@ -21,6 +21,7 @@ parentPort?.on('message', (job: { id: number; batch: PackedBatch } | { close: tr
   try {
     parentPort?.postMessage({ id: job.id, seqs: append(unpackBatch(job.batch)) });
   } catch (err) {
-    parentPort?.postMessage({ id: job.id, error: (err as Error).message });
+    // The SQLite code (e.g. SQLITE_FULL) crosses too: the caller reports it.
+    parentPort?.postMessage({ id: job.id, error: (err as Error).message, code: (err as { code?: string }).code });
   }
 });

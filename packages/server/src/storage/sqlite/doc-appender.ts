@@ -136,12 +136,12 @@ export class ThreadedAppender implements DocAppender {
       { workerData: this.options },
     );
     worker.unref();
-    worker.on('message', (msg: { id: number; seqs?: number[]; error?: string }) => {
+    worker.on('message', (msg: { id: number; seqs?: number[]; error?: string; code?: string }) => {
       const job = this.jobs.get(msg.id);
       if (!job) return;
       this.jobs.delete(msg.id);
       if (msg.seqs) job.resolve(msg.seqs);
-      else job.reject(new Error(msg.error ?? 'append failed'));
+      else job.reject(Object.assign(new Error(msg.error ?? 'append failed'), msg.code ? { code: msg.code } : {}));
       if (this.jobs.size === 0) {
         worker.unref();
         this.onIdle?.();
