@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
-import { loadOrCreateJwtSecret } from './auth/secret.js';
+import { loadOrCreateJwtSecret, loadOrCreateSharedJwtSecret } from './auth/secret.js';
 import { defaultConfig, type KithConfig } from './config/config.js';
 import { createLogger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
@@ -78,7 +78,11 @@ export async function startKithServer(
       metrics,
       membership,
       logger,
-      jwtSecret: loadOrCreateJwtSecret(config.dataDir, config.jwtSecret),
+      // Shared storage: one secret for every instance, kept in the database. Alone (SQLite), the
+      // data dir's secret file, as always.
+      jwtSecret: sharedStorage(config)
+        ? await loadOrCreateSharedJwtSecret(config.dataDir, config.jwtSecret, storage.secrets)
+        : loadOrCreateJwtSecret(config.dataDir, config.jwtSecret),
       isAccepting: () => accepting,
       writeHealth,
     });
@@ -102,6 +106,11 @@ export async function startKithServer(
     accepting = false;
     writeHealth.close();
   });
+}
+
+/** Several instances may share this storage (PostgreSQL through DATABASE_URL). */
+function sharedStorage(config: KithConfig): boolean {
+  return config.databaseUrl !== undefined && config.databaseUrl.trim() !== '';
 }
 
 function running(
