@@ -217,7 +217,7 @@ describe.skipIf(mountError !== undefined)('a full disk: requests answer 503, the
     }
     const p = pressure.stop();
     figures.writerThread = { attempted, failed, acknowledged: stored.length, recoverMs, ...p };
-    expect(p.worstStallMs).toBeLessThan(2_000);
+    expect(p.worstStallMs).toBeLessThan(3_000);
   });
 
   it('inline commits: REST and /live answer 503, pings, reads, /healthz go on; /readyz and metrics report it; nothing acknowledged is lost', async () => {
@@ -270,7 +270,7 @@ describe.skipIf(mountError !== undefined)('a full disk: requests answer 503, the
     expect(ready.body.error.message).toMatch(/full|SQLITE_FULL/i);
     const metrics = (await api.request('GET', '/metrics')).body as string;
     expect(metric(metrics, 'kith_storage_writable')).toBe(0);
-    expect(metric(metrics, 'kith_storage_commit_failures_total')).toBeGreaterThanOrEqual(2);
+    expect(metric(metrics, 'kith_storage_commit_failures_total')).toBeGreaterThanOrEqual(1);
     // /live: the edit answers an error, the queue goes on (ping, join).
     const liveEdit = await live.ask({
       type: 'create_event',
@@ -357,6 +357,6 @@ describe.skipIf(mountError !== undefined)('a full disk: requests answer 503, the
     }
     figures.inline = { attempted, failed, acknowledged: acknowledged.size, lost, recoverMs, clientRecoveredMs, ...p };
     expect(lost).toBe(0);
-    expect(p.worstStallMs).toBeLessThan(2_000);
+    expect(p.worstStallMs).toBeLessThan(3_000);
   });
 });
