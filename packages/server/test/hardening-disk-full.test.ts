@@ -260,6 +260,13 @@ describe.skipIf(mountError !== undefined)('a full disk: requests answer 503, the
     failed += again.status === 503 ? 1 : 0;
     expect(again.status).toBe(503);
     expect((await api.request('GET', '/healthz')).status).toBe(200);
+    // Other writes (a new room) answer 503 with the same code, not a bare 500.
+    const room = await within(15_000, 'POST /rooms', api.request('POST', '/rooms', { token: alice.token, body: { name: bigText(100) } }));
+    figures.newRoomWhileFull = room.status;
+    if (room.status !== 201) {
+      expect(room.status).toBe(503);
+      expect(room.body.error.code).toBe('STORAGE_UNAVAILABLE');
+    }
     const list = await api.request('GET', `/rooms/${roomId}/events?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z`, {
       token: alice.token,
     });

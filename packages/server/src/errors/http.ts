@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, KithError, errorBody, type ErrorCode } from './catalogue.js';
+import { isStorageWriteFailure } from '../storage/write-errors.js';
 
 /** Maps Fastify's own error codes onto the catalogue. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -73,6 +74,10 @@ export function installErrorHandlers(
     const mapped = (err.code && FASTIFY_CODES[err.code]) ?? (err.statusCode ? BY_STATUS[err.statusCode] : undefined);
     if (mapped && err.statusCode && err.statusCode < 500) {
       return reply.code(ERRORS[mapped].status).send(errorBody(mapped, err.message));
+    }
+    if (isStorageWriteFailure(err)) {
+      request.log.error({ err }, 'storage refused a write');
+      return reply.code(503).send(errorBody('STORAGE_UNAVAILABLE'));
     }
     request.log.error({ err }, 'request failed');
     return reply.code(500).send(errorBody('INTERNAL'));
