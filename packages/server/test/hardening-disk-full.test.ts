@@ -19,6 +19,8 @@ import { requireServices } from './helpers/postgres.js';
 import { watchPressure } from './helpers/pressure.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { connectProvider, waitFor, waitForSynced } from './helpers/yjs-clients.js';
+import { RawClient } from './helpers/raw-client.js';
+import { protocol } from '../src/index.js';
 
 const mountDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-diskfull-'));
 const mountError = (() => {
@@ -295,9 +297,21 @@ describe.skipIf(mountError !== undefined)('a full disk: requests answer 503, the
     await waitForSynced(writer.provider, 10_000);
     writer.doc.getMap('m').set('offline-edit', 'kept by the client');
     attempted += 1;
+    failed += 1; // dropped unacknowledged; recovered below
     await new Promise((r) => setTimeout(r, 300));
     expect(watcher.doc.getMap('m').get('offline-edit')).toBeUndefined();
     expect(writer.provider.wsconnected).toBe(true);
+    // A Kith client (durable acks, stored barrier) sees its edit unsaved and its barrier unanswered.
+    const kith = await RawClient.connect(`${s.wsUrl}/${roomId}?token=${alice.token}`);
+    await kith.waitSynced();
+    kith.subscribeDurable();
+    kith.doc.getMap('m').set('kith-edit', 'unsaved for now');
+    kith.send(protocol.encodeStoredBarrier(7));
+    attempted += 1;
+    failed += 1; // dropped unacknowledged; recovered below
+    await new Promise((r) => setTimeout(r, 300));
+    expect(kith.allSaved).toBe(false);
+    expect(kith.barriers).toEqual([]);
 
     // Space returns: the server notices by itself.
     const stopPolling = pollReady();
@@ -310,6 +324,9 @@ describe.skipIf(mountError !== undefined)('a full disk: requests answer 503, the
     // The stock client is asked for what was dropped and sends it again: stored and passed on.
     await waitFor(() => watcher.doc.getMap('m').get('offline-edit') === 'kept by the client', 15_000, 'dropped edit re-sent');
     const clientRecoveredMs = Date.now() - freedAt;
+    await waitFor(() => kith.allSaved && kith.barriers.includes(7), 15_000, 'Kith client saved after recovery');
+    expect(watcher.doc.getMap('m').get('kith-edit')).toBe('unsaved for now');
+    kith.close();
     const res = await createEvent('after', 'after');
     expect(res.status).toBe(201);
     acknowledged.set(res.body.eventId, 'after');
@@ -362,7 +379,7 @@ describe.skipIf(mountError !== undefined)('a full disk: requests answer 503, the
       const got = await api.request('GET', `/rooms/${roomId}/events/${eventId}`, { token: alice.token });
       if (got.status !== 200 || (description && got.body.description !== description)) lost += 1;
     }
-    figures.inline = { attempted, failed, acknowledged: acknowledged.size, lost, recoverMs, clientRecoveredMs, ...p };
+    figures.inline = { attempted, failed, recoveredClientEdits: 2, acknowledged: acknowledged.size, lost, recoverMs, clientRecoveredMs, ...p };
     expect(lost).toBe(0);
     expect(p.worstStallMs).toBeLessThan(3_000);
   });
