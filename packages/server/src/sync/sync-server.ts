@@ -540,18 +540,19 @@ export class SyncServer {
     conn.close('MALFORMED_MESSAGE');
   }
 
+  /** After an error: a room whose stored data failed to apply is logged and dropped (503 until it loads). */
+  private dropIfBroken(room: Room, err: unknown): void {
+    if (!room.broken || this.registry.rooms.get(room.roomId) !== room) return;
+    const cause = (err as { cause?: unknown } | null)?.cause ?? err;
+    this.logger.error({ err: cause, roomId: room.roomId }, 'stored room data failed to apply; refusing the room');
+    this.reloadBrokenRoom(room);
+  }
+
   /**
    * The in-memory document cannot be trusted (Yjs threw mid-update, or a commit failed). What is
    * on disk is intact, so the room is dropped from memory; its clients reconnect and load it again,
    * and resend anything of theirs that was not stored.
    */
-  /** After an error: a room whose stored data failed to apply is logged and dropped (503 until it loads). */
-  private dropIfBroken(room: Room, err: unknown): void {
-    if (!room.broken || this.registry.rooms.get(room.roomId) !== room) return;
-    this.logger.error({ err: (err as { cause?: unknown }).cause ?? err, roomId: room.roomId }, 'stored room data failed to apply; refusing the room');
-    this.reloadBrokenRoom(room);
-  }
-
   private reloadBrokenRoom(room: Room, code: 'ROOM_UNAVAILABLE' | 'STORAGE_UNAVAILABLE' = 'ROOM_UNAVAILABLE'): void {
     this.logger.warn({ roomId: room.roomId, code }, 'room state untrusted; reloading it from storage');
     for (const conn of [...room.connections]) if (!conn.closed) conn.close(code);
