@@ -30,7 +30,8 @@ import type { SyncServer } from '../sync/sync-server.js';
 import { eventView, occurrenceView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
 import { buildIcs } from './ics-export.js';
-import { applyImport, parseIcs } from './ics-import.js';
+import { countComponents } from './ics-import.js';
+import type { ImportRunner } from './import-runner.js';
 import { ianaZone } from './zones.js';
 import {
   CreateEventBody,
@@ -45,11 +46,14 @@ import {
   RoomParams,
 } from './schemas.js';
 import { Type } from 'typebox';
+import * as Y from 'yjs';
 
 export interface CalendarRouteOptions {
   sync: SyncServer;
   storage: Storage;
   config: KithConfig;
+  /** Where ICS imports run (worker threads); only the calendar routes need it. */
+  imports?: ImportRunner;
 }
 
 /** Largest window the occurrence query expands. */
@@ -70,7 +74,7 @@ function windowBound(value: string, field: 'from' | 'to', timeZone: string): str
 }
 
 export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
-  const { sync, storage, config } = opts;
+  const { sync, storage, config, imports } = opts;
   strictJsonApi(app);
   app.addContentTypeParser('text/calendar', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
@@ -223,13 +227,26 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
       if (typeof body !== 'string' || !/^text\/calendar\b/i.test(request.headers['content-type'] ?? '')) {
         throw new KithError('UNSUPPORTED_MEDIA_TYPE', 'Send the calendar as text/calendar.');
       }
-      const parsed = parseIcs(body);
+      const components = countComponents(body);
+      const maxComponents = config.limits.maxImportComponents;
+      if (components > maxComponents) {
+        throw new KithError(
+          'IMPORT_TOO_LARGE',
+          `The file holds ${components} components (BEGIN: lines); one import may hold at most ${maxComponents} (--max-import-components). Split the file.`,
+        );
+      }
       const stats = await storage.docs.stats(me.roomId);
       // A rough bound before writing: the stored room plus the file must fit the room limit.
       if (stats.logBytes + stats.snapshotBytes + Buffer.byteLength(body) > config.limits.maxRoomBytes) {
         throw new KithError('ROOM_TOO_LARGE');
       }
-      return sync.editRoom(me.roomId, (doc) => applyImport(doc, parsed, me.userId));
+      if (!imports) throw new KithError('INTERNAL');
+      // The worker builds the import against a copy of the room and returns one update; applying
+      // it here goes through the same path as every server edit (stored, then broadcast).
+      const state = await sync.readRoom(me.roomId, (doc) => Y.encodeStateAsUpdate(doc));
+      const { result, update } = await imports.run({ body, state, actor: me.userId });
+      if (update !== null) await sync.editRoom(me.roomId, (doc) => Y.applyUpdate(doc, update));
+      return result;
     },
   );
 };
