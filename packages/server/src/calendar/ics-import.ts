@@ -460,8 +460,16 @@ function write(doc: Y.Doc, d: Desired, entries: Array<[string, unknown]>, existi
 }
 
 /**
- * Applies a parsed file to a document in one transaction (one Yjs update, however many events).
- * Runs in the import worker, on that worker's copy of the room.
+ * Events (plus their overrides) written per transaction. Each transaction is one Yjs update that
+ * the main thread applies to the live room in one go, so this bounds how long that takes
+ * (250 plain events: ~140 kB, ~30 ms); an import of any size is a handful of updates rather
+ * than one per event (thousands of updates merged cost superlinear time).
+ */
+export const CHUNK_WEIGHT = 250;
+
+/**
+ * Applies a parsed file to a document, CHUNK_WEIGHT events per transaction. Runs in the import
+ * worker, on that worker's copy of the room.
  */
 export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): ImportResult {
   const result: ImportResult = { imported: 0, updated: 0, unchanged: 0, skipped: 0, errors: [] };
@@ -473,61 +481,80 @@ export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): Im
   // event is not rewritten. One scratch document for the whole import (a Y.Doc per event costs
   // random ids and allocations).
   const scratch = new Y.Doc();
+  const groups = parsed.events;
+  let next = 0;
   try {
-    doc.transact(() => {
-      for (const group of parsed.events) {
-        let overrides = group.overrides;
-        let master = group.master;
-        if (master === null) {
-          // Occurrences of a series the file does not hold (e.g. one invitation): each stands alone.
-          master = overrides[0] ?? null;
-          overrides = [];
-          if (master === null) continue;
+    while (next < groups.length) {
+      doc.transact(() => {
+        let weight = 0;
+        while (next < groups.length && weight < CHUNK_WEIGHT) {
+          const group = groups[next++]!;
+          weight += 1 + group.overrides.length;
+          importGroup(doc, scratch, group, parsed, ctx, result, report);
         }
-        const duplicates = overrides.filter((o) => !o.getFirstProperty('recurrence-id'));
-        if (duplicates.length > 0) report([{ uid: group.uid, code: 'VALIDATION_FAILED', message: 'the UID has several VEVENTs without RECURRENCE-ID; the first was imported' }]);
-        overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
-        const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
-        try {
-          const { desired, issues } = describe(master, uid, overrides, parsed.zones, parsed.calZone);
-          const existing = getEvent(doc, desired.id);
-          if (desired.cancelledMaster) {
-            if (existing && existing.deleted === null) {
-              deleteEvent(doc, desired.id, ctx);
-              result.updated++;
-            } else {
-              result.skipped++;
-            }
-            continue;
-          }
-          if (existing && existing.deleted !== null) {
-            result.skipped++; // in the trash: a restore brings it back, an import does not
-            continue;
-          }
-          const { entries, issues: overrideIssues } = overrideEntries(desired, ctx);
-          if (existing === null) {
-            // createEvent validates before it writes: a refused event leaves nothing behind.
-            write(doc, desired, entries, null, ctx);
-            result.imported++;
-          } else {
-            write(scratch, desired, entries, null, ctx);
-            const want = getEvent(scratch, desired.id);
-            if (!want) throw new ImportError('INTERNAL', 'the event could not be built');
-            if (JSON.stringify(comparable(existing)) === JSON.stringify(comparable(want))) {
-              result.unchanged++;
-            } else {
-              write(doc, desired, entries, existing, ctx);
-              result.updated++;
-            }
-          }
-          report([...issues, ...overrideIssues]);
-        } catch (err) {
-          report([issueOf(uid, err)]);
-        }
-      }
-    });
+      });
+    }
   } finally {
     scratch.destroy();
   }
   return result;
+}
+
+function importGroup(
+  doc: Y.Doc,
+  scratch: Y.Doc,
+  group: ParsedImport['events'][number],
+  parsed: ParsedImport,
+  ctx: OpContext,
+  result: ImportResult,
+  report: (issues: ImportIssue[]) => void,
+): void {
+  let overrides = group.overrides;
+  let master = group.master;
+  if (master === null) {
+    // Occurrences of a series the file does not hold (e.g. one invitation): each stands alone.
+    master = overrides[0] ?? null;
+    overrides = [];
+    if (master === null) return;
+  }
+  const duplicates = overrides.filter((o) => !o.getFirstProperty('recurrence-id'));
+  if (duplicates.length > 0) report([{ uid: group.uid, code: 'VALIDATION_FAILED', message: 'the UID has several VEVENTs without RECURRENCE-ID; the first was imported' }]);
+  overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
+  const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
+  try {
+    const { desired, issues } = describe(master, uid, overrides, parsed.zones, parsed.calZone);
+    const existing = getEvent(doc, desired.id);
+    if (desired.cancelledMaster) {
+      if (existing && existing.deleted === null) {
+        deleteEvent(doc, desired.id, ctx);
+        result.updated++;
+      } else {
+        result.skipped++;
+      }
+      return;
+    }
+    if (existing && existing.deleted !== null) {
+      result.skipped++; // in the trash: a restore brings it back, an import does not
+      return;
+    }
+    const { entries, issues: overrideIssues } = overrideEntries(desired, ctx);
+    if (existing === null) {
+      // createEvent validates before it writes: a refused event leaves nothing behind.
+      write(doc, desired, entries, null, ctx);
+      result.imported++;
+    } else {
+      write(scratch, desired, entries, null, ctx);
+      const want = getEvent(scratch, desired.id);
+      if (!want) throw new ImportError('INTERNAL', 'the event could not be built');
+      if (JSON.stringify(comparable(existing)) === JSON.stringify(comparable(want))) {
+        result.unchanged++;
+      } else {
+        write(doc, desired, entries, existing, ctx);
+        result.updated++;
+      }
+    }
+    report([...issues, ...overrideIssues]);
+  } catch (err) {
+    report([issueOf(uid, err)]);
+  }
 }

@@ -19,7 +19,7 @@ export interface ImportJob {
 }
 
 export type WorkerAnswer =
-  | { ok: true; result: ImportResult; update: Uint8Array | null }
+  | { ok: true; result: ImportResult; updates: Uint8Array[] }
   | { ok: false; code: ErrorCode; message: string; detail?: string };
 
 type ImportLimits = Pick<Limits, 'importTimeoutMs' | 'importMemoryMb' | 'importWorkers' | 'importQueue'>;
@@ -36,7 +36,7 @@ export class ImportRunner {
   ) {}
 
   /** Runs one import; rejects with a KithError (IMPORT_BUSY, IMPORT_TIME_LIMIT, …) on refusal. */
-  async run(job: ImportJob): Promise<{ result: ImportResult; update: Uint8Array | null }> {
+  async run(job: ImportJob): Promise<{ result: ImportResult; updates: Uint8Array[] }> {
     if (this.closed) throw new KithError('SHUTTING_DOWN');
     if (this.running >= this.limits.importWorkers) {
       if (this.waiting.length >= this.limits.importQueue) {
@@ -56,7 +56,7 @@ export class ImportRunner {
         if (answer.detail) this.logger.error({ detail: answer.detail }, 'ICS import failed in its worker');
         throw new KithError(answer.code, answer.message);
       }
-      return { result: answer.result, update: answer.update };
+      return { result: answer.result, updates: answer.updates };
     } finally {
       this.running--;
       this.waiting.shift()?.();

@@ -1,8 +1,8 @@
 /**
  * Worker thread: one ICS import, off the event loop. It receives the file and the room's state
- * (a Yjs update), parses the file, applies the import to its own copy of the room in one
- * transaction and answers with that transaction's update and the summary. The main thread
- * applies the update to the room like any other server edit. One worker per import: it is
+ * (a Yjs update), parses the file, applies the import to its own copy of the room in a few
+ * transactions (CHUNK_WEIGHT events each) and answers with their updates and the summary. The
+ * main thread applies each update to the room like any other server edit. One worker per import: it is
  * started with a memory cap and terminated at its deadline (see import-runner.ts).
  */
 import { parentPort } from 'node:worker_threads';
@@ -18,13 +18,11 @@ parentPort?.once('message', (job: ImportJob) => {
     const parsed = parseIcs(job.body);
     const doc = new Y.Doc({ gc: true });
     Y.applyUpdate(doc, job.state);
-    let update: Uint8Array | null = null;
-    doc.on('update', (u: Uint8Array) => {
-      update = update === null ? u : Y.mergeUpdates([update, u]);
-    });
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
     const result = applyImport(doc, parsed, job.actor);
-    answer = { ok: true, result, update };
-    if (update !== null) transfer.push((update as Uint8Array).buffer as ArrayBuffer);
+    answer = { ok: true, result, updates };
+    for (const u of updates) transfer.push(u.buffer as ArrayBuffer);
   } catch (err) {
     answer =
       err instanceof KithError

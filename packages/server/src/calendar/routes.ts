@@ -241,11 +241,12 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
         throw new KithError('ROOM_TOO_LARGE');
       }
       if (!imports) throw new KithError('INTERNAL');
-      // The worker builds the import against a copy of the room and returns one update; applying
-      // it here goes through the same path as every server edit (stored, then broadcast).
+      // The worker builds the import against a copy of the room and returns its changes as a few
+      // updates; each is applied here through the same path as every server edit (stored, then
+      // broadcast), one at a time so that other rooms are served in between.
       const state = await sync.readRoom(me.roomId, (doc) => Y.encodeStateAsUpdate(doc));
-      const { result, update } = await imports.run({ body, state, actor: me.userId });
-      if (update !== null) await sync.editRoom(me.roomId, (doc) => Y.applyUpdate(doc, update));
+      const { result, updates } = await imports.run({ body, state, actor: me.userId });
+      for (const update of updates) await sync.editRoom(me.roomId, (doc) => Y.applyUpdate(doc, update));
       return result;
     },
   );
