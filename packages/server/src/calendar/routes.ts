@@ -276,10 +276,18 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async
       if (!feed) throw new KithError('FEED_NOT_FOUND');
       const room = await storage.rooms.get(feed.roomId);
       if (!room) throw new KithError('FEED_NOT_FOUND');
-      const ics = await sync.readRoom(feed.roomId, (doc) => {
-        const defaultTz = doc.getMap('room').get('defaultTz');
-        return buildIcs(doc, { roomId: room.roomId, name: room.name, defaultTz: typeof defaultTz === 'string' ? defaultTz : null });
-      });
+      const skipped: Array<{ eventId: string; reason: string }> = [];
+      const ics = await sync.readRoom(feed.roomId, (doc) =>
+        buildIcs(doc, {
+          roomId: room.roomId,
+          name: room.name,
+          defaultTz: doc.getMap('room').get('defaultTz'),
+          onSkip: (eventId, reason) => skipped.push({ eventId: eventId.slice(0, 200), reason }),
+        }),
+      );
+      if (skipped.length > 0) {
+        request.log.warn({ roomId: room.roomId, skipped: skipped.slice(0, 20), count: skipped.length }, 'feed: events with unusable stored values were left out');
+      }
       // The text only changes when an event does (DTSTAMP is the last change), so it has a stable
       // ETag: pollers that send If-None-Match get a 304.
       const etag = `"${sha256(ics)}"`;
