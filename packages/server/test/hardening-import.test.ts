@@ -12,6 +12,7 @@ import { customRealZone, manyEvents, manyOverrides, zoneBomb } from './helpers/i
 import { watchPressure, type PressureReport } from './helpers/pressure.js';
 import { probeWhile } from './helpers/prober.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { ConfigError, parseConfig } from '../src/config/config.js';
 
 type User = Awaited<ReturnType<ReturnType<typeof apiClient>['signUp']>>;
 
@@ -20,9 +21,10 @@ const MAX_STALL_MS = 500;
 /**
  * The 8,000 events themselves end up in the room's document on the main thread: applying them
  * (32 updates of ~15 ms each) and collecting the garbage of a document that size is the floor
- * (measured 360 ms quiet, 750 ms on a loaded machine; the old import blocked for 7.4 s).
+ * (measured 0.36 s on a quiet machine; 0.75-1.1 s at load 10 on 2 cores, where threads also wait
+ * to be scheduled). The old import blocked for 37 s on the same machine.
  */
-const MAX_STALL_LARGE_MS = 1_000;
+const MAX_STALL_LARGE_MS = 2_000;
 /** Slowest REST answer from another room while an import runs. */
 const MAX_OTHER_ROOM_MS = 1_500;
 
@@ -33,7 +35,8 @@ let otherRoom: string;
 let otherEvent: string;
 
 beforeAll(async () => {
-  t = await startTestServer();
+  // The deadline is tested on its own server; here a loaded machine must not hit it.
+  t = await startTestServer({ limits: { importTimeoutMs: 600_000 } });
   api = apiClient(t.url);
   owner = await api.signUp('importer');
   otherRoom = await api.createRoom(owner.token, 'Other');
@@ -119,6 +122,21 @@ describe('uploaded VTIMEZONEs', () => {
 });
 
 describe('import limits', () => {
+  it('are set by flags or environment variables, with defaults, and refuse nonsense', () => {
+    const d = parseConfig([], {});
+    if (d === 'help') throw new Error('unexpected help');
+    expect(d.limits).toMatchObject({ maxImportComponents: 20_000, importTimeoutMs: 60_000, importMemoryMb: 256, importWorkers: 2, importQueue: 8 });
+    const c = parseConfig(['--max-import-components', '500', '--import-workers', '3'], {
+      KITH_IMPORT_TIMEOUT_MS: '5000',
+      KITH_IMPORT_MEMORY_MB: '64',
+      KITH_IMPORT_QUEUE: '0',
+    });
+    if (c === 'help') throw new Error('unexpected help');
+    expect(c.limits).toMatchObject({ maxImportComponents: 500, importTimeoutMs: 5_000, importMemoryMb: 64, importWorkers: 3, importQueue: 0 });
+    expect(() => parseConfig(['--import-workers', '0'], {})).toThrow(ConfigError);
+    expect(() => parseConfig([], { KITH_IMPORT_MEMORY_MB: 'lots' })).toThrow(/KITH_IMPORT_MEMORY_MB/);
+  });
+
   it('a file over the component cap gets 413 IMPORT_TOO_LARGE naming the limit, before any parsing', async () => {
     const roomId = await api.createRoom(owner.token, 'Too big');
     const file = manyEvents(32_000);
