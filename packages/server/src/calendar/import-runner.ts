@@ -46,10 +46,12 @@ export class ImportRunner {
           { 'retry-after': '5' },
         );
       }
+      // A finishing import hands its slot over directly, so no newcomer can slip in between.
       await new Promise<void>((resolve) => this.waiting.push(resolve));
       if (this.closed) throw new KithError('SHUTTING_DOWN');
+    } else {
+      this.running++;
     }
-    this.running++;
     try {
       const answer = await this.inWorker(job);
       if (!answer.ok) {
@@ -58,8 +60,9 @@ export class ImportRunner {
       }
       return { result: answer.result, updates: answer.updates };
     } finally {
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
   }
 
