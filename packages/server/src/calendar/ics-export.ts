@@ -17,13 +17,16 @@ import ical, { escape, type ICalEventData } from 'ical-generator';
 import { Temporal } from 'temporal-polyfill';
 import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
 import type * as Y from 'yjs';
+import { checkedId, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused } from './feed-values.js';
 import { isUtcZone, vtimezone } from './zones.js';
 
 export interface FeedInfo {
   roomId: string;
   name: string;
   /** The room's default zone (room map `defaultTz`), if it has one: X-WR-TIMEZONE. */
-  defaultTz?: string | null;
+  defaultTz?: unknown;
+  /** Told about each event (or part of one) left out because a stored value cannot be written safely. */
+  onSkip?: (eventId: string, reason: string) => void;
 }
 
 /** How often subscribers are asked to refresh (RFC 7986 REFRESH-INTERVAL). */
@@ -212,9 +215,12 @@ function overrideEvent(ev: CalendarEvent, s: ExportedSeries, z: Zoning, uid: str
   };
 }
 
-function seriesEvents(ev: CalendarEvent, s: ExportedSeries, orphans: Set<string>): ICalEventData[] {
+function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<string>): ICalEventData[] {
+  // Every value below comes from a document any member can write: checked or cleaned first.
+  const s = cleanSeries(stored);
   const z = zoningOf(s);
-  const uid = seriesUid(ev.id, s.splitKey);
+  // UID is TEXT (RFC 5545 §3.8.4.7): `;`, `,` and `\` are escaped like any text.
+  const uid = escape(seriesUid(checkedId(ev), s.splitKey), false);
   const recurring = s.rrule !== null || s.rdates.length > 0;
   const main: ICalEventData = {
     ...commonFields(ev, s, z, s.title, s.description, s.location, s.category),
@@ -229,7 +235,7 @@ function seriesEvents(ev: CalendarEvent, s: ExportedSeries, orphans: Set<string>
     .map(([k]) => k);
   const exdates = [...new Set([...s.exdates, ...cancelled])].sort();
   const lines = [
-    s.rrule !== null ? `RRULE:${exportRule(s.rrule, z)}` : null,
+    s.rrule !== null ? `RRULE:${checkRuleLine(exportRule(s.rrule, z))}` : null,
     dateList('EXDATE', exdates, s, z),
     dateList('RDATE', s.rdates, s, z),
   ].filter((l): l is string => l !== null);
@@ -259,28 +265,34 @@ function fixAllDayRecurrenceIds(ics: string): string {
 export function buildIcs(doc: Y.Doc, info: FeedInfo): string {
   const [colorName, colorHex] = roomColor(info.roomId);
   const cal = ical({
-    name: escape(info.name, false),
+    name: escape(cleanText(info.name), false),
     prodId: { company: 'Kith', product: 'kith-server', language: 'EN' },
     ttl: REFRESH_SECONDS,
     color: colorHex,
     // No calendar-wide zone name: ical-generator would then write DTSTAMP in local time.
     timezone: { name: null, generator: (tzid: string) => vtimezone(tzid)?.block ?? null },
   });
-  if (info.defaultTz) cal.x('X-WR-TIMEZONE', info.defaultTz);
+  const defaultTz = feedDefaultZone(info.defaultTz);
+  if (defaultTz) cal.x('X-WR-TIMEZONE', defaultTz);
+  const skip = (ev: CalendarEvent, err: unknown) =>
+    info.onSkip?.(String(ev.id), err instanceof FeedValueRefused ? err.message : 'it could not be written');
   for (const ev of listEvents(doc)) {
     let series: ExportedSeries[];
     let orphans: Set<string>;
     try {
       series = exportSeries(ev);
       orphans = new Set(orphanedKeys(ev));
-    } catch {
-      continue; // an event the model cannot read (e.g. written by a newer client) is left out
+    } catch (err) {
+      skip(ev, err); // an event the model cannot read (e.g. written by a newer client) is left out
+      continue;
     }
     for (const s of series) {
       try {
-        for (const data of seriesEvents(ev, s, orphans)) cal.createEvent(data);
-      } catch {
-        // one unreadable series must not break the whole feed
+        // Built completely before it is added: a series that fails adds nothing.
+        const events = seriesEvents(ev, s, orphans);
+        for (const data of events) cal.createEvent(data);
+      } catch (err) {
+        skip(ev, err); // one unreadable series must not break the whole feed
       }
     }
   }

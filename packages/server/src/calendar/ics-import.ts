@@ -20,6 +20,7 @@ import * as Y from 'yjs';
 import {
   cancelOccurrence,
   createEvent,
+  ROOT,
   deleteEvent,
   editOccurrence,
   getEvent,
@@ -34,6 +35,7 @@ import {
 import { KithError } from '../errors/catalogue.js';
 import { sha256 } from '../ids.js';
 import { fromModelError } from './errors.js';
+import { checkZoneExpansion, checkZoneShape, ZoneRefused } from './vtimezone-limits.js';
 import { ianaFromTzid } from './zones.js';
 
 export interface ImportIssue {
@@ -74,6 +76,30 @@ class ImportError extends Error {
 interface FileZones {
   /** TZID → the file's VTIMEZONE component for it. */
   vtimezones: Map<string, ICAL.Component>;
+  /** TZID → its VTIMEZONE as an ical.js zone (expanded once, not per time), or why it was refused. */
+  converters: Map<string, ICAL.Timezone | ImportError>;
+}
+
+/** The file's own zone for `tzid`, once its shape and the expansion a time of `year` needs are checked. */
+function fileZone(zones: FileZones, tzid: string, vtz: ICAL.Component, year: number): ICAL.Timezone {
+  let zone = zones.converters.get(tzid);
+  if (zone === undefined) {
+    try {
+      checkZoneShape(vtz);
+      zone = new ICAL.Timezone(vtz);
+    } catch (err) {
+      zone = new ImportError('UNSUPPORTED_TIME_ZONE', err instanceof ZoneRefused ? err.message : `VTIMEZONE "${tzid.slice(0, 80)}" could not be read`);
+    }
+    zones.converters.set(tzid, zone);
+  }
+  if (zone instanceof ImportError) throw zone;
+  try {
+    checkZoneExpansion(vtz, year);
+  } catch (err) {
+    if (err instanceof ZoneRefused) throw new ImportError('UNSUPPORTED_TIME_ZONE', err.message);
+    throw err;
+  }
+  return zone;
 }
 
 function readValue(value: ICAL.Time, tzid: string | undefined, zones: FileZones): ReadTime {
@@ -91,7 +117,7 @@ function readValue(value: ICAL.Time, tzid: string | undefined, zones: FileZones)
   if (vtz) {
     // Not a zone we can name: the file's own VTIMEZONE still gives the instant.
     const t = value.clone();
-    t.zone = new ICAL.Timezone(vtz);
+    t.zone = fileZone(zones, tzid, vtz, value.year);
     return { kind: 'instant', instant: Temporal.Instant.fromEpochMilliseconds(t.toUnixTime() * 1000) };
   }
   throw new ImportError('UNKNOWN_TIME_ZONE', `TZID "${tzid}" is not an IANA or Windows zone and the file has no VTIMEZONE for it`);
@@ -290,7 +316,8 @@ function issueOf(uid: string | null, err: unknown): ImportIssue {
     return { uid, code: e.code, message: e.message };
   }
   if (err instanceof KithError) return { uid, code: err.code, message: err.message };
-  return { uid, code: 'INVALID_ICALENDAR', message: err instanceof Error ? err.message : String(err) };
+  // Anything else is ours (e.g. a TypeError): its message is not for the client.
+  return { uid, code: 'INVALID_ICALENDAR', message: 'this event could not be read' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,6 +327,11 @@ export interface ParsedImport {
   events: Array<{ uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>;
   zones: FileZones;
   calZone: string | null;
+}
+
+/** Components in an ICS text (its BEGIN: lines), counted before anything parses it. */
+export function countComponents(body: string): number {
+  return body.match(/^BEGIN:/gim)?.length ?? 0;
 }
 
 /** Parses the file; throws INVALID_ICALENDAR when it is not iCalendar at all. */
@@ -313,7 +345,7 @@ export function parseIcs(body: string): ParsedImport {
   const roots = (Array.isArray(jcal) && Array.isArray(jcal[0]) ? jcal : [jcal]) as unknown[][];
   const calendars = roots.map((j) => new ICAL.Component(j)).filter((c) => c.name === 'vcalendar');
   if (calendars.length === 0) throw new KithError('INVALID_ICALENDAR', 'The file has no VCALENDAR.');
-  const zones: FileZones = { vtimezones: new Map() };
+  const zones: FileZones = { vtimezones: new Map(), converters: new Map() };
   let calZone: string | null = null;
   const byUid = new Map<string, { uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>();
   for (const cal of calendars) {
@@ -363,9 +395,57 @@ function comparable(ev: CalendarEvent): unknown {
   };
 }
 
-/** Writes the desired event; returns issues for overrides that match no occurrence. */
-function write(doc: Y.Doc, d: Desired, existing: CalendarEvent | null, ctx: OpContext): ImportIssue[] {
+/** An event's `ov` map (schema.ts: per-occurrence overrides as flat `"occKey|field"` keys). */
+function ovMapOf(doc: Y.Doc, id: string): Y.Map<unknown> {
+  const ov = (doc.getMap(ROOT.events).get(id) as Y.Map<unknown>).get('ov');
+  if (!(ov instanceof Y.Map)) throw new ImportError('INTERNAL', 'the event has no override map');
+  return ov as Y.Map<unknown>;
+}
+
+/** Probe documents are replaced after this many overrides: deleted keys stay in a Y.Map and slow reads. */
+const PROBE_REUSE = 100;
+
+/**
+ * The override entries of a series, each validated by the model on a probe copy of the bare
+ * series. The model reads the whole event for every occurrence edit, so applying thousands of
+ * RECURRENCE-IDs one by one to the same event costs quadratic time (3,000 took 24 s); on the
+ * probe each edit sees only its own entries, which are then collected and cleared.
+ */
+function overrideEntries(d: Desired, ctx: OpContext): { entries: Array<[string, unknown]>; issues: ImportIssue[] } {
+  const entries: Array<[string, unknown]> = [];
   const issues: ImportIssue[] = [];
+  if (d.cancelled.length === 0 && d.overrides.length === 0) return { entries, issues };
+  let probe: Y.Doc | undefined;
+  let used = 0;
+  const edits: Array<(doc: Y.Doc) => void> = [
+    ...d.cancelled.map((key) => (doc: Y.Doc) => cancelOccurrence(doc, d.id, key, ctx)),
+    ...d.overrides.map(({ key, patch }) => (doc: Y.Doc) => editOccurrence(doc, d.id, key, patch, ctx)),
+  ];
+  try {
+    for (const edit of edits) {
+      if (probe === undefined || used++ >= PROBE_REUSE) {
+        probe?.destroy();
+        probe = new Y.Doc();
+        createEvent(probe, d.input, ctx);
+        used = 1;
+      }
+      try {
+        edit(probe);
+      } catch (err) {
+        issues.push(issueOf(d.uid, err));
+      }
+      const ov = ovMapOf(probe, d.id);
+      for (const entry of ov.entries()) entries.push(entry);
+      ov.clear();
+    }
+  } finally {
+    probe?.destroy();
+  }
+  return { entries, issues };
+}
+
+/** Writes the desired event and its validated override entries. */
+function write(doc: Y.Doc, d: Desired, entries: Array<[string, unknown]>, existing: CalendarEvent | null, ctx: OpContext): void {
   if (existing) {
     // Start from a plain event so the file's rule, dates and overrides replace the old ones.
     if (existing.rrule !== null) updateEvent(doc, d.id, { rrule: null }, ctx);
@@ -374,79 +454,107 @@ function write(doc: Y.Doc, d: Desired, existing: CalendarEvent | null, ctx: OpCo
   } else {
     createEvent(doc, d.input, ctx);
   }
-  for (const key of d.cancelled) {
-    try {
-      cancelOccurrence(doc, d.id, key, ctx);
-    } catch (err) {
-      issues.push(issueOf(d.uid, err));
-    }
-  }
-  for (const { key, patch } of d.overrides) {
-    try {
-      editOccurrence(doc, d.id, key, patch, ctx);
-    } catch (err) {
-      issues.push(issueOf(d.uid, err));
-    }
-  }
-  return issues;
+  if (entries.length === 0) return;
+  const ov = ovMapOf(doc, d.id);
+  for (const [key, value] of entries) ov.set(key, value);
 }
 
-/** Applies a parsed file to a room's document (inside sync.editRoom). */
+/**
+ * Events (plus their overrides) written per transaction. Each transaction is one Yjs update that
+ * the main thread applies to the live room in one go, so this bounds how long that takes
+ * (250 plain events: ~140 kB, ~30 ms); an import of any size is a handful of updates rather
+ * than one per event (thousands of updates merged cost superlinear time).
+ */
+export const CHUNK_WEIGHT = 250;
+
+/**
+ * Applies a parsed file to a document, CHUNK_WEIGHT events per transaction. Runs in the import
+ * worker, on that worker's copy of the room.
+ */
 export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): ImportResult {
   const result: ImportResult = { imported: 0, updated: 0, unchanged: 0, skipped: 0, errors: [] };
   const report = (issues: ImportIssue[]) => {
     for (const i of issues) if (result.errors.length < MAX_ISSUES) result.errors.push(i);
   };
   const ctx: OpContext = { actor };
-  for (const group of parsed.events) {
-    let overrides = group.overrides;
-    let master = group.master;
-    if (master === null) {
-      // Occurrences of a series the file does not hold (e.g. one invitation): each stands alone.
-      master = overrides[0] ?? null;
-      overrides = [];
-      if (master === null) continue;
-    }
-    const duplicates = overrides.filter((o) => !o.getFirstProperty('recurrence-id'));
-    if (duplicates.length > 0) report([{ uid: group.uid, code: 'VALIDATION_FAILED', message: 'the UID has several VEVENTs without RECURRENCE-ID; the first was imported' }]);
-    overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
-    const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
-    try {
-      const { desired, issues } = describe(master, uid, overrides, parsed.zones, parsed.calZone);
-      const existing = getEvent(doc, desired.id);
-      if (desired.cancelledMaster) {
-        if (existing && existing.deleted === null) {
-          deleteEvent(doc, desired.id, ctx);
-          result.updated++;
-        } else {
-          result.skipped++;
+  // Changed events are built here first: invalid data never reaches the room, and an unchanged
+  // event is not rewritten. One scratch document for the whole import (a Y.Doc per event costs
+  // random ids and allocations).
+  const scratch = new Y.Doc();
+  const groups = parsed.events;
+  let next = 0;
+  try {
+    while (next < groups.length) {
+      doc.transact(() => {
+        let weight = 0;
+        while (next < groups.length && weight < CHUNK_WEIGHT) {
+          const group = groups[next++]!;
+          weight += 1 + group.overrides.length;
+          importGroup(doc, scratch, group, parsed, ctx, result, report);
         }
-        continue;
-      }
-      if (existing && existing.deleted !== null) {
-        result.skipped++; // in the trash: a restore brings it back, an import does not
-        continue;
-      }
-      // Try it on a scratch document first: invalid data never reaches the room, and an unchanged
-      // event is not rewritten.
-      const scratch = new Y.Doc();
-      const scratchIssues = write(scratch, desired, null, ctx);
-      const want = getEvent(scratch, desired.id);
-      scratch.destroy();
-      if (!want) throw new ImportError('INTERNAL', 'the event could not be built');
-      if (existing === null) {
-        write(doc, desired, null, ctx);
-        result.imported++;
-      } else if (JSON.stringify(comparable(existing)) === JSON.stringify(comparable(want))) {
-        result.unchanged++;
-      } else {
-        write(doc, desired, existing, ctx);
-        result.updated++;
-      }
-      report([...issues, ...scratchIssues]);
-    } catch (err) {
-      report([issueOf(uid, err)]);
+      });
     }
+  } finally {
+    scratch.destroy();
   }
   return result;
+}
+
+function importGroup(
+  doc: Y.Doc,
+  scratch: Y.Doc,
+  group: ParsedImport['events'][number],
+  parsed: ParsedImport,
+  ctx: OpContext,
+  result: ImportResult,
+  report: (issues: ImportIssue[]) => void,
+): void {
+  let overrides = group.overrides;
+  let master = group.master;
+  if (master === null) {
+    // Occurrences of a series the file does not hold (e.g. one invitation): each stands alone.
+    master = overrides[0] ?? null;
+    overrides = [];
+    if (master === null) return;
+  }
+  const duplicates = overrides.filter((o) => !o.getFirstProperty('recurrence-id'));
+  if (duplicates.length > 0) report([{ uid: group.uid, code: 'VALIDATION_FAILED', message: 'the UID has several VEVENTs without RECURRENCE-ID; the first was imported' }]);
+  overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
+  const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
+  try {
+    const { desired, issues } = describe(master, uid, overrides, parsed.zones, parsed.calZone);
+    const existing = getEvent(doc, desired.id);
+    if (desired.cancelledMaster) {
+      if (existing && existing.deleted === null) {
+        deleteEvent(doc, desired.id, ctx);
+        result.updated++;
+      } else {
+        result.skipped++;
+      }
+      return;
+    }
+    if (existing && existing.deleted !== null) {
+      result.skipped++; // in the trash: a restore brings it back, an import does not
+      return;
+    }
+    const { entries, issues: overrideIssues } = overrideEntries(desired, ctx);
+    if (existing === null) {
+      // createEvent validates before it writes: a refused event leaves nothing behind.
+      write(doc, desired, entries, null, ctx);
+      result.imported++;
+    } else {
+      write(scratch, desired, entries, null, ctx);
+      const want = getEvent(scratch, desired.id);
+      if (!want) throw new ImportError('INTERNAL', 'the event could not be built');
+      if (JSON.stringify(comparable(existing)) === JSON.stringify(comparable(want))) {
+        result.unchanged++;
+      } else {
+        write(doc, desired, entries, existing, ctx);
+        result.updated++;
+      }
+    }
+    report([...issues, ...overrideIssues]);
+  } catch (err) {
+    report([issueOf(uid, err)]);
+  }
 }

@@ -4,6 +4,7 @@ import type { KithConfig } from '../config/config.js';
 import type { MembershipEvents } from '../rooms/membership-events.js';
 import type { Storage } from '../storage/storage.js';
 import type { SyncServer } from '../sync/sync-server.js';
+import { ImportRunner } from './import-runner.js';
 import { LiveServer } from './live.js';
 import { calendarRoutes, feedRoutes } from './routes.js';
 
@@ -31,9 +32,10 @@ export interface InstalledCalendar {
  */
 export async function installCalendar(deps: CalendarDeps): Promise<InstalledCalendar> {
   const options = { sync: deps.sync, storage: deps.storage, config: deps.config };
-  await deps.app.register(calendarRoutes, options);
+  const imports = new ImportRunner(deps.config.limits, deps.logger.child({ component: 'import' }));
+  await deps.app.register(calendarRoutes, { ...options, imports });
   await deps.app.register(feedRoutes, options);
   const live = new LiveServer({ ...deps, logger: deps.logger.child({ component: 'live' }) });
   deps.sync.registerUpgrade('/live', live.handleUpgrade);
-  return { close: () => live.close() };
+  return { close: async () => Promise.all([live.close(), imports.close()]).then(() => undefined) };
 }

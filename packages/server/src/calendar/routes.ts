@@ -30,7 +30,8 @@ import type { SyncServer } from '../sync/sync-server.js';
 import { eventView, occurrenceView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
 import { buildIcs } from './ics-export.js';
-import { applyImport, parseIcs } from './ics-import.js';
+import { countComponents } from './ics-import.js';
+import type { ImportRunner } from './import-runner.js';
 import { ianaZone } from './zones.js';
 import {
   CreateEventBody,
@@ -45,11 +46,14 @@ import {
   RoomParams,
 } from './schemas.js';
 import { Type } from 'typebox';
+import * as Y from 'yjs';
 
 export interface CalendarRouteOptions {
   sync: SyncServer;
   storage: Storage;
   config: KithConfig;
+  /** Where ICS imports run (worker threads); only the calendar routes need it. */
+  imports?: ImportRunner;
 }
 
 /** Largest window the occurrence query expands. */
@@ -70,7 +74,7 @@ function windowBound(value: string, field: 'from' | 'to', timeZone: string): str
 }
 
 export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
-  const { sync, storage, config } = opts;
+  const { sync, storage, config, imports } = opts;
   strictJsonApi(app);
   app.addContentTypeParser('text/calendar', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
@@ -223,13 +227,27 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
       if (typeof body !== 'string' || !/^text\/calendar\b/i.test(request.headers['content-type'] ?? '')) {
         throw new KithError('UNSUPPORTED_MEDIA_TYPE', 'Send the calendar as text/calendar.');
       }
-      const parsed = parseIcs(body);
+      const components = countComponents(body);
+      const maxComponents = config.limits.maxImportComponents;
+      if (components > maxComponents) {
+        throw new KithError(
+          'IMPORT_TOO_LARGE',
+          `The file holds ${components} components (BEGIN: lines); one import may hold at most ${maxComponents} (--max-import-components). Split the file.`,
+        );
+      }
       const stats = await storage.docs.stats(me.roomId);
       // A rough bound before writing: the stored room plus the file must fit the room limit.
       if (stats.logBytes + stats.snapshotBytes + Buffer.byteLength(body) > config.limits.maxRoomBytes) {
         throw new KithError('ROOM_TOO_LARGE');
       }
-      return sync.editRoom(me.roomId, (doc) => applyImport(doc, parsed, me.userId));
+      if (!imports) throw new KithError('INTERNAL');
+      // The worker builds the import against a copy of the room and returns its changes as a few
+      // updates; each is applied here through the same path as every server edit (stored, then
+      // broadcast), one at a time so that other rooms are served in between.
+      const state = await sync.readRoom(me.roomId, (doc) => Y.encodeStateAsUpdate(doc));
+      const { result, updates } = await imports.run({ body, state, actor: me.userId });
+      for (const update of updates) await sync.editRoom(me.roomId, (doc) => Y.applyUpdate(doc, update));
+      return result;
     },
   );
 };
@@ -258,10 +276,18 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async
       if (!feed) throw new KithError('FEED_NOT_FOUND');
       const room = await storage.rooms.get(feed.roomId);
       if (!room) throw new KithError('FEED_NOT_FOUND');
-      const ics = await sync.readRoom(feed.roomId, (doc) => {
-        const defaultTz = doc.getMap('room').get('defaultTz');
-        return buildIcs(doc, { roomId: room.roomId, name: room.name, defaultTz: typeof defaultTz === 'string' ? defaultTz : null });
-      });
+      const skipped: Array<{ eventId: string; reason: string }> = [];
+      const ics = await sync.readRoom(feed.roomId, (doc) =>
+        buildIcs(doc, {
+          roomId: room.roomId,
+          name: room.name,
+          defaultTz: doc.getMap('room').get('defaultTz'),
+          onSkip: (eventId, reason) => skipped.push({ eventId: eventId.slice(0, 200), reason }),
+        }),
+      );
+      if (skipped.length > 0) {
+        request.log.warn({ roomId: room.roomId, skipped: skipped.slice(0, 20), count: skipped.length }, 'feed: events with unusable stored values were left out');
+      }
       // The text only changes when an event does (DTSTAMP is the last change), so it has a stable
       // ETag: pollers that send If-None-Match get a 304.
       const etag = `"${sha256(ics)}"`;

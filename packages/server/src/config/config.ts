@@ -14,6 +14,16 @@ export interface Limits {
   updatesBurst: number;
   /** Login attempts per minute per client IP, and per username. */
   loginPerMinute: number;
+  /** Components (BEGIN: lines: VEVENTs, VALARMs, VTIMEZONE parts, …) one ICS import may hold. */
+  maxImportComponents: number;
+  /** How long one ICS import may run in its worker thread before it is stopped. */
+  importTimeoutMs: number;
+  /** Heap (old generation, MiB) of one ICS import's worker thread. */
+  importMemoryMb: number;
+  /** ICS imports running at once (each in its own worker thread) ... */
+  importWorkers: number;
+  /** ... and how many more may wait; beyond that an import is refused with 503 IMPORT_BUSY. */
+  importQueue: number;
 }
 
 export interface SyncTuning {
@@ -86,6 +96,11 @@ export const DEFAULT_LIMITS: Limits = {
   updatesPerSecond: 200,
   updatesBurst: 1000,
   loginPerMinute: 10,
+  maxImportComponents: 20_000,
+  importTimeoutMs: 60_000,
+  importMemoryMb: 256,
+  importWorkers: 2,
+  importQueue: 8,
 };
 
 export const DEFAULT_SYNC: SyncTuning = {
@@ -162,6 +177,14 @@ const OPTIONS = {
   'updates-per-second': { env: 'KITH_UPDATES_PER_SECOND', help: 'sustained updates per second per connection (default 200)' },
   'updates-burst': { env: 'KITH_UPDATES_BURST', help: 'burst of updates per connection (default 1000)' },
   'login-per-minute': { env: 'KITH_LOGIN_PER_MINUTE', help: 'login attempts per minute per IP and per username (default 10)' },
+  'max-import-components': {
+    env: 'KITH_MAX_IMPORT_COMPONENTS',
+    help: 'components (VEVENTs, VALARMs, VTIMEZONE parts, …) one ICS import may hold (default 20000)',
+  },
+  'import-timeout-ms': { env: 'KITH_IMPORT_TIMEOUT_MS', help: 'how long one ICS import may run before it is stopped (default 60000)' },
+  'import-memory-mb': { env: 'KITH_IMPORT_MEMORY_MB', help: 'heap of one ICS import worker thread, MiB (default 256)' },
+  'import-workers': { env: 'KITH_IMPORT_WORKERS', help: 'ICS imports running at once, each in a worker thread (default 2)' },
+  'import-queue': { env: 'KITH_IMPORT_QUEUE', help: 'ICS imports that may wait for a worker; more get 503 (default 8)' },
   'unload-grace-ms': { env: 'KITH_UNLOAD_GRACE_MS', help: 'how long an unused room stays in memory (default 30000)' },
   'compact-after-updates': { env: 'KITH_COMPACT_AFTER_UPDATES', help: 'compact a room once its log has this many updates (default 1000)' },
   'shutdown-grace-ms': { env: 'KITH_SHUTDOWN_GRACE_MS', help: 'on SIGTERM, how long in-flight HTTP requests may take before being cut off (default 10000)' },
@@ -285,6 +308,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
       updatesPerSecond: int('updates-per-second', 1) ?? DEFAULT_LIMITS.updatesPerSecond,
       updatesBurst: int('updates-burst', 1) ?? DEFAULT_LIMITS.updatesBurst,
       loginPerMinute: int('login-per-minute', 1) ?? DEFAULT_LIMITS.loginPerMinute,
+      maxImportComponents: int('max-import-components', 1) ?? DEFAULT_LIMITS.maxImportComponents,
+      importTimeoutMs: int('import-timeout-ms', 100) ?? DEFAULT_LIMITS.importTimeoutMs,
+      importMemoryMb: int('import-memory-mb', 16) ?? DEFAULT_LIMITS.importMemoryMb,
+      importWorkers: int('import-workers', 1) ?? DEFAULT_LIMITS.importWorkers,
+      importQueue: int('import-queue', 0) ?? DEFAULT_LIMITS.importQueue,
     },
     sync: {
       ...DEFAULT_SYNC,
