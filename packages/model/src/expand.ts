@@ -13,7 +13,6 @@ import { compareKeys, decodeCursor, encodeCursor } from './cursor.js';
 import type { PageKey } from './cursor.js';
 import { findSlot, orderPlaced, placeSlot, resolveWindow, slotsIn } from './occurrences.js';
 import type { Placed, ResolvedWindow } from './occurrences.js';
-import { normalizeRule } from './recurrence.js';
 import { eventsMap, F, LIMITS } from './schema.js';
 import type { EventMap } from './schema.js';
 import { readEvent } from './read.js';
@@ -29,6 +28,7 @@ const MAX_SKIPPED_LISTED = 100;
 /** An event longer than this is refused: every daily occurrence would overlap thousands of others. */
 const MAX_EVENT_DAYS = 3_660;
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 
 /** One event made ready for slicing: its parts, and the occurrences overrides moved, placed once. */
 interface Prepared {
@@ -54,7 +54,6 @@ function prepare(ev: CalendarEvent, viewerTz: string): Prepared {
   for (const p of parts) {
     if (p.tz !== null) checkZone(p.tz, 'tz');
     if (p.endTz !== null) checkZone(p.endTz, 'endTz');
-    if (p.rrule !== null) normalizeRule(p.rrule);
     const days = p.duration.total({ unit: 'days', relativeTo: Temporal.PlainDate.from('2000-01-01') });
     if (days > MAX_EVENT_DAYS) throw unreadable(`duration is longer than ${MAX_EVENT_DAYS} days`, 'duration', 'INVALID_DATE');
   }
@@ -104,15 +103,27 @@ function runningAt(p: Prepared, atMs: number, viewerTz: string): Placed[] {
   return [...all, ...p.moved].filter((x) => x.startMs < atMs && x.endMs > atMs);
 }
 
-/** Occurrences starting in [loMs, hiMs). */
-function startingIn(p: Prepared, loMs: number, hiMs: number, viewerTz: string): Placed[] {
-  const all = candidates(p, viewerTz, (_part, zone) => [wallAt(loMs, zone).subtract({ days: 1 }), wallAt(hiMs, zone).add({ days: 1 })]);
+/**
+ * The wall clocks in `zone` that can start in [loMs, hiMs]: the edges moved by the UTC offsets in
+ * force a day around each edge (a DST gap pushes a wall clock forward by the offset before it).
+ * Tighter than a day of padding on each side, which would place three times the occurrences a
+ * one-day slice needs.
+ */
+function wallRange(loMs: number, hiMs: number, zone: string): [Temporal.PlainDateTime, Temporal.PlainDateTime] {
+  const offsetMs = (ms: number): number => Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).offsetNanoseconds / 1e6;
+  const offsets = [loMs - DAY_MS, loMs, hiMs - DAY_MS, hiMs].map(offsetMs);
+  return [wallAt(loMs + Math.min(...offsets), 'UTC'), wallAt(hiMs + Math.max(...offsets), 'UTC')];
+}
+
+/** Occurrences starting in [loMs, hiMs); `walls` gives (and caches) each zone's wall range for the slice. */
+function startingIn(p: Prepared, loMs: number, hiMs: number, viewerTz: string, walls: (zone: string) => [Temporal.PlainDateTime, Temporal.PlainDateTime]): Placed[] {
+  const all = candidates(p, viewerTz, (_part, zone) => walls(zone));
   return [...all, ...p.moved].filter((x) => x.startMs >= loMs && x.startMs < hiMs);
 }
 
 /** Why an event was skipped, in words that are safe to show anyone in the room. */
 function skippedOf(eventId: string, err: unknown): SkippedEvent {
-  if (err instanceof ModelError) return { eventId, code: err.code, message: err.message };
+  if (err instanceof ModelError) return { eventId, code: err.code, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}) };
   // Anything else comes from a library (a date out of range, say): no internals in the answer.
   return { eventId, code: 'UNREADABLE_EVENT', message: 'the event holds a value that cannot be expanded (a date out of range or an unreadable value)' };
 }
@@ -182,12 +193,18 @@ function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, afte
   let span = Number.isFinite(limit) ? DAY_MS : toMs - lo;
   while (lo < toMs && out.length <= limit) {
     const hi = Math.min(toMs, lo + span);
-    const got = each((p) => startingIn(p, lo, hi, tz));
+    const ranges = new Map<string, [Temporal.PlainDateTime, Temporal.PlainDateTime]>();
+    const walls = (zone: string) => {
+      let r = ranges.get(zone);
+      if (!r) ranges.set(zone, (r = wallRange(lo, hi, zone)));
+      return r;
+    };
+    const got = each((p) => startingIn(p, lo, hi, tz, walls));
     lo = hi;
-    // Grow the slice while it yields little; every slice's occurrences start after the last one's.
+    // Size the next slice to about what the page still lacks, at the density just seen (slices cost
+    // their padding too, so never below an hour); every slice's occurrences start after the last one's.
     const left = limit - out.length;
-    if (got === 0) span *= 8;
-    else if (got * 4 < left) span *= 2;
+    span = Math.max(HOUR_MS, Math.round(span * (got === 0 ? 8 : Math.min(8, Math.max(1 / 8, left / got)))));
   }
   orderPlaced(out);
   return { placed: out.slice(0, limit), more: out.length > limit };
@@ -228,6 +245,11 @@ export function queryOccurrences(doc: Y.Doc, window: ViewWindow, opts: PageOptio
     skipped: skipped.list,
     skippedCount: skipped.count(),
   };
+}
+
+/** Throws the ModelError a query with this window would throw (bounds, order, zone); answers nothing. */
+export function checkWindow(window: ViewWindow): void {
+  resolveWindow(window);
 }
 
 /** The cursor that continues a listing right after `occ` (for callers that cut a page shorter). */

@@ -201,6 +201,8 @@ export interface SkippedEvent {
   /** A ModelError code: UNKNOWN_TIME_ZONE, INVALID_DATE, INVALID_RRULE, UNREADABLE_EVENT, … */
   code: string;
   message: string;
+  /** The field at fault, when there is one (`tz`, `start`, `rrule`, …). */
+  field?: string;
 }
 
 export interface OccurrencePage {

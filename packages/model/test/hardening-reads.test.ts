@@ -40,7 +40,7 @@ describe('an event the model cannot expand', () => {
     const { doc, bad } = roomWithMarsEvent();
     const page = queryOccurrences(doc, YEAR);
     expect(page.occurrences).toHaveLength(4);
-    expect(page.skipped).toEqual([{ eventId: bad, code: 'UNKNOWN_TIME_ZONE', message: expect.stringMatching(/^tz .*Mars\/Olympus/) }]);
+    expect(page.skipped).toEqual([{ eventId: bad, code: 'UNKNOWN_TIME_ZONE', field: 'tz', message: expect.stringMatching(/^tz .*Mars\/Olympus/) }]);
     expect(page.skippedCount).toBe(1);
   });
 
