@@ -19,7 +19,7 @@ import { Rng } from './helpers/prng.js';
 import { startServer, type TestServer } from './helpers/server.js';
 
 const SEED = Number(process.env.KITH_FUZZ_SEED ?? 20261203);
-const ROUNDS = Number(process.env.KITH_FUZZ_ROUNDS ?? 70);
+const ROUNDS = Number(process.env.KITH_FUZZ_ROUNDS ?? 60);
 
 let t: TestServer;
 beforeAll(async () => {
@@ -243,7 +243,7 @@ const sameState = (a: Y.Doc, b: Y.Doc): boolean => {
 
 const WINDOWS = [
   { from: '2026-03-01T00:00:00Z', to: '2026-04-01T00:00:00Z', timeZone: 'Europe/Berlin' },
-  { from: '2026-01-01T00:00:00Z', to: '2030-12-31T00:00:00Z', timeZone: 'Pacific/Apia' },
+  { from: '2026-01-01T00:00:00Z', to: '2027-01-01T00:00:00Z', timeZone: 'Pacific/Apia' },
   { from: '9999-12-01T00:00:00Z', to: '9999-12-31T23:59:59Z', timeZone: 'UTC' },
   { from: '0001-01-01T00:00:00Z', to: '0001-03-01T00:00:00Z', timeZone: 'America/New_York' },
 ];

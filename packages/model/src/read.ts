@@ -40,6 +40,22 @@ function keysOf(v: unknown, max: number, maxLength: number): string[] {
   return keys.sort().slice(0, max);
 }
 
+const DATE_KEY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function isDateKey(k: string): boolean {
+  if (!DATE_KEY.test(k)) return false;
+  const [y, m, d] = [Number(k.slice(0, 4)), Number(k.slice(5, 7)), Number(k.slice(8))];
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (m === 2 && !leap ? 28 : (MONTH_DAYS[m - 1] ?? 0));
+}
+
+/** EXDATE/RDATE keys: only real dates (what writes store); anything else matches no occurrence. */
+function dateKeys(v: unknown): string[] {
+  return keysOf(v, Infinity, 10).filter(isDateKey).slice(0, LIMITS.dates);
+}
+
 function members(v: unknown): MemberId[] {
   if (!Array.isArray(v)) return [];
   const ids = v.filter((m): m is string => typeof m === 'string' && m.length > 0 && m.length <= LIMITS.id);
@@ -194,9 +210,8 @@ export function readEvent(id: string, ev: EventMap, withEnd = true): CalendarEve
             .slice(0, LIMITS.reminders)
         : [],
     rrule: strOrNull(ev.get(F.rrule), CODE_MAX.rrule),
-    // Occurrence keys are dates: longer keys match no occurrence and are left out.
-    exdates: keysOf(ev.get(F.exdates), LIMITS.dates, 10),
-    rdates: keysOf(ev.get(F.rdates), LIMITS.dates, 10),
+    exdates: dateKeys(ev.get(F.exdates)),
+    rdates: dateKeys(ev.get(F.rdates)),
     overrides: overrides(ev.get(F.ov)),
     segments: segments(ev.get(F.segs)),
     createdBy: str(ev.get(F.createdBy), LIMITS.id),
