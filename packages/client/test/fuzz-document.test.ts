@@ -292,10 +292,14 @@ describe('fuzzing the room document', () => {
     try {
       await Promise.all([waitFor(() => provider.synced && echoProvider.synced, 10_000, 'providers synced'), cal.whenSynced(10_000)]);
       for (let round = 0; round < ROUNDS; round++) {
+        const lap = Date.now();
+        const laps: string[] = [];
+        const mark = (what: string) => laps.push(`${what} ${Date.now() - lap} ms`);
         mutate(writer, r, tally, round);
         await waitFor(() => sameState(writer, echo), 15_000, `round ${round} stored`);
         const fail = (reader: string, detail: string) => failures.push({ round, reader, detail: detail.slice(0, 300) });
 
+        mark('stored');
         // REST: one window's first pages, and single events.
         const w = r.pick(WINDOWS);
         let url: string | null = `${t.url}/rooms/${roomId}/events?${new URLSearchParams(w)}`;
@@ -310,21 +314,24 @@ describe('fuzzing the room document', () => {
         const ids = [...writer.getMap('events').keys()];
         for (let i = 0; i < 2 && ids.length > 0; i++) {
           const id = r.pick(ids);
-          const res = await json(`${t.url}/rooms/${roomId}/events/${encodeURIComponent(id.toWellFormed())}`, owner.token);
+          const res = await json(`${t.url}/rooms/${roomId}/events/${encodeURIComponent(id.replace(/[\ud800-\udfff]/g, '\ufffd'))}`, owner.token);
           if (res.status >= 500) fail('REST event', `${id.slice(0, 40)}: ${res.status} ${JSON.stringify(res.body)}`);
         }
 
+        mark('REST');
         // The ICS feed. Its writer (ics-export.ts) is hardened separately; failures are kept apart.
         const feed = await fetch(feedUrl);
         const feedText = await feed.text();
         if (feed.status !== 200) feedFailures.push({ round, reader: 'ICS feed', detail: `${feed.status} ${feedText.slice(0, 200)}` });
 
+        mark('feed');
         // /live: still open, no INTERNAL error, and it answers.
         live.send(JSON.stringify({ type: 'ping', requestId: round }));
         await waitFor(() => liveMessages.some((m) => m.type === 'pong' && m.requestId === round) || liveClose !== null, 10_000, `live pong ${round}`);
         if (liveClose) fail('/live', `closed ${JSON.stringify(liveClose)}`);
         for (const m of liveMessages.splice(0)) if (m.type === 'error') fail('/live', JSON.stringify(m));
 
+        mark('live');
         // @kith/client over the same room, once it has the round's writes.
         await waitFor(() => sameState(writer, cal.doc), 15_000, `client synced round ${round}`);
         try {
@@ -343,6 +350,9 @@ describe('fuzzing the room document', () => {
         } catch (err) {
           fail('@kith/client', err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err));
         }
+        mark('client');
+        // A slow round is worth a look (replay it with the seed): say where the time went.
+        if (Date.now() - lap > 5_000) console.log(`round ${round} (seed ${SEED}): ${laps.join(', ')}`);
       }
     } finally {
       provider.destroy();
