@@ -55,7 +55,7 @@ export function decodeCursor(cursor: unknown): PageKey {
   }
   if (!Array.isArray(value) || value.length !== 4) throw bad();
   const [version, startMs, eventId, occKey] = value as unknown[];
-  if (version !== VERSION || typeof startMs !== 'number' || !Number.isFinite(startMs)) throw bad();
+  if (version !== VERSION || typeof startMs !== 'number' || !Number.isSafeInteger(startMs)) throw bad();
   if (typeof eventId !== 'string' || typeof occKey !== 'string') throw bad();
   return { startMs, eventId, occKey };
 }

@@ -119,6 +119,10 @@ describe('paging', () => {
     const doc = dense();
     expectCode(() => queryOccurrences(doc, YEAR, { cursor: 'not-a-cursor!' }), 'INVALID_INPUT');
     expectCode(() => queryOccurrences(doc, YEAR, { cursor: 'eyJ4IjoxfQ' }), 'INVALID_INPUT');
+    // Well-formed but not handed out: a start that is not a whole millisecond.
+    const forged = (startMs: number) => Buffer.from(encodeURIComponent(JSON.stringify([1, startMs, 'e', '2026-01-01']))).toString('base64url');
+    expect(queryOccurrences(doc, YEAR, { cursor: forged(Date.parse('2026-06-01T00:00:00Z')) }).occurrences.length).toBeGreaterThan(0);
+    expectCode(() => queryOccurrences(doc, YEAR, { cursor: forged(1.5) }), 'INVALID_INPUT');
     expectCode(() => queryOccurrences(doc, YEAR, { limit: 0 }), 'INVALID_INPUT');
     expectCode(() => queryOccurrences(doc, YEAR, { limit: 100_000 }), 'INVALID_INPUT');
   });
