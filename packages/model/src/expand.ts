@@ -29,6 +29,7 @@ const MAX_SKIPPED_LISTED = 100;
 const MAX_EVENT_DAYS = 3_660;
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
+const EPOCH_DATE = Temporal.PlainDate.from('2000-01-01');
 
 /** One event made ready for slicing: its parts, and the occurrences overrides moved, placed once. */
 interface Prepared {
@@ -54,7 +55,7 @@ function prepare(ev: CalendarEvent, viewerTz: string): Prepared {
   for (const p of parts) {
     if (p.tz !== null) checkZone(p.tz, 'tz');
     if (p.endTz !== null) checkZone(p.endTz, 'endTz');
-    const days = p.duration.total({ unit: 'days', relativeTo: Temporal.PlainDate.from('2000-01-01') });
+    const days = p.duration.total({ unit: 'days', relativeTo: EPOCH_DATE });
     if (days > MAX_EVENT_DAYS) throw unreadable(`duration is longer than ${MAX_EVENT_DAYS} days`, 'duration', 'INVALID_DATE');
   }
   const exdates = new Set(ev.exdates);
