@@ -13,8 +13,10 @@ import type {
   MemberId,
   Occurrence,
   OccurrenceField,
+  OccurrencePage,
   OccurrencePatch,
   OpContext,
+  PageOptions,
   SeriesPatch,
   ViewWindow,
 } from '@kith/model';
@@ -411,9 +413,19 @@ export class Calendar {
     return model.listTrash(this.doc);
   }
 
-  /** Every occurrence in a window, sorted by start. */
-  occurrences(window: WindowInput): Occurrence[] {
-    return model.occurrencesBetween(this.doc, this.window(window));
+  /**
+   * The occurrences in a window, sorted by start: at most `limit` (default and largest 10,000, the
+   * model's PAGE_LIMITS.max), so one odd document cannot make a view build millions. Events that
+   * cannot be expanded (say, a zone this device does not know) are left out; `queryOccurrences`
+   * lists them, and pages past the limit.
+   */
+  occurrences(window: WindowInput, opts: { limit?: number } = {}): Occurrence[] {
+    return model.queryOccurrences(this.doc, this.window(window), { limit: opts.limit ?? model.PAGE_LIMITS.max }).occurrences;
+  }
+
+  /** One page of occurrences (`limit`, default 1,000), the `next` cursor and the events skipped, with why. */
+  queryOccurrences(window: WindowInput, opts: PageOptions = {}): OccurrencePage {
+    return model.queryOccurrences(this.doc, this.window(window), opts);
   }
 
   /** The occurrences of one event in a window. */

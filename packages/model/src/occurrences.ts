@@ -1,10 +1,9 @@
 /**
- * Expansion of events into occurrences for a window: recurrence (in wall space, see
- * recurrence.ts), segments, RDATE/EXDATE, per-occurrence overrides and cancellations.
+ * Occurrences of one event: recurrence (in wall space, see recurrence.ts), segments, RDATE/EXDATE,
+ * per-occurrence overrides and cancellations, placed in time. Window queries over a room are in
+ * expand.ts.
  */
-import type * as Y from 'yjs';
 import { ModelError } from './errors.js';
-import { readEvents } from './read.js';
 import { ruleBetween, ruleOn } from './recurrence.js';
 import { isRecurring, owns, seriesParts } from './segments.js';
 import type { SeriesPart } from './segments.js';
@@ -21,7 +20,7 @@ export interface Slot {
 const dateKey = (wall: Temporal.PlainDateTime): string => wall.toPlainDate().toString();
 
 /** The part's own candidates (rule, or the single start) plus the RDATEs it owns, within [from, to]. */
-function partSlots(ev: CalendarEvent, p: SeriesPart, from: Temporal.PlainDateTime, to: Temporal.PlainDateTime, parts: SeriesPart[]): Slot[] {
+export function slotsIn(ev: CalendarEvent, p: SeriesPart, from: Temporal.PlainDateTime, to: Temporal.PlainDateTime, parts: SeriesPart[]): Slot[] {
   if (p.cancelled) return [];
   const walls = p.anchored ? ruleBetween(p.anchored, from, to) : p.splitKey === null ? [p.start.wall] : [];
   const time = p.start.wall.toPlainTime();
@@ -62,10 +61,10 @@ export interface Placed {
 
 /** Builds the occurrence of a slot, with its overrides applied; null when cancelled. */
 export function buildOccurrence(ev: CalendarEvent, slot: Slot, viewerTz: string): Occurrence | null {
-  return place(ev, slot, viewerTz)?.occ ?? null;
+  return placeSlot(ev, slot, viewerTz)?.occ ?? null;
 }
 
-function place(ev: CalendarEvent, slot: Slot, viewerTz: string): Placed | null {
+export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Placed | null {
   const { part: p, key, original } = slot;
   const ov = ev.overrides[key] ?? {};
   if (ov.cancelled) return null;
@@ -130,42 +129,10 @@ function place(ev: CalendarEvent, slot: Slot, viewerTz: string): Placed | null {
   return { occ, startMs: s.epochMilliseconds, endMs: e.epochMilliseconds };
 }
 
-/** The event's occurrences overlapping [from, to), unsorted. */
-function expandEvent(ev: CalendarEvent, from: Temporal.Instant, to: Temporal.Instant, viewerTz: string): Placed[] {
-  const parts = seriesParts(ev);
-  const slots = new Map<string, Slot>();
-  // Later parts win a key, should two parts ever produce the same date.
-  for (const p of [...parts].reverse()) {
-    const zone = p.tz ?? viewerTz;
-    // Pad by the duration (an occurrence that started earlier may overlap) and a day of zone offsets.
-    const fromWall = from.toZonedDateTimeISO(zone).toPlainDateTime().subtract(p.duration).subtract({ days: 1 });
-    const toWall = to.toZonedDateTimeISO(zone).toPlainDateTime().add({ days: 1 });
-    for (const slot of partSlots(ev, p, fromWall, toWall, parts)) if (!slots.has(slot.key)) slots.set(slot.key, slot);
-  }
-  // Occurrences moved or stretched by an override may come from far outside the window.
-  for (const [key, ov] of Object.entries(ev.overrides)) {
-    if (slots.has(key) || (ov.start === undefined && ov.duration === undefined)) continue;
-    const slot = findSlot(ev, key, parts);
-    if (slot) slots.set(key, slot);
-  }
-  const exdates = new Set(ev.exdates);
-  const fromMs = from.epochMilliseconds;
-  const toMs = to.epochMilliseconds;
-  const out: Placed[] = [];
-  for (const slot of slots.values()) {
-    if (exdates.has(slot.key)) continue;
-    const placed = place(ev, slot, viewerTz);
-    if (placed && placed.startMs < toMs && placed.endMs > fromMs) out.push(placed);
-  }
-  return out;
-}
-
 /** Start order; ties by event id and key so every replica lists the same order. */
 export function orderPlaced(list: Placed[]): Placed[] {
   return list.sort((a, b) => a.startMs - b.startMs || cmp(a.occ.eventId, b.occ.eventId) || cmp(a.occ.occKey, b.occ.occKey));
 }
-
-const sortPlaced = (list: Placed[]): Occurrence[] => orderPlaced(list).map((p) => p.occ);
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -175,31 +142,23 @@ export interface ResolvedWindow {
   timeZone: string;
 }
 
+/** Window bounds outside years 0001–9999 (UTC) are refused: no calendar needs them, Temporal's edges would overflow. */
+const FIRST_MS = new Date('0001-01-01T00:00:00Z').getTime();
+const AFTER_LAST_MS = new Date('+010000-01-01T00:00:00Z').getTime();
+
+function windowBound(value: unknown, field: 'from' | 'to'): Temporal.Instant {
+  const at = parseInstant(value, field);
+  const ms = at.epochMilliseconds;
+  if (ms < FIRST_MS || ms >= AFTER_LAST_MS) {
+    throw new ModelError('INVALID_DATE', `${field} must fall in the years 0001 to 9999, got "${String(value).slice(0, 40)}"`, field);
+  }
+  return at;
+}
+
 export function resolveWindow(w: ViewWindow): ResolvedWindow {
-  const from = parseInstant(w.from, 'from');
-  const to = parseInstant(w.to, 'to');
+  if (typeof w !== 'object' || w === null) throw new ModelError('INVALID_INPUT', 'window must be an object {from, to, timeZone}', 'window');
+  const from = windowBound(w.from, 'from');
+  const to = windowBound(w.to, 'to');
   if (Temporal.Instant.compare(to, from) <= 0) throw new ModelError('END_BEFORE_START', 'to must be after from', 'to');
   return { from, to, timeZone: checkZone(w.timeZone, 'timeZone') };
-}
-
-/** Every occurrence of the room's live (not trashed) events overlapping the window. */
-export function occurrencesBetween(doc: Y.Doc, window: ViewWindow): Occurrence[] {
-  const w = resolveWindow(window);
-  return sortPlaced(readEvents(doc, false, false).flatMap((ev) => expandSafely(ev, w)));
-}
-
-/** The occurrences of one event (trashed or not) overlapping the window. */
-export function occurrencesOf(ev: CalendarEvent, window: ViewWindow): Occurrence[] {
-  const w = resolveWindow(window);
-  return sortPlaced(expandEvent(ev, w.from, w.to, w.timeZone));
-}
-
-/** One unreadable event (say, written by a newer client) must not blank the whole calendar. */
-export function expandSafely(ev: CalendarEvent, w: ResolvedWindow): Placed[] {
-  try {
-    return expandEvent(ev, w.from, w.to, w.timeZone);
-  } catch (err) {
-    if (err instanceof ModelError) return [];
-    throw err;
-  }
 }

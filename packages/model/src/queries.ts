@@ -1,7 +1,8 @@
 /** Read-only queries over a room: text search and double-bookings. Trash lives in trash.ts. */
 import type * as Y from 'yjs';
-import { listEvents, readEvents } from './read.js';
-import { expandSafely, orderPlaced, resolveWindow } from './occurrences.js';
+import { listEvents } from './read.js';
+import { orderPlaced, resolveWindow } from './occurrences.js';
+import { placedBetween } from './expand.js';
 import type { CalendarEvent, DoubleBooking, MemberId, ViewWindow } from './types.js';
 
 /** Lower case without accents or compatibility forms: "Café" and "CAFE" and "cafe" match. */
@@ -38,9 +39,7 @@ export function searchEvents(doc: Y.Doc, query: string, opts: { includeDeleted?:
 export function doubleBookings(doc: Y.Doc, member: MemberId, window: ViewWindow): DoubleBooking[] {
   const w = resolveWindow(window);
   const mine = orderPlaced(
-    readEvents(doc, false, false)
-      .flatMap((ev) => expandSafely(ev, w))
-      .filter((p) => !p.occ.allDay && p.occ.participants.includes(member)),
+    placedBetween(doc, w).filter((p) => !p.occ.allDay && p.occ.participants.includes(member)),
   );
   const out: DoubleBooking[] = [];
   mine.forEach((first, i) => {

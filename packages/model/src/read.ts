@@ -1,10 +1,12 @@
 /**
  * Reads event maps into plain CalendarEvent values. Reads are defensive: a document merged from
- * several devices (or written by an older client) may hold odd values, and a query must still work.
+ * several devices (or written by an older client, or by any Yjs client at all) may hold odd
+ * values, and a query must still work. Every value read is bounded by the limits writes obey
+ * (LIMITS), so one stored value can never make an answer arbitrarily large.
  */
 import * as Y from 'yjs';
 import { ModelError } from './errors.js';
-import { eventsMap, F, OCCURRENCE_FIELDS, SEGMENT_FIELDS, splitFieldKey } from './schema.js';
+import { eventsMap, F, LIMITS, OCCURRENCE_FIELDS, SEGMENT_FIELDS, splitFieldKey } from './schema.js';
 import type { EventMap } from './schema.js';
 import { formatWall, parseWhen, readDuration, resolve } from './time.js';
 import type {
@@ -17,30 +19,64 @@ import type {
   SegmentFields,
 } from './types.js';
 
-const str = (v: unknown): string => (typeof v === 'string' ? v : v instanceof Y.Text ? v.toString() : '');
-const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+/**
+ * Longest stored form of values that are only valid when short (times, zones, rules): one char
+ * over the limit keeps an over-long value invalid instead of clipping it into a valid other one.
+ */
+const CODE_MAX = { when: 65, zone: 65, rrule: LIMITS.rrule + 1, stamp: 64 } as const;
 
-function keysOf(v: unknown): string[] {
-  return v instanceof Y.Map ? [...v.keys()].sort() : [];
+/** Text clipped to `max` UTF-16 units (display text: title, description, …). */
+function str(v: unknown, max: number): string {
+  const s = typeof v === 'string' ? v : v instanceof Y.Text ? v.toString() : '';
+  return s.length > max ? s.slice(0, max) : s;
+}
+const strOrNull = (v: unknown, max: number): string | null => (typeof v === 'string' ? str(v, max) : null);
+
+/** Sorted keys of a set-like Y.Map; keys no write could store are left out, at most `max`. */
+function keysOf(v: unknown, max: number, maxLength: number): string[] {
+  if (!(v instanceof Y.Map)) return [];
+  const keys: string[] = [];
+  for (const k of v.keys()) if (k.length <= maxLength) keys.push(k);
+  return keys.sort().slice(0, max);
+}
+
+const DATE_KEY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+const MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function isDateKey(k: string): boolean {
+  if (!DATE_KEY.test(k)) return false;
+  const [y, m, d] = [Number(k.slice(0, 4)), Number(k.slice(5, 7)), Number(k.slice(8))];
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return d <= (m === 2 && !leap ? 28 : (MONTH_DAYS[m - 1] ?? 0));
+}
+
+/** EXDATE/RDATE keys: only real dates (what writes store); anything else matches no occurrence. */
+function dateKeys(v: unknown): string[] {
+  return keysOf(v, Infinity, 10).filter(isDateKey).slice(0, LIMITS.dates);
 }
 
 function members(v: unknown): MemberId[] {
-  return Array.isArray(v) ? v.filter((m): m is string => typeof m === 'string').sort() : [];
+  if (!Array.isArray(v)) return [];
+  const ids = v.filter((m): m is string => typeof m === 'string' && m.length > 0 && m.length <= LIMITS.id);
+  return [...new Set(ids)].sort().slice(0, LIMITS.participants);
 }
 
 function reminder(id: string, v: unknown): Reminder | null {
-  if (typeof v !== 'object' || v === null) return null;
+  if (typeof v !== 'object' || v === null || id.length > LIMITS.id) return null;
   const r = v as { before?: unknown; for?: unknown };
-  if (typeof r.before !== 'number') return null;
+  if (typeof r.before !== 'number' || !Number.isFinite(r.before)) return null;
   return { id, minutesBefore: r.before, for: Array.isArray(r.for) ? members(r.for) : null };
 }
 
 function reminderList(v: unknown): Reminder[] {
   return Array.isArray(v)
-    ? v.flatMap((r: unknown) => {
-        const x = r as { id?: unknown; minutesBefore?: unknown; for?: unknown } | null;
-        return x && typeof x.id === 'string' ? (reminder(x.id, { before: x.minutesBefore, for: x.for }) ?? []) : [];
-      })
+    ? v
+        .flatMap((r: unknown) => {
+          const x = r as { id?: unknown; minutesBefore?: unknown; for?: unknown } | null;
+          return x && typeof x.id === 'string' ? (reminder(x.id, { before: x.minutesBefore, for: x.for }) ?? []) : [];
+        })
+        .slice(0, LIMITS.reminders)
     : [];
 }
 
@@ -72,16 +108,22 @@ function typedFields(group: Map<string, unknown>): SegmentFields & OccurrenceOve
       case 'title':
       case 'description':
       case 'location':
+        if (typeof value === 'string') o[field] = str(value, LIMITS[field]);
+        break;
       case 'start':
       case 'duration':
-        if (typeof value === 'string') o[field] = value;
+        if (typeof value === 'string') o[field] = str(value, CODE_MAX.when);
         break;
       case 'tz':
       case 'endTz':
+        if (typeof value === 'string' || value === null) o[field] = strOrNull(value, CODE_MAX.zone);
+        break;
       case 'color':
       case 'category':
+        if (typeof value === 'string' || value === null) o[field] = strOrNull(value, LIMITS[field]);
+        break;
       case 'rrule':
-        if (typeof value === 'string' || value === null) o[field] = value;
+        if (typeof value === 'string' || value === null) o[field] = strOrNull(value, CODE_MAX.rrule);
         break;
       case 'participants':
         o.participants = members(value);
@@ -115,7 +157,7 @@ function segments(v: unknown): Segment[] {
 function deletion(v: unknown): Deletion | null {
   if (typeof v !== 'object' || v === null) return null;
   const d = v as { at?: unknown; by?: unknown };
-  return typeof d.at === 'string' ? { at: d.at, by: str(d.by) } : null;
+  return typeof d.at === 'string' ? { at: str(d.at, CODE_MAX.stamp), by: str(d.by, LIMITS.id) } : null;
 }
 
 /** The end of the first occurrence: a date for all-day events, a wall clock in endTz (or tz) otherwise. */
@@ -133,46 +175,49 @@ export function endOf(start: string, duration: unknown, tz: string | null, endTz
  * leaves it equal to `start`; only expansion uses that, as it derives ends per occurrence anyway.
  */
 export function readEvent(id: string, ev: EventMap, withEnd = true): CalendarEvent {
-  const start = str(ev.get(F.start));
-  const tz = strOrNull(ev.get(F.tz));
-  const endTz = strOrNull(ev.get(F.endTz));
+  const start = str(ev.get(F.start), CODE_MAX.when);
+  const tz = strOrNull(ev.get(F.tz), CODE_MAX.zone);
+  const endTz = strOrNull(ev.get(F.endTz), CODE_MAX.zone);
   let allDay = false;
   let end = start;
-  let duration = str(ev.get(F.duration));
+  let duration = str(ev.get(F.duration), CODE_MAX.when);
   try {
     allDay = parseWhen(start, 'start').allDay;
-    if (withEnd) ({ end, duration } = endOf(start, ev.get(F.duration), tz, endTz));
+    if (withEnd) ({ end, duration } = endOf(start, duration, tz, endTz));
   } catch {
     // An unreadable start is left as is; occurrence queries skip such events.
   }
   const alerts = ev.get(F.alerts);
   return {
     id,
-    title: str(ev.get(F.title)),
-    description: str(ev.get(F.description)),
-    location: str(ev.get(F.location)),
+    title: str(ev.get(F.title), LIMITS.title),
+    description: str(ev.get(F.description), LIMITS.description),
+    location: str(ev.get(F.location), LIMITS.location),
     allDay,
     start,
     end,
     duration,
     tz,
     endTz,
-    participants: keysOf(ev.get(F.who)),
-    color: strOrNull(ev.get(F.color)),
-    category: strOrNull(ev.get(F.category)),
+    participants: keysOf(ev.get(F.who), LIMITS.participants, LIMITS.id),
+    color: strOrNull(ev.get(F.color), LIMITS.color),
+    category: strOrNull(ev.get(F.category), LIMITS.category),
     reminders:
       alerts instanceof Y.Map
-        ? [...alerts.entries()].flatMap(([rid, v]) => reminder(rid, v) ?? []).sort((a, b) => a.minutesBefore - b.minutesBefore || (a.id < b.id ? -1 : 1))
+        ? [...alerts.entries()]
+            .flatMap(([rid, v]) => reminder(rid, v) ?? [])
+            .sort((a, b) => a.minutesBefore - b.minutesBefore || (a.id < b.id ? -1 : 1))
+            .slice(0, LIMITS.reminders)
         : [],
-    rrule: strOrNull(ev.get(F.rrule)),
-    exdates: keysOf(ev.get(F.exdates)),
-    rdates: keysOf(ev.get(F.rdates)),
+    rrule: strOrNull(ev.get(F.rrule), CODE_MAX.rrule),
+    exdates: dateKeys(ev.get(F.exdates)),
+    rdates: dateKeys(ev.get(F.rdates)),
     overrides: overrides(ev.get(F.ov)),
     segments: segments(ev.get(F.segs)),
-    createdBy: str(ev.get(F.createdBy)),
-    createdAt: str(ev.get(F.createdAt)),
-    updatedBy: str(ev.get(F.updatedBy)),
-    updatedAt: str(ev.get(F.updatedAt)),
+    createdBy: str(ev.get(F.createdBy), LIMITS.id),
+    createdAt: str(ev.get(F.createdAt), CODE_MAX.stamp),
+    updatedBy: str(ev.get(F.updatedBy), LIMITS.id),
+    updatedAt: str(ev.get(F.updatedAt), CODE_MAX.stamp),
     deleted: deletion(ev.get(F.deleted)),
   };
 }

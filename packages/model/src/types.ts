@@ -188,6 +188,33 @@ export interface ViewWindow {
   timeZone: string;
 }
 
+/** Paging of a window query: at most `limit` occurrences, after the page `cursor` ended. */
+export interface PageOptions {
+  limit?: number;
+  /** The `next` of the previous page, unchanged; null or absent for the first page. */
+  cursor?: string | null;
+}
+
+/** An event a query left out because it cannot be read or expanded, and why. */
+export interface SkippedEvent {
+  eventId: string;
+  /** A ModelError code: UNKNOWN_TIME_ZONE, INVALID_DATE, INVALID_RRULE, UNREADABLE_EVENT, … */
+  code: string;
+  message: string;
+  /** The field at fault, when there is one (`tz`, `start`, `rrule`, …). */
+  field?: string;
+}
+
+export interface OccurrencePage {
+  occurrences: Occurrence[];
+  /** Cursor of the next page; null when this page is the last. */
+  next: string | null;
+  /** Events left out of this page (at most 100 listed). */
+  skipped: SkippedEvent[];
+  /** How many events were left out in all. */
+  skippedCount: number;
+}
+
 /** Who did an operation and when; `now` (an instant) is injectable for tests. */
 export interface OpContext {
   actor: MemberId;

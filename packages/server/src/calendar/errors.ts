@@ -22,6 +22,7 @@ const CODES: Record<ModelErrorCode, ErrorCode> = {
   NOT_RECURRING: 'VALIDATION_FAILED',
   OCCURRENCE_NOT_FOUND: 'VALIDATION_FAILED',
   NOT_REPRESENTABLE: 'VALIDATION_FAILED',
+  UNREADABLE_EVENT: 'VALIDATION_FAILED',
 };
 
 /** Model field → API field. Fields not listed are spelled the same in both. */

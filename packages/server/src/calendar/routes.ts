@@ -1,7 +1,8 @@
 /**
  * The calendar REST API: events, occurrences, the room's ICS feed secret and ICS import.
  *
- *   GET    /rooms/:roomId/events?from=&to=&timeZone=  {occurrences: [...]}, recurrence expanded
+ *   GET    /rooms/:roomId/events?from=&to=&timeZone=&limit=&cursor=
+ *                                                     {occurrences, next, nextUrl, skipped, skippedCount}: one page
  *   POST   /rooms/:roomId/events                      201 event
  *   GET    /rooms/:roomId/events/:eventId             event
  *   PATCH  /rooms/:roomId/events/:eventId             event
@@ -18,7 +19,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Temporal } from 'temporal-polyfill';
-import { createEvent, deleteEvent, getEvent, occurrencesBetween, updateEvent } from '@kith/model';
+import { checkWindow, createEvent, deleteEvent, getEvent, updateEvent } from '@kith/model';
 import { requireUser } from '../auth/access-tokens.js';
 import { strictJsonApi } from '../auth/json-api.js';
 import type { KithConfig } from '../config/config.js';
@@ -27,11 +28,12 @@ import { newSecretToken, sha256 } from '../ids.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
 import type { SyncServer } from '../sync/sync-server.js';
-import { eventView, occurrenceView, toEventInput, toEventPatch } from './api-events.js';
+import { eventView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
 import { buildIcs } from './ics-export.js';
 import { countComponents } from './ics-import.js';
 import type { ImportRunner } from './import-runner.js';
+import { occurrencePage, pageLimit } from './occurrence-pages.js';
 import { ianaZone } from './zones.js';
 import {
   CreateEventBody,
@@ -71,6 +73,13 @@ function windowBound(value: string, field: 'from' | 'to', timeZone: string): str
     }
   }
   return value;
+}
+
+/** The same query with the next page's cursor: what a client fetches next. */
+function nextPageUrl(url: string, cursor: string): string {
+  const u = new URL(url, 'http://kith.invalid');
+  u.searchParams.set('cursor', cursor);
+  return u.pathname + u.search;
 }
 
 export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
@@ -113,20 +122,23 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
       if (ianaZone(timeZone) === null) {
         throw new KithError('UNKNOWN_TIME_ZONE', `timeZone is not a known IANA time zone: "${timeZone}"`);
       }
+      const limit = pageLimit(q.limit);
       const window = modelCall(() => {
-        const from = windowBound(q.from, 'from', timeZone);
-        const to = windowBound(q.to, 'to', timeZone);
-        // The model checks the bounds and the zone, naming the field.
-        return { from, to, timeZone };
+        const w = { from: windowBound(q.from, 'from', timeZone), to: windowBound(q.to, 'to', timeZone), timeZone };
+        // The model checks the bounds (years 0001–9999) and the zone, naming the field.
+        checkWindow(w);
+        return w;
       });
-      const span = Date.parse(window.to) - Date.parse(window.from);
+      // Temporal, not Date.parse: an instant with nanoseconds is NaN to Date.parse and would pass.
+      const span = Temporal.Instant.from(window.to).epochMilliseconds - Temporal.Instant.from(window.from).epochMilliseconds;
       if (span > MAX_WINDOW_DAYS * 86_400_000) {
         throw new KithError('WINDOW_TOO_LARGE', `to: the window may span at most ${MAX_WINDOW_DAYS} days`);
       }
-      const occurrences = await sync.readRoom(request.params.roomId, (doc) =>
-        modelCall(() => occurrencesBetween(doc, window)),
+      const page = await sync.readRoom(request.params.roomId, (doc) =>
+        modelCall(() => occurrencePage(doc, window, limit, q.cursor)),
       );
-      return { occurrences: occurrences.map((o) => occurrenceView(o, timeZone)) };
+      const nextUrl = page.next === null ? null : nextPageUrl(request.url, page.next);
+      return { ...page, nextUrl };
     },
   );
 

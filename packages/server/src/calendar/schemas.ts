@@ -91,6 +91,8 @@ export const OccurrencesQuery = Type.Object(
     from: Type.String({ minLength: 1, maxLength: 64 }),
     to: Type.String({ minLength: 1, maxLength: 64 }),
     timeZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    limit: Type.Optional(Type.String({ minLength: 1, maxLength: 16 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
   },
   { additionalProperties: false },
 );
@@ -113,7 +115,15 @@ export const OccurrenceView = Type.Object({
   overridden: Type.Boolean(),
 });
 
-export const OccurrencesAnswer = Type.Object({ occurrences: Type.Array(OccurrenceView) });
+export const SkippedEvent = Type.Object({ eventId: Type.String(), code: Type.String(), message: Type.String() });
+
+export const OccurrencesAnswer = Type.Object({
+  occurrences: Type.Array(OccurrenceView),
+  next: Type.Union([Type.String(), Type.Null()]),
+  nextUrl: Type.Union([Type.String(), Type.Null()]),
+  skipped: Type.Array(SkippedEvent),
+  skippedCount: Type.Integer(),
+});
 
 export const FeedAnswer = Type.Object({
   url: Type.String(),

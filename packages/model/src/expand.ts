@@ -1,0 +1,279 @@
+/**
+ * Window queries over a whole room: occurrences in start order, a page at a time, with every
+ * event that cannot be expanded skipped and reported instead of failing the query.
+ *
+ * A page is found by expanding the window in slices of start time, growing the slice while it
+ * yields little, so a page of a dense five-year window costs about what its own occurrences cost,
+ * not what the whole window would.
+ */
+import * as Y from 'yjs';
+import { ModelError } from './errors.js';
+import type { ModelErrorCode } from './errors.js';
+import { compareKeys, decodeCursor, encodeCursor } from './cursor.js';
+import type { PageKey } from './cursor.js';
+import { findSlot, orderPlaced, placeSlot, resolveWindow, slotsIn } from './occurrences.js';
+import type { Placed, ResolvedWindow } from './occurrences.js';
+import { eventsMap, F, LIMITS } from './schema.js';
+import type { EventMap } from './schema.js';
+import { readEvent } from './read.js';
+import { seriesParts } from './segments.js';
+import type { SeriesPart } from './segments.js';
+import { checkZone, Temporal } from './time.js';
+import type { CalendarEvent, Occurrence, OccurrencePage, PageOptions, SkippedEvent, ViewWindow } from './types.js';
+
+/** Default and largest page size of queryOccurrences. */
+export const PAGE_LIMITS = { default: 1_000, max: 10_000 } as const;
+/** At most this many skipped events are listed in one answer (skippedCount has them all). */
+const MAX_SKIPPED_LISTED = 100;
+/** An event longer than this is refused: every daily occurrence would overlap thousands of others. */
+const MAX_EVENT_DAYS = 3_660;
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const EPOCH_DATE = Temporal.PlainDate.from('2000-01-01');
+
+/** One event made ready for slicing: its parts, and the occurrences overrides moved, placed once. */
+interface Prepared {
+  ev: CalendarEvent;
+  parts: SeriesPart[];
+  exdates: Set<string>;
+  /** Keys whose override moves or resizes the occurrence: placed up front, left out of slices. */
+  movedKeys: Set<string>;
+  moved: Placed[];
+}
+
+function unreadable(message: string, field?: string, code: ModelErrorCode = 'UNREADABLE_EVENT'): ModelError {
+  return new ModelError(code, message, field);
+}
+
+const quote = (v: string): string => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+
+/** Checks up front what expansion would trip over, so the reason names the field. */
+function prepare(ev: CalendarEvent, viewerTz: string): Prepared {
+  if (ev.id.length === 0 || ev.id.length > LIMITS.id) throw unreadable(`the event id is empty or longer than ${LIMITS.id} characters`, 'id');
+  const parts = seriesParts(ev);
+  if (parts.length === 0) throw unreadable(`start ${quote(ev.start)} is neither a date nor a wall-clock time`, 'start', 'INVALID_DATE');
+  for (const p of parts) {
+    if (p.tz !== null) checkZone(p.tz, 'tz');
+    if (p.endTz !== null) checkZone(p.endTz, 'endTz');
+    const days = p.duration.total({ unit: 'days', relativeTo: EPOCH_DATE });
+    if (days > MAX_EVENT_DAYS) throw unreadable(`duration is longer than ${MAX_EVENT_DAYS} days`, 'duration', 'INVALID_DATE');
+  }
+  const exdates = new Set(ev.exdates);
+  const movedKeys = new Set<string>();
+  const moved: Placed[] = [];
+  for (const [key, ov] of Object.entries(ev.overrides)) {
+    if (ov.start === undefined && ov.duration === undefined) continue;
+    const slot = findSlot(ev, key, parts);
+    if (!slot) continue;
+    movedKeys.add(key);
+    if (exdates.has(key)) continue;
+    const placed = placeSlot(ev, slot, viewerTz);
+    if (placed) moved.push(placed);
+  }
+  return { ev, parts, exdates, movedKeys, moved };
+}
+
+/** Placed occurrences of one event whose wall clocks fall in [fromWall, toWall] of each part's zone. */
+function candidates(p: Prepared, viewerTz: string, walls: (part: SeriesPart, zone: string) => [Temporal.PlainDateTime, Temporal.PlainDateTime]): Placed[] {
+  const seen = new Set<string>();
+  const out: Placed[] = [];
+  // Later parts win a key, should two parts ever produce the same date.
+  for (const part of [...p.parts].reverse()) {
+    const [fromWall, toWall] = walls(part, part.tz ?? viewerTz);
+    for (const slot of slotsIn(p.ev, part, fromWall, toWall, p.parts)) {
+      if (seen.has(slot.key)) continue;
+      seen.add(slot.key);
+      if (p.exdates.has(slot.key) || p.movedKeys.has(slot.key)) continue;
+      const placed = placeSlot(p.ev, slot, viewerTz);
+      if (placed) out.push(placed);
+    }
+  }
+  return out;
+}
+
+const wallAt = (ms: number, zone: string): Temporal.PlainDateTime =>
+  Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).toPlainDateTime();
+
+/** Occurrences that started before `atMs` and are still going on then. */
+function runningAt(p: Prepared, atMs: number, viewerTz: string): Placed[] {
+  // Padded by the duration (an occurrence that started earlier may overlap) and a day of zone offsets.
+  const all = candidates(p, viewerTz, (part, zone) => [
+    wallAt(atMs, zone).subtract(part.duration).subtract({ days: 1 }),
+    wallAt(atMs, zone).add({ days: 1 }),
+  ]);
+  return [...all, ...p.moved].filter((x) => x.startMs < atMs && x.endMs > atMs);
+}
+
+/**
+ * The wall clocks in `zone` that can start in [loMs, hiMs]: the edges moved by the UTC offsets in
+ * force a day around each edge (a DST gap pushes a wall clock forward by the offset before it).
+ * Tighter than a day of padding on each side, which would place three times the occurrences a
+ * one-day slice needs.
+ */
+function wallRange(loMs: number, hiMs: number, zone: string): [Temporal.PlainDateTime, Temporal.PlainDateTime] {
+  const offsetMs = (ms: number): number => Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).offsetNanoseconds / 1e6;
+  const offsets = [loMs - DAY_MS, loMs, hiMs - DAY_MS, hiMs].map(offsetMs);
+  return [wallAt(loMs + Math.min(...offsets), 'UTC'), wallAt(hiMs + Math.max(...offsets), 'UTC')];
+}
+
+/** Occurrences starting in [loMs, hiMs); `walls` gives (and caches) each zone's wall range for the slice. */
+function startingIn(p: Prepared, loMs: number, hiMs: number, viewerTz: string, walls: (zone: string) => [Temporal.PlainDateTime, Temporal.PlainDateTime]): Placed[] {
+  const all = candidates(p, viewerTz, (_part, zone) => walls(zone));
+  return [...all, ...p.moved].filter((x) => x.startMs >= loMs && x.startMs < hiMs);
+}
+
+/** Why an event was skipped, in words that are safe to show anyone in the room. */
+function skippedOf(eventId: string, err: unknown): SkippedEvent {
+  if (err instanceof ModelError) return { eventId, code: err.code, message: err.message, ...(err.field !== undefined ? { field: err.field } : {}) };
+  // Anything else comes from a library (a date out of range, say): no internals in the answer.
+  return { eventId, code: 'UNREADABLE_EVENT', message: 'the event holds a value that cannot be expanded (a date out of range or an unreadable value)' };
+}
+
+/** A room's live events, read one by one: an event that cannot even be read is skipped too. */
+function liveEvents(doc: Y.Doc, skip: (s: SkippedEvent) => void): CalendarEvent[] {
+  const out: CalendarEvent[] = [];
+  for (const [id, ev] of eventsMap(doc).entries()) {
+    if (!(ev instanceof Y.Map)) continue;
+    const deleted = (ev as EventMap).get(F.deleted);
+    if (typeof deleted === 'object' && deleted !== null && typeof (deleted as { at?: unknown }).at === 'string') continue;
+    try {
+      out.push(readEvent(id, ev, false));
+    } catch (err) {
+      skip(skippedOf(id.slice(0, LIMITS.id), err));
+    }
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+interface Collected {
+  placed: Placed[];
+  /** More occurrences follow the first `limit`. */
+  more: boolean;
+}
+
+/**
+ * The first `limit` occurrences (in start order) after `after`, among the prepared events. An event
+ * that fails while expanding is dropped from the rest of the query and reported through `skip`.
+ */
+function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, after: PageKey | null, skip: (s: SkippedEvent) => void): Collected {
+  const tz = w.timeZone;
+  const preps: Prepared[] = [];
+  for (const ev of events) {
+    try {
+      preps.push(prepare(ev, tz));
+    } catch (err) {
+      skip(skippedOf(ev.id, err));
+    }
+  }
+  const dead = new Set<Prepared>();
+  const out: Placed[] = [];
+  const keep = (x: Placed): boolean =>
+    after === null || compareKeys({ startMs: x.startMs, eventId: x.occ.eventId, occKey: x.occ.occKey }, after) > 0;
+  const each = (fn: (p: Prepared) => Placed[]): number => {
+    let got = 0;
+    for (const p of preps) {
+      if (dead.has(p)) continue;
+      try {
+        for (const x of fn(p)) {
+          if (!keep(x)) continue;
+          out.push(x);
+          got++;
+        }
+      } catch (err) {
+        dead.add(p);
+        skip(skippedOf(p.ev.id, err));
+      }
+    }
+    return got;
+  };
+  const fromMs = w.from.epochMilliseconds;
+  const toMs = w.to.epochMilliseconds;
+  // Occurrences already under way at `from` come first, unless the cursor is past them.
+  if (after === null || after.startMs < fromMs) each((p) => runningAt(p, fromMs, tz));
+  let lo = after === null ? fromMs : Math.max(fromMs, after.startMs);
+  let span = Number.isFinite(limit) ? DAY_MS : toMs - lo;
+  while (lo < toMs && out.length <= limit) {
+    const hi = Math.min(toMs, lo + span);
+    const ranges = new Map<string, [Temporal.PlainDateTime, Temporal.PlainDateTime]>();
+    const walls = (zone: string) => {
+      let r = ranges.get(zone);
+      if (!r) ranges.set(zone, (r = wallRange(lo, hi, zone)));
+      return r;
+    };
+    const got = each((p) => startingIn(p, lo, hi, tz, walls));
+    lo = hi;
+    // Size the next slice to about what the page still lacks, at the density just seen (slices cost
+    // their padding too, so never below an hour); every slice's occurrences start after the last one's.
+    const left = limit - out.length;
+    span = Math.max(HOUR_MS, Math.round(span * (got === 0 ? 8 : Math.min(8, Math.max(1 / 8, left / got)))));
+  }
+  orderPlaced(out);
+  return { placed: out.slice(0, limit), more: out.length > limit };
+}
+
+function skippedList(): { add: (s: SkippedEvent) => void; list: SkippedEvent[]; count: () => number } {
+  const seen = new Set<string>();
+  const list: SkippedEvent[] = [];
+  return {
+    list,
+    add(s) {
+      if (seen.has(s.eventId)) return;
+      seen.add(s.eventId);
+      if (list.length < MAX_SKIPPED_LISTED) list.push(s);
+    },
+    count: () => seen.size,
+  };
+}
+
+/**
+ * One page of the room's occurrences in the window, in start order (ties by event id and key).
+ * `next` is an opaque cursor for the following page, null after the last. Events that cannot be
+ * expanded (an unknown zone, an unreadable rule or date, …) are left out and listed in `skipped`.
+ */
+export function queryOccurrences(doc: Y.Doc, window: ViewWindow, opts: PageOptions = {}): OccurrencePage {
+  const w = resolveWindow(window);
+  const limit = opts.limit ?? PAGE_LIMITS.default;
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_LIMITS.max) {
+    throw new ModelError('INVALID_INPUT', `limit must be a whole number from 1 to ${PAGE_LIMITS.max}`, 'limit');
+  }
+  const after = opts.cursor === undefined || opts.cursor === null ? null : decodeCursor(opts.cursor);
+  const skipped = skippedList();
+  const { placed, more } = collect(liveEvents(doc, skipped.add), w, limit, after, skipped.add);
+  const last = placed.at(-1);
+  return {
+    occurrences: placed.map((x) => x.occ),
+    next: more && last ? encodeCursor({ startMs: last.startMs, eventId: last.occ.eventId, occKey: last.occ.occKey }) : null,
+    skipped: skipped.list,
+    skippedCount: skipped.count(),
+  };
+}
+
+/** Throws the ModelError a query with this window would throw (bounds, order, zone); answers nothing. */
+export function checkWindow(window: ViewWindow): void {
+  resolveWindow(window);
+}
+
+/** The cursor that continues a listing right after `occ` (for callers that cut a page shorter). */
+export function cursorAfter(occ: Occurrence): string {
+  return encodeCursor({ startMs: Temporal.Instant.from(occ.startInstant).epochMilliseconds, eventId: occ.eventId, occKey: occ.occKey });
+}
+
+/** Every occurrence of the room's live (not trashed) events overlapping the window; bad events are left out. */
+export function occurrencesBetween(doc: Y.Doc, window: ViewWindow): Occurrence[] {
+  const w = resolveWindow(window);
+  const ignore = () => undefined;
+  return collect(liveEvents(doc, ignore), w, Infinity, null, ignore).placed.map((x) => x.occ);
+}
+
+/** The occurrences of one event (trashed or not) overlapping the window; none if it cannot be expanded. */
+export function occurrencesOf(ev: CalendarEvent, window: ViewWindow): Occurrence[] {
+  const w = resolveWindow(window);
+  const ignore = () => undefined;
+  return collect([ev], w, Infinity, null, ignore).placed.map((x) => x.occ);
+}
+
+/** Every occurrence overlapping a resolved window, placed, unsorted order not guaranteed; bad events left out. */
+export function placedBetween(doc: Y.Doc, w: ResolvedWindow): Placed[] {
+  const ignore = () => undefined;
+  return collect(liveEvents(doc, ignore), w, Infinity, null, ignore).placed;
+}
