@@ -14,6 +14,10 @@ export interface Limits {
   updatesBurst: number;
   /** Login attempts per minute per client IP, and per username. */
   loginPerMinute: number;
+  /** Open WebSockets (`/sync` and `/live` together) per user; more are refused with 429 TOO_MANY_SOCKETS. */
+  socketsPerUser: number;
+  /** Open WebSockets per client address (the proxy-resolved one under --trust-proxy). */
+  socketsPerIp: number;
 }
 
 export interface SyncTuning {
@@ -86,6 +90,9 @@ export const DEFAULT_LIMITS: Limits = {
   updatesPerSecond: 200,
   updatesBurst: 1000,
   loginPerMinute: 10,
+  // A family member's phones, laptops and tabs, each with a few calendars open; a household behind one NAT.
+  socketsPerUser: 50,
+  socketsPerIp: 200,
 };
 
 export const DEFAULT_SYNC: SyncTuning = {
@@ -162,6 +169,8 @@ const OPTIONS = {
   'updates-per-second': { env: 'KITH_UPDATES_PER_SECOND', help: 'sustained updates per second per connection (default 200)' },
   'updates-burst': { env: 'KITH_UPDATES_BURST', help: 'burst of updates per connection (default 1000)' },
   'login-per-minute': { env: 'KITH_LOGIN_PER_MINUTE', help: 'login attempts per minute per IP and per username (default 10)' },
+  'sockets-per-user': { env: 'KITH_SOCKETS_PER_USER', help: 'open WebSockets (/sync and /live) per user (default 50)' },
+  'sockets-per-ip': { env: 'KITH_SOCKETS_PER_IP', help: 'open WebSockets per client address (default 200)' },
   'unload-grace-ms': { env: 'KITH_UNLOAD_GRACE_MS', help: 'how long an unused room stays in memory (default 30000)' },
   'compact-after-updates': { env: 'KITH_COMPACT_AFTER_UPDATES', help: 'compact a room once its log has this many updates (default 1000)' },
   'shutdown-grace-ms': { env: 'KITH_SHUTDOWN_GRACE_MS', help: 'on SIGTERM, how long in-flight HTTP requests may take before being cut off (default 10000)' },
@@ -285,6 +294,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
       updatesPerSecond: int('updates-per-second', 1) ?? DEFAULT_LIMITS.updatesPerSecond,
       updatesBurst: int('updates-burst', 1) ?? DEFAULT_LIMITS.updatesBurst,
       loginPerMinute: int('login-per-minute', 1) ?? DEFAULT_LIMITS.loginPerMinute,
+      socketsPerUser: int('sockets-per-user', 1) ?? DEFAULT_LIMITS.socketsPerUser,
+      socketsPerIp: int('sockets-per-ip', 1) ?? DEFAULT_LIMITS.socketsPerIp,
     },
     sync: {
       ...DEFAULT_SYNC,
