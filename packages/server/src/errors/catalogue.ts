@@ -37,6 +37,7 @@ export const ERRORS = {
     closeCode: 4429,
     message: 'Too many open connections for this user or address; close some, then retry.',
   },
+  PRESENCE_TOO_LARGE: { status: 413, closeCode: 4413, message: 'A presence (awareness) state is over the size limit.' },
   // Calendar (events, the live JSON socket, ICS feeds and import).
   EVENT_NOT_FOUND: { status: 404, closeCode: 4404, message: 'No such event in this room.' },
   INVALID_DATE: { status: 400, closeCode: 4400, message: 'A date or time could not be read.' },

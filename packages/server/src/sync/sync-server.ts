@@ -96,7 +96,7 @@ export class SyncServer {
       (batch, seq) => this.afterCommit(batch, seq),
       (room) => this.reloadBrokenRoom(room),
     );
-    this.registry = new RoomRegistry(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs, {
+    this.registry = new RoomRegistry(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs, config.limits, {
       loaded: (room) => this.followRoom(room),
       unloaded: (room) => this.fanout.leaveRoom(room.roomId),
     });
@@ -450,9 +450,20 @@ export class SyncServer {
       case 'update':
         this.receiveUpdate(conn, message.update);
         return;
-      case 'awareness':
-        room.applyAwareness(conn, message.update);
+      case 'awareness': {
+        const { metrics } = this.deps;
+        let allowed: Uint8Array | undefined;
+        try {
+          allowed = room.presence.filter(conn, message.update, (reason, n) => metrics.updatesRejected.inc({ reason }, n));
+        } catch (err) {
+          if (!(err instanceof KithError)) throw err; // undecodable: malformed, as any other frame
+          metrics.updatesRejected.inc({ reason: 'presence-too-large' });
+          conn.close(err.code);
+          return;
+        }
+        if (allowed) room.applyAwareness(conn, allowed);
         return;
+      }
       case 'query-awareness': {
         const awareness = room.awarenessSnapshot();
         if (awareness) conn.send(awareness);
