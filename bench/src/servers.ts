@@ -119,8 +119,13 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
   switch (kind) {
     case 'kith':
       if (!fs.existsSync(KITH_CLI)) throw new Error(`${KITH_CLI} is missing: build the server first`);
-      // Everything as shipped (durability: --sqlite-sync full is the default); only where to listen and store.
-      args = [KITH_CLI, '--host', '127.0.0.1', '--port', String(port), '--data-dir', path.join(options.dir, 'data')];
+      // Everything as shipped (durability: --sqlite-sync full is the default); only where to listen and store,
+      // and no socket caps: the workloads open thousands of sockets as one user from one address.
+      args = [
+        KITH_CLI,
+        ...['--host', '127.0.0.1', '--port', String(port), '--data-dir', path.join(options.dir, 'data')],
+        ...['--sockets-per-user', '1000000', '--sockets-per-ip', '1000000'],
+      ];
       env = childEnv({});
       ready = '/healthz';
       break;

@@ -33,6 +33,7 @@ import type { MembershipEvents } from '../rooms/membership-events.js';
 import type { Role, Storage } from '../storage/storage.js';
 import type { SyncServer } from '../sync/sync-server.js';
 import { refuseUpgrade } from '../sync/upgrade.js';
+import { PingSlices } from '../sync/ping-slices.js';
 import { TokenBucket } from '../sync/token-bucket.js';
 import { eventView, toEventInput, toEventPatch, type EventBody } from './api-events.js';
 import { Channels, type ChannelListener, type EventChange } from './channels.js';
@@ -54,6 +55,14 @@ const MAX_MESSAGE_BYTES = 256 * 1024;
 const MAX_STRIKES = 10;
 /** A socket that has not joined any room by then is closed (4401). */
 const JOIN_TIMEOUT_MS = 30_000;
+/**
+ * Past this much unsent data the client is not reading; it is closed (4429) and re-lists on
+ * reconnect. Messages here are single events (a few KB at most), so 1 MB is hundreds behind:
+ * lower than /sync's 16 MB, which must fit a whole room's sync answer.
+ */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** A closed socket whose peer does not answer the close handshake is cut off after this. */
+const CLOSE_GRACE_MS = 2_000;
 
 const RoomId = Type.String({ minLength: 1, maxLength: 64 });
 const RequestId = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Number()]));
@@ -86,16 +95,15 @@ export class LiveServer {
   private readonly sockets = new Set<LiveSocket>();
   readonly channels: Channels;
   private accepting = true;
-  private readonly pinger: NodeJS.Timeout;
+  readonly pings: PingSlices;
   private readonly unsubscribe: () => void;
 
   constructor(readonly deps: LiveDeps) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
     this.channels = new Channels({ sync: deps.sync, storage: deps.storage, logger: deps.logger });
-    this.pinger = setInterval(() => {
-      for (const s of this.sockets) s.ping();
-    }, deps.config.sync.pingIntervalMs);
-    this.pinger.unref();
+    this.pings = new PingSlices(deps.config.sync.pingIntervalMs, (visit) => {
+      for (const s of this.sockets) if (!s.closed) visit(s, s.ws);
+    });
     this.unsubscribe =
       deps.membership?.subscribe((change) => {
         for (const s of this.sockets) s.membershipChanged(change.roomId, change.userId, change.role);
@@ -104,27 +112,39 @@ export class LiveServer {
 
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
-    if (!this.accepting) {
-      refuseUpgrade(socket, new KithError('SHUTTING_DOWN'));
+    const { quota, addressOf } = this.deps.sync;
+    const address = addressOf(req);
+    try {
+      if (!this.accepting) throw new KithError('SHUTTING_DOWN');
+      // The user is known only once the socket joins a room: the address is counted now, the user then.
+      quota.takeAddress(address);
+    } catch (err) {
+      refuseUpgrade(socket, err);
       return;
     }
+    let upgraded = false;
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      upgraded = true;
       if (!this.accepting) {
+        quota.releaseAddress(address);
         ws.close(ERRORS.SHUTTING_DOWN.closeCode, 'SHUTTING_DOWN');
         return;
       }
-      const live = new LiveSocket(ws, this);
+      const live = new LiveSocket(ws, this, address);
       this.sockets.add(live);
       ws.on('close', () => {
         this.sockets.delete(live);
         live.dispose();
+        live.releaseSlots();
       });
     });
+    // A bad handshake is answered by ws itself without calling back: give the slot back.
+    if (!upgraded) quota.releaseAddress(address);
   };
 
   async close(): Promise<void> {
     this.accepting = false;
-    clearInterval(this.pinger);
+    this.pings.stop();
     this.unsubscribe();
     for (const s of [...this.sockets]) s.close('SHUTTING_DOWN');
     this.channels.closeAll();
@@ -141,14 +161,21 @@ class LiveSocket implements ChannelListener {
   private readonly bucket: TokenBucket;
   private strikes = 0;
   private queue: Promise<void> = Promise.resolve();
-  private alive = true;
-  private closed = false;
+  /** Keep-alive: pong seen since the last ping; which tick of the interval pings this socket. */
+  alive = true;
+  readonly pingSlice: number;
+  closed = false;
+  /** Counted in the socket quota under its user (from its first token on). */
+  private userSlot = false;
+  private addressSlot = true;
 
   constructor(
-    private readonly ws: WebSocket,
+    readonly ws: WebSocket,
     private readonly server: LiveServer,
+    private readonly address: string,
   ) {
     const { limits } = server.deps.config;
+    this.pingSlice = server.pings.assign();
     this.bucket = new TokenBucket(limits.updatesPerSecond, limits.updatesBurst);
     this.joinTimer = setTimeout(() => this.close('UNAUTHENTICATED'), JOIN_TIMEOUT_MS);
     this.joinTimer.unref();
@@ -192,21 +219,21 @@ class LiveSocket implements ChannelListener {
 
   // ---- socket
 
-  ping(): void {
-    if (this.closed) return;
-    if (!this.alive) {
-      this.ws.terminate();
-      return;
-    }
-    this.alive = false;
-    this.ws.ping();
-  }
-
   close(code: ErrorCode): void {
     if (this.closed) return;
     this.closed = true;
     this.ws.close(ERRORS[code].closeCode, code);
+    // A peer that never reads never answers the close handshake either (its buffers stay held).
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
     this.dispose();
+  }
+
+  /** Gives the socket's quota slots back; once the socket is really gone (its buffers freed). */
+  releaseSlots(): void {
+    const { quota } = this.server.deps.sync;
+    if (this.addressSlot) quota.releaseAddress(this.address);
+    if (this.userSlot && this.user) quota.releaseUser(this.user.userId);
+    this.addressSlot = this.userSlot = false;
   }
 
   dispose(): void {
@@ -219,6 +246,10 @@ class LiveSocket implements ChannelListener {
 
   private send(message: object): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.close('RATE_LIMITED');
+      return;
+    }
     this.ws.send(JSON.stringify(message));
   }
 
@@ -360,6 +391,17 @@ class LiveSocket implements ChannelListener {
   private authenticate(token: string): void {
     const claims = verifyAccessToken(this.server.deps.app, token);
     if (this.user && claims.userId !== this.user.userId) throw new KithError('TOKEN_USER_MISMATCH');
+    if (!this.userSlot) {
+      try {
+        this.server.deps.sync.quota.takeUser(claims.userId);
+      } catch (err) {
+        // Over the user's socket cap: say so, then close (the client should not retry at once).
+        this.sendError(asKithError(err));
+        this.close('TOO_MANY_SOCKETS');
+        throw err;
+      }
+      this.userSlot = true;
+    }
     this.user = { userId: claims.userId, username: claims.username };
     const expiresAt = claims.exp * 1000;
     if (expiresAt <= this.expiresAt) return;

@@ -24,6 +24,16 @@ export interface Limits {
   importWorkers: number;
   /** ... and how many more may wait; beyond that an import is refused with 503 IMPORT_BUSY. */
   importQueue: number;
+  /** Open WebSockets (`/sync` and `/live` together) per user; more are refused with 429 TOO_MANY_SOCKETS. */
+  socketsPerUser: number;
+  /** Open WebSockets per client address (the proxy-resolved one under --trust-proxy). */
+  socketsPerIp: number;
+  /** Largest presence (awareness) state of one client, JSON bytes; a larger one closes the socket (4413). */
+  maxPresenceBytes: number;
+  /** Presence client ids one sync socket may introduce; further ones are dropped. */
+  presencePerSocket: number;
+  /** Presence client ids one room holds at most; further ones are dropped. */
+  presencePerRoom: number;
 }
 
 export interface SyncTuning {
@@ -101,6 +111,13 @@ export const DEFAULT_LIMITS: Limits = {
   importMemoryMb: 256,
   importWorkers: 2,
   importQueue: 8,
+  // A family member's phones, laptops and tabs, each with a few calendars open; a household behind one NAT.
+  socketsPerUser: 50,
+  socketsPerIp: 200,
+  // Presence is a name, a cursor, what is being viewed: well under a kilobyte for stock clients.
+  maxPresenceBytes: 4096,
+  presencePerSocket: 4,
+  presencePerRoom: 128,
 };
 
 export const DEFAULT_SYNC: SyncTuning = {
@@ -185,6 +202,11 @@ const OPTIONS = {
   'import-memory-mb': { env: 'KITH_IMPORT_MEMORY_MB', help: 'heap of one ICS import worker thread, MiB (default 256)' },
   'import-workers': { env: 'KITH_IMPORT_WORKERS', help: 'ICS imports running at once, each in a worker thread (default 2)' },
   'import-queue': { env: 'KITH_IMPORT_QUEUE', help: 'ICS imports that may wait for a worker; more get 503 (default 8)' },
+  'sockets-per-user': { env: 'KITH_SOCKETS_PER_USER', help: 'open WebSockets (/sync and /live) per user (default 50)' },
+  'sockets-per-ip': { env: 'KITH_SOCKETS_PER_IP', help: 'open WebSockets per client address (default 200)' },
+  'max-presence-bytes': { env: 'KITH_MAX_PRESENCE_BYTES', help: 'largest presence (awareness) state of one client (default 4096)' },
+  'presence-per-socket': { env: 'KITH_PRESENCE_PER_SOCKET', help: 'presence client ids one sync socket may introduce (default 4)' },
+  'presence-per-room': { env: 'KITH_PRESENCE_PER_ROOM', help: 'presence client ids per room (default 128)' },
   'unload-grace-ms': { env: 'KITH_UNLOAD_GRACE_MS', help: 'how long an unused room stays in memory (default 30000)' },
   'compact-after-updates': { env: 'KITH_COMPACT_AFTER_UPDATES', help: 'compact a room once its log has this many updates (default 1000)' },
   'shutdown-grace-ms': { env: 'KITH_SHUTDOWN_GRACE_MS', help: 'on SIGTERM, how long in-flight HTTP requests may take before being cut off (default 10000)' },
@@ -313,6 +335,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
       importMemoryMb: int('import-memory-mb', 16) ?? DEFAULT_LIMITS.importMemoryMb,
       importWorkers: int('import-workers', 1) ?? DEFAULT_LIMITS.importWorkers,
       importQueue: int('import-queue', 0) ?? DEFAULT_LIMITS.importQueue,
+      socketsPerUser: int('sockets-per-user', 1) ?? DEFAULT_LIMITS.socketsPerUser,
+      socketsPerIp: int('sockets-per-ip', 1) ?? DEFAULT_LIMITS.socketsPerIp,
+      maxPresenceBytes: int('max-presence-bytes', 64) ?? DEFAULT_LIMITS.maxPresenceBytes,
+      presencePerSocket: int('presence-per-socket', 1) ?? DEFAULT_LIMITS.presencePerSocket,
+      presencePerRoom: int('presence-per-room', 1) ?? DEFAULT_LIMITS.presencePerRoom,
     },
     sync: {
       ...DEFAULT_SYNC,

@@ -32,6 +32,12 @@ export const ERRORS = {
   ROOM_TOO_LARGE: { status: 413, closeCode: 4413, message: 'The room has reached its size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, closeCode: 4415, message: 'Send JSON.' },
   RATE_LIMITED: { status: 429, closeCode: 4429, message: 'Too many requests; slow down.' },
+  TOO_MANY_SOCKETS: {
+    status: 429,
+    closeCode: 4429,
+    message: 'Too many open connections for this user or address; close some, then retry.',
+  },
+  PRESENCE_TOO_LARGE: { status: 413, closeCode: 4413, message: 'A presence (awareness) state is over the size limit.' },
   // Calendar (events, the live JSON socket, ICS feeds and import).
   EVENT_NOT_FOUND: { status: 404, closeCode: 4404, message: 'No such event in this room.' },
   INVALID_DATE: { status: 400, closeCode: 4400, message: 'A date or time could not be read.' },

@@ -47,6 +47,8 @@ export class Connection {
     tokenExpiresAt: number,
     rate: { perSecond: number; burst: number },
     private readonly onClosedByServer: (code: ErrorCode) => void,
+    /** The client's address its socket slot was counted under (see SocketQuota). */
+    readonly address: string,
   ) {
     this.role = role;
     this.tokenExpiresAt = tokenExpiresAt;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
 import type { Storage, StoredDoc } from '../storage/storage.js';
 import { KithError } from '../errors/catalogue.js';
+import type { PresenceLimits } from './awareness-guard.js';
 import { Room, type CommitScheduler } from './room.js';
 
 /**
@@ -25,6 +26,7 @@ export class RoomRegistry {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly unloadGraceMs: number,
+    private readonly presenceLimits: PresenceLimits,
     /** Told when a room enters and leaves memory (e.g. to follow it across instances). */
     private readonly lifecycle: { loaded(room: Room): void; unloaded(room: Room): void } = {
       loaded: () => undefined,
@@ -97,6 +99,7 @@ export class RoomRegistry {
             logCount: stored.updates.length,
           },
           this.scheduler,
+          this.presenceLimits,
         );
         const headSeq = stored.updates.at(-1)?.seq ?? stored.snapshotSeq;
         const lazy =

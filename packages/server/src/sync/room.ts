@@ -1,6 +1,7 @@
 import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
-import { Connection } from './connection.js';
+import { PresenceGuard, type PresenceLimits } from './awareness-guard.js';
+import type { Connection } from './connection.js';
 import { encodeAwareness, encodeDurable, encodeSyncStep2, encodeUpdate } from './protocol.js';
 import { SharedFrame } from './wire.js';
 import { KithError } from '../errors/catalogue.js';
@@ -49,6 +50,8 @@ export interface StoredSize {
 export class Room {
   private readonly ydoc = new Y.Doc({ gc: true });
   readonly awareness = new Awareness(this.ydoc);
+  /** Who may change which presence client id; caps on presence (see PresenceGuard). */
+  readonly presence: PresenceGuard;
   /**
    * Stored content not yet applied to the document. A room whose snapshot came with its state
    * vector is served from these bytes: a fresh client gets them as they are, so connecting to a
@@ -95,7 +98,9 @@ export class Room {
     readonly roomId: string,
     stored: StoredSize,
     private readonly scheduler: CommitScheduler,
+    presenceLimits: PresenceLimits,
   ) {
+    this.presence = new PresenceGuard(this.awareness, presenceLimits);
     this.stored = stored;
     this.durableStateVector = new Map();
     // The server has no presence of its own.
@@ -369,6 +374,7 @@ export class Room {
     for (const failed of batch?.failed ?? []) failed(err);
   }
 
+  /** Applies an awareness update: from a socket, only what `presence.filter` let through. */
   applyAwareness(conn: Connection | typeof REMOTE_ORIGIN, update: Uint8Array): void {
     applyAwarenessUpdate(this.awareness, update, conn);
   }
@@ -381,8 +387,10 @@ export class Room {
   removeConnection(conn: Connection): void {
     this.connections.delete(conn);
     this.pendingAcks.delete(conn);
-    if (conn.awarenessClients && conn.awarenessClients.size > 0) {
-      removeAwarenessStates(this.awareness, [...conn.awarenessClients], null);
+    const presence = this.presence.release(conn);
+    if (presence.length > 0) {
+      removeAwarenessStates(this.awareness, presence, null);
+      this.presence.pruneClocks(Date.now());
     }
   }
 
@@ -415,12 +423,9 @@ export class Room {
   ): void => {
     const changed = [...added, ...updated, ...removed];
     if (changed.length === 0) return;
-    if (origin instanceof Connection) {
-      const mine = (origin.awarenessClients ??= new Set());
-      for (const c of added) mine.add(c);
-      for (const c of updated) mine.add(c);
-      for (const c of removed) mine.delete(c);
-    }
+    // Sockets' ids were claimed before their update was applied; other instances' are noted here.
+    if (origin === REMOTE_ORIGIN) this.presence.noteOtherInstance([...added, ...updated], removed);
+    else if (origin === 'timeout') this.presence.noteTimedOut(removed);
     const update = encodeAwarenessUpdate(this.awareness, changed);
     const frame = new SharedFrame(encodeAwareness(update));
     for (const conn of this.connections) conn.sendShared(frame);

@@ -27,6 +27,9 @@ import {
 } from './protocol.js';
 import { REMOTE_ORIGIN, type Room, type RoomBatch } from './room.js';
 import { RoomRegistry } from './room-registry.js';
+import { addressResolver, type AddressResolver } from './client-address.js';
+import { PingSlices } from './ping-slices.js';
+import { SocketQuota } from './socket-quota.js';
 import { parseSyncRequest, refuseUpgrade } from './upgrade.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -57,10 +60,11 @@ export class SyncServer {
   private readonly logger: Logger;
   private accepting = true;
   private readonly timers: NodeJS.Timeout[] = [];
-  /** Counts ping ticks: each pings the sockets of slice `pingTick % PING_SLICES`. */
-  private pingTick = 0;
-  /** Counts sockets opened: new sockets are dealt out over the ping slices in turn. */
-  private socketsOpened = 0;
+  private readonly pings: PingSlices;
+  /** Open sockets per user and per client address, shared with the live JSON socket. */
+  readonly quota: SocketQuota;
+  /** The client's address of an upgrade request (proxy-resolved under --trust-proxy). */
+  readonly addressOf: AddressResolver;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** When `expiryTimer` fires (Infinity: not armed). */
   private expiryAt = Infinity;
@@ -98,7 +102,7 @@ export class SyncServer {
       (room) => this.reloadBrokenRoom(room, 'STORAGE_UNAVAILABLE'),
     );
     this.unsubscribeHealth = deps.writeHealth.onRecovered(() => this.askDroppedUpdates());
-    this.registry = new RoomRegistry(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs, {
+    this.registry = new RoomRegistry(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs, config.limits, {
       loaded: (room) => this.followRoom(room),
       unloaded: (room) => this.fanout.leaveRoom(room.roomId),
     });
@@ -109,6 +113,8 @@ export class SyncServer {
     // While fan-out is down, rooms in use poll the log head, so other instances' edits still arrive.
     if (this.fanout.canFail) this.timers.push(setInterval(() => void this.pollHeads(), 1000));
     this.compactor = new Compactor(storage, metrics, this.logger);
+    this.quota = new SocketQuota(config.limits);
+    this.addressOf = addressResolver(config.trustProxy);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: config.limits.maxMessageBytes,
@@ -119,9 +125,9 @@ export class SyncServer {
       this.applyMembershipChange(change);
       this.fanout.publishMembership(change);
     });
-    // Each socket is pinged once per interval, but the sockets are spread over PING_SLICES
-    // ticks: pinging thousands at once stalls every room for tens of milliseconds.
-    this.timers.push(setInterval(() => this.pingSlice(), Math.max(1, config.sync.pingIntervalMs / PING_SLICES)));
+    this.pings = new PingSlices(config.sync.pingIntervalMs, (visit) => {
+      for (const room of this.registry.rooms.values()) for (const conn of room.connections) visit(conn, conn.socket);
+    });
     this.timers.push(setInterval(() => void this.recheckMemberships(), config.sync.membershipCheckMs));
     for (const t of this.timers) t.unref();
   }
@@ -153,6 +159,7 @@ export class SyncServer {
   async close(): Promise<void> {
     this.accepting = false;
     for (const t of this.timers) clearInterval(t);
+    this.pings.stop();
     clearTimeout(this.expiryTimer);
     this.unsubscribe();
     this.unsubscribeHealth();
@@ -319,29 +326,39 @@ export class SyncServer {
   private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
     let room: Room | undefined;
+    // Quota slots taken for this socket: given back on refusal, or when the socket closes.
+    let slots: { userId: string; address: string } | undefined;
     try {
       if (!this.accepting) throw new KithError('SHUTTING_DOWN');
       const { roomId, token } = parseSyncRequest(req);
       const claims = verifyAccessToken(this.deps.app, token);
+      slots = this.takeSlots(claims.userId, this.addressOf(req));
       const member = await this.deps.storage.rooms.member(roomId, claims.userId);
       if (!member) throw new KithError('ROOM_ACCESS_DENIED');
       room = await this.registry.acquire(roomId);
       if (socket.destroyed) throw new KithError('INTERNAL', 'client went away');
       const acquired = room;
+      const taken = slots;
+      let upgraded = false;
       this.wss.handleUpgrade(req, socket, head, (ws) => {
+        upgraded = true;
         this.registry.release(acquired);
-        if (!this.accepting) {
-          ws.close(1001, 'SHUTTING_DOWN');
+        if (!this.accepting || acquired.broken) {
+          this.releaseSlots(taken.userId, taken.address);
+          ws.close(acquired.broken ? 1013 : 1001, acquired.broken ? 'ROOM_UNAVAILABLE' : 'SHUTTING_DOWN');
           return;
         }
-        if (acquired.broken) {
-          ws.close(1013, 'ROOM_UNAVAILABLE');
-          return;
-        }
-        this.open(ws, acquired, claims.userId, member.role, claims.exp * 1000);
+        this.open(ws, acquired, claims.userId, member.role, claims.exp * 1000, taken.address);
       });
+      // ws answers a bad handshake (e.g. no Sec-WebSocket-Key) itself, synchronously, without
+      // calling back: the room hold and the slots would otherwise never be given back.
+      if (!upgraded) {
+        this.registry.release(acquired);
+        this.releaseSlots(taken.userId, taken.address);
+      }
     } catch (err) {
       if (room) this.registry.release(room);
+      if (slots) this.releaseSlots(slots.userId, slots.address);
       const code = refuseUpgrade(socket, err);
       if (code === 'INTERNAL' && !(err instanceof KithError)) {
         this.logger.error({ err, url: redactUrl(req.url ?? '') }, 'sync upgrade failed');
@@ -351,7 +368,31 @@ export class SyncServer {
     }
   }
 
-  private open(ws: WebSocket, room: Room, userId: string, role: Connection['role'], expiresAt: number): void {
+  /** Takes a socket slot for the user and for the address, or neither (throws TOO_MANY_SOCKETS). */
+  private takeSlots(userId: string, address: string): { userId: string; address: string } {
+    this.quota.takeUser(userId);
+    try {
+      this.quota.takeAddress(address);
+    } catch (err) {
+      this.quota.releaseUser(userId);
+      throw err;
+    }
+    return { userId, address };
+  }
+
+  private releaseSlots(userId: string, address: string): void {
+    this.quota.releaseUser(userId);
+    this.quota.releaseAddress(address);
+  }
+
+  private open(
+    ws: WebSocket,
+    room: Room,
+    userId: string,
+    role: Connection['role'],
+    expiresAt: number,
+    address: string,
+  ): void {
     const { limits } = this.deps.config;
     const conn = new Connection(
       ws,
@@ -361,8 +402,9 @@ export class SyncServer {
       expiresAt,
       { perSecond: limits.updatesPerSecond, burst: limits.updatesBurst },
       (code) => this.deps.metrics.socketsClosed.inc({ code }),
+      address,
     );
-    conn.pingSlice = this.socketsOpened++ % PING_SLICES;
+    conn.pingSlice = this.pings.assign();
     this.watchExpiry(expiresAt);
     room.connections.add(conn);
     this.registry.cancelUnload(room);
@@ -426,9 +468,20 @@ export class SyncServer {
       case 'update':
         this.receiveUpdate(conn, message.update, message.kind);
         return;
-      case 'awareness':
-        room.applyAwareness(conn, message.update);
+      case 'awareness': {
+        const { metrics } = this.deps;
+        let allowed: Uint8Array | undefined;
+        try {
+          allowed = room.presence.filter(conn, message.update, (reason, n) => metrics.updatesRejected.inc({ reason }, n));
+        } catch (err) {
+          if (!(err instanceof KithError)) throw err; // undecodable: malformed, as any other frame
+          metrics.updatesRejected.inc({ reason: 'presence-too-large' });
+          conn.close(err.code);
+          return;
+        }
+        if (allowed) room.applyAwareness(conn, allowed);
         return;
+      }
       case 'query-awareness': {
         const awareness = room.awarenessSnapshot();
         if (awareness) conn.send(awareness);
@@ -681,6 +734,7 @@ export class SyncServer {
 
   private closed(conn: Connection): void {
     conn.closed = true;
+    this.releaseSlots(conn.userId, conn.address);
     conn.room.removeConnection(conn);
     this.deps.metrics.connections.dec();
     this.registry.maybeScheduleUnload(conn.room);
@@ -691,28 +745,10 @@ export class SyncServer {
     conn.role = role;
     if (conn.wantsDurableAcks) conn.send(encodeRole(role));
   }
-
-  private pingSlice(): void {
-    const slice = this.pingTick++ % PING_SLICES;
-    for (const room of this.registry.rooms.values()) {
-      for (const conn of room.connections) {
-        if (conn.pingSlice !== slice) continue;
-        if (!conn.alive) {
-          conn.socket.terminate();
-          continue;
-        }
-        conn.alive = false;
-        conn.socket.ping();
-      }
-    }
-  }
 }
 
 /** The longest the expiry timer waits before sweeping (and re-arming) anyway. */
 const MAX_EXPIRY_WAIT_MS = 3_600_000;
-
-/** How many ticks a ping interval is spread over (measured: 2,000 sockets pinged at once, 52 ms). */
-const PING_SLICES = 16;
 
 /** Long enough for a big room's merge; short enough that a dead holder's lease frees up soon. */
 const COMPACTION_LEASE_MS = 30_000;
