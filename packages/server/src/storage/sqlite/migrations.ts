@@ -107,6 +107,19 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: 'snapshot state vectors',
     sql: `ALTER TABLE doc_snapshots ADD COLUMN state_vector BLOB;`,
   },
+  {
+    version: 5,
+    name: 'removals that invites cannot undo; invites listed per room',
+    sql: `
+      CREATE TABLE room_removals (
+        room_id TEXT NOT NULL REFERENCES rooms(room_id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+        removed_at INTEGER NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX invites_room ON invites(room_id, created_at);
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {
