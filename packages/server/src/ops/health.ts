@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { errorBody } from '../errors/catalogue.js';
 import type { Storage } from '../storage/storage.js';
+import { checkMetricsAccess } from './metrics-access.js';
 import type { Metrics } from './metrics.js';
 
 export interface OpsRoutesOptions {
@@ -8,6 +9,8 @@ export interface OpsRoutesOptions {
   metrics: Metrics;
   /** False once shutdown has begun, so load balancers stop sending traffic. */
   isAccepting: () => boolean;
+  /** Bearer token for /metrics; without it only loopback clients may read them. */
+  metricsToken: string | undefined;
 }
 
 /** Liveness, readiness and Prometheus metrics. */
@@ -25,7 +28,8 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
     return { status: 'ready' };
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    checkMetricsAccess(request, opts.metricsToken);
     reply.type(opts.metrics.registry.contentType);
     return opts.metrics.registry.metrics();
   });
