@@ -194,6 +194,18 @@ describe('security headers', () => {
     }
   });
 
+  it('a 304 for the app carries no CSP (the browser would merge it into the cached page)', async () => {
+    // node:http, not fetch: fetch adds Cache-Control: no-cache to conditional requests, which never get a 304.
+    const first = await rawRequest(t.url, '/', { method: 'GET', headers: { accept: 'text/html' } });
+    const again = await rawRequest(t.url, '/', {
+      method: 'GET',
+      headers: { accept: 'text/html', 'if-none-match': first.headers.get('etag')!, 'if-modified-since': first.headers.get('last-modified')! },
+    });
+    expect(again.status).toBe(304);
+    expect(again.headers.get('content-security-policy')).toBeNull();
+    expect(again.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
   it('API answers, errors included, carry nosniff and a CSP that allows nothing', async () => {
     const api = apiClient(t.url);
     for (const res of [

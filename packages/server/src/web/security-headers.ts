@@ -27,16 +27,19 @@ export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /**
  * Headers on every answer: nosniff (a JSON or ICS answer is never read as a script or a page), no
- * framing, and no Referer (invite and feed URLs carry secrets). The app's pages and scripts get
- * APP_CSP; anything else API_CSP.
+ * framing, and no Referer (invite and feed URLs carry secrets). JSON, ICS and metrics answers get
+ * API_CSP; the app's files (HTML, scripts, styles, icons) APP_CSP.
  */
 export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
+    // A 304 must not carry a CSP: the browser would merge it into the cached page (whose type
+    // @fastify/static does not repeat), and the app's page would end up with the API's policy.
+    if (reply.statusCode === 304 || reply.statusCode === 204) return payload;
     const type = String(reply.getHeader('content-type') ?? '');
-    reply.header('content-security-policy', /^(text\/html|text\/javascript|application\/javascript)\b/i.test(type) ? APP_CSP : API_CSP);
+    reply.header('content-security-policy', /^(application\/json|text\/calendar|text\/plain)\b/i.test(type) ? API_CSP : APP_CSP);
     return payload;
   });
 }
