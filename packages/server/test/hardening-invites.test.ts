@@ -45,7 +45,7 @@ describe('invites: defaults, listing and revoking, and removals that stick', () 
     t = await startTestServer();
     api = apiClient(t.url);
     h = helpers(api);
-    [ann, ben, cara] = await Promise.all(['ann', 'ben', 'cara'].map((p) => api.signUp(p)));
+    [ann, ben, cara] = (await Promise.all(['ann', 'ben', 'cara'].map((p) => api.signUp(p)))) as [User, User, User];
   });
   afterAll(async () => {
     await t?.close();
