@@ -31,15 +31,17 @@ export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
  * API_CSP; the app's files (HTML, scripts, styles, icons) APP_CSP.
  */
 export function installSecurityHeaders(app: FastifyInstance): void {
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // A callback hook, not an async one: it adds no promise turn to every answer.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
     // A 304 must not carry a CSP: the browser would merge it into the cached page (whose type
     // @fastify/static does not repeat), and the app's page would end up with the API's policy.
-    if (reply.statusCode === 304 || reply.statusCode === 204) return payload;
-    const type = String(reply.getHeader('content-type') ?? '');
-    reply.header('content-security-policy', /^(application\/json|text\/calendar|text\/plain)\b/i.test(type) ? API_CSP : APP_CSP);
-    return payload;
+    if (reply.statusCode !== 304 && reply.statusCode !== 204) {
+      const type = String(reply.getHeader('content-type') ?? '');
+      reply.header('content-security-policy', /^(application\/json|text\/calendar|text\/plain)\b/i.test(type) ? API_CSP : APP_CSP);
+    }
+    done(null, payload);
   });
 }
