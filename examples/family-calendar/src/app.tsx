@@ -94,13 +94,26 @@ export function App() {
     await kith.logout();
   }
 
-  const signedIn = (u: User) => {
+  const signedIn = (u: User, joined?: RoomSummary) => {
     setUser(u);
+    if (joined) {
+      // Signed up with the invite: the server joined the room in the same step.
+      sessionStorage.removeItem(INVITE_KEY);
+      cache.setRooms(u.userId, [...cache.rooms(u.userId).filter((r) => r.roomId !== joined.roomId), joined]);
+      cache.setLastRoom(u.userId, joined.roomId);
+      setScreen({ kind: 'calendar', room: joined, notice: `You joined “${joined.name}”.` });
+      return;
+    }
     void afterSignIn(u);
+  };
+  const authProps = {
+    invite: sessionStorage.getItem(INVITE_KEY) ?? undefined,
+    onInviteRefused: () => sessionStorage.removeItem(INVITE_KEY),
+    onSignedIn: signedIn,
   };
   // The session can end under any screen (signed out in another tab, refresh refused).
   if ((screen.kind === 'rooms' || screen.kind === 'calendar') && !user) {
-    return <AuthScreen notice="Your session has ended. Please sign in again." onSignedIn={signedIn} />;
+    return <AuthScreen notice="Your session has ended. Please sign in again." {...authProps} />;
   }
 
   switch (screen.kind) {
@@ -108,7 +121,7 @@ export function App() {
       return <p class="boot">Loading your calendar…</p>;
     case 'auth':
       return (
-        <AuthScreen notice={screen.notice} onSignedIn={signedIn} />
+        <AuthScreen notice={screen.notice} {...authProps} />
       );
     case 'rooms':
       return (

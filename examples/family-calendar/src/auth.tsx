@@ -1,9 +1,18 @@
 /** Sign in and sign up. */
-import type { User } from '@kith/client';
+import { KithApiError, type RoomSummary, type User } from '@kith/client';
 import { useState } from 'preact/hooks';
 import { describeError, kith } from './store.js';
 
-export function AuthScreen(props: { notice?: string | undefined; onSignedIn: (user: User) => void }) {
+/** Errors that say the pending invite is dead: signing up again must not carry it. */
+const INVITE_REFUSALS = new Set(['INVITE_NOT_FOUND', 'INVITE_EXPIRED', 'INVITE_USED_UP', 'INVITE_REVOKED', 'REMOVED_FROM_ROOM']);
+
+export function AuthScreen(props: {
+  notice?: string | undefined;
+  /** The invite this page was opened with: signing up carries it (and joins its room at once). */
+  invite?: string | undefined;
+  onInviteRefused?: () => void;
+  onSignedIn: (user: User, joined?: RoomSummary) => void;
+}) {
   const [mode, setMode] = useState<'signin' | 'signup'>('signin');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -15,10 +24,15 @@ export function AuthScreen(props: { notice?: string | undefined; onSignedIn: (us
     setBusy(true);
     setError(null);
     try {
-      if (mode === 'signup') await kith.register(username.trim(), password);
+      let joined: RoomSummary | undefined;
+      if (mode === 'signup') {
+        const registered = await kith.register(username.trim(), password, props.invite ? { invite: props.invite } : {});
+        joined = registered.room;
+      }
       const user = await kith.login(username.trim(), password);
-      props.onSignedIn(user);
+      props.onSignedIn(user, joined);
     } catch (err) {
+      if (err instanceof KithApiError && INVITE_REFUSALS.has(err.code)) props.onInviteRefused?.();
       setError(describeError(err));
       setBusy(false);
     }

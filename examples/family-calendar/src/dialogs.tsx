@@ -1,5 +1,5 @@
 /** The smaller dialogs: which occurrences a drag applies to, the trash, and the family (members and invites). */
-import type { Calendar, CalendarEvent, Invite, Member, Role } from '@kith/client';
+import type { Calendar, CalendarEvent, Invite, InviteSummary, Member, Role } from '@kith/client';
 import { useEffect, useState } from 'preact/hooks';
 import { memberColor } from './colors.js';
 import type { Scope } from './edits.js';
@@ -113,6 +113,7 @@ export function FamilyDialog(props: {
   const [inviteRole, setInviteRole] = useState<Role>('editor');
   const [days, setDays] = useState('7');
   const [invite, setInvite] = useState<Invite | null>(null);
+  const [invites, setInvites] = useState<InviteSummary[]>([]);
   const [copied, setCopied] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -122,13 +123,36 @@ export function FamilyDialog(props: {
     props.onMembers(room.members);
   }
 
+  /** The owner's view of the links that are out there, so that one can be withdrawn. */
+  async function loadInvites() {
+    if (!owner) return;
+    try {
+      setInvites((await kith.rooms.invites(props.roomId)).filter((i) => i.usable));
+    } catch {
+      /* offline: the list simply stays as it was */
+    }
+  }
+  useEffect(() => void loadInvites(), [props.roomId, owner]);
+
+  async function revoke(i: InviteSummary) {
+    setError(null);
+    try {
+      await kith.rooms.revokeInvite(props.roomId, i.inviteId);
+      if (invite?.inviteId === i.inviteId) setInvite(null);
+      await loadInvites();
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }
+
   async function createInvite(e: Event) {
     e.preventDefault();
     setBusy(true);
     setError(null);
     setCopied(false);
     try {
-      setInvite(await kith.rooms.invite(props.roomId, { role: inviteRole, ...(days ? { expiresInHours: Number(days) * 24 } : {}) }));
+      setInvite(await kith.rooms.invite(props.roomId, { role: inviteRole, expiresInHours: Number(days) * 24 }));
+      await loadInvites();
     } catch (err) {
       setError(describeError(err));
     } finally {
@@ -216,7 +240,6 @@ export function FamilyDialog(props: {
                 <option value="1">1 day</option>
                 <option value="7">7 days</option>
                 <option value="30">30 days</option>
-                <option value="">No limit</option>
               </select>
             </label>
           </div>
@@ -238,6 +261,25 @@ export function FamilyDialog(props: {
         </form>
       ) : (
         <p class="hint">Only the calendar’s owners can invite people.</p>
+      )}
+      {owner && invites.length > 0 && (
+        <section class="invite-links">
+          <h3>Open invite links</h3>
+          <ul aria-label="Open invites">
+            {invites.map((i) => (
+              <li key={i.inviteId}>
+                <span>
+                  {ROLE_TEXT[i.role]} · {i.uses} of {i.maxUses ?? '∞'} used
+                  {i.expiresAt ? ` · until ${new Date(i.expiresAt).toLocaleDateString()}` : ''}
+                </span>
+                <button type="button" onClick={() => void revoke(i)} aria-label={`Revoke (${ROLE_TEXT[i.role]}, ${i.uses} used)`}>
+                  Revoke
+                </button>
+              </li>
+            ))}
+          </ul>
+          <p class="hint">A revoked link stops working at once. Removing someone also stops every link made before.</p>
+        </section>
       )}
       {error && (
         <p class="error" role="alert">

@@ -62,6 +62,16 @@ export function describeError(err: unknown): string {
         return 'This invite link has already been used. Ask for a new one.';
       case 'INVITE_NOT_FOUND':
         return 'This invite link is not valid. Check that you copied all of it, or ask for a new one.';
+      case 'INVITE_REVOKED':
+        return 'This invite link has been withdrawn. Ask for a new one.';
+      case 'REMOVED_FROM_ROOM':
+        return 'You were removed from this calendar. Only a new invite from its owner lets you back in.';
+      case 'INVITE_REQUIRED':
+        return 'New accounts need an invite link on this server. Open the link you were sent, then create your account.';
+      case 'REGISTRATION_CLOSED':
+        return 'This server does not accept new accounts.';
+      case 'PUBLIC_URL_REQUIRED':
+        return 'The server cannot make links yet: its operator must set its public address (--public-url).';
       case 'ROOM_NOT_FOUND':
         return 'You are no longer a member of this calendar.';
       case 'FORBIDDEN':

@@ -35,19 +35,48 @@ export interface RoomDetails extends RoomSummary {
 
 export interface InviteOptions {
   role: Role;
-  /** Lifetime in hours (default: never expires). */
+  /** Lifetime in hours (default: the server's, 168 unless configured). */
   expiresInHours?: number;
-  /** How many people may accept it (default: unlimited). */
+  /** How many people may accept it (default: the server's, 10 unless configured). */
   maxUses?: number;
 }
 
 export interface Invite {
+  /** Names the invite in `rooms.invites` and `rooms.revokeInvite`; cannot be used to join. */
+  inviteId: string;
   code: string;
   /** A link to share; `acceptInvite` takes it as well as the bare code. */
   url: string;
   role: Role;
   expiresAt: string | null;
   maxUses: number | null;
+}
+
+/** An invite as `rooms.invites` lists it: its code is never shown again (the server keeps only a hash). */
+export interface InviteSummary {
+  inviteId: string;
+  role: Role;
+  /** userId of the owner who made it. */
+  createdBy: string;
+  createdAt: string;
+  expiresAt: string | null;
+  maxUses: number | null;
+  uses: number;
+  /** Neither expired nor used up. */
+  usable: boolean;
+}
+
+export interface RegisterOptions {
+  /**
+   * An invite code or link: the account is created only if the invite admits it, and joins its
+   * room in the same step. Required by servers started with `--registration invite-only`.
+   */
+  invite?: string;
+}
+
+/** The registered user; `room` is the room joined when an invite came with the registration. */
+export interface RegisteredUser extends User {
+  room?: RoomSummary;
 }
 
 export interface AcceptedInvite extends RoomSummary {
@@ -144,8 +173,9 @@ export class KithClient {
     return this.user;
   }
 
-  async register(username: string, password: string): Promise<User> {
-    return this.request<User>('POST', '/users/register', { username, password }, { auth: false });
+  async register(username: string, password: string, options: RegisterOptions = {}): Promise<RegisteredUser> {
+    const body = options.invite === undefined ? { username, password } : { username, password, inviteCode: inviteCode(options.invite) };
+    return this.request<RegisteredUser>('POST', '/users/register', body, { auth: false });
   }
 
   /** Signs in; the session is kept in the token store. */
@@ -357,6 +387,13 @@ export class KithClient {
     /** Owner only. */
     invite: (roomId: string, options: InviteOptions): Promise<Invite> =>
       this.request<Invite>('POST', `/rooms/${enc(roomId)}/invites`, options),
+    /** Owner only: the room's invites, newest first (expired and used-up ones too, until revoked). */
+    invites: async (roomId: string): Promise<InviteSummary[]> =>
+      (await this.request<{ invites: InviteSummary[] }>('GET', `/rooms/${enc(roomId)}/invites`)).invites,
+    /** Owner only: the invite's link stops working at once. `INVITE_NOT_FOUND` (404) if it is gone already. */
+    revokeInvite: async (roomId: string, inviteId: string): Promise<void> => {
+      await this.request('DELETE', `/rooms/${enc(roomId)}/invites/${enc(inviteId)}`);
+    },
     /** Joins the room of an invite; takes the code or the invite URL. */
     acceptInvite: (codeOrUrl: string): Promise<AcceptedInvite> =>
       this.request<AcceptedInvite>('POST', `/invites/${enc(inviteCode(codeOrUrl))}/accept`),

@@ -44,6 +44,32 @@ describe('rooms', () => {
     expect(members).toContainEqual({ userId: m.userId, username: m.username, role: 'editor' });
   });
 
+  it('lists a room’s invites for its owner and revokes one: its link stops working', async () => {
+    const { owner, member } = await twoUsers();
+    const { roomId } = await owner.rooms.create('Family');
+    const invite = await owner.rooms.invite(roomId, { role: 'viewer' });
+    expect(invite).toMatchObject({ inviteId: expect.any(String), maxUses: 10, expiresAt: expect.any(String) });
+    expect(await owner.rooms.invites(roomId)).toEqual([
+      expect.objectContaining({ inviteId: invite.inviteId, role: 'viewer', uses: 0, usable: true }),
+    ]);
+    await owner.rooms.revokeInvite(roomId, invite.inviteId);
+    expect(await owner.rooms.invites(roomId)).toEqual([]);
+    expect(await member.rooms.acceptInvite(invite.url).catch((e: unknown) => e)).toMatchObject({ status: 404, code: 'INVITE_NOT_FOUND' });
+  });
+
+  it('registers with an invite link: the new account is in the invite’s room at once', async () => {
+    const { owner } = await twoUsers();
+    const { roomId } = await owner.rooms.create('Family');
+    const invite = await owner.rooms.invite(roomId, { role: 'editor' });
+    const guest = makeClient(t.url);
+    const username = `guest${Date.now().toString(36)}`;
+    const registered = await guest.register(username, 'correct horse battery', { invite: invite.url });
+    expect(registered).toEqual({ userId: expect.any(String), username, room: { roomId, name: 'Family', role: 'editor' } });
+    await guest.login(username, 'correct horse battery');
+    expect(await guest.rooms.list()).toEqual([{ roomId, name: 'Family', role: 'editor' }]);
+    await guest.close();
+  });
+
   it('sets roles, refuses to drop the last owner, removes members and lets members leave', async () => {
     const { owner, member, o, m } = await twoUsers();
     const { roomId } = await owner.rooms.create('Family');

@@ -9,6 +9,7 @@ import { authRoutes } from './auth/routes.js';
 import { roomRoutes } from './rooms/routes.js';
 import type { MembershipEvents } from './rooms/membership-events.js';
 import { opsRoutes } from './ops/health.js';
+import { installSecurityHeaders } from './web/security-headers.js';
 import { bundledAppDir, serveWebApp } from './web/static-app.js';
 import type { Metrics } from './ops/metrics.js';
 import type { Storage } from './storage/storage.js';
@@ -39,6 +40,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // No type coercion: `{"username": 12345}` must be a 400, not the user "12345".
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
+  installSecurityHeaders(app);
   const webRoot = config.staticDir ?? bundledAppDir();
   const webAppFallback = webRoot ? await serveWebApp(app, webRoot) : undefined;
   installErrorHandlers(app, webAppFallback);
@@ -61,12 +63,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshTokenTtlDays: config.refreshTokenTtlDays,
     loginPerMinute: config.limits.loginPerMinute,
+    loginPerAccountPerMinute: config.limits.loginPerAccountPerMinute,
+    registration: config.registration,
   });
-  await app.register(roomRoutes, { storage: deps.storage, membership: deps.membership, publicUrl: config.publicUrl });
+  await app.register(roomRoutes, {
+    storage: deps.storage,
+    membership: deps.membership,
+    publicUrl: config.publicUrl,
+    inviteDefaults: { expiryHours: config.inviteExpiryHours, maxUses: config.inviteMaxUses },
+    acceptPerMinute: config.limits.loginPerMinute,
+  });
   await app.register(opsRoutes, {
     storage: deps.storage,
     metrics: deps.metrics,
     isAccepting: deps.isAccepting,
+    metricsToken: config.metricsToken,
     ...(deps.writeHealth ? { writeHealth: deps.writeHealth } : {}),
   });
   return app;

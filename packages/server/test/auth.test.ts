@@ -463,7 +463,7 @@ describe('unknown routes', () => {
   });
 });
 
-describe('login rate limits (3 per minute)', () => {
+describe('login rate limits (3 per minute per IP and username, 9 per IP, 6 per account)', () => {
   let limited: TestServer;
   const from = (ip: string, username: string, password = 'wrong password') =>
     postJsonFrom(ip, limited.url, '/users/login', { username, password });
@@ -476,7 +476,7 @@ describe('login rate limits (3 per minute)', () => {
   };
 
   beforeAll(async () => {
-    limited = await startTestServer({ limits: { loginPerMinute: 3 } });
+    limited = await startTestServer({ limits: { loginPerMinute: 3, loginPerAccountPerMinute: 6 } });
     const res = await postJsonFrom('127.0.0.1', limited.url, '/users/register', { username: 'victim', password: PASSWORD });
     expect(res.status).toBe(201);
   });
@@ -484,23 +484,26 @@ describe('login rate limits (3 per minute)', () => {
     await limited?.close();
   });
 
-  it('limits one IP to 3 logins a minute across usernames: the 4th is 429 RATE_LIMITED with Retry-After', async () => {
-    for (const name of ['ip_a', 'ip_b', 'ip_c']) expectError(await from('127.0.0.11', name), 401, 'INVALID_CREDENTIALS');
-    expectLimited(await from('127.0.0.11', 'ip_d'));
-    // Another address is not affected, and the refused attempt did not count against "ip_d".
-    expectError(await from('127.0.0.12', 'ip_d'), 401, 'INVALID_CREDENTIALS');
+  it('limits one IP to 3 attempts a minute at one username: the 4th is 429 RATE_LIMITED with Retry-After', async () => {
+    for (let i = 0; i < 3; i++) expectError(await from('127.0.0.11', 'ip_a'), 401, 'INVALID_CREDENTIALS');
+    expectLimited(await from('127.0.0.11', 'IP_A'));
+    // Another address is not affected.
+    expectError(await from('127.0.0.12', 'ip_a'), 401, 'INVALID_CREDENTIALS');
   });
 
-  it('limits one username to 3 attempts a minute even from 3 different IPs, case-insensitively', async () => {
-    expectError(await from('127.0.0.21', 'victim'), 401, 'INVALID_CREDENTIALS');
-    expectError(await from('127.0.0.22', 'Victim'), 401, 'INVALID_CREDENTIALS');
-    expectError(await from('127.0.0.23', 'VICTIM'), 401, 'INVALID_CREDENTIALS');
-    // A fourth address, with its own per-IP budget untouched, is refused for this username ...
-    expectLimited(await from('127.0.0.24', 'victim'));
+  it('limits one IP to 9 attempts a minute across usernames', async () => {
+    for (let i = 0; i < 9; i++) expectError(await from('127.0.0.13', `spray${i}`), 401, 'INVALID_CREDENTIALS');
+    expectLimited(await from('127.0.0.13', 'spray9'));
+  });
+
+  it('limits one username to 6 attempts a minute from all addresses together, case-insensitively', async () => {
+    for (let i = 0; i < 6; i++) expectError(await from(`127.0.0.${21 + i}`, i % 2 ? 'victim' : 'VICTIM'), 401, 'INVALID_CREDENTIALS');
+    // A seventh address, with its own budgets untouched, is refused for this username ...
+    expectLimited(await from('127.0.0.28', 'victim'));
     // ... even with the right password ...
-    expectLimited(await from('127.0.0.25', 'victim', PASSWORD));
+    expectLimited(await from('127.0.0.29', 'victim', PASSWORD));
     // ... while the same address may still try another username.
-    expectError(await from('127.0.0.24', 'someone_else'), 401, 'INVALID_CREDENTIALS');
+    expectError(await from('127.0.0.28', 'someone_else'), 401, 'INVALID_CREDENTIALS');
   });
 
   it('limits registrations per IP too (3 x 3 per minute), counting refused ones', async () => {

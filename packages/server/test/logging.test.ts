@@ -21,6 +21,8 @@ function captureStream() {
   };
 }
 
+const METRICS_TOKEN = 'metrics-token-that-must-never-be-logged';
+
 describe.each(['info', 'trace'])('no secret reaches the log (level %s)', (level) => {
   const log = captureStream();
   let server: KithServer;
@@ -36,6 +38,7 @@ describe.each(['info', 'trace'])('no secret reaches the log (level %s)', (level)
       jwtSecret: TEST_JWT_SECRET,
       sqliteSynchronous: 'normal',
       limits: { ...defaultConfig().limits, loginPerMinute: 1000 },
+      metricsToken: METRICS_TOKEN,
     });
     server = await startKithServer(config, { logger: createLogger(level, log.stream) });
     api = apiClient(server.url);
@@ -84,6 +87,19 @@ describe.each(['info', 'trace'])('no secret reaches the log (level %s)', (level)
     const inviteCode: string = inv.body.code;
     const friend = await api.signUp('friend');
     expect((await api.request('POST', `/invites/${inviteCode}/accept`, { token: friend.token })).status).toBe(200);
+    // Registering with an invite code, listing and revoking invites, the feed secret, /metrics' token.
+    const second = await api.request('POST', `/rooms/${roomId}/invites`, { body: { role: 'viewer' }, token: token3 });
+    const secondCode: string = second.body.code;
+    const joiner = await api.request('POST', '/users/register', { body: { username: 'invited_user', password, inviteCode: secondCode } });
+    expect(joiner.status).toBe(201);
+    expectError(await api.request('POST', '/users/register', { body: { username: 'invited_again', password, inviteCode: `${secondCode}x` } }), 404, 'INVITE_NOT_FOUND');
+    expect((await api.request('GET', `/rooms/${roomId}/invites`, { token: token3 })).status).toBe(200);
+    expect((await api.request('DELETE', `/rooms/${roomId}/invites/${second.body.inviteId}`, { token: token3 })).status).toBe(204);
+    const feed = await api.request('POST', `/rooms/${roomId}/feed`, { token: token3 });
+    const feedSecret = /\/feeds\/([^/]+)\.ics$/.exec(feed.body.url)![1]!;
+    expect((await api.request('GET', `/feeds/${feedSecret}.ics`)).status).toBe(200);
+    expect((await api.request('GET', '/metrics', { token: METRICS_TOKEN })).status).toBe(200);
+    expectError(await api.request('GET', '/metrics', { token: `${METRICS_TOKEN}-wrong` }), 401, 'UNAUTHENTICATED');
 
     // Sync sockets authenticate with `?token=`: a stock provider, and refused upgrades.
     const { provider } = connectProvider(wsUrl, roomId, token3);
@@ -108,6 +124,9 @@ describe.each(['info', 'trace'])('no secret reaches the log (level %s)', (level)
       token3,
       refreshToken3,
       inviteCode,
+      secondCode,
+      feedSecret,
+      metricsToken: METRICS_TOKEN,
       friendToken: friend.token,
       friendRefreshToken: friend.refreshToken,
       friendPassword: friend.password,

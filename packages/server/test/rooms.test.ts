@@ -224,14 +224,18 @@ describe('GET /rooms/:roomId', () => {
 });
 
 describe('POST /rooms/:roomId/invites', () => {
-  it('lets an owner create an invite: 201 {code, url, role, expiresAt, maxUses}', async () => {
+  it('lets an owner create an invite: 201 {inviteId, code, url, role, expiresAt, maxUses}, by default for 7 days and 10 people', async () => {
     const roomId = await roomWith(alice);
+    const before = Date.now();
     const res = await invite(alice.token, roomId, { role: 'editor' });
     expect(res.status).toBe(201);
-    expect(Object.keys(res.body).sort()).toEqual(['code', 'expiresAt', 'maxUses', 'role', 'url']);
+    expect(Object.keys(res.body).sort()).toEqual(['code', 'expiresAt', 'inviteId', 'maxUses', 'role', 'url']);
     expect(res.body.code).toMatch(/^[A-Za-z0-9_-]{22,}$/);
     expect(res.body.url).toBe(`${t.url}/invite/${res.body.code}`);
-    expect(res.body).toMatchObject({ role: 'editor', expiresAt: null, maxUses: null });
+    expect(res.body).toMatchObject({ role: 'editor', maxUses: 10 });
+    const expiresAt = Date.parse(res.body.expiresAt);
+    expect(expiresAt - before).toBeGreaterThanOrEqual(168 * 3600_000 - 1000);
+    expect(expiresAt - before).toBeLessThanOrEqual(168 * 3600_000 + 5000);
   });
 
   it('reports expiry and use limit when given', async () => {

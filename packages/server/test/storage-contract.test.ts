@@ -507,6 +507,82 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(results.map((r) => r.outcome).sort()).toEqual(['already-member', 'already-member', 'joined']);
         expect(await s.rooms.members(room.roomId)).toHaveLength(2);
       });
+
+      it('listInvites gives a room’s invites newest first; revokeInvite deletes one of that room only', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const room = await addRoom(s, alice);
+        const other = await addRoom(s, alice, 'Other');
+        const older = await invite(room, { role: 'viewer', maxUses: 3 });
+        const newer = await invite(room);
+        const elsewhere = await invite(other);
+        const listed = await s.rooms.listInvites(room.roomId);
+        expect(listed.map((i) => i.codeHash)).toEqual([newer, older]);
+        expect(listed[1]).toMatchObject({ roomId: room.roomId, role: 'viewer', createdBy: alice.userId, maxUses: 3, uses: 0, expiresAt: null });
+        expect(await s.rooms.revokeInvite(room.roomId, elsewhere)).toBe(false);
+        expect(await s.rooms.revokeInvite(room.roomId, older)).toBe(true);
+        expect(await s.rooms.revokeInvite(room.roomId, older)).toBe(false);
+        expect(await s.rooms.acceptInvite(older, bob.userId, tick())).toEqual({ outcome: 'not-found' });
+        expect((await s.rooms.listInvites(room.roomId)).map((i) => i.codeHash)).toEqual([newer]);
+        expect((await s.rooms.listInvites(other.roomId)).map((i) => i.codeHash)).toEqual([elsewhere]);
+      });
+
+      it('a removal with a time refuses invites created up to it (removed) and admits newer ones; leaving records nothing', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const carol = await addUser(s);
+        const room = await addRoom(s, alice);
+        const used = await invite(room, { maxUses: 5 });
+        expect((await s.rooms.acceptInvite(used, bob.userId, tick())).outcome).toBe('joined');
+        const removedAt = tick();
+        expect(await s.rooms.removeMember(room.roomId, bob.userId, removedAt)).toBe('ok');
+        expect(await s.rooms.acceptInvite(used, bob.userId, tick())).toEqual({ outcome: 'removed' });
+        const later = await invite(room, { maxUses: 5 });
+        expect((await s.rooms.acceptInvite(later, bob.userId, tick())).outcome).toBe('joined');
+        // Removed a second time, later: the later invite is refused too.
+        expect(await s.rooms.removeMember(room.roomId, bob.userId, tick())).toBe('ok');
+        expect(await s.rooms.acceptInvite(later, bob.userId, tick())).toEqual({ outcome: 'removed' });
+        // Carol leaves without a time: her link still works.
+        expect((await s.rooms.acceptInvite(used, carol.userId, tick())).outcome).toBe('joined');
+        expect(await s.rooms.removeMember(room.roomId, carol.userId)).toBe('ok');
+        expect((await s.rooms.acceptInvite(used, carol.userId, tick())).outcome).toBe('joined');
+      });
+
+      it("an invite whose creator is no longer an owner is revoked, and works again once they are", async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const carol = await addUser(s);
+        const room = await addRoom(s, alice);
+        await join(s, room, bob, 'owner');
+        const code = randomUUID();
+        await s.rooms.createInvite({ codeHash: code, roomId: room.roomId, role: 'editor', createdBy: bob.userId, expiresAt: null, maxUses: null, uses: 0, createdAt: tick() });
+        expect(await s.rooms.setRole(room.roomId, bob.userId, 'viewer')).toBe('ok');
+        expect(await s.rooms.acceptInvite(code, carol.userId, tick())).toEqual({ outcome: 'revoked' });
+        expect(await s.rooms.setRole(room.roomId, bob.userId, 'owner')).toBe('ok');
+        expect((await s.rooms.acceptInvite(code, carol.userId, tick())).outcome).toBe('joined');
+      });
+
+      it('registerWithInvite creates the user and joins, or does neither', async () => {
+        const alice = await addUser(s);
+        const room = await addRoom(s, alice);
+        const once = await invite(room, { role: 'viewer', maxUses: 1 });
+        const newUser = (username: string): UserRecord => ({ userId: randomUUID(), username, passwordHash: 'hash', createdAt: tick() });
+        const dora = newUser(`dora-${randomUUID().slice(0, 6)}`);
+        const now = tick();
+        expect(await s.rooms.registerWithInvite(dora, once, now)).toEqual({
+          outcome: 'joined',
+          member: { roomId: room.roomId, userId: dora.userId, username: dora.username, role: 'viewer', joinedAt: now },
+        });
+        expect(await s.users.findById(dora.userId)).toEqual(dora);
+        const eve = newUser(`eve-${randomUUID().slice(0, 6)}`);
+        expect(await s.rooms.registerWithInvite(eve, once, tick())).toEqual({ outcome: 'used-up' });
+        expect(await s.rooms.registerWithInvite(eve, 'no-such-code', tick())).toEqual({ outcome: 'not-found' });
+        expect(await s.users.findById(eve.userId)).toBeUndefined();
+        expect(await s.users.findByUsername(eve.username)).toBeUndefined();
+        const open = await invite(room, { maxUses: 2 });
+        expect(await s.rooms.registerWithInvite({ ...newUser(dora.username.toUpperCase()) }, open, tick())).toEqual({ outcome: 'username-taken' });
+        expect((await s.rooms.listInvites(room.roomId)).find((i) => i.codeHash === open)?.uses).toBe(0);
+      });
     });
 
     describe('calendar feeds', () => {

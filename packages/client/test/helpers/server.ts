@@ -34,7 +34,7 @@ export async function startServer(overrides: Overrides = {}): Promise<TestServer
     sqliteSynchronous: 'normal',
     ...overrides,
     dataDir,
-    limits: { ...base.limits, loginPerMinute: 10_000, ...overrides.limits },
+    limits: { ...base.limits, loginPerMinute: 10_000, loginPerAccountPerMinute: 10_000, ...overrides.limits },
     sync: { ...base.sync, ...overrides.sync },
   });
   const server = await startKithServer(config);

@@ -1,19 +1,25 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
+import type { RegistrationPolicy } from '../config/config.js';
 import { KithError } from '../errors/catalogue.js';
-import { newUserId } from '../ids.js';
+import { newUserId, sha256 } from '../ids.js';
+import { refuseInvite } from '../rooms/invite-outcome.js';
 import type { Storage } from '../storage/storage.js';
 import { requireUser, signAccessToken } from './access-tokens.js';
 import { strictJsonApi } from './json-api.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 import { RefreshTokens } from './refresh-tokens.js';
-import { Credentials, LoginBody, RefreshBody, TokenPair, UserView } from './schemas.js';
+import { LoginBody, RefreshBody, RegisterBody, RegisteredView, TokenPair, UserView } from './schemas.js';
 
 export interface AuthRoutesOptions {
   storage: Storage;
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
+  /** Attempts per minute per client IP and username; an IP gets 3× that across usernames. */
   loginPerMinute: number;
+  /** Attempts per minute for one username from every address together. */
+  loginPerAccountPerMinute: number;
+  registration: RegistrationPolicy;
 }
 
 /** The seed's auth contract: register, login, me; plus refresh rotation and logout. */
@@ -34,34 +40,68 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   app.post(
     '/users/register',
     {
-      schema: { body: Credentials, response: { 201: UserView } },
+      schema: { body: RegisterBody, response: { 201: RegisteredView } },
       config: { rateLimit: { max: opts.loginPerMinute * 3, timeWindow: '1 minute' } },
     },
     async (request, reply) => {
-      const { username, password } = request.body;
-      const user = { userId: newUserId(), username, passwordHash: await hashPassword(password), createdAt: Date.now() };
-      if (!(await storage.users.create(user))) throw new KithError('USERNAME_TAKEN');
-      request.log.info({ userId: user.userId }, 'user registered');
-      return reply.code(201).send({ userId: user.userId, username: user.username });
+      const { username, password, inviteCode } = request.body;
+      if (opts.registration === 'closed') throw new KithError('REGISTRATION_CLOSED');
+      if (opts.registration === 'invite-only' && inviteCode === undefined) throw new KithError('INVITE_REQUIRED');
+      const now = Date.now();
+      const user = { userId: newUserId(), username, passwordHash: await hashPassword(password), createdAt: now };
+      if (inviteCode === undefined) {
+        if (!(await storage.users.create(user))) throw new KithError('USERNAME_TAKEN');
+        request.log.info({ userId: user.userId }, 'user registered');
+        return reply.code(201).send({ userId: user.userId, username: user.username });
+      }
+      // With a code (in every policy) the account exists only if the invite admits it: one
+      // transaction, so a used-up or revoked invite cannot mint accounts.
+      const result = await storage.rooms.registerWithInvite(user, sha256(inviteCode), now);
+      if (result.outcome !== 'joined') {
+        refuseInvite(result.outcome);
+        throw new KithError('INTERNAL');
+      }
+      const room = await storage.rooms.get(result.member.roomId);
+      request.log.info({ userId: user.userId, roomId: result.member.roomId }, 'user registered with an invite');
+      return reply.code(201).send({
+        userId: user.userId,
+        username: user.username,
+        room: { roomId: result.member.roomId, name: room?.name ?? '', role: result.member.role },
+      });
     },
   );
 
-  // Per-username limit on top of the per-IP one, so that guessing one person's password from
-  // many addresses is slowed too. It must not be `app.rateLimit(...)`: every limiter made by that
-  // decorator and the route's `config.rateLimit` hook share one per-request "already ran" flag, so
-  // the per-IP hook (onRequest) ran first and the per-username preHandler then did nothing at all.
-  // `createRateLimit` returns a bare check with its own store that is always applied.
-  const perUsername = app.createRateLimit({
+  // Login limits. Per client IP and username, so that someone guessing a password from their
+  // address locks out only themself, not the account's owner elsewhere (a per-account lock was a
+  // one-request-a-minute denial of service against anyone). Per IP across usernames (3×, room
+  // for a household behind one NAT) against spraying one password over many accounts. And a
+  // generous per-account bound against guessing spread over many addresses: at the default
+  // 100/min a botnet still gets at most 144,000 guesses a day, while the owner is locked out only
+  // by an attacker with at least ten addresses working full time.
+  // These must not be `app.rateLimit(...)`: every limiter made by that decorator and the route's
+  // `config.rateLimit` hook share one per-request "already ran" flag, so the per-IP hook
+  // (onRequest) ran first and a later one did nothing at all. `createRateLimit` returns a bare
+  // check with its own store that is always applied.
+  const usernameOf = (request: FastifyRequest) =>
+    String((request.body as { username?: unknown })?.username ?? '').toLowerCase();
+  const perIpAndUsername = app.createRateLimit({
     max: opts.loginPerMinute,
     timeWindow: '1 minute',
-    keyGenerator: (request) => `login:${String((request.body as { username?: unknown })?.username ?? '').toLowerCase()}`,
+    keyGenerator: (request) => `login:${request.ip}:${usernameOf(request)}`,
   });
-  const limitPerUsername = async (request: FastifyRequest) => {
-    const limit = await perUsername(request);
-    if (!limit.isAllowed && limit.isExceeded) {
-      throw new KithError('RATE_LIMITED', `Too many login attempts for this username; retry in ${limit.ttlInSeconds} s.`, {
-        'retry-after': String(Math.max(1, limit.ttlInSeconds)),
-      });
+  const perAccount = app.createRateLimit({
+    max: opts.loginPerAccountPerMinute,
+    timeWindow: '1 minute',
+    keyGenerator: (request) => `login:${usernameOf(request)}`,
+  });
+  const limitLogins = async (request: FastifyRequest) => {
+    for (const check of [perIpAndUsername, perAccount]) {
+      const limit = await check(request);
+      if (!limit.isAllowed && limit.isExceeded) {
+        throw new KithError('RATE_LIMITED', `Too many login attempts for this username; retry in ${limit.ttlInSeconds} s.`, {
+          'retry-after': String(Math.max(1, limit.ttlInSeconds)),
+        });
+      }
     }
   };
 
@@ -69,8 +109,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     '/users/login',
     {
       schema: { body: LoginBody, response: { 200: TokenPair } },
-      config: { rateLimit: { max: opts.loginPerMinute, timeWindow: '1 minute' } },
-      preHandler: limitPerUsername,
+      config: { rateLimit: { max: opts.loginPerMinute * 3, timeWindow: '1 minute' } },
+      preHandler: limitLogins,
     },
     async (request) => {
       const { username, password } = request.body;

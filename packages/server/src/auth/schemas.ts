@@ -9,6 +9,15 @@ export const Username = Type.String({
 export const Password = Type.String({ minLength: 8, maxLength: 1024 });
 
 export const Credentials = Type.Object({ username: Username, password: Password }, { additionalProperties: false });
+/** Registration: the credentials, and an invite code (required under `--registration invite-only`). */
+export const RegisterBody = Type.Object(
+  {
+    username: Username,
+    password: Password,
+    inviteCode: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'joins its room in the same step' })),
+  },
+  { additionalProperties: false },
+);
 /** Login does not re-check the signup rules: a wrong password is a 401, not a 400. */
 export const LoginBody = Type.Object(
   { username: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) },
@@ -20,6 +29,13 @@ export const RefreshBody = Type.Object(
 );
 
 export const UserView = Type.Object({ userId: Type.String(), username: Type.String() });
+const Role = Type.Union([Type.Literal('owner'), Type.Literal('editor'), Type.Literal('viewer')]);
+/** The seed's register answer, plus the room joined when an invite code came with it. */
+export const RegisteredView = Type.Object({
+  userId: Type.String(),
+  username: Type.String(),
+  room: Type.Optional(Type.Object({ roomId: Type.String(), name: Type.String(), role: Role })),
+});
 export const TokenPair = Type.Object({
   token: Type.String(),
   refreshToken: Type.String(),

@@ -28,6 +28,7 @@ import { newSecretToken, sha256 } from '../ids.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
 import type { SyncServer } from '../sync/sync-server.js';
+import { linkBase } from '../web/public-url.js';
 import { eventView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
 import { buildIcs } from './ics-export.js';
@@ -108,7 +109,6 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
     if (me.role !== 'owner') throw new KithError('FORBIDDEN', 'Only an owner of the room can manage its feed.');
     return me;
   };
-  const baseUrl = (request: FastifyRequest) => (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
 
   // ---- events
 
@@ -210,11 +210,12 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
 
   app.post('/rooms/:roomId/feed', { schema: { params: RoomParams, response: { 201: FeedAnswer } } }, async (request, reply) => {
     const me = await owner(request, request.params.roomId);
+    const base = linkBase(config.publicUrl, request);
     const token = newSecretToken();
     const createdAt = Date.now();
     // Replacing the stored hash is what revokes the previous URL.
     await storage.feeds.put({ roomId: me.roomId, tokenHash: sha256(token), createdBy: me.userId, createdAt });
-    const url = `${baseUrl(request)}/feeds/${token}.ics`;
+    const url = `${base}/feeds/${token}.ics`;
     return reply.code(201).send({
       url,
       webcalUrl: url.replace(/^https?:/, 'webcal:'),
@@ -286,6 +287,10 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async
       const token = file.endsWith('.ics') ? file.slice(0, -4) : '';
       const feed = token ? await storage.feeds.findByTokenHash(sha256(token)) : undefined;
       if (!feed) throw new KithError('FEED_NOT_FOUND');
+      // The URL speaks for its creator: once they are no longer an owner of the room (removed,
+      // left or demoted), it stops working, as their own access did.
+      const creator = await storage.rooms.member(feed.roomId, feed.createdBy);
+      if (creator?.role !== 'owner') throw new KithError('FEED_NOT_FOUND');
       const room = await storage.rooms.get(feed.roomId);
       if (!room) throw new KithError('FEED_NOT_FOUND');
       const skipped: Array<{ eventId: string; reason: string }> = [];

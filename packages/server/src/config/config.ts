@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 
 export type SqliteSynchronous = 'full' | 'normal';
+/** Who may create an account: anyone, only people holding a valid invite code, or no one. */
+export type RegistrationPolicy = 'open' | 'invite-only' | 'closed';
 
 export interface Limits {
   /** Largest WebSocket message accepted; larger ones close the socket with 1009. */
@@ -12,7 +14,7 @@ export interface Limits {
   updatesPerSecond: number;
   /** Burst size of that token bucket. */
   updatesBurst: number;
-  /** Login attempts per minute per client IP, and per username. */
+  /** Login attempts per minute per client IP and username (an IP gets 3× that across usernames). */
   loginPerMinute: number;
   /** Components (BEGIN: lines: VEVENTs, VALARMs, VTIMEZONE parts, …) one ICS import may hold. */
   maxImportComponents: number;
@@ -34,6 +36,8 @@ export interface Limits {
   presencePerSocket: number;
   /** Presence client ids one room holds at most; further ones are dropped. */
   presencePerRoom: number;
+  /** Login attempts per minute for one username from all addresses together (distributed guessing). */
+  loginPerAccountPerMinute: number;
 }
 
 export interface SyncTuning {
@@ -98,6 +102,14 @@ export interface KithConfig {
   shutdownGraceMs: number;
   limits: Limits;
   sync: SyncTuning;
+  /** Who may register (see RegistrationPolicy). */
+  registration: RegistrationPolicy;
+  /** Lifetime of an invite created without `expiresInHours`. */
+  inviteExpiryHours: number;
+  /** How many people may accept an invite created without `maxUses`. */
+  inviteMaxUses: number;
+  /** Bearer token that reads /metrics from anywhere; unset, only loopback clients may read it. */
+  metricsToken: string | undefined;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -118,6 +130,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxPresenceBytes: 4096,
   presencePerSocket: 4,
   presencePerRoom: 128,
+  loginPerAccountPerMinute: 100,
 };
 
 export const DEFAULT_SYNC: SyncTuning = {
@@ -154,6 +167,10 @@ export function defaultConfig(overrides: Partial<KithConfig> = {}): KithConfig {
       worker: 'in-process',
     },
     shutdownGraceMs: 10_000,
+    registration: 'open',
+    inviteExpiryHours: 7 * 24,
+    inviteMaxUses: 10,
+    metricsToken: undefined,
     ...overrides,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
     sync: { ...DEFAULT_SYNC, ...overrides.sync },
@@ -210,6 +227,14 @@ const OPTIONS = {
   'unload-grace-ms': { env: 'KITH_UNLOAD_GRACE_MS', help: 'how long an unused room stays in memory (default 30000)' },
   'compact-after-updates': { env: 'KITH_COMPACT_AFTER_UPDATES', help: 'compact a room once its log has this many updates (default 1000)' },
   'shutdown-grace-ms': { env: 'KITH_SHUTDOWN_GRACE_MS', help: 'on SIGTERM, how long in-flight HTTP requests may take before being cut off (default 10000)' },
+  registration: { env: 'KITH_REGISTRATION', help: 'who may register: open (default), invite-only (needs a valid invite code) or closed' },
+  'invite-expiry-hours': { env: 'KITH_INVITE_EXPIRY_HOURS', help: 'lifetime of an invite created without expiresInHours (default 168)' },
+  'invite-max-uses': { env: 'KITH_INVITE_MAX_USES', help: 'uses of an invite created without maxUses (default 10)' },
+  'metrics-token': { env: 'KITH_METRICS_TOKEN', help: 'bearer token to read /metrics from anywhere (default: loopback clients only)' },
+  'login-per-account-per-minute': {
+    env: 'KITH_LOGIN_PER_ACCOUNT_PER_MINUTE',
+    help: 'login attempts per minute for one username from all addresses (default 100)',
+  },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -295,6 +320,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
   if (googleWorker !== 'in-process' && googleWorker !== 'external') {
     throw new ConfigError(`${source('google-sync-worker')} must be in-process or external, got "${googleWorker}"`);
   }
+  const registration = raw('registration') ?? 'open';
+  if (registration !== 'open' && registration !== 'invite-only' && registration !== 'closed') {
+    throw new ConfigError(`${source('registration')} must be open, invite-only or closed, got "${registration}"`);
+  }
+  const metricsToken = raw('metrics-token');
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError(`${source('metrics-token')} must be at least 16 characters long`);
+  }
   const redisUrl = raw('redis-url');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
     throw new ConfigError(`${source('redis-url')} must be a redis:// or rediss:// URL`);
@@ -324,6 +357,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
       worker: googleWorker,
     },
     shutdownGraceMs: int('shutdown-grace-ms', 0) ?? d.shutdownGraceMs,
+    registration,
+    inviteExpiryHours: int('invite-expiry-hours', 1) ?? d.inviteExpiryHours,
+    inviteMaxUses: int('invite-max-uses', 1) ?? d.inviteMaxUses,
+    metricsToken,
     limits: {
       maxMessageBytes: int('max-message-bytes', 1024) ?? DEFAULT_LIMITS.maxMessageBytes,
       maxRoomBytes: int('max-room-bytes', 1024) ?? DEFAULT_LIMITS.maxRoomBytes,
@@ -340,6 +377,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
       maxPresenceBytes: int('max-presence-bytes', 64) ?? DEFAULT_LIMITS.maxPresenceBytes,
       presencePerSocket: int('presence-per-socket', 1) ?? DEFAULT_LIMITS.presencePerSocket,
       presencePerRoom: int('presence-per-room', 1) ?? DEFAULT_LIMITS.presencePerRoom,
+      loginPerAccountPerMinute: int('login-per-account-per-minute', 1) ?? DEFAULT_LIMITS.loginPerAccountPerMinute,
     },
     sync: {
       ...DEFAULT_SYNC,

@@ -60,6 +60,29 @@ export const ERRORS = {
   FEED_NOT_FOUND: { status: 404, closeCode: 4404, message: 'No such calendar feed (it may have been revoked).' },
   UNKNOWN_MESSAGE_TYPE: { status: 400, closeCode: 4400, message: 'Unknown message type.' },
   NOT_JOINED: { status: 409, closeCode: 4409, message: 'Join the room first.' },
+  // Access (registration policy, invites that removals cannot undo, link building).
+  REGISTRATION_CLOSED: { status: 403, closeCode: 4403, message: 'This server does not accept new accounts.' },
+  INVITE_REQUIRED: {
+    status: 403,
+    closeCode: 4403,
+    message: 'This server only accepts new accounts with an invite code (inviteCode).',
+  },
+  INVITE_REVOKED: { status: 410, closeCode: 4410, message: 'This invite has been revoked.' },
+  REMOVED_FROM_ROOM: {
+    status: 403,
+    closeCode: 4403,
+    message: 'You were removed from this room; only a new invite from an owner lets you back in.',
+  },
+  PUBLIC_URL_REQUIRED: {
+    status: 503,
+    closeCode: 1011,
+    message: 'The server needs --public-url (KITH_PUBLIC_URL) to make links.',
+  },
+  METRICS_FORBIDDEN: {
+    status: 403,
+    closeCode: 4403,
+    message: 'Metrics are served to loopback clients, or to anyone with the metrics token (KITH_METRICS_TOKEN).',
+  },
   INTERNAL: { status: 500, closeCode: 1011, message: 'Something went wrong on the server.' },
   ROOM_UNAVAILABLE: { status: 503, closeCode: 1013, message: 'The room could not be loaded; try again.' },
   SHUTTING_DOWN: { status: 503, closeCode: 1001, message: 'The server is shutting down.' },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { errorBody } from '../errors/catalogue.js';
 import type { Storage } from '../storage/storage.js';
+import { checkMetricsAccess } from './metrics-access.js';
 import type { Metrics } from './metrics.js';
 import type { WriteHealth } from '../storage/write-health.js';
 
@@ -11,6 +12,8 @@ export interface OpsRoutesOptions {
   isAccepting: () => boolean;
   /** Whether storage takes writes: not ready while it refuses them (e.g. a full disk). */
   writeHealth?: WriteHealth;
+  /** Bearer token for /metrics; without it only loopback clients may read them. */
+  metricsToken: string | undefined;
 }
 
 /** Liveness, readiness and Prometheus metrics. */
@@ -30,7 +33,8 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
     return { status: 'ready' };
   });
 
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    checkMetricsAccess(request, opts.metricsToken);
     reply.type(opts.metrics.registry.contentType);
     return opts.metrics.registry.metrics();
   });

@@ -48,6 +48,9 @@ export function loggerOptions(level: string): LoggerOptions {
         'password',
         'token',
         'refreshToken',
+        // Invite codes ride in register bodies too.
+        '*.inviteCode',
+        'inviteCode',
       ],
       censor: '[redacted]',
     },

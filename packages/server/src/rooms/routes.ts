@@ -4,17 +4,21 @@ import { requireUser } from '../auth/access-tokens.js';
 import { strictJsonApi } from '../auth/json-api.js';
 import { KithError } from '../errors/catalogue.js';
 import { newInviteCode, newRoomId, sha256 } from '../ids.js';
-import type { MemberRecord, Storage } from '../storage/storage.js';
+import type { InviteRecord, MemberRecord, Storage } from '../storage/storage.js';
+import { linkBase } from '../web/public-url.js';
+import { refuseInvite } from './invite-outcome.js';
 import type { MembershipEvents } from './membership-events.js';
 import {
   AcceptedInvite,
   CreateInviteBody,
   CreateRoomBody,
+  InviteList,
   InviteParams,
   InviteView,
   MemberParams,
   MemberView,
   RoomDetails,
+  RoomInviteParams,
   RoomParams,
   RoomSummary,
   SetRoleBody,
@@ -25,9 +29,24 @@ export interface RoomRoutesOptions {
   storage: Storage;
   membership: MembershipEvents;
   publicUrl: string | undefined;
+  /** Applied when an invite is created without `expiresInHours` / `maxUses`. */
+  inviteDefaults: { expiryHours: number; maxUses: number };
+  /** Invite acceptances per minute per client IP (codes are unguessable; this bounds trying). */
+  acceptPerMinute: number;
 }
 
 const memberView = (m: MemberRecord) => ({ userId: m.userId, username: m.username, role: m.role });
+const isoOrNull = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+const inviteSummary = (i: InviteRecord, now: number) => ({
+  inviteId: i.codeHash,
+  role: i.role,
+  createdBy: i.createdBy,
+  createdAt: new Date(i.createdAt).toISOString(),
+  expiresAt: isoOrNull(i.expiresAt),
+  maxUses: i.maxUses,
+  uses: i.uses,
+  usable: (i.expiresAt === null || i.expiresAt > now) && (i.maxUses === null || i.uses < i.maxUses),
+});
 
 /** Rooms: one shared calendar each, with members, roles and invites. */
 export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (app, opts) => {
@@ -52,7 +71,6 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
     if (me.role !== 'owner') throw new KithError('FORBIDDEN', 'Only an owner of the room can do that.');
     return me;
   };
-  const baseUrl = (request: FastifyRequest) => opts.publicUrl ?? `${request.protocol}://${request.host}`;
 
   app.post('/rooms', { schema: { body: CreateRoomBody, response: { 201: RoomSummary } } }, async (request, reply) => {
     const room = { roomId: newRoomId(), name: request.body.name.trim(), createdBy: request.user.userId, createdAt: Date.now() };
@@ -84,42 +102,69 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
     { schema: { params: RoomParams, body: CreateInviteBody, response: { 201: InviteView } } },
     async (request, reply) => {
       const me = await requireOwner(request, request.params.roomId);
+      // Before storing anything: without --public-url a link for a foreign Host is refused.
+      const base = linkBase(opts.publicUrl, request);
       const code = newInviteCode();
       const now = Date.now();
-      const { role, expiresInHours, maxUses } = request.body;
-      const expiresAt = expiresInHours === undefined ? null : now + Math.round(expiresInHours * 3600_000);
+      const { role } = request.body;
+      // Every invite expires and runs out: a link forgotten in a chat must not work for ever.
+      const expiresInHours = request.body.expiresInHours ?? opts.inviteDefaults.expiryHours;
+      const maxUses = request.body.maxUses ?? opts.inviteDefaults.maxUses;
+      const expiresAt = now + Math.round(expiresInHours * 3600_000);
+      const codeHash = sha256(code);
       await storage.rooms.createInvite({
-        codeHash: sha256(code),
+        codeHash,
         roomId: me.roomId,
         role,
         createdBy: me.userId,
         expiresAt,
-        maxUses: maxUses ?? null,
+        maxUses,
         uses: 0,
         createdAt: now,
       });
       return reply.code(201).send({
+        inviteId: codeHash,
         code,
-        url: `${baseUrl(request)}/invite/${code}`,
+        url: `${base}/invite/${code}`,
         role,
-        expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString(),
-        maxUses: maxUses ?? null,
+        expiresAt: new Date(expiresAt).toISOString(),
+        maxUses,
       });
+    },
+  );
+
+  app.get(
+    '/rooms/:roomId/invites',
+    { schema: { params: RoomParams, response: { 200: InviteList } } },
+    async (request) => {
+      const me = await requireOwner(request, request.params.roomId);
+      const now = Date.now();
+      return { invites: (await storage.rooms.listInvites(me.roomId)).map((i) => inviteSummary(i, now)) };
+    },
+  );
+
+  app.delete(
+    '/rooms/:roomId/invites/:inviteId',
+    { schema: { params: RoomInviteParams } },
+    async (request, reply) => {
+      const me = await requireOwner(request, request.params.roomId);
+      if (!(await storage.rooms.revokeInvite(me.roomId, request.params.inviteId))) throw new KithError('INVITE_NOT_FOUND');
+      request.log.info({ roomId: me.roomId }, 'invite revoked');
+      return reply.code(204).send();
     },
   );
 
   app.post(
     '/invites/:code/accept',
-    { schema: { params: InviteParams, response: { 200: AcceptedInvite } } },
+    {
+      schema: { params: InviteParams, response: { 200: AcceptedInvite } },
+      config: { rateLimit: { max: opts.acceptPerMinute, timeWindow: '1 minute' } },
+    },
     async (request) => {
       const result = await storage.rooms.acceptInvite(sha256(request.params.code), request.user.userId, Date.now());
-      switch (result.outcome) {
-        case 'not-found':
-          throw new KithError('INVITE_NOT_FOUND');
-        case 'expired':
-          throw new KithError('INVITE_EXPIRED');
-        case 'used-up':
-          throw new KithError('INVITE_USED_UP');
+      if (result.outcome !== 'joined' && result.outcome !== 'already-member') {
+        refuseInvite(result.outcome);
+        throw new KithError('INTERNAL');
       }
       const room = await storage.rooms.get(result.member.roomId);
       if (result.outcome === 'joined') {
@@ -157,7 +202,9 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
       const { roomId, userId } = request.params;
       if (userId === request.user.userId) await myMembership(request, roomId);
       else await requireOwner(request, roomId);
-      const outcome = await storage.rooms.removeMember(roomId, userId);
+      // Removed by an owner (not leaving): no invite made up to now lets them back in.
+      const removedAt = userId === request.user.userId ? undefined : Date.now();
+      const outcome = await storage.rooms.removeMember(roomId, userId, removedAt);
       if (outcome === 'not-member') throw new KithError('MEMBER_NOT_FOUND');
       if (outcome === 'last-owner') throw new KithError('LAST_OWNER');
       membership.publish({ roomId, userId, role: null });

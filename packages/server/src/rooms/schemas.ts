@@ -7,6 +7,10 @@ export const MemberParams = Type.Object({
   userId: Type.String({ minLength: 1, maxLength: 64 }),
 });
 export const InviteParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) });
+export const RoomInviteParams = Type.Object({
+  roomId: Type.String({ minLength: 1, maxLength: 64 }),
+  inviteId: Type.String({ minLength: 1, maxLength: 64 }),
+});
 
 export const CreateRoomBody = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }) },
@@ -32,12 +36,26 @@ export const RoomDetails = Type.Object({
   members: Type.Array(MemberView),
 });
 export const InviteView = Type.Object({
+  /** The sha256 of the code: names the invite (to revoke it) without being able to accept it. */
+  inviteId: Type.String(),
   code: Type.String(),
   url: Type.String(),
   role: RoleSchema,
   expiresAt: Type.Union([Type.String(), Type.Null()]),
   maxUses: Type.Union([Type.Integer(), Type.Null()]),
 });
+/** An invite as an owner sees it in the list: never its code (only its hash is stored). */
+export const InviteSummary = Type.Object({
+  inviteId: Type.String(),
+  role: RoleSchema,
+  createdBy: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+  maxUses: Type.Union([Type.Integer(), Type.Null()]),
+  uses: Type.Integer(),
+  usable: Type.Boolean({ description: 'neither expired nor used up' }),
+});
+export const InviteList = Type.Object({ invites: Type.Array(InviteSummary) });
 export const AcceptedInvite = Type.Object({
   roomId: Type.String(),
   name: Type.String(),

@@ -1,4 +1,4 @@
-import type { MemberRecord, RefreshTokenRecord, RoomRecord, UserRecord } from './storage.js';
+import type { InviteRecord, MemberRecord, RefreshTokenRecord, RoomRecord, UserRecord } from './storage.js';
 
 /**
  * Row → record mapping shared by the SQL engines: both name their columns alike (snake_case),
@@ -31,6 +31,16 @@ export const toMember = (r: any): MemberRecord => ({
   username: r.username,
   role: r.role,
   joinedAt: r.joined_at,
+});
+export const toInvite = (r: any): InviteRecord => ({
+  codeHash: r.code_hash,
+  roomId: r.room_id,
+  role: r.role,
+  createdBy: r.created_by,
+  expiresAt: r.expires_at,
+  maxUses: r.max_uses,
+  uses: r.uses,
+  createdAt: r.created_at,
 });
 /** A driver's Buffer as the contract's Uint8Array, without copying. */
 export const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

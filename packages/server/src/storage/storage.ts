@@ -52,9 +52,15 @@ export interface InviteRecord {
   createdAt: number;
 }
 
+/**
+ * What accepting an invite did. Besides the invite's own limits, two rules make a removal stick:
+ * `revoked` — the invite's creator is no longer an owner of the room (removed or demoted), so
+ * the invites they handed out die with their power; `removed` — this user was removed from the
+ * room by an owner after the invite was created (the codes they used, or any older link).
+ */
 export type InviteAcceptance =
   | { outcome: 'joined' | 'already-member'; member: MemberRecord }
-  | { outcome: 'not-found' | 'expired' | 'used-up' };
+  | { outcome: 'not-found' | 'expired' | 'used-up' | 'revoked' | 'removed' };
 
 export interface StoredUpdate {
   /**
@@ -121,11 +127,24 @@ export interface RoomStore {
   member(roomId: string, userId: string): Promise<MemberRecord | undefined>;
   /** Changes a role; refuses (returns 'last-owner') to leave a room with no owner. */
   setRole(roomId: string, userId: string, role: Role): Promise<'ok' | 'not-member' | 'last-owner'>;
-  /** Removes a member; refuses (returns 'last-owner') to leave a room with no owner. */
-  removeMember(roomId: string, userId: string): Promise<'ok' | 'not-member' | 'last-owner'>;
+  /**
+   * Removes a member; refuses (returns 'last-owner') to leave a room with no owner. With
+   * `removedAt` (a removal by an owner, not leaving) it also records, in the same transaction, that
+   * invites created up to that time no longer admit this user.
+   */
+  removeMember(roomId: string, userId: string, removedAt?: number): Promise<'ok' | 'not-member' | 'last-owner'>;
   createInvite(invite: InviteRecord): Promise<void>;
+  /** The room's invites, newest first (expired and used-up ones included, until revoked). */
+  listInvites(roomId: string): Promise<InviteRecord[]>;
+  /** Deletes one invite of the room; false when the room has no invite with that hash. */
+  revokeInvite(roomId: string, codeHash: string): Promise<boolean>;
   /** Checks and consumes one use of an invite and adds the member, atomically. */
   acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance>;
+  /**
+   * Creates the user and accepts the invite for them in one transaction: either both happen
+   * (`joined`) or neither (the username is taken, or the invite's outcome says why not).
+   */
+  registerWithInvite(user: UserRecord, codeHash: string, now: number): Promise<InviteAcceptance | { outcome: 'username-taken' }>;
 }
 
 export interface DocStore {

@@ -120,6 +120,19 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
     name: 'server-wide secrets',
     sql: `CREATE TABLE server_secrets (name text PRIMARY KEY, value text NOT NULL, created_at bigint NOT NULL);`,
   },
+  {
+    version: 6,
+    name: 'removals that invites cannot undo; invites listed per room',
+    sql: `
+      CREATE TABLE room_removals (
+        room_id text NOT NULL REFERENCES rooms(room_id) ON DELETE CASCADE,
+        user_id text NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+        removed_at bigint NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      );
+      CREATE INDEX invites_room ON invites(room_id, created_at);
+    `,
+  },
 ];
 
 /** First key of the two-int advisory locks kith takes: "kith" in ASCII. */

@@ -22,7 +22,7 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
-import { toBytes, toMember, toRoom, toToken, toUser } from '../rows.js';
+import { toBytes, toInvite, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migratePostgres } from './migrations.js';
 
 export interface PostgresOptions {
@@ -297,7 +297,12 @@ class PgRooms implements RoomStore {
    * block the foreign-key checks of concurrent member inserts), so they run one at a time per room;
    * under READ COMMITTED each later statement then sees what the previous holder committed.
    */
-  private changeMembership(roomId: string, userId: string, role: Role | null): Promise<'ok' | 'not-member' | 'last-owner'> {
+  private changeMembership(
+    roomId: string,
+    userId: string,
+    role: Role | null,
+    removedAt?: number,
+  ): Promise<'ok' | 'not-member' | 'last-owner'> {
     return this.db.tx(async (c) => {
       await c.query('SELECT 1 FROM rooms WHERE room_id = $1 FOR NO KEY UPDATE', [roomId]);
       const current = (await c.query('SELECT role FROM members WHERE room_id = $1 AND user_id = $2', [roomId, userId]))
@@ -310,8 +315,16 @@ class PgRooms implements RoomStore {
         );
         if ((owners.rows[0]?.n ?? 0) <= 1) return 'last-owner';
       }
-      if (role === null) await c.query('DELETE FROM members WHERE room_id = $1 AND user_id = $2', [roomId, userId]);
-      else await c.query('UPDATE members SET role = $1 WHERE room_id = $2 AND user_id = $3', [role, roomId, userId]);
+      if (role === null) {
+        await c.query('DELETE FROM members WHERE room_id = $1 AND user_id = $2', [roomId, userId]);
+        if (removedAt !== undefined) {
+          await c.query(
+            `INSERT INTO room_removals (room_id, user_id, removed_at) VALUES ($1, $2, $3)
+             ON CONFLICT (room_id, user_id) DO UPDATE SET removed_at = greatest(room_removals.removed_at, excluded.removed_at)`,
+            [roomId, userId, removedAt],
+          );
+        }
+      } else await c.query('UPDATE members SET role = $1 WHERE room_id = $2 AND user_id = $3', [role, roomId, userId]);
       return 'ok';
     });
   }
@@ -320,8 +333,20 @@ class PgRooms implements RoomStore {
     return this.changeMembership(roomId, userId, role);
   }
 
-  removeMember(roomId: string, userId: string): Promise<'ok' | 'not-member' | 'last-owner'> {
-    return this.changeMembership(roomId, userId, null);
+  removeMember(roomId: string, userId: string, removedAt?: number): Promise<'ok' | 'not-member' | 'last-owner'> {
+    return this.changeMembership(roomId, userId, null, removedAt);
+  }
+
+  async listInvites(roomId: string): Promise<InviteRecord[]> {
+    const rows = await this.db.rows(
+      'SELECT * FROM invites WHERE room_id = $1 ORDER BY created_at DESC, code_hash COLLATE "C"',
+      [roomId],
+    );
+    return rows.map(toInvite);
+  }
+
+  async revokeInvite(roomId: string, codeHash: string): Promise<boolean> {
+    return (await this.db.run('DELETE FROM invites WHERE room_id = $1 AND code_hash = $2', [roomId, codeHash])) === 1;
   }
 
   async createInvite(i: InviteRecord): Promise<void> {
@@ -333,30 +358,69 @@ class PgRooms implements RoomStore {
   }
 
   async acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance> {
-    return this.db.tx(async (c): Promise<InviteAcceptance> => {
-      // Locking the invite serializes acceptances of one code: the second waits, then reads the
-      // uses the first committed, so a 1-use invite admits exactly one user.
-      const inv = (await c.query('SELECT * FROM invites WHERE code_hash = $1 FOR UPDATE', [codeHash])).rows[0];
-      if (!inv) return { outcome: 'not-found' };
-      const existing = (await c.query(SELECT_MEMBER, [inv.room_id, userId])).rows[0];
-      if (existing) return { outcome: 'already-member', member: toMember(existing) };
-      if (inv.expires_at !== null && inv.expires_at <= now) return { outcome: 'expired' };
-      if (inv.max_uses !== null && inv.uses >= inv.max_uses) return { outcome: 'used-up' };
-      // The same user accepting two different invites of the room at once: the second insert waits
-      // for the first to commit, then inserts nothing, and this invite is left unused.
-      const added = await c.query(`${INSERT_MEMBER} ON CONFLICT (room_id, user_id) DO NOTHING`, [
-        inv.room_id,
-        userId,
-        inv.role,
-        now,
-      ]);
-      const member = toMember((await c.query(SELECT_MEMBER, [inv.room_id, userId])).rows[0]);
-      if (added.rowCount !== 1) return { outcome: 'already-member', member };
-      await c.query('UPDATE invites SET uses = uses + 1 WHERE code_hash = $1', [codeHash]);
-      return { outcome: 'joined', member };
-    });
+    return this.db.tx((c) => this.accept(c, codeHash, userId, now));
+  }
+
+  async registerWithInvite(
+    u: UserRecord,
+    codeHash: string,
+    now: number,
+  ): Promise<InviteAcceptance | { outcome: 'username-taken' }> {
+    let outcome: InviteAcceptance | { outcome: 'username-taken' } | undefined;
+    try {
+      await this.db.tx(async (c) => {
+        const added = await c.query(
+          `INSERT INTO users (user_id, username, username_key, password_hash, created_at)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username_key) DO NOTHING`,
+          [u.userId, u.username, u.username.toLowerCase(), u.passwordHash, u.createdAt],
+        );
+        if (added.rowCount !== 1) {
+          outcome = { outcome: 'username-taken' };
+          return;
+        }
+        outcome = await this.accept(c, codeHash, u.userId, now);
+        // Throwing rolls the user back: no account without the room it was invited to.
+        if (outcome.outcome !== 'joined') throw INVITE_REFUSED;
+      });
+    } catch (err) {
+      if (err !== INVITE_REFUSED) throw err;
+    }
+    return outcome!;
+  }
+
+  /** The acceptance rules, inside the caller's transaction. */
+  private async accept(c: PoolClient, codeHash: string, userId: string, now: number): Promise<InviteAcceptance> {
+    // Locking the invite serializes acceptances of one code: the second waits, then reads the
+    // uses the first committed, so a 1-use invite admits exactly one user.
+    const inv = (await c.query('SELECT * FROM invites WHERE code_hash = $1 FOR UPDATE', [codeHash])).rows[0];
+    if (!inv) return { outcome: 'not-found' };
+    const existing = (await c.query(SELECT_MEMBER, [inv.room_id, userId])).rows[0];
+    if (existing) return { outcome: 'already-member', member: toMember(existing) };
+    if (inv.expires_at !== null && inv.expires_at <= now) return { outcome: 'expired' };
+    if (inv.max_uses !== null && inv.uses >= inv.max_uses) return { outcome: 'used-up' };
+    const creator = (await c.query('SELECT role FROM members WHERE room_id = $1 AND user_id = $2', [inv.room_id, inv.created_by]))
+      .rows[0];
+    if (creator?.role !== 'owner') return { outcome: 'revoked' };
+    const removal = (await c.query('SELECT removed_at FROM room_removals WHERE room_id = $1 AND user_id = $2', [inv.room_id, userId]))
+      .rows[0];
+    if (removal && inv.created_at <= removal.removed_at) return { outcome: 'removed' };
+    // The same user accepting two different invites of the room at once: the second insert waits
+    // for the first to commit, then inserts nothing, and this invite is left unused.
+    const added = await c.query(`${INSERT_MEMBER} ON CONFLICT (room_id, user_id) DO NOTHING`, [
+      inv.room_id,
+      userId,
+      inv.role,
+      now,
+    ]);
+    const member = toMember((await c.query(SELECT_MEMBER, [inv.room_id, userId])).rows[0]);
+    if (added.rowCount !== 1) return { outcome: 'already-member', member };
+    await c.query('UPDATE invites SET uses = uses + 1 WHERE code_hash = $1', [codeHash]);
+    return { outcome: 'joined', member };
   }
 }
+
+/** Thrown inside registerWithInvite's transaction to roll the new user back. */
+const INVITE_REFUSED = new Error('invite refused');
 
 /** Rows per INSERT statement in `append` (3 parameters each; PostgreSQL allows 65535). */
 const APPEND_CHUNK = 1000;

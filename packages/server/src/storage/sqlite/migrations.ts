@@ -112,6 +112,19 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: 'server-wide secrets',
     sql: `CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;`,
   },
+  {
+    version: 6,
+    name: 'removals that invites cannot undo; invites listed per room',
+    sql: `
+      CREATE TABLE room_removals (
+        room_id TEXT NOT NULL REFERENCES rooms(room_id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+        removed_at INTEGER NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX invites_room ON invites(room_id, created_at);
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

@@ -24,7 +24,7 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
-import { toBytes, toMember, toRoom, toToken, toUser } from '../rows.js';
+import { toBytes, toInvite, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migrate } from './migrations.js';
 import { InlineAppender, SizedAppender, ThreadedAppender, type DocAppender } from './doc-appender.js';
 
@@ -245,6 +245,17 @@ class SqliteRooms implements RoomStore {
       ),
       getInvite: db.prepare('SELECT * FROM invites WHERE code_hash = ?'),
       useInvite: db.prepare('UPDATE invites SET uses = uses + 1 WHERE code_hash = ?'),
+      listInvites: db.prepare('SELECT * FROM invites WHERE room_id = ? ORDER BY created_at DESC, code_hash'),
+      revokeInvite: db.prepare('DELETE FROM invites WHERE room_id = ? AND code_hash = ?'),
+      recordRemoval: db.prepare(
+        `INSERT INTO room_removals (room_id, user_id, removed_at) VALUES (?, ?, ?)
+         ON CONFLICT (room_id, user_id) DO UPDATE SET removed_at = max(removed_at, excluded.removed_at)`,
+      ),
+      removedAt: db.prepare('SELECT removed_at FROM room_removals WHERE room_id = ? AND user_id = ?').pluck(),
+      insertUser: db.prepare(
+        `INSERT INTO users (user_id, username, username_key, password_hash, created_at)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT (username_key) DO NOTHING`,
+      ),
     };
   }
 
@@ -277,13 +288,16 @@ class SqliteRooms implements RoomStore {
     roomId: string,
     userId: string,
     role: Role | null,
+    removedAt?: number,
   ): 'ok' | 'not-member' | 'last-owner' => {
     const current = this.stmts.member.get(roomId, userId) as any;
     if (!current) return 'not-member';
     const losesOwner = current.role === 'owner' && role !== 'owner';
     if (losesOwner && (this.stmts.ownerCount.get(roomId) as number) <= 1) return 'last-owner';
-    if (role === null) this.stmts.remove.run(roomId, userId);
-    else this.stmts.setRole.run(role, roomId, userId);
+    if (role === null) {
+      this.stmts.remove.run(roomId, userId);
+      if (removedAt !== undefined) this.stmts.recordRemoval.run(roomId, userId, removedAt);
+    } else this.stmts.setRole.run(role, roomId, userId);
     return 'ok';
   };
 
@@ -291,28 +305,66 @@ class SqliteRooms implements RoomStore {
     return this.db.transaction(this.changeMembership).immediate(roomId, userId, role);
   }
 
-  async removeMember(roomId: string, userId: string): Promise<'ok' | 'not-member' | 'last-owner'> {
-    return this.db.transaction(this.changeMembership).immediate(roomId, userId, null);
+  async removeMember(roomId: string, userId: string, removedAt?: number): Promise<'ok' | 'not-member' | 'last-owner'> {
+    return this.db.transaction(this.changeMembership).immediate(roomId, userId, null, removedAt);
   }
 
   async createInvite(invite: InviteRecord): Promise<void> {
     this.stmts.insertInvite.run(invite);
   }
 
+  async listInvites(roomId: string): Promise<InviteRecord[]> {
+    return this.stmts.listInvites.all(roomId).map(toInvite);
+  }
+
+  async revokeInvite(roomId: string, codeHash: string): Promise<boolean> {
+    return this.stmts.revokeInvite.run(roomId, codeHash).changes === 1;
+  }
+
+  /** The acceptance rules; runs inside the caller's transaction. */
+  private readonly accept = (codeHash: string, userId: string, now: number): InviteAcceptance => {
+    const inv = this.stmts.getInvite.get(codeHash) as any;
+    if (!inv) return { outcome: 'not-found' };
+    const existing = this.stmts.member.get(inv.room_id, userId);
+    if (existing) return { outcome: 'already-member', member: toMember(existing) };
+    if (inv.expires_at !== null && inv.expires_at <= now) return { outcome: 'expired' };
+    if (inv.max_uses !== null && inv.uses >= inv.max_uses) return { outcome: 'used-up' };
+    if ((this.stmts.member.get(inv.room_id, inv.created_by) as any)?.role !== 'owner') return { outcome: 'revoked' };
+    const removedAt = this.stmts.removedAt.get(inv.room_id, userId) as number | undefined;
+    if (removedAt !== undefined && inv.created_at <= removedAt) return { outcome: 'removed' };
+    this.stmts.useInvite.run(codeHash);
+    this.stmts.insertMember.run(inv.room_id, userId, inv.role, now);
+    return { outcome: 'joined', member: toMember(this.stmts.member.get(inv.room_id, userId)) };
+  };
+
   async acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance> {
-    return this.db
-      .transaction((): InviteAcceptance => {
-        const inv = this.stmts.getInvite.get(codeHash) as any;
-        if (!inv) return { outcome: 'not-found' };
-        const existing = this.stmts.member.get(inv.room_id, userId);
-        if (existing) return { outcome: 'already-member', member: toMember(existing) };
-        if (inv.expires_at !== null && inv.expires_at <= now) return { outcome: 'expired' };
-        if (inv.max_uses !== null && inv.uses >= inv.max_uses) return { outcome: 'used-up' };
-        this.stmts.useInvite.run(codeHash);
-        this.stmts.insertMember.run(inv.room_id, userId, inv.role, now);
-        return { outcome: 'joined', member: toMember(this.stmts.member.get(inv.room_id, userId)) };
-      })
-      .immediate();
+    return this.db.transaction(this.accept).immediate(codeHash, userId, now);
+  }
+
+  async registerWithInvite(
+    u: UserRecord,
+    codeHash: string,
+    now: number,
+  ): Promise<InviteAcceptance | { outcome: 'username-taken' }> {
+    const refused = new Error('invite refused');
+    let outcome: InviteAcceptance | { outcome: 'username-taken' } | undefined;
+    try {
+      this.db
+        .transaction(() => {
+          const added = this.stmts.insertUser.run(u.userId, u.username, u.username.toLowerCase(), u.passwordHash, u.createdAt);
+          if (added.changes !== 1) {
+            outcome = { outcome: 'username-taken' };
+            return;
+          }
+          outcome = this.accept(codeHash, u.userId, now);
+          // Throwing rolls the user back: no account without the room it was invited to.
+          if (outcome.outcome !== 'joined') throw refused;
+        })
+        .immediate();
+    } catch (err) {
+      if (err !== refused) throw err;
+    }
+    return outcome!;
   }
 }
 
