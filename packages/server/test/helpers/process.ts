@@ -154,7 +154,7 @@ export function startServerProcess(args: string[], options: StartOptions = {}): 
     }
   };
 
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const timeoutMs = options.timeoutMs ?? 20_000;
   return new Promise<ServerProcess>((resolve, reject) => {
     let done = false;
     const fail = (why: string) => {
