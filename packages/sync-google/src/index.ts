@@ -5,8 +5,8 @@
  * - `startGoogleSyncWorker({ host, options })`: the worker alone; `registerGoogleRoutes(app, worker)` mounts
  *   the routes on another app.
  *
- * The fake Google Calendar API used by the tests and the local demo is exported from
- * `@kith/sync-google/fake-google` (and re-exported here for convenience).
+ * The fake Google Calendar API used by the tests and the local demo is the private workspace package
+ * `@kith/fake-google`; it is not shipped here.
  */
 export { installGoogleSync, type InstalledGoogleSync } from './install.js';
 export { GoogleSyncWorker, startGoogleSyncWorker, type LinkStatusView, type GoogleEventView } from './worker.js';
@@ -25,5 +25,4 @@ export {
 export { googleIdFor, adoptedKithId } from './runner.js';
 export { kithParts, remoteCanon, googleMaster, type PartCanon, type Fields, type Time } from './canon.js';
 export { StateStore, STATE_FILE } from './store.js';
-export * from './fake-google/index.js';
 export { startStandaloneWorker, RemoteHost, signAccessToken, readJwtSecret, type StandaloneOptions, type StandaloneWorker } from './standalone.js';

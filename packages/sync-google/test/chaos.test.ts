@@ -20,7 +20,7 @@ import {
 } from '@kith/model';
 import { adoptedKithId } from '../src/runner.js';
 import { CLIENT_ID, diff, edit, GOOGLE_USER, linkedRoom, me, startRig, type Rig } from './helpers.js';
-import type { FaultKind } from '../src/fake-google/index.js';
+import type { FaultKind } from '@kith/fake-google';
 
 const OPERATIONS = Number(process.env.KITH_CHAOS_OPS ?? 500);
 const FAULT_RATE = 0.2;

@@ -13,7 +13,7 @@ import { defaultConfig, startKithServer, type KithServer } from '../../server/di
 import Fastify, { type FastifyInstance } from 'fastify';
 import * as Y from 'yjs';
 import { listEvents, type CalendarEvent } from '@kith/model';
-import { startFakeGoogle, type FakeGoogle } from '../src/fake-google/index.js';
+import { startFakeGoogle, type FakeGoogle } from '@kith/fake-google';
 import { registerGoogleRoutes } from '../src/routes.js';
 import { GoogleSyncWorker } from '../src/worker.js';
 import { kithParts, remoteCanon, stableJson, type PartCanon, type RemoteState, googleMaster, exceptionKey, googleOccurrence } from '../src/canon.js';

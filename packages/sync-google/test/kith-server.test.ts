@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // By path, not as a dependency: kith-server depends on this package (see helpers.ts).
 import { defaultConfig, startKithServer, type KithServer } from '../../server/dist/index.js';
-import { startFakeGoogle, type FakeGoogle } from '../src/fake-google/index.js';
+import { startFakeGoogle, type FakeGoogle } from '@kith/fake-google';
 import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent, freePort } from './helpers.js';
 
 let fake: FakeGoogle;

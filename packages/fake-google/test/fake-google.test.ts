@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { calendar, type calendar_v3 } from '@googleapis/calendar';
 import { CodeChallengeMethod, OAuth2Client, type Credentials } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeGoogle, type FaultKind, startFakeGoogle } from '../src/fake-google/index.js';
+import { type FakeGoogle, type FaultKind, startFakeGoogle } from '../src/index.js';
 
 const CLIENT_ID = 'kith-test.apps.googleusercontent.com';
 const CLIENT_SECRET = 'kith-test-secret';
