@@ -8,7 +8,7 @@ import type { ActiveFault, FaultSpec, FiredFault } from './faults.js';
 import { CALENDAR_SCOPE, type ConsentBehaviour, type TokenResponse } from './oauth.js';
 import type { DeliveryRecord } from './push.js';
 import type { FakeStats } from './stats.js';
-import type { Calendar, JsonObject } from './store.js';
+import type { Calendar, JsonObject } from './calendar-data.js';
 
 export interface OAuthEndpoints {
   oauth2AuthBaseUrl: string;

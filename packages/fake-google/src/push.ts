@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { errors } from './errors.js';
 import type { FaultInjector } from './faults.js';
-import { isPlainObject, type JsonObject } from './store.js';
+import { isPlainObject, type JsonObject } from './calendar-data.js';
 
 export interface Channel {
   id: string;

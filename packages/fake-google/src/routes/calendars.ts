@@ -2,7 +2,7 @@
 import type { FakeContext } from '../context.js';
 import { errors } from '../errors.js';
 import { checkScope } from '../oauth.js';
-import { isPlainObject } from '../store.js';
+import { isPlainObject } from '../calendar-data.js';
 import type { ApiRoute } from './api-route.js';
 import { calendarFor, param } from './request.js';
 

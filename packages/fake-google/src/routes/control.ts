@@ -4,7 +4,7 @@ import { GoogleApiError } from '../errors.js';
 import type { FaultSpec } from '../faults.js';
 import type { FakeGoogle } from '../handle.js';
 import type { ConsentBehaviour } from '../oauth.js';
-import { isPlainObject, type JsonObject } from '../store.js';
+import { isPlainObject, type JsonObject } from '../calendar-data.js';
 
 export function registerControlRoutes(app: FastifyInstance, fake: FakeGoogle): void {
   const body = (req: FastifyRequest): JsonObject => (isPlainObject(req.body) ? req.body : {});

@@ -1,6 +1,6 @@
 /** Events: list (with sync tokens and pages), insert, get (with ETags), patch/update, delete, and a series' instances. */
 import type { FakeContext } from '../context.js';
-import type { JsonObject } from '../store.js';
+import type { JsonObject } from '../calendar-data.js';
 import type { ApiRoute } from './api-route.js';
 import { calendarFor, countInvitations, ifMatch, outTz, param, query, sendUpdates } from './request.js';
 

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FakeContext } from '../context.js';
 import type { OAuthError } from '../errors.js';
 import { type ActiveFault, oauthFaultError } from '../faults.js';
-import { isPlainObject } from '../store.js';
+import { isPlainObject } from '../calendar-data.js';
 import { drop, sleep, takeFault } from './fault-points.js';
 
 export function registerOAuthRoutes(app: FastifyInstance, ctx: FakeContext): void {

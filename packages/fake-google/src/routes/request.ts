@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FakeContext } from '../context.js';
 import { errors } from '../errors.js';
 import { type Actor, checkScope, type Operation } from '../oauth.js';
-import type { Calendar, JsonObject } from '../store.js';
+import type { Calendar, JsonObject } from '../calendar-data.js';
 import { isValidTimeZone } from '../time.js';
 
 export const query = (req: FastifyRequest): JsonObject => (req.query ?? {}) as JsonObject;
