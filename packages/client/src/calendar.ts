@@ -4,6 +4,7 @@
  * presence, and the sync status.
  */
 import * as model from '@kith/model';
+import { isRole, type Role } from '@kith/protocol';
 import type {
   CalendarEvent,
   DoubleBooking,
@@ -27,7 +28,6 @@ import type { KithSyncError } from './errors.js';
 import type { LocalPersistence, RoomStore } from './persistence/types.js';
 import type { User } from './session.js';
 import { SyncConnection, type StopInfo, type SyncHost, type SyncStatus, type WebSocketConstructor } from './sync.js';
-import { isRole, type Role } from './protocol.js';
 import { UnsavedLedger } from './unsaved.js';
 
 export interface CalendarOptions {

@@ -2,13 +2,13 @@
  * `createKithClient`: the session (register, login, transparent refresh, logout), the rooms API,
  * and `openCalendar`, which gives an offline-first calendar over one room.
  */
+import type { Role } from '@kith/protocol';
 import { Calendar, type CalendarOptions } from './calendar.js';
 import { Emitter } from './emitter.js';
 import { KithApiError } from './errors.js';
 import { indexedDbPersistence } from './persistence/indexeddb.js';
 import { memoryPersistence } from './persistence/memory.js';
 import type { LocalPersistence } from './persistence/types.js';
-import type { Role } from './protocol.js';
 import { MemoryTokenStore, sessionFrom, type Session, type TokenStore, type User } from './session.js';
 import type { SyncHost, WebSocketConstructor } from './sync.js';
 

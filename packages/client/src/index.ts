@@ -46,11 +46,9 @@ export {
   MESSAGE_KITH_DURABLE,
   MESSAGE_KITH_ROLE,
   MESSAGE_KITH_TOKEN,
-  encodeDurableRequest,
-  encodeTokenMessage,
+  encodeToken as encodeTokenMessage,
   isRole,
-  readDurableAck,
   readRole,
-} from './protocol.js';
+} from '@kith/protocol';
 export { UnsavedLedger, type LedgerState } from './unsaved.js';
 export type * from '@kith/model';

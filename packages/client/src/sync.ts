@@ -4,28 +4,30 @@
  * room as the server announces it (103), and a reading
  * of close codes and refused upgrades that never turns into an endless reconnect loop.
  */
-import * as decoding from 'lib0/decoding';
-import type * as encoding from 'lib0/encoding';
-import * as authProtocol from 'y-protocols/auth';
-import type { Awareness } from 'y-protocols/awareness';
-import { WebsocketProvider } from 'y-websocket';
-import type * as Y from 'yjs';
-import { Emitter } from './emitter.js';
-import { KithSyncError } from './errors.js';
 import {
+  CLOSE_CODES,
   MESSAGE_AUTH,
   MESSAGE_KITH_DURABLE,
   MESSAGE_KITH_ROLE,
   MESSAGE_SYNC,
   SYNC_STEP1,
   SYNC_STEP2,
-  encodeDurableRequest,
+  TERMINAL_CLOSES,
+  encodeDurable,
   encodeSyncStep1,
-  encodeTokenMessage,
-  readDurableAck,
+  encodeToken,
+  readDurable,
   readRole,
   type Role,
-} from './protocol.js';
+} from '@kith/protocol';
+import * as decoding from 'lib0/decoding';
+import type * as encoding from 'lib0/encoding';
+import * as authProtocol from 'y-protocols/auth';
+import type { Awareness } from 'y-protocols/awareness';
+import { WebsocketProvider } from 'y-websocket';
+import * as Y from 'yjs';
+import { Emitter } from './emitter.js';
+import { KithSyncError } from './errors.js';
 import type { UnsavedLedger } from './unsaved.js';
 
 /** A WebSocket constructor: the browser's, or the `ws` package's in Node (no cast needed). */
@@ -75,17 +77,6 @@ interface SyncEvents {
   role: (role: Role) => void;
 }
 
-/** Close codes after which reconnecting cannot help (other than 4401/4403, handled on their own). */
-const TERMINAL_CLOSES: Record<number, string> = {
-  1009: 'PAYLOAD_TOO_LARGE',
-  4400: 'MALFORMED_MESSAGE',
-  4404: 'NOT_FOUND',
-  4409: 'CONFLICT',
-  4410: 'GONE',
-  4413: 'ROOM_TOO_LARGE',
-  4415: 'UNSUPPORTED_MEDIA_TYPE',
-};
-
 type SyncHandler = (
   encoder: encoding.Encoder,
   decoder: decoding.Decoder,
@@ -128,7 +119,7 @@ export class SyncConnection extends Emitter<SyncEvents> {
     });
     const p = this.provider;
     p.messageHandlers[MESSAGE_KITH_DURABLE] = (_encoder, decoder, _provider, emitSynced) => {
-      const stored = readDurableAck(decoder);
+      const stored = Y.decodeStateVector(readDurable(decoder));
       if (!emitSynced) return; // never over BroadcastChannel; ignore if it ever came that way
       this.o.ledger.acknowledge(stored);
       this.ackReceived = true;
@@ -177,7 +168,7 @@ export class SyncConnection extends Emitter<SyncEvents> {
         this.repliedStep1 = false;
         // y-websocket sends its sync step 1 right after this event: the first step 2 answers it.
         this.probes = [null];
-        this.send(encodeDurableRequest(this.o.ledger.clientsToAsk(this.o.doc)));
+        this.send(encodeDurable(Y.encodeStateVector(this.o.ledger.clientsToAsk(this.o.doc))));
         const token = this.o.host.token();
         if (token && token !== this.socketToken) this.sendToken(token);
       } else {
@@ -271,7 +262,7 @@ export class SyncConnection extends Emitter<SyncEvents> {
 
   private sendToken(token: string): void {
     this.socketToken = token;
-    this.send(encodeTokenMessage(token));
+    this.send(encodeToken(token));
   }
 
   private send(frame: Uint8Array): void {
@@ -286,7 +277,7 @@ export class SyncConnection extends Emitter<SyncEvents> {
     const covers = ledger.lastDeleteId;
     if (this.probes.includes(covers)) return;
     this.probes.push(covers);
-    this.send(encodeSyncStep1(this.o.doc));
+    this.send(encodeSyncStep1(Y.encodeStateVector(this.o.doc)));
   }
 
   private resetSocketState(): void {
@@ -330,7 +321,7 @@ export class SyncConnection extends Emitter<SyncEvents> {
     const code = event.code;
     const reason = event.reason || '';
     if (this.stopped !== undefined) return false;
-    if (code === 4401) {
+    if (code === CLOSE_CODES.UNAUTHORIZED) {
       // One refresh, then reconnect; a second 4401 before the socket synced again means the
       // refreshed token is refused too: stop instead of looping.
       if (++this.authCloses > 1) {
@@ -345,7 +336,7 @@ export class SyncConnection extends Emitter<SyncEvents> {
       });
       return false;
     }
-    if (code === 4403) {
+    if (code === CLOSE_CODES.FORBIDDEN) {
       queueMicrotask(() => this.stop('revoked', { code: reason || 'MEMBERSHIP_REVOKED', closeCode: code }));
       return false;
     }
@@ -355,7 +346,7 @@ export class SyncConnection extends Emitter<SyncEvents> {
       queueMicrotask(() => this.stop('error', info, new KithSyncError(info.code, code)));
       return false;
     }
-    if (code === 4429) {
+    if (code === CLOSE_CODES.TOO_MANY_REQUESTS) {
       // Rate limited: back off longer than y-websocket would (its backoff resets after a sync).
       const delay = Math.min(30_000, 1000 * 2 ** this.rateLimitCloses++);
       this.later(delay, () => this.resume());

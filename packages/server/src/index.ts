@@ -7,4 +7,4 @@ export { openStorage, storageEngineFor } from './storage/open-storage.js';
 export { openPostgresStorage } from './storage/postgres/postgres-storage.js';
 export { LocalFanout, type Fanout } from './cluster/fanout.js';
 export { RedisFanout } from './cluster/redis-fanout.js';
-export * as protocol from './sync/protocol.js';
+export * as protocol from '@kith/protocol';

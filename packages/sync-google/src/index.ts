@@ -19,7 +19,6 @@ export {
   type GoogleSyncHost,
   type GoogleSyncLogger,
   type GoogleSyncOptions,
-  type MemberRole,
   type VerifiedUser,
 } from './options.js';
 export { googleIdFor, adoptedKithId } from './runner.js';

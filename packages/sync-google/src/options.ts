@@ -1,10 +1,9 @@
 /**
  * Configuration of the Google mirror, and the small interface it needs from the server that hosts it.
  */
+import type { Role } from '@kith/protocol';
 import type { FastifyRequest } from 'fastify';
 import type * as Y from 'yjs';
-
-export type MemberRole = 'owner' | 'editor' | 'viewer';
 
 /**
  * What the mirror needs from kith-server. kith-server's `SyncServer` provides the first three as they are;
@@ -20,7 +19,7 @@ export interface GoogleSyncHost {
     roomId: string,
     watcher: { onOpen?(doc: Y.Doc): void; onCommitted(doc: Y.Doc): void; onLost?(): void },
   ): Promise<() => void>;
-  memberRole(roomId: string, userId: string): Promise<MemberRole | undefined>;
+  memberRole(roomId: string, userId: string): Promise<Role | undefined>;
   /** The room's name, for the calendar's title (optional; kith-server: `storage.rooms.get(roomId)?.name`). */
   roomName?(roomId: string): Promise<string | undefined>;
 }

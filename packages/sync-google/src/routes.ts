@@ -11,10 +11,11 @@
  * | `POST /google/push` | Google | push notifications (channel token checked) |
  */
 import { randomBytes } from 'node:crypto';
+import type { Role } from '@kith/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CodeChallengeMethod } from 'google-auth-library';
 import { classify, GoogleFailure, newOAuthClient } from './google.js';
-import { CALENDAR_APP_CREATED, CALENDAR_FULL, type MemberRole, type VerifiedUser } from './options.js';
+import { CALENDAR_APP_CREATED, CALENDAR_FULL, type VerifiedUser } from './options.js';
 import type { GoogleSyncWorker } from './worker.js';
 
 export const GOOGLE_ERRORS = {
@@ -126,7 +127,7 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
       if (!u) throw new GoogleRouteError('UNAUTHENTICATED');
       return u;
     };
-    const role = async (roomId: string, userId: string, need: 'member' | 'owner'): Promise<MemberRole> => {
+    const role = async (roomId: string, userId: string, need: 'member' | 'owner'): Promise<Role> => {
       const r = await worker.host.memberRole(roomId, userId);
       if (!r) throw new GoogleRouteError('ROOM_NOT_FOUND');
       if (need === 'owner' && r !== 'owner') throw new GoogleRouteError('FORBIDDEN');

@@ -8,33 +8,38 @@
  * keeps serving the routes (consent, callback, status, unlink) and this process picks up links as they
  * appear, change and go.
  */
-import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import {
+  MESSAGE_KITH_DURABLE,
+  MESSAGE_SYNC,
+  encodeDurable,
+  encodeSyncStep1,
+  encodeToken,
+  encodeUpdate,
+  readDurable,
+  type Role,
+  type TokenSubject,
+} from '@kith/protocol';
+import { createSigner } from 'fast-jwt';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import type { GoogleSyncHost, GoogleSyncOptions, MemberRole } from './options.js';
+import type { GoogleSyncHost, GoogleSyncOptions } from './options.js';
 import { GoogleSyncWorker } from './worker.js';
 
-const MESSAGE_SYNC = 0;
-const MESSAGE_DURABLE = 100;
-const MESSAGE_TOKEN = 101;
 const TOKEN_TTL_S = 3600;
 
-function b64url(s: string): string {
-  return Buffer.from(s, 'utf8').toString('base64url');
-}
-
-/** An HS256 access token as kith-server signs them (`sub`, `username`, `iat`, `exp`). */
+/**
+ * An HS256 access token as kith-server signs them (@kith/protocol's `TokenClaims`: `sub`, `username`,
+ * `iat`, `exp`), signed with fast-jwt, the library kith-server's @fastify/jwt signs with.
+ */
 export function signAccessToken(secret: string, user: { userId: string; username: string }, ttlSeconds = TOKEN_TTL_S): string {
-  const now = Math.floor(Date.now() / 1000);
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ sub: user.userId, username: user.username, iat: now, exp: now + ttlSeconds }));
-  const sig = createHmac('sha256', secret).update(`${head}.${body}`).digest('base64url');
-  return `${head}.${body}.${sig}`;
+  const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: ttlSeconds * 1000 });
+  const subject: TokenSubject = { sub: user.userId, username: user.username };
+  return sign(subject);
 }
 
 /** kith-server's signing secret: KITH_JWT_SECRET, or the `jwt-secret` file it keeps in its data dir. */
@@ -72,19 +77,14 @@ class RemoteRoom {
   ) {
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === this) return;
-      this.send((e) => {
-        encoding.writeVarUint(e, MESSAGE_SYNC);
-        syncProtocol.writeUpdate(e, update);
-      });
+      this.send(encodeUpdate(update));
     });
     this.connect();
   }
 
-  private send(write: (e: encoding.Encoder) => void): void {
+  private send(frame: Uint8Array): void {
     if (this.ws?.readyState !== WebSocket.OPEN) return;
-    const e = encoding.createEncoder();
-    write(e);
-    this.ws.send(encoding.toUint8Array(e));
+    this.ws.send(frame);
   }
 
   private connect(): void {
@@ -94,19 +94,10 @@ class RemoteRoom {
     this.ws = ws;
     ws.on('open', () => {
       this.attempt = 0;
-      this.send((e) => {
-        encoding.writeVarUint(e, MESSAGE_SYNC);
-        syncProtocol.writeSyncStep1(e, this.doc);
-      });
+      this.send(encodeSyncStep1(Y.encodeStateVector(this.doc)));
       // "Tell me when my edits are stored."
-      this.send((e) => {
-        encoding.writeVarUint(e, MESSAGE_DURABLE);
-        encoding.writeVarUint8Array(e, Y.encodeStateVector(new Map([[this.doc.clientID, 0]]) as never));
-      });
-      this.refresh = setInterval(() => this.send((e) => {
-        encoding.writeVarUint(e, MESSAGE_TOKEN);
-        encoding.writeVarString(e, this.token());
-      }), (TOKEN_TTL_S / 2) * 1000);
+      this.send(encodeDurable(Y.encodeStateVector(new Map([[this.doc.clientID, 0]]))));
+      this.refresh = setInterval(() => this.send(encodeToken(this.token())), (TOKEN_TTL_S / 2) * 1000);
       this.refresh.unref();
     });
     ws.on('message', (data: ArrayBuffer) => this.onMessage(new Uint8Array(data)));
@@ -140,8 +131,8 @@ class RemoteRoom {
         for (const w of this.watchers) w.onOpen?.(this.doc);
       }
       if (kind !== syncProtocol.messageYjsSyncStep1) for (const w of this.watchers) w.onCommitted(this.doc);
-    } else if (type === MESSAGE_DURABLE) {
-      const sv = Y.decodeStateVector(decoding.readVarUint8Array(d));
+    } else if (type === MESSAGE_KITH_DURABLE) {
+      const sv = Y.decodeStateVector(readDurable(d));
       this.stored = Math.max(this.stored, sv.get(this.doc.clientID) ?? 0);
       for (let i = this.storedWaiters.length - 1; i >= 0; i--) {
         if (this.storedWaiters[i]!.clock <= this.stored) this.storedWaiters.splice(i, 1)[0]!.resolve();
@@ -230,7 +221,7 @@ export class RemoteHost implements GoogleSyncHost {
     };
   }
 
-  private async roomInfo(roomId: string, userId: string): Promise<{ role?: MemberRole; name?: string } | undefined> {
+  private async roomInfo(roomId: string, userId: string): Promise<{ role?: Role; name?: string } | undefined> {
     const user = this.o.actingUser(roomId);
     if (!user || user.userId !== userId) return undefined;
     const res = await fetch(`${this.o.serverUrl.replace(/\/+$/, '')}/rooms/${encodeURIComponent(roomId)}`, {
@@ -238,10 +229,10 @@ export class RemoteHost implements GoogleSyncHost {
     });
     if (res.status === 404 || res.status === 401 || res.status === 403) return undefined;
     if (res.status !== 200) throw new Error(`GET /rooms/${roomId} answered ${res.status}`);
-    return (await res.json()) as { role?: MemberRole; name?: string };
+    return (await res.json()) as { role?: Role; name?: string };
   }
 
-  async memberRole(roomId: string, userId: string): Promise<MemberRole | undefined> {
+  async memberRole(roomId: string, userId: string): Promise<Role | undefined> {
     return (await this.roomInfo(roomId, userId))?.role;
   }
 

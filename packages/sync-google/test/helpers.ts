@@ -17,7 +17,8 @@ import { startFakeGoogle, type FakeGoogle } from '@kith/fake-google';
 import { registerGoogleRoutes } from '../src/routes.js';
 import { GoogleSyncWorker } from '../src/worker.js';
 import { kithParts, remoteCanon, stableJson, type PartCanon, type RemoteState, googleMaster, exceptionKey, googleOccurrence } from '../src/canon.js';
-import type { GoogleSyncHost, GoogleSyncOptions, MemberRole } from '../src/options.js';
+import type { Role } from '@kith/protocol';
+import type { GoogleSyncHost, GoogleSyncOptions } from '../src/options.js';
 
 export const CLIENT_ID = 'kith-test.apps.googleusercontent.com';
 export const CLIENT_SECRET = 'kith-test-secret';
@@ -87,7 +88,7 @@ export function hostOf(kith: KithServer): GoogleSyncHost {
     editRoom: (roomId, edit) => kith.sync.editRoom(roomId, edit),
     readRoom: (roomId, read) => kith.sync.readRoom(roomId, read),
     watchRoom: (roomId, w) => kith.sync.watchRoom(roomId, w),
-    memberRole: async (roomId, userId) => (await kith.storage.rooms.member(roomId, userId))?.role as MemberRole | undefined,
+    memberRole: async (roomId, userId) => (await kith.storage.rooms.member(roomId, userId))?.role as Role | undefined,
     roomName: async (roomId) => (await kith.storage.rooms.get(roomId))?.name,
   };
 }

@@ -1,3 +1,4 @@
+import type { TokenClaims, TokenSubject } from '@kith/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { KithError } from '../errors/catalogue.js';
 
@@ -11,7 +12,7 @@ export interface AccessClaims {
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string; username: string };
+    payload: TokenSubject;
     user: { userId: string; username: string };
   }
 }
@@ -24,7 +25,8 @@ export function signAccessToken(app: FastifyInstance, user: { userId: string; us
 export function verifyAccessToken(app: FastifyInstance, token: string | undefined): AccessClaims {
   if (!token) throw new KithError('UNAUTHENTICATED');
   try {
-    const p = app.jwt.verify<{ sub?: unknown; username?: unknown; exp?: unknown }>(token);
+    // Checked field by field: a token signed with our secret may still lack or mistype a claim.
+    const p = app.jwt.verify<{ [K in keyof TokenClaims]?: unknown }>(token);
     if (typeof p.sub !== 'string' || typeof p.username !== 'string' || typeof p.exp !== 'number') {
       throw new KithError('UNAUTHENTICATED');
     }

@@ -3,7 +3,9 @@
  * interface and pass the same test suite. Every method is async so that networked engines fit.
  * Times are milliseconds since the epoch.
  */
-export type Role = 'owner' | 'editor' | 'viewer';
+import type { Role } from '@kith/protocol';
+
+export type { Role };
 
 export interface UserRecord {
   userId: string;

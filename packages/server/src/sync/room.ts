@@ -2,7 +2,7 @@ import * as Y from 'yjs';
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { PresenceGuard, type PresenceLimits } from './awareness-guard.js';
 import type { Connection } from './connection.js';
-import { encodeAwareness, encodeDurable, encodeSyncStep2, encodeUpdate } from './protocol.js';
+import { encodeAwareness, encodeDurable, encodeSyncStep2, encodeUpdate } from '@kith/protocol';
 import { SharedFrame } from './wire.js';
 import { KithError } from '../errors/catalogue.js';
 

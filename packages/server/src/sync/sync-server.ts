@@ -24,7 +24,7 @@ import {
   encodeStoredBarrier,
   encodeSyncStep1,
   type ClientMessage,
-} from './protocol.js';
+} from '@kith/protocol';
 import { REMOTE_ORIGIN, type Room, type RoomBatch } from './room.js';
 import { RoomRegistry } from './room-registry.js';
 import { addressResolver, type AddressResolver } from './client-address.js';
