@@ -5,6 +5,8 @@
  */
 export type Role = 'owner' | 'editor' | 'viewer';
 
+import type { ModuleTables } from './module-tables.js';
+
 export interface UserRecord {
   userId: string;
   username: string;
@@ -223,6 +225,8 @@ export interface Storage {
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
+  /** Modules' own tables, with their own migrations (see ../modules/module.ts). */
+  readonly modules: ModuleTables;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
   /**
