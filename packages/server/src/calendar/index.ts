@@ -21,13 +21,13 @@ export function calendarModule(): KithModule {
         addressOf: (req) => ctx.upgrades.addressOf(req),
       };
       const options = { sync, storage: ctx.storage, config: ctx.config };
-      const imports = new ImportRunner(ctx.config.limits, ctx.logger.child({ component: 'import' }));
+      const imports = new ImportRunner(ctx.config.limits, ctx.componentLogger('import'));
       await ctx.app.register(calendarRoutes, { ...options, imports });
       await ctx.app.register(feedRoutes, options);
       const live = new LiveServer({
         app: ctx.app,
         ...options,
-        logger: ctx.logger.child({ component: 'live' }),
+        logger: ctx.componentLogger('live'),
         // A removed member's live sockets are told at once (membership is also re-read per delivery).
         membership: { subscribe: ctx.members.onChange },
       });

@@ -62,6 +62,7 @@ function moduleContext(name: string, sql: ModuleSql, deps: ModuleHostDeps): Modu
     config: deps.config,
     metrics: deps.metrics,
     logger: deps.logger.child({ component: name }),
+    componentLogger: (component) => deps.logger.child({ component }),
     dataDir: deps.config.dataDir,
   };
 }

@@ -111,6 +111,11 @@ export interface ModuleContext {
   readonly metrics: Metrics;
   /** Child logger with `component` = the module's name. */
   readonly logger: Logger;
+  /**
+   * A logger for one part of the module with its own `component` (the calendar's `live` and
+   * `import`): pino would repeat the key if the part were a child of `logger`.
+   */
+  componentLogger(component: string): Logger;
   /** The server's data dir, for a module that keeps files (the Google mirror's state file). */
   readonly dataDir: string;
 }
