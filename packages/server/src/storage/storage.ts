@@ -3,9 +3,9 @@
  * interface and pass the same test suite. Every method is async so that networked engines fit.
  * Times are milliseconds since the epoch.
  */
-export type Role = 'owner' | 'editor' | 'viewer';
-
 import type { ModuleTables } from './module-tables.js';
+
+export type Role = 'owner' | 'editor' | 'viewer';
 
 export interface UserRecord {
   userId: string;
