@@ -13,7 +13,7 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 
 # ---------------------------------------------------------------------------------------------
 # build: install the whole workspace (dev dependencies included), compile, then prune to a
-# production-only copy of @kith/server in /out.
+# production-only copy of the kith-server binary package (core and built-in modules) in /out.
 # ---------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
 
@@ -39,11 +39,12 @@ RUN pnpm install --frozen-lockfile --offline
 RUN pnpm build \
  && pnpm --filter './examples/*' --if-present run build
 
-# A self-contained production copy of the server: its dist/, package.json and a node_modules
-# with production dependencies only (workspace dependencies are injected as real copies).
+# A self-contained production copy of the kith-server binary: its dist/, package.json and a
+# node_modules with production dependencies only (@kith/server, @kith/sync-google and the other
+# workspace dependencies are injected as real copies).
 # pnpm 10's deploy needs inject-workspace-packages; it is set for this command only, so the
 # lockfile (and every developer's install) is unaffected.
-RUN pnpm --config.inject-workspace-packages=true --filter @kith/server deploy --prod /out \
+RUN pnpm --config.inject-workspace-packages=true --filter kith-server deploy --prod /out \
  && find /out/node_modules/.pnpm -type d -path '*/better-sqlite3/build/Release' \
       -exec sh -c 'cd "$1" && rm -rf obj obj.target .deps ./*.a test_extension.node' _ {} \; \
  && find /out/node_modules/.pnpm -type d -path '*/node_modules/better-sqlite3/deps' -prune -exec rm -rf {} + \
@@ -65,10 +66,10 @@ ENV NODE_ENV=production \
 
 WORKDIR /app
 
-# The monorepo layout is kept (/app/packages/server, /app/examples/family-calendar/dist) so that
-# the server finds the bundled web app exactly as it does in a checkout. Files stay owned by
+# The monorepo layout is kept (/app/packages/kith-server, /app/examples/family-calendar/dist) so
+# that the binary finds the bundled web app exactly as it does in a checkout. Files stay owned by
 # root: the server cannot modify its own code.
-COPY --from=build /out /app/packages/server
+COPY --from=build /out /app/packages/kith-server
 COPY --from=build /out-web /app/examples/family-calendar/dist
 
 # /data must exist and belong to the runtime user before VOLUME, so that a new named volume
@@ -92,4 +93,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 STOPSIGNAL SIGTERM
 
 # node as PID 1 directly (exec form, no shell) so that SIGTERM reaches the server.
-CMD ["node", "/app/packages/server/dist/cli.js"]
+CMD ["node", "/app/packages/kith-server/dist/cli.js"]

@@ -22,7 +22,7 @@ export const SERVER_LABEL: Record<ServerKind, string> = {
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BENCH_DIR = path.resolve(here, '..');
 export const REPO_DIR = path.resolve(BENCH_DIR, '..');
-export const KITH_CLI = path.join(REPO_DIR, 'packages/server/dist/cli.js');
+export const KITH_CLI = path.join(REPO_DIR, 'packages/kith-server/dist/cli.js');
 const HOCUSPOCUS_ENTRY = path.join(here, 'hocuspocus-server.js');
 
 function resolvePackageFile(pkg: string, file: string): string {

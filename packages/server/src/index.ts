@@ -1,5 +1,6 @@
 export { startKithServer, type KithServer, type StartOptions } from './server.js';
 export { defaultConfig, parseConfig, helpText, type KithConfig, type Limits, type SyncTuning } from './config/config.js';
+export { createLogger } from './ops/logger.js';
 export { ERRORS, KithError, type ErrorCode } from './errors/catalogue.js';
 export type * from './storage/storage.js';
 export { openSqliteStorage, sqliteFileIn } from './storage/sqlite/sqlite-storage.js';
@@ -8,3 +9,26 @@ export { openPostgresStorage } from './storage/postgres/postgres-storage.js';
 export { LocalFanout, type Fanout } from './cluster/fanout.js';
 export { RedisFanout } from './cluster/redis-fanout.js';
 export * as protocol from '@kith/protocol';
+export { calendarModule } from './calendar/index.js';
+export type {
+  KithModule,
+  InstalledModule,
+  ModuleContext,
+  RoomAccess,
+  RoomWatcher,
+  UpgradeAccess,
+  UpgradeHandler,
+  RequestAuth,
+  AuthenticatedUser,
+  MemberLookup,
+  MembershipChange,
+} from './modules/module.js';
+export type { ModuleMigrations, ModuleSql, ModuleTables } from './storage/module-tables.js';
+export {
+  parseServerConfig,
+  optionReader,
+  ConfigError,
+  type ConfigOption,
+  type ModuleOptions,
+  type OptionReader,
+} from './config/config.js';

@@ -13,8 +13,8 @@ import type { Storage } from './storage/storage.js';
 import { WriteHealth } from './storage/write-health.js';
 import { SyncServer } from './sync/sync-server.js';
 import type { Fanout } from './cluster/fanout.js';
-import { installCalendar, type InstalledCalendar } from './calendar/index.js';
-import { installGoogle } from './integrations/google.js';
+import type { InstalledModule, KithModule } from './modules/module.js';
+import { installModule } from './modules/module-host.js';
 
 export interface KithServer {
   readonly url: string;
@@ -33,6 +33,11 @@ export interface StartOptions {
   storage?: Storage;
   /** Cross-instance fan-out to use (e.g. a RedisFanout); one instance alone by default. */
   fanout?: Fanout;
+  /**
+   * Features on top of the rooms (e.g. `calendarModule()`), installed in this order before the
+   * server listens and closed in reverse order. None by default: the core serves auth, rooms and sync.
+   */
+  modules?: readonly KithModule[];
 }
 
 /** Starts a kith-server: HTTP API and sync WebSocket on one port. */
@@ -69,8 +74,8 @@ export async function startKithServer(
   let accepting = true;
   let app: FastifyInstance | undefined;
   let sync: SyncServer | undefined;
-  let calendar: InstalledCalendar | undefined;
-  let google: { close(): Promise<void> } | undefined;
+  /** Installed modules, last installed first: the order they close in. */
+  const installed: InstalledModule[] = [];
   try {
     app = await buildApp({
       config,
@@ -88,21 +93,20 @@ export async function startKithServer(
     });
     sync = new SyncServer({ app, config, storage, metrics, membership, logger, fanout, writeHealth });
     sync.attach(app.server);
-    calendar = await installCalendar({ app, sync, storage, config, logger, membership });
-    google = await installGoogle(app, sync, storage, config, logger);
+    for (const module of options.modules ?? []) {
+      installed.unshift(await installModule(module, { app, sync, storage, membership, config, metrics, logger }));
+    }
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     // A server that failed to start (e.g. port taken) leaves nothing open behind it.
-    await google?.close().catch(() => undefined);
-    await calendar?.close().catch(() => undefined);
+    for (const module of installed) await module.close().catch(() => undefined);
     await sync?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     writeHealth.close();
     if (!options.storage) await storage.close().catch(() => undefined);
     throw err;
   }
-  const extras = [google!, calendar!];
-  return running(config, app, sync, extras, storage, metrics, () => {
+  return running(config, app, sync, installed, storage, metrics, () => {
     accepting = false;
     writeHealth.close();
   });
@@ -117,8 +121,8 @@ function running(
   config: KithConfig,
   app: FastifyInstance,
   sync: SyncServer,
-  /** Modules on top of the rooms (Google mirror, live sockets), closed before the sync server. */
-  extras: Array<{ close(): Promise<void> }>,
+  /** Installed modules, in closing order; they close before the sync server. */
+  modules: readonly InstalledModule[],
   storage: Storage,
   metrics: Metrics,
   stopAccepting: () => void,
@@ -138,9 +142,9 @@ function running(
       // delivered in the same poll as the signal) are read and applied before the sockets are
       // closed, so the drain below stores them: let the current poll phase finish first.
       await new Promise<void>((resolve) => setImmediate(resolve));
-      // Live JSON sockets first (they watch rooms), then: commit everything pending and close
-      // every sync socket with 1001.
-      for (const extra of extras) await extra.close();
+      // Modules first (they watch rooms, e.g. the live JSON sockets), then: commit everything
+      // pending and close every sync socket with 1001.
+      for (const module of modules) await module.close();
       await sync.close();
       app.server.closeIdleConnections?.();
       // In-flight HTTP requests get a grace period; a stalled client cannot hold the exit forever.

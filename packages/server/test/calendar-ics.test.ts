@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelOccurrence, editFollowing, editOccurrence } from '@kith/model';
-import { defaultConfig, startKithServer, type KithServer } from '../src/index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithServer } from '../src/index.js';
 import { createLogger } from '../src/ops/logger.js';
 import { apiClient } from './helpers/api.js';
 import { expectError } from './helpers/http-assert.js';
@@ -403,7 +403,7 @@ describe('feed secrets and logs', () => {
     try {
       server = await startKithServer(
         defaultConfig({ port: 0, host: '127.0.0.1', dataDir: await makeDataDir(), jwtSecret: TEST_JWT_SECRET, logLevel: 'debug', sqliteSynchronous: 'normal' }),
-        { logger: createLogger('debug', sink) },
+        { logger: createLogger('debug', sink), modules: [calendarModule()] },
       );
       const local = apiClient(server.url);
       const user = await local.signUp('logger');

@@ -1,6 +1,6 @@
 /**
  * The `kith-server` binary as an operator meets it: flags, environment, the URL it prints, the
- * generated JWT secret, and graceful shutdown on SIGTERM. Every test runs `node dist/cli.js`.
+ * generated JWT secret, and graceful shutdown on SIGTERM. Every test runs `node packages/kith-server/dist/cli.js`.
  */
 import fs from 'node:fs/promises';
 import net from 'node:net';

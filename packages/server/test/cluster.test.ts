@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { defaultConfig, startKithServer, type KithServer } from '../src/index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithServer } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
 import { createTestSchema, probePostgres, requireServices } from './helpers/postgres.js';
 import { PROCESS_JWT_SECRET, killAllServers, makeTempDir, startServerProcess, type ServerProcess } from './helpers/process.js';
@@ -206,8 +206,8 @@ describe.skipIf(missing.length > 0)('several kith-server instances over PostgreS
         sync: { compactAfterUpdates: 1_000_000 } as never,
       });
     const racers: KithServer[] = [
-      await startKithServer(config(await makeTempDir())),
-      await startKithServer(config(await makeTempDir())),
+      await startKithServer(config(await makeTempDir()), { modules: [calendarModule()] }),
+      await startKithServer(config(await makeTempDir()), { modules: [calendarModule()] }),
     ];
     try {
       // Race only once every edit is stored (the compaction reads what is on disk).

@@ -28,7 +28,8 @@ const DOCKERIGNORE = path.join(ROOT, '.dockerignore');
 const K8S_DIR = path.join(ROOT, 'deploy', 'k8s');
 const NGINX_CONF = path.join(ROOT, 'deploy', 'nginx', 'nginx.conf');
 const COMPOSE_FILE = path.join(ROOT, 'deploy', 'docker-compose.yml');
-const SERVER_PACKAGE = path.join(ROOT, 'packages', 'server', 'package.json');
+// The package of the kith-server binary (the core with its built-in modules).
+const SERVER_PACKAGE = path.join(ROOT, 'packages', 'kith-server', 'package.json');
 
 const requireTools = process.env.KITH_REQUIRE_SERVICES === '1';
 
@@ -198,7 +199,7 @@ describe('Dockerfile', () => {
     expect(all.some((i) => i.keyword === 'ADD'), 'COPY, not ADD').toBe(false);
   });
 
-  it('builds with the native toolchain, a frozen lockfile and a production-only deploy of @kith/server', () => {
+  it('builds with the native toolchain, a frozen lockfile and a production-only deploy of the kith-server package', () => {
     const runs = inStage(0, 'RUN').map((r) => r.args).join('\n');
     expect(runs).toMatch(/apt-get install[^\n]*-y/);
     expect(runs).toMatch(/apt-get install[^\n]*--no-install-recommends/);
@@ -208,7 +209,7 @@ describe('Dockerfile', () => {
     expect(runs).toMatch(new RegExp(`(npm (i|install) -g pnpm@${pnpmMajor}|corepack)`));
     expect(runs).toMatch(/pnpm install --frozen-lockfile/);
     expect(runs).toMatch(/pnpm build/);
-    expect(runs).toMatch(/pnpm [^\n]*--filter @kith\/server deploy --prod \/out/);
+    expect(runs).toMatch(/pnpm [^\n]*--filter kith-server deploy --prod \/out/);
     expect(inFinal('RUN').map((r) => r.args).join('\n')).not.toMatch(/apt-get|pnpm|npm install/);
   });
 

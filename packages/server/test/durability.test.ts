@@ -2,7 +2,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { defaultConfig, openSqliteStorage, protocol, sqliteFileIn, startKithServer, type Storage } from '../src/index.js';
+import { calendarModule, defaultConfig, openSqliteStorage, protocol, sqliteFileIn, startKithServer, type Storage } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
 import { RawClient } from './helpers/raw-client.js';
 import { TEST_JWT_SECRET, makeDataDir, startTestServer, type TestServer } from './helpers/server.js';
@@ -326,6 +326,7 @@ describe('loading and unloading rooms', () => {
       leases: real.leases,
       feeds: real.feeds,
       secrets: real.secrets,
+      modules: real.modules,
       ping: () => real.ping(),
       probeWrite: () => real.probeWrite(),
       close: () => real.close(),
@@ -345,7 +346,7 @@ describe('loading and unloading rooms', () => {
     };
     const srv = await startKithServer(
       defaultConfig({ port: 0, dataDir, logLevel: 'silent', jwtSecret: TEST_JWT_SECRET, sync: { unloadGraceMs: 20 } as any }),
-      { storage: flaky },
+      { storage: flaky, modules: [calendarModule()] },
     );
     try {
       const api = apiClient(srv.url);

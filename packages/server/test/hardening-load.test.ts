@@ -10,7 +10,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import * as Y from 'yjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultConfig, startKithServer, type KithServer } from '../src/index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithServer } from '../src/index.js';
 import { openSqliteStorage, sqliteFileIn } from '../src/storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../src/storage/storage.js';
 import { apiClient } from './helpers/api.js';
@@ -84,7 +84,7 @@ function describeEngine(name: string, open: () => Promise<Engine>, skip = false)
       const engine = await open();
       const server = await startKithServer(
         defaultConfig({ port: 0, dataDir: await makeDataDir(), logLevel: 'silent', jwtSecret: TEST_JWT_SECRET }),
-        { storage: engine.storage },
+        { storage: engine.storage, modules: [calendarModule()] },
       );
       servers.push(server);
       const api = apiClient(server.url);

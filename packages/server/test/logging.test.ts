@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultConfig, startKithServer, type KithServer } from '../src/index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithServer } from '../src/index.js';
 import { createLogger, redactUrl } from '../src/ops/logger.js';
 import { apiClient } from './helpers/api.js';
 import { expectError, rawRequest } from './helpers/http-assert.js';
@@ -40,7 +40,7 @@ describe.each(['info', 'trace'])('no secret reaches the log (level %s)', (level)
       limits: { ...defaultConfig().limits, loginPerMinute: 1000 },
       metricsToken: METRICS_TOKEN,
     });
-    server = await startKithServer(config, { logger: createLogger(level, log.stream) });
+    server = await startKithServer(config, { logger: createLogger(level, log.stream), modules: [calendarModule()] });
     api = apiClient(server.url);
     wsUrl = server.url.replace(/^http/, 'ws') + '/sync';
   });

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultConfig, startKithServer, type KithServer } from '../src/index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithServer } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
 import { signJwt } from './helpers/http-assert.js';
 import { createTestSchema, probePostgres, requireServices } from './helpers/postgres.js';
@@ -29,6 +29,7 @@ afterAll(async () => {
 async function start(dataDir: string, databaseUrl?: string): Promise<KithServer> {
   const server = await startKithServer(
     defaultConfig({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', ...(databaseUrl ? { databaseUrl } : {}) }),
+    { modules: [calendarModule()] },
   );
   servers.push(server);
   return server;

@@ -7,6 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { optionReader } from '@kith/server/config';
+import { GOOGLE_OPTIONS, readGoogleCredentials } from './config.js';
 import { startStandaloneWorker } from './standalone.js';
 import type { GoogleSyncLogger } from './options.js';
 
@@ -49,7 +51,9 @@ async function main(): Promise<void> {
   }
   const env = process.env;
   const log = logger(values['log-level'] ?? env.LOG_LEVEL ?? 'info');
-  if (!env.GOOGLE_CLIENT_ID || !env.GOOGLE_CLIENT_SECRET || !env.GOOGLE_REDIRECT_URL) {
+  // The same GOOGLE_* variables as kith-server's, read the same way (no flags here).
+  const google = readGoogleCredentials(optionReader(GOOGLE_OPTIONS, {}, env), undefined);
+  if (!google.clientId || !google.clientSecret || !google.redirectUrl) {
     process.stderr.write('kith-sync-google: GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REDIRECT_URL are required\n');
     process.exitCode = 2;
     return;
@@ -58,13 +62,13 @@ async function main(): Promise<void> {
     serverUrl: values.server ?? env.KITH_SERVER_URL ?? 'http://127.0.0.1:8080',
     dataDir: path.resolve(values['data-dir'] ?? env.KITH_DATA_DIR ?? './data'),
     jwtSecret: env.KITH_JWT_SECRET || undefined,
-    clientId: env.GOOGLE_CLIENT_ID,
-    clientSecret: env.GOOGLE_CLIENT_SECRET,
-    redirectUrl: env.GOOGLE_REDIRECT_URL,
-    apiRootUrl: env.GOOGLE_API_ROOT_URL || undefined,
-    oauthBaseUrl: env.GOOGLE_OAUTH_BASE_URL || undefined,
-    tokenKey: env.GOOGLE_TOKEN_KEY || undefined,
-    webhookBaseUrl: env.GOOGLE_WEBHOOK_URL || undefined,
+    clientId: google.clientId,
+    clientSecret: google.clientSecret,
+    redirectUrl: google.redirectUrl,
+    apiRootUrl: google.apiRootUrl,
+    oauthBaseUrl: google.oauthBaseUrl,
+    tokenKey: google.tokenKey,
+    webhookBaseUrl: google.webhookUrl,
     logger: log,
   });
   log.info({ links: running.worker.store.links().length }, 'kith-sync-google running');

@@ -7,9 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-// kith-server by path, not as a package dependency: kith-server depends on this package, and a dependency
-// back (even a devDependency) would make a workspace cycle that pnpm builds in no defined order.
-import { defaultConfig, startKithServer, type KithServer } from '../../server/dist/index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
 import Fastify, { type FastifyInstance } from 'fastify';
 import * as Y from 'yjs';
 import { listEvents, type CalendarEvent } from '@kith/model';
@@ -104,6 +102,7 @@ export async function startRig(opts: { worker?: Partial<GoogleSyncOptions>; fake
       limits: { loginPerMinute: 1000 } as never,
       sync: { unloadGraceMs: 60_000 } as never,
     }),
+    { modules: [calendarModule()] },
   );
   const kithApi = api(kith.url);
   const fake = await startFakeGoogle({ defaultUser: GOOGLE_USER, defaultTimeZone: 'UTC', ...opts.fake });

@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// By path, not as a dependency: kith-server depends on this package (see helpers.ts).
-import { defaultConfig, startKithServer, type KithServer } from '../../server/dist/index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
+import { defaultGoogleConfig, googleModule } from '../src/index.js';
 import { startFakeGoogle, type FakeGoogle } from '@kith/fake-google';
 import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent, freePort } from './helpers.js';
 
@@ -55,20 +55,27 @@ beforeAll(async () => {
       logLevel: 'silent',
       jwtSecret: 'google-e2e-secret-0123456789abcdefghijklmnop',
       limits: { ...base.limits, loginPerMinute: 1000 },
-      google: {
-        ...base.google,
-        clientId: CLIENT_ID,
-        clientSecret: CLIENT_SECRET,
-        redirectUrl: `http://127.0.0.1:${port}/google/callback`,
-        // Push notifications (the fake allows plain http on loopback) make Google's changes arrive at once.
-        webhookUrl: `http://127.0.0.1:${port}`,
-        apiRootUrl: fake.rootUrl,
-        oauthBaseUrl: fake.url,
-      },
     }),
+    {
+      modules: [
+        calendarModule(),
+        googleModule(
+          defaultGoogleConfig({
+            clientId: CLIENT_ID,
+            clientSecret: CLIENT_SECRET,
+            redirectUrl: `http://127.0.0.1:${port}/google/callback`,
+            // Push notifications (the fake allows plain http on loopback) make Google's changes arrive at once.
+            webhookUrl: `http://127.0.0.1:${port}`,
+            apiRootUrl: fake.rootUrl,
+            oauthBaseUrl: fake.url,
+          }),
+        ),
+      ],
+    },
   );
   unconfigured = await startKithServer(
     defaultConfig({ port: 0, dataDir: tmp(), logLevel: 'silent', jwtSecret: 'google-e2e-secret-0123456789abcdefghijklmnop' }),
+    { modules: [calendarModule(), googleModule(defaultGoogleConfig())] },
   );
 }, 60_000);
 

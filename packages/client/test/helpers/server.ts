@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultConfig, startKithServer, type KithConfig, type KithServer } from '@kith/server';
+import { calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '@kith/server';
 
 export const TEST_JWT_SECRET = 'kith-client-test-secret-0123456789abcdefghijklmnop';
 
@@ -37,7 +37,7 @@ export async function startServer(overrides: Overrides = {}): Promise<TestServer
     limits: { ...base.limits, loginPerMinute: 10_000, loginPerAccountPerMinute: 10_000, ...overrides.limits },
     sync: { ...base.sync, ...overrides.sync },
   });
-  const server = await startKithServer(config);
+  const server = await startKithServer(config, { modules: [calendarModule()] });
   let closed = false;
   return {
     server,

@@ -13,7 +13,7 @@ import type * as Y from 'yjs';
 import type { Logger } from 'pino';
 import { getEvent, observeEvents } from '@kith/model';
 import type { Role, Storage } from '../storage/storage.js';
-import type { SyncServer } from '../sync/sync-server.js';
+import type { CalendarSync } from './room-sync.js';
 import { eventView, type EventView } from './api-events.js';
 
 export type EventChange =
@@ -44,7 +44,7 @@ export class RoomChannel {
 
   constructor(
     readonly roomId: string,
-    private readonly deps: { sync: SyncServer; storage: Storage; logger: Logger },
+    private readonly deps: { sync: CalendarSync; storage: Storage; logger: Logger },
     private readonly onEmpty: (channel: RoomChannel) => void,
   ) {
     this.ready = this.watch();
@@ -147,7 +147,7 @@ export class RoomChannel {
 export class Channels {
   private readonly channels = new Map<string, RoomChannel>();
 
-  constructor(private readonly deps: { sync: SyncServer; storage: Storage; logger: Logger }) {}
+  constructor(private readonly deps: { sync: CalendarSync; storage: Storage; logger: Logger }) {}
 
   /** Adds a listener to the room's channel, watching the room first if needed. */
   async listen(roomId: string, listener: ChannelListener): Promise<void> {

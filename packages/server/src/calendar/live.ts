@@ -31,7 +31,7 @@ import { ERRORS, KithError, type ErrorCode } from '../errors/catalogue.js';
 import { describeValidation } from '../errors/http.js';
 import type { MembershipEvents } from '../rooms/membership-events.js';
 import type { Role, Storage } from '../storage/storage.js';
-import type { SyncServer } from '../sync/sync-server.js';
+import type { CalendarSync } from './room-sync.js';
 import { refuseUpgrade } from '../sync/upgrade.js';
 import { PingSlices } from '../sync/ping-slices.js';
 import { TokenBucket } from '../sync/token-bucket.js';
@@ -42,11 +42,11 @@ import { CreateEventBody, PatchEventBody } from './schemas.js';
 
 export interface LiveDeps {
   app: FastifyInstance;
-  sync: SyncServer;
+  sync: CalendarSync;
   storage: Storage;
   config: KithConfig;
   logger: Logger;
-  membership?: MembershipEvents;
+  membership?: Pick<MembershipEvents, 'subscribe'>;
 }
 
 /** Largest JSON message; larger ones close the socket with 1009. */

@@ -27,7 +27,7 @@ import { KithError } from '../errors/catalogue.js';
 import { newSecretToken, sha256 } from '../ids.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
-import type { SyncServer } from '../sync/sync-server.js';
+import type { CalendarSync } from './room-sync.js';
 import { linkBase } from '../web/public-url.js';
 import { eventView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
@@ -52,7 +52,7 @@ import { Type } from 'typebox';
 import * as Y from 'yjs';
 
 export interface CalendarRouteOptions {
-  sync: SyncServer;
+  sync: CalendarSync;
   storage: Storage;
   config: KithConfig;
   /** Where ICS imports run (worker threads); only the calendar routes need it. */

@@ -1,5 +1,10 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
+import { ConfigError, helpLines, optionReader, type ConfigOption, type ModuleOptions, type OptionReader } from './module-options.js';
+
+// Module options, exported from here too (`@kith/server/config`): a binary reads its command line
+// without loading the whole server, so that --help and bad flags answer at once.
+export { ConfigError, optionReader, type ConfigOption, type ModuleOptions, type OptionReader } from './module-options.js';
 
 export type SqliteSynchronous = 'full' | 'normal';
 /** Who may create an account: anyone, only people holding a valid invite code, or no one. */
@@ -53,22 +58,6 @@ export interface SyncTuning {
   membershipCheckMs: number;
 }
 
-/** Google Calendar mirroring; off (routes answer GOOGLE_NOT_CONFIGURED) until the three credentials are set. */
-export interface GoogleConfig {
-  clientId: string | undefined;
-  clientSecret: string | undefined;
-  redirectUrl: string | undefined;
-  /** Another Google-compatible API (e.g. the fake in @kith/sync-google, for a demo). */
-  apiRootUrl: string | undefined;
-  oauthBaseUrl: string | undefined;
-  /** Key that encrypts stored Google tokens; generated into the data dir when unset. */
-  tokenKey: string | undefined;
-  /** Public HTTPS base for Google's push notifications; polling only when unset. */
-  webhookUrl: string | undefined;
-  /** `in-process` (default) or `external` (a separate kith-sync-google process). */
-  worker: 'in-process' | 'external';
-}
-
 export interface KithConfig {
   host: string;
   port: number;
@@ -94,7 +83,6 @@ export interface KithConfig {
   databaseUrl: string | undefined;
   /** `redis://…` turns on fan-out between several instances. */
   redisUrl: string | undefined;
-  google: GoogleConfig;
   /**
    * On SIGTERM/SIGINT, how long in-flight HTTP requests may take to finish before their
    * connections are cut (sync sockets are closed with 1001 at once; their data is stored first).
@@ -156,16 +144,6 @@ export function defaultConfig(overrides: Partial<KithConfig> = {}): KithConfig {
     trustProxy: false,
     databaseUrl: undefined,
     redisUrl: undefined,
-    google: {
-      clientId: undefined,
-      clientSecret: undefined,
-      redirectUrl: undefined,
-      apiRootUrl: undefined,
-      oauthBaseUrl: undefined,
-      tokenKey: undefined,
-      webhookUrl: undefined,
-      worker: 'in-process',
-    },
     shutdownGraceMs: 10_000,
     registration: 'open',
     inviteExpiryHours: 7 * 24,
@@ -197,14 +175,6 @@ const OPTIONS = {
     help: 'postgres://user:pass@host:5432/db to store data in PostgreSQL (default: SQLite in the data dir)',
   },
   'redis-url': { env: 'REDIS_URL', help: 'redis://host:6379 to fan out between several instances (default: one instance)' },
-  'google-client-id': { env: 'GOOGLE_CLIENT_ID', help: 'OAuth client id of your Google Cloud project (turns on Google Calendar mirroring)' },
-  'google-client-secret': { env: 'GOOGLE_CLIENT_SECRET', help: 'its OAuth client secret' },
-  'google-redirect-url': { env: 'GOOGLE_REDIRECT_URL', help: 'OAuth redirect, https://<host>/google/callback (default: <public-url>/google/callback)' },
-  'google-api-root-url': { env: 'GOOGLE_API_ROOT_URL', help: 'another Google-compatible Calendar API (e.g. kith-fake-google for a demo)' },
-  'google-oauth-base-url': { env: 'GOOGLE_OAUTH_BASE_URL', help: 'another Google-compatible OAuth server' },
-  'google-token-key': { env: 'GOOGLE_TOKEN_KEY', help: 'key that encrypts stored Google tokens (default: generated into the data dir)' },
-  'google-webhook-url': { env: 'GOOGLE_WEBHOOK_URL', help: 'public HTTPS base for Google push notifications (default: polling only)' },
-  'google-sync-worker': { env: 'GOOGLE_SYNC_WORKER', help: 'in-process (default) or external (run kith-sync-google separately)' },
   'static-dir': { env: 'KITH_STATIC_DIR', help: 'built web app to serve at / (default: the bundled example app, when built)' },
   'max-message-bytes': { env: 'KITH_MAX_MESSAGE_BYTES', help: 'largest WebSocket message (default 4194304)' },
   'max-room-bytes': { env: 'KITH_MAX_ROOM_BYTES', help: 'largest stored room (default 67108864)' },
@@ -239,14 +209,18 @@ const OPTIONS = {
 
 type OptionName = keyof typeof OPTIONS;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+/** Every option of the server with its modules', in `--help` order. */
+function allOptions(modules: ReadonlyArray<ModuleOptions<unknown>>): Record<string, ConfigOption> {
+  const entries: Array<[string, ConfigOption]> = Object.entries(OPTIONS);
+  for (const m of modules) {
+    const at = m.helpAfter ? entries.findIndex(([flag]) => flag === m.helpAfter) + 1 : 0;
+    entries.splice(at > 0 ? at : entries.length, 0, ...Object.entries(m.options));
+  }
+  return Object.fromEntries(entries);
 }
 
-export function helpText(): string {
-  const lines = Object.entries(OPTIONS).map(
-    ([flag, o]) => `  --${flag.padEnd(24)} ${o.help}\n  ${' '.repeat(26)} env ${o.env}`,
-  );
+export function helpText(modules: ReadonlyArray<ModuleOptions<unknown>> = []): string {
+  const lines = helpLines(allOptions(modules));
   return [
     'kith-server — the self-hosted Kith calendar server',
     '',
@@ -261,33 +235,42 @@ export function helpText(): string {
 
 /** Reads flags first, then environment variables, then defaults. Throws ConfigError on bad values. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig | 'help' {
+  const parsed = parseServerConfig(argv, env, []);
+  return parsed === 'help' ? 'help' : parsed.config;
+}
+
+/** The configuration of each module, in the order the modules' options were given. */
+type ModuleValues<M extends ReadonlyArray<ModuleOptions<unknown>>> = { [K in keyof M]: M[K] extends ModuleOptions<infer T> ? T : never };
+
+/**
+ * The server's configuration and its modules' (e.g. `[googleOptions]` → `[GoogleConfig]`) from one
+ * command line: every flag known, `--help` answered with all of them.
+ */
+export function parseServerConfig<const M extends ReadonlyArray<ModuleOptions<unknown>>>(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  modules: M,
+): { config: KithConfig; modules: ModuleValues<M> } | 'help' {
+  const options = allOptions(modules);
   const { values } = parseArgs({
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      ...Object.fromEntries(Object.keys(OPTIONS).map((k) => [k, { type: 'string' as const }])),
+      ...Object.fromEntries(Object.keys(options).map((k) => [k, { type: 'string' as const }])),
     },
     strict: true,
     allowPositionals: false,
   });
   if (values.help) return 'help';
-  const flagValue = (name: OptionName) => (values as Record<string, string | undefined>)[name];
-  const raw = (name: OptionName): string | undefined => {
-    const v = flagValue(name) ?? env[OPTIONS[name].env];
-    return v === undefined || v === '' ? undefined : v;
-  };
-  /** How a bad value is named in an error: the flag, or the environment variable it came from. */
-  const source = (name: OptionName): string => {
-    const flag = flagValue(name);
-    return flag !== undefined && flag !== '' ? `--${name}` : OPTIONS[name].env;
-  };
-  const int = (name: OptionName, min: number): number | undefined => {
-    const v = raw(name);
-    if (v === undefined) return undefined;
-    const n = /^\s*$/.test(v) ? NaN : Number(v);
-    if (!Number.isInteger(n) || n < min) throw new ConfigError(`${source(name)} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
+  const read = optionReader(options, values, env);
+  const config = coreConfig(read);
+  return { config, modules: modules.map((m) => m.parse(read, config)) as ModuleValues<M> };
+}
+
+function coreConfig(read: OptionReader): KithConfig {
+  const raw = (name: OptionName) => read.raw(name);
+  const source = (name: OptionName) => read.source(name);
+  const int = (name: OptionName, min: number) => read.int(name, min);
   const d = defaultConfig();
   const sync = raw('sqlite-sync') ?? 'full';
   if (sync !== 'full' && sync !== 'normal') {
@@ -316,10 +299,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError(`${source('database-url')} must be a postgres:// URL`);
   }
-  const googleWorker = raw('google-sync-worker') ?? 'in-process';
-  if (googleWorker !== 'in-process' && googleWorker !== 'external') {
-    throw new ConfigError(`${source('google-sync-worker')} must be in-process or external, got "${googleWorker}"`);
-  }
   const registration = raw('registration') ?? 'open';
   if (registration !== 'open' && registration !== 'invite-only' && registration !== 'closed') {
     throw new ConfigError(`${source('registration')} must be open, invite-only or closed, got "${registration}"`);
@@ -346,16 +325,6 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): KithConfig 
     trustProxy,
     databaseUrl,
     redisUrl,
-    google: {
-      clientId: raw('google-client-id'),
-      clientSecret: raw('google-client-secret'),
-      redirectUrl: raw('google-redirect-url') ?? (publicUrl ? `${publicUrl.replace(/\/+$/, '')}/google/callback` : undefined),
-      apiRootUrl: raw('google-api-root-url'),
-      oauthBaseUrl: raw('google-oauth-base-url'),
-      tokenKey: raw('google-token-key'),
-      webhookUrl: raw('google-webhook-url'),
-      worker: googleWorker,
-    },
     shutdownGraceMs: int('shutdown-grace-ms', 0) ?? d.shutdownGraceMs,
     registration,
     inviteExpiryHours: int('invite-expiry-hours', 1) ?? d.inviteExpiryHours,

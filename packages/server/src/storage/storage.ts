@@ -4,6 +4,7 @@
  * Times are milliseconds since the epoch.
  */
 import type { Role } from '@kith/protocol';
+import type { ModuleTables } from './module-tables.js';
 
 export type { Role };
 
@@ -225,6 +226,8 @@ export interface Storage {
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
+  /** Modules' own tables, with their own migrations (see ../modules/module.ts). */
+  readonly modules: ModuleTables;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
   /**

@@ -1,5 +1,5 @@
 /**
- * Spawns the real kith-server binary (`dist/cli.js`, built by `tsc`) as a child process.
+ * Spawns the real kith-server binary (`packages/kith-server/dist/cli.js`, built by `tsc`) as a child process.
  * Every child is tracked, so a test file can kill whatever is still running in afterEach/afterAll
  * (and the test process kills stragglers on exit): no test leaves a server behind, pass or fail.
  */
@@ -18,7 +18,7 @@ import * as syncProtocol from 'y-protocols/sync';
 /** The built binary; KITH_SERVER_CLI points the process tests at another build (e.g. a deliberately broken one). */
 export const CLI_PATH = process.env.KITH_SERVER_CLI
   ? path.resolve(process.env.KITH_SERVER_CLI)
-  : fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+  : fileURLToPath(new URL('../../../kith-server/dist/cli.js', import.meta.url));
 
 /** A fixed secret (≥ 32 chars), so that access tokens stay valid across restarts of a data dir. */
 export const PROCESS_JWT_SECRET = 'kith-process-test-secret-0123456789abcdefghijklmnop';
@@ -108,7 +108,7 @@ export interface StartOptions {
 const BANNER = /kith-server listening on (http:\/\/\S+)/;
 
 /**
- * Starts `node dist/cli.js ...args` and resolves once it prints its URL. Rejects (after killing
+ * Starts `node packages/kith-server/dist/cli.js ...args` and resolves once it prints its URL. Rejects (after killing
  * the child) if it exits or stays silent first.
  */
 export function startServerProcess(args: string[], options: StartOptions = {}): Promise<ServerProcess> {

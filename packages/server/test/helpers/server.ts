@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultConfig, startKithServer, type KithConfig, type KithServer } from '../../src/index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../../src/index.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -37,7 +37,7 @@ export async function startTestServer(overrides: Overrides = {}): Promise<TestSe
     limits: { ...base.limits, loginPerMinute: 1000, loginPerAccountPerMinute: 10_000, ...overrides.limits },
     sync: { ...base.sync, ...overrides.sync },
   });
-  const server = await startKithServer(config);
+  const server = await startKithServer(config, { modules: [calendarModule()] });
   return {
     server,
     url: server.url,

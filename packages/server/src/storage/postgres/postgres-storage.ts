@@ -24,6 +24,8 @@ import type {
 } from '../storage.js';
 import { toBytes, toInvite, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migratePostgres } from './migrations.js';
+import { PostgresModuleTables } from './module-tables.js';
+import type { ModuleTables } from '../module-tables.js';
 
 export interface PostgresOptions {
   /** `postgres://user:password@host:port/database?…`, as libpq understands it. */
@@ -144,6 +146,7 @@ class PostgresStorage implements Storage {
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
+  readonly modules: ModuleTables;
   private closing: Promise<void> | undefined;
   private readonly db: Db;
 
@@ -156,6 +159,7 @@ class PostgresStorage implements Storage {
     this.docs = new PgDocs(db);
     this.leases = new PgLeases(db);
     this.feeds = new PgFeeds(db);
+    this.modules = new PostgresModuleTables(pool);
   }
 
   async ping(): Promise<void> {

@@ -26,6 +26,8 @@ import type {
 } from '../storage.js';
 import { toBytes, toInvite, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migrate } from './migrations.js';
+import { SqliteModuleTables } from './module-tables.js';
+import type { ModuleTables } from '../module-tables.js';
 import { InlineAppender, SizedAppender, ThreadedAppender, type DocAppender } from './doc-appender.js';
 
 export interface SqliteOptions {
@@ -74,6 +76,7 @@ class SqliteStorage implements Storage {
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
+  readonly modules: ModuleTables;
   private readonly probeTx: ReturnType<Database['transaction']>;
 
   constructor(
@@ -97,6 +100,7 @@ class SqliteStorage implements Storage {
     this.docs = new SqliteDocs(db, appender);
     this.leases = new SqliteLeases(db);
     this.feeds = new SqliteFeeds(db);
+    this.modules = new SqliteModuleTables(db);
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,13 @@
 #!/usr/bin/env node
-import { ConfigError, helpText, parseConfig, type KithConfig } from './config/config.js';
+/**
+ * kith-server: the Kith core with its built-in modules, the calendar (REST, /live, ICS) and the
+ * Google Calendar mirror. Each module's options join the core's on one command line.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, helpText, parseServerConfig, type KithConfig } from '@kith/server/config';
+import { googleOptions, type GoogleConfig } from '@kith/sync-google/config';
 
 /** Exit codes: 0 clean stop, 1 runtime or startup failure, 2 bad configuration. */
 const EXIT_FAILURE = 1;
@@ -13,10 +21,21 @@ const LISTEN_ERRORS: Record<string, string> = {
   ENOTFOUND: 'host name not found',
 };
 
+/**
+ * The example web app as built next to this package (a checkout, or the container image's copy of
+ * the monorepo layout), unless --static-dir names another. @kith/server looks next to itself,
+ * which in a deployed image is inside node_modules.
+ */
+function withBundledApp(config: KithConfig): KithConfig {
+  if (config.staticDir !== undefined) return config;
+  const bundled = fileURLToPath(new URL('../../../examples/family-calendar/dist', import.meta.url));
+  return fs.existsSync(path.join(bundled, 'index.html')) ? { ...config, staticDir: bundled } : config;
+}
+
 async function main(): Promise<void> {
-  let config: KithConfig | 'help';
+  let parsed: { config: KithConfig; modules: readonly [GoogleConfig] } | 'help';
   try {
-    config = parseConfig(process.argv.slice(2), process.env);
+    parsed = parseServerConfig(process.argv.slice(2), process.env, [googleOptions]);
   } catch (err) {
     const message =
       err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
@@ -25,19 +44,22 @@ async function main(): Promise<void> {
     process.stderr.write(`kith-server: ${message}\n\nRun kith-server --help for the options.\n`);
     process.exit(EXIT_USAGE);
   }
-  if (config === 'help') {
-    process.stdout.write(helpText());
+  if (parsed === 'help') {
+    process.stdout.write(helpText([googleOptions]));
     return;
   }
+  const config = withBundledApp(parsed.config);
+  const [google] = parsed.modules;
 
   // Loaded only now, so that --help and configuration errors answer at once.
-  const [{ createLogger }, { startKithServer }] = await Promise.all([
-    import('./ops/logger.js'),
-    import('./server.js'),
+  const [{ calendarModule, createLogger, startKithServer }, { googleModule }] = await Promise.all([
+    import('@kith/server'),
+    import('@kith/sync-google'),
   ]);
   const logger = createLogger(config.logLevel);
   const { host, port } = config;
-  const server = await startKithServer(config, { logger }).catch((err: NodeJS.ErrnoException) => {
+  const modules = [calendarModule(), googleModule(google)];
+  const server = await startKithServer(config, { logger, modules }).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code ? LISTEN_ERRORS[err.code] : undefined;
     if (reason && (err.syscall === 'listen' || err.syscall === 'getaddrinfo')) {
       process.stderr.write(`kith-server: cannot listen on ${host}:${port}: ${reason}\n`);

@@ -1,0 +1,40 @@
+/**
+ * The Google mirror as a kith-server module: its OAuth and link routes, and its worker in this
+ * process unless it runs as its own `kith-sync-google` (`worker: 'external'`). Without credentials
+ * the routes answer GOOGLE_NOT_CONFIGURED.
+ */
+import type { KithModule } from '@kith/server';
+import type { GoogleConfig } from './config.js';
+import { installGoogleSync } from './install.js';
+
+export function googleModule(config: GoogleConfig): KithModule {
+  return {
+    // Also the `component` of its log lines, as before it was a module.
+    name: 'sync-google',
+    async install(ctx) {
+      return installGoogleSync(
+        ctx.app,
+        {
+          editRoom: (roomId, edit) => ctx.rooms.edit(roomId, edit),
+          readRoom: (roomId, read) => ctx.rooms.read(roomId, read),
+          watchRoom: (roomId, watcher) => ctx.rooms.watch(roomId, watcher),
+          memberRole: (roomId, userId) => ctx.members.role(roomId, userId),
+          roomName: (roomId) => ctx.members.roomName(roomId),
+        },
+        {
+          clientId: config.clientId,
+          clientSecret: config.clientSecret,
+          redirectUrl: config.redirectUrl,
+          apiRootUrl: config.apiRootUrl,
+          oauthBaseUrl: config.oauthBaseUrl,
+          tokenKey: config.tokenKey,
+          webhookBaseUrl: config.webhookUrl,
+          runWorker: config.worker !== 'external',
+          dataDir: ctx.dataDir,
+          logger: ctx.logger,
+          verifyUser: (request) => ctx.auth.verifyRequest(request),
+        },
+      );
+    },
+  };
+}
