@@ -326,6 +326,7 @@ describe('loading and unloading rooms', () => {
       leases: real.leases,
       feeds: real.feeds,
       secrets: real.secrets,
+      shared: real.shared,
       ping: () => real.ping(),
       probeWrite: () => real.probeWrite(),
       close: () => real.close(),

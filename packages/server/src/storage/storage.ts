@@ -223,6 +223,11 @@ export interface Storage {
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
+  /**
+   * Whether other instances may use this storage at the same time (PostgreSQL) or this process
+   * alone does (SQLite). Decides e.g. whether compaction needs a lease and the JWT secret lives here.
+   */
+  readonly shared: boolean;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
   /**

@@ -144,6 +144,8 @@ class PostgresStorage implements Storage {
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
+  /** Every instance of a cluster connects to the same database. */
+  readonly shared = true;
   private closing: Promise<void> | undefined;
   private readonly db: Db;
 

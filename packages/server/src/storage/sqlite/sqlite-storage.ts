@@ -74,6 +74,8 @@ class SqliteStorage implements Storage {
   readonly leases: LeaseStore;
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
+  /** One process owns the file. */
+  readonly shared = false;
   private readonly probeTx: ReturnType<Database['transaction']>;
 
   constructor(
