@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { LocalFanout, type Fanout } from '../cluster/fanout.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { Storage } from '../storage/storage.js';
-import { REMOTE_ORIGIN, type Room, type RoomBatch } from './room.js';
+import type { Room, RoomBatch } from './room.js';
+import { REMOTE_ORIGIN } from './room-presence.js';
 import type { RoomRegistry } from './room-registry.js';
 
 /** One room's catch-up from the log: armed timer, run in progress, another run wanted after it. */

@@ -1,9 +1,10 @@
 import * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
 import type { PresenceHolder, PresenceLimits } from './awareness-guard.js';
-import { encodeDurable, encodeSyncStep2, encodeUpdate } from './protocol.js';
+import { encodeDurable, encodeUpdate } from './protocol.js';
 import { REMOTE_ORIGIN, RoomPresence } from './room-presence.js';
 import { LogPosition } from './log-position.js';
+import { StoredDocument, applyAll } from './stored-document.js';
 import { SharedFrame } from './wire.js';
 import { KithError, type ErrorCode } from '../errors/catalogue.js';
 
@@ -12,8 +13,6 @@ type PreparedSend = () => void;
 type Preparer = () => PreparedSend;
 /** Told when what it waited for will never be on disk (the commit failed, or the room was dropped). */
 type FailedCallback = (err: Error) => void;
-
-export { REMOTE_ORIGIN };
 
 /**
  * What a room needs of a socket in it (the sync server's Connection): frames out, durable-ack
@@ -64,25 +63,16 @@ export interface StoredSize {
  * in sync answers only after the commit that stores them.
  */
 export class Room<P extends RoomPeer = RoomPeer> {
-  private readonly ydoc = new Y.Doc({ gc: true });
+  private readonly document = new StoredDocument();
   /** Who is online (awareness), guarded per socket; sent to peers as it changes. */
   readonly presence: RoomPresence<P>;
-  /**
-   * Stored content not yet applied to the document. A room whose snapshot came with its state
-   * vector is served from these bytes: a fresh client gets them as they are, so connecting to a
-   * big room costs a read and a write, not a document build (a 3 MB snapshot: ~0.5 s). The
-   * document is built the first time something needs it (see `doc`).
-   */
-  private lazy: { snapshot: Uint8Array; tail: Uint8Array[] } | undefined;
   private readonly members = new Set<P>();
   /** Upgrades in progress (and server-side users) that keep the room loaded; see RoomRegistry. */
   private holdCount = 0;
-  /** Clocks of what is on disk, per Yjs client. */
-  private durableStateVector: Map<number, number>;
   private storedSize: StoredSize;
   /** Set by the Compactor while it compacts this room (one compaction per room at a time). */
   compacting = false;
-  /** Set when the in-memory document can no longer be trusted; the room must be reloaded. */
+  /** Yjs threw on a client's update, or a commit failed (see `broken`). */
   private isBroken = false;
   /** How far this document follows the room's stored log (read by the ClusterFollower). */
   readonly position = new LogPosition();
@@ -96,8 +86,6 @@ export class Room<P extends RoomPeer = RoomPeer> {
   private waiting: Array<{ prepare: Preparer; failed: FailedCallback | undefined }> = [];
   private pendingAcks = new Set<P>();
   private inflight: RoomBatch<P> | undefined;
-  /** Effective updates produced by the transaction being applied right now. */
-  private captured: Uint8Array[] = [];
 
   constructor(
     readonly roomId: string,
@@ -105,10 +93,8 @@ export class Room<P extends RoomPeer = RoomPeer> {
     private readonly scheduler: CommitScheduler,
     presenceLimits: PresenceLimits,
   ) {
-    this.presence = new RoomPresence(this.ydoc, this.members, presenceLimits);
+    this.presence = new RoomPresence(this.document.ydoc, this.members, presenceLimits);
     this.storedSize = stored;
-    this.durableStateVector = new Map();
-    this.ydoc.on('update', (update: Uint8Array) => this.captured.push(update));
   }
 
   /** The sockets in the room. */
@@ -146,8 +132,9 @@ export class Room<P extends RoomPeer = RoomPeer> {
     this.storedSize = size;
   }
 
+  /** Set when the in-memory document can no longer be trusted; the room must be reloaded. */
   get broken(): boolean {
-    return this.isBroken;
+    return this.isBroken || this.document.failedToBuild;
   }
 
   get awareness(): Awareness {
@@ -169,76 +156,38 @@ export class Room<P extends RoomPeer = RoomPeer> {
 
   /**
    * The room's document, with everything stored applied. Built on first use when the room was
-   * loaded lazily; if the stored bytes then fail to apply, the room is marked broken.
+   * loaded lazily; if the stored bytes then fail to apply, the room is broken.
    */
   get doc(): Y.Doc {
-    const lazy = this.lazy;
-    if (lazy) {
-      this.lazy = undefined;
-      try {
-        applyAll(this.ydoc, [lazy.snapshot, ...lazy.tail]);
-      } catch (err) {
-        // Stored bytes that do not apply: the room is refused (503), as a load that fails is.
-        this.isBroken = true;
-        throw Object.assign(new KithError('ROOM_UNAVAILABLE', 'The room’s stored data could not be read.'), { cause: err });
-      } finally {
-        this.captured = [];
-      }
-    }
-    return this.ydoc;
+    return this.document.doc;
   }
 
-  /** False while the room is served from stored bytes without its document (see `lazy`). */
+  /** False while the room is served from stored bytes without its document (see StoredDocument). */
   get documentBuilt(): boolean {
-    return this.lazy === undefined;
+    return this.document.built;
   }
 
   /** Loads stored content; throws if it cannot be applied (the room is then never served). */
   loadStored(updates: Uint8Array[], headSeq: number): void {
-    applyAll(this.ydoc, updates);
-    this.captured = [];
-    this.durableStateVector = Y.decodeStateVector(Y.encodeStateVector(this.ydoc));
+    this.document.load(updates);
     this.position.loaded(headSeq);
   }
 
-  /**
-   * Loads a snapshot whose state vector was stored with it, and the log after it, without building
-   * the document. The log entries are parsed (so garbage is refused here, as by `loadStored`) to
-   * extend the state vector. Returns false, having loaded nothing, when that cannot be done
-   * exactly (an entry that does not follow on from what precedes it); then use `loadStored`.
-   */
+  /** Loads without building the document, when that can be done exactly (see StoredDocument.loadLazily). */
   loadStoredLazily(snapshot: Uint8Array, snapshotStateVector: Uint8Array, tail: Uint8Array[], headSeq: number): boolean {
-    const sv = Y.decodeStateVector(snapshotStateVector);
-    for (const update of tail) {
-      const { from, to } = Y.parseUpdateMeta(update);
-      for (const [client, end] of to) {
-        const have = sv.get(client) ?? 0;
-        if ((from.get(client) ?? 0) > have) return false;
-        if (end > have) sv.set(client, end);
-      }
-    }
-    this.lazy = { snapshot, tail };
-    this.durableStateVector = sv;
+    if (!this.document.loadLazily(snapshot, snapshotStateVector, tail)) return false;
     this.position.loaded(headSeq);
     return true;
   }
 
-  /** The state vector the server announces in its sync step 1 (without building a lazy document). */
+  /** The state vector the server announces in its sync step 1. */
   encodedStateVector(): Uint8Array {
-    return this.lazy ? Y.encodeStateVector(this.durableStateVector) : Y.encodeStateVector(this.ydoc);
+    return this.document.encodedStateVector();
   }
 
-  /**
-   * Frames answering a client's sync step 1 with what it lacks; call it for a durable state (from
-   * `whenDurable`). A client that holds nothing yet is answered from the stored bytes of a lazy
-   * room: the log entries as updates first, then the snapshot as the step 2 that completes its sync.
-   */
+  /** Frames answering a client's sync step 1; call it for a durable state (from `whenDurable`). */
   syncAnswer(clientStateVector: Uint8Array): Uint8Array[] {
-    const lazy = this.lazy;
-    if (lazy && [...Y.decodeStateVector(clientStateVector).values()].every((clock) => clock === 0)) {
-      return [...lazy.tail.map(encodeUpdate), encodeSyncStep2(lazy.snapshot)];
-    }
-    return [encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, clientStateVector))];
+    return this.document.syncAnswer(clientStateVector);
   }
 
   /**
@@ -246,20 +195,17 @@ export class Room<P extends RoomPeer = RoomPeer> {
    * nothing to write, but local clients get them and durable acks cover them.
    */
   applyStored(updates: Uint8Array[], throughSeq?: number): void {
-    this.captured = [];
+    this.document.startCapture();
     let changed: Uint8Array[];
     try {
       applyAll(this.doc, updates, REMOTE_ORIGIN);
     } finally {
-      changed = this.captured;
-      this.captured = [];
+      changed = this.document.endCapture();
     }
     if (throughSeq !== undefined) this.position.reached(throughSeq);
     if (changed.length === 0) return; // all of it was here already
     const update = changed.length === 1 ? changed[0]! : Y.mergeUpdates(changed);
-    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))) {
-      if ((this.durableStateVector.get(client) ?? 0) < clock) this.durableStateVector.set(client, clock);
-    }
+    this.document.noteDurable(Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update)));
     // Local clients get what actually changed, once, whatever the number of stored pieces.
     const frame = new SharedFrame(encodeUpdate(update));
     for (const conn of this.members) conn.sendShared(frame);
@@ -279,16 +225,15 @@ export class Room<P extends RoomPeer = RoomPeer> {
    * then hold part of it, so the room is marked broken and must be reloaded from disk.
    */
   applyClientUpdate(conn: P, update: Uint8Array, clients: Iterable<number>): boolean {
-    this.captured = [];
+    this.document.startCapture();
     try {
       Y.applyUpdate(this.doc, update, conn);
     } catch {
-      this.captured = [];
+      this.document.endCapture();
       this.isBroken = true;
       return false;
     }
-    const effective = this.captured;
-    this.captured = [];
+    const effective = this.document.endCapture();
     if (effective.length > 0) {
       this.pending.push(...effective);
       this.pendingOrigins.add(conn);
@@ -306,13 +251,12 @@ export class Room<P extends RoomPeer = RoomPeer> {
    * changes is stored and broadcast like a client's update. Returns the function's result.
    */
   applyServerEdit<T>(edit: (doc: Y.Doc) => T): T {
-    this.captured = [];
+    this.document.startCapture();
     try {
       return edit(this.doc);
     } finally {
       // Whatever the edit wrote (even before throwing) is valid CRDT data and must be stored.
-      const effective = this.captured;
-      this.captured = [];
+      const effective = this.document.endCapture();
       if (effective.length > 0) {
         this.pending.push(...effective);
         this.scheduler.schedule(this);
@@ -346,7 +290,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
   /** The durable-acknowledgement frame for one socket: stored clocks of the clients it asked about. */
   ackFrame(conn: P): Uint8Array {
     const sv = new Map<number, number>();
-    for (const client of conn.ackClients ?? []) sv.set(client, this.durableStateVector.get(client) ?? 0);
+    for (const client of conn.ackClients ?? []) sv.set(client, this.document.durableClock(client));
     return encodeDurable(Y.encodeStateVector(sv));
   }
 
@@ -390,9 +334,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
     this.inflight = undefined;
     this.position.note(seq);
     // Merge rather than replace: stored updates from other instances may have arrived meanwhile.
-    for (const [client, clock] of batch.durableStateVector) {
-      if ((this.durableStateVector.get(client) ?? 0) < clock) this.durableStateVector.set(client, clock);
-    }
+    this.document.noteDurable(batch.durableStateVector);
     this.storedSize.bytes += storedBytes;
     this.storedSize.logBytes += storedBytes;
     this.storedSize.logCount += 1;
@@ -418,8 +360,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
   /** Drops the room; whoever still waits for pending edits to be stored gets `err`. */
   destroy(err: Error = new KithError('ROOM_UNAVAILABLE')): void {
     this.presence.destroy();
-    this.lazy = undefined;
-    this.ydoc.destroy();
+    this.document.destroy();
     this.pending = [];
     const waiting = this.waiting;
     this.waiting = [];
@@ -430,20 +371,4 @@ export class Room<P extends RoomPeer = RoomPeer> {
     this.lostListeners.clear();
     for (const listener of lost) listener();
   }
-}
-
-/**
- * Applies many stored updates in one transaction. Much faster than one Y.mergeUpdates over all of
- * them, which grows worse than linearly with the number of updates (50,000 log rows: minutes
- * merged, about a second applied).
- */
-export function applyAll(doc: Y.Doc, updates: Uint8Array[], origin?: unknown): void {
-  if (updates.length === 0) return;
-  if (updates.length === 1) {
-    Y.applyUpdate(doc, updates[0]!, origin);
-    return;
-  }
-  doc.transact(() => {
-    for (const u of updates) Y.applyUpdate(doc, u, origin);
-  }, origin);
 }
