@@ -85,7 +85,7 @@ export async function startKithServer(
       logger,
       // Shared storage: one secret for every instance, kept in the database. Alone (SQLite), the
       // data dir's secret file, as always.
-      jwtSecret: sharedStorage(config)
+      jwtSecret: storage.shared
         ? await loadOrCreateSharedJwtSecret(config.dataDir, config.jwtSecret, storage.secrets)
         : loadOrCreateJwtSecret(config.dataDir, config.jwtSecret),
       isAccepting: () => accepting,
@@ -110,11 +110,6 @@ export async function startKithServer(
     accepting = false;
     writeHealth.close();
   });
-}
-
-/** Several instances may share this storage (PostgreSQL through DATABASE_URL). */
-function sharedStorage(config: KithConfig): boolean {
-  return config.databaseUrl !== undefined && config.databaseUrl.trim() !== '';
 }
 
 function running(

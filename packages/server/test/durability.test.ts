@@ -327,6 +327,7 @@ describe('loading and unloading rooms', () => {
       feeds: real.feeds,
       secrets: real.secrets,
       modules: real.modules,
+      shared: real.shared,
       ping: () => real.ping(),
       probeWrite: () => real.probeWrite(),
       close: () => real.close(),

@@ -228,6 +228,11 @@ export interface Storage {
   readonly secrets: SecretStore;
   /** Modules' own tables, with their own migrations (see ../modules/module.ts). */
   readonly modules: ModuleTables;
+  /**
+   * Whether other instances may use this storage at the same time (PostgreSQL) or this process
+   * alone does (SQLite). Decides e.g. whether compaction needs a lease and the JWT secret lives here.
+   */
+  readonly shared: boolean;
   /** Cheap round trip used by /readyz. */
   ping(): Promise<void>;
   /**

@@ -2,7 +2,6 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import type { Awareness } from 'y-protocols/awareness';
 import { KithError } from '../errors/catalogue.js';
-import type { Connection } from './connection.js';
 
 export interface PresenceLimits {
   /** Largest state of one client, in JSON bytes. */
@@ -13,8 +12,18 @@ export interface PresenceLimits {
   presencePerRoom: number;
 }
 
+/** What the guard needs of a socket: whose it is, and the presence ids it holds (kept on it). */
+export interface PresenceHolder {
+  readonly userId: string;
+  readonly presenceCount: number;
+  holdPresence(client: number): void;
+  dropPresence(client: number): void;
+  /** Gives up every id it holds and returns them. */
+  releasePresence(): number[];
+}
+
 /** Who introduced a presence client id: one of this instance's sockets, or another instance. */
-type Owner = Connection | typeof OTHER_INSTANCE;
+type Owner = PresenceHolder | typeof OTHER_INSTANCE;
 const OTHER_INSTANCE = 'other-instance';
 
 /** Why entries of a socket's awareness update were dropped. */
@@ -47,7 +56,7 @@ export class PresenceGuard {
    * reason), undefined when none.
    * Throws PRESENCE_TOO_LARGE for an oversized state, and on undecodable input.
    */
-  filter(conn: Connection, update: Uint8Array, onDrop: (why: PresenceDrop, count: number) => void): Uint8Array | undefined {
+  filter(conn: PresenceHolder, update: Uint8Array, onDrop: (why: PresenceDrop, count: number) => void): Uint8Array | undefined {
     const d = decoding.createDecoder(update);
     const count = decoding.readVarUint(d);
     const entries: { client: number; clock: number; state: Uint8Array }[] = [];
@@ -82,7 +91,7 @@ export class PresenceGuard {
   }
 
   /** Whether `conn` may write this entry (taking the id if it is new to the room), or why not. */
-  private claim(conn: Connection, client: number, clock: number): PresenceDrop | undefined {
+  private claim(conn: PresenceHolder, client: number, clock: number): PresenceDrop | undefined {
     const owner = this.owners.get(client);
     if (owner === conn) return undefined;
     if (owner !== undefined && (owner === OTHER_INSTANCE || owner.userId !== conn.userId)) return 'presence-not-owned';
@@ -91,16 +100,15 @@ export class PresenceGuard {
     if (known && clock <= known.clock) return 'presence-not-owned';
     // The server's own id (it has no presence) is nobody's.
     if (client === this.awareness.clientID) return 'presence-not-owned';
-    const mine = conn.awarenessClients;
     if (owner === undefined) {
-      if ((mine?.size ?? 0) >= this.limits.presencePerSocket) return 'presence-over-cap';
+      if (conn.presenceCount >= this.limits.presencePerSocket) return 'presence-over-cap';
       if (this.owners.size >= this.limits.presencePerRoom) return 'presence-over-cap';
     } else {
       // The same user's newer socket (a reconnect before the old socket was found dead) takes it over.
-      owner.awarenessClients?.delete(client);
+      owner.dropPresence(client);
     }
     this.owners.set(client, conn);
-    (conn.awarenessClients ??= new Set()).add(client);
+    conn.holdPresence(client);
     return undefined;
   }
 
@@ -108,7 +116,7 @@ export class PresenceGuard {
   noteOtherInstance(changed: number[], removed: number[]): void {
     for (const client of changed) {
       const owner = this.owners.get(client);
-      if (owner !== undefined && owner !== OTHER_INSTANCE) owner.awarenessClients?.delete(client);
+      if (owner !== undefined && owner !== OTHER_INSTANCE) owner.dropPresence(client);
       this.owners.set(client, OTHER_INSTANCE);
     }
     for (const client of removed) if (this.owners.get(client) === OTHER_INSTANCE) this.owners.delete(client);
@@ -120,12 +128,9 @@ export class PresenceGuard {
   }
 
   /** A socket closed: its ids are freed. Returns the ones whose states must now be removed. */
-  release(conn: Connection): number[] {
-    const mine = conn.awarenessClients;
-    if (!mine || mine.size === 0) return [];
-    const ids = [...mine];
+  release(conn: PresenceHolder): number[] {
+    const ids = conn.releasePresence();
     for (const client of ids) this.owners.delete(client);
-    mine.clear();
     return ids;
   }
 

@@ -3,15 +3,15 @@ import type { Metrics } from '../ops/metrics.js';
 import type { Storage } from '../storage/storage.js';
 import type { WriteHealth } from '../storage/write-health.js';
 import { KithError } from '../errors/catalogue.js';
-import type { CommitScheduler, Room, RoomBatch } from './room.js';
+import type { CommitScheduler, Room, RoomBatch, RoomPeer } from './room.js';
 
 /**
  * Group commit: every room's pending updates of one event-loop tick are stored in a single
  * transaction, then released to clients. One commit (one fsync) per tick keeps throughput
  * high while every update is on disk before anyone else sees it.
  */
-export class GroupCommit implements CommitScheduler {
-  private readonly dirty = new Set<Room>();
+export class GroupCommit<P extends RoomPeer = RoomPeer> implements CommitScheduler {
+  private readonly dirty = new Set<Room<P>>();
   private scheduled = false;
   private running: Promise<void> | undefined;
 
@@ -20,11 +20,11 @@ export class GroupCommit implements CommitScheduler {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly health: WriteHealth,
-    private readonly onCommitted: (batch: RoomBatch, seq: number) => void,
-    private readonly onFailed: (room: Room) => void,
+    private readonly onCommitted: (batch: RoomBatch<P>, seq: number) => void,
+    private readonly onFailed: (room: Room<P>) => void,
   ) {}
 
-  schedule(room: Room): void {
+  schedule(room: Room<P>): void {
     this.dirty.add(room);
     if (!this.scheduled && !this.running) {
       this.scheduled = true;
@@ -43,7 +43,7 @@ export class GroupCommit implements CommitScheduler {
   private readonly flush = async (): Promise<void> => {
     this.scheduled = false;
     if (this.running) return;
-    const batches: RoomBatch[] = [];
+    const batches: RoomBatch<P>[] = [];
     for (const room of this.dirty) {
       const batch = room.takeBatch();
       if (batch) batches.push(batch);
@@ -54,7 +54,7 @@ export class GroupCommit implements CommitScheduler {
     await this.running;
   };
 
-  private async commit(batches: RoomBatch[]): Promise<void> {
+  private async commit(batches: RoomBatch<P>[]): Promise<void> {
     const started = performance.now();
     let seqs: number[];
     try {

@@ -3,7 +3,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { Storage, StoredDoc } from '../storage/storage.js';
 import { KithError } from '../errors/catalogue.js';
 import type { PresenceLimits } from './awareness-guard.js';
-import { Room, type CommitScheduler } from './room.js';
+import { Room, type CommitScheduler, type RoomPeer } from './room.js';
 
 /**
  * A room is loaded without building its document (see Room.loadStoredLazily) when its snapshot
@@ -16,9 +16,11 @@ const LAZY_MAX_LOG_ENTRIES = 256;
  * The rooms in memory. Loads are deduplicated; a load that fails is forgotten and refused (never
  * served as an empty document); rooms with no socket unload after a grace period.
  */
-export class RoomRegistry {
-  readonly rooms = new Map<string, Room>();
-  private readonly loading = new Map<string, Promise<Room>>();
+export class RoomRegistry<P extends RoomPeer = RoomPeer> {
+  readonly rooms = new Map<string, Room<P>>();
+  private readonly loading = new Map<string, Promise<Room<P>>>();
+  /** Idle rooms waiting out their grace period before they unload. */
+  private readonly unloadTimers = new Map<Room<P>, NodeJS.Timeout>();
 
   constructor(
     private readonly storage: Storage,
@@ -28,30 +30,30 @@ export class RoomRegistry {
     private readonly unloadGraceMs: number,
     private readonly presenceLimits: PresenceLimits,
     /** Told when a room enters and leaves memory (e.g. to follow it across instances). */
-    private readonly lifecycle: { loaded(room: Room): void; unloaded(room: Room): void } = {
+    private readonly lifecycle: { loaded(room: Room<P>): void; unloaded(room: Room<P>): void } = {
       loaded: () => undefined,
       unloaded: () => undefined,
     },
   ) {}
 
   /** Returns the loaded room with a hold on it (released by `release` or by adding a connection). */
-  async acquire(roomId: string): Promise<Room> {
+  async acquire(roomId: string): Promise<Room<P>> {
     const room = this.rooms.get(roomId) ?? (await this.load(roomId));
-    room.holds += 1;
+    room.hold();
     this.cancelUnload(room);
     return room;
   }
 
-  release(room: Room): void {
-    room.holds = Math.max(0, room.holds - 1);
+  release(room: Room<P>): void {
+    room.unhold();
     this.maybeScheduleUnload(room);
   }
 
   /** Called whenever a room may have become idle. */
-  maybeScheduleUnload(room: Room): void {
-    if (!room.idle || room.unloadTimer || this.rooms.get(room.roomId) !== room) return;
-    room.unloadTimer = setTimeout(() => {
-      room.unloadTimer = undefined;
+  maybeScheduleUnload(room: Room<P>): void {
+    if (!room.idle || this.unloadTimers.has(room) || this.rooms.get(room.roomId) !== room) return;
+    const timer = setTimeout(() => {
+      this.unloadTimers.delete(room);
       if (!room.idle) return;
       if (room.hasUnstoredWork) {
         this.maybeScheduleUnload(room);
@@ -59,18 +61,22 @@ export class RoomRegistry {
       }
       this.unload(room);
     }, this.unloadGraceMs);
+    this.unloadTimers.set(room, timer);
   }
 
-  cancelUnload(room: Room): void {
-    if (room.unloadTimer) clearTimeout(room.unloadTimer);
-    room.unloadTimer = undefined;
+  cancelUnload(room: Room<P>): void {
+    const timer = this.unloadTimers.get(room);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.unloadTimers.delete(room);
   }
 
   /**
    * Drops the room from memory at once (its sockets must already be closed or closing); whoever
    * waits for its pending edits gets `err`.
    */
-  unload(room: Room, err?: Error): void {
+  unload(room: Room<P>, err?: Error): void {
+    this.cancelUnload(room);
     if (this.rooms.get(room.roomId) === room) {
       this.rooms.delete(room.roomId);
       this.lifecycle.unloaded(room);
@@ -80,18 +86,37 @@ export class RoomRegistry {
     this.logger.debug({ roomId: room.roomId }, 'room unloaded');
   }
 
-  private load(roomId: string): Promise<Room> {
+  /**
+   * The in-memory document cannot be trusted (Yjs threw mid-update, or a commit failed). What is
+   * on disk is intact, so the room is dropped from memory; its clients reconnect and load it again,
+   * and resend anything of theirs that was not stored.
+   */
+  reloadBroken(room: Room<P>, code: 'ROOM_UNAVAILABLE' | 'STORAGE_UNAVAILABLE' = 'ROOM_UNAVAILABLE'): void {
+    this.logger.warn({ roomId: room.roomId, code }, 'room state untrusted; reloading it from storage');
+    for (const peer of [...room.peers]) peer.close(code);
+    this.unload(room, new KithError(code));
+  }
+
+  /** After an error: a room whose stored data failed to apply is logged and dropped (503 until it loads). */
+  dropIfBroken(room: Room<P>, err: unknown): void {
+    if (!room.broken || this.rooms.get(room.roomId) !== room) return;
+    const cause = (err as { cause?: unknown } | null)?.cause ?? err;
+    this.logger.error({ err: cause, roomId: room.roomId }, 'stored room data failed to apply; refusing the room');
+    this.reloadBroken(room);
+  }
+
+  private load(roomId: string): Promise<Room<P>> {
     let p = this.loading.get(roomId);
     if (p) return p;
     p = (async () => {
       const started = performance.now();
-      let room: Room | undefined;
+      let room: Room<P> | undefined;
       try {
         const stored = await this.storage.docs.load(roomId);
         checkComplete(stored);
         const updates = stored.updates.map((u) => u.data);
         const logBytes = stored.updates.reduce((n, u) => n + u.data.byteLength, 0);
-        room = new Room(
+        room = new Room<P>(
           roomId,
           {
             bytes: logBytes + (stored.snapshot?.byteLength ?? 0),

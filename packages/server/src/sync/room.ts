@@ -1,10 +1,12 @@
 import * as Y from 'yjs';
-import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
-import { PresenceGuard, type PresenceLimits } from './awareness-guard.js';
-import type { Connection } from './connection.js';
-import { encodeAwareness, encodeDurable, encodeSyncStep2, encodeUpdate } from '@kith/protocol';
+import type { Awareness } from 'y-protocols/awareness';
+import type { PresenceHolder, PresenceLimits } from './awareness-guard.js';
+import { encodeDurable, encodeUpdate } from '@kith/protocol';
+import { REMOTE_ORIGIN, RoomPresence } from './room-presence.js';
+import { LogPosition } from './log-position.js';
+import { StoredDocument, applyAll } from './stored-document.js';
 import { SharedFrame } from './wire.js';
-import { KithError } from '../errors/catalogue.js';
+import { KithError, type ErrorCode } from '../errors/catalogue.js';
 
 /** A send prepared now (from the document as it is) and performed once what it shows is on disk. */
 type PreparedSend = () => void;
@@ -12,27 +14,40 @@ type Preparer = () => PreparedSend;
 /** Told when what it waited for will never be on disk (the commit failed, or the room was dropped). */
 type FailedCallback = (err: Error) => void;
 
-/** Origin of changes that arrive from other instances (already stored by them). */
-export const REMOTE_ORIGIN = Symbol('remote');
+/**
+ * What a room needs of a socket in it (the sync server's Connection): frames out, durable-ack
+ * bookkeeping, its presence ids, and a way to shut it out when the room must reload.
+ */
+export interface RoomPeer extends PresenceHolder {
+  /** Asked for durable acknowledgements (message 100). */
+  readonly wantsDurableAcks: boolean;
+  /** Yjs client ids whose stored clocks it is owed in its acks. */
+  readonly ackClients: ReadonlySet<number> | undefined;
+  noteAckClient(client: number): void;
+  send(frame: Uint8Array): void;
+  /** A broadcast, framed once for every peer (see SharedFrame). */
+  sendShared(frame: SharedFrame): void;
+  close(code: ErrorCode): void;
+}
 
 /** Updates taken out of a room for one commit, and what to do once it is on disk. */
-export interface RoomBatch {
-  room: Room;
+export interface RoomBatch<P extends RoomPeer = RoomPeer> {
+  room: Room<P>;
   update: Uint8Array;
   updateCount: number;
   /** The state vector the room will have on disk once this batch commits. */
   durableStateVector: Map<number, number>;
   /** When one socket wrote every update in the batch, it need not be sent its own update back. */
-  soleOrigin: Connection | undefined;
+  soleOrigin: P | undefined;
   sends: PreparedSend[];
   /** Waiters to tell if this commit fails (their sends above are then never performed). */
   failed: FailedCallback[];
-  ackTo: Set<Connection>;
+  ackTo: Set<P>;
 }
 
 /** Where a room asks for its pending updates to be committed (the group-commit scheduler). */
 export interface CommitScheduler {
-  schedule(room: Room): void;
+  schedule(room: Room<RoomPeer>): void;
 }
 
 export interface StoredSize {
@@ -47,52 +62,30 @@ export interface StoredSize {
  * the document at once (to validate and deduplicate them) but broadcast, acknowledged and served
  * in sync answers only after the commit that stores them.
  */
-export class Room {
-  private readonly ydoc = new Y.Doc({ gc: true });
-  readonly awareness = new Awareness(this.ydoc);
-  /** Who may change which presence client id; caps on presence (see PresenceGuard). */
-  readonly presence: PresenceGuard;
-  /**
-   * Stored content not yet applied to the document. A room whose snapshot came with its state
-   * vector is served from these bytes: a fresh client gets them as they are, so connecting to a
-   * big room costs a read and a write, not a document build (a 3 MB snapshot: ~0.5 s). The
-   * document is built the first time something needs it (see `doc`).
-   */
-  private lazy: { snapshot: Uint8Array; tail: Uint8Array[] } | undefined;
-  readonly connections = new Set<Connection>();
-  /** Upgrades in progress that will become connections; they also keep the room loaded. */
-  holds = 0;
-  /** Clocks of what is on disk, per Yjs client. */
-  durableStateVector: Map<number, number>;
-  stored: StoredSize;
+export class Room<P extends RoomPeer = RoomPeer> {
+  private readonly document = new StoredDocument();
+  /** Who is online (awareness), guarded per socket; sent to peers as it changes. */
+  readonly presence: RoomPresence<P>;
+  private readonly members = new Set<P>();
+  /** Upgrades in progress (and server-side users) that keep the room loaded; see RoomRegistry. */
+  private holdCount = 0;
+  private storedSize: StoredSize;
+  /** Set by the Compactor while it compacts this room (one compaction per room at a time). */
   compacting = false;
-  unloadTimer: NodeJS.Timeout | undefined;
-  /** Set when the in-memory document can no longer be trusted; the room must be reloaded. */
-  broken = false;
-  /**
-   * The room's log position this document holds everything up to. Positions seen beyond it (our
-   * own commits, or other instances' via fan-out) wait in `aheadSeqs` until the gap is filled.
-   */
-  headSeq = 0;
-  readonly aheadSeqs = new Set<number>();
-  /** A catch-up from the log is running / is wanted again after it. */
-  catchingUp = false;
-  catchUpAgain = false;
-  catchUpTimer: NodeJS.Timeout | undefined;
-  /** Awareness changes made by this instance's clients, for fan-out to other instances. */
-  onLocalAwareness: ((update: Uint8Array) => void) | undefined;
+  /** Yjs threw on a client's update, or a commit failed (see `broken`). */
+  private isBroken = false;
+  /** How far this document follows the room's stored log (read by the ClusterFollower). */
+  readonly position = new LogPosition();
 
   /** Called after each commit of this room, once its updates are on disk and broadcast. */
-  readonly committedListeners = new Set<() => void>();
+  private readonly committedListeners = new Set<() => void>();
   /** Called when the room is dropped from memory while watched (reload after a failure, shutdown). */
-  readonly lostListeners = new Set<() => void>();
+  private readonly lostListeners = new Set<() => void>();
   private pending: Uint8Array[] = [];
-  private pendingOrigins = new Set<Connection>();
+  private pendingOrigins = new Set<P>();
   private waiting: Array<{ prepare: Preparer; failed: FailedCallback | undefined }> = [];
-  private pendingAcks = new Set<Connection>();
-  private inflight: RoomBatch | undefined;
-  /** Effective updates produced by the transaction being applied right now. */
-  private captured: Uint8Array[] = [];
+  private pendingAcks = new Set<P>();
+  private inflight: RoomBatch<P> | undefined;
 
   constructor(
     readonly roomId: string,
@@ -100,100 +93,101 @@ export class Room {
     private readonly scheduler: CommitScheduler,
     presenceLimits: PresenceLimits,
   ) {
-    this.presence = new PresenceGuard(this.awareness, presenceLimits);
-    this.stored = stored;
-    this.durableStateVector = new Map();
-    // The server has no presence of its own.
-    this.awareness.setLocalState(null);
-    this.ydoc.on('update', (update: Uint8Array) => this.captured.push(update));
-    this.awareness.on('update', this.onAwarenessUpdate);
+    this.presence = new RoomPresence(this.document.ydoc, this.members, presenceLimits);
+    this.storedSize = stored;
+  }
+
+  /** The sockets in the room. */
+  get peers(): ReadonlySet<P> {
+    return this.members;
+  }
+
+  addPeer(peer: P): void {
+    this.members.add(peer);
+  }
+
+  /** A peer left: it is owed nothing more, and its presence goes with it. */
+  removePeer(peer: P): void {
+    this.members.delete(peer);
+    this.pendingAcks.delete(peer);
+    this.presence.leave(peer);
+  }
+
+  /** Someone other than a socket keeps the room loaded until `unhold` (see RoomRegistry). */
+  hold(): void {
+    this.holdCount += 1;
+  }
+
+  unhold(): void {
+    this.holdCount = Math.max(0, this.holdCount - 1);
+  }
+
+  /** How much of the room is on disk (updated by commits here and by the Compactor). */
+  get stored(): Readonly<StoredSize> {
+    return this.storedSize;
+  }
+
+  /** The stored size as read back from storage after a compaction. */
+  restat(size: StoredSize): void {
+    this.storedSize = size;
+  }
+
+  /** Set when the in-memory document can no longer be trusted; the room must be reloaded. */
+  get broken(): boolean {
+    return this.isBroken || this.document.failedToBuild;
+  }
+
+  get awareness(): Awareness {
+    return this.presence.awareness;
+  }
+
+  /**
+   * Calls `committed` after each commit of this room (and each stored update from elsewhere), and
+   * `lost` once if the room is dropped from memory. Returns a function that stops both.
+   */
+  watch(committed: () => void, lost: () => void): () => void {
+    this.committedListeners.add(committed);
+    this.lostListeners.add(lost);
+    return () => {
+      this.committedListeners.delete(committed);
+      this.lostListeners.delete(lost);
+    };
   }
 
   /**
    * The room's document, with everything stored applied. Built on first use when the room was
-   * loaded lazily; if the stored bytes then fail to apply, the room is marked broken.
+   * loaded lazily; if the stored bytes then fail to apply, the room is broken.
    */
   get doc(): Y.Doc {
-    const lazy = this.lazy;
-    if (lazy) {
-      this.lazy = undefined;
-      try {
-        applyAll(this.ydoc, [lazy.snapshot, ...lazy.tail]);
-      } catch (err) {
-        // Stored bytes that do not apply: the room is refused (503), as a load that fails is.
-        this.broken = true;
-        throw Object.assign(new KithError('ROOM_UNAVAILABLE', 'The room’s stored data could not be read.'), { cause: err });
-      } finally {
-        this.captured = [];
-      }
-    }
-    return this.ydoc;
+    return this.document.doc;
   }
 
-  /** False while the room is served from stored bytes without its document (see `lazy`). */
+  /** False while the room is served from stored bytes without its document (see StoredDocument). */
   get documentBuilt(): boolean {
-    return this.lazy === undefined;
+    return this.document.built;
   }
 
   /** Loads stored content; throws if it cannot be applied (the room is then never served). */
   loadStored(updates: Uint8Array[], headSeq: number): void {
-    applyAll(this.ydoc, updates);
-    this.captured = [];
-    this.durableStateVector = Y.decodeStateVector(Y.encodeStateVector(this.ydoc));
-    this.headSeq = headSeq;
+    this.document.load(updates);
+    this.position.loaded(headSeq);
   }
 
-  /**
-   * Loads a snapshot whose state vector was stored with it, and the log after it, without building
-   * the document. The log entries are parsed (so garbage is refused here, as by `loadStored`) to
-   * extend the state vector. Returns false, having loaded nothing, when that cannot be done
-   * exactly (an entry that does not follow on from what precedes it); then use `loadStored`.
-   */
+  /** Loads without building the document, when that can be done exactly (see StoredDocument.loadLazily). */
   loadStoredLazily(snapshot: Uint8Array, snapshotStateVector: Uint8Array, tail: Uint8Array[], headSeq: number): boolean {
-    const sv = Y.decodeStateVector(snapshotStateVector);
-    for (const update of tail) {
-      const { from, to } = Y.parseUpdateMeta(update);
-      for (const [client, end] of to) {
-        const have = sv.get(client) ?? 0;
-        if ((from.get(client) ?? 0) > have) return false;
-        if (end > have) sv.set(client, end);
-      }
-    }
-    this.lazy = { snapshot, tail };
-    this.durableStateVector = sv;
-    this.headSeq = headSeq;
+    if (!this.document.loadLazily(snapshot, snapshotStateVector, tail)) return false;
+    this.position.loaded(headSeq);
     return true;
   }
 
-  /** The state vector the server announces in its sync step 1 (without building a lazy document). */
+  /** The state vector the server announces in its sync step 1. */
   encodedStateVector(): Uint8Array {
-    return this.lazy ? Y.encodeStateVector(this.durableStateVector) : Y.encodeStateVector(this.ydoc);
+    return this.document.encodedStateVector();
   }
 
-  /**
-   * Frames answering a client's sync step 1 with what it lacks; call it for a durable state (from
-   * `whenDurable`). A client that holds nothing yet is answered from the stored bytes of a lazy
-   * room: the log entries as updates first, then the snapshot as the step 2 that completes its sync.
-   */
+  /** Frames answering a client's sync step 1; call it for a durable state (from `whenDurable`). */
   syncAnswer(clientStateVector: Uint8Array): Uint8Array[] {
-    const lazy = this.lazy;
-    if (lazy && [...Y.decodeStateVector(clientStateVector).values()].every((clock) => clock === 0)) {
-      return [...lazy.tail.map(encodeUpdate), encodeSyncStep2(lazy.snapshot)];
-    }
-    return [encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, clientStateVector))];
-  }
-
-  /** Notes that log position `seq` is in this document; true when a gap remains below it. */
-  noteSeq(seq: number): boolean {
-    if (seq <= this.headSeq) return this.aheadSeqs.size > 0;
-    this.aheadSeqs.add(seq);
-    while (this.aheadSeqs.delete(this.headSeq + 1)) this.headSeq += 1;
-    return this.aheadSeqs.size > 0;
-  }
-
-  /** True when position `seq` is already in this document. */
-  hasSeq(seq: number): boolean {
-    return seq <= this.headSeq || this.aheadSeqs.has(seq);
+    return this.document.syncAnswer(clientStateVector);
   }
 
   /**
@@ -201,32 +195,25 @@ export class Room {
    * nothing to write, but local clients get them and durable acks cover them.
    */
   applyStored(updates: Uint8Array[], throughSeq?: number): void {
-    this.captured = [];
+    this.document.startCapture();
     let changed: Uint8Array[];
     try {
       applyAll(this.doc, updates, REMOTE_ORIGIN);
     } finally {
-      changed = this.captured;
-      this.captured = [];
+      changed = this.document.endCapture();
     }
-    if (throughSeq !== undefined) {
-      this.headSeq = Math.max(this.headSeq, throughSeq);
-      for (const s of this.aheadSeqs) if (s <= this.headSeq) this.aheadSeqs.delete(s);
-      while (this.aheadSeqs.delete(this.headSeq + 1)) this.headSeq += 1;
-    }
+    if (throughSeq !== undefined) this.position.reached(throughSeq);
     if (changed.length === 0) return; // all of it was here already
     const update = changed.length === 1 ? changed[0]! : Y.mergeUpdates(changed);
-    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update))) {
-      if ((this.durableStateVector.get(client) ?? 0) < clock) this.durableStateVector.set(client, clock);
-    }
+    this.document.noteDurable(Y.decodeStateVector(Y.encodeStateVectorFromUpdate(update)));
     // Local clients get what actually changed, once, whatever the number of stored pieces.
     const frame = new SharedFrame(encodeUpdate(update));
-    for (const conn of this.connections) conn.sendShared(frame);
+    for (const conn of this.members) conn.sendShared(frame);
     for (const listener of this.committedListeners) listener();
   }
 
   get idle(): boolean {
-    return this.connections.size === 0 && this.holds === 0;
+    return this.members.size === 0 && this.holdCount === 0;
   }
 
   get hasUnstoredWork(): boolean {
@@ -237,17 +224,16 @@ export class Room {
    * Applies a client's update. Returns false if Yjs threw while integrating it: the document may
    * then hold part of it, so the room is marked broken and must be reloaded from disk.
    */
-  applyClientUpdate(conn: Connection, update: Uint8Array, clients: Iterable<number>): boolean {
-    this.captured = [];
+  applyClientUpdate(conn: P, update: Uint8Array, clients: Iterable<number>): boolean {
+    this.document.startCapture();
     try {
       Y.applyUpdate(this.doc, update, conn);
     } catch {
-      this.captured = [];
-      this.broken = true;
+      this.document.endCapture();
+      this.isBroken = true;
       return false;
     }
-    const effective = this.captured;
-    this.captured = [];
+    const effective = this.document.endCapture();
     if (effective.length > 0) {
       this.pending.push(...effective);
       this.pendingOrigins.add(conn);
@@ -265,13 +251,12 @@ export class Room {
    * changes is stored and broadcast like a client's update. Returns the function's result.
    */
   applyServerEdit<T>(edit: (doc: Y.Doc) => T): T {
-    this.captured = [];
+    this.document.startCapture();
     try {
       return edit(this.doc);
     } finally {
       // Whatever the edit wrote (even before throwing) is valid CRDT data and must be stored.
-      const effective = this.captured;
-      this.captured = [];
+      const effective = this.document.endCapture();
       if (effective.length > 0) {
         this.pending.push(...effective);
         this.scheduler.schedule(this);
@@ -303,14 +288,14 @@ export class Room {
   }
 
   /** The durable-acknowledgement frame for one socket: stored clocks of the clients it asked about. */
-  ackFrame(conn: Connection): Uint8Array {
+  ackFrame(conn: P): Uint8Array {
     const sv = new Map<number, number>();
-    for (const client of conn.ackClients ?? []) sv.set(client, this.durableStateVector.get(client) ?? 0);
+    for (const client of conn.ackClients ?? []) sv.set(client, this.document.durableClock(client));
     return encodeDurable(Y.encodeStateVector(sv));
   }
 
   /** Moves everything pending into a batch for the scheduler to commit; undefined if nothing to store. */
-  takeBatch(): RoomBatch | undefined {
+  takeBatch(): RoomBatch<P> | undefined {
     if (this.inflight) return undefined;
     const acks = this.pendingAcks;
     this.pendingAcks = new Set();
@@ -323,7 +308,7 @@ export class Room {
     const origins = this.pendingOrigins;
     this.pending = [];
     this.pendingOrigins = new Set();
-    const batch: RoomBatch = {
+    const batch: RoomBatch<P> = {
       room: this,
       update: updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates),
       updateCount: updates.length,
@@ -345,18 +330,16 @@ export class Room {
   }
 
   /** The batch is on disk at log position `seq`: broadcast it, send what waited for it, acknowledge. */
-  committed(batch: RoomBatch, storedBytes: number, seq: number): void {
+  committed(batch: RoomBatch<P>, storedBytes: number, seq: number): void {
     this.inflight = undefined;
-    this.noteSeq(seq);
+    this.position.note(seq);
     // Merge rather than replace: stored updates from other instances may have arrived meanwhile.
-    for (const [client, clock] of batch.durableStateVector) {
-      if ((this.durableStateVector.get(client) ?? 0) < clock) this.durableStateVector.set(client, clock);
-    }
-    this.stored.bytes += storedBytes;
-    this.stored.logBytes += storedBytes;
-    this.stored.logCount += 1;
+    this.document.noteDurable(batch.durableStateVector);
+    this.storedSize.bytes += storedBytes;
+    this.storedSize.logBytes += storedBytes;
+    this.storedSize.logCount += 1;
     const frame = new SharedFrame(encodeUpdate(batch.update));
-    for (const conn of this.connections) if (conn !== batch.soleOrigin) conn.sendShared(frame);
+    for (const conn of this.members) if (conn !== batch.soleOrigin) conn.sendShared(frame);
     for (const send of batch.sends) send();
     for (const conn of batch.ackTo) conn.send(this.ackFrame(conn));
     for (const listener of this.committedListeners) listener();
@@ -370,42 +353,14 @@ export class Room {
   commitFailed(err: Error): void {
     const batch = this.inflight;
     this.inflight = undefined;
-    this.broken = true;
+    this.isBroken = true;
     for (const failed of batch?.failed ?? []) failed(err);
-  }
-
-  /** Applies an awareness update: from a socket, only what `presence.filter` let through. */
-  applyAwareness(conn: Connection | typeof REMOTE_ORIGIN, update: Uint8Array): void {
-    applyAwarenessUpdate(this.awareness, update, conn);
-  }
-
-  awarenessSnapshot(): Uint8Array | undefined {
-    const clients = [...this.awareness.getStates().keys()];
-    return clients.length === 0 ? undefined : encodeAwareness(encodeAwarenessUpdate(this.awareness, clients));
-  }
-
-  removeConnection(conn: Connection): void {
-    this.connections.delete(conn);
-    this.pendingAcks.delete(conn);
-    const presence = this.presence.release(conn);
-    if (presence.length > 0) {
-      removeAwarenessStates(this.awareness, presence, null);
-      this.presence.pruneClocks(Date.now());
-    }
   }
 
   /** Drops the room; whoever still waits for pending edits to be stored gets `err`. */
   destroy(err: Error = new KithError('ROOM_UNAVAILABLE')): void {
-    if (this.unloadTimer) clearTimeout(this.unloadTimer);
-    this.unloadTimer = undefined;
-    if (this.catchUpTimer) clearTimeout(this.catchUpTimer);
-    this.catchUpTimer = undefined;
-    this.onLocalAwareness = undefined;
-    this.awareness.off('update', this.onAwarenessUpdate);
-    // Awareness runs an interval timer; destroying it is what keeps unloaded rooms from leaking.
-    this.awareness.destroy();
-    this.lazy = undefined;
-    this.ydoc.destroy();
+    this.presence.destroy();
+    this.document.destroy();
     this.pending = [];
     const waiting = this.waiting;
     this.waiting = [];
@@ -416,35 +371,4 @@ export class Room {
     this.lostListeners.clear();
     for (const listener of lost) listener();
   }
-
-  private readonly onAwarenessUpdate = (
-    { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
-    origin: unknown,
-  ): void => {
-    const changed = [...added, ...updated, ...removed];
-    if (changed.length === 0) return;
-    // Sockets' ids were claimed before their update was applied; other instances' are noted here.
-    if (origin === REMOTE_ORIGIN) this.presence.noteOtherInstance([...added, ...updated], removed);
-    else if (origin === 'timeout') this.presence.noteTimedOut(removed);
-    const update = encodeAwarenessUpdate(this.awareness, changed);
-    const frame = new SharedFrame(encodeAwareness(update));
-    for (const conn of this.connections) conn.sendShared(frame);
-    if (origin !== REMOTE_ORIGIN) this.onLocalAwareness?.(update);
-  };
-}
-
-/**
- * Applies many stored updates in one transaction. Much faster than one Y.mergeUpdates over all of
- * them, which grows worse than linearly with the number of updates (50,000 log rows: minutes
- * merged, about a second applied).
- */
-export function applyAll(doc: Y.Doc, updates: Uint8Array[], origin?: unknown): void {
-  if (updates.length === 0) return;
-  if (updates.length === 1) {
-    Y.applyUpdate(doc, updates[0]!, origin);
-    return;
-  }
-  doc.transact(() => {
-    for (const u of updates) Y.applyUpdate(doc, u, origin);
-  }, origin);
 }

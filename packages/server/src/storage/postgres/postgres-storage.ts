@@ -147,6 +147,8 @@ class PostgresStorage implements Storage {
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
   readonly modules: ModuleTables;
+  /** Every instance of a cluster connects to the same database. */
+  readonly shared = true;
   private closing: Promise<void> | undefined;
   private readonly db: Db;
 

@@ -77,6 +77,8 @@ class SqliteStorage implements Storage {
   readonly feeds: FeedStore;
   readonly secrets: SecretStore;
   readonly modules: ModuleTables;
+  /** One process owns the file. */
+  readonly shared = false;
   private readonly probeTx: ReturnType<Database['transaction']>;
 
   constructor(

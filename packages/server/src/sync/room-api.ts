@@ -1,0 +1,98 @@
+import type * as Y from 'yjs';
+import { KithError } from '../errors/catalogue.js';
+import type { WriteHealth } from '../storage/write-health.js';
+import type { RoomRegistry } from './room-registry.js';
+
+/** Follows one room's committed changes (see `RoomApi.watch`). */
+export interface RoomWatcher {
+  onOpen?(doc: Y.Doc): void;
+  onCommitted(doc: Y.Doc): void;
+  onLost?(): void;
+}
+
+/** What server-side code (REST, the live JSON socket, importers, Google) may do with a room. */
+export interface RoomApi {
+  /** Reads a room's document as it is on disk (what any client would be served). */
+  read<T>(roomId: string, read: (doc: Y.Doc) => T): Promise<T>;
+  /**
+   * Edits a room's document on the server. The edit is stored and broadcast like a client's;
+   * the promise resolves once it is on disk.
+   */
+  edit<T>(roomId: string, edit: (doc: Y.Doc) => T): Promise<T>;
+  /**
+   * Keeps a room loaded and calls `onCommitted(doc)` after each commit of it (its changes are on
+   * disk and were broadcast), including updates stored by other instances. `onOpen(doc)` runs on
+   * the loaded document first — e.g. to attach observers that note which calendar events changed.
+   * If the room is dropped from memory (a reload after a failure, or shutdown), `onLost` is called
+   * and the watch ends: watch again to follow the reloaded room. Returns a function that stops watching.
+   */
+  watch(roomId: string, watcher: RoomWatcher): Promise<() => void>;
+}
+
+/** The room API over the rooms in memory: edits go through the same commit path as sockets' updates. */
+export class LoadedRooms implements RoomApi {
+  constructor(
+    private readonly registry: RoomRegistry,
+    /** Whether storage takes writes; edits are refused while it does not. */
+    private readonly writeHealth: WriteHealth,
+    private readonly maxRoomBytes: number,
+  ) {}
+
+  async edit<T>(roomId: string, edit: (doc: Y.Doc) => T): Promise<T> {
+    // While commits fail, refuse before touching the document (an edit applied but never stored
+    // would have to be thrown away with the whole room).
+    if (!this.writeHealth.writable) throw new KithError('STORAGE_UNAVAILABLE');
+    const room = await this.registry.acquire(roomId);
+    try {
+      if (room.stored.bytes >= this.maxRoomBytes) throw new KithError('ROOM_TOO_LARGE');
+      const result = room.applyServerEdit(edit);
+      await room.durable();
+      return result;
+    } catch (err) {
+      this.registry.dropIfBroken(room, err);
+      throw err;
+    } finally {
+      this.registry.release(room);
+    }
+  }
+
+  async read<T>(roomId: string, read: (doc: Y.Doc) => T): Promise<T> {
+    const room = await this.registry.acquire(roomId);
+    try {
+      return await new Promise<T>((resolve, reject) =>
+        room.whenDurable(() => {
+          try {
+            const result = read(room.doc);
+            return () => resolve(result);
+          } catch (err) {
+            return () => reject(err);
+          }
+        }, reject),
+      );
+    } catch (err) {
+      this.registry.dropIfBroken(room, err);
+      throw err;
+    } finally {
+      this.registry.release(room);
+    }
+  }
+
+  async watch(roomId: string, watcher: RoomWatcher): Promise<() => void> {
+    const room = await this.registry.acquire(roomId);
+    let stopped = false;
+    const unwatch = room.watch(
+      () => watcher.onCommitted(room.doc),
+      () => {
+        stopped = true;
+        watcher.onLost?.();
+      },
+    );
+    watcher.onOpen?.(room.doc);
+    return () => {
+      if (stopped) return;
+      stopped = true;
+      unwatch();
+      this.registry.release(room);
+    };
+  }
+}
