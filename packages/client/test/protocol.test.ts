@@ -6,11 +6,11 @@ import {
   MESSAGE_KITH_DURABLE,
   MESSAGE_KITH_ROLE,
   encodeDurableRequest,
+  encodeSyncStep1,
   encodeTokenMessage,
   readDurableAck,
   readRole,
-} from '../src/index.js';
-import { encodeSyncStep1 } from '../src/protocol.js';
+} from '../src/protocol.js';
 
 describe('Kith protocol extensions', () => {
   it('the durable request (100) decodes on the server as a durable subscription for those clients', () => {
