@@ -444,6 +444,7 @@ export class Calendar {
     return ev ? model.occurrencesOf(ev, this.window(window)) : [];
   }
 
+  /** Events whose texts contain every word of `query`, ignoring case and accents; trashed ones only when asked. */
   search(query: string, opts: { includeDeleted?: boolean } = {}): CalendarEvent[] {
     return model.searchEvents(this.doc, query, opts);
   }
