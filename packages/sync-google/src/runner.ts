@@ -48,7 +48,7 @@ type GEvent = calendar_v3.Schema$Event;
 
 export interface RunnerContext {
   host: GoogleSyncHost;
-  o: ResolvedOptions;
+  options: ResolvedOptions;
   store: StateStore;
   secrets: Secrets;
   life: Life;
@@ -86,19 +86,19 @@ export function snapshot(doc: Y.Doc, ids: Set<string> | 'all', calTz: string, on
 
 /** How many room events differ from Google's side as last seen (changes not sent yet). */
 export function pendingEvents(snap: Snapshot, rows: MirrorRow[]): number {
-  let n = 0;
-  for (const [kithId, s] of snap) {
+  let count = 0;
+  for (const [kithId, roomEvent] of snap) {
     const mine = rows.filter((r) => r.kithId === kithId && r.state !== 'foreign');
     const differs =
-      [...s.parts].some(([part, L]) => {
+      [...roomEvent.parts].some(([part, ours]) => {
         const row = mine.find((r) => r.part === part && r.state !== 'gone') ?? mine.find((r) => r.part === part);
         if (!row || !row.remote || row.state === 'inserting') return true;
-        const R = remoteCanon(row.remote);
-        return !R || !same(L, R);
-      }) || mine.some((r) => (r.state === 'synced' || r.state === 'inserting') && !s.parts.has(r.part));
-    if (differs) n += 1;
+        const theirs = remoteCanon(row.remote);
+        return !theirs || !same(ours, theirs);
+      }) || mine.some((r) => (r.state === 'synced' || r.state === 'inserting') && !roomEvent.parts.has(r.part));
+    if (differs) count += 1;
   }
-  return n;
+  return count;
 }
 
 interface Entry {
@@ -148,12 +148,12 @@ export class LinkRunner {
     readonly roomId: string,
   ) {}
 
-  private get o(): ResolvedOptions {
-    return this.ctx.o;
+  private get options(): ResolvedOptions {
+    return this.ctx.options;
   }
 
   private get opCtx(): OpContext {
-    return { actor: this.o.actor, origin: SYNC_ORIGIN };
+    return { actor: this.options.actor, origin: SYNC_ORIGIN };
   }
 
   // ---------------------------------------------------------------------------------------------- lifecycle
@@ -164,7 +164,7 @@ export class LinkRunner {
       this.needImport = true;
       this.fullScan = true;
       this.kick(0);
-    }, this.o.pollIntervalMs);
+    }, this.options.pollIntervalMs);
     this.pollTimer.unref();
     this.kick(0);
   }
@@ -187,7 +187,7 @@ export class LinkRunner {
         this.fullScan = true;
         if (this.stopped || this.ctx.life.dead) return;
         setTimeout(() => {
-          if (!this.stopped && !this.ctx.life.dead) this.watch().catch((err) => this.o.logger.warn({ err, roomId: this.roomId }, 'rewatch failed'));
+          if (!this.stopped && !this.ctx.life.dead) this.watch().catch((err) => this.options.logger.warn({ err, roomId: this.roomId }, 'rewatch failed'));
         }, 100).unref();
       },
     });
@@ -206,7 +206,7 @@ export class LinkRunner {
     this.timer = undefined;
     this.unwatch?.();
     this.unwatch = undefined;
-    for (const w of this.waiters.splice(0)) w.resolve();
+    for (const waiter of this.waiters.splice(0)) waiter.resolve();
   }
 
   /** A cycle is running right now. */
@@ -237,9 +237,9 @@ export class LinkRunner {
     return done;
   }
 
-  private kick(delay = this.o.debounceMs): void {
+  private kick(delay = this.options.debounceMs): void {
     if (this.stopped || this.ctx.life.dead) return;
-    delay = Math.max(delay, this.notBefore - this.o.now());
+    delay = Math.max(delay, this.notBefore - this.options.now());
     if (this.running) {
       this.again = true;
       return;
@@ -266,8 +266,8 @@ export class LinkRunner {
 
   private resolveWaiters(upTo: number): void {
     this.completed = Math.max(this.completed, upTo);
-    for (let i = this.waiters.length - 1; i >= 0; i--) {
-      if (this.waiters[i]!.gen <= this.completed) this.waiters.splice(i, 1)[0]!.resolve();
+    for (let index = this.waiters.length - 1; index >= 0; index--) {
+      if (this.waiters[index]!.gen <= this.completed) this.waiters.splice(index, 1)[0]!.resolve();
     }
   }
 
@@ -291,62 +291,62 @@ export class LinkRunner {
   }
 
   private async onCycleFailure(err: unknown, target: number): Promise<void> {
-    const { store, o } = this.ctx;
-    const now = o.now();
+    const { store, options } = this.ctx;
+    const now = options.now();
     // Every Google call surfaces as a GoogleFailure; anything else is a bug or a room that cannot be read.
-    const f = err instanceof GoogleFailure ? err : null;
-    const message = f ? `${f.status ?? f.reason ?? ''} ${f.message}`.trim() : String((err as Error)?.message ?? err);
-    if (f?.kind === 'invalid_grant') {
-      o.logger.warn({ roomId: this.roomId }, 'google grant refused; link needs re-authorisation');
-      store.updateLink(this.roomId, { status: 'needs_reauth', statusReason: f.reason ?? 'invalid_grant', lastError: message, lastErrorAt: now }, now);
+    const failure = err instanceof GoogleFailure ? err : null;
+    const message = failure ? `${failure.status ?? failure.reason ?? ''} ${failure.message}`.trim() : String((err as Error)?.message ?? err);
+    if (failure?.kind === 'invalid_grant') {
+      options.logger.warn({ roomId: this.roomId }, 'google grant refused; link needs re-authorisation');
+      store.updateLink(this.roomId, { status: 'needs_reauth', statusReason: failure.reason ?? 'invalid_grant', lastError: message, lastErrorAt: now }, now);
       this.resolveWaiters(target);
       return;
     }
-    if (f?.kind === 'quota') {
-      store.updateLink(this.roomId, { pausedUntil: now + o.quotaPauseMs, lastError: message, lastErrorAt: now }, now);
+    if (failure?.kind === 'quota') {
+      store.updateLink(this.roomId, { pausedUntil: now + options.quotaPauseMs, lastError: message, lastErrorAt: now }, now);
       this.resolveWaiters(target);
-      this.schedule(o.quotaPauseMs, false);
+      this.schedule(options.quotaPauseMs, false);
       return;
     }
-    if (!f) o.logger.error({ err, roomId: this.roomId }, 'google sync cycle failed; will retry');
-    else if (f.kind === 'status') o.logger.warn({ roomId: this.roomId, status: f.status, reason: f.reason, message: f.message }, 'google refused a request; will retry');
-    else o.logger.debug({ roomId: this.roomId, status: f.status, reason: f.reason }, 'google sync cycle failed; will retry');
+    if (!failure) options.logger.error({ err, roomId: this.roomId }, 'google sync cycle failed; will retry');
+    else if (failure.kind === 'status') options.logger.warn({ roomId: this.roomId, status: failure.status, reason: failure.reason, message: failure.message }, 'google refused a request; will retry');
+    else options.logger.debug({ roomId: this.roomId, status: failure.status, reason: failure.reason }, 'google sync cycle failed; will retry');
     store.updateLink(this.roomId, { lastError: message, lastErrorAt: now }, now);
     this.failures += 1;
-    this.schedule(this.ctx.caller.backoff(Math.min(this.failures, 6)) + o.debounceMs);
+    this.schedule(this.ctx.caller.backoff(Math.min(this.failures, 6)) + options.debounceMs);
   }
 
   private schedule(ms: number, block = true): void {
-    if (block) this.notBefore = this.o.now() + ms;
+    if (block) this.notBefore = this.options.now() + ms;
     setTimeout(() => this.kick(0), ms).unref();
   }
 
   // ---------------------------------------------------------------------------------------------- a cycle
 
   private async cycle(): Promise<void> {
-    const { store, host, life, o } = this.ctx;
+    const { store, host, life, options } = this.ctx;
     life.check();
     const link = store.link(this.roomId);
     if (!link || link.status !== 'active') {
       this.resolveWaiters(this.requested);
       return;
     }
-    if (link.pausedUntil && link.pausedUntil > o.now()) {
+    if (link.pausedUntil && link.pausedUntil > options.now()) {
       this.resolveWaiters(this.requested);
-      this.schedule(link.pausedUntil - o.now(), false);
+      this.schedule(link.pausedUntil - options.now(), false);
       return;
     }
     const role = await host.memberRole(this.roomId, link.userId);
     life.check();
     if (role !== 'owner' && role !== 'editor') {
-      store.updateLink(this.roomId, { status: 'paused', statusReason: 'LINKED_USER_CANNOT_EDIT' }, o.now());
+      store.updateLink(this.roomId, { status: 'paused', statusReason: 'LINKED_USER_CANNOT_EDIT' }, options.now());
       return;
     }
-    const g = this.ctx.clients(link);
+    const google = this.ctx.clients(link);
     if (this.needImport) {
       this.needImport = false;
       try {
-        await this.importChanges(link, g);
+        await this.importChanges(link, google);
       } catch (err) {
         this.needImport = true;
         throw err;
@@ -358,26 +358,26 @@ export class LinkRunner {
       this.fullScan = false;
       this.dirty.clear();
       try {
-        await this.exportChanges(link, g, all ? 'all' : ids);
+        await this.exportChanges(link, google, all ? 'all' : ids);
       } catch (err) {
         if (all) this.fullScan = true;
         for (const id of ids) this.dirty.add(id);
         throw err;
       }
     }
-    await this.maintainChannel(link, g);
+    await this.maintainChannel(link, google);
     life.check();
-    store.updateLink(this.roomId, { lastSyncAt: o.now(), lastError: null, lastErrorAt: null, pausedUntil: null }, o.now());
+    store.updateLink(this.roomId, { lastSyncAt: options.now(), lastError: null, lastErrorAt: null, pausedUntil: null }, options.now());
   }
 
-  private call<T>(link: LinkRow, g: GoogleClients, what: string, fn: () => Promise<T>): Promise<T> {
-    return this.ctx.caller.call(this.ctx.bucket(link.userId), what, fn, g.auth);
+  private call<T>(link: LinkRow, google: GoogleClients, what: string, fn: () => Promise<T>): Promise<T> {
+    return this.ctx.caller.call(this.ctx.bucket(link.userId), what, fn, google.auth);
   }
 
   // ---------------------------------------------------------------------------------------------- import
 
-  private async importChanges(link: LinkRow, g: GoogleClients): Promise<void> {
-    const { store, life, o } = this.ctx;
+  private async importChanges(link: LinkRow, google: GoogleClients): Promise<void> {
+    const { store, life, options } = this.ctx;
     let syncToken = link.syncToken;
     const items: GEvent[] = [];
     let pageToken: string | undefined;
@@ -385,8 +385,8 @@ export class LinkRunner {
     for (;;) {
       let res;
       try {
-        res = await this.call(link, g, 'events.list', () =>
-          g.api.events.list({
+        res = await this.call(link, google, 'events.list', () =>
+          google.api.events.list({
             calendarId: link.calendarId,
             showDeleted: true,
             singleEvents: false,
@@ -396,23 +396,23 @@ export class LinkRunner {
           }),
         );
       } catch (err) {
-        const f = classify(err);
-        if (f.status === 404) {
+        const failure = classify(err);
+        if (failure.status === 404) {
           // The calendar is gone (deleted in Google): stop, and let an owner link the room again (new calendar).
-          o.logger.warn({ roomId: this.roomId }, 'the linked Google calendar no longer exists; link paused');
-          store.updateLink(this.roomId, { status: 'paused', statusReason: 'CALENDAR_NOT_FOUND', lastError: f.message, lastErrorAt: o.now() }, o.now());
+          options.logger.warn({ roomId: this.roomId }, 'the linked Google calendar no longer exists; link paused');
+          store.updateLink(this.roomId, { status: 'paused', statusReason: 'CALENDAR_NOT_FOUND', lastError: failure.message, lastErrorAt: options.now() }, options.now());
           throw new LinkPaused();
         }
-        if (f.status === 410 && syncToken) {
+        if (failure.status === 410 && syncToken) {
           // The token expired: list everything again and merge by id (nothing is deleted for being absent).
-          o.logger.info({ roomId: this.roomId }, 'sync token expired; full resync');
+          options.logger.info({ roomId: this.roomId }, 'sync token expired; full resync');
           syncToken = null;
           pageToken = undefined;
           items.length = 0;
-          store.updateLink(this.roomId, { syncToken: null }, o.now());
+          store.updateLink(this.roomId, { syncToken: null }, options.now());
           continue;
         }
-        throw f;
+        throw failure;
       }
       items.push(...(res.data.items ?? []));
       pageToken = res.data.nextPageToken ?? undefined;
@@ -423,7 +423,7 @@ export class LinkRunner {
     }
     await this.applyRemote(link, items);
     life.check();
-    if (nextSyncToken) store.updateLink(this.roomId, { syncToken: nextSyncToken }, o.now());
+    if (nextSyncToken) store.updateLink(this.roomId, { syncToken: nextSyncToken }, options.now());
   }
 
   private emptyRemote(id: string): RemoteState {
@@ -453,7 +453,7 @@ export class LinkRunner {
       const claimed = privateProps(item)[PROP.kithId];
       const known = byGoogle.get(item.id);
       if (known && claimed && claimed !== known.kithId && item.status !== 'cancelled') {
-        this.o.logger.warn({ roomId: this.roomId, googleId: item.id }, 'Google event claims another Kith event than its mapping; ignored');
+        this.options.logger.warn({ roomId: this.roomId, googleId: item.id }, 'Google event claims another Kith event than its mapping; ignored');
         continue;
       }
       let entry = entryFor(item.id);
@@ -501,13 +501,13 @@ export class LinkRunner {
     await this.absorb(link, [...touched.values()]);
     for (const dup of duplicates) {
       // Two Google events claim the same Kith part (an id collision Google failed to detect): keep the mapped one.
-      this.ctx.o.logger.warn({ roomId: this.roomId, googleId: dup.id }, 'duplicate Google event of a mapped part; deleting it');
-      const g = this.ctx.clients(link);
-      await this.call(link, g, 'events.delete', () =>
-        g.api.events.delete({ calendarId: link.calendarId, eventId: dup.id!, sendUpdates: 'none' }),
+      this.ctx.options.logger.warn({ roomId: this.roomId, googleId: dup.id }, 'duplicate Google event of a mapped part; deleting it');
+      const google = this.ctx.clients(link);
+      await this.call(link, google, 'events.delete', () =>
+        google.api.events.delete({ calendarId: link.calendarId, eventId: dup.id!, sendUpdates: 'none' }),
       ).catch((err) => {
-        const f = classify(err);
-        if (f.status !== 404 && f.status !== 410) throw f;
+        const failure = classify(err);
+        if (failure.status !== 404 && failure.status !== 410) throw failure;
       });
     }
   }
@@ -518,10 +518,10 @@ export class LinkRunner {
       rs.cancelled = true;
       return;
     }
-    const m = googleMaster(item, calTz);
-    if (!m) return;
+    const master = googleMaster(item, calTz);
+    if (!master) return;
     rs.cancelled = false;
-    rs.master = m;
+    rs.master = master;
     rs.updated = googleUpdated(item);
   }
 
@@ -544,66 +544,69 @@ export class LinkRunner {
    */
   private async absorb(link: LinkRow, entries: Entry[]): Promise<void> {
     if (entries.length === 0) return;
-    const { host, store, life, o } = this.ctx;
+    const { host, store, life, options } = this.ctx;
     const outcomes = await host.editRoom(this.roomId, (doc) => {
       life.check();
-      return entries.map((e) => this.reconcile(doc, e, link));
+      return entries.map((entry) => this.reconcile(doc, entry, link));
     });
     life.check();
     store.transaction(() => {
-      entries.forEach((e, i) => {
-        const out = outcomes[i]!;
-        const remoteChanged = !same(e.prev, e.rs);
+      entries.forEach((entry, index) => {
+        const out = outcomes[index]!;
+        const remoteChanged = !same(entry.prev, entry.rs);
         store.putMirror(
           {
-            ...e.row,
-            state: out.foreign ? 'foreign' : e.rs.cancelled ? 'gone' : 'synced',
-            generation: e.row.generation < 0 ? 0 : e.row.generation,
-            remote: e.rs,
-            failedLocal: remoteChanged ? null : e.row.failedLocal,
-            error: out.errors.length > 0 ? out.errors.join('; ').slice(0, 1000) : remoteChanged ? null : e.row.error,
+            ...entry.row,
+            state: out.foreign ? 'foreign' : entry.rs.cancelled ? 'gone' : 'synced',
+            generation: entry.row.generation < 0 ? 0 : entry.row.generation,
+            remote: entry.rs,
+            failedLocal: remoteChanged ? null : entry.row.failedLocal,
+            error: out.errors.length > 0 ? out.errors.join('; ').slice(0, 1000) : remoteChanged ? null : entry.row.error,
           },
-          o.now(),
+          options.now(),
         );
       });
     });
-    entries.forEach((e, i) => {
-      if (outcomes[i]!.needsExport) this.dirty.add(e.row.kithId);
+    entries.forEach((entry, index) => {
+      if (outcomes[index]!.needsExport) this.dirty.add(entry.row.kithId);
     });
   }
 
-  /** One part's three-way merge, inside the room edit. */
-  private reconcile(doc: Y.Doc, e: Entry, link: LinkRow): { needsExport: boolean; foreign: boolean; errors: string[] } {
+  /**
+   * One part's three-way merge, inside the room edit: `ours` is the room's side, `theirs` Google's side now,
+   * `base` Google's side as last seen (or the merge base an entry names).
+   */
+  private reconcile(doc: Y.Doc, entry: Entry, link: LinkRow): { needsExport: boolean; foreign: boolean; errors: string[] } {
     const calTz = link.calendarTz;
-    const id = e.row.kithId;
-    const part = e.row.part;
-    const R = remoteCanon(e.rs);
-    const B = e.base ?? (e.prev ? remoteCanon(e.prev) : null);
+    const id = entry.row.kithId;
+    const part = entry.row.part;
+    const theirs = remoteCanon(entry.rs);
+    const base = entry.base ?? (entry.prev ? remoteCanon(entry.prev) : null);
     let ev = getEvent(doc, id);
     const ok = { needsExport: false, foreign: false, errors: [] as string[] };
     try {
       if (!ev) {
-        if (!R) return ok;
+        if (!theirs) return ok;
         if (part !== '') return { ...ok, foreign: true, errors: [`series part of an event that is not in the room`] };
         // Created in Google (or a mapped event purged from the room): adopt it.
-        return { ...ok, errors: createFromCanon(doc, id, R, this.opCtx) };
+        return { ...ok, errors: createFromCanon(doc, id, theirs, this.opCtx) };
       }
       if (ev.deleted !== null) {
         const deletedAt = Date.parse(ev.deleted.at);
-        const remoteUpdated = Math.max(e.rs.updated, ...Object.values(e.rs.ex).map((x) => x.updated));
-        if (R && B && !same(R, B) && remoteUpdated > deletedAt) {
+        const remoteUpdated = Math.max(entry.rs.updated, ...Object.values(entry.rs.ex).map((exception) => exception.updated));
+        if (theirs && base && !same(theirs, base) && remoteUpdated > deletedAt) {
           // Edited in Google after it was deleted here: the later edit wins, the event comes back.
           restoreEvent(doc, id, this.opCtx);
           ev = getEvent(doc, id)!;
         } else {
-          return { ...ok, needsExport: e.row.state !== 'gone' || !e.rs.cancelled };
+          return { ...ok, needsExport: entry.row.state !== 'gone' || !entry.rs.cancelled };
         }
       }
-      const L = kithParts(ev, calTz).get(part) ?? null;
-      if (!R) {
+      const ours = kithParts(ev, calTz).get(part) ?? null;
+      if (!theirs) {
         // Deleted in Google.
-        if (!L) return ok;
-        if (B && same(L, B)) {
+        if (!ours) return ok;
+        if (base && same(ours, base)) {
           if (part !== '') deleteFollowing(doc, id, part, this.opCtx);
           else if (ev.segments.length === 0) deleteEvent(doc, id, this.opCtx);
           else return { ...ok, needsExport: true };
@@ -612,15 +615,15 @@ export class LinkRunner {
         // Edited here since Google last showed it: the edit wins and the event is re-created there.
         return { ...ok, needsExport: true };
       }
-      if (!L) return { ...ok, needsExport: true };
-      const base = B ?? R;
+      if (!ours) return { ...ok, needsExport: true };
+      const mergeBase = base ?? theirs;
       const localTime = Date.parse(ev.updatedAt) || 0;
-      const remoteTime = Math.max(e.rs.updated, ...Object.values(e.rs.ex).map((x) => x.updated));
-      const merged = merge3(base, L, R, localTime > remoteTime);
+      const remoteTime = Math.max(entry.rs.updated, ...Object.values(entry.rs.ex).map((exception) => exception.updated));
+      const merged = merge3(mergeBase, ours, theirs, localTime > remoteTime);
       let errors: string[] = [];
-      if (!same(merged, L)) errors = applyPart(doc, id, part, merged, calTz, this.opCtx);
-      const remoteMoved = !B || !same(R, B);
-      return { needsExport: !same(merged, R) && (remoteMoved || !same(L, B)), foreign: false, errors };
+      if (!same(merged, ours)) errors = applyPart(doc, id, part, merged, calTz, this.opCtx);
+      const remoteMoved = !base || !same(theirs, base);
+      return { needsExport: !same(merged, theirs) && (remoteMoved || !same(ours, base)), foreign: false, errors };
     } catch (err) {
       if (err instanceof ModelError) return { needsExport: false, foreign: !ev, errors: [`${err.code}: ${err.message}`] };
       throw err;
@@ -630,7 +633,7 @@ export class LinkRunner {
   // ---------------------------------------------------------------------------------------------- export
 
   private readonly onReadError = (err: unknown, eventId: string): void => {
-    this.o.logger.warn({ err, roomId: this.roomId, eventId }, 'event cannot be read for export; skipped');
+    this.options.logger.warn({ err, roomId: this.roomId, eventId }, 'event cannot be read for export; skipped');
   };
 
   private async readPart(link: LinkRow, kithId: string, part: string): Promise<PartCanon | null> {
@@ -639,20 +642,20 @@ export class LinkRunner {
     return snap.get(kithId)?.parts.get(part) ?? null;
   }
 
-  private async exportChanges(link: LinkRow, g: GoogleClients, ids: Set<string> | 'all'): Promise<void> {
+  private async exportChanges(link: LinkRow, google: GoogleClients, ids: Set<string> | 'all'): Promise<void> {
     const { host, store, life } = this.ctx;
     const snap = await host.readRoom(this.roomId, (doc) => snapshot(doc, ids, link.calendarTz, this.onReadError));
     life.check();
     const rows = store.mirrorRows(this.roomId);
     const kithIds = ids === 'all' ? new Set([...snap.keys(), ...rows.map((r) => r.kithId)]) : ids;
     for (const kithId of [...kithIds].sort()) {
-      const s = snap.get(kithId);
+      const roomEvent = snap.get(kithId);
       // Never delete in Google for an event the room does not hold at all (purged, or adoption pending).
-      if (!s) continue;
-      for (const [part, L] of s.parts) await this.exportPart(link, g, kithId, part, L);
+      if (!roomEvent) continue;
+      for (const [part, ours] of roomEvent.parts) await this.exportPart(link, google, kithId, part, ours);
       for (const row of store.mirrorByKithId(this.roomId, kithId)) {
-        if (s.parts.has(row.part)) continue;
-        if (row.state === 'synced' || row.state === 'inserting') await this.deletePart(link, g, row);
+        if (roomEvent.parts.has(row.part)) continue;
+        if (row.state === 'synced' || row.state === 'inserting') await this.deletePart(link, google, row);
       }
     }
   }
@@ -662,37 +665,37 @@ export class LinkRunner {
     return rows.find((r) => r.state !== 'gone') ?? rows.sort((a, b) => b.generation - a.generation)[0];
   }
 
-  private async exportPart(link: LinkRow, g: GoogleClients, kithId: string, part: string, local: PartCanon): Promise<void> {
-    let L: PartCanon | null = local;
+  private async exportPart(link: LinkRow, google: GoogleClients, kithId: string, part: string, local: PartCanon): Promise<void> {
+    let ours: PartCanon | null = local;
     const memo: ExportMemo = {};
     for (let round = 0; round < 200; round++) {
-      if (!L) {
+      if (!ours) {
         const row = this.currentRow(kithId, part);
-        if (row && (row.state === 'synced' || row.state === 'inserting')) await this.deletePart(link, g, row);
+        if (row && (row.state === 'synced' || row.state === 'inserting')) await this.deletePart(link, google, row);
         return;
       }
-      const step = await this.exportStep(link, g, kithId, part, L, memo);
+      const step = await this.exportStep(link, google, kithId, part, ours, memo);
       if (step === 'done') return;
       if (step === 'reread') {
         // Google changed under us: what we sent last says nothing about normalisation any more.
         delete memo.lastMaster;
         delete memo.lastOccurrence;
-        L = await this.readPart(link, kithId, part);
+        ours = await this.readPart(link, kithId, part);
       }
     }
-    this.o.logger.warn({ roomId: this.roomId, kithId, part }, 'export did not settle; will retry next cycle');
+    this.options.logger.warn({ roomId: this.roomId, kithId, part }, 'export did not settle; will retry next cycle');
   }
 
   private save(row: MirrorRow, patch: Partial<MirrorRow>): MirrorRow {
     const next = { ...row, ...patch };
     this.ctx.life.check();
-    this.ctx.store.putMirror(next, this.o.now());
+    this.ctx.store.putMirror(next, this.options.now());
     return next;
   }
 
-  private fail(row: MirrorRow, L: PartCanon, f: GoogleFailure): Step {
-    this.o.logger.warn({ roomId: this.roomId, kithId: row.kithId, status: f.status, reason: f.reason, message: f.message }, 'Google refused an event; it stays unsynced until it changes');
-    this.save(row, { failedLocal: stableJson(L), error: `${f.status ?? ''} ${f.reason ?? ''} ${f.message}`.trim().slice(0, 1000) });
+  private fail(row: MirrorRow, ours: PartCanon, failure: GoogleFailure): Step {
+    this.options.logger.warn({ roomId: this.roomId, kithId: row.kithId, status: failure.status, reason: failure.reason, message: failure.message }, 'Google refused an event; it stays unsynced until it changes');
+    this.save(row, { failedLocal: stableJson(ours), error: `${failure.status ?? ''} ${failure.reason ?? ''} ${failure.message}`.trim().slice(0, 1000) });
     return 'done';
   }
 
@@ -700,14 +703,14 @@ export class LinkRunner {
     return { kithId: row.kithId, roomId: this.roomId, part: row.part };
   }
 
-  private async getEvent(link: LinkRow, g: GoogleClients, eventId: string): Promise<GEvent | null> {
+  private async getEvent(link: LinkRow, google: GoogleClients, eventId: string): Promise<GEvent | null> {
     try {
-      const res = await this.call(link, g, 'events.get', () => g.api.events.get({ calendarId: link.calendarId, eventId }));
+      const res = await this.call(link, google, 'events.get', () => google.api.events.get({ calendarId: link.calendarId, eventId }));
       return res.data;
     } catch (err) {
-      const f = classify(err);
-      if (f.status === 404) return null;
-      throw f;
+      const failure = classify(err);
+      if (failure.status === 404) return null;
+      throw failure;
     }
   }
 
@@ -718,15 +721,15 @@ export class LinkRunner {
   }
 
   /** Google changed under us (412 and friends): fetch, merge with the room, and go again. */
-  private async refetch(link: LinkRow, g: GoogleClients, row: MirrorRow, exceptionKey?: string): Promise<Step> {
+  private async refetch(link: LinkRow, google: GoogleClients, row: MirrorRow, exceptionKey?: string): Promise<Step> {
     const rs = structuredClone(row.remote) ?? this.emptyRemote(row.googleId);
     if (exceptionKey !== undefined) {
-      const x = rs.ex[exceptionKey];
-      const got = x ? await this.getEvent(link, g, x.id) : null;
+      const exception = rs.ex[exceptionKey];
+      const got = exception ? await this.getEvent(link, google, exception.id) : null;
       if (got) this.foldException(rs, got, link.calendarTz);
       else delete rs.ex[exceptionKey];
     } else {
-      const got = await this.getEvent(link, g, row.googleId);
+      const got = await this.getEvent(link, google, row.googleId);
       if (!got) return this.bumpGeneration(row);
       this.foldMaster(rs, got, link.calendarTz);
     }
@@ -760,11 +763,11 @@ export class LinkRunner {
     }
     const row: MirrorRow = { roomId: this.roomId, googleId, kithId, part, generation, state: 'inserting', remote: null, failedLocal: null, error: null, updatedAt: 0 };
     this.ctx.life.check();
-    this.ctx.store.putMirror(row, this.o.now());
+    this.ctx.store.putMirror(row, this.options.now());
     return row;
   }
 
-  private async exportStep(link: LinkRow, g: GoogleClients, kithId: string, part: string, L: PartCanon, memo: ExportMemo): Promise<Step> {
+  private async exportStep(link: LinkRow, google: GoogleClients, kithId: string, part: string, ours: PartCanon, memo: ExportMemo): Promise<Step> {
     const calTz = link.calendarTz;
     let row = this.currentRow(kithId, part);
     if (!row) {
@@ -772,21 +775,21 @@ export class LinkRunner {
       this.newRow(kithId, part, 0);
       return 'again';
     }
-    if (row.failedLocal !== null && row.failedLocal === stableJson(L)) return 'done';
+    if (row.failedLocal !== null && row.failedLocal === stableJson(ours)) return 'done';
 
     if (row.state === 'inserting' || !row.remote) {
       try {
-        const res = await this.call(link, g, 'events.insert', () =>
-          g.api.events.insert({ calendarId: link.calendarId, sendUpdates: 'none', requestBody: { ...masterBody(L, this.identity(row!)), id: row!.googleId } }),
+        const res = await this.call(link, google, 'events.insert', () =>
+          google.api.events.insert({ calendarId: link.calendarId, sendUpdates: 'none', requestBody: { ...masterBody(ours, this.identity(row!)), id: row!.googleId } }),
         );
         this.counters.exported += 1;
         this.save(row, { state: 'synced', remote: this.remoteOf(res.data, calTz), failedLocal: null, error: null });
         return 'again';
       } catch (err) {
-        const f = classify(err);
-        if (f.status === 409) {
+        const failure = classify(err);
+        if (failure.status === 409) {
           // Already there: ours from an earlier attempt (adopt it), or someone else's (next generation).
-          const got = await this.getEvent(link, g, row.googleId);
+          const got = await this.getEvent(link, google, row.googleId);
           const props = got ? privateProps(got) : {};
           if (got && props[PROP.kithId] === kithId && props[PROP.room] === this.roomId && (props[PROP.part] ?? '') === part) {
             this.save(row, { state: got.status === 'cancelled' ? 'gone' : 'synced', remote: this.remoteOf(got, calTz) });
@@ -794,82 +797,82 @@ export class LinkRunner {
           }
           return this.bumpGeneration(row);
         }
-        if (f.kind === 'status') return this.fail(row, L, f);
-        throw f;
+        if (failure.kind === 'status') return this.fail(row, ours, failure);
+        throw failure;
       }
     }
 
     const rs = row.remote;
     if (rs.cancelled || !rs.master) {
       // Deleted in Google but alive here: bring it back under the same id.
-      return this.patchMaster(link, g, row, L, { ...masterBody(L, this.identity(row), true), status: 'confirmed' });
+      return this.patchMaster(link, google, row, ours, { ...masterBody(ours, this.identity(row), true), status: 'confirmed' });
     }
-    const R = remoteCanon(rs);
-    if (R && same(L, R)) {
+    const theirs = remoteCanon(rs);
+    if (theirs && same(ours, theirs)) {
       if (row.failedLocal !== null) this.save(row, { failedLocal: null, error: null });
       return 'done';
     }
 
     // Master fields. EXDATE lines for every cancelled key except those already cancelled as exceptions.
-    const exLines = L.exdates.filter((k) => !rs.ex[k]?.cancelled || rs.master!.exdates.includes(k));
-    const patch = masterPatch(L, rs.master, exLines, this.identity(row));
+    const exLines = ours.exdates.filter((occKey) => !rs.ex[occKey]?.cancelled || rs.master!.exdates.includes(occKey));
+    const patch = masterPatch(ours, rs.master, exLines, this.identity(row));
     if (patch) {
       const sig = stableJson(patch);
       if (memo.lastMaster !== sig) {
         memo.lastMaster = sig;
-        return this.patchMaster(link, g, row, L, patch);
+        return this.patchMaster(link, google, row, ours, patch);
       }
       // The same write again: Google keeps its own form of it. Take that form into the room (series fields
       // only; occurrences and cancellations keep the room's side), so the two agree and nothing loops.
-      if (R) {
-        const base: PartCanon = { ...L, exdates: R.exdates, rdates: R.rdates, ov: R.ov };
+      if (theirs) {
+        const base: PartCanon = { ...ours, exdates: theirs.exdates, rdates: theirs.rdates, ov: theirs.ov };
         await this.absorb(link, [{ row, rs, prev: rs, base }]);
       }
       return 'done';
     }
 
     // Occurrences.
-    const keys = new Set([...Object.keys(L.ov), ...Object.keys(rs.ex)]);
-    for (const k of [...keys].sort()) {
-      const x = rs.ex[k];
-      if (L.exdates.includes(k)) {
-        if (x && !x.cancelled) return this.deleteException(link, g, row, L, k, x);
+    const keys = new Set([...Object.keys(ours.ov), ...Object.keys(rs.ex)]);
+    for (const occKey of [...keys].sort()) {
+      const exception = rs.ex[occKey];
+      if (ours.exdates.includes(occKey)) {
+        if (exception && !exception.cancelled) return this.deleteException(link, google, row, ours, occKey, exception);
         continue;
       }
-      const want = L.ov[k] ?? null;
-      const target = want ?? defaultsFor(L, k);
-      if (x && !x.cancelled && x.values && same(x.values, target)) continue;
-      if (!x && !want) continue;
-      const sig = `${k}|${stableJson(target)}`;
+      const want = ours.ov[occKey] ?? null;
+      const target = want ?? defaultsFor(ours, occKey);
+      if (exception && !exception.cancelled && exception.values && same(exception.values, target)) continue;
+      if (!exception && !want) continue;
+      const sig = `${occKey}|${stableJson(target)}`;
       if (memo.lastOccurrence === sig) continue;
       memo.lastOccurrence = sig;
-      let inst: RemoteException | null = x ?? null;
+      let inst: RemoteException | null = exception ?? null;
       if (!inst) {
-        const memo = `${row.googleId}|${k}|${stableJson(target)}`;
-        if (this.unpatchable.has(memo)) continue;
-        inst = await this.findInstance(link, g, row, L, k);
+        const unpatchableKey = `${row.googleId}|${occKey}|${stableJson(target)}`;
+        if (this.unpatchable.has(unpatchableKey)) continue;
+        inst = await this.findInstance(link, google, row, ours, occKey);
         if (!inst) {
-          this.unpatchable.add(memo);
-          this.o.logger.warn({ roomId: this.roomId, kithId, occurrence: k }, 'Google has no such occurrence; the override stays local');
+          this.unpatchable.add(unpatchableKey);
+          this.options.logger.warn({ roomId: this.roomId, kithId, occurrence: occKey }, 'Google has no such occurrence; the override stays local');
           continue;
         }
         if (!inst.cancelled && inst.values && same(inst.values, target)) {
-          this.save(row, { remote: { ...rs, ex: { ...rs.ex, [k]: inst } } });
+          this.save(row, { remote: { ...rs, ex: { ...rs.ex, [occKey]: inst } } });
           return 'again';
         }
       }
-      return this.patchException(link, g, row, L, k, inst, target);
+      return this.patchException(link, google, row, ours, occKey, inst, target);
     }
 
     // What is left cannot be written (an occurrence Google does not have): it stays in the room as it is.
     return 'done';
   }
 
-  private async patchMaster(link: LinkRow, g: GoogleClients, row: MirrorRow, L: PartCanon, body: GEvent): Promise<Step> {
+  private async patchMaster(link: LinkRow, google: GoogleClients, row: MirrorRow, ours: PartCanon, body: GEvent): Promise<Step> {
     const rs = row.remote!;
     try {
-      const res = await this.call(link, g, 'events.patch', () =>
-        g.api.events.patch(
+      const res = await this.call(link, google, 'events.patch', () =>
+        google.api.events.patch(
           { calendarId: link.calendarId, eventId: row.googleId, sendUpdates: 'none', requestBody: body },
           rs.etag ? { headers: { 'If-Match': rs.etag } } : {},
         ),
@@ -878,20 +881,20 @@ export class LinkRunner {
       this.save(row, { state: 'synced', remote: this.remoteOf(res.data, link.calendarTz, rs.ex), failedLocal: null, error: null });
       return 'again';
     } catch (err) {
-      const f = classify(err);
-      if (f.status === 412 || f.status === 410) return this.refetch(link, g, row);
-      if (f.status === 404) return this.bumpGeneration(row);
-      if (f.kind === 'status') return this.fail(row, L, f);
-      throw f;
+      const failure = classify(err);
+      if (failure.status === 412 || failure.status === 410) return this.refetch(link, google, row);
+      if (failure.status === 404) return this.bumpGeneration(row);
+      if (failure.kind === 'status') return this.fail(row, ours, failure);
+      throw failure;
     }
   }
 
-  private async findInstance(link: LinkRow, g: GoogleClients, row: MirrorRow, L: PartCanon, key: string): Promise<RemoteException | null> {
-    const d = defaultsFor(L, key);
-    const center = d.time.allDay ? Date.parse(`${key}T00:00:00Z`) : d.time.start;
+  private async findInstance(link: LinkRow, google: GoogleClients, row: MirrorRow, ours: PartCanon, key: string): Promise<RemoteException | null> {
+    const defaults = defaultsFor(ours, key);
+    const center = defaults.time.allDay ? Date.parse(`${key}T00:00:00Z`) : defaults.time.start;
     const day = 86_400_000;
-    const res = await this.call(link, g, 'events.instances', () =>
-      g.api.events.instances({
+    const res = await this.call(link, google, 'events.instances', () =>
+      google.api.events.instances({
         calendarId: link.calendarId,
         eventId: row.googleId,
         timeMin: new Date(center - 2 * day).toISOString(),
@@ -911,17 +914,17 @@ export class LinkRunner {
 
   private async patchException(
     link: LinkRow,
-    g: GoogleClients,
+    google: GoogleClients,
     row: MirrorRow,
-    L: PartCanon,
+    ours: PartCanon,
     key: string,
     inst: RemoteException,
     target: ReturnType<typeof defaultsFor>,
   ): Promise<Step> {
     const rs = row.remote!;
     try {
-      const res = await this.call(link, g, 'events.patch', () =>
-        g.api.events.patch(
+      const res = await this.call(link, google, 'events.patch', () =>
+        google.api.events.patch(
           { calendarId: link.calendarId, eventId: inst.id, sendUpdates: 'none', requestBody: occurrenceBody(target, this.identity(row), inst.cancelled) },
           inst.etag ? { headers: { 'If-Match': inst.etag } } : {},
         ),
@@ -939,66 +942,66 @@ export class LinkRunner {
       this.save(row, { remote: next });
       return 'again';
     } catch (err) {
-      const f = classify(err);
-      if (f.status === 412 || f.status === 410) {
+      const failure = classify(err);
+      if (failure.status === 412 || failure.status === 410) {
         if (!rs.ex[key]) {
           this.save(row, { remote: { ...rs, ex: { ...rs.ex, [key]: inst } } });
-          return this.refetch(link, g, { ...row, remote: { ...rs, ex: { ...rs.ex, [key]: inst } } }, key);
+          return this.refetch(link, google, { ...row, remote: { ...rs, ex: { ...rs.ex, [key]: inst } } }, key);
         }
-        return this.refetch(link, g, row, key);
+        return this.refetch(link, google, row, key);
       }
-      if (f.status === 404) {
+      if (failure.status === 404) {
         const next = structuredClone(rs);
         delete next.ex[key];
         this.save(row, { remote: next });
         return 'again';
       }
-      if (f.kind === 'status') return this.fail(row, L, f);
-      throw f;
+      if (failure.kind === 'status') return this.fail(row, ours, failure);
+      throw failure;
     }
   }
 
-  private async deleteException(link: LinkRow, g: GoogleClients, row: MirrorRow, L: PartCanon, key: string, x: RemoteException): Promise<Step> {
+  private async deleteException(link: LinkRow, google: GoogleClients, row: MirrorRow, ours: PartCanon, key: string, exception: RemoteException): Promise<Step> {
     const rs = row.remote!;
     try {
-      await this.call(link, g, 'events.delete', () =>
-        g.api.events.delete({ calendarId: link.calendarId, eventId: x.id, sendUpdates: 'none' }, x.etag ? { headers: { 'If-Match': x.etag } } : {}),
+      await this.call(link, google, 'events.delete', () =>
+        google.api.events.delete({ calendarId: link.calendarId, eventId: exception.id, sendUpdates: 'none' }, exception.etag ? { headers: { 'If-Match': exception.etag } } : {}),
       );
       this.counters.exported += 1;
     } catch (err) {
-      const f = classify(err);
-      if (f.status === 412) return this.refetch(link, g, row, key);
-      if (f.status !== 404 && f.status !== 410) {
-        if (f.kind === 'status') return this.fail(row, L, f);
-        throw f;
+      const failure = classify(err);
+      if (failure.status === 412) return this.refetch(link, google, row, key);
+      if (failure.status !== 404 && failure.status !== 410) {
+        if (failure.kind === 'status') return this.fail(row, ours, failure);
+        throw failure;
       }
     }
-    this.save(row, { remote: { ...rs, ex: { ...rs.ex, [key]: { ...x, cancelled: true, values: null } } } });
+    this.save(row, { remote: { ...rs, ex: { ...rs.ex, [key]: { ...exception, cancelled: true, values: null } } } });
     return 'again';
   }
 
-  private async deletePart(link: LinkRow, g: GoogleClients, row: MirrorRow): Promise<void> {
+  private async deletePart(link: LinkRow, google: GoogleClients, row: MirrorRow): Promise<void> {
     const rs = row.remote;
     try {
-      await this.call(link, g, 'events.delete', () =>
-        g.api.events.delete(
+      await this.call(link, google, 'events.delete', () =>
+        google.api.events.delete(
           { calendarId: link.calendarId, eventId: row.googleId, sendUpdates: 'none' },
           rs?.etag && row.state === 'synced' ? { headers: { 'If-Match': rs.etag } } : {},
         ),
       );
       this.counters.exported += 1;
     } catch (err) {
-      const f = classify(err);
-      if (f.status === 412) {
-        await this.refetch(link, g, row);
+      const failure = classify(err);
+      if (failure.status === 412) {
+        await this.refetch(link, google, row);
         return;
       }
-      if (f.status !== 404 && f.status !== 410) {
-        if (f.kind === 'status') {
-          this.save(row, { error: `delete refused: ${f.message}`.slice(0, 1000) });
+      if (failure.status !== 404 && failure.status !== 410) {
+        if (failure.kind === 'status') {
+          this.save(row, { error: `delete refused: ${failure.message}`.slice(0, 1000) });
           return;
         }
-        throw f;
+        throw failure;
       }
     }
     this.save(row, { state: 'gone', remote: rs ? { ...rs, cancelled: true } : null });
@@ -1006,41 +1009,41 @@ export class LinkRunner {
 
   // ---------------------------------------------------------------------------------------------- push channel
 
-  private async maintainChannel(link: LinkRow, g: GoogleClients): Promise<void> {
-    const { o, store, secrets, life } = this.ctx;
-    if (!o.webhookBaseUrl) return;
-    const now = o.now();
+  private async maintainChannel(link: LinkRow, google: GoogleClients): Promise<void> {
+    const { options, store, secrets, life } = this.ctx;
+    if (!options.webhookBaseUrl) return;
+    const now = options.now();
     const fresh = store.link(this.roomId) ?? link;
-    if (fresh.channelId && (fresh.channelExpiration ?? 0) - now > o.channelRenewBeforeMs) return;
+    if (fresh.channelId && (fresh.channelExpiration ?? 0) - now > options.channelRenewBeforeMs) return;
     const id = randomUUID();
     try {
-      const res = await this.call(link, g, 'events.watch', () =>
-        g.api.events.watch({
+      const res = await this.call(link, google, 'events.watch', () =>
+        google.api.events.watch({
           calendarId: link.calendarId,
           requestBody: {
             id,
             type: 'web_hook',
-            address: `${o.webhookBaseUrl}/google/push`,
+            address: `${options.webhookBaseUrl}/google/push`,
             token: secrets.channelToken(id),
-            expiration: String(now + o.channelTtlMs),
+            expiration: String(now + options.channelTtlMs),
           },
         }),
       );
       life.check();
       store.updateLink(
         this.roomId,
-        { channelId: id, channelResourceId: res.data.resourceId ?? null, channelExpiration: Number(res.data.expiration) || now + o.channelTtlMs },
+        { channelId: id, channelResourceId: res.data.resourceId ?? null, channelExpiration: Number(res.data.expiration) || now + options.channelTtlMs },
         now,
       );
     } catch (err) {
       if (err instanceof Stopped) throw err;
       // Push is an optimisation: polling keeps working without it.
-      o.logger.warn({ roomId: this.roomId, err: classify(err).message }, 'could not open a Google push channel; polling only');
+      options.logger.warn({ roomId: this.roomId, err: classify(err).message }, 'could not open a Google push channel; polling only');
       return;
     }
     if (fresh.channelId && fresh.channelResourceId) {
       const old = { id: fresh.channelId, resourceId: fresh.channelResourceId };
-      await this.call(link, g, 'channels.stop', () => g.api.channels.stop({ requestBody: old })).catch(() => undefined);
+      await this.call(link, google, 'channels.stop', () => google.api.channels.stop({ requestBody: old })).catch(() => undefined);
     }
   }
 }

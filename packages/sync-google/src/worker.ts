@@ -162,7 +162,7 @@ export class GoogleSyncWorker {
   private ctx() {
     return {
       host: this.host,
-      o: this.o,
+      options: this.o,
       store: this.store,
       secrets: this.secrets,
       life: this.life,
