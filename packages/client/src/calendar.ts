@@ -91,6 +91,16 @@ interface OpenArgs extends CalendarOptions {
 }
 
 const LEDGER_KEY = 'kith.unsaved';
+
+/** Each calendar's socket, for the client that opened it (token changes, sign-out): not for apps. */
+const connections = new WeakMap<Calendar, SyncConnection>();
+
+/** The sync connection behind a calendar; `@kith/client` does not export it. */
+export function syncConnectionOf(calendar: Calendar): SyncConnection {
+  const sync = connections.get(calendar);
+  if (!sync) throw new Error(`calendar ${calendar.roomId} has no sync connection`);
+  return sync;
+}
 const ROLE_KEY = 'kith.role';
 
 /** The transaction origin of my edits through this calendar: what undo/redo tracks. */
@@ -107,8 +117,7 @@ export class Calendar {
   readonly origin: LocalOrigin;
   readonly user: User;
   readonly timeZone: string;
-  /** @internal */
-  readonly sync: SyncConnection;
+  private readonly sync: SyncConnection;
 
   private readonly events = new Emitter<CalendarEvents>();
   private readonly ledger: UnsavedLedger;
@@ -152,6 +161,7 @@ export class Calendar {
       maxBackoffMs: args.maxBackoffMs,
       crossTab: args.crossTab,
     });
+    connections.set(this, this.sync);
 
     // Every local transaction that changed something is an edit to be saved: mine through the
     // model, raw ones on the doc, and undo/redo. Updates from the server or the store are not.
@@ -434,6 +444,7 @@ export class Calendar {
     return ev ? model.occurrencesOf(ev, this.window(window)) : [];
   }
 
+  /** Events whose texts contain every word of `query`, ignoring case and accents; trashed ones only when asked. */
   search(query: string, opts: { includeDeleted?: boolean } = {}): CalendarEvent[] {
     return model.searchEvents(this.doc, query, opts);
   }

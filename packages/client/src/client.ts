@@ -3,7 +3,7 @@
  * and `openCalendar`, which gives an offline-first calendar over one room.
  */
 import type { Role } from '@kith/protocol';
-import { Calendar, type CalendarOptions } from './calendar.js';
+import { Calendar, syncConnectionOf, type CalendarOptions } from './calendar.js';
 import { Emitter } from './emitter.js';
 import { KithApiError } from './errors.js';
 import { indexedDbPersistence } from './persistence/indexeddb.js';
@@ -195,7 +195,7 @@ export class KithClient {
     const s = this.session;
     await this.setSession(null);
     // Calendars stop with auth-required (code LOGGED_OUT) and resume when this user signs in again.
-    for (const cal of this.calendars) cal.sync.authRequired('LOGGED_OUT');
+    for (const cal of this.calendars) syncConnectionOf(cal).authRequired('LOGGED_OUT');
     if (s) {
       // Best effort: signing out works offline too (the refresh token then simply expires).
       await this.request('POST', '/users/logout', { refreshToken: s.refreshToken }, { auth: false }).catch(() => undefined);
@@ -243,7 +243,7 @@ export class KithClient {
         if (this.session?.refreshToken === held.refreshToken) {
           await this.setSession(null);
           this.events.emit('auth-required', { code: err.code });
-          for (const cal of this.calendars) cal.sync.authRequired(err.code);
+          for (const cal of this.calendars) syncConnectionOf(cal).authRequired(err.code);
         }
       }
       throw err;
@@ -265,11 +265,12 @@ export class KithClient {
       if (!session) continue;
       if (cal.user.userId !== session.user.userId) {
         // A calendar opened for someone else must not carry this user's token.
-        cal.sync.authRequired('USER_CHANGED');
+        syncConnectionOf(cal).authRequired('USER_CHANGED');
       } else if (session.token !== before?.token) {
-        cal.sync.setToken(session.token);
+        const sync = syncConnectionOf(cal);
+        sync.setToken(session.token);
         // Signed in again after the session ended: resume where it stopped.
-        if (cal.sync.stopped === 'auth') cal.connect();
+        if (sync.stopped === 'auth') cal.connect();
       }
     }
     if (before?.user.userId !== session?.user.userId) this.events.emit('session', session?.user ?? null);

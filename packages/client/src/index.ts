@@ -1,6 +1,8 @@
 /**
  * @kith/client — the library apps embed: sign in, manage rooms, and open offline-first calendars
  * that sync with kith-server. Browser- and Node-safe; the file store lives in `@kith/client/node`.
+ * Only what an app needs is exported here (documented in README.md); the wire format and the
+ * ledger of unsaved edits stay inside.
  */
 export {
   createKithClient,
@@ -21,9 +23,9 @@ export {
 } from './client.js';
 export {
   Calendar,
-  LocalOrigin,
   type CalendarEvents,
   type CalendarOptions,
+  type LocalOrigin,
   type PresenceEntry,
   type StatusInfo,
   type WindowInput,
@@ -32,7 +34,6 @@ export { KithApiError, KithSyncError } from './errors.js';
 export {
   LocalStorageTokenStore,
   MemoryTokenStore,
-  jwtClaims,
   type Session,
   type StorageLike,
   type TokenStore,
@@ -42,13 +43,4 @@ export type { StopInfo, SyncStatus, WebSocketConstructor } from './sync.js';
 export type { LocalPersistence, RoomStore } from './persistence/types.js';
 export { memoryPersistence } from './persistence/memory.js';
 export { indexedDbPersistence } from './persistence/indexeddb.js';
-export {
-  MESSAGE_KITH_DURABLE,
-  MESSAGE_KITH_ROLE,
-  MESSAGE_KITH_TOKEN,
-  encodeToken as encodeTokenMessage,
-  isRole,
-  readRole,
-} from '@kith/protocol';
-export { UnsavedLedger, type LedgerState } from './unsaved.js';
 export type * from '@kith/model';

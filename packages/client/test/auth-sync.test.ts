@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { syncConnectionOf } from '../src/calendar.js';
 import type { KithClient, StatusInfo, StopInfo } from '../src/index.js';
 import { countingWebSocket, makeClient, signUp, sleep, waitFor } from './helpers/clients.js';
 import { TEST_JWT_SECRET, startServer, type TestServer } from './helpers/server.js';
@@ -58,7 +59,7 @@ describe('auth on sync sockets', () => {
     expect((client as unknown as { session: { token: string } }).session.token).not.toBe(firstToken);
     expect(attempts()).toBe(1);
     expect(statuses.map((s) => s.status)).not.toContain('offline');
-    expect(cal.sync.provider.wsconnected).toBe(true);
+    expect(syncConnectionOf(cal).provider.wsconnected).toBe(true);
     cal.createEvent({ title: 'Still here', start: '2026-03-01T10:00', end: '2026-03-01T11:00', tz: 'UTC' });
     await cal.whenSaved(5000);
     expect(attempts()).toBe(1);

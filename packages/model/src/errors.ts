@@ -16,7 +16,6 @@ export const MODEL_ERRORS = {
   EVENT_DELETED: 'The event is in the trash; restore it first.',
   NOT_RECURRING: 'The event does not repeat.',
   OCCURRENCE_NOT_FOUND: 'The series has no occurrence with this key.',
-  NOT_REPRESENTABLE: 'The event cannot be expressed in that format.',
   UNREADABLE_EVENT: 'The event holds values that cannot be read or expanded.',
 } as const;
 

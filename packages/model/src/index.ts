@@ -12,8 +12,7 @@ export { cancelOccurrence, editOccurrence, resetOccurrence, restoreOccurrence } 
 export { deleteFollowing, editFollowing, exportSeries, orphanedKeys } from './series.js';
 export { getEvent, listEvents } from './read.js';
 export { checkWindow, cursorAfter, occurrencesBetween, occurrencesOf, PAGE_LIMITS, queryOccurrences } from './expand.js';
-export { doubleBookings, foldText, searchEvents } from './queries.js';
-export { fromSeedEvent, toSeedEvent } from './seed.js';
+export { doubleBookings, searchEvents } from './queries.js';
 export { observeEvents } from './observe.js';
 export type { EventsChange } from './observe.js';
 export { validateEvent } from './validate.js';

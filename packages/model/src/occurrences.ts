@@ -59,11 +59,6 @@ export interface Placed {
   endMs: number;
 }
 
-/** Builds the occurrence of a slot, with its overrides applied; null when cancelled. */
-export function buildOccurrence(ev: CalendarEvent, slot: Slot, viewerTz: string): Occurrence | null {
-  return placeSlot(ev, slot, viewerTz)?.occ ?? null;
-}
-
 export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Placed | null {
   const { part: p, key, original } = slot;
   const ov = ev.overrides[key] ?? {};

@@ -6,7 +6,7 @@ import { placedBetween } from './expand.js';
 import type { CalendarEvent, DoubleBooking, MemberId, ViewWindow } from './types.js';
 
 /** Lower case without accents or compatibility forms: "Café" and "CAFE" and "cafe" match. */
-export function foldText(s: string): string {
+function foldText(s: string): string {
   return s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
 }
 

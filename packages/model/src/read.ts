@@ -232,7 +232,7 @@ export function listEvents(doc: Y.Doc, opts: { includeDeleted?: boolean } = {}):
   return readEvents(doc, opts.includeDeleted === true, true);
 }
 
-export function readEvents(doc: Y.Doc, includeDeleted: boolean, withEnd: boolean): CalendarEvent[] {
+function readEvents(doc: Y.Doc, includeDeleted: boolean, withEnd: boolean): CalendarEvent[] {
   const out: CalendarEvent[] = [];
   for (const [id, ev] of eventsMap(doc).entries()) {
     if (!(ev instanceof Y.Map)) continue;

@@ -45,7 +45,7 @@ export function parseDate(value: unknown, field: string): Temporal.PlainDate {
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
-/** Minutes precision unless the value carries seconds, so seeds with seconds round-trip exactly. */
+/** Minutes precision unless the value carries seconds, so imported times with seconds round-trip exactly. */
 export function formatWall(wall: Temporal.PlainDateTime): string {
   const plainMinute =
     wall.second === 0 && wall.millisecond === 0 && wall.microsecond === 0 && wall.nanosecond === 0;

@@ -24,7 +24,7 @@ export interface ReminderInput {
 
 /** An event as a caller creates it. */
 export interface EventInput {
-  /** Leave out: a random UUID is made. Only importers that own the id (seed, mirrors) pass one. */
+  /** Leave out: a random UUID is made. Only importers that own the id (the REST API, mirrors) pass one. */
   id?: string;
   title: string;
   description?: string;
@@ -247,13 +247,4 @@ export interface ExportedSeries {
   exdates: string[];
   rdates: string[];
   overrides: Record<string, OccurrenceOverride>;
-}
-
-/** The seed contract's event shape: one non-recurring event with instants. */
-export interface SeedEvent {
-  eventId: string;
-  eventTitle: string;
-  startTime: string;
-  endTime: string;
-  participants: MemberId[];
 }

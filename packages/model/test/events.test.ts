@@ -46,8 +46,8 @@ describe('createEvent', () => {
 
   it('refuses an id that already exists', () => {
     const doc = new Y.Doc();
-    createEvent(doc, { ...dinner, id: 'seed-1' }, ctx());
-    expectCode(() => createEvent(doc, { ...dinner, id: 'seed-1' }, ctx()), 'EVENT_EXISTS');
+    createEvent(doc, { ...dinner, id: 'imported-1' }, ctx());
+    expectCode(() => createEvent(doc, { ...dinner, id: 'imported-1' }, ctx()), 'EVENT_EXISTS');
     expect(listEvents(doc)).toHaveLength(1);
   });
 

@@ -1,5 +1,5 @@
 /**
- * The live JSON socket (`/live`): the seed's join_room / create_event / update_event flow over a
+ * The live JSON socket (`/live`): the join_room / create_event / update_event flow over a
  * real WebSocket, with stock y-websocket clients and REST callers editing the same rooms.
  */
 import WebSocket from 'ws';
@@ -152,7 +152,7 @@ describe('joining', () => {
 });
 
 describe('create_event and update_event broadcasts', () => {
-  it('broadcasts update_event with the seed fields to every joined member, the creator included', async () => {
+  it('broadcasts update_event with the basic fields to every joined member, the creator included', async () => {
     const roomId = await familyRoom();
     const [o, e, v] = [await live(), await live(), await live()];
     await o.join(roomId, owner.token);

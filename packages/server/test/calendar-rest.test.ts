@@ -1,6 +1,6 @@
 /**
  * The calendar REST API over real HTTP, a real SQLite file and stock y-websocket clients:
- * events CRUD with the seed's field names, recurrence lines, occurrence expansion, roles and errors.
+ * events CRUD with the API's field names (eventTitle, startTime, …), recurrence lines, occurrence expansion, roles and errors.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cancelOccurrence, editOccurrence, getEvent, updateEvent } from '@kith/model';
@@ -44,7 +44,7 @@ const window = (token: string, query: string, id = roomId) => api.request('GET',
 const dinner = { eventTitle: 'Dinner', startTime: '2026-05-01T18:00:00Z', endTime: '2026-05-01T19:30:00Z', participants: ['kim', 'lee'] };
 
 describe('events: create, read, change, delete', () => {
-  it('creates an event from the seed fields alone and answers it with its eventId (instants read in UTC)', async () => {
+  it('creates an event from title, times and participants alone and answers it with its eventId (instants read in UTC)', async () => {
     const res = await post(editor.token, dinner);
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({

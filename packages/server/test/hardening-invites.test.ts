@@ -185,7 +185,7 @@ describe('registration policy', () => {
       expectError(await register({ username: uniqueName('nocode'), password: PASSWORD }), 403, 'INVITE_REQUIRED');
     });
 
-    it('registers with a valid code and joins its room in the same step; the seed’s login then works', async () => {
+    it('registers with a valid code and joins its room in the same step; plain login then works', async () => {
       const roomId = await api.createRoom(owner.token, 'The Millers');
       const inv = await h.code(owner, roomId, { role: 'viewer' });
       const username = uniqueName('newbie');

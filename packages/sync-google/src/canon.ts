@@ -77,7 +77,7 @@ const WHO_CHUNK_CHARS = 1000;
 
 const WALL_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
 
-export function wallToMs(wall: string, tz: string): number {
+function wallToMs(wall: string, tz: string): number {
   return Temporal.PlainDateTime.from(wall).toZonedDateTime(tz, { disambiguation: 'compatible' }).epochMilliseconds;
 }
 
@@ -93,7 +93,7 @@ export function msToWall(ms: number, tz: string): string {
 }
 
 /** RFC 3339 with the zone's offset, e.g. "2026-03-20T09:00:00+01:00". */
-export function msToRfc3339(ms: number, tz: string): string {
+function msToRfc3339(ms: number, tz: string): string {
   return zoned(ms, tz).toString({ smallestUnit: 'second', timeZoneName: 'never' });
 }
 
@@ -110,7 +110,7 @@ export function daysBetween(a: string, b: string): number {
 }
 
 /** A Google `dateTime` (normally with an offset; read in `tz` when it has none). */
-export function parseGoogleDateTime(value: string, tz: string): number {
+function parseGoogleDateTime(value: string, tz: string): number {
   if (/(Z|[+-]\d{2}:?\d{2})$/i.test(value)) {
     const ms = Date.parse(value);
     if (Number.isFinite(ms)) return ms;
@@ -131,7 +131,7 @@ const compact = (d: string): string => d.replace(/-/g, '');
 // ------------------------------------------------------------------------------------------------ rules
 
 /** "RRULE:freq=weekly;byday=TU" → "FREQ=WEEKLY;BYDAY=TU" with FREQ first and the other parts sorted. */
-export function canonRule(rule: string | null | undefined): string | null {
+function canonRule(rule: string | null | undefined): string | null {
   if (!rule) return null;
   const body = rule.trim().replace(/^RRULE:/i, '').toUpperCase();
   const parts = body.split(';').filter(Boolean);
@@ -273,7 +273,7 @@ function withoutDefaults(m: MasterCanon, ov: Record<string, Fields>): Record<str
 
 // ------------------------------------------------------------------------------------------------ Kith side
 
-export const partKey = (splitKey: string | null): string => splitKey ?? '';
+const partKey = (splitKey: string | null): string => splitKey ?? '';
 
 function kithTime(p: Pick<ExportedSeries, 'allDay' | 'start' | 'end' | 'tz' | 'endTz'>, calTz: string): Time {
   if (p.allDay) return { allDay: true, start: p.start, end: p.end };
@@ -369,7 +369,7 @@ function participantProps(participants: string[], patch: boolean): Record<string
   return out;
 }
 
-export function googleTime(g: GEvent, calTz: string): Time | null {
+function googleTime(g: GEvent, calTz: string): Time | null {
   const s = g.start;
   const e = g.end;
   if (!s || !e) return null;
@@ -432,7 +432,7 @@ export function remoteCanon(rs: RemoteState): PartCanon | null {
 // ------------------------------------------------------------------------------------------------ to Google
 
 /** Google's start/end; `patch` adds explicit nulls so a PATCH (which merges objects) drops the other kind. */
-export function timeToGoogle(t: Time, patch: boolean): { start: calendar_v3.Schema$EventDateTime; end: calendar_v3.Schema$EventDateTime } {
+function timeToGoogle(t: Time, patch: boolean): { start: calendar_v3.Schema$EventDateTime; end: calendar_v3.Schema$EventDateTime } {
   const clear = patch ? { dateTime: null, timeZone: null } : {};
   if (t.allDay) return { start: { ...clear, date: t.start }, end: { ...clear, date: t.end } };
   const none = patch ? { date: null } : {};

@@ -7,7 +7,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, ran
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const KEY_FILE = 'google-token.key';
+const KEY_FILE = 'google-token.key';
 
 /**
  * The 32-byte master key: from `configured` (64 hex chars, base64 of 32 bytes, or any passphrase of at least

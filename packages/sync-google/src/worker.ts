@@ -162,7 +162,7 @@ export class GoogleSyncWorker {
   private ctx() {
     return {
       host: this.host,
-      o: this.o,
+      options: this.o,
       store: this.store,
       secrets: this.secrets,
       life: this.life,
@@ -458,7 +458,7 @@ export class GoogleSyncWorker {
 
   // ---------------------------------------------------------------------------------------------- events (read)
 
-  /** Events of the room's calendar in a window, as Google has them (the seed's "get events"). */
+  /** Events of the room's calendar in a window, as Google has them (what `GET /google/events` answers). */
   async listGoogleEvents(roomId: string, timeMin: string, timeMax: string): Promise<{ calendarId: string; timeZone: string; events: GoogleEventView[] }> {
     const link = this.store.link(roomId);
     if (!link) throw new GoogleFailure('status', 404, 'notLinked', 'room is not linked');

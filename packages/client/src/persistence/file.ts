@@ -4,7 +4,7 @@
  * opened, plus a small `<name>.meta.json` written atomically. A torn last record (a crash while
  * appending) is ignored and dropped by the next compaction.
  */
-import { mkdir, open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import * as Y from 'yjs';
 import type { LocalPersistence, RoomStore } from './types.js';

@@ -22,7 +22,7 @@ export interface AuthRoutesOptions {
   registration: RegistrationPolicy;
 }
 
-/** The seed's auth contract: register, login, me; plus refresh rotation and logout. */
+/** The auth API: register, login, me, refresh (tokens rotate) and logout. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
   const { storage } = opts;
   strictJsonApi(app);

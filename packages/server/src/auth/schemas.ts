@@ -30,7 +30,7 @@ export const RefreshBody = Type.Object(
 
 export const UserView = Type.Object({ userId: Type.String(), username: Type.String() });
 const Role = Type.Union([Type.Literal('owner'), Type.Literal('editor'), Type.Literal('viewer')]);
-/** The seed's register answer, plus the room joined when an invite code came with it. */
+/** The register answer: the new user, plus the room joined when an invite code came with it. */
 export const RegisteredView = Type.Object({
   userId: Type.String(),
   username: Type.String(),

@@ -1,12 +1,12 @@
 /**
- * The API's event shape and the model's. The API speaks the seed contract's names (`eventTitle`,
+ * The API's event shape and the model's. The API speaks its own names (`eventTitle`,
  * `startTime`, `endTime`, `participants`, plus `eventId` in answers) and Google's recurrence lines;
  * the model stores wall clocks plus an IANA zone. This module only translates: every rule about
  * events (validation, recurrence, overrides) stays in @kith/model.
  *
  * Times in bodies may be
  * - an RFC 3339 date-time with an offset or Z (`2026-03-20T09:00:00+01:00`): the instant is read
- *   in the event's `timeZone` (UTC when a new event names none, as in the seed contract);
+ *   in the event's `timeZone` (UTC when a new event names none);
  * - a wall-clock time without offset (`2026-03-20T09:00`): read in `timeZone`; with
  *   `timeZone: null` the event is floating (the same wall clock in every zone);
  * - a date (`2026-03-20`): an all-day event, `endTime` exclusive.
@@ -139,7 +139,7 @@ export function toEventInput(body: EventBody): EventInput {
   const endKind = kindOf(end, 'end');
   checkAllDay(body.allDay, startKind, 'start');
   checkAllDay(body.allDay, endKind, 'end');
-  // The seed contract sends instants and no zone: read them in UTC, as the model's seed mapping does.
+  // The plainest body gives instants and no zone: read them in UTC.
   let tz = body.timeZone;
   if (tz === undefined && (startKind === 'instant' || endKind === 'instant')) tz = 'UTC';
   const endZone = body.endTimeZone ?? tz;

@@ -1,5 +1,6 @@
 /**
- * The live JSON socket (`/live`): the seed contract's socket flow on a plain WebSocket.
+ * The live JSON socket (`/live`): events and their changes as JSON on a plain WebSocket, for
+ * clients that do not speak Yjs.
  *
  *   → {"type":"join_room","roomId","token"}              ← {"type":"joined","roomId","role"}
  *   → {"type":"create_event","roomId","eventTitle","startTime","endTime","participants"?,…}

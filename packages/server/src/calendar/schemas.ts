@@ -28,7 +28,7 @@ const eventFields = {
   category: Nullable(Type.String({ maxLength: 200 })),
 };
 
-/** POST /rooms/:roomId/events: the seed's fields, plus zone, all-day, text and recurrence. */
+/** POST /rooms/:roomId/events: title, start, end and participants, plus zone, all-day, text and recurrence. */
 export const CreateEventBody = Type.Object(
   {
     eventTitle: eventFields.eventTitle,

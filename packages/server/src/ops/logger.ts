@@ -26,7 +26,7 @@ export function redactUrl(url: string): string {
  * `Authorization: Bearer …` in them, and the response. Those never reach a log line.
  */
 const ERROR_FIELDS_DROPPED = ['config', 'request', 'response', 'headers', 'options'];
-export function serializeError(err: unknown): unknown {
+function serializeError(err: unknown): unknown {
   const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
   if (!out || typeof out !== 'object') return out;
   for (const key of ERROR_FIELDS_DROPPED) delete out[key];
@@ -34,7 +34,7 @@ export function serializeError(err: unknown): unknown {
   return out;
 }
 
-export function loggerOptions(level: string): LoggerOptions {
+function loggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: {

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
  * CSP does not restrict), connections only to this origin (REST, and the sync socket: CSP3's
  * 'self' covers ws:/wss: of the same host), the service worker from here, and no framing.
  */
-export const APP_CSP = [
+const APP_CSP = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
@@ -23,7 +23,7 @@ export const APP_CSP = [
 ].join('; ');
 
 /** Everything that is not the app (JSON answers, feeds, metrics) runs nothing and loads nothing. */
-export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
 /**
  * Headers on every answer: nosniff (a JSON or ICS answer is never read as a script or a page), no

@@ -135,9 +135,7 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
   },
 ];
 
-/** First key of the two-int advisory locks kith takes: "kith" in ASCII. */
-export const KITH_LOCK_CLASS = 0x6b697468;
-/** Second keys, for locks that are not per room. Per-room locks use hashtext(room_id) instead. */
+/** First key of the migration's two-int advisory lock ("kiti" in ASCII); the second is a hash of the schema name. */
 const MIGRATION_LOCK_CLASS = 0x6b697469;
 
 /**

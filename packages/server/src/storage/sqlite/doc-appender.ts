@@ -40,7 +40,7 @@ export interface PackedBatch {
   bytes: ArrayBuffer;
 }
 
-export function packBatch(updates: UpdateToAppend[]): PackedBatch {
+function packBatch(updates: UpdateToAppend[]): PackedBatch {
   const ends = new Uint32Array(updates.length);
   let total = 0;
   updates.forEach((u, i) => (ends[i] = total += u.data.byteLength));
