@@ -4,7 +4,6 @@
  * of ours on a second port, authenticating users through kith-server's `GET /users/me`.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 // kith-server by path, not as a package dependency: kith-server depends on this package, and a dependency
@@ -13,6 +12,7 @@ import { defaultConfig, startKithServer, type KithServer } from '../../server/di
 import Fastify, { type FastifyInstance } from 'fastify';
 import * as Y from 'yjs';
 import { listEvents, type CalendarEvent } from '@kith/model';
+import { freePort } from '@kith/test-support';
 import { startFakeGoogle, type FakeGoogle } from '../src/fake-google/index.js';
 import { registerGoogleRoutes } from '../src/routes.js';
 import { GoogleSyncWorker } from '../src/worker.js';
@@ -22,17 +22,6 @@ import type { GoogleSyncHost, GoogleSyncOptions, MemberRole } from '../src/optio
 export const CLIENT_ID = 'kith-test.apps.googleusercontent.com';
 export const CLIENT_SECRET = 'kith-test-secret';
 export const GOOGLE_USER = 'family@kith.example';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Api {
   request<T = any>(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;

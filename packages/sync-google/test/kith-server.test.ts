@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // By path, not as a dependency: kith-server depends on this package (see helpers.ts).
 import { defaultConfig, startKithServer, type KithServer } from '../../server/dist/index.js';
 import { startFakeGoogle, type FakeGoogle } from '../src/fake-google/index.js';
-import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent, freePort } from './helpers.js';
+import { freePort } from '@kith/test-support';
+import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent } from './helpers.js';
 
 let fake: FakeGoogle;
 let kith: KithServer;

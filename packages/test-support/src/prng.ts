@@ -1,7 +1,7 @@
 /**
- * mulberry32, the seeded PRNG of the model's replica tests (packages/model/test/replicas.ts), with
- * the few helpers a fuzzer needs. The same seed always gives the same stream, so a failing fuzz run
- * replays exactly from the seed it prints.
+ * mulberry32, the seeded PRNG of every fuzz, chaos and convergence test, with the few helpers a
+ * fuzzer needs. The same seed always gives the same stream, so a failing run replays exactly from
+ * the seed it prints. Changing anything here changes which cases those tests explore.
  */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -35,6 +35,33 @@ export class Rng {
   }
 
   pick<T>(list: readonly T[]): T {
+    if (list.length === 0) throw new Error('pick from an empty list');
     return list[Math.floor(this.next() * list.length)] as T;
+  }
+
+  /** Picks a key of `weights` with probability proportional to its weight. */
+  weighted<K extends string>(weights: Readonly<Record<K, number>>): K {
+    const entries = Object.entries(weights) as Array<[K, number]>;
+    let r = this.next() * entries.reduce((s, [, w]) => s + w, 0);
+    for (const [k, w] of entries) {
+      r -= w;
+      if (r < 0) return k;
+    }
+    return (entries.at(-1) as [K, number])[0];
+  }
+
+  /** A shuffled copy (Fisher–Yates). */
+  shuffle<T>(list: readonly T[]): T[] {
+    const out = [...list];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = Math.floor(this.next() * (i + 1));
+      [out[i], out[j]] = [out[j] as T, out[i] as T];
+    }
+    return out;
+  }
+
+  /** A random subset (each item kept with probability p), in the original order. */
+  subset<T>(list: readonly T[], p = 0.5): T[] {
+    return list.filter(() => this.next() < p);
   }
 }
