@@ -15,7 +15,7 @@ import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { type KithClient } from '../src/index.js';
 import { makeClient, signUp, waitFor } from './helpers/clients.js';
-import { Rng } from './helpers/prng.js';
+import { Rng } from '@kith/test-support';
 import { startServer, type TestServer } from './helpers/server.js';
 
 const SEED = Number(process.env.KITH_FUZZ_SEED ?? 20261203);

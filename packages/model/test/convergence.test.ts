@@ -38,7 +38,8 @@ import {
   updateEvent,
 } from '../src/index.js';
 import type { CalendarEvent, EventInput, EventPatch, Occurrence, OccurrenceField, OccurrencePatch, OpContext, SeriesPatch } from '../src/index.js';
-import { exchange, expectConverged, hasPending, push, replica, Rng } from './replicas.js';
+import { Rng } from '@kith/test-support';
+import { exchange, expectConverged, hasPending, push, replica } from './replicas.js';
 
 /** The window every replica's occurrences are compared in: both 2026 DST changes of the US and the EU, and Sydney's. */
 const VIEW = { from: '2026-02-15T00:00:00Z', to: '2026-05-15T00:00:00Z', timeZone: 'America/New_York' };

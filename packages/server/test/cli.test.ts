@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '@kith/test-support';
 import { apiClient } from './helpers/api.js';
 import {
   PROCESS_JWT_SECRET,
@@ -37,15 +38,6 @@ afterAll(async () => {
   await killAllServers();
   await Promise.all(dirs.map((d) => fs.rm(d, { recursive: true, force: true })));
 });
-
-/** A TCP port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Resolves true if a TCP connection to host:port is accepted. */
 function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {

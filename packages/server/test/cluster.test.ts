@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { calendarModule, defaultConfig, startKithServer, type KithServer } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
-import { createTestSchema, probePostgres, requireServices } from './helpers/postgres.js';
+import { RedisProcess, freePort, redisServerAvailable, requireServices } from '@kith/test-support';
+import { createTestSchema, probePostgres } from './helpers/postgres.js';
 import { PROCESS_JWT_SECRET, killAllServers, makeTempDir, startServerProcess, type ServerProcess } from './helpers/process.js';
-import { RedisProcess, freePort, redisServerAvailable } from './helpers/redis-process.js';
 import { connectProvider, waitFor, waitForSynced } from './helpers/yjs-clients.js';
 
 const pg = await probePostgres();

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
+import { freePort, requireServices } from '@kith/test-support';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DOCKERFILE = path.join(ROOT, 'Dockerfile');
@@ -30,8 +31,6 @@ const NGINX_CONF = path.join(ROOT, 'deploy', 'nginx', 'nginx.conf');
 const COMPOSE_FILE = path.join(ROOT, 'deploy', 'docker-compose.yml');
 // The package of the kith-server binary (the core with its built-in modules).
 const SERVER_PACKAGE = path.join(ROOT, 'packages', 'kith-server', 'package.json');
-
-const requireTools = process.env.KITH_REQUIRE_SERVICES === '1';
 
 // ---------------------------------------------------------------------------------------------
 // tools
@@ -96,7 +95,7 @@ const warned = new Set<string>();
 function needTool(ctx: { skip: (note?: string) => never }, tool: Tool): string[] {
   if (tool.argv) return tool.argv;
   const message = `${tool.name} is not installed (${tool.install})`;
-  if (requireTools) throw new Error(`${message}, and KITH_REQUIRE_SERVICES=1 requires it`);
+  if (requireServices) throw new Error(`${message}, and KITH_REQUIRE_SERVICES=1 requires it`);
   if (!warned.has(tool.name)) {
     warned.add(tool.name);
     console.warn(`${message}: skipping its deployment checks. Set KITH_REQUIRE_SERVICES=1 to fail instead.`);
@@ -434,14 +433,6 @@ function renderGatewayConf(replace: {
     swap(/^http \{$/m, `http {\n${temps}`);
   }
   return conf;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** A stand-in kith-server instance: HTTP answers and WebSocket greetings say which one it is. */

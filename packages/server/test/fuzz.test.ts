@@ -2,23 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { encodeAwarenessUpdate, Awareness } from 'y-protocols/awareness';
+import { mulberry32 } from '@kith/test-support';
 import { protocol } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
 import { frame } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { readStoredDoc } from './helpers/stored-doc.js';
 import { connectProvider, rawSocket, waitFor, waitForSynced } from './helpers/yjs-clients.js';
-
-/** A deterministic PRNG (mulberry32) so a failing run can be replayed. */
-function rng(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Valid frames of every kind, from which mutated ones are made. */
 function seedFrames(): Uint8Array[] {
@@ -94,7 +84,7 @@ describe('fuzzing the sync socket', () => {
     events.set('dinner', { title: 'Dinner', start: '2026-11-21T19:00', tz: 'Europe/Berlin' });
     await waitFor(() => reader.doc.getMap('events').has('dinner'), 5000, 'initial content');
 
-    const r = rng(20261121);
+    const r = mulberry32(20261121);
     const seeds = seedFrames();
     let sent = 0;
     let closedByServer = 0;

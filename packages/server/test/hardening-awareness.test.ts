@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { protocol } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
 import { sleep } from './helpers/http-assert.js';
-import { createTestSchema, probePostgres, requireServices } from './helpers/postgres.js';
+import { RedisProcess, freePort, redisServerAvailable, requireServices } from '@kith/test-support';
+import { createTestSchema, probePostgres } from './helpers/postgres.js';
 import { watchPressure } from './helpers/pressure.js';
 import { RawClient } from './helpers/raw-client.js';
-import { RedisProcess, freePort, redisServerAvailable } from './helpers/redis-process.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { connectProvider, nextClose, rawSocket, waitFor, waitForSynced } from './helpers/yjs-clients.js';
 

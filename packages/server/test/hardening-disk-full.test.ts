@@ -15,7 +15,7 @@ import WebSocket from 'ws';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from './helpers/api.js';
-import { requireServices } from './helpers/postgres.js';
+import { requireServices } from '@kith/test-support';
 import { watchPressure } from './helpers/pressure.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { connectProvider, waitFor, waitForSynced } from './helpers/yjs-clients.js';

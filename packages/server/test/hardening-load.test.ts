@@ -14,7 +14,8 @@ import { calendarModule, defaultConfig, startKithServer, type KithServer } from 
 import { openSqliteStorage, sqliteFileIn } from '../src/storage/sqlite/sqlite-storage.js';
 import type { Storage } from '../src/storage/storage.js';
 import { apiClient } from './helpers/api.js';
-import { openTestPostgresStorage, probePostgres, requireServices } from './helpers/postgres.js';
+import { requireServices } from '@kith/test-support';
+import { openTestPostgresStorage, probePostgres } from './helpers/postgres.js';
 import { TEST_JWT_SECRET, makeDataDir } from './helpers/server.js';
 import { connectProvider, rawSocket, waitForSynced } from './helpers/yjs-clients.js';
 

@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { calendarModule, defaultConfig, startKithServer, type KithServer } from '../src/index.js';
 import { apiClient } from './helpers/api.js';
 import { signJwt } from './helpers/http-assert.js';
-import { createTestSchema, probePostgres, requireServices } from './helpers/postgres.js';
+import { requireServices } from '@kith/test-support';
+import { createTestSchema, probePostgres } from './helpers/postgres.js';
 import { makeDataDir } from './helpers/server.js';
 
 const probe = await probePostgres();

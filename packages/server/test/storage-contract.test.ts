@@ -19,8 +19,8 @@ import {
   openTestPostgresStorage,
   postgresTarget,
   probePostgres,
-  requireServices,
 } from './helpers/postgres.js';
+import { requireServices } from '@kith/test-support';
 
 type Opened = { storage: Storage; cleanup: () => Promise<void> };
 

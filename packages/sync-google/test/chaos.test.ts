@@ -18,6 +18,7 @@ import {
   updateEvent,
   ModelError,
 } from '@kith/model';
+import { mulberry32 } from '@kith/test-support';
 import { adoptedKithId } from '../src/runner.js';
 import { CLIENT_ID, diff, edit, GOOGLE_USER, linkedRoom, me, startRig, type Rig } from './helpers.js';
 import type { FaultKind } from '@kith/fake-google';
@@ -25,17 +26,6 @@ import type { FaultKind } from '@kith/fake-google';
 const OPERATIONS = Number(process.env.KITH_CHAOS_OPS ?? 500);
 const FAULT_RATE = 0.2;
 const SEED = Number(process.env.KITH_CHAOS_SEED ?? 20260321);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let rig: Rig;
 beforeAll(async () => {
@@ -57,7 +47,7 @@ const KINDS: FaultKind[] = [
 ];
 
 it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_RATE * 100}% injected faults and the worker killed at random points`, { timeout: 120_000 }, async () => {
-  const random = prng(SEED);
+  const random = mulberry32(SEED);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const { roomId, calendarId } = await linkedRoom(rig);
   await rig.worker.syncNow(roomId);

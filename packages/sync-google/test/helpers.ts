@@ -4,7 +4,6 @@
  * of ours on a second port, authenticating users through kith-server's `GET /users/me`.
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
@@ -12,6 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import * as Y from 'yjs';
 import { listEvents, type CalendarEvent } from '@kith/model';
 import { startFakeGoogle, type FakeGoogle } from '@kith/fake-google';
+import { freePort } from '@kith/test-support';
 import { registerGoogleRoutes } from '../src/routes.js';
 import { GoogleSyncWorker } from '../src/worker.js';
 import { kithParts, remoteCanon, stableJson, type PartCanon, type RemoteState, googleMaster, exceptionKey, googleOccurrence } from '../src/canon.js';
@@ -21,17 +21,6 @@ import type { GoogleSyncHost, GoogleSyncOptions } from '../src/options.js';
 export const CLIENT_ID = 'kith-test.apps.googleusercontent.com';
 export const CLIENT_SECRET = 'kith-test-secret';
 export const GOOGLE_USER = 'family@kith.example';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Api {
   request<T = any>(method: string, path: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: T; headers: Headers }>;

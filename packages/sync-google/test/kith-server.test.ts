@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
 import { defaultGoogleConfig, googleModule } from '../src/index.js';
 import { startFakeGoogle, type FakeGoogle } from '@kith/fake-google';
-import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent, freePort } from './helpers.js';
+import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent } from './helpers.js';
+import { freePort } from '@kith/test-support';
 
 let fake: FakeGoogle;
 let kith: KithServer;

@@ -1,10 +1,11 @@
 /** One server and one browser per test file; the browser contexts a test opens are closed after it. */
 import type { BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
+import { requireServices } from '@kith/test-support';
 import { chromiumAvailable, newContext, startEnv, type Env } from './env.js';
 
 /** Runs the suite when Chromium is installed; in CI (KITH_REQUIRE_SERVICES=1) a missing browser fails instead. */
-export const browserDescribe = chromiumAvailable() || process.env.KITH_REQUIRE_SERVICES === '1' ? describe : describe.skip;
+export const browserDescribe = chromiumAvailable() || requireServices ? describe : describe.skip;
 
 export interface Person {
   context: BrowserContext;
@@ -17,7 +18,7 @@ export function setupSuite(): { env: () => Env; person: (options?: BrowserContex
   // The server sends a strict CSP: anything the app does that it refuses shows up here and fails the test.
   let cspViolations: string[] = [];
   beforeAll(async () => {
-    if (!chromiumAvailable() && process.env.KITH_REQUIRE_SERVICES !== '1') return;
+    if (!chromiumAvailable() && !requireServices) return;
     env = await startEnv();
   }, 120_000);
   afterAll(async () => {

@@ -1,53 +1,18 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+// The shared test-server helper (@kith/test-support), starting @kith/server's build.
+import { tempDir as sharedTempDir, testServers, type TestServer as AnyTestServer } from '@kith/test-support';
 import { calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '@kith/server';
 
 export const TEST_JWT_SECRET = 'kith-client-test-secret-0123456789abcdefghijklmnop';
 
-export interface TestServer {
-  server: KithServer;
-  url: string;
-  port: number;
-  dataDir: string;
-  close(): Promise<void>;
-}
-
-type Overrides = Omit<Partial<KithConfig>, 'limits' | 'sync'> & {
-  limits?: Partial<KithConfig['limits']>;
-  sync?: Partial<KithConfig['sync']>;
-};
+export type TestServer = AnyTestServer<KithServer>;
 
 export function tempDir(prefix = 'kith-client-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  return sharedTempDir(prefix);
 }
 
 /** A real kith-server in this process: loopback, port 0 unless given, SQLite in a temp dir. */
-export async function startServer(overrides: Overrides = {}): Promise<TestServer> {
-  const dataDir = overrides.dataDir ?? (await tempDir('kith-client-server-'));
-  const base = defaultConfig();
-  const config = defaultConfig({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    jwtSecret: TEST_JWT_SECRET,
-    sqliteSynchronous: 'normal',
-    ...overrides,
-    dataDir,
-    limits: { ...base.limits, loginPerMinute: 10_000, loginPerAccountPerMinute: 10_000, ...overrides.limits },
-    sync: { ...base.sync, ...overrides.sync },
-  });
-  const server = await startKithServer(config, { modules: [calendarModule()] });
-  let closed = false;
-  return {
-    server,
-    url: server.url,
-    port: server.port,
-    dataDir,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await server.close();
-    },
-  };
-}
+export const { startTestServer: startServer } = testServers<KithConfig, KithServer>(
+  // Tests here exercise the core with the calendar module, as kith-server composes it.
+  { defaultConfig, startKithServer: (config) => startKithServer(config, { modules: [calendarModule()] }) },
+  { jwtSecret: TEST_JWT_SECRET, loginPerMinute: 10_000, dataDirPrefix: 'kith-client-server-' },
+);

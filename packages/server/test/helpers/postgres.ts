@@ -18,9 +18,6 @@ export const postgresTarget = (() => {
   return `${u.hostname}:${u.port || '5432'}`;
 })();
 
-/** CI sets KITH_REQUIRE_SERVICES=1: there an unreachable PostgreSQL fails the run instead of skipping. */
-export const requireServices = process.env.KITH_REQUIRE_SERVICES === '1';
-
 export type PostgresProbe = { available: true; url: string } | { available: false; reason: string };
 
 /** Finds a PostgreSQL server the tests can use, trying each candidate URL once (2 s timeout). */

@@ -1,48 +1,14 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+// The shared test-server helper (@kith/test-support), starting this package's sources.
+import { testServers, type TestServer as AnyTestServer } from '@kith/test-support';
 import { calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../../src/index.js';
 
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
 
-export interface TestServer {
-  server: KithServer;
-  url: string;
-  wsUrl: string;
-  dataDir: string;
-  close(): Promise<void>;
-}
+export type TestServer = AnyTestServer<KithServer>;
 
-export async function makeDataDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'kith-test-'));
-}
-
-type Overrides = Omit<Partial<KithConfig>, 'limits' | 'sync'> & {
-  limits?: Partial<KithConfig['limits']>;
-  sync?: Partial<KithConfig['sync']>;
-};
-
-/** A real kith-server on a loopback port, with a real SQLite file in a fresh temp dir. */
-export async function startTestServer(overrides: Overrides = {}): Promise<TestServer> {
-  const dataDir = overrides.dataDir ?? (await makeDataDir());
-  const base = defaultConfig();
-  const config = defaultConfig({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    jwtSecret: TEST_JWT_SECRET,
-    sqliteSynchronous: 'normal',
-    ...overrides,
-    dataDir,
-    limits: { ...base.limits, loginPerMinute: 1000, loginPerAccountPerMinute: 10_000, ...overrides.limits },
-    sync: { ...base.sync, ...overrides.sync },
-  });
-  const server = await startKithServer(config, { modules: [calendarModule()] });
-  return {
-    server,
-    url: server.url,
-    wsUrl: server.url.replace(/^http/, 'ws') + '/sync',
-    dataDir,
-    close: () => server.close(),
-  };
-}
+/** `startTestServer(overrides)`: a real kith-server on a loopback port, SQLite in a fresh temp dir. */
+export const { startTestServer, makeDataDir } = testServers<KithConfig, KithServer>(
+  // Tests here exercise the core with the calendar module, as kith-server composes it.
+  { defaultConfig, startKithServer: (config) => startKithServer(config, { modules: [calendarModule()] }) },
+  { jwtSecret: TEST_JWT_SECRET, loginPerMinute: 1000, dataDirPrefix: 'kith-test-' },
+);

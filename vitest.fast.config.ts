@@ -1,0 +1,71 @@
+import { configDefaults, defineConfig, mergeConfig } from 'vitest/config';
+import full from './vitest.config.js';
+
+/**
+ * `pnpm test:fast`: the inner loop, under a minute. Everything `pnpm test` runs except the slow
+ * trials below; CI and `pnpm test` still run them all (vitest.config.ts). A file goes here when it
+ * spawns processes, waits out real timeouts, soaks, needs PostgreSQL or Redis, drives a browser,
+ * or otherwise takes more than ~15 s on a loaded machine. It needs no service running.
+ */
+export const SLOW_TRIALS = [
+  // Crash, restart and process-spawning trials (the kith-server CLI as a child process).
+  'packages/server/test/crash.test.ts',
+  'packages/server/test/cli.test.ts',
+  'packages/server/test/ops.test.ts',
+  'packages/server/test/cluster.test.ts',
+  'packages/server/test/hardening-disk-full.test.ts',
+  'packages/client/test/quickstart.test.ts',
+  'packages/sync-google/test/standalone.test.ts',
+  // Deployment checks (Docker, nginx).
+  'packages/server/test/deploy.test.ts',
+  // Memory, load and scale.
+  'packages/server/test/memory.test.ts',
+  'packages/server/test/hardening-load.test.ts',
+  // Real waits: the 30 s awareness timeout of y-protocols, token expiries, reconnect and retry
+  // back-offs, restarts. Measured at 15–30 s each on a loaded machine (vitest's JSON reporter).
+  'packages/server/test/hardening-awareness.test.ts',
+  'packages/server/test/auth.test.ts',
+  'packages/server/test/sync-auth.test.ts',
+  'packages/server/test/hardening-sockets.test.ts',
+  'packages/server/test/durability.test.ts',
+  'packages/client/test/auth-sync.test.ts',
+  'packages/sync-google/test/oauth.test.ts',
+  'packages/sync-google/test/resilience.test.ts',
+  // Calendar imports up to the size caps (about a minute on a loaded machine).
+  'packages/server/test/hardening-import.test.ts',
+  // PostgreSQL: the storage contract run against both storages, and the shared-secret check.
+  'packages/server/test/storage-contract.test.ts',
+  'packages/server/test/shared-secret.test.ts',
+  // Fuzz, chaos and convergence soaks.
+  'packages/server/test/fuzz.test.ts',
+  'packages/client/test/fuzz-document.test.ts',
+  'packages/model/test/convergence.test.ts',
+  'packages/sync-google/test/chaos.test.ts',
+  // The longest of the rest (4–10 s each at load 7), left out so the loop stays under a minute
+  // on two cores: most of a file's cost is loading the server, and these add long scenarios.
+  'packages/client/test/auth.test.ts',
+  'packages/client/test/sync.test.ts',
+  'packages/client/test/rooms.test.ts',
+  'packages/server/test/calendar-ics.test.ts',
+  'packages/server/test/hardening-invites.test.ts',
+  'packages/sync-google/test/mirror.test.ts',
+  // A production bundle built with Vite.
+  'packages/client/test/browser-bundle.test.ts',
+  // The web app in Chromium.
+  'examples/family-calendar/test/app.test.ts',
+  'examples/family-calendar/test/editing.test.ts',
+  'examples/family-calendar/test/security.test.ts',
+  'examples/family-calendar/test/views.test.ts',
+];
+
+export default mergeConfig(
+  full,
+  defineConfig({
+    test: {
+      exclude: [...configDefaults.exclude, ...SLOW_TRIALS],
+      // Two test files at once even on two cores (vitest's default is cores − 1): what is left
+      // mostly waits on sockets and timers, so a second file fills the gaps.
+      maxWorkers: 2,
+    },
+  }),
+);
