@@ -12,7 +12,8 @@ import { openStorage } from '../src/storage/open-storage.js';
 import type { ModuleMigrations } from '../src/storage/module-tables.js';
 import { toPostgresPlaceholders } from '../src/storage/postgres/module-tables.js';
 import type { Storage } from '../src/storage/storage.js';
-import { openTestPostgresStorage, probePostgres, requireServices } from './helpers/postgres.js';
+import { requireServices } from '@kith/test-support';
+import { openTestPostgresStorage, probePostgres } from './helpers/postgres.js';
 
 type Opened = { storage: Storage; reopen: () => Promise<Storage>; cleanup: () => Promise<void> };
 
