@@ -14,7 +14,7 @@ export type {
   KithModule,
   InstalledModule,
   ModuleContext,
-  RoomAccess,
+  RoomApi,
   RoomWatcher,
   UpgradeAccess,
   UpgradeHandler,

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type * as Y from 'yjs';
-import type { RoomWatcher } from '../modules/module.js';
+import type { RoomWatcher } from '../sync/room-api.js';
 import type { SocketQuota } from '../sync/socket-quota.js';
 
 /**

@@ -37,12 +37,7 @@ function moduleContext(name: string, sql: ModuleSql, deps: ModuleHostDeps): Modu
   };
   return {
     app,
-    rooms: {
-      read: (roomId, read) => sync.readRoom(roomId, read),
-      edit: (roomId, edit, origin) =>
-        sync.editRoom(roomId, origin === undefined ? edit : (doc) => doc.transact(() => edit(doc), origin)),
-      watch: (roomId, watcher) => sync.watchRoom(roomId, watcher),
-    },
+    rooms: sync.rooms,
     upgrades: {
       register: (path, handler) => sync.registerUpgrade(path, handler),
       addressOf: (req) => sync.addressOf(req),

@@ -6,16 +6,16 @@
  * the sync server. See "Writing a module" in the README.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type * as Y from 'yjs';
 import type { KithConfig } from '../config/config.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { MembershipChange } from '../rooms/membership-events.js';
 import type { ModuleMigrations, ModuleSql } from '../storage/module-tables.js';
 import type { Role, Storage } from '../storage/storage.js';
+import type { RoomApi } from '../sync/room-api.js';
 import type { SocketQuota } from '../sync/socket-quota.js';
+import type { UpgradeHandler } from '../sync/upgrade.js';
 
 export interface KithModule {
   /** Lowercase letters, digits and dashes: names the logger component and the module's tables. */
@@ -31,29 +31,6 @@ export interface InstalledModule {
   close(): Promise<void>;
 }
 
-export interface RoomWatcher {
-  /** Runs on the loaded document first (e.g. to attach observers). */
-  onOpen?(doc: Y.Doc): void;
-  /** After each commit of the room (stored and broadcast), including other instances' updates. */
-  onCommitted(doc: Y.Doc): void;
-  /** The room was dropped from memory (reload after a failure, shutdown): watch again to follow it. */
-  onLost?(): void;
-}
-
-/** The room documents, through the sync server: the same storage, broadcast and limits as clients. */
-export interface RoomAccess {
-  /** Reads the document as it is on disk (what any client would be served). */
-  read<T>(roomId: string, read: (doc: Y.Doc) => T): Promise<T>;
-  /**
-   * Edits the document; resolves once the edit is stored and broadcast. `origin` becomes the Yjs
-   * transaction origin, so the module's own observers can skip their own edits.
-   */
-  edit<T>(roomId: string, edit: (doc: Y.Doc) => T, origin?: string): Promise<T>;
-  /** Keeps the room loaded while watched. Resolves with the function that stops watching. */
-  watch(roomId: string, watcher: RoomWatcher): Promise<() => void>;
-}
-
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** WebSocket endpoints next to `/sync` on the same port. */
 export interface UpgradeAccess {
@@ -91,7 +68,11 @@ export interface MemberLookup {
 export interface ModuleContext {
   /** Routes (any method: `app.addHttpMethod('PROPFIND', { hasBody: true })`, content-type parsers in a plugin). */
   readonly app: FastifyInstance;
-  readonly rooms: RoomAccess;
+  /**
+   * The room documents, through the sync server: the same storage, broadcast and limits as
+   * clients' updates; `edit(roomId, fn, origin)` names the module as the transaction origin.
+   */
+  readonly rooms: RoomApi;
   readonly upgrades: UpgradeAccess;
   readonly auth: RequestAuth;
   readonly members: MemberLookup;
@@ -121,4 +102,6 @@ export interface ModuleContext {
 }
 
 export type { ModuleMigrations, ModuleSql } from '../storage/module-tables.js';
+export type { RoomApi, RoomWatcher } from '../sync/room-api.js';
+export type { UpgradeHandler } from '../sync/upgrade.js';
 export type { MembershipChange } from '../rooms/membership-events.js';

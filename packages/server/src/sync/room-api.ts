@@ -5,20 +5,24 @@ import type { RoomRegistry } from './room-registry.js';
 
 /** Follows one room's committed changes (see `RoomApi.watch`). */
 export interface RoomWatcher {
+  /** Runs on the loaded document first (e.g. to attach observers). */
   onOpen?(doc: Y.Doc): void;
+  /** After each commit of the room (stored and broadcast), including other instances' updates. */
   onCommitted(doc: Y.Doc): void;
+  /** The room was dropped from memory (reload after a failure, shutdown): watch again to follow it. */
   onLost?(): void;
 }
 
-/** What server-side code (REST, the live JSON socket, importers, Google) may do with a room. */
+/** What server-side code (modules: REST, the live JSON socket, importers, Google) may do with a room. */
 export interface RoomApi {
   /** Reads a room's document as it is on disk (what any client would be served). */
   read<T>(roomId: string, read: (doc: Y.Doc) => T): Promise<T>;
   /**
    * Edits a room's document on the server. The edit is stored and broadcast like a client's;
-   * the promise resolves once it is on disk.
+   * the promise resolves once it is on disk. `origin` becomes the Yjs transaction origin, so the
+   * caller's own observers can tell its edits apart.
    */
-  edit<T>(roomId: string, edit: (doc: Y.Doc) => T): Promise<T>;
+  edit<T>(roomId: string, edit: (doc: Y.Doc) => T, origin?: string): Promise<T>;
   /**
    * Keeps a room loaded and calls `onCommitted(doc)` after each commit of it (its changes are on
    * disk and were broadcast), including updates stored by other instances. `onOpen(doc)` runs on
@@ -38,14 +42,14 @@ export class LoadedRooms implements RoomApi {
     private readonly maxRoomBytes: number,
   ) {}
 
-  async edit<T>(roomId: string, edit: (doc: Y.Doc) => T): Promise<T> {
+  async edit<T>(roomId: string, edit: (doc: Y.Doc) => T, origin?: string): Promise<T> {
     // While commits fail, refuse before touching the document (an edit applied but never stored
     // would have to be thrown away with the whole room).
     if (!this.writeHealth.writable) throw new KithError('STORAGE_UNAVAILABLE');
     const room = await this.registry.acquire(roomId);
     try {
       if (room.stored.bytes >= this.maxRoomBytes) throw new KithError('ROOM_TOO_LARGE');
-      const result = room.applyServerEdit(edit);
+      const result = room.applyServerEdit(origin === undefined ? edit : (doc) => doc.transact(() => edit(doc), origin));
       await room.durable();
       return result;
     } catch (err) {

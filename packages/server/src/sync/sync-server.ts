@@ -26,9 +26,8 @@ import { RoomRegistry } from './room-registry.js';
 import { addressResolver, type AddressResolver } from './client-address.js';
 import { SocketSupervisor } from './socket-supervisor.js';
 import { SocketQuota } from './socket-quota.js';
-import { parseSyncRequest, refuseUpgrade } from './upgrade.js';
+import { parseSyncRequest, refuseUpgrade, type UpgradeHandler } from './upgrade.js';
 
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface SyncServerDeps {
   app: FastifyInstance;

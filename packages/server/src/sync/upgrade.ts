@@ -2,6 +2,9 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ERRORS, KithError, errorBody, type ErrorCode } from '../errors/catalogue.js';
 
+/** Serves WebSocket upgrades at one path next to `/sync` (e.g. the calendar's `/live`). */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
 /** What an upgrade request asks for: `GET /sync/:roomId?token=…` (or `Authorization: Bearer …`). */
 export interface SyncRequest {
   roomId: string;
