@@ -322,6 +322,9 @@ export class LinkRunner {
       options.logger.warn({ roomId: this.roomId, err: classify(err).message }, 'could not open a Google push channel; polling only');
       return;
     }
+    // Google pushes only what changes after the channel exists: a change made between this cycle's
+    // import and now would otherwise wait for the next poll (minutes), so import once more.
+    if (!fresh.channelId) this.needImport = true;
     if (fresh.channelId && fresh.channelResourceId) {
       const old = { id: fresh.channelId, resourceId: fresh.channelResourceId };
       await this.call(link, google, 'channels.stop', () => google.api.channels.stop({ requestBody: old })).catch(() => undefined);
