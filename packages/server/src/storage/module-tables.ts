@@ -22,7 +22,9 @@ export interface ModuleSql {
   /**
    * Runs `fn` in one transaction, rolled back if it throws. On SQLite the database is one
    * connection shared with the core, so the body must await only this handle (no network or
-   * timers): then it runs to the end before anything else touches the database.
+   * timers): then it runs to the end before anything else touches the database. On PostgreSQL
+   * a deadlock or serialization failure runs the whole of `fn` again (a few times), like the core's
+   * own transactions: keep side effects outside it.
    */
   transaction<T>(fn: (sql: ModuleSql) => Promise<T>): Promise<T>;
 }

@@ -12,11 +12,15 @@ const MODULE_MIGRATION_LOCK = 0x6b69_7402;
 
 /** Module tables in the server's PostgreSQL schema; several instances may open them at once. */
 export class PostgresModuleTables implements ModuleTables {
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    /** The storage's transactions: rolled back on error, retried on deadlock or serialization failure. */
+    private readonly tx: <T>(fn: (c: PoolClient) => Promise<T>) => Promise<T>,
+  ) {}
 
   async open(module: string, migrations: ModuleMigrations): Promise<ModuleSql> {
     checkModuleName(module);
-    await inTransaction(this.pool, async (c) => {
+    await this.tx(async (c) => {
       // One instance migrates at a time; the others then find the versions applied.
       await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [MODULE_MIGRATION_LOCK, module]);
       await c.query(`CREATE TABLE IF NOT EXISTS ${MODULE_MIGRATIONS_TABLE} (
@@ -41,9 +45,8 @@ export class PostgresModuleTables implements ModuleTables {
         ]);
       }
     });
-    const pool = this.pool;
-    return handleOn(pool, (fn) =>
-      inTransaction(pool, (c) => {
+    return handleOn(this.pool, (fn) =>
+      this.tx((c) => {
         // Inside a transaction, a nested `transaction` just runs on the same connection.
         const tx: ModuleSql = handleOn(c, (inner) => inner(tx));
         return fn(tx);
@@ -66,23 +69,6 @@ function handleOn(q: Queryable, transaction: ModuleSql['transaction']): ModuleSq
   return handle;
 }
 
-async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  let broken: Error | undefined;
-  try {
-    await c.query('BEGIN');
-    const result = await fn(c);
-    await c.query('COMMIT');
-    return result;
-  } catch (err) {
-    await c.query('ROLLBACK').catch((e: Error) => {
-      broken = e; // the connection is unusable: let the pool discard it
-    });
-    throw err;
-  } finally {
-    c.release(broken ?? false);
-  }
-}
 
 /** `?` → `$1, $2, …`, leaving quoted strings and identifiers alone. */
 export function toPostgresPlaceholders(sql: string): string {

@@ -161,7 +161,7 @@ class PostgresStorage implements Storage {
     this.docs = new PgDocs(db);
     this.leases = new PgLeases(db);
     this.feeds = new PgFeeds(db);
-    this.modules = new PostgresModuleTables(pool);
+    this.modules = new PostgresModuleTables(pool, (fn) => db.tx(fn));
   }
 
   async ping(): Promise<void> {
