@@ -255,5 +255,14 @@ describe.each(engines)('the caldav_app_passwords table on $engine', ({ engine, s
     // Revoked through one instance, refused by the other at its next request.
     expect((await apiClient(again.url).request('DELETE', `/users/me/app-passwords/${made.id}`, { token: jo.token })).status).toBe(204);
     expectChallenge(await dav(other.url, basic(jo.username, made.password)));
+
+    // A burst of creates across the instances stops exactly at the bound.
+    const burst = await Promise.all(
+      Array.from({ length: 26 }, (_, i) =>
+        apiClient((i % 2 ? other : again).url).request('POST', '/users/me/app-passwords', { token: jo.token, body: { label: `d${i}` } }),
+      ),
+    );
+    expect(burst.filter((r) => r.status === 201)).toHaveLength(20);
+    for (const r of burst.filter((r) => r.status !== 201)) expectError(r, 409, 'TOO_MANY_APP_PASSWORDS');
   });
 });

@@ -86,9 +86,11 @@ export class AppPasswords {
   async create(userId: string, label: string, now = Date.now()): Promise<AppPasswordView & { password: string }> {
     const password = newAppPassword();
     const row = { id: randomBytes(9).toString('base64url'), label, createdAt: now };
-    // Count and insert in one transaction, so a burst of requests cannot go past the bound
-    // (on SQLite it is serial; on PostgreSQL two racing inserts could each see 19, which bounds it at 21).
+    // Count and insert in one transaction, so a burst of requests cannot go past the bound: on
+    // SQLite transactions are serial; on PostgreSQL a per-user lock makes them so (else racing
+    // inserts could each count 19).
     await this.sql.transaction(async (tx) => {
+      if (tx.engine === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtext(?::text))', [`caldav_app_passwords:${userId}`]);
       const count = await tx.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM caldav_app_passwords WHERE user_id = ?', [userId]);
       if (Number(count?.n ?? 0) >= APP_PASSWORD_LIMITS.maxPerUser) {
         throw new KithError(

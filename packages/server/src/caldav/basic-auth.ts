@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { LoginLimits } from '../auth/login-limits.js';
 import type { AuthenticatedUser } from '../modules/module.js';
 import type { Storage } from '../storage/storage.js';
 import { appPasswordHash, type AppPasswords } from './app-passwords.js';
@@ -35,7 +36,7 @@ export class BasicVerifier {
     private readonly deps: {
       appPasswords: AppPasswords;
       storage: Storage;
-      limits: { loginPerMinute: number; loginPerAccountPerMinute: number };
+      limits: LoginLimits;
       logger: Logger;
     },
   ) {

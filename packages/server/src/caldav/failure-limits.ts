@@ -1,9 +1,9 @@
+import type { LoginLimits } from '../auth/login-limits.js';
 import { KithError } from '../errors/catalogue.js';
 
 /**
- * Failed Basic sign-ins per minute, under the login's own limits (config `loginPerMinute`,
- * `loginPerAccountPerMinute`): per client address and username, per address across usernames
- * (3×, as for login) and per account from everywhere. Unlike login, a *successful* check does not
+ * Failed Basic sign-ins per minute, under the login's own limits (auth/login-limits.ts): per
+ * client address and username, per address across usernames, and per account from everywhere. Unlike login, a *successful* check does not
  * count: a CalDAV client authenticates every request, and a phone's sync makes dozens a minute.
  * Once a key is over its limit every attempt under it is refused until its minute ends, right
  * password or not, so the limit bounds guesses exactly as login's does.
@@ -13,7 +13,7 @@ export class FailureLimits {
   private readonly windows = new Map<string, { failures: number; resetAt: number }>();
 
   constructor(
-    private readonly limits: { loginPerMinute: number; loginPerAccountPerMinute: number },
+    private readonly limits: LoginLimits,
     private readonly windowMs = 60_000,
     /** Keys remembered at once; beyond it expired windows are dropped, then the oldest. */
     private readonly maxKeys = 100_000,
@@ -22,9 +22,9 @@ export class FailureLimits {
   private keys(ip: string, username: string): Array<[string, number]> {
     const user = username.toLowerCase();
     return [
-      [`ip-user:${ip}:${user}`, this.limits.loginPerMinute],
-      [`ip:${ip}`, this.limits.loginPerMinute * 3],
-      [`user:${user}`, this.limits.loginPerAccountPerMinute],
+      [`ip-user:${ip}:${user}`, this.limits.perIpAndUsername],
+      [`ip:${ip}`, this.limits.perIp],
+      [`user:${user}`, this.limits.perAccount],
     ];
   }
 

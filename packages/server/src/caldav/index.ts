@@ -1,3 +1,4 @@
+import { loginLimits } from '../auth/login-limits.js';
 import type { KithModule } from '../modules/module.js';
 import { APP_PASSWORD_MIGRATIONS, AppPasswords } from './app-passwords.js';
 import { BasicVerifier } from './basic-auth.js';
@@ -18,7 +19,7 @@ export function caldavModule(): KithModule {
         appPasswords,
         storage: ctx.storage,
         // The login's limits, applied to failed Basic sign-ins (see failure-limits.ts).
-        limits: ctx.config.limits,
+        limits: loginLimits(ctx.config.limits),
         logger: ctx.logger,
       });
       await ctx.app.register(appPasswordRoutes, { appPasswords, auth: ctx.auth });
