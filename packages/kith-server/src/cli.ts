@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * kith-server: the Kith core with its built-in modules, the calendar (REST, /live, ICS) and the
- * Google Calendar mirror. Each module's options join the core's on one command line.
+ * kith-server: the Kith core with its built-in modules, the calendar (REST, /live, ICS), CalDAV
+ * (so far its app passwords) and the Google Calendar mirror. Each module's options join the core's on one command line.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -52,13 +52,13 @@ async function main(): Promise<void> {
   const [google] = parsed.modules;
 
   // Loaded only now, so that --help and configuration errors answer at once.
-  const [{ calendarModule, createLogger, startKithServer }, { googleModule }] = await Promise.all([
+  const [{ caldavModule, calendarModule, createLogger, startKithServer }, { googleModule }] = await Promise.all([
     import('@kith/server'),
     import('@kith/sync-google'),
   ]);
   const logger = createLogger(config.logLevel);
   const { host, port } = config;
-  const modules = [calendarModule(), googleModule(google)];
+  const modules = [calendarModule(), caldavModule(), googleModule(google)];
   const server = await startKithServer(config, { logger, modules }).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code ? LISTEN_ERRORS[err.code] : undefined;
     if (reason && (err.syscall === 'listen' || err.syscall === 'getaddrinfo')) {

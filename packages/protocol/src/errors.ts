@@ -71,6 +71,18 @@ export const ERRORS = {
   FEED_NOT_FOUND: { status: 404, closeCode: C.NOT_FOUND, message: 'No such calendar feed (it may have been revoked).' },
   UNKNOWN_MESSAGE_TYPE: { status: 400, closeCode: C.BAD_REQUEST, message: 'Unknown message type.' },
   NOT_JOINED: { status: 409, closeCode: C.CONFLICT, message: 'Join the room first.' },
+  // CalDAV (app passwords: HTTP Basic for phones' calendar apps).
+  BASIC_AUTH_REQUIRED: {
+    status: 401,
+    closeCode: C.UNAUTHORIZED,
+    message: 'Sign in with your Kith username and an app password (HTTP Basic).',
+  },
+  APP_PASSWORD_NOT_FOUND: { status: 404, closeCode: C.NOT_FOUND, message: 'No such app password (it may have been revoked).' },
+  TOO_MANY_APP_PASSWORDS: {
+    status: 409,
+    closeCode: C.CONFLICT,
+    message: 'You have as many app passwords as allowed; revoke one you no longer use first.',
+  },
   // Access (registration policy, invites that removals cannot undo, link building).
   REGISTRATION_CLOSED: { status: 403, closeCode: C.FORBIDDEN, message: 'This server does not accept new accounts.' },
   INVITE_REQUIRED: {

@@ -10,6 +10,7 @@ export { LocalFanout, type Fanout } from './cluster/fanout.js';
 export { RedisFanout } from './cluster/redis-fanout.js';
 export * as protocol from '@kith/protocol';
 export { calendarModule } from './calendar/index.js';
+export { caldavModule } from './caldav/index.js';
 export type {
   KithModule,
   InstalledModule,

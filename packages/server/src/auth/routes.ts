@@ -7,6 +7,7 @@ import { refuseInvite } from '../rooms/invite-outcome.js';
 import type { Storage } from '../storage/storage.js';
 import { requireUser, signAccessToken } from './access-tokens.js';
 import { strictJsonApi } from './json-api.js';
+import { loginLimits } from './login-limits.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 import { RefreshTokens } from './refresh-tokens.js';
 import { LoginBody, RefreshBody, RegisterBody, RegisteredView, TokenPair, UserView } from './schemas.js';
@@ -25,6 +26,7 @@ export interface AuthRoutesOptions {
 /** The auth API: register, login, me, refresh (tokens rotate) and logout. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
   const { storage } = opts;
+  const limits = loginLimits(opts);
   strictJsonApi(app);
   // Compute the decoy hash now: computed lazily, the first login for an unknown username paid
   // for two hashes, which told that the username does not exist.
@@ -41,7 +43,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     '/users/register',
     {
       schema: { body: RegisterBody, response: { 201: RegisteredView } },
-      config: { rateLimit: { max: opts.loginPerMinute * 3, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: limits.perIp, timeWindow: '1 minute' } },
     },
     async (request, reply) => {
       const { username, password, inviteCode } = request.body;
@@ -85,12 +87,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
   const usernameOf = (request: FastifyRequest) =>
     String((request.body as { username?: unknown })?.username ?? '').toLowerCase();
   const perIpAndUsername = app.createRateLimit({
-    max: opts.loginPerMinute,
+    max: limits.perIpAndUsername,
     timeWindow: '1 minute',
     keyGenerator: (request) => `login:${request.ip}:${usernameOf(request)}`,
   });
   const perAccount = app.createRateLimit({
-    max: opts.loginPerAccountPerMinute,
+    max: limits.perAccount,
     timeWindow: '1 minute',
     keyGenerator: (request) => `login:${usernameOf(request)}`,
   });
@@ -109,7 +111,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     '/users/login',
     {
       schema: { body: LoginBody, response: { 200: TokenPair } },
-      config: { rateLimit: { max: opts.loginPerMinute * 3, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: limits.perIp, timeWindow: '1 minute' } },
       preHandler: limitLogins,
     },
     async (request) => {
