@@ -6,7 +6,7 @@
  *   as VALUE=DATE with an exclusive DTEND.
  * - "This and following" segments come from the model's exportSeries(): each is its own series
  *   (UID `<eventId>_<splitKey>@kith`) ending with UNTIL or a divided COUNT; the first keeps the
- *   event's own UID `<eventId>@kith`. UIDs never change.
+ *   event's own UID: the one it was imported with, else `<eventId>@kith`. UIDs never change.
  * - Cancelled occurrences are EXDATEs; edited ones are extra VEVENTs with the series' UID and a
  *   RECURRENCE-ID naming the original start. Overrides of occurrences that no longer exist
  *   (orphaned by a rule change) are left out.
@@ -17,7 +17,7 @@ import ical, { escape, type ICalEventData } from 'ical-generator';
 import { Temporal } from 'temporal-polyfill';
 import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
 import type * as Y from 'yjs';
-import { checkedId, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused } from './feed-values.js';
+import { checkedId, checkedUid, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused } from './feed-values.js';
 import { isUtcZone, vtimezone } from './zones.js';
 
 export interface FeedInfo {
@@ -220,7 +220,7 @@ function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<st
   const s = cleanSeries(stored);
   const z = zoningOf(s);
   // UID is TEXT (RFC 5545 §3.8.4.7): `;`, `,` and `\` are escaped like any text.
-  const uid = escape(seriesUid(checkedId(ev), s.splitKey), false);
+  const uid = escape(s.splitKey === null ? (checkedUid(ev) ?? seriesUid(checkedId(ev), null)) : seriesUid(checkedId(ev), s.splitKey), false);
   const recurring = s.rrule !== null || s.rdates.length > 0;
   const main: ICalEventData = {
     ...commonFields(ev, s, z, s.title, s.description, s.location, s.category),

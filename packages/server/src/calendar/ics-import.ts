@@ -35,6 +35,7 @@ import {
 import { KithError } from '../errors/catalogue.js';
 import { sha256 } from '../ids.js';
 import { fromModelError } from './errors.js';
+import { parseLiberally, parserMessage } from './ics-parse.js';
 import { checkZoneExpansion, checkZoneShape, ZoneRefused } from './vtimezone-limits.js';
 import { ianaFromTzid } from './zones.js';
 
@@ -223,8 +224,6 @@ function timingOf(comp: ICAL.Component, zones: FileZones, utcZone: string): Timi
     if (Temporal.PlainDate.compare(e, s) <= 0) e = s.add({ days: 1 });
     return { start: s.toString(), end: e.toString(), tz: null, endTz: null, allDay };
   }
-  // Zero-length events (deadlines) get one minute: the model wants an end after the start.
-  if (endTz === null && Temporal.PlainDateTime.compare(endWall, startWall) === 0) endWall = startWall.add({ minutes: 1 });
   return { start: wallText(startWall), end: wallText(endWall), tz, endTz, allDay };
 }
 
@@ -246,7 +245,13 @@ function isCancelled(comp: ICAL.Component): boolean {
   return typeof s === 'string' && s.toUpperCase() === 'CANCELLED';
 }
 
-function describe(master: ICAL.Component, uid: string, overrides: ICAL.Component[], zones: FileZones, calZone: string | null): { desired: Desired; issues: ImportIssue[] } {
+/** A UID the model can store: bounded, without control characters (else the feed names the event by its id). */
+function storableUid(uid: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  return uid.length <= LIMITS.uid && !/[\u0000-\u001F\u007F]/.test(uid) ? uid : null;
+}
+
+function describe(master: ICAL.Component, uid: string, id: string, storedUid: string | null, overrides: ICAL.Component[], zones: FileZones, calZone: string | null): { desired: Desired; issues: ImportIssue[] } {
   const issues: ImportIssue[] = [];
   const rrules = master.getAllProperties('rrule');
   const recurring = rrules.length > 0 || master.getAllProperties('rdate').length > 0;
@@ -254,7 +259,8 @@ function describe(master: ICAL.Component, uid: string, overrides: ICAL.Component
   // series keeps UTC (its rule repeats at a fixed UTC time).
   const timing = timingOf(master, zones, !recurring && calZone ? calZone : 'UTC');
   const input: EventInput = {
-    id: eventIdForUid(uid),
+    id,
+    uid: storedUid,
     title: text(master, 'summary', LIMITS.title),
     description: text(master, 'description', LIMITS.description),
     location: text(master, 'location', LIMITS.location),
@@ -300,6 +306,13 @@ function describe(master: ICAL.Component, uid: string, overrides: ICAL.Component
             : wallText(Temporal.PlainDateTime.from(wall).toZonedDateTime(from, { disambiguation: 'compatible' }).withTimeZone(seriesTz).toPlainDateTime());
         patch.start = inSeries(t.start, t.tz);
         patch.end = inSeries(t.end, t.endTz ?? t.tz);
+      } else {
+        // The model keeps one kind (all-day or timed) per series: said, never silently dropped.
+        issues.push({
+          uid,
+          code: 'UNSUPPORTED_OVERRIDE',
+          message: `the occurrence of ${key} was made ${t.allDay ? 'all-day' : 'timed'} in a ${timing.allDay ? 'all-day' : 'timed'} series; its time was not changed`,
+        });
       }
       desired.overrides.push({ key, patch });
     } catch (err) {
@@ -324,6 +337,8 @@ function issueOf(uid: string | null, err: unknown): ImportIssue {
 // Parsing
 
 export interface ParsedImport {
+  /** VEVENTs or properties the parser left out, with why. */
+  issues: ImportIssue[];
   events: Array<{ uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>;
   zones: FileZones;
   calZone: string | null;
@@ -337,10 +352,11 @@ export function countComponents(body: string): number {
 /** Parses the file; throws INVALID_ICALENDAR when it is not iCalendar at all. */
 export function parseIcs(body: string): ParsedImport {
   let jcal: unknown;
+  let issues: ImportIssue[];
   try {
-    jcal = ICAL.parse(body);
+    ({ jcal, issues } = parseLiberally(body));
   } catch (err) {
-    throw new KithError('INVALID_ICALENDAR', `The file is not valid iCalendar: ${(err as Error).message}`.slice(0, 300));
+    throw new KithError('INVALID_ICALENDAR', `The file is not valid iCalendar: ${parserMessage(err)}`.slice(0, 300));
   }
   const roots = (Array.isArray(jcal) && Array.isArray(jcal[0]) ? jcal : [jcal]) as unknown[][];
   const calendars = roots.map((j) => new ICAL.Component(j)).filter((c) => c.name === 'vcalendar');
@@ -368,7 +384,7 @@ export function parseIcs(body: string): ParsedImport {
       byUid.set(uid, group);
     }
   }
-  return { events: [...byUid.values()], zones, calZone };
+  return { issues, events: [...byUid.values()], zones, calZone };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,6 +406,7 @@ function comparable(ev: CalendarEvent): unknown {
     rdates: ev.rdates,
     overrides: ev.overrides,
     segments: ev.segments,
+    uid: ev.uid,
     color: ev.color,
     category: ev.category,
   };
@@ -477,6 +494,7 @@ export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): Im
     for (const i of issues) if (result.errors.length < MAX_ISSUES) result.errors.push(i);
   };
   const ctx: OpContext = { actor };
+  report(parsed.issues);
   // Changed events are built here first: invalid data never reaches the room, and an unchanged
   // event is not rewritten. One scratch document for the whole import (a Y.Doc per event costs
   // random ids and allocations).
@@ -498,6 +516,17 @@ export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): Im
     scratch.destroy();
   }
   return result;
+}
+
+const KITH_UID = /^(.+?)(?:_(\d{4}-\d{2}-\d{2}))?@kith$/;
+
+/** The room's own event a `<eventId>@kith` (or segment `<eventId>_<splitKey>@kith`) UID names, if it exists. */
+function ownEvent(doc: Y.Doc, uid: string): { id: string; segment: boolean } | null {
+  const m = KITH_UID.exec(uid);
+  if (!m) return null;
+  const ev = getEvent(doc, m[1]!);
+  if (ev === null) return null;
+  return { id: ev.id, segment: m[2] !== undefined };
 }
 
 function importGroup(
@@ -522,7 +551,16 @@ function importGroup(
   overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
   const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
   try {
-    const { desired, issues } = describe(master, uid, overrides, parsed.zones, parsed.calZone);
+    const own = ownEvent(doc, uid);
+    if (own?.segment) {
+      report([{ uid, code: 'UNSUPPORTED_OVERRIDE', message: 'a "this and following" part of a Kith series is not re-imported; edit it in Kith' }]);
+      result.skipped++;
+      return;
+    }
+    const id = own?.id ?? eventIdForUid(uid);
+    // An event made in Kith keeps having no UID of its own (the feed names it `<id>@kith`).
+    const storedUid = own ? (getEvent(doc, own.id)?.uid ?? null) : storableUid(uid);
+    const { desired, issues } = describe(master, uid, id, storedUid, overrides, parsed.zones, parsed.calZone);
     const existing = getEvent(doc, desired.id);
     if (desired.cancelledMaster) {
       if (existing && existing.deleted === null) {
