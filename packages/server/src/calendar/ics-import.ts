@@ -37,7 +37,8 @@ import { sha256 } from '../ids.js';
 import { fromModelError } from './errors.js';
 import { parseLiberally, parserMessage } from './ics-parse.js';
 import { checkZoneExpansion, checkZoneShape, ZoneRefused } from './vtimezone-limits.js';
-import { ianaFromTzid } from './zones.js';
+import { exportRule } from './ics-export.js';
+import { ianaFromTzid, isUtcZone } from './zones.js';
 
 export interface ImportIssue {
   uid: string | null;
@@ -278,7 +279,9 @@ function describe(master: ICAL.Component, uid: string, id: string, storedUid: st
   input.color = typeof color === 'string' && color.length > 0 ? color.slice(0, LIMITS.color) : null;
   if (rrules.length > 1) issues.push({ uid, code: 'INVALID_RECURRENCE', message: 'only the first of several RRULEs was imported' });
   const rule = rrules[0]?.getFirstValue();
-  if (rule instanceof ICAL.Recur) input.rrule = rule.toString();
+  // UNTIL in the form the feed writes it (UTC for zoned series, a date for all-day ones), so a
+  // round trip through the feed reads back the same rule.
+  if (rule instanceof ICAL.Recur) input.rrule = exportRule(rule.toString(), timing.allDay ? { kind: 'date' } : timing.tz === null ? { kind: 'floating' } : { kind: 'utc', tz: timing.tz });
   const seriesTz = timing.allDay ? null : timing.tz;
   input.exdates = dateValues(master, 'exdate', zones, seriesTz);
   input.rdates = dateValues(master, 'rdate', zones, seriesTz);
@@ -392,6 +395,9 @@ export function parseIcs(body: string): ParsedImport {
 
 /** The parts of an event an import controls, for telling whether a re-import changes anything. */
 function comparable(ev: CalendarEvent): unknown {
+  // The feed writes a cancelled occurrence as an EXDATE: the two are the same to a calendar.
+  const cancelled = Object.keys(ev.overrides).filter((k) => ev.overrides[k]!.cancelled === true);
+  const overrides = Object.fromEntries(Object.entries(ev.overrides).filter(([, ov]) => ov.cancelled !== true));
   return {
     title: ev.title,
     description: ev.description,
@@ -399,12 +405,12 @@ function comparable(ev: CalendarEvent): unknown {
     allDay: ev.allDay,
     start: ev.start,
     duration: ev.duration,
-    tz: ev.allDay ? null : ev.tz,
+    tz: ev.allDay ? null : ev.tz !== null && isUtcZone(ev.tz) ? 'UTC' : ev.tz, // Etc/GMT is written (and read back) as UTC
     endTz: ev.endTz,
     rrule: ev.rrule,
-    exdates: ev.exdates,
+    exdates: [...new Set([...ev.exdates, ...cancelled])].sort(),
     rdates: ev.rdates,
-    overrides: ev.overrides,
+    overrides,
     segments: ev.segments,
     uid: ev.uid,
     color: ev.color,
