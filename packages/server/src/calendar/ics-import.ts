@@ -105,9 +105,17 @@ function fileZone(zones: FileZones, tzid: string, vtz: ICAL.Component, year: num
 }
 
 function readValue(value: ICAL.Time, tzid: string | undefined, zones: FileZones): ReadTime {
-  const date = Temporal.PlainDate.from({ year: value.year, month: value.month, day: value.day });
+  let date: Temporal.PlainDate;
+  let wall: Temporal.PlainDateTime;
+  try {
+    // ical.js reads "2026-13-45" as numbers; a month 13 is refused, not moved into another year.
+    date = Temporal.PlainDate.from({ year: value.year, month: value.month, day: value.day }, { overflow: 'reject' });
+    wall = date.toPlainDateTime({ hour: value.hour, minute: value.minute, second: Math.min(59, value.second) });
+    if (value.hour > 23 || value.minute > 59) throw new RangeError('time');
+  } catch {
+    throw new ImportError('INVALID_DATE', `${value.isDate ? 'a date' : 'a date-time'} of the event is not a valid ${value.isDate ? 'date' : 'time'}`);
+  }
   if (value.isDate) return { kind: 'date', date };
-  const wall = date.toPlainDateTime({ hour: value.hour, minute: value.minute, second: Math.min(59, value.second) });
   if (value.zone?.tzid === 'UTC' && tzid === undefined) {
     return { kind: 'instant', instant: wall.toZonedDateTime('UTC').toInstant() };
   }
@@ -125,11 +133,17 @@ function readValue(value: ICAL.Time, tzid: string | undefined, zones: FileZones)
   throw new ImportError('UNKNOWN_TIME_ZONE', `TZID "${tzid}" is not an IANA or Windows zone and the file has no VTIMEZONE for it`);
 }
 
+const JCAL_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z?)?$/;
+
 function readProp(comp: ICAL.Component, name: string, zones: FileZones): ReadTime | undefined {
   const prop = comp.getFirstProperty(name);
   if (!prop) return undefined;
   const value = prop.getFirstValue();
-  if (!(value instanceof ICAL.Time)) throw new ImportError('INVALID_DATE', `${name.toUpperCase()} is not a date or date-time`);
+  // ical.js turns malformed text ("2026-13-45x") into some other date: the text it read is checked first.
+  const raw: unknown = (prop.toJSON() as unknown[])[3];
+  if (!(value instanceof ICAL.Time) || (typeof raw === 'string' && !JCAL_TIME.test(raw))) {
+    throw new ImportError('INVALID_DATE', `${name.toUpperCase()} is not a date or date-time`);
+  }
   const tzid = prop.getParameter('tzid');
   return readValue(value, typeof tzid === 'string' ? tzid : undefined, zones);
 }
