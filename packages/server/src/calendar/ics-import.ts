@@ -35,10 +35,12 @@ import {
 import { KithError } from '../errors/catalogue.js';
 import { sha256 } from '../ids.js';
 import { fromModelError } from './errors.js';
-import { parseLiberally, parserMessage } from './ics-parse.js';
-import { checkZoneExpansion, checkZoneShape, ZoneRefused } from './vtimezone-limits.js';
+import type { ParsedImport } from './ics-parse.js';
+
+export { countComponents, parseIcs, type ParsedImport } from './ics-parse.js';
+import { dateValues, ImportError, keyIn, readProp, text, timingOf, wallText, type FileZones } from './ics-times.js';
 import { exportRule } from './ics-export.js';
-import { ianaFromTzid, isUtcZone } from './zones.js';
+import { isUtcZone } from './zones.js';
 
 export interface ImportIssue {
   uid: string | null;
@@ -57,190 +59,6 @@ export interface ImportResult {
 /** At most this many issues are listed (the counts stay exact). */
 const MAX_ISSUES = 100;
 
-// ---------------------------------------------------------------------------------------------
-// Reading times
-
-/** A time read from a property: a date, a wall clock in an IANA zone or floating, or an instant. */
-type ReadTime =
-  | { kind: 'date'; date: Temporal.PlainDate }
-  | { kind: 'wall'; wall: Temporal.PlainDateTime; tz: string | null }
-  | { kind: 'instant'; instant: Temporal.Instant };
-
-class ImportError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface FileZones {
-  /** TZID → the file's VTIMEZONE component for it. */
-  vtimezones: Map<string, ICAL.Component>;
-  /** TZID → its VTIMEZONE as an ical.js zone (expanded once, not per time), or why it was refused. */
-  converters: Map<string, ICAL.Timezone | ImportError>;
-}
-
-/** The file's own zone for `tzid`, once its shape and the expansion a time of `year` needs are checked. */
-function fileZone(zones: FileZones, tzid: string, vtz: ICAL.Component, year: number): ICAL.Timezone {
-  let zone = zones.converters.get(tzid);
-  if (zone === undefined) {
-    try {
-      checkZoneShape(vtz);
-      zone = new ICAL.Timezone(vtz);
-    } catch (err) {
-      zone = new ImportError('UNSUPPORTED_TIME_ZONE', err instanceof ZoneRefused ? err.message : `VTIMEZONE "${tzid.slice(0, 80)}" could not be read`);
-    }
-    zones.converters.set(tzid, zone);
-  }
-  if (zone instanceof ImportError) throw zone;
-  try {
-    checkZoneExpansion(vtz, year);
-  } catch (err) {
-    if (err instanceof ZoneRefused) throw new ImportError('UNSUPPORTED_TIME_ZONE', err.message);
-    throw err;
-  }
-  return zone;
-}
-
-function readValue(value: ICAL.Time, tzid: string | undefined, zones: FileZones): ReadTime {
-  let date: Temporal.PlainDate;
-  let wall: Temporal.PlainDateTime;
-  try {
-    // ical.js reads "2026-13-45" as numbers; a month 13 is refused, not moved into another year.
-    date = Temporal.PlainDate.from({ year: value.year, month: value.month, day: value.day }, { overflow: 'reject' });
-    wall = date.toPlainDateTime({ hour: value.hour, minute: value.minute, second: Math.min(59, value.second) });
-    if (value.hour > 23 || value.minute > 59) throw new RangeError('time');
-  } catch {
-    throw new ImportError('INVALID_DATE', `${value.isDate ? 'a date' : 'a date-time'} of the event is not a valid ${value.isDate ? 'date' : 'time'}`);
-  }
-  if (value.isDate) return { kind: 'date', date };
-  if (value.zone?.tzid === 'UTC' && tzid === undefined) {
-    return { kind: 'instant', instant: wall.toZonedDateTime('UTC').toInstant() };
-  }
-  if (tzid === undefined) return { kind: 'wall', wall, tz: null };
-  const vtz = zones.vtimezones.get(tzid);
-  const lic = vtz?.getFirstPropertyValue('x-lic-location');
-  const iana = ianaFromTzid(tzid, typeof lic === 'string' ? lic : null);
-  if (iana) return { kind: 'wall', wall, tz: iana };
-  if (vtz) {
-    // Not a zone we can name: the file's own VTIMEZONE still gives the instant.
-    const t = value.clone();
-    t.zone = fileZone(zones, tzid, vtz, value.year);
-    return { kind: 'instant', instant: Temporal.Instant.fromEpochMilliseconds(t.toUnixTime() * 1000) };
-  }
-  throw new ImportError('UNKNOWN_TIME_ZONE', `TZID "${tzid}" is not an IANA or Windows zone and the file has no VTIMEZONE for it`);
-}
-
-const JCAL_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?Z?)?$/;
-
-function readProp(comp: ICAL.Component, name: string, zones: FileZones): ReadTime | undefined {
-  const prop = comp.getFirstProperty(name);
-  if (!prop) return undefined;
-  const value = prop.getFirstValue();
-  // ical.js turns malformed text ("2026-13-45x") into some other date: the text it read is checked first.
-  const raw: unknown = (prop.toJSON() as unknown[])[3];
-  if (!(value instanceof ICAL.Time) || (typeof raw === 'string' && !JCAL_TIME.test(raw))) {
-    throw new ImportError('INVALID_DATE', `${name.toUpperCase()} is not a date or date-time`);
-  }
-  const tzid = prop.getParameter('tzid');
-  return readValue(value, typeof tzid === 'string' ? tzid : undefined, zones);
-}
-
-const wallText = (wall: Temporal.PlainDateTime): string => wall.toString({ smallestUnit: wall.second === 0 ? 'minute' : 'second' });
-
-/** A read time as the wall clock (or date) the model stores, in zone `tz` (null: floating). */
-function wallIn(t: ReadTime, tz: string | null): Temporal.PlainDateTime {
-  switch (t.kind) {
-    case 'date':
-      return t.date.toPlainDateTime();
-    case 'instant':
-      return t.instant.toZonedDateTimeISO(tz ?? 'UTC').toPlainDateTime();
-    case 'wall':
-      if (t.tz === null || tz === null || t.tz === tz) return t.wall;
-      return t.wall.toZonedDateTime(t.tz, { disambiguation: 'compatible' }).withTimeZone(tz).toPlainDateTime();
-  }
-}
-
-/** The occurrence key (local date in the series' zone) a RECURRENCE-ID/EXDATE/RDATE names. */
-function keyIn(t: ReadTime, tz: string | null): string {
-  return t.kind === 'date' ? t.date.toString() : wallIn(t, tz).toPlainDate().toString();
-}
-
-function dateValues(comp: ICAL.Component, name: 'exdate' | 'rdate', zones: FileZones, tz: string | null): string[] {
-  const keys: string[] = [];
-  for (const prop of comp.getAllProperties(name)) {
-    const tzid = prop.getParameter('tzid');
-    for (const raw of prop.getValues() as unknown[]) {
-      const value = raw instanceof ICAL.Period ? raw.start : raw;
-      if (!(value instanceof ICAL.Time)) continue;
-      keys.push(keyIn(readValue(value, typeof tzid === 'string' ? tzid : undefined, zones), tz));
-    }
-  }
-  return [...new Set(keys)].sort();
-}
-
-const text = (comp: ICAL.Component, name: string, limit: number): string => {
-  const v = comp.getFirstPropertyValue(name);
-  return typeof v === 'string' ? v.slice(0, limit) : '';
-};
-
-// ---------------------------------------------------------------------------------------------
-// VEVENTs → what to store
-
-interface Timing {
-  start: string;
-  end: string;
-  tz: string | null;
-  endTz: string | null;
-  allDay: boolean;
-}
-
-/** DTSTART/DTEND/DURATION as model times. `utcZone` places UTC instants of single events. */
-function timingOf(comp: ICAL.Component, zones: FileZones, utcZone: string): Timing {
-  const start = readProp(comp, 'dtstart', zones);
-  if (!start) throw new ImportError('INVALID_DATE', 'DTSTART is missing');
-  const allDay = start.kind === 'date';
-  const tz = start.kind === 'wall' ? start.tz : start.kind === 'instant' ? utcZone : null;
-  const startWall = wallIn(start, tz);
-  const endProp = readProp(comp, 'dtend', zones);
-  let endTz: string | null = null;
-  let endWall: Temporal.PlainDateTime;
-  if (endProp) {
-    if (!allDay && endProp.kind === 'wall' && endProp.tz !== null && tz !== null && endProp.tz !== tz) {
-      endTz = endProp.tz; // a flight: the end is shown in its own zone
-      endWall = endProp.wall;
-    } else {
-      endWall = wallIn(endProp, tz);
-    }
-  } else {
-    const duration = comp.getFirstPropertyValue('duration');
-    if (duration instanceof ICAL.Duration) {
-      const sign = duration.isNegative ? -1 : 1;
-      const d = Temporal.Duration.from({
-        days: sign * (duration.weeks * 7 + duration.days),
-        hours: sign * duration.hours,
-        minutes: sign * duration.minutes,
-        seconds: sign * duration.seconds,
-      });
-      endWall =
-        tz === null || allDay
-          ? startWall.add(d)
-          : startWall.toZonedDateTime(tz, { disambiguation: 'compatible' }).add(d).withTimeZone(tz).toPlainDateTime();
-    } else {
-      // RFC 5545 §3.6.1: a DATE start lasts one day; a DATE-TIME start with no end is an instant.
-      endWall = allDay ? startWall.add({ days: 1 }) : startWall;
-    }
-  }
-  if (allDay) {
-    const s = startWall.toPlainDate();
-    let e = endWall.toPlainDate();
-    if (Temporal.PlainDate.compare(e, s) <= 0) e = s.add({ days: 1 });
-    return { start: s.toString(), end: e.toString(), tz: null, endTz: null, allDay };
-  }
-  return { start: wallText(startWall), end: wallText(endWall), tz, endTz, allDay };
-}
 
 interface Desired {
   uid: string;
@@ -348,60 +166,6 @@ function issueOf(uid: string | null, err: unknown): ImportIssue {
   if (err instanceof KithError) return { uid, code: err.code, message: err.message };
   // Anything else is ours (e.g. a TypeError): its message is not for the client.
   return { uid, code: 'INVALID_ICALENDAR', message: 'this event could not be read' };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parsing
-
-export interface ParsedImport {
-  /** VEVENTs or properties the parser left out, with why. */
-  issues: ImportIssue[];
-  events: Array<{ uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>;
-  zones: FileZones;
-  calZone: string | null;
-}
-
-/** Components in an ICS text (its BEGIN: lines), counted before anything parses it. */
-export function countComponents(body: string): number {
-  return body.match(/^BEGIN:/gim)?.length ?? 0;
-}
-
-/** Parses the file; throws INVALID_ICALENDAR when it is not iCalendar at all. */
-export function parseIcs(body: string): ParsedImport {
-  let jcal: unknown;
-  let issues: ImportIssue[];
-  try {
-    ({ jcal, issues } = parseLiberally(body));
-  } catch (err) {
-    throw new KithError('INVALID_ICALENDAR', `The file is not valid iCalendar: ${parserMessage(err)}`.slice(0, 300));
-  }
-  const roots = (Array.isArray(jcal) && Array.isArray(jcal[0]) ? jcal : [jcal]) as unknown[][];
-  const calendars = roots.map((j) => new ICAL.Component(j)).filter((c) => c.name === 'vcalendar');
-  if (calendars.length === 0) throw new KithError('INVALID_ICALENDAR', 'The file has no VCALENDAR.');
-  const zones: FileZones = { vtimezones: new Map(), converters: new Map() };
-  let calZone: string | null = null;
-  const byUid = new Map<string, { uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>();
-  for (const cal of calendars) {
-    for (const vtz of cal.getAllSubcomponents('vtimezone')) {
-      const tzid = vtz.getFirstPropertyValue('tzid');
-      if (typeof tzid === 'string') zones.vtimezones.set(tzid, vtz);
-    }
-    const wr = cal.getFirstPropertyValue('x-wr-timezone');
-    if (calZone === null && typeof wr === 'string') calZone = ianaFromTzid(wr);
-    for (const ve of cal.getAllSubcomponents('vevent')) {
-      let uid = ve.getFirstPropertyValue('uid');
-      if (typeof uid !== 'string' || uid.length === 0) {
-        // RFC 5545 requires a UID; without one, the same summary and start count as the same event.
-        uid = `nouid-${sha256(`${String(ve.getFirstPropertyValue('summary'))}|${ve.getFirstProperty('dtstart')?.toICALString() ?? ''}`)}`;
-      }
-      const group = byUid.get(uid) ?? { uid, master: null, overrides: [] };
-      if (ve.getFirstProperty('recurrence-id')) group.overrides.push(ve);
-      else if (group.master === null) group.master = ve;
-      else group.overrides.push(ve); // a duplicate master: reported when applied
-      byUid.set(uid, group);
-    }
-  }
-  return { issues, events: [...byUid.values()], zones, calZone };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,10 @@
  *   UID, so the good events of the file are imported.
  */
 import ICAL from 'ical.js';
+import { KithError } from '../errors/catalogue.js';
+import { sha256 } from '../ids.js';
+import type { FileZones } from './ics-times.js';
+import { ianaFromTzid } from './zones.js';
 
 export interface ParseIssue {
   uid: string | null;
@@ -131,4 +135,58 @@ export function parseLiberally(body: string): { jcal: unknown; issues: ParseIssu
     const issues: ParseIssue[] = [];
     return { jcal: ICAL.parse(repair(text, issues)), issues };
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as events grouped by UID
+
+export interface ParsedImport {
+  /** VEVENTs or properties the parser left out, with why. */
+  issues: ParseIssue[];
+  events: Array<{ uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>;
+  zones: FileZones;
+  calZone: string | null;
+}
+
+/** Components in an ICS text (its BEGIN: lines), counted before anything parses it. */
+export function countComponents(body: string): number {
+  return body.match(/^BEGIN:/gim)?.length ?? 0;
+}
+
+/** Parses the file; throws INVALID_ICALENDAR when it is not iCalendar at all. */
+export function parseIcs(body: string): ParsedImport {
+  let jcal: unknown;
+  let issues: ParseIssue[];
+  try {
+    ({ jcal, issues } = parseLiberally(body));
+  } catch (err) {
+    throw new KithError('INVALID_ICALENDAR', `The file is not valid iCalendar: ${parserMessage(err)}`.slice(0, 300));
+  }
+  const roots = (Array.isArray(jcal) && Array.isArray(jcal[0]) ? jcal : [jcal]) as unknown[][];
+  const calendars = roots.map((j) => new ICAL.Component(j)).filter((c) => c.name === 'vcalendar');
+  if (calendars.length === 0) throw new KithError('INVALID_ICALENDAR', 'The file has no VCALENDAR.');
+  const zones: FileZones = { vtimezones: new Map(), converters: new Map() };
+  let calZone: string | null = null;
+  const byUid = new Map<string, { uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>();
+  for (const cal of calendars) {
+    for (const vtz of cal.getAllSubcomponents('vtimezone')) {
+      const tzid = vtz.getFirstPropertyValue('tzid');
+      if (typeof tzid === 'string') zones.vtimezones.set(tzid, vtz);
+    }
+    const wr = cal.getFirstPropertyValue('x-wr-timezone');
+    if (calZone === null && typeof wr === 'string') calZone = ianaFromTzid(wr);
+    for (const ve of cal.getAllSubcomponents('vevent')) {
+      let uid = ve.getFirstPropertyValue('uid');
+      if (typeof uid !== 'string' || uid.length === 0) {
+        // RFC 5545 requires a UID; without one, the same summary and start count as the same event.
+        uid = `nouid-${sha256(`${String(ve.getFirstPropertyValue('summary'))}|${ve.getFirstProperty('dtstart')?.toICALString() ?? ''}`)}`;
+      }
+      const group = byUid.get(uid) ?? { uid, master: null, overrides: [] };
+      if (ve.getFirstProperty('recurrence-id')) group.overrides.push(ve);
+      else if (group.master === null) group.master = ve;
+      else group.overrides.push(ve); // a duplicate master: reported when applied
+      byUid.set(uid, group);
+    }
+  }
+  return { issues, events: [...byUid.values()], zones, calZone };
 }
