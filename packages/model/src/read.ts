@@ -214,6 +214,7 @@ export function readEvent(id: string, ev: EventMap, withEnd = true): CalendarEve
     rdates: dateKeys(ev.get(F.rdates)),
     overrides: overrides(ev.get(F.ov)),
     segments: segments(ev.get(F.segs)),
+    uid: strOrNull(ev.get(F.uid), LIMITS.uid),
     createdBy: str(ev.get(F.createdBy), LIMITS.id),
     createdAt: str(ev.get(F.createdAt), CODE_MAX.stamp),
     updatedBy: str(ev.get(F.updatedBy), LIMITS.id),

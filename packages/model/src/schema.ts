@@ -9,6 +9,7 @@
  *     start: "2026-03-20T09:00" (wall clock) | "2026-03-20" (all-day)
  *     duration: "PT1H30M" | "P3D"; tz: IANA | null (floating); endTz: IANA | null
  *     who: Y.Map<memberId, true>; color, category: string | null
+ *     uid: string | null (iCalendar UID of an imported event; null: the feed writes `<eventId>@kith`)
  *     alerts: Y.Map<alertId, {before, for}>
  *     rrule: "FREQ=WEEKLY;BYDAY=TU" | null (no DTSTART; UNTIL in UTC for zoned series)
  *     exdates, rdates: Y.Map<occKey, true>
@@ -49,6 +50,7 @@ export const F = {
   createdAt: 'createdAt',
   updatedBy: 'updatedBy',
   updatedAt: 'updatedAt',
+  uid: 'uid',
 } as const;
 
 /** Fields one occurrence may override, stored as `ov["occKey|field"]`. */
@@ -89,6 +91,7 @@ export const LIMITS = {
   color: 32,
   category: 64,
   rrule: 500,
+  uid: 512, // RFC 5545 sets none; real UIDs (Exchange's hex blobs) stay well under this
   participants: 100,
   reminders: 10,
   reminderMinutes: 40_320, // four weeks, Google's maximum

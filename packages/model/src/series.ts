@@ -58,7 +58,7 @@ export function editFollowing(doc: Y.Doc, id: string, occKey: string, patch: Ser
   if (patch.rrule === null) {
     throw new ModelError('INVALID_SPLIT', 'rrule: to end a series at an occurrence use deleteFollowing', 'rrule');
   }
-  const { exdates: _x, rdates: _r, ...seriesPatch } = patch as SeriesPatch & { exdates?: unknown; rdates?: unknown };
+  const { exdates: _x, rdates: _r, uid: _u, ...seriesPatch } = patch as SeriesPatch & { exdates?: unknown; rdates?: unknown; uid?: unknown };
   if (at.prevKey === null && p.splitKey === null) return updateEvent(doc, id, seriesPatch, ctx);
 
   // The new (or edited) segment is relative to this occurrence's place in the series.

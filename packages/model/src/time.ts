@@ -121,7 +121,7 @@ export function readDuration(value: unknown, allDay: boolean): Temporal.Duration
       d = null;
     }
   }
-  if (d === null || d.sign <= 0 || d.years !== 0 || d.months !== 0 || d.weeks !== 0) {
+  if (d === null || d.sign < 0 || (d.sign === 0 && allDay) || d.years !== 0 || d.months !== 0 || d.weeks !== 0) {
     return allDay ? Temporal.Duration.from({ days: 1 }) : Temporal.Duration.from({ hours: 1 });
   }
   if (allDay) {

@@ -47,6 +47,8 @@ export interface EventInput {
   exdates?: string[];
   /** Extra occurrence dates, at the series' time of day. */
   rdates?: string[];
+  /** iCalendar UID the event came with (import, CalDAV); null or absent for events made in Kith. */
+  uid?: string | null;
 }
 
 /** A partial change. `start` alone moves the event and keeps its duration; `end` alone changes it. */
@@ -89,7 +91,7 @@ export interface OccurrenceOverride {
 }
 
 /** What a "this and following" edit may change: the series fields minus ids and date lists. */
-export type SeriesPatch = Omit<EventPatch, 'exdates' | 'rdates'>;
+export type SeriesPatch = Omit<EventPatch, 'exdates' | 'rdates' | 'uid'>;
 
 /** Field values as they are stored (sets as arrays here; write.ts turns them into Y.Maps). */
 export interface StoredFields {
@@ -107,10 +109,11 @@ export interface StoredFields {
   rrule?: string | null;
   exdates?: string[];
   rdates?: string[];
+  uid?: string | null;
 }
 
 /** The fields a segment sets, stored as they are written; unset fields come from earlier segments. */
-export type SegmentFields = Omit<StoredFields, 'exdates' | 'rdates'> & {
+export type SegmentFields = Omit<StoredFields, 'exdates' | 'rdates' | 'uid'> & {
   /** "Delete this and following". */
   cancelled?: boolean;
 };
@@ -148,6 +151,8 @@ export interface CalendarEvent {
   rdates: string[];
   overrides: Record<string, OccurrenceOverride>;
   segments: Segment[];
+  /** The iCalendar UID it was imported with; null for events made in Kith. */
+  uid: string | null;
   createdBy: MemberId;
   createdAt: string;
   updatedBy: MemberId;

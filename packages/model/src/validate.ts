@@ -112,8 +112,9 @@ function durationOf(start: When, end: When, tz: string | null, endTz: string | n
   if (start.allDay) d = start.wall.toPlainDate().until(end.wall.toPlainDate(), { largestUnit: 'days' });
   else if (tz === null) d = start.wall.until(end.wall, { largestUnit: 'hours' });
   else d = resolve(start.wall, tz).until(resolve(end.wall, endTz ?? tz), { largestUnit: 'hours' });
-  if (d.sign <= 0) {
-    const what = start.allDay ? 'end must be at least one day after start (all-day ends are exclusive)' : 'end must be after start';
+  // RFC 5545 §3.6.1: a timed event may end when it starts (a deadline); a day lasts at least a day.
+  if (d.sign < 0 || (d.sign === 0 && start.allDay)) {
+    const what = start.allDay ? 'end must be at least one day after start (all-day ends are exclusive)' : 'end must not be before start';
     throw new ModelError('END_BEFORE_START', what, 'end');
   }
   return d;
@@ -160,6 +161,18 @@ function content(p: EventPatch, out: StoredFields): void {
   if (p.rrule !== undefined) out.rrule = p.rrule === null ? null : normalizeRule(p.rrule);
   if (p.exdates !== undefined) out.exdates = dateKeys(p.exdates, 'exdates');
   if (p.rdates !== undefined) out.rdates = dateKeys(p.rdates, 'rdates');
+  if (p.uid !== undefined) out.uid = uid(p.uid);
+}
+
+/** An iCalendar UID: a bounded, well-formed string without control characters, or null. */
+function uid(value: unknown): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string' || value.length === 0) throw bad('uid', 'must be a non-empty string or null');
+  if (value.length > LIMITS.uid) throw tooLong('uid', value.length, LIMITS.uid);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001F\u007F]/.test(value)) throw bad('uid', 'must not hold control characters');
+  if (wellFormed(value) !== value) throw bad('uid', 'must be well-formed Unicode');
+  return value;
 }
 
 function object(value: unknown, field: string): void {

@@ -58,7 +58,7 @@ function setKeys(map: Y.Map<unknown>, keys: readonly string[]): void {
 }
 
 export function writeFields(ev: EventMap, f: StoredFields): void {
-  for (const key of ['title', 'location', 'start', 'duration', 'tz', 'endTz', 'color', 'category', 'rrule'] as const) {
+  for (const key of ['title', 'location', 'start', 'duration', 'tz', 'endTz', 'color', 'category', 'rrule', 'uid'] as const) {
     const v = f[key];
     if (v !== undefined) put(ev, F[key], v);
   }

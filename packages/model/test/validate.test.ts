@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { createEvent, LIMITS, normalizeRule, updateEvent, validateEvent } from '../src/index.js';
+import { createEvent, getEvent, LIMITS, normalizeRule, updateEvent, validateEvent } from '../src/index.js';
 import type { EventInput } from '../src/index.js';
 import { ctx, expectCode } from './helpers.js';
 
@@ -11,11 +11,38 @@ describe('validation', () => {
     expect(() => validateEvent(ok)).not.toThrow();
   });
 
-  it('rejects an end before (or equal to) the start, naming the end', () => {
+  it('rejects an end before the start, naming the end', () => {
     const err = expectCode(() => validateEvent({ ...ok, end: '2026-03-20T08:00' }), 'END_BEFORE_START');
     expect(err.field).toBe('end');
-    expect(err.message).toMatch(/end must be after start/);
-    expectCode(() => validateEvent({ ...ok, end: ok.start }), 'END_BEFORE_START');
+    expect(err.message).toMatch(/end must not be before start/);
+  });
+
+  it('accepts a timed event that ends when it starts (RFC 5545 §3.6.1: a deadline)', () => {
+    expect(() => validateEvent({ ...ok, end: ok.start })).not.toThrow();
+    const doc = new Y.Doc();
+    const id = createEvent(doc, { ...ok, end: ok.start }, ctx());
+    expect(getEvent(doc, id)).toMatchObject({ start: ok.start, end: ok.start, duration: 'PT0S' });
+  });
+
+  it('keeps an iCalendar UID, bounded and without control characters', () => {
+    const doc = new Y.Doc();
+    const id = createEvent(doc, { ...ok, uid: 'abc@example.com' }, ctx());
+    expect(getEvent(doc, id)?.uid).toBe('abc@example.com');
+    expect(getEvent(doc, createEvent(doc, ok, ctx()))?.uid).toBeNull();
+    expectCode(() => validateEvent({ ...ok, uid: 'x'.repeat(LIMITS.uid + 1) }), 'FIELD_TOO_LONG');
+    expectCode(() => validateEvent({ ...ok, uid: 'a\r\nSUMMARY:x' }), 'INVALID_INPUT');
+    expectCode(() => validateEvent({ ...ok, uid: 42 as unknown as string }), 'INVALID_INPUT');
+  });
+
+  it('reads any stored uid value without failing', () => {
+    const doc = new Y.Doc();
+    const id = createEvent(doc, ok, ctx());
+    const map = doc.getMap('events').get(id) as Y.Map<unknown>;
+    for (const v of [42, { a: 1 }, 'y'.repeat(5000), null]) {
+      map.set('uid', v);
+      const uid = getEvent(doc, id)?.uid;
+      expect(uid === null || (typeof uid === 'string' && uid.length <= LIMITS.uid)).toBe(true);
+    }
   });
 
   it('compares a zoned end in its own zone as an instant', () => {

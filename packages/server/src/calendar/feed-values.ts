@@ -38,6 +38,12 @@ export function checkedId(ev: CalendarEvent): string {
   return ev.id;
 }
 
+/** The UID an event was imported with, or null (none, or not one the feed can write safely). */
+export function checkedUid(ev: CalendarEvent): string | null {
+  const uid: unknown = ev.uid;
+  return typeof uid === 'string' && uid.length > 0 && uid.length <= 512 && !ANY_CONTROL.test(uid) ? uid : null;
+}
+
 /** A normalised RRULE value, or null; refused when the model cannot read it. */
 export function checkedRule(rule: unknown): string | null {
   if (rule === null || rule === undefined) return null;

@@ -6,7 +6,7 @@
  *   as VALUE=DATE with an exclusive DTEND.
  * - "This and following" segments come from the model's exportSeries(): each is its own series
  *   (UID `<eventId>_<splitKey>@kith`) ending with UNTIL or a divided COUNT; the first keeps the
- *   event's own UID `<eventId>@kith`. UIDs never change.
+ *   event's own UID: the one it was imported with, else `<eventId>@kith`. UIDs never change.
  * - Cancelled occurrences are EXDATEs; edited ones are extra VEVENTs with the series' UID and a
  *   RECURRENCE-ID naming the original start. Overrides of occurrences that no longer exist
  *   (orphaned by a rule change) are left out.
@@ -17,7 +17,7 @@ import ical, { escape, type ICalEventData } from 'ical-generator';
 import { Temporal } from 'temporal-polyfill';
 import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
 import type * as Y from 'yjs';
-import { checkedId, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused } from './feed-values.js';
+import { checkedId, checkedUid, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused } from './feed-values.js';
 import { isUtcZone, vtimezone } from './zones.js';
 
 export interface FeedInfo {
@@ -28,6 +28,8 @@ export interface FeedInfo {
   /** Told about each event (or part of one) left out because a stored value cannot be written safely. */
   onSkip?: (eventId: string, reason: string) => void;
 }
+
+const COLOR_MARK = 'X-KITH-EVENT-COLOR';
 
 /** How often subscribers are asked to refresh (RFC 7986 REFRESH-INTERVAL). */
 const REFRESH_SECONDS = 3600;
@@ -56,7 +58,7 @@ export function seriesUid(eventId: string, splitKey: string | null): string {
 }
 
 /** How a series' times are written. */
-type Zoning =
+export type Zoning =
   | { kind: 'date' }
   | { kind: 'floating' }
   | { kind: 'utc'; tz: string }
@@ -158,7 +160,16 @@ function durationOf(s: ExportedSeries): Temporal.Duration {
   return resolve(s.start, s.tz).until(resolve(s.end, s.endTz ?? s.tz), { largestUnit: 'hours' });
 }
 
-function commonFields(ev: CalendarEvent, s: ExportedSeries, z: Zoning, title: string, description: string, location: string, category: string | null): Partial<ICalEventData> {
+function commonFields(
+  ev: CalendarEvent,
+  s: ExportedSeries,
+  z: Zoning,
+  title: string,
+  description: string,
+  location: string,
+  category: string | null,
+  color: string | null,
+): Partial<ICalEventData> {
   const data: Partial<ICalEventData> = {
     summary: title,
     sequence: sequenceOf(ev),
@@ -170,6 +181,9 @@ function commonFields(ev: CalendarEvent, s: ExportedSeries, z: Zoning, title: st
   if (description) data.description = description;
   if (location) data.location = { title: location };
   if (category) data.categories = [{ name: category }];
+  // RFC 7986 COLOR: a CSS colour name or hex value, written only when it is one.
+  // ical-generator only takes X- names: renamed to COLOR in buildIcs().
+  if (color !== null && /^#?[A-Za-z0-9]{1,32}$/.test(color)) data.x = [{ key: COLOR_MARK, value: color }];
   if (z.kind === 'date') data.allDay = true;
   if (z.kind === 'floating') data.floating = true;
   if (z.kind === 'zoned') data.timezone = z.tzid;
@@ -207,6 +221,7 @@ function overrideEvent(ev: CalendarEvent, s: ExportedSeries, z: Zoning, uid: str
       ov.description ?? s.description,
       ov.location ?? s.location,
       ov.category !== undefined ? ov.category : s.category,
+      ov.color !== undefined ? ov.color : s.color,
     ),
     id: uid,
     start,
@@ -220,10 +235,10 @@ function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<st
   const s = cleanSeries(stored);
   const z = zoningOf(s);
   // UID is TEXT (RFC 5545 §3.8.4.7): `;`, `,` and `\` are escaped like any text.
-  const uid = escape(seriesUid(checkedId(ev), s.splitKey), false);
+  const uid = escape(s.splitKey === null ? (checkedUid(ev) ?? seriesUid(checkedId(ev), null)) : seriesUid(checkedId(ev), s.splitKey), false);
   const recurring = s.rrule !== null || s.rdates.length > 0;
   const main: ICalEventData = {
-    ...commonFields(ev, s, z, s.title, s.description, s.location, s.category),
+    ...commonFields(ev, s, z, s.title, s.description, s.location, s.category, s.color),
     id: uid,
     start: timeValue(z, s.start, s.tz),
     end: timeValue(z, s.end, s.endTz ?? s.tz),
@@ -240,7 +255,9 @@ function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<st
     dateList('RDATE', s.rdates, s, z),
   ].filter((l): l is string => l !== null);
   // A string is written as given (each line), which keeps every RRULE part and our EXDATE forms.
-  main.repeating = lines.join('\r\n');
+  // ical-generator prefixes a lone line with "RRULE:", which would turn an RDATE-only series' only
+  // line into a broken rule; written twice it stays an RDATE (RFC 5545: the sets are united).
+  main.repeating = (lines.length === 1 && s.rrule === null ? [lines[0], lines[0]] : lines).join('\r\n');
   for (const [key, ov] of Object.entries(s.overrides)) {
     if (orphans.has(key) || exdates.includes(key)) continue;
     const extra = overrideEvent(ev, s, z, uid, key, ov);
@@ -296,7 +313,8 @@ export function buildIcs(doc: Y.Doc, info: FeedInfo): string {
       }
     }
   }
-  const ics = fixAllDayRecurrenceIds(cal.toString());
+  // Escaped text never starts a line with a property name, so only the marked lines change.
+  const ics = fixAllDayRecurrenceIds(cal.toString()).replaceAll(`\r\n${COLOR_MARK}:`, '\r\nCOLOR:');
   // RFC 7986 COLOR (ical-generator writes only Apple's X-APPLE-CALENDAR-COLOR).
   return ics.replace('\r\nVERSION:2.0\r\n', `\r\nVERSION:2.0\r\nCOLOR:${colorName}\r\n`);
 }

@@ -35,8 +35,12 @@ import {
 import { KithError } from '../errors/catalogue.js';
 import { sha256 } from '../ids.js';
 import { fromModelError } from './errors.js';
-import { checkZoneExpansion, checkZoneShape, ZoneRefused } from './vtimezone-limits.js';
-import { ianaFromTzid } from './zones.js';
+import type { ParsedImport } from './ics-parse.js';
+
+export { countComponents, parseIcs, type ParsedImport } from './ics-parse.js';
+import { dateValues, ImportError, keyIn, readProp, text, timingOf, wallText, type FileZones } from './ics-times.js';
+import { exportRule } from './ics-export.js';
+import { isUtcZone } from './zones.js';
 
 export interface ImportIssue {
   uid: string | null;
@@ -55,178 +59,6 @@ export interface ImportResult {
 /** At most this many issues are listed (the counts stay exact). */
 const MAX_ISSUES = 100;
 
-// ---------------------------------------------------------------------------------------------
-// Reading times
-
-/** A time read from a property: a date, a wall clock in an IANA zone or floating, or an instant. */
-type ReadTime =
-  | { kind: 'date'; date: Temporal.PlainDate }
-  | { kind: 'wall'; wall: Temporal.PlainDateTime; tz: string | null }
-  | { kind: 'instant'; instant: Temporal.Instant };
-
-class ImportError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface FileZones {
-  /** TZID → the file's VTIMEZONE component for it. */
-  vtimezones: Map<string, ICAL.Component>;
-  /** TZID → its VTIMEZONE as an ical.js zone (expanded once, not per time), or why it was refused. */
-  converters: Map<string, ICAL.Timezone | ImportError>;
-}
-
-/** The file's own zone for `tzid`, once its shape and the expansion a time of `year` needs are checked. */
-function fileZone(zones: FileZones, tzid: string, vtz: ICAL.Component, year: number): ICAL.Timezone {
-  let zone = zones.converters.get(tzid);
-  if (zone === undefined) {
-    try {
-      checkZoneShape(vtz);
-      zone = new ICAL.Timezone(vtz);
-    } catch (err) {
-      zone = new ImportError('UNSUPPORTED_TIME_ZONE', err instanceof ZoneRefused ? err.message : `VTIMEZONE "${tzid.slice(0, 80)}" could not be read`);
-    }
-    zones.converters.set(tzid, zone);
-  }
-  if (zone instanceof ImportError) throw zone;
-  try {
-    checkZoneExpansion(vtz, year);
-  } catch (err) {
-    if (err instanceof ZoneRefused) throw new ImportError('UNSUPPORTED_TIME_ZONE', err.message);
-    throw err;
-  }
-  return zone;
-}
-
-function readValue(value: ICAL.Time, tzid: string | undefined, zones: FileZones): ReadTime {
-  const date = Temporal.PlainDate.from({ year: value.year, month: value.month, day: value.day });
-  if (value.isDate) return { kind: 'date', date };
-  const wall = date.toPlainDateTime({ hour: value.hour, minute: value.minute, second: Math.min(59, value.second) });
-  if (value.zone?.tzid === 'UTC' && tzid === undefined) {
-    return { kind: 'instant', instant: wall.toZonedDateTime('UTC').toInstant() };
-  }
-  if (tzid === undefined) return { kind: 'wall', wall, tz: null };
-  const vtz = zones.vtimezones.get(tzid);
-  const lic = vtz?.getFirstPropertyValue('x-lic-location');
-  const iana = ianaFromTzid(tzid, typeof lic === 'string' ? lic : null);
-  if (iana) return { kind: 'wall', wall, tz: iana };
-  if (vtz) {
-    // Not a zone we can name: the file's own VTIMEZONE still gives the instant.
-    const t = value.clone();
-    t.zone = fileZone(zones, tzid, vtz, value.year);
-    return { kind: 'instant', instant: Temporal.Instant.fromEpochMilliseconds(t.toUnixTime() * 1000) };
-  }
-  throw new ImportError('UNKNOWN_TIME_ZONE', `TZID "${tzid}" is not an IANA or Windows zone and the file has no VTIMEZONE for it`);
-}
-
-function readProp(comp: ICAL.Component, name: string, zones: FileZones): ReadTime | undefined {
-  const prop = comp.getFirstProperty(name);
-  if (!prop) return undefined;
-  const value = prop.getFirstValue();
-  if (!(value instanceof ICAL.Time)) throw new ImportError('INVALID_DATE', `${name.toUpperCase()} is not a date or date-time`);
-  const tzid = prop.getParameter('tzid');
-  return readValue(value, typeof tzid === 'string' ? tzid : undefined, zones);
-}
-
-const wallText = (wall: Temporal.PlainDateTime): string => wall.toString({ smallestUnit: wall.second === 0 ? 'minute' : 'second' });
-
-/** A read time as the wall clock (or date) the model stores, in zone `tz` (null: floating). */
-function wallIn(t: ReadTime, tz: string | null): Temporal.PlainDateTime {
-  switch (t.kind) {
-    case 'date':
-      return t.date.toPlainDateTime();
-    case 'instant':
-      return t.instant.toZonedDateTimeISO(tz ?? 'UTC').toPlainDateTime();
-    case 'wall':
-      if (t.tz === null || tz === null || t.tz === tz) return t.wall;
-      return t.wall.toZonedDateTime(t.tz, { disambiguation: 'compatible' }).withTimeZone(tz).toPlainDateTime();
-  }
-}
-
-/** The occurrence key (local date in the series' zone) a RECURRENCE-ID/EXDATE/RDATE names. */
-function keyIn(t: ReadTime, tz: string | null): string {
-  return t.kind === 'date' ? t.date.toString() : wallIn(t, tz).toPlainDate().toString();
-}
-
-function dateValues(comp: ICAL.Component, name: 'exdate' | 'rdate', zones: FileZones, tz: string | null): string[] {
-  const keys: string[] = [];
-  for (const prop of comp.getAllProperties(name)) {
-    const tzid = prop.getParameter('tzid');
-    for (const raw of prop.getValues() as unknown[]) {
-      const value = raw instanceof ICAL.Period ? raw.start : raw;
-      if (!(value instanceof ICAL.Time)) continue;
-      keys.push(keyIn(readValue(value, typeof tzid === 'string' ? tzid : undefined, zones), tz));
-    }
-  }
-  return [...new Set(keys)].sort();
-}
-
-const text = (comp: ICAL.Component, name: string, limit: number): string => {
-  const v = comp.getFirstPropertyValue(name);
-  return typeof v === 'string' ? v.slice(0, limit) : '';
-};
-
-// ---------------------------------------------------------------------------------------------
-// VEVENTs → what to store
-
-interface Timing {
-  start: string;
-  end: string;
-  tz: string | null;
-  endTz: string | null;
-  allDay: boolean;
-}
-
-/** DTSTART/DTEND/DURATION as model times. `utcZone` places UTC instants of single events. */
-function timingOf(comp: ICAL.Component, zones: FileZones, utcZone: string): Timing {
-  const start = readProp(comp, 'dtstart', zones);
-  if (!start) throw new ImportError('INVALID_DATE', 'DTSTART is missing');
-  const allDay = start.kind === 'date';
-  const tz = start.kind === 'wall' ? start.tz : start.kind === 'instant' ? utcZone : null;
-  const startWall = wallIn(start, tz);
-  const endProp = readProp(comp, 'dtend', zones);
-  let endTz: string | null = null;
-  let endWall: Temporal.PlainDateTime;
-  if (endProp) {
-    if (!allDay && endProp.kind === 'wall' && endProp.tz !== null && tz !== null && endProp.tz !== tz) {
-      endTz = endProp.tz; // a flight: the end is shown in its own zone
-      endWall = endProp.wall;
-    } else {
-      endWall = wallIn(endProp, tz);
-    }
-  } else {
-    const duration = comp.getFirstPropertyValue('duration');
-    if (duration instanceof ICAL.Duration) {
-      const sign = duration.isNegative ? -1 : 1;
-      const d = Temporal.Duration.from({
-        days: sign * (duration.weeks * 7 + duration.days),
-        hours: sign * duration.hours,
-        minutes: sign * duration.minutes,
-        seconds: sign * duration.seconds,
-      });
-      endWall =
-        tz === null || allDay
-          ? startWall.add(d)
-          : startWall.toZonedDateTime(tz, { disambiguation: 'compatible' }).add(d).withTimeZone(tz).toPlainDateTime();
-    } else {
-      // RFC 5545 §3.6.1: a DATE start lasts one day; a DATE-TIME start with no end is an instant.
-      endWall = allDay ? startWall.add({ days: 1 }) : startWall;
-    }
-  }
-  if (allDay) {
-    const s = startWall.toPlainDate();
-    let e = endWall.toPlainDate();
-    if (Temporal.PlainDate.compare(e, s) <= 0) e = s.add({ days: 1 });
-    return { start: s.toString(), end: e.toString(), tz: null, endTz: null, allDay };
-  }
-  // Zero-length events (deadlines) get one minute: the model wants an end after the start.
-  if (endTz === null && Temporal.PlainDateTime.compare(endWall, startWall) === 0) endWall = startWall.add({ minutes: 1 });
-  return { start: wallText(startWall), end: wallText(endWall), tz, endTz, allDay };
-}
 
 interface Desired {
   uid: string;
@@ -246,7 +78,13 @@ function isCancelled(comp: ICAL.Component): boolean {
   return typeof s === 'string' && s.toUpperCase() === 'CANCELLED';
 }
 
-function describe(master: ICAL.Component, uid: string, overrides: ICAL.Component[], zones: FileZones, calZone: string | null): { desired: Desired; issues: ImportIssue[] } {
+/** A UID the model can store: bounded, without control characters (else the feed names the event by its id). */
+function storableUid(uid: string): string | null {
+  // eslint-disable-next-line no-control-regex
+  return uid.length <= LIMITS.uid && !/[\u0000-\u001F\u007F]/.test(uid) ? uid : null;
+}
+
+function describe(master: ICAL.Component, uid: string, id: string, storedUid: string | null, overrides: ICAL.Component[], zones: FileZones, calZone: string | null): { desired: Desired; issues: ImportIssue[] } {
   const issues: ImportIssue[] = [];
   const rrules = master.getAllProperties('rrule');
   const recurring = rrules.length > 0 || master.getAllProperties('rdate').length > 0;
@@ -254,7 +92,8 @@ function describe(master: ICAL.Component, uid: string, overrides: ICAL.Component
   // series keeps UTC (its rule repeats at a fixed UTC time).
   const timing = timingOf(master, zones, !recurring && calZone ? calZone : 'UTC');
   const input: EventInput = {
-    id: eventIdForUid(uid),
+    id,
+    uid: storedUid,
     title: text(master, 'summary', LIMITS.title),
     description: text(master, 'description', LIMITS.description),
     location: text(master, 'location', LIMITS.location),
@@ -272,7 +111,9 @@ function describe(master: ICAL.Component, uid: string, overrides: ICAL.Component
   input.color = typeof color === 'string' && color.length > 0 ? color.slice(0, LIMITS.color) : null;
   if (rrules.length > 1) issues.push({ uid, code: 'INVALID_RECURRENCE', message: 'only the first of several RRULEs was imported' });
   const rule = rrules[0]?.getFirstValue();
-  if (rule instanceof ICAL.Recur) input.rrule = rule.toString();
+  // UNTIL in the form the feed writes it (UTC for zoned series, a date for all-day ones), so a
+  // round trip through the feed reads back the same rule.
+  if (rule instanceof ICAL.Recur) input.rrule = exportRule(rule.toString(), timing.allDay ? { kind: 'date' } : timing.tz === null ? { kind: 'floating' } : { kind: 'utc', tz: timing.tz });
   const seriesTz = timing.allDay ? null : timing.tz;
   input.exdates = dateValues(master, 'exdate', zones, seriesTz);
   input.rdates = dateValues(master, 'rdate', zones, seriesTz);
@@ -300,6 +141,13 @@ function describe(master: ICAL.Component, uid: string, overrides: ICAL.Component
             : wallText(Temporal.PlainDateTime.from(wall).toZonedDateTime(from, { disambiguation: 'compatible' }).withTimeZone(seriesTz).toPlainDateTime());
         patch.start = inSeries(t.start, t.tz);
         patch.end = inSeries(t.end, t.endTz ?? t.tz);
+      } else {
+        // The model keeps one kind (all-day or timed) per series: said, never silently dropped.
+        issues.push({
+          uid,
+          code: 'UNSUPPORTED_OVERRIDE',
+          message: `the occurrence of ${key} was made ${t.allDay ? 'all-day' : 'timed'} in a ${timing.allDay ? 'all-day' : 'timed'} series; its time was not changed`,
+        });
       }
       desired.overrides.push({ key, patch });
     } catch (err) {
@@ -321,61 +169,13 @@ function issueOf(uid: string | null, err: unknown): ImportIssue {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Parsing
-
-export interface ParsedImport {
-  events: Array<{ uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>;
-  zones: FileZones;
-  calZone: string | null;
-}
-
-/** Components in an ICS text (its BEGIN: lines), counted before anything parses it. */
-export function countComponents(body: string): number {
-  return body.match(/^BEGIN:/gim)?.length ?? 0;
-}
-
-/** Parses the file; throws INVALID_ICALENDAR when it is not iCalendar at all. */
-export function parseIcs(body: string): ParsedImport {
-  let jcal: unknown;
-  try {
-    jcal = ICAL.parse(body);
-  } catch (err) {
-    throw new KithError('INVALID_ICALENDAR', `The file is not valid iCalendar: ${(err as Error).message}`.slice(0, 300));
-  }
-  const roots = (Array.isArray(jcal) && Array.isArray(jcal[0]) ? jcal : [jcal]) as unknown[][];
-  const calendars = roots.map((j) => new ICAL.Component(j)).filter((c) => c.name === 'vcalendar');
-  if (calendars.length === 0) throw new KithError('INVALID_ICALENDAR', 'The file has no VCALENDAR.');
-  const zones: FileZones = { vtimezones: new Map(), converters: new Map() };
-  let calZone: string | null = null;
-  const byUid = new Map<string, { uid: string; master: ICAL.Component | null; overrides: ICAL.Component[] }>();
-  for (const cal of calendars) {
-    for (const vtz of cal.getAllSubcomponents('vtimezone')) {
-      const tzid = vtz.getFirstPropertyValue('tzid');
-      if (typeof tzid === 'string') zones.vtimezones.set(tzid, vtz);
-    }
-    const wr = cal.getFirstPropertyValue('x-wr-timezone');
-    if (calZone === null && typeof wr === 'string') calZone = ianaFromTzid(wr);
-    for (const ve of cal.getAllSubcomponents('vevent')) {
-      let uid = ve.getFirstPropertyValue('uid');
-      if (typeof uid !== 'string' || uid.length === 0) {
-        // RFC 5545 requires a UID; without one, the same summary and start count as the same event.
-        uid = `nouid-${sha256(`${String(ve.getFirstPropertyValue('summary'))}|${ve.getFirstProperty('dtstart')?.toICALString() ?? ''}`)}`;
-      }
-      const group = byUid.get(uid) ?? { uid, master: null, overrides: [] };
-      if (ve.getFirstProperty('recurrence-id')) group.overrides.push(ve);
-      else if (group.master === null) group.master = ve;
-      else group.overrides.push(ve); // a duplicate master: reported when applied
-      byUid.set(uid, group);
-    }
-  }
-  return { events: [...byUid.values()], zones, calZone };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Applying
 
 /** The parts of an event an import controls, for telling whether a re-import changes anything. */
 function comparable(ev: CalendarEvent): unknown {
+  // The feed writes a cancelled occurrence as an EXDATE: the two are the same to a calendar.
+  const cancelled = Object.keys(ev.overrides).filter((k) => ev.overrides[k]!.cancelled === true);
+  const overrides = Object.fromEntries(Object.entries(ev.overrides).filter(([, ov]) => ov.cancelled !== true));
   return {
     title: ev.title,
     description: ev.description,
@@ -383,13 +183,14 @@ function comparable(ev: CalendarEvent): unknown {
     allDay: ev.allDay,
     start: ev.start,
     duration: ev.duration,
-    tz: ev.allDay ? null : ev.tz,
+    tz: ev.allDay ? null : ev.tz !== null && isUtcZone(ev.tz) ? 'UTC' : ev.tz, // Etc/GMT is written (and read back) as UTC
     endTz: ev.endTz,
     rrule: ev.rrule,
-    exdates: ev.exdates,
+    exdates: [...new Set([...ev.exdates, ...cancelled])].sort(),
     rdates: ev.rdates,
-    overrides: ev.overrides,
+    overrides,
     segments: ev.segments,
+    uid: ev.uid,
     color: ev.color,
     category: ev.category,
   };
@@ -477,6 +278,7 @@ export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): Im
     for (const i of issues) if (result.errors.length < MAX_ISSUES) result.errors.push(i);
   };
   const ctx: OpContext = { actor };
+  report(parsed.issues);
   // Changed events are built here first: invalid data never reaches the room, and an unchanged
   // event is not rewritten. One scratch document for the whole import (a Y.Doc per event costs
   // random ids and allocations).
@@ -498,6 +300,17 @@ export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): Im
     scratch.destroy();
   }
   return result;
+}
+
+const KITH_UID = /^(.+?)(?:_(\d{4}-\d{2}-\d{2}))?@kith$/;
+
+/** The room's own event a `<eventId>@kith` (or segment `<eventId>_<splitKey>@kith`) UID names, if it exists. */
+function ownEvent(doc: Y.Doc, uid: string): { id: string; segment: boolean } | null {
+  const m = KITH_UID.exec(uid);
+  if (!m) return null;
+  const ev = getEvent(doc, m[1]!);
+  if (ev === null) return null;
+  return { id: ev.id, segment: m[2] !== undefined };
 }
 
 function importGroup(
@@ -522,7 +335,16 @@ function importGroup(
   overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
   const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
   try {
-    const { desired, issues } = describe(master, uid, overrides, parsed.zones, parsed.calZone);
+    const own = ownEvent(doc, uid);
+    if (own?.segment) {
+      report([{ uid, code: 'UNSUPPORTED_OVERRIDE', message: 'a "this and following" part of a Kith series is not re-imported; edit it in Kith' }]);
+      result.skipped++;
+      return;
+    }
+    const id = own?.id ?? eventIdForUid(uid);
+    // An event made in Kith keeps having no UID of its own (the feed names it `<id>@kith`).
+    const storedUid = own ? (getEvent(doc, own.id)?.uid ?? null) : storableUid(uid);
+    const { desired, issues } = describe(master, uid, id, storedUid, overrides, parsed.zones, parsed.calZone);
     const existing = getEvent(doc, desired.id);
     if (desired.cancelledMaster) {
       if (existing && existing.deleted === null) {

@@ -1,3 +1,4 @@
+import { initRoom } from '@kith/model';
 import type { KithModule } from '../modules/module.js';
 import { ImportRunner } from './import-runner.js';
 import { LiveServer } from './live.js';
@@ -20,6 +21,9 @@ export function calendarModule(): KithModule {
         quota: ctx.upgrades.quota,
         addressOf: (req) => ctx.upgrades.addressOf(req),
       };
+      // A room made over REST gets the header a @kith/client writes on open (schema version, name),
+      // so every client finds it from the start.
+      const stopInit = ctx.members.onRoomCreated(({ roomId, name }) => ctx.rooms.edit(roomId, (doc) => initRoom(doc, { name })));
       const options = { sync, storage: ctx.storage, config: ctx.config };
       const imports = new ImportRunner(ctx.config.limits, ctx.componentLogger('import'));
       await ctx.app.register(calendarRoutes, { ...options, imports });
@@ -32,7 +36,12 @@ export function calendarModule(): KithModule {
         membership: { subscribe: ctx.members.onChange },
       });
       ctx.upgrades.register('/live', live.handleUpgrade);
-      return { close: async () => Promise.all([live.close(), imports.close()]).then(() => undefined) };
+      return {
+        close: async () => {
+          stopInit();
+          await Promise.all([live.close(), imports.close()]);
+        },
+      };
     },
   };
 }

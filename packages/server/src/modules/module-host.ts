@@ -51,6 +51,7 @@ function moduleContext(name: string, sql: ModuleSql, deps: ModuleHostDeps): Modu
       role: async (roomId, userId) => (await storage.rooms.member(roomId, userId))?.role,
       roomName: async (roomId) => (await storage.rooms.get(roomId))?.name,
       onChange: (listener) => deps.membership.subscribe(listener),
+      onRoomCreated: (listener) => deps.membership.onRoomCreated(listener),
     },
     sql,
     storage,

@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { KithConfig } from '../config/config.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { MembershipChange } from '../rooms/membership-events.js';
+import type { CreatedRoom, MembershipChange } from '../rooms/membership-events.js';
 import type { ModuleMigrations, ModuleSql } from '../storage/module-tables.js';
 import type { Role, Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
@@ -63,6 +63,8 @@ export interface MemberLookup {
   roomName(roomId: string): Promise<string | undefined>;
   /** Membership changes made through this process's room API, at once; returns unsubscribe. */
   onChange(listener: (change: MembershipChange) => void): () => void;
+  /** A room created through this process's room API; awaited before the creator gets its 201. */
+  onRoomCreated(listener: (room: CreatedRoom) => Promise<void>): () => void;
 }
 
 export interface ModuleContext {
@@ -104,4 +106,4 @@ export interface ModuleContext {
 export type { ModuleMigrations, ModuleSql } from '../storage/module-tables.js';
 export type { RoomApi, RoomWatcher } from '../sync/room-api.js';
 export type { UpgradeHandler } from '../sync/upgrade.js';
-export type { MembershipChange } from '../rooms/membership-events.js';
+export type { CreatedRoom, MembershipChange } from '../rooms/membership-events.js';

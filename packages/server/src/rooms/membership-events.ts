@@ -8,6 +8,12 @@ export interface MembershipChange {
   role: Role | null;
 }
 
+/** A room just created over the room API. */
+export interface CreatedRoom {
+  roomId: string;
+  name: string;
+}
+
 /**
  * In-process bus from the room API to open sync sockets, so that a removal or a lowered role
  * reaches the member's sockets at once.
@@ -22,5 +28,17 @@ export class MembershipEvents {
   subscribe(listener: (change: MembershipChange) => void): () => void {
     this.emitter.on('change', listener);
     return () => this.emitter.off('change', listener);
+  }
+
+  private readonly creators = new Set<(room: CreatedRoom) => Promise<void>>();
+
+  /** Work that belongs to a new room (the calendar writes its document's header); awaited before the 201. */
+  onRoomCreated(listener: (room: CreatedRoom) => Promise<void>): () => void {
+    this.creators.add(listener);
+    return () => this.creators.delete(listener);
+  }
+
+  async roomCreated(room: CreatedRoom): Promise<void> {
+    for (const listener of this.creators) await listener(room);
   }
 }

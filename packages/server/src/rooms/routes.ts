@@ -75,6 +75,8 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
   app.post('/rooms', { schema: { body: CreateRoomBody, response: { 201: RoomSummary } } }, async (request, reply) => {
     const room = { roomId: newRoomId(), name: request.body.name.trim(), createdBy: request.user.userId, createdAt: Date.now() };
     await storage.rooms.create(room);
+    // Modules set the new document up (schema version, name) before anyone is told the room exists.
+    await membership.roomCreated({ roomId: room.roomId, name: room.name });
     return reply.code(201).send({ roomId: room.roomId, name: room.name, role: 'owner' as const });
   });
 
