@@ -287,7 +287,7 @@ describe('membership and tokens', () => {
   it('with membership events wired in, a removed member is told at once and a demoted one cannot write', async () => {
     const membership = new MembershipEvents();
     const { app, sync, storage } = t.server;
-    const wired = new LiveServer({ app, sync, storage, config: defaultConfig(), logger: createLogger('silent'), membership });
+    const wired = new LiveServer({ app, rooms: sync.rooms, upgrades: sync, storage, config: defaultConfig(), logger: createLogger('silent'), membership });
     sync.registerUpgrade('/live-wired', wired.handleUpgrade);
     try {
       const roomId = await familyRoom();

@@ -1,11 +1,11 @@
 /**
  * Which calendar events changed in a room, told once the change is on disk.
  *
- * A channel watches one room (sync.watchRoom) while someone listens. The model's observeEvents
+ * A channel watches one room (rooms.watch) while someone listens. The model's observeEvents
  * notes the ids every transaction touches — whoever made it: a Yjs client, REST, the live socket,
  * an import. Observers fire inside the transaction, before the sync layer has queued the update
  * for its commit, so nothing is sent from there. After each commit of the room the noted ids are
- * read back through `sync.readRoom`, which runs the read on a state that is on disk by the time
+ * read back through `rooms.read`, which runs the read on a state that is on disk by the time
  * the answer is delivered (a change still in flight waits for its own commit). Dispatches of one
  * room are chained, so listeners see changes in order.
  */
@@ -13,7 +13,7 @@ import type * as Y from 'yjs';
 import type { Logger } from 'pino';
 import { getEvent, observeEvents } from '@kith/model';
 import type { Role, Storage } from '../storage/storage.js';
-import type { CalendarSync } from './room-sync.js';
+import type { RoomApi } from '../sync/room-api.js';
 import { eventView, type EventView } from './api-events.js';
 
 export type EventChange =
@@ -44,14 +44,14 @@ export class RoomChannel {
 
   constructor(
     readonly roomId: string,
-    private readonly deps: { sync: CalendarSync; storage: Storage; logger: Logger },
+    private readonly deps: { rooms: RoomApi; storage: Storage; logger: Logger },
     private readonly onEmpty: (channel: RoomChannel) => void,
   ) {
     this.ready = this.watch();
   }
 
   private async watch(): Promise<void> {
-    const stop = await this.deps.sync.watchRoom(this.roomId, {
+    const stop = await this.deps.rooms.watch(this.roomId, {
       onOpen: (doc: Y.Doc) => {
         this.unobserve = observeEvents(doc, (change) => {
           for (const id of change.ids) this.pending.add(id);
@@ -97,7 +97,7 @@ export class RoomChannel {
 
   private async dispatch(ids: string[]): Promise<void> {
     if (this.stopped || this.listeners.size === 0) return;
-    const changes = await this.deps.sync.readRoom(this.roomId, (doc): EventChange[] =>
+    const changes = await this.deps.rooms.read(this.roomId, (doc): EventChange[] =>
       ids.map((id) => {
         const ev = getEvent(doc, id);
         return ev && ev.deleted === null
@@ -147,7 +147,7 @@ export class RoomChannel {
 export class Channels {
   private readonly channels = new Map<string, RoomChannel>();
 
-  constructor(private readonly deps: { sync: CalendarSync; storage: Storage; logger: Logger }) {}
+  constructor(private readonly deps: { rooms: RoomApi; storage: Storage; logger: Logger }) {}
 
   /** Adds a listener to the room's channel, watching the room first if needed. */
   async listen(roomId: string, listener: ChannelListener): Promise<void> {

@@ -32,7 +32,8 @@ import { ERRORS, KithError, type ErrorCode } from '../errors/catalogue.js';
 import { describeValidation } from '../errors/http.js';
 import type { MembershipEvents } from '../rooms/membership-events.js';
 import type { Role, Storage } from '../storage/storage.js';
-import type { CalendarSync } from './room-sync.js';
+import type { UpgradeAccess } from '../modules/module.js';
+import type { RoomApi } from '../sync/room-api.js';
 import { refuseUpgrade } from '../sync/upgrade.js';
 import { PingSlices } from '../sync/ping-slices.js';
 import { TokenBucket } from '../sync/token-bucket.js';
@@ -43,7 +44,9 @@ import { CreateEventBody, PatchEventBody } from './schemas.js';
 
 export interface LiveDeps {
   app: FastifyInstance;
-  sync: CalendarSync;
+  rooms: RoomApi;
+  /** Socket caps shared with `/sync`, and the client address as `/sync` resolves it. */
+  upgrades: Pick<UpgradeAccess, 'quota' | 'addressOf'>;
   storage: Storage;
   config: KithConfig;
   logger: Logger;
@@ -101,7 +104,7 @@ export class LiveServer {
 
   constructor(readonly deps: LiveDeps) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
-    this.channels = new Channels({ sync: deps.sync, storage: deps.storage, logger: deps.logger });
+    this.channels = new Channels({ rooms: deps.rooms, storage: deps.storage, logger: deps.logger });
     this.pings = new PingSlices(deps.config.sync.pingIntervalMs, (visit) => {
       for (const s of this.sockets) if (!s.closed) visit(s, s.ws);
     });
@@ -113,7 +116,7 @@ export class LiveServer {
 
   handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on('error', () => socket.destroy());
-    const { quota, addressOf } = this.deps.sync;
+    const { quota, addressOf } = this.deps.upgrades;
     const address = addressOf(req);
     try {
       if (!this.accepting) throw new KithError('SHUTTING_DOWN');
@@ -231,7 +234,7 @@ class LiveSocket implements ChannelListener {
 
   /** Gives the socket's quota slots back; once the socket is really gone (its buffers freed). */
   releaseSlots(): void {
-    const { quota } = this.server.deps.sync;
+    const { quota } = this.server.deps.upgrades;
     if (this.addressSlot) quota.releaseAddress(this.address);
     if (this.userSlot && this.user) quota.releaseUser(this.user.userId);
     this.addressSlot = this.userSlot = false;
@@ -313,7 +316,7 @@ class LiveSocket implements ChannelListener {
   private async handle(m: Record<string, unknown> & { type: string }): Promise<void> {
     const reply = (message: Record<string, unknown>) =>
       this.send(m.requestId !== undefined ? { ...message, requestId: m.requestId } : message);
-    const { sync, storage } = this.server.deps;
+    const { rooms, storage } = this.server.deps;
     switch (m.type as MessageType) {
       case 'ping':
         return reply({ type: 'pong' });
@@ -349,7 +352,7 @@ class LiveSocket implements ChannelListener {
         const roomId = await this.writer(m.roomId as string);
         const actor = this.userId;
         const body = bodyOf(m);
-        const event = await sync.editRoom(roomId, (doc) =>
+        const event = await rooms.edit(roomId, (doc) =>
           modelCall(() => {
             const id = createEvent(doc, toEventInput(body), { actor });
             return eventView(getEvent(doc, id)!);
@@ -362,7 +365,7 @@ class LiveSocket implements ChannelListener {
         const actor = this.userId;
         const eventId = m.eventId as string;
         const body = bodyOf(m);
-        const event = await sync.editRoom(roomId, (doc) =>
+        const event = await rooms.edit(roomId, (doc) =>
           modelCall(() => {
             const current = getEvent(doc, eventId);
             if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
@@ -376,7 +379,7 @@ class LiveSocket implements ChannelListener {
         const roomId = await this.writer(m.roomId as string);
         const actor = this.userId;
         const eventId = m.eventId as string;
-        await sync.editRoom(roomId, (doc) =>
+        await rooms.edit(roomId, (doc) =>
           modelCall(() => {
             const current = getEvent(doc, eventId);
             if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
@@ -394,7 +397,7 @@ class LiveSocket implements ChannelListener {
     if (this.user && claims.userId !== this.user.userId) throw new KithError('TOKEN_USER_MISMATCH');
     if (!this.userSlot) {
       try {
-        this.server.deps.sync.quota.takeUser(claims.userId);
+        this.server.deps.upgrades.quota.takeUser(claims.userId);
       } catch (err) {
         // Over the user's socket cap: say so, then close (the client should not retry at once).
         this.sendError(asKithError(err));

@@ -27,7 +27,7 @@ import { KithError } from '../errors/catalogue.js';
 import { newSecretToken, sha256 } from '../ids.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
-import type { CalendarSync } from './room-sync.js';
+import type { RoomApi } from '../sync/room-api.js';
 import { linkBase } from '../web/public-url.js';
 import { eventView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
@@ -52,7 +52,7 @@ import { Type } from 'typebox';
 import * as Y from 'yjs';
 
 export interface CalendarRouteOptions {
-  sync: CalendarSync;
+  rooms: RoomApi;
   storage: Storage;
   config: KithConfig;
   /** Where ICS imports run (worker threads); only the calendar routes need it. */
@@ -84,7 +84,7 @@ function nextPageUrl(url: string, cursor: string): string {
 }
 
 export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
-  const { sync, storage, config, imports } = opts;
+  const { rooms, storage, config, imports } = opts;
   strictJsonApi(app);
   app.addContentTypeParser('text/calendar', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
@@ -134,7 +134,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
       if (span > MAX_WINDOW_DAYS * 86_400_000) {
         throw new KithError('WINDOW_TOO_LARGE', `to: the window may span at most ${MAX_WINDOW_DAYS} days`);
       }
-      const page = await sync.readRoom(request.params.roomId, (doc) =>
+      const page = await rooms.read(request.params.roomId, (doc) =>
         modelCall(() => occurrencePage(doc, window, limit, q.cursor)),
       );
       const nextUrl = page.next === null ? null : nextPageUrl(request.url, page.next);
@@ -148,7 +148,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
     async (request, reply) => {
       const me = await writer(request, request.params.roomId);
       const input = modelCall(() => toEventInput(request.body));
-      const view = await sync.editRoom(me.roomId, (doc) =>
+      const view = await rooms.edit(me.roomId, (doc) =>
         modelCall(() => {
           const id = createEvent(doc, input, { actor: me.userId });
           return eventView(getEvent(doc, id)!);
@@ -164,7 +164,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
     async (request) => {
       const { roomId, eventId } = request.params;
       await member(request, roomId);
-      const ev = await sync.readRoom(roomId, (doc) => getEvent(doc, eventId));
+      const ev = await rooms.read(roomId, (doc) => getEvent(doc, eventId));
       if (!ev || ev.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
       return eventView(ev);
     },
@@ -176,7 +176,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
     async (request) => {
       const { roomId, eventId } = request.params;
       const me = await writer(request, roomId);
-      return sync.editRoom(roomId, (doc) =>
+      return rooms.edit(roomId, (doc) =>
         modelCall(() => {
           const current = getEvent(doc, eventId);
           if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
@@ -190,7 +190,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
   app.delete('/rooms/:roomId/events/:eventId', { schema: { params: EventParams } }, async (request, reply) => {
     const { roomId, eventId } = request.params;
     const me = await writer(request, roomId);
-    await sync.editRoom(roomId, (doc) =>
+    await rooms.edit(roomId, (doc) =>
       modelCall(() => {
         const current = getEvent(doc, eventId);
         if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
@@ -257,9 +257,9 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
       // The worker builds the import against a copy of the room and returns its changes as a few
       // updates; each is applied here through the same path as every server edit (stored, then
       // broadcast), one at a time so that other rooms are served in between.
-      const state = await sync.readRoom(me.roomId, (doc) => Y.encodeStateAsUpdate(doc));
+      const state = await rooms.read(me.roomId, (doc) => Y.encodeStateAsUpdate(doc));
       const { result, updates } = await imports.run({ body, state, actor: me.userId });
-      for (const update of updates) await sync.editRoom(me.roomId, (doc) => Y.applyUpdate(doc, update));
+      for (const update of updates) await rooms.edit(me.roomId, (doc) => Y.applyUpdate(doc, update));
       return result;
     },
   );
@@ -267,7 +267,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
 
 /** The public feed: the secret in the URL is the only credential. */
 export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
-  const { sync, storage } = opts;
+  const { rooms, storage } = opts;
   app.get(
     '/feeds/:file',
     {
@@ -294,7 +294,7 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async
       const room = await storage.rooms.get(feed.roomId);
       if (!room) throw new KithError('FEED_NOT_FOUND');
       const skipped: Array<{ eventId: string; reason: string }> = [];
-      const ics = await sync.readRoom(feed.roomId, (doc) =>
+      const ics = await rooms.read(feed.roomId, (doc) =>
         buildIcs(doc, {
           roomId: room.roomId,
           name: room.name,
