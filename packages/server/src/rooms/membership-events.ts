@@ -15,8 +15,8 @@ export interface CreatedRoom {
 }
 
 /**
- * In-process bus from the room API to open sync sockets, so that a removal or a lowered role
- * reaches the member's sockets at once.
+ * In-process bus from the room API: membership changes to open sockets, so that a removal or a
+ * lowered role reaches the member's sockets at once; and new rooms to the modules that set them up.
  */
 export class MembershipEvents {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
