@@ -2,48 +2,44 @@
  * One family calendar: the header (name, who is online, sync badge, undo, menu), the view toolbar,
  * FullCalendar fed with our own expanded occurrences, and the dialogs.
  */
-import type { Calendar, Member, Occurrence, PresenceEntry, Role, RoomSummary, StatusInfo, User } from '@kith/client';
-import { Calendar as FullCalendar, type DateSelectInfo, type EventChangeInfo, type EventInput } from 'fullcalendar';
-import dayGridPlugin from 'fullcalendar/daygrid';
-import interactionPlugin from 'fullcalendar/interaction';
-import listPlugin from 'fullcalendar/list';
-import themePlugin from 'fullcalendar/themes/monarch';
-import timeGridPlugin from 'fullcalendar/timegrid';
-import 'fullcalendar/skeleton.css';
-import 'fullcalendar/themes/monarch/theme.css';
-import 'fullcalendar/themes/monarch/palettes/blue.css';
+import type { Calendar, CalendarEvent, Member, Occurrence, PresenceEntry, Role, RoomSummary, StatusInfo, User } from '@kith/client';
+import type { EventChangeInfo } from 'fullcalendar';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { memberColor, NEUTRAL } from './colors.js';
 import { FamilyDialog, ScopeDialog, TrashDialog } from './dialogs.js';
 import { applyChange, seriesOnly, type Change, type Scope } from './edits.js';
 import { EventDialog, type EventTarget } from './event-dialog.js';
 import { startReminders, systemNotify } from './reminders.js';
 import { cache, describeError, kith } from './store.js';
-import { addDays, addMinutes, isDate, localDate, wallIn } from './times.js';
-import { Presence, SyncBadge, Toasts, type Toast } from './ui.js';
+import { FC_VIEW, useFullCalendar, VIEWS, type ViewName } from './full-calendar.js';
+import { ImportDialog } from './import-dialog.js';
+import { PhoneMonth } from './phone-month.js';
+import { SearchDialog } from './search-dialog.js';
+import { SettingsDialog } from './settings-dialog.js';
+import { SubscribeDialog } from './subscribe-dialog.js';
+import { addDays, addMinutes, addMonths, convertWall, fcDate, fcWall, nowWall } from './times.js';
+import { Topbar } from './topbar.js';
+import { Toasts, type Toast } from './ui.js';
+import { zoneCity } from './zones.js';
 
-export type ViewName = 'month' | 'week' | 'day' | 'agenda';
-const FC_VIEW: Record<ViewName, string> = { month: 'dayGridMonth', week: 'timeGridWeek', day: 'timeGridDay', agenda: 'listAgenda' };
+export type { ViewName };
 const VIEW_LABEL: Record<ViewName, string> = { month: 'Month', week: 'Week', day: 'Day', agenda: 'Agenda' };
-const VIEWS = Object.keys(FC_VIEW) as ViewName[];
 
-type Pending = { kind: 'event'; target: EventTarget } | { kind: 'trash' } | { kind: 'family' } | { kind: 'scope'; what: string; allowThis: boolean; resolve: (s: Scope | null) => void };
+export type Pending =
+  | { kind: 'event'; target: EventTarget }
+  | { kind: 'trash' }
+  | { kind: 'family' }
+  | { kind: 'search' }
+  | { kind: 'import'; file?: File }
+  | { kind: 'subscribe' }
+  | { kind: 'settings' }
+  | { kind: 'scope'; what: string; allowThis: boolean; resolve: (s: Scope | null) => void };
 
-/** Monday or Sunday first, as the person's locale says. */
-function firstDayOfWeek(): number {
-  try {
-    const loc = new Intl.Locale(navigator.language) as Intl.Locale & { getWeekInfo?: () => { firstDay: number }; weekInfo?: { firstDay: number } };
-    const first = (loc.getWeekInfo?.() ?? loc.weekInfo)?.firstDay;
-    return first ? first % 7 : 1;
-  } catch {
-    return 1;
-  }
-}
+const PHONE = '(max-width: 640px)';
 
 function initialView(): ViewName {
   const saved = cache.view() as ViewName | undefined;
   if (saved && VIEWS.includes(saved)) return saved;
-  return matchMedia('(max-width: 640px)').matches ? 'agenda' : 'month';
+  return matchMedia(PHONE).matches ? 'agenda' : 'month';
 }
 
 export function CalendarScreen(props: {
@@ -69,12 +65,21 @@ export function CalendarScreen(props: {
   const [pending, setPending] = useState<Pending | null>(null);
   const [toasts, setToasts] = useState<Toast[]>([]);
   const [roomName, setRoomName] = useState(room.name);
+  const [displayZone, setDisplayZone] = useState(cache.displayZone);
+  const [phone, setPhone] = useState(() => matchMedia(PHONE).matches);
+  const [day, setDay] = useState(() => nowWall(displayZone).slice(0, 10));
   const hostRef = useRef<HTMLDivElement>(null);
-  const fcRef = useRef<FullCalendar | null>(null);
-  const occs = useRef(new Map<string, Occurrence>());
   const canEdit = role !== 'viewer' && !revoked;
-  const live = useRef({ canEdit, members, cal });
-  live.current = { canEdit, members, cal };
+  const live = useRef({ canEdit, members, cal, displayZone });
+  live.current = { canEdit, members, cal, displayZone };
+  const phoneMonth = phone && view === 'month';
+
+  useEffect(() => {
+    const mq = matchMedia(PHONE);
+    const on = () => setPhone(mq.matches);
+    mq.addEventListener('change', on);
+    return () => mq.removeEventListener('change', on);
+  }, []);
 
   function toast(text: string, opts: Omit<Toast, 'id' | 'text'> = {}) {
     const id = Date.now() + Math.random();
@@ -185,116 +190,20 @@ export function CalendarScreen(props: {
   }, [presence]);
 
   // ---------------------------------------------------------------- FullCalendar
-  /** The event's own colour, else that of its participant who joined the family first. */
-  function colorOf(o: Occurrence): string {
-    if (o.color) return o.color;
-    const indexes = o.participants.map((p) => live.current.members.findIndex((m) => m.userId === p)).filter((i) => i >= 0);
-    return indexes.length ? memberColor(Math.min(...indexes)) : NEUTRAL;
-  }
-
-  function toInput(o: Occurrence): EventInput {
-    const id = `${o.eventId}|${o.occKey}`;
-    occs.current.set(id, o);
-    const names = o.participants.map((p) => live.current.members.find((m) => m.userId === p)?.username).filter(Boolean);
-    return {
-      id,
-      title: o.title || 'Untitled',
-      start: o.allDay ? o.start : o.startInstant,
-      end: o.allDay ? o.end : o.endInstant,
-      allDay: o.allDay,
-      color: colorOf(o),
-      contrastColor: '#ffffff',
-      extendedProps: { eventId: o.eventId, occKey: o.occKey, recurring: o.recurring, who: names },
-    };
-  }
-
-  useEffect(() => {
-    if (!cal || !hostRef.current) return;
-    const fc = new FullCalendar(hostRef.current, {
-      plugins: [dayGridPlugin, timeGridPlugin, listPlugin, interactionPlugin, themePlugin],
-      initialView: FC_VIEW[view],
-      headerToolbar: false,
-      height: '100%',
-      timeZone: 'local',
-      locale: navigator.language,
-      firstDay: firstDayOfWeek(),
-      nowIndicator: true,
-      navLinks: true,
-      dayMaxEvents: true,
-      editable: live.current.canEdit,
-      selectable: live.current.canEdit,
-      selectMirror: true,
-      eventInteractive: true,
-      longPressDelay: 350,
-      scrollTime: '07:30:00',
-      views: {
-        listAgenda: {
-          type: 'list',
-          duration: { days: 30 },
-          noEventsText: 'Nothing planned in the next 30 days.',
-          titleFormat: { year: 'numeric', month: 'short', day: 'numeric' },
-          // On a phone the start time is enough; the title needs the room.
-          displayEventEnd: !matchMedia('(max-width: 640px)').matches,
-        },
-      },
-      events: (info, success) => {
-        occs.current.clear();
-        success(cal.occurrences({ from: info.start.toISOString(), to: info.end.toISOString() }).map(toInput));
-      },
-      eventDidMount: (info) => {
-        const p = info.event.extendedProps as { eventId: string; occKey: string; who: string[] };
-        info.el.dataset.eventId = p.eventId;
-        info.el.dataset.occKey = p.occKey;
-        info.el.dataset.title = info.event.title;
-        if (p.who.length) info.el.title = `${info.event.title} · ${p.who.join(', ')}`;
-      },
-      eventClick: (info) => {
-        info.jsEvent.preventDefault();
-        openOccurrence(info.event.id);
-      },
-      select: (info: DateSelectInfo) => {
-        fc.unselect();
-        if (!live.current.canEdit) return;
-        newEvent(info);
-      },
-      eventDrop: (info) => void onMoved(info, 'Moved'),
-      eventResize: (info) => void onMoved(info, 'Resized'),
-      datesSet: (info) => {
-        setTitle(info.view.title);
-        // A click on a day number (a nav link) changes the view from inside the calendar.
-        const shown = VIEWS.find((v) => FC_VIEW[v] === info.view.type);
-        if (shown) setView(shown);
-        cal.setViewing(localDate(info.view.currentStart));
-      },
-    });
-    fc.render();
-    fcRef.current = fc;
-    let scheduled = false;
-    const off = cal.on('change', () => {
-      if (scheduled) return;
-      scheduled = true;
-      setTimeout(() => {
-        scheduled = false;
-        fc.refetchEvents();
-      }, 0);
-    });
-    return () => {
-      off();
-      fc.destroy();
-      fcRef.current = null;
-    };
-  }, [cal]);
-
-  useEffect(() => {
-    const fc = fcRef.current;
-    if (!fc) return;
-    fc.setOption('editable', canEdit);
-    fc.setOption('selectable', canEdit);
-  }, [canEdit, cal]);
-
-  useEffect(() => {
-    fcRef.current?.refetchEvents(); // member colours
-  }, [members]);
+  const fcRef = useFullCalendar(hostRef, cal, view, {
+    members,
+    canEdit,
+    displayZone,
+    onOpen: (occ) => openOccurrence(occ),
+    onSelect: (sel) => newEvent(sel),
+    onMoved: (info, occ, verb) => void onMoved(info, occ, verb),
+    onDates: (t, shown, currentStart) => {
+      setTitle(t);
+      // A click on a day number (a nav link) changes the view from inside the calendar.
+      if (shown) setView(shown);
+      cal?.setViewing(currentStart);
+    },
+  });
 
   function changeView(v: ViewName) {
     setView(v);
@@ -302,36 +211,38 @@ export function CalendarScreen(props: {
     fcRef.current?.changeView(FC_VIEW[v]);
   }
 
+  function chooseDisplayZone(zone: string) {
+    cache.setDisplayZone(zone);
+    setDisplayZone(zone);
+  }
+
   // ---------------------------------------------------------------- edits
-  function openOccurrence(fcId: string) {
-    const c = live.current.cal;
-    const occ = occs.current.get(fcId);
-    const ev = occ && c?.getEvent(occ.eventId);
-    if (!occ || !ev) return;
-    setPending({ kind: 'event', target: { kind: 'existing', event: ev, occ } });
+  function openOccurrence(occ: Occurrence) {
+    const ev = live.current.cal?.getEvent(occ.eventId);
+    if (ev) setPending({ kind: 'event', target: { kind: 'existing', event: ev, occ } });
   }
 
   function newEvent(sel?: { start: Date; end: Date; allDay: boolean }) {
     let start: string;
     let end: string;
     if (!sel) {
-      const base = fcRef.current?.getDate() ?? new Date();
-      const now = new Date();
-      const day = localDate(base);
-      const hour = localDate(now) === day ? Math.min(now.getHours() + 1, 22) : 9;
-      start = `${day}T${String(hour).padStart(2, '0')}:00`;
+      // The day in view (the phone month's selected day), at the next hour if that is today.
+      const shown = phoneMonth ? day : fcDate(fcRef.current?.getDate() ?? new Date());
+      const now = nowWall(live.current.displayZone);
+      const hour = now.slice(0, 10) === shown ? Math.min(Number(now.slice(11, 13)) + 1, 22) : 9;
+      start = `${shown}T${String(hour).padStart(2, '0')}:00`;
       end = addMinutes(start, 60);
     } else if (sel.allDay) {
-      start = localDate(sel.start);
-      end = localDate(sel.end);
+      start = fcDate(sel.start);
+      end = fcDate(sel.end);
       if (end === addDays(start, 1) && fcRef.current?.view.type === FC_VIEW.month) {
         // A click on a day in the month: a timed event that day, like most calendars.
         start = `${start}T09:00`;
         end = `${start.slice(0, 10)}T10:00`;
       }
     } else {
-      start = wallIn(sel.start, null);
-      end = wallIn(sel.end, null);
+      start = fcWall(sel.start);
+      end = fcWall(sel.end);
     }
     setPending({ kind: 'event', target: { kind: 'new', start, end } });
   }
@@ -340,22 +251,23 @@ export function CalendarScreen(props: {
     return new Promise((resolve) => setPending({ kind: 'scope', what, allowThis, resolve }));
   }
 
-  async function onMoved(info: EventChangeInfo, verb: string) {
+  async function onMoved(info: EventChangeInfo, occ: Occurrence, verb: string) {
     const c = live.current.cal;
-    const occ = occs.current.get(info.event.id);
-    const ev = occ && c?.getEvent(occ.eventId);
-    if (!c || !occ || !ev || !live.current.canEdit) {
+    const ev = c?.getEvent(occ.eventId);
+    if (!c || !ev || !live.current.canEdit) {
       info.revert();
       return;
     }
     const e = info.event;
     let change: Change;
+    const zone = live.current.displayZone;
     if (e.allDay) {
-      const start = localDate(e.start!);
-      change = { start, end: e.end ? localDate(e.end) : addDays(start, 1) };
+      const start = fcDate(e.start!);
+      change = { start, end: e.end ? fcDate(e.end) : addDays(start, 1) };
     } else {
-      const start = wallIn(e.start!, ev.tz);
-      change = { start, end: e.end ? wallIn(e.end, ev.endTz ?? ev.tz) : addMinutes(start, 60) };
+      // The drop is a wall clock of the display zone; the event keeps its own zone (floating: none).
+      const start = convertWall(fcWall(e.start!), zone, ev.tz ?? zone);
+      change = { start, end: e.end ? convertWall(fcWall(e.end), zone, ev.endTz ?? ev.tz ?? zone) : addMinutes(start, 60) };
     }
     let scope: Scope = 'all';
     if (ev.rrule) {
@@ -367,7 +279,7 @@ export function CalendarScreen(props: {
       scope = chosen;
     }
     try {
-      applyChange(c, ev, occ, change, scope);
+      applyChange(c, ev, occ, change, scope, zone);
     } catch (err) {
       info.revert();
       toast(describeError(err), { kind: 'error' });
@@ -381,13 +293,18 @@ export function CalendarScreen(props: {
     live.current.cal?.redo();
   }
 
-  // Ctrl/⌘+Z, Ctrl/⌘+Shift+Z, Ctrl+Y — not while typing in a field or with a dialog open.
+  // Ctrl/⌘+Z, Ctrl/⌘+Shift+Z, Ctrl+Y; "/" or Ctrl/⌘+K searches — not while typing in a field or with a dialog open.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement | null;
       if (t && (t.closest('input, textarea, select, [contenteditable]') || t.closest('dialog'))) return;
-      if (!(e.ctrlKey || e.metaKey) || !live.current.canEdit) return;
       const k = e.key.toLowerCase();
+      if ((k === '/' && !e.ctrlKey && !e.metaKey && !e.altKey) || (k === 'k' && (e.ctrlKey || e.metaKey))) {
+        e.preventDefault();
+        setPending({ kind: 'search' });
+        return;
+      }
+      if (!(e.ctrlKey || e.metaKey) || !live.current.canEdit) return;
       if (k === 'z' && !e.shiftKey) {
         e.preventDefault();
         undo();
@@ -399,31 +316,6 @@ export function CalendarScreen(props: {
     document.addEventListener('keydown', onKey);
     return () => document.removeEventListener('keydown', onKey);
   }, []);
-
-  async function enableNotifications() {
-    if (typeof Notification === 'undefined') {
-      toast('This browser cannot show notifications; reminders appear in the page.');
-      return;
-    }
-    const result = await Notification.requestPermission();
-    toast(result === 'granted' ? 'Reminders will show as notifications while Kith is open.' : 'Notifications are blocked; reminders appear in the page.');
-  }
-
-  function closeMenu(e: Event) {
-    (e.currentTarget as HTMLElement).closest('details')?.removeAttribute('open');
-  }
-  /** Escape closes the menu and returns to its button; so does moving the focus out of it. */
-  function menuKeys(e: KeyboardEvent) {
-    const details = e.currentTarget as HTMLDetailsElement;
-    if (e.key === 'Escape' && details.open) {
-      details.open = false;
-      details.querySelector('summary')?.focus();
-    }
-  }
-  function menuFocusOut(e: FocusEvent) {
-    const details = e.currentTarget as HTMLDetailsElement;
-    if (e.relatedTarget && !details.contains(e.relatedTarget as Node)) details.open = false;
-  }
 
   // ---------------------------------------------------------------- render
   if (openError) {
@@ -439,52 +331,38 @@ export function CalendarScreen(props: {
     );
   }
 
-  const notifications = typeof Notification !== 'undefined' ? Notification.permission : 'denied';
   return (
-    <div class="app" data-role={role} data-can-edit={String(canEdit)}>
-      <header class="topbar">
-        <div class="title-block">
-          <img src="/icon.svg" alt="" width="28" height="28" />
-          <h1 class="room-name">{roomName}</h1>
-        </div>
-        <Presence people={presence} members={members} me={user.userId} />
-        <SyncBadge info={status} />
-        <div class="actions">
-          <button type="button" class="icon" aria-label="Undo" title="Undo (Ctrl+Z)" disabled={!history.canUndo || !canEdit} onClick={undo}>
-            ↶
-          </button>
-          <button type="button" class="icon redo" aria-label="Redo" title="Redo (Ctrl+Shift+Z)" disabled={!history.canRedo || !canEdit} onClick={redo}>
-            ↷
-          </button>
-          {canEdit && (
-            <button type="button" class="primary new-event" onClick={() => newEvent()}>
-              <span aria-hidden="true">+</span> New event
-            </button>
-          )}
-          <details class="menu" onKeyDown={menuKeys} onFocusOut={menuFocusOut}>
-            <summary aria-label="Menu">☰</summary>
-            <div class="menu-items">
-              <button type="button" onClick={(e) => (closeMenu(e), setPending({ kind: 'family' }))}>
-                Family &amp; invites
-              </button>
-              <button type="button" onClick={(e) => (closeMenu(e), setPending({ kind: 'trash' }))}>
-                Trash
-              </button>
-              {notifications === 'default' && (
-                <button type="button" onClick={(e) => (closeMenu(e), void enableNotifications())}>
-                  Turn on reminder notifications
-                </button>
-              )}
-              <button type="button" onClick={(e) => (closeMenu(e), props.onSwitchRoom())}>
-                My calendars
-              </button>
-              <button type="button" onClick={(e) => (closeMenu(e), props.onSignOut())}>
-                Sign out ({user.username})
-              </button>
-            </div>
-          </details>
-        </div>
-      </header>
+    <div
+      class="app"
+      data-role={role}
+      data-can-edit={String(canEdit)}
+      onDragOver={(e) => {
+        if (canEdit && e.dataTransfer?.types.includes('Files')) e.preventDefault();
+      }}
+      onDrop={(e) => {
+        const file = e.dataTransfer?.files[0];
+        if (!canEdit || !file) return;
+        e.preventDefault();
+        setPending({ kind: 'import', file });
+      }}
+    >
+      <Topbar
+        roomName={roomName}
+        user={user}
+        role={role}
+        canEdit={canEdit}
+        status={status}
+        presence={presence}
+        members={members}
+        history={history}
+        onUndo={undo}
+        onRedo={redo}
+        onNewEvent={() => newEvent()}
+        onOpen={(kind) => setPending({ kind })}
+        onSwitchRoom={() => props.onSwitchRoom()}
+        onSignOut={props.onSignOut}
+        toast={toast}
+      />
       {props.notice && !revoked && (
         <p class="banner info" role="status">
           {props.notice}
@@ -510,19 +388,22 @@ export function CalendarScreen(props: {
       )}
       <nav class="toolbar" aria-label="Calendar navigation">
         <div class="nav-buttons">
-          <button type="button" onClick={() => fcRef.current?.today()}>
+          <button type="button" onClick={() => (phoneMonth ? setDay(nowWall(displayZone).slice(0, 10)) : fcRef.current?.today())}>
             Today
           </button>
-          <button type="button" class="icon" aria-label="Previous" onClick={() => fcRef.current?.prev()}>
+          <button type="button" class="icon" aria-label="Previous" onClick={() => (phoneMonth ? setDay(addMonths(day, -1)) : fcRef.current?.prev())}>
             ‹
           </button>
-          <button type="button" class="icon" aria-label="Next" onClick={() => fcRef.current?.next()}>
+          <button type="button" class="icon" aria-label="Next" onClick={() => (phoneMonth ? setDay(addMonths(day, 1)) : fcRef.current?.next())}>
             ›
           </button>
         </div>
         <h2 class="view-title" aria-live="polite">
           {title}
         </h2>
+        <button type="button" class="zone-button" onClick={() => setPending({ kind: 'settings' })} title="The time zone the calendar is shown in">
+          <span aria-hidden="true">🌐</span> Times in {zoneCity(displayZone)}
+        </button>
         <div class="view-switch" role="group" aria-label="View">
           {VIEWS.map((v) => (
             <button type="button" key={v} aria-pressed={view === v} onClick={() => changeView(v)}>
@@ -531,7 +412,18 @@ export function CalendarScreen(props: {
           ))}
         </div>
       </nav>
-      <main class="calendar-host" ref={hostRef} aria-label={`${roomName} calendar`} />
+      <main class={`calendar-host ${phoneMonth ? 'hidden' : ''}`} ref={hostRef} aria-label={`${roomName} calendar`} hidden={phoneMonth} />
+      {phoneMonth && cal && (
+        <PhoneMonth
+          cal={cal}
+          members={members}
+          displayZone={displayZone}
+          day={day}
+          onDay={setDay}
+          onOpen={openOccurrence}
+          onTitle={setTitle}
+        />
+      )}
       {pending?.kind === 'event' && cal && (
         <EventDialog
           cal={cal}
@@ -539,6 +431,7 @@ export function CalendarScreen(props: {
           members={members}
           me={user.userId}
           canEdit={canEdit}
+          displayZone={displayZone}
           onClose={() => setPending(null)}
           onDone={(msg) => {
             setPending(null);
@@ -562,6 +455,21 @@ export function CalendarScreen(props: {
           }}
           onClose={() => setPending(null)}
         />
+      )}
+      {pending?.kind === 'search' && cal && (
+        <SearchDialog
+          cal={cal}
+          displayZone={displayZone}
+          onClose={() => setPending(null)}
+          onOpen={(occ) => openOccurrence(occ)}
+        />
+      )}
+      {pending?.kind === 'import' && (
+        <ImportDialog roomId={room.roomId} file={pending.file} onClose={() => setPending(null)} />
+      )}
+      {pending?.kind === 'subscribe' && <SubscribeDialog roomId={room.roomId} roomName={roomName} onClose={() => setPending(null)} />}
+      {pending?.kind === 'settings' && (
+        <SettingsDialog user={user} displayZone={displayZone} onDisplayZone={chooseDisplayZone} onClose={() => setPending(null)} />
       )}
       {pending?.kind === 'scope' && (
         <ScopeDialog

@@ -7,11 +7,11 @@ import { describeError, kith } from './store.js';
 import { describeSpan } from './times.js';
 import { Modal } from './ui.js';
 
-/** "This event / This and following / All events" for a drag or resize of a repeating event. */
-export function ScopeDialog(props: { what: string; allowThis: boolean; onChoose: (scope: Scope | null) => void }) {
+/** "This event / This and following / All events" for a change to a repeating event (drag, Save, Delete). */
+export function ScopeDialog(props: { what: string; title?: string; allowThis: boolean; onChoose: (scope: Scope | null) => void }) {
   const [scope, setScope] = useState<Scope>(props.allowThis ? 'this' : 'following');
   return (
-    <Modal title="Change a repeating event" onClose={() => props.onChoose(null)} id="scope-dialog">
+    <Modal title={props.title ?? 'Change a repeating event'} onClose={() => props.onChoose(null)} id="scope-dialog">
       <form
         onSubmit={(e) => {
           e.preventDefault();

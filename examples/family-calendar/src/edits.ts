@@ -71,25 +71,28 @@ function seriesFields(change: Change) {
   return out;
 }
 
-/** A timed kind needs a zone: switching an all-day event to timed gives it this device's zone. */
+/** A timed kind needs a zone: switching an all-day event to timed gives it the display zone. */
 function zoneFor(ev: CalendarEvent, change: Change, t: Timing, deviceZone: string): { tz?: string | null } {
   if (change.tz !== undefined) return { tz: change.tz };
   if (t.start !== undefined && !isDate(t.start) && isDate(ev.start)) return { tz: ev.tz ?? deviceZone };
   return {};
 }
 
-/** Applies a change to an event (not recurring: `scope` is ignored) or to an occurrence of a series. */
-export function applyChange(cal: Calendar, ev: CalendarEvent, occ: Occurrence, change: Change, scope: Scope): void {
+/**
+ * Applies a change to an event (not recurring: `scope` is ignored) or to an occurrence of a series.
+ * `zone` is the zone the calendar is displayed in (for events that become timed).
+ */
+export function applyChange(cal: Calendar, ev: CalendarEvent, occ: Occurrence, change: Change, scope: Scope, zone = cal.timeZone): void {
   if (!ev.rrule) {
     const t = timing({ start: ev.start, end: ev.end }, change);
-    cal.updateEvent(ev.id, { ...content(change), ...seriesFields(change), ...t, ...zoneFor(ev, change, t, cal.timeZone) });
+    cal.updateEvent(ev.id, { ...content(change), ...seriesFields(change), ...t, ...zoneFor(ev, change, t, zone) });
     return;
   }
   const t = timing(occ, change);
   if (scope === 'this') {
     cal.editOccurrence(ev.id, occ.occKey, { ...content(change), ...t });
   } else if (scope === 'following') {
-    cal.editFollowing(ev.id, occ.occKey, { ...content(change), ...seriesFields(change), ...t, ...zoneFor(ev, change, t, cal.timeZone) });
+    cal.editFollowing(ev.id, occ.occKey, { ...content(change), ...seriesFields(change), ...t, ...zoneFor(ev, change, t, zone) });
   } else {
     // "All events": the series moves by as much as this occurrence moved (days and time of day).
     const st: Timing = {};
@@ -102,7 +105,7 @@ export function applyChange(cal: Calendar, ev: CalendarEvent, occ: Occurrence, c
       if (t.start !== undefined) st.start = seriesStart;
       if (t.end !== undefined) st.end = seriesEnd;
     }
-    cal.updateEvent(ev.id, { ...content(change), ...seriesFields(change), ...st, ...zoneFor(ev, change, st, cal.timeZone) });
+    cal.updateEvent(ev.id, { ...content(change), ...seriesFields(change), ...st, ...zoneFor(ev, change, st, zone) });
   }
 }
 

@@ -1,12 +1,19 @@
-/** The event form: create, view, edit and delete; for a series, choose which occurrences a change is for. */
+/**
+ * The event form: create, view, edit and delete; for a series, Save and Delete ask which occurrences
+ * they are for. Times are typed in the event's own zone (named beside them), with the display
+ * zone's equivalent shown live when the two differ: what you type is what the event says.
+ */
 import type { Calendar, CalendarEvent, Member, Occurrence } from '@kith/client';
 import { useMemo, useState } from 'preact/hooks';
+import { ScopeDialog } from './dialogs.js';
 import { memberColor, PALETTE } from './colors.js';
 import { applyChange, applyDelete, seriesOnly, type Change, type Scope } from './edits.js';
-import { describeRule, fromRule, noRepeat, toRule, WEEKDAYS, weekdayName, type RepeatFields } from './recurrence.js';
+import { describeRule, fromRule, noRepeat, toRule, WEEKDAYS, weekdayName, weekdayOf, type RepeatFields } from './recurrence.js';
 import { describeError } from './store.js';
-import { addDays, allZones, describeSpan, isDate, shiftBy, splitWhen } from './times.js';
+import { addDays, bothTimes, describeSpan, isDate, shiftBy, splitWhen } from './times.js';
 import { Modal } from './ui.js';
+import { ZonePicker } from './zone-picker.js';
+import { canonicalZone, offsetLabel, offsetMinutes, zoneCity } from './zones.js';
 
 export type EventTarget =
   | { kind: 'new'; start: string; end: string }
@@ -54,6 +61,13 @@ function whenOf(d: Draft): { start: string; end: string } {
     : { start: `${d.startDate}T${d.startTime}`, end: `${d.endDate}T${d.endTime}` };
 }
 
+/** A weekly rule without days repeats on the start's weekday: the form shows that day ticked. */
+function withStartWeekday(repeat: RepeatFields, startDate: string): RepeatFields {
+  if (repeat.freq !== 'WEEKLY' || repeat.byDay.length || repeat.custom) return repeat;
+  const day = weekdayOf(startDate);
+  return day ? { ...repeat, byDay: [day] } : repeat;
+}
+
 function draftFor(target: EventTarget, me: string, zone: string): Draft {
   if (target.kind === 'new') {
     const s = splitWhen(target.start);
@@ -87,11 +101,11 @@ function draftFor(target: EventTarget, me: string, zone: string): Draft {
     startTime: s.time || '09:00',
     endDate: e.date,
     endTime: e.time || '10:00',
-    tz: ev.tz ?? (occ.allDay ? zone : ''),
+    tz: ev.tz ? canonicalZone(ev.tz) : occ.allDay ? zone : '',
     participants: [...occ.participants],
     color: occ.color ?? '',
     reminder: ev.reminders[0] ? String(ev.reminders[0].minutesBefore) : '',
-    repeat: fromRule(ev.rrule),
+    repeat: withStartWeekday(fromRule(ev.rrule), s.date),
   };
 }
 
@@ -109,6 +123,8 @@ function diff(orig: Draft, now: Draft): Change {
   const rule = toRule(now.repeat);
   if (JSON.stringify(now.repeat) !== JSON.stringify(orig.repeat) && rule !== (orig.repeat.custom ?? toRule(orig.repeat))) c.rrule = rule;
   if (!now.allDay && now.tz !== orig.tz) c.tz = now.tz || null;
+  // The form shows a legacy zone name by its current one; an untouched zone is not rewritten.
+  if (c.tz !== undefined && orig.tz && c.tz === canonicalZone(orig.tz)) delete c.tz;
   const a = whenOf(orig);
   const b = whenOf(now);
   if (b.start !== a.start) c.start = b.start;
@@ -122,21 +138,21 @@ export function EventDialog(props: {
   members: Member[];
   me: string;
   canEdit: boolean;
+  /** The zone the calendar is displayed in. */
+  displayZone: string;
   onClose: () => void;
   onDone: (message: string) => void;
 }) {
-  const { cal, target } = props;
-  const zones = useMemo(allZones, []);
-  const orig = useMemo(() => draftFor(target, props.me, cal.timeZone), []);
+  const { cal, target, displayZone } = props;
+  const orig = useMemo(() => draftFor(target, props.me, displayZone), []);
   const [d, setD] = useState<Draft>(orig);
-  const [scope, setScope] = useState<Scope>('this');
+  const [asking, setAsking] = useState<'save' | 'delete' | null>(null);
   const [error, setError] = useState<string | null>(null);
   const existing = target.kind === 'existing' ? target : null;
   const recurring = !!existing?.event.rrule;
   const readOnly = !props.canEdit;
   const change = existing ? diff(orig, d) : {};
   const onlySeries = existing ? seriesOnly(change, existing.occ) : false;
-  const effectiveScope: Scope = recurring && onlySeries && scope === 'this' ? 'following' : scope;
 
   const set = (patch: Partial<Draft>) => setD((cur) => ({ ...cur, ...patch }));
   /** Moving the start moves the end with it (the duration stays), as in every calendar. */
@@ -158,12 +174,20 @@ export function EventDialog(props: {
       return next;
     });
 
-  const setRepeat = (patch: Partial<RepeatFields>) => set({ repeat: { ...d.repeat, ...patch, custom: null } });
+  const setRepeat = (patch: Partial<RepeatFields>) => set({ repeat: withStartWeekday({ ...d.repeat, ...patch, custom: null }, d.startDate) });
 
   function save(e: Event) {
     e.preventDefault();
     if (readOnly) return;
     setError(null);
+    if (target.kind === 'existing' && recurring && Object.keys(change).length > 0) {
+      setAsking('save'); // like a drag: which events, asked when it matters
+      return;
+    }
+    saveWith('all');
+  }
+
+  function saveWith(scope: Scope) {
     try {
       if (target.kind === 'new') {
         const { start, end } = whenOf(d);
@@ -187,15 +211,20 @@ export function EventDialog(props: {
         return;
       }
       if (change.title !== undefined) change.title = change.title.trim();
-      applyChange(cal, existing!.event, existing!.occ, change, effectiveScope);
+      applyChange(cal, existing!.event, existing!.occ, change, scope, displayZone);
       props.onDone('Saved.');
     } catch (err) {
       setError(describeError(err));
     }
   }
 
-  function remove() {
+  function remove(scope: Scope | null) {
     if (!existing || readOnly) return;
+    if (recurring && scope === null) {
+      setAsking('delete');
+      return;
+    }
+    scope ??= 'all';
     try {
       applyDelete(cal, existing.event, existing.occ, recurring ? scope : 'all');
       props.onDone(!recurring || scope === 'all' ? 'Moved to the trash.' : 'Deleted.');
@@ -246,7 +275,14 @@ export function EventDialog(props: {
               </label>
             )}
           </div>
-          <p class="hint when">{safeSpan(when.start, when.end)}</p>
+          {!d.allDay && (
+            <ZonePicker id="tz" label="Time zone" value={d.tz} emptyLabel={FLOATING} onChange={(tz) => set({ tz })} disabled={readOnly} />
+          )}
+          <p class="hint when">
+            {safeSpan(when.start, when.end)}
+            {!d.allDay && <span class="zone-note"> · {zoneNote(d.tz)}</span>}
+          </p>
+          {!d.allDay && <BothTimes start={when.start} end={when.end} zone={d.tz} displayZone={displayZone} />}
 
           <fieldset class="who">
             <legend>Who</legend>
@@ -363,40 +399,11 @@ export function EventDialog(props: {
             Notes
             <textarea name="notes" rows={2} value={d.description} onInput={(e) => set({ description: e.currentTarget.value })} />
           </label>
-          {!d.allDay && (
-            <label class="wide">
-              Time zone
-              <select name="tz" value={d.tz} onChange={(e) => set({ tz: e.currentTarget.value })}>
-                <option value="">Floating (same clock time everywhere)</option>
-                {zones.map((z) => (
-                  <option key={z} value={z}>
-                    {z.replaceAll('_', ' ')}
-                  </option>
-                ))}
-              </select>
-            </label>
-          )}
-
           {recurring && (
-            <fieldset class="scope">
-              <legend>{readOnly ? 'Repeats' : 'Apply to'}</legend>
-              {readOnly ? (
-                <p>{describeRule(existing!.event.rrule)}</p>
-              ) : (
-                (
-                  [
-                    ['this', 'This event'],
-                    ['following', 'This and following events'],
-                    ['all', 'All events'],
-                  ] as const
-                ).map(([v, text]) => (
-                  <label class="check" key={v}>
-                    <input type="radio" name="scope" value={v} checked={effectiveScope === v} disabled={v === 'this' && onlySeries} onChange={() => setScope(v)} /> {text}
-                  </label>
-                ))
-              )}
-              {!readOnly && onlySeries && <p class="hint">Repeat, reminder and time-zone changes apply to a whole series or its following events.</p>}
-            </fieldset>
+            <p class="hint repeats">
+              Repeats: {describeRule(existing!.event.rrule)}
+              {!readOnly && ' — Save and Delete ask which events they are for.'}
+            </p>
           )}
         </fieldset>
         {existing && <p class="hint meta">{meta(existing.event, props.members)}</p>}
@@ -408,7 +415,7 @@ export function EventDialog(props: {
         )}
         <footer class="modal-foot">
           {existing && !readOnly && (
-            <button type="button" class="danger" onClick={remove}>
+            <button type="button" class="danger" onClick={() => remove(null)}>
               Delete
             </button>
           )}
@@ -423,7 +430,46 @@ export function EventDialog(props: {
           )}
         </footer>
       </form>
+      {asking && (
+        <ScopeDialog
+          what={asking === 'save' ? `Save changes to “${d.title.trim() || 'Untitled'}”. Which events should change?` : `Delete “${d.title.trim() || 'Untitled'}”. Which events?`}
+          title={asking === 'save' ? 'Save a repeating event' : 'Delete a repeating event'}
+          allowThis={asking === 'delete' || !onlySeries}
+          onChoose={(scope) => {
+            setAsking(null);
+            if (!scope) return;
+            if (asking === 'save') saveWith(scope);
+            else remove(scope);
+          }}
+        />
+      )}
     </Modal>
+  );
+}
+
+const FLOATING = 'Floating (same clock time everywhere)';
+
+/** "Times in Berlin (UTC+01:00)": the zone the form's times are typed in. */
+function zoneNote(tz: string): string {
+  if (!tz) return 'floating: the same clock time in every zone';
+  try {
+    return `times in ${zoneCity(tz)} (${offsetLabel(offsetMinutes(tz))})`;
+  } catch {
+    return `times in ${tz}`;
+  }
+}
+
+/** The event's times in the display zone too, live, when its zone is another one. */
+function BothTimes(props: { start: string; end: string; zone: string; displayZone: string }) {
+  const s = bothTimes(props.start, props.zone || null, props.displayZone);
+  const e = bothTimes(props.end, props.zone || null, props.displayZone);
+  if (!s || !e) return null;
+  return (
+    <p class="both-times" data-both-times>
+      Starts {s}
+      <br />
+      Ends {e}
+    </p>
   );
 }
 

@@ -60,8 +60,16 @@ export function toRule(f: RepeatFields): string | null {
   return parts.join(';');
 }
 
-const DAY_NAMES: Record<Weekday, string> = { MO: 'Mon', TU: 'Tue', WE: 'Wed', TH: 'Thu', FR: 'Fri', SA: 'Sat', SU: 'Sun' };
-export const weekdayName = (d: Weekday): string => DAY_NAMES[d];
+/** The weekday of a date "YYYY-MM-DD". */
+export function weekdayOf(date: string): Weekday | undefined {
+  const d = new Date(`${date}T12:00:00Z`);
+  if (Number.isNaN(d.getTime())) return undefined;
+  return WEEKDAYS[(d.getUTCDay() + 6) % 7];
+}
+
+/** "Mon", "lun.", … as the browser's locale writes weekdays (1 Jan 2024 was a Monday). */
+export const weekdayName = (d: Weekday): string =>
+  new Date(Date.UTC(2024, 0, 1 + WEEKDAYS.indexOf(d))).toLocaleDateString(undefined, { weekday: 'short', timeZone: 'UTC' });
 
 /** "Every 2 weeks on Tue, Thu, until 2026-06-30": for the event details. */
 export function describeRule(rule: string | null): string {

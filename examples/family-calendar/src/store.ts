@@ -4,8 +4,38 @@
  * Calendar data itself lives in IndexedDB, kept by @kith/client.
  */
 import { createKithClient, KithApiError, LocalStorageTokenStore, type Member, type RoomSummary } from '@kith/client';
+import { canonicalZone, deviceZone, isKnownZone } from './zones.js';
 
-export const kith = createKithClient({ baseUrl: location.origin, tokenStore: new LocalStorageTokenStore() });
+const tokens = new LocalStorageTokenStore();
+export const kith = createKithClient({ baseUrl: location.origin, tokenStore: tokens });
+
+/**
+ * Sends an .ics file to the room's import (the client library's requests are JSON only): with
+ * the session's token, refreshed once and retried when the server says it expired.
+ */
+export async function postCalendarFile<T>(path: string, ics: string): Promise<T> {
+  const send = (token: string | undefined) =>
+    fetch(location.origin + path, {
+      method: 'POST',
+      headers: { 'content-type': 'text/calendar', accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: ics,
+    });
+  let token = tokens.get()?.token;
+  let res: Response;
+  try {
+    res = await send(token);
+    if (res.status === 401) {
+      token = (await kith.refresh(token)).token;
+      res = await send(token);
+    }
+  } catch (err) {
+    if (err instanceof KithApiError) throw err;
+    throw new KithApiError(0, 'NETWORK_ERROR', 'Cannot reach the server.');
+  }
+  const data = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
+  if (!res.ok) throw new KithApiError(res.status, data?.error?.code ?? 'UNEXPECTED_RESPONSE', data?.error?.message ?? `HTTP ${res.status}`);
+  return data as T;
+}
 
 const key = (...parts: string[]) => ['kith.app', ...parts].join('.');
 
@@ -35,6 +65,12 @@ export const cache = {
   lastRoom: (userId: string) => read<string>(key('last-room', userId)),
   setLastRoom: (userId: string, roomId: string | undefined) => write(key('last-room', userId), roomId),
   view: () => read<string>(key('view')),
+  /** The zone this device shows calendars in (chosen in Settings; this device's own by default). */
+  displayZone: (): string => {
+    const z = read<string>(key('display-zone'));
+    return z && isKnownZone(z) ? canonicalZone(z) : deviceZone();
+  },
+  setDisplayZone: (zone: string) => write(key('display-zone'), zone),
   setView: (view: string) => write(key('view'), view),
 };
 
@@ -79,6 +115,9 @@ export function describeError(err: unknown): string {
         return 'Your role in this calendar does not allow that.';
       case 'LAST_OWNER':
         return 'A calendar must keep at least one owner.';
+      case 'IMPORT_TOO_LARGE':
+      case 'PAYLOAD_TOO_LARGE':
+        return err.message || 'The file is too large to import at once. Split it.';
       case 'VALIDATION_FAILED':
         return err.message && err.message !== 'The request is invalid.' ? err.message : 'Please check what you entered.';
       case 'NOT_LOGGED_IN':

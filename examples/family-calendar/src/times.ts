@@ -1,11 +1,16 @@
 /**
  * Conversions between the model's strings (wall clocks "2026-03-20T09:00" read in an IANA zone,
  * all-day dates "2026-03-20" with exclusive ends) and what the page shows and edits: JS Dates from
- * the calendar component (in this device's zone) and date/time form inputs.
+ * the calendar component and date/time form inputs.
+ *
+ * The calendar component runs in UTC and is fed wall clocks of the display zone (the zone the
+ * viewer chose): a Date's UTC fields are then the display zone's wall clock, whatever zone this
+ * device is in. `fcWall` / `fcDate` read them back.
  */
 import { Temporal } from 'temporal-polyfill';
+import { deviceZone, zoneCity } from './zones.js';
 
-export const deviceZone = (): string => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+export { deviceZone };
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
@@ -46,6 +51,11 @@ export function addDays(date: string, days: number): string {
   return Temporal.PlainDate.from(date).add({ days }).toString();
 }
 
+/** `date` plus `months` months (the day clamped to the month's end). */
+export function addMonths(date: string, months: number): string {
+  return Temporal.PlainDate.from(date).add({ months }).toString();
+}
+
 /** A wall clock plus `minutes`. */
 export function addMinutes(wall: string, minutes: number): string {
   return formatWall(Temporal.PlainDateTime.from(wall).add({ minutes }));
@@ -66,14 +76,46 @@ export function describeSpan(start: string, end: string, locale?: string): strin
   const s = Temporal.PlainDateTime.from(start);
   const e = Temporal.PlainDateTime.from(end);
   const day = (p: Temporal.PlainDateTime) => p.toLocaleString(locale, { weekday: 'short', day: 'numeric', month: 'short' });
-  const time = (p: Temporal.PlainDateTime) => p.toLocaleString(locale, { hour: '2-digit', minute: '2-digit' });
+  const time = (p: Temporal.PlainDateTime) => p.toLocaleString(locale, { hour: 'numeric', minute: '2-digit' });
   return s.toPlainDate().equals(e.toPlainDate()) ? `${day(s)}, ${time(s)} – ${time(e)}` : `${day(s)} ${time(s)} – ${day(e)} ${time(e)}`;
 }
 
-/** Every IANA zone this browser knows (for the zone picker). */
-export function allZones(): string[] {
-  const sv = (Intl as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf;
-  const zones = sv ? sv('timeZone') : [];
-  const here = deviceZone();
-  return zones.includes(here) ? zones : [here, ...zones];
+/** The display zone's wall clock "YYYY-MM-DDTHH:mm" of a Date from the calendar component. */
+export const fcWall = (d: Date): string => d.toISOString().slice(0, 16);
+/** The display zone's date "YYYY-MM-DD" of a Date from the calendar component. */
+export const fcDate = (d: Date): string => d.toISOString().slice(0, 10);
+
+/** An instant as the display zone's wall clock (what the calendar component is fed). */
+export function instantToWall(instant: string, zone: string): string {
+  return formatWall(Temporal.Instant.from(instant).toZonedDateTimeISO(zone).toPlainDateTime());
+}
+
+/** The wall clock `wall` in zone `from`, read in zone `to` (the same instant). */
+export function convertWall(wall: string, from: string, to: string): string {
+  if (from === to) return wall;
+  return formatWall(Temporal.PlainDateTime.from(wall).toZonedDateTime(from).withTimeZone(to).toPlainDateTime());
+}
+
+/** Now, as the display zone's wall clock with seconds (the calendar component's "now"). */
+export const nowWall = (zone: string): string => Temporal.Now.plainDateTimeISO(zone).toString({ smallestUnit: 'second' });
+
+/** "15:00" or "3:00 PM", as the browser's locale writes times. */
+export function formatTime(wall: string, locale?: string): string {
+  return Temporal.PlainDateTime.from(wall).toLocaleString(locale, { hour: 'numeric', minute: '2-digit' });
+}
+
+/**
+ * "15:00 Berlin · 09:00 your time" when the event's zone is not the one the viewer sees the
+ * calendar in; null when they are the same (or the event floats: the same clock everywhere).
+ */
+export function bothTimes(wall: string, eventZone: string | null, displayZone: string, locale?: string): string | null {
+  if (!eventZone || zoneCity(eventZone) === zoneCity(displayZone)) return null;
+  try {
+    const there = formatTime(wall, locale);
+    const here = convertWall(wall, eventZone, displayZone);
+    const dayShift = here.slice(0, 10) === wall.slice(0, 10) ? '' : ` (${Temporal.PlainDate.from(here.slice(0, 10)).toLocaleString(locale, { weekday: 'short' })})`;
+    return `${there} ${zoneCity(eventZone)} · ${formatTime(here, locale)}${dayShift} your time`;
+  } catch {
+    return null;
+  }
 }

@@ -1,0 +1,192 @@
+/**
+ * FullCalendar fed with our own expanded occurrences. It runs in UTC and is given the display
+ * zone's wall clocks (see times.ts), so the calendar shows any zone the viewer picks, whatever
+ * zone the device is in.
+ */
+import type { Calendar, Member, Occurrence } from '@kith/client';
+import { Calendar as FullCalendar, type DateSelectInfo, type EventChangeInfo, type EventInput } from 'fullcalendar';
+import dayGridPlugin from 'fullcalendar/daygrid';
+import interactionPlugin from 'fullcalendar/interaction';
+import listPlugin from 'fullcalendar/list';
+import themePlugin from 'fullcalendar/themes/monarch';
+import timeGridPlugin from 'fullcalendar/timegrid';
+import 'fullcalendar/skeleton.css';
+import 'fullcalendar/themes/monarch/theme.css';
+import 'fullcalendar/themes/monarch/palettes/blue.css';
+import { useEffect, useRef } from 'preact/hooks';
+
+type Ref<T> = { current: T };
+import { memberColor, NEUTRAL } from './colors.js';
+import { bothTimes, fcDate, instantToWall, nowWall } from './times.js';
+
+export type ViewName = 'month' | 'week' | 'day' | 'agenda';
+export const FC_VIEW: Record<ViewName, string> = { month: 'dayGridMonth', week: 'timeGridWeek', day: 'timeGridDay', agenda: 'listAgenda' };
+export const VIEWS = Object.keys(FC_VIEW) as ViewName[];
+
+/** Monday or Sunday first, as the person's locale says (Monday where the browser cannot tell). */
+export function firstDayOfWeek(): number {
+  try {
+    const loc = new Intl.Locale(navigator.language) as Intl.Locale & { getWeekInfo?: () => { firstDay: number }; weekInfo?: { firstDay: number } };
+    const first = (loc.getWeekInfo?.() ?? loc.weekInfo)?.firstDay;
+    return first ? first % 7 : 1;
+  } catch {
+    return 1;
+  }
+}
+
+/** One time format for every view: the locale's own ("15:00", "3:00 PM"), minutes always shown. */
+const TIME_FORMAT = { hour: 'numeric', minute: '2-digit', meridiem: 'short' } as const;
+
+/** The event's own colour, else that of its participant who joined the family first. */
+export function colorOf(o: Occurrence, members: Member[]): string {
+  if (o.color) return o.color;
+  const indexes = o.participants.map((p) => members.findIndex((m) => m.userId === p)).filter((i) => i >= 0);
+  return indexes.length ? memberColor(Math.min(...indexes)) : NEUTRAL;
+}
+
+export interface FullCalendarHandlers {
+  members: Member[];
+  canEdit: boolean;
+  displayZone: string;
+  onOpen: (occ: Occurrence) => void;
+  onSelect: (sel: { start: Date; end: Date; allDay: boolean }) => void;
+  onMoved: (info: EventChangeInfo, occ: Occurrence, verb: string) => void;
+  onDates: (title: string, view: ViewName | undefined, currentStart: string) => void;
+}
+
+/** Mounts FullCalendar in `host` while `cal` is open; the returned ref is the live instance. */
+export function useFullCalendar(
+  host: Ref<HTMLDivElement | null>,
+  cal: Calendar | null,
+  initialView: ViewName,
+  handlers: FullCalendarHandlers,
+): Ref<FullCalendar | null> {
+  const fcRef = useRef<FullCalendar | null>(null);
+  const live = useRef(handlers);
+  live.current = handlers;
+  const occs = useRef(new Map<string, Occurrence>());
+
+  function toInput(o: Occurrence): EventInput {
+    const { members, displayZone } = live.current;
+    const id = `${o.eventId}|${o.occKey}`;
+    occs.current.set(id, o);
+    const names = o.participants.map((p) => members.find((m) => m.userId === p)?.username).filter(Boolean);
+    return {
+      id,
+      title: o.title || 'Untitled',
+      start: o.allDay ? o.start : instantToWall(o.startInstant, displayZone),
+      end: o.allDay ? o.end : instantToWall(o.endInstant, displayZone),
+      allDay: o.allDay,
+      color: colorOf(o, members),
+      contrastColor: '#ffffff',
+      extendedProps: { eventId: o.eventId, occKey: o.occKey, recurring: o.recurring, who: names, both: o.allDay ? null : bothTimes(o.start, o.tz, displayZone) },
+    };
+  }
+
+  useEffect(() => {
+    if (!cal || !host.current) return;
+    const phone = matchMedia('(max-width: 640px)').matches;
+    const fc = new FullCalendar(host.current, {
+      plugins: [dayGridPlugin, timeGridPlugin, listPlugin, interactionPlugin, themePlugin],
+      initialView: FC_VIEW[initialView],
+      headerToolbar: false,
+      height: '100%',
+      timeZone: 'UTC',
+      now: () => nowWall(live.current.displayZone),
+      locale: navigator.language,
+      firstDay: firstDayOfWeek(),
+      eventTimeFormat: TIME_FORMAT,
+      slotHeaderFormat: { hour: 'numeric', minute: '2-digit' },
+      nowIndicator: true,
+      navLinks: true,
+      dayMaxEvents: true,
+      editable: live.current.canEdit,
+      selectable: live.current.canEdit,
+      selectMirror: true,
+      eventInteractive: true,
+      longPressDelay: 350,
+      scrollTime: '07:30:00',
+      views: {
+        listAgenda: {
+          type: 'list',
+          duration: { days: 30 },
+          noEventsText: 'Nothing planned in the next 30 days.',
+          titleFormat: { year: 'numeric', month: 'short', day: 'numeric' },
+          // On a phone the start time is enough; the title needs the room.
+          displayEventEnd: !phone,
+        },
+      },
+      events: (info, success) => {
+        occs.current.clear();
+        const zone = live.current.displayZone;
+        success(cal.occurrences({ from: info.start.toISOString(), to: info.end.toISOString(), timeZone: zone }).map(toInput));
+      },
+      eventDidMount: (info) => {
+        const p = info.event.extendedProps as { eventId: string; occKey: string; who: string[]; both: string | null };
+        info.el.dataset.eventId = p.eventId;
+        info.el.dataset.occKey = p.occKey;
+        info.el.dataset.title = info.event.title;
+        const tip = [info.event.title, p.both, p.who.join(', ')].filter(Boolean).join(' · ');
+        info.el.title = tip;
+        // The agenda says both times where the event's zone is another one.
+        if (p.both && info.view.type === FC_VIEW.agenda) {
+          const note = document.createElement('span');
+          note.className = 'both-times agenda-both';
+          note.textContent = p.both;
+          info.el.appendChild(note);
+        }
+      },
+      eventClick: (info) => {
+        info.jsEvent.preventDefault();
+        const occ = occs.current.get(info.event.id);
+        if (occ) live.current.onOpen(occ);
+      },
+      select: (info: DateSelectInfo) => {
+        fc.unselect();
+        if (!live.current.canEdit) return;
+        live.current.onSelect(info);
+      },
+      eventDrop: (info) => movedBy(info, 'Moved'),
+      eventResize: (info) => movedBy(info, 'Resized'),
+      datesSet: (info) => {
+        const shown = VIEWS.find((v) => FC_VIEW[v] === info.view.type);
+        live.current.onDates(info.view.title, shown, fcDate(info.view.currentStart));
+      },
+    });
+    function movedBy(info: EventChangeInfo, verb: string) {
+      const occ = occs.current.get(info.event.id);
+      if (!occ) info.revert();
+      else live.current.onMoved(info, occ, verb);
+    }
+    fc.render();
+    fcRef.current = fc;
+    let scheduled = false;
+    const off = cal.on('change', () => {
+      if (scheduled) return;
+      scheduled = true;
+      setTimeout(() => {
+        scheduled = false;
+        fc.refetchEvents();
+      }, 0);
+    });
+    return () => {
+      off();
+      fc.destroy();
+      fcRef.current = null;
+    };
+  }, [cal]);
+
+  useEffect(() => {
+    const fc = fcRef.current;
+    if (!fc) return;
+    fc.setOption('editable', handlers.canEdit);
+    fc.setOption('selectable', handlers.canEdit);
+  }, [handlers.canEdit, cal]);
+
+  // Member colours, and every time when the viewer picks another zone.
+  useEffect(() => {
+    fcRef.current?.refetchEvents();
+  }, [handlers.members, handlers.displayZone]);
+
+  return fcRef;
+}
