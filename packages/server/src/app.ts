@@ -6,6 +6,7 @@ import type { KithConfig } from './config/config.js';
 import { KithError } from './errors/catalogue.js';
 import { installErrorHandlers } from './errors/http.js';
 import { authRoutes } from './auth/routes.js';
+import { invitePreviewRoutes } from './rooms/invite-preview.js';
 import { roomRoutes } from './rooms/routes.js';
 import type { MembershipEvents } from './rooms/membership-events.js';
 import { opsRoutes } from './ops/health.js';
@@ -73,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     inviteDefaults: { expiryHours: config.inviteExpiryHours, maxUses: config.inviteMaxUses },
     acceptPerMinute: config.limits.loginPerMinute,
   });
+  await app.register(invitePreviewRoutes, { storage: deps.storage, perMinute: config.limits.loginPerMinute });
   await app.register(opsRoutes, {
     storage: deps.storage,
     metrics: deps.metrics,

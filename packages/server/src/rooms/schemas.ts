@@ -7,6 +7,14 @@ export const MemberParams = Type.Object({
   userId: Type.String({ minLength: 1, maxLength: 64 }),
 });
 export const InviteParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** `GET /invites/:code`: what the link is for, shown before signing up. */
+export const InvitePreview = Type.Object({
+  roomName: Type.String(),
+  invitedBy: Type.String({ description: 'username of the owner who made the link' }),
+  role: RoleSchema,
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+});
 export const RoomInviteParams = Type.Object({
   roomId: Type.String({ minLength: 1, maxLength: 64 }),
   inviteId: Type.String({ minLength: 1, maxLength: 64 }),

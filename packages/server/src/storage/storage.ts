@@ -141,6 +141,8 @@ export interface RoomStore {
   listInvites(roomId: string): Promise<InviteRecord[]>;
   /** Deletes one invite of the room; false when the room has no invite with that hash. */
   revokeInvite(roomId: string, codeHash: string): Promise<boolean>;
+  /** One invite by its code's hash (whatever its state), to describe it before anyone accepts it. */
+  findInvite(codeHash: string): Promise<InviteRecord | undefined>;
   /** Checks and consumes one use of an invite and adds the member, atomically. */
   acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance>;
   /**

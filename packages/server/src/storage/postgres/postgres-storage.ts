@@ -363,6 +363,11 @@ class PgRooms implements RoomStore {
     );
   }
 
+  async findInvite(codeHash: string): Promise<InviteRecord | undefined> {
+    const row = (await this.db.rows('SELECT * FROM invites WHERE code_hash = $1', [codeHash]))[0];
+    return row ? toInvite(row) : undefined;
+  }
+
   async acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance> {
     return this.db.tx((c) => this.accept(c, codeHash, userId, now));
   }

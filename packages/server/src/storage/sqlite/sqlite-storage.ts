@@ -327,6 +327,11 @@ class SqliteRooms implements RoomStore {
     return this.stmts.revokeInvite.run(roomId, codeHash).changes === 1;
   }
 
+  async findInvite(codeHash: string): Promise<InviteRecord | undefined> {
+    const row = this.stmts.getInvite.get(codeHash);
+    return row ? toInvite(row) : undefined;
+  }
+
   /** The acceptance rules; runs inside the caller's transaction. */
   private readonly accept = (codeHash: string, userId: string, now: number): InviteAcceptance => {
     const inv = this.stmts.getInvite.get(codeHash) as any;
