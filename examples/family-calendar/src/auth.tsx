@@ -1,6 +1,7 @@
 /** Sign in and sign up. */
 import { KithApiError, type RoomSummary, type User } from '@kith/client';
 import { useState } from 'preact/hooks';
+import { InvitePreview } from './invite-preview.js';
 import { describeError, kith } from './store.js';
 
 /** Errors that say the pending invite is dead: signing up again must not carry it. */
@@ -18,6 +19,9 @@ export function AuthScreen(props: {
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The link this page opened with, kept when the pending invite is dropped (so its refusal stays on screen).
+  const [invite] = useState(props.invite);
+  const [inviteOk, setInviteOk] = useState(true);
 
   async function submit(e: Event) {
     e.preventDefault();
@@ -26,7 +30,7 @@ export function AuthScreen(props: {
     try {
       let joined: RoomSummary | undefined;
       if (mode === 'signup') {
-        const registered = await kith.register(username.trim(), password, props.invite ? { invite: props.invite } : {});
+        const registered = await kith.register(username.trim(), password, invite && inviteOk ? { invite } : {});
         joined = registered.room;
       }
       const user = await kith.login(username.trim(), password);
@@ -46,7 +50,16 @@ export function AuthScreen(props: {
           <img src="/icon.svg" alt="" width="40" height="40" /> Kith
         </h1>
         <p class="tagline">The family calendar that works offline.</p>
-        {props.notice && !error && (
+        {invite && (
+          <InvitePreview
+            code={invite}
+            onRefused={() => {
+              setInviteOk(false);
+              props.onInviteRefused?.();
+            }}
+          />
+        )}
+        {props.notice && !error && !invite && (
           <p class="notice" role="status">
             {props.notice}
           </p>
