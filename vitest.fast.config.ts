@@ -56,6 +56,7 @@ export const SLOW_TRIALS = [
   'examples/family-calendar/test/editing.test.ts',
   'examples/family-calendar/test/security.test.ts',
   'examples/family-calendar/test/views.test.ts',
+  'examples/family-calendar/test/app-ui.test.ts',
 ];
 
 export default mergeConfig(

@@ -71,7 +71,7 @@ export function ImportDialog(props: { roomId: string; file?: File | undefined; o
         </p>
       )}
       {summary && (
-        <section class="import-summary" aria-label="Import summary" role="status">
+        <section class="import-summary" aria-label="Import summary" aria-live="polite">
           <p>
             <strong>“{name}”</strong>: {summary.imported} imported · {summary.updated} updated · {summary.unchanged} unchanged
             {summary.skipped ? ` · ${summary.skipped} skipped` : ''} · {summary.errors.length} {summary.errors.length === 1 ? 'error' : 'errors'}

@@ -76,7 +76,7 @@ export function describeSpan(start: string, end: string, locale?: string): strin
   const s = Temporal.PlainDateTime.from(start);
   const e = Temporal.PlainDateTime.from(end);
   const day = (p: Temporal.PlainDateTime) => p.toLocaleString(locale, { weekday: 'short', day: 'numeric', month: 'short' });
-  const time = (p: Temporal.PlainDateTime) => p.toLocaleString(locale, { hour: 'numeric', minute: '2-digit' });
+  const time = (p: Temporal.PlainDateTime) => formatTime(p.toString(), locale);
   return s.toPlainDate().equals(e.toPlainDate()) ? `${day(s)}, ${time(s)} – ${time(e)}` : `${day(s)} ${time(s)} – ${day(e)} ${time(e)}`;
 }
 
@@ -99,9 +99,9 @@ export function convertWall(wall: string, from: string, to: string): string {
 /** Now, as the display zone's wall clock with seconds (the calendar component's "now"). */
 export const nowWall = (zone: string): string => Temporal.Now.plainDateTimeISO(zone).toString({ smallestUnit: 'second' });
 
-/** "15:00" or "3:00 PM", as the browser's locale writes times. */
+/** "15:00" or "3:00 PM": the locale's own short time, the one format used everywhere. */
 export function formatTime(wall: string, locale?: string): string {
-  return Temporal.PlainDateTime.from(wall).toLocaleString(locale, { hour: 'numeric', minute: '2-digit' });
+  return Temporal.PlainDateTime.from(wall).toLocaleString(locale, { timeStyle: 'short' });
 }
 
 /**

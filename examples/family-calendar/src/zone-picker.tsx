@@ -5,8 +5,8 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { canonicalZone, searchZones, zoneOptions } from './zones.js';
 
-/** Longest list shown at once: enough to scroll, few enough to render at every keystroke. */
-const MAX_SHOWN = 80;
+/** Longest list shown (there are ~420 zones): bounded, so typing never renders an unbounded list. */
+const MAX_SHOWN = 500;
 
 export function ZonePicker(props: {
   id: string;

@@ -40,6 +40,16 @@ async function hourHeight(page: Page): Promise<number> {
   return ten!.y - nine!.y;
 }
 
+/** Answers "which events?" for a repeating event (null: keep the default, "This event"). */
+async function chooseScope(page: Page, title: string, choice: 'This event' | 'This and following events' | 'All events' | null): Promise<void> {
+  const scope = page.getByRole('dialog', { name: title });
+  await scope.waitFor();
+  if (choice === null) expect(await scope.getByLabel('This event').isChecked()).toBe(true);
+  else await scope.getByLabel(choice).check();
+  await scope.getByRole('button', { name: 'OK' }).click();
+  await page.locator('dialog#event-dialog').waitFor({ state: 'detached' });
+}
+
 async function drag(page: Page, from: { x: number; y: number }, dy: number): Promise<void> {
   await page.mouse.move(from.x, from.y);
   await page.mouse.down();
@@ -55,33 +65,35 @@ browserDescribe('family calendar in Chromium: editing', { timeout: 120_000 }, ()
     await view(page, 'Agenda'); // the next 30 days: 5 weekly occurrences
     expect(await shownTitles(page)).toEqual(Array(5).fill('Swimming'));
 
+    // Save and Delete of a repeating event ask which events, as a drag does (the form has no scope of its own).
     let d = await openNth(page, 1);
     await d.getByLabel('Start time').fill('17:30');
-    await d.getByLabel('All events').check();
-    await saveEvent(d);
+    await d.getByRole('button', { name: 'Save' }).click();
+    await chooseScope(page, 'Save a repeating event', 'All events');
     await poll(async () => (await shownTexts(page)).filter((t) => t.includes('17:30–18:30')).length).toBe(5);
 
     d = await openNth(page, 1);
-    expect(await d.getByLabel('This event').isChecked()).toBe(true); // the default
     await d.getByLabel('Title').fill('Swimming gala');
-    await saveEvent(d);
+    await d.getByRole('button', { name: 'Save' }).click();
+    await chooseScope(page, 'Save a repeating event', null); // the default: this event
     await poll(() => shownTitles(page)).toEqual(['Swimming', 'Swimming gala', 'Swimming', 'Swimming', 'Swimming']);
 
     d = await openNth(page, 2);
     await d.getByLabel('Title').fill('Swim club');
-    await d.getByLabel('This and following events').check();
-    await saveEvent(d);
+    await d.getByRole('button', { name: 'Save' }).click();
+    await chooseScope(page, 'Save a repeating event', 'This and following events');
     await poll(() => shownTitles(page)).toEqual(['Swimming', 'Swimming gala', 'Swim club', 'Swim club', 'Swim club']);
 
     d = await openNth(page, 3);
     await d.getByRole('button', { name: 'Delete' }).click();
+    await chooseScope(page, 'Delete a repeating event', 'This event');
     await poll(() => shownTitles(page)).toEqual(['Swimming', 'Swimming gala', 'Swim club', 'Swim club']);
     await page.getByRole('button', { name: 'Undo', exact: true }).first().click();
     await poll(() => shownTitles(page)).toEqual(['Swimming', 'Swimming gala', 'Swim club', 'Swim club', 'Swim club']);
 
     d = await openNth(page, 0);
-    await d.getByLabel('All events').check();
     await d.getByRole('button', { name: 'Delete' }).click();
+    await chooseScope(page, 'Delete a repeating event', 'All events');
     await poll(() => shownTitles(page)).toEqual([]);
     await page.getByText('Nothing planned in the next 30 days.').waitFor();
 

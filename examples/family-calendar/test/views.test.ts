@@ -61,11 +61,13 @@ browserDescribe('family calendar in Chromium: views', { timeout: 120_000 }, () =
     await signIn(phone.page, benName);
     await eventEl(phone.page, 'Dentist').waitFor({ state: 'attached' });
     await screenshot(phone.page, 'phone-agenda');
+    // The phone month is dots per day with the selected day's events below, titles in full.
     await view(phone.page, 'Month');
-    await eventEl(phone.page, 'Family lunch').waitFor({ state: 'attached' });
+    await phone.page.locator(`.phone-month button[data-date="${day(0)}"]`).click();
+    await phone.page.locator('.pm-agenda [data-title="Family lunch"]').waitFor();
     await screenshot(phone.page, 'phone-month');
     await a.locator(`.presence [data-user="${benName}"]`).waitFor();
-    await phone.page.locator(`.calendar-host [data-title="Dentist"]`).first().click();
+    await phone.page.locator('.pm-agenda [data-title="Dentist"]').click();
     await phone.page.locator('dialog#event-dialog').waitFor();
     await screenshot(phone.page, 'phone-event-form');
   });

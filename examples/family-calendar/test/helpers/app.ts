@@ -116,7 +116,7 @@ export async function createInvite(page: Page, can: 'Edit events' | 'Only view' 
 /** Someone opens an invite link, creates an account and lands in the calendar. */
 export async function joinByInvite(page: Page, url: string, username: string, calendarName: string): Promise<void> {
   await page.goto(url);
-  await page.getByText('You have been invited to a family calendar').waitFor();
+  await page.getByText(`invited you to “${calendarName}”`).waitFor();
   await page.getByRole('tab', { name: 'Create account' }).click();
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(PASSWORD);

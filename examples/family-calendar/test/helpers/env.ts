@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
+import { caldavModule, calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
 
 export const APP_DIR = fileURLToPath(new URL('../..', import.meta.url));
@@ -91,7 +91,7 @@ export async function startEnv(): Promise<Env> {
       sqliteSynchronous: 'normal',
       limits: { ...base.limits, loginPerMinute: 10_000 },
     }),
-    { modules: [calendarModule()] },
+    { modules: [calendarModule(), caldavModule()] },
   );
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
