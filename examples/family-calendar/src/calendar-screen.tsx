@@ -402,7 +402,7 @@ export function CalendarScreen(props: {
           {title}
         </h2>
         <button type="button" class="zone-button" onClick={() => setPending({ kind: 'settings' })} title="The time zone the calendar is shown in">
-          <span aria-hidden="true">🌐</span> Times in {zoneCity(displayZone)}
+          Times in {zoneCity(displayZone)}
         </button>
         <div class="view-switch" role="group" aria-label="View">
           {VIEWS.map((v) => (

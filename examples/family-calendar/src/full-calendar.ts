@@ -133,7 +133,8 @@ export function useFullCalendar(
           const note = document.createElement('span');
           note.className = 'both-times agenda-both';
           note.textContent = p.both;
-          info.el.appendChild(note);
+          // Under the title (the row's last cell), not in a column of its own.
+          (info.el.lastElementChild?.lastElementChild ?? info.el).appendChild(note);
         }
       },
       eventClick: (info) => {
