@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { applyChange, applyDelete, seriesOnly, type Change } from '../src/edits.js';
 import { describeRule, fromRule, noRepeat, toRule } from '../src/recurrence.js';
-import { shiftBy, splitWhen, wallIn } from '../src/times.js';
+import { weekdayOf } from '../src/recurrence.js';
+import { bothTimes, convertWall, fcDate, fcWall, instantToWall, shiftBy, splitWhen, wallIn } from '../src/times.js';
+import { canonicalZone, offsetLabel, searchZones, zoneCity, zoneOptions } from '../src/zones.js';
 
 const TZ = 'Europe/Berlin';
 const window = { from: '2026-03-01T00:00:00Z', to: '2026-05-01T00:00:00Z', timeZone: TZ };
@@ -127,5 +129,53 @@ describe('times', () => {
     expect(shiftBy('2026-03-31', '2026-03-01', '2026-03-03')).toBe('2026-04-02');
     expect(splitWhen('2026-03-20T09:00')).toEqual({ date: '2026-03-20', time: '09:00' });
     expect(splitWhen('2026-03-20')).toEqual({ date: '2026-03-20', time: '' });
+  });
+});
+
+describe('the display zone', () => {
+  it('feeds the calendar display-zone wall clocks and reads its Dates back; a drop converts to the event\'s own zone', () => {
+    expect(instantToWall('2026-12-06T08:00:00Z', 'America/New_York')).toBe('2026-12-06T03:00');
+    // The calendar component runs in UTC: a Date's UTC fields are the display zone's wall clock.
+    expect(fcWall(new Date('2026-12-06T03:00:00Z'))).toBe('2026-12-06T03:00');
+    expect(fcDate(new Date('2026-12-06T00:00:00Z'))).toBe('2026-12-06');
+    expect(convertWall('2026-12-06T04:00', 'America/New_York', 'Europe/Berlin')).toBe('2026-12-06T10:00');
+    expect(convertWall('2026-07-06T04:00', 'America/New_York', 'Europe/Berlin')).toBe('2026-07-06T10:00'); // both on summer time
+    expect(convertWall('2026-03-20T04:00', 'America/New_York', 'Europe/Berlin')).toBe('2026-03-20T09:00'); // New York already on summer time
+  });
+
+  it('says both times only where the zones differ, with the day when it changes', () => {
+    expect(bothTimes('2026-12-06T09:00', 'Europe/Berlin', 'America/New_York', 'en-GB')).toBe('09:00 Berlin · 03:00 your time');
+    expect(bothTimes('2026-12-06T02:00', 'Europe/Berlin', 'America/New_York', 'en-GB')).toBe('02:00 Berlin · 20:00 (Sat) your time');
+    expect(bothTimes('2026-12-06T09:00', 'Europe/Berlin', 'Europe/Berlin', 'en-GB')).toBeNull();
+    expect(bothTimes('2026-12-06T09:00', null, 'America/New_York', 'en-GB')).toBeNull(); // floating: the same clock everywhere
+  });
+});
+
+describe('time zones for people', () => {
+  it('use current names for legacy ones, list UTC, sort by offset, and search by words or offset', () => {
+    expect(canonicalZone('Asia/Calcutta')).toBe('Asia/Kolkata');
+    expect(canonicalZone('Europe/Kiev')).toBe('Europe/Kyiv');
+    expect(canonicalZone('Europe/Berlin')).toBe('Europe/Berlin');
+    expect(zoneCity('America/New_York')).toBe('New York');
+    expect(offsetLabel(330)).toBe('UTC+05:30');
+    expect(offsetLabel(-180)).toBe('UTC−03:00');
+    const options = zoneOptions(['Asia/Calcutta']);
+    const zones = options.map((o) => o.zone);
+    expect(zones).toContain('UTC');
+    expect(zones).toContain('Asia/Kolkata');
+    expect(zones).not.toContain('Asia/Calcutta');
+    expect(zones).not.toContain('Europe/Kiev');
+    expect(new Set(zones).size).toBe(zones.length);
+    const offsets = options.map((o) => o.offset);
+    expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+    expect(searchZones(options, 'new york').map((o) => o.zone)).toEqual(['America/New_York']);
+    expect(searchZones(options, '+05:30').map((o) => o.zone)).toContain('Asia/Kolkata');
+    expect(searchZones(options, 'no such place')).toEqual([]);
+  });
+
+  it('a weekly repeat\'s default day is its start\'s weekday', () => {
+    expect(weekdayOf('2026-12-03')).toBe('TH');
+    expect(weekdayOf('2026-12-06')).toBe('SU');
+    expect(weekdayOf('not a date')).toBeUndefined();
   });
 });
