@@ -527,6 +527,19 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect((await s.rooms.listInvites(other.roomId)).map((i) => i.codeHash)).toEqual([elsewhere]);
       });
 
+      it('findInvite finds an invite by its hash, with its uses counted; an unknown or revoked one finds nothing', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const room = await addRoom(s, alice);
+        const code = await invite(room, { role: 'viewer', maxUses: 2, expiresAt: 4_000_000_000_000 });
+        expect(await s.rooms.findInvite(code)).toMatchObject({ codeHash: code, roomId: room.roomId, role: 'viewer', createdBy: alice.userId, maxUses: 2, uses: 0, expiresAt: 4_000_000_000_000 });
+        await s.rooms.acceptInvite(code, bob.userId, tick());
+        expect((await s.rooms.findInvite(code))?.uses).toBe(1);
+        expect(await s.rooms.findInvite('no-such-code')).toBeUndefined();
+        await s.rooms.revokeInvite(room.roomId, code);
+        expect(await s.rooms.findInvite(code)).toBeUndefined();
+      });
+
       it('a removal with a time refuses invites created up to it (removed) and admits newer ones; leaving records nothing', async () => {
         const alice = await addUser(s);
         const bob = await addUser(s);
