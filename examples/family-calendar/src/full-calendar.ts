@@ -34,8 +34,14 @@ export function firstDayOfWeek(): number {
   }
 }
 
-/** One time format for every view: the locale's own ("15:00", "3:00 PM"), minutes always shown. */
-const TIME_FORMAT = { hour: 'numeric', minute: '2-digit', meridiem: 'short' } as const;
+/**
+ * One time format for every view, the locale's own short time ("08:00" in en-GB, "8:00 AM" in
+ * en-US) as the rest of the app writes it (formatTime), minutes always shown.
+ */
+function timeFormat() {
+  const hour = new Intl.DateTimeFormat(navigator.language, { timeStyle: 'short' }).resolvedOptions().hour === '2-digit' ? '2-digit' : 'numeric';
+  return { hour, minute: '2-digit', meridiem: 'short' } as const;
+}
 
 /** The event's own colour, else that of its participant who joined the family first. */
 export function colorOf(o: Occurrence, members: Member[]): string {
@@ -95,8 +101,8 @@ export function useFullCalendar(
       now: () => nowWall(live.current.displayZone),
       locale: navigator.language,
       firstDay: firstDayOfWeek(),
-      eventTimeFormat: TIME_FORMAT,
-      slotHeaderFormat: { hour: 'numeric', minute: '2-digit' },
+      eventTimeFormat: timeFormat(),
+      slotHeaderFormat: timeFormat(),
       nowIndicator: true,
       navLinks: true,
       dayMaxEvents: true,

@@ -68,3 +68,21 @@ describe('GET /invites/:code: what an invite is for, before signing up', () => {
     expect(res.status).toBe(400);
   });
 });
+
+describe('GET /invites/:code is rate-limited per IP like accepting (codes are unguessable; this bounds trying)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ limits: { loginPerMinute: 3 } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('the 4th preview a minute from one address is 429 RATE_LIMITED with Retry-After', async () => {
+    const api = apiClient(t.url);
+    for (let i = 0; i < 3; i++) expectError(await api.request('GET', `/invites/guess${i}`), 404, 'INVITE_NOT_FOUND');
+    const res = await api.request('GET', '/invites/guess9');
+    expectError(res, 429, 'RATE_LIMITED');
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  });
+});
