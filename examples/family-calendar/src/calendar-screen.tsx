@@ -2,7 +2,7 @@
  * One family calendar: the header (name, who is online, sync badge, undo, menu), the view toolbar,
  * FullCalendar fed with our own expanded occurrences, and the dialogs.
  */
-import type { Calendar, CalendarEvent, Member, Occurrence, PresenceEntry, Role, RoomSummary, StatusInfo, User } from '@kith/client';
+import type { Calendar, Member, Occurrence, PresenceEntry, Role, RoomSummary, StatusInfo, User } from '@kith/client';
 import type { EventChangeInfo } from 'fullcalendar';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { FamilyDialog, ScopeDialog, TrashDialog } from './dialogs.js';

@@ -8,7 +8,8 @@ import { useMemo, useState } from 'preact/hooks';
 import { ScopeDialog } from './dialogs.js';
 import { memberColor, PALETTE } from './colors.js';
 import { applyChange, applyDelete, seriesOnly, type Change, type Scope } from './edits.js';
-import { describeRule, fromRule, noRepeat, toRule, WEEKDAYS, weekdayName, weekdayOf, type RepeatFields } from './recurrence.js';
+import { describeRule, fromRule, noRepeat, toRule, type RepeatFields } from './recurrence.js';
+import { RepeatSection, withStartWeekday } from './repeat-section.js';
 import { describeError } from './store.js';
 import { addDays, bothTimes, describeSpan, isDate, shiftBy, splitWhen } from './times.js';
 import { Modal } from './ui.js';
@@ -59,13 +60,6 @@ function whenOf(d: Draft): { start: string; end: string } {
   return d.allDay
     ? { start: d.startDate, end: addDays(d.endDate, 1) }
     : { start: `${d.startDate}T${d.startTime}`, end: `${d.endDate}T${d.endTime}` };
-}
-
-/** A weekly rule without days repeats on the start's weekday: the form shows that day ticked. */
-function withStartWeekday(repeat: RepeatFields, startDate: string): RepeatFields {
-  if (repeat.freq !== 'WEEKLY' || repeat.byDay.length || repeat.custom) return repeat;
-  const day = weekdayOf(startDate);
-  return day ? { ...repeat, byDay: [day] } : repeat;
 }
 
 function draftFor(target: EventTarget, me: string, zone: string): Draft {
@@ -305,66 +299,7 @@ export function EventDialog(props: {
             {formerMembers.length > 0 && <p class="hint">Also: {formerMembers.length} former member(s).</p>}
           </fieldset>
 
-          <div class="row">
-            <label>
-              Repeat
-              <select name="repeat" value={d.repeat.freq} onChange={(e) => setRepeat({ freq: e.currentTarget.value as RepeatFields['freq'] })}>
-                <option value="none">Does not repeat</option>
-                <option value="DAILY">Daily</option>
-                <option value="WEEKLY">Weekly</option>
-                <option value="MONTHLY">Monthly</option>
-                <option value="YEARLY">Yearly</option>
-              </select>
-            </label>
-            {d.repeat.freq !== 'none' && (
-              <label>
-                Every
-                <input type="number" name="interval" min={1} max={99} value={d.repeat.interval} onChange={(e) => setRepeat({ interval: Number(e.currentTarget.value) || 1 })} />
-              </label>
-            )}
-          </div>
-          {d.repeat.custom && <p class="hint">Repeats: {describeRule(d.repeat.custom)} (kept unless you change it).</p>}
-          {d.repeat.freq === 'WEEKLY' && (
-            <fieldset class="weekdays">
-              <legend>On</legend>
-              {WEEKDAYS.map((w) => (
-                <label class="check day" key={w}>
-                  <input
-                    type="checkbox"
-                    name="byday"
-                    value={w}
-                    checked={d.repeat.byDay.includes(w)}
-                    onChange={(e) => setRepeat({ byDay: e.currentTarget.checked ? [...d.repeat.byDay, w] : d.repeat.byDay.filter((x) => x !== w) })}
-                  />
-                  {weekdayName(w)}
-                </label>
-              ))}
-            </fieldset>
-          )}
-          {d.repeat.freq !== 'none' && (
-            <div class="row">
-              <label>
-                Ends
-                <select name="repeat-ends" value={d.repeat.ends} onChange={(e) => setRepeat({ ends: e.currentTarget.value as RepeatFields['ends'] })}>
-                  <option value="never">Never</option>
-                  <option value="until">On a date</option>
-                  <option value="count">After a number of times</option>
-                </select>
-              </label>
-              {d.repeat.ends === 'until' && (
-                <label>
-                  Last date
-                  <input type="date" name="repeat-until" required value={d.repeat.until} onChange={(e) => setRepeat({ until: e.currentTarget.value })} />
-                </label>
-              )}
-              {d.repeat.ends === 'count' && (
-                <label>
-                  Times
-                  <input type="number" name="repeat-count" min={1} max={999} value={d.repeat.count} onChange={(e) => setRepeat({ count: Number(e.currentTarget.value) || 1 })} />
-                </label>
-              )}
-            </div>
-          )}
+          <RepeatSection repeat={d.repeat} onChange={setRepeat} />
 
           <div class="row">
             <label>

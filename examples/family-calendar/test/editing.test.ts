@@ -12,7 +12,6 @@ import {
   openMenu,
   openNth,
   poll,
-  saveEvent,
   shownTexts,
   shownTitles,
   signUp,
