@@ -17,7 +17,7 @@ import { useEffect, useRef } from 'preact/hooks';
 
 type Ref<T> = { current: T };
 import { memberColor, NEUTRAL } from './colors.js';
-import { bothTimes, fcDate, instantToWall, nowWall } from './times.js';
+import { bothTimes, fcDate, fcWall, formatTime, instantToWall, nowWall } from './times.js';
 
 export type ViewName = 'month' | 'week' | 'day' | 'agenda';
 export const FC_VIEW: Record<ViewName, string> = { month: 'dayGridMonth', week: 'timeGridWeek', day: 'timeGridDay', agenda: 'listAgenda' };
@@ -35,12 +35,13 @@ export function firstDayOfWeek(): number {
 }
 
 /**
- * One time format for every view, the locale's own short time ("08:00" in en-GB, "8:00 AM" in
- * en-US) as the rest of the app writes it (formatTime), minutes always shown.
+ * One time format for every view, the one the rest of the app writes (formatTime: the locale's
+ * short time, "08:00" in en-GB, "8:00 AM" in en-US). The calendar runs in UTC, so a marker's
+ * UTC fields are the display zone's wall clock.
  */
-function timeFormat() {
-  const hour = new Intl.DateTimeFormat(navigator.language, { timeStyle: 'short' }).resolvedOptions().hour === '2-digit' ? '2-digit' : 'numeric';
-  return { hour, minute: '2-digit', meridiem: 'short' } as const;
+function timeFormat(info: { date: { marker: Date }; start: { marker: Date }; end?: { marker: Date } | null }): string {
+  const t = (z: { marker: Date }) => formatTime(fcWall(z.marker), navigator.language);
+  return info.end ? `${t(info.start)}–${t(info.end)}` : t(info.date);
 }
 
 /** The event's own colour, else that of its participant who joined the family first. */
@@ -101,8 +102,8 @@ export function useFullCalendar(
       now: () => nowWall(live.current.displayZone),
       locale: navigator.language,
       firstDay: firstDayOfWeek(),
-      eventTimeFormat: timeFormat(),
-      slotHeaderFormat: timeFormat(),
+      eventTimeFormat: timeFormat,
+      slotHeaderFormat: timeFormat,
       nowIndicator: true,
       navLinks: true,
       dayMaxEvents: true,
