@@ -15,6 +15,7 @@ import type { Role } from '@kith/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CodeChallengeMethod } from 'google-auth-library';
 import { classify, GoogleFailure, newOAuthClient } from './google.js';
+import { grantKeyOf, grantLookup, grantUsedElsewhere } from './grants.js';
 import { CALENDAR_APP_CREATED, CALENDAR_FULL, type VerifiedUser } from './options.js';
 import type { GoogleSyncWorker } from './worker.js';
 
@@ -192,9 +193,14 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
         if (f.kind === 'invalid_grant') throw new GoogleRouteError('GOOGLE_STATE_INVALID', 'Google refused the authorisation code; start again.');
         throw new GoogleRouteError('GOOGLE_UNAVAILABLE');
       }
+      // Which grant (account + client) these tokens belong to: links holding the same grant must not be revoked.
+      const grantKey = tokens.access_token ? await grantKeyOf(client, tokens.access_token).catch(() => null) : null;
       const granted = (tokens.scope ?? '').split(/\s+/);
       if (!granted.includes(CALENDAR_APP_CREATED) && !granted.includes(CALENDAR_FULL) && !worker.o.scopes.every((s) => granted.includes(s))) {
-        await client.revokeToken(tokens.access_token ?? '').catch(() => undefined);
+        // Revoking ends the whole grant, so only when no existing link holds it.
+        if (!(await grantUsedElsewhere(grantLookup(worker), grantKey, null))) {
+          await client.revokeToken(tokens.access_token ?? '').catch(() => undefined);
+        }
         throw new GoogleRouteError('GOOGLE_SCOPE_MISSING');
       }
       if (!tokens.refresh_token) {
@@ -210,6 +216,9 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
         if (err instanceof GoogleFailure) throw new GoogleRouteError('GOOGLE_UNAVAILABLE', `Could not set up the Google calendar: ${err.message}`);
         throw err;
       }
+      worker.store.updateLink(stored.roomId, { grantKey }, worker.o.now());
+      // An earlier unlink may have queued this very grant for revocation; the new link holds it now.
+      if (grantKey) worker.store.dropRevocationsOfGrant(grantKey);
       const body = { linked: true, roomId: stored.roomId, calendarId: status.calendarId, status: status.status };
       if ((request.headers.accept ?? '').includes('text/html')) {
         return reply

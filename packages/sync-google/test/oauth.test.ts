@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEvent, updateEvent } from '@kith/model';
+import { createEvent, getEvent, updateEvent } from '@kith/model';
 import { OAuth2Client } from 'google-auth-library';
 import { googleIdFor } from '../src/runner.js';
 import { STATE_FILE } from '../src/store.js';
@@ -37,6 +37,33 @@ async function authUrl(token: string, roomId: string): Promise<URL> {
 /** Sends the browser to our callback with whatever the consent screen redirected to (or something altered). */
 async function callback(url: URL): Promise<{ status: number; body: any; headers: Headers }> {
   return rig.appApi.request('GET', `${url.pathname}${url.search}`);
+}
+
+let accountCounter = 0;
+/** A Google account of its own: Google keeps one grant per (account, client), so revoking it touches nothing else. */
+const ownGoogleAccount = (): string => `family-${++accountCounter}-${Date.now().toString(36)}@kith.example`;
+
+/** Links a room through the consent screen, signed in to Google as `googleUser`. */
+async function linkAs(googleUser: string, token: string, roomId: string): Promise<{ calendarId: string }> {
+  rig.fake.setConsent({ email: googleUser });
+  try {
+    return await linkRoom(rig, token, roomId);
+  } finally {
+    rig.fake.setConsent({});
+  }
+}
+
+/** Whether a refresh token still works at Google. */
+async function refreshWorks(refreshToken: string): Promise<boolean> {
+  const client = new OAuth2Client({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, endpoints: rig.fake.oauthEndpoints });
+  client.setCredentials({ refresh_token: refreshToken });
+  return client.refreshAccessToken().then(
+    () => true,
+    (err) => {
+      if (/invalid_grant/.test(String(err?.message))) return false;
+      throw err;
+    },
+  );
 }
 
 /** A room with an owner, an editor, a viewer and an outsider. */
@@ -255,7 +282,9 @@ describe('a calendar deleted in Google', () => {
 describe('unlinking', () => {
   it('lets only owners unlink; unlinking revokes the grant, stops mirroring and keeps the Google calendar', async () => {
     const { owner, editor, viewer, roomId } = await household();
-    const { calendarId } = await linkRoom(rig, owner.token, roomId);
+    // The only room linked with this Google account, so its grant is revoked.
+    const googleUser = ownGoogleAccount();
+    const { calendarId } = await linkAs(googleUser, owner.token, roomId);
     const creds = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
     expectError(await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token: editor.token }), 403, 'FORBIDDEN');
     const res = await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token: owner.token });
@@ -273,7 +302,7 @@ describe('unlinking', () => {
     await edit(rig, roomId, (doc) => createEvent(doc, { title: 'After unlink', start: '2027-04-01', end: '2027-04-02' }, me));
     await new Promise((r) => setTimeout(r, 100));
     expect(JSON.stringify(rig.fake.stats().writes)).toBe(writes);
-    expect(rig.fake.calendars(GOOGLE_USER).some((c: any) => c.id === calendarId)).toBe(true);
+    expect(rig.fake.calendars(googleUser).some((c: any) => c.id === calendarId)).toBe(true);
 
     const status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token: viewer.token });
     expect(status.body).toEqual({ roomId, linked: false });
@@ -281,7 +310,10 @@ describe('unlinking', () => {
   });
 
   it('retries a revocation Google could not take at unlink time', async () => {
-    const { token, roomId } = await linkedRoom(rig);
+    const u = await rig.signUp();
+    const roomId = await rig.createRoom(u.token);
+    const token = u.token;
+    await linkAs(ownGoogleAccount(), token, roomId);
     const creds = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
     // More failures than the client library's own retries of the revoke POST.
     rig.fake.injectFault({ route: 'oauth.revoke', kind: 'serviceUnavailable', count: 4 });
@@ -293,6 +325,84 @@ describe('unlinking', () => {
     const client = new OAuth2Client({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, endpoints: rig.fake.oauthEndpoints });
     client.setCredentials({ refresh_token: creds.refresh_token! });
     await expect(client.refreshAccessToken()).rejects.toThrow(/invalid_grant/);
+  });
+});
+
+describe('one Google account linked to several rooms', () => {
+  it('unlinking one room forgets its tokens but does not revoke the grant the other room still uses; unlinking the last one revokes it', async () => {
+    const googleUser = ownGoogleAccount();
+    const u = await rig.signUp();
+    const roomA = await rig.createRoom(u.token, 'A');
+    const roomB = await rig.createRoom(u.token, 'B');
+    await linkAs(googleUser, u.token, roomA);
+    const { calendarId: calB } = await linkAs(googleUser, u.token, roomB);
+    const credsA = rig.worker.credentialsOf(rig.worker.store.link(roomA)!);
+    const credsB = rig.worker.credentialsOf(rig.worker.store.link(roomB)!);
+    expect(credsA.refresh_token).not.toBe(credsB.refresh_token);
+
+    expect((await rig.appApi.request('DELETE', `/rooms/${roomA}/google`, { token: u.token })).status).toBe(204);
+    expect(rig.worker.store.link(roomA)).toBeUndefined();
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    expect(await refreshWorks(credsB.refresh_token!)).toBe(true);
+
+    // B keeps syncing both ways, also after its access token expired and had to be refreshed.
+    rig.fake.expireAccessTokens(credsB.access_token!);
+    const id = await edit(rig, roomB, (doc) => createEvent(doc, { title: 'Still mirrored', start: '2027-08-01', end: '2027-08-02' }, me));
+    await rig.worker.syncNow(roomB);
+    const gid = googleIdFor(roomB, id, '', 0);
+    expect(rig.fake.event(calB, gid)).toMatchObject({ summary: 'Still mirrored' });
+    rig.fake.ui.patchEvent(calB, gid, { summary: 'Renamed in Google' });
+    await rig.worker.syncNow(roomB);
+    expect((await rig.kith.sync.readRoom(roomB, (doc) => getEvent(doc, id)))?.title).toBe('Renamed in Google');
+    expect((await rig.worker.status(roomB))!).toMatchObject({ status: 'active', needsReauth: false, pendingChanges: 0 });
+
+    // B is the last link of the grant: unlinking it revokes the grant, A's old tokens included.
+    expect((await rig.appApi.request('DELETE', `/rooms/${roomB}/google`, { token: u.token })).status).toBe(204);
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    expect(await refreshWorks(credsB.refresh_token!)).toBe(false);
+    expect(await refreshWorks(credsA.refresh_token!)).toBe(false);
+  });
+
+  it('a consent that lacks the calendar scope does not revoke the grant an existing link uses', async () => {
+    const googleUser = ownGoogleAccount();
+    const u = await rig.signUp();
+    const linked = await rig.createRoom(u.token, 'Linked');
+    const { calendarId } = await linkAs(googleUser, u.token, linked);
+    const creds = rig.worker.credentialsOf(rig.worker.store.link(linked)!);
+
+    // The same account consents for another room but unticks the calendar permission.
+    const other = await rig.createRoom(u.token, 'Other');
+    rig.fake.setConsent({ email: googleUser, dropScopes: ['https://www.googleapis.com/auth/calendar.app.created'] });
+    const back = await consent((await authUrl(u.token, other)).toString());
+    rig.fake.setConsent({});
+    expectError(await callback(back), 403, 'GOOGLE_SCOPE_MISSING');
+    expect(rig.worker.store.link(other)).toBeUndefined();
+
+    expect(await refreshWorks(creds.refresh_token!)).toBe(true);
+    const id = await edit(rig, linked, (doc) => createEvent(doc, { title: 'Unaffected', start: '2027-08-03', end: '2027-08-04' }, me));
+    await rig.worker.syncNow(linked);
+    expect(rig.fake.event(calendarId, googleIdFor(linked, id, '', 0))).toMatchObject({ summary: 'Unaffected' });
+    expect((await rig.worker.status(linked))!.status).toBe('active');
+  });
+
+  it('a room linked again with a grant queued for revocation keeps working (the queued revocation is dropped)', async () => {
+    const googleUser = ownGoogleAccount();
+    const u = await rig.signUp();
+    const first = await rig.createRoom(u.token, 'First');
+    await linkAs(googleUser, u.token, first);
+    // Google's revoke endpoint is down: the revocation waits in the queue (enough failures for the client
+    // library's retries, also when the worker's periodic retry runs at the same moment).
+    rig.fake.injectFault({ route: 'oauth.revoke', kind: 'serviceUnavailable', count: 8 });
+    expect((await rig.appApi.request('DELETE', `/rooms/${first}/google`, { token: u.token })).status).toBe(204);
+    expect(rig.worker.store.pendingRevocations()).toBe(1);
+    rig.fake.clearFaults();
+
+    const second = await rig.createRoom(u.token, 'Second');
+    await linkAs(googleUser, u.token, second);
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    rig.worker.store.db.prepare('UPDATE revocations SET next_at = 0').run();
+    await rig.worker.retryRevocations();
+    expect(await refreshWorks(rig.worker.credentialsOf(rig.worker.store.link(second)!).refresh_token!)).toBe(true);
   });
 });
 
