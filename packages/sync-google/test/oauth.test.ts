@@ -10,7 +10,7 @@ import { createEvent, getEvent, updateEvent } from '@kith/model';
 import { OAuth2Client } from 'google-auth-library';
 import { googleIdFor } from '../src/runner.js';
 import { STATE_FILE } from '../src/store.js';
-import { CLIENT_ID, CLIENT_SECRET, consent, edit, GOOGLE_USER, linkRoom, linkedRoom, me, startRig, type Rig } from './helpers.js';
+import { CLIENT_ID, CLIENT_SECRET, consent, cookieFrom, edit, GOOGLE_USER, linkRoom, linkedRoom, me, startRig, type Rig } from './helpers.js';
 
 let rig: Rig;
 beforeAll(async () => {
@@ -28,15 +28,19 @@ function expectError(res: { status: number; body: any; headers: Headers }, statu
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
 }
 
-async function authUrl(token: string, roomId: string): Promise<URL> {
-  const res = await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token });
+/** The test's browser: the cookie our auth-url set (a browser keeps it and sends it to the callback). */
+let browserCookie = '';
+
+async function authUrl(token: string, roomId: string, cookie = browserCookie): Promise<URL> {
+  const res = await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token, headers: cookie ? { cookie } : {} });
   expect(res.status).toBe(200);
+  if (cookie === browserCookie) browserCookie = cookieFrom(res.headers) || browserCookie;
   return new URL(res.body.url);
 }
 
-/** Sends the browser to our callback with whatever the consent screen redirected to (or something altered). */
-async function callback(url: URL): Promise<{ status: number; body: any; headers: Headers }> {
-  return rig.appApi.request('GET', `${url.pathname}${url.search}`);
+/** Sends a browser to our callback with whatever the consent screen redirected to (or something altered). */
+async function callback(url: URL, cookie = browserCookie): Promise<{ status: number; body: any; headers: Headers }> {
+  return rig.appApi.request('GET', `${url.pathname}${url.search}`, { headers: cookie ? { cookie } : {} });
 }
 
 let accountCounter = 0;
@@ -168,6 +172,49 @@ describe('callback', () => {
     rig.fake.setConsent({});
     expectError(await callback(narrow), 403, 'GOOGLE_SCOPE_MISSING');
     expect(rig.worker.store.link(room2)).toBeUndefined();
+  });
+
+  it('binds the state to the browser that asked: a callback carried to another browser is refused and links nothing', async () => {
+    const { owner, roomId } = await household();
+    // The owner's browser asks for a consent URL: it gets a short-lived HttpOnly, SameSite=Lax cookie.
+    const res = await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token: owner.token });
+    expect(res.status).toBe(200);
+    const setCookie = res.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^kith-google-oauth=[A-Za-z0-9_-]{43}; /);
+    expect(setCookie.split('; ').slice(1).sort()).toEqual(['HttpOnly', 'Max-Age=600', 'Path=/', 'SameSite=Lax']);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const ownerBrowser = cookieFrom(res.headers);
+    const back = await consent(res.body.url);
+
+    // Another browser (no cookie, or its own cookie from its own auth-url call) is refused; nothing is linked.
+    const other = await rig.signUp('other');
+    const otherRoom = await rig.createRoom(other.token);
+    const otherRes = await rig.appApi.request('GET', `/google/auth-url?roomId=${otherRoom}`, { token: other.token });
+    const otherBrowser = cookieFrom(otherRes.headers);
+    expect(otherBrowser).not.toBe(ownerBrowser);
+    expectError(await callback(back, ''), 403, 'GOOGLE_STATE_OTHER_BROWSER');
+    expectError(await callback(back, otherBrowser), 403, 'GOOGLE_STATE_OTHER_BROWSER');
+    expectError(await callback(back, 'kith-google-oauth=not-a-secret'), 403, 'GOOGLE_STATE_OTHER_BROWSER');
+    expect(rig.worker.store.link(roomId)).toBeUndefined();
+    expect(rig.worker.store.link(otherRoom)).toBeUndefined();
+
+    // The browser that asked succeeds (the refused attempts did not use the state up); a replay then fails.
+    const ok = await callback(back, ownerBrowser);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ linked: true, roomId });
+    expectError(await callback(back, ownerBrowser), 400, 'GOOGLE_STATE_INVALID');
+
+    // Two flows started in two tabs of one browser share its secret, so both finish.
+    const tab1 = await rig.createRoom(owner.token, 'Tab 1');
+    const tab2 = await rig.createRoom(owner.token, 'Tab 2');
+    const first = await rig.appApi.request('GET', `/google/auth-url?roomId=${tab1}`, { token: owner.token, headers: { cookie: ownerBrowser } });
+    const second = await rig.appApi.request('GET', `/google/auth-url?roomId=${tab2}`, { token: owner.token, headers: { cookie: ownerBrowser } });
+    expect(cookieFrom(first.headers)).toBe(ownerBrowser);
+    expect(cookieFrom(second.headers)).toBe(ownerBrowser);
+    const back1 = await consent(first.body.url);
+    const back2 = await consent(second.body.url);
+    expect((await callback(back2, ownerBrowser)).status).toBe(200);
+    expect((await callback(back1, ownerBrowser)).status).toBe(200);
   });
 
   it('refuses a state older than ten minutes', async () => {
