@@ -63,6 +63,7 @@ export class GoogleSyncWorker {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly clientCache = new Map<string, { tokens: string; clients: GoogleClients }>();
   private revocationTimer: NodeJS.Timeout | undefined;
+  private revoking: Promise<void> | null = null;
   private linkTimer: NodeJS.Timeout | undefined;
   /** What each link looked like at the last poll (status, grant, calendar). */
   private readonly linkSeen = new Map<string, string>();
@@ -439,6 +440,15 @@ export class GoogleSyncWorker {
 
   /** Revokes grants of unlinked rooms; failures are retried with backoff (up to a day apart). */
   async retryRevocations(): Promise<void> {
+    // One pass at a time: the minute timer and an unlink must not send (and count) the same revocation twice.
+    while (this.revoking) await this.revoking;
+    this.revoking = this.revokeDue().finally(() => {
+      this.revoking = null;
+    });
+    return this.revoking;
+  }
+
+  private async revokeDue(): Promise<void> {
     if (this.life.dead || !this.store.isOpen) return;
     for (const r of this.store.dueRevocations(this.o.now())) {
       let token: string;
