@@ -1,6 +1,10 @@
 /**
  * The fake's OAuth 2.0 authorization server: consent (auto-approved), authorization codes with PKCE,
  * access and refresh tokens bound to a user, client and scope set, refresh, revocation and tokeninfo.
+ *
+ * As at Google, a grant is one per (user, client): every consent of the same user to the same client adds tokens
+ * to that grant, and revoking any one token revokes the whole grant, so every token of it stops working. A
+ * consent after a revocation starts a new grant.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors, OAuthError } from './errors.js';
@@ -28,13 +32,20 @@ export interface Grant {
   id: string;
   email: string;
   clientId: string;
-  scopes: string[];
-  refreshToken?: string;
+  /** Whether any consent of this grant asked for offline access (a refresh token was issued). */
+  offline: boolean;
   revoked: boolean;
+}
+
+/** A token carries the scopes of the consent that issued it (a refresh keeps them). */
+interface RefreshTokenRecord {
+  grantId: string;
+  scopes: string[];
 }
 
 interface AccessTokenRecord {
   grantId: string;
+  scopes: string[];
   expiresAt: number;
 }
 
@@ -95,7 +106,9 @@ export class FakeOAuth {
   private readonly pinnedSecrets = new Map<string, string>();
   private readonly codes = new Map<string, AuthCode>();
   private readonly grants = new Map<string, Grant>();
-  private readonly refreshTokens = new Map<string, string>(); // token → grant id
+  /** `email\nclientId` → the live (unrevoked) grant of that pair. */
+  private readonly liveGrants = new Map<string, string>();
+  private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
   /** (email, client) pairs that already consented to offline access. */
   private readonly offlineConsents = new Set<string>();
@@ -108,6 +121,7 @@ export class FakeOAuth {
   reset(): void {
     this.codes.clear();
     this.grants.clear();
+    this.liveGrants.clear();
     this.refreshTokens.clear();
     this.accessTokens.clear();
     this.offlineConsents.clear();
@@ -241,51 +255,54 @@ export class FakeOAuth {
       if (!safeEqual(expected, code.challenge)) throw new OAuthError(400, 'invalid_grant', 'Invalid code verifier.');
     }
     code.used = true;
-    const grant: Grant = {
-      id: token('g', 12),
-      email: code.email,
-      clientId,
-      scopes: code.scopes,
-      revoked: false,
-    };
+    const grant = this.grantFor(code.email, clientId);
+    let refreshToken: string | undefined;
     if (code.issueRefreshToken) {
-      grant.refreshToken = token('1//0', 48);
-      this.refreshTokens.set(grant.refreshToken, grant.id);
+      refreshToken = token('1//0', 48);
+      grant.offline = true;
+      this.refreshTokens.set(refreshToken, { grantId: grant.id, scopes: code.scopes });
     }
-    this.grants.set(grant.id, grant);
-    const access = this.newAccessToken(grant);
+    const access = this.newAccessToken(grant, code.scopes);
     return {
       access_token: access,
       expires_in: this.opts.accessTokenTtlSeconds,
-      ...(grant.refreshToken ? { refresh_token: grant.refreshToken } : {}),
-      scope: grant.scopes.join(' '),
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
+      scope: code.scopes.join(' '),
       token_type: 'Bearer',
     };
+  }
+
+  /** The live grant of a (user, client) pair, or a new one when there is none (first consent, or after a revoke). */
+  private grantFor(email: string, clientId: string): Grant {
+    const key = `${email}\n${clientId}`;
+    const live = this.grants.get(this.liveGrants.get(key) ?? '');
+    if (live && !live.revoked) return live;
+    const grant: Grant = { id: token('g', 12), email, clientId, offline: false, revoked: false };
+    this.grants.set(grant.id, grant);
+    this.liveGrants.set(key, grant.id);
+    return grant;
   }
 
   private refresh(form: Record<string, string | undefined>, clientId: string): TokenResponse {
     const refreshToken = form.refresh_token;
     if (!refreshToken) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: refresh_token');
-    const grant = this.grantOfRefreshToken(refreshToken);
-    if (!grant || grant.revoked) throw new OAuthError(400, 'invalid_grant', 'Token has been expired or revoked.');
+    const record = this.refreshTokens.get(refreshToken);
+    const grant = record ? this.grants.get(record.grantId) : undefined;
+    if (!record || !grant || grant.revoked) throw new OAuthError(400, 'invalid_grant', 'Token has been expired or revoked.');
     if (grant.clientId !== clientId) throw new OAuthError(401, 'unauthorized_client', 'Unauthorized');
     return {
-      access_token: this.newAccessToken(grant),
+      access_token: this.newAccessToken(grant, record.scopes),
       expires_in: this.opts.accessTokenTtlSeconds,
-      scope: grant.scopes.join(' '),
+      scope: record.scopes.join(' '),
       token_type: 'Bearer',
     };
   }
 
-  private grantOfRefreshToken(refreshToken: string): Grant | undefined {
-    const id = this.refreshTokens.get(refreshToken);
-    return id ? this.grants.get(id) : undefined;
-  }
-
-  private newAccessToken(grant: Grant): string {
+  private newAccessToken(grant: Grant, scopes: string[]): string {
     const access = token('ya29.a0', 48);
     this.accessTokens.set(access, {
       grantId: grant.id,
+      scopes: [...scopes],
       expiresAt: this.opts.now() + this.opts.accessTokenTtlSeconds * 1000,
     });
     return access;
@@ -293,7 +310,7 @@ export class FakeOAuth {
 
   // ------------------------------------------------------------ revoke, tokeninfo
 
-  /** Revoking either token of a grant revokes the whole grant, as Google does. */
+  /** Revoking any token of a grant revokes the whole grant (every token of that user and client), as Google does. */
   revoke(tokenValue: string | undefined): void {
     if (!tokenValue) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: token');
     const grant = this.grantOfToken(tokenValue);
@@ -302,9 +319,8 @@ export class FakeOAuth {
   }
 
   private grantOfToken(tokenValue: string): Grant | undefined {
-    const access = this.accessTokens.get(tokenValue);
-    if (access) return this.grants.get(access.grantId);
-    return this.grantOfRefreshToken(tokenValue);
+    const record = this.accessTokens.get(tokenValue) ?? this.refreshTokens.get(tokenValue);
+    return record ? this.grants.get(record.grantId) : undefined;
   }
 
   tokenInfo(accessToken: string | undefined): Record<string, unknown> {
@@ -321,7 +337,7 @@ export class FakeOAuth {
       expires_in: String(expiresIn),
       email: actor.email,
       email_verified: 'true',
-      access_type: this.grants.get(record.grantId)?.refreshToken ? 'offline' : 'online',
+      access_type: this.grants.get(record.grantId)?.offline ? 'offline' : 'online',
     };
   }
 
@@ -332,7 +348,7 @@ export class FakeOAuth {
     if (!record || record.expiresAt <= this.opts.now()) return null;
     const grant = this.grants.get(record.grantId);
     if (!grant || grant.revoked) return null;
-    return { email: grant.email, clientId: grant.clientId, scopes: new Set(grant.scopes), grantId: grant.id };
+    return { email: grant.email, clientId: grant.clientId, scopes: new Set(record.scopes), grantId: grant.id };
   }
 
   /** Authenticate an API request's `Authorization` header (401 `required` / `authError` otherwise). */
@@ -347,26 +363,20 @@ export class FakeOAuth {
 
   // ------------------------------------------------------------ test helpers
 
-  /** Mint a grant directly, skipping the browser step. */
+  /** Mint tokens directly, skipping the browser step (they join the user's live grant for that client). */
   issueTokens(opts: { email: string; clientId: string; scopes: string[] }): TokenResponse & { expiry_date: number } {
     this.opts.onUser(opts.email);
-    const grant: Grant = {
-      id: token('g', 12),
-      email: opts.email.toLowerCase(),
-      clientId: opts.clientId,
-      scopes: [...opts.scopes],
-      revoked: false,
-      refreshToken: token('1//0', 48),
-    };
-    this.grants.set(grant.id, grant);
-    this.refreshTokens.set(grant.refreshToken!, grant.id);
-    const access = this.newAccessToken(grant);
+    const grant = this.grantFor(opts.email.toLowerCase(), opts.clientId);
+    grant.offline = true;
+    const refreshToken = token('1//0', 48);
+    this.refreshTokens.set(refreshToken, { grantId: grant.id, scopes: [...opts.scopes] });
+    const access = this.newAccessToken(grant, opts.scopes);
     return {
       access_token: access,
-      refresh_token: grant.refreshToken!,
+      refresh_token: refreshToken,
       expires_in: this.opts.accessTokenTtlSeconds,
       expiry_date: this.accessTokens.get(access)!.expiresAt,
-      scope: grant.scopes.join(' '),
+      scope: opts.scopes.join(' '),
       token_type: 'Bearer',
     };
   }

@@ -232,7 +232,8 @@ describe('OAuth endpoints through google-auth-library', () => {
 
   it('revokes a grant: refresh then fails with invalid_grant and API calls with 401', async () => {
     const client = oauthClient();
-    const tokens = await authorize(client);
+    // Its own user: revoking ends every token of the (user, client) grant, the suite's shared one included.
+    const tokens = await authorize(client, { loginHint: 'revoker@kith.example' });
     const res = await client.revokeToken(tokens.refresh_token!);
     expect(res.status).toBe(200);
     const err = await failure(client.refreshAccessToken());
@@ -242,6 +243,32 @@ describe('OAuth endpoints through google-auth-library', () => {
     await expectGoogleError(calendarApi(client).calendarList.list(), 401, 'authError');
     const again = await failure(client.revokeToken(tokens.refresh_token!));
     expect([again.status, again.data.error]).toEqual([400, 'invalid_token']);
+  });
+
+  it('keeps one grant per user and client: revoking a token of one consent revokes every consent of it, not other users', async () => {
+    const user = 'grant-owner@kith.example';
+    const first = oauthClient();
+    const firstTokens = await authorize(first, { loginHint: user });
+    const second = oauthClient();
+    const secondTokens = await authorize(second, { loginHint: user });
+    const other = oauthClient();
+    await authorize(other, { loginHint: 'someone-else@kith.example' });
+    expect(secondTokens.refresh_token).not.toBe(firstTokens.refresh_token);
+
+    // Revoking the second consent's access token ends the first consent's tokens too.
+    expect((await second.revokeToken(secondTokens.access_token!)).status).toBe(200);
+    const err = await failure(first.refreshAccessToken());
+    expect([err.status, err.message]).toEqual([400, 'invalid_grant']);
+    await expectGoogleError(calendarApi(first).calendarList.list(), 401, 'authError');
+    await expectGoogleError(calendarApi(second).calendarList.list(), 401, 'authError');
+    // Another user's grant of the same client is untouched.
+    expect((await calendarApi(other).calendarList.list()).status).toBe(200);
+
+    // A new consent after the revocation starts a new, working grant; the old tokens stay dead.
+    const third = oauthClient();
+    await authorize(third, { loginHint: user });
+    expect((await calendarApi(third).calendarList.list()).status).toBe(200);
+    expect((await failure(first.refreshAccessToken())).message).toBe('invalid_grant');
   });
 
   it('requires a bearer token on API calls and scopes it to the granting user and client', async () => {

@@ -4,7 +4,7 @@
  *
  * One Kith event maps to one Google event per exported series part (`exportSeries`: a plain event or a series
  * is one part; every "this and following" split adds one). A part's canonical form holds what the mirror keeps
- * in step: title, description, location, participants, timing (instants for timed events, dates for all-day
+ * in step: title, description, location, participants, colour (as Google's colorId, see colors.ts), timing (instants for timed events, dates for all-day
  * ones), the rule, cancelled occurrences (EXDATEs and cancelled exceptions alike), extra dates, and the
  * occurrences whose values differ from what the series gives them (absolute values, because Google stores an
  * exception as a full copy).
@@ -15,6 +15,7 @@
 import type { calendar_v3 } from '@googleapis/calendar';
 import { exportSeries, LIMITS, orphanedKeys, type CalendarEvent, type ExportedSeries } from '@kith/model';
 import { Temporal } from 'temporal-polyfill';
+import { googleColorId, validColorId } from './colors.js';
 
 /** Timing: dates for all-day events (end exclusive), epoch milliseconds plus IANA zones otherwise. */
 export type Time =
@@ -27,6 +28,8 @@ export interface Fields {
   description: string;
   location: string;
   participants: string[];
+  /** Google's colorId ("1".."11"); absent for none, so states stored before colours were mirrored compare equal. */
+  colorId?: string;
   time: Time;
 }
 
@@ -253,7 +256,7 @@ export const same = (a: unknown, b: unknown): boolean => stableJson(a) === stabl
 
 /** What occurrence `key` of a series shows when nothing overrides it. */
 export function defaultsFor(m: MasterCanon, key: string): Fields {
-  const base = { title: m.title, description: m.description, location: m.location, participants: m.participants };
+  const base = { title: m.title, description: m.description, location: m.location, participants: m.participants, colorId: m.colorId };
   if (m.time.allDay) {
     const days = daysBetween(m.time.start, m.time.end);
     return { ...base, time: { allDay: true, start: key, end: addDays(key, days) } };
@@ -296,6 +299,7 @@ export function kithParts(ev: CalendarEvent, calTz: string): Map<string, PartCan
       description: normText(p.description, LIMITS.description),
       location: p.location,
       participants: [...p.participants].sort(),
+      colorId: googleColorId(p.color),
       time,
       rrule: canonRule(p.rrule),
       exdates: [...exdates].sort(),
@@ -323,6 +327,7 @@ export function kithParts(ev: CalendarEvent, calTz: string): Map<string, PartCan
           description: o.description !== undefined ? normText(o.description, LIMITS.description) : d.description,
           location: o.location ?? d.location,
           participants: o.participants !== undefined ? [...o.participants].sort() : d.participants,
+          colorId: o.color !== undefined ? googleColorId(o.color) : d.colorId,
           time: t,
         };
       }
@@ -386,6 +391,7 @@ function googleFields(g: GEvent, time: Time): Fields {
     description: normText(g.description, LIMITS.description),
     location: clip(g.location, LIMITS.location),
     participants: participantsOf(g),
+    colorId: validColorId(g.colorId),
     time,
   };
 }
@@ -442,6 +448,12 @@ function timeToGoogle(t: Time, patch: boolean): { start: calendar_v3.Schema$Even
   };
 }
 
+/** Google's colorId; `patch` sends null for none, which removes it (the calendar's colour shows again). */
+function colorToGoogle(colorId: string | undefined, patch: boolean): { colorId?: string | null } {
+  if (colorId !== undefined) return { colorId };
+  return patch ? { colorId: null } : {};
+}
+
 export interface Identity {
   kithId: string;
   roomId: string;
@@ -458,6 +470,7 @@ export function masterBody(m: MasterCanon, id: Identity, patch = false): GEvent 
     summary: m.title,
     description: m.description,
     location: m.location,
+    ...colorToGoogle(m.colorId, patch),
     ...timeToGoogle(m.time, patch),
     recurrence: recurrenceLines(m),
     extendedProperties: { private: { ...identityProps(id), ...participantProps(m.participants, patch) } as Record<string, string> },
@@ -470,6 +483,7 @@ export function masterPatch(want: MasterCanon, have: MasterCanon, exdateLines: s
   if (want.title !== have.title) patch.summary = want.title;
   if (want.description !== have.description) patch.description = want.description;
   if (want.location !== have.location) patch.location = want.location;
+  if (want.colorId !== have.colorId) Object.assign(patch, colorToGoogle(want.colorId, true));
   if (!same(want.time, have.time)) Object.assign(patch, timeToGoogle(want.time, true));
   const timeOfDayMoved = !same(want.time, have.time);
   if (want.rrule !== have.rrule || !same(exdateLines, have.exdates) || !same(want.rdates, have.rdates) || (timeOfDayMoved && (want.rrule !== null || want.rdates.length > 0))) {
@@ -490,6 +504,7 @@ export function occurrenceBody(v: Fields, id: Identity, revive: boolean): GEvent
     summary: v.title,
     description: v.description,
     location: v.location,
+    ...colorToGoogle(v.colorId, true),
     ...timeToGoogle(v.time, true),
     extendedProperties: { private: { ...identityProps(id), ...participantProps(v.participants, true) } as Record<string, string> },
   };
@@ -527,6 +542,7 @@ export function merge3(base: PartCanon, local: PartCanon, remote: PartCanon, loc
     time: pick(base.time, local.time, remote.time, localWins),
     rrule: pick(base.rrule, local.rrule, remote.rrule, localWins),
     participants: mergeSet(base.participants, local.participants, remote.participants),
+    colorId: pick(base.colorId, local.colorId, remote.colorId, localWins),
     exdates: mergeSet(base.exdates, local.exdates, remote.exdates),
     rdates: mergeSet(base.rdates, local.rdates, remote.rdates),
     ov: {},

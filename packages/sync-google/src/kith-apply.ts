@@ -18,15 +18,18 @@ import {
 } from '@kith/model';
 import type * as Y from 'yjs';
 import { kithParts, msToWall, same, type Fields, type PartCanon, type Time } from './canon.js';
+import { kithColor } from './colors.js';
 
 function timeInput(t: Time): { start: string; end: string; tz: string | null; endTz: string | null } {
   if (t.allDay) return { start: t.start, end: t.end, tz: null, endTz: null };
   return { start: msToWall(t.start, t.tz), end: msToWall(t.end, t.endTz), tz: t.tz, endTz: t.endTz === t.tz ? null : t.endTz };
 }
 
-function occurrenceInput(v: Fields): OccurrencePatch {
+/** An occurrence's values; its colour only when it differs from the series' (`seriesColorId`), else it inherits. */
+function occurrenceInput(v: Fields, seriesColorId?: string): OccurrencePatch {
   const t = timeInput(v.time);
-  return { title: v.title, description: v.description, location: v.location, participants: v.participants, start: t.start, end: t.end };
+  const color = v.colorId !== seriesColorId ? { color: kithColor(v.colorId) } : {};
+  return { title: v.title, description: v.description, location: v.location, participants: v.participants, ...color, start: t.start, end: t.end };
 }
 
 /** Collects model errors instead of aborting: one odd value must not stop the rest of an import. */
@@ -51,6 +54,7 @@ export function createFromCanon(doc: Y.Doc, kithId: string, want: PartCanon, ctx
       location: want.location,
       ...timeInput(want.time),
       participants: want.participants,
+      color: kithColor(want.colorId),
       rrule: want.rrule,
       exdates: want.exdates,
       rdates: want.rdates,
@@ -58,7 +62,7 @@ export function createFromCanon(doc: Y.Doc, kithId: string, want: PartCanon, ctx
     ctx,
   );
   for (const [k, v] of Object.entries(want.ov)) {
-    attempt(errors, `occurrence ${k}`, () => editOccurrence(doc, kithId, k, occurrenceInput(v), ctx));
+    attempt(errors, `occurrence ${k}`, () => editOccurrence(doc, kithId, k, occurrenceInput(v, want.colorId), ctx));
   }
   return errors;
 }
@@ -87,6 +91,8 @@ export function applyPart(doc: Y.Doc, id: string, part: string, want: PartCanon,
     if (want.description !== have.description) patch.description = want.description;
     if (want.location !== have.location) patch.location = want.location;
     if (!same(want.participants, have.participants)) patch.participants = want.participants;
+    // Only when Google's colour differs from the one Kith's colour shows as: Kith keeps its own shade otherwise.
+    if (want.colorId !== have.colorId) patch.color = kithColor(want.colorId);
     if (!same(want.time, have.time)) Object.assign(patch, timeInput(want.time));
     // Rules of split series carry the UNTIL/COUNT the export wrote; only a plain series takes a rule from Google.
     const ruleEditable = part === '' && ev.segments.length === 0;
@@ -126,16 +132,21 @@ export function applyPart(doc: Y.Doc, id: string, part: string, want: PartCanon,
   cur = partOf(doc, id, part, calTz);
   if (!cur) return errors;
   {
-    const { have } = cur;
+    const { ev, have } = cur;
     const keys = new Set([...Object.keys(want.ov), ...Object.keys(have.ov)]);
     for (const k of [...keys].sort()) {
       if (want.exdates.includes(k)) continue;
       const w = want.ov[k];
       if (same(w ?? null, have.ov[k] ?? null)) continue;
-      if (w) attempt(errors, `occurrence ${k}`, () => editOccurrence(doc, id, k, occurrenceInput(w), ctx));
-      else {
+      if (w) {
+        attempt(errors, `occurrence ${k}`, () => editOccurrence(doc, id, k, occurrenceInput(w, want.colorId), ctx));
+        // The occurrence shows the series' colour again: drop a colour of its own.
+        if (w.colorId === want.colorId && ev.overrides[k]?.color !== undefined) {
+          attempt(errors, `occurrence ${k}`, () => resetOccurrence(doc, id, k, ctx, ['color']));
+        }
+      } else {
         attempt(errors, `occurrence ${k}`, () =>
-          resetOccurrence(doc, id, k, ctx, ['title', 'description', 'location', 'start', 'duration', 'participants']),
+          resetOccurrence(doc, id, k, ctx, ['title', 'description', 'location', 'start', 'duration', 'participants', 'color']),
         );
       }
     }

@@ -3,11 +3,11 @@
  *
  * | route | who | what |
  * |---|---|---|
- * | `GET /google/auth-url?roomId=` | owner | consent URL (offline access, PKCE S256, narrow scope, signed single-use state) |
- * | `GET /google/callback?code=&state=` | (Google's redirect) | exchanges the code, stores tokens encrypted, links the room |
+ * | `GET /google/auth-url?roomId=` | owner | consent URL (offline access, PKCE S256, narrow scope, signed single-use state bound to this browser by a cookie) |
+ * | `GET /google/callback?code=&state=` | (Google's redirect) | in the browser that asked: exchanges the code, stores tokens encrypted, links the room |
  * | `GET /google/events?roomId=&timeMin=&timeMax=` | member | the linked calendar's events in a window |
  * | `GET /rooms/:roomId/google` | member | link status: last sync, errors, needs re-auth, pending changes |
- * | `DELETE /rooms/:roomId/google` | owner | unlink (revokes the grant; `?deleteCalendar=true` also deletes the calendar) |
+ * | `DELETE /rooms/:roomId/google` | owner | unlink (revokes the grant unless another link holds it; `?deleteCalendar=true` also deletes the calendar) |
  * | `POST /google/push` | Google | push notifications (channel token checked) |
  */
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,8 @@ import type { Role } from '@kith/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CodeChallengeMethod } from 'google-auth-library';
 import { classify, GoogleFailure, newOAuthClient } from './google.js';
+import { grantKeyOf, grantLookup, grantUsedElsewhere } from './grants.js';
+import { bindBrowser, sameBrowser } from './oauth-browser.js';
 import { CALENDAR_APP_CREATED, CALENDAR_FULL, type VerifiedUser } from './options.js';
 import type { GoogleSyncWorker } from './worker.js';
 
@@ -26,6 +28,7 @@ export const GOOGLE_ERRORS = {
   FORBIDDEN: { status: 403, message: 'Only an owner of the room can do that.' },
   GOOGLE_NOT_LINKED: { status: 404, message: 'This room is not linked to Google Calendar.' },
   GOOGLE_STATE_INVALID: { status: 400, message: 'The authorisation request is invalid, expired or was already used; start again.' },
+  GOOGLE_STATE_OTHER_BROWSER: { status: 403, message: 'This authorisation was started in another browser; start linking again in this one.' },
   GOOGLE_CONSENT_DENIED: { status: 403, message: 'Access to Google Calendar was not granted.' },
   GOOGLE_SCOPE_MISSING: { status: 403, message: 'Google did not grant the calendar permission Kith needs; start again and allow it.' },
   GOOGLE_NEEDS_REAUTH: { status: 409, message: 'Google no longer accepts this link; an owner must link the room again.' },
@@ -53,6 +56,8 @@ interface SealedState {
   u: string;
   r: string;
   e: number;
+  /** Hash of the browser's binding secret (see oauth-browser.ts). */
+  b: string;
 }
 
 function errorReply(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
@@ -139,7 +144,7 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
       return id;
     };
 
-    scope.get('/google/auth-url', async (request) => {
+    scope.get('/google/auth-url', async (request, reply) => {
       configured();
       const me = await user(request);
       const roomId = roomIdOf((request.query as Record<string, unknown>).roomId);
@@ -149,7 +154,8 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
       const nonce = randomBytes(24).toString('base64url');
       const expiresAt = worker.o.now() + STATE_TTL_MS;
       worker.store.putOAuthState({ nonce, userId: me.userId, username: me.username, roomId, verifier: worker.secrets.encrypt(codeVerifier, `pkce:${nonce}`), expiresAt });
-      const state = worker.secrets.seal({ n: nonce, u: me.userId, r: roomId, e: expiresAt } satisfies SealedState);
+      const browser = bindBrowser(request.headers.cookie, worker.o.redirectUrl, STATE_TTL_MS / 1000);
+      const state = worker.secrets.seal({ n: nonce, u: me.userId, r: roomId, e: expiresAt, b: browser.hash } satisfies SealedState);
       const url = client.generateAuthUrl({
         access_type: 'offline',
         // Without it Google returns a refresh token on the first consent only.
@@ -159,6 +165,7 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
         code_challenge_method: CodeChallengeMethod.S256,
         code_challenge: codeChallenge!,
       });
+      reply.header('set-cookie', browser.setCookie).header('cache-control', 'no-store');
       return { url, expiresAt: new Date(expiresAt).toISOString() };
     });
 
@@ -170,6 +177,8 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
       if (!sealed || typeof sealed.n !== 'string' || typeof sealed.u !== 'string' || typeof sealed.r !== 'string') {
         throw new GoogleRouteError('GOOGLE_STATE_INVALID', 'The state parameter was altered or is not ours.');
       }
+      // Checked before the state is used up, so a callback URL replayed elsewhere cannot spend the real one.
+      if (!sameBrowser(request.headers.cookie, worker.o.redirectUrl, sealed.b)) throw new GoogleRouteError('GOOGLE_STATE_OTHER_BROWSER');
       const stored = worker.store.takeOAuthState(sealed.n);
       if (!stored) throw new GoogleRouteError('GOOGLE_STATE_INVALID', 'This authorisation request was already used.');
       if (stored.userId !== sealed.u || stored.roomId !== sealed.r) throw new GoogleRouteError('GOOGLE_STATE_INVALID');
@@ -192,9 +201,14 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
         if (f.kind === 'invalid_grant') throw new GoogleRouteError('GOOGLE_STATE_INVALID', 'Google refused the authorisation code; start again.');
         throw new GoogleRouteError('GOOGLE_UNAVAILABLE');
       }
+      // Which grant (account + client) these tokens belong to: links holding the same grant must not be revoked.
+      const grantKey = tokens.access_token ? await grantKeyOf(client, tokens.access_token).catch(() => null) : null;
       const granted = (tokens.scope ?? '').split(/\s+/);
       if (!granted.includes(CALENDAR_APP_CREATED) && !granted.includes(CALENDAR_FULL) && !worker.o.scopes.every((s) => granted.includes(s))) {
-        await client.revokeToken(tokens.access_token ?? '').catch(() => undefined);
+        // Revoking ends the whole grant, so only when no existing link holds it.
+        if (!(await grantUsedElsewhere(grantLookup(worker), grantKey, null))) {
+          await client.revokeToken(tokens.access_token ?? '').catch(() => undefined);
+        }
         throw new GoogleRouteError('GOOGLE_SCOPE_MISSING');
       }
       if (!tokens.refresh_token) {
@@ -210,6 +224,9 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
         if (err instanceof GoogleFailure) throw new GoogleRouteError('GOOGLE_UNAVAILABLE', `Could not set up the Google calendar: ${err.message}`);
         throw err;
       }
+      worker.store.updateLink(stored.roomId, { grantKey }, worker.o.now());
+      // An earlier unlink may have queued this very grant for revocation; the new link holds it now.
+      if (grantKey) worker.store.dropRevocationsOfGrant(grantKey);
       const body = { linked: true, roomId: stored.roomId, calendarId: status.calendarId, status: status.status };
       if ((request.headers.accept ?? '').includes('text/html')) {
         return reply

@@ -38,6 +38,8 @@ export interface LinkRow {
   pausedUntil: number | null;
   /** Last push notification taken by a process that does not mirror (for the one that does). */
   pushedAt: number | null;
+  /** Hash of the Google grant (client + account) the tokens belong to; null for links stored before it was kept. */
+  grantKey: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -131,6 +133,13 @@ const MIGRATIONS: Array<(db: Database.Database) => void> = [
       ALTER TABLE oauth_states ADD COLUMN username TEXT;
     `);
   },
+  // 3: which Google grant a link holds, so unlinking one room does not revoke another room's grant
+  (db) => {
+    db.exec(`
+      ALTER TABLE links ADD COLUMN grant_key TEXT;
+      ALTER TABLE revocations ADD COLUMN grant_key TEXT;
+    `);
+  },
 ];
 
 export const STATE_FILE = 'sync-google.sqlite';
@@ -154,6 +163,7 @@ const linkOf = (r: Record<string, unknown>): LinkRow => ({
   lastErrorAt: (r.last_error_at as number | null) ?? null,
   pausedUntil: (r.paused_until as number | null) ?? null,
   pushedAt: (r.pushed_at as number | null) ?? null,
+  grantKey: (r.grant_key as string | null) ?? null,
   createdAt: r.created_at as number,
   updatedAt: r.updated_at as number,
 });
@@ -260,6 +270,7 @@ export class StateStore {
       lastErrorAt: 'last_error_at',
       pausedUntil: 'paused_until',
       pushedAt: 'pushed_at',
+      grantKey: 'grant_key',
     };
     const sets: string[] = [];
     const values: unknown[] = [];
@@ -275,11 +286,13 @@ export class StateStore {
   }
 
   /** Removes a link and everything mapped for it; queues the grant for revocation when given. */
-  deleteLink(roomId: string, revokeToken: string | null, now: number): void {
+  deleteLink(roomId: string, revokeToken: string | null, now: number, grantKey: string | null = null): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM links WHERE room_id = ?').run(roomId);
       this.db.prepare('DELETE FROM mirror WHERE room_id = ?').run(roomId);
-      if (revokeToken) this.db.prepare('INSERT INTO revocations (room_id, token, next_at) VALUES (?, ?, ?)').run(roomId, revokeToken, now);
+      if (revokeToken) {
+        this.db.prepare('INSERT INTO revocations (room_id, token, next_at, grant_key) VALUES (?, ?, ?, ?)').run(roomId, revokeToken, now, grantKey);
+      }
     })();
   }
 
@@ -368,6 +381,11 @@ export class StateStore {
 
   revocationFailed(id: number, nextAt: number): void {
     this.db.prepare('UPDATE revocations SET attempts = attempts + 1, next_at = ? WHERE id = ?').run(nextAt, id);
+  }
+
+  /** A new link holds this grant again: a revocation still queued for it would cut that link off. */
+  dropRevocationsOfGrant(grantKey: string): number {
+    return this.db.prepare('DELETE FROM revocations WHERE grant_key = ?').run(grantKey).changes;
   }
 
   pendingRevocations(): number {

@@ -7,6 +7,7 @@ import type { calendar_v3 } from '@googleapis/calendar';
 import type { Credentials } from 'google-auth-library';
 import { ROOT } from '@kith/model';
 import { Caller, classify, GoogleFailure, googleClients, Life, Stopped, TokenBucket, type GoogleClients } from './google.js';
+import { grantLookup, revocableGrant } from './grants.js';
 import { isConfigured, resolveOptions, type GoogleSyncHost, type GoogleSyncOptions, type ResolvedOptions } from './options.js';
 import { LinkRunner, pendingEvents, snapshot } from './runner.js';
 import { loadMasterKey, Secrets } from './secrets.js';
@@ -62,6 +63,7 @@ export class GoogleSyncWorker {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly clientCache = new Map<string, { tokens: string; clients: GoogleClients }>();
   private revocationTimer: NodeJS.Timeout | undefined;
+  private revoking: Promise<void> | null = null;
   private linkTimer: NodeJS.Timeout | undefined;
   /** What each link looked like at the last poll (status, grant, calendar). */
   private readonly linkSeen = new Map<string, string>();
@@ -309,6 +311,7 @@ export class GoogleSyncWorker {
       lastErrorAt: null,
       pausedUntil: null,
       pushedAt: null,
+      grantKey: null,
       createdAt: now,
       updatedAt: now,
     };
@@ -406,7 +409,10 @@ export class GoogleSyncWorker {
     }
   }
 
-  /** Unlinks a room: stops mirroring, forgets the mapping and revokes the grant (retried later if Google is down). */
+  /**
+   * Unlinks a room: stops mirroring, forgets the mapping and revokes the grant (retried later if Google is down),
+   * unless another link holds the same grant: then its tokens are only forgotten here.
+   */
   async unlink(roomId: string, opts: { deleteCalendar?: boolean } = {}): Promise<boolean> {
     const link = this.store.link(roomId);
     if (!link) return false;
@@ -414,7 +420,8 @@ export class GoogleSyncWorker {
     this.stopRunner(roomId);
     await runner?.idle();
     const creds = this.credentialsOf(link);
-    const token = creds.refresh_token ?? creds.access_token ?? null;
+    const grant = await revocableGrant(grantLookup(this), link);
+    const token = grant.revoke ? (creds.refresh_token ?? creds.access_token ?? null) : null;
     const g = googleClients(this.o, creds, () => undefined);
     const bucket = this.bucket(link.userId);
     if (link.channelId && link.channelResourceId) {
@@ -426,13 +433,22 @@ export class GoogleSyncWorker {
       await this.caller.call(bucket, 'calendars.delete', () => g.api.calendars.delete({ calendarId: link.calendarId }), g.auth).catch(() => undefined);
     }
     const sealedToken = token ? this.secrets.encrypt(token, `revoke:${roomId}`) : null;
-    this.store.deleteLink(roomId, sealedToken, this.o.now());
+    this.store.deleteLink(roomId, sealedToken, this.o.now(), grant.grantKey);
     await this.retryRevocations();
     return true;
   }
 
   /** Revokes grants of unlinked rooms; failures are retried with backoff (up to a day apart). */
   async retryRevocations(): Promise<void> {
+    // One pass at a time: the minute timer and an unlink must not send (and count) the same revocation twice.
+    while (this.revoking) await this.revoking;
+    this.revoking = this.revokeDue().finally(() => {
+      this.revoking = null;
+    });
+    return this.revoking;
+  }
+
+  private async revokeDue(): Promise<void> {
     if (this.life.dead || !this.store.isOpen) return;
     for (const r of this.store.dueRevocations(this.o.now())) {
       let token: string;

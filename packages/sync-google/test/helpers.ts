@@ -189,12 +189,17 @@ export async function consent(url: string): Promise<URL> {
   return new URL(res.headers.get('location')!);
 }
 
-/** Links a room through the real OAuth flow; returns the callback's answer. */
+/** The `name=value` pair a response's Set-Cookie sets (what a browser sends back), or '' when none. */
+export function cookieFrom(headers: Headers): string {
+  return (headers.get('set-cookie') ?? '').split(';')[0]!.trim();
+}
+
+/** Links a room through the real OAuth flow (one browser: the auth-url cookie goes to the callback). */
 export async function linkRoom(rig: Rig, token: string, roomId: string): Promise<{ calendarId: string }> {
   const auth = await rig.appApi.request('GET', `/google/auth-url?roomId=${encodeURIComponent(roomId)}`, { token });
   if (auth.status !== 200) throw new Error(`auth-url: ${auth.status} ${JSON.stringify(auth.body)}`);
   const back = await consent(auth.body.url);
-  const cb = await fetch(back.toString());
+  const cb = await fetch(back.toString(), { headers: { cookie: cookieFrom(auth.headers) } });
   const body = (await cb.json()) as any;
   if (cb.status !== 200) throw new Error(`callback: ${cb.status} ${JSON.stringify(body)}`);
   return body;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
 import { defaultGoogleConfig, googleModule } from '../src/index.js';
 import { startFakeGoogle, type FakeGoogle } from '@kith/fake-google';
-import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent } from './helpers.js';
+import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent, cookieFrom } from './helpers.js';
 import { freePort } from '@kith/test-support';
 
 let fake: FakeGoogle;
@@ -94,7 +94,8 @@ describe('kith-server with Google configured', () => {
     const auth = await k.request('GET', `/google/auth-url?roomId=${roomId}`, { token: owner.token });
     expect(auth.status).toBe(200);
     const back = await consent(auth.body.url);
-    const cb = await k.request('GET', `${back.pathname}${back.search}`);
+    // The same browser: the cookie auth-url set goes along to the callback.
+    const cb = await k.request('GET', `${back.pathname}${back.search}`, { headers: { cookie: cookieFrom(auth.headers) } });
     expect(cb.status).toBe(200);
     const calendarId = cb.body.calendarId as string;
 

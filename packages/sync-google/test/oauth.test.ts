@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEvent, updateEvent } from '@kith/model';
+import { createEvent, getEvent, updateEvent } from '@kith/model';
 import { OAuth2Client } from 'google-auth-library';
 import { googleIdFor } from '../src/runner.js';
 import { STATE_FILE } from '../src/store.js';
-import { CLIENT_ID, CLIENT_SECRET, consent, edit, GOOGLE_USER, linkRoom, linkedRoom, me, startRig, type Rig } from './helpers.js';
+import { CLIENT_ID, CLIENT_SECRET, consent, cookieFrom, edit, GOOGLE_USER, linkRoom, linkedRoom, me, startRig, type Rig } from './helpers.js';
 
 let rig: Rig;
 beforeAll(async () => {
@@ -28,15 +28,46 @@ function expectError(res: { status: number; body: any; headers: Headers }, statu
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
 }
 
-async function authUrl(token: string, roomId: string): Promise<URL> {
-  const res = await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token });
+/** The test's browser: the cookie our auth-url set (a browser keeps it and sends it to the callback). */
+let browserCookie = '';
+
+async function authUrl(token: string, roomId: string, cookie = browserCookie): Promise<URL> {
+  const res = await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token, headers: cookie ? { cookie } : {} });
   expect(res.status).toBe(200);
+  if (cookie === browserCookie) browserCookie = cookieFrom(res.headers) || browserCookie;
   return new URL(res.body.url);
 }
 
-/** Sends the browser to our callback with whatever the consent screen redirected to (or something altered). */
-async function callback(url: URL): Promise<{ status: number; body: any; headers: Headers }> {
-  return rig.appApi.request('GET', `${url.pathname}${url.search}`);
+/** Sends a browser to our callback with whatever the consent screen redirected to (or something altered). */
+async function callback(url: URL, cookie = browserCookie): Promise<{ status: number; body: any; headers: Headers }> {
+  return rig.appApi.request('GET', `${url.pathname}${url.search}`, { headers: cookie ? { cookie } : {} });
+}
+
+let accountCounter = 0;
+/** A Google account of its own: Google keeps one grant per (account, client), so revoking it touches nothing else. */
+const ownGoogleAccount = (): string => `family-${++accountCounter}-${Date.now().toString(36)}@kith.example`;
+
+/** Links a room through the consent screen, signed in to Google as `googleUser`. */
+async function linkAs(googleUser: string, token: string, roomId: string): Promise<{ calendarId: string }> {
+  rig.fake.setConsent({ email: googleUser });
+  try {
+    return await linkRoom(rig, token, roomId);
+  } finally {
+    rig.fake.setConsent({});
+  }
+}
+
+/** Whether a refresh token still works at Google. */
+async function refreshWorks(refreshToken: string): Promise<boolean> {
+  const client = new OAuth2Client({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, endpoints: rig.fake.oauthEndpoints });
+  client.setCredentials({ refresh_token: refreshToken });
+  return client.refreshAccessToken().then(
+    () => true,
+    (err) => {
+      if (/invalid_grant/.test(String(err?.message))) return false;
+      throw err;
+    },
+  );
 }
 
 /** A room with an owner, an editor, a viewer and an outsider. */
@@ -141,6 +172,49 @@ describe('callback', () => {
     rig.fake.setConsent({});
     expectError(await callback(narrow), 403, 'GOOGLE_SCOPE_MISSING');
     expect(rig.worker.store.link(room2)).toBeUndefined();
+  });
+
+  it('binds the state to the browser that asked: a callback carried to another browser is refused and links nothing', async () => {
+    const { owner, roomId } = await household();
+    // The owner's browser asks for a consent URL: it gets a short-lived HttpOnly, SameSite=Lax cookie.
+    const res = await rig.appApi.request('GET', `/google/auth-url?roomId=${roomId}`, { token: owner.token });
+    expect(res.status).toBe(200);
+    const setCookie = res.headers.get('set-cookie')!;
+    expect(setCookie).toMatch(/^kith-google-oauth=[A-Za-z0-9_-]{43}; /);
+    expect(setCookie.split('; ').slice(1).sort()).toEqual(['HttpOnly', 'Max-Age=600', 'Path=/', 'SameSite=Lax']);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const ownerBrowser = cookieFrom(res.headers);
+    const back = await consent(res.body.url);
+
+    // Another browser (no cookie, or its own cookie from its own auth-url call) is refused; nothing is linked.
+    const other = await rig.signUp('other');
+    const otherRoom = await rig.createRoom(other.token);
+    const otherRes = await rig.appApi.request('GET', `/google/auth-url?roomId=${otherRoom}`, { token: other.token });
+    const otherBrowser = cookieFrom(otherRes.headers);
+    expect(otherBrowser).not.toBe(ownerBrowser);
+    expectError(await callback(back, ''), 403, 'GOOGLE_STATE_OTHER_BROWSER');
+    expectError(await callback(back, otherBrowser), 403, 'GOOGLE_STATE_OTHER_BROWSER');
+    expectError(await callback(back, 'kith-google-oauth=not-a-secret'), 403, 'GOOGLE_STATE_OTHER_BROWSER');
+    expect(rig.worker.store.link(roomId)).toBeUndefined();
+    expect(rig.worker.store.link(otherRoom)).toBeUndefined();
+
+    // The browser that asked succeeds (the refused attempts did not use the state up); a replay then fails.
+    const ok = await callback(back, ownerBrowser);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ linked: true, roomId });
+    expectError(await callback(back, ownerBrowser), 400, 'GOOGLE_STATE_INVALID');
+
+    // Two flows started in two tabs of one browser share its secret, so both finish.
+    const tab1 = await rig.createRoom(owner.token, 'Tab 1');
+    const tab2 = await rig.createRoom(owner.token, 'Tab 2');
+    const first = await rig.appApi.request('GET', `/google/auth-url?roomId=${tab1}`, { token: owner.token, headers: { cookie: ownerBrowser } });
+    const second = await rig.appApi.request('GET', `/google/auth-url?roomId=${tab2}`, { token: owner.token, headers: { cookie: ownerBrowser } });
+    expect(cookieFrom(first.headers)).toBe(ownerBrowser);
+    expect(cookieFrom(second.headers)).toBe(ownerBrowser);
+    const back1 = await consent(first.body.url);
+    const back2 = await consent(second.body.url);
+    expect((await callback(back2, ownerBrowser)).status).toBe(200);
+    expect((await callback(back1, ownerBrowser)).status).toBe(200);
   });
 
   it('refuses a state older than ten minutes', async () => {
@@ -255,7 +329,9 @@ describe('a calendar deleted in Google', () => {
 describe('unlinking', () => {
   it('lets only owners unlink; unlinking revokes the grant, stops mirroring and keeps the Google calendar', async () => {
     const { owner, editor, viewer, roomId } = await household();
-    const { calendarId } = await linkRoom(rig, owner.token, roomId);
+    // The only room linked with this Google account, so its grant is revoked.
+    const googleUser = ownGoogleAccount();
+    const { calendarId } = await linkAs(googleUser, owner.token, roomId);
     const creds = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
     expectError(await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token: editor.token }), 403, 'FORBIDDEN');
     const res = await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token: owner.token });
@@ -273,7 +349,7 @@ describe('unlinking', () => {
     await edit(rig, roomId, (doc) => createEvent(doc, { title: 'After unlink', start: '2027-04-01', end: '2027-04-02' }, me));
     await new Promise((r) => setTimeout(r, 100));
     expect(JSON.stringify(rig.fake.stats().writes)).toBe(writes);
-    expect(rig.fake.calendars(GOOGLE_USER).some((c: any) => c.id === calendarId)).toBe(true);
+    expect(rig.fake.calendars(googleUser).some((c: any) => c.id === calendarId)).toBe(true);
 
     const status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token: viewer.token });
     expect(status.body).toEqual({ roomId, linked: false });
@@ -281,7 +357,10 @@ describe('unlinking', () => {
   });
 
   it('retries a revocation Google could not take at unlink time', async () => {
-    const { token, roomId } = await linkedRoom(rig);
+    const u = await rig.signUp();
+    const roomId = await rig.createRoom(u.token);
+    const token = u.token;
+    await linkAs(ownGoogleAccount(), token, roomId);
     const creds = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
     // More failures than the client library's own retries of the revoke POST.
     rig.fake.injectFault({ route: 'oauth.revoke', kind: 'serviceUnavailable', count: 4 });
@@ -293,6 +372,84 @@ describe('unlinking', () => {
     const client = new OAuth2Client({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, endpoints: rig.fake.oauthEndpoints });
     client.setCredentials({ refresh_token: creds.refresh_token! });
     await expect(client.refreshAccessToken()).rejects.toThrow(/invalid_grant/);
+  });
+});
+
+describe('one Google account linked to several rooms', () => {
+  it('unlinking one room forgets its tokens but does not revoke the grant the other room still uses; unlinking the last one revokes it', async () => {
+    const googleUser = ownGoogleAccount();
+    const u = await rig.signUp();
+    const roomA = await rig.createRoom(u.token, 'A');
+    const roomB = await rig.createRoom(u.token, 'B');
+    await linkAs(googleUser, u.token, roomA);
+    const { calendarId: calB } = await linkAs(googleUser, u.token, roomB);
+    const credsA = rig.worker.credentialsOf(rig.worker.store.link(roomA)!);
+    const credsB = rig.worker.credentialsOf(rig.worker.store.link(roomB)!);
+    expect(credsA.refresh_token).not.toBe(credsB.refresh_token);
+
+    expect((await rig.appApi.request('DELETE', `/rooms/${roomA}/google`, { token: u.token })).status).toBe(204);
+    expect(rig.worker.store.link(roomA)).toBeUndefined();
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    expect(await refreshWorks(credsB.refresh_token!)).toBe(true);
+
+    // B keeps syncing both ways, also after its access token expired and had to be refreshed.
+    rig.fake.expireAccessTokens(credsB.access_token!);
+    const id = await edit(rig, roomB, (doc) => createEvent(doc, { title: 'Still mirrored', start: '2027-08-01', end: '2027-08-02' }, me));
+    await rig.worker.syncNow(roomB);
+    const gid = googleIdFor(roomB, id, '', 0);
+    expect(rig.fake.event(calB, gid)).toMatchObject({ summary: 'Still mirrored' });
+    rig.fake.ui.patchEvent(calB, gid, { summary: 'Renamed in Google' });
+    await rig.worker.syncNow(roomB);
+    expect((await rig.kith.sync.readRoom(roomB, (doc) => getEvent(doc, id)))?.title).toBe('Renamed in Google');
+    expect((await rig.worker.status(roomB))!).toMatchObject({ status: 'active', needsReauth: false, pendingChanges: 0 });
+
+    // B is the last link of the grant: unlinking it revokes the grant, A's old tokens included.
+    expect((await rig.appApi.request('DELETE', `/rooms/${roomB}/google`, { token: u.token })).status).toBe(204);
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    expect(await refreshWorks(credsB.refresh_token!)).toBe(false);
+    expect(await refreshWorks(credsA.refresh_token!)).toBe(false);
+  });
+
+  it('a consent that lacks the calendar scope does not revoke the grant an existing link uses', async () => {
+    const googleUser = ownGoogleAccount();
+    const u = await rig.signUp();
+    const linked = await rig.createRoom(u.token, 'Linked');
+    const { calendarId } = await linkAs(googleUser, u.token, linked);
+    const creds = rig.worker.credentialsOf(rig.worker.store.link(linked)!);
+
+    // The same account consents for another room but unticks the calendar permission.
+    const other = await rig.createRoom(u.token, 'Other');
+    rig.fake.setConsent({ email: googleUser, dropScopes: ['https://www.googleapis.com/auth/calendar.app.created'] });
+    const back = await consent((await authUrl(u.token, other)).toString());
+    rig.fake.setConsent({});
+    expectError(await callback(back), 403, 'GOOGLE_SCOPE_MISSING');
+    expect(rig.worker.store.link(other)).toBeUndefined();
+
+    expect(await refreshWorks(creds.refresh_token!)).toBe(true);
+    const id = await edit(rig, linked, (doc) => createEvent(doc, { title: 'Unaffected', start: '2027-08-03', end: '2027-08-04' }, me));
+    await rig.worker.syncNow(linked);
+    expect(rig.fake.event(calendarId, googleIdFor(linked, id, '', 0))).toMatchObject({ summary: 'Unaffected' });
+    expect((await rig.worker.status(linked))!.status).toBe('active');
+  });
+
+  it('a room linked again with a grant queued for revocation keeps working (the queued revocation is dropped)', async () => {
+    const googleUser = ownGoogleAccount();
+    const u = await rig.signUp();
+    const first = await rig.createRoom(u.token, 'First');
+    await linkAs(googleUser, u.token, first);
+    // Google's revoke endpoint is down: the revocation waits in the queue (enough failures for the client
+    // library's retries, also when the worker's periodic retry runs at the same moment).
+    rig.fake.injectFault({ route: 'oauth.revoke', kind: 'serviceUnavailable', count: 8 });
+    expect((await rig.appApi.request('DELETE', `/rooms/${first}/google`, { token: u.token })).status).toBe(204);
+    expect(rig.worker.store.pendingRevocations()).toBe(1);
+    rig.fake.clearFaults();
+
+    const second = await rig.createRoom(u.token, 'Second');
+    await linkAs(googleUser, u.token, second);
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    rig.worker.store.db.prepare('UPDATE revocations SET next_at = 0').run();
+    await rig.worker.retryRevocations();
+    expect(await refreshWorks(rig.worker.credentialsOf(rig.worker.store.link(second)!).refresh_token!)).toBe(true);
   });
 });
 

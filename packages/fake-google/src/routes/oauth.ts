@@ -82,7 +82,9 @@ export function registerOAuthRoutes(app: FastifyInstance, ctx: FakeContext): voi
       handler: (req, reply) =>
         withOAuthFault('oauth.tokeninfo', req, reply, () => {
           const q = { ...stringRecord(req.body), ...stringRecord(req.query) };
-          return ctx.oauth.tokenInfo(q.access_token);
+          // google-auth-library's getTokenInfo sends the token as a bearer header, which Google accepts too.
+          const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+          return ctx.oauth.tokenInfo(q.access_token ?? bearer);
         }),
     });
   }
