@@ -110,6 +110,8 @@ export interface UserStore {
   create(user: UserRecord): Promise<boolean>;
   findByUsername(username: string): Promise<UserRecord | undefined>;
   findById(userId: string): Promise<UserRecord | undefined>;
+  /** Replaces the password hash (account recovery); false when there is no such user. */
+  setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
 }
 
 export interface RefreshTokenStore {
@@ -119,6 +121,8 @@ export interface RefreshTokenStore {
   rotate(oldHash: string, successor: RefreshTokenRecord): Promise<boolean>;
   revoke(tokenHash: string): Promise<void>;
   revokeFamily(familyId: string): Promise<void>;
+  /** Signs the user out everywhere (after a password reset): revokes every active token of theirs. */
+  revokeUser(userId: string): Promise<void>;
 }
 
 export interface RoomStore {

@@ -208,6 +208,10 @@ class PgUsers implements UserStore {
     const [r] = await this.db.rows('SELECT * FROM users WHERE user_id = $1', [userId]);
     return r ? toUser(r) : undefined;
   }
+
+  async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return (await this.db.run('UPDATE users SET password_hash = $1 WHERE user_id = $2', [passwordHash, userId])) === 1;
+  }
 }
 
 const INSERT_TOKEN = `INSERT INTO refresh_tokens (token_hash, user_id, family_id, status, expires_at, created_at)
@@ -246,6 +250,10 @@ class PgRefreshTokens implements RefreshTokenStore {
 
   async revokeFamily(familyId: string): Promise<void> {
     await this.db.run(`UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = $1`, [familyId]);
+  }
+
+  async revokeUser(userId: string): Promise<void> {
+    await this.db.run(`UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = $1 AND status = 'active'`, [userId]);
   }
 }
 

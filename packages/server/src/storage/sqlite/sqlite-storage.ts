@@ -143,6 +143,7 @@ class SqliteUsers implements UserStore {
   private readonly insert;
   private readonly byKey;
   private readonly byId;
+  private readonly setHash;
 
   constructor(db: Database) {
     this.insert = db.prepare(
@@ -151,6 +152,11 @@ class SqliteUsers implements UserStore {
     );
     this.byKey = db.prepare('SELECT * FROM users WHERE username_key = ?');
     this.byId = db.prepare('SELECT * FROM users WHERE user_id = ?');
+    this.setHash = db.prepare('UPDATE users SET password_hash = ? WHERE user_id = ?');
+  }
+
+  async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return this.setHash.run(passwordHash, userId).changes === 1;
   }
 
   async create(u: UserRecord): Promise<boolean> {
@@ -174,6 +180,7 @@ class SqliteRefreshTokens implements RefreshTokenStore {
   private readonly markRotated;
   private readonly revokeStmt;
   private readonly revokeFamilyStmt;
+  private readonly revokeUserStmt;
   private readonly rotateTx;
 
   constructor(db: Database) {
@@ -187,6 +194,7 @@ class SqliteRefreshTokens implements RefreshTokenStore {
     );
     this.revokeStmt = db.prepare(`UPDATE refresh_tokens SET status = 'revoked' WHERE token_hash = ?`);
     this.revokeFamilyStmt = db.prepare(`UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = ?`);
+    this.revokeUserStmt = db.prepare(`UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = ? AND status = 'active'`);
     this.rotateTx = db.transaction((oldHash: string, successor: RefreshTokenRecord): boolean => {
       if (this.markRotated.run(oldHash).changes !== 1) return false;
       this.insertStmt.run(successor);
@@ -213,6 +221,10 @@ class SqliteRefreshTokens implements RefreshTokenStore {
 
   async revokeFamily(familyId: string): Promise<void> {
     this.revokeFamilyStmt.run(familyId);
+  }
+
+  async revokeUser(userId: string): Promise<void> {
+    this.revokeUserStmt.run(userId);
   }
 }
 
