@@ -165,6 +165,15 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(await s.users.findByUsername('carol')).toBeUndefined();
         expect(await s.users.findById(randomUUID())).toBeUndefined();
       });
+
+      it('setPasswordHash replaces one user\'s hash and answers false for an unknown id', async () => {
+        const alice = await addUser(s, 'alice');
+        const bob = await addUser(s, 'bob');
+        expect(await s.users.setPasswordHash(alice.userId, 'new-hash')).toBe(true);
+        expect((await s.users.findById(alice.userId))?.passwordHash).toBe('new-hash');
+        expect(await s.users.findById(bob.userId)).toEqual(bob);
+        expect(await s.users.setPasswordHash(randomUUID(), 'x')).toBe(false);
+      });
     });
 
     describe('refresh tokens', () => {
@@ -234,6 +243,20 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
           expect((await s.refreshTokens.find(h))?.status).toBe('revoked');
         }
         expect((await s.refreshTokens.find(b2.tokenHash))?.status).toBe('active');
+      });
+
+      it('revokeUser revokes every active token of one user, leaves rotated ones rotated and other users alone', async () => {
+        const alice = await addUser(s, 'alice');
+        const bob = await addUser(s, 'bob');
+        const a1 = token(alice.userId, 'famA');
+        const a2 = token(alice.userId, 'famB');
+        const b1 = token(bob.userId, 'famC');
+        for (const t of [a1, a2, b1]) await s.refreshTokens.insert(t);
+        await s.refreshTokens.rotate(a1.tokenHash, token(alice.userId, 'famA', 'a3'));
+        await s.refreshTokens.revokeUser(alice.userId);
+        expect((await s.refreshTokens.find(a1.tokenHash))?.status).toBe('rotated');
+        for (const h of [a2.tokenHash, 'a3']) expect((await s.refreshTokens.find(h))?.status).toBe('revoked');
+        expect((await s.refreshTokens.find(b1.tokenHash))?.status).toBe('active');
       });
     });
 
