@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, testServers } from '@kith/test-support';
 import webpush from 'web-push';
-import { defaultConfig, startKithServer, type ErrorCode, type KithConfig, type KithServer } from '../src/index.js';
+import { createLogger, defaultConfig, startKithServer, type ErrorCode, type KithConfig, type KithServer } from '../src/index.js';
 import type { ChannelConfig } from '../src/notify/channels/index.js';
 import type { Delivery } from '../src/notify/delivery.js';
 import { apiClient } from './helpers/api.js';
@@ -17,10 +17,11 @@ import { expectError } from './helpers/http-assert.js';
 import { channelsTestModule, MockPushService, type ChannelsHandle } from './helpers/notify-channels.js';
 import { makeDataDir, TEST_JWT_SECRET } from './helpers/server.js';
 
-function startWithChannels(options: Partial<ChannelConfig>, overrides: Partial<KithConfig> = {}) {
+function startWithChannels(options: Partial<ChannelConfig>, overrides: Partial<KithConfig> = {}, log?: string[]) {
   const { module, handle } = channelsTestModule(options);
+  const logger = log ? createLogger('info', { write: (line: string) => void log.push(line) }) : undefined;
   const { startTestServer } = testServers<KithConfig, KithServer>(
-    { defaultConfig, startKithServer: (config) => startKithServer(config, { modules: [module] }) },
+    { defaultConfig, startKithServer: (config) => startKithServer(config, { modules: [module], ...(logger ? { logger } : {}) }) },
     { jwtSecret: TEST_JWT_SECRET, loginPerMinute: 1000, dataDirPrefix: 'kith-push-' },
   );
   return startTestServer(overrides).then((server) => ({ server, handle }));
@@ -44,10 +45,11 @@ describe('web push channel', () => {
   let handle: ChannelsHandle;
   let api: ReturnType<typeof apiClient>;
   let publicKey: string;
+  const log: string[] = [];
 
   beforeAll(async () => {
     mock = await MockPushService.start();
-    ({ server, handle } = await startWithChannels({ allowLoopbackPush: true }));
+    ({ server, handle } = await startWithChannels({ allowLoopbackPush: true }, {}, log));
     api = apiClient(server.url);
     publicKey = (await api.request('GET', '/push/vapid-public-key')).body.publicKey;
   });
@@ -62,7 +64,7 @@ describe('web push channel', () => {
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(fs.readFileSync(file, 'utf8')).publicKey).toBe(publicKey);
     await server.close();
-    ({ server, handle } = await startWithChannels({ allowLoopbackPush: true }, { dataDir: server.dataDir }));
+    ({ server, handle } = await startWithChannels({ allowLoopbackPush: true }, { dataDir: server.dataDir }, log));
     api = apiClient(server.url);
     expect((await api.request('GET', '/push/vapid-public-key')).body.publicKey).toBe(publicKey);
   });
@@ -115,6 +117,11 @@ describe('web push channel', () => {
     await mock.expire(laptop);
     expect(await push.send(delivery(ben.userId, 4))).toBe('gone');
     expect(await push.available(ben.userId)).toBe(false);
+    expect(log.some((line) => line.includes('push subscription gone; removed'))).toBe(true);
+    // Neither the endpoint (a capability URL) nor the keys of a subscription reach the log.
+    for (const sub of [phone, laptop]) {
+      for (const secret of [sub.clientHash, sub.keys.auth, sub.keys.p256dh]) expect(log.join('\n')).not.toContain(secret);
+    }
     // Removed, so nothing is left to delete.
     expectError(await api.request('DELETE', '/users/me/push-subscriptions', { token: ben.token, body: { endpoint: phone.endpoint } }), 404, 'PUSH_SUBSCRIPTION_NOT_FOUND');
   });
