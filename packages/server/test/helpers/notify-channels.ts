@@ -11,7 +11,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { freePort } from '@kith/test-support';
 import type { KithModule } from '../../src/modules/module.js';
-import { createChannels, NOTIFY_CHANNEL_MIGRATIONS, type ChannelConfig } from '../../src/notify/channels/index.js';
+import { channelsOption, NOTIFY_CHANNEL_MIGRATIONS, type ChannelConfig } from '../../src/notify/channels/index.js';
 import type { Channel } from '../../src/notify/delivery.js';
 
 /** What the test module exposes once installed. */
@@ -32,11 +32,10 @@ export function channelsTestModule(options: Partial<ChannelConfig>): { module: K
   const module: KithModule = {
     name: 'notify',
     migrations: NOTIFY_CHANNEL_MIGRATIONS,
+    // As the notifications module does: its `channels` option, its tables after its own (none here).
     async install(ctx) {
-      const created = await createChannels(ctx, options);
-      await ctx.app.register(created.routes);
-      handle.channels = created.channels;
-      return { close: () => created.close() };
+      handle.channels = await channelsOption(options)(ctx);
+      return { close: async () => undefined };
     },
   };
   return { module, handle };

@@ -98,3 +98,17 @@ export async function createChannels(ctx: ModuleContext, options: Partial<Channe
     },
   };
 }
+
+/**
+ * The channels in the shape of `notifyModule({ channels })`: builds them, registers their routes,
+ * and closes them when the app closes (after the modules, before storage). The notify module's
+ * migrations must include NOTIFY_CHANNEL_MIGRATIONS after its own.
+ */
+export function channelsOption(options: Partial<ChannelConfig> = {}): (ctx: ModuleContext) => Promise<Channel[]> {
+  return async (ctx) => {
+    const created = await createChannels(ctx, options);
+    await ctx.app.register(created.routes);
+    ctx.app.addHook('onClose', async () => created.close());
+    return created.channels;
+  };
+}
