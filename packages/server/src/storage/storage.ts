@@ -112,6 +112,12 @@ export interface UserStore {
   findById(userId: string): Promise<UserRecord | undefined>;
   /** Replaces the password hash (account recovery); false when there is no such user. */
   setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
+  /**
+   * Deletes the account with its memberships, sessions and the invites and feeds it made; rooms
+   * it created but others own keep going under their earliest other owner. Refused with
+   * `owns-rooms` while it is the only owner of a room (hand each over or delete it first).
+   */
+  delete(userId: string): Promise<'ok' | 'not-found' | 'owns-rooms'>;
 }
 
 export interface RefreshTokenStore {
@@ -152,6 +158,8 @@ export interface RoomStore {
    * (`joined`) or neither (the username is taken, or the invite's outcome says why not).
    */
   registerWithInvite(user: UserRecord, codeHash: string, now: number): Promise<InviteAcceptance | { outcome: 'username-taken' }>;
+  /** Deletes a room with its members, invites, feed and document; false when there was none. */
+  delete(roomId: string): Promise<boolean>;
 }
 
 export interface DocStore {
