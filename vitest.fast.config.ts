@@ -55,6 +55,8 @@ export const SLOW_TRIALS = [
   'packages/server/test/notify-email.test.ts',
   'packages/server/test/notify-recovery.test.ts',
   'packages/server/test/notify-channels-postgres.test.ts',
+  // The account module: export and delete with several scrypt sign-ups (about 20 s).
+  'packages/server/test/account.test.ts',
   // A production bundle built with Vite.
   'packages/client/test/browser-bundle.test.ts',
   // The web app in Chromium.

@@ -108,6 +108,12 @@ export const ERRORS = {
     closeCode: C.BAD_REQUEST,
     message: 'The password reset link is invalid, used or expired; ask for a new one.',
   },
+  // Accounts (delete my account).
+  ACCOUNT_OWNS_ROOMS: {
+    status: 409,
+    closeCode: C.CONFLICT,
+    message: 'You are the only owner of some rooms: say for each whether to delete it or hand it to another member.',
+  },
   // Access (registration policy, invites that removals cannot undo, link building).
   REGISTRATION_CLOSED: { status: 403, closeCode: C.FORBIDDEN, message: 'This server does not accept new accounts.' },
   INVITE_REQUIRED: {
