@@ -17,6 +17,8 @@ import { Mailer } from '../src/notify/channels/mailer.js';
 import { NOTIFY_CHANNEL_MIGRATIONS } from '../src/notify/channels/migrations.js';
 import { AccountRecovery, RESET_LIMITS } from '../src/notify/channels/recovery.js';
 import { channelKeys } from '../src/notify/channels/signing.js';
+import { sweepDeletedUsers } from '../src/notify/channels/deleted-users.js';
+import { PushSubscriptions } from '../src/notify/channels/push-subscriptions.js';
 import type { Channel } from '../src/notify/delivery.js';
 import { TestSmtp } from './helpers/notify-channels.js';
 
@@ -92,5 +94,23 @@ describe('channel time limits', () => {
     // Only hashes are stored.
     const rows = await sql.all<Record<string, unknown>>('SELECT * FROM notify_password_resets WHERE user_id = ?', [cy.userId]);
     for (const t of tokens) expect(JSON.stringify(rows)).not.toContain(t);
+  });
+
+  it('forgets the channel data of a deleted account, and only of it', async () => {
+    const dee = await user('dee');
+    const eva = await user('eva');
+    const subs = new PushSubscriptions(sql);
+    const keys = { p256dh: 'B'.repeat(87), auth: 'A'.repeat(22) };
+    for (const u of [dee, eva]) {
+      await subs.save(u.userId, { endpoint: `https://fcm.googleapis.com/fcm/send/${u.username}`, keys }, T0);
+      const code = await addresses.startVerification(u.userId, `${u.username}@family.test`, T0);
+      await addresses.verify(u.userId, code, T0 + 1000);
+    }
+    expect(await storage.users.delete(dee.userId)).toBe('ok');
+    expect(await sweepDeletedUsers(sql)).toBe(2);
+    expect(await subs.count(dee.userId)).toBe(0);
+    expect((await addresses.status(dee.userId)).address).toBeNull();
+    expect(await subs.count(eva.userId)).toBe(1);
+    expect((await addresses.status(eva.userId)).address).toBe('eva@family.test');
   });
 });

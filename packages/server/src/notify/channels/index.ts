@@ -14,6 +14,7 @@ import { PushChannel } from './push.js';
 import { AccountRecovery } from './recovery.js';
 import { memberChannelRoutes, passwordResetRoutes, publicChannelRoutes } from './routes.js';
 import { channelKeys, UnsubscribeTokens } from './signing.js';
+import { SWEEP_EVERY_MS, sweepDeletedUsers } from './deleted-users.js';
 import { loadVapidKeys } from './vapid.js';
 
 export { NOTIFY_CHANNEL_MIGRATIONS } from './migrations.js';
@@ -70,6 +71,13 @@ export async function createChannels(ctx: ModuleContext, options: Partial<Channe
     ? ctx.auth.onSignIn((signIn) => void recovery.signedIn(signIn).catch((err) => logger.error({ err }, 'new-device notice failed')))
     : () => undefined;
   if (!mailer) logger.info('email notifications are off (no SMTP_URL)');
+  const sweep = () =>
+    void sweepDeletedUsers(ctx.sql).then(
+      (n) => n > 0 && logger.info({ rows: n }, 'forgot channel data of deleted accounts'),
+      (err) => logger.warn({ err }, 'sweeping deleted accounts failed'),
+    );
+  sweep();
+  const sweeper = setInterval(sweep, SWEEP_EVERY_MS).unref();
 
   const routes: FastifyPluginAsync = async (app) => {
     await app.register(memberChannelRoutes, {
@@ -93,6 +101,7 @@ export async function createChannels(ctx: ModuleContext, options: Partial<Channe
     migrations: NOTIFY_CHANNEL_MIGRATIONS,
     routes,
     async close() {
+      clearInterval(sweeper);
       stopSignIns();
       await email?.close();
     },
