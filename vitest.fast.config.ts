@@ -49,6 +49,14 @@ export const SLOW_TRIALS = [
   'packages/server/test/calendar-ics.test.ts',
   'packages/server/test/hardening-invites.test.ts',
   'packages/sync-google/test/mirror.test.ts',
+  // Notification channels: SMTP and push-service mocks with retry back-offs and many scrypt
+  // sign-ups (15–25 s each on a loaded machine), and two instances on PostgreSQL.
+  'packages/server/test/notify-push.test.ts',
+  'packages/server/test/notify-email.test.ts',
+  'packages/server/test/notify-recovery.test.ts',
+  'packages/server/test/notify-channels-postgres.test.ts',
+  // The account module: export and delete with several scrypt sign-ups (about 20 s).
+  'packages/server/test/account.test.ts',
   // A production bundle built with Vite.
   'packages/client/test/browser-bundle.test.ts',
   // The web app in Chromium.

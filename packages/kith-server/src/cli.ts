@@ -52,13 +52,13 @@ async function main(): Promise<void> {
   const [google] = parsed.modules;
 
   // Loaded only now, so that --help and configuration errors answer at once.
-  const [{ caldavModule, calendarModule, createLogger, startKithServer }, { googleModule }] = await Promise.all([
+  const [{ accountModule, caldavModule, calendarModule, createLogger, startKithServer }, { googleModule }] = await Promise.all([
     import('@kith/server'),
     import('@kith/sync-google'),
   ]);
   const logger = createLogger(config.logLevel);
   const { host, port } = config;
-  const modules = [calendarModule(), caldavModule(), googleModule(google)];
+  const modules = [calendarModule(), caldavModule(), accountModule(), googleModule(google)];
   const server = await startKithServer(config, { logger, modules }).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code ? LISTEN_ERRORS[err.code] : undefined;
     if (reason && (err.syscall === 'listen' || err.syscall === 'getaddrinfo')) {

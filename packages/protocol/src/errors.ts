@@ -83,6 +83,37 @@ export const ERRORS = {
     closeCode: C.CONFLICT,
     message: 'You have as many app passwords as allowed; revoke one you no longer use first.',
   },
+  // Notifications: push subscriptions, email addresses, unsubscribe links, account recovery.
+  INVALID_PUSH_SUBSCRIPTION: {
+    status: 400,
+    closeCode: C.BAD_REQUEST,
+    message: 'The push subscription is invalid (an https endpoint and base64url keys p256dh of 65 bytes and auth of 16).',
+  },
+  PUSH_HOST_NOT_ALLOWED: { status: 400, closeCode: C.BAD_REQUEST, message: 'That push service is not one this server sends to.' },
+  PUSH_SUBSCRIPTION_NOT_FOUND: { status: 404, closeCode: C.NOT_FOUND, message: 'No such push subscription.' },
+  TOO_MANY_PUSH_SUBSCRIPTIONS: {
+    status: 409,
+    closeCode: C.CONFLICT,
+    message: 'You have as many push subscriptions as allowed; remove one you no longer use first.',
+  },
+  PUSH_NOT_CONFIGURED: { status: 503, closeCode: C.INTERNAL_ERROR, message: 'This server does not send push notifications.' },
+  INVALID_EMAIL: { status: 400, closeCode: C.BAD_REQUEST, message: 'That is not an email address this server can send to.' },
+  EMAIL_NOT_CONFIGURED: { status: 503, closeCode: C.INTERNAL_ERROR, message: 'This server does not send email (no SMTP_URL).' },
+  EMAIL_CODE_INVALID: { status: 400, closeCode: C.BAD_REQUEST, message: 'The code is wrong or has expired; ask for a new one.' },
+  EMAIL_NOT_PENDING: { status: 409, closeCode: C.CONFLICT, message: 'No email address is waiting for a code; add one first.' },
+  EMAIL_SEND_FAILED: { status: 503, closeCode: C.TRY_AGAIN_LATER, message: 'The email could not be sent just now; try again later.' },
+  UNSUBSCRIBE_TOKEN_INVALID: { status: 400, closeCode: C.BAD_REQUEST, message: 'The unsubscribe link is invalid.' },
+  RESET_TOKEN_INVALID: {
+    status: 400,
+    closeCode: C.BAD_REQUEST,
+    message: 'The password reset link is invalid, used or expired; ask for a new one.',
+  },
+  // Accounts (delete my account).
+  ACCOUNT_OWNS_ROOMS: {
+    status: 409,
+    closeCode: C.CONFLICT,
+    message: 'You are the only owner of some rooms: say for each whether to delete it or hand it to another member.',
+  },
   // Access (registration policy, invites that removals cannot undo, link building).
   REGISTRATION_CLOSED: { status: 403, closeCode: C.FORBIDDEN, message: 'This server does not accept new accounts.' },
   INVITE_REQUIRED: {

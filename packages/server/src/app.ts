@@ -9,6 +9,7 @@ import { authRoutes } from './auth/routes.js';
 import { invitePreviewRoutes } from './rooms/invite-preview.js';
 import { roomRoutes } from './rooms/routes.js';
 import type { MembershipEvents } from './rooms/membership-events.js';
+import type { SignInEvents } from './auth/sign-in-events.js';
 import { opsRoutes } from './ops/health.js';
 import { installSecurityHeaders } from './web/security-headers.js';
 import { bundledAppDir, serveWebApp } from './web/static-app.js';
@@ -21,6 +22,7 @@ export interface AppDeps {
   storage: Storage;
   metrics: Metrics;
   membership: MembershipEvents;
+  signIns?: SignInEvents;
   logger: Logger;
   jwtSecret: string;
   isAccepting: () => boolean;
@@ -66,6 +68,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loginPerMinute: config.limits.loginPerMinute,
     loginPerAccountPerMinute: config.limits.loginPerAccountPerMinute,
     registration: config.registration,
+    signIns: deps.signIns,
   });
   await app.register(roomRoutes, {
     storage: deps.storage,

@@ -8,6 +8,7 @@ import { defaultConfig, type KithConfig } from './config/config.js';
 import { createLogger } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
 import { MembershipEvents } from './rooms/membership-events.js';
+import { SignInEvents } from './auth/sign-in-events.js';
 import { openStorage } from './storage/open-storage.js';
 import type { Storage } from './storage/storage.js';
 import { WriteHealth } from './storage/write-health.js';
@@ -71,6 +72,7 @@ export async function startKithServer(
   const metrics = new Metrics();
   const writeHealth = new WriteHealth(storage, metrics, logger.child({ component: 'storage' }));
   const membership = new MembershipEvents();
+  const signIns = new SignInEvents();
   let accepting = true;
   let app: FastifyInstance | undefined;
   let sync: SyncServer | undefined;
@@ -82,6 +84,7 @@ export async function startKithServer(
       storage,
       metrics,
       membership,
+      signIns,
       logger,
       // Shared storage: one secret for every instance, kept in the database. Alone (SQLite), the
       // data dir's secret file, as always.
@@ -94,7 +97,7 @@ export async function startKithServer(
     sync = new SyncServer({ app, config, storage, metrics, membership, logger, fanout, writeHealth });
     sync.attach(app.server);
     for (const module of options.modules ?? []) {
-      installed.unshift(await installModule(module, { app, sync, storage, membership, config, metrics, logger }));
+      installed.unshift(await installModule(module, { app, sync, storage, membership, signIns, config, metrics, logger }));
     }
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {

@@ -165,6 +165,43 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(await s.users.findByUsername('carol')).toBeUndefined();
         expect(await s.users.findById(randomUUID())).toBeUndefined();
       });
+
+      it('setPasswordHash replaces one user\'s hash and answers false for an unknown id', async () => {
+        const alice = await addUser(s, 'alice');
+        const bob = await addUser(s, 'bob');
+        expect(await s.users.setPasswordHash(alice.userId, 'new-hash')).toBe(true);
+        expect((await s.users.findById(alice.userId))?.passwordHash).toBe('new-hash');
+        expect(await s.users.findById(bob.userId)).toEqual(bob);
+        expect(await s.users.setPasswordHash(randomUUID(), 'x')).toBe(false);
+      });
+
+      it('delete refuses while the user alone owns a room, then removes the account, its memberships, sessions, invites and feeds', async () => {
+        const mum = await addUser(s, 'mum');
+        const dad = await addUser(s, 'dad');
+        const family = await addRoom(s, mum, 'Family');
+        const dads = await addRoom(s, dad, 'Dad');
+        await join(s, family, dad, 'editor');
+        await join(s, dads, mum, 'owner'); // invited by dad
+        const session = token(mum.userId, 'famM');
+        await s.refreshTokens.insert(session);
+        expect(await s.users.delete(mum.userId)).toBe('owns-rooms');
+        expect(await s.users.findById(mum.userId)).toEqual(mum);
+        expect(await s.rooms.setRole(family.roomId, dad.userId, 'owner')).toBe('ok');
+        await s.feeds.put({ roomId: family.roomId, tokenHash: `feed-${randomUUID()}`, createdBy: mum.userId, createdAt: tick() });
+        expect(await s.users.delete(mum.userId)).toBe('ok');
+        expect(await s.users.findById(mum.userId)).toBeUndefined();
+        expect(await s.users.findByUsername('mum')).toBeUndefined();
+        expect(await s.refreshTokens.find(session.tokenHash)).toBeUndefined();
+        expect(await s.rooms.member(family.roomId, mum.userId)).toBeUndefined();
+        expect(await s.rooms.member(dads.roomId, mum.userId)).toBeUndefined();
+        expect((await s.rooms.get(family.roomId))?.createdBy).toBe(dad.userId);
+        expect(await s.rooms.listInvites(family.roomId)).toEqual([]);
+        expect(await s.feeds.get(family.roomId)).toBeUndefined();
+        expect((await s.rooms.members(family.roomId)).map((m) => [m.username, m.role])).toEqual([['dad', 'owner']]);
+        expect(await s.users.delete(mum.userId)).toBe('not-found');
+        // The name is free again.
+        expect(await s.users.create({ ...mum, userId: randomUUID() })).toBe(true);
+      });
     });
 
     describe('refresh tokens', () => {
@@ -235,9 +272,46 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         }
         expect((await s.refreshTokens.find(b2.tokenHash))?.status).toBe('active');
       });
+
+      it('revokeUser revokes every active token of one user, leaves rotated ones rotated and other users alone', async () => {
+        const alice = await addUser(s, 'alice');
+        const bob = await addUser(s, 'bob');
+        const a1 = token(alice.userId, 'famA');
+        const a2 = token(alice.userId, 'famB');
+        const b1 = token(bob.userId, 'famC');
+        for (const t of [a1, a2, b1]) await s.refreshTokens.insert(t);
+        await s.refreshTokens.rotate(a1.tokenHash, token(alice.userId, 'famA', 'a3'));
+        await s.refreshTokens.revokeUser(alice.userId);
+        expect((await s.refreshTokens.find(a1.tokenHash))?.status).toBe('rotated');
+        for (const h of [a2.tokenHash, 'a3']) expect((await s.refreshTokens.find(h))?.status).toBe('revoked');
+        expect((await s.refreshTokens.find(b1.tokenHash))?.status).toBe('active');
+      });
     });
 
     describe('rooms and members', () => {
+      it('delete removes a room with its members, invites, feed and document, and nothing of other rooms', async () => {
+        const owner = await addUser(s);
+        const other = await addUser(s);
+        const room = await addRoom(s, owner);
+        const kept = await addRoom(s, owner, 'Kept');
+        await join(s, room, other, 'viewer');
+        await s.feeds.put({ roomId: room.roomId, tokenHash: `feed-${randomUUID()}`, createdBy: owner.userId, createdAt: tick() });
+        await s.docs.append([
+          { roomId: room.roomId, data: new Uint8Array([1]) },
+          { roomId: kept.roomId, data: new Uint8Array([2]) },
+        ]);
+        expect(await s.rooms.delete(room.roomId)).toBe(true);
+        expect(await s.rooms.get(room.roomId)).toBeUndefined();
+        expect(await s.rooms.members(room.roomId)).toEqual([]);
+        expect(await s.rooms.listForUser(other.userId)).toEqual([]);
+        expect(await s.feeds.get(room.roomId)).toBeUndefined();
+        expect(await s.docs.head(room.roomId)).toBe(0);
+        expect((await s.docs.load(room.roomId)).updates).toEqual([]);
+        expect(await s.docs.head(kept.roomId)).toBe(1);
+        expect(await s.rooms.get(kept.roomId)).toBeTruthy();
+        expect(await s.rooms.delete(room.roomId)).toBe(false);
+      });
+
       it('creating a room makes its creator the owner; get finds it, an unknown id finds nothing', async () => {
         const alice = await addUser(s, 'alice');
         const room = await addRoom(s, alice, 'Smiths');

@@ -10,6 +10,7 @@ import { strictJsonApi } from './json-api.js';
 import { loginLimits } from './login-limits.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 import { RefreshTokens } from './refresh-tokens.js';
+import type { SignInEvents } from './sign-in-events.js';
 import { LoginBody, RefreshBody, RegisterBody, RegisteredView, TokenPair, UserView } from './schemas.js';
 
 export interface AuthRoutesOptions {
@@ -21,6 +22,8 @@ export interface AuthRoutesOptions {
   /** Attempts per minute for one username from every address together. */
   loginPerAccountPerMinute: number;
   registration: RegistrationPolicy;
+  /** Told of each successful login (modules listen: e.g. the new-device email). */
+  signIns?: SignInEvents;
 }
 
 /** The auth API: register, login, me, refresh (tokens rotate) and logout. */
@@ -120,7 +123,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
       // Verify against a decoy when the user is unknown: same work, same answer, similar timing.
       const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyHash()));
       if (!user || !ok) throw new KithError('INVALID_CREDENTIALS');
-      return tokenPair(user);
+      const tokens = await tokenPair(user);
+      const userAgent = String(request.headers['user-agent'] ?? '').slice(0, 512);
+      opts.signIns?.publish({ userId: user.userId, username: user.username, ip: request.ip, userAgent, at: Date.now() });
+      return tokens;
     },
   );
 

@@ -4,6 +4,7 @@ import { bearerToken, verifyAccessToken } from '../auth/access-tokens.js';
 import type { KithConfig } from '../config/config.js';
 import { KithError } from '../errors/catalogue.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { SignInEvents } from '../auth/sign-in-events.js';
 import type { MembershipEvents } from '../rooms/membership-events.js';
 import type { ModuleSql } from '../storage/module-tables.js';
 import type { Storage } from '../storage/storage.js';
@@ -16,6 +17,8 @@ export interface ModuleHostDeps {
   sync: SyncServer;
   storage: Storage;
   membership: MembershipEvents;
+  /** Absent in hosts built without the auth routes' bus: then no sign-in is ever reported. */
+  signIns?: SignInEvents;
   config: KithConfig;
   metrics: Metrics;
   logger: Logger;
@@ -46,6 +49,7 @@ function moduleContext(name: string, sql: ModuleSql, deps: ModuleHostDeps): Modu
     auth: {
       verifyRequest: (request) => verifyToken(bearerToken(request.headers.authorization)),
       verifyToken,
+      onSignIn: (listener) => deps.signIns?.subscribe(listener) ?? (() => undefined),
     },
     members: {
       role: async (roomId, userId) => (await storage.rooms.member(roomId, userId))?.role,

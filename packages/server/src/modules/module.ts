@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { SignIn } from '../auth/sign-in-events.js';
 import type { KithConfig } from '../config/config.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { CreatedRoom, MembershipChange } from '../rooms/membership-events.js';
@@ -55,6 +56,8 @@ export interface RequestAuth {
   verifyRequest(request: FastifyRequest): Promise<AuthenticatedUser>;
   /** The same for a token that did not come in a header (e.g. the first message of a socket). */
   verifyToken(token: string | undefined): Promise<AuthenticatedUser>;
+  /** Each successful password login (after its tokens are issued); returns unsubscribe. */
+  onSignIn(listener: (signIn: SignIn) => void): () => void;
 }
 
 /** Who is in which room (read side of the core's rooms). */
@@ -106,4 +109,5 @@ export interface ModuleContext {
 export type { ModuleMigrations, ModuleSql } from '../storage/module-tables.js';
 export type { RoomApi, RoomWatcher } from '../sync/room-api.js';
 export type { UpgradeHandler } from '../sync/upgrade.js';
+export type { SignIn } from '../auth/sign-in-events.js';
 export type { CreatedRoom, MembershipChange } from '../rooms/membership-events.js';

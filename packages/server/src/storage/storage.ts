@@ -110,6 +110,14 @@ export interface UserStore {
   create(user: UserRecord): Promise<boolean>;
   findByUsername(username: string): Promise<UserRecord | undefined>;
   findById(userId: string): Promise<UserRecord | undefined>;
+  /** Replaces the password hash (account recovery); false when there is no such user. */
+  setPasswordHash(userId: string, passwordHash: string): Promise<boolean>;
+  /**
+   * Deletes the account with its memberships, sessions and the invites and feeds it made; rooms
+   * it created but others own keep going under their earliest other owner. Refused with
+   * `owns-rooms` while it is the only owner of a room (hand each over or delete it first).
+   */
+  delete(userId: string): Promise<'ok' | 'not-found' | 'owns-rooms'>;
 }
 
 export interface RefreshTokenStore {
@@ -119,6 +127,8 @@ export interface RefreshTokenStore {
   rotate(oldHash: string, successor: RefreshTokenRecord): Promise<boolean>;
   revoke(tokenHash: string): Promise<void>;
   revokeFamily(familyId: string): Promise<void>;
+  /** Signs the user out everywhere (after a password reset): revokes every active token of theirs. */
+  revokeUser(userId: string): Promise<void>;
 }
 
 export interface RoomStore {
@@ -150,6 +160,8 @@ export interface RoomStore {
    * (`joined`) or neither (the username is taken, or the invite's outcome says why not).
    */
   registerWithInvite(user: UserRecord, codeHash: string, now: number): Promise<InviteAcceptance | { outcome: 'username-taken' }>;
+  /** Deletes a room with its members, invites, feed and document; false when there was none. */
+  delete(roomId: string): Promise<boolean>;
 }
 
 export interface DocStore {

@@ -208,6 +208,37 @@ class PgUsers implements UserStore {
     const [r] = await this.db.rows('SELECT * FROM users WHERE user_id = $1', [userId]);
     return r ? toUser(r) : undefined;
   }
+
+  async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return (await this.db.run('UPDATE users SET password_hash = $1 WHERE user_id = $2', [passwordHash, userId])) === 1;
+  }
+
+  async delete(userId: string): Promise<'ok' | 'not-found' | 'owns-rooms'> {
+    return this.db.tx(async (c) => {
+      if ((await c.query('SELECT 1 FROM users WHERE user_id = $1 FOR UPDATE', [userId])).rowCount === 0) return 'not-found';
+      // Lock the rooms the user is in (membership changes lock the room row first, see
+      // changeMembership), so no other owner can leave while the sole-owner check runs.
+      await c.query(
+        'SELECT 1 FROM rooms WHERE room_id IN (SELECT room_id FROM members WHERE user_id = $1) ORDER BY room_id FOR NO KEY UPDATE',
+        [userId],
+      );
+      const sole = await c.query(
+        `SELECT m.room_id FROM members m WHERE m.user_id = $1 AND m.role = 'owner' AND NOT EXISTS
+           (SELECT 1 FROM members o WHERE o.room_id = m.room_id AND o.role = 'owner' AND o.user_id <> m.user_id)`,
+        [userId],
+      );
+      if ((sole.rowCount ?? 0) > 0) return 'owns-rooms';
+      await c.query('DELETE FROM invites WHERE created_by = $1', [userId]);
+      await c.query('DELETE FROM room_feeds WHERE created_by = $1', [userId]);
+      await c.query(
+        `UPDATE rooms SET created_by = (SELECT o.user_id FROM members o WHERE o.room_id = rooms.room_id AND o.role = 'owner'
+           AND o.user_id <> $1 ORDER BY o.joined_at, o.user_id LIMIT 1) WHERE created_by = $1`,
+        [userId],
+      );
+      await c.query('DELETE FROM users WHERE user_id = $1', [userId]);
+      return 'ok';
+    });
+  }
 }
 
 const INSERT_TOKEN = `INSERT INTO refresh_tokens (token_hash, user_id, family_id, status, expires_at, created_at)
@@ -246,6 +277,10 @@ class PgRefreshTokens implements RefreshTokenStore {
 
   async revokeFamily(familyId: string): Promise<void> {
     await this.db.run(`UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = $1`, [familyId]);
+  }
+
+  async revokeUser(userId: string): Promise<void> {
+    await this.db.run(`UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = $1 AND status = 'active'`, [userId]);
   }
 }
 
@@ -295,6 +330,15 @@ class PgRooms implements RoomStore {
   async member(roomId: string, userId: string): Promise<MemberRecord | undefined> {
     const [r] = await this.db.rows(SELECT_MEMBER, [roomId, userId]);
     return r ? toMember(r) : undefined;
+  }
+
+  async delete(roomId: string): Promise<boolean> {
+    return this.db.tx(async (c) => {
+      // The document's rows name the room without a foreign key: removed by hand, in the same transaction.
+      for (const table of ['doc_updates', 'doc_snapshots', 'doc_heads']) await c.query(`DELETE FROM ${table} WHERE room_id = $1`, [roomId]);
+      // Members, invites, removals and the feed go with the room (ON DELETE CASCADE).
+      return ((await c.query('DELETE FROM rooms WHERE room_id = $1', [roomId])).rowCount ?? 0) > 0;
+    });
   }
 
   /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import BetterSqlite3, { type Database } from 'better-sqlite3';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import type { SqliteSynchronous } from '../../config/config.js';
 import type {
   DocStats,
@@ -143,6 +143,8 @@ class SqliteUsers implements UserStore {
   private readonly insert;
   private readonly byKey;
   private readonly byId;
+  private readonly setHash;
+  private readonly deleteTx;
 
   constructor(db: Database) {
     this.insert = db.prepare(
@@ -151,6 +153,36 @@ class SqliteUsers implements UserStore {
     );
     this.byKey = db.prepare('SELECT * FROM users WHERE username_key = ?');
     this.byId = db.prepare('SELECT * FROM users WHERE user_id = ?');
+    this.setHash = db.prepare('UPDATE users SET password_hash = ? WHERE user_id = ?');
+    const soleOwnerships = db.prepare(
+      `SELECT m.room_id FROM members m WHERE m.user_id = ? AND m.role = 'owner' AND NOT EXISTS
+         (SELECT 1 FROM members o WHERE o.room_id = m.room_id AND o.role = 'owner' AND o.user_id <> m.user_id)`,
+    );
+    const steps = [
+      db.prepare('DELETE FROM invites WHERE created_by = ?'),
+      db.prepare('DELETE FROM room_feeds WHERE created_by = ?'),
+    ];
+    const handOverCreated = db.prepare(
+      `UPDATE rooms SET created_by = (SELECT o.user_id FROM members o WHERE o.room_id = rooms.room_id AND o.role = 'owner'
+         AND o.user_id <> ? ORDER BY o.joined_at, o.user_id LIMIT 1) WHERE created_by = ?`,
+    );
+    const deleteUser = db.prepare('DELETE FROM users WHERE user_id = ?');
+    this.deleteTx = db.transaction((userId: string): 'ok' | 'not-found' | 'owns-rooms' => {
+      if (!this.byId.get(userId)) return 'not-found';
+      if (soleOwnerships.all(userId).length > 0) return 'owns-rooms';
+      for (const step of steps) step.run(userId);
+      handOverCreated.run(userId, userId);
+      deleteUser.run(userId);
+      return 'ok';
+    });
+  }
+
+  async delete(userId: string): Promise<'ok' | 'not-found' | 'owns-rooms'> {
+    return this.deleteTx.immediate(userId);
+  }
+
+  async setPasswordHash(userId: string, passwordHash: string): Promise<boolean> {
+    return this.setHash.run(passwordHash, userId).changes === 1;
   }
 
   async create(u: UserRecord): Promise<boolean> {
@@ -174,6 +206,7 @@ class SqliteRefreshTokens implements RefreshTokenStore {
   private readonly markRotated;
   private readonly revokeStmt;
   private readonly revokeFamilyStmt;
+  private readonly revokeUserStmt;
   private readonly rotateTx;
 
   constructor(db: Database) {
@@ -187,6 +220,7 @@ class SqliteRefreshTokens implements RefreshTokenStore {
     );
     this.revokeStmt = db.prepare(`UPDATE refresh_tokens SET status = 'revoked' WHERE token_hash = ?`);
     this.revokeFamilyStmt = db.prepare(`UPDATE refresh_tokens SET status = 'revoked' WHERE family_id = ?`);
+    this.revokeUserStmt = db.prepare(`UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = ? AND status = 'active'`);
     this.rotateTx = db.transaction((oldHash: string, successor: RefreshTokenRecord): boolean => {
       if (this.markRotated.run(oldHash).changes !== 1) return false;
       this.insertStmt.run(successor);
@@ -213,6 +247,10 @@ class SqliteRefreshTokens implements RefreshTokenStore {
 
   async revokeFamily(familyId: string): Promise<void> {
     this.revokeFamilyStmt.run(familyId);
+  }
+
+  async revokeUser(userId: string): Promise<void> {
+    this.revokeUserStmt.run(userId);
   }
 }
 
@@ -351,6 +389,20 @@ class SqliteRooms implements RoomStore {
   async acceptInvite(codeHash: string, userId: string, now: number): Promise<InviteAcceptance> {
     return this.db.transaction(this.accept).immediate(codeHash, userId, now);
   }
+
+  async delete(roomId: string): Promise<boolean> {
+    const stmts = this.deleteStmts ??= [
+      // The document's rows name the room without a foreign key: removed by hand, in the same transaction.
+      this.db.prepare('DELETE FROM doc_updates WHERE room_id = ?'),
+      this.db.prepare('DELETE FROM doc_snapshots WHERE room_id = ?'),
+      this.db.prepare('DELETE FROM doc_heads WHERE room_id = ?'),
+      // Members, invites, removals and the feed go with the room (ON DELETE CASCADE).
+      this.db.prepare('DELETE FROM rooms WHERE room_id = ?'),
+    ];
+    return this.db.transaction(() => stmts.map((s) => s.run(roomId).changes).at(-1)! > 0).immediate();
+  }
+
+  private deleteStmts: Statement[] | undefined;
 
   async registerWithInvite(
     u: UserRecord,

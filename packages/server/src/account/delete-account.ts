@@ -1,0 +1,55 @@
+import { KithError } from '../errors/catalogue.js';
+import type { Storage } from '../storage/storage.js';
+
+/** What becomes of a room the leaving member alone owns. */
+export type SoleRoomDecision = { roomId: string; action: 'delete' } | { roomId: string; action: 'hand-over'; to: string };
+
+/** The rooms `userId` is the only owner of. */
+export async function soleOwnedRooms(storage: Storage, userId: string): Promise<string[]> {
+  const sole: string[] = [];
+  for (const room of await storage.rooms.listForUser(userId)) {
+    if (room.role !== 'owner') continue;
+    const owners = (await storage.rooms.members(room.roomId)).filter((m) => m.role === 'owner');
+    if (owners.length === 1) sole.push(room.roomId);
+  }
+  return sole;
+}
+
+/**
+ * Deletes the account after settling each room it alone owns: deleted, or handed to a member who
+ * becomes its owner. Every decision is checked before anything changes; a room left undecided
+ * refuses the whole request (409 ACCOUNT_OWNS_ROOMS), so nothing is deleted by surprise.
+ */
+export async function deleteAccount(storage: Storage, userId: string, decisions: readonly SoleRoomDecision[]): Promise<{ deleted: string[]; handedOver: string[] }> {
+  const sole = await soleOwnedRooms(storage, userId);
+  const byRoom = new Map(decisions.map((d) => [d.roomId, d]));
+  if (byRoom.size !== decisions.length) throw new KithError('VALIDATION_FAILED', 'Each room may be named once.');
+  for (const roomId of byRoom.keys()) {
+    if (!sole.includes(roomId)) throw new KithError('VALIDATION_FAILED', `Room ${roomId} is not one you alone own.`);
+  }
+  const undecided = sole.filter((roomId) => !byRoom.has(roomId));
+  if (undecided.length > 0) {
+    throw new KithError('ACCOUNT_OWNS_ROOMS', `Say whether to delete or hand over each room you alone own: ${undecided.join(', ')}.`);
+  }
+  for (const d of byRoom.values()) {
+    if (d.action === 'hand-over' && (d.to === userId || !(await storage.rooms.member(d.roomId, d.to)))) {
+      throw new KithError('MEMBER_NOT_FOUND', `${d.to} is not another member of room ${d.roomId}.`);
+    }
+  }
+  const deleted: string[] = [];
+  const handedOver: string[] = [];
+  for (const d of byRoom.values()) {
+    if (d.action === 'hand-over') {
+      if ((await storage.rooms.setRole(d.roomId, d.to, 'owner')) !== 'ok') throw new KithError('MEMBER_NOT_FOUND');
+      handedOver.push(d.roomId);
+    } else {
+      await storage.rooms.delete(d.roomId);
+      deleted.push(d.roomId);
+    }
+  }
+  const outcome = await storage.users.delete(userId);
+  // A room became solely theirs meanwhile (another owner left): nothing more was deleted; ask again.
+  if (outcome === 'owns-rooms') throw new KithError('ACCOUNT_OWNS_ROOMS');
+  if (outcome === 'not-found') throw new KithError('UNAUTHENTICATED');
+  return { deleted, handedOver };
+}

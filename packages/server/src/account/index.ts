@@ -1,0 +1,58 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { strictJsonApi } from '../auth/json-api.js';
+import { loginLimits } from '../auth/login-limits.js';
+import { decoyHash, verifyPassword } from '../auth/passwords.js';
+import { KithError } from '../errors/catalogue.js';
+import type { KithModule, ModuleContext } from '../modules/module.js';
+import { deleteAccount } from './delete-account.js';
+import { exportAccount } from './export.js';
+import { DeleteAccountBody } from './schemas.js';
+
+/**
+ * The member's own account as a whole: `GET /users/me/export` (each room as .ics plus the room
+ * document's JSON) and `DELETE /users/me` (with the password, and a decision for each room the
+ * member alone owns). No tables of its own.
+ */
+export function accountModule(): KithModule {
+  return {
+    name: 'account',
+    async install(ctx) {
+      await ctx.app.register(accountRoutes, { ctx });
+      return { close: async () => undefined };
+    },
+  };
+}
+
+const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext }> = async (app, { ctx }) => {
+  strictJsonApi(app);
+  const perIp = loginLimits(ctx.config.limits).perIp;
+
+  app.get('/users/me/export', { config: { rateLimit: { max: 5, timeWindow: '1 minute' } } }, async (request, reply) => {
+    const me = await ctx.auth.verifyRequest(request);
+    const data = await exportAccount(me.userId, { storage: ctx.storage, rooms: ctx.rooms });
+    if (!data) throw new KithError('UNAUTHENTICATED');
+    request.log.info({ rooms: data.rooms.length }, 'account exported');
+    const day = data.exportedAt.slice(0, 10);
+    return reply
+      .header('cache-control', 'no-store')
+      .header('content-disposition', `attachment; filename="kith-export-${me.username}-${day}.json"`)
+      .send(data);
+  });
+
+  app.delete(
+    '/users/me',
+    { schema: { body: DeleteAccountBody }, config: { rateLimit: { max: perIp, timeWindow: '1 minute' } } },
+    async (request, reply) => {
+      const me = await ctx.auth.verifyRequest(request);
+      const user = await ctx.storage.users.findById(me.userId);
+      if (!(await verifyPassword(request.body.password, user?.passwordHash ?? (await decoyHash()))) || !user) {
+        throw new KithError('INVALID_CREDENTIALS', 'The password is wrong.');
+      }
+      const result = await deleteAccount(ctx.storage, me.userId, request.body.soleOwnedRooms ?? []);
+      // Open sockets of the account and of deleted rooms are closed by the sync server's periodic
+      // membership check; the account's tokens are refused at once (the user no longer exists).
+      request.log.info({ userId: me.userId, roomsDeleted: result.deleted.length, roomsHandedOver: result.handedOver.length }, 'account deleted');
+      return reply.code(204).send();
+    },
+  );
+};

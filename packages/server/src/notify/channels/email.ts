@@ -1,0 +1,126 @@
+import type { Logger } from 'pino';
+import { sha256 } from '../../ids.js';
+import type { Channel, Delivery, SendOutcome } from '../delivery.js';
+import type { EmailAddresses } from './email-addresses.js';
+import { EmailOutbox, type OutboxStatus } from './email-outbox.js';
+import type { Mailer } from './mailer.js';
+import type { ChannelMetrics } from './metrics.js';
+import type { UnsubscribeTokens } from './signing.js';
+import { deliveryMail } from './templates.js';
+
+export interface EmailChannelDeps {
+  addresses: EmailAddresses;
+  outbox: EmailOutbox;
+  mailer: Mailer;
+  unsubscribe: UnsubscribeTokens;
+  /** Base of links in mails, e.g. `https://kith.example.org`. */
+  linkBase: string;
+  /** Domain of Message-IDs (MAIL_FROM's). */
+  domain: string;
+  metrics: ChannelMetrics;
+  logger: Logger;
+  pollMs: number;
+}
+
+const BATCH = 20;
+
+/**
+ * Email notifications. `send` stores the delivery in the outbox (idempotent by its key) and tries
+ * SMTP once at once; a transient failure answers `retry` and the outbox keeps trying on its own,
+ * so a delivery is never lost, and a key already sent is never sent again, whoever asks.
+ */
+export class EmailChannel implements Channel {
+  readonly name = 'email' as const;
+  private timer: NodeJS.Timeout | undefined;
+  private draining: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly deps: EmailChannelDeps) {}
+
+  async available(userId: string): Promise<boolean> {
+    return (await this.deps.addresses.deliverable(userId, 'notice')) !== undefined;
+  }
+
+  async send(delivery: Delivery): Promise<SendOutcome> {
+    const kind = delivery.kind === 'account' ? 'account' : 'notice';
+    const status = await this.deps.outbox.add(delivery);
+    if (status === 'sent') return 'sent';
+    if (status === 'failed') return 'gone';
+    if (!(await this.deps.addresses.deliverable(delivery.userId, kind))) {
+      // Unsubscribed or address removed meanwhile: nothing to send to.
+      await this.deps.outbox.markFailed(delivery.key, 0, 'no deliverable address', true);
+      return 'gone';
+    }
+    const result = await this.attempt(delivery.key, true);
+    return result === 'sent' ? 'sent' : result === 'failed' ? 'gone' : 'retry';
+  }
+
+  /** One attempt at one outbox row; `busy` when another sender holds it (it will be sent). */
+  private async attempt(key: string, force: boolean): Promise<OutboxStatus | 'busy'> {
+    const { outbox, addresses, mailer, metrics, logger } = this.deps;
+    const claimed = await outbox.claim(key, Date.now(), force);
+    if (!claimed) return 'busy';
+    const { delivery, attempts } = claimed;
+    const to = await addresses.deliverable(delivery.userId, delivery.kind === 'account' ? 'account' : 'notice');
+    if (!to) {
+      metrics.attempts.inc({ channel: 'email', outcome: 'gone' });
+      return outbox.markFailed(key, attempts, 'no deliverable address', true);
+    }
+    const account = delivery.kind === 'account';
+    const unsubscribe = account
+      ? undefined
+      : `${this.deps.linkBase}/unsubscribe?token=${encodeURIComponent(this.deps.unsubscribe.issue(delivery.userId, to))}`;
+    const content = deliveryMail(delivery, { open: this.deps.linkBase + delivery.url, unsubscribe });
+    const result = await mailer.send({
+      to,
+      ...content,
+      ics: delivery.ics,
+      messageId: `<${sha256(delivery.key).slice(0, 32)}@${this.deps.domain}>`,
+      // RFC 8058: mail clients show "Unsubscribe" and POST to the link with one click.
+      headers: unsubscribe ? { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {},
+    });
+    const log = { deliveryKind: delivery.kind, attempt: attempts + 1 };
+    if (result.outcome === 'sent') {
+      await outbox.markSent(key);
+      metrics.attempts.inc({ channel: 'email', outcome: 'sent' });
+      return 'sent';
+    }
+    const status = await outbox.markFailed(key, attempts, result.reason, result.outcome === 'rejected');
+    if (result.outcome === 'rejected') {
+      metrics.attempts.inc({ channel: 'email', outcome: 'failed' });
+      logger.warn({ ...log, reason: result.reason }, 'SMTP rejected an email for good');
+    } else {
+      metrics.attempts.inc({ channel: 'email', outcome: status === 'failed' ? 'failed' : 'retry' });
+      logger.info({ ...log, reason: result.reason, givenUp: status === 'failed' }, 'email not sent; will retry');
+    }
+    return status;
+  }
+
+  /** Starts retrying due outbox rows every `pollMs`. */
+  start(): void {
+    const tick = () => {
+      if (this.closed) return;
+      this.draining = this.drain().catch((err) => this.deps.logger.error({ err }, 'email outbox run failed'));
+      void this.draining.then(() => {
+        if (!this.closed) this.timer = setTimeout(tick, this.deps.pollMs);
+      });
+    };
+    this.timer = setTimeout(tick, this.deps.pollMs);
+  }
+
+  /** Sends what is due now; exposed so tests and shutdown can run one pass. */
+  async drain(now = Date.now()): Promise<void> {
+    for (const key of await this.deps.outbox.due(now, BATCH)) {
+      if (this.closed) return;
+      await this.attempt(key, false);
+    }
+    await this.deps.outbox.prune(now);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.draining;
+    this.deps.mailer.close();
+  }
+}
