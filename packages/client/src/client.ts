@@ -160,6 +160,10 @@ export class KithClient {
 
   // ---------------------------------------------------------------- session
 
+  /**
+   * Listens to `session` (`(user: User | null)`: the signed-in user changed) or `auth-required`
+   * (`({ code })`: the refresh token was refused, sign in again). Returns the unsubscribe function.
+   */
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
     return this.events.on(event, listener);
   }
@@ -174,11 +178,19 @@ export class KithClient {
     return this.session?.user ?? null;
   }
 
+  /** `user`, once the stored session has been read (`ready()`). */
   async currentUser(): Promise<User | null> {
     await this.loaded;
     return this.user;
   }
 
+  /**
+   * Creates an account; does not sign in (call `login`).
+   * @param username 3–32 letters, digits, `_`, `.` or `-`, compared case-insensitively (`VALIDATION_FAILED` otherwise)
+   * @param password 8–1024 characters
+   * @param options.invite an invite code or link: required on `--registration invite-only` servers;
+   *   the account joins its room, named by the answer's `room`
+   */
   async register(username: string, password: string, options: RegisterOptions = {}): Promise<RegisteredUser> {
     const body = options.invite === undefined ? { username, password } : { username, password, inviteCode: inviteCode(options.invite) };
     return this.request<RegisteredUser>('POST', '/users/register', body, { auth: false });
@@ -308,6 +320,11 @@ export class KithClient {
   /**
    * One JSON request. Authenticated requests refresh an expired token first, and on a 401
    * `TOKEN_EXPIRED` (or `UNAUTHENTICATED`) refresh once and retry once.
+   * @param method HTTP method (`GET`, `POST`, `PATCH`, `DELETE`, …)
+   * @param path a REST path of the server, e.g. `/rooms/abc/events?from=…&to=…`
+   * @param body sent as JSON when given
+   * @param options.auth false sends no token (default: the session's)
+   * @throws KithApiError with the server's catalogue code, or NETWORK_ERROR (status 0)
    */
   async request<T = unknown>(
     method: string,
