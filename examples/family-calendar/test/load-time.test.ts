@@ -7,6 +7,7 @@
  * machine, and speed goals live in `pnpm bench`.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { expect, it } from 'vitest';
@@ -94,20 +95,30 @@ browserDescribe('load time on a slow phone link (reported, not asserted)', { tim
       );
     }
 
-    // 1. First visit, signed out: the sign-in page.
-    const first = await person();
-    await first.context.addInitScript(MARKS);
-    await throttle(first.context, first.page);
-    const firstScripts = scriptBytes(first.page);
-    await first.page.goto('/', { waitUntil: 'commit' });
-    await first.page.locator('form input[type=password]').waitFor();
-    await first.page.waitForLoadState('load');
-    const signInMarks = await marks(first.page);
+    // 1. First visit, signed out: the sign-in page, three times in new browsers (nothing cached);
+    // the median is reported, since the first page a browser opens also pays for its own start-up.
+    const signInRuns: Array<Record<string, number> & { scripts: number }> = [];
+    let first: Awaited<ReturnType<typeof person>> | undefined;
+    for (let i = 0; i < 3; i++) {
+      const run = await person();
+      first = run;
+      await run.context.addInitScript(MARKS);
+      await throttle(run.context, run.page);
+      const scripts = scriptBytes(run.page);
+      await run.page.goto('/', { waitUntil: 'commit' });
+      await run.page.locator('form input[type=password]').waitFor();
+      const m = await marks(run.page);
+      signInRuns.push({ ...m, scripts: scripts() });
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const signInMarks = { signIn: median(signInRuns.map((r) => r.signIn!)), firstContentfulPaint: median(signInRuns.map((r) => r.firstContentfulPaint ?? NaN)) };
+    const firstScripts = () => median(signInRuns.map((r) => r.scripts));
+    await first!.page.waitForLoadState('load');
 
     // Sign in (still throttled) so that this browser keeps a session, as a returning person's does.
-    await signIn(first.page, username);
-    await first.page.locator('.calendar-host [data-title]').first().waitFor({ timeout: 60_000 });
-    const session = await first.context.storageState();
+    await signIn(first!.page, username);
+    await first!.page.locator('.calendar-host [data-title]').first().waitFor({ timeout: 60_000 });
+    const session = await first!.context.storageState();
 
     // 2. Signed in on a new device: nothing cached, the 500 events come from the network.
     const fresh = await person({ storageState: session });
@@ -131,10 +142,13 @@ browserDescribe('load time on a slow phone link (reported, not asserted)', { tim
       measuredAt: new Date().toISOString(),
       link: { downMbps: 1.6, upMbps: 0.75, rttMs: 150 },
       events: EVENTS,
+      machineLoadAverage: os.loadavg()[0]!.toFixed(1),
       signInFirstVisit: {
+        runsMs: signInRuns.map((r) => round(r.signIn)),
         signInVisibleMs: round(signInMarks.signIn),
         firstContentfulPaintMs: round(signInMarks.firstContentfulPaint),
-        scriptBytesOverWire: firstScripts(),
+        // Until the form shows; the calendar's code is fetched after the page has loaded.
+        scriptBytesBeforeSignInVisible: firstScripts(),
         targetMs: 1500,
       },
       calendarNewDevice: {
