@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger, type LoggerOptions } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import type { LogFormat } from '../config/config.js';
 
 /** Query parameters that carry secrets (compared case-insensitively); their values never reach a log line. */
@@ -84,6 +85,8 @@ export function resolveLogFormat(format: LogFormat, isTTY: boolean): 'pretty' | 
  */
 export function logDestination(format: LogFormat, out: NodeJS.WriteStream = process.stdout): pino.DestinationStream {
   if (resolveLogFormat(format, out.isTTY === true) === 'json') return out;
+  // Loaded only for a terminal: a server logging JSON (containers, tests) never pays for it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
   return pretty({
     destination: out,
     sync: true,
