@@ -15,6 +15,8 @@ export const SLOW_TRIALS = [
   'packages/server/test/cluster.test.ts',
   'packages/server/test/hardening-disk-full.test.ts',
   'packages/client/test/quickstart.test.ts',
+  // Packs @kith/client, installs it into a new project and builds a Vite app with it (1–2 min).
+  'packages/client/test/pack.test.ts',
   'packages/sync-google/test/standalone.test.ts',
   // Deployment checks (Docker, nginx).
   'packages/server/test/deploy.test.ts',
@@ -65,6 +67,8 @@ export const SLOW_TRIALS = [
   'examples/family-calendar/test/security.test.ts',
   'examples/family-calendar/test/views.test.ts',
   'examples/family-calendar/test/app-ui.test.ts',
+  'examples/family-calendar/test/load-time.test.ts',
+  'examples/family-calendar/test/accessibility.test.ts',
 ];
 
 export default mergeConfig(

@@ -6,7 +6,7 @@
 import type { RoomSummary, User } from '@kith/client';
 import { useEffect, useState } from 'preact/hooks';
 import { AuthScreen } from './auth.js';
-import { CalendarScreen } from './calendar-screen.js';
+import { CalendarScreen } from './lazy-calendar.js';
 import { RoomsScreen } from './rooms.js';
 import { cache, describeError, inviteCodeFromLocation, kith } from './store.js';
 

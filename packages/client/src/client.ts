@@ -3,14 +3,13 @@
  * and `openCalendar`, which gives an offline-first calendar over one room.
  */
 import type { Role } from '@kith/protocol';
-import { Calendar, syncConnectionOf, type CalendarOptions } from './calendar.js';
+import type { Calendar, CalendarOptions } from './calendar.js';
 import { Emitter } from './emitter.js';
 import { KithApiError } from './errors.js';
-import { indexedDbPersistence } from './persistence/indexeddb.js';
-import { memoryPersistence } from './persistence/memory.js';
+import { lazyPersistence, loadCalendarCode } from './lazy.js';
 import type { LocalPersistence } from './persistence/types.js';
 import { MemoryTokenStore, sessionFrom, type Session, type TokenStore, type User } from './session.js';
-import type { SyncHost, WebSocketConstructor } from './sync.js';
+import type { SyncConnection, SyncHost, WebSocketConstructor } from './sync.js';
 
 export type { Role };
 
@@ -135,7 +134,8 @@ export class KithClient {
   private readonly loaded: Promise<void>;
   private refreshing: Promise<Session> | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly calendars = new Set<Calendar>();
+  /** Open calendars with their sockets (token changes and sign-out reach them through these). */
+  private readonly calendars = new Map<Calendar, SyncConnection>();
   private closed = false;
 
   constructor(private readonly options: KithClientOptions) {
@@ -146,7 +146,13 @@ export class KithClient {
     if (!f) throw new Error('createKithClient: no fetch implementation; pass options.fetch');
     this.fetchImpl = (input, init) => f(input, init);
     const p = options.persistence ?? (typeof indexedDB !== 'undefined' ? 'indexeddb' : 'memory');
-    this.persistence = p === 'indexeddb' ? indexedDbPersistence() : p === 'memory' ? memoryPersistence() : p;
+    // Loaded with the calendar code, when a calendar is first opened: signing in needs neither.
+    this.persistence =
+      p === 'indexeddb'
+        ? lazyPersistence(() => import('./persistence/indexeddb.js').then((m) => m.indexedDbPersistence()))
+        : p === 'memory'
+          ? lazyPersistence(() => import('./persistence/memory.js').then((m) => m.memoryPersistence()))
+          : p;
     this.loaded = Promise.resolve(this.store.get()).then((s) => {
       this.session = s ?? null;
     });
@@ -154,6 +160,10 @@ export class KithClient {
 
   // ---------------------------------------------------------------- session
 
+  /**
+   * Listens to `session` (`(user: User | null)`: the signed-in user changed) or `auth-required`
+   * (`({ code })`: the refresh token was refused, sign in again). Returns the unsubscribe function.
+   */
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): () => void {
     return this.events.on(event, listener);
   }
@@ -168,11 +178,19 @@ export class KithClient {
     return this.session?.user ?? null;
   }
 
+  /** `user`, once the stored session has been read (`ready()`). */
   async currentUser(): Promise<User | null> {
     await this.loaded;
     return this.user;
   }
 
+  /**
+   * Creates an account; does not sign in (call `login`).
+   * @param username 3–32 letters, digits, `_`, `.` or `-`, compared case-insensitively (`VALIDATION_FAILED` otherwise)
+   * @param password 8–1024 characters
+   * @param options.invite an invite code or link: required on `--registration invite-only` servers;
+   *   the account joins its room, named by the answer's `room`
+   */
   async register(username: string, password: string, options: RegisterOptions = {}): Promise<RegisteredUser> {
     const body = options.invite === undefined ? { username, password } : { username, password, inviteCode: inviteCode(options.invite) };
     return this.request<RegisteredUser>('POST', '/users/register', body, { auth: false });
@@ -195,7 +213,7 @@ export class KithClient {
     const s = this.session;
     await this.setSession(null);
     // Calendars stop with auth-required (code LOGGED_OUT) and resume when this user signs in again.
-    for (const cal of this.calendars) syncConnectionOf(cal).authRequired('LOGGED_OUT');
+    for (const sync of this.calendars.values()) sync.authRequired('LOGGED_OUT');
     if (s) {
       // Best effort: signing out works offline too (the refresh token then simply expires).
       await this.request('POST', '/users/logout', { refreshToken: s.refreshToken }, { auth: false }).catch(() => undefined);
@@ -243,7 +261,7 @@ export class KithClient {
         if (this.session?.refreshToken === held.refreshToken) {
           await this.setSession(null);
           this.events.emit('auth-required', { code: err.code });
-          for (const cal of this.calendars) syncConnectionOf(cal).authRequired(err.code);
+          for (const sync of this.calendars.values()) sync.authRequired(err.code);
         }
       }
       throw err;
@@ -261,13 +279,12 @@ export class KithClient {
     const before = this.session;
     this.session = session;
     if (persist) await this.store.set(session);
-    for (const cal of this.calendars) {
+    for (const [cal, sync] of this.calendars) {
       if (!session) continue;
       if (cal.user.userId !== session.user.userId) {
         // A calendar opened for someone else must not carry this user's token.
-        syncConnectionOf(cal).authRequired('USER_CHANGED');
+        sync.authRequired('USER_CHANGED');
       } else if (session.token !== before?.token) {
-        const sync = syncConnectionOf(cal);
         sync.setToken(session.token);
         // Signed in again after the session ended: resume where it stopped.
         if (sync.stopped === 'auth') cal.connect();
@@ -303,6 +320,11 @@ export class KithClient {
   /**
    * One JSON request. Authenticated requests refresh an expired token first, and on a 401
    * `TOKEN_EXPIRED` (or `UNAUTHENTICATED`) refresh once and retry once.
+   * @param method HTTP method (`GET`, `POST`, `PATCH`, `DELETE`, …)
+   * @param path a REST path of the server, e.g. `/rooms/abc/events?from=…&to=…`
+   * @param body sent as JSON when given
+   * @param options.auth false sends no token (default: the session's)
+   * @throws KithApiError with the server's catalogue code, or NETWORK_ERROR (status 0)
    */
   async request<T = unknown>(
     method: string,
@@ -417,11 +439,22 @@ export class KithClient {
   // ---------------------------------------------------------------- calendars
 
   /**
+   * Loads the code that calendars need (Yjs, the calendar model, sync and local storage) without
+   * opening one. Optional: `openCalendar` loads it too; call this early (e.g. while a sign-in form
+   * is shown) so that the first calendar opens without waiting for it. Rejects if it cannot be
+   * loaded (e.g. offline before the app's files were cached); a later call tries again.
+   */
+  async preloadCalendarCode(): Promise<void> {
+    await loadCalendarCode();
+  }
+
+  /**
    * Opens a room's calendar. It resolves once the local copy is loaded (works with no server at
    * all), then connects in the background; watch `calendar.status`.
    */
   async openCalendar(roomId: string, options: CalendarOptions = {}): Promise<Calendar> {
     await this.loaded;
+    const { Calendar, syncConnectionOf } = await loadCalendarCode();
     if (this.closed) throw new Error('The client is closed');
     const user = this.session?.user;
     if (!user) throw new KithApiError(401, 'NOT_LOGGED_IN', 'Sign in before opening a calendar.');
@@ -444,7 +477,7 @@ export class KithClient {
       },
       ...options,
     });
-    this.calendars.add(calendar);
+    this.calendars.set(calendar, syncConnectionOf(calendar));
     this.scheduleRefresh();
     if (options.connect !== false) calendar.connect();
     return calendar;
@@ -462,7 +495,7 @@ export class KithClient {
   async close(): Promise<void> {
     this.closed = true;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    await Promise.all([...this.calendars].map((c) => c.close()));
+    await Promise.all([...this.calendars.keys()].map((c) => c.close()));
     this.events.removeAll();
   }
 

@@ -52,11 +52,12 @@ async function main(): Promise<void> {
   const [google] = parsed.modules;
 
   // Loaded only now, so that --help and configuration errors answer at once.
-  const [{ accountModule, caldavModule, calendarModule, createLogger, startKithServer }, { googleModule }] = await Promise.all([
+  const [{ accountModule, caldavModule, calendarModule, createLogger, logDestination, startKithServer }, { googleModule }] = await Promise.all([
     import('@kith/server'),
     import('@kith/sync-google'),
   ]);
-  const logger = createLogger(config.logLevel);
+  // Readable on a terminal, JSON for a log collector (or as --log-format says).
+  const logger = createLogger(config.logLevel, logDestination(config.logFormat));
   const { host, port } = config;
   const modules = [calendarModule(), caldavModule(), accountModule(), googleModule(google)];
   const server = await startKithServer(config, { logger, modules }).catch((err: NodeJS.ErrnoException) => {

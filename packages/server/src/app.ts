@@ -11,6 +11,7 @@ import { roomRoutes } from './rooms/routes.js';
 import type { MembershipEvents } from './rooms/membership-events.js';
 import type { SignInEvents } from './auth/sign-in-events.js';
 import { opsRoutes } from './ops/health.js';
+import { AccessLog } from './ops/access-log.js';
 import { installSecurityHeaders } from './web/security-headers.js';
 import { bundledAppDir, serveWebApp } from './web/static-app.js';
 import type { Metrics } from './ops/metrics.js';
@@ -42,6 +43,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     // No type coercion: `{"username": 12345}` must be a 400, not the user "12345".
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // One line per request, at debug unless --access-log asks for info.
+    logController: new AccessLog(config.accessLog),
   });
   installSecurityHeaders(app);
   const webRoot = config.staticDir ?? bundledAppDir();

@@ -1,6 +1,6 @@
 export { startKithServer, type KithServer, type StartOptions } from './server.js';
 export { defaultConfig, parseConfig, helpText, type KithConfig, type Limits, type SyncTuning } from './config/config.js';
-export { createLogger } from './ops/logger.js';
+export { createLogger, logDestination, resolveLogFormat } from './ops/logger.js';
 export { ERRORS, KithError, type ErrorCode } from './errors/catalogue.js';
 export type * from './storage/storage.js';
 export { openSqliteStorage, sqliteFileIn } from './storage/sqlite/sqlite-storage.js';

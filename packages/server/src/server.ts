@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { buildApp } from './app.js';
 import { loadOrCreateJwtSecret, loadOrCreateSharedJwtSecret } from './auth/secret.js';
 import { defaultConfig, type KithConfig } from './config/config.js';
-import { createLogger } from './ops/logger.js';
+import { createLogger, logDestination } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
 import { MembershipEvents } from './rooms/membership-events.js';
 import { SignInEvents } from './auth/sign-in-events.js';
@@ -46,7 +46,7 @@ export async function startKithServer(
   config: KithConfig = defaultConfig(),
   options: StartOptions = {},
 ): Promise<KithServer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const logger = options.logger ?? createLogger(config.logLevel, logDestination(config.logFormat));
   if (!options.storage || !config.jwtSecret) {
     // The data dir holds password hashes and the signing secret: when we create it, only the
     // server's user may enter it (an existing dir keeps the mode its operator gave it).

@@ -23,7 +23,11 @@ function captureStream() {
 
 const METRICS_TOKEN = 'metrics-token-that-must-never-be-logged';
 
-describe.each(['info', 'trace'])('no secret reaches the log (level %s)', (level) => {
+// Request lines are at debug unless --access-log asks for them at info: both ways are checked.
+describe.each([
+  ['info', true],
+  ['trace', false],
+])('no secret reaches the log (level %s, access log at info: %s)', (level, accessLog) => {
   const log = captureStream();
   let server: KithServer;
   let api: ReturnType<typeof apiClient>;
@@ -39,6 +43,7 @@ describe.each(['info', 'trace'])('no secret reaches the log (level %s)', (level)
       sqliteSynchronous: 'normal',
       limits: { ...defaultConfig().limits, loginPerMinute: 1000 },
       metricsToken: METRICS_TOKEN,
+      accessLog,
     });
     server = await startKithServer(config, { logger: createLogger(level, log.stream), modules: [calendarModule()] });
     api = apiClient(server.url);

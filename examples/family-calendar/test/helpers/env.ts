@@ -27,7 +27,7 @@ function newestMtime(p: string): number {
 function isBuilt(): boolean {
   const index = path.join(DIST, 'index.html');
   if (!fs.existsSync(index) || !fs.existsSync(path.join(DIST, 'sw.js'))) return false;
-  const inputs = ['src', 'public', 'index.html', 'vite.config.ts', 'sw-plugin.ts', 'package.json'].map((p) => path.join(APP_DIR, p));
+  const inputs = ['src', 'public', 'index.html', 'vite.config.ts', 'sw-plugin.ts', 'precompress-plugin.ts', 'package.json'].map((p) => path.join(APP_DIR, p));
   inputs.push(path.join(APP_DIR, '../../packages/client/dist'), path.join(APP_DIR, '../../packages/model/dist'));
   return newestMtime(index) > Math.max(...inputs.map(newestMtime));
 }

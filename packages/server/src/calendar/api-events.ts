@@ -63,6 +63,13 @@ export interface OccurrenceView {
   startTime: string;
   endTime: string;
   timeZone: string | null;
+  /**
+   * The start and end as the viewer's clock reads them: in the `timeZone` the list was asked for,
+   * with that zone's offset (`startTime`/`endTime` stay in the event's own zone). All-day
+   * occurrences keep their dates, which mean the same day everywhere.
+   */
+  localStartTime: string;
+  localEndTime: string;
   description: string;
   location: string;
   participants: string[];
@@ -338,6 +345,8 @@ export function occurrenceView(occ: Occurrence, viewerTz: string): OccurrenceVie
     startTime: occ.allDay ? occ.start : at(occ.startInstant, occ.tz ?? viewerTz),
     endTime: occ.allDay ? occ.end : at(occ.endInstant, occ.endTz ?? occ.tz ?? viewerTz),
     timeZone: occ.allDay ? null : occ.tz,
+    localStartTime: occ.allDay ? occ.start : at(occ.startInstant, viewerTz),
+    localEndTime: occ.allDay ? occ.end : at(occ.endInstant, viewerTz),
     description: occ.description,
     location: occ.location,
     participants: occ.participants,

@@ -2,7 +2,8 @@
  * The calendar REST API: events, occurrences, the room's ICS feed secret and ICS import.
  *
  *   GET    /rooms/:roomId/events?from=&to=&timeZone=&limit=&cursor=
- *                                                     {occurrences, next, nextUrl, skipped, skippedCount}: one page
+ *                                                     {timeZone, occurrences, next, nextUrl, skipped, skippedCount}: one page;
+ *                                                     each occurrence also in timeZone (localStartTime/localEndTime)
  *   POST   /rooms/:roomId/events                      201 event
  *   GET    /rooms/:roomId/events/:eventId             event
  *   PATCH  /rooms/:roomId/events/:eventId             event
@@ -138,7 +139,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
         modelCall(() => occurrencePage(doc, window, limit, q.cursor)),
       );
       const nextUrl = page.next === null ? null : nextPageUrl(request.url, page.next);
-      return { ...page, nextUrl };
+      return { timeZone, ...page, nextUrl };
     },
   );
 

@@ -107,6 +107,8 @@ export const OccurrenceView = Type.Object({
   startTime: Type.String(),
   endTime: Type.String(),
   timeZone: Type.Union([Type.String(), Type.Null()]),
+  localStartTime: Type.String(),
+  localEndTime: Type.String(),
   description: Type.String(),
   location: Type.String(),
   participants: Type.Array(Type.String()),
@@ -118,6 +120,8 @@ export const OccurrenceView = Type.Object({
 export const SkippedEvent = Type.Object({ eventId: Type.String(), code: Type.String(), message: Type.String() });
 
 export const OccurrencesAnswer = Type.Object({
+  /** The zone the list was asked for (`?timeZone=`, default UTC): the zone of every `local…Time`. */
+  timeZone: Type.String(),
   occurrences: Type.Array(OccurrenceView),
   next: Type.Union([Type.String(), Type.Null()]),
   nextUrl: Type.Union([Type.String(), Type.Null()]),

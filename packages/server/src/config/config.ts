@@ -8,6 +8,10 @@ export { ConfigError, optionReader, type ConfigOption, type ModuleOptions, type 
 
 export type SqliteSynchronous = 'full' | 'normal';
 /** Who may create an account: anyone, only people holding a valid invite code, or no one. */
+/** How log lines look (see ops/logger.ts): `auto` is `pretty` on a terminal and `json` elsewhere. */
+export type LogFormat = 'auto' | 'pretty' | 'json';
+const isLogFormat = (v: string): v is LogFormat => v === 'auto' || v === 'pretty' || v === 'json';
+
 export type RegistrationPolicy = 'open' | 'invite-only' | 'closed';
 
 export interface Limits {
@@ -65,6 +69,10 @@ export interface KithConfig {
   /** Base URL used in invite links; derived from the request when unset. */
   publicUrl: string | undefined;
   logLevel: string;
+  /** `pretty` (readable lines), `json` (one object a line), or `auto`: pretty on a terminal, JSON otherwise. */
+  logFormat: LogFormat;
+  /** One line per HTTP request at info level; otherwise they are logged at debug. */
+  accessLog: boolean;
   /** HMAC secret for access tokens; generated once and kept in the data dir when unset. */
   jwtSecret: string | undefined;
   accessTokenTtlSeconds: number;
@@ -136,6 +144,8 @@ export function defaultConfig(overrides: Partial<KithConfig> = {}): KithConfig {
     dataDir: path.resolve('data'),
     publicUrl: undefined,
     logLevel: 'info',
+    logFormat: 'auto',
+    accessLog: false,
     jwtSecret: undefined,
     accessTokenTtlSeconds: 15 * 60,
     refreshTokenTtlDays: 30,
@@ -162,6 +172,8 @@ const OPTIONS = {
   'data-dir': { env: 'KITH_DATA_DIR', help: 'folder for the SQLite database and the generated secret (default ./data)' },
   'public-url': { env: 'KITH_PUBLIC_URL', help: 'base URL used in invite links (default: from the request)' },
   'log-level': { env: 'LOG_LEVEL', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
+  'log-format': { env: 'KITH_LOG_FORMAT', help: 'auto (readable on a terminal, JSON otherwise; default), pretty or json' },
+  'access-log': { env: 'KITH_ACCESS_LOG', help: 'log every HTTP request at info level (default: at debug only)', boolean: true },
   'jwt-secret': { env: 'KITH_JWT_SECRET', help: 'secret that signs access tokens (default: generated once into the data dir)' },
   'access-token-ttl': { env: 'KITH_ACCESS_TOKEN_TTL', help: 'access token lifetime in seconds (default 900)' },
   'refresh-token-ttl-days': { env: 'KITH_REFRESH_TOKEN_TTL_DAYS', help: 'refresh token lifetime in days (default 30)' },
@@ -256,7 +268,9 @@ export function parseServerConfig<const M extends ReadonlyArray<ModuleOptions<un
     args: argv,
     options: {
       help: { type: 'boolean', short: 'h' },
-      ...Object.fromEntries(Object.keys(options).map((k) => [k, { type: 'string' as const }])),
+      ...Object.fromEntries(
+        Object.entries(options).map(([k, o]) => [k, { type: o.boolean ? ('boolean' as const) : ('string' as const) }]),
+      ),
     },
     strict: true,
     allowPositionals: false,
@@ -281,6 +295,10 @@ function coreConfig(read: OptionReader): KithConfig {
     throw new ConfigError(
       `${source('log-level')} must be fatal, error, warn, info, debug, trace or silent, got "${logLevel}"`,
     );
+  }
+  const logFormat = raw('log-format') ?? d.logFormat;
+  if (!isLogFormat(logFormat)) {
+    throw new ConfigError(`${source('log-format')} must be auto, pretty or json, got "${logFormat}"`);
   }
   const port = int('port', 0) ?? d.port;
   if (port > 65535) throw new ConfigError(`${source('port')} must be at most 65535, got ${port}`);
@@ -317,6 +335,8 @@ function coreConfig(read: OptionReader): KithConfig {
     dataDir: path.resolve(raw('data-dir') ?? d.dataDir),
     publicUrl: publicUrl?.replace(/\/+$/, ''),
     logLevel,
+    logFormat,
+    accessLog: read.bool('access-log') ?? d.accessLog,
     jwtSecret,
     accessTokenTtlSeconds: int('access-token-ttl', 5) ?? d.accessTokenTtlSeconds,
     refreshTokenTtlDays: int('refresh-token-ttl-days', 1) ?? d.refreshTokenTtlDays,

@@ -12,6 +12,8 @@ export class ConfigError extends Error {
 export interface ConfigOption {
   env: string;
   help: string;
+  /** A switch (`--access-log`, no value); its variable reads true/1/yes or false/0/no. */
+  boolean?: boolean;
 }
 
 /** Reads one option at a time; errors name the flag or the variable the bad value came from. */
@@ -22,6 +24,8 @@ export interface OptionReader {
   source(name: string): string;
   /** An integer >= min, or undefined when unset; throws ConfigError otherwise. */
   int(name: string, min: number): number | undefined;
+  /** A switch: true when the flag is given or the variable says so, undefined when unset. */
+  bool(name: string): boolean | undefined;
 }
 
 export interface ModuleOptions<T> {
@@ -44,7 +48,10 @@ export function optionReader(
     if (!o) throw new Error(`unknown option ${name}`);
     return o;
   };
-  const flagValue = (name: string) => flags[name] as string | undefined;
+  const flagValue = (name: string) => {
+    const v = flags[name];
+    return v === true ? 'true' : v === false ? undefined : v;
+  };
   const raw = (name: string): string | undefined => {
     const v = flagValue(name) ?? env[spec(name).env];
     return v === undefined || v === '' ? undefined : v;
@@ -60,10 +67,17 @@ export function optionReader(
     if (!Number.isInteger(n) || n < min) throw new ConfigError(`${source(name)} must be an integer >= ${min}, got "${v}"`);
     return n;
   };
-  return { raw, source, int };
+  const bool = (name: string): boolean | undefined => {
+    const v = raw(name)?.trim().toLowerCase();
+    if (v === undefined) return undefined;
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off'].includes(v)) return false;
+    throw new ConfigError(`${source(name)} must be true or false, got "${raw(name)}"`);
+  };
+  return { raw, source, int, bool };
 }
 
 /** `--help` lines of an option table. */
 export function helpLines(options: Readonly<Record<string, ConfigOption>>): string[] {
-  return Object.entries(options).map(([flag, o]) => `  --${flag.padEnd(24)} ${o.help}\n  ${' '.repeat(26)} env ${o.env}`);
+  return Object.entries(options).map(([flag, o]) => `  --${flag.padEnd(24)} ${o.help}\n  ${' '.repeat(26)} env ${o.env}${o.boolean ? '=true' : ''}`);
 }

@@ -1,4 +1,7 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import type PinoPretty from 'pino-pretty';
+import type { LogFormat } from '../config/config.js';
 
 /** Query parameters that carry secrets (compared case-insensitively); their values never reach a log line. */
 const SECRET_PARAMS = new Set(['token', 'access_token', 'refreshtoken', 'refresh_token', 'code', 'state', 'password']);
@@ -67,4 +70,30 @@ function loggerOptions(level: string): LoggerOptions {
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
+}
+
+/** `auto` picks readable lines for a person at a terminal and JSON for log collectors and files. */
+export function resolveLogFormat(format: LogFormat, isTTY: boolean): 'pretty' | 'json' {
+  return format === 'auto' ? (isTTY ? 'pretty' : 'json') : format;
+}
+
+/**
+ * Where log lines go: `out` itself for JSON, or through pino-pretty for people
+ * ("14:03:07 INFO (calendar): room loaded {roomId: …}"). Pretty-printing runs in this thread
+ * (`sync`), not in pino's worker transport: lines keep their order with the process's own writes
+ * and nothing is lost on exit. Redaction happens before either.
+ */
+export function logDestination(format: LogFormat, out: NodeJS.WriteStream = process.stdout): pino.DestinationStream {
+  if (resolveLogFormat(format, out.isTTY === true) === 'json') return out;
+  // Loaded only for a terminal: a server logging JSON (containers, tests) never pays for it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
+  return pretty({
+    destination: out,
+    sync: true,
+    colorize: out.isTTY === true && pretty.isColorSupported,
+    translateTime: 'SYS:HH:MM:ss',
+    ignore: 'pid,hostname',
+    messageFormat: '{if component}({component}) {end}{msg}',
+    singleLine: true,
+  });
 }

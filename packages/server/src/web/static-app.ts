@@ -10,9 +10,15 @@ export function bundledAppDir(): string | undefined {
   return fs.existsSync(path.join(candidate, 'index.html')) ? candidate : undefined;
 }
 
+/** A precompressed copy's suffix (`app-1a2b3c4d.js.br`): its caching is the original file's. */
+const COMPRESSED_COPY = /\.(br|gz)$/;
+
 /**
  * Serves a built single-page web app at `/`. Hashed assets are cached for good; `index.html`
  * and the service worker are always revalidated so that a new release is picked up.
+ * The build writes `.br` and `.gz` copies beside the files (precompress-plugin.ts): the copy the
+ * request's Accept-Encoding prefers is sent (brotli over gzip at equal q, `q=0` respected), with
+ * `Vary: Accept-Encoding`, and the file as it is when no copy is accepted or present.
  * Returns the fallback for client-side routes (e.g. `/invite/:code`): GET requests that want
  * HTML and match no API route get `index.html`.
  */
@@ -25,8 +31,9 @@ export async function serveWebApp(
     prefix: '/',
     index: ['index.html'],
     wildcard: false,
+    preCompressed: true,
     setHeaders(res, filePath) {
-      const base = path.basename(filePath);
+      const base = path.basename(filePath).replace(COMPRESSED_COPY, '');
       if (base === 'index.html' || base === 'sw.js' || base.endsWith('.webmanifest')) {
         res.header('cache-control', 'no-cache');
       } else if (/[.-][A-Za-z0-9_-]{8,}\.(js|css|woff2?|png|svg)$/.test(base)) {
