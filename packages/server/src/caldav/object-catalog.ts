@@ -6,7 +6,7 @@
  * re-export a 5,000-event room. Each refresh also reports which UIDs changed, for the sync index.
  */
 import type * as Y from 'yjs';
-import { getEvent, listEvents, observeEvents, type CalendarEvent } from '@kith/model';
+import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent } from '@kith/model';
 import { sha256 } from '../ids.js';
 import { eventObjects } from '../calendar/ics-export.js';
 import type { RoomApi } from '../modules/module.js';
@@ -18,6 +18,9 @@ export interface DavObject {
   etag: string;
   ics: string;
 }
+
+/** Events rendered per turn of the event loop while a room is first rendered (about 50–150 ms). */
+const WARM_SLICE = 100;
 
 /** What changed since the sync index last took it: every UID ('all') or these. */
 export type PendingUids = 'all' | Set<string>;
@@ -70,6 +73,11 @@ class CachedRoom {
     }
     const ids = this.dirty;
     this.dirty = new Set();
+    this.render(doc, ids);
+  }
+
+  /** Renders these events again (a removed or trashed one has no objects). */
+  render(doc: Y.Doc, ids: Iterable<string>): void {
     for (const id of ids) {
       const ev = getEvent(doc, id);
       this.setEvent(id, ev === null || ev.deleted !== null ? [] : objectsOf(ev));
@@ -204,7 +212,30 @@ export class ObjectCatalog {
       unobserve();
       unwatch();
     };
+    try {
+      await this.warm(roomId, room);
+    } catch (err) {
+      room.stop();
+      throw err;
+    }
     return room;
+  }
+
+  /**
+   * The first rendering of a room, in slices between which the event loop runs (a 5,000-event
+   * room takes seconds, which must not stall every socket of the server). Changes made meanwhile
+   * are noted by the observer, attached first, and rendered by the next request's refresh.
+   */
+  private async warm(roomId: string, room: CachedRoom): Promise<void> {
+    const ids = await this.roomApi.read(roomId, (doc) => {
+      room.dirty = new Set();
+      return [...doc.getMap(ROOT.events).keys()];
+    });
+    for (let i = 0; i < ids.length && !room.lost; i += WARM_SLICE) {
+      const slice = ids.slice(i, i + WARM_SLICE);
+      await this.roomApi.read(roomId, (doc) => room.render(doc, slice));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   close(): void {
