@@ -17,6 +17,12 @@ export interface DavObject {
   /** A strong ETag, quoted: the hash of the exact bytes GET answers. */
   etag: string;
   ics: string;
+  /**
+   * When the event can happen, for ruling it out of a time-range query without expanding it: its
+   * wall-clock start and end read as UTC (ms), `to` null for a series (unbounded). Wall clocks are
+   * within 14 hours of UTC, so a query widens its range by a day before comparing.
+   */
+  span: { from: number; to: number | null };
 }
 
 /** Events rendered per turn of the event loop while a room is first rendered (about 50–150 ms). */
@@ -94,10 +100,26 @@ class CachedRoom {
 /** An event's objects with ETags; none for an event the feed could not write either (left out, as there). */
 function objectsOf(ev: CalendarEvent): DavObject[] {
   try {
-    return eventObjects(ev).map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"` }));
+    const span = spanOf(ev);
+    return eventObjects(ev).map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"`, span }));
   } catch {
     return [];
   }
+}
+
+const wallMs = (wall: string): number => Date.parse(wall.length === 10 ? `${wall}T00:00:00Z` : `${wall}Z`);
+
+function spanOf(ev: CalendarEvent): DavObject['span'] {
+  const from = wallMs(ev.start);
+  const series = ev.rrule !== null || ev.rdates.length > 0;
+  // An override may move an occurrence anywhere: a series' span starts at the earliest of them.
+  const moved = Object.values(ev.overrides)
+    .map((ov) => (typeof ov.start === 'string' ? wallMs(ov.start) : NaN))
+    .filter((ms) => Number.isFinite(ms));
+  const start = Math.min(from, ...moved);
+  if (!Number.isFinite(start)) return { from: -Infinity, to: null };
+  const to = series ? null : wallMs(ev.end);
+  return { from: start, to: to === null || !Number.isFinite(to) ? null : to };
 }
 
 /** A room's objects at one moment (valid only inside the read or edit that gave it). */
