@@ -114,6 +114,21 @@ export const ERRORS = {
     closeCode: C.CONFLICT,
     message: 'You are the only owner of some rooms: say for each whether to delete it or hand it to another member.',
   },
+  PRECONDITION_FAILED: {
+    status: 412,
+    closeCode: C.CONFLICT,
+    message: 'The object changed (or exists, or is gone) since you read it: If-Match / If-None-Match did not hold.',
+  },
+  UID_MISMATCH: { status: 400, closeCode: C.BAD_REQUEST, message: 'The calendar object must hold exactly one UID, the one its URL names.' },
+  INVALID_SYNC_TOKEN: { status: 403, closeCode: C.FORBIDDEN, message: 'The sync token is unknown for this calendar; sync again from the start.' },
+  DEPTH_NOT_SUPPORTED: { status: 403, closeCode: C.FORBIDDEN, message: 'PROPFIND with Depth: infinity is not supported; use 0 or 1.' },
+  UNSUPPORTED_REPORT: { status: 403, closeCode: C.FORBIDDEN, message: 'This REPORT is not supported here.' },
+  METHOD_NOT_ALLOWED: { status: 405, closeCode: C.BAD_REQUEST, message: 'That method is not allowed on this resource.' },
+  OBJECT_NOT_WRITABLE: {
+    status: 409,
+    closeCode: C.CONFLICT,
+    message: 'An event with this UID is in the trash or is part of a series split in Kith; restore or edit it in Kith.',
+  },
   // Access (registration policy, invites that removals cannot undo, link building).
   REGISTRATION_CLOSED: { status: 403, closeCode: C.FORBIDDEN, message: 'This server does not accept new accounts.' },
   INVITE_REQUIRED: {

@@ -1,0 +1,268 @@
+/**
+ * A room's events as CalDAV objects (one per UID, see eventObjects), with their ETags, kept per
+ * instance and updated incrementally: each cached room is watched, and a Yjs observer notes which
+ * events changed (by any client, on any instance: every instance's copy of a watched room
+ * receives every commit). A request re-exports only those, so a sync after one change does not
+ * re-export a 5,000-event room. Each refresh also reports which UIDs changed, for the sync index.
+ */
+import type * as Y from 'yjs';
+import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent } from '@kith/model';
+import { sha256 } from '../ids.js';
+import { eventObjects } from '../calendar/ics-export.js';
+import type { RoomApi } from '../modules/module.js';
+
+export interface DavObject {
+  uid: string;
+  eventId: string;
+  /** A strong ETag, quoted: the hash of the exact bytes GET answers. */
+  etag: string;
+  ics: string;
+  /**
+   * When the event can happen, for ruling it out of a time-range query without expanding it: its
+   * wall-clock start and end read as UTC (ms), `to` null for a series (unbounded). Wall clocks are
+   * within 14 hours of UTC, so a query widens its range by a day before comparing.
+   */
+  span: { from: number; to: number | null };
+}
+
+/** Events rendered per turn of the event loop while a room is first rendered (about 50–150 ms). */
+const WARM_SLICE = 100;
+
+/** What changed since the sync index last took it: every UID ('all') or these. */
+export type PendingUids = 'all' | Set<string>;
+
+class CachedRoom {
+  readonly byEvent = new Map<string, DavObject[]>();
+  readonly byUid = new Map<string, DavObject>();
+  dirty: 'all' | Set<string> = 'all';
+  pending: PendingUids = 'all';
+  stop: () => void = () => undefined;
+  lost = false;
+  lastUsed = Date.now();
+
+  markDirty(ids: readonly string[]): void {
+    if (this.dirty === 'all') return;
+    for (const id of ids) this.dirty.add(id);
+  }
+
+  private note(uid: string): void {
+    if (this.pending !== 'all') this.pending.add(uid);
+  }
+
+  private setEvent(eventId: string, objects: DavObject[]): void {
+    const old = this.byEvent.get(eventId) ?? [];
+    for (const o of old) {
+      if (this.byUid.get(o.uid) === o && !objects.some((n) => n.uid === o.uid)) {
+        this.byUid.delete(o.uid);
+        this.note(o.uid);
+      }
+    }
+    for (const o of objects) {
+      if (this.byUid.get(o.uid)?.etag !== o.etag) this.note(o.uid);
+      this.byUid.set(o.uid, o);
+    }
+    if (objects.length > 0) this.byEvent.set(eventId, objects);
+    else this.byEvent.delete(eventId);
+  }
+
+  /** Brings the objects up to date with `doc` (the watched room, as on disk). */
+  refresh(doc: Y.Doc): void {
+    if (this.dirty === 'all') {
+      this.dirty = new Set();
+      const seen = new Set<string>();
+      for (const ev of listEvents(doc)) {
+        seen.add(ev.id);
+        this.setEvent(ev.id, objectsOf(ev));
+      }
+      for (const id of [...this.byEvent.keys()]) if (!seen.has(id)) this.setEvent(id, []);
+      return;
+    }
+    const ids = this.dirty;
+    this.dirty = new Set();
+    this.render(doc, ids);
+  }
+
+  /** Renders these events again (a removed or trashed one has no objects). */
+  render(doc: Y.Doc, ids: Iterable<string>): void {
+    for (const id of ids) {
+      const ev = getEvent(doc, id);
+      this.setEvent(id, ev === null || ev.deleted !== null ? [] : objectsOf(ev));
+    }
+  }
+
+  takePending(): PendingUids {
+    const p = this.pending;
+    this.pending = new Set();
+    return p;
+  }
+}
+
+/** An event's objects with ETags; none for an event the feed could not write either (left out, as there). */
+function objectsOf(ev: CalendarEvent): DavObject[] {
+  try {
+    const span = spanOf(ev);
+    return eventObjects(ev).map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"`, span }));
+  } catch {
+    return [];
+  }
+}
+
+const wallMs = (wall: string): number => Date.parse(wall.length === 10 ? `${wall}T00:00:00Z` : `${wall}Z`);
+
+function spanOf(ev: CalendarEvent): DavObject['span'] {
+  const from = wallMs(ev.start);
+  const series = ev.rrule !== null || ev.rdates.length > 0;
+  // An override may move an occurrence anywhere: a series' span starts at the earliest of them.
+  const moved = Object.values(ev.overrides)
+    .map((ov) => (typeof ov.start === 'string' ? wallMs(ov.start) : NaN))
+    .filter((ms) => Number.isFinite(ms));
+  const start = Math.min(from, ...moved);
+  if (!Number.isFinite(start)) return { from: -Infinity, to: null };
+  const to = series ? null : wallMs(ev.end);
+  return { from: start, to: to === null || !Number.isFinite(to) ? null : to };
+}
+
+/** A room's objects at one moment (valid only inside the read or edit that gave it). */
+export interface RoomObjects {
+  byUid: ReadonlyMap<string, DavObject>;
+  doc: Y.Doc;
+  /** The UIDs changed since the sync index last took them ('all' after a (re)load); taking clears them. */
+  takePending(): PendingUids;
+  /** Asks for everything to be recorded again (after recording what was taken failed). */
+  giveBack(): void;
+}
+
+export class ObjectCatalog {
+  private readonly rooms = new Map<string, Promise<CachedRoom>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly roomApi: RoomApi,
+    /** Rooms kept (watched, their objects in memory) at once; the least recently used is let go. */
+    private readonly maxRooms = 16,
+    /** A room no CalDAV request used for this long is let go (a watched room stays loaded). */
+    private readonly idleMs = 10 * 60_000,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(idleMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  private sweep(now = Date.now()): void {
+    for (const [roomId, entry] of this.rooms) {
+      void entry.then(
+        (room) => {
+          if (now - room.lastUsed < this.idleMs || this.rooms.get(roomId) !== entry) return;
+          this.rooms.delete(roomId);
+          room.stop();
+        },
+        () => undefined,
+      );
+    }
+  }
+
+  /**
+   * Runs `fn` on the room's up-to-date objects, synchronously inside the room's read (the document
+   * is as it is on disk and does not change while `fn` runs).
+   */
+  async read<T>(roomId: string, fn: (objects: RoomObjects) => T): Promise<T> {
+    const room = await this.cached(roomId);
+    return this.roomApi.read(roomId, (doc) => fn(this.view(room, doc)));
+  }
+
+  /**
+   * Edits the room (stored before the promise resolves), `fn` seeing its objects as they are just
+   * before. Throwing before changing the document changes nothing.
+   */
+  async edit<T>(roomId: string, fn: (objects: RoomObjects) => T): Promise<T> {
+    const room = await this.cached(roomId);
+    return this.roomApi.edit(roomId, (doc) => fn(this.view(room, doc)), 'caldav');
+  }
+
+  private view(room: CachedRoom, doc: Y.Doc): RoomObjects {
+    room.lastUsed = Date.now();
+    room.refresh(doc);
+    return {
+      byUid: room.byUid,
+      doc,
+      takePending: () => room.takePending(),
+      giveBack: () => {
+        room.pending = 'all';
+      },
+    };
+  }
+
+  private async cached(roomId: string): Promise<CachedRoom> {
+    const hit = this.rooms.get(roomId);
+    if (hit) {
+      const room = await hit;
+      if (!room.lost) {
+        // Most recently used last.
+        this.rooms.delete(roomId);
+        this.rooms.set(roomId, hit);
+        return room;
+      }
+      if (this.rooms.get(roomId) === hit) this.rooms.delete(roomId);
+    }
+    const loading = this.watch(roomId);
+    this.rooms.set(roomId, loading);
+    loading.catch(() => {
+      if (this.rooms.get(roomId) === loading) this.rooms.delete(roomId);
+    });
+    while (this.rooms.size > this.maxRooms) {
+      const [oldest, entry] = this.rooms.entries().next().value as [string, Promise<CachedRoom>];
+      this.rooms.delete(oldest);
+      void entry.then((r) => r.stop(), () => undefined);
+    }
+    return loading;
+  }
+
+  private async watch(roomId: string): Promise<CachedRoom> {
+    const room = new CachedRoom();
+    let unobserve: () => void = () => undefined;
+    const unwatch = await this.roomApi.watch(roomId, {
+      onOpen: (doc) => {
+        unobserve = observeEvents(doc, (change) => room.markDirty(change.ids));
+      },
+      onCommitted: () => undefined,
+      onLost: () => {
+        room.lost = true;
+        unobserve();
+      },
+    });
+    room.stop = () => {
+      room.lost = true;
+      unobserve();
+      unwatch();
+    };
+    try {
+      await this.warm(roomId, room);
+    } catch (err) {
+      room.stop();
+      throw err;
+    }
+    return room;
+  }
+
+  /**
+   * The first rendering of a room, in slices between which the event loop runs (a 5,000-event
+   * room takes seconds, which must not stall every socket of the server). Changes made meanwhile
+   * are noted by the observer, attached first, and rendered by the next request's refresh.
+   */
+  private async warm(roomId: string, room: CachedRoom): Promise<void> {
+    const ids = await this.roomApi.read(roomId, (doc) => {
+      room.dirty = new Set();
+      return [...doc.getMap(ROOT.events).keys()];
+    });
+    for (let i = 0; i < ids.length && !room.lost; i += WARM_SLICE) {
+      const slice = ids.slice(i, i + WARM_SLICE);
+      await this.roomApi.read(roomId, (doc) => room.render(doc, slice));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const entry of this.rooms.values()) void entry.then((r) => r.stop(), () => undefined);
+    this.rooms.clear();
+  }
+}
