@@ -11,6 +11,7 @@ import { CALENDAR_NAME, type DavTarget } from './targets.js';
 import { PYTHON, VDIRSYNCER } from './tools.js';
 
 const CLIENT_SCRIPT = fileURLToPath(new URL('./clients/caldav_client.py', import.meta.url));
+const MOVE_SCRIPT = fileURLToPath(new URL('./clients/move_event.py', import.meta.url));
 
 interface Run {
   code: number;
@@ -35,6 +36,13 @@ export async function runPythonCaldav(target: DavTarget): Promise<CaldavScenario
   const r = await run(PYTHON, [CLIENT_SCRIPT, target.davUrl, target.username, '-', CALENDAR_NAME], { CALDAV_PASSWORD: target.password }, 120_000);
   if (r.code !== 0) throw new Error(`caldav_client.py against ${target.name} exited ${r.code}:\n${r.stderr.slice(-3000)}`);
   return JSON.parse(r.stdout) as CaldavScenario;
+}
+
+/** A phone moving event `uid` to [start, end) (UTC stamps) with python3-caldav; returns the title it saved. */
+export async function moveWithPythonCaldav(target: DavTarget, uid: string, start: string, end: string): Promise<string> {
+  const r = await run(PYTHON, [MOVE_SCRIPT, target.davUrl, target.username, CALENDAR_NAME, uid, start, end], { CALDAV_PASSWORD: target.password }, 60_000);
+  if (r.code !== 0) throw new Error(`move_event.py against ${target.name} exited ${r.code}:\n${r.stderr.slice(-3000)}`);
+  return r.stdout.trim();
 }
 
 /**

@@ -103,7 +103,19 @@ const { startTestServer } = testServers<KithConfig, KithServer>(
   { jwtSecret: TEST_JWT_SECRET, loginPerMinute: 1000, dataDirPrefix: 'kith-caldav-interop-' },
 );
 
-export async function kithTarget(): Promise<DavTarget> {
+/** Kith's target also opens the room to the test's own web-app-like clients (Yjs over /sync, REST). */
+export interface KithTarget extends DavTarget {
+  readonly name: 'Kith';
+  readonly wsUrl: string;
+  readonly roomId: string;
+  readonly userId: string;
+  /** The user's bearer token for REST and the sync socket. */
+  readonly token: string;
+  /** `GET /rooms/:roomId/events/:eventId` (the REST view of one event). */
+  event(eventId: string): Promise<{ eventTitle: string; startTime: string; endTime: string }>;
+}
+
+export async function kithTarget(): Promise<KithTarget> {
   const server = await startTestServer();
   try {
     const api = apiClient(server.url);
@@ -129,6 +141,15 @@ export async function kithTarget(): Promise<DavTarget> {
 
     return {
       name: 'Kith',
+      wsUrl: server.wsUrl,
+      roomId,
+      userId: user.userId,
+      token: user.token,
+      async event(eventId) {
+        const res = await api.request('GET', `/rooms/${roomId}/events/${eventId}`, { token: user.token });
+        if (res.status !== 200) throw new Error(`kith event: ${res.status} ${JSON.stringify(res.body)}`);
+        return res.body;
+      },
       davUrl: server.url + '/dav/',
       origin: server.url,
       username: user.username,
