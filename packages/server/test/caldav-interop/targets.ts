@@ -10,7 +10,7 @@
  */
 import { RadicaleProcess, testServers } from '@kith/test-support';
 import { caldavModule, calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../../src/index.js';
-import { apiClient } from '../helpers/api.js';
+import { apiClient, type ApiResponse } from '../helpers/api.js';
 import { TEST_JWT_SECRET } from '../helpers/server.js';
 import { SEED_ICS } from './seed.js';
 
@@ -131,7 +131,7 @@ export async function kithTarget(): Promise<KithTarget> {
       const byId = new Map<string, { eventId: string; eventTitle: string }>();
       let path: string | null = `/rooms/${roomId}/events?from=2025-01-01&to=2028-01-01&limit=500`;
       while (path) {
-        const page = await api.request('GET', path, { token: user.token });
+        const page: ApiResponse = await api.request('GET', path, { token: user.token });
         if (page.status !== 200) throw new Error(`kith events: ${page.status} ${JSON.stringify(page.body)}`);
         for (const o of page.body.occurrences) if (!byId.has(o.eventId)) byId.set(o.eventId, o);
         path = page.body.nextUrl ?? null;
