@@ -3,8 +3,8 @@
  * CalDAV (python3-caldav, a whole-object PUT carrying the old title) while a web client that is
  * offline renames the same event in its own copy of the room. When the web client comes back,
  * both edits survive — in the room (REST), in the web client's document, and in what CalDAV
- * serves next. (Radicale, a plain CalDAV store, keeps whichever object was written last: that
- * comparison is in the README's interop table.)
+ * serves next. (A plain CalDAV store such as Radicale keeps whichever whole object was written
+ * last, or refuses the stale one under If-Match; it has no fields to merge.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEvents, updateEvent } from '@kith/model';
