@@ -83,6 +83,16 @@ export const ERRORS = {
     closeCode: C.CONFLICT,
     message: 'You have as many app passwords as allowed; revoke one you no longer use first.',
   },
+  PRECONDITION_FAILED: {
+    status: 412,
+    closeCode: C.CONFLICT,
+    message: 'The object changed (or exists, or is gone) since you read it: If-Match / If-None-Match did not hold.',
+  },
+  UID_MISMATCH: { status: 400, closeCode: C.BAD_REQUEST, message: 'The calendar object must hold exactly one UID, the one its URL names.' },
+  INVALID_SYNC_TOKEN: { status: 403, closeCode: C.FORBIDDEN, message: 'The sync token is unknown for this calendar; sync again from the start.' },
+  DEPTH_NOT_SUPPORTED: { status: 403, closeCode: C.FORBIDDEN, message: 'PROPFIND with Depth: infinity is not supported; use 0 or 1.' },
+  UNSUPPORTED_REPORT: { status: 403, closeCode: C.FORBIDDEN, message: 'This REPORT is not supported here.' },
+  METHOD_NOT_ALLOWED: { status: 405, closeCode: C.BAD_REQUEST, message: 'That method is not allowed on this resource.' },
   // Access (registration policy, invites that removals cannot undo, link building).
   REGISTRATION_CLOSED: { status: 403, closeCode: C.FORBIDDEN, message: 'This server does not accept new accounts.' },
   INVITE_REQUIRED: {

@@ -2,17 +2,26 @@ import { loginLimits } from '../auth/login-limits.js';
 import type { KithModule } from '../modules/module.js';
 import { APP_PASSWORD_MIGRATIONS, AppPasswords } from './app-passwords.js';
 import { BasicVerifier } from './basic-auth.js';
+import { Calendars } from './calendars.js';
+import { davRoutes } from './dav-routes.js';
+import { ObjectCatalog } from './object-catalog.js';
 import { appPasswordRoutes, davProbeRoutes } from './routes.js';
+import { SYNC_INDEX_MIGRATIONS, SyncIndex } from './sync-index.js';
 
 /**
- * CalDAV: each room a calendar in phones' own calendar apps. This first part is its sign-in:
- * per-device app passwords (REST under `/users/me/app-passwords`, table `caldav_app_passwords`)
- * and the HTTP Basic verifier the CalDAV routes will call, exposed for now by the `GET /dav/` probe.
+ * CalDAV: each room a calendar in phones' own calendar apps (RFC 4791, RFC 6578 sync, RFC 6764
+ * discovery), read and write, under `/dav/`. Sign-in is per-device app passwords (REST under
+ * `/users/me/app-passwords`, table `caldav_app_passwords`) over HTTP Basic; the sync index
+ * (`caldav_sync_*`) gives every instance the same sync tokens.
  */
 export function caldavModule(): KithModule {
   return {
     name: 'caldav',
-    migrations: APP_PASSWORD_MIGRATIONS,
+    // One list per engine, in the order shipped: app passwords first, then the sync index.
+    migrations: {
+      sqlite: [...APP_PASSWORD_MIGRATIONS.sqlite, ...SYNC_INDEX_MIGRATIONS.sqlite],
+      postgres: [...APP_PASSWORD_MIGRATIONS.postgres, ...SYNC_INDEX_MIGRATIONS.postgres],
+    },
     async install(ctx) {
       const appPasswords = new AppPasswords(ctx.sql);
       const verifier = new BasicVerifier({
@@ -22,9 +31,12 @@ export function caldavModule(): KithModule {
         limits: loginLimits(ctx.config.limits),
         logger: ctx.logger,
       });
+      const catalog = new ObjectCatalog(ctx.rooms);
+      const calendars = new Calendars({ catalog, index: new SyncIndex(ctx.sql), members: ctx.members, storage: ctx.storage });
       await ctx.app.register(appPasswordRoutes, { appPasswords, auth: ctx.auth });
       await ctx.app.register(davProbeRoutes, { verifier });
-      return { close: async () => undefined };
+      await ctx.app.register(davRoutes, { verifier, calendars });
+      return { close: async () => catalog.close() };
     },
   };
 }

@@ -230,12 +230,17 @@ function overrideEvent(ev: CalendarEvent, s: ExportedSeries, z: Zoning, uid: str
   };
 }
 
+/** The UID a series is written with: the event's own (imported, CalDAV) else `<eventId>@kith`; a later segment's is its own. */
+function uidOfSeries(ev: CalendarEvent, s: ExportedSeries): string {
+  return s.splitKey === null ? (checkedUid(ev) ?? seriesUid(checkedId(ev), null)) : seriesUid(checkedId(ev), s.splitKey);
+}
+
 function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<string>): ICalEventData[] {
   // Every value below comes from a document any member can write: checked or cleaned first.
   const s = cleanSeries(stored);
   const z = zoningOf(s);
   // UID is TEXT (RFC 5545 §3.8.4.7): `;`, `,` and `\` are escaped like any text.
-  const uid = escape(s.splitKey === null ? (checkedUid(ev) ?? seriesUid(checkedId(ev), null)) : seriesUid(checkedId(ev), s.splitKey), false);
+  const uid = escape(uidOfSeries(ev, s), false);
   const recurring = s.rrule !== null || s.rdates.length > 0;
   const main: ICalEventData = {
     ...commonFields(ev, s, z, s.title, s.description, s.location, s.category, s.color),
@@ -278,16 +283,45 @@ function fixAllDayRecurrenceIds(ics: string): string {
   );
 }
 
+const PROD_ID = { company: 'Kith', product: 'kith-server', language: 'EN' };
+// No calendar-wide zone name: ical-generator would then write DTSTAMP in local time.
+const TIMEZONES = { name: null, generator: (tzid: string) => vtimezone(tzid)?.block ?? null };
+
+/** ical-generator's text with the fixes every calendar we write needs (all-day RECURRENCE-IDs, RFC 7986 COLOR). */
+function finished(ics: string): string {
+  // Escaped text never starts a line with a property name, so only the marked lines change.
+  return fixAllDayRecurrenceIds(ics).replaceAll(`\r\n${COLOR_MARK}:`, '\r\nCOLOR:');
+}
+
+/** One CalDAV calendar object resource: a series' VEVENTs (master and overrides) under its UID. */
+export interface CalendarObject {
+  uid: string;
+  ics: string;
+}
+
+/**
+ * An event as CalDAV calendar objects (RFC 4791 §4.1: one UID per resource): one per series, so a
+ * "this and following" part is its own object, named by the UID the feed gives it. Throws what
+ * the model or the checks throw for an event that cannot be written (the caller leaves it out).
+ */
+export function eventObjects(ev: CalendarEvent): CalendarObject[] {
+  const orphans = new Set(orphanedKeys(ev));
+  return exportSeries(ev).map((s) => {
+    const cal = ical({ prodId: PROD_ID, timezone: TIMEZONES });
+    for (const data of seriesEvents(ev, s, orphans)) cal.createEvent(data);
+    return { uid: uidOfSeries(ev, s), ics: finished(cal.toString()) };
+  });
+}
+
 /** The room's calendar as an iCalendar string. */
 export function buildIcs(doc: Y.Doc, info: FeedInfo): string {
   const [colorName, colorHex] = roomColor(info.roomId);
   const cal = ical({
     name: escape(cleanText(info.name), false),
-    prodId: { company: 'Kith', product: 'kith-server', language: 'EN' },
+    prodId: PROD_ID,
     ttl: REFRESH_SECONDS,
     color: colorHex,
-    // No calendar-wide zone name: ical-generator would then write DTSTAMP in local time.
-    timezone: { name: null, generator: (tzid: string) => vtimezone(tzid)?.block ?? null },
+    timezone: TIMEZONES,
   });
   const defaultTz = feedDefaultZone(info.defaultTz);
   if (defaultTz) cal.x('X-WR-TIMEZONE', defaultTz);
@@ -313,8 +347,7 @@ export function buildIcs(doc: Y.Doc, info: FeedInfo): string {
       }
     }
   }
-  // Escaped text never starts a line with a property name, so only the marked lines change.
-  const ics = fixAllDayRecurrenceIds(cal.toString()).replaceAll(`\r\n${COLOR_MARK}:`, '\r\nCOLOR:');
+  const ics = finished(cal.toString());
   // RFC 7986 COLOR (ical-generator writes only Apple's X-APPLE-CALENDAR-COLOR).
   return ics.replace('\r\nVERSION:2.0\r\n', `\r\nVERSION:2.0\r\nCOLOR:${colorName}\r\n`);
 }

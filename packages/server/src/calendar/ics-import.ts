@@ -245,19 +245,31 @@ function overrideEntries(d: Desired, ctx: OpContext): { entries: Array<[string, 
   return { entries, issues };
 }
 
-/** Writes the desired event and its validated override entries. */
+/**
+ * Writes the desired event and its validated override entries, field by field: only values that
+ * differ from the stored event are written (the model's writes skip equal values), so a concurrent
+ * edit of another field by another client (a title changed offline while a phone moves the time
+ * over CalDAV) survives the merge. An event split into "this and following" parts is first made a
+ * plain series again: the file describes only the first part's rule.
+ */
 function write(doc: Y.Doc, d: Desired, entries: Array<[string, unknown]>, existing: CalendarEvent | null, ctx: OpContext): void {
   if (existing) {
-    // Start from a plain event so the file's rule, dates and overrides replace the old ones.
-    if (existing.rrule !== null) updateEvent(doc, d.id, { rrule: null }, ctx);
+    if (existing.rrule !== null && existing.segments.length > 0) updateEvent(doc, d.id, { rrule: null }, ctx);
     const { id: _id, ...patch } = d.input;
     updateEvent(doc, d.id, patch, ctx);
   } else {
     createEvent(doc, d.input, ctx);
   }
-  if (entries.length === 0) return;
+  // The file's overrides replace the stored ones: entries it no longer has go, changed ones are set.
   const ov = ovMapOf(doc, d.id);
-  for (const [key, value] of entries) ov.set(key, value);
+  const want = new Map(entries);
+  for (const key of [...ov.keys()]) if (!want.has(key)) ov.delete(key);
+  for (const [key, value] of want) put(ov, key, value);
+}
+
+/** Sets a map entry only when its value differs (an equal write would still win over a concurrent edit). */
+function put(map: Y.Map<unknown>, key: string, value: unknown): void {
+  if (!map.has(key) || JSON.stringify(map.get(key)) !== JSON.stringify(value)) map.set(key, value);
 }
 
 /**

@@ -1,0 +1,193 @@
+/**
+ * A room's events as CalDAV objects (one per UID, see eventObjects), with their ETags, kept per
+ * instance and updated incrementally: each cached room is watched, and a Yjs observer notes which
+ * events changed (by any client, on any instance: every instance's copy of a watched room
+ * receives every commit). A request re-exports only those, so a sync after one change does not
+ * re-export a 5,000-event room. Each refresh also reports which UIDs changed, for the sync index.
+ */
+import type * as Y from 'yjs';
+import { getEvent, listEvents, observeEvents, type CalendarEvent } from '@kith/model';
+import { sha256 } from '../ids.js';
+import { eventObjects } from '../calendar/ics-export.js';
+import type { RoomApi } from '../modules/module.js';
+
+export interface DavObject {
+  uid: string;
+  eventId: string;
+  /** A strong ETag, quoted: the hash of the exact bytes GET answers. */
+  etag: string;
+  ics: string;
+}
+
+/** What changed since the sync index last took it: every UID ('all') or these. */
+export type PendingUids = 'all' | Set<string>;
+
+class CachedRoom {
+  readonly byEvent = new Map<string, DavObject[]>();
+  readonly byUid = new Map<string, DavObject>();
+  dirty: 'all' | Set<string> = 'all';
+  pending: PendingUids = 'all';
+  stop: () => void = () => undefined;
+  lost = false;
+
+  markDirty(ids: readonly string[]): void {
+    if (this.dirty === 'all') return;
+    for (const id of ids) this.dirty.add(id);
+  }
+
+  private note(uid: string): void {
+    if (this.pending !== 'all') this.pending.add(uid);
+  }
+
+  private setEvent(eventId: string, objects: DavObject[]): void {
+    const old = this.byEvent.get(eventId) ?? [];
+    for (const o of old) {
+      if (this.byUid.get(o.uid) === o && !objects.some((n) => n.uid === o.uid)) {
+        this.byUid.delete(o.uid);
+        this.note(o.uid);
+      }
+    }
+    for (const o of objects) {
+      if (this.byUid.get(o.uid)?.etag !== o.etag) this.note(o.uid);
+      this.byUid.set(o.uid, o);
+    }
+    if (objects.length > 0) this.byEvent.set(eventId, objects);
+    else this.byEvent.delete(eventId);
+  }
+
+  /** Brings the objects up to date with `doc` (the watched room, as on disk). */
+  refresh(doc: Y.Doc): void {
+    if (this.dirty === 'all') {
+      this.dirty = new Set();
+      const seen = new Set<string>();
+      for (const ev of listEvents(doc)) {
+        seen.add(ev.id);
+        this.setEvent(ev.id, objectsOf(ev));
+      }
+      for (const id of [...this.byEvent.keys()]) if (!seen.has(id)) this.setEvent(id, []);
+      return;
+    }
+    const ids = this.dirty;
+    this.dirty = new Set();
+    for (const id of ids) {
+      const ev = getEvent(doc, id);
+      this.setEvent(id, ev === null || ev.deleted !== null ? [] : objectsOf(ev));
+    }
+  }
+
+  takePending(): PendingUids {
+    const p = this.pending;
+    this.pending = new Set();
+    return p;
+  }
+}
+
+/** An event's objects with ETags; none for an event the feed could not write either (left out, as there). */
+function objectsOf(ev: CalendarEvent): DavObject[] {
+  try {
+    return eventObjects(ev).map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"` }));
+  } catch {
+    return [];
+  }
+}
+
+/** A room's objects at one moment (valid only inside the read or edit that gave it). */
+export interface RoomObjects {
+  byUid: ReadonlyMap<string, DavObject>;
+  doc: Y.Doc;
+  /** The UIDs changed since the sync index last took them ('all' after a (re)load); taking clears them. */
+  takePending(): PendingUids;
+  /** Asks for everything to be recorded again (after recording what was taken failed). */
+  giveBack(): void;
+}
+
+export class ObjectCatalog {
+  private readonly rooms = new Map<string, Promise<CachedRoom>>();
+
+  constructor(
+    private readonly roomApi: RoomApi,
+    /** Rooms kept (watched, their objects in memory) at once; the least recently used is let go. */
+    private readonly maxRooms = 16,
+  ) {}
+
+  /**
+   * Runs `fn` on the room's up-to-date objects, synchronously inside the room's read (the document
+   * is as it is on disk and does not change while `fn` runs).
+   */
+  async read<T>(roomId: string, fn: (objects: RoomObjects) => T): Promise<T> {
+    const room = await this.cached(roomId);
+    return this.roomApi.read(roomId, (doc) => fn(this.view(room, doc)));
+  }
+
+  /**
+   * Edits the room (stored before the promise resolves), `fn` seeing its objects as they are just
+   * before. Throwing before changing the document changes nothing.
+   */
+  async edit<T>(roomId: string, fn: (objects: RoomObjects) => T): Promise<T> {
+    const room = await this.cached(roomId);
+    return this.roomApi.edit(roomId, (doc) => fn(this.view(room, doc)), 'caldav');
+  }
+
+  private view(room: CachedRoom, doc: Y.Doc): RoomObjects {
+    room.refresh(doc);
+    return {
+      byUid: room.byUid,
+      doc,
+      takePending: () => room.takePending(),
+      giveBack: () => {
+        room.pending = 'all';
+      },
+    };
+  }
+
+  private async cached(roomId: string): Promise<CachedRoom> {
+    const hit = this.rooms.get(roomId);
+    if (hit) {
+      const room = await hit;
+      if (!room.lost) {
+        // Most recently used last.
+        this.rooms.delete(roomId);
+        this.rooms.set(roomId, hit);
+        return room;
+      }
+      if (this.rooms.get(roomId) === hit) this.rooms.delete(roomId);
+    }
+    const loading = this.watch(roomId);
+    this.rooms.set(roomId, loading);
+    loading.catch(() => {
+      if (this.rooms.get(roomId) === loading) this.rooms.delete(roomId);
+    });
+    while (this.rooms.size > this.maxRooms) {
+      const [oldest, entry] = this.rooms.entries().next().value as [string, Promise<CachedRoom>];
+      this.rooms.delete(oldest);
+      void entry.then((r) => r.stop(), () => undefined);
+    }
+    return loading;
+  }
+
+  private async watch(roomId: string): Promise<CachedRoom> {
+    const room = new CachedRoom();
+    let unobserve: () => void = () => undefined;
+    const unwatch = await this.roomApi.watch(roomId, {
+      onOpen: (doc) => {
+        unobserve = observeEvents(doc, (change) => room.markDirty(change.ids));
+      },
+      onCommitted: () => undefined,
+      onLost: () => {
+        room.lost = true;
+        unobserve();
+      },
+    });
+    room.stop = () => {
+      room.lost = true;
+      unobserve();
+      unwatch();
+    };
+    return room;
+  }
+
+  close(): void {
+    for (const entry of this.rooms.values()) void entry.then((r) => r.stop(), () => undefined);
+    this.rooms.clear();
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * GET, PUT and DELETE of one calendar object (`<uid>.ics`), with ETags and If-Match /
+ * If-None-Match. A PUT goes through the one iCalendar mapping (applyImport, as a one-object
+ * import), so it edits the room's event field by field. No ETag is answered after a PUT: the
+ * stored object is the room's own rendering (DTSTAMP, SEQUENCE, VTIMEZONE, …), which differs from
+ * the bytes sent (RFC 4791 §5.3.4), so clients read it back (GET or multiget) to learn its ETag.
+ */
+import { deleteEvent, deleteFollowing } from '@kith/model';
+import { KithError } from '../errors/catalogue.js';
+import { applyImport, countComponents, parseIcs, type ParsedImport } from '../calendar/ics-import.js';
+import type { AuthenticatedUser } from '../modules/module.js';
+import type { Calendars } from './calendars.js';
+import { caldavPre, DavError, needPrivileges, notFound } from './dav-errors.js';
+import type { DavObject } from './object-catalog.js';
+import { objectHref, type DavPath } from './paths.js';
+import { OBJECT_CONTENT_TYPE } from './properties.js';
+import { el, escapeXml, NS } from './xml.js';
+
+/** Components one object may hold (a master and its overrides, with VTIMEZONEs and VALARMs). */
+export const MAX_OBJECT_COMPONENTS = 2_000;
+
+type ObjectPath = Extract<DavPath, { kind: 'object' }>;
+
+export interface Conditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+}
+
+const etagList = (header: string): string[] => header.split(',').map((t) => t.trim().replace(/^W\//, ''));
+
+/** RFC 9110 §13.1.1–2 for one resource: 412 when a condition does not hold. */
+function checkConditions(obj: DavObject | undefined, conditions: Conditions): void {
+  const { ifMatch, ifNoneMatch } = conditions;
+  const failed = () => new DavError(412, 'PRECONDITION_FAILED', 'The object is not in the state the request expected (If-Match / If-None-Match).');
+  if (ifMatch !== undefined) {
+    const tags = etagList(ifMatch);
+    if (!obj || !(tags.includes('*') || tags.includes(obj.etag))) throw failed();
+  }
+  if (ifNoneMatch !== undefined && obj) {
+    const tags = etagList(ifNoneMatch);
+    if (tags.includes('*') || tags.includes(obj.etag)) throw failed();
+  }
+}
+
+export interface FoundObject {
+  etag: string;
+  ics: string;
+}
+
+export async function getObject(calendars: Calendars, user: AuthenticatedUser, path: ObjectPath): Promise<FoundObject> {
+  const room = await calendars.open(user, path.userId, path.roomId);
+  const obj = await calendars.catalog.read(room.roomId, (o) => o.byUid.get(path.uid));
+  if (!obj) throw notFound();
+  return { etag: obj.etag, ics: obj.ics };
+}
+
+const isCalendarType = (contentType: string | undefined): boolean => /^text\/calendar\s*(;|$)/i.test(contentType?.trim() ?? '');
+
+/** The request's calendar object, parsed and checked to be one object with the URL's UID. */
+function readObject(body: string, path: ObjectPath, href: (uid: string) => string): ParsedImport {
+  const components = countComponents(body);
+  if (components > MAX_OBJECT_COMPONENTS) {
+    throw new DavError(
+      413,
+      'PAYLOAD_TOO_LARGE',
+      `The object holds ${components} components; one calendar object may hold at most ${MAX_OBJECT_COMPONENTS}.`,
+      caldavPre('max-resource-size'),
+    );
+  }
+  let parsed: ParsedImport;
+  try {
+    parsed = parseIcs(body);
+  } catch (err) {
+    if (err instanceof KithError) throw new DavError(400, 'INVALID_ICALENDAR', err.message, caldavPre('valid-calendar-data'));
+    throw err;
+  }
+  if (parsed.events.length === 0) {
+    const why = parsed.issues[0]?.message;
+    throw new DavError(400, 'INVALID_ICALENDAR', why ? `The VEVENT could not be read: ${why}` : 'The object holds no VEVENT (only events are stored here).', why ? caldavPre('valid-calendar-data') : caldavPre('supported-calendar-component'));
+  }
+  if (parsed.events.length > 1) {
+    throw new DavError(400, 'UID_MISMATCH', `The object holds ${parsed.events.length} UIDs; a calendar object holds one.`, caldavPre('valid-calendar-object-resource'));
+  }
+  const uid = parsed.events[0]!.uid;
+  if (uid !== path.uid) {
+    throw new DavError(400, 'UID_MISMATCH', 'The object’s UID differs from the one its URL names.', {
+      ns: NS.CALDAV,
+      name: 'no-uid-conflict',
+      inner: el(NS.DAV, 'href', escapeXml(href(uid))),
+    });
+  }
+  return parsed;
+}
+
+/** Stores the object; true when it made a new event (201), false when it changed or kept one (204). */
+export async function putObject(
+  calendars: Calendars,
+  user: AuthenticatedUser,
+  path: ObjectPath,
+  request: { contentType: string | undefined; body: string; conditions: Conditions },
+): Promise<boolean> {
+  const room = await calendars.open(user, path.userId, path.roomId);
+  const href = (uid: string) => objectHref(user.userId, room.roomId, uid);
+  if (room.role === 'viewer') throw needPrivileges(href(path.uid), 'write-content');
+  if (!isCalendarType(request.contentType)) {
+    throw new DavError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the object as ${OBJECT_CONTENT_TYPE}.`, caldavPre('supported-calendar-data'));
+  }
+  const parsed = readObject(request.body, path, href);
+  return calendars.catalog.edit(room.roomId, ({ byUid, doc }) => {
+    checkConditions(byUid.get(path.uid), request.conditions);
+    const result = applyImport(doc, parsed, user.userId);
+    if (result.imported + result.updated + result.unchanged === 0) {
+      const issue = result.errors[0];
+      if (issue) throw new DavError(400, 'INVALID_ICALENDAR', `The event was not stored: ${issue.message}`, caldavPre('valid-calendar-object-resource'));
+      throw new DavError(409, 'VALIDATION_FAILED', 'An event with this UID is in the room’s trash, or is a part of a series edited in Kith; restore or edit it in Kith.');
+    }
+    return result.imported > 0;
+  });
+}
+
+const SEGMENT_UID = /^(.+)_(\d{4}-\d{2}-\d{2})@kith$/;
+
+export async function deleteObject(calendars: Calendars, user: AuthenticatedUser, path: ObjectPath, conditions: Conditions): Promise<void> {
+  const room = await calendars.open(user, path.userId, path.roomId);
+  if (room.role === 'viewer') throw needPrivileges(objectHref(user.userId, room.roomId, path.uid), 'unbind');
+  await calendars.catalog.edit(room.roomId, ({ byUid, doc }) => {
+    const obj = byUid.get(path.uid);
+    if (!obj) throw notFound();
+    checkConditions(obj, conditions);
+    const ctx = { actor: user.userId };
+    // A "this and following" part is its own object: deleting it ends the series there.
+    const segment = SEGMENT_UID.exec(obj.uid);
+    if (segment && segment[1] === obj.eventId) deleteFollowing(doc, obj.eventId, segment[2]!, ctx);
+    else deleteEvent(doc, obj.eventId, ctx); // to the room's trash, like any delete
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * REPORTs on a calendar: calendar-multiget and calendar-query (RFC 4791 §7.8, §7.9) and
+ * sync-collection (RFC 6578).
+ */
+import { Temporal } from 'temporal-polyfill';
+import { getEvent, occurrencesOf } from '@kith/model';
+import type { AuthenticatedUser } from '../modules/module.js';
+import type { Calendars } from './calendars.js';
+import { badRequest, caldavPre, DavError, davPre } from './dav-errors.js';
+import type { DavObject } from './object-catalog.js';
+import { objectHref, parseDavPath } from './paths.js';
+import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
+import { parseSyncToken, syncToken } from './sync-index.js';
+import { child, childrenNamed, d, document, escapeXml, key, NS, statusResponse, type XmlElement } from './xml.js';
+
+/** hrefs one multiget may name. */
+const MAX_HREFS = 10_000;
+/**
+ * Time ranges at most this long are matched exactly against every occurrence (RFC 4791 §9.9);
+ * a series is matched by whether it starts before the range ends when the range is longer (a
+ * client asking for decades wants everything, and expanding decades of daily series costs seconds).
+ */
+const EXACT_RANGE_DAYS = 400;
+
+const wantsData = (request: PropRequest): boolean =>
+  request !== 'all' && request.some((p) => key(p.ns, p.name) === key(NS.CALDAV, 'calendar-data'));
+
+function objectResponse(user: AuthenticatedUser, room: CalendarInfo, obj: DavObject, request: PropRequest): string {
+  return propResponse(objectHref(user.userId, room.roomId, obj.uid), objectProps(obj, wantsData(request)), request);
+}
+
+export async function report(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
+  if (body.ns === NS.CALDAV && body.name === 'calendar-multiget') return multiget(calendars, user, room, body);
+  if (body.ns === NS.CALDAV && body.name === 'calendar-query') return query(calendars, user, room, body);
+  if (body.ns === NS.DAV && body.name === 'sync-collection') return syncCollection(calendars, user, room, body);
+  throw new DavError(403, 'UNSUPPORTED_REPORT', `The ${body.name} REPORT is not supported here.`, davPre('supported-report'));
+}
+
+async function multiget(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
+  const request = propRequest(body);
+  const hrefs = childrenNamed(body, NS.DAV, 'href').map((h) => h.text.trim());
+  if (hrefs.length > MAX_HREFS) throw badRequest(`A multiget may name at most ${MAX_HREFS} objects.`);
+  const { objects } = await calendars.snapshot(room.roomId);
+  const out = hrefs.map((href) => {
+    const path = parseDavPath(href);
+    const obj = path?.kind === 'object' && path.userId === user.userId && path.roomId === room.roomId ? objects.get(path.uid) : undefined;
+    return obj ? objectResponse(user, room, obj, request) : statusResponse(href, '404 Not Found');
+  });
+  return document(NS.DAV, 'multistatus', out.join(''));
+}
+
+/** An iCalendar UTC date-time (`20260301T000000Z`) as an instant string. */
+function utcInstant(value: string | undefined, what: string): string | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value.trim());
+  if (!m) throw badRequest(`The time-range ${what} must be a UTC date-time like 20260301T000000Z.`, caldavPre('valid-filter'));
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`;
+}
+
+/** The time range a filter keeps (null: every object; 'none': no object), or throws for a filter not supported. */
+function filterEvents(filter: XmlElement | undefined): { from: string; to: string } | null | 'none' {
+  if (!filter) return null;
+  const cal = child(filter, NS.CALDAV, 'comp-filter');
+  if (!cal || cal.children.length === 0 && !/^VCALENDAR$/i.test(attr(cal))) return null;
+  if (!/^VCALENDAR$/i.test(attr(cal))) return 'none';
+  const comps = childrenNamed(cal, NS.CALDAV, 'comp-filter');
+  if (comps.length === 0) return null;
+  const ev = comps[0]!;
+  if (!/^VEVENT$/i.test(attr(ev))) return 'none'; // only VEVENTs are stored: a VTODO query finds nothing
+  for (const c of ev.children) {
+    if (!(c.ns === NS.CALDAV && c.name === 'time-range')) {
+      throw new DavError(403, 'UNSUPPORTED_REPORT', `The ${c.name} filter is not supported; only comp-filter and time-range are.`, caldavPre('supported-filter'));
+    }
+  }
+  const range = child(ev, NS.CALDAV, 'time-range');
+  if (!range) return null;
+  return { from: utcInstant(range.attrs.start, 'start') ?? '0001-01-01T00:00:00Z', to: utcInstant(range.attrs.end, 'end') ?? '9999-12-31T00:00:00Z' };
+}
+
+const attr = (el: XmlElement): string => el.attrs.name ?? '';
+
+async function query(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
+  const request = propRequest(body);
+  const range = filterEvents(child(body, NS.CALDAV, 'filter'));
+  if (range === 'none') return document(NS.DAV, 'multistatus', '');
+  let keep: ((obj: DavObject) => boolean) | undefined;
+  let objects: ReadonlyMap<string, DavObject>;
+  if (range === null) {
+    ({ objects } = await calendars.snapshot(room.roomId));
+  } else {
+    if (Temporal.Instant.compare(range.to, range.from) <= 0) throw badRequest('The time-range must end after it starts.', caldavPre('valid-filter'));
+    const exact = Temporal.Instant.from(range.from).until(range.to).total('days') <= EXACT_RANGE_DAYS;
+    const window = { from: range.from, to: range.to, timeZone: 'UTC' };
+    ({ objects } = await calendars.snapshot(room.roomId));
+    // Which events have an occurrence in the range, read from the room (one read; the objects above are as recent).
+    const matching = await calendars.catalog.read(room.roomId, ({ doc }) => {
+      const ids = new Set<string>();
+      for (const eventId of new Set([...objects.values()].map((o) => o.eventId))) {
+        const ev = getEvent(doc, eventId);
+        if (!ev || ev.deleted !== null) continue;
+        try {
+          const series = ev.rrule !== null || ev.rdates.length > 0;
+          if (series && !exact) {
+            if (ev.start.slice(0, 10) <= range.to.slice(0, 10)) ids.add(eventId);
+            continue;
+          }
+          if (occurrencesOf(ev, window).length > 0) ids.add(eventId);
+        } catch {
+          // An event the model cannot expand is not in any range (the feed leaves it out too).
+        }
+      }
+      return ids;
+    });
+    keep = (obj) => matching.has(obj.eventId);
+  }
+  const out: string[] = [];
+  for (const obj of objects.values()) if (!keep || keep(obj)) out.push(objectResponse(user, room, obj, request));
+  return document(NS.DAV, 'multistatus', out.join(''));
+}
+
+async function syncCollection(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
+  const request = propRequest(body);
+  const level = child(body, NS.DAV, 'sync-level')?.text.trim() ?? '1';
+  if (level !== '1' && level !== 'infinite') throw badRequest('sync-level must be 1 or infinite.');
+  const given = child(body, NS.DAV, 'sync-token')?.text.trim() ?? '';
+  const { objects, version } = await calendars.snapshot(room.roomId);
+  let since = 0;
+  if (given !== '') {
+    const v = parseSyncToken(given, room.roomId);
+    if (v === undefined || v > version) {
+      throw new DavError(403, 'INVALID_SYNC_TOKEN', 'The sync token is unknown for this calendar; sync again from the start.', davPre('valid-sync-token'));
+    }
+    since = v;
+  }
+  const out: string[] = [];
+  for (const change of await calendars.index.changesSince(room.roomId, since, version)) {
+    const href = objectHref(user.userId, room.roomId, change.uid);
+    const obj = objects.get(change.uid);
+    // Gone now (or changed again and gone before this snapshot): a 404 member, as RFC 6578 §3.5.
+    if (change.deleted || !obj) {
+      if (since > 0) out.push(statusResponse(href, '404 Not Found'));
+      continue;
+    }
+    out.push(objectResponse(user, room, obj, request));
+  }
+  out.push(d('sync-token', escapeXml(syncToken(room.roomId, version))));
+  return document(NS.DAV, 'multistatus', out.join(''));
+}

@@ -1,0 +1,143 @@
+/**
+ * The per-room change index behind CalDAV sync tokens (RFC 6578) and ctags, shared by every
+ * instance through the module's tables: `caldav_sync_objects (room, uid, etag, version, deleted)`
+ * and the room's current version in `caldav_sync_rooms`. A request records what its instance's
+ * catalogue saw change (object-catalog.ts) under a per-room lock (one SQLite transaction; a
+ * PostgreSQL advisory lock): each row whose ETag differs, or whose object is gone, gets the next
+ * version. So every change gets a version above every token handed out before it, whichever
+ * instance noticed it, and a sync from token T answers the rows above T. Deleted rows stay as
+ * tombstones, so no token ever becomes too old; a token above the room's version (or for another
+ * room) is unknown.
+ */
+import type { ModuleSql } from '../modules/module.js';
+import type { PendingUids } from './object-catalog.js';
+
+export const SYNC_INDEX_MIGRATIONS = {
+  sqlite: [
+    'CREATE TABLE caldav_sync_rooms (room_id TEXT PRIMARY KEY, version INTEGER NOT NULL)',
+    `CREATE TABLE caldav_sync_objects (
+       room_id TEXT NOT NULL, uid TEXT NOT NULL, etag TEXT NOT NULL, version INTEGER NOT NULL,
+       deleted INTEGER NOT NULL, PRIMARY KEY (room_id, uid))`,
+    'CREATE INDEX caldav_sync_objects_version ON caldav_sync_objects (room_id, version)',
+  ],
+  postgres: [
+    'CREATE TABLE caldav_sync_rooms (room_id text PRIMARY KEY, version bigint NOT NULL)',
+    `CREATE TABLE caldav_sync_objects (
+       room_id text NOT NULL, uid text NOT NULL, etag text NOT NULL, version bigint NOT NULL,
+       deleted smallint NOT NULL, PRIMARY KEY (room_id, uid))`,
+    'CREATE INDEX caldav_sync_objects_version ON caldav_sync_objects (room_id, version)',
+  ],
+};
+
+export interface IndexedChange {
+  uid: string;
+  etag: string;
+  deleted: boolean;
+}
+
+type Row = { uid: string; etag: string; version: number | string; deleted: number | string };
+
+/** Rows written per statement (SQLite allows 32,766 parameters; 5 per row). */
+const CHUNK = 200;
+
+export class SyncIndex {
+  /** Per-room queue in this process: refreshes of one room run one after another. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly sql: ModuleSql) {}
+
+  /** Runs `fn` after the room's previous refresh on this instance has finished. */
+  serial<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(roomId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.queues.set(roomId, tail);
+    void tail.then(() => {
+      if (this.queues.get(roomId) === tail) this.queues.delete(roomId);
+    });
+    return run;
+  }
+
+  /**
+   * Records the changes among `pending` (current ETags in `current`) and answers the room's version
+   * after them: the collection's sync token and ctag.
+   */
+  async record(roomId: string, current: ReadonlyMap<string, { etag: string }>, pending: PendingUids): Promise<number> {
+    return this.sql.transaction(async (tx) => {
+      if (tx.engine === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtext(?::text))', [`caldav_sync:${roomId}`]);
+      const head = await tx.get<{ version: number | string }>('SELECT version FROM caldav_sync_rooms WHERE room_id = ?', [roomId]);
+      const version = Number(head?.version ?? 0);
+      if (pending !== 'all' && pending.size === 0) return version;
+      const stored = new Map<string, Row>();
+      if (pending === 'all') {
+        for (const r of await tx.all<Row>('SELECT uid, etag, version, deleted FROM caldav_sync_objects WHERE room_id = ?', [roomId])) stored.set(r.uid, r);
+      } else {
+        const uids = [...pending];
+        for (let i = 0; i < uids.length; i += CHUNK) {
+          const part = uids.slice(i, i + CHUNK);
+          const rows = await tx.all<Row>(
+            `SELECT uid, etag, version, deleted FROM caldav_sync_objects WHERE room_id = ? AND uid IN (${part.map(() => '?').join(',')})`,
+            [roomId, ...part],
+          );
+          for (const r of rows) stored.set(r.uid, r);
+        }
+      }
+      const next = version + 1;
+      const writes: Array<[string, string, number]> = []; // uid, etag, deleted
+      const check = (uid: string) => {
+        const now = current.get(uid);
+        const was = stored.get(uid);
+        const wasLive = was !== undefined && Number(was.deleted) === 0;
+        if (now !== undefined && (!wasLive || was.etag !== now.etag)) writes.push([uid, now.etag, 0]);
+        else if (now === undefined && wasLive) writes.push([uid, was.etag, 1]);
+      };
+      if (pending === 'all') {
+        for (const uid of current.keys()) check(uid);
+        for (const uid of stored.keys()) if (!current.has(uid)) check(uid);
+      } else {
+        for (const uid of pending) check(uid);
+      }
+      if (writes.length === 0) return version;
+      for (let i = 0; i < writes.length; i += CHUNK) {
+        const part = writes.slice(i, i + CHUNK);
+        await tx.run(
+          `INSERT INTO caldav_sync_objects (room_id, uid, etag, version, deleted) VALUES ${part.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+           ON CONFLICT (room_id, uid) DO UPDATE SET etag = excluded.etag, version = excluded.version, deleted = excluded.deleted`,
+          part.flatMap(([uid, etag, deleted]) => [roomId, uid, etag, next, deleted]),
+        );
+      }
+      await tx.run(
+        'INSERT INTO caldav_sync_rooms (room_id, version) VALUES (?, ?) ON CONFLICT (room_id) DO UPDATE SET version = excluded.version',
+        [roomId, next],
+      );
+      return next;
+    });
+  }
+
+  /**
+   * The room's objects changed after version `since` up to `upTo` (the version of the caller's
+   * snapshot: later rows are another instance's newer state, answered by the next sync).
+   */
+  async changesSince(roomId: string, since: number, upTo: number): Promise<IndexedChange[]> {
+    const rows = await this.sql.all<Row>(
+      'SELECT uid, etag, version, deleted FROM caldav_sync_objects WHERE room_id = ? AND version > ? AND version <= ? ORDER BY version, uid',
+      [roomId, since, upTo],
+    );
+    return rows.map((r) => ({ uid: r.uid, etag: r.etag, deleted: Number(r.deleted) !== 0 }));
+  }
+}
+
+const TOKEN_PREFIX = 'http://kith.invalid/ns/sync/';
+
+/** A sync token (RFC 6578 wants a URI): the room and its version. */
+export function syncToken(roomId: string, version: number): string {
+  return `${TOKEN_PREFIX}${roomId}/${version}`;
+}
+
+/** The version a token names for this room, or undefined when it is not one of this room's. */
+export function parseSyncToken(token: string, roomId: string): number | undefined {
+  const prefix = `${TOKEN_PREFIX}${roomId}/`;
+  if (!token.startsWith(prefix)) return undefined;
+  const rest = token.slice(prefix.length);
+  return /^\d{1,15}$/.test(rest) ? Number(rest) : undefined;
+}

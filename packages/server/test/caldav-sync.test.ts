@@ -1,0 +1,148 @@
+/**
+ * CalDAV REPORTs over loopback: sync-collection (RFC 6578) from the start and incrementally
+ * (changed members with new ETags, removed ones as 404 members, unknown tokens refused with
+ * DAV:valid-sync-token), calendar-multiget, and calendar-query time ranges that account for
+ * recurrence (RFC 4791 §9.9).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient } from './helpers/api.js';
+import { CALDAV, DAV, calendarPath, dav, davUser, expectDavError, ICS, multistatus, objectPath, startCaldavServer, vevent, type DavUser } from './helpers/caldav.js';
+
+const NSDECL = `xmlns:D="DAV:" xmlns:C="${CALDAV}"`;
+
+const syncBody = (token: string) =>
+  `<?xml version="1.0" encoding="utf-8"?><D:sync-collection ${NSDECL}><D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`;
+
+const queryBody = (range?: { start?: string; end?: string }, comp = 'VEVENT') =>
+  `<C:calendar-query ${NSDECL}><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="${comp}">${
+    range ? `<C:time-range${range.start ? ` start="${range.start}"` : ''}${range.end ? ` end="${range.end}"` : ''}/>` : ''
+  }</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+
+describe('CalDAV reports', () => {
+  let server: Awaited<ReturnType<typeof startCaldavServer>>;
+  let api: ReturnType<typeof apiClient>;
+  let anna: DavUser;
+  let room: string;
+  let other: string;
+
+  beforeAll(async () => {
+    server = await startCaldavServer();
+    api = apiClient(server.url);
+    anna = await davUser(api, 'anna');
+    room = await api.createRoom(anna.token, 'Family');
+    other = await api.createRoom(anna.token, 'Other');
+  });
+  afterAll(() => server?.close());
+
+  const put = (uid: string, body: string) => dav(server.url, 'PUT', objectPath(anna, room, uid), { user: anna, body, headers: ICS });
+  const report = (body: string, roomId = room) => dav(server.url, 'REPORT', calendarPath(anna, roomId), { user: anna, body, depth: '1' });
+  const etags = (responses: ReturnType<typeof multistatus>['responses']) =>
+    Object.fromEntries(responses.map((r) => [r.href, r.status ?? r.props.get(`${DAV}|getetag`)?.text]));
+
+  it('syncs from the start, then answers only what changed, with removed objects as 404 members', async () => {
+    expect((await put('keep@x', vevent('keep@x', { summary: 'Keep' }))).status).toBe(201);
+    expect((await put('change@x', vevent('change@x', { summary: 'Change' }))).status).toBe(201);
+    expect((await put('remove@x', vevent('remove@x', { summary: 'Remove' }))).status).toBe(201);
+
+    const first = multistatus(await report(syncBody('')));
+    expect(Object.keys(etags(first.responses)).sort()).toEqual(['change@x', 'keep@x', 'remove@x'].map((u) => objectPath(anna, room, u)).sort());
+    expect(first.syncToken).toMatch(/^http:\/\/kith\.invalid\/ns\/sync\//);
+
+    // Nothing changed: nothing listed, the same token.
+    const idle = multistatus(await report(syncBody(first.syncToken!)));
+    expect(idle.responses).toEqual([]);
+    expect(idle.syncToken).toBe(first.syncToken);
+
+    expect((await put('change@x', vevent('change@x', { summary: 'Changed' }))).status).toBe(204);
+    expect((await dav(server.url, 'DELETE', objectPath(anna, room, 'remove@x'), { user: anna })).status).toBe(204);
+    expect((await put('new@x', vevent('new@x', { summary: 'New' }))).status).toBe(201);
+    const next = multistatus(await report(syncBody(first.syncToken!)));
+    const seen = etags(next.responses);
+    expect(Object.keys(seen).sort()).toEqual(['change@x', 'new@x', 'remove@x'].map((u) => objectPath(anna, room, u)).sort());
+    expect(seen[objectPath(anna, room, 'remove@x')]).toBe('HTTP/1.1 404 Not Found');
+    const changedEtag = (await dav(server.url, 'GET', objectPath(anna, room, 'change@x'), { user: anna })).headers.get('etag');
+    expect(seen[objectPath(anna, room, 'change@x')]).toBe(changedEtag);
+    expect(next.syncToken).not.toBe(first.syncToken);
+
+    // An edit made in Kith (REST) is seen the same way.
+    const ev = (await api.request('GET', `/rooms/${room}/events?from=2026-03-01T00:00:00Z&to=2026-04-01T00:00:00Z&timeZone=UTC`, { token: anna.token })).body.occurrences.find(
+      (o: any) => o.eventTitle === 'Keep',
+    );
+    expect((await api.request('PATCH', `/rooms/${room}/events/${ev.eventId}`, { token: anna.token, body: { eventTitle: 'Kept' } })).status).toBe(200);
+    const third = multistatus(await report(syncBody(next.syncToken!)));
+    expect(third.responses.map((r) => r.href)).toEqual([objectPath(anna, room, 'keep@x')]);
+  });
+
+  it('refuses unknown, foreign and future sync tokens with DAV:valid-sync-token', async () => {
+    const current = multistatus(await report(syncBody(''))).syncToken!;
+    const version = Number(current.split('/').at(-1));
+    for (const token of ['garbage', 'http://kith.invalid/ns/sync/', current.replace(room, other), current.replace(/\d+$/, String(version + 5))]) {
+      expectDavError(await report(syncBody(token)), 403, { ns: DAV, name: 'valid-sync-token' });
+    }
+  });
+
+  it('answers calendar-multiget with data for known hrefs and 404 for others', async () => {
+    const href = objectPath(anna, room, 'keep@x');
+    const missing = objectPath(anna, room, 'nope@x');
+    const foreign = objectPath(anna, other, 'keep@x');
+    const body = `<C:calendar-multiget ${NSDECL}><D:prop><D:getetag/><C:calendar-data/></D:prop><D:href>${href}</D:href><D:href>${missing}</D:href><D:href>${foreign}</D:href></C:calendar-multiget>`;
+    const res = multistatus(await report(body));
+    expect(res.responses.map((r) => r.href)).toEqual([href, missing, foreign]);
+    expect(res.responses[0]!.props.get(`${CALDAV}|calendar-data`)!.text).toContain('UID:keep@x');
+    expect(res.responses[1]!.status).toBe('HTTP/1.1 404 Not Found');
+    expect(res.responses[2]!.status).toBe('HTTP/1.1 404 Not Found');
+  });
+
+  it('filters calendar-query by time range, counting every occurrence of a series and its moved overrides', async () => {
+    const series = [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'PRODID:-//t//EN',
+      'BEGIN:VEVENT',
+      'UID:monthly@x',
+      'DTSTAMP:20260101T000000Z',
+      'DTSTART:20250115T100000Z',
+      'DTEND:20250115T110000Z',
+      'RRULE:FREQ=MONTHLY;BYMONTHDAY=15',
+      'SUMMARY:Monthly',
+      'END:VEVENT',
+      'BEGIN:VEVENT',
+      'UID:monthly@x',
+      'DTSTAMP:20260101T000000Z',
+      'RECURRENCE-ID:20250215T100000Z',
+      'DTSTART:20250302T100000Z',
+      'DTEND:20250302T110000Z',
+      'SUMMARY:Monthly (moved)',
+      'END:VEVENT',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+    const q = await dav(server.url, 'PUT', objectPath(anna, other, 'monthly@x'), { user: anna, body: series, headers: ICS });
+    expect(q.status).toBe(201);
+    const single = vevent('single@x', { start: '20260601T090000', end: '20260601T100000' });
+    expect((await dav(server.url, 'PUT', objectPath(anna, other, 'single@x'), { user: anna, body: single, headers: ICS })).status).toBe(201);
+    const found = async (range?: { start?: string; end?: string }, comp?: string) =>
+      multistatus(await report(queryBody(range, comp), other))
+        .responses.map((r) => decodeURIComponent(r.href.split('/').at(-1)!))
+        .sort();
+
+    // A series started long before the range is found by an occurrence in it.
+    expect(await found({ start: '20261101T000000Z', end: '20261201T000000Z' })).toEqual(['monthly@x.ics']);
+    // The moved occurrence (from Feb 15 to Mar 2) counts where it is now: a range between
+    // Mar 1 and Mar 10 holds only it.
+    expect(await found({ start: '20250301T000000Z', end: '20250310T000000Z' })).toEqual(['monthly@x.ics']);
+    expect(await found({ start: '20250216T000000Z', end: '20250301T000000Z' })).toEqual([]);
+    expect(await found({ start: '20260601T000000Z', end: '20260602T000000Z' })).toEqual(['single@x.ics']);
+    expect(await found({ start: '20260520T000000Z', end: '20260601T070000Z' })).toEqual([]);
+    expect(await found()).toEqual(['monthly@x.ics', 'single@x.ics']);
+    expect(await found({ start: '20200101T000000Z' })).toEqual(['monthly@x.ics', 'single@x.ics']);
+    expect(await found(undefined, 'VTODO')).toEqual([]);
+    expectDavError(await report(queryBody({ start: 'tomorrow' }), other), 400, { ns: CALDAV, name: 'valid-filter' });
+    const textMatch = `<C:calendar-query ${NSDECL}><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:text-match>x</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+    expectDavError(await report(textMatch, other), 403, { ns: CALDAV, name: 'supported-filter' });
+  });
+
+  it('refuses REPORTs it does not know with DAV:supported-report', async () => {
+    expectDavError(await report(`<D:expand-property xmlns:D="DAV:"/>`), 403, { ns: DAV, name: 'supported-report' });
+  });
+});
