@@ -1,8 +1,8 @@
 /**
  * Debian's python3-caldav (0.11), a client nobody here wrote, runs one scenario unchanged against
  * Debian's Radicale (the reference server) and against Kith: discovery through the principal,
- * listing, a March time-range search over a series with an EXDATE and a moved occurrence, create,
- * update, If-None-Match, sync-collection (initial, after changes, after a delete, the library's own
+ * listing, a March time-range search over a series with an EXDATE and a moved occurrence, the
+ * library's lookup by UID, create, update, sync-collection (initial, after changes, after a delete, the library's own
  * incremental sync, an unknown token) and delete. Each server must give the answers RFC 4791 and
  * RFC 6578 promise; where Kith's answers differ from Radicale's, the difference must be one the
  * README's interop table documents.
@@ -33,8 +33,8 @@ function expectConformingRun(run: CaldavScenario): void {
   // shows the EXDATE and the moved occurrence.
   expect(run.marchExpanded).toEqual([...SEED_MARCH_OCCURRENCES].sort());
   expect(run.create).toMatchObject({ summary: 'Piano lesson' });
+  expect(run.create).not.toHaveProperty('error');
   expect(run.update).toEqual({ summary: 'Piano lesson (moved room)' });
-  expect(run.createNoOverwrite).not.toBe('accepted');
   expect(run.syncInitial).toEqual({ count: 4, hasToken: true });
   // RFC 6578 §3.5: exactly the members changed since the token.
   expect(run.syncAfterChange).toEqual({ changedUids: ['py-synced@interop.test', SEED_UIDS.single], tokenMoved: true });
@@ -53,6 +53,7 @@ function expectConformingRun(run: CaldavScenario): void {
  * same). Everything else must be equal.
  */
 const DOCUMENTED_DIFFERENCES: Record<string, string> = {
+  uidLookup: 'KNOWN GAP, see the test below: Kith refuses calendar-query prop-filter (403 CALDAV:supported-filter), so python3-caldav’s event_by_uid fails',
   discovery: 'principal URL: Radicale /<user>/, Kith /dav/principals/<userId>/ (names differ, the flow is the same)',
   components: 'Radicale offers VEVENT, VJOURNAL and VTODO; a Kith room holds events only (VEVENT)',
   create: 'object URL: both keep the client-chosen name; the server part of the URL differs',
@@ -67,6 +68,7 @@ describe.skipIf(Boolean(missing))('python3-caldav against Radicale and Kith', ()
       const target = await start();
       targets.push(target);
       runs.set(target.name, await runPythonCaldav(target));
+      if (process.env.KITH_INTEROP_DEBUG) console.log(target.name, JSON.stringify(runs.get(target.name), null, 1));
     }
   }, 240_000);
   afterAll(async () => {
@@ -79,6 +81,19 @@ describe.skipIf(Boolean(missing))('python3-caldav against Radicale and Kith', ()
 
   it('Kith answers the scenario as the RFCs say', () => {
     expectConformingRun(runs.get('Kith')!);
+  });
+
+  it('Radicale finds an event by UID for python3-caldav’s event_by_uid (calendar-query prop-filter text-match)', () => {
+    expect(runs.get('Radicale')!.uidLookup).toBe('Dentist');
+  });
+
+  // KNOWN GAP (reported to the CalDAV protocol work): Kith answers a calendar-query whose filter
+  // holds a prop-filter (here UID text-match, RFC 4791 §9.7.2/§9.7.5) with 403
+  // CALDAV:supported-filter. RFC 4791 §7.7 permits refusing a filter, but python3-caldav's
+  // event_by_uid — and so its save(no_overwrite=True) and most scripts that touch one event — then
+  // fails. `it.fails` turns red once Kith answers it: then make this a plain `it`.
+  it.fails('Kith finds an event by UID for python3-caldav’s event_by_uid (calendar-query prop-filter text-match)', () => {
+    expect(runs.get('Kith')!.uidLookup).toBe('Dentist');
   });
 
   it('Kith differs from Radicale only where the README documents it', () => {
