@@ -36,6 +36,8 @@ export const SLOW_TRIALS = [
   // PostgreSQL: the storage contract run against both storages, and the shared-secret check.
   'packages/server/test/storage-contract.test.ts',
   'packages/server/test/shared-secret.test.ts',
+  // CalDAV across two instances (PostgreSQL and Redis).
+  'packages/server/test/caldav-instances.test.ts',
   // Fuzz, chaos and convergence soaks.
   'packages/server/test/fuzz.test.ts',
   'packages/client/test/fuzz-document.test.ts',

@@ -29,6 +29,7 @@ class CachedRoom {
   pending: PendingUids = 'all';
   stop: () => void = () => undefined;
   lost = false;
+  lastUsed = Date.now();
 
   markDirty(ids: readonly string[]): void {
     if (this.dirty === 'all') return;
@@ -103,12 +104,31 @@ export interface RoomObjects {
 
 export class ObjectCatalog {
   private readonly rooms = new Map<string, Promise<CachedRoom>>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly roomApi: RoomApi,
     /** Rooms kept (watched, their objects in memory) at once; the least recently used is let go. */
     private readonly maxRooms = 16,
-  ) {}
+    /** A room no CalDAV request used for this long is let go (a watched room stays loaded). */
+    private readonly idleMs = 10 * 60_000,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.min(idleMs, 60_000));
+    this.sweeper.unref();
+  }
+
+  private sweep(now = Date.now()): void {
+    for (const [roomId, entry] of this.rooms) {
+      void entry.then(
+        (room) => {
+          if (now - room.lastUsed < this.idleMs || this.rooms.get(roomId) !== entry) return;
+          this.rooms.delete(roomId);
+          room.stop();
+        },
+        () => undefined,
+      );
+    }
+  }
 
   /**
    * Runs `fn` on the room's up-to-date objects, synchronously inside the room's read (the document
@@ -129,6 +149,7 @@ export class ObjectCatalog {
   }
 
   private view(room: CachedRoom, doc: Y.Doc): RoomObjects {
+    room.lastUsed = Date.now();
     room.refresh(doc);
     return {
       byUid: room.byUid,
@@ -187,6 +208,7 @@ export class ObjectCatalog {
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     for (const entry of this.rooms.values()) void entry.then((r) => r.stop(), () => undefined);
     this.rooms.clear();
   }

@@ -1,0 +1,102 @@
+/**
+ * CalDAV bad input over loopback: malformed XML, XXE and entity expansion, oversized bodies, an
+ * object with 10,000 VEVENTs, the wrong Content-Type, a UID that differs from the URL, several
+ * UIDs, no VEVENT. Each gets a clear 4xx naming the problem and changes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient } from './helpers/api.js';
+import { expectError } from './helpers/http-assert.js';
+import { CALDAV, DAV, calendarPath, dav, davUser, expectDavError, ICS, multistatus, objectPath, propfindBody, startCaldavServer, vevent, type DavUser } from './helpers/caldav.js';
+
+describe('CalDAV bad input', () => {
+  let server: Awaited<ReturnType<typeof startCaldavServer>>;
+  let api: ReturnType<typeof apiClient>;
+  let anna: DavUser;
+  let room: string;
+
+  beforeAll(async () => {
+    server = await startCaldavServer();
+    api = apiClient(server.url);
+    anna = await davUser(api, 'anna');
+    room = await api.createRoom(anna.token, 'Family');
+    expect((await dav(server.url, 'PUT', objectPath(anna, room, 'base@x'), { user: anna, body: vevent('base@x'), headers: ICS })).status).toBe(201);
+  });
+  afterAll(() => server?.close());
+
+  /** What a client sees of the calendar: its token and every object's ETag. */
+  const state = async () => {
+    const sync = `<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:prop><D:getetag/></D:prop></D:sync-collection>`;
+    const res = multistatus(await dav(server.url, 'REPORT', calendarPath(anna, room), { user: anna, body: sync }));
+    return JSON.stringify([res.syncToken, res.responses.map((r) => [r.href, r.props.get(`${DAV}|getetag`)?.text])]);
+  };
+  const put = (uid: string, body: string, headers: Record<string, string> = ICS) => dav(server.url, 'PUT', objectPath(anna, room, uid), { user: anna, body, headers });
+
+  it('refuses malformed XML bodies with 400', async () => {
+    const before = await state();
+    for (const body of ['<D:propfind xmlns:D="DAV:"><D:prop>', 'not xml at all', '<a></b>', '<D:propfind xmlns:D="DAV:"><D:prop><x:y/></D:prop></D:propfind>']) {
+      const root = expectDavError(await dav(server.url, 'PROPFIND', calendarPath(anna, room), { user: anna, depth: '0', body }), 400);
+      expect(JSON.stringify(root)).toMatch(/XML body was refused/);
+    }
+    expectDavError(await dav(server.url, 'REPORT', calendarPath(anna, room), { user: anna, body: '<<<' }), 400);
+    expect(await state()).toBe(before);
+  });
+
+  it('refuses DOCTYPEs: no external entity is read, no entity is expanded', async () => {
+    const xxe = `<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><D:propfind xmlns:D="DAV:"><D:prop><D:displayname>&xxe;</D:displayname></D:prop></D:propfind>`;
+    const laughs = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><C:calendar-multiget xmlns:D="DAV:" xmlns:C="${CALDAV}"><D:href>&lol3;</D:href></C:calendar-multiget>`;
+    const undeclared = `<D:propfind xmlns:D="DAV:"><D:prop><D:displayname>&xxe;</D:displayname></D:prop></D:propfind>`;
+    for (const [method, body] of [['PROPFIND', xxe], ['REPORT', laughs], ['PROPFIND', undeclared]] as const) {
+      const res = await dav(server.url, method, calendarPath(anna, room), { user: anna, depth: '0', body });
+      expectDavError(res, 400);
+      expect(String(res.body)).not.toContain('root:');
+      expect(String(res.body)).not.toContain('lollol');
+    }
+  });
+
+  it('refuses a 10 MB PUT with 413 and an object of 10,000 VEVENTs with 413, storing nothing', async () => {
+    const before = await state();
+    const big = vevent('big@x', { extra: [`DESCRIPTION:${'x'.repeat(10 * 1024 * 1024)}`] });
+    const tooBig = await put('big@x', big);
+    expectError(tooBig, 413, 'PAYLOAD_TOO_LARGE');
+    const many = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN'];
+    for (let i = 0; i < 10_000; i++) many.push('BEGIN:VEVENT', `UID:many-${i}@x`, 'DTSTAMP:20260101T000000Z', 'DTSTART:20260101T100000Z', 'SUMMARY:x', 'END:VEVENT');
+    many.push('END:VCALENDAR', '');
+    const res = await put('many-0@x', many.join('\r\n'));
+    const root = expectDavError(res, 413, { ns: CALDAV, name: 'max-resource-size' });
+    expect(JSON.stringify(root)).toMatch(/10001 components/);
+    // The same count under one UID (a series with 9,999 overrides) is refused the same way.
+    const oneUid = many.join('\r\n').replace(/UID:many-\d+@x/g, 'UID:many-0@x');
+    expectDavError(await put('many-0@x', oneUid), 413, { ns: CALDAV, name: 'max-resource-size' });
+    expect(await state()).toBe(before);
+  });
+
+  it('refuses the wrong Content-Type with 415', async () => {
+    const before = await state();
+    expectDavError(await put('json@x', vevent('json@x'), { 'content-type': 'application/json' }), 415, { ns: CALDAV, name: 'supported-calendar-data' });
+    expectDavError(await put('none@x', vevent('none@x'), {}), 415, { ns: CALDAV, name: 'supported-calendar-data' });
+    expectDavError(await dav(server.url, 'PROPFIND', calendarPath(anna, room), { user: anna, depth: '0', body: propfindBody('D:displayname'), headers: { 'content-type': 'text/plain' } }), 415);
+    expect(await state()).toBe(before);
+  });
+
+  it('refuses a UID that differs from the URL, several UIDs, no VEVENT and broken iCalendar with 400', async () => {
+    const before = await state();
+    const mismatch = expectDavError(await put('url-uid@x', vevent('body-uid@x')), 400, { ns: CALDAV, name: 'no-uid-conflict' });
+    expect(JSON.stringify(mismatch)).toContain(encodeURIComponent('body-uid@x'));
+    const two = vevent('two-a@x').replace('END:VCALENDAR', vevent('two-b@x').split('\r\n').slice(3, -2).join('\r\n') + '\r\nEND:VCALENDAR');
+    expectDavError(await put('two-a@x', two), 400, { ns: CALDAV, name: 'valid-calendar-object-resource' });
+    const todo = 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:todo@x\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Buy milk\r\nEND:VTODO\r\nEND:VCALENDAR\r\n';
+    expectDavError(await put('todo@x', todo), 400, { ns: CALDAV, name: 'supported-calendar-component' });
+    expectDavError(await put('junk@x', 'this is not iCalendar'), 400, { ns: CALDAV, name: 'valid-calendar-data' });
+    const badTime = vevent('bad-time@x').replace('DTSTART;TZID=Europe/Berlin:20260310T090000', 'DTSTART;TZID=Europe/Berlin:2026031');
+    expectDavError(await put('bad-time@x', badTime), 400);
+    expect(await state()).toBe(before);
+  });
+
+  it('answers 405 for methods that would make or rename calendars', async () => {
+    for (const method of ['MKCALENDAR', 'PROPPATCH', 'MKCOL']) {
+      expectDavError(await dav(server.url, method, calendarPath(anna, room), { user: anna }), 405);
+    }
+    expectDavError(await dav(server.url, 'PUT', calendarPath(anna, room), { user: anna, body: vevent('x'), headers: ICS }), 405);
+    expectDavError(await dav(server.url, 'DELETE', calendarPath(anna, room), { user: anna }), 405);
+  });
+});
