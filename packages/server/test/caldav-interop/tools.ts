@@ -6,9 +6,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { radicaleAvailable } from '@kith/test-support';
 
 export const PYTHON = '/usr/bin/python3';
-export const RADICALE = '/usr/bin/radicale';
 export const VDIRSYNCER = '/usr/bin/vdirsyncer';
 
 function pythonHas(module: string): boolean {
@@ -19,7 +19,7 @@ function pythonHas(module: string): boolean {
 /** What is missing, as a sentence for the skip message; '' when every tool is there. */
 export function missingTools(needs: { radicale?: boolean; caldav?: boolean; vdirsyncer?: boolean }): string {
   const missing: string[] = [];
-  if (needs.radicale && !(existsSync(RADICALE) && pythonHas('radicale'))) missing.push('radicale');
+  if (needs.radicale && !radicaleAvailable()) missing.push('radicale');
   if (needs.caldav && !pythonHas('caldav')) missing.push('python3-caldav');
   if (needs.vdirsyncer && !existsSync(VDIRSYNCER)) missing.push('vdirsyncer');
   return missing.length ? `needs Debian's ${missing.join(', ')} (apt-get install ${missing.join(' ')})` : '';
