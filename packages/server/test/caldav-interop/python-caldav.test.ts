@@ -68,6 +68,7 @@ describe.skipIf(Boolean(missing))('python3-caldav against Radicale and Kith', ()
       const target = await start();
       targets.push(target);
       runs.set(target.name, await runPythonCaldav(target));
+      // KITH_INTEROP_DEBUG=1 prints each server's answers, to see a difference whole.
       if (process.env.KITH_INTEROP_DEBUG) console.log(target.name, JSON.stringify(runs.get(target.name), null, 1));
     }
   }, 240_000);
