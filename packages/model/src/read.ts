@@ -5,6 +5,7 @@
  * (LIMITS), so one stored value can never make an answer arbitrarily large.
  */
 import * as Y from 'yjs';
+import type { Temporal } from 'temporal-polyfill';
 import { ModelError } from './errors.js';
 import { eventsMap, F, LIMITS, OCCURRENCE_FIELDS, SEGMENT_FIELDS, splitFieldKey } from './schema.js';
 import type { EventMap } from './schema.js';
@@ -160,14 +161,31 @@ function deletion(v: unknown): Deletion | null {
   return typeof d.at === 'string' ? { at: str(d.at, CODE_MAX.stamp), by: str(d.by, LIMITS.id) } : null;
 }
 
+/**
+ * Stored duration text → its duration and canonical text. Rooms hold few distinct durations, and
+ * temporal-polyfill's Duration parsing and toString cost a large share of reading every event.
+ */
+const DURATIONS = new Map<string, { d: Temporal.Duration; text: string }>();
+const MAX_DURATIONS = 2_000;
+
+function storedDuration(value: unknown, allDay: boolean): { d: Temporal.Duration; text: string } {
+  const key = typeof value === 'string' ? `${allDay ? 'd' : 't'}${value}` : undefined;
+  const hit = key === undefined ? undefined : DURATIONS.get(key);
+  if (hit) return hit;
+  const d = readDuration(value, allDay);
+  const read = { d, text: d.toString() };
+  if (key !== undefined && DURATIONS.size < MAX_DURATIONS) DURATIONS.set(key, read);
+  return read;
+}
+
 /** The end of the first occurrence: a date for all-day events, a wall clock in endTz (or tz) otherwise. */
 export function endOf(start: string, duration: unknown, tz: string | null, endTz: string | null): { end: string; duration: string } {
   const when = parseWhen(start, 'start');
-  const d = readDuration(duration, when.allDay);
-  if (when.allDay) return { end: when.wall.toPlainDate().add(d).toString(), duration: d.toString() };
-  if (tz === null) return { end: formatWall(when.wall.add(d)), duration: d.toString() };
+  const { d, text } = storedDuration(duration, when.allDay);
+  if (when.allDay) return { end: when.wall.toPlainDate().add(d).toString(), duration: text };
+  if (tz === null) return { end: formatWall(when.wall.add(d)), duration: text };
   const end = resolve(when.wall, tz).add(d).withTimeZone(endTz ?? tz);
-  return { end: formatWall(end.toPlainDateTime()), duration: d.toString() };
+  return { end: formatWall(end.toPlainDateTime()), duration: text };
 }
 
 /**

@@ -93,6 +93,11 @@ export const ERRORS = {
   DEPTH_NOT_SUPPORTED: { status: 403, closeCode: C.FORBIDDEN, message: 'PROPFIND with Depth: infinity is not supported; use 0 or 1.' },
   UNSUPPORTED_REPORT: { status: 403, closeCode: C.FORBIDDEN, message: 'This REPORT is not supported here.' },
   METHOD_NOT_ALLOWED: { status: 405, closeCode: C.BAD_REQUEST, message: 'That method is not allowed on this resource.' },
+  OBJECT_NOT_WRITABLE: {
+    status: 409,
+    closeCode: C.CONFLICT,
+    message: 'An event with this UID is in the trash or is part of a series split in Kith; restore or edit it in Kith.',
+  },
   // Access (registration policy, invites that removals cannot undo, link building).
   REGISTRATION_CLOSED: { status: 403, closeCode: C.FORBIDDEN, message: 'This server does not accept new accounts.' },
   INVITE_REQUIRED: {

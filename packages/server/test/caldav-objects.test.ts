@@ -138,6 +138,10 @@ describe('CalDAV objects', () => {
     expect((await get(anna, uid)).status).toBe(404);
     expect((await api.request('GET', `/rooms/${room}/events/${eventIdForUid(uid)}`, { token: anna.token })).status).toBe(404);
     expectDavError(await dav(server.url, 'DELETE', objectPath(anna, room, uid), { user: anna }), 404);
+    // The event is in the room's trash: the same UID is not silently re-created over it.
+    const again = expectDavError(await put(anna, uid, vevent(uid), { 'if-none-match': '*' }), 409);
+    expect(JSON.stringify(again)).toContain('OBJECT_NOT_WRITABLE');
+    expect((await get(anna, uid)).status).toBe(404);
   });
 
   it('lets viewers read but answers their writes 403 with DAV:need-privileges, changing nothing', async () => {

@@ -2,7 +2,7 @@
  * CalDAV errors as RFC 4918 §16 bodies: `<D:error>` naming the precondition that failed, plus
  * Kith's error code and a message for people (in Kith's own namespace, which clients ignore).
  */
-import type { ErrorCode } from '@kith/protocol';
+import { ERRORS, type ErrorCode } from '@kith/protocol';
 import { document, el, escapeXml, NS } from './xml.js';
 
 export const KITH_NS = 'https://kith.invalid/ns/error';
@@ -15,14 +15,17 @@ export interface Precondition {
 }
 
 export class DavError extends Error {
+  /** The catalogue's status for the code, so DAV and JSON answers of one code agree. */
+  readonly status: number;
+
   constructor(
-    readonly status: number,
     readonly code: ErrorCode,
     message: string,
     readonly precondition?: Precondition,
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
+    this.status = ERRORS[code].status;
   }
 
   body(): string {
@@ -31,17 +34,17 @@ export class DavError extends Error {
   }
 }
 
-export const notFound = (): DavError => new DavError(404, 'NOT_FOUND', 'Nothing is here (or it is not yours to see).');
+export const notFound = (): DavError => new DavError('NOT_FOUND', 'Nothing is here (or it is not yours to see).');
 
 export const badRequest = (message: string, precondition?: Precondition): DavError =>
-  new DavError(400, 'VALIDATION_FAILED', message, precondition);
+  new DavError('VALIDATION_FAILED', message, precondition);
 
 export const caldavPre = (name: string): Precondition => ({ ns: NS.CALDAV, name });
 export const davPre = (name: string): Precondition => ({ ns: NS.DAV, name });
 
 /** A viewer's write: 403 with the privilege it lacks (RFC 3744 §7.1.1). */
 export function needPrivileges(href: string, privilege = 'write-content'): DavError {
-  return new DavError(403, 'READ_ONLY', 'Viewers cannot change the calendar.', {
+  return new DavError('READ_ONLY', 'Viewers cannot change the calendar.', {
     ns: NS.DAV,
     name: 'need-privileges',
     inner: el(NS.DAV, 'resource', el(NS.DAV, 'href', escapeXml(href)) + el(NS.DAV, 'privilege', el(NS.DAV, privilege))),

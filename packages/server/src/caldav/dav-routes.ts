@@ -43,12 +43,12 @@ function xmlBody(request: FastifyRequest): XmlElement | undefined {
   if (body.trim() === '') return undefined;
   const type = header(request, 'content-type');
   if (type !== undefined && !/^(text|application)\/([a-z.+-]*\+)?xml\s*(;|$)/i.test(type.trim())) {
-    throw new DavError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the request body as application/xml.');
+    throw new DavError('UNSUPPORTED_MEDIA_TYPE', 'Send the request body as application/xml.');
   }
   try {
     return parseXml(body);
   } catch (err) {
-    if (err instanceof XmlRefused) throw new DavError(400, 'VALIDATION_FAILED', `The XML body was refused: ${err.message}`);
+    if (err instanceof XmlRefused) throw new DavError('VALIDATION_FAILED', `The XML body was refused: ${err.message}`);
     throw err;
   }
 }
@@ -95,15 +95,15 @@ export const davRoutes: FastifyPluginAsync<DavRoutesOptions> = async (app, opts)
       case 'PROPFIND':
         return multistatus(reply, await propfind(calendars, user, path, depthOf(request.headers.depth), xmlBody(request)));
       case 'REPORT': {
-        if (path.kind !== 'calendar') throw new DavError(403, 'UNSUPPORTED_REPORT', 'REPORTs are answered on a calendar collection.', { ns: 'DAV:', name: 'supported-report' });
+        if (path.kind !== 'calendar') throw new DavError('UNSUPPORTED_REPORT', 'REPORTs are answered on a calendar collection.', { ns: 'DAV:', name: 'supported-report' });
         const room = await calendars.open(user, path.userId, path.roomId);
         const body = xmlBody(request);
-        if (!body) throw new DavError(400, 'VALIDATION_FAILED', 'A REPORT needs a body.');
+        if (!body) throw new DavError('VALIDATION_FAILED', 'A REPORT needs a body.');
         return multistatus(reply, await report(calendars, user, room, body));
       }
       case 'GET':
       case 'HEAD': {
-        if (path.kind !== 'object') throw new DavError(405, 'METHOD_NOT_ALLOWED', 'Only calendar objects can be fetched with GET; use PROPFIND on collections.');
+        if (path.kind !== 'object') throw new DavError('METHOD_NOT_ALLOWED', 'Only calendar objects can be fetched with GET; use PROPFIND on collections.');
         const obj = await getObject(calendars, user, path);
         const notModified = conditions.ifNoneMatch?.split(',').some((t) => t.trim() === obj.etag || t.trim() === '*');
         reply.header('etag', obj.etag).header('cache-control', 'private, no-cache');
@@ -112,19 +112,19 @@ export const davRoutes: FastifyPluginAsync<DavRoutesOptions> = async (app, opts)
         return reply.send(obj.ics);
       }
       case 'PUT': {
-        if (path.kind !== 'object') throw new DavError(405, 'METHOD_NOT_ALLOWED', 'Only calendar objects (<uid>.ics) can be written.');
+        if (path.kind !== 'object') throw new DavError('METHOD_NOT_ALLOWED', 'Only calendar objects (<uid>.ics) can be written.');
         const body = typeof request.body === 'string' ? request.body : '';
         const created = await putObject(calendars, user, path, { contentType: header(request, 'content-type'), body, conditions });
         return reply.code(created ? 201 : 204).send();
       }
       case 'DELETE': {
-        if (path.kind !== 'object') throw new DavError(405, 'METHOD_NOT_ALLOWED', 'Only calendar objects can be deleted here; calendars are rooms, managed in Kith.');
+        if (path.kind !== 'object') throw new DavError('METHOD_NOT_ALLOWED', 'Only calendar objects can be deleted here; calendars are rooms, managed in Kith.');
         await deleteObject(calendars, user, path, conditions);
         return reply.code(204).send();
       }
       default:
         // PROPPATCH, MKCALENDAR, MKCOL, MOVE, COPY: calendars are rooms, named and made in Kith.
-        throw new DavError(405, 'METHOD_NOT_ALLOWED', `${request.method} is not supported here; rooms are made and named in Kith.`, undefined, { allow: ALLOW });
+        throw new DavError('METHOD_NOT_ALLOWED', `${request.method} is not supported here; rooms are made and named in Kith.`, undefined, { allow: ALLOW });
     }
   }
 

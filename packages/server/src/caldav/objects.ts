@@ -31,7 +31,7 @@ const etagList = (header: string): string[] => header.split(',').map((t) => t.tr
 /** RFC 9110 §13.1.1–2 for one resource: 412 when a condition does not hold. */
 function checkConditions(obj: DavObject | undefined, conditions: Conditions): void {
   const { ifMatch, ifNoneMatch } = conditions;
-  const failed = () => new DavError(412, 'PRECONDITION_FAILED', 'The object is not in the state the request expected (If-Match / If-None-Match).');
+  const failed = () => new DavError('PRECONDITION_FAILED', 'The object is not in the state the request expected (If-Match / If-None-Match).');
   if (ifMatch !== undefined) {
     const tags = etagList(ifMatch);
     if (!obj || !(tags.includes('*') || tags.includes(obj.etag))) throw failed();
@@ -60,9 +60,7 @@ const isCalendarType = (contentType: string | undefined): boolean => /^text\/cal
 function readObject(body: string, path: ObjectPath, href: (uid: string) => string): ParsedImport {
   const components = countComponents(body);
   if (components > MAX_OBJECT_COMPONENTS) {
-    throw new DavError(
-      413,
-      'PAYLOAD_TOO_LARGE',
+    throw new DavError('PAYLOAD_TOO_LARGE',
       `The object holds ${components} components; one calendar object may hold at most ${MAX_OBJECT_COMPONENTS}.`,
       caldavPre('max-resource-size'),
     );
@@ -71,19 +69,19 @@ function readObject(body: string, path: ObjectPath, href: (uid: string) => strin
   try {
     parsed = parseIcs(body);
   } catch (err) {
-    if (err instanceof KithError) throw new DavError(400, 'INVALID_ICALENDAR', err.message, caldavPre('valid-calendar-data'));
+    if (err instanceof KithError) throw new DavError('INVALID_ICALENDAR', err.message, caldavPre('valid-calendar-data'));
     throw err;
   }
   if (parsed.events.length === 0) {
     const why = parsed.issues[0]?.message;
-    throw new DavError(400, 'INVALID_ICALENDAR', why ? `The VEVENT could not be read: ${why}` : 'The object holds no VEVENT (only events are stored here).', why ? caldavPre('valid-calendar-data') : caldavPre('supported-calendar-component'));
+    throw new DavError('INVALID_ICALENDAR', why ? `The VEVENT could not be read: ${why}` : 'The object holds no VEVENT (only events are stored here).', why ? caldavPre('valid-calendar-data') : caldavPre('supported-calendar-component'));
   }
   if (parsed.events.length > 1) {
-    throw new DavError(400, 'UID_MISMATCH', `The object holds ${parsed.events.length} UIDs; a calendar object holds one.`, caldavPre('valid-calendar-object-resource'));
+    throw new DavError('UID_MISMATCH', `The object holds ${parsed.events.length} UIDs; a calendar object holds one.`, caldavPre('valid-calendar-object-resource'));
   }
   const uid = parsed.events[0]!.uid;
   if (uid !== path.uid) {
-    throw new DavError(400, 'UID_MISMATCH', 'The object’s UID differs from the one its URL names.', {
+    throw new DavError('UID_MISMATCH', 'The object’s UID differs from the one its URL names.', {
       ns: NS.CALDAV,
       name: 'no-uid-conflict',
       inner: el(NS.DAV, 'href', escapeXml(href(uid))),
@@ -103,7 +101,7 @@ export async function putObject(
   const href = (uid: string) => objectHref(user.userId, room.roomId, uid);
   if (room.role === 'viewer') throw needPrivileges(href(path.uid), 'write-content');
   if (!isCalendarType(request.contentType)) {
-    throw new DavError(415, 'UNSUPPORTED_MEDIA_TYPE', `Send the object as ${OBJECT_CONTENT_TYPE}.`, caldavPre('supported-calendar-data'));
+    throw new DavError('UNSUPPORTED_MEDIA_TYPE', `Send the object as ${OBJECT_CONTENT_TYPE}.`, caldavPre('supported-calendar-data'));
   }
   const parsed = readObject(request.body, path, href);
   return calendars.catalog.edit(room.roomId, ({ byUid, doc }) => {
@@ -111,8 +109,8 @@ export async function putObject(
     const result = applyImport(doc, parsed, user.userId);
     if (result.imported + result.updated + result.unchanged === 0) {
       const issue = result.errors[0];
-      if (issue) throw new DavError(400, 'INVALID_ICALENDAR', `The event was not stored: ${issue.message}`, caldavPre('valid-calendar-object-resource'));
-      throw new DavError(409, 'VALIDATION_FAILED', 'An event with this UID is in the room’s trash, or is a part of a series edited in Kith; restore or edit it in Kith.');
+      if (issue) throw new DavError('INVALID_ICALENDAR', `The event was not stored: ${issue.message}`, caldavPre('valid-calendar-object-resource'));
+      throw new DavError('OBJECT_NOT_WRITABLE', 'An event with this UID is in the room’s trash, or is a part of a series edited in Kith; restore or edit it in Kith.');
     }
     return result.imported > 0;
   });

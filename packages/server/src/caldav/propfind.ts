@@ -25,9 +25,9 @@ export function depthOf(header: string | string[] | undefined): 0 | 1 {
   if (v === undefined || v === '' || v === '0') return 0;
   if (v === '1') return 1;
   if (v === 'infinity') {
-    throw new DavError(403, 'DEPTH_NOT_SUPPORTED', 'PROPFIND with Depth: infinity is not supported; use 0 or 1.', davPre('propfind-finite-depth'));
+    throw new DavError('DEPTH_NOT_SUPPORTED', 'PROPFIND with Depth: infinity is not supported; use 0 or 1.', davPre('propfind-finite-depth'));
   }
-  throw new DavError(400, 'VALIDATION_FAILED', 'Depth must be 0, 1 or infinity.');
+  throw new DavError('VALIDATION_FAILED', 'Depth must be 0, 1 or infinity.');
 }
 
 const wantsData = (request: PropRequest): boolean =>
@@ -40,7 +40,7 @@ export async function propfind(
   depth: 0 | 1,
   body: XmlElement | undefined,
 ): Promise<string> {
-  if (body && !(body.ns === NS.DAV && body.name === 'propfind')) throw new DavError(400, 'VALIDATION_FAILED', 'The body must be a DAV:propfind.');
+  if (body && !(body.ns === NS.DAV && body.name === 'propfind')) throw new DavError('VALIDATION_FAILED', 'The body must be a DAV:propfind.');
   const request = propRequest(body);
   const out: string[] = [];
   switch (path.kind) {

@@ -33,7 +33,7 @@ export async function report(calendars: Calendars, user: AuthenticatedUser, room
   if (body.ns === NS.CALDAV && body.name === 'calendar-multiget') return multiget(calendars, user, room, body);
   if (body.ns === NS.CALDAV && body.name === 'calendar-query') return query(calendars, user, room, body);
   if (body.ns === NS.DAV && body.name === 'sync-collection') return syncCollection(calendars, user, room, body);
-  throw new DavError(403, 'UNSUPPORTED_REPORT', `The ${body.name} REPORT is not supported here.`, davPre('supported-report'));
+  throw new DavError('UNSUPPORTED_REPORT', `The ${body.name} REPORT is not supported here.`, davPre('supported-report'));
 }
 
 async function multiget(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
@@ -69,7 +69,7 @@ function filterEvents(filter: XmlElement | undefined): { from: string; to: strin
   if (!/^VEVENT$/i.test(attr(ev))) return 'none'; // only VEVENTs are stored: a VTODO query finds nothing
   for (const c of ev.children) {
     if (!(c.ns === NS.CALDAV && c.name === 'time-range')) {
-      throw new DavError(403, 'UNSUPPORTED_REPORT', `The ${c.name} filter is not supported; only comp-filter and time-range are.`, caldavPre('supported-filter'));
+      throw new DavError('UNSUPPORTED_REPORT', `The ${c.name} filter is not supported; only comp-filter and time-range are.`, caldavPre('supported-filter'));
     }
   }
   const range = child(ev, NS.CALDAV, 'time-range');
@@ -112,7 +112,7 @@ async function syncCollection(calendars: Calendars, user: AuthenticatedUser, roo
   if (given !== '') {
     const v = parseSyncToken(given, room.roomId);
     if (v === undefined || v > version) {
-      throw new DavError(403, 'INVALID_SYNC_TOKEN', 'The sync token is unknown for this calendar; sync again from the start.', davPre('valid-sync-token'));
+      throw new DavError('INVALID_SYNC_TOKEN', 'The sync token is unknown for this calendar; sync again from the start.', davPre('valid-sync-token'));
     }
     since = v;
   }

@@ -3,6 +3,7 @@
  * passwords, raw DAV requests over loopback, and reading the XML that comes back.
  */
 import { expect } from 'vitest';
+import { ERRORS, type ErrorCode } from '../../src/errors/catalogue.js';
 import { testServers } from '@kith/test-support';
 import { caldavModule, calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../../src/index.js';
 import { parseXml, type XmlElement } from '../../src/caldav/xml.js';
@@ -104,6 +105,10 @@ export function expectDavError(res: ApiResponse, status: number, precondition?: 
   expect(root.ns).toBe('DAV:');
   expect(root.name).toBe('error');
   if (precondition) expect(root.children.some((c) => c.ns === precondition.ns && c.name === precondition.name), String(res.body)).toBe(true);
+  // Kith's code and message ride along; the code's catalogue status is the one answered.
+  const code = root.children.find((c) => c.name === 'code')?.text as ErrorCode;
+  expect(ERRORS[code]?.status, String(res.body)).toBe(status);
+  expect(root.children.find((c) => c.name === 'message')?.text.length).toBeGreaterThan(0);
   return root;
 }
 
