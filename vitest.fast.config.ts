@@ -61,6 +61,11 @@ export const SLOW_TRIALS = [
   'packages/server/test/notify-channels-postgres.test.ts',
   // The account module: export and delete with several scrypt sign-ups (about 20 s).
   'packages/server/test/account.test.ts',
+  // CalDAV interop: Debian's Radicale, python3-caldav and vdirsyncer as child processes (each
+  // Python client start costs ~1 s; about 15–25 s per file on a loaded machine).
+  'packages/server/test/caldav-interop/python-caldav.test.ts',
+  'packages/server/test/caldav-interop/vdirsyncer.test.ts',
+  'packages/server/test/caldav-interop/offline-merge.test.ts',
   // A production bundle built with Vite.
   'packages/client/test/browser-bundle.test.ts',
   // The web app in Chromium.

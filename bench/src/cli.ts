@@ -5,7 +5,7 @@
  *   pnpm bench --quick         a ≈ 2-minute smoke run with small parameters → bench/results/quick.{md,json,svg}
  *   pnpm bench --profile       Kith only, under node --cpu-prof for W1 R=500 and W3 (+ a W3 heap
  *                              snapshot) → bench/results/profile.md and bench/results/profiles/
- *   --only W1,W4               run some workloads (W1 W2 W3 W4 W5)
+ *   --only W1,W4               run some workloads (W1 W2 W3 W4 W5 W6)
  *   --servers kith,hocuspocus  run some servers (kith, hocuspocus, ywebsocket)
  *   --out DIR                  where to write results (default bench/results)
  *   --keep                     keep the servers' data folders (printed at the end)
@@ -26,6 +26,7 @@ import { runFanout } from './workloads/fanout.js';
 import { runIdle } from './workloads/idle.js';
 import { runCold } from './workloads/cold.js';
 import { runDurable } from './workloads/durable.js';
+import { runCaldav } from './workloads/caldav.js';
 
 interface Params {
   w1: { readers: number[]; durationS: number; slices: number; warmupS: number };
@@ -33,6 +34,7 @@ interface Params {
   w3: { rooms: number; socketsPerRoom: number };
   w4: { events: number; updatesPerEvent: number; reps: number; connectTimeoutMs: number };
   w5: { rooms: number; rates: number[]; stepS: number };
+  w6: { events: number; fullReps: number; incrementalReps: number; monthReps: number };
 }
 
 const FULL: Params = {
@@ -41,6 +43,7 @@ const FULL: Params = {
   w3: { rooms: 1000, socketsPerRoom: 5 },
   w4: { events: 5000, updatesPerEvent: 10, reps: 3, connectTimeoutMs: 60_000 },
   w5: { rooms: 400, rates: [1000, 2500, 5000, 10000, 15000, 20000, 25000, 30000, 40000, 50000], stepS: 4 },
+  w6: { events: 5000, fullReps: 5, incrementalReps: 100, monthReps: 50 },
 };
 
 const QUICK: Params = {
@@ -49,6 +52,7 @@ const QUICK: Params = {
   w3: { rooms: 150, socketsPerRoom: 5 },
   w4: { events: 1000, updatesPerEvent: 10, reps: 1, connectTimeoutMs: 30_000 },
   w5: { rooms: 100, rates: [1000, 5000, 10000, 15000], stepS: 2 },
+  w6: { events: 500, fullReps: 2, incrementalReps: 10, monthReps: 5 },
 };
 
 const W1_TARGETS = (r: number): Target[] =>
@@ -74,6 +78,13 @@ const W3_TARGETS: Target[] = [
 const W4_TARGETS: Target[] = [
   { key: 'coldSyncedAfter', op: '<=', value: 1, relativeTo: 'hocuspocus', label: 'cold connect → synced no slower than Hocuspocus (after compaction)' },
   { key: 'coldShareAfter', op: '<=', value: 30, label: 'server share ≤ 30 ms after compaction' },
+];
+
+const W6_TARGETS: Target[] = [
+  { key: 'incP99', op: '<=', value: 20, label: 'incremental CalDAV sync p99 ≤ 20 ms' },
+  { key: 'fullP99', op: '<=', value: 1, relativeTo: 'radicale', label: 'full CalDAV sync p99 no slower than Radicale' },
+  { key: 'incP99', op: '<=', value: 1, relativeTo: 'radicale', label: 'incremental CalDAV sync p99 no slower than Radicale' },
+  { key: 'monthP99', op: '<=', value: 1, relativeTo: 'radicale', label: 'month calendar-query p99 no slower than Radicale' },
 ];
 
 function rotate<T>(xs: readonly T[], by: number): T[] {
@@ -170,7 +181,7 @@ async function main(): Promise<void> {
   const profile = Boolean(values.profile);
   const servers = (values.servers ? values.servers.split(',').map((s) => s.trim()) : profile ? ['kith'] : [...ALL_SERVERS]) as ServerKind[];
   for (const s of servers) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server "${s}" (kith, hocuspocus, ywebsocket)`);
-  const only = new Set((values.only ?? (profile ? 'W1,W3' : 'W1,W2,W3,W4,W5')).toUpperCase().split(','));
+  const only = new Set((values.only ?? (profile ? 'W1,W3' : 'W1,W2,W3,W4,W5,W6')).toUpperCase().split(','));
   const outDir = path.resolve(values.out ?? path.join(BENCH_DIR, 'results'));
   const base = profile ? 'profile' : mode === 'quick' ? 'quick' : 'latest';
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-bench-'));
@@ -290,6 +301,10 @@ async function main(): Promise<void> {
     await run('W5', 'W5 durable writes (Kith)', () =>
       runDurable({ ...P.w5, p99LimitMs: 50, cpuProfileDir: profile ? profileDir : undefined }, runDir, log),
     );
+  }
+
+  if (only.has('W6') && servers.includes('kith')) {
+    await run('W6', 'W6 CalDAV (Kith and Radicale)', () => runCaldav({ ...P.w6, targets: W6_TARGETS }, runDir, log));
   }
 
   meta.wallSeconds = (performance.now() - t0) / 1000;

@@ -1,6 +1,6 @@
 /** Rendering results: the Markdown tables, and the SVG chart of latency percentiles. Pure. */
 import type { Column, Figures, Format, Target, WorkloadResult } from './result.js';
-import { ALL_SERVERS, SERVER_LABEL, type ServerKind } from './servers.js';
+import { ALL_SERVERS, REPORTED_SERVERS, SERVER_LABEL, type ServerKind } from './servers.js';
 import { CHART_PERCENTILES, ratio } from './stats.js';
 
 export interface RunMeta {
@@ -60,7 +60,7 @@ function row(cells: string[]): string {
 
 /** The table of one workload: a row per server, then a Kith/anchor ratio row per anchor. */
 export function renderTable(columns: Column[], servers: Partial<Record<ServerKind, Figures>>): string {
-  const kinds = ALL_SERVERS.filter((k) => servers[k]);
+  const kinds = REPORTED_SERVERS.filter((k) => servers[k]);
   const lines = [
     row(['server', ...columns.map((c) => c.label)]),
     row(['---', ...columns.map((c) => (c.format === 'text' ? '---' : '---:'))]),
@@ -150,18 +150,18 @@ export function renderTargetSummary(workloads: WorkloadResult[]): string {
   const lines = [
     '## Targets at a glance',
     '',
-    row(['workload', 'target for Kith', 'Kith', SERVER_LABEL.hocuspocus, SERVER_LABEL.ywebsocket, 'met']),
-    row(['---', '---', '---:', '---:', '---:', '---']),
+    row(['workload', 'target for Kith', 'Kith', SERVER_LABEL.hocuspocus, SERVER_LABEL.ywebsocket, SERVER_LABEL.radicale, 'met']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const w of workloads) {
     if (w.error) {
-      lines.push(row([w.id, 'failed to run', '', '', '', '⚪']));
+      lines.push(row([w.id, 'failed to run', '', '', '', '', '⚪']));
       continue;
     }
     for (const c of checkTargets(w)) {
       const f = formatFor(w, c.target.key);
       const other = (k: ServerKind) => formatValue(w.servers[k]?.[c.target.key] as number | null | undefined, f);
-      lines.push(row([w.id, c.target.label, formatValue(c.actual, f), other('hocuspocus'), other('ywebsocket'), c.pass === null ? '⚪' : c.pass ? '✅' : '❌']));
+      lines.push(row([w.id, c.target.label, formatValue(c.actual, f), other('hocuspocus'), other('ywebsocket'), other('radicale'), c.pass === null ? '⚪' : c.pass ? '✅' : '❌']));
     }
   }
   lines.push('');
@@ -195,7 +195,7 @@ export function renderMarkdown(r: BenchResults, chartFile?: string): string {
   return out.join('\n');
 }
 
-const COLORS: Record<ServerKind, string> = { kith: '#d1495b', hocuspocus: '#00798c', ywebsocket: '#edae49' };
+const COLORS: Record<ServerKind, string> = { kith: '#d1495b', hocuspocus: '#00798c', ywebsocket: '#edae49', radicale: '#66a182' };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

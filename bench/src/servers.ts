@@ -10,13 +10,17 @@ import { fileURLToPath } from 'node:url';
 import * as encoding from 'lib0/encoding';
 import { readProc, type ProcSample } from './proc.js';
 
-export type ServerKind = 'kith' | 'hocuspocus' | 'ywebsocket';
+/** Radicale is W6's CalDAV reference only (bench/src/radicale.ts); the sync workloads run the other three. */
+export type ServerKind = 'kith' | 'hocuspocus' | 'ywebsocket' | 'radicale';
 export const ALL_SERVERS: readonly ServerKind[] = ['kith', 'hocuspocus', 'ywebsocket'];
+/** Every server a result table may hold, in table order. */
+export const REPORTED_SERVERS: readonly ServerKind[] = [...ALL_SERVERS, 'radicale'];
 
 export const SERVER_LABEL: Record<ServerKind, string> = {
   kith: 'Kith',
   hocuspocus: 'Hocuspocus',
   ywebsocket: 'y-websocket ref',
+  radicale: 'Radicale',
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -141,6 +145,8 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
       env = childEnv({ HOST: '127.0.0.1', PORT: String(port) });
       ready = '/';
       break;
+    case 'radicale':
+      throw new Error('Radicale is not a Node server: start it with startRadicale (bench/src/radicale.ts)');
   }
   const child = spawn(process.execPath, [...nodeFlags, ...args], {
     cwd: options.dir,

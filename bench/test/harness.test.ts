@@ -11,6 +11,8 @@ import { checkTargets, formatValue, renderChart, renderMarkdown, renderTable } f
 import type { WorkloadResult } from '../src/result.js';
 import { summarizeCpuProfile } from '../src/profile.js';
 import { median, percentile, ratio, Samples, summarize } from '../src/stats.js';
+import { caldavBenchCalendar } from '../src/caldav-data.js';
+import { parseMultistatus } from '../src/dav-client.js';
 
 describe('percentiles', () => {
   it('uses the nearest rank', () => {
@@ -187,5 +189,28 @@ describe('result rendering', () => {
     expect(s.idleMs).toBe(6);
     expect(s.top[0]).toMatchObject({ name: 'send', where: 'ws/lib/sender.js:10', selfMs: 3, pct: 75 });
     expect(s.byPackage.map((p) => p.name)).toEqual(['ws', '@kith/server sync/room']);
+  });
+});
+
+describe('W6 CalDAV helpers', () => {
+  it('generates the calendar it describes: one-offs, and weekly series with a moved and a cancelled occurrence', () => {
+    const data = caldavBenchCalendar(50);
+    expect(data).toMatchObject({ events: 50, recurring: 5, components: 55 });
+    expect(data.ics.match(/^BEGIN:VEVENT\r$/gm)).toHaveLength(55);
+    expect(new Set(data.ics.match(/^UID:.*$/gm)).size).toBe(50);
+    expect(data.ics.match(/^RRULE:FREQ=WEEKLY;COUNT=20\r$/gm)).toHaveLength(5);
+    expect(data.ics.match(/^RECURRENCE-ID:/gm)).toHaveLength(5);
+    expect(data.ics.match(/^EXDATE:/gm)).toHaveLength(5);
+    expect(caldavBenchCalendar(50).ics).toBe(data.ics);
+  });
+
+  it('reads hrefs, etags and bare statuses from a multistatus whatever the namespace prefixes', () => {
+    const radicaleStyle = `<?xml version='1.0' encoding='utf-8'?><multistatus xmlns="DAV:"><response><href>/u/c/a%40b.ics</href><propstat><prop><getetag>"e1"</getetag></prop><status>HTTP/1.1 200 OK</status></propstat></response><response><href>/u/c/gone.ics</href><status>HTTP/1.1 404 Not Found</status></response><sync-token>t2</sync-token></multistatus>`;
+    const prefixed = `<d:multistatus xmlns:d="DAV:"><d:response><d:href>/dav/x.ics</d:href><d:propstat><d:prop><d:getetag>W/&quot;7&quot;</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response></d:multistatus>`;
+    expect(parseMultistatus(radicaleStyle)).toEqual([
+      { href: '/u/c/a@b.ics', etag: '"e1"', status: null },
+      { href: '/u/c/gone.ics', etag: null, status: 404 },
+    ]);
+    expect(parseMultistatus(prefixed)).toEqual([{ href: '/dav/x.ics', etag: 'W/"7"', status: null }]);
   });
 });

@@ -4,3 +4,4 @@ export { freePort } from './ports.js';
 export { RedisProcess, redisServerAvailable } from './redis-process.js';
 export { requireServices } from './services.js';
 export { tempDir, testServers, type KithServerEntry, type TestServer, type TestServerDefaults, type TestServerOverrides } from './test-server.js';
+export { RadicaleProcess, radicaleAvailable } from './radicale-process.js';
