@@ -53,7 +53,16 @@ export interface RemoteState {
   /** `master.exdates` are the EXDATE lines only; cancelled exceptions are in `ex`. */
   master: MasterCanon | null;
   ex: Record<string, RemoteException>;
+  /**
+   * Per master field (`MASTER_FIELDS`): Google's `updated` when the field's current value was first seen, so a
+   * conflict is settled by when that field changed, not by the event's latest change. Missing: `updated`.
+   */
+  times?: Record<string, number>;
 }
+
+/** The master fields a conflict is settled for one by one (sets merge member by member instead). */
+export const MASTER_FIELDS = ['title', 'description', 'location', 'time', 'rrule'] as const;
+export type MasterField = (typeof MASTER_FIELDS)[number];
 
 export interface RemoteException {
   id: string;
@@ -508,24 +517,31 @@ function mergeSet(base: string[], local: string[], remote: string[]): string[] {
   return [...out].sort();
 }
 
-function pick<T>(base: T, local: T, remote: T, localWins: boolean): T {
+function pick<T>(base: T, local: T, remote: T, localWins: () => boolean): T {
   if (same(local, base)) return remote;
   if (same(remote, base)) return local;
   if (same(local, remote)) return local;
-  return localWins ? local : remote;
+  return localWins() ? local : remote;
 }
 
 /**
- * Three-way merge of one part, field by field, against the last state both sides agreed on. Sets merge
- * member by member; a field changed on both sides goes to the side changed last (`localWins`).
+ * Which side changed a field last: `title`, `description`, `location`, `time`, `rrule`, or `ov:<occKey>` for
+ * one occurrence. True when the room's change of it is the later one.
  */
-export function merge3(base: PartCanon, local: PartCanon, remote: PartCanon, localWins: boolean): PartCanon {
+export type LocalWins = (field: MasterField | `ov:${string}`) => boolean;
+
+/**
+ * Three-way merge of one part, field by field, against the last state both sides agreed on. Sets merge
+ * member by member; a field changed on both sides goes to the side that changed that field last.
+ */
+export function merge3(base: PartCanon, local: PartCanon, remote: PartCanon, localWins: LocalWins | boolean): PartCanon {
+  const wins: LocalWins = typeof localWins === 'boolean' ? () => localWins : localWins;
   const merged: PartCanon = {
-    title: pick(base.title, local.title, remote.title, localWins),
-    description: pick(base.description, local.description, remote.description, localWins),
-    location: pick(base.location, local.location, remote.location, localWins),
-    time: pick(base.time, local.time, remote.time, localWins),
-    rrule: pick(base.rrule, local.rrule, remote.rrule, localWins),
+    title: pick(base.title, local.title, remote.title, () => wins('title')),
+    description: pick(base.description, local.description, remote.description, () => wins('description')),
+    location: pick(base.location, local.location, remote.location, () => wins('location')),
+    time: pick(base.time, local.time, remote.time, () => wins('time')),
+    rrule: pick(base.rrule, local.rrule, remote.rrule, () => wins('rrule')),
     participants: mergeSet(base.participants, local.participants, remote.participants),
     exdates: mergeSet(base.exdates, local.exdates, remote.exdates),
     rdates: mergeSet(base.rdates, local.rdates, remote.rdates),
@@ -534,7 +550,7 @@ export function merge3(base: PartCanon, local: PartCanon, remote: PartCanon, loc
   const keys = new Set([...Object.keys(base.ov), ...Object.keys(local.ov), ...Object.keys(remote.ov)]);
   for (const k of [...keys].sort()) {
     if (merged.exdates.includes(k)) continue;
-    const v = pick(base.ov[k] ?? null, local.ov[k] ?? null, remote.ov[k] ?? null, localWins);
+    const v = pick(base.ov[k] ?? null, local.ov[k] ?? null, remote.ov[k] ?? null, () => wins(`ov:${k}`));
     if (v) merged.ov[k] = v;
   }
   // A time-of-day change of the series moves every default occurrence: keep the overrides that still differ.

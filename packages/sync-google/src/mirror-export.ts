@@ -29,6 +29,13 @@ import { emptyRemote, foldException, foldMaster, remoteOf, snapshot, type GEvent
 import type { ResolvedOptions } from './options.js';
 import type { LinkRow, MirrorRow } from './store.js';
 
+/** What one batch of an export did: events not reached yet, events in step now, events Google refused for now. */
+export interface ExportOutcome {
+  rest: string[];
+  settled: string[];
+  failed: Array<{ kithId: string; failure: GoogleFailure }>;
+}
+
 /** What one part's export sent last, to tell a normalising Google from a real change. */
 interface ExportMemo {
   lastMaster?: string;
@@ -59,8 +66,13 @@ export class MirrorExport {
     return this.tools.ctx.options;
   }
 
+  /** Google requests made by this export so far (what a batch is measured in). */
+  private requests = 0;
+
   private call<T>(link: LinkRow, google: GoogleClients, what: string, fn: () => Promise<T>): Promise<T> {
-    return this.tools.call(link, google, what, fn);
+    this.requests += 1;
+    // No in-line retries of 5xx: one refused event must not hold up the others (the runner retries it).
+    return this.tools.call(link, google, what, fn, { transientAttempts: 1 });
   }
 
   private readonly onReadError = (err: unknown, eventId: string): void => {
@@ -73,22 +85,47 @@ export class MirrorExport {
     return snap.get(kithId)?.parts.get(part) ?? null;
   }
 
-  async exportChanges(link: LinkRow, google: GoogleClients, ids: Set<string> | 'all'): Promise<void> {
+  /**
+   * Exports the given events (or all), in order, until `exportBatch` Google requests were made: the rest is
+   * returned for the next batch, so the runner can list Google's changes in between. An event Google refuses
+   * with a 5xx or a network error is returned as failed (the runner retries it on its own backoff) and the
+   * others go on; events in `deferred` are waiting for such a retry and are skipped.
+   */
+  async exportChanges(link: LinkRow, google: GoogleClients, ids: Set<string> | 'all', deferred: { has(kithId: string): boolean }): Promise<ExportOutcome> {
     const { host, store, life } = this.ctx;
     const snap = await host.readRoom(this.roomId, (doc) => snapshot(doc, ids, link.calendarTz, this.onReadError));
     life.check();
     const rows = store.mirrorRows(this.roomId);
     const kithIds = ids === 'all' ? new Set([...snap.keys(), ...rows.map((r) => r.kithId)]) : ids;
-    for (const kithId of [...kithIds].sort()) {
+    const order = [...kithIds].sort();
+    const outcome: ExportOutcome = { rest: [], settled: [], failed: [] };
+    const start = this.requests;
+    for (let index = 0; index < order.length; index++) {
+      const kithId = order[index]!;
+      if (this.requests - start >= this.options.exportBatch) {
+        outcome.rest = order.slice(index);
+        break;
+      }
+      if (deferred.has(kithId)) continue;
       const roomEvent = snap.get(kithId);
       // Never delete in Google for an event the room does not hold at all (purged, or adoption pending).
       if (!roomEvent) continue;
-      for (const [part, ours] of roomEvent.parts) await this.exportPart(link, google, kithId, part, ours);
-      for (const row of store.mirrorByKithId(this.roomId, kithId)) {
-        if (roomEvent.parts.has(row.part)) continue;
-        if (row.state === 'synced' || row.state === 'inserting') await this.deletePart(link, google, row);
+      try {
+        for (const [part, ours] of roomEvent.parts) await this.exportPart(link, google, kithId, part, ours);
+        for (const row of store.mirrorByKithId(this.roomId, kithId)) {
+          if (roomEvent.parts.has(row.part)) continue;
+          if (row.state === 'synced' || row.state === 'inserting') await this.deletePart(link, google, row);
+        }
+        outcome.settled.push(kithId);
+      } catch (err) {
+        if (err instanceof GoogleFailure && err.kind === 'transient') {
+          outcome.failed.push({ kithId, failure: err });
+          continue;
+        }
+        throw err;
       }
     }
+    return outcome;
   }
 
   private async exportPart(link: LinkRow, google: GoogleClients, kithId: string, part: string, local: PartCanon): Promise<void> {
@@ -150,6 +187,10 @@ export class MirrorExport {
     if (row.failedLocal !== null && row.failedLocal === stableJson(ours)) return 'done';
 
     if (row.state === 'inserting' || !row.remote) {
+      // What this insert sends is recorded first: if its answer is lost and Google's copy is edited before the
+      // retry, the merge needs it as the base (else the retry would take back the edit).
+      const sent = row.sent ?? stableJson(ours);
+      if (row.state === 'inserting' && row.sent == null) row = this.rows.save(row, { sent });
       try {
         const res = await this.call(link, google, 'events.insert', () =>
           google.api.events.insert({ calendarId: link.calendarId, sendUpdates: 'none', requestBody: { ...masterBody(ours, this.identity(row!)), id: row!.googleId } }),
@@ -164,8 +205,15 @@ export class MirrorExport {
           const got = await fetchEvent(this.tools, link, google, row.googleId);
           const props = got ? privateProps(got) : {};
           if (got && props[PROP.kithId] === kithId && props[PROP.room] === this.roomId && (props[PROP.part] ?? '') === part) {
-            this.rows.save(row, { state: got.status === 'cancelled' ? 'gone' : 'synced', remote: remoteOf(got, calTz) });
-            return 'again';
+            if (got.status === 'cancelled') {
+              this.rows.save(row, { state: 'gone', remote: remoteOf(got, calTz) });
+              return 'again';
+            }
+            // Ours from the attempt whose answer was lost, maybe edited in Google since: a three-way merge with
+            // what that attempt sent as the base keeps both sides' changes.
+            const adopted = this.rows.save(row, { state: 'synced' });
+            await this.mirrorImport.absorb(link, [{ row: adopted, rs: remoteOf(got, calTz), prev: null, base: JSON.parse(sent) as PartCanon }]);
+            return 'reread';
           }
           return this.rows.bumpGeneration(row);
         }
@@ -250,7 +298,7 @@ export class MirrorExport {
         ),
       );
       this.tools.counters.exported += 1;
-      this.rows.save(row, { state: 'synced', remote: remoteOf(res.data, link.calendarTz, rs.ex), failedLocal: null, error: null });
+      this.rows.save(row, { state: 'synced', remote: remoteOf(res.data, link.calendarTz, rs.ex, rs), failedLocal: null, error: null });
       return 'again';
     } catch (err) {
       const failure = classify(err);

@@ -107,7 +107,9 @@ export class MirrorImport {
       if (hit) return hit;
       const row = byGoogle.get(googleId);
       if (!row) return undefined;
-      const entry = { row, rs: structuredClone(row.remote) ?? emptyRemote(googleId), prev: row.remote };
+      const entry: Entry = { row, rs: structuredClone(row.remote) ?? emptyRemote(googleId), prev: row.remote };
+      // Our insert whose answer was lost, listed before its retry: what it sent is the merge base.
+      if (row.state === 'inserting' && row.sent) entry.base = JSON.parse(row.sent) as PartCanon;
       touched.set(googleId, entry);
       return entry;
     };
@@ -219,7 +221,7 @@ export class MirrorImport {
     const id = entry.row.kithId;
     const part = entry.row.part;
     const theirs = remoteCanon(entry.rs);
-    const base = entry.base ?? (entry.prev ? remoteCanon(entry.prev) : null);
+    let base = entry.base ?? (entry.prev ? remoteCanon(entry.prev) : null);
     let ev = getEvent(doc, id);
     const ok = { needsExport: false, foreign: false, errors: [] as string[] };
     try {
@@ -232,10 +234,14 @@ export class MirrorImport {
       if (ev.deleted !== null) {
         const deletedAt = Date.parse(ev.deleted.at);
         const remoteUpdated = Math.max(entry.rs.updated, ...Object.values(entry.rs.ex).map((exception) => exception.updated));
-        if (theirs && base && !same(theirs, base) && remoteUpdated > deletedAt) {
-          // Edited in Google after it was deleted here: the later edit wins, the event comes back.
+        // Restored from Google's trash (a tombstone that is confirmed again): a change like any other.
+        const restoredInGoogle = Boolean(entry.prev?.cancelled) && !entry.rs.cancelled;
+        if (theirs && ((base && !same(theirs, base)) || restoredInGoogle) && remoteUpdated > deletedAt) {
+          // Edited or restored in Google after it was deleted here: the later change wins, the event comes back.
           restoreEvent(doc, id, this.opCtx);
           ev = getEvent(doc, id)!;
+          // What the tombstone last showed is the base: edits made with the restore are Google's changes.
+          if (!base && entry.prev?.master) base = remoteCanon({ ...entry.prev, cancelled: false });
         } else {
           return { ...ok, needsExport: entry.row.state !== 'gone' || !entry.rs.cancelled };
         }
@@ -255,9 +261,15 @@ export class MirrorImport {
       }
       if (!ours) return { ...ok, needsExport: true };
       const mergeBase = base ?? theirs;
-      const localTime = Date.parse(ev.updatedAt) || 0;
-      const remoteTime = Math.max(entry.rs.updated, ...Object.values(entry.rs.ex).map((exception) => exception.updated));
-      const merged = merge3(mergeBase, ours, theirs, localTime > remoteTime);
+      // A field changed on both sides goes to the side that changed that field last: the room's time from the
+      // mirror's observer (else the event's last edit), Google's from when the value was first seen.
+      const lastEdit = Date.parse(ev.updatedAt) || 0;
+      const rs = entry.rs;
+      const merged = merge3(mergeBase, ours, theirs, (field) => {
+        const localTime = this.tools.fieldTime(id, part, field) ?? lastEdit;
+        const remoteTime = field.startsWith('ov:') ? (rs.ex[field.slice(3)]?.updated ?? rs.updated) : (rs.times?.[field] ?? rs.updated);
+        return localTime > remoteTime;
+      });
       let errors: string[] = [];
       if (!same(merged, ours)) errors = applyPart(doc, id, part, merged, calTz, this.opCtx);
       const remoteMoved = !base || !same(theirs, base);

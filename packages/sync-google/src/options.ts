@@ -73,6 +73,11 @@ export interface GoogleSyncOptions {
   backoffMaxMs?: number;
   /** Attempts per request before the cycle gives up and retries later (default 6). */
   maxAttempts?: number;
+  /**
+   * Google writes an export makes before it stops to list Google's changes (default 20): a large export is
+   * sent in batches with imports between them, so Google's changes never wait for all of it.
+   */
+  exportBatch?: number;
   /** Pause after 403 quotaExceeded (default 2 h). */
   quotaPauseMs?: number;
   /** Push channel lifetime asked for (default 7 days) and renewal margin (default 1 day). */
@@ -119,6 +124,7 @@ export interface ResolvedOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   maxAttempts: number;
+  exportBatch: number;
   quotaPauseMs: number;
   channelTtlMs: number;
   channelRenewBeforeMs: number;
@@ -157,6 +163,7 @@ export function resolveOptions(o: GoogleSyncOptions): ResolvedOptions {
     backoffBaseMs: o.backoffBaseMs ?? 1_000,
     backoffMaxMs: o.backoffMaxMs ?? 64_000,
     maxAttempts: o.maxAttempts ?? 6,
+    exportBatch: Math.max(1, o.exportBatch ?? 20),
     quotaPauseMs: o.quotaPauseMs ?? 2 * 3_600_000,
     channelTtlMs: o.channelTtlMs ?? 7 * 24 * 3_600_000,
     channelRenewBeforeMs: o.channelRenewBeforeMs ?? 24 * 3_600_000,

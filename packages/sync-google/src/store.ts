@@ -56,6 +56,8 @@ export interface MirrorRow {
   /** Permanent export failure: the local form it happened for (skipped until the event changes) and why. */
   failedLocal: string | null;
   error: string | null;
+  /** While inserting: the canonical form the insert sends (JSON), the merge base if its answer is lost. */
+  sent?: string | null;
   updatedAt: number;
 }
 
@@ -131,6 +133,10 @@ const MIGRATIONS: Array<(db: Database.Database) => void> = [
       ALTER TABLE oauth_states ADD COLUMN username TEXT;
     `);
   },
+  // 3: what an insert sent, the merge base when its answer was lost and Google's copy was edited meanwhile
+  (db) => {
+    db.exec(`ALTER TABLE mirror ADD COLUMN sent TEXT;`);
+  },
 ];
 
 export const STATE_FILE = 'sync-google.sqlite';
@@ -168,6 +174,7 @@ const mirrorOf = (r: Record<string, unknown>): MirrorRow => ({
   remote: r.remote ? (JSON.parse(r.remote as string) as RemoteState) : null,
   failedLocal: (r.failed_local as string | null) ?? null,
   error: (r.error as string | null) ?? null,
+  sent: (r.sent as string | null) ?? null,
   updatedAt: r.updated_at as number,
 });
 
@@ -305,13 +312,13 @@ export class StateStore {
   putMirror(row: Omit<MirrorRow, 'updatedAt'>, now: number): void {
     this.db
       .prepare(
-        `INSERT INTO mirror (room_id, google_id, kith_id, part, generation, state, remote, failed_local, error, updated_at)
-         VALUES (@roomId, @googleId, @kithId, @part, @generation, @state, @remote, @failedLocal, @error, @now)
+        `INSERT INTO mirror (room_id, google_id, kith_id, part, generation, state, remote, failed_local, error, sent, updated_at)
+         VALUES (@roomId, @googleId, @kithId, @part, @generation, @state, @remote, @failedLocal, @error, @sent, @now)
          ON CONFLICT (room_id, google_id) DO UPDATE SET kith_id = excluded.kith_id, part = excluded.part,
            generation = excluded.generation, state = excluded.state, remote = excluded.remote,
-           failed_local = excluded.failed_local, error = excluded.error, updated_at = excluded.updated_at`,
+           failed_local = excluded.failed_local, error = excluded.error, sent = excluded.sent, updated_at = excluded.updated_at`,
       )
-      .run({ ...row, remote: row.remote ? JSON.stringify(row.remote) : null, now });
+      .run({ ...row, remote: row.remote ? JSON.stringify(row.remote) : null, sent: row.state === 'inserting' ? (row.sent ?? null) : null, now });
   }
 
   deleteMirror(roomId: string, googleId: string): void {

@@ -1,0 +1,120 @@
+/**
+ * Merges that must keep both sides' changes: a conflict settled per field by when that field changed, an
+ * insert whose answer was lost and whose Google copy was edited before the retry, and restores from the trash
+ * on either side.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createEvent, deleteEvent, getEvent, restoreEvent, updateEvent } from '@kith/model';
+import { googleIdFor } from '../src/runner.js';
+import { diff, edit, linkedRoom, me, startRig, type Rig } from './helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+const clean = { onlyRoom: [], onlyGoogle: [], differ: [], duplicates: 0 };
+
+let rig: Rig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+const roomEvent = (roomId: string, id: string) => rig!.kith.sync.readRoom(roomId, (doc) => getEvent(doc, id));
+
+describe('conflicts per field', () => {
+  it('keeps a room rename made after an older Google rename, and a newer Google location, while a bulk export runs', { timeout: 90_000 }, async () => {
+    rig = await startRig({ worker: { pollIntervalMs: 3_600_000, requestsPerSecond: 10, requestBurst: 10 } });
+    rig.options.webhookBaseUrl = rig.appUrl;
+    await rig.worker.close();
+    await rig.restartWorker();
+    const { roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Dinner', start: '2027-06-01T18:00', end: '2027-06-01T20:00', tz: 'UTC' }, me));
+    await rig.worker.syncNow(roomId);
+    const gid = googleIdFor(roomId, id, '', 0);
+    // 200 more events for Google: the export of them is in progress during the edits below.
+    await edit(rig, roomId, (doc) => {
+      for (let i = 0; i < 200; i++) createEvent(doc, { title: `Bulk ${i}`, start: '2027-07-01', end: '2027-07-02' }, me);
+    });
+    await until('the bulk export to start', () => (rig!.fake.stats().requests['events.insert'] ?? 0) > 5);
+
+    rig.fake.ui.patchEvent(calendarId, gid, { summary: 'Dinner (Google)' });
+    await sleep(5);
+    await edit(rig, roomId, (doc) => updateEvent(doc, id, { title: 'Dinner (room)' }, me));
+    await sleep(3_000);
+    rig.fake.ui.patchEvent(calendarId, gid, { location: 'Trattoria' });
+
+    await until('the Google location in the room', async () => (await roomEvent(roomId, id))?.location === 'Trattoria', 15_000);
+    await until('the room title in Google', () => (rig!.fake.event(calendarId, gid) as any)?.summary === 'Dinner (room)', 15_000);
+    expect(await roomEvent(roomId, id)).toMatchObject({ title: 'Dinner (room)', location: 'Trattoria' });
+    expect(rig.fake.event(calendarId, gid)).toMatchObject({ summary: 'Dinner (room)', location: 'Trattoria' });
+  });
+});
+
+describe('a lost insert answer', () => {
+  for (const path of ['retried insert (409, read, merge)', 'listing before the retry'] as const) {
+    it(`keeps a Google edit made before the retry: ${path}`, async () => {
+      // Slow per-event retries (2 s), so the edit in Google lands between the lost answer and the retry.
+      rig = await startRig({ worker: { backoffBaseMs: 2_000, backoffMaxMs: 4_000, random: () => 0.999 } });
+      const { roomId, calendarId } = await linkedRoom(rig);
+      rig.fake.injectFault({ route: 'events.insert', kind: 'commitThenDrop', count: 1, calendarId });
+      const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Coffee', start: '2027-06-02T09:00', end: '2027-06-02T10:00', tz: 'UTC' }, me));
+      const gid = googleIdFor(roomId, id, '', 0);
+      await until('the insert stored at Google with its answer lost', () => (rig!.fake.stats().faults['events.insert'] ?? 0) === 1 && Boolean(rig!.fake.event(calendarId, gid)));
+      rig.fake.ui.patchEvent(calendarId, gid, { location: 'Café Luise' });
+      if (path === 'listing before the retry') await rig.worker.syncNow(roomId);
+      else await until('the retried insert', () => (rig!.fake.stats().statuses['events.insert']?.['409'] ?? 0) >= 1);
+      await rig.worker.syncNow(roomId);
+
+      expect(rig.fake.event(calendarId, gid)).toMatchObject({ summary: 'Coffee', location: 'Café Luise' });
+      expect(await roomEvent(roomId, id)).toMatchObject({ title: 'Coffee', location: 'Café Luise' });
+      expect((rig.fake.events(calendarId) as any[]).filter((e) => e.extendedProperties?.private?.famcalId === id)).toHaveLength(1);
+      expect(await diff(rig, roomId, calendarId)).toEqual(clean);
+    });
+  }
+});
+
+describe('restores from the trash', () => {
+  it('brings back an event restored in Google after the room deleted it, and does not delete it again', async () => {
+    rig = await startRig();
+    const { roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Choir', start: '2027-06-03T19:00', end: '2027-06-03T21:00', tz: 'UTC' }, me));
+    await rig.worker.syncNow(roomId);
+    const gid = googleIdFor(roomId, id, '', 0);
+
+    rig.fake.ui.deleteEvent(calendarId, gid);
+    await rig.worker.syncNow(roomId);
+    expect((await roomEvent(roomId, id))?.deleted).not.toBeNull();
+
+    await sleep(5);
+    // The organizer restores it from Google's trash (Calendar's "Restore": the tombstone is confirmed again).
+    rig.fake.ui.patchEvent(calendarId, gid, { status: 'confirmed', location: 'Church hall' });
+    await rig.worker.syncNow(roomId);
+    await rig.worker.syncNow(roomId);
+    expect(await roomEvent(roomId, id)).toMatchObject({ deleted: null, title: 'Choir', location: 'Church hall' });
+    expect(rig.fake.event(calendarId, gid)).toMatchObject({ status: 'confirmed', summary: 'Choir', location: 'Church hall' });
+    expect(await diff(rig, roomId, calendarId)).toEqual(clean);
+  });
+
+  it('restores at Google an event whose deletion is undone in the room', async () => {
+    rig = await startRig();
+    const { roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Book club', start: '2027-06-04', end: '2027-06-05' }, me));
+    await rig.worker.syncNow(roomId);
+    const gid = googleIdFor(roomId, id, '', 0);
+    await edit(rig, roomId, (doc) => deleteEvent(doc, id, me));
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(calendarId, gid)).toMatchObject({ status: 'cancelled' });
+
+    await edit(rig, roomId, (doc) => restoreEvent(doc, id, me));
+    await rig.worker.syncNow(roomId);
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(calendarId, gid)).toMatchObject({ status: 'confirmed', summary: 'Book club' });
+    expect(await roomEvent(roomId, id)).toMatchObject({ deleted: null });
+    expect(await diff(rig, roomId, calendarId)).toEqual(clean);
+  });
+});
