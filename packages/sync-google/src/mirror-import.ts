@@ -19,6 +19,8 @@ export interface Entry {
   prev: RemoteState | null;
   /** Merge base when it is not Google's previous side (taking Google's normalised form of our own write). */
   base?: PartCanon;
+  /** Deleted in Google as part of a mass deletion an owner chose to undo: the room's event is kept (and re-sent). */
+  keepLocal?: boolean;
 }
 
 export class MirrorImport {
@@ -163,8 +165,10 @@ export class MirrorImport {
       if (!entry) continue;
       foldException(entry.rs, item, link.calendarTz);
     }
+    this.holdMassDeletion(link, [...touched.values()]);
     this.tools.counters.imported += touched.size;
     await this.absorb(link, [...touched.values()]);
+    if (link.massDelete) this.ctx.store.updateLink(this.roomId, { massDelete: null }, this.ctx.options.now());
     for (const dup of duplicates) {
       // Two Google events claim the same Kith part (an id collision Google failed to detect): keep the mapped one.
       this.ctx.options.logger.warn({ roomId: this.roomId, googleId: dup.id }, 'duplicate Google event of a mapped part; deleting it');
@@ -176,6 +180,27 @@ export class MirrorImport {
         if (failure.status !== 404 && failure.status !== 410) throw failure;
       });
     }
+  }
+
+  /**
+   * Someone emptied the calendar (or most of it): rather than deleting that many family events, hold the link
+   * until an owner decides. Nothing of this listing is applied and its sync token is not kept, so the owner's
+   * answer replays it: `apply` deletes in the room as usual, `restore` keeps the room's events (the export then
+   * brings them back in Google).
+   */
+  private holdMassDeletion(link: LinkRow, entries: Entry[]): void {
+    const deletions = entries.filter((entry) => entry.row.state === 'synced' && entry.prev && !entry.prev.cancelled && entry.rs.cancelled);
+    if (deletions.length <= this.options.massDeleteLimit) return;
+    if (link.massDelete === 'apply') return;
+    if (link.massDelete === 'restore') {
+      for (const entry of deletions) entry.keepLocal = true;
+      return;
+    }
+    const { store, options } = this.ctx;
+    const message = `Google deleted ${deletions.length} of this room's events at once (more than ${options.massDeleteLimit}); an owner must apply or undo the deletion`;
+    options.logger.warn({ roomId: this.roomId, deletions: deletions.length }, 'mass deletion in Google; link held for an owner');
+    store.updateLink(this.roomId, { status: 'awaiting_confirmation', statusReason: 'MASS_DELETE_IN_GOOGLE', lastError: message, lastErrorAt: options.now() }, options.now());
+    throw new LinkPaused();
   }
 
   /**
@@ -250,6 +275,7 @@ export class MirrorImport {
       if (!theirs) {
         // Deleted in Google.
         if (!ours) return ok;
+        if (entry.keepLocal) return { ...ok, needsExport: true };
         if (base && same(ours, base)) {
           if (part !== '') deleteFollowing(doc, id, part, this.opCtx);
           else if (ev.segments.length === 0) deleteEvent(doc, id, this.opCtx);

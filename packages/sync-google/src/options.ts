@@ -78,6 +78,11 @@ export interface GoogleSyncOptions {
    * sent in batches with imports between them, so Google's changes never wait for all of it.
    */
   exportBatch?: number;
+  /**
+   * More events than this deleted in Google in one listing (someone emptied the calendar) holds the link
+   * (status `awaiting_confirmation`) until an owner applies or undoes the deletion (default 50).
+   */
+  massDeleteLimit?: number;
   /** Pause after 403 quotaExceeded (default 2 h). */
   quotaPauseMs?: number;
   /** Push channel lifetime asked for (default 7 days) and renewal margin (default 1 day). */
@@ -125,6 +130,7 @@ export interface ResolvedOptions {
   backoffMaxMs: number;
   maxAttempts: number;
   exportBatch: number;
+  massDeleteLimit: number;
   quotaPauseMs: number;
   channelTtlMs: number;
   channelRenewBeforeMs: number;
@@ -164,6 +170,7 @@ export function resolveOptions(o: GoogleSyncOptions): ResolvedOptions {
     backoffMaxMs: o.backoffMaxMs ?? 64_000,
     maxAttempts: o.maxAttempts ?? 6,
     exportBatch: Math.max(1, o.exportBatch ?? 20),
+    massDeleteLimit: Math.max(1, o.massDeleteLimit ?? 50),
     quotaPauseMs: o.quotaPauseMs ?? 2 * 3_600_000,
     channelTtlMs: o.channelTtlMs ?? 7 * 24 * 3_600_000,
     channelRenewBeforeMs: o.channelRenewBeforeMs ?? 24 * 3_600_000,

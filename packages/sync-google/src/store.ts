@@ -16,7 +16,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { RemoteState } from './canon.js';
 
-export type LinkStatus = 'active' | 'needs_reauth' | 'paused';
+/** awaiting_confirmation: a mass deletion is held until an owner applies or undoes it (`massDelete`). */
+export type LinkStatus = 'active' | 'needs_reauth' | 'paused' | 'awaiting_confirmation';
+
+/** An owner's answer to a held mass deletion: delete in the room too, or bring the events back in Google. */
+export type MassDeleteDecision = 'apply' | 'restore';
 
 export interface LinkRow {
   roomId: string;
@@ -38,6 +42,8 @@ export interface LinkRow {
   pausedUntil: number | null;
   /** Last push notification taken by a process that does not mirror (for the one that does). */
   pushedAt: number | null;
+  /** An owner's answer to the mass deletion that held the link; used by the next import, then cleared. */
+  massDelete: MassDeleteDecision | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -135,7 +141,10 @@ const MIGRATIONS: Array<(db: Database.Database) => void> = [
   },
   // 3: what an insert sent, the merge base when its answer was lost and Google's copy was edited meanwhile
   (db) => {
-    db.exec(`ALTER TABLE mirror ADD COLUMN sent TEXT;`);
+    db.exec(`
+      ALTER TABLE mirror ADD COLUMN sent TEXT;
+      ALTER TABLE links ADD COLUMN mass_delete TEXT;
+    `);
   },
 ];
 
@@ -160,6 +169,7 @@ const linkOf = (r: Record<string, unknown>): LinkRow => ({
   lastErrorAt: (r.last_error_at as number | null) ?? null,
   pausedUntil: (r.paused_until as number | null) ?? null,
   pushedAt: (r.pushed_at as number | null) ?? null,
+  massDelete: (r.mass_delete as MassDeleteDecision | null) ?? null,
   createdAt: r.created_at as number,
   updatedAt: r.updated_at as number,
 });
@@ -267,6 +277,7 @@ export class StateStore {
       lastErrorAt: 'last_error_at',
       pausedUntil: 'paused_until',
       pushedAt: 'pushed_at',
+      massDelete: 'mass_delete',
     };
     const sets: string[] = [];
     const values: unknown[] = [];

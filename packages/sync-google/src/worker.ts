@@ -10,7 +10,7 @@ import { Caller, classify, GoogleFailure, googleClients, Life, Stopped, TokenBuc
 import { isConfigured, resolveOptions, type GoogleSyncHost, type GoogleSyncOptions, type ResolvedOptions } from './options.js';
 import { LinkRunner, pendingEvents, snapshot } from './runner.js';
 import { loadMasterKey, Secrets } from './secrets.js';
-import { StateStore, type LinkRow, type LinkStatus } from './store.js';
+import { StateStore, type LinkRow, type LinkStatus, type MassDeleteDecision } from './store.js';
 
 export interface LinkStatusView {
   roomId: string;
@@ -239,6 +239,18 @@ export class GoogleSyncWorker {
     return this.runners.get(roomId);
   }
 
+  /**
+   * An owner's answer to a mass deletion in Google that holds the link: `apply` deletes the events in the room
+   * too, `restore` brings them back in Google. False when the link is not waiting for one.
+   */
+  decideMassDelete(roomId: string, decision: MassDeleteDecision): boolean {
+    const link = this.store.link(roomId);
+    if (!link || link.status !== 'awaiting_confirmation') return false;
+    this.store.updateLink(roomId, { status: 'active', statusReason: null, lastError: null, lastErrorAt: null, massDelete: decision }, this.o.now());
+    void this.runners.get(roomId)?.syncNow();
+    return true;
+  }
+
   /** Runs a full sync of a room now and resolves when it completed (or the link is not active). */
   async syncNow(roomId: string): Promise<void> {
     await this.ensureRunner(roomId);
@@ -309,6 +321,7 @@ export class GoogleSyncWorker {
       lastErrorAt: null,
       pausedUntil: null,
       pushedAt: null,
+      massDelete: null,
       createdAt: now,
       updatedAt: now,
     };

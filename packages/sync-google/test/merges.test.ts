@@ -118,3 +118,57 @@ describe('restores from the trash', () => {
     expect(await diff(rig, roomId, calendarId)).toEqual(clean);
   });
 });
+
+describe('mass deletions', () => {
+  it('holds the link when Google loses more events than the limit at once, until an owner undoes or applies it', { timeout: 60_000 }, async () => {
+    rig = await startRig({ worker: { massDeleteLimit: 10 } });
+    const { roomId, calendarId, token } = await linkedRoom(rig);
+    const ids = await edit(rig, roomId, (doc) =>
+      Array.from({ length: 15 }, (_, i) => createEvent(doc, { title: `Family ${i}`, start: '2027-08-01', end: '2027-08-02' }, me)),
+    );
+    await rig.worker.syncNow(roomId);
+    const live = () => (rig!.fake.events(calendarId) as any[]).filter((e) => e.status !== 'cancelled').length;
+    const roomLive = async () => (await rig!.kith.sync.readRoom(roomId, (doc) => ids.filter((id) => getEvent(doc, id)?.deleted === null))).length;
+    expect(live()).toBe(15);
+
+    // Someone empties the calendar in Google.
+    for (const id of ids) rig.fake.ui.deleteEvent(calendarId, googleIdFor(roomId, id, '', 0));
+    await rig.worker.syncNow(roomId);
+    let status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token });
+    expect(status.body).toMatchObject({ status: 'awaiting_confirmation', reason: 'MASS_DELETE_IN_GOOGLE' });
+    expect(status.body.lastError).toMatch(/deleted 15 .*apply or undo/);
+    expect(await roomLive()).toBe(15);
+    // Room edits wait too (nothing is written to Google while the link is held).
+    const writes = rig.fake.stats().writes['events.patch'] ?? 0;
+    await edit(rig, roomId, (doc) => updateEvent(doc, ids[0]!, { title: 'Edited while held' }, me));
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.stats().writes['events.patch'] ?? 0).toBe(writes);
+
+    // Only owners decide, and only known decisions.
+    const member = await rig.signUp('m');
+    expect((await rig.appApi.request('POST', `/rooms/${roomId}/google/deletions/apply`, { token: member.token })).status).toBe(404);
+    const bad = await rig.appApi.request('POST', `/rooms/${roomId}/google/deletions/maybe`, { token });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('VALIDATION_FAILED');
+
+    // Undo: the room keeps them and Google gets them back.
+    expect((await rig.appApi.request('POST', `/rooms/${roomId}/google/deletions/restore`, { token })).status).toBe(204);
+    await until('the events back in Google', () => live() === 15, 20_000);
+    await rig.worker.syncNow(roomId);
+    status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token });
+    expect(status.body).toMatchObject({ status: 'active', reason: null, lastError: null });
+    expect(await roomLive()).toBe(15);
+    expect(await diff(rig, roomId, calendarId)).toEqual(clean);
+
+    // Emptied again; this time the owner agrees: the room deletes them too.
+    for (const id of ids) rig.fake.ui.deleteEvent(calendarId, googleIdFor(roomId, id, '', 0));
+    await rig.worker.syncNow(roomId);
+    expect((await rig.worker.status(roomId))!.status).toBe('awaiting_confirmation');
+    expect((await rig.appApi.request('POST', `/rooms/${roomId}/google/deletions/apply`, { token })).status).toBe(204);
+    await until('the deletions in the room', async () => (await roomLive()) === 0, 20_000);
+    expect(live()).toBe(0);
+    // A decision is used once: a later (small) deletion is applied as usual, a later mass one is held again.
+    expect((await rig.worker.status(roomId))!.status).toBe('active');
+    expect(rig.worker.store.link(roomId)!.massDelete).toBeNull();
+  });
+});
