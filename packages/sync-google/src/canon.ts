@@ -492,6 +492,26 @@ export function masterPatch(want: MasterCanon, have: MasterCanon, exdateLines: s
   return patch;
 }
 
+/**
+ * What an occurrence's exception needs to become `want`: only the fields that differ from what Google holds
+ * (`have`), so an "edit all" that changes one field of the series sends that field to each edited occurrence,
+ * not a full copy over fields changed in Google meanwhile. A full body when Google's values are unknown or the
+ * occurrence is revived.
+ */
+export function occurrencePatch(want: Fields, have: Fields | null, id: Identity, revive: boolean): GEvent {
+  if (!have || revive) return occurrenceBody(want, id, revive);
+  const patch: GEvent = {};
+  if (want.title !== have.title) patch.summary = want.title;
+  if (want.description !== have.description) patch.description = want.description;
+  if (want.location !== have.location) patch.location = want.location;
+  if (!same(want.time, have.time)) Object.assign(patch, timeToGoogle(want.time, true));
+  const whoChanged = !same(want.participants, have.participants);
+  patch.extendedProperties = {
+    private: { ...identityProps(id), ...(whoChanged ? participantProps(want.participants, true) : {}) } as Record<string, string>,
+  };
+  return patch;
+}
+
 /** A full exception body for one occurrence. */
 export function occurrenceBody(v: Fields, id: Identity, revive: boolean): GEvent {
   return {

@@ -10,7 +10,7 @@ import {
   googleUpdated,
   masterBody,
   masterPatch,
-  occurrenceBody,
+  occurrencePatch,
   privateProps,
   PROP,
   remoteCanon,
@@ -322,7 +322,7 @@ export class MirrorExport {
     try {
       const res = await this.call(link, google, 'events.patch', () =>
         google.api.events.patch(
-          { calendarId: link.calendarId, eventId: inst.id, sendUpdates: 'none', requestBody: occurrenceBody(target, this.identity(row), inst.cancelled) },
+          { calendarId: link.calendarId, eventId: inst.id, sendUpdates: 'none', requestBody: occurrencePatch(target, inst.values, this.identity(row), inst.cancelled) },
           inst.etag ? { headers: { 'If-Match': inst.etag } } : {},
         ),
       );

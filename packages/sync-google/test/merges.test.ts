@@ -4,7 +4,7 @@
  * on either side.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEvent, deleteEvent, getEvent, restoreEvent, updateEvent } from '@kith/model';
+import { createEvent, deleteEvent, editOccurrence, getEvent, restoreEvent, updateEvent } from '@kith/model';
 import { googleIdFor } from '../src/runner.js';
 import { diff, edit, linkedRoom, me, startRig, type Rig } from './helpers.js';
 
@@ -170,5 +170,35 @@ describe('mass deletions', () => {
     // A decision is used once: a later (small) deletion is applied as usual, a later mass one is held again.
     expect((await rig.worker.status(roomId))!.status).toBe('active');
     expect(rig.worker.store.link(roomId)!.massDelete).toBeNull();
+  });
+});
+
+describe('edit all on a series', () => {
+  it('sends edited occurrences only the field the series edit changed', async () => {
+    rig = await startRig();
+    const { roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => {
+      const sid = createEvent(doc, { title: 'Swim', start: '2027-09-07T17:00', end: '2027-09-07T18:00', tz: 'Europe/Berlin', rrule: 'FREQ=WEEKLY;COUNT=6' }, me);
+      editOccurrence(doc, sid, '2027-09-14', { title: 'Swim gala' }, me);
+      editOccurrence(doc, sid, '2027-09-21', { start: '2027-09-22T10:00', end: '2027-09-22T11:30' }, me);
+      return sid;
+    });
+    await rig.worker.syncNow(roomId);
+    const master = googleIdFor(roomId, id, '', 0);
+    const exceptions = new Set((rig.fake.events(calendarId) as any[]).filter((e) => e.recurringEventId === master).map((e) => e.id as string));
+    expect(exceptions.size).toBe(2);
+    const logged = rig.fake.stats().writeLog.length;
+
+    await edit(rig, roomId, (doc) => updateEvent(doc, id, { location: 'City pool' }, me));
+    await rig.worker.syncNow(roomId);
+    const writes = rig.fake.stats().writeLog.slice(logged);
+    const toExceptions = writes.filter((w) => w.eventId !== null && exceptions.has(w.eventId));
+    for (const w of toExceptions) expect(w.fields, `fields sent to ${w.eventId}`).toEqual(['extendedProperties', 'location']);
+    const all = rig.fake.events(calendarId) as any[];
+    expect(all.filter((e) => exceptions.has(e.id)).map((e) => [e.summary, e.location]).sort()).toEqual([
+      ['Swim gala', 'City pool'],
+      ['Swim', 'City pool'],
+    ]);
+    expect(await diff(rig, roomId, calendarId)).toEqual(clean);
   });
 });
