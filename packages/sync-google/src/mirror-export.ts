@@ -100,31 +100,34 @@ export class MirrorExport {
     const order = [...kithIds].sort();
     const outcome: ExportOutcome = { rest: [], settled: [], failed: [] };
     const start = this.requests;
-    for (let index = 0; index < order.length; index++) {
-      const kithId = order[index]!;
-      if (this.requests - start >= this.options.exportBatch) {
-        outcome.rest = order.slice(index);
-        break;
-      }
-      if (deferred.has(kithId)) continue;
-      const roomEvent = snap.get(kithId);
-      // Never delete in Google for an event the room does not hold at all (purged, or adoption pending).
-      if (!roomEvent) continue;
-      try {
-        for (const [part, ours] of roomEvent.parts) await this.exportPart(link, google, kithId, part, ours);
-        for (const row of store.mirrorByKithId(this.roomId, kithId)) {
-          if (roomEvent.parts.has(row.part)) continue;
-          if (row.state === 'synced' || row.state === 'inserting') await this.deletePart(link, google, row);
+    let next = 0;
+    let fatal: { err: unknown } | null = null;
+    // A few events at a time (each event's steps stay in order): Google answers a write in a few hundred ms,
+    // so one at a time would stay far below the per-user rate the token bucket allows.
+    const lane = async (): Promise<void> => {
+      while (!fatal && next < order.length && this.requests - start < this.options.exportBatch) {
+        const kithId = order[next++]!;
+        if (deferred.has(kithId)) continue;
+        const roomEvent = snap.get(kithId);
+        // Never delete in Google for an event the room does not hold at all (purged, or adoption pending).
+        if (!roomEvent) continue;
+        try {
+          for (const [part, ours] of roomEvent.parts) await this.exportPart(link, google, kithId, part, ours);
+          for (const row of store.mirrorByKithId(this.roomId, kithId)) {
+            if (roomEvent.parts.has(row.part)) continue;
+            if (row.state === 'synced' || row.state === 'inserting') await this.deletePart(link, google, row);
+          }
+          outcome.settled.push(kithId);
+        } catch (err) {
+          if (err instanceof GoogleFailure && err.kind === 'transient') outcome.failed.push({ kithId, failure: err });
+          else fatal ??= { err };
         }
-        outcome.settled.push(kithId);
-      } catch (err) {
-        if (err instanceof GoogleFailure && err.kind === 'transient') {
-          outcome.failed.push({ kithId, failure: err });
-          continue;
-        }
-        throw err;
       }
-    }
+    };
+    // Every lane finishes the event it is on before the batch ends, also when another one failed.
+    await Promise.all(Array.from({ length: this.options.exportConcurrency }, lane));
+    if (fatal) throw (fatal as { err: unknown }).err;
+    outcome.rest = order.slice(next);
     return outcome;
   }
 

@@ -36,9 +36,9 @@ describe('conflicts per field', () => {
     const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Dinner', start: '2027-06-01T18:00', end: '2027-06-01T20:00', tz: 'UTC' }, me));
     await rig.worker.syncNow(roomId);
     const gid = googleIdFor(roomId, id, '', 0);
-    // 200 more events for Google: the export of them is in progress during the edits below.
+    // 100 more events for Google: the export of them (10 requests/s) is in progress during the edits below.
     await edit(rig, roomId, (doc) => {
-      for (let i = 0; i < 200; i++) createEvent(doc, { title: `Bulk ${i}`, start: '2027-07-01', end: '2027-07-02' }, me);
+      for (let i = 0; i < 100; i++) createEvent(doc, { title: `Bulk ${i}`, start: '2027-07-01', end: '2027-07-02' }, me);
     });
     await until('the bulk export to start', () => (rig!.fake.stats().requests['events.insert'] ?? 0) > 5);
 
