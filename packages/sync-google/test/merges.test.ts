@@ -119,6 +119,23 @@ describe('restores from the trash', () => {
   });
 });
 
+describe('restores after the trash was emptied', () => {
+  it('re-creates under a new id an event restored in the room after Google purged it from its trash', async () => {
+    rig = await startRig({ fake: { trashRetentionMs: 50 } });
+    const { roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Old photos', start: '2027-06-05', end: '2027-06-06' }, me));
+    await rig.worker.syncNow(roomId);
+    await edit(rig, roomId, (doc) => deleteEvent(doc, id, me));
+    await rig.worker.syncNow(roomId);
+    await sleep(100);
+    await edit(rig, roomId, (doc) => restoreEvent(doc, id, me));
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(calendarId, googleIdFor(roomId, id, '', 0))).toMatchObject({ status: 'cancelled' });
+    expect(rig.fake.event(calendarId, googleIdFor(roomId, id, '', 1))).toMatchObject({ status: 'confirmed', summary: 'Old photos' });
+    expect(await diff(rig, roomId, calendarId)).toEqual(clean);
+  });
+});
+
 describe('mass deletions', () => {
   it('holds the link when Google loses more events than the limit at once, until an owner undoes or applies it', { timeout: 60_000 }, async () => {
     rig = await startRig({ worker: { massDeleteLimit: 10 } });
