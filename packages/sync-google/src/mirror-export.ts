@@ -4,6 +4,7 @@
  * each step saved in its row before the next; Google changing under us sends the part back through the
  * import's merge.
  */
+import { getEvent, restoreEvent } from '@kith/model';
 import {
   defaultsFor,
   googleOccurrence,
@@ -21,11 +22,11 @@ import {
   type RemoteException,
 } from './canon.js';
 import { classify, GoogleFailure, type GoogleClients } from './google.js';
-import type { MirrorTools, RunnerContext, Step } from './mirror-context.js';
+import { LinkPaused, mirrorOpContext, type MirrorTools, type RunnerContext, type Step } from './mirror-context.js';
 import type { MirrorImport } from './mirror-import.js';
 import { fetchEvent, findInstance } from './mirror-fetch.js';
 import { MirrorRows } from './mirror-rows.js';
-import { emptyRemote, foldException, foldMaster, remoteOf, snapshot, type GEvent } from './mirror-state.js';
+import { emptyRemote, foldException, foldMaster, remoteOf, snapshot, type GEvent, type Snapshot } from './mirror-state.js';
 import type { ResolvedOptions } from './options.js';
 import type { LinkRow, MirrorRow } from './store.js';
 
@@ -98,6 +99,7 @@ export class MirrorExport {
     const rows = store.mirrorRows(this.roomId);
     const kithIds = ids === 'all' ? new Set([...snap.keys(), ...rows.map((r) => r.kithId)]) : ids;
     const order = [...kithIds].sort();
+    await this.holdMassDeletion(link, order, snap);
     const outcome: ExportOutcome = { rest: [], settled: [], failed: [] };
     const start = this.requests;
     let next = 0;
@@ -129,6 +131,39 @@ export class MirrorExport {
     if (fatal) throw (fatal as { err: unknown }).err;
     outcome.rest = order.slice(next);
     return outcome;
+  }
+
+  /**
+   * Many of the room's events deleted at once (more than `massDeleteLimit` with a copy in Google): hold the link
+   * for an owner rather than emptying the family's Google calendar. `apply` deletes them in Google; `restore`
+   * brings them back in the room (Kith deletions are soft), so nothing is deleted in Google.
+   */
+  private async holdMassDeletion(link: LinkRow, order: string[], snap: Snapshot): Promise<void> {
+    const { store, options, host, life } = this.ctx;
+    const deleted = order.filter((kithId) => {
+      const roomEvent = snap.get(kithId);
+      return roomEvent?.deleted === true && store.mirrorByKithId(this.roomId, kithId).some((r) => r.state === 'synced');
+    });
+    if (deleted.length <= options.massDeleteLimit) return;
+    const decision = store.link(this.roomId)?.massDelete ?? link.massDelete;
+    if (decision === 'apply') {
+      store.updateLink(this.roomId, { massDelete: null }, options.now());
+      return;
+    }
+    if (decision === 'restore') {
+      await host.editRoom(this.roomId, (doc) => {
+        life.check();
+        for (const kithId of deleted) if (getEvent(doc, kithId)?.deleted) restoreEvent(doc, kithId, mirrorOpContext(options));
+      });
+      life.check();
+      for (const kithId of deleted) snap.delete(kithId);
+      store.updateLink(this.roomId, { massDelete: null }, options.now());
+      return;
+    }
+    const message = `${deleted.length} of this room's events were deleted at once (more than ${options.massDeleteLimit}); an owner must apply the deletion in Google or undo it`;
+    options.logger.warn({ roomId: this.roomId, deletions: deleted.length }, 'mass deletion in the room; link held for an owner');
+    store.updateLink(this.roomId, { status: 'awaiting_confirmation', statusReason: 'MASS_DELETE_IN_ROOM', lastError: message, lastErrorAt: options.now() }, options.now());
+    throw new LinkPaused();
   }
 
   private async exportPart(link: LinkRow, google: GoogleClients, kithId: string, part: string, local: PartCanon): Promise<void> {

@@ -19,7 +19,7 @@ import type { RemoteState } from './canon.js';
 /** awaiting_confirmation: a mass deletion is held until an owner applies or undoes it (`massDelete`). */
 export type LinkStatus = 'active' | 'needs_reauth' | 'paused' | 'awaiting_confirmation';
 
-/** An owner's answer to a held mass deletion: delete in the room too, or bring the events back in Google. */
+/** An owner's answer to a held mass deletion: carry it out on the other side too, or bring the events back. */
 export type MassDeleteDecision = 'apply' | 'restore';
 
 export interface LinkRow {

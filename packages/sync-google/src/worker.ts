@@ -240,8 +240,9 @@ export class GoogleSyncWorker {
   }
 
   /**
-   * An owner's answer to a mass deletion in Google that holds the link: `apply` deletes the events in the room
-   * too, `restore` brings them back in Google. False when the link is not waiting for one.
+   * An owner's answer to a mass deletion that holds the link: `apply` carries it out on the other side too,
+   * `restore` brings the events back where they were deleted (Google, or the room). False when the link is not
+   * waiting for one.
    */
   decideMassDelete(roomId: string, decision: MassDeleteDecision): boolean {
     const link = this.store.link(roomId);

@@ -219,3 +219,40 @@ describe('edit all on a series', () => {
     expect(await diff(rig, roomId, calendarId)).toEqual(clean);
   });
 });
+
+describe('mass deletions in the room', () => {
+  it('holds the link before deleting more events in Google than the limit, until an owner undoes or applies it', { timeout: 60_000 }, async () => {
+    rig = await startRig({ worker: { massDeleteLimit: 10 } });
+    const { roomId, calendarId, token } = await linkedRoom(rig);
+    const ids = await edit(rig, roomId, (doc) =>
+      Array.from({ length: 15 }, (_, i) => createEvent(doc, { title: `Kept ${i}`, start: '2027-10-01', end: '2027-10-02' }, me)),
+    );
+    await rig.worker.syncNow(roomId);
+    const live = () => (rig!.fake.events(calendarId) as any[]).filter((e) => e.status !== 'cancelled').length;
+    const roomLive = async () => (await rig!.kith.sync.readRoom(roomId, (doc) => ids.filter((id) => getEvent(doc, id)?.deleted === null))).length;
+    expect(live()).toBe(15);
+
+    await edit(rig, roomId, (doc) => ids.forEach((id) => deleteEvent(doc, id, me)));
+    await rig.worker.syncNow(roomId);
+    const status = await rig.appApi.request('GET', `/rooms/${roomId}/google`, { token });
+    expect(status.body).toMatchObject({ status: 'awaiting_confirmation', reason: 'MASS_DELETE_IN_ROOM' });
+    expect(live()).toBe(15);
+
+    // Undo: the room gets them back, Google never lost them.
+    expect((await rig.appApi.request('POST', `/rooms/${roomId}/google/deletions/restore`, { token })).status).toBe(204);
+    await until('the events back in the room', async () => (await roomLive()) === 15);
+    await rig.worker.syncNow(roomId);
+    expect((await rig.worker.status(roomId))!.status).toBe('active');
+    expect(live()).toBe(15);
+    expect(await diff(rig, roomId, calendarId)).toEqual(clean);
+
+    // Deleted again, and the owner agrees: Google deletes them too.
+    await edit(rig, roomId, (doc) => ids.forEach((id) => deleteEvent(doc, id, me)));
+    await rig.worker.syncNow(roomId);
+    expect((await rig.worker.status(roomId))!.reason).toBe('MASS_DELETE_IN_ROOM');
+    expect((await rig.appApi.request('POST', `/rooms/${roomId}/google/deletions/apply`, { token })).status).toBe(204);
+    await until('the deletions in Google', () => live() === 0, 20_000);
+    expect(await roomLive()).toBe(0);
+    expect(rig.worker.store.link(roomId)!.massDelete).toBeNull();
+  });
+});
