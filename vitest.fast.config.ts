@@ -33,6 +33,9 @@ export const SLOW_TRIALS = [
   'packages/client/test/auth-sync.test.ts',
   'packages/sync-google/test/oauth.test.ts',
   'packages/sync-google/test/resilience.test.ts',
+  // The Google mirror at Google's real request rate (bulk exports of 100–300 events, real backoff): ~1 min each.
+  'packages/sync-google/test/head-of-line.test.ts',
+  'packages/sync-google/test/merges.test.ts',
   // Calendar imports up to the size caps (about a minute on a loaded machine).
   'packages/server/test/hardening-import.test.ts',
   // PostgreSQL: the storage contract run against both storages, and the shared-secret check.

@@ -59,6 +59,7 @@ export function createContext(options: FakeGoogleOptions): FakeContext {
     baseUrl,
     defaultTimeZone: options.defaultTimeZone ?? 'UTC',
     updatedMinMaxAgeMs: options.updatedMinMaxAgeMs ?? 28 * 24 * 3_600_000,
+    trashRetentionMs: options.trashRetentionMs ?? 30 * 24 * 3_600_000,
     expansionHorizonDays: options.expansionHorizonDays ?? 730,
     shortPages: options.shortPages ?? false,
     onChange: (calendarId) => push.notify(calendarId),

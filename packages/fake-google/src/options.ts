@@ -29,6 +29,11 @@ export interface FakeGoogleOptions {
   channelMaxTtlMs?: number;
   /** How far back `updatedMin` may reach before 410 `updatedMinTooLongAgo` (default 28 days). */
   updatedMinMaxAgeMs?: number;
+  /**
+   * How long a deleted event stays in the trash, restorable by its organizer with `status: "confirmed"`
+   * (default 30 days, like Google); after that a restore answers 404 (its id stays taken: insert gets 409).
+   */
+  trashRetentionMs?: number;
   /** How far open-ended series are expanded when no `timeMax` is given (default 730 days). */
   expansionHorizonDays?: number;
   /** Randomly short or empty list pages that still carry a `nextPageToken` (Google may do this; default false). */

@@ -11,9 +11,12 @@ export interface FakeStats {
   faults: Record<string, number>;
   /** Invitation emails Google would have sent (attendees on writes with `sendUpdates` all/externalOnly). */
   invitationsSent: number;
+  /** The last writes applied (at most 1000): route, event id and the top-level fields the body carried. */
+  writeLog: Array<{ route: string; eventId: string | null; fields: string[] }>;
 }
 
-const emptyStats = (): FakeStats => ({ requests: {}, writes: {}, statuses: {}, faults: {}, invitationsSent: 0 });
+const emptyStats = (): FakeStats => ({ requests: {}, writes: {}, statuses: {}, faults: {}, invitationsSent: 0, writeLog: [] });
+const WRITE_LOG_MAX = 1000;
 const bump = (rec: Record<string, number>, key: string, by = 1): void => {
   rec[key] = (rec[key] ?? 0) + by;
 };
@@ -25,8 +28,11 @@ export class StatsRecorder {
     bump(this.stats.requests, route);
   }
 
-  write(route: string): void {
+  write(route: string, eventId?: string, body?: unknown): void {
     bump(this.stats.writes, route);
+    const fields = body !== null && typeof body === 'object' && !Array.isArray(body) ? Object.keys(body).sort() : [];
+    this.stats.writeLog.push({ route, eventId: eventId ?? null, fields });
+    if (this.stats.writeLog.length > WRITE_LOG_MAX) this.stats.writeLog.splice(0, this.stats.writeLog.length - WRITE_LOG_MAX);
   }
 
   status(route: string, statusCode: number): void {

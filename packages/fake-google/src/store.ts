@@ -31,6 +31,8 @@ export interface StoreOptions {
   defaultTimeZone: string;
   /** How far `updatedMin` may reach back before 410 `updatedMinTooLongAgo`. */
   updatedMinMaxAgeMs: number;
+  /** How long a deleted event can be restored (`status: "confirmed"`) before it is purged from the trash. */
+  trashRetentionMs: number;
   /** Days after max(now, series start) that open-ended series are expanded to. */
   expansionHorizonDays: number;
   /** When true, list pages are randomly short or empty (Google may do this), still with a nextPageToken. */
@@ -311,6 +313,10 @@ export class FakeCalendarStore {
     if (opts.replace && ev.status === 'cancelled' && !ev.recurringEventId) {
       // Google answers PUT on a deleted event with 403 (google-api-python-client #210, #846).
       throw errors.forbidden();
+    }
+    if (ev.status === 'cancelled' && !ev.recurringEventId && this.opts.now() - ev.updated > this.opts.trashRetentionMs) {
+      // Out of the trash: no longer restorable (or editable); the id stays taken.
+      throw errors.notFound();
     }
     const isException = Boolean(ev.recurringEventId);
     const merged = opts.replace ? { ...body } : mergePatch(this.render.inputForm(ev, cal), body);

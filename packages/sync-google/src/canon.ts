@@ -56,7 +56,16 @@ export interface RemoteState {
   /** `master.exdates` are the EXDATE lines only; cancelled exceptions are in `ex`. */
   master: MasterCanon | null;
   ex: Record<string, RemoteException>;
+  /**
+   * Per master field (`MASTER_FIELDS`): Google's `updated` when the field's current value was first seen, so a
+   * conflict is settled by when that field changed, not by the event's latest change. Missing: `updated`.
+   */
+  times?: Record<string, number>;
 }
+
+/** The master fields a conflict is settled for one by one (sets merge member by member instead). */
+export const MASTER_FIELDS = ['title', 'description', 'location', 'time', 'rrule'] as const;
+export type MasterField = (typeof MASTER_FIELDS)[number];
 
 export interface RemoteException {
   id: string;
@@ -497,6 +506,26 @@ export function masterPatch(want: MasterCanon, have: MasterCanon, exdateLines: s
   return patch;
 }
 
+/**
+ * What an occurrence's exception needs to become `want`: only the fields that differ from what Google holds
+ * (`have`), so an "edit all" that changes one field of the series sends that field to each edited occurrence,
+ * not a full copy over fields changed in Google meanwhile. A full body when Google's values are unknown or the
+ * occurrence is revived.
+ */
+export function occurrencePatch(want: Fields, have: Fields | null, id: Identity, revive: boolean): GEvent {
+  if (!have || revive) return occurrenceBody(want, id, revive);
+  const patch: GEvent = {};
+  if (want.title !== have.title) patch.summary = want.title;
+  if (want.description !== have.description) patch.description = want.description;
+  if (want.location !== have.location) patch.location = want.location;
+  if (!same(want.time, have.time)) Object.assign(patch, timeToGoogle(want.time, true));
+  const whoChanged = !same(want.participants, have.participants);
+  patch.extendedProperties = {
+    private: { ...identityProps(id), ...(whoChanged ? participantProps(want.participants, true) : {}) } as Record<string, string>,
+  };
+  return patch;
+}
+
 /** A full exception body for one occurrence. */
 export function occurrenceBody(v: Fields, id: Identity, revive: boolean): GEvent {
   return {
@@ -523,24 +552,31 @@ function mergeSet(base: string[], local: string[], remote: string[]): string[] {
   return [...out].sort();
 }
 
-function pick<T>(base: T, local: T, remote: T, localWins: boolean): T {
+function pick<T>(base: T, local: T, remote: T, localWins: () => boolean): T {
   if (same(local, base)) return remote;
   if (same(remote, base)) return local;
   if (same(local, remote)) return local;
-  return localWins ? local : remote;
+  return localWins() ? local : remote;
 }
 
 /**
- * Three-way merge of one part, field by field, against the last state both sides agreed on. Sets merge
- * member by member; a field changed on both sides goes to the side changed last (`localWins`).
+ * Which side changed a field last: `title`, `description`, `location`, `time`, `rrule`, or `ov:<occKey>` for
+ * one occurrence. True when the room's change of it is the later one.
  */
-export function merge3(base: PartCanon, local: PartCanon, remote: PartCanon, localWins: boolean): PartCanon {
+export type LocalWins = (field: MasterField | `ov:${string}`) => boolean;
+
+/**
+ * Three-way merge of one part, field by field, against the last state both sides agreed on. Sets merge
+ * member by member; a field changed on both sides goes to the side that changed that field last.
+ */
+export function merge3(base: PartCanon, local: PartCanon, remote: PartCanon, localWins: LocalWins | boolean): PartCanon {
+  const wins: LocalWins = typeof localWins === 'boolean' ? () => localWins : localWins;
   const merged: PartCanon = {
-    title: pick(base.title, local.title, remote.title, localWins),
-    description: pick(base.description, local.description, remote.description, localWins),
-    location: pick(base.location, local.location, remote.location, localWins),
-    time: pick(base.time, local.time, remote.time, localWins),
-    rrule: pick(base.rrule, local.rrule, remote.rrule, localWins),
+    title: pick(base.title, local.title, remote.title, () => wins('title')),
+    description: pick(base.description, local.description, remote.description, () => wins('description')),
+    location: pick(base.location, local.location, remote.location, () => wins('location')),
+    time: pick(base.time, local.time, remote.time, () => wins('time')),
+    rrule: pick(base.rrule, local.rrule, remote.rrule, () => wins('rrule')),
     participants: mergeSet(base.participants, local.participants, remote.participants),
     colorId: pick(base.colorId, local.colorId, remote.colorId, localWins),
     exdates: mergeSet(base.exdates, local.exdates, remote.exdates),
@@ -550,7 +586,7 @@ export function merge3(base: PartCanon, local: PartCanon, remote: PartCanon, loc
   const keys = new Set([...Object.keys(base.ov), ...Object.keys(local.ov), ...Object.keys(remote.ov)]);
   for (const k of [...keys].sort()) {
     if (merged.exdates.includes(k)) continue;
-    const v = pick(base.ov[k] ?? null, local.ov[k] ?? null, remote.ov[k] ?? null, localWins);
+    const v = pick(base.ov[k] ?? null, local.ov[k] ?? null, remote.ov[k] ?? null, () => wins(`ov:${k}`));
     if (v) merged.ov[k] = v;
   }
   // A time-of-day change of the series moves every default occurrence: keep the overrides that still differ.

@@ -153,6 +153,15 @@ export interface CallStats {
   failures: Record<string, number>;
 }
 
+export interface CallOptions {
+  /**
+   * Attempts on 5xx and network errors before giving up (default `maxAttempts`). The export uses 1: a write
+   * Google keeps refusing is retried on its own per-event schedule instead of holding up every other change.
+   * Rate limits apply to the whole user and are always waited out here.
+   */
+  transientAttempts?: number;
+}
+
 /** Runs one Google call with rate limiting and backoff; throws a classified GoogleFailure when it gives up. */
 export class Caller {
   readonly stats: CallStats = { requests: 0, retries: 0, failures: {} };
@@ -172,8 +181,9 @@ export class Caller {
    * revoked grant then surfaces as invalid_grant). `forceRefreshOnFailure` is not used: it would also refresh
    * on every 403 rate-limit answer and resend at once, ignoring our backoff.
    */
-  async call<T>(bucket: TokenBucket, what: string, fn: () => Promise<T>, auth?: OAuth2Client): Promise<T> {
+  async call<T>(bucket: TokenBucket, what: string, fn: () => Promise<T>, auth?: OAuth2Client, opts: CallOptions = {}): Promise<T> {
     let consecutive401 = 0;
+    const transientAttempts = opts.transientAttempts ?? this.o.maxAttempts;
     for (let attempt = 0; ; attempt++) {
       this.life.check();
       await bucket.take(this.life);
@@ -191,7 +201,9 @@ export class Caller {
           consecutive401 += 1;
           if (auth) auth.setCredentials({ ...auth.credentials, expiry_date: 1 });
         }
-        const retryable = f.kind === 'rate' || (f.kind === 'transient' && consecutive401 < 3);
+        // A 401 is retried after a refresh even when other transient failures are left to the caller.
+        const retryable =
+          f.kind === 'rate' || (f.kind === 'transient' && (f.status === 401 ? consecutive401 < 3 : attempt + 1 < transientAttempts));
         if (!retryable || attempt + 1 >= this.o.maxAttempts) throw f;
         if (f.kind === 'rate') bucket.drain();
         this.stats.retries += 1;

@@ -1,6 +1,6 @@
 /** What the import and the export of one link share with the runner that drives their cycles. */
 import type { OpContext } from '@kith/model';
-import type { Caller, GoogleClients, Life, TokenBucket } from './google.js';
+import type { Caller, CallOptions, GoogleClients, Life, TokenBucket } from './google.js';
 import { SYNC_ORIGIN, type GoogleSyncHost, type ResolvedOptions } from './options.js';
 import type { Secrets } from './secrets.js';
 import type { LinkRow, StateStore } from './store.js';
@@ -23,10 +23,12 @@ export interface MirrorTools {
   readonly roomId: string;
   /** Counters for tests and the status route. */
   readonly counters: { imported: number; exported: number };
+  /** When a person last changed a field of a part in the room (`ov:<occKey>` for an occurrence), if known. */
+  fieldTime(kithId: string, part: string, field: string): number | undefined;
   /** The event differs from Google: export it in this cycle (or the next). */
   markDirty(kithId: string): void;
   /** One Google call under the link user's rate limit, with retries. */
-  call<T>(link: LinkRow, google: GoogleClients, what: string, fn: () => Promise<T>): Promise<T>;
+  call<T>(link: LinkRow, google: GoogleClients, what: string, fn: () => Promise<T>, opts?: CallOptions): Promise<T>;
 }
 
 /** Writes to the room are made as the mirror, so its own observers can tell them from people's edits. */

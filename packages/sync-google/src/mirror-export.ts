@@ -4,13 +4,14 @@
  * each step saved in its row before the next; Google changing under us sends the part back through the
  * import's merge.
  */
+import { getEvent, restoreEvent } from '@kith/model';
 import {
   defaultsFor,
   googleOccurrence,
   googleUpdated,
   masterBody,
   masterPatch,
-  occurrenceBody,
+  occurrencePatch,
   privateProps,
   PROP,
   remoteCanon,
@@ -21,13 +22,20 @@ import {
   type RemoteException,
 } from './canon.js';
 import { classify, GoogleFailure, type GoogleClients } from './google.js';
-import type { MirrorTools, RunnerContext, Step } from './mirror-context.js';
+import { LinkPaused, mirrorOpContext, type MirrorTools, type RunnerContext, type Step } from './mirror-context.js';
 import type { MirrorImport } from './mirror-import.js';
 import { fetchEvent, findInstance } from './mirror-fetch.js';
 import { MirrorRows } from './mirror-rows.js';
-import { emptyRemote, foldException, foldMaster, remoteOf, snapshot, type GEvent } from './mirror-state.js';
+import { emptyRemote, foldException, foldMaster, remoteOf, snapshot, type GEvent, type Snapshot } from './mirror-state.js';
 import type { ResolvedOptions } from './options.js';
 import type { LinkRow, MirrorRow } from './store.js';
+
+/** What one batch of an export did: events not reached yet, events in step now, events Google refused for now. */
+export interface ExportOutcome {
+  rest: string[];
+  settled: string[];
+  failed: Array<{ kithId: string; failure: GoogleFailure }>;
+}
 
 /** What one part's export sent last, to tell a normalising Google from a real change. */
 interface ExportMemo {
@@ -59,8 +67,13 @@ export class MirrorExport {
     return this.tools.ctx.options;
   }
 
+  /** Google requests made by this export so far (what a batch is measured in). */
+  private requests = 0;
+
   private call<T>(link: LinkRow, google: GoogleClients, what: string, fn: () => Promise<T>): Promise<T> {
-    return this.tools.call(link, google, what, fn);
+    this.requests += 1;
+    // No in-line retries of 5xx: one refused event must not hold up the others (the runner retries it).
+    return this.tools.call(link, google, what, fn, { transientAttempts: 1 });
   }
 
   private readonly onReadError = (err: unknown, eventId: string): void => {
@@ -73,22 +86,84 @@ export class MirrorExport {
     return snap.get(kithId)?.parts.get(part) ?? null;
   }
 
-  async exportChanges(link: LinkRow, google: GoogleClients, ids: Set<string> | 'all'): Promise<void> {
+  /**
+   * Exports the given events (or all), in order, until `exportBatch` Google requests were made: the rest is
+   * returned for the next batch, so the runner can list Google's changes in between. An event Google refuses
+   * with a 5xx or a network error is returned as failed (the runner retries it on its own backoff) and the
+   * others go on; events in `deferred` are waiting for such a retry and are skipped.
+   */
+  async exportChanges(link: LinkRow, google: GoogleClients, ids: Set<string> | 'all', deferred: { has(kithId: string): boolean }): Promise<ExportOutcome> {
     const { host, store, life } = this.ctx;
     const snap = await host.readRoom(this.roomId, (doc) => snapshot(doc, ids, link.calendarTz, this.onReadError));
     life.check();
     const rows = store.mirrorRows(this.roomId);
     const kithIds = ids === 'all' ? new Set([...snap.keys(), ...rows.map((r) => r.kithId)]) : ids;
-    for (const kithId of [...kithIds].sort()) {
-      const roomEvent = snap.get(kithId);
-      // Never delete in Google for an event the room does not hold at all (purged, or adoption pending).
-      if (!roomEvent) continue;
-      for (const [part, ours] of roomEvent.parts) await this.exportPart(link, google, kithId, part, ours);
-      for (const row of store.mirrorByKithId(this.roomId, kithId)) {
-        if (roomEvent.parts.has(row.part)) continue;
-        if (row.state === 'synced' || row.state === 'inserting') await this.deletePart(link, google, row);
+    const order = [...kithIds].sort();
+    await this.holdMassDeletion(link, order, snap);
+    const outcome: ExportOutcome = { rest: [], settled: [], failed: [] };
+    const start = this.requests;
+    let next = 0;
+    let fatal: { err: unknown } | null = null;
+    // A few events at a time (each event's steps stay in order): Google answers a write in a few hundred ms,
+    // so one at a time would stay far below the per-user rate the token bucket allows.
+    const lane = async (): Promise<void> => {
+      while (!fatal && next < order.length && this.requests - start < this.options.exportBatch) {
+        const kithId = order[next++]!;
+        if (deferred.has(kithId)) continue;
+        const roomEvent = snap.get(kithId);
+        // Never delete in Google for an event the room does not hold at all (purged, or adoption pending).
+        if (!roomEvent) continue;
+        try {
+          for (const [part, ours] of roomEvent.parts) await this.exportPart(link, google, kithId, part, ours);
+          for (const row of store.mirrorByKithId(this.roomId, kithId)) {
+            if (roomEvent.parts.has(row.part)) continue;
+            if (row.state === 'synced' || row.state === 'inserting') await this.deletePart(link, google, row);
+          }
+          outcome.settled.push(kithId);
+        } catch (err) {
+          if (err instanceof GoogleFailure && err.kind === 'transient') outcome.failed.push({ kithId, failure: err });
+          else fatal ??= { err };
+        }
       }
+    };
+    // Every lane finishes the event it is on before the batch ends, also when another one failed.
+    await Promise.all(Array.from({ length: this.options.exportConcurrency }, lane));
+    if (fatal) throw (fatal as { err: unknown }).err;
+    outcome.rest = order.slice(next);
+    return outcome;
+  }
+
+  /**
+   * Many of the room's events deleted at once (more than `massDeleteLimit` with a copy in Google): hold the link
+   * for an owner rather than emptying the family's Google calendar. `apply` deletes them in Google; `restore`
+   * brings them back in the room (Kith deletions are soft), so nothing is deleted in Google.
+   */
+  private async holdMassDeletion(link: LinkRow, order: string[], snap: Snapshot): Promise<void> {
+    const { store, options, host, life } = this.ctx;
+    const deleted = order.filter((kithId) => {
+      const roomEvent = snap.get(kithId);
+      return roomEvent?.deleted === true && store.mirrorByKithId(this.roomId, kithId).some((r) => r.state === 'synced');
+    });
+    if (deleted.length <= options.massDeleteLimit) return;
+    const decision = store.link(this.roomId)?.massDelete ?? link.massDelete;
+    if (decision === 'apply') {
+      store.updateLink(this.roomId, { massDelete: null }, options.now());
+      return;
     }
+    if (decision === 'restore') {
+      await host.editRoom(this.roomId, (doc) => {
+        life.check();
+        for (const kithId of deleted) if (getEvent(doc, kithId)?.deleted) restoreEvent(doc, kithId, mirrorOpContext(options));
+      });
+      life.check();
+      for (const kithId of deleted) snap.delete(kithId);
+      store.updateLink(this.roomId, { massDelete: null }, options.now());
+      return;
+    }
+    const message = `${deleted.length} of this room's events were deleted at once (more than ${options.massDeleteLimit}); an owner must apply the deletion in Google or undo it`;
+    options.logger.warn({ roomId: this.roomId, deletions: deleted.length }, 'mass deletion in the room; link held for an owner');
+    store.updateLink(this.roomId, { status: 'awaiting_confirmation', statusReason: 'MASS_DELETE_IN_ROOM', lastError: message, lastErrorAt: options.now() }, options.now());
+    throw new LinkPaused();
   }
 
   private async exportPart(link: LinkRow, google: GoogleClients, kithId: string, part: string, local: PartCanon): Promise<void> {
@@ -150,6 +225,10 @@ export class MirrorExport {
     if (row.failedLocal !== null && row.failedLocal === stableJson(ours)) return 'done';
 
     if (row.state === 'inserting' || !row.remote) {
+      // What this insert sends is recorded first: if its answer is lost and Google's copy is edited before the
+      // retry, the merge needs it as the base (else the retry would take back the edit).
+      const sent = row.sent ?? stableJson(ours);
+      if (row.state === 'inserting' && row.sent == null) row = this.rows.save(row, { sent });
       try {
         const res = await this.call(link, google, 'events.insert', () =>
           google.api.events.insert({ calendarId: link.calendarId, sendUpdates: 'none', requestBody: { ...masterBody(ours, this.identity(row!)), id: row!.googleId } }),
@@ -164,8 +243,15 @@ export class MirrorExport {
           const got = await fetchEvent(this.tools, link, google, row.googleId);
           const props = got ? privateProps(got) : {};
           if (got && props[PROP.kithId] === kithId && props[PROP.room] === this.roomId && (props[PROP.part] ?? '') === part) {
-            this.rows.save(row, { state: got.status === 'cancelled' ? 'gone' : 'synced', remote: remoteOf(got, calTz) });
-            return 'again';
+            if (got.status === 'cancelled') {
+              this.rows.save(row, { state: 'gone', remote: remoteOf(got, calTz) });
+              return 'again';
+            }
+            // Ours from the attempt whose answer was lost, maybe edited in Google since: a three-way merge with
+            // what that attempt sent as the base keeps both sides' changes.
+            const adopted = this.rows.save(row, { state: 'synced' });
+            await this.mirrorImport.absorb(link, [{ row: adopted, rs: remoteOf(got, calTz), prev: null, base: JSON.parse(sent) as PartCanon }]);
+            return 'reread';
           }
           return this.rows.bumpGeneration(row);
         }
@@ -250,7 +336,7 @@ export class MirrorExport {
         ),
       );
       this.tools.counters.exported += 1;
-      this.rows.save(row, { state: 'synced', remote: remoteOf(res.data, link.calendarTz, rs.ex), failedLocal: null, error: null });
+      this.rows.save(row, { state: 'synced', remote: remoteOf(res.data, link.calendarTz, rs.ex, rs), failedLocal: null, error: null });
       return 'again';
     } catch (err) {
       const failure = classify(err);
@@ -274,7 +360,7 @@ export class MirrorExport {
     try {
       const res = await this.call(link, google, 'events.patch', () =>
         google.api.events.patch(
-          { calendarId: link.calendarId, eventId: inst.id, sendUpdates: 'none', requestBody: occurrenceBody(target, this.identity(row), inst.cancelled) },
+          { calendarId: link.calendarId, eventId: inst.id, sendUpdates: 'none', requestBody: occurrencePatch(target, inst.values, this.identity(row), inst.cancelled) },
           inst.etag ? { headers: { 'If-Match': inst.etag } } : {},
         ),
       );

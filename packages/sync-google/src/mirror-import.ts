@@ -19,6 +19,8 @@ export interface Entry {
   prev: RemoteState | null;
   /** Merge base when it is not Google's previous side (taking Google's normalised form of our own write). */
   base?: PartCanon;
+  /** Deleted in Google as part of a mass deletion an owner chose to undo: the room's event is kept (and re-sent). */
+  keepLocal?: boolean;
 }
 
 export class MirrorImport {
@@ -107,7 +109,9 @@ export class MirrorImport {
       if (hit) return hit;
       const row = byGoogle.get(googleId);
       if (!row) return undefined;
-      const entry = { row, rs: structuredClone(row.remote) ?? emptyRemote(googleId), prev: row.remote };
+      const entry: Entry = { row, rs: structuredClone(row.remote) ?? emptyRemote(googleId), prev: row.remote };
+      // Our insert whose answer was lost, listed before its retry: what it sent is the merge base.
+      if (row.state === 'inserting' && row.sent) entry.base = JSON.parse(row.sent) as PartCanon;
       touched.set(googleId, entry);
       return entry;
     };
@@ -161,8 +165,10 @@ export class MirrorImport {
       if (!entry) continue;
       foldException(entry.rs, item, link.calendarTz);
     }
+    this.holdMassDeletion(link, [...touched.values()]);
     this.tools.counters.imported += touched.size;
     await this.absorb(link, [...touched.values()]);
+    if (link.massDelete) this.ctx.store.updateLink(this.roomId, { massDelete: null }, this.ctx.options.now());
     for (const dup of duplicates) {
       // Two Google events claim the same Kith part (an id collision Google failed to detect): keep the mapped one.
       this.ctx.options.logger.warn({ roomId: this.roomId, googleId: dup.id }, 'duplicate Google event of a mapped part; deleting it');
@@ -174,6 +180,27 @@ export class MirrorImport {
         if (failure.status !== 404 && failure.status !== 410) throw failure;
       });
     }
+  }
+
+  /**
+   * Someone emptied the calendar (or most of it): rather than deleting that many family events, hold the link
+   * until an owner decides. Nothing of this listing is applied and its sync token is not kept, so the owner's
+   * answer replays it: `apply` deletes in the room as usual, `restore` keeps the room's events (the export then
+   * brings them back in Google).
+   */
+  private holdMassDeletion(link: LinkRow, entries: Entry[]): void {
+    const deletions = entries.filter((entry) => entry.row.state === 'synced' && entry.prev && !entry.prev.cancelled && entry.rs.cancelled);
+    if (deletions.length <= this.options.massDeleteLimit) return;
+    if (link.massDelete === 'apply') return;
+    if (link.massDelete === 'restore') {
+      for (const entry of deletions) entry.keepLocal = true;
+      return;
+    }
+    const { store, options } = this.ctx;
+    const message = `Google deleted ${deletions.length} of this room's events at once (more than ${options.massDeleteLimit}); an owner must apply or undo the deletion`;
+    options.logger.warn({ roomId: this.roomId, deletions: deletions.length }, 'mass deletion in Google; link held for an owner');
+    store.updateLink(this.roomId, { status: 'awaiting_confirmation', statusReason: 'MASS_DELETE_IN_GOOGLE', lastError: message, lastErrorAt: options.now() }, options.now());
+    throw new LinkPaused();
   }
 
   /**
@@ -219,7 +246,7 @@ export class MirrorImport {
     const id = entry.row.kithId;
     const part = entry.row.part;
     const theirs = remoteCanon(entry.rs);
-    const base = entry.base ?? (entry.prev ? remoteCanon(entry.prev) : null);
+    let base = entry.base ?? (entry.prev ? remoteCanon(entry.prev) : null);
     let ev = getEvent(doc, id);
     const ok = { needsExport: false, foreign: false, errors: [] as string[] };
     try {
@@ -232,10 +259,14 @@ export class MirrorImport {
       if (ev.deleted !== null) {
         const deletedAt = Date.parse(ev.deleted.at);
         const remoteUpdated = Math.max(entry.rs.updated, ...Object.values(entry.rs.ex).map((exception) => exception.updated));
-        if (theirs && base && !same(theirs, base) && remoteUpdated > deletedAt) {
-          // Edited in Google after it was deleted here: the later edit wins, the event comes back.
+        // Restored from Google's trash (a tombstone that is confirmed again): a change like any other.
+        const restoredInGoogle = Boolean(entry.prev?.cancelled) && !entry.rs.cancelled;
+        if (theirs && ((base && !same(theirs, base)) || restoredInGoogle) && remoteUpdated > deletedAt) {
+          // Edited or restored in Google after it was deleted here: the later change wins, the event comes back.
           restoreEvent(doc, id, this.opCtx);
           ev = getEvent(doc, id)!;
+          // What the tombstone last showed is the base: edits made with the restore are Google's changes.
+          if (!base && entry.prev?.master) base = remoteCanon({ ...entry.prev, cancelled: false });
         } else {
           return { ...ok, needsExport: entry.row.state !== 'gone' || !entry.rs.cancelled };
         }
@@ -244,6 +275,7 @@ export class MirrorImport {
       if (!theirs) {
         // Deleted in Google.
         if (!ours) return ok;
+        if (entry.keepLocal) return { ...ok, needsExport: true };
         if (base && same(ours, base)) {
           if (part !== '') deleteFollowing(doc, id, part, this.opCtx);
           else if (ev.segments.length === 0) deleteEvent(doc, id, this.opCtx);
@@ -255,9 +287,15 @@ export class MirrorImport {
       }
       if (!ours) return { ...ok, needsExport: true };
       const mergeBase = base ?? theirs;
-      const localTime = Date.parse(ev.updatedAt) || 0;
-      const remoteTime = Math.max(entry.rs.updated, ...Object.values(entry.rs.ex).map((exception) => exception.updated));
-      const merged = merge3(mergeBase, ours, theirs, localTime > remoteTime);
+      // A field changed on both sides goes to the side that changed that field last: the room's time from the
+      // mirror's observer (else the event's last edit), Google's from when the value was first seen.
+      const lastEdit = Date.parse(ev.updatedAt) || 0;
+      const rs = entry.rs;
+      const merged = merge3(mergeBase, ours, theirs, (field) => {
+        const localTime = this.tools.fieldTime(id, part, field) ?? lastEdit;
+        const remoteTime = field.startsWith('ov:') ? (rs.ex[field.slice(3)]?.updated ?? rs.updated) : (rs.times?.[field] ?? rs.updated);
+        return localTime > remoteTime;
+      });
       let errors: string[] = [];
       if (!same(merged, ours)) errors = applyPart(doc, id, part, merged, calTz, this.opCtx);
       const remoteMoved = !base || !same(theirs, base);

@@ -14,6 +14,7 @@ import {
   googleOccurrence,
   googleUpdated,
   kithParts,
+  MASTER_FIELDS,
   remoteCanon,
   same,
   type PartCanon,
@@ -80,9 +81,18 @@ export function foldMaster(rs: RemoteState, item: GEvent, calTz: string): void {
   }
   const master = googleMaster(item, calTz);
   if (!master) return;
+  const updated = googleUpdated(item);
+  // A field's time is when its value was first seen: fields this change left alone keep theirs.
+  const previous = rs.master;
+  const times: Record<string, number> = {};
+  for (const field of MASTER_FIELDS) {
+    const known = rs.times?.[field];
+    times[field] = previous && known !== undefined && same(previous[field], master[field]) ? known : updated;
+  }
+  rs.times = times;
   rs.cancelled = false;
   rs.master = master;
-  rs.updated = googleUpdated(item);
+  rs.updated = updated;
 }
 
 /** Folds one exception (a moved, edited or cancelled instance) into Google's side of a part. */
@@ -99,9 +109,15 @@ export function foldException(rs: RemoteState, item: GEvent, calTz: string): voi
   };
 }
 
-/** Google's side of a master resource, keeping the exceptions already known. */
-export function remoteOf(item: GEvent, calTz: string, keepEx: Record<string, RemoteException> = {}): RemoteState {
-  const rs: RemoteState = { id: item.id!, etag: '', updated: 0, cancelled: false, master: null, ex: structuredClone(keepEx) };
+/**
+ * Google's side of a master resource, keeping the exceptions already known and, from `previous`, the times
+ * of the fields this resource did not change.
+ */
+export function remoteOf(item: GEvent, calTz: string, keepEx: Record<string, RemoteException> = {}, previous?: RemoteState | null): RemoteState {
+  const rs: RemoteState = { id: item.id!, etag: '', updated: 0, cancelled: false, master: previous?.master ?? null, ex: structuredClone(keepEx) };
+  if (previous?.times) rs.times = { ...previous.times };
   foldMaster(rs, item, calTz);
+  // A tombstone shows no fields: what it held before is not Google's side any more.
+  if (rs.cancelled) rs.master = null;
   return rs;
 }

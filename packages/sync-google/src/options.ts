@@ -65,7 +65,10 @@ export interface GoogleSyncOptions {
   pollIntervalMs?: number;
   /** Debounce of local changes and push notifications (default 250 ms). */
   debounceMs?: number;
-  /** Requests per second per linking user, and the burst (default 5/s, burst 10: well under 600 per minute). */
+  /**
+   * Requests per second per linking user, and the burst (default 8/s, burst 10): under Google's documented
+   * 600 requests per minute per user, with room for the user's own apps.
+   */
   requestsPerSecond?: number;
   requestBurst?: number;
   /** Backoff for rate limits, 429, 5xx and network errors: base and cap (default 1 s → 64 s), with full jitter. */
@@ -73,6 +76,18 @@ export interface GoogleSyncOptions {
   backoffMaxMs?: number;
   /** Attempts per request before the cycle gives up and retries later (default 6). */
   maxAttempts?: number;
+  /**
+   * Google writes an export makes before it stops to list Google's changes (default 20): a large export is
+   * sent in batches with imports between them, so Google's changes never wait for all of it.
+   */
+  exportBatch?: number;
+  /**
+   * More events than this deleted in Google in one listing (someone emptied the calendar) holds the link
+   * (status `awaiting_confirmation`) until an owner applies or undoes the deletion (default 50).
+   */
+  massDeleteLimit?: number;
+  /** Events exported at the same time (default 4), all under the per-user rate above. */
+  exportConcurrency?: number;
   /** Pause after 403 quotaExceeded (default 2 h). */
   quotaPauseMs?: number;
   /** Push channel lifetime asked for (default 7 days) and renewal margin (default 1 day). */
@@ -119,6 +134,9 @@ export interface ResolvedOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   maxAttempts: number;
+  exportBatch: number;
+  massDeleteLimit: number;
+  exportConcurrency: number;
   quotaPauseMs: number;
   channelTtlMs: number;
   channelRenewBeforeMs: number;
@@ -152,11 +170,14 @@ export function resolveOptions(o: GoogleSyncOptions): ResolvedOptions {
     defaultTimeZone: o.defaultTimeZone ?? 'UTC',
     pollIntervalMs: o.pollIntervalMs ?? 5 * 60_000,
     debounceMs: o.debounceMs ?? 250,
-    requestsPerSecond: o.requestsPerSecond ?? 5,
+    requestsPerSecond: o.requestsPerSecond ?? 8,
     requestBurst: o.requestBurst ?? 10,
     backoffBaseMs: o.backoffBaseMs ?? 1_000,
     backoffMaxMs: o.backoffMaxMs ?? 64_000,
     maxAttempts: o.maxAttempts ?? 6,
+    exportBatch: Math.max(1, o.exportBatch ?? 20),
+    massDeleteLimit: Math.max(1, o.massDeleteLimit ?? 50),
+    exportConcurrency: Math.min(16, Math.max(1, o.exportConcurrency ?? 4)),
     quotaPauseMs: o.quotaPauseMs ?? 2 * 3_600_000,
     channelTtlMs: o.channelTtlMs ?? 7 * 24 * 3_600_000,
     channelRenewBeforeMs: o.channelRenewBeforeMs ?? 24 * 3_600_000,

@@ -7,6 +7,7 @@
  * | `GET /google/callback?code=&state=` | (Google's redirect) | in the browser that asked: exchanges the code, stores tokens encrypted, links the room |
  * | `GET /google/events?roomId=&timeMin=&timeMax=` | member | the linked calendar's events in a window |
  * | `GET /rooms/:roomId/google` | member | link status: last sync, errors, needs re-auth, pending changes |
+ * | `POST /rooms/:roomId/google/deletions/:decision` (`apply` \| `restore`) | owner | answer a mass deletion in Google that holds the link (status `awaiting_confirmation`) |
  * | `DELETE /rooms/:roomId/google` | owner | unlink (revokes the grant unless another link holds it; `?deleteCalendar=true` also deletes the calendar) |
  * | `POST /google/push` | Google | push notifications (channel token checked) |
  */
@@ -78,6 +79,7 @@ const ROUTES = [
   ['GET', '/google/events'],
   ['GET', '/rooms/:roomId/google'],
   ['DELETE', '/rooms/:roomId/google'],
+  ['POST', '/rooms/:roomId/google/deletions/:decision'],
   ['POST', '/google/push'],
 ] as const;
 
@@ -267,6 +269,20 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
       await role(roomId, me.userId, 'member');
       const status = await worker.status(roomId);
       return status ?? { roomId, linked: false };
+    });
+
+    // The decision is in the path: these routes read no bodies.
+    scope.post('/rooms/:roomId/google/deletions/:decision', async (request, reply) => {
+      configured();
+      const me = await user(request);
+      const params = request.params as Record<string, unknown>;
+      const roomId = roomIdOf(params.roomId);
+      await role(roomId, me.userId, 'owner');
+      const decision = params.decision;
+      if (decision !== 'apply' && decision !== 'restore') throw new GoogleRouteError('VALIDATION_FAILED', 'params/decision must be "apply" or "restore"');
+      if (!worker.store.link(roomId)) throw new GoogleRouteError('GOOGLE_NOT_LINKED');
+      if (!worker.decideMassDelete(roomId, decision)) throw new GoogleRouteError('VALIDATION_FAILED', 'the link is not waiting for a decision on deletions');
+      return reply.code(204).send();
     });
 
     scope.delete('/rooms/:roomId/google', async (request, reply) => {

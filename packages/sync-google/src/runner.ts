@@ -17,9 +17,10 @@
  * over the shared view of both sides in mirror-state.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { observeEvents } from '@kith/model';
+import { listEvents, observeEvents } from '@kith/model';
 import type * as Y from 'yjs';
-import { classify, GoogleFailure, Stopped, type GoogleClients } from './google.js';
+import { classify, GoogleFailure, Stopped, type CallOptions, type GoogleClients } from './google.js';
+import { FieldClock } from './field-clock.js';
 import { LinkPaused, type MirrorTools, type RunnerContext } from './mirror-context.js';
 import { MirrorExport } from './mirror-export.js';
 import { MirrorImport } from './mirror-import.js';
@@ -46,10 +47,16 @@ export class LinkRunner {
   private requested = 0;
   private completed = 0;
   private readonly waiters: Array<{ gen: number; resolve: () => void }> = [];
+  /** Events Google refused with a 5xx or a network error: retried on their own backoff, not in line. */
+  private readonly retry = new Map<string, NodeJS.Timeout>();
+  /** Refusals in a row per event (so its backoff grows), until an export of it succeeds. */
+  private readonly retryCounts = new Map<string, number>();
   /** Counters for tests and the status route. */
   readonly counters = { cycles: 0, failedCycles: 0, imported: 0, exported: 0 };
   private readonly mirrorImport: MirrorImport;
   private readonly mirrorExport: MirrorExport;
+  /** When people changed each field of the room's events (settles conflicts field by field). */
+  private readonly clock = new FieldClock();
 
   constructor(
     private readonly ctx: RunnerContext,
@@ -60,7 +67,8 @@ export class LinkRunner {
       roomId,
       counters: this.counters,
       markDirty: (kithId) => this.dirty.add(kithId),
-      call: (link, google, what, fn) => this.call(link, google, what, fn),
+      fieldTime: (kithId, part, field) => this.clock.time(kithId, part, field),
+      call: (link, google, what, fn, opts) => this.call(link, google, what, fn, opts),
     };
     this.mirrorImport = new MirrorImport(tools);
     this.mirrorExport = new MirrorExport(tools, this.mirrorImport);
@@ -87,8 +95,12 @@ export class LinkRunner {
     let unobserve: (() => void) | undefined;
     const unwatch = await this.ctx.host.watchRoom(this.roomId, {
       onOpen: (doc: Y.Doc) => {
+        const tz = this.ctx.store.link(this.roomId)?.calendarTz ?? this.options.defaultTimeZone;
+        this.clock.see(doc, listEvents(doc, { includeDeleted: true }).map((ev) => ev.id), tz);
         unobserve = observeEvents(doc, (change) => {
-          if (change.origin === SYNC_ORIGIN) return;
+          const mine = change.origin === SYNC_ORIGIN;
+          this.clock.see(doc, change.ids, tz, mine ? undefined : this.options.now());
+          if (mine) return;
           for (const id of change.ids) this.dirty.add(id);
         });
       },
@@ -118,6 +130,8 @@ export class LinkRunner {
     if (this.timer) clearTimeout(this.timer);
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.timer = undefined;
+    for (const timer of this.retry.values()) clearTimeout(timer);
+    this.retry.clear();
     this.unwatch?.();
     this.unwatch = undefined;
     for (const waiter of this.waiters.splice(0)) waiter.resolve();
@@ -192,7 +206,8 @@ export class LinkRunner {
       await this.cycle();
       this.failures = 0;
       this.notBefore = 0;
-      this.resolveWaiters(target);
+      // "Synced" means every change reached Google: not while some event waits for its retry.
+      if (this.retry.size === 0) this.resolveWaiters(target);
     } catch (err) {
       if (err instanceof Stopped || this.ctx.life.dead) return;
       if (err instanceof LinkPaused) {
@@ -257,35 +272,72 @@ export class LinkRunner {
       return;
     }
     const google = this.ctx.clients(link);
-    if (this.needImport) {
-      this.needImport = false;
-      try {
-        await this.mirrorImport.importChanges(link, google);
-      } catch (err) {
-        this.needImport = true;
-        throw err;
-      }
-    }
-    for (let pass = 0; pass < 10 && (this.fullScan || this.dirty.size > 0); pass++) {
+    await this.importIfAsked(link, google);
+    // Export in bounded batches and list Google's changes (pushed or polled) between them: neither direction
+    // waits for the other to finish. Continuations of a batch do not count as passes; re-exports do.
+    for (let pass = 0; pass < 10 && !this.stopped && (this.fullScan || this.dirty.size > 0); ) {
       const all = this.fullScan;
       const ids = new Set(this.dirty);
       this.fullScan = false;
       this.dirty.clear();
+      let outcome;
       try {
-        await this.mirrorExport.exportChanges(link, google, all ? 'all' : ids);
+        outcome = await this.mirrorExport.exportChanges(link, google, all ? 'all' : ids, this.retry);
       } catch (err) {
         if (all) this.fullScan = true;
         for (const id of ids) this.dirty.add(id);
         throw err;
       }
+      for (const id of outcome.rest) this.dirty.add(id);
+      for (const id of outcome.settled) this.forgetRetry(id);
+      for (const { kithId, failure } of outcome.failed) this.retryLater(kithId, failure);
+      if (outcome.rest.length === 0) pass += 1;
+      await this.importIfAsked(link, google);
     }
+    if (this.stopped) return;
     await this.maintainChannel(link, google);
     life.check();
-    store.updateLink(this.roomId, { lastSyncAt: options.now(), lastError: null, lastErrorAt: null, pausedUntil: null }, options.now());
+    const settled = this.retry.size === 0 ? { lastError: null, lastErrorAt: null } : {};
+    store.updateLink(this.roomId, { lastSyncAt: options.now(), ...settled, pausedUntil: null }, options.now());
   }
 
-  private call<T>(link: LinkRow, google: GoogleClients, what: string, fn: () => Promise<T>): Promise<T> {
-    return this.ctx.caller.call(this.ctx.bucket(link.userId), what, fn, google.auth);
+  private async importIfAsked(link: LinkRow, google: GoogleClients): Promise<void> {
+    if (!this.needImport) return;
+    this.needImport = false;
+    try {
+      await this.mirrorImport.importChanges(link, google);
+    } catch (err) {
+      this.needImport = true;
+      throw err;
+    }
+  }
+
+  /** One event Google refused for now: retry it alone after its own backoff, the rest goes on. */
+  private retryLater(kithId: string, failure: GoogleFailure): void {
+    const { options, store } = this.ctx;
+    clearTimeout(this.retry.get(kithId));
+    const failures = (this.retryCounts.get(kithId) ?? 0) + 1;
+    this.retryCounts.set(kithId, failures);
+    const delay = this.ctx.caller.backoff(Math.min(failures - 1, 6)) + options.debounceMs;
+    const timer = setTimeout(() => {
+      if (this.retry.get(kithId) !== timer) return;
+      this.retry.delete(kithId);
+      this.dirty.add(kithId);
+      this.kick(0);
+    }, delay);
+    timer.unref();
+    this.retry.set(kithId, timer);
+    const now = options.now();
+    options.logger.debug({ roomId: this.roomId, kithId, status: failure.status, reason: failure.reason, failures }, 'google refused an event for now; retrying it later');
+    store.updateLink(this.roomId, { lastError: `${failure.status ?? failure.reason ?? ''} ${failure.message}`.trim(), lastErrorAt: now }, now);
+  }
+
+  private forgetRetry(kithId: string): void {
+    this.retryCounts.delete(kithId);
+  }
+
+  private call<T>(link: LinkRow, google: GoogleClients, what: string, fn: () => Promise<T>, opts?: CallOptions): Promise<T> {
+    return this.ctx.caller.call(this.ctx.bucket(link.userId), what, fn, google.auth, opts);
   }
 
   // ---------------------------------------------------------------------------------------------- push channel

@@ -16,7 +16,11 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { RemoteState } from './canon.js';
 
-export type LinkStatus = 'active' | 'needs_reauth' | 'paused';
+/** awaiting_confirmation: a mass deletion is held until an owner applies or undoes it (`massDelete`). */
+export type LinkStatus = 'active' | 'needs_reauth' | 'paused' | 'awaiting_confirmation';
+
+/** An owner's answer to a held mass deletion: carry it out on the other side too, or bring the events back. */
+export type MassDeleteDecision = 'apply' | 'restore';
 
 export interface LinkRow {
   roomId: string;
@@ -40,6 +44,8 @@ export interface LinkRow {
   pushedAt: number | null;
   /** Hash of the Google grant (client + account) the tokens belong to; null for links stored before it was kept. */
   grantKey: string | null;
+  /** An owner's answer to the mass deletion that held the link; used by the next import, then cleared. */
+  massDelete: MassDeleteDecision | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -58,6 +64,8 @@ export interface MirrorRow {
   /** Permanent export failure: the local form it happened for (skipped until the event changes) and why. */
   failedLocal: string | null;
   error: string | null;
+  /** While inserting: the canonical form the insert sends (JSON), the merge base if its answer is lost. */
+  sent?: string | null;
   updatedAt: number;
 }
 
@@ -138,6 +146,13 @@ const MIGRATIONS: Array<(db: Database.Database) => void> = [
     db.exec(`
       ALTER TABLE links ADD COLUMN grant_key TEXT;
       ALTER TABLE revocations ADD COLUMN grant_key TEXT;
+      `);
+    },
+  // 4: what an insert sent, the merge base when its answer was lost and Google's copy was edited meanwhile
+  (db) => {
+    db.exec(`
+      ALTER TABLE mirror ADD COLUMN sent TEXT;
+      ALTER TABLE links ADD COLUMN mass_delete TEXT;
     `);
   },
 ];
@@ -164,6 +179,7 @@ const linkOf = (r: Record<string, unknown>): LinkRow => ({
   pausedUntil: (r.paused_until as number | null) ?? null,
   pushedAt: (r.pushed_at as number | null) ?? null,
   grantKey: (r.grant_key as string | null) ?? null,
+  massDelete: (r.mass_delete as MassDeleteDecision | null) ?? null,
   createdAt: r.created_at as number,
   updatedAt: r.updated_at as number,
 });
@@ -178,6 +194,7 @@ const mirrorOf = (r: Record<string, unknown>): MirrorRow => ({
   remote: r.remote ? (JSON.parse(r.remote as string) as RemoteState) : null,
   failedLocal: (r.failed_local as string | null) ?? null,
   error: (r.error as string | null) ?? null,
+  sent: (r.sent as string | null) ?? null,
   updatedAt: r.updated_at as number,
 });
 
@@ -271,6 +288,7 @@ export class StateStore {
       pausedUntil: 'paused_until',
       pushedAt: 'pushed_at',
       grantKey: 'grant_key',
+      massDelete: 'mass_delete',
     };
     const sets: string[] = [];
     const values: unknown[] = [];
@@ -318,13 +336,13 @@ export class StateStore {
   putMirror(row: Omit<MirrorRow, 'updatedAt'>, now: number): void {
     this.db
       .prepare(
-        `INSERT INTO mirror (room_id, google_id, kith_id, part, generation, state, remote, failed_local, error, updated_at)
-         VALUES (@roomId, @googleId, @kithId, @part, @generation, @state, @remote, @failedLocal, @error, @now)
+        `INSERT INTO mirror (room_id, google_id, kith_id, part, generation, state, remote, failed_local, error, sent, updated_at)
+         VALUES (@roomId, @googleId, @kithId, @part, @generation, @state, @remote, @failedLocal, @error, @sent, @now)
          ON CONFLICT (room_id, google_id) DO UPDATE SET kith_id = excluded.kith_id, part = excluded.part,
            generation = excluded.generation, state = excluded.state, remote = excluded.remote,
-           failed_local = excluded.failed_local, error = excluded.error, updated_at = excluded.updated_at`,
+           failed_local = excluded.failed_local, error = excluded.error, sent = excluded.sent, updated_at = excluded.updated_at`,
       )
-      .run({ ...row, remote: row.remote ? JSON.stringify(row.remote) : null, now });
+      .run({ ...row, remote: row.remote ? JSON.stringify(row.remote) : null, sent: row.state === 'inserting' ? (row.sent ?? null) : null, now });
   }
 
   deleteMirror(roomId: string, googleId: string): void {

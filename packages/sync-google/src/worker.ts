@@ -11,7 +11,7 @@ import { grantLookup, revocableGrant } from './grants.js';
 import { isConfigured, resolveOptions, type GoogleSyncHost, type GoogleSyncOptions, type ResolvedOptions } from './options.js';
 import { LinkRunner, pendingEvents, snapshot } from './runner.js';
 import { loadMasterKey, Secrets } from './secrets.js';
-import { StateStore, type LinkRow, type LinkStatus } from './store.js';
+import { StateStore, type LinkRow, type LinkStatus, type MassDeleteDecision } from './store.js';
 
 export interface LinkStatusView {
   roomId: string;
@@ -241,6 +241,19 @@ export class GoogleSyncWorker {
     return this.runners.get(roomId);
   }
 
+  /**
+   * An owner's answer to a mass deletion that holds the link: `apply` carries it out on the other side too,
+   * `restore` brings the events back where they were deleted (Google, or the room). False when the link is not
+   * waiting for one.
+   */
+  decideMassDelete(roomId: string, decision: MassDeleteDecision): boolean {
+    const link = this.store.link(roomId);
+    if (!link || link.status !== 'awaiting_confirmation') return false;
+    this.store.updateLink(roomId, { status: 'active', statusReason: null, lastError: null, lastErrorAt: null, massDelete: decision }, this.o.now());
+    void this.runners.get(roomId)?.syncNow();
+    return true;
+  }
+
   /** Runs a full sync of a room now and resolves when it completed (or the link is not active). */
   async syncNow(roomId: string): Promise<void> {
     await this.ensureRunner(roomId);
@@ -312,6 +325,7 @@ export class GoogleSyncWorker {
       pausedUntil: null,
       pushedAt: null,
       grantKey: null,
+      massDelete: null,
       createdAt: now,
       updatedAt: now,
     };

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { createEvent, editOccurrence, cancelOccurrence, getEvent } from '@kith/model';
+import { createEvent, editOccurrence, cancelOccurrence, getEvent, updateEvent } from '@kith/model';
+import { FieldClock } from '../src/field-clock.js';
 import {
   base32hex,
   clip,
@@ -101,6 +102,31 @@ describe('three-way merge', () => {
   it('gives a field changed on both sides to the side changed last', () => {
     expect(merge3(base, { ...base, title: 'L' }, { ...base, title: 'R' }, true).title).toBe('L');
     expect(merge3(base, { ...base, title: 'L' }, { ...base, title: 'R' }, false).title).toBe('R');
+  });
+  it('settles each field changed on both sides by which side changed that field last', () => {
+    // Room renamed at 20; Google renamed at 10 and moved the location at 30 (its event looks newer).
+    const localTimes: Record<string, number> = { title: 20, location: 5 };
+    const remoteTimes: Record<string, number> = { title: 10, location: 30 };
+    const m = merge3(base, { ...base, title: 'Room', location: 'Room place' }, { ...base, title: 'Google', location: 'Google place' }, (field) => localTimes[field]! > remoteTimes[field]!);
+    expect([m.title, m.location]).toEqual(['Room', 'Google place']);
+  });
+});
+
+describe('field clock', () => {
+  it('times only the fields a person changed, not those the mirror wrote or that merely existed', () => {
+    const doc = new Y.Doc();
+    const id = createEvent(doc, { title: 'Swim', start: '2026-03-03T17:00', end: '2026-03-03T18:00', tz: 'UTC', rrule: 'FREQ=DAILY;COUNT=3' }, me);
+    const clock = new FieldClock();
+    clock.see(doc, [id], 'UTC');
+    expect(clock.time(id, '', 'title')).toBeUndefined();
+    updateEvent(doc, id, { location: 'Pool' }, { actor: 'google' });
+    clock.see(doc, [id], 'UTC');
+    updateEvent(doc, id, { title: 'Swim club' }, me);
+    clock.see(doc, [id], 'UTC', 1_000);
+    expect([clock.time(id, '', 'title'), clock.time(id, '', 'location'), clock.time(id, '', 'time')]).toEqual([1_000, undefined, undefined]);
+    editOccurrence(doc, id, '2026-03-04', { title: 'Gala' }, me);
+    clock.see(doc, [id], 'UTC', 2_000);
+    expect([clock.time(id, '', 'title'), clock.time(id, '', 'ov:2026-03-04')]).toEqual([1_000, 2_000]);
   });
 });
 

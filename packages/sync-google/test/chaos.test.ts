@@ -2,7 +2,9 @@
  * Chaos: random operations on both sides (the room, and Google's own UI) while about one Google request in
  * five fails (rate limits, 429, 5xx, 401, dropped connections, writes applied but never answered), and the
  * worker is killed abruptly at random points and restarted from its durable state. At the end both sides
- * must hold the same events, with no duplicate and nothing lost.
+ * must hold the same events, with no duplicate and nothing lost. A quarter of the way in, a 100-event .ics is
+ * imported into the room; push notifications are on, and how long Google-made events take to reach the room
+ * while that export runs (through faults and kills) is measured and printed.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -30,7 +32,23 @@ const SEED = Number(process.env.KITH_CHAOS_SEED ?? 20260321);
 let rig: Rig;
 beforeAll(async () => {
   rig = await startRig({ fake: { seed: SEED } });
+  // Push notifications on, as in production: Google's changes are listed as they happen, not at restarts.
+  rig.options.webhookBaseUrl = rig.appUrl;
+  await rig.worker.close();
+  await rig.restartWorker();
 });
+
+const BULK = 100;
+function bulkIcs(count: number): string {
+  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//kith test//chaos bulk//EN'];
+  for (let i = 0; i < count; i++) {
+    const d = new Date(Date.UTC(2026, 5, 1) + i * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+    lines.push('BEGIN:VEVENT', `UID:chaos-bulk-${i}@kith.test`, 'DTSTAMP:20260101T000000Z', `DTSTART:${d}T120000Z`, `DTEND:${d}T130000Z`, `SUMMARY:Bulk ${i}`, 'END:VEVENT');
+  }
+  lines.push('END:VCALENDAR');
+  return lines.join('\r\n') + '\r\n';
+}
+const percentile = (xs: number[], p: number) => (xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!);
 afterAll(async () => {
   await rig?.close();
 });
@@ -46,10 +64,10 @@ const KINDS: FaultKind[] = [
   'dropConnection',
 ];
 
-it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_RATE * 100}% injected faults and the worker killed at random points`, { timeout: 120_000 }, async () => {
+it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_RATE * 100}% injected faults and the worker killed at random points`, { timeout: 300_000 }, async () => {
   const random = mulberry32(SEED);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-  const { roomId, calendarId } = await linkedRoom(rig);
+  const { roomId, calendarId, token } = await linkedRoom(rig);
   await rig.worker.syncNow(roomId);
 
   // Per-spec probability so that a request meets some fault with probability FAULT_RATE.
@@ -83,6 +101,13 @@ it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_R
   const createdInGoogle = new Set<string>();
   const deleted = new Set<string>();
   const note = (key: string, side: 'room' | 'google', title: string) => titles.set(key, [...(titles.get(key) ?? []), { side, title }]);
+  /** Locations set per event and by which side (a field edit nobody raced with must not be lost). */
+  const locations = new Map<string, Array<{ side: 'room' | 'google'; location: string }>>();
+  const noteLocation = (key: string, side: 'room' | 'google', location: string) => locations.set(key, [...(locations.get(key) ?? []), { side, location }]);
+  /** Google-made events since the bulk import, by the room id they get, with when they were made. */
+  const awaited = new Map<string, number>();
+  const latencies: number[] = [];
+  let bulkAt = 0;
   /** The room event a Google event stands for: ours carry the Kith id, adopted ones get a derived id. */
   const googleKeyOf = (gid: string): string => {
     const g = rig.fake.event(calendarId, gid) as any;
@@ -99,7 +124,22 @@ it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_R
   const hh = (n: number) => String(n).padStart(2, '0');
 
   for (let i = 0; i < OPERATIONS; i++) {
+    if (i === Math.floor(OPERATIONS / 4)) {
+      const res = await fetch(`${rig.kith.url}/rooms/${roomId}/import`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'text/calendar' },
+        body: bulkIcs(BULK),
+      });
+      expect(res.status).toBe(200);
+      bulkAt = Date.now();
+    }
     const room = await rig.kith.sync.readRoom(roomId, (doc) => listEvents(doc));
+    const inRoom = new Set(room.map((e) => e.id));
+    for (const [key, madeAt] of awaited) {
+      if (!inRoom.has(key)) continue;
+      latencies.push(Date.now() - madeAt);
+      awaited.delete(key);
+    }
     const googleLive = (rig.fake.events(calendarId) as any[]).filter((e) => !e.recurringEventId && e.status !== 'cancelled');
     const roomSide = random() < 0.55;
     const r = random();
@@ -141,6 +181,7 @@ it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_R
           } else if (r < 0.55) {
             op = 'room.locate';
             await edit(rig, roomId, (doc) => updateEvent(doc, ev.id, { location: `Place ${i}` }, me));
+            noteLocation(ev.id, 'room', `Place ${i}`);
           } else if (r < 0.68) {
             op = 'room.move';
             const shift = ev.allDay ? day(Math.floor(random() * 60)) : `${day(Math.floor(random() * 60))}T${hh(7 + Math.floor(random() * 12))}:15`;
@@ -192,6 +233,7 @@ it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_R
           }
           const created = rig.fake.ui.insertEvent(calendarId, body);
           createdInGoogle.add(created.id as string);
+          if (bulkAt) awaited.set(adoptedKithId(calendarId, created.id as string), Date.now());
           note(adoptedKithId(calendarId, created.id as string), 'google', `G${i}`);
         } else {
           const g = pick(googleLive);
@@ -203,6 +245,7 @@ it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_R
           } else if (r < 0.6) {
             op = 'google.locate';
             rig.fake.ui.patchEvent(calendarId, g.id, { location: `Spot ${i}` });
+            noteLocation(key, 'google', `Spot ${i}`);
           } else if (r < 0.72) {
             op = 'google.move';
             const shift = 86_400_000 * (1 + Math.floor(random() * 5));
@@ -288,6 +331,8 @@ it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_R
     kills,
     killsMidCycle,
     extraSyncRounds: rounds + 1,
+    bulkImported: BULK,
+    googleToRoomDuringBulkMs: { samples: latencies.length, notSeenBeforeTheEnd: awaited.size, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
     finalDiff: final,
     roomEvents: roomEvents.length,
   };
@@ -318,4 +363,16 @@ it(`converges after ${OPERATIONS} random operations on both sides with ${FAULT_R
     const ev = await rig.kith.sync.readRoom(roomId, (doc) => getEvent(doc, key));
     expect(ev?.title, `title of ${key}`).toBe(edits[edits.length - 1]!.title);
   }
+  // The same for locations.
+  for (const [key, edits] of locations) {
+    if (deleted.has(key) || !roomIds.has(key)) continue;
+    if (new Set(edits.map((e) => e.side)).size !== 1) continue;
+    const ev = await rig.kith.sync.readRoom(roomId, (doc) => getEvent(doc, key));
+    expect(ev?.location, `location of ${key}`).toBe(edits[edits.length - 1]!.location);
+  }
+  // Every bulk-imported event reached Google.
+  const bulkInGoogle = (rig.fake.events(calendarId) as any[]).filter((e) => e.status !== 'cancelled' && /^Bulk \d+$/.test(e.summary ?? '')).length;
+  const bulkInRoom = roomEvents.filter((e) => /^Bulk \d+$/.test(e.title)).length;
+  expect(bulkInGoogle).toBe(bulkInRoom);
+  expect(latencies.length).toBeGreaterThan(5);
 });

@@ -136,6 +136,8 @@ describe('lost answers and conflicts', () => {
     const { roomId, calendarId } = await linkedRoom(rig);
     rig.fake.injectFault({ route: 'events.insert', kind: 'commitThenDrop', count: 1, calendarId });
     const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Once', start: '2026-11-01T10:00', end: '2026-11-01T11:00', tz: 'UTC' }, me));
+    // The event is retried on its own (no listing in between, which would adopt it without a retry).
+    await until('the retried insert', () => (rig.fake.stats().statuses['events.insert']?.['409'] ?? 0) >= 1);
     await rig.worker.syncNow(roomId);
     const copies = (rig.fake.events(calendarId) as any[]).filter((e) => e.extendedProperties?.private?.famcalId === id);
     expect(copies).toHaveLength(1);

@@ -46,7 +46,7 @@ export function apiRouter(app: FastifyInstance, ctx: FakeContext): ApiRoute {
         const actor = ctx.oauth.authenticate(req.headers.authorization);
         ctx.quota.check(actor.email);
         const result = await handler(req, actor);
-        if (write) ctx.stats.write(route);
+        if (write) ctx.stats.write(route, (req.params as { eventId?: string }).eventId, req.body);
         if (fault?.kind === 'commitThenDrop') return drop(req, reply);
         void reply.code(result.status ?? 200);
         if (result.headers) void reply.headers(result.headers);
