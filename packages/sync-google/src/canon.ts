@@ -64,7 +64,7 @@ export interface RemoteState {
 }
 
 /** The master fields a conflict is settled for one by one (sets merge member by member instead). */
-export const MASTER_FIELDS = ['title', 'description', 'location', 'time', 'rrule'] as const;
+export const MASTER_FIELDS = ['title', 'description', 'location', 'time', 'rrule', 'colorId'] as const;
 export type MasterField = (typeof MASTER_FIELDS)[number];
 
 export interface RemoteException {
@@ -578,7 +578,7 @@ export function merge3(base: PartCanon, local: PartCanon, remote: PartCanon, loc
     time: pick(base.time, local.time, remote.time, () => wins('time')),
     rrule: pick(base.rrule, local.rrule, remote.rrule, () => wins('rrule')),
     participants: mergeSet(base.participants, local.participants, remote.participants),
-    colorId: pick(base.colorId, local.colorId, remote.colorId, localWins),
+    colorId: pick(base.colorId, local.colorId, remote.colorId, () => wins('colorId')),
     exdates: mergeSet(base.exdates, local.exdates, remote.exdates),
     rdates: mergeSet(base.rdates, local.rdates, remote.rdates),
     ov: {},
