@@ -52,13 +52,13 @@ async function main(): Promise<void> {
   const [google] = parsed.modules;
 
   // Loaded only now, so that --help and configuration errors answer at once.
-  const [{ caldavModule, calendarModule, createLogger, startKithServer }, { googleModule }] = await Promise.all([
+  const [{ caldavModule, calendarModule, createLogger, notifyModule, startKithServer, webhookChannel }, { googleModule }] = await Promise.all([
     import('@kith/server'),
     import('@kith/sync-google'),
   ]);
   const logger = createLogger(config.logLevel);
   const { host, port } = config;
-  const modules = [calendarModule(), caldavModule(), googleModule(google)];
+  const modules = [calendarModule(), caldavModule(), googleModule(google), notifyModule(notifyOptionsFromEnv(webhookChannel))];
   const server = await startKithServer(config, { logger, modules }).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code ? LISTEN_ERRORS[err.code] : undefined;
     if (reason && (err.syscall === 'listen' || err.syscall === 'getaddrinfo')) {
@@ -95,3 +95,27 @@ main().catch((err) => {
   process.stderr.write(`kith-server failed to start: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(EXIT_FAILURE);
 });
+
+/**
+ * The notify module's settings from the environment (until notify-channels brings its SMTP/VAPID
+ * options): KITH_NOTIFY_WEBHOOK_URL turns on the webhook channel; the *_MS values tune timing.
+ */
+function notifyOptionsFromEnv(webhookChannel: (url: string) => import('@kith/server').AnyChannel) {
+  const ms = (name: string): number | undefined => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 86_400_000) {
+      process.stderr.write(`kith-server: ${name} must be a whole number of milliseconds from 1 to 86400000\n`);
+      process.exit(EXIT_USAGE);
+    }
+    return n;
+  };
+  const url = process.env.KITH_NOTIFY_WEBHOOK_URL;
+  return {
+    channels: () => (url ? [webhookChannel(url)] : []),
+    leaseMs: ms('KITH_NOTIFY_LEASE_MS'),
+    retryMs: ms('KITH_NOTIFY_RETRY_MS'),
+    changeWindowMs: ms('KITH_NOTIFY_CHANGE_WINDOW_MS'),
+  };
+}

@@ -83,6 +83,9 @@ export const ERRORS = {
     closeCode: C.CONFLICT,
     message: 'You have as many app passwords as allowed; revoke one you no longer use first.',
   },
+  // Notifications and comments (the notify module).
+  COMMENT_NOT_FOUND: { status: 404, closeCode: C.NOT_FOUND, message: 'No such comment on this event.' },
+  NOT_COMMENT_AUTHOR: { status: 403, closeCode: C.FORBIDDEN, message: 'Only the author of a comment may change or delete it.' },
   // Access (registration policy, invites that removals cannot undo, link building).
   REGISTRATION_CLOSED: { status: 403, closeCode: C.FORBIDDEN, message: 'This server does not accept new accounts.' },
   INVITE_REQUIRED: {
