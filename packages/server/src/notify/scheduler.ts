@@ -27,6 +27,14 @@ const HORIZON_MS = DAY;
 /** Name in notify_state: the time through which reminders have been looked at (shared by instances). */
 const ALIVE = 'reminders_alive_at';
 
+/** A reminder at the start itself (0 minutes before) stays useful for this long after it fell due. */
+const ON_TIME_GRACE_MS = 60_000;
+
+/** Useful until its event starts — or, when it is due at the start, for a minute after. */
+function tooLate(r: DueReminder, now: number): boolean {
+  return now > Math.max(r.startMs, r.dueMs + ON_TIME_GRACE_MS);
+}
+
 export interface SchedulerDeps {
   rooms: RoomApi;
   storage: Storage;
@@ -163,7 +171,7 @@ export class ReminderScheduler {
           return s === undefined || s.state === 'claimed';
         });
         if (open.length === 0) continue;
-        if (r.startMs <= now) {
+        if (tooLate(r, now)) {
           // Too late to be useful: count it once if it fell due since we last looked.
           if (r.dueMs > since) {
             let fresh = false;

@@ -1,0 +1,110 @@
+/**
+ * Reminders through the real server with a controllable clock: times follow the event's zone
+ * across DST, each fires once, and reminders missed while the server was down are sent on start-up
+ * if their event has not started and skipped (counted) if it has.
+ */
+import { createEvent } from '@kith/model';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/index.js';
+import { apiClient } from '../helpers/api.js';
+import { RecordingChannel, startNotifyServer, type NotifyHarness } from './harness.js';
+
+const open: NotifyHarness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.server.close().catch(() => undefined);
+});
+
+const at = (iso: string) => Date.parse(iso);
+
+async function family(h: NotifyHarness) {
+  const api = apiClient(h.server.url);
+  const mum = await api.signUp('mum');
+  const roomId = await api.createRoom(mum.token);
+  return { api, mum, roomId };
+}
+
+describe('reminder scheduler', () => {
+  it('a daily 8:00 Europe/Berlin reminder fires at 8:00 local on both sides of the spring DST change', async () => {
+    const clock = new ManualClock(at('2026-03-27T12:00:00Z'));
+    const channel = new RecordingChannel();
+    const h = await startNotifyServer({ clock, channel });
+    open.push(h);
+    const { mum, roomId } = await family(h);
+    await h.rooms.edit(roomId, (doc) =>
+      createEvent(
+        doc,
+        { title: 'Vitamins', start: '2026-03-27T08:00', end: '2026-03-27T08:15', tz: 'Europe/Berlin', rrule: 'FREQ=DAILY', reminders: [{ minutesBefore: 0 }] },
+        { actor: mum.userId },
+      ),
+    );
+    await h.settle();
+    await clock.advanceTo(at('2026-03-31T00:00:00Z'), h.settle);
+    await h.settle();
+    const fired = channel.deliveries.map((d) => ({ title: d.title, key: d.key }));
+    // 28 Mar is CET (UTC+1): 07:00Z; 29–30 Mar are CEST (UTC+2): 06:00Z.
+    expect(fired.map((f) => f.title)).toEqual(['Vitamins at 08:00', 'Vitamins at 08:00', 'Vitamins at 08:00']);
+    expect(fired.map((f) => f.key.split(':').slice(3, 6).join(':'))).toEqual([
+      '2026-03-28T07:00:00.000Z',
+      '2026-03-29T06:00:00.000Z',
+      '2026-03-30T06:00:00.000Z',
+    ]);
+    expect(new Set(fired.map((f) => f.key)).size).toBe(3);
+    expect(channel.deliveries.every((d) => d.userId === mum.userId && d.kind === 'reminder' && d.url.includes(roomId))).toBe(true);
+  });
+
+  it('a moved event reminds at its new time only, and a reminder for someone else goes to them', async () => {
+    const clock = new ManualClock(at('2026-06-01T08:00:00Z'));
+    const channel = new RecordingChannel();
+    const h = await startNotifyServer({ clock, channel });
+    open.push(h);
+    const { api, mum, roomId } = await family(h);
+    const dad = await api.signUp('dad');
+    await api.addMember(mum.token, roomId, dad.token);
+    const eventId = await h.rooms.edit(roomId, (doc) =>
+      createEvent(
+        doc,
+        { title: 'Dentist', start: '2026-06-01T16:00', end: '2026-06-01T17:00', tz: 'Europe/Berlin', reminders: [{ minutesBefore: 30, for: [dad.userId] }] },
+        { actor: mum.userId },
+      ),
+    );
+    await h.settle();
+    const moved = await api.request('PATCH', `/rooms/${roomId}/events/${eventId}`, { token: mum.token, body: { startTime: '2026-06-01T18:00' } });
+    expect(moved.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    await clock.advanceTo(clock.now() + 20, h.settle);
+    await h.settle();
+    await clock.advanceTo(at('2026-06-02T00:00:00Z'), h.settle);
+    await h.settle();
+    const reminders = channel.deliveries.filter((d) => d.kind === 'reminder');
+    expect(reminders.map((d) => [d.userId, d.title, d.key.split(':').slice(3, 6).join(':')])).toEqual([
+      [dad.userId, 'Dentist at 18:00', '2026-06-01T16:00:00.000Z'],
+    ]);
+  });
+
+  it('missed while down: sent on start-up when the event is still ahead, skipped and counted when it has started', async () => {
+    const clock = new ManualClock(at('2026-06-01T08:00:00Z'));
+    const channel = new RecordingChannel();
+    const first = await startNotifyServer({ clock, channel });
+    const { mum, roomId } = await family(first);
+    await first.rooms.edit(roomId, (doc) => {
+      createEvent(doc, { title: 'Early', start: '2026-06-01T10:30', end: '2026-06-01T11:00', tz: 'UTC', reminders: [{ minutesBefore: 60 }] }, { actor: mum.userId });
+      createEvent(doc, { title: 'Late', start: '2026-06-01T12:00', end: '2026-06-01T13:00', tz: 'UTC', reminders: [{ minutesBefore: 120 }] }, { actor: mum.userId });
+    });
+    await first.settle();
+    await clock.advanceTo(at('2026-06-01T09:00:00Z'), first.settle);
+    await first.settle();
+    await first.server.close();
+    expect(channel.deliveries).toEqual([]);
+
+    // Down from 09:00 to 11:00: Early (due 09:30, starts 10:30) is past; Late (due 10:00, starts 12:00) is ahead.
+    await clock.advanceTo(at('2026-06-01T11:00:00Z'));
+    const second = await startNotifyServer({ clock, channel, dataDir: first.dataDir });
+    open.push(second);
+    await second.settle();
+    expect(channel.deliveries.map((d) => d.title)).toEqual(['Late at 12:00']);
+    const metrics = await (await fetch(`${second.server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^kith_reminders_skipped_total 1$/m);
+    expect(metrics).toMatch(/^kith_notifications_sent_total\{channel="push",kind="reminder"\} 1$/m);
+    expect(metrics).toMatch(/^kith_reminders_late_total\{channel="push"\} 1$/m);
+  });
+});
