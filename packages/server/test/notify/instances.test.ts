@@ -56,7 +56,7 @@ describe.skipIf(!pg.available)('notify on three instances over PostgreSQL', () =
           KITH_NOTIFY_WEBHOOK_URL: hook,
           KITH_NOTIFY_LEASE_MS: '5000',
         },
-        timeoutMs: 30_000,
+        timeoutMs: 60_000,
       });
 
     const first = await startInstance();

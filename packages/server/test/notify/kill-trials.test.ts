@@ -60,6 +60,7 @@ describe('reminders exactly once under SIGKILL', () => {
     const start = () =>
       startServerProcess(['--port', '0', '--data-dir', dataDir!, '--jwt-secret', PROCESS_JWT_SECRET, '--log-level', 'warn'], {
         env: { KITH_NOTIFY_WEBHOOK_URL: hook, KITH_NOTIFY_LEASE_MS: '1500', KITH_NOTIFY_RETRY_MS: '500' },
+        timeoutMs: 60_000,
       });
     let server: ServerProcess = await start();
     const api = apiClient(server.url);
