@@ -11,6 +11,8 @@ export { RedisFanout } from './cluster/redis-fanout.js';
 export * as protocol from '@kith/protocol';
 export { calendarModule } from './calendar/index.js';
 export { caldavModule } from './caldav/index.js';
+export { DueIndex as NotifyDueIndex } from './notify/due-index.js';
+export { remindersOf as notifyRemindersOf } from './notify/reminders.js';
 export { ManualClock, notifyModule, webhookChannel, type AnyChannel, type Channel, type Delivery, type NotifyOptions, type NotifyParts, type SendOutcome } from './notify/index.js';
 export type {
   KithModule,
