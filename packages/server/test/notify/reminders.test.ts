@@ -108,3 +108,26 @@ describe('reminder scheduler', () => {
     expect(metrics).toMatch(/^kith_reminders_late_total\{channel="push"\} 1$/m);
   });
 });
+
+describe('reminders over REST', () => {
+  it('refuses offsets out of range with a 400 naming the field, stores nothing, and shows good ones', async () => {
+    const clock = new ManualClock(at('2026-06-01T08:00:00Z'));
+    const h = await startNotifyServer({ clock, channel: new RecordingChannel() });
+    open.push(h);
+    const { api, mum, roomId } = await family(h);
+    const body = (reminders: unknown) => ({ eventTitle: 'Dentist', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'Europe/Berlin', reminders });
+    for (const bad of [[{ minutesBefore: -5 }], [{ minutesBefore: 40_321 }], [{ minutesBefore: 1.5 }], Array.from({ length: 11 }, () => ({ minutesBefore: 5 }))]) {
+      const res = await api.request('POST', `/rooms/${roomId}/events`, { token: mum.token, body: body(bad) });
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+      expect(JSON.stringify(res.body.error), JSON.stringify(bad)).toMatch(/reminders/);
+    }
+    const none = await api.request('GET', `/rooms/${roomId}/events?from=2026-06-01&to=2026-06-30`, { token: mum.token });
+    expect(none.body.occurrences).toEqual([]);
+    const ok = await api.request('POST', `/rooms/${roomId}/events`, { token: mum.token, body: body([{ minutesBefore: 30 }, { minutesBefore: 10, for: [mum.userId] }]) });
+    expect(ok.status).toBe(201);
+    expect(ok.body.reminders.map((r: { minutesBefore: number; for: unknown }) => [r.minutesBefore, r.for])).toEqual([
+      [10, [mum.userId]],
+      [30, null],
+    ]);
+  });
+});
