@@ -19,3 +19,5 @@ export { validateEvent } from './validate.js';
 export { normalizeRule } from './recurrence.js';
 export { addComment, COMMENT_LIMITS, COMMENTS_ROOT, deleteComment, editComment, getComment, listComments } from './comments.js';
 export type { EventComment } from './comments.js';
+export { getReminderDefaults, MAX_DEFAULT_REMINDERS, REMINDER_DEFAULTS_ROOT, setReminderDefaults } from './reminder-defaults.js';
+export type { ReminderDefaults } from './reminder-defaults.js';

@@ -5,7 +5,7 @@
  * An all-day occurrence starts at local midnight in the room's zone; "at 9:00 the day before" is
  * `minutesBefore: 900`, as iCalendar's `TRIGGER:-PT15H` on a DATE start.
  */
-import { LIMITS, occurrencesBetween, type Occurrence } from '@kith/model';
+import { getReminderDefaults, LIMITS, occurrencesBetween, type Occurrence, type ReminderDefaults } from '@kith/model';
 import type * as Y from 'yjs';
 
 /** A reminder can be due up to four weeks before its occurrence (the model's limit). */
@@ -44,26 +44,38 @@ export function remindersOf(doc: Y.Doc, members: readonly string[], startsAfter:
     to: new Date(startsBefore + 1).toISOString(),
     timeZone: zone,
   });
+  const defaults = new Map<string, ReminderDefaults>();
+  for (const m of members) {
+    const d = getReminderDefaults(doc, m);
+    if (d.timed.length > 0 || d.allDay.length > 0) defaults.set(m, d);
+  }
   const out: DueReminder[] = [];
   for (const occ of occs) {
-    if (occ.reminders.length === 0) continue;
+    if (occ.reminders.length === 0 && defaults.size === 0) continue;
     const startMs = Date.parse(occ.startInstant);
     if (!(startMs > startsAfter && startMs <= startsBefore)) continue;
-    for (const r of occ.reminders) {
-      for (const userId of recipients(occ, r.for, memberSet)) {
-        out.push({
-          eventId: occ.eventId,
-          occKey: occ.occKey,
-          occurrenceStart: new Date(startMs).toISOString(),
-          startMs,
-          dueMs: startMs - r.minutesBefore * 60_000,
-          reminderId: r.id,
-          userId,
-          title: occ.title,
-          tz: occ.tz ?? zone,
-          allDay: occ.allDay,
-        });
-      }
+    const reminded = new Set<string>();
+    const own = occ.reminders.flatMap((r) => recipients(occ, r.for, memberSet).map((userId) => ({ r, userId })));
+    // A member whom no reminder of the event reaches gets their defaults for the room (ids `default:<minutes>`).
+    for (const { userId } of own) reminded.add(userId);
+    const fallback = [...defaults]
+      .filter(([userId]) => !reminded.has(userId) && recipients(occ, null, memberSet).includes(userId))
+      .flatMap(([userId, d]) =>
+        (occ.allDay ? d.allDay : d.timed).map((minutes) => ({ r: { id: `default:${minutes}`, minutesBefore: minutes, for: [userId] }, userId })),
+      );
+    for (const { r, userId } of [...own, ...fallback]) {
+      out.push({
+        eventId: occ.eventId,
+        occKey: occ.occKey,
+        occurrenceStart: new Date(startMs).toISOString(),
+        startMs,
+        dueMs: startMs - r.minutesBefore * 60_000,
+        reminderId: r.id,
+        userId,
+        title: occ.title,
+        tz: occ.tz ?? zone,
+        allDay: occ.allDay,
+      });
     }
   }
   return out;

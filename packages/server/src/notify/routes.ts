@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import { addComment, deleteComment, editComment, getComment, listComments } from '@kith/model';
+import { addComment, deleteComment, editComment, getComment, getReminderDefaults, listComments, setReminderDefaults } from '@kith/model';
 import { strictJsonApi } from '../auth/json-api.js';
 import { modelCall } from '../calendar/errors.js';
 import { ianaZone } from '../calendar/zones.js';
@@ -14,7 +14,18 @@ import type { AuthenticatedUser, RequestAuth } from '../modules/module.js';
 import type { Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
 import type { Preferences } from './preferences.js';
-import { CommentBody, CommentList, CommentParams, CommentView, OneCommentParams, SettingsBody, SettingsView } from './schemas.js';
+import {
+  CommentBody,
+  CommentList,
+  CommentParams,
+  CommentView,
+  OneCommentParams,
+  ReminderDefaultsBody,
+  ReminderDefaultsView,
+  RoomOnlyParams,
+  SettingsBody,
+  SettingsView,
+} from './schemas.js';
 
 export interface NotifyRouteOptions {
   auth: RequestAuth;
@@ -26,7 +37,8 @@ export interface NotifyRouteOptions {
 
 /** Comments are small; a larger body is refused before it is parsed. */
 const COMMENT_BODY_LIMIT = 16 * 1024;
-const ORIGIN = 'notify:comments';
+/** Transaction origin of the module's own writes (comments, default reminders). */
+const ORIGIN = 'notify';
 
 export const notifyRoutes: FastifyPluginAsyncTypebox<NotifyRouteOptions> = async (app, opts) => {
   const { rooms, storage, prefs } = opts;
@@ -92,6 +104,22 @@ export const notifyRoutes: FastifyPluginAsyncTypebox<NotifyRouteOptions> = async
     );
     return reply.code(204).send();
   });
+
+  // ---- my default reminders in a room (in its document; viewers too, hence REST)
+
+  app.get('/rooms/:roomId/reminder-defaults', { schema: { params: RoomOnlyParams, response: { 200: ReminderDefaultsView } } }, async (request) => {
+    const me = await member(request, request.params.roomId);
+    return rooms.read(request.params.roomId, (doc) => getReminderDefaults(doc, me));
+  });
+
+  app.put(
+    '/rooms/:roomId/reminder-defaults',
+    { schema: { params: RoomOnlyParams, body: ReminderDefaultsBody, response: { 200: ReminderDefaultsView } } },
+    async (request) => {
+      const me = await member(request, request.params.roomId);
+      return rooms.edit(request.params.roomId, (doc) => modelCall(() => setReminderDefaults(doc, me, request.body, ORIGIN)), ORIGIN);
+    },
+  );
 
   // ---- settings
 

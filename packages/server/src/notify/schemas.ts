@@ -42,3 +42,11 @@ export const SettingsView = Type.Object({
   dailyAgenda: Type.Union([Type.Object({ time: Type.String() }), Type.Null()]),
   rooms: Type.Record(Type.String(), Type.Object({ changes: Type.String() })),
 });
+
+export const RoomOnlyParams = Type.Object({ roomId: Type.String({ minLength: 1, maxLength: 128 }) });
+/** Minutes before; ranges and counts are the model's to check (it names `timed` / `allDay`). */
+export const ReminderDefaultsBody = Type.Object(
+  { timed: Type.Optional(Type.Array(Type.Integer(), { maxItems: 100 })), allDay: Type.Optional(Type.Array(Type.Integer(), { maxItems: 100 })) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const ReminderDefaultsView = Type.Object({ timed: Type.Array(Type.Number()), allDay: Type.Array(Type.Number()) });

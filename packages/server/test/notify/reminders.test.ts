@@ -131,3 +131,39 @@ describe('reminders over REST', () => {
     ]);
   });
 });
+
+describe('default reminders per member per room', () => {
+  it('apply to events that remind the member of nothing; set by any member, viewers too; bad input refused', async () => {
+    const clock = new ManualClock(at('2026-06-01T08:00:00Z'));
+    const channel = new RecordingChannel();
+    const h = await startNotifyServer({ clock, channel });
+    open.push(h);
+    const { api, mum, roomId } = await family(h);
+    const kid = await api.signUp('kid');
+    await api.addMember(mum.token, roomId, kid.token, 'viewer');
+    const path = `/rooms/${roomId}/reminder-defaults`;
+    for (const bad of [{ timed: [-1] }, { timed: [40_321] }, { allDay: [1, 2, 3, 4, 5, 6] }, {}, { timed: 'soon' }]) {
+      const res = await api.request('PUT', path, { token: kid.token, body: bad });
+      expect(res.status, JSON.stringify(bad)).toBe(400);
+    }
+    expect((await api.request('GET', path, { token: kid.token })).body).toEqual({ timed: [], allDay: [] });
+    const set = await api.request('PUT', path, { token: kid.token, body: { timed: [15], allDay: [900] } });
+    expect(set.status).toBe(200);
+    expect(set.body).toEqual({ timed: [15], allDay: [900] });
+    // Kid's defaults for these; the Dentist's own reminder reaches only mum, so kid gets the default there too.
+    await h.rooms.edit(roomId, (doc) => {
+      createEvent(doc, { title: 'Swim', start: '2026-06-01T12:00', end: '2026-06-01T13:00', tz: 'UTC' }, { actor: mum.userId });
+      createEvent(doc, { title: 'Dentist', start: '2026-06-01T14:00', end: '2026-06-01T15:00', tz: 'UTC', reminders: [{ minutesBefore: 60, for: [mum.userId] }] }, { actor: mum.userId });
+      createEvent(doc, { title: 'Fair', start: '2026-06-03', end: '2026-06-04' }, { actor: mum.userId });
+    });
+    await clock.advanceTo(at('2026-06-03T00:00:00Z'), h.settle);
+    const sent = channel.deliveries.filter((d) => d.kind === 'reminder').map((d) => [d.userId === kid.userId ? 'kid' : 'mum', d.title, d.key.split(':').slice(3, 6).join(':')]);
+    expect(sent).toEqual([
+      ['kid', 'Swim at 12:00', '2026-06-01T12:00:00.000Z'],
+      ['mum', 'Dentist at 14:00', '2026-06-01T14:00:00.000Z'],
+      ['kid', 'Dentist at 14:00', '2026-06-01T14:00:00.000Z'],
+      // All-day in the room's zone (UTC here): 9:00 the day before.
+      ['kid', expect.stringMatching(/^Fair/), '2026-06-03T00:00:00.000Z'],
+    ]);
+  });
+});
