@@ -36,7 +36,7 @@ async function setup(startIso = '2026-06-01T09:00:00Z') {
   return { clock, channel, h, api, mum, dad, kid, roomId, pass };
 }
 
-describe('change notices', () => {
+describe('change notices', { timeout: 120_000 }, () => {
   it('200 edits by one member in a minute → one notice per other member, none for the editor', async () => {
     const { channel, api, mum, dad, kid, roomId, pass } = await setup();
     const created = await api.request('POST', `/rooms/${roomId}/events`, {
@@ -86,10 +86,10 @@ describe('change notices', () => {
     const notices = channel.deliveries.filter((d) => d.kind === 'changes');
     expect(notices.map((d) => [d.userId, d.body])).toEqual([[kid.userId, `${mum.username} added Ski trip`]]);
     expect(clock.now()).toBeGreaterThanOrEqual(Date.parse('2026-06-02T05:00:00Z'));
-  });
+  }, 120_000);
 });
 
-describe('comments', () => {
+describe('comments', { timeout: 120_000 }, () => {
   it('any member comments (viewers too); only the author edits or deletes; participants hear of it', async () => {
     const { channel, h, api, mum, dad, kid, roomId, pass } = await setup();
     const eventId = await h.rooms.edit(roomId, (doc) =>
@@ -135,10 +135,10 @@ describe('comments', () => {
 
     expect((await api.request('DELETE', `${path}/${commentId}`, { token: kid.token })).status).toBe(204);
     expect((await api.request('GET', path, { token: dad.token })).body.comments).toEqual([]);
-  });
+  }, 120_000);
 });
 
-describe('notification settings', () => {
+describe('notification settings', { timeout: 120_000 }, () => {
   it('refuses bad input with a clear 4xx and stores nothing', async () => {
     const { api, dad, roomId } = await setup();
     const put = (body: unknown) => api.request('PUT', '/users/me/notification-settings', { token: dad.token, body });
@@ -161,5 +161,5 @@ describe('notification settings', () => {
     expect(good.status).toBe(200);
     expect(good.body).toEqual({ timeZone: null, quietHours: null, dailyAgenda: { time: '07:30' }, rooms: { [roomId]: { changes: 'none' } } });
     expect((await api.request('GET', '/users/me/notification-settings')).status).toBe(401);
-  });
+  }, 120_000);
 });

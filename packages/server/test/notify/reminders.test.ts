@@ -23,7 +23,7 @@ async function family(h: NotifyHarness) {
   return { api, mum, roomId };
 }
 
-describe('reminder scheduler', () => {
+describe('reminder scheduler', { timeout: 120_000 }, () => {
   it('a daily 8:00 Europe/Berlin reminder fires at 8:00 local on both sides of the spring DST change', async () => {
     const clock = new ManualClock(at('2026-03-27T12:00:00Z'));
     const channel = new RecordingChannel();
@@ -106,10 +106,10 @@ describe('reminder scheduler', () => {
     expect(metrics).toMatch(/^kith_reminders_skipped_total 1$/m);
     expect(metrics).toMatch(/^kith_notifications_sent_total\{channel="push",kind="reminder"\} 1$/m);
     expect(metrics).toMatch(/^kith_reminders_late_total\{channel="push"\} 1$/m);
-  });
+  }, 120_000);
 });
 
-describe('reminders over REST', () => {
+describe('reminders over REST', { timeout: 120_000 }, () => {
   it('refuses offsets out of range with a 400 naming the field, stores nothing, and shows good ones', async () => {
     const clock = new ManualClock(at('2026-06-01T08:00:00Z'));
     const h = await startNotifyServer({ clock, channel: new RecordingChannel() });
@@ -129,10 +129,10 @@ describe('reminders over REST', () => {
       [10, [mum.userId]],
       [30, null],
     ]);
-  });
+  }, 120_000);
 });
 
-describe('default reminders per member per room', () => {
+describe('default reminders per member per room', { timeout: 120_000 }, () => {
   it('apply to events that remind the member of nothing; set by any member, viewers too; bad input refused', async () => {
     const clock = new ManualClock(at('2026-06-01T08:00:00Z'));
     const channel = new RecordingChannel();
@@ -165,5 +165,5 @@ describe('default reminders per member per room', () => {
       // All-day in the room's zone (UTC here): 9:00 the day before.
       ['kid', expect.stringMatching(/^Fair/), '2026-06-03T00:00:00.000Z'],
     ]);
-  });
+  }, 120_000);
 });
