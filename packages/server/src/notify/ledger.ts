@@ -75,6 +75,15 @@ export class Ledger {
     return out;
   }
 
+  /**
+   * Forgets finished rows last touched before `before`. Safe once `before` is older than any
+   * reminder the scheduler still looks back at (four weeks): their keys are never asked for again.
+   */
+  async prune(before: number): Promise<number> {
+    const r = await this.sql.run(`DELETE FROM notify_ledger WHERE state <> 'claimed' AND updated_at < ?`, [before]);
+    return r.changes;
+  }
+
   async getState(name: string): Promise<number | undefined> {
     const row = await this.sql.get<{ value: number | string }>('SELECT value FROM notify_state WHERE name = ?', [name]);
     return row === undefined ? undefined : Number(row.value);

@@ -63,6 +63,7 @@ export class ReminderScheduler {
   private running = Promise.resolve();
   private stopped = false;
   private aliveWritten = 0;
+  private prunedAt = 0;
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -197,10 +198,15 @@ export class ReminderScheduler {
     this.arm();
   }
 
-  /** At most once a minute: reminders due before this time have been looked at. */
+  /** At most once a minute: reminders due before this time have been looked at. Once a day: prune the ledger. */
   private async noteAlive(now: number): Promise<void> {
     if (now - this.aliveWritten < 60_000) return;
     this.aliveWritten = now;
     await this.deps.ledger.raiseState(ALIVE, now);
+    if (now - this.prunedAt >= DAY) {
+      this.prunedAt = now;
+      // Twice the longest look-back (lead + horizon): no key older than that is ever asked for again.
+      await this.deps.ledger.prune(now - 2 * (MAX_LEAD_MS + HORIZON_MS));
+    }
   }
 }
