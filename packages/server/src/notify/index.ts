@@ -7,7 +7,7 @@
  * - preferences.ts + routes.ts (settings, comments REST), metrics.ts, clock.ts (injectable time).
  */
 import type { KithModule } from '../modules/module.js';
-import type { ModuleContext } from '../modules/module.js';
+import type { ModuleContext, ModuleMigrations } from '../modules/module.js';
 import { systemClock, type Clock } from './clock.js';
 import { Dispatcher, type AnyChannel } from './dispatcher.js';
 import { Ledger } from './ledger.js';
@@ -21,6 +21,11 @@ import { ReminderScheduler } from './scheduler.js';
 export interface NotifyOptions {
   /** The channels to send on (push and email come from notify/channels; tests pass their own). */
   channels?: (ctx: ModuleContext) => AnyChannel[] | Promise<AnyChannel[]>;
+  /**
+   * The channels' own tables (notify/channels: NOTIFY_CHANNEL_MIGRATIONS), applied after the core's
+   * in the one `notify` module.
+   */
+  channelMigrations?: ModuleMigrations;
   /** How long change notices gather before one goes out (default 5 min). */
   changeWindowMs?: number;
   /** A changed room is re-read this long after its last commit burst starts (default 1 s). */
@@ -50,7 +55,10 @@ export { webhookChannel } from './webhook-channel.js';
 export function notifyModule(options: NotifyOptions = {}): KithModule {
   return {
     name: 'notify',
-    migrations: NOTIFY_CORE_MIGRATIONS,
+    migrations: {
+      sqlite: [...NOTIFY_CORE_MIGRATIONS.sqlite, ...(options.channelMigrations?.sqlite ?? [])],
+      postgres: [...NOTIFY_CORE_MIGRATIONS.postgres, ...(options.channelMigrations?.postgres ?? [])],
+    },
     async install(ctx) {
       const clock = options.clock ?? systemClock;
       const settleMs = options.settleMs ?? 1_000;
