@@ -100,9 +100,9 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         listRooms: async () => (await ctx.sql.all<{ room_id: string }>('SELECT room_id FROM rooms ORDER BY room_id')).map((r) => r.room_id),
         onRead: (roomId, doc) => notices.prime(roomId, doc),
       });
-      const stopCommits = ctx.rooms.onAnyCommit((roomId) => {
+      const stopCommits = ctx.rooms.onAnyCommit((roomId, local) => {
         scheduler.changed(roomId);
-        notices.changed(roomId);
+        notices.changed(roomId, local);
       });
       const stopCreated = ctx.members.onRoomCreated(async (room) => notices.prime(room.roomId, null));
       await ctx.app.register(notifyRoutes, { auth: ctx.auth, rooms: ctx.rooms, storage: ctx.storage, prefs, now: () => clock.now() });

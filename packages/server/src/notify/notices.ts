@@ -37,7 +37,8 @@ const DETAIL_PER_ACTOR = 3;
 export class ChangeNotices {
   private readonly prints = new Map<string, RoomPrint>();
   private readonly pending = new Map<string, { changes: RoomChange[]; zone: string; cancel: () => void }>();
-  private readonly dirty = new Map<string, () => void>();
+  /** Rooms to look at again; `local` once any of the commits was stored by this instance. */
+  private readonly dirty = new Map<string, { cancel: () => void; local: boolean }>();
   private readonly held = new Set<() => void>();
   private running = Promise.resolve();
   private stopped = false;
@@ -50,13 +51,25 @@ export class ChangeNotices {
     this.prints.set(roomId, doc ? printRoom(doc, this.deps.clock.now()) : { events: new Map(), comments: new Map() });
   }
 
-  changed(roomId: string): void {
-    if (this.stopped || this.dirty.has(roomId)) return;
-    const cancel = this.deps.clock.after(this.deps.settleMs, () => {
-      this.dirty.delete(roomId);
-      this.enqueue(() => this.look(roomId));
-    });
-    this.dirty.set(roomId, cancel);
+  /**
+   * A room changed. Only the instance that stored a change tells people of it; other instances
+   * (`local` false) just keep their picture of the room current, so several instances send one notice.
+   */
+  changed(roomId: string, local: boolean): void {
+    if (this.stopped) return;
+    const pending = this.dirty.get(roomId);
+    if (pending) {
+      pending.local ||= local;
+      return;
+    }
+    const entry = {
+      local,
+      cancel: this.deps.clock.after(this.deps.settleMs, () => {
+        this.dirty.delete(roomId);
+        this.enqueue(() => this.look(roomId, entry.local));
+      }),
+    };
+    this.dirty.set(roomId, entry);
   }
 
   idle(): Promise<void> {
@@ -65,7 +78,7 @@ export class ChangeNotices {
 
   async close(): Promise<void> {
     this.stopped = true;
-    for (const cancel of this.dirty.values()) cancel();
+    for (const d of this.dirty.values()) d.cancel();
     for (const p of this.pending.values()) p.cancel();
     for (const cancel of this.held) cancel();
     await this.running;
@@ -75,12 +88,13 @@ export class ChangeNotices {
     this.running = this.running.then(work).catch((err) => this.deps.logger.error({ err }, 'change notice failed'));
   }
 
-  private async look(roomId: string): Promise<void> {
+  private async look(roomId: string, tell: boolean): Promise<void> {
     const now = this.deps.clock.now();
     const seen = await this.deps.rooms.read(roomId, (doc) => ({ print: printRoom(doc, now), zone: roomZone(doc) }));
     const before = this.prints.get(roomId);
     this.prints.set(roomId, seen.print);
-    if (!before) return; // first look at a room made elsewhere: nothing to compare with
+    // A first look at a room made elsewhere has nothing to compare with; changes another instance stored are its to tell.
+    if (!before || !tell) return;
     const changes = diffRooms(before, seen.print);
     if (changes.length === 0) return;
     const batch = this.pending.get(roomId);

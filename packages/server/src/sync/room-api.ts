@@ -32,11 +32,12 @@ export interface RoomApi {
    */
   watch(roomId: string, watcher: RoomWatcher): Promise<() => void>;
   /**
-   * Calls `listener(roomId)` after each commit of any room loaded on this instance (sockets',
-   * server edits, other instances' stored updates), without keeping rooms loaded: for modules that
-   * index many rooms (notifications) and re-read a room only when it changed. Returns unsubscribe.
+   * Calls `listener(roomId, local)` after each commit of any room loaded on this instance (sockets',
+   * server edits, and — with `local` false — other instances' stored updates), without keeping rooms
+   * loaded: for modules that index many rooms (notifications) and re-read a room only when it
+   * changed. Returns unsubscribe.
    */
-  onAnyCommit(listener: (roomId: string) => void): () => void;
+  onAnyCommit(listener: (roomId: string, local: boolean) => void): () => void;
 }
 
 /** The room API over the rooms in memory: edits go through the same commit path as sockets' updates. */
@@ -48,14 +49,14 @@ export class LoadedRooms implements RoomApi {
     private readonly maxRoomBytes: number,
   ) {}
 
-  private readonly commitListeners = new Set<(roomId: string) => void>();
+  private readonly commitListeners = new Set<(roomId: string, local: boolean) => void>();
 
   /** Hooked to each room as it loads (see SyncServer): tells `onAnyCommit` listeners. */
-  roomCommitted(roomId: string): void {
-    for (const listener of this.commitListeners) listener(roomId);
+  roomCommitted(roomId: string, local: boolean): void {
+    for (const listener of this.commitListeners) listener(roomId, local);
   }
 
-  onAnyCommit(listener: (roomId: string) => void): () => void {
+  onAnyCommit(listener: (roomId: string, local: boolean) => void): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
   }

@@ -91,7 +91,7 @@ export class SyncServer {
       loaded: (room) => {
         this.follower.follow(room);
         // Not a hold: the room still unloads when idle; the watch ends with it.
-        room.watch(() => this.rooms.roomCommitted(room.roomId), () => undefined);
+        room.watch((local) => this.rooms.roomCommitted(room.roomId, local), () => undefined);
       },
       unloaded: (room) => this.follower.unfollow(room),
     });
