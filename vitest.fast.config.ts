@@ -14,6 +14,11 @@ export const SLOW_TRIALS = [
   'packages/server/test/ops.test.ts',
   'packages/server/test/cluster.test.ts',
   'packages/server/test/hardening-disk-full.test.ts',
+  // 20 SIGKILLs of the binary with reminders falling due every 8 s (about 4 minutes), and notify
+  // on several instances over PostgreSQL (and Redis).
+  'packages/server/test/notify/kill-trials.test.ts',
+  'packages/server/test/notify/instances.test.ts',
+  'packages/server/test/notify/notices-instances.test.ts',
   'packages/client/test/quickstart.test.ts',
   // Packs @kith/client, installs it into a new project and builds a Vite app with it (1–2 min).
   'packages/client/test/pack.test.ts',

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, helpText, parseServerConfig, type KithConfig } from '@kith/server/config';
+import { channelOptions, ConfigError, helpText, parseServerConfig, type ChannelConfig, type KithConfig } from '@kith/server/config';
 import { googleOptions, type GoogleConfig } from '@kith/sync-google/config';
 
 /** Exit codes: 0 clean stop, 1 runtime or startup failure, 2 bad configuration. */
@@ -33,9 +33,9 @@ function withBundledApp(config: KithConfig): KithConfig {
 }
 
 async function main(): Promise<void> {
-  let parsed: { config: KithConfig; modules: readonly [GoogleConfig] } | 'help';
+  let parsed: { config: KithConfig; modules: readonly [GoogleConfig, ChannelConfig] } | 'help';
   try {
-    parsed = parseServerConfig(process.argv.slice(2), process.env, [googleOptions]);
+    parsed = parseServerConfig(process.argv.slice(2), process.env, [googleOptions, channelOptions]);
   } catch (err) {
     const message =
       err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
@@ -45,21 +45,28 @@ async function main(): Promise<void> {
     process.exit(EXIT_USAGE);
   }
   if (parsed === 'help') {
-    process.stdout.write(helpText([googleOptions]));
+    process.stdout.write(helpText([googleOptions, channelOptions]));
     return;
   }
   const config = withBundledApp(parsed.config);
-  const [google] = parsed.modules;
+  const [google, channels] = parsed.modules;
 
   // Loaded only now, so that --help and configuration errors answer at once.
-  const [{ accountModule, caldavModule, calendarModule, createLogger, logDestination, startKithServer }, { googleModule }] = await Promise.all([
+  const [{ accountModule, caldavModule, calendarModule, channelsOption, createLogger, logDestination, notifyModule, startKithServer, webhookChannel }, { googleModule }] =
+    await Promise.all([
     import('@kith/server'),
     import('@kith/sync-google'),
   ]);
   // Readable on a terminal, JSON for a log collector (or as --log-format says).
   const logger = createLogger(config.logLevel, logDestination(config.logFormat));
   const { host, port } = config;
-  const modules = [calendarModule(), caldavModule(), accountModule(), googleModule(google)];
+  const modules = [
+    calendarModule(),
+    caldavModule(),
+    accountModule(),
+    googleModule(google),
+    notifyModule(notifyOptionsFromEnv(channelsOption(channels), webhookChannel)),
+  ];
   const server = await startKithServer(config, { logger, modules }).catch((err: NodeJS.ErrnoException) => {
     const reason = err.code ? LISTEN_ERRORS[err.code] : undefined;
     if (reason && (err.syscall === 'listen' || err.syscall === 'getaddrinfo')) {
@@ -96,3 +103,30 @@ main().catch((err) => {
   process.stderr.write(`kith-server failed to start: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(EXIT_FAILURE);
 });
+
+/**
+ * The notify module's settings: Web Push and email (their SMTP/VAPID options are parsed with the
+ * server's); KITH_NOTIFY_WEBHOOK_URL adds the webhook channel; the *_MS values tune timing.
+ */
+function notifyOptionsFromEnv(
+  channels: (ctx: import('@kith/server').ModuleContext) => Promise<import('@kith/server').AnyChannel[]>,
+  webhookChannel: (url: string) => import('@kith/server').AnyChannel,
+) {
+  const ms = (name: string): number | undefined => {
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 86_400_000) {
+      process.stderr.write(`kith-server: ${name} must be a whole number of milliseconds from 1 to 86400000\n`);
+      process.exit(EXIT_USAGE);
+    }
+    return n;
+  };
+  const url = process.env.KITH_NOTIFY_WEBHOOK_URL;
+  return {
+    channels: async (ctx: import('@kith/server').ModuleContext) => [...(await channels(ctx)), ...(url ? [webhookChannel(url)] : [])],
+    leaseMs: ms('KITH_NOTIFY_LEASE_MS'),
+    retryMs: ms('KITH_NOTIFY_RETRY_MS'),
+    changeWindowMs: ms('KITH_NOTIFY_CHANGE_WINDOW_MS'),
+  };
+}

@@ -17,6 +17,8 @@ export const MODEL_ERRORS = {
   NOT_RECURRING: 'The event does not repeat.',
   OCCURRENCE_NOT_FOUND: 'The series has no occurrence with this key.',
   UNREADABLE_EVENT: 'The event holds values that cannot be read or expanded.',
+  COMMENT_NOT_FOUND: 'No such comment.',
+  NOT_AUTHOR: 'Only the author of a comment may change or delete it.',
 } as const;
 
 export type ModelErrorCode = keyof typeof MODEL_ERRORS;

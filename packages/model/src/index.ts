@@ -17,3 +17,7 @@ export { observeEvents } from './observe.js';
 export type { EventsChange } from './observe.js';
 export { validateEvent } from './validate.js';
 export { normalizeRule } from './recurrence.js';
+export { addComment, COMMENT_LIMITS, COMMENTS_ROOT, deleteComment, editComment, getComment, listComments } from './comments.js';
+export type { EventComment } from './comments.js';
+export { getReminderDefaults, MAX_DEFAULT_REMINDERS, REMINDER_DEFAULTS_ROOT, setReminderDefaults } from './reminder-defaults.js';
+export type { ReminderDefaults } from './reminder-defaults.js';

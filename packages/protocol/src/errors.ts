@@ -129,6 +129,9 @@ export const ERRORS = {
     closeCode: C.CONFLICT,
     message: 'An event with this UID is in the trash or is part of a series split in Kith; restore or edit it in Kith.',
   },
+  // Notifications and comments (the notify module).
+  COMMENT_NOT_FOUND: { status: 404, closeCode: C.NOT_FOUND, message: 'No such comment on this event.' },
+  NOT_COMMENT_AUTHOR: { status: 403, closeCode: C.FORBIDDEN, message: 'Only the author of a comment may change or delete it.' },
   // Access (registration policy, invites that removals cannot undo, link building).
   REGISTRATION_CLOSED: { status: 403, closeCode: C.FORBIDDEN, message: 'This server does not accept new accounts.' },
   INVITE_REQUIRED: {

@@ -12,6 +12,10 @@ export * as protocol from '@kith/protocol';
 export { calendarModule } from './calendar/index.js';
 export { caldavModule } from './caldav/index.js';
 export { accountModule } from './account/index.js';
+export { DueIndex as NotifyDueIndex } from './notify/due-index.js';
+export { remindersOf as notifyRemindersOf } from './notify/reminders.js';
+export { ManualClock, notifyModule, webhookChannel, type AnyChannel, type Channel, type Delivery, type NotifyOptions, type NotifyParts, type SendOutcome } from './notify/index.js';
+export { channelsOption, NOTIFY_CHANNEL_MIGRATIONS } from './notify/channels/index.js';
 export type {
   KithModule,
   InstalledModule,

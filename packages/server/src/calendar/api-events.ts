@@ -31,6 +31,7 @@ export interface EventBody {
   recurrence?: string[];
   color?: string | null;
   category?: string | null;
+  reminders?: Array<{ id?: string; minutesBefore: number; for?: string[] | null }>;
 }
 
 export interface EventView {
@@ -47,6 +48,7 @@ export interface EventView {
   recurrence: string[];
   color: string | null;
   category: string | null;
+  reminders: Array<{ id: string; minutesBefore: number; for: string[] | null }>;
   createdBy: string;
   createdAt: string;
   updatedBy: string;
@@ -200,6 +202,7 @@ function copyContent(body: EventBody, out: EventPatch): void {
   if (body.participants !== undefined) out.participants = body.participants;
   if (body.color !== undefined) out.color = body.color;
   if (body.category !== undefined) out.category = body.category;
+  if (body.reminders !== undefined) out.reminders = body.reminders;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,6 +329,7 @@ export function eventView(ev: CalendarEvent): EventView {
     recurrence: recurrenceLines(ev),
     color: ev.color,
     category: ev.category,
+    reminders: ev.reminders,
     createdBy: ev.createdBy,
     createdAt: ev.createdAt,
     updatedBy: ev.updatedBy,

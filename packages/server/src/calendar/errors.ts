@@ -22,6 +22,8 @@ const CODES: Record<ModelErrorCode, ErrorCode> = {
   NOT_RECURRING: 'VALIDATION_FAILED',
   OCCURRENCE_NOT_FOUND: 'VALIDATION_FAILED',
   UNREADABLE_EVENT: 'VALIDATION_FAILED',
+  COMMENT_NOT_FOUND: 'COMMENT_NOT_FOUND',
+  NOT_AUTHOR: 'NOT_COMMENT_AUTHOR',
 };
 
 /** Model field → API field. Fields not listed are spelled the same in both. */

@@ -13,7 +13,7 @@
  * - RFC 7986 NAME, COLOR and REFRESH-INTERVAL; SEQUENCE grows with the event's edits and DTSTAMP
  *   is its last change, so an unchanged room gives the same bytes.
  */
-import ical, { escape, type ICalEventData } from 'ical-generator';
+import ical, { escape, ICalAlarmType, type ICalAlarmData, type ICalEventData } from 'ical-generator';
 import { Temporal } from 'temporal-polyfill';
 import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
 import type * as Y from 'yjs';
@@ -235,6 +235,17 @@ function uidOfSeries(ev: CalendarEvent, s: ExportedSeries): string {
   return s.splitKey === null ? (checkedUid(ev) ?? seriesUid(checkedId(ev), null)) : seriesUid(checkedId(ev), s.splitKey);
 }
 
+/**
+ * Reminders for everyone as VALARMs (TRIGGER before the start; for an all-day event, before its
+ * local midnight: "9:00 the day before" is -PT15H). Reminders for named members stay out of the
+ * room's shared feed.
+ */
+function valarms(s: ExportedSeries): ICalAlarmData[] {
+  return s.reminders
+    .filter((r) => r.for === null)
+    .map((r) => ({ type: ICalAlarmType.display, triggerBefore: r.minutesBefore * 60, description: s.title || 'Reminder' }));
+}
+
 function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<string>): ICalEventData[] {
   // Every value below comes from a document any member can write: checked or cleaned first.
   const s = cleanSeries(stored);
@@ -248,6 +259,8 @@ function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<st
     start: timeValue(z, s.start, s.tz),
     end: timeValue(z, s.end, s.endTz ?? s.tz),
   };
+  const alarms = valarms(s);
+  if (alarms.length > 0) main.alarms = alarms;
   const out: ICalEventData[] = [main];
   if (!recurring) return out;
   const cancelled = Object.entries(s.overrides)

@@ -26,6 +26,18 @@ const eventFields = {
   recurrence: Type.Array(Type.String({ maxLength: 10_000 }), { maxItems: 100 }),
   color: Nullable(Type.String({ maxLength: 200 })),
   category: Nullable(Type.String({ maxLength: 200 })),
+  /** Shapes only: the model checks ranges (0 to 40,320 minutes), counts and ids, naming the field. */
+  reminders: Type.Array(
+    Type.Object(
+      {
+        id: Type.Optional(Type.String({ maxLength: 200 })),
+        minutesBefore: Type.Integer(),
+        for: Type.Optional(Type.Union([Type.Array(Type.String({ maxLength: 200 }), { maxItems: 1000 }), Type.Null()])),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: 100 },
+  ),
 };
 
 /** POST /rooms/:roomId/events: title, start, end and participants, plus zone, all-day, text and recurrence. */
@@ -43,6 +55,7 @@ export const CreateEventBody = Type.Object(
     recurrence: Type.Optional(eventFields.recurrence),
     color: Type.Optional(eventFields.color),
     category: Type.Optional(eventFields.category),
+    reminders: Type.Optional(eventFields.reminders),
   },
   { additionalProperties: false },
 );
@@ -62,6 +75,7 @@ export const PatchEventBody = Type.Object(
     recurrence: Type.Optional(eventFields.recurrence),
     color: Type.Optional(eventFields.color),
     category: Type.Optional(eventFields.category),
+    reminders: Type.Optional(eventFields.reminders),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -80,6 +94,7 @@ export const EventView = Type.Object({
   recurrence: Type.Array(Type.String()),
   color: Type.Union([Type.String(), Type.Null()]),
   category: Type.Union([Type.String(), Type.Null()]),
+  reminders: Type.Array(Type.Object({ id: Type.String(), minutesBefore: Type.Number(), for: Type.Union([Type.Array(Type.String()), Type.Null()]) })),
   createdBy: Type.String(),
   createdAt: Type.String(),
   updatedBy: Type.String(),

@@ -5,6 +5,9 @@ import { ConfigError, helpLines, optionReader, type ConfigOption, type ModuleOpt
 // Module options, exported from here too (`@kith/server/config`): a binary reads its command line
 // without loading the whole server, so that --help and bad flags answer at once.
 export { ConfigError, optionReader, type ConfigOption, type ModuleOptions, type OptionReader } from './module-options.js';
+// The notification channels' options (SMTP, VAPID) join the command line like a module's; their parser is
+// light, so the binary can read them before it loads the server.
+export { channelOptions, type ChannelConfig } from '../notify/channels/config.js';
 
 export type SqliteSynchronous = 'full' | 'normal';
 /** Who may create an account: anyone, only people holding a valid invite code, or no one. */

@@ -31,6 +31,13 @@ export interface RoomApi {
    * and the watch ends: watch again to follow the reloaded room. Returns a function that stops watching.
    */
   watch(roomId: string, watcher: RoomWatcher): Promise<() => void>;
+  /**
+   * Calls `listener(roomId, local)` after each commit of any room loaded on this instance (sockets',
+   * server edits, and — with `local` false — other instances' stored updates), without keeping rooms
+   * loaded: for modules that index many rooms (notifications) and re-read a room only when it
+   * changed. Returns unsubscribe.
+   */
+  onAnyCommit(listener: (roomId: string, local: boolean) => void): () => void;
 }
 
 /** The room API over the rooms in memory: edits go through the same commit path as sockets' updates. */
@@ -41,6 +48,18 @@ export class LoadedRooms implements RoomApi {
     private readonly writeHealth: WriteHealth,
     private readonly maxRoomBytes: number,
   ) {}
+
+  private readonly commitListeners = new Set<(roomId: string, local: boolean) => void>();
+
+  /** Hooked to each room as it loads (see SyncServer): tells `onAnyCommit` listeners. */
+  roomCommitted(roomId: string, local: boolean): void {
+    for (const listener of this.commitListeners) listener(roomId, local);
+  }
+
+  onAnyCommit(listener: (roomId: string, local: boolean) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
 
   async edit<T>(roomId: string, edit: (doc: Y.Doc) => T, origin?: string): Promise<T> {
     // While commits fail, refuse before touching the document (an edit applied but never stored

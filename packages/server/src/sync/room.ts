@@ -77,8 +77,11 @@ export class Room<P extends RoomPeer = RoomPeer> {
   /** How far this document follows the room's stored log (read by the ClusterFollower). */
   readonly position = new LogPosition();
 
-  /** Called after each commit of this room, once its updates are on disk and broadcast. */
-  private readonly committedListeners = new Set<() => void>();
+  /**
+   * Called after each commit of this room, once its updates are on disk and broadcast; `local` is
+   * false for updates another instance stored (applied from the log or the fan-out).
+   */
+  private readonly committedListeners = new Set<(local: boolean) => void>();
   /** Called when the room is dropped from memory while watched (reload after a failure, shutdown). */
   private readonly lostListeners = new Set<() => void>();
   private pending: Uint8Array[] = [];
@@ -145,7 +148,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
    * Calls `committed` after each commit of this room (and each stored update from elsewhere), and
    * `lost` once if the room is dropped from memory. Returns a function that stops both.
    */
-  watch(committed: () => void, lost: () => void): () => void {
+  watch(committed: (local: boolean) => void, lost: () => void): () => void {
     this.committedListeners.add(committed);
     this.lostListeners.add(lost);
     return () => {
@@ -209,7 +212,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
     // Local clients get what actually changed, once, whatever the number of stored pieces.
     const frame = new SharedFrame(encodeUpdate(update));
     for (const conn of this.members) conn.sendShared(frame);
-    for (const listener of this.committedListeners) listener();
+    for (const listener of this.committedListeners) listener(false);
   }
 
   get idle(): boolean {
@@ -342,7 +345,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
     for (const conn of this.members) if (conn !== batch.soleOrigin) conn.sendShared(frame);
     for (const send of batch.sends) send();
     for (const conn of batch.ackTo) conn.send(this.ackFrame(conn));
-    for (const listener of this.committedListeners) listener();
+    for (const listener of this.committedListeners) listener(true);
     if (this.pending.length > 0 || this.pendingAcks.size > 0 || this.waiting.length > 0) this.scheduler.schedule(this);
   }
 

@@ -21,7 +21,7 @@ import { GroupCommit } from './group-commit.js';
 import { MessageHandler } from './message-handler.js';
 import { encodeSyncStep1 } from '@kith/protocol';
 import type { Room } from './room.js';
-import { LoadedRooms, type RoomApi, type RoomWatcher } from './room-api.js';
+import { LoadedRooms, type RoomWatcher } from './room-api.js';
 import { RoomRegistry } from './room-registry.js';
 import { addressResolver, type AddressResolver } from './client-address.js';
 import { SocketSupervisor } from './socket-supervisor.js';
@@ -55,7 +55,7 @@ export class SyncServer {
   readonly registry: RoomRegistry<Connection>;
   readonly compactor: Compactor;
   /** Server-side access to rooms (REST, the live JSON socket, importers, Google). */
-  readonly rooms: RoomApi;
+  readonly rooms: LoadedRooms;
   /** Open sockets per user and per client address, shared with the live JSON socket. */
   readonly quota: SocketQuota;
   /** The client's address of an upgrade request (proxy-resolved under --trust-proxy). */
@@ -88,7 +88,11 @@ export class SyncServer {
       (room) => this.registry.reloadBroken(room, 'STORAGE_UNAVAILABLE'),
     );
     this.registry = new RoomRegistry<Connection>(storage, this.commits, metrics, this.logger, config.sync.unloadGraceMs, config.limits, {
-      loaded: (room) => this.follower.follow(room),
+      loaded: (room) => {
+        this.follower.follow(room);
+        // Not a hold: the room still unloads when idle; the watch ends with it.
+        room.watch((local) => this.rooms.roomCommitted(room.roomId, local), () => undefined);
+      },
       unloaded: (room) => this.follower.unfollow(room),
     });
     this.follower = new ClusterFollower(fanout, this.registry, storage, metrics, this.logger);

@@ -1,0 +1,119 @@
+/**
+ * Notifications: reminders that reach people when Kith is closed, change notices and comments.
+ * This file composes the module; one concern a file beside it:
+ * - reminders.ts (which reminders fall due when) → scheduler.ts (per-room next-due index) →
+ *   dispatcher.ts (claim → send → mark, through ledger.ts) → the channels (push, email: channels/).
+ * - room-changes.ts (what changed, by whom) → notices.ts (one batched notice per room and window).
+ * - preferences.ts + routes.ts (settings, comments REST), metrics.ts, clock.ts (injectable time).
+ */
+import type { KithModule } from '../modules/module.js';
+import type { ModuleContext } from '../modules/module.js';
+import { systemClock, type Clock } from './clock.js';
+import { Dispatcher, type AnyChannel } from './dispatcher.js';
+import { Ledger } from './ledger.js';
+import { NotifyMetrics } from './metrics.js';
+import { NOTIFY_CHANNEL_MIGRATIONS } from './channels/migrations.js';
+import { NOTIFY_CORE_MIGRATIONS } from './migrations.js';
+import { ChangeNotices } from './notices.js';
+import { Preferences } from './preferences.js';
+import { notifyRoutes } from './routes.js';
+import { ReminderScheduler } from './scheduler.js';
+
+export interface NotifyOptions {
+  /** The channels to send on (push and email come from notify/channels; tests pass their own). */
+  channels?: (ctx: ModuleContext) => AnyChannel[] | Promise<AnyChannel[]>;
+  /** How long change notices gather before one goes out (default 5 min). */
+  changeWindowMs?: number;
+  /** A changed room is re-read this long after its last commit burst starts (default 1 s). */
+  settleMs?: number;
+  /** How long a claim holds a delivery before another instance may retry it (default 2 min). */
+  leaseMs?: number;
+  /** Wait before a failed send is retried (default 1 min). */
+  retryMs?: number;
+  clock?: Clock;
+  /** Reached by tests: the running parts. */
+  onInstalled?(parts: NotifyParts): void;
+}
+
+export interface NotifyParts {
+  scheduler: ReminderScheduler;
+  notices: ChangeNotices;
+  ledger: Ledger;
+  metrics: NotifyMetrics;
+}
+
+export { NOTIFY_CORE_MIGRATIONS } from './migrations.js';
+export type { Channel, Delivery, SendOutcome } from './delivery.js';
+export type { AnyChannel } from './dispatcher.js';
+export { ManualClock, systemClock, type Clock } from './clock.js';
+export { webhookChannel } from './webhook-channel.js';
+
+export function notifyModule(options: NotifyOptions = {}): KithModule {
+  return {
+    name: 'notify',
+    // One module, two sets of tables: the core's (ledger, preferences) then the channels' (push
+    // subscriptions, addresses, outbox), always both so the versions never depend on the options.
+    migrations: {
+      sqlite: [...NOTIFY_CORE_MIGRATIONS.sqlite, ...NOTIFY_CHANNEL_MIGRATIONS.sqlite],
+      postgres: [...NOTIFY_CORE_MIGRATIONS.postgres, ...NOTIFY_CHANNEL_MIGRATIONS.postgres],
+    },
+    async install(ctx) {
+      const clock = options.clock ?? systemClock;
+      const settleMs = options.settleMs ?? 1_000;
+      const ledger = new Ledger(ctx.sql);
+      const metrics = new NotifyMetrics(ctx.metrics.registry);
+      const prefs = new Preferences(ctx.sql);
+      const channels = (await options.channels?.(ctx)) ?? [];
+      const dispatcher = new Dispatcher({
+        ledger,
+        channels,
+        clock,
+        metrics,
+        logger: ctx.logger,
+        holder: `${process.pid}-${Math.random().toString(36).slice(2)}`,
+        leaseMs: options.leaseMs ?? 120_000,
+        retryMs: options.retryMs ?? 60_000,
+      });
+      const notices = new ChangeNotices({
+        rooms: ctx.rooms,
+        storage: ctx.storage,
+        dispatcher,
+        prefs,
+        clock,
+        logger: ctx.componentLogger('notices'),
+        windowMs: options.changeWindowMs ?? 300_000,
+        settleMs,
+      });
+      const scheduler = new ReminderScheduler({
+        rooms: ctx.rooms,
+        storage: ctx.storage,
+        ledger,
+        dispatcher,
+        prefs,
+        clock,
+        metrics,
+        logger: ctx.componentLogger('reminders'),
+        settleMs,
+        // The core's rooms table, read only: the one list of every room (start-up pass).
+        listRooms: async () => (await ctx.sql.all<{ room_id: string }>('SELECT room_id FROM rooms ORDER BY room_id')).map((r) => r.room_id),
+        onRead: (roomId, doc) => notices.prime(roomId, doc),
+      });
+      const stopCommits = ctx.rooms.onAnyCommit((roomId, local) => {
+        scheduler.changed(roomId);
+        notices.changed(roomId, local);
+      });
+      const stopCreated = ctx.members.onRoomCreated(async (room) => notices.prime(room.roomId, null));
+      await ctx.app.register(notifyRoutes, { auth: ctx.auth, rooms: ctx.rooms, storage: ctx.storage, prefs, now: () => clock.now() });
+      await scheduler.start();
+      options.onInstalled?.({ scheduler, notices, ledger, metrics });
+      return {
+        async close() {
+          stopCommits();
+          stopCreated();
+          await scheduler.close();
+          await notices.close();
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type { ModuleMigrations } from '../storage/module-tables.js';
+
+/**
+ * The core half's tables (notify-channels appends NOTIFY_CHANNEL_MIGRATIONS after these):
+ * - notify_ledger: one row per delivery key — claimed (with a lease), sent, gone or skipped.
+ * - notify_state: small named values shared by instances (when reminders were last looked at).
+ * - notify_prefs / notify_room_prefs: each member's settings.
+ */
+export const NOTIFY_CORE_MIGRATIONS: ModuleMigrations = {
+  sqlite: [
+    `CREATE TABLE notify_ledger (
+       key TEXT PRIMARY KEY,
+       state TEXT NOT NULL CHECK (state IN ('claimed', 'sent', 'gone', 'skipped', 'failed')),
+       holder TEXT,
+       lease_until INTEGER NOT NULL,
+       attempts INTEGER NOT NULL,
+       updated_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE notify_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+     CREATE TABLE notify_prefs (
+       user_id TEXT PRIMARY KEY,
+       time_zone TEXT,
+       quiet_start TEXT,
+       quiet_end TEXT,
+       agenda_time TEXT,
+       updated_at INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE notify_room_prefs (
+       user_id TEXT NOT NULL,
+       room_id TEXT NOT NULL,
+       changes TEXT NOT NULL CHECK (changes IN ('all', 'participant', 'none')),
+       PRIMARY KEY (user_id, room_id)
+     ) WITHOUT ROWID;`,
+  ],
+  postgres: [
+    `CREATE TABLE notify_ledger (
+       key text PRIMARY KEY,
+       state text NOT NULL CHECK (state IN ('claimed', 'sent', 'gone', 'skipped', 'failed')),
+       holder text,
+       lease_until bigint NOT NULL,
+       attempts integer NOT NULL,
+       updated_at bigint NOT NULL
+     );
+     CREATE TABLE notify_state (name text PRIMARY KEY, value bigint NOT NULL);
+     CREATE TABLE notify_prefs (
+       user_id text PRIMARY KEY,
+       time_zone text,
+       quiet_start text,
+       quiet_end text,
+       agenda_time text,
+       updated_at bigint NOT NULL
+     );
+     CREATE TABLE notify_room_prefs (
+       user_id text NOT NULL,
+       room_id text NOT NULL,
+       changes text NOT NULL CHECK (changes IN ('all', 'participant', 'none')),
+       PRIMARY KEY (user_id, room_id)
+     );`,
+  ],
+};

@@ -1,0 +1,110 @@
+/**
+ * What changed in a room between two looks, and who did it: a small fingerprint per event (and the
+ * comment ids) is kept per room; the next look compares. Edits are attributed to the event's
+ * `updatedBy` (`deleted.by` for deletions, the author for comments). Pure.
+ */
+import { COMMENTS_ROOT, listEvents, occurrencesOf, type CalendarEvent } from '@kith/model';
+import * as Y from 'yjs';
+import { roomZone } from './reminders.js';
+
+export interface EventPrint {
+  title: string;
+  /** Start, duration, zone and rule: a change here is a move. */
+  timing: string;
+  /** Cancelled occurrence keys. */
+  cancelled: string;
+  deleted: boolean;
+  participants: string[];
+  updatedBy: string;
+  /** The next start from now (ms), for "moved to Thu 16:00". */
+  nextStart: number | null;
+  tz: string;
+}
+
+export interface RoomPrint {
+  events: Map<string, EventPrint>;
+  comments: Map<string, { eventId: string; author: string; text: string }>;
+}
+
+export type ChangeKind = 'added' | 'moved' | 'changed' | 'cancelled' | 'deleted' | 'commented';
+
+export interface RoomChange {
+  kind: ChangeKind;
+  actor: string;
+  eventId: string;
+  title: string;
+  participants: string[];
+  /** For moves and additions: the new start (ms) and its zone. */
+  start: number | null;
+  tz: string;
+  /** For comments: the text. */
+  text?: string;
+}
+
+function printOf(ev: CalendarEvent, now: number, zone: string): EventPrint {
+  const cancelled = Object.entries(ev.overrides)
+    .filter(([, o]) => o.cancelled)
+    .map(([k]) => k)
+    .sort()
+    .join(',');
+  const moved = Object.entries(ev.overrides)
+    .filter(([, o]) => o.start !== undefined || o.duration !== undefined)
+    .map(([k, o]) => `${k}=${o.start ?? ''}/${o.duration ?? ''}`)
+    .sort()
+    .join(',');
+  let nextStart: number | null = null;
+  try {
+    const occ = occurrencesOf(ev, { from: new Date(now).toISOString(), to: new Date(now + 400 * 86_400_000).toISOString(), timeZone: zone })[0];
+    nextStart = occ ? Date.parse(occ.startInstant) : null;
+  } catch {
+    nextStart = null;
+  }
+  return {
+    title: ev.title,
+    timing: `${ev.start}|${ev.duration}|${ev.tz}|${ev.rrule}|${ev.exdates.join(',')}|${moved}`,
+    cancelled,
+    deleted: ev.deleted !== null,
+    participants: ev.participants,
+    updatedBy: ev.deleted?.by ?? ev.updatedBy,
+    nextStart,
+    tz: ev.tz ?? zone,
+  };
+}
+
+export function printRoom(doc: Y.Doc, now: number): RoomPrint {
+  const zone = roomZone(doc);
+  const events = new Map<string, EventPrint>();
+  for (const ev of listEvents(doc, { includeDeleted: true })) events.set(ev.id, printOf(ev, now, zone));
+  const comments = new Map<string, { eventId: string; author: string; text: string }>();
+  for (const [id, m] of doc.getMap<Y.Map<unknown>>(COMMENTS_ROOT)) {
+    if (!(m instanceof Y.Map)) continue;
+    const eventId = m.get('eventId');
+    const author = m.get('author');
+    const text = m.get('text');
+    if (typeof eventId === 'string' && typeof author === 'string' && typeof text === 'string') comments.set(id, { eventId, author, text });
+  }
+  return { events, comments };
+}
+
+export function diffRooms(before: RoomPrint, after: RoomPrint): RoomChange[] {
+  const out: RoomChange[] = [];
+  for (const [id, now] of after.events) {
+    const was = before.events.get(id);
+    const base = { actor: now.updatedBy, eventId: id, title: now.title, participants: [...new Set([...now.participants, ...(was?.participants ?? [])])], tz: now.tz };
+    if (!was) {
+      if (!now.deleted) out.push({ ...base, kind: 'added', start: now.nextStart });
+    } else if (now.deleted && !was.deleted) out.push({ ...base, kind: 'deleted', start: null });
+    else if (now.deleted) continue;
+    else if (was.deleted) out.push({ ...base, kind: 'added', start: now.nextStart });
+    else if (now.timing !== was.timing) out.push({ ...base, kind: 'moved', start: now.nextStart });
+    else if (now.cancelled !== was.cancelled) out.push({ ...base, kind: 'cancelled', start: null });
+    else if (now.title !== was.title || now.participants.join() !== was.participants.join()) out.push({ ...base, kind: 'changed', start: null });
+  }
+  for (const [id, c] of after.comments) {
+    if (before.comments.has(id)) continue;
+    const ev = after.events.get(c.eventId);
+    if (!ev) continue;
+    out.push({ kind: 'commented', actor: c.author, eventId: c.eventId, title: ev.title, participants: ev.participants, start: null, tz: ev.tz, text: c.text });
+  }
+  return out;
+}

@@ -1,0 +1,212 @@
+/**
+ * The reminder scheduler. Each room has one entry in a DueIndex: when its next reminder falls due
+ * (or when to look again). A room is re-read only when that time comes or when it changed
+ * (`rooms.onAnyCommit`), never by scanning every room on a timer. At the due time the room is read
+ * fresh from storage and its due reminders recomputed, so a stale index (an edit made on another
+ * instance) can only make us look too early, never send a reminder that no longer exists.
+ *
+ * Missed while down: at start-up every room is looked at once; a reminder due while the server was
+ * down is sent if its occurrence has not started, and recorded as skipped (and counted) otherwise.
+ */
+import type { Logger } from 'pino';
+import type * as Y from 'yjs';
+import type { RoomApi } from '../sync/room-api.js';
+import type { Storage } from '../storage/storage.js';
+import type { Clock } from './clock.js';
+import type { Dispatcher } from './dispatcher.js';
+import { DueIndex } from './due-index.js';
+import type { Ledger } from './ledger.js';
+import type { NotifyMetrics } from './metrics.js';
+import type { Preferences } from './preferences.js';
+import { MAX_LEAD_MS, reminderKey, remindersOf, type DueReminder } from './reminders.js';
+import { reminderMessage } from './texts.js';
+
+const DAY = 86_400_000;
+/** How far past the longest lead we expand, and how long a room with nothing due waits for a look. */
+const HORIZON_MS = DAY;
+/** Name in notify_state: the time through which reminders have been looked at (shared by instances). */
+const ALIVE = 'reminders_alive_at';
+
+/** A reminder at the start itself (0 minutes before) stays useful for this long after it fell due. */
+const ON_TIME_GRACE_MS = 60_000;
+
+/** Useful until its event starts — or, when it is due at the start, for a minute after. */
+function tooLate(r: DueReminder, now: number): boolean {
+  return now > Math.max(r.startMs, r.dueMs + ON_TIME_GRACE_MS);
+}
+
+export interface SchedulerDeps {
+  rooms: RoomApi;
+  storage: Storage;
+  ledger: Ledger;
+  dispatcher: Dispatcher;
+  prefs: Preferences;
+  clock: Clock;
+  metrics: NotifyMetrics;
+  logger: Logger;
+  /** Every room id (start-up pass). */
+  listRooms(): Promise<string[]>;
+  /** Sees each document the scheduler reads (change notices take their first picture from it). */
+  onRead?(roomId: string, doc: Y.Doc): void;
+  /** How long after a commit a changed room is re-read (coalesces bursts of edits). */
+  settleMs: number;
+}
+
+export class ReminderScheduler {
+  private readonly index = new DueIndex();
+  /** Per room: reminders due after this time and not yet in the ledger are "missed" if their event started. */
+  private readonly lookedAt = new Map<string, number>();
+  private downSince: number | null = null;
+  private cancelTimer: (() => void) | null = null;
+  private timerAt: number | null = null;
+  private readonly dirty = new Map<string, () => void>();
+  private running = Promise.resolve();
+  private stopped = false;
+  private aliveWritten = 0;
+  private prunedAt = 0;
+
+  constructor(private readonly deps: SchedulerDeps) {}
+
+  /** Reads when the last instance was alive, then looks at every room once (in the background). */
+  async start(): Promise<void> {
+    this.downSince = (await this.deps.ledger.getState(ALIVE)) ?? null;
+    const ids = await this.deps.listRooms();
+    this.enqueue(async () => {
+      for (const roomId of ids) {
+        if (this.stopped) return;
+        await this.process(roomId);
+      }
+    });
+  }
+
+  /** A room changed: look at it again once the burst of edits settles. */
+  changed(roomId: string): void {
+    if (this.stopped || this.dirty.has(roomId)) return;
+    const cancel = this.deps.clock.after(this.deps.settleMs, () => {
+      this.dirty.delete(roomId);
+      this.enqueue(() => this.process(roomId));
+    });
+    this.dirty.set(roomId, cancel);
+  }
+
+  /** Resolves when every queued look has finished (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.running;
+  }
+
+  get roomsIndexed(): number {
+    return this.index.size;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.cancelTimer?.();
+    for (const cancel of this.dirty.values()) cancel();
+    this.dirty.clear();
+    await this.running;
+  }
+
+  private enqueue(work: () => Promise<void>): void {
+    // One look at a time: a look is a document read and a few ledger rows; serial keeps it cheap.
+    this.running = this.running.then(work).catch((err) => this.deps.logger.error({ err }, 'reminder look failed'));
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    const at = this.index.peek();
+    if (at === this.timerAt) return;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAt = at;
+    if (at === null) return;
+    this.cancelTimer = this.deps.clock.after(at - this.deps.clock.now(), () => {
+      this.timerAt = null;
+      this.cancelTimer = null;
+      this.enqueue(() => this.tick());
+    });
+  }
+
+  private async tick(): Promise<void> {
+    const now = this.deps.clock.now();
+    for (const roomId of this.index.popDue(now)) {
+      if (this.stopped) return;
+      await this.process(roomId);
+    }
+    this.arm();
+  }
+
+  /** Sends what is due in the room, records what was missed, and indexes its next due time. */
+  private async process(roomId: string): Promise<void> {
+    const { clock, ledger, metrics } = this.deps;
+    const now = clock.now();
+    const since = this.lookedAt.get(roomId) ?? this.downSince ?? now;
+    let members: string[];
+    let seen: { reminders: DueReminder[]; roomName: string } | null;
+    try {
+      members = (await this.deps.storage.rooms.members(roomId)).map((m) => m.userId);
+      const roomName = (await this.deps.storage.rooms.get(roomId))?.name ?? '';
+      seen =
+        members.length === 0
+          ? null
+          : await this.deps.rooms.read(roomId, (doc: Y.Doc) => {
+              this.deps.onRead?.(roomId, doc);
+              return {
+              reminders: remindersOf(doc, members, Math.min(since, now) - MAX_LEAD_MS, now + MAX_LEAD_MS + HORIZON_MS),
+              roomName,
+              };
+            });
+    } catch (err) {
+      this.deps.logger.warn({ err, roomId }, 'room could not be read for reminders; looking again later');
+      this.index.set(roomId, now + 60_000);
+      this.arm();
+      return;
+    }
+    let next = now + HORIZON_MS;
+    if (seen) {
+      const due = seen.reminders.filter((r) => r.dueMs <= now);
+      const keysOf = (r: DueReminder) => this.deps.dispatcher.channelNames.map((c) => reminderKey(roomId, r, c));
+      const states = await ledger.states(due.flatMap(keysOf));
+      for (const r of due) {
+        const open = keysOf(r).filter((k) => {
+          const s = states.get(k);
+          return s === undefined || s.state === 'claimed';
+        });
+        if (open.length === 0) continue;
+        if (tooLate(r, now)) {
+          // Too late to be useful: count it once if it fell due since we last looked.
+          if (r.dueMs > since) {
+            let fresh = false;
+            for (const k of open) if (!states.has(k) && (await ledger.skip(k, now))) fresh = true;
+            if (fresh) metrics.skipped.inc();
+          }
+          continue;
+        }
+        if (!keysOf(r).some((k) => states.has(k))) metrics.due.inc();
+        const zone = (await this.deps.prefs.zoneOf(r.userId)) ?? r.tz;
+        const outcome = await this.deps.dispatcher.deliver(
+          reminderMessage(roomId, seen.roomName, r, zone, now),
+          (channel) => reminderKey(roomId, r, channel),
+          r.dueMs,
+        );
+        if (outcome.retryAt !== null) next = Math.min(next, outcome.retryAt);
+      }
+      for (const r of seen.reminders) if (r.dueMs > now) next = Math.min(next, r.dueMs);
+    }
+    this.lookedAt.set(roomId, now);
+    this.index.set(roomId, Math.max(next, now + 1));
+    await this.noteAlive(now);
+    this.arm();
+  }
+
+  /** At most once a minute: reminders due before this time have been looked at. Once a day: prune the ledger. */
+  private async noteAlive(now: number): Promise<void> {
+    if (now - this.aliveWritten < 60_000) return;
+    this.aliveWritten = now;
+    await this.deps.ledger.raiseState(ALIVE, now);
+    if (now - this.prunedAt >= DAY) {
+      this.prunedAt = now;
+      // Twice the longest look-back (lead + horizon): no key older than that is ever asked for again.
+      await this.deps.ledger.prune(now - 2 * (MAX_LEAD_MS + HORIZON_MS));
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * A real kith-server (SQLite in a temp dir, loopback HTTP) with the calendar and notify modules, a
+ * controllable clock, and a channel that records what it is given (the test's stand-in for push
+ * and email, which are outside this half of the module).
+ */
+import * as Y from 'yjs';
+import {
+  calendarModule,
+  defaultConfig,
+  ManualClock,
+  notifyModule,
+  startKithServer,
+  type AnyChannel,
+  type Delivery,
+  type KithModule,
+  type KithServer,
+  type ModuleContext,
+  type NotifyOptions,
+  type NotifyParts,
+} from '../../src/index.js';
+import { makeDataDir, TEST_JWT_SECRET } from '../helpers/server.js';
+
+export class RecordingChannel implements AnyChannel {
+  readonly deliveries: Delivery[] = [];
+  constructor(readonly name = 'push') {}
+  async available(): Promise<boolean> {
+    return true;
+  }
+  async send(delivery: Delivery): Promise<'sent'> {
+    this.deliveries.push(delivery);
+    return 'sent';
+  }
+}
+
+export interface NotifyHarness {
+  server: KithServer;
+  parts: NotifyParts;
+  rooms: ModuleContext['rooms'];
+  dataDir: string;
+  /** Waits until queued notify work is done. */
+  settle(): Promise<void>;
+}
+
+export async function startNotifyServer(opts: {
+  clock: ManualClock;
+  channel: AnyChannel;
+  dataDir?: string;
+  notify?: Partial<NotifyOptions>;
+}): Promise<NotifyHarness> {
+  const dataDir = opts.dataDir ?? (await makeDataDir());
+  let parts: NotifyParts | undefined;
+  let rooms: ModuleContext['rooms'] | undefined;
+  const probe: KithModule = {
+    name: 'probe',
+    async install(ctx) {
+      rooms = ctx.rooms;
+      return { close: async () => undefined };
+    },
+  };
+  const server = await startKithServer(
+    (() => {
+      const base = defaultConfig();
+      return defaultConfig({
+        port: 0,
+        host: '127.0.0.1',
+        dataDir,
+        logLevel: 'silent',
+        jwtSecret: TEST_JWT_SECRET,
+        limits: { ...base.limits, loginPerMinute: 1000, loginPerAccountPerMinute: 10_000 },
+      });
+    })(),
+    {
+      modules: [
+        calendarModule(),
+        probe,
+        notifyModule({ clock: opts.clock, channels: () => [opts.channel], settleMs: 10, onInstalled: (p) => (parts = p), ...opts.notify }),
+      ],
+    },
+  );
+  const settle = async () => {
+    for (let i = 0; i < 3; i++) {
+      await parts!.scheduler.idle();
+      await parts!.notices.idle();
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return { server, parts: parts!, rooms: rooms!, dataDir, settle };
+}
+
+export type { Y };

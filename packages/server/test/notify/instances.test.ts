@@ -1,0 +1,110 @@
+/**
+ * Three kith-server instances over one PostgreSQL database, each with the notify module and the same
+ * webhook sink: every instance indexes the room and wakes for every reminder, and the ledger's
+ * conditional claim lets exactly one of them send each (no kills here, so each key arrives once,
+ * raw). Skipped with a clear message when PostgreSQL is absent (KITH_REQUIRE_SERVICES=1 fails instead).
+ */
+import { createServer, type Server } from 'node:http';
+import { createEvent } from '@kith/model';
+import { requireServices } from '@kith/test-support';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiClient } from '../helpers/api.js';
+import { createTestSchema, probePostgres } from '../helpers/postgres.js';
+import { killAllServers, makeTempDir, PROCESS_JWT_SECRET, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { connectProvider, waitFor, waitForSynced } from '../helpers/yjs-clients.js';
+
+const pg = await probePostgres();
+if (!pg.available) {
+  const msg = `notify three-instance test needs PostgreSQL (${pg.reason}): ${requireServices ? 'failing (KITH_REQUIRE_SERVICES=1)' : 'skipping'}`;
+  if (requireServices) throw new Error(msg);
+  console.warn(msg);
+}
+
+const EVENTS = 10;
+const SPACING_MS = 2_000;
+let sink: Server | undefined;
+let dropSchema: (() => Promise<void>) | undefined;
+afterAll(async () => {
+  await killAllServers();
+  await new Promise((r) => (sink ? sink.close(() => r(undefined)) : r(undefined)));
+  await dropSchema?.();
+});
+
+const wall = (ms: number) => new Date(ms).toISOString().slice(0, 19);
+
+describe.skipIf(!pg.available)('notify on three instances over PostgreSQL', () => {
+  it('each reminder is sent by exactly one instance', async () => {
+    const received: string[] = [];
+    sink = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const key = String(req.headers['idempotency-key']);
+        if (key.startsWith('rem:')) received.push(key); // reminders only (change notices are not under test here)
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((r) => sink!.listen(0, '127.0.0.1', () => r()));
+    const hook = `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`;
+    const schema = await createTestSchema(pg.available ? pg.url : '');
+    dropSchema = schema.drop;
+    const databaseUrl = `${pg.available ? pg.url : ''}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`;
+    const startInstance = async () =>
+      startServerProcess(['--port', '0', '--data-dir', await makeTempDir(), '--log-level', 'warn'], {
+        env: {
+          DATABASE_URL: databaseUrl,
+          KITH_JWT_SECRET: PROCESS_JWT_SECRET,
+          KITH_LOGIN_PER_MINUTE: '1000',
+          KITH_NOTIFY_WEBHOOK_URL: hook,
+          KITH_NOTIFY_LEASE_MS: '5000',
+        },
+        timeoutMs: 60_000,
+      });
+
+    const first = await startInstance();
+    const api = apiClient(first.url);
+    const mum = await api.signUp('mum');
+    const dad = await api.signUp('dad');
+    const roomId = await api.createRoom(mum.token, 'Three instances');
+    await api.addMember(mum.token, roomId, dad.token, 'editor');
+    // Due times start after the other two instances are up (their start-up pass reads the room).
+    const base = Math.ceil(Date.now() / 1000) * 1000 + 45_000 + 60_000;
+    const { doc, provider } = connectProvider(first.wsUrl, roomId, mum.token);
+    await waitForSynced(provider);
+    const expected = new Set<string>();
+    for (let i = 0; i < EVENTS; i++) {
+      const startMs = base + i * SPACING_MS;
+      const eventId = createEvent(
+        doc,
+        { title: `Event ${i}`, start: wall(startMs), end: wall(startMs + 600_000), tz: 'UTC', reminders: [{ id: `r${i}`, minutesBefore: 1 }] },
+        { actor: mum.userId },
+      );
+      for (const user of [mum.userId, dad.userId]) expected.add(`rem:${roomId}:${eventId}:${new Date(startMs).toISOString()}:r${i}:${user}:webhook`);
+    }
+    const from = new Date(base - 1_000).toISOString();
+    const to = new Date(base + EVENTS * SPACING_MS).toISOString();
+    for (let tries = 0; ; tries++) {
+      const page = await api.request('GET', `/rooms/${roomId}/events?from=${from}&to=${to}`, { token: mum.token });
+      if (page.body.occurrences?.length === EVENTS) break;
+      if (tries > 100) throw new Error('events did not reach the server');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    provider.destroy();
+    const instances: ServerProcess[] = [first, await startInstance(), await startInstance()];
+    expect(Date.now()).toBeLessThan(base - 60_000); // all three were up before the first due time
+
+    const lastDue = base - 60_000 + (EVENTS - 1) * SPACING_MS;
+    await waitFor(() => new Set(received).size >= expected.size, lastDue - Date.now() + 20_000, 'all reminders');
+    await new Promise((r) => setTimeout(r, 3_000));
+    const sentBy = await Promise.all(
+      instances.map(async (s) => {
+        const text = await (await fetch(`${s.url}/metrics`)).text();
+        return Number(/^kith_notifications_sent_total\{channel="webhook",kind="reminder"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+      }),
+    );
+    console.log(`notify three instances: ${expected.size} reminders, ${received.length} received, sent per instance ${sentBy.join('/')}`);
+    expect([...new Set(received)].sort()).toEqual([...expected].sort());
+    expect(received.length).toBe(expected.size);
+    expect(sentBy.reduce((a, b) => a + b, 0)).toBe(expected.size);
+    for (const s of instances) await s.stop('SIGTERM');
+  }, 240_000);
+});

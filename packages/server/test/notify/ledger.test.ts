@@ -1,0 +1,78 @@
+/**
+ * The exactly-once ledger on both engines (one suite): a key is claimed once, an expired claim is
+ * taken over, a finished key is never claimed again, skips count once, and pruning keeps open claims.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { requireServices } from '@kith/test-support';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Ledger } from '../../src/notify/ledger.js';
+import { NOTIFY_CORE_MIGRATIONS } from '../../src/notify/migrations.js';
+import { openStorage } from '../../src/storage/open-storage.js';
+import type { Storage } from '../../src/storage/storage.js';
+import { openTestPostgresStorage, probePostgres } from '../helpers/postgres.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const c of cleanups) await c().catch(() => undefined);
+});
+
+function ledgerSuite(engine: string, open: () => Promise<Storage>) {
+  describe(`notify ledger: ${engine}`, () => {
+    it('claims once; an expired claim is taken over; finished keys stay finished; skips count once; prune keeps open claims', async () => {
+      const storage = await open();
+      const ledger = new Ledger(await storage.modules.open('notify', NOTIFY_CORE_MIGRATIONS));
+      const t = 1_000_000;
+      const claims = await Promise.all(['a', 'b', 'c'].map((holder) => ledger.claim('k1', holder, t, 5_000)));
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      const winner = ['a', 'b', 'c'][claims.indexOf(true)]!;
+      expect(await ledger.claim('k1', 'd', t + 4_999, 5_000)).toBe(false); // lease still running
+      expect(await ledger.claim('k1', 'd', t + 5_000, 5_000)).toBe(true); // the holder died: taken over
+      await ledger.finish('k1', winner, 'sent', t + 5_001); // the old holder no longer holds it: no effect
+      expect((await ledger.states(['k1'])).get('k1')?.state).toBe('claimed');
+      await ledger.finish('k1', 'd', 'sent', t + 5_002);
+      expect((await ledger.states(['k1'])).get('k1')?.state).toBe('sent');
+      expect(await ledger.claim('k1', 'e', t + 999_999, 5_000)).toBe(false);
+
+      expect(await ledger.skip('k2', t)).toBe(true);
+      expect(await ledger.skip('k2', t)).toBe(false);
+      expect(await ledger.claim('k2', 'a', t, 5_000)).toBe(false);
+
+      expect(await ledger.claim('k3', 'a', t, 5_000)).toBe(true);
+      await ledger.retryLater('k3', 'a', t + 60_000, t);
+      expect(await ledger.claim('k3', 'b', t + 59_999, 5_000)).toBe(false);
+      expect(await ledger.claim('k3', 'b', t + 60_000, 5_000)).toBe(true);
+
+      expect(await ledger.prune(t + 10_000_000)).toBe(2); // k1 (sent) and k2 (skipped); k3 is still open
+      expect([...(await ledger.states(['k1', 'k2', 'k3'])).keys()]).toEqual(['k3']);
+
+      await ledger.raiseState('alive', 10);
+      await ledger.raiseState('alive', 5);
+      expect(await ledger.getState('alive')).toBe(10);
+    });
+  });
+}
+
+ledgerSuite('SQLite', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-notify-ledger-'));
+  const storage = await openStorage({ dataDir, sqliteSynchronous: 'normal' });
+  cleanups.push(async () => {
+    await storage.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  return storage;
+});
+
+const probe = await probePostgres();
+if (!probe.available) {
+  const msg = `notify ledger on PostgreSQL needs a server (${probe.reason}): ${requireServices ? 'failing (KITH_REQUIRE_SERVICES=1)' : 'skipping'}`;
+  if (requireServices) throw new Error(msg);
+  console.warn(msg);
+} else {
+  ledgerSuite('PostgreSQL', async () => {
+    const opened = await openTestPostgresStorage(probe.url);
+    cleanups.push(opened.cleanup);
+    return opened.storage;
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * Change notices, comments and settings over real HTTP: one batched notice per room and window for
+ * the other members (never the editor), as each member chose, held through quiet hours; comments
+ * by any member (viewers too), changed only by their author; bad input answered 4xx with nothing stored.
+ */
+import { createEvent } from '@kith/model';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/index.js';
+import { apiClient } from '../helpers/api.js';
+import { RecordingChannel, startNotifyServer, type NotifyHarness } from './harness.js';
+
+const open: NotifyHarness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.server.close().catch(() => undefined);
+});
+
+const WINDOW = 60_000;
+
+async function setup(startIso = '2026-06-01T09:00:00Z') {
+  const clock = new ManualClock(Date.parse(startIso));
+  const channel = new RecordingChannel();
+  const h = await startNotifyServer({ clock, channel, notify: { changeWindowMs: WINDOW } });
+  open.push(h);
+  const api = apiClient(h.server.url);
+  const mum = await api.signUp('mum');
+  const dad = await api.signUp('dad');
+  const kid = await api.signUp('kid');
+  const roomId = await api.createRoom(mum.token, 'Millers');
+  await api.addMember(mum.token, roomId, dad.token, 'editor');
+  await api.addMember(mum.token, roomId, kid.token, 'viewer');
+  /** Lets commits reach the module, then moves the clock (firing settle and window timers). */
+  const pass = async (ms: number) => {
+    await new Promise((r) => setTimeout(r, 30));
+    await clock.advanceTo(clock.now() + ms, h.settle);
+  };
+  return { clock, channel, h, api, mum, dad, kid, roomId, pass };
+}
+
+describe('change notices', { timeout: 120_000 }, () => {
+  it('200 edits by one member in a minute → one notice per other member, none for the editor', async () => {
+    const { channel, api, mum, dad, kid, roomId, pass } = await setup();
+    const created = await api.request('POST', `/rooms/${roomId}/events`, {
+      token: mum.token,
+      body: { eventTitle: 'Dentist', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'Europe/Berlin' },
+    });
+    expect(created.status).toBe(201);
+    const eventId = created.body.eventId ?? created.body.id;
+    for (let i = 0; i < 200; i++) {
+      const hour = 8 + (i % 10);
+      const res = await api.request('PATCH', `/rooms/${roomId}/events/${eventId}`, {
+        token: mum.token,
+        body: { startTime: `2026-06-04T${String(hour).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}` },
+      });
+      expect(res.status).toBe(200);
+      if (i % 20 === 0) await pass(250); // the edits spread over the window, as a person's would
+    }
+    await pass(WINDOW);
+    await pass(WINDOW);
+    const notices = channel.deliveries.filter((d) => d.kind === 'changes');
+    expect(notices.map((d) => d.userId).sort()).toEqual([dad.userId, kid.userId].sort());
+    for (const n of notices) {
+      expect(n.title).toBe('Changes in Millers');
+      expect(n.body).toMatch(new RegExp(`^${mum.username} (added|moved) Dentist`));
+      expect(n.body.split(' · ').length).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('follows each member’s room preference and quiet hours', async () => {
+    const { clock, channel, api, mum, dad, kid, roomId, pass } = await setup('2026-06-01T21:30:00Z');
+    // Dad only wants events he takes part in; the kid's quiet hours (Berlin) cover 23:30 local.
+    expect((await api.request('PUT', '/users/me/notification-settings', { token: dad.token, body: { rooms: { [roomId]: { changes: 'participant' } } } })).status).toBe(200);
+    const quiet = await api.request('PUT', '/users/me/notification-settings', {
+      token: kid.token,
+      body: { timeZone: 'Europe/Berlin', quietHours: { start: '22:00', end: '07:00' } },
+    });
+    expect(quiet.status).toBe(200);
+    expect(quiet.body).toEqual({ timeZone: 'Europe/Berlin', quietHours: { start: '22:00', end: '07:00' }, dailyAgenda: null, rooms: {} });
+    await api.request('POST', `/rooms/${roomId}/events`, {
+      token: mum.token,
+      body: { eventTitle: 'Ski trip', startTime: '2026-12-20', endTime: '2026-12-27', allDay: true, participants: [kid.userId] },
+    });
+    await pass(WINDOW + 1_000);
+    expect(channel.deliveries.filter((d) => d.kind === 'changes')).toEqual([]); // dad: not his; kid: asleep
+    await clock.advanceTo(Date.parse('2026-06-02T05:00:00Z'), () => new Promise((r) => setTimeout(r, 20)));
+    await pass(1);
+    const notices = channel.deliveries.filter((d) => d.kind === 'changes');
+    expect(notices.map((d) => [d.userId, d.body])).toEqual([[kid.userId, `${mum.username} added Ski trip`]]);
+    expect(clock.now()).toBeGreaterThanOrEqual(Date.parse('2026-06-02T05:00:00Z'));
+  }, 120_000);
+});
+
+describe('comments', { timeout: 120_000 }, () => {
+  it('any member comments (viewers too); only the author edits or deletes; participants hear of it', async () => {
+    const { channel, h, api, mum, dad, kid, roomId, pass } = await setup();
+    const eventId = await h.rooms.edit(roomId, (doc) =>
+      createEvent(doc, { title: 'Recital', start: '2026-06-05T18:00', end: '2026-06-05T19:00', tz: 'UTC', participants: [mum.userId, kid.userId] }, { actor: mum.userId }),
+    );
+    await pass(10);
+    const path = `/rooms/${roomId}/events/${eventId}/comments`;
+    const posted = await api.request('POST', path, { token: kid.token, body: { text: 'Bring flowers!' } });
+    expect(posted.status).toBe(201);
+    expect(posted.body).toMatchObject({ eventId, author: kid.userId, text: 'Bring flowers!', editedAt: null });
+    const commentId = posted.body.id as string;
+
+    const byOther = await api.request('PATCH', `${path}/${commentId}`, { token: dad.token, body: { text: 'no' } });
+    expect(byOther.status).toBe(403);
+    expect(byOther.body.error.code).toBe('NOT_COMMENT_AUTHOR');
+    expect((await api.request('DELETE', `${path}/${commentId}`, { token: mum.token })).status).toBe(403);
+    const edited = await api.request('PATCH', `${path}/${commentId}`, { token: kid.token, body: { text: 'Bring flowers and water' } });
+    expect(edited.status).toBe(200);
+    expect(edited.body.editedAt).toEqual(expect.any(String));
+
+    const tooLong = await api.request('POST', path, { token: dad.token, body: { text: 'x'.repeat(2_001) } });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error.code).toBe('FIELD_TOO_LONG');
+    expect(tooLong.body.error.message).toMatch(/text/);
+    const empty = await api.request('POST', path, { token: dad.token, body: { text: '   ' } });
+    expect(empty.status).toBe(400);
+    const huge = await api.request('POST', path, { token: dad.token, rawBody: JSON.stringify({ text: 'y'.repeat(20_000) }), headers: { 'content-type': 'application/json' } });
+    expect(huge.status).toBe(413);
+    const outsider = await api.signUp('outsider');
+    expect((await api.request('POST', path, { token: outsider.token, body: { text: 'hi' } })).status).toBe(404);
+    expect((await api.request('POST', `/rooms/${roomId}/events/nope/comments`, { token: dad.token, body: { text: 'hi' } })).status).toBe(404);
+
+    const list = await api.request('GET', path, { token: dad.token });
+    expect(list.body.comments.map((c: { text: string }) => c.text)).toEqual(['Bring flowers and water']);
+
+    await pass(WINDOW + 1_000);
+    const notices = channel.deliveries.filter((d) => d.kind === 'changes' && d.body.includes('commented'));
+    // The event's participants other than the author: mum (dad is not a participant).
+    expect(notices.map((d) => d.userId)).toEqual([mum.userId]);
+    // Mum's adding the event reached the other two, in the same window.
+    expect(channel.deliveries.filter((d) => d.body === `${mum.username} added Recital`).map((d) => d.userId).sort()).toEqual([dad.userId, kid.userId].sort());
+    expect(notices[0]!.body).toContain(`${kid.username} commented on Recital: “Bring flowers`);
+
+    expect((await api.request('DELETE', `${path}/${commentId}`, { token: kid.token })).status).toBe(204);
+    expect((await api.request('GET', path, { token: dad.token })).body.comments).toEqual([]);
+  }, 120_000);
+});
+
+describe('notification settings', { timeout: 120_000 }, () => {
+  it('refuses bad input with a clear 4xx and stores nothing', async () => {
+    const { api, dad, roomId } = await setup();
+    const put = (body: unknown) => api.request('PUT', '/users/me/notification-settings', { token: dad.token, body });
+    const bad = [
+      [{ timeZone: 'Mars/Olympus' }, 400, 'UNKNOWN_TIME_ZONE'],
+      [{ quietHours: { start: '25:00', end: '07:00' } }, 400, 'VALIDATION_FAILED'],
+      [{ quietHours: { start: '22:00', end: '22:00' } }, 400, 'VALIDATION_FAILED'],
+      [{ dailyAgenda: { time: '7:5' } }, 400, 'VALIDATION_FAILED'],
+      [{ rooms: { [roomId]: { changes: 'sometimes' } } }, 400, 'VALIDATION_FAILED'],
+      [{ rooms: { 'not-my-room': { changes: 'all' } } }, 404, 'ROOM_NOT_FOUND'],
+      [{ colour: 'red' }, 400, 'VALIDATION_FAILED'],
+    ] as const;
+    for (const [body, status, code] of bad) {
+      const res = await put(body);
+      expect([res.status, res.body.error?.code], JSON.stringify(body)).toEqual([status, code]);
+    }
+    const now = await api.request('GET', '/users/me/notification-settings', { token: dad.token });
+    expect(now.body).toEqual({ timeZone: null, quietHours: null, dailyAgenda: null, rooms: {} });
+    const good = await put({ dailyAgenda: { time: '07:30' }, rooms: { [roomId]: { changes: 'none' } } });
+    expect(good.status).toBe(200);
+    expect(good.body).toEqual({ timeZone: null, quietHours: null, dailyAgenda: { time: '07:30' }, rooms: { [roomId]: { changes: 'none' } } });
+    expect((await api.request('GET', '/users/me/notification-settings')).status).toBe(401);
+  }, 120_000);
+});
