@@ -51,6 +51,34 @@ export function colorOf(o: Occurrence, members: Member[]): string {
   return indexes.length ? memberColor(Math.min(...indexes)) : NEUTRAL;
 }
 
+/** Text as axe compares it for "label in name": lower case, letters and digits only. */
+const curated = (t: string) => t.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+
+/**
+ * WCAG 2.5.3 (label in name): FullCalendar names its date links "Go to 30 November 2026" while they
+ * show "Mon 30", and names day cells by their date while they also show the day's events. Links get
+ * a name that starts with what they show; cells keep no label of their own, so they are named by
+ * their content (the date link first). Done once per mount: FullCalendar re-renders these
+ * attributes only when their value changes, i.e. on a new date, which remounts the cell.
+ */
+function nameByVisibleText(root: HTMLElement): void {
+  if (root.getAttribute('role') === 'gridcell') root.removeAttribute('aria-label');
+  for (const link of root.querySelectorAll<HTMLElement>('[role=link][aria-label]')) {
+    const shown = link.textContent?.trim() ?? '';
+    const label = link.getAttribute('aria-label') ?? '';
+    if (shown && !curated(label).includes(curated(shown))) link.setAttribute('aria-label', `${shown}, ${label}`);
+  }
+}
+
+/**
+ * An agenda day's "Events" list holds role=button events, and a list may only hold list items:
+ * the container becomes a named group, which may hold buttons (axe aria-required-children).
+ */
+function eventsContainerAsGroup(eventEl: HTMLElement): void {
+  const parent = eventEl.parentElement;
+  if (parent?.getAttribute('role') === 'list' && eventEl.getAttribute('role') !== 'listitem') parent.setAttribute('role', 'group');
+}
+
 export interface FullCalendarHandlers {
   members: Member[];
   canEdit: boolean;
@@ -106,6 +134,10 @@ export function useFullCalendar(
       slotHeaderFormat: timeFormat,
       nowIndicator: true,
       navLinks: true,
+      dayHeaderDidMount: (info) => nameByVisibleText(info.el),
+      dayCellDidMount: (info) => nameByVisibleText(info.el),
+      // Month and all-day chips get a 24 px minimum height (WCAG 2.2 target size, styles.css).
+      rowEventClass: 'row-event',
       dayMaxEvents: true,
       editable: live.current.canEdit,
       selectable: live.current.canEdit,
@@ -135,6 +167,7 @@ export function useFullCalendar(
         info.el.dataset.title = info.event.title;
         const tip = [info.event.title, p.both, p.who.join(', ')].filter(Boolean).join(' · ');
         info.el.title = tip;
+        if (info.view.type === FC_VIEW.agenda) eventsContainerAsGroup(info.el);
         // The agenda says both times where the event's zone is another one.
         if (p.both && info.view.type === FC_VIEW.agenda) {
           const note = document.createElement('span');

@@ -2,8 +2,8 @@
  * axe-core over every screen of the app in Chromium: sign-in, the invite page, the calendar in
  * month, week and agenda views (desktop and phone), the event dialog, the menu's dialogs (family &
  * invites, trash, settings when there is one) and the calendar list. No serious or critical
- * violation is allowed but the known ones inside FullCalendar's grid listed below; every finding
- * (any impact) is written to test/results/axe.json.
+ * violation is allowed, FullCalendar's grid included (its roles and names are fixed up in
+ * full-calendar.ts); every finding (any impact) is written to test/results/axe.json.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -37,17 +37,6 @@ interface Finding {
 const findings: Finding[] = [];
 
 /**
- * Known violations inside FullCalendar's grid (`.calendar-host`), whose options live in
- * calendar-screen.tsx: accepted here only while every element at fault is in the grid, and listed
- * in axe.json like every finding. Remove an entry once the calendar screen fixes it.
- */
-const KNOWN_IN_CALENDAR_GRID: Record<string, string> = {
-  'label-content-name-mismatch': 'day cells and week-view day headers: aria-label "Go to 30 November 2026" / "3 December 2026" does not contain the visible text ("Mon 30", "3")',
-  'aria-required-children': 'the agenda (list view): role=list "Events" whose children are role=button, not listitem',
-  'target-size': 'all-day event chips in the month grid are 22 px tall (24 px is WCAG 2.2 AA)',
-};
-
-/**
  * Runs axe on the page as it is. The app's CSP forbids inline scripts, so axe is evaluated through
  * the DevTools protocol (as the test driver's own code is), not added as a <script>.
  */
@@ -75,7 +64,6 @@ async function audit(page: Page, screen: string): Promise<void> {
 }
 
 const serious = () => findings.filter((f) => f.impact === 'serious' || f.impact === 'critical');
-const known = (f: Finding) => f.inCalendarGrid && f.rule in KNOWN_IN_CALENDAR_GRID;
 
 browserDescribe('accessibility (axe-core) of every screen', { timeout: 240_000 }, () => {
   it('has no serious or critical violations on desktop and phone', async () => {
@@ -117,7 +105,8 @@ browserDescribe('accessibility (axe-core) of every screen', { timeout: 240_000 }
     if ((await settings.count()) > 0) {
       await settings.first().click();
       await audit(owner.page, 'settings');
-      await owner.page.keyboard.press('Escape');
+      // Its first field is the zone picker, where Escape first closes the open list (as comboboxes do).
+      await owner.page.locator('#settings-dialog').getByRole('button', { name: 'Close' }).click();
     } else {
       await owner.page.keyboard.press('Escape');
     }
@@ -145,10 +134,6 @@ browserDescribe('accessibility (axe-core) of every screen', { timeout: 240_000 }
       `axe: ${findings.length} findings, ${serious().length} serious or critical:\n` +
         findings.map((f) => `  [${f.impact}] ${f.screen}: ${f.rule} — ${f.help} — ${f.targets.slice(0, 3).join(' | ')}`).join('\n'),
     );
-    const knownSeen = new Set(serious().filter(known).map((f) => f.rule));
-    for (const rule of Object.keys(KNOWN_IN_CALENDAR_GRID)) {
-      if (!knownSeen.has(rule)) console.log(`axe: known issue "${rule}" no longer seen: remove it from KNOWN_IN_CALENDAR_GRID`);
-    }
-    expect(serious().filter((f) => !known(f))).toEqual([]);
+    expect(serious()).toEqual([]);
   });
 });

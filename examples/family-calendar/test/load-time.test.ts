@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import zlib from 'node:zlib';
+import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { APP_DIR } from './helpers/env.js';
 import { PASSWORD, signIn, uniqueName } from './helpers/app.js';
@@ -38,10 +39,63 @@ const MARKS = () => {
   new MutationObserver(check).observe(document, { childList: true, subtree: true });
 };
 
-async function throttle(context: BrowserContext, page: Page): Promise<void> {
+async function throttle(context: BrowserContext, page: Page): Promise<CDPSession> {
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
   await cdp.send('Network.emulateNetworkConditions', SLOW_LINK);
+  return cdp;
+}
+
+interface WaterfallRow {
+  what: string;
+  startMs: number;
+  endMs: number | null;
+  bytes: number;
+}
+
+/**
+ * The page's network waterfall from the DevTools protocol, in ms since the document was requested:
+ * each request (path only: no query, so no token ends up in the report) with its start, end and
+ * bytes over the wire, and the sync socket as one row with its frames counted. What a new device
+ * waits for, in order.
+ */
+function waterfall(cdp: CDPSession): () => { rows: WaterfallRow[]; socket: Record<string, number | null>; frames: string[] } {
+  let t0: number | undefined;
+  const rows = new Map<string, WaterfallRow>();
+  const frames: string[] = [];
+  const socket = { openedMs: null as number | null, framesIn: 0, bytesIn: 0, framesOut: 0, firstFrameInMs: null as number | null, lastFrameInMs: null as number | null, largestFrameInBytes: 0, largestFrameInDeflatedBytes: 0 };
+  const ms = (timestamp: number) => Math.round((timestamp - (t0 ?? timestamp)) * 1000);
+  cdp.on('Network.requestWillBeSent', (e) => {
+    t0 ??= e.timestamp;
+    const url = new URL(e.request.url);
+    rows.set(e.requestId, { what: `${e.request.method} ${url.pathname}`, startMs: ms(e.timestamp), endMs: null, bytes: 0 });
+  });
+  cdp.on('Network.loadingFinished', (e) => {
+    const row = rows.get(e.requestId);
+    if (row) Object.assign(row, { endMs: ms(e.timestamp), bytes: e.encodedDataLength });
+  });
+  cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => {
+    socket.openedMs ??= ms(e.timestamp);
+  });
+  cdp.on('Network.webSocketFrameSent', (e) => {
+    frames.push(`out ${ms(e.timestamp)} ${Math.floor((e.response.payloadData.length * 3) / 4)}`);
+    socket.framesOut++;
+  });
+  cdp.on('Network.webSocketFrameReceived', (e) => {
+    socket.framesIn++;
+    frames.push(`in ${ms(e.timestamp)} ${Math.floor((e.response.payloadData.length * 3) / 4)}`);
+    // What the room's state (the largest frame) would weigh with per-message deflate on the socket.
+    const payload = Buffer.from(e.response.payloadData, 'base64');
+    if (payload.length > socket.largestFrameInBytes) {
+      socket.largestFrameInBytes = payload.length;
+      socket.largestFrameInDeflatedBytes = zlib.deflateRawSync(payload).length;
+    }
+    // Binary frames come base64-encoded.
+    socket.bytesIn += Math.floor((e.response.payloadData.length * 3) / 4);
+    socket.firstFrameInMs ??= ms(e.timestamp);
+    socket.lastFrameInMs = ms(e.timestamp);
+  });
+  return () => ({ rows: [...rows.values()].sort((a, b) => a.startMs - b.startMs), socket, frames });
 }
 
 /** Bytes of script the page fetched (compressed, as they came over the wire). */
@@ -123,13 +177,14 @@ browserDescribe('load time on a slow phone link (reported, not asserted)', { tim
     // 2. Signed in on a new device: nothing cached, the 500 events come from the network.
     const fresh = await person({ storageState: session });
     await fresh.context.addInitScript(MARKS);
-    await throttle(fresh.context, fresh.page);
+    const freshNetwork = waterfall(await throttle(fresh.context, fresh.page));
     const freshScripts = scriptBytes(fresh.page);
     await fresh.page.goto('/', { waitUntil: 'commit' });
     await fresh.page.locator('.calendar-host [data-title]').first().waitFor({ timeout: 60_000 });
     await fresh.page.getByRole('button', { name: 'New event' }).waitFor();
     const freshMarks = await marks(fresh.page);
     const shown = await fresh.page.locator('.calendar-host [data-title]').count();
+    const freshWaterfall = freshNetwork();
 
     // 3. The same device again: app from the service worker / HTTP cache, events from IndexedDB.
     await fresh.page.waitForFunction(async () => !!(await navigator.serviceWorker.ready).active);
@@ -157,6 +212,7 @@ browserDescribe('load time on a slow phone link (reported, not asserted)', { tim
         eventElementsShown: shown,
         scriptBytesOverWire: freshScripts(),
         targetMs: 3000,
+        waterfall: freshWaterfall,
       },
       calendarReturnVisit: { eventsVisibleMs: round(returnMarks.events), targetMs: 3000 },
     };
