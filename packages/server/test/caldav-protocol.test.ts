@@ -112,6 +112,10 @@ describe('CalDAV discovery and reads', () => {
     expect(privileges(byHref.get(calendarPath(anna, work))!)).toEqual(['read', 'read-current-user-privilege-set']);
     expect(byHref.get(calendarPath(anna, work))!.props.get(`${DAV}|displayname`)!.text).toBe('Ben’s work');
 
+    // Asked for names only, the same calendars (no ctag is computed then).
+    const names = multistatus(await dav(server.url, 'PROPFIND', `/dav/calendars/${anna.userId}/`, { depth: '1', user: anna, body: propfindBody('D:displayname') }));
+    expect(names.responses.map((r) => r.props.get(`${DAV}|displayname`)?.text).sort()).toEqual(['Ben’s work', 'Family <3', 'Kith calendars']);
+
     // The ctag stays while nothing changes and moves when an event changes.
     const again = multistatus(await dav(server.url, 'PROPFIND', calendarPath(anna, family), { depth: '0', user: anna, body: propfindBody('CS:getctag') }));
     expect(again.responses[0]!.props.get(`${CS}|getctag`)!.text).toBe(ctag);

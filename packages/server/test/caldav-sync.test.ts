@@ -136,6 +136,10 @@ describe('CalDAV reports', () => {
     expect(await found({ start: '20260520T000000Z', end: '20260601T070000Z' })).toEqual([]);
     expect(await found()).toEqual(['monthly@x.ics', 'single@x.ics']);
     expect(await found({ start: '20200101T000000Z' })).toEqual(['monthly@x.ics', 'single@x.ics']);
+    // Open-ended ranges (longer than 400 days) rule out by span: a single event outside, a series
+    // not started yet.
+    expect(await found({ start: '20260701T000000Z' })).toEqual(['monthly@x.ics']);
+    expect(await found({ end: '20250101T000000Z' })).toEqual([]);
     expect(await found(undefined, 'VTODO')).toEqual([]);
     expectDavError(await report(queryBody({ start: 'tomorrow' }), other), 400, { ns: CALDAV, name: 'valid-filter' });
     const textMatch = `<C:calendar-query ${NSDECL}><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:text-match>x</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;

@@ -6,7 +6,7 @@
  * re-export a 5,000-event room. Each refresh also reports which UIDs changed, for the sync index.
  */
 import type * as Y from 'yjs';
-import { getEvent, listEvents, observeEvents, type CalendarEvent } from '@kith/model';
+import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent } from '@kith/model';
 import { sha256 } from '../ids.js';
 import { eventObjects } from '../calendar/ics-export.js';
 import type { RoomApi } from '../modules/module.js';
@@ -17,7 +17,16 @@ export interface DavObject {
   /** A strong ETag, quoted: the hash of the exact bytes GET answers. */
   etag: string;
   ics: string;
+  /**
+   * When the event can happen, for ruling it out of a time-range query without expanding it: its
+   * wall-clock start and end read as UTC (ms), `to` null for a series (unbounded). Wall clocks are
+   * within 14 hours of UTC, so a query widens its range by a day before comparing.
+   */
+  span: { from: number; to: number | null };
 }
+
+/** Events rendered per turn of the event loop while a room is first rendered (about 50–150 ms). */
+const WARM_SLICE = 100;
 
 /** What changed since the sync index last took it: every UID ('all') or these. */
 export type PendingUids = 'all' | Set<string>;
@@ -70,6 +79,11 @@ class CachedRoom {
     }
     const ids = this.dirty;
     this.dirty = new Set();
+    this.render(doc, ids);
+  }
+
+  /** Renders these events again (a removed or trashed one has no objects). */
+  render(doc: Y.Doc, ids: Iterable<string>): void {
     for (const id of ids) {
       const ev = getEvent(doc, id);
       this.setEvent(id, ev === null || ev.deleted !== null ? [] : objectsOf(ev));
@@ -86,10 +100,26 @@ class CachedRoom {
 /** An event's objects with ETags; none for an event the feed could not write either (left out, as there). */
 function objectsOf(ev: CalendarEvent): DavObject[] {
   try {
-    return eventObjects(ev).map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"` }));
+    const span = spanOf(ev);
+    return eventObjects(ev).map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"`, span }));
   } catch {
     return [];
   }
+}
+
+const wallMs = (wall: string): number => Date.parse(wall.length === 10 ? `${wall}T00:00:00Z` : `${wall}Z`);
+
+function spanOf(ev: CalendarEvent): DavObject['span'] {
+  const from = wallMs(ev.start);
+  const series = ev.rrule !== null || ev.rdates.length > 0;
+  // An override may move an occurrence anywhere: a series' span starts at the earliest of them.
+  const moved = Object.values(ev.overrides)
+    .map((ov) => (typeof ov.start === 'string' ? wallMs(ov.start) : NaN))
+    .filter((ms) => Number.isFinite(ms));
+  const start = Math.min(from, ...moved);
+  if (!Number.isFinite(start)) return { from: -Infinity, to: null };
+  const to = series ? null : wallMs(ev.end);
+  return { from: start, to: to === null || !Number.isFinite(to) ? null : to };
 }
 
 /** A room's objects at one moment (valid only inside the read or edit that gave it). */
@@ -204,7 +234,30 @@ export class ObjectCatalog {
       unobserve();
       unwatch();
     };
+    try {
+      await this.warm(roomId, room);
+    } catch (err) {
+      room.stop();
+      throw err;
+    }
     return room;
+  }
+
+  /**
+   * The first rendering of a room, in slices between which the event loop runs (a 5,000-event
+   * room takes seconds, which must not stall every socket of the server). Changes made meanwhile
+   * are noted by the observer, attached first, and rendered by the next request's refresh.
+   */
+  private async warm(roomId: string, room: CachedRoom): Promise<void> {
+    const ids = await this.roomApi.read(roomId, (doc) => {
+      room.dirty = new Set();
+      return [...doc.getMap(ROOT.events).keys()];
+    });
+    for (let i = 0; i < ids.length && !room.lost; i += WARM_SLICE) {
+      const slice = ids.slice(i, i + WARM_SLICE);
+      await this.roomApi.read(roomId, (doc) => room.render(doc, slice));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   close(): void {

@@ -16,8 +16,11 @@ import { objectHref, type DavPath } from './paths.js';
 import { OBJECT_CONTENT_TYPE } from './properties.js';
 import { el, escapeXml, NS } from './xml.js';
 
-/** Components one object may hold (a master and its overrides, with VTIMEZONEs and VALARMs). */
-export const MAX_OBJECT_COMPONENTS = 2_000;
+/**
+ * Components one object may hold (a master and its overrides, with VTIMEZONEs and VALARMs). A PUT
+ * is applied on the main thread (unlike a file import, which has a worker), so this bounds its CPU.
+ */
+export const MAX_OBJECT_COMPONENTS = 1_000;
 
 type ObjectPath = Extract<DavPath, { kind: 'object' }>;
 

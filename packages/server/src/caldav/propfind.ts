@@ -30,6 +30,8 @@ export function depthOf(header: string | string[] | undefined): 0 | 1 {
   throw new DavError('VALIDATION_FAILED', 'Depth must be 0, 1 or infinity.');
 }
 
+const versionProps = new Set([key(NS.CS, 'getctag'), key(NS.DAV, 'sync-token')]);
+
 const wantsData = (request: PropRequest): boolean =>
   request !== 'all' && request.some((p) => key(p.ns, p.name) === key(NS.CALDAV, 'calendar-data'));
 
@@ -56,9 +58,13 @@ export async function propfind(
       if (path.userId !== user.userId) throw notFound();
       out.push(propResponse(homeHref(user.userId), homeProps(user.userId), request));
       if (depth === 1) {
+        // A room's version costs rendering it (the first time): only when the ctag or token is asked for.
+        const versioned = request === 'all' || request.some((p) => versionProps.has(key(p.ns, p.name)));
         for (const room of await calendars.list(user)) {
-          const { version } = await calendars.snapshot(room.roomId);
-          out.push(propResponse(calendarHref(user.userId, room.roomId), calendarProps(user.userId, room, version), request));
+          const version = versioned ? (await calendars.snapshot(room.roomId)).version : 0;
+          const props = calendarProps(user.userId, room, version);
+          if (!versioned) for (const k of versionProps) props.delete(k);
+          out.push(propResponse(calendarHref(user.userId, room.roomId), props, request));
         }
       }
       break;

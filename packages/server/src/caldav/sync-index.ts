@@ -7,7 +7,10 @@
  * version. So every change gets a version above every token handed out before it, whichever
  * instance noticed it, and a sync from token T answers the rows above T. Deleted rows stay as
  * tombstones, so no token ever becomes too old; a token above the room's version (or for another
- * room) is unknown.
+ * room) is unknown. An instance a few milliseconds behind another (its copy of the room not yet
+ * reached by an update) may record the older ETag again; that too is a new version, and when the
+ * update arrives its observer notes the event and the next request records the newer one: clients
+ * see each state in order, never miss the last.
  */
 import type { ModuleSql } from '../modules/module.js';
 import type { PendingUids } from './object-catalog.js';
