@@ -9,6 +9,7 @@ import type { Calendars } from './calendars.js';
 import { badRequest, caldavPre, DavError, davPre } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
 import { objectHref, parseDavPath } from './paths.js';
+import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
 import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
 import { parseSyncToken, syncToken } from './sync-index.js';
 import { child, childrenNamed, d, document, escapeXml, key, NS, statusResponse, type XmlElement } from './xml.js';
@@ -59,32 +60,46 @@ function utcInstant(value: string | undefined, what: string): string | undefined
   return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`;
 }
 
-/** The time range a filter keeps (null: every object; 'none': no object), or throws for a filter not supported. */
-function filterEvents(filter: XmlElement | undefined): { from: string; to: string } | null | 'none' {
-  if (!filter) return null;
+/** What a query's filter keeps: a time range (null: any time) and prop-filters. */
+interface EventFilter {
+  range: { from: string; to: string } | null;
+  props: PropFilter[];
+}
+
+/** What a filter keeps ('none': no object), or throws for a filter not supported. */
+function filterEvents(filter: XmlElement | undefined): EventFilter | 'none' {
+  const all: EventFilter = { range: null, props: [] };
+  if (!filter) return all;
   const cal = child(filter, NS.CALDAV, 'comp-filter');
-  if (!cal || cal.children.length === 0 && !/^VCALENDAR$/i.test(attr(cal))) return null;
+  if (!cal || cal.children.length === 0 && !/^VCALENDAR$/i.test(attr(cal))) return all;
   if (!/^VCALENDAR$/i.test(attr(cal))) return 'none';
+  if (child(cal, NS.CALDAV, 'is-not-defined')) return 'none'; // every object is a VCALENDAR
   const comps = childrenNamed(cal, NS.CALDAV, 'comp-filter');
-  if (comps.length === 0) return null;
+  if (comps.length === 0) return all;
   const ev = comps[0]!;
   if (!/^VEVENT$/i.test(attr(ev))) return 'none'; // only VEVENTs are stored: a VTODO query finds nothing
+  if (child(ev, NS.CALDAV, 'is-not-defined')) return 'none'; // every object holds a VEVENT
   for (const c of ev.children) {
-    if (!(c.ns === NS.CALDAV && c.name === 'time-range')) {
-      throw new DavError('UNSUPPORTED_REPORT', `The ${c.name} filter is not supported; only comp-filter and time-range are.`, caldavPre('supported-filter'));
+    if (!(c.ns === NS.CALDAV && (c.name === 'time-range' || c.name === 'prop-filter'))) {
+      throw new DavError('UNSUPPORTED_REPORT', `The ${c.name} filter is not supported; comp-filter, time-range and prop-filter are.`, caldavPre('supported-filter'));
     }
   }
+  const props = parsePropFilters(childrenNamed(ev, NS.CALDAV, 'prop-filter'));
   const range = child(ev, NS.CALDAV, 'time-range');
-  if (!range) return null;
-  return { from: utcInstant(range.attrs.start, 'start') ?? '0001-01-01T00:00:00Z', to: utcInstant(range.attrs.end, 'end') ?? '9999-12-31T00:00:00Z' };
+  if (!range) return { range: null, props };
+  return {
+    range: { from: utcInstant(range.attrs.start, 'start') ?? '0001-01-01T00:00:00Z', to: utcInstant(range.attrs.end, 'end') ?? '9999-12-31T00:00:00Z' },
+    props,
+  };
 }
 
 const attr = (el: XmlElement): string => el.attrs.name ?? '';
 
 async function query(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
   const request = propRequest(body);
-  const range = filterEvents(child(body, NS.CALDAV, 'filter'));
-  if (range === 'none') return document(NS.DAV, 'multistatus', '');
+  const filter = filterEvents(child(body, NS.CALDAV, 'filter'));
+  if (filter === 'none') return document(NS.DAV, 'multistatus', '');
+  const { range, props } = filter;
   let keep: ((obj: DavObject) => boolean) | undefined;
   let objects: ReadonlyMap<string, DavObject>;
   if (range === null) {
@@ -96,7 +111,9 @@ async function query(calendars: Calendars, user: AuthenticatedUser, room: Calend
     const lo = Date.parse(range.from) - DAY_MS;
     const hi = Date.parse(range.to) + DAY_MS;
     const candidates = new Set<string>();
-    for (const obj of objects.values()) if (obj.span.from < hi && (obj.span.to === null || obj.span.to > lo)) candidates.add(obj.eventId);
+    for (const obj of objects.values()) {
+      if (obj.span.from < hi && (obj.span.to === null || obj.span.to > lo) && matchesPropFilters(obj, props)) candidates.add(obj.eventId);
+    }
     if (Temporal.Instant.from(range.from).until(range.to).total('days') <= EXACT_RANGE_DAYS) {
       const window = { from: range.from, to: range.to, timeZone: 'UTC' };
       const matching = await calendars.catalog.read(room.roomId, ({ doc }) => {
@@ -111,11 +128,12 @@ async function query(calendars: Calendars, user: AuthenticatedUser, room: Calend
         }
         return ids;
       });
-      keep = (obj) => matching.has(obj.eventId);
+      keep = (obj) => matching.has(obj.eventId) && matchesPropFilters(obj, props);
     } else {
-      keep = (obj) => candidates.has(obj.eventId);
+      keep = (obj) => candidates.has(obj.eventId) && matchesPropFilters(obj, props);
     }
   }
+  if (!keep && props.length > 0) keep = (obj) => matchesPropFilters(obj, props);
   const out: string[] = [];
   for (const obj of objects.values()) if (!keep || keep(obj)) out.push(objectResponse(user, room, obj, request));
   return document(NS.DAV, 'multistatus', out.join(''));
