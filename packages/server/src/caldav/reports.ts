@@ -8,6 +8,7 @@ import type { AuthenticatedUser } from '../modules/module.js';
 import type { Calendars } from './calendars.js';
 import { badRequest, caldavPre, DavError, davPre } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
+import type { RoomNames } from './object-names.js';
 import { objectHref, parseDavPath } from './paths.js';
 import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
 import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
@@ -28,8 +29,8 @@ const EXACT_RANGE_DAYS = 400;
 const wantsData = (request: PropRequest): boolean =>
   request !== 'all' && request.some((p) => key(p.ns, p.name) === key(NS.CALDAV, 'calendar-data'));
 
-function objectResponse(user: AuthenticatedUser, room: CalendarInfo, obj: DavObject, request: PropRequest): string {
-  return propResponse(objectHref(user.userId, room.roomId, obj.uid), objectProps(obj, wantsData(request)), request);
+function objectResponse(user: AuthenticatedUser, room: CalendarInfo, names: RoomNames, obj: DavObject, request: PropRequest): string {
+  return propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(obj, wantsData(request)), request);
 }
 
 export async function report(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
@@ -43,11 +44,12 @@ async function multiget(calendars: Calendars, user: AuthenticatedUser, room: Cal
   const request = propRequest(body);
   const hrefs = childrenNamed(body, NS.DAV, 'href').map((h) => h.text.trim());
   if (hrefs.length > MAX_HREFS) throw badRequest(`A multiget may name at most ${MAX_HREFS} objects.`);
-  const { objects } = await calendars.snapshot(room.roomId);
+  const { objects, names } = await calendars.snapshot(room.roomId);
   const out = hrefs.map((href) => {
     const path = parseDavPath(href);
-    const obj = path?.kind === 'object' && path.userId === user.userId && path.roomId === room.roomId ? objects.get(path.uid) : undefined;
-    return obj ? objectResponse(user, room, obj, request) : statusResponse(href, '404 Not Found');
+    const uid = path?.kind === 'object' && path.userId === user.userId && path.roomId === room.roomId ? names.uidOf(path.name) : undefined;
+    const obj = uid === undefined ? undefined : objects.get(uid);
+    return obj ? objectResponse(user, room, names, obj, request) : statusResponse(href, '404 Not Found');
   });
   return document(NS.DAV, 'multistatus', out.join(''));
 }
@@ -102,11 +104,12 @@ async function query(calendars: Calendars, user: AuthenticatedUser, room: Calend
   const { range, props } = filter;
   let keep: ((obj: DavObject) => boolean) | undefined;
   let objects: ReadonlyMap<string, DavObject>;
+  let names: RoomNames;
   if (range === null) {
-    ({ objects } = await calendars.snapshot(room.roomId));
+    ({ objects, names } = await calendars.snapshot(room.roomId));
   } else {
     if (Temporal.Instant.compare(range.to, range.from) <= 0) throw badRequest('The time-range must end after it starts.', caldavPre('valid-filter'));
-    ({ objects } = await calendars.snapshot(room.roomId));
+    ({ objects, names } = await calendars.snapshot(room.roomId));
     // Ruled out by their spans first (cheap); the rest are expanded (RFC 4791 §9.9).
     const lo = Date.parse(range.from) - DAY_MS;
     const hi = Date.parse(range.to) + DAY_MS;
@@ -135,7 +138,7 @@ async function query(calendars: Calendars, user: AuthenticatedUser, room: Calend
   }
   if (!keep && props.length > 0) keep = (obj) => matchesPropFilters(obj, props);
   const out: string[] = [];
-  for (const obj of objects.values()) if (!keep || keep(obj)) out.push(objectResponse(user, room, obj, request));
+  for (const obj of objects.values()) if (!keep || keep(obj)) out.push(objectResponse(user, room, names, obj, request));
   return document(NS.DAV, 'multistatus', out.join(''));
 }
 
@@ -144,7 +147,7 @@ async function syncCollection(calendars: Calendars, user: AuthenticatedUser, roo
   const level = child(body, NS.DAV, 'sync-level')?.text.trim() ?? '1';
   if (level !== '1' && level !== 'infinite') throw badRequest('sync-level must be 1 or infinite.');
   const given = child(body, NS.DAV, 'sync-token')?.text.trim() ?? '';
-  const { objects, version } = await calendars.snapshot(room.roomId);
+  const { objects, version, names } = await calendars.snapshot(room.roomId);
   let since = 0;
   if (given !== '') {
     const v = parseSyncToken(given, room.roomId);
@@ -155,14 +158,15 @@ async function syncCollection(calendars: Calendars, user: AuthenticatedUser, roo
   }
   const out: string[] = [];
   for (const change of await calendars.index.changesSince(room.roomId, since, version)) {
-    const href = objectHref(user.userId, room.roomId, change.uid);
     const obj = objects.get(change.uid);
+    // A live object under its name now; a deleted one under the name it had when it was recorded.
+    const href = objectHref(user.userId, room.roomId, obj ? names.nameOf(change.uid) : change.name);
     // Gone now (or changed again and gone before this snapshot): a 404 member, as RFC 6578 §3.5.
     if (change.deleted || !obj) {
       if (since > 0) out.push(statusResponse(href, '404 Not Found'));
       continue;
     }
-    out.push(objectResponse(user, room, obj, request));
+    out.push(objectResponse(user, room, names, obj, request));
   }
   out.push(d('sync-token', escapeXml(syncToken(room.roomId, version))));
   return document(NS.DAV, 'multistatus', out.join(''));
