@@ -148,6 +148,29 @@ describe('CalDAV reports', () => {
     expectDavError(await report(paramFilter, other), 403, { ns: CALDAV, name: 'supported-filter' });
   });
 
+  it('calendar-query rules a finished (COUNT) series out by its last occurrence, and answers a range asked again after a change', async () => {
+    const other = await api.createRoom(anna.token, 'Counted');
+    const series = (count: number, moved?: string) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN',
+      'BEGIN:VEVENT', 'UID:counted@x', 'DTSTAMP:20260101T000000Z', 'DTSTART:20260105T100000Z', 'DTEND:20260105T110000Z',
+      `RRULE:FREQ=WEEKLY;COUNT=${count}`, 'SUMMARY:Counted', 'END:VEVENT',
+      ...(moved ? ['BEGIN:VEVENT', 'UID:counted@x', 'DTSTAMP:20260101T000000Z', 'RECURRENCE-ID:20260112T100000Z',
+        `DTSTART:${moved}`, 'DTEND:' + moved.replace('T10', 'T11'), 'SUMMARY:Counted (moved)', 'END:VEVENT'] : []),
+      'END:VCALENDAR', ''].join('\r\n');
+    const put = async (body: string) => (await dav(server.url, 'PUT', objectPath(anna, other, 'counted@x'), { user: anna, body, headers: ICS })).status;
+    expect(await put(series(3))).toBe(201); // Jan 5, 12, 19
+    const found = async (start: string, end: string) => multistatus(await report(queryBody({ start, end }), other)).responses.length;
+    expect(await found('20260119T000000Z', '20260120T000000Z')).toBe(1);
+    expect(await found('20260120T000000Z', '20260301T000000Z')).toBe(0);
+    // The second occurrence moved past the last one: the series now ends there.
+    expect(await put(series(3, '20260610T100000Z'))).toBe(204);
+    expect(await found('20260601T000000Z', '20260701T000000Z')).toBe(1);
+    expect(await found('20260120T000000Z', '20260301T000000Z')).toBe(0);
+    // The same range again after a change: answered for the event as it is now.
+    expect(await put(series(10))).toBe(204); // to Mar 9
+    expect(await found('20260120T000000Z', '20260301T000000Z')).toBe(1);
+    expect(await found('20260601T000000Z', '20260701T000000Z')).toBe(0);
+  });
+
   it('calendar-query prop-filter: text-match on UID, SUMMARY, LOCATION, DESCRIPTION and is-not-defined (RFC 4791 §9.7)', async () => {
     const other = await api.createRoom(anna.token, 'Prop filters');
     const put = async (uid: string, extra: string[]) => {

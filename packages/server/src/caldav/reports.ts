@@ -3,13 +3,13 @@
  * sync-collection (RFC 6578).
  */
 import { Temporal } from 'temporal-polyfill';
-import { getEvent, occurrencesOf } from '@kith/model';
 import type { AuthenticatedUser } from '../modules/module.js';
 import type { Calendars } from './calendars.js';
 import { badRequest, caldavPre, DavError, davPre } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
 import type { RoomNames } from './object-names.js';
 import { objectHref, parseDavPath } from './paths.js';
+import { eventsInRange } from './time-range.js';
 import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
 import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
 import { parseSyncToken, syncToken } from './sync-index.js';
@@ -113,24 +113,12 @@ async function query(calendars: Calendars, user: AuthenticatedUser, room: Calend
     // Ruled out by their spans first (cheap); the rest are expanded (RFC 4791 §9.9).
     const lo = Date.parse(range.from) - DAY_MS;
     const hi = Date.parse(range.to) + DAY_MS;
-    const candidates = new Set<string>();
+    const candidates = new Map<string, DavObject>();
     for (const obj of objects.values()) {
-      if (obj.span.from < hi && (obj.span.to === null || obj.span.to > lo) && matchesPropFilters(obj, props)) candidates.add(obj.eventId);
+      if (obj.span.from < hi && (obj.span.to === null || obj.span.to > lo) && matchesPropFilters(obj, props)) candidates.set(obj.eventId, obj);
     }
     if (Temporal.Instant.from(range.from).until(range.to).total('days') <= EXACT_RANGE_DAYS) {
-      const window = { from: range.from, to: range.to, timeZone: 'UTC' };
-      const matching = await calendars.catalog.read(room.roomId, ({ doc }) => {
-        const ids = new Set<string>();
-        for (const id of candidates) {
-          const ev = getEvent(doc, id);
-          try {
-            if (ev && ev.deleted === null && occurrencesOf(ev, window).length > 0) ids.add(id);
-          } catch {
-            // An event the model cannot expand is in no range (the feed leaves it out too).
-          }
-        }
-        return ids;
-      });
+      const matching = await calendars.catalog.read(room.roomId, ({ doc }) => eventsInRange(doc, candidates, range));
       keep = (obj) => matching.has(obj.eventId) && matchesPropFilters(obj, props);
     } else {
       keep = (obj) => candidates.has(obj.eventId) && matchesPropFilters(obj, props);
