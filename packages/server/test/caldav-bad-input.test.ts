@@ -78,10 +78,16 @@ describe('CalDAV bad input', () => {
     expect(await state()).toBe(before);
   });
 
-  it('refuses a UID that differs from the URL, several UIDs, no VEVENT and broken iCalendar with 400', async () => {
+  // This test asserted once that any UID differing from the URL's name is refused; RFC 4791 ties
+  // no name to the UID, so a new object may be created under any free name (caldav-objects.test.ts).
+  // What stays refused: a UID differing from the one the name holds, or one another name holds.
+  it('refuses a UID that differs from the one the name holds, several UIDs, no VEVENT and broken iCalendar with 400', async () => {
+    expect((await put('held@x', vevent('held@x'))).status).toBe(201);
     const before = await state();
-    const mismatch = expectDavError(await put('url-uid@x', vevent('body-uid@x')), 400, { ns: CALDAV, name: 'no-uid-conflict' });
-    expect(JSON.stringify(mismatch)).toContain(encodeURIComponent('body-uid@x'));
+    const mismatch = expectDavError(await put('held@x', vevent('body-uid@x')), 400, { ns: CALDAV, name: 'no-uid-conflict' });
+    expect(JSON.stringify(mismatch)).toContain(encodeURIComponent('held@x'));
+    const taken = expectDavError(await put('another-name', vevent('held@x')), 400, { ns: CALDAV, name: 'no-uid-conflict' });
+    expect(JSON.stringify(taken)).toContain(`${encodeURIComponent('held@x')}.ics`);
     const two = vevent('two-a@x').replace('END:VCALENDAR', vevent('two-b@x').split('\r\n').slice(3, -2).join('\r\n') + '\r\nEND:VCALENDAR');
     expectDavError(await put('two-a@x', two), 400, { ns: CALDAV, name: 'valid-calendar-object-resource' });
     const todo = 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:todo@x\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Buy milk\r\nEND:VTODO\r\nEND:VCALENDAR\r\n';

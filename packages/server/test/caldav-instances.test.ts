@@ -72,6 +72,20 @@ describe.skipIf(missing.length > 0)('CalDAV across two instances (PostgreSQL and
     expect(onB.body).toBe(onA.body);
   });
 
+  it('keeps a client-chosen name on every instance (created on one, read, listed, deleted on the other)', async () => {
+    const name = 'b7e1c0de-uuid-name';
+    expect((await dav(url(0), 'PUT', objectPath(anna, room, name), { user: anna, body: vevent('named@x', { summary: 'Named' }), headers: ICS })).status).toBe(201);
+    const onB = await eventually(() => dav(url(1), 'GET', objectPath(anna, room, name), { user: anna }), (r) => r.status === 200, 'the named object on B');
+    expect(onB.body).toContain('UID:named@x');
+    expect((await dav(url(1), 'GET', objectPath(anna, room, 'named@x'), { user: anna })).status).toBe(404);
+    const listed = await sync(1);
+    expect(listed.responses.map((r) => r.href)).toContain(objectPath(anna, room, name));
+    expect((await dav(url(1), 'DELETE', objectPath(anna, room, name), { user: anna })).status).toBe(204);
+    // A reaches the deletion a moment later (its copy of the room is updated through Redis).
+    const gone = await eventually(() => sync(0, listed.syncToken), (r) => r.responses.some((x) => x.status?.includes('404')), 'the deletion on A');
+    expect(gone.responses.map((r) => `${r.href} ${r.status}`)).toEqual([expect.stringMatching(new RegExp(`^${objectPath(anna, room, name)} .*404`))]);
+  });
+
   it('shares sync tokens: a token from one instance syncs on the other, listing changes made through both', async () => {
     const first = await sync(0);
     const sameOnB = await eventually(() => sync(1), (r) => r.syncToken === first.syncToken, 'B at the same token');

@@ -81,6 +81,53 @@ describe('CalDAV objects', () => {
     expect(got.body).toContain(`UID:${uid}`);
   });
 
+  it('keeps a new object under the name the client chose when it differs from the UID (vdirsyncer’s <uuid>.ics)', async () => {
+    const name = '4f0c7c1e-6a0b-4a57-9a3e-2b7d1c2e9f10';
+    const uid = 'chess@phone.example';
+    const syncBody = (token = '') =>
+      `<D:sync-collection xmlns:D="DAV:"><D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`;
+    const sync = async (token?: string) => multistatus(await dav(server.url, 'REPORT', calendarPath(anna, room), { user: anna, depth: '1', body: syncBody(token) }));
+    const start = await sync();
+    expect((await put(anna, name, vevent(uid, { summary: 'Chess' }), { 'if-none-match': '*' })).status).toBe(201);
+    // Found under its name, and not under its UID (one object, one name).
+    const got = await get(anna, name);
+    const etagOf = (res: typeof got) => res.headers.get('etag');
+    expect(got.status).toBe(200);
+    expect(got.body).toContain(`UID:${uid}`);
+    expect((await get(anna, uid)).status).toBe(404);
+    const listing = multistatus(await dav(server.url, 'PROPFIND', calendarPath(anna, room), { depth: '1', user: anna, body: propfindBody('D:getetag') }));
+    const hrefs = listing.responses.map((r) => r.href);
+    expect(hrefs).toContain(objectPath(anna, room, name));
+    expect(hrefs).not.toContain(objectPath(anna, room, uid));
+    const multiget = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop><D:href>${objectPath(anna, room, name)}</D:href></C:calendar-multiget>`;
+    const mg = multistatus(await dav(server.url, 'REPORT', calendarPath(anna, room), { user: anna, depth: '1', body: multiget }));
+    expect(mg.responses.map((r) => r.href)).toEqual([objectPath(anna, room, name)]);
+    expect(mg.responses[0]!.props.get('DAV:|getetag')?.text).toBe(etagOf(got));
+    const changed = await sync(start.syncToken);
+    expect(changed.responses.map((r) => r.href)).toEqual([objectPath(anna, room, name)]);
+
+    // Updates under the name, with If-Match; the UID it holds cannot change, nor be taken by another name.
+    const etag = got.headers.get('etag')!;
+    expect((await put(anna, name, vevent(uid, { summary: 'Chess club' }), { 'if-match': etag })).status).toBe(204);
+    expect((await restEvent(uid)).eventTitle).toBe('Chess club');
+    const other = expectDavError(await put(anna, name, vevent('other@phone.example')), 400, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
+    expect(JSON.stringify(other)).toContain(name);
+    const taken = expectDavError(await put(anna, 'second-name', vevent(uid)), 400, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
+    expect(JSON.stringify(taken)).toContain(`${name}.ics`);
+    expectDavError(await put(anna, uid, vevent(uid)), 400, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
+
+    // Deleting it: reported gone under its name, and the name is free again.
+    const beforeDelete = await sync();
+    const etag2 = (await get(anna, name)).headers.get('etag')!;
+    expect((await dav(server.url, 'DELETE', objectPath(anna, room, name), { user: anna, headers: { 'if-match': etag2 } })).status).toBe(204);
+    expect((await get(anna, name)).status).toBe(404);
+    const gone = await sync(beforeDelete.syncToken);
+    expect(gone.responses.map((r) => r.href)).toEqual([objectPath(anna, room, name)]);
+    expect(gone.responses[0]!.status).toMatch(/404/);
+    expect((await put(anna, name, vevent('reused@phone.example'))).status).toBe(201);
+    expect((await get(anna, name)).body).toContain('UID:reused@phone.example');
+  });
+
   it('maps RECURRENCE-ID components to occurrence overrides and EXDATE to cancelled occurrences', async () => {
     const uid = 'weekly-swim@phone';
     const body = [

@@ -142,8 +142,84 @@ describe('CalDAV reports', () => {
     expect(await found({ end: '20250101T000000Z' })).toEqual([]);
     expect(await found(undefined, 'VTODO')).toEqual([]);
     expectDavError(await report(queryBody({ start: 'tomorrow' }), other), 400, { ns: CALDAV, name: 'valid-filter' });
-    const textMatch = `<C:calendar-query ${NSDECL}><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:text-match>x</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
-    expectDavError(await report(textMatch, other), 403, { ns: CALDAV, name: 'supported-filter' });
+    // Earlier this asserted 403 supported-filter for any prop-filter; prop-filters are now
+    // answered (see the test below), while a param-filter is still refused.
+    const paramFilter = `<C:calendar-query ${NSDECL}><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="SUMMARY"><C:param-filter name="LANGUAGE"/></C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+    expectDavError(await report(paramFilter, other), 403, { ns: CALDAV, name: 'supported-filter' });
+  });
+
+  it('calendar-query rules a finished (COUNT) series out by its last occurrence, and answers a range asked again after a change', async () => {
+    const other = await api.createRoom(anna.token, 'Counted');
+    const series = (count: number, moved?: string) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN',
+      'BEGIN:VEVENT', 'UID:counted@x', 'DTSTAMP:20260101T000000Z', 'DTSTART:20260105T100000Z', 'DTEND:20260105T110000Z',
+      `RRULE:FREQ=WEEKLY;COUNT=${count}`, 'SUMMARY:Counted', 'END:VEVENT',
+      ...(moved ? ['BEGIN:VEVENT', 'UID:counted@x', 'DTSTAMP:20260101T000000Z', 'RECURRENCE-ID:20260112T100000Z',
+        `DTSTART:${moved}`, 'DTEND:' + moved.replace('T10', 'T11'), 'SUMMARY:Counted (moved)', 'END:VEVENT'] : []),
+      'END:VCALENDAR', ''].join('\r\n');
+    const put = async (body: string) => (await dav(server.url, 'PUT', objectPath(anna, other, 'counted@x'), { user: anna, body, headers: ICS })).status;
+    expect(await put(series(3))).toBe(201); // Jan 5, 12, 19
+    const found = async (start: string, end: string) => multistatus(await report(queryBody({ start, end }), other)).responses.length;
+    expect(await found('20260119T000000Z', '20260120T000000Z')).toBe(1);
+    expect(await found('20260120T000000Z', '20260301T000000Z')).toBe(0);
+    // The second occurrence moved past the last one: the series now ends there.
+    expect(await put(series(3, '20260610T100000Z'))).toBe(204);
+    expect(await found('20260601T000000Z', '20260701T000000Z')).toBe(1);
+    expect(await found('20260120T000000Z', '20260301T000000Z')).toBe(0);
+    // The same range again after a change: answered for the event as it is now.
+    expect(await put(series(10))).toBe(204); // to Mar 9
+    expect(await found('20260120T000000Z', '20260301T000000Z')).toBe(1);
+    expect(await found('20260601T000000Z', '20260701T000000Z')).toBe(0);
+  });
+
+  it('calendar-query prop-filter: text-match on UID, SUMMARY, LOCATION, DESCRIPTION and is-not-defined (RFC 4791 §9.7)', async () => {
+    const other = await api.createRoom(anna.token, 'Prop filters');
+    const put = async (uid: string, extra: string[]) => {
+      const body = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN', 'BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20260101T000000Z',
+        'DTSTART:20260310T100000Z', 'DTEND:20260310T110000Z', ...extra, 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+      expect((await dav(server.url, 'PUT', objectPath(anna, other, uid), { user: anna, body, headers: ICS })).status).toBe(201);
+    };
+    await put('dentist@x', ['SUMMARY:Dentist (Dr Ames)', 'LOCATION:Main Street 4', 'DESCRIPTION:Bring the card\\, please']);
+    await put('chess@x', ['SUMMARY:Chess club']);
+    await put('Swim@X', ['SUMMARY:swimming', 'LOCATION:Pool']);
+    const query = (props: string, range = '') =>
+      `<C:calendar-query ${NSDECL}><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">${range}${props}</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+    const found = async (props: string, range = '') =>
+      multistatus(await report(query(props, range), other))
+        .responses.map((r) => decodeURIComponent(r.href.split('/').at(-1)!))
+        .sort();
+    const tm = (name: string, text: string, attrs = '') => `<C:prop-filter name="${name}"><C:text-match${attrs}>${text}</C:text-match></C:prop-filter>`;
+
+    // python3-caldav's event_by_uid: an exact UID, i;octet.
+    expect(await found(tm('UID', 'dentist@x', ' collation="i;octet"'))).toEqual(['dentist@x.ics']);
+    expect(await found(tm('UID', 'dentist@x', ' collation="i;octet" match-type="equals"'))).toEqual(['dentist@x.ics']);
+    // i;octet is case-sensitive; i;ascii-casemap (the default) is not.
+    expect(await found(tm('UID', 'swim@x', ' collation="i;octet"'))).toEqual([]);
+    expect(await found(tm('UID', 'swim@x', ' match-type="equals"'))).toEqual(['Swim@X.ics']);
+    // contains (the default), starts-with, ends-with, negate-condition.
+    expect(await found(tm('SUMMARY', 'CLUB'))).toEqual(['chess@x.ics']);
+    expect(await found(tm('SUMMARY', 'Dentist', ' match-type="starts-with"'))).toEqual(['dentist@x.ics']);
+    expect(await found(tm('SUMMARY', 'Ames', ' match-type="starts-with"'))).toEqual([]);
+    expect(await found(tm('SUMMARY', 'ing', ' match-type="ends-with"'))).toEqual(['Swim@X.ics']);
+    expect(await found(tm('SUMMARY', 'club', ' negate-condition="yes"'))).toEqual(['Swim@X.ics', 'dentist@x.ics']);
+    expect(await found(tm('LOCATION', 'pool'))).toEqual(['Swim@X.ics']);
+    // Text values are compared unescaped (RFC 5545 §3.3.11).
+    expect(await found(tm('DESCRIPTION', 'card, please'))).toEqual(['dentist@x.ics']);
+    // A negated text-match does not match an undefined property (§9.7.2).
+    expect(await found(tm('LOCATION', 'pool', ' negate-condition="yes"'))).toEqual(['dentist@x.ics']);
+    expect(await found('<C:prop-filter name="LOCATION"><C:is-not-defined/></C:prop-filter>')).toEqual(['chess@x.ics']);
+    expect(await found('<C:prop-filter name="LOCATION"/>')).toEqual(['Swim@X.ics', 'dentist@x.ics']);
+    // Every prop-filter must hold, together with a time-range.
+    expect(await found(tm('SUMMARY', 'i') + tm('LOCATION', 'street'))).toEqual(['dentist@x.ics']);
+    const march = '<C:time-range start="20260310T000000Z" end="20260311T000000Z"/>';
+    const april = '<C:time-range start="20260401T000000Z" end="20260402T000000Z"/>';
+    expect(await found(tm('SUMMARY', 'chess'), march)).toEqual(['chess@x.ics']);
+    expect(await found(tm('SUMMARY', 'chess'), april)).toEqual([]);
+
+    expectDavError(await report(query(tm('UID', 'x', ' collation="i;unicode-casemap"')), other), 403, { ns: CALDAV, name: 'supported-collation' });
+    expectDavError(await report(query(tm('UID', 'x', ' match-type="regex"')), other), 400, { ns: CALDAV, name: 'valid-filter' });
+    expectDavError(await report(query(tm('UID', 'x', ' negate-condition="maybe"')), other), 400, { ns: CALDAV, name: 'valid-filter' });
+    expectDavError(await report(query(tm('UID', 'x'.repeat(1001))), other), 400, { ns: CALDAV, name: 'valid-filter' });
+    expectDavError(await report(query(tm('SUMMARY', 'x').repeat(21)), other), 400, { ns: CALDAV, name: 'valid-filter' });
   });
 
   it('refuses REPORTs it does not know with DAV:supported-report', async () => {

@@ -7,6 +7,7 @@ import type { AuthenticatedUser, MemberLookup } from '../modules/module.js';
 import type { Storage } from '../storage/storage.js';
 import { notFound } from './dav-errors.js';
 import type { DavObject, ObjectCatalog } from './object-catalog.js';
+import type { ObjectNames, RoomNames } from './object-names.js';
 import type { CalendarInfo } from './properties.js';
 import type { SyncIndex } from './sync-index.js';
 
@@ -14,11 +15,13 @@ export interface CalendarSnapshot {
   objects: ReadonlyMap<string, DavObject>;
   /** The room's sync version that includes every object above. */
   version: number;
+  /** The names the objects are listed under. */
+  names: RoomNames;
 }
 
 export class Calendars {
   constructor(
-    private readonly deps: { catalog: ObjectCatalog; index: SyncIndex; members: MemberLookup; storage: Storage },
+    private readonly deps: { catalog: ObjectCatalog; index: SyncIndex; names: ObjectNames; members: MemberLookup; storage: Storage },
   ) {}
 
   get index(): SyncIndex {
@@ -27,6 +30,10 @@ export class Calendars {
 
   get catalog(): ObjectCatalog {
     return this.deps.catalog;
+  }
+
+  get names(): ObjectNames {
+    return this.deps.names;
   }
 
   /**
@@ -51,9 +58,10 @@ export class Calendars {
   snapshot(roomId: string): Promise<CalendarSnapshot> {
     const { catalog, index } = this.deps;
     return index.serial(roomId, async () => {
+      const names = await this.deps.names.forRoom(roomId);
       const seen = await catalog.read(roomId, (o) => ({ objects: new Map(o.byUid), pending: o.takePending(), giveBack: o.giveBack }));
       try {
-        return { objects: seen.objects, version: await index.record(roomId, seen.objects, seen.pending) };
+        return { objects: seen.objects, names, version: await index.record(roomId, seen.objects, seen.pending, (uid) => names.nameOf(uid)) };
       } catch (err) {
         seen.giveBack(); // not recorded: the next request records everything again
         throw err;

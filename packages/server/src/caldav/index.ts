@@ -6,21 +6,23 @@ import { Calendars } from './calendars.js';
 import { davRoutes } from './dav-routes.js';
 import { ObjectCatalog } from './object-catalog.js';
 import { appPasswordRoutes, davProbeRoutes } from './routes.js';
+import { OBJECT_NAME_MIGRATIONS, ObjectNames } from './object-names.js';
 import { SYNC_INDEX_MIGRATIONS, SyncIndex } from './sync-index.js';
 
 /**
  * CalDAV: each room a calendar in phones' own calendar apps (RFC 4791, RFC 6578 sync, RFC 6764
  * discovery), read and write, under `/dav/`. Sign-in is per-device app passwords (REST under
  * `/users/me/app-passwords`, table `caldav_app_passwords`) over HTTP Basic; the sync index
- * (`caldav_sync_*`) gives every instance the same sync tokens.
+ * (`caldav_sync_*`) gives every instance the same sync tokens; `caldav_object_names` keeps
+ * client-chosen resource names that differ from the UID.
  */
 export function caldavModule(): KithModule {
   return {
     name: 'caldav',
-    // One list per engine, in the order shipped: app passwords first, then the sync index.
+    // One list per engine, in the order shipped: app passwords, the sync index, then object names.
     migrations: {
-      sqlite: [...APP_PASSWORD_MIGRATIONS.sqlite, ...SYNC_INDEX_MIGRATIONS.sqlite],
-      postgres: [...APP_PASSWORD_MIGRATIONS.postgres, ...SYNC_INDEX_MIGRATIONS.postgres],
+      sqlite: [...APP_PASSWORD_MIGRATIONS.sqlite, ...SYNC_INDEX_MIGRATIONS.sqlite, ...OBJECT_NAME_MIGRATIONS.sqlite],
+      postgres: [...APP_PASSWORD_MIGRATIONS.postgres, ...SYNC_INDEX_MIGRATIONS.postgres, ...OBJECT_NAME_MIGRATIONS.postgres],
     },
     async install(ctx) {
       const appPasswords = new AppPasswords(ctx.sql);
@@ -32,7 +34,7 @@ export function caldavModule(): KithModule {
         logger: ctx.logger,
       });
       const catalog = new ObjectCatalog(ctx.rooms);
-      const calendars = new Calendars({ catalog, index: new SyncIndex(ctx.sql), members: ctx.members, storage: ctx.storage });
+      const calendars = new Calendars({ catalog, index: new SyncIndex(ctx.sql), names: new ObjectNames(ctx.sql), members: ctx.members, storage: ctx.storage });
       await ctx.app.register(appPasswordRoutes, { appPasswords, auth: ctx.auth });
       await ctx.app.register(davProbeRoutes, { verifier });
       await ctx.app.register(davRoutes, { verifier, calendars });

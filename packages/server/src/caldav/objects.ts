@@ -1,5 +1,6 @@
 /**
- * GET, PUT and DELETE of one calendar object (`<uid>.ics`), with ETags and If-Match /
+ * GET, PUT and DELETE of one calendar object (`<uid>.ics`, or the name a client created it under:
+ * object-names.ts), with ETags and If-Match /
  * If-None-Match. A PUT goes through the one iCalendar mapping (applyImport, as a one-object
  * import), so it edits the room's event field by field. No ETag is answered after a PUT: the
  * stored object is the room's own rendering (DTSTAMP, SEQUENCE, VTIMEZONE, …), which differs from
@@ -12,6 +13,7 @@ import type { AuthenticatedUser } from '../modules/module.js';
 import type { Calendars } from './calendars.js';
 import { caldavPre, DavError, needPrivileges, notFound } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
+import type { RoomNames } from './object-names.js';
 import { objectHref, type DavPath } from './paths.js';
 import { OBJECT_CONTENT_TYPE } from './properties.js';
 import { el, escapeXml, NS } from './xml.js';
@@ -52,15 +54,16 @@ export interface FoundObject {
 
 export async function getObject(calendars: Calendars, user: AuthenticatedUser, path: ObjectPath): Promise<FoundObject> {
   const room = await calendars.open(user, path.userId, path.roomId);
-  const obj = await calendars.catalog.read(room.roomId, (o) => o.byUid.get(path.uid));
+  const uid = (await calendars.names.forRoom(room.roomId)).uidOf(path.name);
+  const obj = uid === undefined ? undefined : await calendars.catalog.read(room.roomId, (o) => o.byUid.get(uid));
   if (!obj) throw notFound();
   return { etag: obj.etag, ics: obj.ics };
 }
 
 const isCalendarType = (contentType: string | undefined): boolean => /^text\/calendar\s*(;|$)/i.test(contentType?.trim() ?? '');
 
-/** The request's calendar object, parsed and checked to be one object with the URL's UID. */
-function readObject(body: string, path: ObjectPath, href: (uid: string) => string): ParsedImport {
+/** The request's calendar object, parsed and checked to be one object (one UID). */
+function readObject(body: string): ParsedImport {
   const components = countComponents(body);
   if (components > MAX_OBJECT_COMPONENTS) {
     throw new DavError('PAYLOAD_TOO_LARGE',
@@ -82,15 +85,26 @@ function readObject(body: string, path: ObjectPath, href: (uid: string) => strin
   if (parsed.events.length > 1) {
     throw new DavError('UID_MISMATCH', `The object holds ${parsed.events.length} UIDs; a calendar object holds one.`, caldavPre('valid-calendar-object-resource'));
   }
-  const uid = parsed.events[0]!.uid;
-  if (uid !== path.uid) {
-    throw new DavError('UID_MISMATCH', 'The object’s UID differs from the one its URL names.', {
-      ns: NS.CALDAV,
-      name: 'no-uid-conflict',
-      inner: el(NS.DAV, 'href', escapeXml(href(uid))),
-    });
-  }
   return parsed;
+}
+
+const uidConflict = (message: string, href: string): DavError =>
+  new DavError('UID_MISMATCH', message, { ns: NS.CALDAV, name: 'no-uid-conflict', inner: el(NS.DAV, 'href', escapeXml(href)) });
+
+/**
+ * The UID the name stands for once `bodyUid` is stored under it, or throws 400 no-uid-conflict: a
+ * name holding an object keeps its UID; a free name takes any UID no other resource holds.
+ */
+function targetUid(names: RoomNames, name: string, bodyUid: string, live: ReadonlyMap<string, DavObject>, href: (name: string) => string): string {
+  const current = names.uidOf(name);
+  if (current !== undefined && live.has(current)) {
+    if (current !== bodyUid) throw uidConflict('The object’s UID differs from the one this resource holds.', href(name));
+    return current;
+  }
+  if (live.has(bodyUid) && names.nameOf(bodyUid) !== name) {
+    throw uidConflict('Another resource of this calendar holds this UID.', href(names.nameOf(bodyUid)));
+  }
+  return bodyUid;
 }
 
 /** Stores the object; true when it made a new event (201), false when it changed or kept one (204). */
@@ -102,13 +116,16 @@ export async function putObject(
 ): Promise<boolean> {
   const room = await calendars.open(user, path.userId, path.roomId);
   const href = (uid: string) => objectHref(user.userId, room.roomId, uid);
-  if (room.role === 'viewer') throw needPrivileges(href(path.uid), 'write-content');
+  if (room.role === 'viewer') throw needPrivileges(href(path.name), 'write-content');
   if (!isCalendarType(request.contentType)) {
     throw new DavError('UNSUPPORTED_MEDIA_TYPE', `Send the object as ${OBJECT_CONTENT_TYPE}.`, caldavPre('supported-calendar-data'));
   }
-  const parsed = readObject(request.body, path, href);
-  return calendars.catalog.edit(room.roomId, ({ byUid, doc }) => {
-    checkConditions(byUid.get(path.uid), request.conditions);
+  const parsed = readObject(request.body);
+  const bodyUid = parsed.events[0]!.uid;
+  const names = await calendars.names.forRoom(room.roomId);
+  const created = await calendars.catalog.edit(room.roomId, ({ byUid, doc }) => {
+    const uid = targetUid(names, path.name, bodyUid, byUid, href);
+    checkConditions(byUid.get(uid), request.conditions);
     const result = applyImport(doc, parsed, user.userId);
     if (result.imported + result.updated + result.unchanged === 0) {
       const issue = result.errors[0];
@@ -117,15 +134,20 @@ export async function putObject(
     }
     return result.imported > 0;
   });
+  // A new object keeps the name it was created under (durable before the answer, like the event).
+  if (created && (path.name !== bodyUid || names.mapped(path.name) !== undefined)) await calendars.names.set(room.roomId, path.name, bodyUid);
+  return created;
 }
 
 const SEGMENT_UID = /^(.+)_(\d{4}-\d{2}-\d{2})@kith$/;
 
 export async function deleteObject(calendars: Calendars, user: AuthenticatedUser, path: ObjectPath, conditions: Conditions): Promise<void> {
   const room = await calendars.open(user, path.userId, path.roomId);
-  if (room.role === 'viewer') throw needPrivileges(objectHref(user.userId, room.roomId, path.uid), 'unbind');
+  if (room.role === 'viewer') throw needPrivileges(objectHref(user.userId, room.roomId, path.name), 'unbind');
+  const names = await calendars.names.forRoom(room.roomId);
+  const uid = names.uidOf(path.name);
   await calendars.catalog.edit(room.roomId, ({ byUid, doc }) => {
-    const obj = byUid.get(path.uid);
+    const obj = uid === undefined ? undefined : byUid.get(uid);
     if (!obj) throw notFound();
     checkConditions(obj, conditions);
     const ctx = { actor: user.userId };
@@ -134,4 +156,9 @@ export async function deleteObject(calendars: Calendars, user: AuthenticatedUser
     if (segment && segment[1] === obj.eventId) deleteFollowing(doc, obj.eventId, segment[2]!, ctx);
     else deleteEvent(doc, obj.eventId, ctx); // to the room's trash, like any delete
   });
+  if (uid !== undefined && names.mapped(path.name) !== undefined) {
+    // Recorded first, so sync-collection reports the deletion under the name the client knows.
+    await calendars.snapshot(room.roomId);
+    await calendars.names.remove(room.roomId, uid);
+  }
 }

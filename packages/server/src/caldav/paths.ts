@@ -4,7 +4,8 @@
  *   /dav/principals/<userId>/                the user's principal
  *   /dav/calendars/<userId>/                 their calendar home
  *   /dav/calendars/<userId>/<roomId>/        one calendar per room they belong to
- *   /dav/calendars/<userId>/<roomId>/<uid>.ics  one object per UID (the UID percent-encoded, `/` too)
+ *   /dav/calendars/<userId>/<roomId>/<name>.ics  one object per UID, named by its UID (percent-encoded,
+ *                                            `/` too) or by the name a client created it under (object-names.ts)
  */
 export const DAV_ROOT = '/dav/';
 
@@ -13,15 +14,15 @@ export type DavPath =
   | { kind: 'principal'; userId: string }
   | { kind: 'home'; userId: string }
   | { kind: 'calendar'; userId: string; roomId: string }
-  | { kind: 'object'; userId: string; roomId: string; uid: string };
+  | { kind: 'object'; userId: string; roomId: string; name: string };
 
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const principalHref = (userId: string): string => `${DAV_ROOT}principals/${userId}/`;
 export const homeHref = (userId: string): string => `${DAV_ROOT}calendars/${userId}/`;
 export const calendarHref = (userId: string, roomId: string): string => `${homeHref(userId)}${roomId}/`;
-export const objectHref = (userId: string, roomId: string, uid: string): string =>
-  `${calendarHref(userId, roomId)}${encodeURIComponent(uid)}.ics`;
+export const objectHref = (userId: string, roomId: string, name: string): string =>
+  `${calendarHref(userId, roomId)}${encodeURIComponent(name)}.ics`;
 
 /** The resource a request path names, or undefined (answered 404). Query strings are ignored. */
 export function parseDavPath(rawUrl: string): DavPath | undefined {
@@ -46,11 +47,11 @@ export function parseDavPath(rawUrl: string): DavPath | undefined {
   if (!SEGMENT.test(roomId)) return undefined;
   if (name === undefined) return { kind: 'calendar', userId, roomId };
   if (!name.toLowerCase().endsWith('.ics') || name.length > 1200) return undefined;
-  let uid: string;
+  let stem: string;
   try {
-    uid = decodeURIComponent(name.slice(0, -4));
+    stem = decodeURIComponent(name.slice(0, -4));
   } catch {
     return undefined;
   }
-  return uid.length > 0 ? { kind: 'object', userId, roomId, uid } : undefined;
+  return stem.length > 0 ? { kind: 'object', userId, roomId, name: stem } : undefined;
 }

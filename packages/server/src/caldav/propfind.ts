@@ -71,19 +71,21 @@ export async function propfind(
     }
     case 'calendar': {
       const room = await calendars.open(user, path.userId, path.roomId);
-      const { objects, version } = await calendars.snapshot(room.roomId);
+      const { objects, version, names } = await calendars.snapshot(room.roomId);
       out.push(propResponse(calendarHref(user.userId, room.roomId), calendarProps(user.userId, room, version), request));
       if (depth === 1) {
         const data = wantsData(request);
-        for (const obj of objects.values()) out.push(propResponse(objectHref(user.userId, room.roomId, obj.uid), objectProps(obj, data), request));
+        for (const obj of objects.values()) out.push(propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(obj, data), request));
       }
       break;
     }
     case 'object': {
       const room = await calendars.open(user, path.userId, path.roomId);
-      const obj = (await calendars.snapshot(room.roomId)).objects.get(path.uid);
+      const { objects, names } = await calendars.snapshot(room.roomId);
+      const uid = names.uidOf(path.name);
+      const obj = uid === undefined ? undefined : objects.get(uid);
       if (!obj) throw notFound();
-      out.push(propResponse(objectHref(user.userId, room.roomId, obj.uid), objectProps(obj, wantsData(request)), request));
+      out.push(propResponse(objectHref(user.userId, room.roomId, path.name), objectProps(obj, wantsData(request)), request));
       break;
     }
   }

@@ -3,12 +3,14 @@
  * sync-collection (RFC 6578).
  */
 import { Temporal } from 'temporal-polyfill';
-import { getEvent, occurrencesOf } from '@kith/model';
 import type { AuthenticatedUser } from '../modules/module.js';
 import type { Calendars } from './calendars.js';
 import { badRequest, caldavPre, DavError, davPre } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
+import type { RoomNames } from './object-names.js';
 import { objectHref, parseDavPath } from './paths.js';
+import { eventsInRange } from './time-range.js';
+import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
 import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
 import { parseSyncToken, syncToken } from './sync-index.js';
 import { child, childrenNamed, d, document, escapeXml, key, NS, statusResponse, type XmlElement } from './xml.js';
@@ -27,8 +29,8 @@ const EXACT_RANGE_DAYS = 400;
 const wantsData = (request: PropRequest): boolean =>
   request !== 'all' && request.some((p) => key(p.ns, p.name) === key(NS.CALDAV, 'calendar-data'));
 
-function objectResponse(user: AuthenticatedUser, room: CalendarInfo, obj: DavObject, request: PropRequest): string {
-  return propResponse(objectHref(user.userId, room.roomId, obj.uid), objectProps(obj, wantsData(request)), request);
+function objectResponse(user: AuthenticatedUser, room: CalendarInfo, names: RoomNames, obj: DavObject, request: PropRequest): string {
+  return propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(obj, wantsData(request)), request);
 }
 
 export async function report(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
@@ -42,11 +44,12 @@ async function multiget(calendars: Calendars, user: AuthenticatedUser, room: Cal
   const request = propRequest(body);
   const hrefs = childrenNamed(body, NS.DAV, 'href').map((h) => h.text.trim());
   if (hrefs.length > MAX_HREFS) throw badRequest(`A multiget may name at most ${MAX_HREFS} objects.`);
-  const { objects } = await calendars.snapshot(room.roomId);
+  const { objects, names } = await calendars.snapshot(room.roomId);
   const out = hrefs.map((href) => {
     const path = parseDavPath(href);
-    const obj = path?.kind === 'object' && path.userId === user.userId && path.roomId === room.roomId ? objects.get(path.uid) : undefined;
-    return obj ? objectResponse(user, room, obj, request) : statusResponse(href, '404 Not Found');
+    const uid = path?.kind === 'object' && path.userId === user.userId && path.roomId === room.roomId ? names.uidOf(path.name) : undefined;
+    const obj = uid === undefined ? undefined : objects.get(uid);
+    return obj ? objectResponse(user, room, names, obj, request) : statusResponse(href, '404 Not Found');
   });
   return document(NS.DAV, 'multistatus', out.join(''));
 }
@@ -59,65 +62,71 @@ function utcInstant(value: string | undefined, what: string): string | undefined
   return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`;
 }
 
-/** The time range a filter keeps (null: every object; 'none': no object), or throws for a filter not supported. */
-function filterEvents(filter: XmlElement | undefined): { from: string; to: string } | null | 'none' {
-  if (!filter) return null;
+/** What a query's filter keeps: a time range (null: any time) and prop-filters. */
+interface EventFilter {
+  range: { from: string; to: string } | null;
+  props: PropFilter[];
+}
+
+/** What a filter keeps ('none': no object), or throws for a filter not supported. */
+function filterEvents(filter: XmlElement | undefined): EventFilter | 'none' {
+  const all: EventFilter = { range: null, props: [] };
+  if (!filter) return all;
   const cal = child(filter, NS.CALDAV, 'comp-filter');
-  if (!cal || cal.children.length === 0 && !/^VCALENDAR$/i.test(attr(cal))) return null;
+  if (!cal || cal.children.length === 0 && !/^VCALENDAR$/i.test(attr(cal))) return all;
   if (!/^VCALENDAR$/i.test(attr(cal))) return 'none';
+  if (child(cal, NS.CALDAV, 'is-not-defined')) return 'none'; // every object is a VCALENDAR
   const comps = childrenNamed(cal, NS.CALDAV, 'comp-filter');
-  if (comps.length === 0) return null;
+  if (comps.length === 0) return all;
   const ev = comps[0]!;
   if (!/^VEVENT$/i.test(attr(ev))) return 'none'; // only VEVENTs are stored: a VTODO query finds nothing
+  if (child(ev, NS.CALDAV, 'is-not-defined')) return 'none'; // every object holds a VEVENT
   for (const c of ev.children) {
-    if (!(c.ns === NS.CALDAV && c.name === 'time-range')) {
-      throw new DavError('UNSUPPORTED_REPORT', `The ${c.name} filter is not supported; only comp-filter and time-range are.`, caldavPre('supported-filter'));
+    if (!(c.ns === NS.CALDAV && (c.name === 'time-range' || c.name === 'prop-filter'))) {
+      throw new DavError('UNSUPPORTED_REPORT', `The ${c.name} filter is not supported; comp-filter, time-range and prop-filter are.`, caldavPre('supported-filter'));
     }
   }
+  const props = parsePropFilters(childrenNamed(ev, NS.CALDAV, 'prop-filter'));
   const range = child(ev, NS.CALDAV, 'time-range');
-  if (!range) return null;
-  return { from: utcInstant(range.attrs.start, 'start') ?? '0001-01-01T00:00:00Z', to: utcInstant(range.attrs.end, 'end') ?? '9999-12-31T00:00:00Z' };
+  if (!range) return { range: null, props };
+  return {
+    range: { from: utcInstant(range.attrs.start, 'start') ?? '0001-01-01T00:00:00Z', to: utcInstant(range.attrs.end, 'end') ?? '9999-12-31T00:00:00Z' },
+    props,
+  };
 }
 
 const attr = (el: XmlElement): string => el.attrs.name ?? '';
 
 async function query(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
   const request = propRequest(body);
-  const range = filterEvents(child(body, NS.CALDAV, 'filter'));
-  if (range === 'none') return document(NS.DAV, 'multistatus', '');
+  const filter = filterEvents(child(body, NS.CALDAV, 'filter'));
+  if (filter === 'none') return document(NS.DAV, 'multistatus', '');
+  const { range, props } = filter;
   let keep: ((obj: DavObject) => boolean) | undefined;
   let objects: ReadonlyMap<string, DavObject>;
+  let names: RoomNames;
   if (range === null) {
-    ({ objects } = await calendars.snapshot(room.roomId));
+    ({ objects, names } = await calendars.snapshot(room.roomId));
   } else {
     if (Temporal.Instant.compare(range.to, range.from) <= 0) throw badRequest('The time-range must end after it starts.', caldavPre('valid-filter'));
-    ({ objects } = await calendars.snapshot(room.roomId));
+    ({ objects, names } = await calendars.snapshot(room.roomId));
     // Ruled out by their spans first (cheap); the rest are expanded (RFC 4791 §9.9).
     const lo = Date.parse(range.from) - DAY_MS;
     const hi = Date.parse(range.to) + DAY_MS;
-    const candidates = new Set<string>();
-    for (const obj of objects.values()) if (obj.span.from < hi && (obj.span.to === null || obj.span.to > lo)) candidates.add(obj.eventId);
+    const candidates = new Map<string, DavObject>();
+    for (const obj of objects.values()) {
+      if (obj.span.from < hi && (obj.span.to === null || obj.span.to > lo) && matchesPropFilters(obj, props)) candidates.set(obj.eventId, obj);
+    }
     if (Temporal.Instant.from(range.from).until(range.to).total('days') <= EXACT_RANGE_DAYS) {
-      const window = { from: range.from, to: range.to, timeZone: 'UTC' };
-      const matching = await calendars.catalog.read(room.roomId, ({ doc }) => {
-        const ids = new Set<string>();
-        for (const id of candidates) {
-          const ev = getEvent(doc, id);
-          try {
-            if (ev && ev.deleted === null && occurrencesOf(ev, window).length > 0) ids.add(id);
-          } catch {
-            // An event the model cannot expand is in no range (the feed leaves it out too).
-          }
-        }
-        return ids;
-      });
-      keep = (obj) => matching.has(obj.eventId);
+      const matching = await calendars.catalog.read(room.roomId, ({ doc }) => eventsInRange(doc, candidates, range));
+      keep = (obj) => matching.has(obj.eventId) && matchesPropFilters(obj, props);
     } else {
-      keep = (obj) => candidates.has(obj.eventId);
+      keep = (obj) => candidates.has(obj.eventId) && matchesPropFilters(obj, props);
     }
   }
+  if (!keep && props.length > 0) keep = (obj) => matchesPropFilters(obj, props);
   const out: string[] = [];
-  for (const obj of objects.values()) if (!keep || keep(obj)) out.push(objectResponse(user, room, obj, request));
+  for (const obj of objects.values()) if (!keep || keep(obj)) out.push(objectResponse(user, room, names, obj, request));
   return document(NS.DAV, 'multistatus', out.join(''));
 }
 
@@ -126,7 +135,7 @@ async function syncCollection(calendars: Calendars, user: AuthenticatedUser, roo
   const level = child(body, NS.DAV, 'sync-level')?.text.trim() ?? '1';
   if (level !== '1' && level !== 'infinite') throw badRequest('sync-level must be 1 or infinite.');
   const given = child(body, NS.DAV, 'sync-token')?.text.trim() ?? '';
-  const { objects, version } = await calendars.snapshot(room.roomId);
+  const { objects, version, names } = await calendars.snapshot(room.roomId);
   let since = 0;
   if (given !== '') {
     const v = parseSyncToken(given, room.roomId);
@@ -137,14 +146,15 @@ async function syncCollection(calendars: Calendars, user: AuthenticatedUser, roo
   }
   const out: string[] = [];
   for (const change of await calendars.index.changesSince(room.roomId, since, version)) {
-    const href = objectHref(user.userId, room.roomId, change.uid);
     const obj = objects.get(change.uid);
+    // A live object under its name now; a deleted one under the name it had when it was recorded.
+    const href = objectHref(user.userId, room.roomId, obj ? names.nameOf(change.uid) : change.name);
     // Gone now (or changed again and gone before this snapshot): a 404 member, as RFC 6578 §3.5.
     if (change.deleted || !obj) {
       if (since > 0) out.push(statusResponse(href, '404 Not Found'));
       continue;
     }
-    out.push(objectResponse(user, room, obj, request));
+    out.push(objectResponse(user, room, names, obj, request));
   }
   out.push(d('sync-token', escapeXml(syncToken(room.roomId, version))));
   return document(NS.DAV, 'multistatus', out.join(''));

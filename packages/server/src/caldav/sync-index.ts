@@ -22,6 +22,8 @@ export const SYNC_INDEX_MIGRATIONS = {
        room_id TEXT NOT NULL, uid TEXT NOT NULL, etag TEXT NOT NULL, version INTEGER NOT NULL,
        deleted INTEGER NOT NULL, PRIMARY KEY (room_id, uid))`,
     'CREATE INDEX caldav_sync_objects_version ON caldav_sync_objects (room_id, version)',
+    // The resource name a change is reported under when it differs from the UID (object-names.ts).
+    'ALTER TABLE caldav_sync_objects ADD COLUMN name TEXT',
   ],
   postgres: [
     'CREATE TABLE caldav_sync_rooms (room_id text PRIMARY KEY, version bigint NOT NULL)',
@@ -29,6 +31,7 @@ export const SYNC_INDEX_MIGRATIONS = {
        room_id text NOT NULL, uid text NOT NULL, etag text NOT NULL, version bigint NOT NULL,
        deleted smallint NOT NULL, PRIMARY KEY (room_id, uid))`,
     'CREATE INDEX caldav_sync_objects_version ON caldav_sync_objects (room_id, version)',
+    'ALTER TABLE caldav_sync_objects ADD COLUMN name text',
   ],
 };
 
@@ -36,11 +39,13 @@ export interface IndexedChange {
   uid: string;
   etag: string;
   deleted: boolean;
+  /** The object's resource name when it was recorded (a deleted one is reported under it). */
+  name: string;
 }
 
-type Row = { uid: string; etag: string; version: number | string; deleted: number | string };
+type Row = { uid: string; etag: string; version: number | string; deleted: number | string; name?: string | null };
 
-/** Rows written per statement (SQLite allows 32,766 parameters; 5 per row). */
+/** Rows written per statement (SQLite allows 32,766 parameters; 6 per row). */
 const CHUNK = 200;
 
 export class SyncIndex {
@@ -65,7 +70,12 @@ export class SyncIndex {
    * Records the changes among `pending` (current ETags in `current`) and answers the room's version
    * after them: the collection's sync token and ctag.
    */
-  async record(roomId: string, current: ReadonlyMap<string, { etag: string }>, pending: PendingUids): Promise<number> {
+  async record(
+    roomId: string,
+    current: ReadonlyMap<string, { etag: string }>,
+    pending: PendingUids,
+    nameOf: (uid: string) => string = (uid) => uid,
+  ): Promise<number> {
     return this.sql.transaction(async (tx) => {
       if (tx.engine === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtext(?::text))', [`caldav_sync:${roomId}`]);
       const head = await tx.get<{ version: number | string }>('SELECT version FROM caldav_sync_rooms WHERE room_id = ?', [roomId]);
@@ -104,9 +114,9 @@ export class SyncIndex {
       for (let i = 0; i < writes.length; i += CHUNK) {
         const part = writes.slice(i, i + CHUNK);
         await tx.run(
-          `INSERT INTO caldav_sync_objects (room_id, uid, etag, version, deleted) VALUES ${part.map(() => '(?, ?, ?, ?, ?)').join(', ')}
-           ON CONFLICT (room_id, uid) DO UPDATE SET etag = excluded.etag, version = excluded.version, deleted = excluded.deleted`,
-          part.flatMap(([uid, etag, deleted]) => [roomId, uid, etag, next, deleted]),
+          `INSERT INTO caldav_sync_objects (room_id, uid, etag, version, deleted, name) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
+           ON CONFLICT (room_id, uid) DO UPDATE SET etag = excluded.etag, version = excluded.version, deleted = excluded.deleted, name = excluded.name`,
+          part.flatMap(([uid, etag, deleted]) => { const name = nameOf(uid); return [roomId, uid, etag, next, deleted, name === uid ? null : name]; }),
         );
       }
       await tx.run(
@@ -123,10 +133,10 @@ export class SyncIndex {
    */
   async changesSince(roomId: string, since: number, upTo: number): Promise<IndexedChange[]> {
     const rows = await this.sql.all<Row>(
-      'SELECT uid, etag, version, deleted FROM caldav_sync_objects WHERE room_id = ? AND version > ? AND version <= ? ORDER BY version, uid',
+      'SELECT uid, etag, version, deleted, name FROM caldav_sync_objects WHERE room_id = ? AND version > ? AND version <= ? ORDER BY version, uid',
       [roomId, since, upTo],
     );
-    return rows.map((r) => ({ uid: r.uid, etag: r.etag, deleted: Number(r.deleted) !== 0 }));
+    return rows.map((r) => ({ uid: r.uid, etag: r.etag, deleted: Number(r.deleted) !== 0, name: r.name ?? r.uid }));
   }
 }
 

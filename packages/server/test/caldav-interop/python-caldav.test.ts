@@ -53,7 +53,6 @@ function expectConformingRun(run: CaldavScenario): void {
  * same). Everything else must be equal.
  */
 const DOCUMENTED_DIFFERENCES: Record<string, string> = {
-  uidLookup: 'KNOWN GAP, see the test below: Kith refuses calendar-query prop-filter (403 CALDAV:supported-filter), so python3-caldav’s event_by_uid fails',
   discovery: 'principal URL: Radicale /<user>/, Kith /dav/principals/<userId>/ (names differ, the flow is the same)',
   components: 'Radicale offers VEVENT, VJOURNAL and VTODO; a Kith room holds events only (VEVENT)',
   create: 'object URL: both keep the client-chosen name; the server part of the URL differs',
@@ -88,12 +87,8 @@ describe.skipIf(Boolean(missing))('python3-caldav against Radicale and Kith', ()
     expect(runs.get('Radicale')!.uidLookup).toBe('Dentist');
   });
 
-  // KNOWN GAP (reported to the CalDAV protocol work): Kith answers a calendar-query whose filter
-  // holds a prop-filter (here UID text-match, RFC 4791 §9.7.2/§9.7.5) with 403
-  // CALDAV:supported-filter. RFC 4791 §7.7 permits refusing a filter, but python3-caldav's
-  // event_by_uid — and so its save(no_overwrite=True) and most scripts that touch one event — then
-  // fails. `it.fails` turns red once Kith answers it: then make this a plain `it`.
-  it.fails('Kith finds an event by UID for python3-caldav’s event_by_uid (calendar-query prop-filter text-match)', () => {
+  // Kith answers calendar-query prop-filter text-match (RFC 4791 §9.7.2/§9.7.5; prop-filter.ts).
+  it('Kith finds an event by UID for python3-caldav’s event_by_uid (calendar-query prop-filter text-match)', () => {
     expect(runs.get('Kith')!.uidLookup).toBe('Dentist');
   });
 

@@ -96,18 +96,24 @@ describe.skipIf(Boolean(missing)).each([
     expect(await vdir.titles()).toEqual(expected);
   }, 60_000);
 
-  // Last, since a refused upload stays pending in vdirsyncer's state. KNOWN GAP on Kith (reported to
-  // the CalDAV protocol work): a new object PUT under a name other than `<uid>.ics` is refused with
-  // 400 CALDAV:no-uid-conflict (UID_MISMATCH), though no resource holds that UID. RFC 4791 ties no
-  // resource name to the UID; vdirsyncer names an upload `<random uuid>.ics` whenever the UID has
-  // a character outside [A-Za-z0-9_.+-] — any UID with "@", as Google's and most others' have.
-  // `it.fails` turns red once Kith accepts it: then make it a plain `it`.
-  (name === 'Kith' ? it.fails : it)('uploads a new event whose UID is not a safe file name (vdirsyncer names it <uuid>.ics)', async () => {
+  // vdirsyncer names an upload `<random uuid>.ics` whenever the UID has a character outside
+  // [A-Za-z0-9_.+-] — any UID with "@", as Google's and most others' have; RFC 4791 ties no
+  // resource name to the UID, and Kith keeps the name (object-names.ts).
+  it('uploads a new event whose UID is not a safe file name (vdirsyncer names it <uuid>.ics)', async () => {
     await vdir.addLocally('vdir-at@interop.test', 'Chess club', '20260319T180000Z');
     const synced = await vdir.sync();
     expect(synced.code, synced.stderr).toBe(0);
     expect(await target.titles()).toContain('Chess club');
     const again = await vdir.sync();
-    expect(transfers(again.stderr + again.stdout)).toEqual([]);
+    expect(again.code, again.stderr).toBe(0);
+    if (name === 'Radicale') {
+      expect(transfers(again.stderr + again.stdout)).toEqual([]);
+    } else {
+      // As in the test above: Kith's rewritten object (no ETag after PUT) is downloaded once.
+      expect(transfers(again.stderr + again.stdout)).toEqual([expect.stringMatching(/^Copying \(updating\) item vdir-at@interop\.test to family_local\//)]);
+      const settled = await vdir.sync();
+      expect(transfers(settled.stderr + settled.stdout)).toEqual([]);
+    }
+    expect(await vdir.titles()).toContain('Chess club');
   }, 60_000);
 });
