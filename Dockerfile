@@ -39,7 +39,7 @@ RUN pnpm install --frozen-lockfile --offline
 RUN pnpm build \
  && pnpm --filter './examples/*' --if-present run build
 
-# A self-contained production copy of the kith-server binary: its dist/, package.json and a
+# A self-contained production copy of the kith-server binary: its bin/, dist/, package.json and a
 # node_modules with production dependencies only (@kith/server, @kith/sync-google and the other
 # workspace dependencies are injected as real copies).
 # pnpm 10's deploy needs inject-workspace-packages; it is set for this command only, so the
@@ -93,4 +93,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 STOPSIGNAL SIGTERM
 
 # node as PID 1 directly (exec form, no shell) so that SIGTERM reaches the server.
-CMD ["node", "/app/packages/kith-server/dist/cli.js"]
+CMD ["node", "/app/packages/kith-server/bin/kith-server.js"]
