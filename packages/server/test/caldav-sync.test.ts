@@ -171,6 +171,24 @@ describe('CalDAV reports', () => {
     expect(await found('20260601T000000Z', '20260701T000000Z')).toBe(0);
   });
 
+  it('calendar-query answers a counted series from its occurrences at their instants: across DST, an EXDATE, one running over the range start', async () => {
+    const other = await api.createRoom(anna.token, 'Zoned');
+    // Mondays 10:00–11:00 in Berlin: 09:00Z in March until the clocks go forward on Mar 29, then 08:00Z.
+    const body = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN',
+      'BEGIN:VEVENT', 'UID:zoned@x', 'DTSTAMP:20260101T000000Z', 'DTSTART;TZID=Europe/Berlin:20260316T100000',
+      'DTEND;TZID=Europe/Berlin:20260316T110000', 'RRULE:FREQ=WEEKLY;COUNT=4', 'EXDATE;TZID=Europe/Berlin:20260323T100000',
+      'SUMMARY:Zoned', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    expect((await dav(server.url, 'PUT', objectPath(anna, other, 'zoned@x'), { user: anna, body, headers: ICS })).status).toBe(201);
+    const found = async (start: string, end: string) => multistatus(await report(queryBody({ start, end }), other)).responses.length;
+    expect(await found('20260316T085900Z', '20260316T090100Z')).toBe(1);
+    expect(await found('20260323T000000Z', '20260324T000000Z')).toBe(0); // cancelled
+    expect(await found('20260330T080000Z', '20260330T080100Z')).toBe(1); // starts at the range start
+    expect(await found('20260330T083000Z', '20260330T084500Z')).toBe(1); // under way at the range start
+    expect(await found('20260330T090000Z', '20260330T100000Z')).toBe(0); // ended at 09:00Z (CEST), not an hour later
+    expect(await found('20260406T075900Z', '20260406T080000Z')).toBe(0); // starts where the range ends
+    expect(await found('20260407T000000Z', '20260501T000000Z')).toBe(0); // after the fourth (last) one
+  });
+
   it('calendar-query prop-filter: text-match on UID, SUMMARY, LOCATION, DESCRIPTION and is-not-defined (RFC 4791 §9.7)', async () => {
     const other = await api.createRoom(anna.token, 'Prop filters');
     const put = async (uid: string, extra: string[]) => {

@@ -9,6 +9,7 @@ import type * as Y from 'yjs';
 import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent } from '@kith/model';
 import { sha256 } from '../ids.js';
 import { eventObjects } from '../calendar/ics-export.js';
+import { occurrenceIndex } from './time-range.js';
 import type { RoomApi } from '../modules/module.js';
 
 export interface DavObject {
@@ -23,6 +24,8 @@ export interface DavObject {
    * within 14 hours of UTC, so a query widens its range by a day before comparing.
    */
   span: { from: number; to: number | null };
+  /** A finite series' occurrences (time-range.ts), computed once here so a query needs no expansion. */
+  occurrences: Float64Array | null;
 }
 
 /** Events rendered per turn of the event loop while a room is first rendered (about 50–150 ms). */
@@ -101,7 +104,9 @@ class CachedRoom {
 function objectsOf(ev: CalendarEvent): DavObject[] {
   try {
     const span = spanOf(ev);
-    return eventObjects(ev).map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"`, span }));
+    const rendered = eventObjects(ev);
+    const occurrences = span.to === null && rendered.length > 0 ? occurrenceIndex(ev, span.from) : null;
+    return rendered.map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"`, span, occurrences }));
   } catch {
     return [];
   }

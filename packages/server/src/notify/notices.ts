@@ -16,7 +16,7 @@ import type { Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Preferences } from './preferences.js';
 import { roomZone } from './reminders.js';
-import { diffRooms, printRoom, type RoomChange, type RoomPrint } from './room-changes.js';
+import { diffRooms, printRoom, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
 import { formatDay, formatTime } from './texts.js';
 
 export interface NoticeDeps {
@@ -48,7 +48,7 @@ export class ChangeNotices {
   /** Records a room as it is now (start-up, a new room), so that its next change can be told apart. */
   prime(roomId: string, doc: Y.Doc | null): void {
     if (this.prints.has(roomId)) return;
-    this.prints.set(roomId, doc ? printRoom(doc, this.deps.clock.now()) : { events: new Map(), comments: new Map() });
+    this.prints.set(roomId, doc ? printRoom(doc) : { events: new Map(), comments: new Map() });
   }
 
   /**
@@ -90,12 +90,15 @@ export class ChangeNotices {
 
   private async look(roomId: string, tell: boolean): Promise<void> {
     const now = this.deps.clock.now();
-    const seen = await this.deps.rooms.read(roomId, (doc) => ({ print: printRoom(doc, now), zone: roomZone(doc) }));
     const before = this.prints.get(roomId);
+    const seen = await this.deps.rooms.read(roomId, (doc) => {
+      const print = printRoom(doc);
+      // A first look at a room made elsewhere has nothing to compare with; changes another instance stored are its to tell.
+      const changes = before && tell ? withNextStarts(doc, diffRooms(before, print), now) : [];
+      return { print, changes, zone: roomZone(doc) };
+    });
     this.prints.set(roomId, seen.print);
-    // A first look at a room made elsewhere has nothing to compare with; changes another instance stored are its to tell.
-    if (!before || !tell) return;
-    const changes = diffRooms(before, seen.print);
+    const { changes } = seen;
     if (changes.length === 0) return;
     const batch = this.pending.get(roomId);
     if (batch) {

@@ -2,8 +2,12 @@
  * What changed in a room between two looks, and who did it: a small fingerprint per event (and the
  * comment ids) is kept per room; the next look compares. Edits are attributed to the event's
  * `updatedBy` (`deleted.by` for deletions, the author for comments). Pure.
+ *
+ * A fingerprint is read from the stored fields only, never by expanding recurrences: a look runs
+ * after every change of a room, on the event loop, and must stay cheap for a room of thousands of
+ * events. Only the few events a look reports as added or moved are expanded, for their next start.
  */
-import { COMMENTS_ROOT, listEvents, occurrencesOf, type CalendarEvent } from '@kith/model';
+import { COMMENTS_ROOT, getEvent, listEvents, occurrencesOf, type CalendarEvent } from '@kith/model';
 import * as Y from 'yjs';
 import { roomZone } from './reminders.js';
 
@@ -16,8 +20,6 @@ export interface EventPrint {
   deleted: boolean;
   participants: string[];
   updatedBy: string;
-  /** The next start from now (ms), for "moved to Thu 16:00". */
-  nextStart: number | null;
   tz: string;
 }
 
@@ -34,14 +36,14 @@ export interface RoomChange {
   eventId: string;
   title: string;
   participants: string[];
-  /** For moves and additions: the new start (ms) and its zone. */
+  /** For moves and additions: the next start from now (ms, see `withNextStarts`), for "moved to Thu 16:00". */
   start: number | null;
   tz: string;
   /** For comments: the text. */
   text?: string;
 }
 
-function printOf(ev: CalendarEvent, now: number, zone: string): EventPrint {
+function printOf(ev: CalendarEvent, zone: string): EventPrint {
   const cancelled = Object.entries(ev.overrides)
     .filter(([, o]) => o.cancelled)
     .map(([k]) => k)
@@ -52,13 +54,6 @@ function printOf(ev: CalendarEvent, now: number, zone: string): EventPrint {
     .map(([k, o]) => `${k}=${o.start ?? ''}/${o.duration ?? ''}`)
     .sort()
     .join(',');
-  let nextStart: number | null = null;
-  try {
-    const occ = occurrencesOf(ev, { from: new Date(now).toISOString(), to: new Date(now + 400 * 86_400_000).toISOString(), timeZone: zone })[0];
-    nextStart = occ ? Date.parse(occ.startInstant) : null;
-  } catch {
-    nextStart = null;
-  }
   return {
     title: ev.title,
     timing: `${ev.start}|${ev.duration}|${ev.tz}|${ev.rrule}|${ev.exdates.join(',')}|${moved}`,
@@ -66,15 +61,32 @@ function printOf(ev: CalendarEvent, now: number, zone: string): EventPrint {
     deleted: ev.deleted !== null,
     participants: ev.participants,
     updatedBy: ev.deleted?.by ?? ev.updatedBy,
-    nextStart,
     tz: ev.tz ?? zone,
   };
 }
 
-export function printRoom(doc: Y.Doc, now: number): RoomPrint {
+/** The next start from `now` (ms) of one event, within 400 days; null when none or unreadable. */
+function nextStartOf(doc: Y.Doc, eventId: string, now: number, zone: string): number | null {
+  try {
+    const ev = getEvent(doc, eventId);
+    if (!ev) return null;
+    const occ = occurrencesOf(ev, { from: new Date(now).toISOString(), to: new Date(now + 400 * 86_400_000).toISOString(), timeZone: zone })[0];
+    return occ ? Date.parse(occ.startInstant) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Fills in the next start of the changes that announce one (added, moved), from the room as it is now. */
+export function withNextStarts(doc: Y.Doc, changes: RoomChange[], now: number): RoomChange[] {
+  const zone = roomZone(doc);
+  return changes.map((c) => (c.kind === 'added' || c.kind === 'moved' ? { ...c, start: nextStartOf(doc, c.eventId, now, zone) } : c));
+}
+
+export function printRoom(doc: Y.Doc): RoomPrint {
   const zone = roomZone(doc);
   const events = new Map<string, EventPrint>();
-  for (const ev of listEvents(doc, { includeDeleted: true })) events.set(ev.id, printOf(ev, now, zone));
+  for (const ev of listEvents(doc, { includeDeleted: true })) events.set(ev.id, printOf(ev, zone));
   const comments = new Map<string, { eventId: string; author: string; text: string }>();
   for (const [id, m] of doc.getMap<Y.Map<unknown>>(COMMENTS_ROOT)) {
     if (!(m instanceof Y.Map)) continue;
@@ -92,11 +104,11 @@ export function diffRooms(before: RoomPrint, after: RoomPrint): RoomChange[] {
     const was = before.events.get(id);
     const base = { actor: now.updatedBy, eventId: id, title: now.title, participants: [...new Set([...now.participants, ...(was?.participants ?? [])])], tz: now.tz };
     if (!was) {
-      if (!now.deleted) out.push({ ...base, kind: 'added', start: now.nextStart });
+      if (!now.deleted) out.push({ ...base, kind: 'added', start: null });
     } else if (now.deleted && !was.deleted) out.push({ ...base, kind: 'deleted', start: null });
     else if (now.deleted) continue;
-    else if (was.deleted) out.push({ ...base, kind: 'added', start: now.nextStart });
-    else if (now.timing !== was.timing) out.push({ ...base, kind: 'moved', start: now.nextStart });
+    else if (was.deleted) out.push({ ...base, kind: 'added', start: null });
+    else if (now.timing !== was.timing) out.push({ ...base, kind: 'moved', start: null });
     else if (now.cancelled !== was.cancelled) out.push({ ...base, kind: 'cancelled', start: null });
     else if (now.title !== was.title || now.participants.join() !== was.participants.join()) out.push({ ...base, kind: 'changed', start: null });
   }
