@@ -6,7 +6,7 @@
  *   pnpm bench --profile       Kith only, under node --cpu-prof for W1 R=500 and W3 (+ a W3 heap
  *                              snapshot) → bench/results/profile.md and bench/results/profiles/
  *   --only W1,W4               run some workloads (W1 W2 W3 W4 W5 W6)
- *   --servers kith,hocuspocus  run some servers (kith, hocuspocus, ywebsocket)
+ *   --servers kith,hocuspocus  run some servers (kith, hocuspocus, ywebsocket, ywebsocket3)
  *   --out DIR                  where to write results (default bench/results)
  *   --keep                     keep the servers' data folders (printed at the end)
  *   --w5-rates 1000,5000,...   W5's offered rates
@@ -136,6 +136,7 @@ function versions(): Record<string, string> {
     '@hocuspocus/common': findPackageVersion(hp, '@hocuspocus/common'),
     '@hocuspocus/extension-sqlite': v(ext),
     'y-websocket': v(yws),
+    '@y/websocket-server': v(path.join(BENCH_DIR, 'node_modules/@y/websocket-server')),
     'yjs (kith)': findPackageVersion(kith, 'yjs'),
     'yjs (hocuspocus)': findPackageVersion(hp, 'yjs'),
     'yjs (y-websocket)': findPackageVersion(yws, 'yjs'),
@@ -180,7 +181,7 @@ async function main(): Promise<void> {
   if (values['w5-rates']) P.w5.rates = values['w5-rates'].split(',').map(Number).filter((n) => n > 0);
   const profile = Boolean(values.profile);
   const servers = (values.servers ? values.servers.split(',').map((s) => s.trim()) : profile ? ['kith'] : [...ALL_SERVERS]) as ServerKind[];
-  for (const s of servers) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server "${s}" (kith, hocuspocus, ywebsocket)`);
+  for (const s of servers) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server "${s}" (kith, hocuspocus, ywebsocket, ywebsocket3)`);
   const only = new Set((values.only ?? (profile ? 'W1,W3' : 'W1,W2,W3,W4,W5,W6')).toUpperCase().split(','));
   const outDir = path.resolve(values.out ?? path.join(BENCH_DIR, 'results'));
   const base = profile ? 'profile' : mode === 'quick' ? 'quick' : 'latest';

@@ -150,18 +150,18 @@ export function renderTargetSummary(workloads: WorkloadResult[]): string {
   const lines = [
     '## Targets at a glance',
     '',
-    row(['workload', 'target for Kith', 'Kith', SERVER_LABEL.hocuspocus, SERVER_LABEL.ywebsocket, SERVER_LABEL.radicale, 'met']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---']),
+    row(['workload', 'target for Kith', 'Kith', SERVER_LABEL.hocuspocus, SERVER_LABEL.ywebsocket, SERVER_LABEL.ywebsocket3, SERVER_LABEL.radicale, 'met']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const w of workloads) {
     if (w.error) {
-      lines.push(row([w.id, 'failed to run', '', '', '', '', '⚪']));
+      lines.push(row([w.id, 'failed to run', '', '', '', '', '', '⚪']));
       continue;
     }
     for (const c of checkTargets(w)) {
       const f = formatFor(w, c.target.key);
       const other = (k: ServerKind) => formatValue(w.servers[k]?.[c.target.key] as number | null | undefined, f);
-      lines.push(row([w.id, c.target.label, formatValue(c.actual, f), other('hocuspocus'), other('ywebsocket'), other('radicale'), c.pass === null ? '⚪' : c.pass ? '✅' : '❌']));
+      lines.push(row([w.id, c.target.label, formatValue(c.actual, f), other('hocuspocus'), other('ywebsocket'), other('ywebsocket3'), other('radicale'), c.pass === null ? '⚪' : c.pass ? '✅' : '❌']));
     }
   }
   lines.push('');
@@ -195,7 +195,7 @@ export function renderMarkdown(r: BenchResults, chartFile?: string): string {
   return out.join('\n');
 }
 
-const COLORS: Record<ServerKind, string> = { kith: '#d1495b', hocuspocus: '#00798c', ywebsocket: '#edae49', radicale: '#66a182' };
+const COLORS: Record<ServerKind, string> = { kith: '#d1495b', hocuspocus: '#00798c', ywebsocket: '#edae49', ywebsocket3: '#8d6a9f', radicale: '#66a182' };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
