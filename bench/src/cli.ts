@@ -10,6 +10,8 @@
  *   --out DIR                  where to write results (default bench/results)
  *   --keep                     keep the servers' data folders (printed at the end)
  *   --w5-rates 1000,5000,...   W5's offered rates
+ *   --gen-procs N              W1 readers spread over N load-generator processes (default 2; 0 = all in this process)
+ *   --gen-check                W1 (largest R) at 1, 2, 4 generator processes: does p99 still improve?
  *   --no-build                 do not rebuild packages/server first
  */
 import fs from 'node:fs';
@@ -23,6 +25,7 @@ import { renderChart, renderMarkdown, type BenchResults, type RunMeta } from './
 import type { Target, WorkloadResult } from './result.js';
 import { ALL_SERVERS, BENCH_DIR, REPO_DIR, SERVER_LABEL, type ServerKind } from './servers.js';
 import { runFanout } from './workloads/fanout.js';
+import { genCheckResult } from './gen-check.js';
 import { runIdle } from './workloads/idle.js';
 import { runCold } from './workloads/cold.js';
 import { runDurable } from './workloads/durable.js';
@@ -167,6 +170,8 @@ async function main(): Promise<void> {
       keep: { type: 'boolean' },
       'w5-rates': { type: 'string' },
       'no-build': { type: 'boolean' },
+      'gen-procs': { type: 'string' },
+      'gen-check': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -180,6 +185,8 @@ async function main(): Promise<void> {
   const P = structuredClone(mode === 'quick' ? QUICK : FULL);
   if (values['w5-rates']) P.w5.rates = values['w5-rates'].split(',').map(Number).filter((n) => n > 0);
   const profile = Boolean(values.profile);
+  const genProcs = values['gen-procs'] === undefined ? 2 : Number(values['gen-procs']);
+  if (!Number.isInteger(genProcs) || genProcs < 0 || genProcs > 16) throw new Error('--gen-procs takes an integer 0…16');
   const servers = (values.servers ? values.servers.split(',').map((s) => s.trim()) : profile ? ['kith'] : [...ALL_SERVERS]) as ServerKind[];
   for (const s of servers) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server "${s}" (kith, hocuspocus, ywebsocket, ywebsocket3)`);
   const only = new Set((values.only ?? (profile ? 'W1,W3' : 'W1,W2,W3,W4,W5,W6')).toUpperCase().split(','));
@@ -228,31 +235,42 @@ async function main(): Promise<void> {
   };
 
   let turn = 0;
-  if (only.has('W1')) {
+  const w1 = (r: number, procs: number, id: string, prof: string | undefined) =>
+    runFanout(
+      {
+        id,
+        title: `W1 fan-out, R = ${r}`,
+        description: `One room: 1 writer + ${r} readers; the writer sends a small edit every 50 ms. ${P.w1.durationS} s of edits per server, in ${P.w1.slices} slices rotating between the servers.`,
+        rooms: 1,
+        clientsPerRoom: r + 1,
+        writers: 'first',
+        editsPerSecondPerRoom: 20,
+        durationS: P.w1.durationS,
+        slices: P.w1.slices,
+        warmupS: P.w1.warmupS,
+        targets: mode === 'full' ? W1_TARGETS(r) : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }],
+        cpuProfileDir: prof,
+        genProcs: procs,
+      },
+      rotate(servers, turn++),
+      runDir,
+      log,
+    );
+  if (values['gen-check']) {
+    const r = Math.max(...P.w1.readers);
+    const procs = [1, 2, 4];
+    const runs: WorkloadResult[] = [];
+    for (const n of procs) {
+      const id = `W1-R${r}-gen${n}`;
+      await run(id, `W1 fan-out, R = ${r}, ${n} generator process${n > 1 ? 'es' : ''}`, () => w1(r, n, id, undefined));
+      runs.push(workloads.at(-1)!);
+    }
+    workloads.push(genCheckResult(procs, runs, r));
+    for (const [k, f] of Object.entries(workloads.at(-1)!.servers)) log(`  gen check ${k}: p99 still improves from 2 to 4 processes: ${f.stillImproves}`);
+  } else if (only.has('W1')) {
     for (const r of P.w1.readers) {
-      const id = `W1-R${r}`;
       const prof = profileDir && (r === Math.max(...P.w1.readers)) ? profileDir : undefined;
-      await run(id, `W1 fan-out, R = ${r}`, () =>
-        runFanout(
-          {
-            id,
-            title: `W1 fan-out, R = ${r}`,
-            description: `One room: 1 writer + ${r} readers; the writer sends a small edit every 50 ms. ${P.w1.durationS} s of edits per server, in ${P.w1.slices} slices rotating between the servers.`,
-            rooms: 1,
-            clientsPerRoom: r + 1,
-            writers: 'first',
-            editsPerSecondPerRoom: 20,
-            durationS: P.w1.durationS,
-            slices: P.w1.slices,
-            warmupS: P.w1.warmupS,
-            targets: mode === 'full' ? W1_TARGETS(r) : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }],
-            cpuProfileDir: prof,
-          },
-          rotate(servers, turn++),
-          runDir,
-          log,
-        ),
-      );
+      await run(`W1-R${r}`, `W1 fan-out, R = ${r}`, () => w1(r, genProcs, `W1-R${r}`, prof));
     }
   }
   if (only.has('W2')) {
