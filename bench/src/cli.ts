@@ -194,6 +194,8 @@ async function main(): Promise<void> {
   if (values['w1-readers']) P.w1.readers = list(values['w1-readers']);
   if (values['w2-rooms']) P.w2.rooms = list(values['w2-rooms']);
   const profile = Boolean(values.profile);
+  // A profile run looks at the target point only (R = 500), not the whole cost curve.
+  if (profile && mode === 'full' && !values['w1-readers']) P.w1.readers = [500];
   const genProcs = values['gen-procs'] === undefined ? 2 : Number(values['gen-procs']);
   if (!Number.isInteger(genProcs) || genProcs < 0 || genProcs > 16) throw new Error('--gen-procs takes an integer 0…16');
   const servers = (values.servers ? values.servers.split(',').map((s) => s.trim()) : profile ? ['kith'] : [...ALL_SERVERS]) as ServerKind[];
