@@ -6,10 +6,14 @@
  *   pnpm bench --profile       Kith only, under node --cpu-prof for W1 R=500 and W3 (+ a W3 heap
  *                              snapshot) → bench/results/profile.md and bench/results/profiles/
  *   --only W1,W4               run some workloads (W1 W2 W3 W4 W5 W6)
- *   --servers kith,hocuspocus  run some servers (kith, hocuspocus, ywebsocket)
+ *   --servers kith,hocuspocus  run some servers (kith, hocuspocus, ywebsocket, ywebsocket3)
  *   --out DIR                  where to write results (default bench/results)
  *   --keep                     keep the servers' data folders (printed at the end)
  *   --w5-rates 1000,5000,...   W5's offered rates
+ *   --w1-readers 10,50,...     W1's cost-curve points (readers in the room)
+ *   --w2-rooms 100,250,...     W2's cost-curve points (rooms of 4 clients)
+ *   --gen-procs N              W1 readers spread over N load-generator processes (default 2; 0 = all in this process)
+ *   --gen-check                W1 (largest R) at 1, 2, 4 generator processes: does p99 still improve?
  *   --no-build                 do not rebuild packages/server first
  */
 import fs from 'node:fs';
@@ -19,18 +23,21 @@ import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { makeLogger } from './log.js';
 import { diffHeap, readWindow, renderCpuSummary, renderHeapSummary, summarizeCpuProfileFile, summarizeHeapSnapshotFile } from './profile.js';
-import { renderChart, renderMarkdown, type BenchResults, type RunMeta } from './report.js';
+import { renderChart, renderMarkdown, SERVER_COLORS, type BenchResults, type RunMeta } from './report.js';
 import type { Target, WorkloadResult } from './result.js';
 import { ALL_SERVERS, BENCH_DIR, REPO_DIR, SERVER_LABEL, type ServerKind } from './servers.js';
 import { runFanout } from './workloads/fanout.js';
+import { genCheckResult } from './gen-check.js';
+import { collectCurves, renderCurvesSvg } from './curves.js';
 import { runIdle } from './workloads/idle.js';
 import { runCold } from './workloads/cold.js';
 import { runDurable } from './workloads/durable.js';
 import { runCaldav } from './workloads/caldav.js';
 
 interface Params {
-  w1: { readers: number[]; durationS: number; slices: number; warmupS: number };
-  w2: { rooms: number; clientsPerRoom: number; durationS: number; slices: number; warmupS: number };
+  /** `readers` / `rooms` are the cost-curve points; the target point (R = 500, 500 rooms) runs `durationS`, the others `curveS`. */
+  w1: { readers: number[]; durationS: number; curveS: number; slices: number; warmupS: number };
+  w2: { rooms: number[]; clientsPerRoom: number; durationS: number; curveS: number; slices: number; warmupS: number };
   w3: { rooms: number; socketsPerRoom: number };
   w4: { events: number; updatesPerEvent: number; reps: number; connectTimeoutMs: number };
   w5: { rooms: number; rates: number[]; stepS: number };
@@ -38,8 +45,8 @@ interface Params {
 }
 
 const FULL: Params = {
-  w1: { readers: [100, 500], durationS: 20, slices: 4, warmupS: 1 },
-  w2: { rooms: 500, clientsPerRoom: 4, durationS: 20, slices: 4, warmupS: 2 },
+  w1: { readers: [10, 50, 100, 250, 500, 1000], durationS: 20, curveS: 8, slices: 4, warmupS: 1 },
+  w2: { rooms: [100, 250, 500, 1000, 2000], clientsPerRoom: 4, durationS: 20, curveS: 8, slices: 4, warmupS: 2 },
   w3: { rooms: 1000, socketsPerRoom: 5 },
   w4: { events: 5000, updatesPerEvent: 10, reps: 3, connectTimeoutMs: 60_000 },
   w5: { rooms: 400, rates: [1000, 2500, 5000, 10000, 15000, 20000, 25000, 30000, 40000, 50000], stepS: 4 },
@@ -47,8 +54,8 @@ const FULL: Params = {
 };
 
 const QUICK: Params = {
-  w1: { readers: [100], durationS: 4, slices: 2, warmupS: 1 },
-  w2: { rooms: 100, clientsPerRoom: 4, durationS: 4, slices: 2, warmupS: 1 },
+  w1: { readers: [10, 100], durationS: 4, curveS: 4, slices: 2, warmupS: 1 },
+  w2: { rooms: [50, 100], clientsPerRoom: 4, durationS: 4, curveS: 4, slices: 2, warmupS: 1 },
   w3: { rooms: 150, socketsPerRoom: 5 },
   w4: { events: 1000, updatesPerEvent: 10, reps: 1, connectTimeoutMs: 30_000 },
   w5: { rooms: 100, rates: [1000, 5000, 10000, 15000], stepS: 2 },
@@ -136,6 +143,7 @@ function versions(): Record<string, string> {
     '@hocuspocus/common': findPackageVersion(hp, '@hocuspocus/common'),
     '@hocuspocus/extension-sqlite': v(ext),
     'y-websocket': v(yws),
+    '@y/websocket-server': v(path.join(BENCH_DIR, 'node_modules/@y/websocket-server')),
     'yjs (kith)': findPackageVersion(kith, 'yjs'),
     'yjs (hocuspocus)': findPackageVersion(hp, 'yjs'),
     'yjs (y-websocket)': findPackageVersion(yws, 'yjs'),
@@ -165,7 +173,11 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       keep: { type: 'boolean' },
       'w5-rates': { type: 'string' },
+      'w1-readers': { type: 'string' },
+      'w2-rooms': { type: 'string' },
       'no-build': { type: 'boolean' },
+      'gen-procs': { type: 'string' },
+      'gen-check': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -177,10 +189,17 @@ async function main(): Promise<void> {
   const build = values['no-build'] ? 'not rebuilt (--no-build)' : buildKith(log);
   const mode: 'full' | 'quick' = values.quick ? 'quick' : 'full';
   const P = structuredClone(mode === 'quick' ? QUICK : FULL);
-  if (values['w5-rates']) P.w5.rates = values['w5-rates'].split(',').map(Number).filter((n) => n > 0);
+  const list = (v: string) => v.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  if (values['w5-rates']) P.w5.rates = list(values['w5-rates']);
+  if (values['w1-readers']) P.w1.readers = list(values['w1-readers']);
+  if (values['w2-rooms']) P.w2.rooms = list(values['w2-rooms']);
   const profile = Boolean(values.profile);
+  // A profile run looks at the target point only (R = 500), not the whole cost curve.
+  if (profile && mode === 'full' && !values['w1-readers']) P.w1.readers = [500];
+  const genProcs = values['gen-procs'] === undefined ? 2 : Number(values['gen-procs']);
+  if (!Number.isInteger(genProcs) || genProcs < 0 || genProcs > 16) throw new Error('--gen-procs takes an integer 0…16');
   const servers = (values.servers ? values.servers.split(',').map((s) => s.trim()) : profile ? ['kith'] : [...ALL_SERVERS]) as ServerKind[];
-  for (const s of servers) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server "${s}" (kith, hocuspocus, ywebsocket)`);
+  for (const s of servers) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server "${s}" (kith, hocuspocus, ywebsocket, ywebsocket3)`);
   const only = new Set((values.only ?? (profile ? 'W1,W3' : 'W1,W2,W3,W4,W5,W6')).toUpperCase().split(','));
   const outDir = path.resolve(values.out ?? path.join(BENCH_DIR, 'results'));
   const base = profile ? 'profile' : mode === 'quick' ? 'quick' : 'latest';
@@ -227,25 +246,64 @@ async function main(): Promise<void> {
   };
 
   let turn = 0;
-  if (only.has('W1')) {
+  const w1S = (r: number) => (r === 500 ? P.w1.durationS : P.w1.curveS);
+  const w1 = (r: number, procs: number, id: string, prof: string | undefined) =>
+    runFanout(
+      {
+        id,
+        title: `W1 fan-out, R = ${r}`,
+        description: `One room: 1 writer + ${r} readers; the writer sends a small edit every 50 ms. ${w1S(r)} s of edits per server, in ${P.w1.slices} slices rotating between the servers.`,
+        rooms: 1,
+        clientsPerRoom: r + 1,
+        writers: 'first',
+        editsPerSecondPerRoom: 20,
+        durationS: w1S(r),
+        slices: P.w1.slices,
+        warmupS: P.w1.warmupS,
+        targets: mode === 'full' ? W1_TARGETS(r) : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }],
+        cpuProfileDir: prof,
+        genProcs: procs,
+      },
+      rotate(servers, turn++),
+      runDir,
+      log,
+    );
+  if (values['gen-check']) {
+    const r = Math.max(...P.w1.readers);
+    const procs = [1, 2, 4];
+    const runs: WorkloadResult[] = [];
+    for (const n of procs) {
+      const id = `W1-R${r}-gen${n}`;
+      await run(id, `W1 fan-out, R = ${r}, ${n} generator process${n > 1 ? 'es' : ''}`, () => w1(r, n, id, undefined));
+      runs.push(workloads.at(-1)!);
+    }
+    workloads.push(genCheckResult(procs, runs, r));
+    for (const [k, f] of Object.entries(workloads.at(-1)!.servers)) log(`  gen check ${k}: p99 still improves from 2 to 4 processes: ${f.stillImproves}`);
+  } else if (only.has('W1')) {
     for (const r of P.w1.readers) {
-      const id = `W1-R${r}`;
       const prof = profileDir && (r === Math.max(...P.w1.readers)) ? profileDir : undefined;
-      await run(id, `W1 fan-out, R = ${r}`, () =>
+      await run(`W1-R${r}`, `W1 fan-out, R = ${r}`, () => w1(r, genProcs, `W1-R${r}`, prof));
+    }
+  }
+  if (only.has('W2')) {
+    for (const n of P.w2.rooms) {
+      const id = `W2-N${n}`;
+      const dur = n === 500 ? P.w2.durationS : P.w2.curveS;
+      await run(id, `W2 many rooms, ${n} rooms`, () =>
         runFanout(
           {
             id,
-            title: `W1 fan-out, R = ${r}`,
-            description: `One room: 1 writer + ${r} readers; the writer sends a small edit every 50 ms. ${P.w1.durationS} s of edits per server, in ${P.w1.slices} slices rotating between the servers.`,
-            rooms: 1,
-            clientsPerRoom: r + 1,
-            writers: 'first',
-            editsPerSecondPerRoom: 20,
-            durationS: P.w1.durationS,
-            slices: P.w1.slices,
-            warmupS: P.w1.warmupS,
-            targets: mode === 'full' ? W1_TARGETS(r) : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }],
-            cpuProfileDir: prof,
+            title: `W2 many rooms, ${n} rooms`,
+            description: `${n} rooms × ${P.w2.clientsPerRoom} clients; one edit per room per second (the room's clients take turns writing), spread evenly over the second. ${dur} s per server, in ${P.w2.slices} slices rotating between the servers.`,
+            rooms: n,
+            clientsPerRoom: P.w2.clientsPerRoom,
+            writers: 'rotate',
+            editsPerSecondPerRoom: 1,
+            durationS: dur,
+            slices: P.w2.slices,
+            warmupS: P.w2.warmupS,
+            targets: mode === 'full' && n === 500 ? W2_TARGETS : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }],
+            cpuProfileDir: n === 500 ? profileDir : undefined,
           },
           rotate(servers, turn++),
           runDir,
@@ -253,29 +311,6 @@ async function main(): Promise<void> {
         ),
       );
     }
-  }
-  if (only.has('W2')) {
-    await run('W2', 'W2 many rooms', () =>
-      runFanout(
-        {
-          id: 'W2',
-          title: 'W2 many rooms',
-          description: `${P.w2.rooms} rooms × ${P.w2.clientsPerRoom} clients; one edit per room per second (the room's clients take turns writing), spread evenly over the second. ${P.w2.durationS} s per server, in ${P.w2.slices} slices rotating between the servers.`,
-          rooms: P.w2.rooms,
-          clientsPerRoom: P.w2.clientsPerRoom,
-          writers: 'rotate',
-          editsPerSecondPerRoom: 1,
-          durationS: P.w2.durationS,
-          slices: P.w2.slices,
-          warmupS: P.w2.warmupS,
-          targets: mode === 'full' ? W2_TARGETS : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }],
-          cpuProfileDir: profileDir,
-        },
-        rotate(servers, turn++),
-        runDir,
-        log,
-      ),
-    );
   }
   if (only.has('W3')) {
     await run('W3', 'W3 idle sockets', () =>
@@ -311,9 +346,13 @@ async function main(): Promise<void> {
   meta.loadAvgEnd = os.loadavg();
   const results: BenchResults = { meta, workloads };
   fs.mkdirSync(outDir, { recursive: true });
-  const chartName = `${base}.svg`;
+  // ${base}.svg: the cost curves (W1 and W2 at several loads); ${base}-latency.svg: latency percentiles per workload.
+  const curves = collectCurves(workloads);
+  const curvesName = curves.length ? `${base}.svg` : undefined;
+  if (curvesName) fs.writeFileSync(path.join(outDir, curvesName), renderCurvesSvg(curves, SERVER_COLORS, SERVER_LABEL));
+  const chartName = `${base}-latency.svg`;
   fs.writeFileSync(path.join(outDir, chartName), renderChart(workloads));
-  let md = renderMarkdown(results, chartName);
+  let md = renderMarkdown(results, chartName, curvesName);
   if (profileDir && fs.existsSync(profileDir)) md += '\n' + profileSection(profileDir, P.w3.rooms * P.w3.socketsPerRoom, log);
   fs.writeFileSync(path.join(outDir, `${base}.md`), md);
   fs.writeFileSync(path.join(outDir, `${base}.json`), JSON.stringify(results, (_k, v) => (v === Infinity ? 'timeout' : v), 2) + '\n');

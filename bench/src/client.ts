@@ -14,6 +14,7 @@
 import WebSocket from 'ws';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
+import { benchNowMs } from './clock.js';
 
 export interface ClientOptions {
   /** Bench-wide client number (used to ignore a writer's own echo). */
@@ -90,7 +91,7 @@ export class SyncClient {
   readonly doc: Y.Doc | undefined;
   readonly prefix: Uint8Array;
   sink: DeliverySink | undefined;
-  /** performance.now() when the connection was started (before the TCP connect). */
+  /** benchNowMs() when the connection was started (before the TCP connect). */
   readonly startedAt: number;
   openedAt = NaN;
   /** When the server's SyncStep2 (its sync answer) had fully arrived. */
@@ -118,12 +119,12 @@ export class SyncClient {
       encoding.writeVarUint(e, 1);
       encoding.writeVarUint8Array(e, new Uint8Array([0]));
     });
-    this.startedAt = performance.now();
+    this.startedAt = benchNowMs();
     const ws = new WebSocket(options.url, { perMessageDeflate: false });
     this.ws = ws;
     ws.binaryType = 'nodebuffer';
     ws.on('open', () => {
-      this.openedAt = performance.now();
+      this.openedAt = benchNowMs();
       if (options.authToken !== undefined) {
         const token = options.authToken;
         ws.send(
@@ -204,7 +205,8 @@ export class SyncClient {
   }
 
   private readonly onMessage = (data: Buffer): void => {
-    const t = performance.now();
+    // The bench clock, so receipt times compare with send times stamped in another process.
+    const t = benchNowMs();
     this.framesReceived++;
     this.bytesReceived += data.length;
     let pos = this.prefix.length;
@@ -233,7 +235,7 @@ export class SyncClient {
         }
         if (this.doc) this.applyPayload(data, pos);
         if (!this.synced) {
-          this.syncedAt = performance.now();
+          this.syncedAt = benchNowMs();
           this.synced = true;
           for (const w of this.syncWaiters.splice(0)) w.resolve();
         }

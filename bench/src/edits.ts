@@ -10,13 +10,14 @@
  */
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
+import { benchNowMs } from './clock.js';
 
 export const TS_DIGITS = 12;
 const PLACEHOLDER = '0'.repeat(TS_DIGITS);
 export const MARKER = /~E(\d+)@(\d{12})~/g;
 
-/** Microseconds on this process's monotonic clock (performance.now()), as used in markers. */
-export const nowMicros = (): number => Math.round(performance.now() * 1000);
+/** Microseconds on the bench clock (system-wide monotonic, shared with reader workers), as used in markers. */
+export const nowMicros = (): number => Math.round(benchNowMs() * 1000);
 
 export function markerText(editId: number, sentMicros?: number): string {
   const ts = sentMicros === undefined ? PLACEHOLDER : String(Math.max(0, Math.round(sentMicros))).padStart(TS_DIGITS, '0');

@@ -53,6 +53,15 @@ export class DeliveryMeter {
     }
   };
 
+  /** Counts a delivery timed elsewhere (a reader worker process): `latencyMs` was taken at receipt. */
+  record(id: number, latencyMs: number): void {
+    const ledger = this.ledger;
+    if (id >= ledger.count) return;
+    ledger.received[id]!++;
+    const s = ledger.series[id]!;
+    if (s !== 255) this.series[s]!.push(latencyMs);
+  }
+
   /** Waits until every delivery owed by edits in [from, to) has arrived, or `timeoutMs` passed. */
   async drain(from: number, to: number, timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;

@@ -150,25 +150,25 @@ export function renderTargetSummary(workloads: WorkloadResult[]): string {
   const lines = [
     '## Targets at a glance',
     '',
-    row(['workload', 'target for Kith', 'Kith', SERVER_LABEL.hocuspocus, SERVER_LABEL.ywebsocket, SERVER_LABEL.radicale, 'met']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---']),
+    row(['workload', 'target for Kith', 'Kith', SERVER_LABEL.hocuspocus, SERVER_LABEL.ywebsocket, SERVER_LABEL.ywebsocket3, SERVER_LABEL.radicale, 'met']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const w of workloads) {
     if (w.error) {
-      lines.push(row([w.id, 'failed to run', '', '', '', '', '⚪']));
+      lines.push(row([w.id, 'failed to run', '', '', '', '', '', '⚪']));
       continue;
     }
     for (const c of checkTargets(w)) {
       const f = formatFor(w, c.target.key);
       const other = (k: ServerKind) => formatValue(w.servers[k]?.[c.target.key] as number | null | undefined, f);
-      lines.push(row([w.id, c.target.label, formatValue(c.actual, f), other('hocuspocus'), other('ywebsocket'), other('radicale'), c.pass === null ? '⚪' : c.pass ? '✅' : '❌']));
+      lines.push(row([w.id, c.target.label, formatValue(c.actual, f), other('hocuspocus'), other('ywebsocket'), other('ywebsocket3'), other('radicale'), c.pass === null ? '⚪' : c.pass ? '✅' : '❌']));
     }
   }
   lines.push('');
   return lines.join('\n');
 }
 
-export function renderMarkdown(r: BenchResults, chartFile?: string): string {
+export function renderMarkdown(r: BenchResults, chartFile?: string, curvesFile?: string): string {
   const m = r.meta;
   const out = [
     `# Kith sync benchmark${m.mode === 'quick' ? ' (quick smoke run — small parameters, not comparable to the full run)' : ''}`,
@@ -190,12 +190,13 @@ export function renderMarkdown(r: BenchResults, chartFile?: string): string {
     '',
   );
   out.push(renderTargetSummary(r.workloads));
+  if (curvesFile) out.push(`![cost curves: server CPU per delivery and p99 against load](${curvesFile})`, '');
   if (chartFile) out.push(`![latency percentiles](${chartFile})`, '');
   for (const w of r.workloads) out.push(renderWorkload(w));
   return out.join('\n');
 }
 
-const COLORS: Record<ServerKind, string> = { kith: '#d1495b', hocuspocus: '#00798c', ywebsocket: '#edae49', radicale: '#66a182' };
+export const SERVER_COLORS: Record<ServerKind, string> = { kith: '#d1495b', hocuspocus: '#00798c', ywebsocket: '#edae49', ywebsocket3: '#8d6a9f', radicale: '#66a182' };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -237,17 +238,17 @@ export function renderChart(workloads: WorkloadResult[]): string {
       const pts = curve
         .map((v, k) => (Number.isFinite(v) && v > 0 ? `${px(k).toFixed(1)},${py(Math.max(lo, v)).toFixed(1)}` : ''))
         .filter(Boolean);
-      parts.push(`<polyline fill="none" stroke="${COLORS[kind]}" stroke-width="2" points="${pts.join(' ')}"/>`);
+      parts.push(`<polyline fill="none" stroke="${SERVER_COLORS[kind]}" stroke-width="2" points="${pts.join(' ')}"/>`);
       for (const p of pts) {
         const [cx, cy] = p.split(',');
-        parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${COLORS[kind]}"/>`);
+        parts.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${SERVER_COLORS[kind]}"/>`);
       }
     }
   });
   // Legend.
   ALL_SERVERS.forEach((k, i) => {
     const x = 16 + i * 150;
-    parts.push(`<rect x="${x}" y="${height - 18}" width="14" height="4" fill="${COLORS[k]}"/>`);
+    parts.push(`<rect x="${x}" y="${height - 18}" width="14" height="4" fill="${SERVER_COLORS[k]}"/>`);
     parts.push(`<text x="${x + 20}" y="${height - 13}">${esc(SERVER_LABEL[k])}</text>`);
   });
   parts.push('</svg>');

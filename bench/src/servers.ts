@@ -11,8 +11,8 @@ import * as encoding from 'lib0/encoding';
 import { readProc, type ProcSample } from './proc.js';
 
 /** Radicale is W6's CalDAV reference only (bench/src/radicale.ts); the sync workloads run the other three. */
-export type ServerKind = 'kith' | 'hocuspocus' | 'ywebsocket' | 'radicale';
-export const ALL_SERVERS: readonly ServerKind[] = ['kith', 'hocuspocus', 'ywebsocket'];
+export type ServerKind = 'kith' | 'hocuspocus' | 'ywebsocket' | 'ywebsocket3' | 'radicale';
+export const ALL_SERVERS: readonly ServerKind[] = ['kith', 'hocuspocus', 'ywebsocket', 'ywebsocket3'];
 /** Every server a result table may hold, in table order. */
 export const REPORTED_SERVERS: readonly ServerKind[] = [...ALL_SERVERS, 'radicale'];
 
@@ -20,6 +20,7 @@ export const SERVER_LABEL: Record<ServerKind, string> = {
   kith: 'Kith',
   hocuspocus: 'Hocuspocus',
   ywebsocket: 'y-websocket ref',
+  ywebsocket3: 'y-websocket v3 server',
   radicale: 'Radicale',
 };
 
@@ -34,6 +35,12 @@ function resolvePackageFile(pkg: string, file: string): string {
   return path.join(BENCH_DIR, 'node_modules', pkg, file);
 }
 export const YWEBSOCKET_SERVER = resolvePackageFile('y-websocket', 'bin/server.cjs');
+/**
+ * The y-websocket v3 line's server, split out of the client package. Pinned to 0.1.1: the newer 0.1.5
+ * depends on the Yjs 14 prerelease (@y/protocols, yjs ^14.0.0-7), while y-websocket 3.x clients and every
+ * other server here speak Yjs 13 (0.1.1 has yjs ^13.5.6 as its peer).
+ */
+export const YWEBSOCKET3_SERVER = resolvePackageFile('@y/websocket-server', 'src/server.js');
 
 /** Every child this process started; SIGKILLed on exit so no server outlives a run. */
 const children = new Set<ChildProcess>();
@@ -145,6 +152,12 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
       env = childEnv({ HOST: '127.0.0.1', PORT: String(port) });
       ready = '/';
       break;
+    case 'ywebsocket3':
+      // The stock bin of @y/websocket-server (src/server.js → src/utils.js setupWSConnection), memory only.
+      args = [YWEBSOCKET3_SERVER];
+      env = childEnv({ HOST: '127.0.0.1', PORT: String(port) });
+      ready = '/';
+      break;
     case 'radicale':
       throw new Error('Radicale is not a Node server: start it with startRadicale (bench/src/radicale.ts)');
   }
@@ -174,7 +187,7 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
     authFrame: kind === 'hocuspocus',
     socketUrl(room, token) {
       if (kind === 'kith') return `ws://127.0.0.1:${port}/sync/${room}?token=${encodeURIComponent(token ?? '')}`;
-      if (kind === 'ywebsocket') return `ws://127.0.0.1:${port}/${room}`;
+      if (kind === 'ywebsocket' || kind === 'ywebsocket3') return `ws://127.0.0.1:${port}/${room}`;
       return `ws://127.0.0.1:${port}/`;
     },
     framePrefix(room) {

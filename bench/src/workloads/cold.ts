@@ -112,7 +112,7 @@ export async function runCold(spec: ColdSpec, order: readonly ServerKind[], runD
     for (const kind of order) {
       if (kind === 'kith') prep.kith = await prepareKith(dirs.kith, history);
       if (kind === 'hocuspocus') prep.hocuspocus = await prepareHocuspocus(dirs.hocuspocus, history, log);
-      if (kind === 'ywebsocket') prep.ywebsocket = await prepareRef(dirs.ywebsocket, history);
+      if (kind === 'ywebsocket' || kind === 'ywebsocket3') prep[kind] = await prepareRef(kind, dirs[kind], history);
     }
     sizes.kith = { before: dirs.kith ? safeBytes(path.join(dirs.kith, 'data'), /kith\.sqlite/) : undefined };
     sizes.hocuspocus = { before: safeBytes(dirs.hocuspocus, /hocuspocus\.sqlite/) };
@@ -120,7 +120,7 @@ export async function runCold(spec: ColdSpec, order: readonly ServerKind[], runD
 
     const measure = async (kind: ServerKind, phase: 'Before' | 'After'): Promise<void> => {
       const p = prep[kind]!;
-      if (kind === 'ywebsocket') {
+      if (kind === 'ywebsocket' || kind === 'ywebsocket3') {
         // In memory only: both connects are warm.
         for (let i = 0; i < 2; i++) {
           const { result, client } = await freshConnect(p.refServer!, p.room, undefined, spec.connectTimeoutMs);
@@ -164,8 +164,10 @@ export async function runCold(spec: ColdSpec, order: readonly ServerKind[], runD
       log(`  ${phase.toLowerCase()} compaction: done`);
     }
   } finally {
-    prep.ywebsocket?.seeder?.close();
-    await prep.ywebsocket?.refServer?.stop();
+    for (const kind of ['ywebsocket', 'ywebsocket3'] as const) {
+      prep[kind]?.seeder?.close();
+      await prep[kind]?.refServer?.stop();
+    }
   }
 
   const figures: Partial<Record<ServerKind, Figures>> = {};
@@ -298,8 +300,8 @@ async function prepareHocuspocus(dir: string, history: History, log: Logger): Pr
   return { room: ROOM };
 }
 
-async function prepareRef(dir: string, history: History): Promise<{ room: string; refServer: RunningServer; seeder: SyncClient }> {
-  const server = await startServer('ywebsocket', { dir });
+async function prepareRef(kind: 'ywebsocket' | 'ywebsocket3', dir: string, history: History): Promise<{ room: string; refServer: RunningServer; seeder: SyncClient }> {
+  const server = await startServer(kind, { dir });
   const seeder = new SyncClient({ id: -3, url: server.socketUrl(ROOM, undefined), prefix: server.framePrefix(ROOM), doc: seededDoc(history) });
   await seeder.waitSynced(60_000);
   await sleep(1500);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { connectMany, SyncClient } from '../client.js';
 import { EditLedger, EditWriter, nowMicros, stamp, type PreparedEdit } from '../edits.js';
 import { DeliveryMeter, runSchedule } from '../load.js';
+import { GeneratorPool } from '../gen-pool.js';
 import type { ProcSample } from '../proc.js';
 import type { Column, Figures, Target, WorkloadResult } from '../result.js';
 import { openSession, SERVER_LABEL, sleep, startServer, type RunningServer, type ServerKind } from '../servers.js';
@@ -29,6 +30,11 @@ export interface FanoutSpec {
   warmupS: number;
   targets?: Target[];
   cpuProfileDir?: string;
+  /**
+   * Reader processes of the load generator: 0 keeps every client in the bench process; N ≥ 1 forks N
+   * workers that hold the readers (W1 only: writers: 'first'), so the generator is not the bottleneck.
+   */
+  genProcs?: number;
 }
 
 interface ServerState {
@@ -43,6 +49,8 @@ interface ServerState {
   after?: ProcSample;
   activeCpu: number;
   activeMs: number;
+  /** The load generator's CPU (bench process + reader workers) during this server's slices. */
+  genCpu: number;
   firstEdit: number;
   edits: number[];
 }
@@ -58,7 +66,14 @@ const COLUMNS: Column[] = [
   { key: 'cpuSecPer1k', label: 'CPU s/1k deliveries', format: 's', better: 'lower' },
   { key: 'cpuPct', label: 'CPU %', format: 'pct', better: 'lower' },
   { key: 'rssMB', label: 'RSS MB', format: 'mb', better: 'lower' },
+  { key: 'genCpuUsPerWrite', label: 'generator CPU µs/write', format: 'us' },
 ];
+
+/** CPU seconds of this process (all threads). */
+const ownCpuSeconds = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[], runDir: string, log: Logger): Promise<WorkloadResult> {
   const started = performance.now();
@@ -68,6 +83,10 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
   const states: ServerState[] = [];
   let clientIds = 0;
   const notes: string[] = [];
+  const genProcs = spec.writers === 'first' ? Math.max(0, spec.genProcs ?? 0) : 0;
+  if ((spec.genProcs ?? 0) > 0 && genProcs === 0) notes.push('Reader workers apply to one-writer rooms (W1) only; every client ran in the bench process.');
+  const pool = genProcs > 0 ? new GeneratorPool(genProcs, (id, ms) => meter.record(id, ms)) : undefined;
+  const genCpu = (): number => ownCpuSeconds() + (pool?.cpuSeconds() ?? 0);
   try {
     // Start every server and connect its clients.
     for (const [series, kind] of servers.entries()) {
@@ -87,25 +106,28 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
         nextWrite: new Array(spec.rooms).fill(0),
         activeCpu: 0,
         activeMs: 0,
+        genCpu: 0,
         firstEdit: -1,
         edits: [],
       };
       states.push(st);
       const total = spec.rooms * spec.clientsPerRoom;
-      const flat = await connectMany(total, (i) => {
+      const spec_ = (i: number) => {
         const room = roomNames[i % spec.rooms]!;
-        return new SyncClient(
-          {
-            id: clientIds++,
-            url: server.socketUrl(room, session.token),
-            prefix: server.framePrefix(room),
-            authToken: server.authFrame ? 'bench' : undefined,
-          },
-          meter.sink,
-        );
-      });
+        return { id: clientIds++, url: server.socketUrl(room, session.token), prefix: server.framePrefix(room), authToken: server.authFrame ? 'bench' : undefined };
+      };
       for (let r = 0; r < spec.rooms; r++) st.clients.push([]);
-      flat.forEach((c, i) => st.clients[i % spec.rooms]!.push(c));
+      if (pool) {
+        // Writers (client 0 of each room) here, readers in the workers.
+        const writerSpecs = Array.from({ length: spec.rooms }, (_, i) => spec_(i));
+        const readerSpecs = Array.from({ length: total - spec.rooms }, (_, i) => spec_(spec.rooms + i));
+        const writers = await connectMany(spec.rooms, (i) => new SyncClient(writerSpecs[i]!, meter.sink));
+        writers.forEach((c, i) => st.clients[i]!.push(c));
+        await pool.connect(readerSpecs.map((c) => ({ ...c, prefix: [...c.prefix] })));
+      } else {
+        const flat = await connectMany(total, (i) => new SyncClient(spec_(i), meter.sink));
+        flat.forEach((c, i) => st.clients[i % spec.rooms]!.push(c));
+      }
       for (let r = 0; r < spec.rooms; r++) {
         const n = spec.writers === 'first' ? 1 : spec.clientsPerRoom;
         for (let w = 0; w < n; w++) {
@@ -127,7 +149,7 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
         const roomClients = st.clients[room]!;
         const slot = spec.writers === 'first' ? 0 : st.nextWrite[room]!++ % spec.clientsPerRoom;
         const client = roomClients[slot]!;
-        const id = ledger.add(client.id, roomClients.length - 1, series);
+        const id = ledger.add(client.id, spec.clientsPerRoom - 1, series);
         prepared[k] = { client, edit: st.writers.get(client.id)!.prepare(id) };
       }
       const ms = await runSchedule(
@@ -158,9 +180,11 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
       const order = states.map((_, i) => states[(i + round) % states.length]!);
       for (const st of order) {
         const p0 = st.server.proc();
+        const g0 = genCpu();
         const s = await sendSlice(st, sliceS, st.series);
         await meter.drain(s.from, s.to, 2000);
         const p1 = st.server.proc();
+        st.genCpu += genCpu() - g0;
         st.activeCpu += p1.cpuSeconds - p0.cpuSeconds;
         st.activeMs += p1.at - p0.at;
         for (let id = s.from; id < s.to; id++) st.edits.push(id);
@@ -201,11 +225,20 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
         rssMB: st.after!.rssBytes / 2 ** 20,
         peakRssMB: st.after!.hwmBytes / 2 ** 20,
         socketsClosed: closed,
+        genCpuUsPerWrite: tally.sent ? (st.genCpu / tally.sent) * 1e6 : null,
+        genCpuUsPerDelivery: tally.received ? (st.genCpu / tally.received) * 1e6 : null,
       };
       curves[st.kind] = lat.curve;
       if (closed > 0) notes.push(`${SERVER_LABEL[st.kind]}: ${closed} client sockets were closed during the run.`);
       if (tally.duplicates > 0) notes.push(`${SERVER_LABEL[st.kind]}: ${tally.duplicates} duplicate deliveries.`);
     }
+    if (pool) {
+      const closed = await pool.closedSockets();
+      if (closed > 0) notes.push(`${closed} reader sockets in the generator's workers were closed during the run.`);
+    }
+    notes.push(
+      `Load generator: ${pool ? `writers in the bench process, readers spread over ${genProcs} worker processes` : 'every client in the bench process'}; its CPU (bench process + workers, utime+stime) during each server's slices is shown per write. Send and receipt times are on the system-wide monotonic clock (process.hrtime).`,
+    );
     notes.push(
       `CPU is the server process's utime+stime (all threads) from after the warm-up until 3 s after its last slice (so deferred work such as debounced stores counts); CPU % is that over the ${spec.durationS} s of edits.`,
     );
@@ -221,6 +254,7 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
         durationS: spec.durationS,
         slices: spec.slices,
         warmupS: spec.warmupS,
+        genProcs,
       },
       columns: COLUMNS,
       servers: figures,
@@ -234,6 +268,7 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
       for (const c of st.clients.flat()) c.close();
       for (const w of st.writers.values()) w.destroy();
     }
+    await pool?.close();
     await Promise.all(states.map((st) => st.server.stop()));
   }
 }
