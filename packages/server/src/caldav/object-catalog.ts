@@ -6,7 +6,7 @@
  * re-export a 5,000-event room. Each refresh also reports which UIDs changed, for the sync index.
  */
 import type * as Y from 'yjs';
-import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent } from '@kith/model';
+import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent, type Reminder } from '@kith/model';
 import { sha256 } from '../ids.js';
 import { eventObjects } from '../calendar/ics-export.js';
 import { occurrenceIndex } from './time-range.js';
@@ -26,6 +26,9 @@ export interface DavObject {
   span: { from: number; to: number | null };
   /** A finite series' occurrences (time-range.ts), computed once here so a query needs no expansion. */
   occurrences: Float64Array | null;
+  /** Reminders for named members, each added to their own view (user-view.ts); the title names them. */
+  personal: Reminder[];
+  title: string;
 }
 
 /** Events rendered per turn of the event loop while a room is first rendered (about 50–150 ms). */
@@ -106,7 +109,7 @@ function objectsOf(ev: CalendarEvent): DavObject[] {
     const span = spanOf(ev);
     const rendered = eventObjects(ev);
     const occurrences = span.to === null && rendered.length > 0 ? occurrenceIndex(ev, span.from) : null;
-    return rendered.map(({ uid, ics }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"`, span, occurrences }));
+    return rendered.map(({ uid, ics, personal, title }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"`, span, occurrences, personal, title }));
   } catch {
     return [];
   }

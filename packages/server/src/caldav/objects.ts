@@ -13,6 +13,7 @@ import type { AuthenticatedUser } from '../modules/module.js';
 import type { Calendars } from './calendars.js';
 import { caldavPre, DavError, needPrivileges, notFound } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
+import { viewOf, type ObjectView } from './user-view.js';
 import type { RoomNames } from './object-names.js';
 import { objectHref, type DavPath } from './paths.js';
 import { OBJECT_CONTENT_TYPE } from './properties.js';
@@ -34,7 +35,7 @@ export interface Conditions {
 const etagList = (header: string): string[] => header.split(',').map((t) => t.trim().replace(/^W\//, ''));
 
 /** RFC 9110 §13.1.1–2 for one resource: 412 when a condition does not hold. */
-function checkConditions(obj: DavObject | undefined, conditions: Conditions): void {
+function checkConditions(obj: ObjectView | undefined, conditions: Conditions): void {
   const { ifMatch, ifNoneMatch } = conditions;
   const failed = () => new DavError('PRECONDITION_FAILED', 'The object is not in the state the request expected (If-Match / If-None-Match).');
   if (ifMatch !== undefined) {
@@ -57,7 +58,7 @@ export async function getObject(calendars: Calendars, user: AuthenticatedUser, p
   const uid = (await calendars.names.forRoom(room.roomId)).uidOf(path.name);
   const obj = uid === undefined ? undefined : await calendars.catalog.read(room.roomId, (o) => o.byUid.get(uid));
   if (!obj) throw notFound();
-  return { etag: obj.etag, ics: obj.ics };
+  return viewOf(obj, user.userId);
 }
 
 const isCalendarType = (contentType: string | undefined): boolean => /^text\/calendar\s*(;|$)/i.test(contentType?.trim() ?? '');
@@ -125,8 +126,10 @@ export async function putObject(
   const names = await calendars.names.forRoom(room.roomId);
   const created = await calendars.catalog.edit(room.roomId, ({ byUid, doc }) => {
     const uid = targetUid(names, path.name, bodyUid, byUid, href);
-    checkConditions(byUid.get(uid), request.conditions);
-    const result = applyImport(doc, parsed, user.userId);
+    const current = byUid.get(uid);
+    checkConditions(current && viewOf(current, user.userId), request.conditions);
+    // The object's VALARMs are the user's view of its reminders: changes map to theirs (ics-alarms.ts).
+    const result = applyImport(doc, parsed, user.userId, { kind: 'caldav', user: user.userId });
     if (result.imported + result.updated + result.unchanged === 0) {
       const issue = result.errors[0];
       if (issue) throw new DavError('INVALID_ICALENDAR', `The event was not stored: ${issue.message}`, caldavPre('valid-calendar-object-resource'));
@@ -149,7 +152,7 @@ export async function deleteObject(calendars: Calendars, user: AuthenticatedUser
   await calendars.catalog.edit(room.roomId, ({ byUid, doc }) => {
     const obj = uid === undefined ? undefined : byUid.get(uid);
     if (!obj) throw notFound();
-    checkConditions(obj, conditions);
+    checkConditions(viewOf(obj, user.userId), conditions);
     const ctx = { actor: user.userId };
     // A "this and following" part is its own object: deleting it ends the series there.
     const segment = SEGMENT_UID.exec(obj.uid);

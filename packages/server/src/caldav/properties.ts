@@ -4,7 +4,7 @@
  */
 import type { Role } from '@kith/protocol';
 import { roomColor } from '../calendar/ics-export.js';
-import type { DavObject } from './object-catalog.js';
+import type { ObjectView } from './user-view.js';
 import { calendarHref, DAV_ROOT, homeHref, principalHref } from './paths.js';
 import { syncToken } from './sync-index.js';
 import { child, d, el, escapeXml, key, NS, response, type XmlElement } from './xml.js';
@@ -90,7 +90,8 @@ export function calendarProps(userId: string, room: CalendarInfo, version: numbe
   return props;
 }
 
-export function objectProps(obj: DavObject, withData: boolean): Props {
+/** An object's properties as one member sees it (user-view.ts: their own reminders are in it). */
+export function objectProps(obj: ObjectView, withData: boolean): Props {
   const props: Props = new Map();
   set(props, NS.DAV, 'resourcetype', '');
   set(props, NS.DAV, 'getetag', escapeXml(obj.etag));

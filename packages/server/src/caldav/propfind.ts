@@ -3,6 +3,7 @@ import type { AuthenticatedUser } from '../modules/module.js';
 import type { Calendars } from './calendars.js';
 import { DavError, notFound } from './dav-errors.js';
 import { calendarHref, homeHref, objectHref, principalHref, DAV_ROOT, type DavPath } from './paths.js';
+import { viewOf } from './user-view.js';
 import {
   calendarProps,
   homeProps,
@@ -75,7 +76,7 @@ export async function propfind(
       out.push(propResponse(calendarHref(user.userId, room.roomId), calendarProps(user.userId, room, version), request));
       if (depth === 1) {
         const data = wantsData(request);
-        for (const obj of objects.values()) out.push(propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(obj, data), request));
+        for (const obj of objects.values()) out.push(propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(viewOf(obj, user.userId), data), request));
       }
       break;
     }
@@ -85,7 +86,7 @@ export async function propfind(
       const uid = names.uidOf(path.name);
       const obj = uid === undefined ? undefined : objects.get(uid);
       if (!obj) throw notFound();
-      out.push(propResponse(objectHref(user.userId, room.roomId, path.name), objectProps(obj, wantsData(request)), request));
+      out.push(propResponse(objectHref(user.userId, room.roomId, path.name), objectProps(viewOf(obj, user.userId), wantsData(request)), request));
       break;
     }
   }

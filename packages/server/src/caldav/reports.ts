@@ -11,6 +11,7 @@ import type { RoomNames } from './object-names.js';
 import { objectHref, parseDavPath } from './paths.js';
 import { eventsInRange } from './time-range.js';
 import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
+import { viewOf } from './user-view.js';
 import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
 import { parseSyncToken, syncToken } from './sync-index.js';
 import { child, childrenNamed, d, document, escapeXml, key, NS, statusResponse, type XmlElement } from './xml.js';
@@ -30,7 +31,7 @@ const wantsData = (request: PropRequest): boolean =>
   request !== 'all' && request.some((p) => key(p.ns, p.name) === key(NS.CALDAV, 'calendar-data'));
 
 function objectResponse(user: AuthenticatedUser, room: CalendarInfo, names: RoomNames, obj: DavObject, request: PropRequest): string {
-  return propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(obj, wantsData(request)), request);
+  return propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(viewOf(obj, user.userId), wantsData(request)), request);
 }
 
 export async function report(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {

@@ -15,7 +15,8 @@
  */
 import ical, { escape, ICalAlarmType, type ICalAlarmData, type ICalEventData } from 'ical-generator';
 import { Temporal } from 'temporal-polyfill';
-import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
+import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride, type Reminder } from '@kith/model';
+import { REMINDER_ID_PROP } from './ics-alarms.js';
 import type * as Y from 'yjs';
 import { checkedId, checkedUid, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused } from './feed-values.js';
 import { isUtcZone, vtimezone } from './zones.js';
@@ -237,13 +238,33 @@ function uidOfSeries(ev: CalendarEvent, s: ExportedSeries): string {
 
 /**
  * Reminders for everyone as VALARMs (TRIGGER before the start; for an all-day event, before its
- * local midnight: "9:00 the day before" is -PT15H). Reminders for named members stay out of the
- * room's shared feed.
+ * local midnight: "9:00 the day before" is -PT15H), each naming its reminder (X-KITH-REMINDER-ID)
+ * so a CalDAV client's changes find it again. Reminders for named members stay out of the room's
+ * shared feed; CalDAV adds the requesting member's own (personalAlarms).
  */
 function valarms(s: ExportedSeries): ICalAlarmData[] {
-  return s.reminders
-    .filter((r) => r.for === null)
-    .map((r) => ({ type: ICalAlarmType.display, triggerBefore: r.minutesBefore * 60, description: s.title || 'Reminder' }));
+  return s.reminders.filter((r) => r.for === null).map((r) => alarmOf(r, s.title));
+}
+
+function alarmOf(r: Reminder, title: string): ICalAlarmData {
+  const data: ICalAlarmData = { type: ICalAlarmType.display, triggerBefore: r.minutesBefore * 60, description: title || 'Reminder' };
+  if (REMINDER_ID.test(r.id)) data.x = [[REMINDER_ID_PROP, r.id]];
+  return data;
+}
+
+/** Ids written as they are (anything else is left out rather than escaped: an id is matched exactly). */
+const REMINDER_ID = /^[A-Za-z0-9._~@+-]{1,128}$/;
+
+/**
+ * The VALARM blocks of one member's own reminders on a series, to be placed in its first VEVENT
+ * (CalDAV's per-user view, see caldav/user-view.ts); '' when they have none.
+ */
+export function personalAlarms(reminders: readonly Reminder[], title: string, userId: string): string {
+  const own = reminders.filter((r) => r.for !== null && r.for.includes(userId));
+  if (own.length === 0) return '';
+  const cal = ical({ prodId: PROD_ID });
+  cal.createEvent({ id: 'x', start: new Date(0), stamp: new Date(0), summary: cleanText(title), alarms: own.map((r) => alarmOf(r, cleanText(title))) });
+  return /BEGIN:VALARM\r\n[\s\S]*END:VALARM\r\n/.exec(cal.toString())?.[0] ?? '';
 }
 
 function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<string>): ICalEventData[] {
@@ -310,6 +331,9 @@ function finished(ics: string): string {
 export interface CalendarObject {
   uid: string;
   ics: string;
+  /** The series' reminders for named members (not in `ics`: each member sees their own). */
+  personal: Reminder[];
+  title: string;
 }
 
 /**
@@ -322,7 +346,7 @@ export function eventObjects(ev: CalendarEvent): CalendarObject[] {
   return exportSeries(ev).map((s) => {
     const cal = ical({ prodId: PROD_ID, timezone: TIMEZONES });
     for (const data of seriesEvents(ev, s, orphans)) cal.createEvent(data);
-    return { uid: uidOfSeries(ev, s), ics: finished(cal.toString()) };
+    return { uid: uidOfSeries(ev, s), ics: finished(cal.toString()), personal: s.reminders.filter((r) => r.for !== null), title: s.title };
   });
 }
 

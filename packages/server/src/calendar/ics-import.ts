@@ -13,6 +13,8 @@
  *   with STATUS:CANCELLED, cancellations. A cancelled master deletes the event on re-import.
  * - The file is the truth for what it describes: re-importing replaces the series' rule, dates and
  *   overrides; participants (which ICS cannot express as room members) are kept.
+ * - VALARMs of the master are reminders for everyone (ics-alarms.ts); a CalDAV PUT maps them to
+ *   the user's own reminders instead (source `caldav`). VALARMs of overrides are not read.
  */
 import ICAL from 'ical.js';
 import { Temporal } from 'temporal-polyfill';
@@ -40,6 +42,7 @@ import type { ParsedImport } from './ics-parse.js';
 export { countComponents, parseIcs, type ParsedImport } from './ics-parse.js';
 import { dateValues, ImportError, keyIn, readProp, text, timingOf, wallText, type FileZones } from './ics-times.js';
 import { exportRule } from './ics-export.js';
+import { alarmBasis, mergeReminders, readAlarms, type AlarmsRead, type AlarmSource } from './ics-alarms.js';
 import { isUtcZone } from './zones.js';
 
 export interface ImportIssue {
@@ -67,6 +70,7 @@ interface Desired {
   cancelledMaster: boolean;
   cancelled: string[];
   overrides: Array<{ key: string; patch: OccurrencePatch }>;
+  alarms: AlarmsRead;
 }
 
 export function eventIdForUid(uid: string): string {
@@ -118,7 +122,13 @@ function describe(master: ICAL.Component, uid: string, id: string, storedUid: st
   input.exdates = dateValues(master, 'exdate', zones, seriesTz);
   input.rdates = dateValues(master, 'rdate', zones, seriesTz);
 
-  const desired: Desired = { uid, id: input.id!, input, cancelledMaster: isCancelled(master), cancelled: [], overrides: [] };
+  let alarms: AlarmsRead;
+  try {
+    alarms = readAlarms(master, alarmBasis(timing));
+  } catch {
+    alarms = { alarms: [], dropped: master.getAllSubcomponents('valarm').length };
+  }
+  const desired: Desired = { uid, id: input.id!, input, cancelledMaster: isCancelled(master), cancelled: [], overrides: [], alarms };
   for (const comp of overrides) {
     try {
       const rid = readProp(comp, 'recurrence-id', zones);
@@ -193,6 +203,7 @@ function comparable(ev: CalendarEvent): unknown {
     uid: ev.uid,
     color: ev.color,
     category: ev.category,
+    reminders: ev.reminders.map((r) => [r.id, r.minutesBefore, r.for]),
   };
 }
 
@@ -284,7 +295,7 @@ export const CHUNK_WEIGHT = 250;
  * Applies a parsed file to a document, CHUNK_WEIGHT events per transaction. Runs in the import
  * worker, on that worker's copy of the room.
  */
-export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): ImportResult {
+export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string, source: AlarmSource = { kind: 'file' }): ImportResult {
   const result: ImportResult = { imported: 0, updated: 0, unchanged: 0, skipped: 0, errors: [] };
   const report = (issues: ImportIssue[]) => {
     for (const i of issues) if (result.errors.length < MAX_ISSUES) result.errors.push(i);
@@ -304,7 +315,7 @@ export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string): Im
         while (next < groups.length && weight < CHUNK_WEIGHT) {
           const group = groups[next++]!;
           weight += 1 + group.overrides.length;
-          importGroup(doc, scratch, group, parsed, ctx, result, report);
+          importGroup(doc, scratch, group, parsed, ctx, source, result, report);
         }
       });
     }
@@ -331,6 +342,7 @@ function importGroup(
   group: ParsedImport['events'][number],
   parsed: ParsedImport,
   ctx: OpContext,
+  source: AlarmSource,
   result: ImportResult,
   report: (issues: ImportIssue[]) => void,
 ): void {
@@ -370,6 +382,18 @@ function importGroup(
     if (existing && existing.deleted !== null) {
       result.skipped++; // in the trash: a restore brings it back, an import does not
       return;
+    }
+    // Reminders: the file's alarms merged with the stored ones (kept as they are when null).
+    const current = existing?.reminders ?? [];
+    const merged = mergeReminders(desired.id, current, desired.alarms, source);
+    desired.input.reminders = merged.reminders ?? current.map((r) => ({ id: r.id, minutesBefore: r.minutesBefore, for: r.for }));
+    const droppedAlarms = desired.alarms.dropped + merged.dropped;
+    if (droppedAlarms > 0) {
+      issues.push({
+        uid,
+        code: 'REMINDER_DROPPED',
+        message: `${droppedAlarms} VALARM${droppedAlarms === 1 ? ' was' : 's were'} not imported: a reminder fires 0 to ${LIMITS.reminderMinutes} minutes before the start, at most ${LIMITS.reminders} per event`,
+      });
     }
     const { entries, issues: overrideIssues } = overrideEntries(desired, ctx);
     if (existing === null) {
