@@ -7,7 +7,7 @@ import { davRoutes } from './dav-routes.js';
 import { ObjectCatalog } from './object-catalog.js';
 import { appPasswordRoutes, davProbeRoutes } from './routes.js';
 import { OBJECT_NAME_MIGRATIONS, ObjectNames } from './object-names.js';
-import { SYNC_INDEX_MIGRATIONS, SyncIndex } from './sync-index.js';
+import { SYNC_INDEX_MIGRATIONS, SYNC_PRUNE_MIGRATIONS, SyncIndex } from './sync-index.js';
 
 /**
  * CalDAV: each room a calendar in phones' own calendar apps (RFC 4791, RFC 6578 sync, RFC 6764
@@ -19,10 +19,10 @@ import { SYNC_INDEX_MIGRATIONS, SyncIndex } from './sync-index.js';
 export function caldavModule(): KithModule {
   return {
     name: 'caldav',
-    // One list per engine, in the order shipped: app passwords, the sync index, then object names.
+    // One list per engine, in the order shipped: app passwords, the sync index, object names, then tombstone pruning.
     migrations: {
-      sqlite: [...APP_PASSWORD_MIGRATIONS.sqlite, ...SYNC_INDEX_MIGRATIONS.sqlite, ...OBJECT_NAME_MIGRATIONS.sqlite],
-      postgres: [...APP_PASSWORD_MIGRATIONS.postgres, ...SYNC_INDEX_MIGRATIONS.postgres, ...OBJECT_NAME_MIGRATIONS.postgres],
+      sqlite: [...APP_PASSWORD_MIGRATIONS.sqlite, ...SYNC_INDEX_MIGRATIONS.sqlite, ...OBJECT_NAME_MIGRATIONS.sqlite, ...SYNC_PRUNE_MIGRATIONS.sqlite],
+      postgres: [...APP_PASSWORD_MIGRATIONS.postgres, ...SYNC_INDEX_MIGRATIONS.postgres, ...OBJECT_NAME_MIGRATIONS.postgres, ...SYNC_PRUNE_MIGRATIONS.postgres],
     },
     async install(ctx) {
       const appPasswords = new AppPasswords(ctx.sql);

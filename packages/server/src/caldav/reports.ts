@@ -143,6 +143,10 @@ async function syncCollection(calendars: Calendars, user: AuthenticatedUser, roo
     if (v === undefined || v > version) {
       throw new DavError('INVALID_SYNC_TOKEN', 'The sync token is unknown for this calendar; sync again from the start.', davPre('valid-sync-token'));
     }
+    // Deletions older than the room's kept tombstones could be missed from a token this old.
+    if (v < (await calendars.index.floor(room.roomId))) {
+      throw new DavError('INVALID_SYNC_TOKEN', 'The sync token is too old for this calendar; sync again from the start.', davPre('valid-sync-token'));
+    }
     since = v;
   }
   const out: string[] = [];

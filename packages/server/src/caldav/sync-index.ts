@@ -6,8 +6,11 @@
  * PostgreSQL advisory lock): each row whose ETag differs, or whose object is gone, gets the next
  * version. So every change gets a version above every token handed out before it, whichever
  * instance noticed it, and a sync from token T answers the rows above T. Deleted rows stay as
- * tombstones, so no token ever becomes too old; a token above the room's version (or for another
- * room) is unknown. An instance a few milliseconds behind another (its copy of the room not yet
+ * tombstones for a while: those beyond the newest `maxTombstones` of a room, or older than
+ * `tombstoneMs`, are pruned, and the room's `floor` rises to the newest version pruned; a token
+ * below the floor could miss a deletion, so it is refused like an unknown one (RFC 6578 §3.2:
+ * 403 valid-sync-token, and the client syncs from the start). A token above the room's version
+ * (or for another room) is unknown. An instance a few milliseconds behind another (its copy of the room not yet
  * reached by an update) may record the older ETag again; that too is a new version, and when the
  * update arrives its observer notes the event and the next request records the newer one: clients
  * see each state in order, never miss the last.
@@ -35,6 +38,25 @@ export const SYNC_INDEX_MIGRATIONS = {
   ],
 };
 
+/**
+ * Tombstone pruning (shipped after the object names' migrations, so appended after them): when a
+ * row became a tombstone, and the version below which tokens are refused.
+ */
+export const SYNC_PRUNE_MIGRATIONS = {
+  sqlite: ['ALTER TABLE caldav_sync_objects ADD COLUMN deleted_at INTEGER', 'ALTER TABLE caldav_sync_rooms ADD COLUMN floor INTEGER NOT NULL DEFAULT 0'],
+  postgres: ['ALTER TABLE caldav_sync_objects ADD COLUMN deleted_at bigint', 'ALTER TABLE caldav_sync_rooms ADD COLUMN floor bigint NOT NULL DEFAULT 0'],
+};
+
+export interface TombstoneLimits {
+  /** Tombstones kept per room (the newest). */
+  maxTombstones: number;
+  /** Tombstones older than this are pruned. */
+  tombstoneMs: number;
+  now: () => number;
+}
+
+export const DEFAULT_TOMBSTONE_LIMITS: TombstoneLimits = { maxTombstones: 1_000, tombstoneMs: 30 * 86_400_000, now: Date.now };
+
 export interface IndexedChange {
   uid: string;
   etag: string;
@@ -52,7 +74,14 @@ export class SyncIndex {
   /** Per-room queue in this process: refreshes of one room run one after another. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly sql: ModuleSql) {}
+  private readonly limits: TombstoneLimits;
+
+  constructor(
+    private readonly sql: ModuleSql,
+    limits: Partial<TombstoneLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_TOMBSTONE_LIMITS, ...limits };
+  }
 
   /** Runs `fn` after the room's previous refresh on this instance has finished. */
   serial<T>(roomId: string, fn: () => Promise<T>): Promise<T> {
@@ -96,6 +125,7 @@ export class SyncIndex {
         }
       }
       const next = version + 1;
+      const now = this.limits.now();
       const writes: Array<[string, string, number]> = []; // uid, etag, deleted
       const check = (uid: string) => {
         const now = current.get(uid);
@@ -114,17 +144,44 @@ export class SyncIndex {
       for (let i = 0; i < writes.length; i += CHUNK) {
         const part = writes.slice(i, i + CHUNK);
         await tx.run(
-          `INSERT INTO caldav_sync_objects (room_id, uid, etag, version, deleted, name) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
-           ON CONFLICT (room_id, uid) DO UPDATE SET etag = excluded.etag, version = excluded.version, deleted = excluded.deleted, name = excluded.name`,
-          part.flatMap(([uid, etag, deleted]) => { const name = nameOf(uid); return [roomId, uid, etag, next, deleted, name === uid ? null : name]; }),
+          `INSERT INTO caldav_sync_objects (room_id, uid, etag, version, deleted, name, deleted_at) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+           ON CONFLICT (room_id, uid) DO UPDATE SET etag = excluded.etag, version = excluded.version, deleted = excluded.deleted, name = excluded.name, deleted_at = excluded.deleted_at`,
+          part.flatMap(([uid, etag, deleted]) => {
+            const name = nameOf(uid);
+            return [roomId, uid, etag, next, deleted, name === uid ? null : name, deleted ? now : null];
+          }),
         );
       }
       await tx.run(
         'INSERT INTO caldav_sync_rooms (room_id, version) VALUES (?, ?) ON CONFLICT (room_id) DO UPDATE SET version = excluded.version',
         [roomId, next],
       );
+      if (writes.some(([, , deleted]) => deleted === 1)) await this.prune(tx, roomId, now);
       return next;
     });
+  }
+
+  /** Drops the room's tombstones beyond the limits and raises its floor to the newest one dropped. */
+  private async prune(tx: ModuleSql, roomId: string, now: number): Promise<void> {
+    const { maxTombstones, tombstoneMs } = this.limits;
+    const beyond = await tx.get<{ version: number | string }>(
+      'SELECT version FROM caldav_sync_objects WHERE room_id = ? AND deleted = 1 ORDER BY version DESC LIMIT 1 OFFSET ?',
+      [roomId, maxTombstones],
+    );
+    const old = await tx.get<{ version: number | string | null }>(
+      'SELECT MAX(version) AS version FROM caldav_sync_objects WHERE room_id = ? AND deleted = 1 AND deleted_at < ?',
+      [roomId, now - tombstoneMs],
+    );
+    const floor = Math.max(Number(beyond?.version ?? 0), Number(old?.version ?? 0));
+    if (floor <= 0) return;
+    await tx.run('DELETE FROM caldav_sync_objects WHERE room_id = ? AND deleted = 1 AND version <= ?', [roomId, floor]);
+    await tx.run('UPDATE caldav_sync_rooms SET floor = ? WHERE room_id = ? AND floor < ?', [floor, roomId, floor]);
+  }
+
+  /** The oldest version a sync token may name: below it, pruned tombstones could be missed. */
+  async floor(roomId: string): Promise<number> {
+    const row = await this.sql.get<{ floor: number | string }>('SELECT floor FROM caldav_sync_rooms WHERE room_id = ?', [roomId]);
+    return Number(row?.floor ?? 0);
   }
 
   /**
