@@ -8,10 +8,21 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { testServers } from '@kith/test-support';
 import { caldavModule } from '../src/caldav/index.js';
 import { SyncIndex } from '../src/caldav/sync-index.js';
+import { calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../src/index.js';
 import { openStorage } from '../src/storage/open-storage.js';
 import type { Storage } from '../src/storage/storage.js';
+import { apiClient } from './helpers/api.js';
+import { CALDAV, DAV, calendarPath, dav, davUser, expectDavError, ICS, multistatus, objectPath, vevent } from './helpers/caldav.js';
+import { TEST_JWT_SECRET } from './helpers/server.js';
+
+/** A server whose rooms keep one tombstone each. */
+const { startTestServer } = testServers<KithConfig, KithServer>(
+  { defaultConfig, startKithServer: (config) => startKithServer(config, { modules: [calendarModule(), caldavModule({ tombstones: { maxTombstones: 1 } })] }) },
+  { jwtSecret: TEST_JWT_SECRET, loginPerMinute: 1000, dataDirPrefix: 'kith-tombstones-' },
+);
 
 const dirs: string[] = [];
 const opened: Storage[] = [];
@@ -67,5 +78,36 @@ describe('sync tombstones', () => {
     expect(await index.floor('r1')).toBe(first);
     expect((await index.changesSince('r1', first, second)).map((c) => c.uid)).toEqual(['b']);
     expect((await index.changesSince('r1', 0, second)).map((c) => c.uid).sort()).toEqual(['b', 'c']);
+  });
+});
+
+describe('sync-collection over HTTP with pruned tombstones', () => {
+  it('answers 403 valid-sync-token to a token from before a pruned deletion, and the deletion to a newer one', async () => {
+    const server = await startTestServer();
+    try {
+      const api = apiClient(server.url);
+      const anna = await davUser(api, 'anna');
+      const room = await api.createRoom(anna.token, 'Family');
+      const sync = (token: string) =>
+        dav(server.url, 'REPORT', calendarPath(anna, room), {
+          user: anna,
+          depth: '1',
+          body: `<D:sync-collection xmlns:D="DAV:" xmlns:C="${CALDAV}"><D:sync-token>${token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>`,
+        });
+      for (const uid of ['a@x', 'b@x', 'c@x']) expect((await dav(server.url, 'PUT', objectPath(anna, room, uid), { user: anna, body: vevent(uid), headers: ICS })).status).toBe(201);
+      const start = multistatus(await sync('')).syncToken!;
+      expect((await dav(server.url, 'DELETE', objectPath(anna, room, 'a@x'), { user: anna })).status).toBe(204);
+      const afterA = multistatus(await sync(start));
+      expect(afterA.responses.map((r) => [r.href, r.status])).toEqual([[objectPath(anna, room, 'a@x'), expect.stringContaining('404')]]);
+      expect((await dav(server.url, 'DELETE', objectPath(anna, room, 'b@x'), { user: anna })).status).toBe(204);
+      const afterB = multistatus(await sync(afterA.syncToken!));
+      expect(afterB.responses.map((r) => r.href)).toEqual([objectPath(anna, room, 'b@x')]);
+      // a's tombstone is gone: the first token could miss it, so it is refused and the client starts over.
+      expectDavError(await sync(start), 403, { ns: DAV, name: 'valid-sync-token' });
+      expect(multistatus(await sync(afterA.syncToken!)).responses.map((r) => r.href)).toEqual([objectPath(anna, room, 'b@x')]);
+      expect(multistatus(await sync('')).responses.map((r) => r.href)).toEqual([objectPath(anna, room, 'c@x')]);
+    } finally {
+      await server.close();
+    }
   });
 });

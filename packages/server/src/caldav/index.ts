@@ -7,7 +7,7 @@ import { davRoutes } from './dav-routes.js';
 import { ObjectCatalog } from './object-catalog.js';
 import { appPasswordRoutes, davProbeRoutes } from './routes.js';
 import { OBJECT_NAME_MIGRATIONS, ObjectNames } from './object-names.js';
-import { SYNC_INDEX_MIGRATIONS, SYNC_PRUNE_MIGRATIONS, SyncIndex } from './sync-index.js';
+import { SYNC_INDEX_MIGRATIONS, SYNC_PRUNE_MIGRATIONS, SyncIndex, type TombstoneLimits } from './sync-index.js';
 
 /**
  * CalDAV: each room a calendar in phones' own calendar apps (RFC 4791, RFC 6578 sync, RFC 6764
@@ -16,7 +16,12 @@ import { SYNC_INDEX_MIGRATIONS, SYNC_PRUNE_MIGRATIONS, SyncIndex } from './sync-
  * (`caldav_sync_*`) gives every instance the same sync tokens; `caldav_object_names` keeps
  * client-chosen resource names that differ from the UID.
  */
-export function caldavModule(): KithModule {
+export interface CaldavOptions {
+  /** How many sync tombstones a room keeps, and for how long (sync-index.ts). */
+  tombstones?: Partial<TombstoneLimits>;
+}
+
+export function caldavModule(options: CaldavOptions = {}): KithModule {
   return {
     name: 'caldav',
     // One list per engine, in the order shipped: app passwords, the sync index, object names, then tombstone pruning.
@@ -34,7 +39,7 @@ export function caldavModule(): KithModule {
         logger: ctx.logger,
       });
       const catalog = new ObjectCatalog(ctx.rooms);
-      const calendars = new Calendars({ catalog, index: new SyncIndex(ctx.sql), names: new ObjectNames(ctx.sql), members: ctx.members, storage: ctx.storage });
+      const calendars = new Calendars({ catalog, index: new SyncIndex(ctx.sql, options.tombstones), names: new ObjectNames(ctx.sql), members: ctx.members, storage: ctx.storage });
       await ctx.app.register(appPasswordRoutes, { appPasswords, auth: ctx.auth });
       await ctx.app.register(davProbeRoutes, { verifier });
       await ctx.app.register(davRoutes, { verifier, calendars });
