@@ -13,7 +13,8 @@ import { eventsInRange } from './time-range.js';
 import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
 import { viewOf } from './user-view.js';
 import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
-import { parseSyncToken, syncToken } from './sync-index.js';
+import { parseSyncPoint, syncToken, type SyncPoint } from './sync-index.js';
+import { calendarHref } from './paths.js';
 import { child, childrenNamed, d, document, escapeXml, key, NS, statusResponse, type XmlElement } from './xml.js';
 
 /** hrefs one multiget may name. */
@@ -131,36 +132,59 @@ async function query(calendars: Calendars, user: AuthenticatedUser, room: Calend
   return document(NS.DAV, 'multistatus', out.join(''));
 }
 
+/** Largest DAV:nresults taken (more is as good as none). */
+const MAX_NRESULTS = 100_000;
+
+/** A sync-collection's `<D:limit><D:nresults>` (RFC 6578 §3.7, RFC 5323), or null. */
+function nresults(body: XmlElement): number | null {
+  const limit = child(body, NS.DAV, 'limit');
+  if (!limit) return null;
+  const text = child(limit, NS.DAV, 'nresults')?.text.trim() ?? '';
+  if (!/^\d{1,9}$/.test(text) || Number(text) < 1) throw badRequest('DAV:limit must hold DAV:nresults, a whole number from 1.');
+  return Math.min(Number(text), MAX_NRESULTS);
+}
+
 async function syncCollection(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
   const request = propRequest(body);
   const level = child(body, NS.DAV, 'sync-level')?.text.trim() ?? '1';
   if (level !== '1' && level !== 'infinite') throw badRequest('sync-level must be 1 or infinite.');
   const given = child(body, NS.DAV, 'sync-token')?.text.trim() ?? '';
+  const limit = nresults(body);
   const { objects, version, names } = await calendars.snapshot(room.roomId);
-  let since = 0;
+  let since: SyncPoint = { version: 0, after: null };
   if (given !== '') {
-    const v = parseSyncToken(given, room.roomId);
-    if (v === undefined || v > version) {
+    const p = parseSyncPoint(given, room.roomId);
+    if (p === undefined || p.version > version || (p.after !== null && p.version >= version)) {
       throw new DavError('INVALID_SYNC_TOKEN', 'The sync token is unknown for this calendar; sync again from the start.', davPre('valid-sync-token'));
     }
     // Deletions older than the room's kept tombstones could be missed from a token this old.
-    if (v < (await calendars.index.floor(room.roomId))) {
+    if (p.version < (await calendars.index.floor(room.roomId))) {
       throw new DavError('INVALID_SYNC_TOKEN', 'The sync token is too old for this calendar; sync again from the start.', davPre('valid-sync-token'));
     }
-    since = v;
+    since = p;
   }
+  const initial = since.version === 0 && since.after === null;
+  let changes = await calendars.index.changesSince(room.roomId, since, version);
+  let token = syncToken(room.roomId, version);
   const out: string[] = [];
-  for (const change of await calendars.index.changesSince(room.roomId, since, version)) {
+  if (limit !== null && changes.length > limit) {
+    // RFC 6578 §3.6: truncated; the token names where this page ends, and a 507 member says so.
+    changes = changes.slice(0, limit);
+    const last = changes[changes.length - 1];
+    token = last === undefined ? syncToken(room.roomId, since.version, since.after) : syncToken(room.roomId, last.version - 1, last.uid);
+    out.push(statusResponse(calendarHref(user.userId, room.roomId), '507 Insufficient Storage'));
+  }
+  for (const change of changes) {
     const obj = objects.get(change.uid);
     // A live object under its name now; a deleted one under the name it had when it was recorded.
     const href = objectHref(user.userId, room.roomId, obj ? names.nameOf(change.uid) : change.name);
     // Gone now (or changed again and gone before this snapshot): a 404 member, as RFC 6578 §3.5.
     if (change.deleted || !obj) {
-      if (since > 0) out.push(statusResponse(href, '404 Not Found'));
+      if (!initial) out.push(statusResponse(href, '404 Not Found'));
       continue;
     }
     out.push(objectResponse(user, room, names, obj, request));
   }
-  out.push(d('sync-token', escapeXml(syncToken(room.roomId, version))));
+  out.push(d('sync-token', escapeXml(token)));
   return document(NS.DAV, 'multistatus', out.join(''));
 }

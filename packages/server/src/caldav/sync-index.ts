@@ -63,6 +63,16 @@ export interface IndexedChange {
   deleted: boolean;
   /** The object's resource name when it was recorded (a deleted one is reported under it). */
   name: string;
+  version: number;
+}
+
+/**
+ * Where a sync token stands: every change up to `version` seen, and, for a continuation token
+ * (a result truncated by DAV:limit), the changes of version + 1 up to the UID `after`.
+ */
+export interface SyncPoint {
+  version: number;
+  after: string | null;
 }
 
 type Row = { uid: string; etag: string; version: number | string; deleted: number | string; name?: string | null };
@@ -188,26 +198,51 @@ export class SyncIndex {
    * The room's objects changed after version `since` up to `upTo` (the version of the caller's
    * snapshot: later rows are another instance's newer state, answered by the next sync).
    */
-  async changesSince(roomId: string, since: number, upTo: number): Promise<IndexedChange[]> {
-    const rows = await this.sql.all<Row>(
-      'SELECT uid, etag, version, deleted, name FROM caldav_sync_objects WHERE room_id = ? AND version > ? AND version <= ? ORDER BY version, uid',
-      [roomId, since, upTo],
-    );
-    return rows.map((r) => ({ uid: r.uid, etag: r.etag, deleted: Number(r.deleted) !== 0, name: r.name ?? r.uid }));
+  async changesSince(roomId: string, since: number | SyncPoint, upTo: number): Promise<IndexedChange[]> {
+    const point: SyncPoint = typeof since === 'number' ? { version: since, after: null } : since;
+    // A continuation token has seen the rows of the next version up to its UID (rows only ever
+    // leave a version, to a newer one, so none can be added behind the cursor).
+    const rows =
+      point.after === null
+        ? await this.sql.all<Row>(
+            'SELECT uid, etag, version, deleted, name FROM caldav_sync_objects WHERE room_id = ? AND version > ? AND version <= ? ORDER BY version, uid',
+            [roomId, point.version, upTo],
+          )
+        : await this.sql.all<Row>(
+            `SELECT uid, etag, version, deleted, name FROM caldav_sync_objects
+             WHERE room_id = ? AND version > ? AND version <= ? AND NOT (version = ? AND uid <= ?) ORDER BY version, uid`,
+            [roomId, point.version, upTo, point.version + 1, point.after],
+          );
+    return rows.map((r) => ({ uid: r.uid, etag: r.etag, deleted: Number(r.deleted) !== 0, name: r.name ?? r.uid, version: Number(r.version) }));
   }
 }
 
 const TOKEN_PREFIX = 'http://kith.invalid/ns/sync/';
 
-/** A sync token (RFC 6578 wants a URI): the room and its version. */
-export function syncToken(roomId: string, version: number): string {
-  return `${TOKEN_PREFIX}${roomId}/${version}`;
+/** A sync token (RFC 6578 wants a URI): the room and its version (and a continuation's UID). */
+export function syncToken(roomId: string, version: number, after: string | null = null): string {
+  return `${TOKEN_PREFIX}${roomId}/${version}${after === null ? '' : `/${encodeURIComponent(after)}`}`;
+}
+
+/** The point a token names for this room, or undefined when it is not one of this room's. */
+export function parseSyncPoint(token: string, roomId: string): SyncPoint | undefined {
+  const prefix = `${TOKEN_PREFIX}${roomId}/`;
+  if (!token.startsWith(prefix) || token.length > 4_000) return undefined;
+  const m = /^(\d{1,15})(?:\/([^/]+))?$/.exec(token.slice(prefix.length));
+  if (!m) return undefined;
+  let after: string | null = null;
+  if (m[2] !== undefined) {
+    try {
+      after = decodeURIComponent(m[2]);
+    } catch {
+      return undefined;
+    }
+  }
+  return { version: Number(m[1]), after };
 }
 
 /** The version a token names for this room, or undefined when it is not one of this room's. */
 export function parseSyncToken(token: string, roomId: string): number | undefined {
-  const prefix = `${TOKEN_PREFIX}${roomId}/`;
-  if (!token.startsWith(prefix)) return undefined;
-  const rest = token.slice(prefix.length);
-  return /^\d{1,15}$/.test(rest) ? Number(rest) : undefined;
+  const point = parseSyncPoint(token, roomId);
+  return point === undefined || point.after !== null ? undefined : point.version;
 }
