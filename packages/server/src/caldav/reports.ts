@@ -12,6 +12,8 @@ import { objectHref, parseDavPath } from './paths.js';
 import { eventsInRange } from './time-range.js';
 import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
 import { viewOf } from './user-view.js';
+import { getEvent } from '@kith/model';
+import { expandObject, expandRequest, type ExpandRange } from './expand.js';
 import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
 import { parseSyncPoint, syncToken, type SyncPoint } from './sync-index.js';
 import { calendarHref } from './paths.js';
@@ -31,8 +33,27 @@ const EXACT_RANGE_DAYS = 400;
 const wantsData = (request: PropRequest): boolean =>
   request !== 'all' && request.some((p) => key(p.ns, p.name) === key(NS.CALDAV, 'calendar-data'));
 
-function objectResponse(user: AuthenticatedUser, room: CalendarInfo, names: RoomNames, obj: DavObject, request: PropRequest): string {
-  return propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(viewOf(obj, user.userId), wantsData(request)), request);
+function objectResponse(user: AuthenticatedUser, room: CalendarInfo, names: RoomNames, obj: DavObject, request: PropRequest, expanded?: ReadonlyMap<DavObject, string>): string {
+  const view = viewOf(obj, user.userId);
+  const ics = expanded?.get(obj);
+  return propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(ics === undefined ? view : { etag: view.etag, ics }, wantsData(request)), request);
+}
+
+/** The objects rendered as `<C:expand>` asks (expand.ts), read from the room as it is now. */
+async function expandAll(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, all: ReadonlyMap<string, DavObject>, chosen: DavObject[], range: ExpandRange): Promise<Map<DavObject, string>> {
+  const splits = new Map<string, string[]>();
+  for (const o of all.values()) {
+    const m = /_(\d{4}-\d{2}-\d{2})@kith$/.exec(o.uid);
+    if (m && o.uid.startsWith(`${o.eventId}_`)) splits.set(o.eventId, [...(splits.get(o.eventId) ?? []), m[1]!]);
+  }
+  return calendars.catalog.read(room.roomId, ({ doc }) => {
+    const out = new Map<DavObject, string>();
+    for (const obj of chosen) {
+      const ev = getEvent(doc, obj.eventId);
+      if (ev !== null && ev.deleted === null) out.set(obj, expandObject(ev, obj, splits.get(obj.eventId) ?? [], range, user.userId));
+    }
+    return out;
+  });
 }
 
 export async function report(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
@@ -46,13 +67,15 @@ async function multiget(calendars: Calendars, user: AuthenticatedUser, room: Cal
   const request = propRequest(body);
   const hrefs = childrenNamed(body, NS.DAV, 'href').map((h) => h.text.trim());
   if (hrefs.length > MAX_HREFS) throw badRequest(`A multiget may name at most ${MAX_HREFS} objects.`);
+  const expand = expandRequest(body);
   const { objects, names } = await calendars.snapshot(room.roomId);
-  const out = hrefs.map((href) => {
+  const found = hrefs.map((href) => {
     const path = parseDavPath(href);
     const uid = path?.kind === 'object' && path.userId === user.userId && path.roomId === room.roomId ? names.uidOf(path.name) : undefined;
-    const obj = uid === undefined ? undefined : objects.get(uid);
-    return obj ? objectResponse(user, room, names, obj, request) : statusResponse(href, '404 Not Found');
+    return { href, obj: uid === undefined ? undefined : objects.get(uid) };
   });
+  const expanded = expand ? await expandAll(calendars, user, room, objects, found.flatMap((f) => (f.obj ? [f.obj] : [])), expand) : undefined;
+  const out = found.map(({ href, obj }) => (obj ? objectResponse(user, room, names, obj, request, expanded) : statusResponse(href, '404 Not Found')));
   return document(NS.DAV, 'multistatus', out.join(''));
 }
 
@@ -101,6 +124,7 @@ const attr = (el: XmlElement): string => el.attrs.name ?? '';
 
 async function query(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
   const request = propRequest(body);
+  const expand = expandRequest(body);
   const filter = filterEvents(child(body, NS.CALDAV, 'filter'));
   if (filter === 'none') return document(NS.DAV, 'multistatus', '');
   const { range, props } = filter;
@@ -127,8 +151,9 @@ async function query(calendars: Calendars, user: AuthenticatedUser, room: Calend
     }
   }
   if (!keep && props.length > 0) keep = (obj) => matchesPropFilters(obj, props);
-  const out: string[] = [];
-  for (const obj of objects.values()) if (!keep || keep(obj)) out.push(objectResponse(user, room, names, obj, request));
+  const chosen = [...objects.values()].filter((obj) => !keep || keep(obj));
+  const expanded = expand ? await expandAll(calendars, user, room, objects, chosen, expand) : undefined;
+  const out = chosen.map((obj) => objectResponse(user, room, names, obj, request, expanded));
   return document(NS.DAV, 'multistatus', out.join(''));
 }
 
