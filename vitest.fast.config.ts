@@ -74,6 +74,7 @@ export const SLOW_TRIALS = [
   'packages/server/test/caldav-interop/python-caldav.test.ts',
   'packages/server/test/caldav-interop/vdirsyncer.test.ts',
   'packages/server/test/caldav-interop/offline-merge.test.ts',
+  'packages/server/test/caldav-interop/python-alarms.test.ts',
   // A production bundle built with Vite.
   'packages/client/test/browser-bundle.test.ts',
   // The web app in Chromium.
