@@ -39,6 +39,6 @@ describe.skipIf(Boolean(missing))('python3-caldav adds an alarm', () => {
     });
     const ev = await kith.event(eventIdForUid(SEED_UIDS.single));
     expect(ev.reminders).toEqual([{ id: expect.any(String), minutesBefore: 15, for: [kith.userId] }]);
-    expect(JSON.parse(out)).toEqual([{ minutes: -15, id: ev.reminders[0].id }]);
+    expect(JSON.parse(out)).toEqual([{ minutes: -15, id: ev.reminders[0]!.id }]);
   }, 120_000);
 });

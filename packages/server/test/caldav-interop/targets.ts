@@ -112,7 +112,7 @@ export interface KithTarget extends DavTarget {
   /** The user's bearer token for REST and the sync socket. */
   readonly token: string;
   /** `GET /rooms/:roomId/events/:eventId` (the REST view of one event). */
-  event(eventId: string): Promise<{ eventTitle: string; startTime: string; endTime: string }>;
+  event(eventId: string): Promise<{ eventTitle: string; startTime: string; endTime: string; reminders: Array<{ id: string; minutesBefore: number; for: string[] | null }> }>;
 }
 
 export async function kithTarget(): Promise<KithTarget> {
