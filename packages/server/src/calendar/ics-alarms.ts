@@ -163,14 +163,14 @@ export function mergeReminders(
     }
   }
   let dropped = 0;
+  // New alarms are everyone's from a file, the user's own from CalDAV (one per offset).
   for (const m of fresh) {
-    const owner = user;
-    if (out.some((r) => r.minutesBefore === m && (owner === null ? r.for === null : r.for?.includes(owner)))) continue;
+    if (out.some((r) => r.minutesBefore === m && (user === null ? r.for === null : r.for?.includes(user)))) continue;
     if (out.length >= LIMITS.reminders) {
       dropped++;
       continue;
     }
-    out.push({ id: madeId(eventId, m, owner), minutesBefore: m, for: owner === null ? null : [owner] });
+    out.push({ id: madeId(eventId, m, user), minutesBefore: m, for: user === null ? null : [user] });
   }
   return { reminders: out, dropped };
 }
