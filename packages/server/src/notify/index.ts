@@ -4,10 +4,12 @@
  * - reminders.ts (which reminders fall due when) → scheduler.ts (per-room next-due index) →
  *   dispatcher.ts (claim → send → mark, through ledger.ts) → the channels (push, email: channels/).
  * - room-changes.ts (what changed, by whom) → notices.ts (one batched notice per room and window).
+ * - agenda.ts (the daily agenda: one index entry per member who chose one).
  * - preferences.ts + routes.ts (settings, comments REST), metrics.ts, clock.ts (injectable time).
  */
 import type { KithModule } from '../modules/module.js';
 import type { ModuleContext } from '../modules/module.js';
+import { DailyAgenda } from './agenda.js';
 import { systemClock, type Clock } from './clock.js';
 import { Dispatcher, type AnyChannel } from './dispatcher.js';
 import { Ledger } from './ledger.js';
@@ -30,6 +32,8 @@ export interface NotifyOptions {
   leaseMs?: number;
   /** Wait before a failed send is retried (default 1 min). */
   retryMs?: number;
+  /** A daily agenda later than this after its time (downtime) is skipped and counted (default 2 h). */
+  agendaLateMs?: number;
   clock?: Clock;
   /** Reached by tests: the running parts. */
   onInstalled?(parts: NotifyParts): void;
@@ -38,6 +42,7 @@ export interface NotifyOptions {
 export interface NotifyParts {
   scheduler: ReminderScheduler;
   notices: ChangeNotices;
+  agenda: DailyAgenda;
   ledger: Ledger;
   metrics: NotifyMetrics;
 }
@@ -98,19 +103,39 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         listRooms: async () => (await ctx.sql.all<{ room_id: string }>('SELECT room_id FROM rooms ORDER BY room_id')).map((r) => r.room_id),
         onRead: (roomId, doc) => notices.prime(roomId, doc),
       });
+      const agenda = new DailyAgenda({
+        sql: ctx.sql,
+        storage: ctx.storage,
+        rooms: ctx.rooms,
+        ledger,
+        dispatcher,
+        clock,
+        metrics,
+        logger: ctx.componentLogger('agenda'),
+        lateMs: options.agendaLateMs ?? 2 * 3_600_000,
+      });
       const stopCommits = ctx.rooms.onAnyCommit((roomId, local) => {
         scheduler.changed(roomId);
         notices.changed(roomId, local);
       });
       const stopCreated = ctx.members.onRoomCreated(async (room) => notices.prime(room.roomId, null));
-      await ctx.app.register(notifyRoutes, { auth: ctx.auth, rooms: ctx.rooms, storage: ctx.storage, prefs, now: () => clock.now() });
+      await ctx.app.register(notifyRoutes, {
+        auth: ctx.auth,
+        rooms: ctx.rooms,
+        storage: ctx.storage,
+        prefs,
+        now: () => clock.now(),
+        settingsChanged: (userId: string) => agenda.refresh(userId),
+      });
       await scheduler.start();
-      options.onInstalled?.({ scheduler, notices, ledger, metrics });
+      await agenda.start();
+      options.onInstalled?.({ scheduler, notices, agenda, ledger, metrics });
       return {
         async close() {
           stopCommits();
           stopCreated();
           await scheduler.close();
+          await agenda.close();
           await notices.close();
         },
       };

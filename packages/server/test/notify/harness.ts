@@ -81,6 +81,7 @@ export async function startNotifyServer(opts: {
     for (let i = 0; i < 3; i++) {
       await parts!.scheduler.idle();
       await parts!.notices.idle();
+      await parts!.agenda.idle();
       await new Promise((r) => setImmediate(r));
     }
   };
