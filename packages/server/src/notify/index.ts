@@ -15,7 +15,7 @@ import { Dispatcher, type AnyChannel } from './dispatcher.js';
 import { Ledger } from './ledger.js';
 import { NotifyMetrics } from './metrics.js';
 import { NOTIFY_CHANNEL_MIGRATIONS } from './channels/migrations.js';
-import { NOTIFY_CORE_MIGRATIONS } from './migrations.js';
+import { NOTIFY_CORE_MIGRATIONS, NOTIFY_PENDING_MIGRATIONS } from './migrations.js';
 import { ChangeNotices } from './notices.js';
 import { Preferences } from './preferences.js';
 import { notifyRoutes } from './routes.js';
@@ -56,11 +56,12 @@ export { webhookChannel } from './webhook-channel.js';
 export function notifyModule(options: NotifyOptions = {}): KithModule {
   return {
     name: 'notify',
-    // One module, two sets of tables: the core's (ledger, preferences) then the channels' (push
-    // subscriptions, addresses, outbox), always both so the versions never depend on the options.
+    // One module, its sets of tables: the core's (ledger, preferences), the channels' (push
+    // subscriptions, addresses, outbox), then the core's later ones (pending change notices);
+    // always all, in this order, so the versions never depend on the options.
     migrations: {
-      sqlite: [...NOTIFY_CORE_MIGRATIONS.sqlite, ...NOTIFY_CHANNEL_MIGRATIONS.sqlite],
-      postgres: [...NOTIFY_CORE_MIGRATIONS.postgres, ...NOTIFY_CHANNEL_MIGRATIONS.postgres],
+      sqlite: [...NOTIFY_CORE_MIGRATIONS.sqlite, ...NOTIFY_CHANNEL_MIGRATIONS.sqlite, ...NOTIFY_PENDING_MIGRATIONS.sqlite],
+      postgres: [...NOTIFY_CORE_MIGRATIONS.postgres, ...NOTIFY_CHANNEL_MIGRATIONS.postgres, ...NOTIFY_PENDING_MIGRATIONS.postgres],
     },
     async install(ctx) {
       const clock = options.clock ?? systemClock;
@@ -84,6 +85,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         storage: ctx.storage,
         dispatcher,
         prefs,
+        sql: ctx.sql,
         clock,
         logger: ctx.componentLogger('notices'),
         windowMs: options.changeWindowMs ?? 300_000,
@@ -102,7 +104,16 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         // The core's rooms table, read only: the one list of every room (start-up pass).
         listRooms: async () => (await ctx.sql.all<{ room_id: string }>('SELECT room_id FROM rooms ORDER BY room_id')).map((r) => r.room_id),
         onRead: (roomId, doc) => notices.prime(roomId, doc),
+        onGone: (roomId) => forgetRoom(roomId),
       });
+      // A deleted room's rows (pending changes, room preferences, ledger keys) and index entries go with it.
+      const forgetRoom = async (roomId: string) => {
+        scheduler.forget(roomId);
+        await notices.forget(roomId);
+        await prefs.forgetRoom(roomId);
+        await ledger.forgetRoom(roomId);
+      };
+      const stopDeleted = ctx.members.onRoomDeleted(forgetRoom);
       const agenda = new DailyAgenda({
         sql: ctx.sql,
         storage: ctx.storage,
@@ -128,12 +139,14 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         settingsChanged: (userId: string) => agenda.refresh(userId),
       });
       await scheduler.start();
+      await notices.start();
       await agenda.start();
       options.onInstalled?.({ scheduler, notices, agenda, ledger, metrics });
       return {
         async close() {
           stopCommits();
           stopCreated();
+          stopDeleted();
           await scheduler.close();
           await agenda.close();
           await notices.close();
