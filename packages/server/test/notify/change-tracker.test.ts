@@ -60,7 +60,7 @@ describe('change tracker', () => {
 
     updateEvent(doc, ids[5]!, { start: '2026-06-02T11:00', end: '2026-06-02T12:00' }, dad);
     deleteEvent(doc, ids[6]!, dad);
-    const added = createEvent(doc, { title: 'Ski trip', start: '2026-12-20', end: '2026-12-27', allDay: true }, dad);
+    const added = createEvent(doc, { title: 'Ski trip', start: '2026-12-20', end: '2026-12-27' }, dad);
     const c = addComment(doc, ids[9]!, 'See you there', dad);
     editComment(doc, c0.id, 'Older news', mum);
     const c2 = addComment(doc, ids[2]!, 'Oops', mum);
