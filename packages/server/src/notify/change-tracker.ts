@@ -9,7 +9,7 @@
 import { COMMENTS_ROOT, ROOT } from '@kith/model';
 import * as Y from 'yjs';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Yjs types are generic over their events
+// Any Yjs shared type (they are generic over their event types; only identity and parents are used here).
 type AnyType = Y.AbstractType<any>;
 
 export interface Touched {
