@@ -19,6 +19,8 @@ export const SLOW_TRIALS = [
   'packages/server/test/notify/kill-trials.test.ts',
   'packages/server/test/notify/instances.test.ts',
   'packages/server/test/notify/notices-instances.test.ts',
+  // SIGKILLs the binary inside a change-notice window and restarts it twice (30 s to 3 min).
+  'packages/server/test/notify/notice-window-kill.test.ts',
   'packages/client/test/quickstart.test.ts',
   // Packs @kith/client, installs it into a new project and builds a Vite app with it (1–2 min).
   'packages/client/test/pack.test.ts',

@@ -49,6 +49,7 @@ const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext }> = async (
         throw new KithError('INVALID_CREDENTIALS', 'The password is wrong.');
       }
       const result = await deleteAccount(ctx.storage, me.userId, request.body.soleOwnedRooms ?? []);
+      for (const roomId of result.deleted) await ctx.members.roomDeleted(roomId);
       // Open sockets of the account and of deleted rooms are closed by the sync server's periodic
       // membership check; the account's tokens are refused at once (the user no longer exists).
       request.log.info({ userId: me.userId, roomsDeleted: result.deleted.length, roomsHandedOver: result.handedOver.length }, 'account deleted');

@@ -56,6 +56,8 @@ function moduleContext(name: string, sql: ModuleSql, deps: ModuleHostDeps): Modu
       roomName: async (roomId) => (await storage.rooms.get(roomId))?.name,
       onChange: (listener) => deps.membership.subscribe(listener),
       onRoomCreated: (listener) => deps.membership.onRoomCreated(listener),
+      onRoomDeleted: (listener) => deps.membership.onRoomDeleted(listener),
+      roomDeleted: (roomId) => deps.membership.roomDeleted(roomId),
     },
     sql,
     storage,

@@ -68,6 +68,13 @@ export interface MemberLookup {
   onChange(listener: (change: MembershipChange) => void): () => void;
   /** A room created through this process's room API; awaited before the creator gets its 201. */
   onRoomCreated(listener: (room: CreatedRoom) => Promise<void>): () => void;
+  /**
+   * A room deleted by this process (an account deletion), after the core removed it: modules drop
+   * their own rows about it. Returns unsubscribe. Other instances' deletions are not told here.
+   */
+  onRoomDeleted(listener: (roomId: string) => Promise<void>): () => void;
+  /** Tells `onRoomDeleted` listeners; called by the module that deleted the room, awaited before it answers. */
+  roomDeleted(roomId: string): Promise<void>;
 }
 
 export interface ModuleContext {

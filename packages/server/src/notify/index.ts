@@ -4,16 +4,18 @@
  * - reminders.ts (which reminders fall due when) → scheduler.ts (per-room next-due index) →
  *   dispatcher.ts (claim → send → mark, through ledger.ts) → the channels (push, email: channels/).
  * - room-changes.ts (what changed, by whom) → notices.ts (one batched notice per room and window).
+ * - agenda.ts (the daily agenda: one index entry per member who chose one).
  * - preferences.ts + routes.ts (settings, comments REST), metrics.ts, clock.ts (injectable time).
  */
 import type { KithModule } from '../modules/module.js';
 import type { ModuleContext } from '../modules/module.js';
+import { DailyAgenda } from './agenda.js';
 import { systemClock, type Clock } from './clock.js';
 import { Dispatcher, type AnyChannel } from './dispatcher.js';
 import { Ledger } from './ledger.js';
 import { NotifyMetrics } from './metrics.js';
 import { NOTIFY_CHANNEL_MIGRATIONS } from './channels/migrations.js';
-import { NOTIFY_CORE_MIGRATIONS } from './migrations.js';
+import { NOTIFY_CORE_MIGRATIONS, NOTIFY_PENDING_MIGRATIONS } from './migrations.js';
 import { ChangeNotices } from './notices.js';
 import { Preferences } from './preferences.js';
 import { notifyRoutes } from './routes.js';
@@ -30,6 +32,8 @@ export interface NotifyOptions {
   leaseMs?: number;
   /** Wait before a failed send is retried (default 1 min). */
   retryMs?: number;
+  /** A daily agenda later than this after its time (downtime) is skipped and counted (default 2 h). */
+  agendaLateMs?: number;
   clock?: Clock;
   /** Reached by tests: the running parts. */
   onInstalled?(parts: NotifyParts): void;
@@ -38,6 +42,7 @@ export interface NotifyOptions {
 export interface NotifyParts {
   scheduler: ReminderScheduler;
   notices: ChangeNotices;
+  agenda: DailyAgenda;
   ledger: Ledger;
   metrics: NotifyMetrics;
 }
@@ -51,11 +56,12 @@ export { webhookChannel } from './webhook-channel.js';
 export function notifyModule(options: NotifyOptions = {}): KithModule {
   return {
     name: 'notify',
-    // One module, two sets of tables: the core's (ledger, preferences) then the channels' (push
-    // subscriptions, addresses, outbox), always both so the versions never depend on the options.
+    // One module, its sets of tables: the core's (ledger, preferences), the channels' (push
+    // subscriptions, addresses, outbox), then the core's later ones (pending change notices);
+    // always all, in this order, so the versions never depend on the options.
     migrations: {
-      sqlite: [...NOTIFY_CORE_MIGRATIONS.sqlite, ...NOTIFY_CHANNEL_MIGRATIONS.sqlite],
-      postgres: [...NOTIFY_CORE_MIGRATIONS.postgres, ...NOTIFY_CHANNEL_MIGRATIONS.postgres],
+      sqlite: [...NOTIFY_CORE_MIGRATIONS.sqlite, ...NOTIFY_CHANNEL_MIGRATIONS.sqlite, ...NOTIFY_PENDING_MIGRATIONS.sqlite],
+      postgres: [...NOTIFY_CORE_MIGRATIONS.postgres, ...NOTIFY_CHANNEL_MIGRATIONS.postgres, ...NOTIFY_PENDING_MIGRATIONS.postgres],
     },
     async install(ctx) {
       const clock = options.clock ?? systemClock;
@@ -79,6 +85,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         storage: ctx.storage,
         dispatcher,
         prefs,
+        sql: ctx.sql,
         clock,
         logger: ctx.componentLogger('notices'),
         windowMs: options.changeWindowMs ?? 300_000,
@@ -97,20 +104,51 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         // The core's rooms table, read only: the one list of every room (start-up pass).
         listRooms: async () => (await ctx.sql.all<{ room_id: string }>('SELECT room_id FROM rooms ORDER BY room_id')).map((r) => r.room_id),
         onRead: (roomId, doc) => notices.prime(roomId, doc),
+        onGone: (roomId) => forgetRoom(roomId),
+      });
+      // A deleted room's rows (pending changes, room preferences, ledger keys) and index entries go with it.
+      const forgetRoom = async (roomId: string) => {
+        scheduler.forget(roomId);
+        await notices.forget(roomId);
+        await prefs.forgetRoom(roomId);
+        await ledger.forgetRoom(roomId);
+      };
+      const stopDeleted = ctx.members.onRoomDeleted(forgetRoom);
+      const agenda = new DailyAgenda({
+        sql: ctx.sql,
+        storage: ctx.storage,
+        rooms: ctx.rooms,
+        ledger,
+        dispatcher,
+        clock,
+        metrics,
+        logger: ctx.componentLogger('agenda'),
+        lateMs: options.agendaLateMs ?? 2 * 3_600_000,
       });
       const stopCommits = ctx.rooms.onAnyCommit((roomId, local) => {
         scheduler.changed(roomId);
         notices.changed(roomId, local);
       });
       const stopCreated = ctx.members.onRoomCreated(async (room) => notices.prime(room.roomId, null));
-      await ctx.app.register(notifyRoutes, { auth: ctx.auth, rooms: ctx.rooms, storage: ctx.storage, prefs, now: () => clock.now() });
+      await ctx.app.register(notifyRoutes, {
+        auth: ctx.auth,
+        rooms: ctx.rooms,
+        storage: ctx.storage,
+        prefs,
+        now: () => clock.now(),
+        settingsChanged: (userId: string) => agenda.refresh(userId),
+      });
       await scheduler.start();
-      options.onInstalled?.({ scheduler, notices, ledger, metrics });
+      await notices.start();
+      await agenda.start();
+      options.onInstalled?.({ scheduler, notices, agenda, ledger, metrics });
       return {
         async close() {
           stopCommits();
           stopCreated();
+          stopDeleted();
           await scheduler.close();
+          await agenda.close();
           await notices.close();
         },
       };

@@ -84,6 +84,13 @@ export class Ledger {
     return r.changes;
   }
 
+  /** Forgets a deleted room's reminder and change-notice keys (they name the room: `rem:<room>:…`, `chg:<room>:…`). */
+  async forgetRoom(roomId: string): Promise<number> {
+    const like = (prefix: string) => `${prefix}:${roomId.replace(/[\\%_]/g, (c) => `\\${c}`)}:%`;
+    const r = await this.sql.run(`DELETE FROM notify_ledger WHERE key LIKE ? ESCAPE '\\' OR key LIKE ? ESCAPE '\\'`, [like('rem'), like('chg')]);
+    return r.changes;
+  }
+
   async getState(name: string): Promise<number | undefined> {
     const row = await this.sql.get<{ value: number | string }>('SELECT value FROM notify_state WHERE name = ?', [name]);
     return row === undefined ? undefined : Number(row.value);

@@ -6,6 +6,7 @@ export class NotifyMetrics {
   readonly sent: Counter<'channel' | 'kind'>;
   readonly late: Counter<'channel'>;
   readonly skipped: Counter;
+  readonly agendaSkipped: Counter;
   readonly failed: Counter<'channel' | 'kind'>;
 
   constructor(registry: Registry) {
@@ -26,6 +27,11 @@ export class NotifyMetrics {
     this.skipped = new Counter({
       name: 'kith_reminders_skipped_total',
       help: 'Reminders missed while the server was down whose event had already started',
+      registers,
+    });
+    this.agendaSkipped = new Counter({
+      name: 'kith_agenda_skipped_total',
+      help: 'Daily agendas not sent because the server was down until more than the allowed lateness after their time',
       registers,
     });
     this.failed = new Counter({

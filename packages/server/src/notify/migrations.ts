@@ -58,3 +58,33 @@ export const NOTIFY_CORE_MIGRATIONS: ModuleMigrations = {
      );`,
   ],
 };
+
+/**
+ * Added after the channels' migrations (versions are list positions, so new tables go last):
+ * - notify_pending_changes: the change notices gathering in an open window, one row per change,
+ *   so that a crash inside the window loses nothing (see notices.ts).
+ */
+export const NOTIFY_PENDING_MIGRATIONS: ModuleMigrations = {
+  sqlite: [
+    `CREATE TABLE notify_pending_changes (
+       seq INTEGER PRIMARY KEY AUTOINCREMENT,
+       room_id TEXT NOT NULL,
+       window_end INTEGER NOT NULL,
+       zone TEXT NOT NULL,
+       comment_id TEXT,
+       change TEXT NOT NULL
+     );
+     CREATE INDEX notify_pending_changes_room ON notify_pending_changes (room_id, seq);`,
+  ],
+  postgres: [
+    `CREATE TABLE notify_pending_changes (
+       seq bigserial PRIMARY KEY,
+       room_id text NOT NULL,
+       window_end bigint NOT NULL,
+       zone text NOT NULL,
+       comment_id text,
+       change text NOT NULL
+     );
+     CREATE INDEX notify_pending_changes_room ON notify_pending_changes (room_id, seq);`,
+  ],
+};

@@ -4,19 +4,27 @@
  * their per-room preference says, and not during their quiet hours (it waits for them to end).
  * Many changes by one person (an import, the Google mirror) read as one summary line.
  *
- * Batches live in memory: a crash inside a window loses that window's notices (they are news, not
- * reminders). The notice of a flushed batch goes through the ledger like everything else.
+ * The changes of an open window are rows in notify_pending_changes, so a crash inside the window
+ * loses nothing: at start-up the windows found there are flushed when they end (at once if they
+ * already have). A flushed batch is named by its window end and first row, so a flush run again
+ * after a crash sends under the same ledger keys: once per member and channel. Rows go once every
+ * member was handled; a notice held through a member's quiet hours waits in memory only.
+ *
+ * Comments: an edit or delete never sends a notice of its own. Inside the window it follows the
+ * pending notice (the edited text is the one sent; a deleted comment is dropped from it); once the
+ * notice went out, nothing more is sent.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type * as Y from 'yjs';
+import type { ModuleSql } from '../storage/module-tables.js';
 import type { Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
 import type { Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Preferences } from './preferences.js';
 import { roomZone } from './reminders.js';
-import { diffRooms, printRoom, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
+import { ChangeTracker } from './change-tracker.js';
+import { commentEdits, diffRooms, patchPrint, printRoom, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
 import { formatDay, formatTime } from './texts.js';
 
 export interface NoticeDeps {
@@ -24,6 +32,8 @@ export interface NoticeDeps {
   storage: Storage;
   dispatcher: Dispatcher;
   prefs: Preferences;
+  /** The module's tables (notify_pending_changes). */
+  sql: ModuleSql;
   clock: Clock;
   logger: Logger;
   /** How long changes gather before one notice goes out. */
@@ -36,7 +46,9 @@ const DETAIL_PER_ACTOR = 3;
 
 export class ChangeNotices {
   private readonly prints = new Map<string, RoomPrint>();
-  private readonly pending = new Map<string, { changes: RoomChange[]; zone: string; cancel: () => void }>();
+  private readonly tracker = new ChangeTracker();
+  /** Rooms with an open window on this instance: when it ends (its rows are in notify_pending_changes). */
+  private readonly windows = new Map<string, { end: number; cancel: () => void }>();
   /** Rooms to look at again; `local` once any of the commits was stored by this instance. */
   private readonly dirty = new Map<string, { cancel: () => void; local: boolean }>();
   private readonly held = new Set<() => void>();
@@ -44,6 +56,14 @@ export class ChangeNotices {
   private stopped = false;
 
   constructor(private readonly deps: NoticeDeps) {}
+
+  /** Picks up the windows a previous run (or another instance) left open; each is flushed when it ends. */
+  async start(): Promise<void> {
+    const rows = await this.deps.sql.all<{ room_id: string; w: number | string }>(
+      'SELECT room_id, MIN(window_end) AS w FROM notify_pending_changes GROUP BY room_id',
+    );
+    for (const r of rows) this.openWindow(r.room_id, Number(r.w));
+  }
 
   /** Records a room as it is now (start-up, a new room), so that its next change can be told apart. */
   prime(roomId: string, doc: Y.Doc | null): void {
@@ -76,10 +96,20 @@ export class ChangeNotices {
     return this.running;
   }
 
+  /** A deleted room: its open window and pending changes go, unsent. */
+  async forget(roomId: string): Promise<void> {
+    this.prints.delete(roomId);
+    this.dirty.get(roomId)?.cancel();
+    this.dirty.delete(roomId);
+    this.windows.get(roomId)?.cancel();
+    this.windows.delete(roomId);
+    await this.deps.sql.run('DELETE FROM notify_pending_changes WHERE room_id = ?', [roomId]);
+  }
+
   async close(): Promise<void> {
     this.stopped = true;
     for (const d of this.dirty.values()) d.cancel();
-    for (const p of this.pending.values()) p.cancel();
+    for (const w of this.windows.values()) w.cancel();
     for (const cancel of this.held) cancel();
     await this.running;
   }
@@ -92,36 +122,94 @@ export class ChangeNotices {
     const now = this.deps.clock.now();
     const before = this.prints.get(roomId);
     const seen = await this.deps.rooms.read(roomId, (doc) => {
-      const print = printRoom(doc);
+      const touched = this.tracker.take(doc);
+      // Only what the transactions touched, when this document was followed since the last look; else the whole room.
+      const parts = before && !touched.all ? patchPrint(doc, before, touched) : { before, after: printRoom(doc) };
       // A first look at a room made elsewhere has nothing to compare with; changes another instance stored are its to tell.
-      const changes = before && tell ? withNextStarts(doc, diffRooms(before, print), now) : [];
-      return { print, changes, zone: roomZone(doc) };
+      const changes = parts.before && tell ? withNextStarts(doc, diffRooms(parts.before, parts.after), now) : [];
+      return { parts, print: before && !touched.all ? before : parts.after, changes, zone: roomZone(doc) };
     });
     this.prints.set(roomId, seen.print);
+    if (seen.parts.before) await this.followCommentEdits(roomId, seen.parts.before, seen.parts.after);
     const { changes } = seen;
     if (changes.length === 0) return;
-    const batch = this.pending.get(roomId);
-    if (batch) {
-      batch.changes.push(...changes);
-      return;
-    }
-    const cancel = this.deps.clock.after(this.deps.windowMs, () => {
-      const done = this.pending.get(roomId);
-      this.pending.delete(roomId);
-      if (done) this.enqueue(() => this.flush(roomId, done.changes, done.zone, randomUUID()));
+    const { sql } = this.deps;
+    const end = await sql.transaction(async (tx) => {
+      // Join the room's open window (this instance's, another's, or one left by a crash), else open one.
+      const open = await tx.get<{ w: number | string | null }>('SELECT MIN(window_end) AS w FROM notify_pending_changes WHERE room_id = ?', [roomId]);
+      const windowEnd = open?.w !== null && open?.w !== undefined ? Number(open.w) : now + this.deps.windowMs;
+      for (const c of changes) {
+        await tx.run('INSERT INTO notify_pending_changes (room_id, window_end, zone, comment_id, change) VALUES (?, ?, ?, ?, ?)', [
+          roomId,
+          windowEnd,
+          seen.zone,
+          c.commentId ?? null,
+          JSON.stringify(c),
+        ]);
+      }
+      return windowEnd;
     });
-    this.pending.set(roomId, { changes, zone: seen.zone, cancel });
+    this.openWindow(roomId, end);
   }
 
-  /** One notice per member who did not make every change, as they chose; waits out quiet hours. */
-  private async flush(roomId: string, changes: RoomChange[], zone: string, batchId: string): Promise<void> {
+  /** An edited comment still waiting in a window is sent as edited; a deleted one is not sent. */
+  private async followCommentEdits(roomId: string, before: RoomPrint, after: RoomPrint): Promise<void> {
+    const { edited, removed } = commentEdits(before, after);
+    const { sql } = this.deps;
+    for (const commentId of removed) await sql.run('DELETE FROM notify_pending_changes WHERE room_id = ? AND comment_id = ?', [roomId, commentId]);
+    for (const [commentId, text] of edited) {
+      const rows = await sql.all<{ seq: number | string; change: string }>('SELECT seq, change FROM notify_pending_changes WHERE room_id = ? AND comment_id = ?', [
+        roomId,
+        commentId,
+      ]);
+      for (const r of rows) {
+        await sql.run('UPDATE notify_pending_changes SET change = ? WHERE seq = ?', [JSON.stringify({ ...(JSON.parse(r.change) as RoomChange), text }), r.seq]);
+      }
+    }
+  }
+
+  private openWindow(roomId: string, end: number): void {
+    if (this.stopped || this.windows.has(roomId)) return;
+    const cancel = this.deps.clock.after(end - this.deps.clock.now(), () => {
+      this.windows.delete(roomId);
+      this.enqueue(() => this.flush(roomId, end));
+    });
+    this.windows.set(roomId, { end, cancel });
+  }
+
+  /**
+   * Sends the room's changes whose window ended, then forgets them. Rows written meanwhile (a later
+   * window) stay and get a flush of their own.
+   */
+  private async flush(roomId: string, end: number): Promise<void> {
+    const { sql } = this.deps;
+    const rows = await sql.all<{ seq: number | string; window_end: number | string; zone: string; change: string }>(
+      'SELECT seq, window_end, zone, change FROM notify_pending_changes WHERE room_id = ? AND window_end <= ? ORDER BY seq',
+      [roomId, end],
+    );
+    if (rows.length > 0) {
+      const first = rows[0]!;
+      // Named by what it holds, the same after a crash: a second flush of it finds its ledger keys taken.
+      const batchId = `${Number(first.window_end)}-${Number(first.seq)}`;
+      const changes = rows.map((r) => JSON.parse(r.change) as RoomChange);
+      const done = await this.tellMembers(roomId, changes, first.zone, batchId);
+      if (!done) return;
+      await sql.run('DELETE FROM notify_pending_changes WHERE room_id = ? AND seq <= ?', [roomId, Number(rows.at(-1)!.seq)]);
+    }
+    const later = await sql.get<{ w: number | string | null }>('SELECT MIN(window_end) AS w FROM notify_pending_changes WHERE room_id = ?', [roomId]);
+    if (later?.w !== null && later?.w !== undefined) this.openWindow(roomId, Number(later.w));
+  }
+
+  /** One notice per member who did not make every change, as they chose; waits out quiet hours. False when stopped midway. */
+  private async tellMembers(roomId: string, changes: RoomChange[], zone: string, batchId: string): Promise<boolean> {
     const members = await this.deps.storage.rooms.members(roomId);
     const names = new Map(members.map((m) => [m.userId, m.username]));
     const roomName = (await this.deps.storage.rooms.get(roomId))?.name ?? '';
     for (const member of members) {
-      if (this.stopped) return;
+      if (this.stopped) return false;
       await this.notifyMember(roomId, roomName, member.userId, changes, names, zone, batchId);
     }
+    return true;
   }
 
   private async notifyMember(

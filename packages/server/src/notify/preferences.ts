@@ -58,6 +58,11 @@ export class Preferences {
     });
   }
 
+  /** A deleted room: the members' preferences for it go. */
+  async forgetRoom(roomId: string): Promise<void> {
+    await this.sql.run('DELETE FROM notify_room_prefs WHERE room_id = ?', [roomId]);
+  }
+
   async zoneOf(userId: string): Promise<string | null> {
     const row = await this.sql.get<{ time_zone: string | null }>('SELECT time_zone FROM notify_prefs WHERE user_id = ?', [userId]);
     return row?.time_zone ?? null;

@@ -1,6 +1,7 @@
 /**
  * What changed in a room between two looks, and who did it: a small fingerprint per event (and the
- * comment ids) is kept per room; the next look compares. Edits are attributed to the event's
+ * comments) is kept per room; the next look compares the touched ones (see change-tracker.ts) or,
+ * for a room just loaded, all of them. Edits are attributed to the event's
  * `updatedBy` (`deleted.by` for deletions, the author for comments). Pure.
  *
  * A fingerprint is read from the stored fields only, never by expanding recurrences: a look runs
@@ -39,8 +40,9 @@ export interface RoomChange {
   /** For moves and additions: the next start from now (ms, see `withNextStarts`), for "moved to Thu 16:00". */
   start: number | null;
   tz: string;
-  /** For comments: the text. */
+  /** For comments: the text, and the comment's id (an edit inside the window updates the notice). */
   text?: string;
+  commentId?: string;
 }
 
 function printOf(ev: CalendarEvent, zone: string): EventPrint {
@@ -83,19 +85,69 @@ export function withNextStarts(doc: Y.Doc, changes: RoomChange[], now: number): 
   return changes.map((c) => (c.kind === 'added' || c.kind === 'moved' ? { ...c, start: nextStartOf(doc, c.eventId, now, zone) } : c));
 }
 
+type CommentPrint = { eventId: string; author: string; text: string };
+
+function commentPrint(m: unknown): CommentPrint | null {
+  if (!(m instanceof Y.Map)) return null;
+  const eventId = m.get('eventId');
+  const author = m.get('author');
+  const text = m.get('text');
+  return typeof eventId === 'string' && typeof author === 'string' && typeof text === 'string' ? { eventId, author, text } : null;
+}
+
 export function printRoom(doc: Y.Doc): RoomPrint {
   const zone = roomZone(doc);
   const events = new Map<string, EventPrint>();
   for (const ev of listEvents(doc, { includeDeleted: true })) events.set(ev.id, printOf(ev, zone));
-  const comments = new Map<string, { eventId: string; author: string; text: string }>();
+  const comments = new Map<string, CommentPrint>();
   for (const [id, m] of doc.getMap<Y.Map<unknown>>(COMMENTS_ROOT)) {
-    if (!(m instanceof Y.Map)) continue;
-    const eventId = m.get('eventId');
-    const author = m.get('author');
-    const text = m.get('text');
-    if (typeof eventId === 'string' && typeof author === 'string' && typeof text === 'string') comments.set(id, { eventId, author, text });
+    const c = commentPrint(m);
+    if (c) comments.set(id, c);
   }
   return { events, comments };
+}
+
+/**
+ * Brings `print` up to date for the touched events and comments only (O(changed), not O(room)),
+ * and returns the old and new prints of just those, to diff: `diffRooms(before, after)`. A touched
+ * comment brings its event's (unchanged) print along, for its title and participants.
+ */
+export function patchPrint(doc: Y.Doc, print: RoomPrint, touched: { events: Iterable<string>; comments: Iterable<string> }): { before: RoomPrint; after: RoomPrint } {
+  const zone = roomZone(doc);
+  const before: RoomPrint = { events: new Map(), comments: new Map() };
+  const after: RoomPrint = { events: new Map(), comments: new Map() };
+  for (const id of touched.events) {
+    const was = print.events.get(id);
+    if (was) before.events.set(id, was);
+    let ev: CalendarEvent | null = null;
+    try {
+      ev = getEvent(doc, id);
+    } catch {
+      ev = null; // unreadable: as if gone, like listEvents leaves it out
+    }
+    if (ev) {
+      const now = printOf(ev, zone);
+      print.events.set(id, now);
+      after.events.set(id, now);
+    } else print.events.delete(id);
+  }
+  const comments = doc.getMap<Y.Map<unknown>>(COMMENTS_ROOT);
+  for (const id of touched.comments) {
+    const was = print.comments.get(id);
+    if (was) before.comments.set(id, was);
+    const now = commentPrint(comments.get(id));
+    if (now) {
+      print.comments.set(id, now);
+      after.comments.set(id, now);
+    } else print.comments.delete(id);
+    const eventId = now?.eventId ?? was?.eventId;
+    const ev = eventId === undefined || after.events.has(eventId) ? undefined : print.events.get(eventId);
+    if (eventId !== undefined && ev) {
+      before.events.set(eventId, ev);
+      after.events.set(eventId, ev);
+    }
+  }
+  return { before, after };
 }
 
 export function diffRooms(before: RoomPrint, after: RoomPrint): RoomChange[] {
@@ -116,7 +168,19 @@ export function diffRooms(before: RoomPrint, after: RoomPrint): RoomChange[] {
     if (before.comments.has(id)) continue;
     const ev = after.events.get(c.eventId);
     if (!ev) continue;
-    out.push({ kind: 'commented', actor: c.author, eventId: c.eventId, title: ev.title, participants: ev.participants, start: null, tz: ev.tz, text: c.text });
+    out.push({ kind: 'commented', actor: c.author, eventId: c.eventId, title: ev.title, participants: ev.participants, start: null, tz: ev.tz, text: c.text, commentId: id });
   }
   return out;
+}
+
+/** Comments whose text changed, and comments gone, between two looks (a notice still pending follows them). */
+export function commentEdits(before: RoomPrint, after: RoomPrint): { edited: Map<string, string>; removed: string[] } {
+  const edited = new Map<string, string>();
+  const removed: string[] = [];
+  for (const [id, was] of before.comments) {
+    const now = after.comments.get(id);
+    if (!now) removed.push(id);
+    else if (now.text !== was.text) edited.set(id, now.text);
+  }
+  return { edited, removed };
 }

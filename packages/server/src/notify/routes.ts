@@ -33,6 +33,8 @@ export interface NotifyRouteOptions {
   storage: Storage;
   prefs: Preferences;
   now(): number;
+  /** After a member's settings were stored (the daily agenda plans from them). */
+  settingsChanged?(userId: string): void;
 }
 
 /** Comments are small; a larger body is refused before it is parsed. */
@@ -139,6 +141,7 @@ export const notifyRoutes: FastifyPluginAsyncTypebox<NotifyRouteOptions> = async
     }
     const timeZone = typeof body.timeZone === 'string' ? ianaZone(body.timeZone) : body.timeZone;
     await prefs.put(me, { ...body, ...(timeZone !== undefined ? { timeZone } : {}) }, opts.now());
+    opts.settingsChanged?.(me);
     return prefs.get(me);
   });
 };

@@ -48,6 +48,8 @@ export interface SchedulerDeps {
   listRooms(): Promise<string[]>;
   /** Sees each document the scheduler reads (change notices take their first picture from it). */
   onRead?(roomId: string, doc: Y.Doc): void;
+  /** A room found deleted (by another instance, or while down): forget what is kept about it. */
+  onGone?(roomId: string): Promise<void>;
   /** How long after a commit a changed room is re-read (coalesces bursts of edits). */
   settleMs: number;
 }
@@ -98,6 +100,14 @@ export class ReminderScheduler {
     return this.index.size;
   }
 
+  /** A deleted room leaves the index. */
+  forget(roomId: string): void {
+    this.index.delete(roomId);
+    this.lookedAt.delete(roomId);
+    this.dirty.get(roomId)?.();
+    this.dirty.delete(roomId);
+  }
+
   async close(): Promise<void> {
     this.stopped = true;
     this.cancelTimer?.();
@@ -143,8 +153,14 @@ export class ReminderScheduler {
     let members: string[];
     let seen: { reminders: DueReminder[]; roomName: string } | null;
     try {
+      const record = await this.deps.storage.rooms.get(roomId);
+      if (!record) {
+        this.forget(roomId);
+        await this.deps.onGone?.(roomId);
+        return;
+      }
       members = (await this.deps.storage.rooms.members(roomId)).map((m) => m.userId);
-      const roomName = (await this.deps.storage.rooms.get(roomId))?.name ?? '';
+      const roomName = record.name;
       seen =
         members.length === 0
           ? null

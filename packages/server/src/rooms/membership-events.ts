@@ -16,7 +16,8 @@ export interface CreatedRoom {
 
 /**
  * In-process bus from the room API: membership changes to open sockets, so that a removal or a
- * lowered role reaches the member's sockets at once; and new rooms to the modules that set them up.
+ * lowered role reaches the member's sockets at once; new rooms to the modules that set them up;
+ * deleted rooms to the modules that keep rows about them.
  */
 export class MembershipEvents {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
@@ -40,5 +41,17 @@ export class MembershipEvents {
 
   async roomCreated(room: CreatedRoom): Promise<void> {
     for (const listener of this.creators) await listener(room);
+  }
+
+  private readonly deleters = new Set<(roomId: string) => Promise<void>>();
+
+  /** Work that goes with a deleted room (a module's own rows about it). */
+  onRoomDeleted(listener: (roomId: string) => Promise<void>): () => void {
+    this.deleters.add(listener);
+    return () => this.deleters.delete(listener);
+  }
+
+  async roomDeleted(roomId: string): Promise<void> {
+    for (const listener of this.deleters) await listener(roomId);
   }
 }

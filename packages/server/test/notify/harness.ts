@@ -46,6 +46,8 @@ export async function startNotifyServer(opts: {
   channel: AnyChannel;
   dataDir?: string;
   notify?: Partial<NotifyOptions>;
+  /** More modules, installed after notify (e.g. the account module, which deletes rooms). */
+  modules?: KithModule[];
 }): Promise<NotifyHarness> {
   const dataDir = opts.dataDir ?? (await makeDataDir());
   let parts: NotifyParts | undefined;
@@ -74,6 +76,7 @@ export async function startNotifyServer(opts: {
         calendarModule(),
         probe,
         notifyModule({ clock: opts.clock, channels: () => [opts.channel], settleMs: 10, onInstalled: (p) => (parts = p), ...opts.notify }),
+        ...(opts.modules ?? []),
       ],
     },
   );
@@ -81,6 +84,7 @@ export async function startNotifyServer(opts: {
     for (let i = 0; i < 3; i++) {
       await parts!.scheduler.idle();
       await parts!.notices.idle();
+      await parts!.agenda.idle();
       await new Promise((r) => setImmediate(r));
     }
   };

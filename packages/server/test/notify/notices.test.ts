@@ -122,6 +122,12 @@ describe('comments', { timeout: 120_000 }, () => {
     expect((await api.request('POST', path, { token: outsider.token, body: { text: 'hi' } })).status).toBe(404);
     expect((await api.request('POST', `/rooms/${roomId}/events/nope/comments`, { token: dad.token, body: { text: 'hi' } })).status).toBe(404);
 
+    // A comment deleted inside the window is withdrawn from the notice.
+    const oops = await api.request('POST', path, { token: dad.token, body: { text: 'Wrong event, sorry' } });
+    expect(oops.status).toBe(201);
+    await pass(10);
+    expect((await api.request('DELETE', `${path}/${oops.body.id}`, { token: dad.token })).status).toBe(204);
+
     const list = await api.request('GET', path, { token: dad.token });
     expect(list.body.comments.map((c: { text: string }) => c.text)).toEqual(['Bring flowers and water']);
 
@@ -131,10 +137,17 @@ describe('comments', { timeout: 120_000 }, () => {
     expect(notices.map((d) => d.userId)).toEqual([mum.userId]);
     // Mum's adding the event reached the other two, in the same window.
     expect(channel.deliveries.filter((d) => d.body === `${mum.username} added Recital`).map((d) => d.userId).sort()).toEqual([dad.userId, kid.userId].sort());
-    expect(notices[0]!.body).toContain(`${kid.username} commented on Recital: “Bring flowers`);
+    // Edited inside the window: the notice carries the edited text, once.
+    expect(notices[0]!.body).toContain(`${kid.username} commented on Recital: “Bring flowers and water”`);
+    expect(channel.deliveries.some((d) => d.body.includes('Wrong event'))).toBe(false);
 
+    // After the notice went out, an edit or a delete sends nothing new.
+    const count = channel.deliveries.length;
+    expect((await api.request('PATCH', `${path}/${commentId}`, { token: kid.token, body: { text: 'Never mind' } })).status).toBe(200);
     expect((await api.request('DELETE', `${path}/${commentId}`, { token: kid.token })).status).toBe(204);
     expect((await api.request('GET', path, { token: dad.token })).body.comments).toEqual([]);
+    await pass(WINDOW + 1_000);
+    expect(channel.deliveries).toHaveLength(count);
   }, 120_000);
 });
 

@@ -1,0 +1,223 @@
+/**
+ * The daily agenda: at the time a member chose ("07:30", in their zone), one message per channel
+ * listing today's occurrences in each of their rooms that has any ("Today for Millers: 09:00
+ * Dentist"). Nothing is sent on a day with nothing in it.
+ *
+ * One entry per member in a DueIndex (never a scan per minute): the next local date's chosen time,
+ * computed with Temporal in the member's zone, so 07:30 stays 07:30 on both sides of a DST change.
+ * Exactly once per (member, local date, channel) through the ledger (`agenda:<user>:<date>:<channel>`).
+ * After downtime, today's agenda is still sent if it is at most `lateMs` late; later it is recorded
+ * as skipped and counted (an agenda at noon is no longer "the day ahead").
+ */
+import { occurrencesBetween } from '@kith/model';
+import type { Logger } from 'pino';
+import { Temporal } from 'temporal-polyfill';
+import type { Storage } from '../storage/storage.js';
+import type { RoomApi } from '../sync/room-api.js';
+import type { ModuleSql } from '../storage/module-tables.js';
+import type { Clock } from './clock.js';
+import type { Delivery } from './delivery.js';
+import type { Dispatcher } from './dispatcher.js';
+import { DueIndex } from './due-index.js';
+import type { Ledger } from './ledger.js';
+import type { NotifyMetrics } from './metrics.js';
+import { formatTime } from './texts.js';
+
+/** Occurrences listed per room; more read as "and N more". */
+const PER_ROOM = 8;
+
+export interface AgendaDeps {
+  sql: ModuleSql;
+  storage: Storage;
+  rooms: RoomApi;
+  ledger: Ledger;
+  dispatcher: Dispatcher;
+  clock: Clock;
+  metrics: NotifyMetrics;
+  logger: Logger;
+  /** An agenda later than this after its time is skipped (default 2 h). */
+  lateMs: number;
+}
+
+interface AgendaPref {
+  time: string;
+  zone: string;
+  updatedAt: number;
+}
+
+/** One planned send: the member's local date and the instant its chosen time falls on. */
+interface Plan {
+  date: string;
+  at: number;
+  /** A retry of a send that was already on time: never skipped as late. */
+  retry: boolean;
+}
+
+/** The instant `time` ("HH:MM") falls on at `date` in `zone` (a time in a DST gap moves forward, as Temporal's "compatible"). */
+export function agendaInstant(date: string, time: string, zone: string): number {
+  return Temporal.PlainDate.from(date).toZonedDateTime({ timeZone: zone, plainTime: Temporal.PlainTime.from(time) }).epochMilliseconds;
+}
+
+function localDate(ms: number, zone: string): string {
+  return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).toPlainDate().toString();
+}
+
+const nextDate = (date: string) => Temporal.PlainDate.from(date).add({ days: 1 }).toString();
+
+export const agendaKey = (userId: string, date: string, channel: string) => `agenda:${userId}:${date}:${channel}`;
+
+export class DailyAgenda {
+  private readonly index = new DueIndex();
+  private readonly plans = new Map<string, Plan>();
+  private cancelTimer: (() => void) | null = null;
+  private timerAt: number | null = null;
+  private running = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly deps: AgendaDeps) {}
+
+  /** Plans every member who chose an agenda; today's is included when it fell due while we were down. */
+  async start(): Promise<void> {
+    const rows = await this.deps.sql.all<{ user_id: string; agenda_time: string; time_zone: string | null; updated_at: number | string }>(
+      'SELECT user_id, agenda_time, time_zone, updated_at FROM notify_prefs WHERE agenda_time IS NOT NULL',
+    );
+    for (const r of rows) this.plan(r.user_id, { time: r.agenda_time, zone: r.time_zone ?? 'UTC', updatedAt: Number(r.updated_at) }, true);
+    this.arm();
+  }
+
+  /** The member's settings changed (on this instance): plan from their new time, from now on. */
+  refresh(userId: string): void {
+    this.enqueue(async () => {
+      const pref = await this.prefOf(userId);
+      if (pref) this.plan(userId, pref, false);
+      else this.forget(userId);
+      this.arm();
+    });
+  }
+
+  get membersIndexed(): number {
+    return this.index.size;
+  }
+
+  idle(): Promise<void> {
+    return this.running;
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.cancelTimer?.();
+    await this.running;
+  }
+
+  private forget(userId: string): void {
+    this.index.delete(userId);
+    this.plans.delete(userId);
+  }
+
+  private plan(userId: string, pref: AgendaPref, startingUp: boolean): void {
+    const now = this.deps.clock.now();
+    const today = localDate(now, pref.zone);
+    const todayAt = agendaInstant(today, pref.time, pref.zone);
+    // Today's time already passed: it is ours to catch up only if it fell due after the setting was made (downtime).
+    const catchUp = startingUp && todayAt <= now && todayAt > pref.updatedAt;
+    const date = todayAt > now || catchUp ? today : nextDate(today);
+    this.setPlan(userId, { date, at: agendaInstant(date, pref.time, pref.zone), retry: false });
+  }
+
+  private setPlan(userId: string, plan: Plan): void {
+    this.plans.set(userId, plan);
+    this.index.set(userId, plan.at);
+  }
+
+  private async prefOf(userId: string): Promise<AgendaPref | null> {
+    const row = await this.deps.sql.get<{ agenda_time: string | null; time_zone: string | null; updated_at: number | string }>(
+      'SELECT agenda_time, time_zone, updated_at FROM notify_prefs WHERE user_id = ?',
+      [userId],
+    );
+    return row?.agenda_time ? { time: row.agenda_time, zone: row.time_zone ?? 'UTC', updatedAt: Number(row.updated_at) } : null;
+  }
+
+  private enqueue(work: () => Promise<void>): void {
+    this.running = this.running.then(work).catch((err) => this.deps.logger.error({ err }, 'daily agenda failed'));
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    const at = this.index.peek();
+    if (at === this.timerAt) return;
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    this.timerAt = at;
+    if (at === null) return;
+    this.cancelTimer = this.deps.clock.after(at - this.deps.clock.now(), () => {
+      this.timerAt = null;
+      this.cancelTimer = null;
+      this.enqueue(() => this.tick());
+    });
+  }
+
+  private async tick(): Promise<void> {
+    for (const userId of this.index.popDue(this.deps.clock.now())) {
+      if (this.stopped) return;
+      const plan = this.plans.get(userId);
+      if (plan) await this.fire(userId, plan);
+    }
+    this.arm();
+  }
+
+  private async fire(userId: string, plan: Plan): Promise<void> {
+    const { clock, ledger, dispatcher, metrics } = this.deps;
+    const pref = await this.prefOf(userId);
+    if (!pref) return this.forget(userId);
+    // Changed on another instance since this was planned: plan again from the stored setting.
+    if (agendaInstant(plan.date, pref.time, pref.zone) !== plan.at) return this.plan(userId, pref, false);
+    const now = clock.now();
+    const next = () => this.setPlan(userId, { date: nextDate(plan.date), at: agendaInstant(nextDate(plan.date), pref.time, pref.zone), retry: false });
+    if (!plan.retry && now - plan.at > this.deps.lateMs) {
+      let fresh = false;
+      for (const channel of dispatcher.channelNames) if (await ledger.skip(agendaKey(userId, plan.date, channel), now)) fresh = true;
+      if (fresh) metrics.agendaSkipped.inc();
+      return next();
+    }
+    let message: Omit<Delivery, 'key'> | null;
+    try {
+      message = await this.compose(userId, plan.date, pref.zone);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'agenda could not be read; trying again in a minute');
+      return this.setPlan(userId, { ...plan, at: now + 60_000, retry: true });
+    }
+    if (!message) return next();
+    const outcome = await dispatcher.deliver(message, (channel) => agendaKey(userId, plan.date, channel));
+    if (outcome.retryAt !== null) this.setPlan(userId, { date: plan.date, at: Math.max(outcome.retryAt, now + 1), retry: true });
+    else next();
+  }
+
+  /** "Today for Millers" with each room's occurrences of the member's local day, or null when the day is empty. */
+  private async compose(userId: string, date: string, zone: string): Promise<Omit<Delivery, 'key'> | null> {
+    const from = agendaInstant(date, '00:00', zone);
+    const to = agendaInstant(nextDate(date), '00:00', zone);
+    const sections: Array<{ roomId: string; name: string; lines: string[] }> = [];
+    for (const room of await this.deps.storage.rooms.listForUser(userId)) {
+      const occs = await this.deps.rooms.read(room.roomId, (doc) =>
+        occurrencesBetween(doc, { from: new Date(from).toISOString(), to: new Date(to).toISOString(), timeZone: zone }),
+      );
+      if (occs.length === 0) continue;
+      const lines = occs
+        .slice(0, PER_ROOM)
+        .map((o) => (o.allDay ? `all day ${o.title}` : `${Date.parse(o.startInstant) < from ? 'until ' + formatTime(Date.parse(o.endInstant), zone) : formatTime(Date.parse(o.startInstant), zone)} ${o.title}`));
+      if (occs.length > PER_ROOM) lines.push(`and ${occs.length - PER_ROOM} more`);
+      sections.push({ roomId: room.roomId, name: room.name, lines });
+    }
+    if (sections.length === 0) return null;
+    const first = sections[0]!;
+    return {
+      userId,
+      roomId: first.roomId,
+      kind: 'agenda',
+      title: `Today for ${sections.map((s) => s.name || 'your calendar').join(', ')}`,
+      body: sections.map((s) => `${s.name || 'Your calendar'}: ${s.lines.join(', ')}`).join('\n'),
+      url: sections.length === 1 ? `/#/rooms/${encodeURIComponent(first.roomId)}` : '/#/',
+      tag: `agenda:${date}`,
+    };
+  }
+}
