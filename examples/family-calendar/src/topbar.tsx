@@ -86,7 +86,7 @@ export function Topbar(props: {
             {item('Search', () => props.onOpen('search'))}
             {item('Trash', () => props.onOpen('trash'))}
             {item('Settings', () => props.onOpen('settings'))}
-            {item('Notification settings', () => props.onOpen('notifications'))}
+            {item('Notifications & email', () => props.onOpen('notifications'))}
             {notifications === 'default' && item('Turn on reminder notifications', () => void enableNotifications())}
             {item('My calendars', props.onSwitchRoom)}
             {item(`Sign out (${props.user.username})`, props.onSignOut)}
