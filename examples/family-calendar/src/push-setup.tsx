@@ -34,6 +34,9 @@ function keyBytes(base64url: string): Uint8Array {
   return Uint8Array.from(raw, (c) => c.charCodeAt(0));
 }
 
+const SUBSCRIBE_TIMEOUT_MS = 20_000;
+const NO_ANSWER = 'The browser’s push service did not answer. Check your connection and try again.';
+
 const TEXT: Record<Exclude<PushState, 'checking'>, string> = {
   unsupported: 'This browser cannot receive push notifications. You can still get reminders by email, or while Kith is open.',
   'ios-not-installed':
@@ -60,11 +63,16 @@ export function PushSetup() {
       }
       const reg = await navigator.serviceWorker.ready;
       const { publicKey } = await kith.request<{ publicKey: string }>('GET', '/push/vapid-public-key');
-      const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) as BufferSource });
+      // Without a way to its push service (offline, blocked network) the browser may never answer.
+      const sub = await Promise.race([
+        reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(publicKey) as BufferSource }),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(NO_ANSWER)), SUBSCRIBE_TIMEOUT_MS)),
+      ]);
       await kith.request('POST', '/users/me/push-subscriptions', sub.toJSON());
       setState('on');
     } catch (err) {
-      setError(err instanceof DOMException ? `The browser could not subscribe: ${err.message}` : describeError(err));
+      if (err instanceof Error && err.message === NO_ANSWER) setError(NO_ANSWER);
+      else setError(err instanceof DOMException ? `The browser could not subscribe: ${err.message}` : describeError(err));
     } finally {
       setBusy(false);
     }

@@ -365,6 +365,33 @@ browserDescribe('family calendar in Chromium: notifications, reminders, comments
     await iphone.page.getByText(/add Kith to your Home Screen first/).waitFor();
   });
 
+  it('turning push on with the browser’s own PushManager ends in push on (the server holds the subscription) or a clear error, never a silent wait', async () => {
+    // Headless Chromium here refuses (“Registration failed - permission denied”: no push service);
+    // a browser that cannot reach its push service may never answer, and the app gives up after 20 s.
+    // With a push service reachable, the subscription is stored on the server.
+    const name = uniqueName('ann');
+    const { page } = await person({ permissions: ['notifications'] });
+    await signUp(page, name);
+    await createCalendar(page, 'The Millers');
+    await controlled(page);
+    await openMenu(page, 'Notifications & email');
+    const dialog = page.getByRole('dialog', { name: 'Notifications' });
+    await dialog.getByRole('button', { name: 'Turn on push notifications' }).click();
+    const outcome = dialog.locator('[data-push-state="on"], .push-setup [role="alert"]');
+    await outcome.first().waitFor({ timeout: 30_000 });
+    if ((await dialog.locator('[data-push-state="on"]').count()) > 0) {
+      const endpoint = await page.evaluate(async () => (await (await navigator.serviceWorker.ready).pushManager.getSubscription())!.endpoint);
+      const login = await page.request.post('/users/login', { data: { username: name, password: PASSWORD } });
+      const { token } = (await login.json()) as { token: string };
+      const res = await page.request.delete('/users/me/push-subscriptions', { headers: { authorization: `Bearer ${token}` }, data: { endpoint } });
+      expect(res.status()).toBe(204);
+    } else {
+      console.log(`push subscribe in this browser: ${await dialog.locator('.push-setup [role="alert"]').innerText()}`);
+      expect(await dialog.locator('.push-setup [role="alert"]').innerText()).toMatch(/push service did not answer|could not subscribe/);
+      await dialog.getByRole('button', { name: 'Turn on push notifications' }).waitFor();
+    }
+  });
+
   it('axe: no serious or critical violation in the event form with reminders and comments, or in Notifications & email', async () => {
     const { page } = await person();
     await signUp(page, uniqueName('axe'));
