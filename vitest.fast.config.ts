@@ -87,6 +87,8 @@ export const SLOW_TRIALS = [
   'examples/family-calendar/test/app-ui.test.ts',
   'examples/family-calendar/test/load-time.test.ts',
   'examples/family-calendar/test/accessibility.test.ts',
+  // Push, reminders, comments and the notification settings in Chromium (about 3 min).
+  'examples/family-calendar/test/notifications.test.ts',
 ];
 
 export default mergeConfig(

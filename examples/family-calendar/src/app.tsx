@@ -6,6 +6,7 @@
 import type { RoomSummary, User } from '@kith/client';
 import { useEffect, useState } from 'preact/hooks';
 import { AuthScreen } from './auth.js';
+import { onEventLinks, parseEventLink, type EventLink } from './deep-link.js';
 import { CalendarScreen } from './lazy-calendar.js';
 import { RoomsScreen } from './rooms.js';
 import { cache, describeError, inviteCodeFromLocation, kith } from './store.js';
@@ -21,6 +22,8 @@ const INVITE_KEY = 'kith.app.pending-invite';
 export function App() {
   const [screen, setScreen] = useState<Screen>({ kind: 'loading' });
   const [user, setUser] = useState<User | null>(null);
+  // An event to open (from a notification's link), until the calendar has opened it.
+  const [link, setLink] = useState<EventLink | null>(() => parseEventLink(location.hash));
 
   useEffect(() => {
     const code = inviteCodeFromLocation();
@@ -37,9 +40,16 @@ export function App() {
       if (kith.user) void afterSignIn(kith.user);
       else setScreen({ kind: 'auth', notice: pendingInviteNotice() });
     });
+    const offLinks = onEventLinks((l) => {
+      setLink(l);
+      const u = kith.user;
+      const room = u && cache.rooms(u.userId).find((r) => r.roomId === l.roomId);
+      if (room) setScreen((s) => (s.kind === 'calendar' && s.room.roomId === room.roomId ? s : { kind: 'calendar', room }));
+    });
     return () => {
       offSession();
       offAuth();
+      offLinks();
     };
   }, []);
 
@@ -73,6 +83,11 @@ export function App() {
       }
     }
     const rooms = cache.rooms(u.userId);
+    const linked = link && rooms.find((r) => r.roomId === link.roomId);
+    if (linked) {
+      setScreen({ kind: 'calendar', room: linked });
+      return;
+    }
     const last = cache.lastRoom(u.userId);
     const known = rooms.find((r) => r.roomId === last) ?? (rooms.length === 1 ? rooms[0] : undefined);
     if (known) {
@@ -82,7 +97,9 @@ export function App() {
     try {
       const fresh = await kith.rooms.list();
       cache.setRooms(u.userId, fresh);
-      if (fresh.length === 1) setScreen({ kind: 'calendar', room: fresh[0]! });
+      const fromLink = link && fresh.find((r) => r.roomId === link.roomId);
+      if (fromLink) setScreen({ kind: 'calendar', room: fromLink });
+      else if (fresh.length === 1) setScreen({ kind: 'calendar', room: fresh[0]! });
       else setScreen({ kind: 'rooms' });
     } catch (err) {
       setScreen({ kind: 'rooms', error: describeError(err) });
@@ -143,6 +160,8 @@ export function App() {
           user={user!}
           room={screen.room}
           notice={screen.notice}
+          openEventId={link?.roomId === screen.room.roomId ? link.eventId : undefined}
+          onEventOpened={() => setLink(null)}
           onSwitchRoom={(notice) => {
             setScreen({ kind: 'rooms', notice });
           }}

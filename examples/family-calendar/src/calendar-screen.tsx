@@ -7,13 +7,15 @@ import type { EventChangeInfo } from 'fullcalendar';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { FamilyDialog, ScopeDialog, TrashDialog } from './dialogs.js';
 import { applyChange, seriesOnly, type Change, type Scope } from './edits.js';
+import { clearEventLink } from './deep-link.js';
 import { EventDialog, type EventTarget } from './event-dialog.js';
 import { startReminders, systemNotify } from './reminders.js';
 import { cache, describeError, kith } from './store.js';
 import { FC_VIEW, useFullCalendar, VIEWS, type ViewName } from './full-calendar.js';
 import { ImportDialog } from './import-dialog.js';
 import { PhoneMonth } from './phone-month.js';
-import { SearchDialog } from './search-dialog.js';
+import { NotificationsDialog } from './notifications-dialog.js';
+import { occurrenceToOpen, SearchDialog } from './search-dialog.js';
 import { SettingsDialog } from './settings-dialog.js';
 import { SubscribeDialog } from './subscribe-dialog.js';
 import { addDays, addMinutes, addMonths, convertWall, fcDate, fcWall, nowWall } from './times.js';
@@ -32,6 +34,7 @@ export type Pending =
   | { kind: 'import'; file?: File }
   | { kind: 'subscribe' }
   | { kind: 'settings' }
+  | { kind: 'notifications' }
   | { kind: 'scope'; what: string; allowThis: boolean; resolve: (s: Scope | null) => void };
 
 const PHONE = '(max-width: 640px)';
@@ -46,6 +49,9 @@ export function CalendarScreen(props: {
   user: User;
   room: RoomSummary;
   notice?: string | undefined;
+  /** An event to open once the calendar is loaded (a notification's link). */
+  openEventId?: string | undefined;
+  onEventOpened?: () => void;
   onSwitchRoom: (notice?: string) => void;
   onSignOut: () => void;
   onSessionEnded: () => void;
@@ -129,9 +135,9 @@ export function CalendarScreen(props: {
         );
         offs.push(c.on('error', (err) => setSyncError(`Syncing stopped: ${err.code === 'ROOM_TOO_LARGE' ? 'this calendar is full.' : err.message}`)));
         offs.push(c.onPresence((p) => setPresence(p)));
-        offs.push(startReminders(c, user.userId, (t, body) => {
+        offs.push(startReminders(c, user.userId, (t, body, tag, url) => {
           toast(`Reminder: ${t} — ${body}`);
-          systemNotify(t, body, `${t}|${body}`);
+          systemNotify(t, body, tag, url);
         }));
         const name = c.doc.getMap('room').get('name');
         if (typeof name === 'string' && name) setRoomName(name);
@@ -217,6 +223,26 @@ export function CalendarScreen(props: {
   }
 
   // ---------------------------------------------------------------- edits
+  // A notification's link: open its event once this device has it (it may arrive with the first sync).
+  useEffect(() => {
+    const id = props.openEventId;
+    if (!cal || !id) return;
+    const tryOpen = () => {
+      const ev = cal.getEvent(id);
+      const occ = ev && occurrenceToOpen(cal, ev, live.current.displayZone);
+      if (!ev || !occ) return false;
+      setPending({ kind: 'event', target: { kind: 'existing', event: ev, occ } });
+      clearEventLink();
+      props.onEventOpened?.();
+      return true;
+    };
+    if (tryOpen()) return;
+    const off = cal.on('change', () => {
+      if (tryOpen()) off();
+    });
+    return off;
+  }, [cal, props.openEventId]);
+
   function openOccurrence(occ: Occurrence) {
     const ev = live.current.cal?.getEvent(occ.eventId);
     if (ev) setPending({ kind: 'event', target: { kind: 'existing', event: ev, occ } });
@@ -469,8 +495,9 @@ export function CalendarScreen(props: {
       )}
       {pending?.kind === 'subscribe' && <SubscribeDialog roomId={room.roomId} roomName={roomName} onClose={() => setPending(null)} />}
       {pending?.kind === 'settings' && (
-        <SettingsDialog user={user} displayZone={displayZone} onDisplayZone={chooseDisplayZone} onClose={() => setPending(null)} />
+        <SettingsDialog user={user} displayZone={displayZone} onDisplayZone={chooseDisplayZone} onClose={() => setPending(null)} onAccountDeleted={props.onSignOut} />
       )}
+      {pending?.kind === 'notifications' && <NotificationsDialog user={user} onClose={() => setPending(null)} />}
       {pending?.kind === 'scope' && (
         <ScopeDialog
           what={pending.what}

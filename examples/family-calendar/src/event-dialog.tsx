@@ -5,10 +5,12 @@
  */
 import type { Calendar, CalendarEvent, Member, Occurrence } from '@kith/client';
 import { useMemo, useState } from 'preact/hooks';
+import { Comments } from './comments.js';
 import { ScopeDialog } from './dialogs.js';
 import { memberColor, PALETTE } from './colors.js';
 import { applyChange, applyDelete, seriesOnly, type Change, type Scope } from './edits.js';
 import { describeRule, fromRule, noRepeat, toRule, type RepeatFields } from './recurrence.js';
+import { ReminderFields, remindersFrom, rowsFrom, type ReminderRow } from './reminder-fields.js';
 import { RepeatSection, withStartWeekday } from './repeat-section.js';
 import { describeError } from './store.js';
 import { addDays, bothTimes, describeSpan, isDate, shiftBy, splitWhen } from './times.js';
@@ -35,24 +37,9 @@ interface Draft {
   participants: string[];
   /** '' means "the member's colour". */
   color: string;
-  /** Minutes before, '' for none. */
-  reminder: string;
+  reminders: ReminderRow[];
   repeat: RepeatFields;
 }
-
-const REMINDERS: Array<[string, string]> = [
-  ['', 'No reminder'],
-  ['0', 'At the start'],
-  ['5', '5 minutes before'],
-  ['10', '10 minutes before'],
-  ['15', '15 minutes before'],
-  ['30', '30 minutes before'],
-  ['60', '1 hour before'],
-  ['120', '2 hours before'],
-  ['1440', '1 day before'],
-  ['2880', '2 days before'],
-  ['10080', '1 week before'],
-];
 
 const COLOR_NAMES = ['Blue', 'Orange', 'Green', 'Purple', 'Pink', 'Teal', 'Amber', 'Indigo', 'Lime', 'Violet'];
 
@@ -79,7 +66,7 @@ function draftFor(target: EventTarget, me: string, zone: string): Draft {
       tz: zone,
       participants: [me],
       color: '',
-      reminder: '',
+      reminders: [],
       repeat: noRepeat(),
     };
   }
@@ -98,7 +85,7 @@ function draftFor(target: EventTarget, me: string, zone: string): Draft {
     tz: ev.tz ? canonicalZone(ev.tz) : occ.allDay ? zone : '',
     participants: [...occ.participants],
     color: occ.color ?? '',
-    reminder: ev.reminders[0] ? String(ev.reminders[0].minutesBefore) : '',
+    reminders: rowsFrom(ev.reminders, me),
     repeat: withStartWeekday(fromRule(ev.rrule), s.date),
   };
 }
@@ -106,14 +93,15 @@ function draftFor(target: EventTarget, me: string, zone: string): Draft {
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
 
 /** What changed between the form as opened and as saved: only those fields are written. */
-function diff(orig: Draft, now: Draft): Change {
+function diff(orig: Draft, now: Draft, me: string): Change {
   const c: Change = {};
   if (now.title !== orig.title) c.title = now.title;
   if (now.location !== orig.location) c.location = now.location;
   if (now.description !== orig.description) c.description = now.description;
   if (!sameSet(now.participants, orig.participants)) c.participants = now.participants;
   if (now.color !== orig.color) c.color = now.color || null;
-  if (now.reminder !== orig.reminder) c.reminders = now.reminder === '' ? [] : [{ minutesBefore: Number(now.reminder), for: null }];
+  const reminders = remindersFrom(now.reminders, me);
+  if (JSON.stringify(reminders) !== JSON.stringify(remindersFrom(orig.reminders, me))) c.reminders = reminders;
   const rule = toRule(now.repeat);
   if (JSON.stringify(now.repeat) !== JSON.stringify(orig.repeat) && rule !== (orig.repeat.custom ?? toRule(orig.repeat))) c.rrule = rule;
   if (!now.allDay && now.tz !== orig.tz) c.tz = now.tz || null;
@@ -145,7 +133,7 @@ export function EventDialog(props: {
   const existing = target.kind === 'existing' ? target : null;
   const recurring = !!existing?.event.rrule;
   const readOnly = !props.canEdit;
-  const change = existing ? diff(orig, d) : {};
+  const change = existing ? diff(orig, d, props.me) : {};
   const onlySeries = existing ? seriesOnly(change, existing.occ) : false;
 
   const set = (patch: Partial<Draft>) => setD((cur) => ({ ...cur, ...patch }));
@@ -192,7 +180,7 @@ export function EventDialog(props: {
           ...(d.allDay ? {} : { tz: d.tz || null }),
           participants: d.participants,
           color: d.color || null,
-          reminders: d.reminder === '' ? [] : [{ minutesBefore: Number(d.reminder), for: null }],
+          reminders: remindersFrom(d.reminders, props.me),
           rrule: toRule(d.repeat),
           location: d.location,
           description: d.description,
@@ -301,18 +289,8 @@ export function EventDialog(props: {
 
           <RepeatSection repeat={d.repeat} onChange={setRepeat} />
 
+          <ReminderFields rows={d.reminders} allDay={d.allDay} members={props.members} onChange={(reminders) => set({ reminders })} />
           <div class="row">
-            <label>
-              Reminder
-              <select name="reminder" value={d.reminder} onChange={(e) => set({ reminder: e.currentTarget.value })}>
-                {REMINDERS.map(([v, text]) => (
-                  <option key={v} value={v}>
-                    {text}
-                  </option>
-                ))}
-                {!REMINDERS.some(([v]) => v === d.reminder) && <option value={d.reminder}>{d.reminder} minutes before</option>}
-              </select>
-            </label>
             <label>
               Colour
               <select name="color" value={d.color} onChange={(e) => set({ color: e.currentTarget.value })}>
@@ -365,6 +343,7 @@ export function EventDialog(props: {
           )}
         </footer>
       </form>
+      {existing && <Comments cal={cal} eventId={existing.event.id} me={props.me} members={props.members} displayZone={displayZone} />}
       {asking && (
         <ScopeDialog
           what={asking === 'save' ? `Save changes to “${d.title.trim() || 'Untitled'}”. Which events should change?` : `Delete “${d.title.trim() || 'Untitled'}”. Which events?`}

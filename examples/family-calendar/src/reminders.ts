@@ -1,8 +1,13 @@
 /**
  * Reminders while the app is open: a browser notification (when allowed) and a message in the
  * page at `minutesBefore` each occurrence. Each one fires once per device.
+ *
+ * The server may send the same reminder by Web Push. Both are shown through the service worker
+ * with the server's tag (`rem:<eventId>:<occKey>`, see reminderTag), so the browser keeps one
+ * notification: whichever comes second replaces the first instead of adding a second one.
  */
 import type { Calendar, Occurrence } from '@kith/client';
+import { eventLink } from './deep-link.js';
 import { describeSpan } from './times.js';
 
 const FIRED_KEY = 'kith.app.reminders-fired';
@@ -23,7 +28,12 @@ export function remindersFor(occ: Occurrence, me: string): number[] {
     .map((r) => r.minutesBefore);
 }
 
-export function startReminders(cal: Calendar, me: string, show: (title: string, body: string) => void): () => void {
+/** The tag the server's push reminders carry (packages/server/src/notify/texts.ts). */
+export function reminderTag(eventId: string, occKey: string): string {
+  return `rem:${eventId}:${occKey}`;
+}
+
+export function startReminders(cal: Calendar, me: string, show: (title: string, body: string, tag: string, url: string) => void): () => void {
   const tick = () => {
     const now = Date.now();
     const fired = loadFired();
@@ -49,7 +59,7 @@ export function startReminders(cal: Calendar, me: string, show: (title: string, 
         } catch {
           /* keep it short */
         }
-        show(occ.title || 'Event', minutes === 0 ? `Now: ${when}` : `${when}${occ.location ? ` · ${occ.location}` : ''}`);
+        show(occ.title || 'Event', minutes === 0 ? `Now: ${when}` : `${when}${occ.location ? ` · ${occ.location}` : ''}`, reminderTag(occ.eventId, occ.occKey), eventLink(cal.roomId, occ.eventId));
       }
     }
     if (dirty) localStorage.setItem(FIRED_KEY, JSON.stringify(fired));
@@ -68,13 +78,21 @@ export function startReminders(cal: Calendar, me: string, show: (title: string, 
   };
 }
 
-/** Shows a system notification when the person allowed them. */
-export function systemNotify(title: string, body: string, tag: string): void {
+/**
+ * Shows a system notification when the person allowed them: through the service worker when one
+ * runs (so a push with the same tag replaces it, and a click opens the event), else from the page.
+ */
+export function systemNotify(title: string, body: string, tag: string, url: string): void {
   if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+  const options = { body, tag, icon: '/icon.svg', data: { url } };
+  if (navigator.serviceWorker?.controller) {
+    void navigator.serviceWorker.ready.then((reg) => reg.showNotification(title, options));
+    return;
+  }
   try {
-    new Notification(title, { body, tag, icon: '/icon.svg' });
+    new Notification(title, options);
   } catch {
     // Some browsers (Android Chrome) only allow notifications from the service worker.
-    void navigator.serviceWorker?.ready.then((reg) => reg.showNotification(title, { body, tag, icon: '/icon.svg' }));
+    void navigator.serviceWorker?.ready.then((reg) => reg.showNotification(title, options));
   }
 }

@@ -9,7 +9,7 @@ import { Modal } from './ui.js';
 const MAX_RESULTS = 50;
 
 /** The occurrence a result opens: the next one of a series, else its first; the event itself otherwise. */
-function occurrenceToOpen(cal: Calendar, ev: CalendarEvent, zone: string): Occurrence | undefined {
+export function occurrenceToOpen(cal: Calendar, ev: CalendarEvent, zone: string): Occurrence | undefined {
   const day = ev.start.slice(0, 10);
   const around = (from: string, days: number) =>
     cal.occurrencesOf(ev.id, { from: `${from}T00:00:00Z`, to: `${addDays(from, days)}T00:00:00Z`, timeZone: zone })[0];

@@ -1,11 +1,12 @@
-/** Settings of this device (the zone calendars are shown in) and of my account (CalDAV app passwords). */
+/** Settings of this device (the zone calendars are shown in) and of my account (CalDAV app passwords, export, deletion). */
 import type { User } from '@kith/client';
+import { AccountSection } from './account-section.js';
 import { AppPasswords } from './app-passwords.js';
 import { Modal } from './ui.js';
 import { ZonePicker } from './zone-picker.js';
 import { deviceZone, zoneCity } from './zones.js';
 
-export function SettingsDialog(props: { user: User; displayZone: string; onDisplayZone: (zone: string) => void; onClose: () => void }) {
+export function SettingsDialog(props: { user: User; displayZone: string; onDisplayZone: (zone: string) => void; onClose: () => void; onAccountDeleted: () => void }) {
   const here = deviceZone();
   return (
     <Modal title="Settings" onClose={props.onClose} id="settings-dialog" class="settings-dialog">
@@ -28,6 +29,7 @@ export function SettingsDialog(props: { user: User; displayZone: string; onDispl
         </p>
       </section>
       <AppPasswords user={props.user} />
+      <AccountSection user={props.user} onDeleted={props.onAccountDeleted} />
     </Modal>
   );
 }

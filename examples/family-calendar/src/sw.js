@@ -56,3 +56,55 @@ self.addEventListener('fetch', (event) => {
     );
   }
 });
+
+// ---- Web Push: the server sends {title, body, url, tag} (packages/server/src/notify); nothing else.
+
+/** Keeps only a same-origin path: a push never sends the app elsewhere. */
+function appUrl(url) {
+  try {
+    const u = new URL(typeof url === 'string' ? url : '/', self.location.origin);
+    return u.origin === self.location.origin ? u.pathname + u.search + u.hash : '/';
+  } catch {
+    return '/';
+  }
+}
+
+self.addEventListener('push', (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch {
+    data = { body: event.data ? event.data.text() : '' };
+  }
+  const title = typeof data.title === 'string' && data.title ? data.title.slice(0, 200) : 'Kith';
+  const options = {
+    body: typeof data.body === 'string' ? data.body.slice(0, 1000) : '',
+    icon: '/icon.svg',
+    data: { url: appUrl(data.url) },
+  };
+  // Same tag as the open tab's reminder (src/reminders.ts): one replaces the other.
+  if (typeof data.tag === 'string' && data.tag) options.tag = data.tag.slice(0, 200);
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+/** Opens the app at `url`: an open tab is focused and told (it opens the event without reloading), else a new window. */
+async function openApp(url) {
+  const tabs = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const tab = tabs.find((c) => new URL(c.url).origin === self.location.origin);
+  if (tab) {
+    tab.postMessage({ type: 'open-url', url });
+    await tab.focus().catch(() => undefined);
+    return tab;
+  }
+  return self.clients.openWindow(url);
+}
+
+/** The click: close it and open its event. A named function, so a test can run it in the worker. */
+function onNotificationClick(notification) {
+  notification.close();
+  return openApp(appUrl(notification.data && notification.data.url));
+}
+
+self.addEventListener('notificationclick', (event) => {
+  event.waitUntil(onNotificationClick(event.notification));
+});

@@ -2,7 +2,7 @@
 import type { Member, PresenceEntry, Role, StatusInfo, User } from '@kith/client';
 import { Presence, SyncBadge } from './ui.js';
 
-type MenuTarget = 'family' | 'trash' | 'search' | 'import' | 'subscribe' | 'settings';
+type MenuTarget = 'family' | 'trash' | 'search' | 'import' | 'subscribe' | 'settings' | 'notifications';
 
 export function Topbar(props: {
   roomName: string;
@@ -86,6 +86,7 @@ export function Topbar(props: {
             {item('Search', () => props.onOpen('search'))}
             {item('Trash', () => props.onOpen('trash'))}
             {item('Settings', () => props.onOpen('settings'))}
+            {item('Notifications & email', () => props.onOpen('notifications'))}
             {notifications === 'default' && item('Turn on reminder notifications', () => void enableNotifications())}
             {item('My calendars', props.onSwitchRoom)}
             {item(`Sign out (${props.user.username})`, props.onSignOut)}

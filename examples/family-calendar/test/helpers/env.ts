@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { caldavModule, calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
+import { accountModule, caldavModule, calendarModule, channelsOption, defaultConfig, notifyModule, startKithServer, type KithServer } from '@kith/server';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
+import { Mailbox } from './mailbox.js';
 
 export const APP_DIR = fileURLToPath(new URL('../..', import.meta.url));
 export const DIST = path.join(APP_DIR, 'dist');
@@ -72,6 +73,8 @@ export interface Env {
   url: string;
   browser: Browser;
   dataDir: string;
+  /** Where the server's emails go (SMTP on loopback). */
+  mailbox: Mailbox;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export async function startEnv(): Promise<Env> {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-e2e-'));
   const base = defaultConfig();
+  const mailbox = await Mailbox.start();
   const server = await startKithServer(
     defaultConfig({
       port: 0,
@@ -91,7 +95,15 @@ export async function startEnv(): Promise<Env> {
       sqliteSynchronous: 'normal',
       limits: { ...base.limits, loginPerMinute: 10_000 },
     }),
-    { modules: [calendarModule(), caldavModule()] },
+    // As kith-server composes them (less Google): the app's account and notification screens need theirs.
+    {
+      modules: [
+        calendarModule(),
+        caldavModule(),
+        accountModule(),
+        notifyModule({ channels: channelsOption({ smtpUrl: mailbox.url, mailFrom: 'Kith <kith@family.test>' }) }),
+      ],
+    },
   );
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -103,9 +115,11 @@ export async function startEnv(): Promise<Env> {
     url: server.url,
     browser,
     dataDir,
+    mailbox,
     close: async () => {
       await browser.close().catch(() => undefined);
       await server.close();
+      await mailbox.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
