@@ -84,6 +84,9 @@ export const SLOW_TRIALS = [
   'examples/family-calendar/test/app-ui.test.ts',
   'examples/family-calendar/test/load-time.test.ts',
   'examples/family-calendar/test/accessibility.test.ts',
+  'examples/family-calendar/test/cross-zone-drag.test.ts',
+  // Rewrites docs/screenshots/ (and is skipped unless KITH_README_SCREENSHOTS=1).
+  'examples/family-calendar/test/readme-screenshots.test.ts',
 ];
 
 export default mergeConfig(
