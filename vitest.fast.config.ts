@@ -57,6 +57,7 @@ export const SLOW_TRIALS = [
   // on two cores: most of a file's cost is loading the server, and these add long scenarios.
   'packages/client/test/auth.test.ts',
   'packages/client/test/sync.test.ts',
+  'packages/client/test/first-sync.test.ts',
   'packages/client/test/rooms.test.ts',
   'packages/server/test/calendar-ics.test.ts',
   'packages/server/test/hardening-invites.test.ts',
