@@ -59,6 +59,7 @@ export const SLOW_TRIALS = [
   // on two cores: most of a file's cost is loading the server, and these add long scenarios.
   'packages/client/test/auth.test.ts',
   'packages/client/test/sync.test.ts',
+  'packages/client/test/first-sync.test.ts',
   'packages/client/test/rooms.test.ts',
   'packages/server/test/calendar-ics.test.ts',
   'packages/server/test/hardening-invites.test.ts',
@@ -89,6 +90,9 @@ export const SLOW_TRIALS = [
   'examples/family-calendar/test/accessibility.test.ts',
   // Push, reminders, comments and the notification settings in Chromium (about 3 min).
   'examples/family-calendar/test/notifications.test.ts',
+  'examples/family-calendar/test/cross-zone-drag.test.ts',
+  // Rewrites docs/screenshots/ (and is skipped unless KITH_README_SCREENSHOTS=1).
+  'examples/family-calendar/test/readme-screenshots.test.ts',
 ];
 
 export default mergeConfig(

@@ -13,6 +13,7 @@ import { startReminders, systemNotify } from './reminders.js';
 import { cache, describeError, kith } from './store.js';
 import { FC_VIEW, useFullCalendar, VIEWS, type ViewName } from './full-calendar.js';
 import { ImportDialog } from './import-dialog.js';
+import { openRoomCalendar } from './opening.js';
 import { PhoneMonth } from './phone-month.js';
 import { NotificationsDialog } from './notifications-dialog.js';
 import { occurrenceToOpen, SearchDialog } from './search-dialog.js';
@@ -98,8 +99,7 @@ export function CalendarScreen(props: {
     let closed = false;
     let opened: Calendar | null = null;
     const offs: Array<() => void> = [];
-    void kith
-      .openCalendar(room.roomId, { connect: navigator.onLine, undoCaptureMs: 0 })
+    void openRoomCalendar(room.roomId)
       .then((c) => {
         if (closed) {
           void c.close();

@@ -71,6 +71,28 @@ function nameByVisibleText(root: HTMLElement): void {
 }
 
 /**
+ * A weekday column header shows "Mon" but FullCalendar hides that text from screen readers (it
+ * names the header "Monday"): axe then finds the header empty (empty-table-header). The text is
+ * made readable again; the name stays "Monday".
+ */
+function headerTextReadable(el: HTMLElement): void {
+  const header = el.closest<HTMLElement>('[role=columnheader]') ?? el;
+  for (const hidden of header.querySelectorAll<HTMLElement>('[aria-hidden=true]')) {
+    if (hidden.textContent?.trim()) hidden.removeAttribute('aria-hidden');
+  }
+}
+
+/**
+ * The week view's time axis heads the timed row with an empty, labelled rowheader ("Timed");
+ * an empty header is a cell, as FullCalendar itself does for the empty axis corner.
+ */
+function emptyHeadersAsCells(root: HTMLElement): void {
+  for (const header of root.querySelectorAll<HTMLElement>('[role=rowheader], [role=columnheader]')) {
+    if (!header.textContent?.trim() && !header.querySelector('img, svg')) header.setAttribute('role', 'gridcell');
+  }
+}
+
+/**
  * An agenda day's "Events" list holds role=button events, and a list may only hold list items:
  * the container becomes a named group, which may hold buttons (axe aria-required-children).
  */
@@ -134,7 +156,11 @@ export function useFullCalendar(
       slotHeaderFormat: timeFormat,
       nowIndicator: true,
       navLinks: true,
-      dayHeaderDidMount: (info) => nameByVisibleText(info.el),
+      dayHeaderDidMount: (info) => {
+        nameByVisibleText(info.el);
+        headerTextReadable(info.el);
+      },
+      viewDidMount: (info) => emptyHeadersAsCells(info.el),
       dayCellDidMount: (info) => nameByVisibleText(info.el),
       // Month and all-day chips get a 24 px minimum height (WCAG 2.2 target size, styles.css).
       rowEventClass: 'row-event',

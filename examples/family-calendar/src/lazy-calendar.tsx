@@ -6,6 +6,7 @@
 import type { ComponentProps, FunctionComponent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { CalendarScreen as Screen } from './calendar-screen.js';
+import { startOpening } from './opening.js';
 import { kith } from './store.js';
 
 type Props = ComponentProps<typeof Screen>;
@@ -28,6 +29,9 @@ export function preloadCalendar(): Promise<FunctionComponent<Props>> {
 export function CalendarScreen(props: Props) {
   const [Loaded, setLoaded] = useState<FunctionComponent<Props> | undefined>(() => loaded);
   const [failed, setFailed] = useState(false);
+  // The room's data need not wait for the screen's code: open it now (see opening.ts).
+  const roomId = props.room.roomId;
+  useEffect(() => (loaded ? undefined : startOpening(roomId)), [roomId]);
   useEffect(() => {
     if (Loaded || failed) return;
     preloadCalendar().then(

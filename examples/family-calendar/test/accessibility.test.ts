@@ -1,9 +1,9 @@
 /**
  * axe-core over every screen of the app in Chromium: sign-in, the invite page, the calendar in
  * month, week and agenda views (desktop and phone), the event dialog, the menu's dialogs (family &
- * invites, trash, settings when there is one) and the calendar list. No serious or critical
- * violation is allowed, FullCalendar's grid included (its roles and names are fixed up in
- * full-calendar.ts); every finding (any impact) is written to test/results/axe.json.
+ * invites, trash, settings when there is one) and the calendar list. No violation of any impact
+ * is allowed, FullCalendar's grid included (its roles and names are fixed up in full-calendar.ts);
+ * every finding is written to test/results/axe.json.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -66,7 +66,7 @@ async function audit(page: Page, screen: string): Promise<void> {
 const serious = () => findings.filter((f) => f.impact === 'serious' || f.impact === 'critical');
 
 browserDescribe('accessibility (axe-core) of every screen', { timeout: 240_000 }, () => {
-  it('has no serious or critical violations on desktop and phone', async () => {
+  it('has no violations (of any impact) on desktop and phone', async () => {
     // Signed out: the sign-in page, and the page an invite link opens.
     const owner = await person();
     await owner.page.goto('/');
@@ -135,5 +135,7 @@ browserDescribe('accessibility (axe-core) of every screen', { timeout: 240_000 }
         findings.map((f) => `  [${f.impact}] ${f.screen}: ${f.rule} — ${f.help} — ${f.targets.slice(0, 3).join(' | ')}`).join('\n'),
     );
     expect(serious()).toEqual([]);
+    // Minor and moderate ones too (the last two, FullCalendar's empty-looking headers, are fixed).
+    expect(findings.map((f) => `[${f.impact}] ${f.screen}: ${f.rule}`)).toEqual([]);
   });
 });

@@ -2,7 +2,8 @@
  * How long the app takes to load on a slow phone link, in Chromium throttled through the DevTools
  * protocol (1.6 Mbps down, 750 kbps up, 150 ms round trip): the sign-in page for a first visit, and
  * a calendar of 500 events for a signed-in person on a new device (nothing cached, data from the
- * network) and on a return visit (app and data on the device). It REPORTS the figures (console and
+ * network: the room's compressed state over HTTP, and for comparison the socket alone) and on a
+ * return visit (app and data on the device). It REPORTS the figures (console and
  * test/results/load-times.json) and asserts only that each screen comes up: timings vary with the
  * machine, and speed goals live in `pnpm bench`.
  */
@@ -128,7 +129,7 @@ async function call(method: string, url: string, body: unknown, token?: string):
   return { status: res.status, body: await res.json() };
 }
 
-browserDescribe('load time on a slow phone link (reported, not asserted)', { timeout: 240_000 }, () => {
+browserDescribe('load time on a slow phone link (reported, not asserted)', { timeout: 360_000 }, () => {
   it('reports sign-in visible and a 500-event calendar interactive, first and return visits', async () => {
     // A family calendar with 500 events over the weeks around today, made through the REST API.
     const base = env().url;
@@ -186,6 +187,20 @@ browserDescribe('load time on a slow phone link (reported, not asserted)', { tim
     const shown = await fresh.page.locator('.calendar-host [data-title]').count();
     const freshWaterfall = freshNetwork();
 
+    // 2b. The same on another new device that cannot have the room's state over HTTP (as before
+    // GET /rooms/:roomId/state): the socket's first sync brings the whole room in one frame. Run
+    // next to 2 so that both see the same machine load.
+    const socketOnly = await person({ storageState: session });
+    await socketOnly.context.addInitScript(MARKS);
+    await socketOnly.context.route('**/rooms/*/state', (route) => route.abort());
+    const socketOnlyNetwork = waterfall(await throttle(socketOnly.context, socketOnly.page));
+    await socketOnly.page.goto('/', { waitUntil: 'commit' });
+    await socketOnly.page.locator('.calendar-host [data-title]').first().waitFor({ timeout: 60_000 });
+    await socketOnly.page.getByRole('button', { name: 'New event' }).waitFor();
+    const socketOnlyMarks = await marks(socketOnly.page);
+    const socketOnlySocket = socketOnlyNetwork().socket;
+    await socketOnly.context.close();
+
     // 3. The same device again: app from the service worker / HTTP cache, events from IndexedDB.
     await fresh.page.waitForFunction(async () => !!(await navigator.serviceWorker.ready).active);
     await fresh.page.reload({ waitUntil: 'commit' });
@@ -213,6 +228,11 @@ browserDescribe('load time on a slow phone link (reported, not asserted)', { tim
         scriptBytesOverWire: freshScripts(),
         targetMs: 3000,
         waterfall: freshWaterfall,
+      },
+      calendarNewDeviceSocketOnly: {
+        eventsVisibleMs: round(socketOnlyMarks.events),
+        largestSocketFrameBytes: socketOnlySocket.largestFrameInBytes,
+        targetMs: 3000,
       },
       calendarReturnVisit: { eventsVisibleMs: round(returnMarks.events), targetMs: 3000 },
     };

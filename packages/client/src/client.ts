@@ -121,6 +121,9 @@ interface ErrorBody {
   error?: { code?: unknown; message?: unknown };
 }
 
+/** A new device's first fetch of a room's state gives up after this (the socket then sends it). */
+const STATE_FETCH_TIMEOUT_MS = 30_000;
+
 const isBrowser = typeof window !== 'undefined' && typeof document !== 'undefined';
 
 export class KithClient {
@@ -445,7 +448,8 @@ export class KithClient {
    * loaded (e.g. offline before the app's files were cached); a later call tries again.
    */
   async preloadCalendarCode(): Promise<void> {
-    await loadCalendarCode();
+    const persistence = this.persistence as Partial<ReturnType<typeof lazyPersistence>>;
+    await Promise.all([loadCalendarCode(), persistence.preload?.()]);
   }
 
   /**
@@ -501,6 +505,17 @@ export class KithClient {
 
   private readonly syncHost: SyncHost = {
     token: () => this.session?.token,
+    fetchState: async (roomId) => {
+      // Only with a live token: refreshing and auth errors are the socket's business.
+      const session = this.session;
+      if (!session || session.expiresAt <= Date.now()) return undefined;
+      const res = await this.fetchImpl(`${this.baseUrl}/rooms/${enc(roomId)}/state`, {
+        headers: { authorization: `Bearer ${session.token}`, accept: 'application/octet-stream' },
+        signal: AbortSignal.timeout(STATE_FETCH_TIMEOUT_MS),
+      });
+      if (!res.ok || res.headers.get('content-type') !== 'application/octet-stream') return undefined;
+      return new Uint8Array(await res.arrayBuffer());
+    },
     tokenExpired: () => !!this.session && this.session.expiresAt <= Date.now(),
     refresh: async (stale) => {
       try {

@@ -19,7 +19,7 @@ export function loadCalendarCode(): Promise<typeof import('./calendar.js')> {
 }
 
 /** A persistence whose implementation is loaded when a room is first opened or removed. */
-export function lazyPersistence(load: () => Promise<LocalPersistence>): LocalPersistence {
+export function lazyPersistence(load: () => Promise<LocalPersistence>): LocalPersistence & { preload(): Promise<unknown> } {
   let loaded: Promise<LocalPersistence> | undefined;
   const get = () =>
     (loaded ??= load().catch((err: unknown) => {
@@ -27,6 +27,8 @@ export function lazyPersistence(load: () => Promise<LocalPersistence>): LocalPer
       throw err;
     }));
   return {
+    /** Loads the implementation now (with the calendar code), so the first open does not wait for it. */
+    preload: () => get(),
     async open(name, doc): Promise<RoomStore> {
       return (await get()).open(name, doc);
     },

@@ -53,6 +53,11 @@ export interface SyncHost {
   refresh(staleToken: string | undefined): Promise<'ok' | 'auth' | 'offline'>;
   /** Asks the REST API whether we may still open this room (refreshing the token if needed). */
   checkAccess(roomId: string): Promise<'ok' | 'revoked' | 'auth' | 'offline'>;
+  /**
+   * The room's whole state as one Yjs update, fetched compressed over HTTP; undefined when it
+   * cannot be had (the socket then sends it). Used once, when the local copy is empty.
+   */
+  fetchState?(roomId: string): Promise<Uint8Array | undefined>;
 }
 
 export interface SyncOptions {
@@ -85,6 +90,9 @@ type SyncHandler = (
   messageType: number,
 ) => void;
 
+/** The transaction origin of the room state applied by `seed`. */
+const SEED_ORIGIN = Symbol('kith-room-state');
+
 export class SyncConnection extends Emitter<SyncEvents> {
   readonly provider: WebsocketProvider;
   /** A durable acknowledgement arrived on the current socket. */
@@ -105,6 +113,9 @@ export class SyncConnection extends Emitter<SyncEvents> {
   private authCloses = 0;
   private rateLimitCloses = 0;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** The room's state over HTTP: tried once; `seeding` while it is on its way. */
+  private seedTried = false;
+  private seeding = false;
 
   constructor(private readonly o: SyncOptions) {
     super();
@@ -194,7 +205,7 @@ export class SyncConnection extends Emitter<SyncEvents> {
 
   get status(): SyncStatus {
     const p = this.provider;
-    if (!p.wsconnected) return p.wsconnecting ? 'connecting' : 'offline';
+    if (!p.wsconnected) return p.wsconnecting || this.seeding ? 'connecting' : 'offline';
     if (!p.synced) return 'syncing';
     if (!this.ackReceived || this.o.ledger.count > 0) return 'synced';
     return 'saved';
@@ -207,6 +218,11 @@ export class SyncConnection extends Emitter<SyncEvents> {
     const token = this.o.host.token();
     if (!token) {
       this.stop('auth', { code: 'NOT_LOGGED_IN' });
+      return;
+    }
+    if (this.seeding) return;
+    if (!this.seedTried && this.o.host.fetchState && this.o.doc.store.clients.size === 0) {
+      this.seed(this.o.host.fetchState);
       return;
     }
     if (this.o.host.tokenExpired()) {
@@ -307,6 +323,28 @@ export class SyncConnection extends Emitter<SyncEvents> {
   private clearTimers(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+  }
+
+  /**
+   * An empty local copy (a new device) is filled from the room's compressed state over HTTP
+   * before the socket opens: the socket's sync step 2 then carries only what changed since,
+   * instead of the whole room in one uncompressed frame. Any failure just connects as usual.
+   */
+  private seed(fetchState: (roomId: string) => Promise<Uint8Array | undefined>): void {
+    this.seedTried = true;
+    this.seeding = true;
+    this.emit('change');
+    void fetchState(this.o.roomId)
+      .then((update) => {
+        // Not the provider's origin: it is not sent back (the socket is not open yet anyway).
+        if (update && this.stopped !== 'closed') Y.applyUpdate(this.o.doc, update, SEED_ORIGIN);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.seeding = false;
+        if (this.stopped === undefined) this.connect();
+        else this.emit('change');
+      });
   }
 
   private resume(): void {

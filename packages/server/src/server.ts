@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
+import { roomStateRoute } from './sync/room-state-route.js';
 import { loadOrCreateJwtSecret, loadOrCreateSharedJwtSecret } from './auth/secret.js';
 import { defaultConfig, type KithConfig } from './config/config.js';
 import { createLogger, logDestination } from './ops/logger.js';
@@ -96,6 +97,8 @@ export async function startKithServer(
     });
     sync = new SyncServer({ app, config, storage, metrics, membership, logger, fanout, writeHealth });
     sync.attach(app.server);
+    // A room's state over HTTP, compressed: what a new device fetches before its first sync.
+    await app.register(roomStateRoute, { rooms: sync.rooms, storage });
     for (const module of options.modules ?? []) {
       installed.unshift(await installModule(module, { app, sync, storage, membership, signIns, config, metrics, logger }));
     }
