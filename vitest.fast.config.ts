@@ -19,6 +19,8 @@ export const SLOW_TRIALS = [
   'packages/server/test/notify/kill-trials.test.ts',
   'packages/server/test/notify/instances.test.ts',
   'packages/server/test/notify/notices-instances.test.ts',
+  // Forty edits over HTTP with a manual clock stepped after each (~25 s on a loaded machine).
+  'packages/server/test/notify/look-pacing.test.ts',
   'packages/client/test/quickstart.test.ts',
   // Packs @kith/client, installs it into a new project and builds a Vite app with it (1–2 min).
   'packages/client/test/pack.test.ts',

@@ -17,6 +17,7 @@ import type { Dispatcher } from './dispatcher.js';
 import type { Preferences } from './preferences.js';
 import { roomZone } from './reminders.js';
 import { diffRooms, printRoom, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
+import { settleDelay } from './settle.js';
 import { formatDay, formatTime } from './texts.js';
 
 export interface NoticeDeps {
@@ -29,6 +30,8 @@ export interface NoticeDeps {
   /** How long changes gather before one notice goes out. */
   windowMs: number;
   settleMs: number;
+  /** A room that keeps changing is looked at most once per this long (see settleDelay). */
+  busyLookMs: number;
 }
 
 /** More changes than this by one person read as counts ("Dad: 150 added"). */
@@ -36,6 +39,8 @@ const DETAIL_PER_ACTOR = 3;
 
 export class ChangeNotices {
   private readonly prints = new Map<string, RoomPrint>();
+  /** When each room was last looked at (paces looks at rooms that keep changing). */
+  private readonly lookedAt = new Map<string, number>();
   private readonly pending = new Map<string, { changes: RoomChange[]; zone: string; cancel: () => void }>();
   /** Rooms to look at again; `local` once any of the commits was stored by this instance. */
   private readonly dirty = new Map<string, { cancel: () => void; local: boolean }>();
@@ -62,9 +67,10 @@ export class ChangeNotices {
       pending.local ||= local;
       return;
     }
+    const { clock, settleMs, busyLookMs } = this.deps;
     const entry = {
       local,
-      cancel: this.deps.clock.after(this.deps.settleMs, () => {
+      cancel: clock.after(settleDelay(clock.now(), this.lookedAt.get(roomId), settleMs, busyLookMs), () => {
         this.dirty.delete(roomId);
         this.enqueue(() => this.look(roomId, entry.local));
       }),
@@ -90,6 +96,7 @@ export class ChangeNotices {
 
   private async look(roomId: string, tell: boolean): Promise<void> {
     const now = this.deps.clock.now();
+    this.lookedAt.set(roomId, now);
     const before = this.prints.get(roomId);
     const seen = await this.deps.rooms.read(roomId, (doc) => {
       const print = printRoom(doc);
