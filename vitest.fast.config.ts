@@ -21,6 +21,8 @@ export const SLOW_TRIALS = [
   'packages/server/test/notify/notices-instances.test.ts',
   // SIGKILLs the binary inside a change-notice window and restarts it twice (30 s to 3 min).
   'packages/server/test/notify/notice-window-kill.test.ts',
+  // Forty edits over HTTP with a manual clock stepped after each (~25 s on a loaded machine).
+  'packages/server/test/notify/look-pacing.test.ts',
   'packages/client/test/quickstart.test.ts',
   // Packs @kith/client, installs it into a new project and builds a Vite app with it (1–2 min).
   'packages/client/test/pack.test.ts',

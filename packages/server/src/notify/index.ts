@@ -28,6 +28,11 @@ export interface NotifyOptions {
   changeWindowMs?: number;
   /** A changed room is re-read this long after its last commit burst starts (default 1 s). */
   settleMs?: number;
+  /**
+   * A room that keeps changing is re-read at most once per this long (default 10 × settleMs): each
+   * look reads the whole room, and a room edited every second would otherwise be read every second.
+   */
+  busyLookMs?: number;
   /** How long a claim holds a delivery before another instance may retry it (default 2 min). */
   leaseMs?: number;
   /** Wait before a failed send is retried (default 1 min). */
@@ -66,6 +71,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
     async install(ctx) {
       const clock = options.clock ?? systemClock;
       const settleMs = options.settleMs ?? 1_000;
+      const busyLookMs = options.busyLookMs ?? settleMs * 10;
       const ledger = new Ledger(ctx.sql);
       const metrics = new NotifyMetrics(ctx.metrics.registry);
       const prefs = new Preferences(ctx.sql);
@@ -90,6 +96,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         logger: ctx.componentLogger('notices'),
         windowMs: options.changeWindowMs ?? 300_000,
         settleMs,
+        busyLookMs,
       });
       const scheduler = new ReminderScheduler({
         rooms: ctx.rooms,
@@ -101,6 +108,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         metrics,
         logger: ctx.componentLogger('reminders'),
         settleMs,
+        busyLookMs,
         // The core's rooms table, read only: the one list of every room (start-up pass).
         listRooms: async () => (await ctx.sql.all<{ room_id: string }>('SELECT room_id FROM rooms ORDER BY room_id')).map((r) => r.room_id),
         onRead: (roomId, doc) => notices.prime(roomId, doc),

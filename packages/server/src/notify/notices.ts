@@ -25,6 +25,7 @@ import type { Preferences } from './preferences.js';
 import { roomZone } from './reminders.js';
 import { ChangeTracker } from './change-tracker.js';
 import { commentEdits, diffRooms, patchPrint, printRoom, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
+import { settleDelay } from './settle.js';
 import { formatDay, formatTime } from './texts.js';
 
 export interface NoticeDeps {
@@ -39,6 +40,8 @@ export interface NoticeDeps {
   /** How long changes gather before one notice goes out. */
   windowMs: number;
   settleMs: number;
+  /** A room that keeps changing is looked at most once per this long (see settleDelay). */
+  busyLookMs: number;
 }
 
 /** More changes than this by one person read as counts ("Dad: 150 added"). */
@@ -49,6 +52,8 @@ export class ChangeNotices {
   private readonly tracker = new ChangeTracker();
   /** Rooms with an open window on this instance: when it ends (its rows are in notify_pending_changes). */
   private readonly windows = new Map<string, { end: number; cancel: () => void }>();
+  /** When each room was last looked at (paces looks at rooms that keep changing). */
+  private readonly lookedAt = new Map<string, number>();
   /** Rooms to look at again; `local` once any of the commits was stored by this instance. */
   private readonly dirty = new Map<string, { cancel: () => void; local: boolean }>();
   private readonly held = new Set<() => void>();
@@ -82,9 +87,10 @@ export class ChangeNotices {
       pending.local ||= local;
       return;
     }
+    const { clock, settleMs, busyLookMs } = this.deps;
     const entry = {
       local,
-      cancel: this.deps.clock.after(this.deps.settleMs, () => {
+      cancel: clock.after(settleDelay(clock.now(), this.lookedAt.get(roomId), settleMs, busyLookMs), () => {
         this.dirty.delete(roomId);
         this.enqueue(() => this.look(roomId, entry.local));
       }),
@@ -120,6 +126,7 @@ export class ChangeNotices {
 
   private async look(roomId: string, tell: boolean): Promise<void> {
     const now = this.deps.clock.now();
+    this.lookedAt.set(roomId, now);
     const before = this.prints.get(roomId);
     const seen = await this.deps.rooms.read(roomId, (doc) => {
       const touched = this.tracker.take(doc);

@@ -19,6 +19,7 @@ import type { Ledger } from './ledger.js';
 import type { NotifyMetrics } from './metrics.js';
 import type { Preferences } from './preferences.js';
 import { MAX_LEAD_MS, reminderKey, remindersOf, type DueReminder } from './reminders.js';
+import { settleDelay } from './settle.js';
 import { reminderMessage } from './texts.js';
 
 const DAY = 86_400_000;
@@ -52,6 +53,8 @@ export interface SchedulerDeps {
   onGone?(roomId: string): Promise<void>;
   /** How long after a commit a changed room is re-read (coalesces bursts of edits). */
   settleMs: number;
+  /** A room that keeps changing is re-read at most once per this long (see settleDelay). */
+  busyLookMs: number;
 }
 
 export class ReminderScheduler {
@@ -84,7 +87,8 @@ export class ReminderScheduler {
   /** A room changed: look at it again once the burst of edits settles. */
   changed(roomId: string): void {
     if (this.stopped || this.dirty.has(roomId)) return;
-    const cancel = this.deps.clock.after(this.deps.settleMs, () => {
+    const { clock, settleMs, busyLookMs } = this.deps;
+    const cancel = clock.after(settleDelay(clock.now(), this.lookedAt.get(roomId), settleMs, busyLookMs), () => {
       this.dirty.delete(roomId);
       this.enqueue(() => this.process(roomId));
     });

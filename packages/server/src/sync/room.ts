@@ -315,7 +315,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
       room: this,
       update: updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates),
       updateCount: updates.length,
-      durableStateVector: Y.decodeStateVector(Y.encodeStateVector(this.doc)),
+      durableStateVector: this.document.stateVector(),
       soleOrigin: origins.size === 1 ? [...origins][0] : undefined,
       sends: [],
       failed: [],

@@ -62,7 +62,15 @@ export class StoredDocument {
   load(updates: Uint8Array[]): void {
     applyAll(this.ydoc, updates);
     this.captured = [];
-    this.durable = Y.decodeStateVector(Y.encodeStateVector(this.ydoc));
+    this.durable = this.stateVector();
+  }
+
+  /** The document's clock per Yjs client, read from its store (no encode and decode per commit). */
+  stateVector(): Map<number, number> {
+    const store = this.doc.store;
+    const sv = new Map<number, number>();
+    for (const client of store.clients.keys()) sv.set(client, Y.getState(store, client));
+    return sv;
   }
 
   /**
