@@ -105,6 +105,7 @@ export class ChangeNotices {
   /** A deleted room: its open window and pending changes go, unsent. */
   async forget(roomId: string): Promise<void> {
     this.prints.delete(roomId);
+    this.lookedAt.delete(roomId);
     this.dirty.get(roomId)?.cancel();
     this.dirty.delete(roomId);
     this.windows.get(roomId)?.cancel();
