@@ -192,7 +192,7 @@ describe('result rendering', () => {
   });
 });
 
-describe('W6 CalDAV helpers', () => {
+describe('W8 CalDAV helpers', () => {
   it('generates the calendar it describes: one-offs, and weekly series with a moved and a cancelled occurrence', () => {
     const data = caldavBenchCalendar(50);
     expect(data).toMatchObject({ events: 50, recurring: 5, components: 55 });
