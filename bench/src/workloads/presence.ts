@@ -138,7 +138,7 @@ export async function runPresence(spec: PresenceSpec, servers: readonly ServerKi
     const closed = await pool.closedSockets();
     if (closed > 0) notes.push(`${closed} presence sockets were closed during the run.`);
     notes.push(
-      `Every client sends and reads; all ${N} per server live in ${Math.max(1, spec.genProcs)} load-generator worker processes. A delivery is one client's state reaching one other client (its own echo is not counted); latency = receipt − the send time carried in the state. A server that merges several changes into one message (Kith, once per 20 ms tick) delivers each client's latest state: at ${spec.hz} Hz per client no state is superseded within a tick, so "lost" stays exact.`,
+      `Every client sends and reads; all ${N} per server live in ${Math.max(1, spec.genProcs)} load-generator worker processes. A delivery is one client's state reaching one other client (its own echo is not counted); latency = receipt − the send time carried in the state. A server that merges several changes into one message (Kith, once per 20 ms tick) delivers each client's latest state: at ${spec.hz} Hz per client no state is superseded within a tick. "Lost" counts every state a client never saw, including one that a newer state of the same client replaced before it went out (a server that falls more than ${(1000 / spec.hz).toFixed(0)} ms behind and merges, as y-protocols allows, shows those here).`,
       'CPU is the server process\'s utime+stime from after the warm-up until 1 s after its last slice, over every delivery; generator CPU is the bench process and its workers during that server\'s slices.',
     );
     return {
