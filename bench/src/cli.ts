@@ -12,7 +12,7 @@
  *   --w5-rates 1000,5000,...   W5's offered rates
  *   --w1-readers 10,50,...     W1's cost-curve points (readers in the room)
  *   --w2-rooms 100,250,...     W2's cost-curve points (rooms of 4 clients)
- *   --w7-rooms N               W7's number of rooms (default 20,000; quick 500)
+ *   --w7-rooms N               W7's number of rooms (default 20,000; quick 200)
  *   --gen-procs N              W1 readers spread over N load-generator processes (default 2; 0 = all in this process)
  *   --gen-check                W1 (largest R) at 1, 2, 4 generator processes: does p99 still improve?
  *   --no-build                 do not rebuild packages/server first
@@ -70,7 +70,7 @@ const QUICK: Params = {
   w4: { events: 1000, updatesPerEvent: 10, reps: 1, connectTimeoutMs: 30_000 },
   w5: { rooms: 100, rates: [1000, 5000, 10000, 15000], stepS: 2 },
   w6: { clients: 60, hz: 2, durationS: 4, slices: 2, warmupS: 1 },
-  w7: { rooms: 500, eventsPerRoom: 300, concurrency: 16 },
+  w7: { rooms: 200, eventsPerRoom: 300, concurrency: 16 },
   n1: { sampleRooms: 20 },
   w8: { events: 500, fullReps: 2, incrementalReps: 10, monthReps: 5 },
 };
