@@ -1,5 +1,5 @@
 /**
- * The calendar W6 loads into both CalDAV servers, as one iCalendar text (pure, deterministic):
+ * The calendar W8 loads into both CalDAV servers, as one iCalendar text (pure, deterministic):
  * `events` events over 2026, a tenth of them weekly series of 20 Mondays-or-so, each series with
  * one occurrence moved (RECURRENCE-ID) and one cancelled (EXDATE). UTC times, so neither server
  * spends the run resolving time zones.
@@ -20,7 +20,7 @@ export interface CaldavData {
 
 export function caldavBenchCalendar(events: number): CaldavData {
   const recurring = Math.floor(events / 10);
-  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Kith bench//CalDAV W6//EN'];
+  const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//Kith bench//CalDAV W8//EN'];
   let components = 0;
   const vevent = (props: string[]) => {
     lines.push('BEGIN:VEVENT', ...props, 'DTSTAMP:20260101T000000Z', 'END:VEVENT');

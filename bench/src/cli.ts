@@ -1,17 +1,18 @@
 /**
  * `pnpm bench` — Kith side by side with Hocuspocus and the y-websocket reference server.
  *
- *   pnpm bench                 all five workloads (≈ 10–15 min on 2 cores) → bench/results/latest.{md,json,svg}
+ *   pnpm bench                 every workload (≈ 20 min on 2 cores) → bench/results/latest.{md,json,svg}
  *   pnpm bench --quick         a ≈ 2-minute smoke run with small parameters → bench/results/quick.{md,json,svg}
  *   pnpm bench --profile       Kith only, under node --cpu-prof for W1 R=500 and W3 (+ a W3 heap
  *                              snapshot) → bench/results/profile.md and bench/results/profiles/
- *   --only W1,W4               run some workloads (W1 W2 W3 W4 W5 W6)
+ *   --only W1,W4               run some workloads (W1 W2 W3 W4 W5 W6 W7 W8 N1)
  *   --servers kith,hocuspocus  run some servers (kith, hocuspocus, ywebsocket, ywebsocket3)
  *   --out DIR                  where to write results (default bench/results)
  *   --keep                     keep the servers' data folders (printed at the end)
  *   --w5-rates 1000,5000,...   W5's offered rates
  *   --w1-readers 10,50,...     W1's cost-curve points (readers in the room)
  *   --w2-rooms 100,250,...     W2's cost-curve points (rooms of 4 clients)
+ *   --w7-rooms N               W7's number of rooms (default 20,000; quick 200)
  *   --gen-procs N              W1 readers spread over N load-generator processes (default 2; 0 = all in this process)
  *   --gen-check                W1 (largest R) at 1, 2, 4 generator processes: does p99 still improve?
  *   --no-build                 do not rebuild packages/server first
@@ -33,6 +34,9 @@ import { runIdle } from './workloads/idle.js';
 import { runCold } from './workloads/cold.js';
 import { runDurable } from './workloads/durable.js';
 import { runCaldav } from './workloads/caldav.js';
+import { runPresence } from './workloads/presence.js';
+import { runManyRooms } from './workloads/many-rooms.js';
+import { runScheduler } from './workloads/scheduler.js';
 
 interface Params {
   /** `readers` / `rooms` are the cost-curve points; the target point (R = 500, 500 rooms) runs `durationS`, the others `curveS`. */
@@ -41,7 +45,10 @@ interface Params {
   w3: { rooms: number; socketsPerRoom: number };
   w4: { events: number; updatesPerEvent: number; reps: number; connectTimeoutMs: number };
   w5: { rooms: number; rates: number[]; stepS: number };
-  w6: { events: number; fullReps: number; incrementalReps: number; monthReps: number };
+  w6: { clients: number; hz: number; durationS: number; slices: number; warmupS: number };
+  w7: { rooms: number; eventsPerRoom: number; concurrency: number };
+  n1: { sampleRooms: number };
+  w8: { events: number; fullReps: number; incrementalReps: number; monthReps: number };
 }
 
 const FULL: Params = {
@@ -50,7 +57,10 @@ const FULL: Params = {
   w3: { rooms: 1000, socketsPerRoom: 5 },
   w4: { events: 5000, updatesPerEvent: 10, reps: 3, connectTimeoutMs: 60_000 },
   w5: { rooms: 400, rates: [1000, 2500, 5000, 10000, 15000, 20000, 25000, 30000, 40000, 50000], stepS: 4 },
-  w6: { events: 5000, fullReps: 5, incrementalReps: 100, monthReps: 50 },
+  w6: { clients: 300, hz: 2, durationS: 20, slices: 4, warmupS: 2 },
+  w7: { rooms: 20_000, eventsPerRoom: 300, concurrency: 16 },
+  n1: { sampleRooms: 200 },
+  w8: { events: 5000, fullReps: 5, incrementalReps: 100, monthReps: 50 },
 };
 
 const QUICK: Params = {
@@ -59,23 +69,35 @@ const QUICK: Params = {
   w3: { rooms: 150, socketsPerRoom: 5 },
   w4: { events: 1000, updatesPerEvent: 10, reps: 1, connectTimeoutMs: 30_000 },
   w5: { rooms: 100, rates: [1000, 5000, 10000, 15000], stepS: 2 },
-  w6: { events: 500, fullReps: 2, incrementalReps: 10, monthReps: 5 },
+  w6: { clients: 60, hz: 2, durationS: 4, slices: 2, warmupS: 1 },
+  w7: { rooms: 200, eventsPerRoom: 300, concurrency: 16 },
+  n1: { sampleRooms: 20 },
+  w8: { events: 500, fullReps: 2, incrementalReps: 10, monthReps: 5 },
 };
 
+// Issue 17's targets, as ratios to the anchors measured in the same run.
 const W1_TARGETS = (r: number): Target[] =>
   r === 500
     ? [
-        { key: 'p99', op: '<=', value: 7, label: 'p99 ≤ 7 ms' },
-        { key: 'cpuUsPerDelivery', op: '<=', value: 6, label: 'server CPU ≤ 6 µs per delivery' },
+        { key: 'cpuUsPerDelivery', op: '<=', value: 0.5, relativeTo: 'best-anchor', label: 'server CPU per delivery ≤ 0.5× the best anchor' },
+        { key: 'p99', op: '<=', value: 0.7, relativeTo: 'best-anchor', label: 'p99 ≤ 0.7× the best anchor' },
         { key: 'lost', op: '==', value: 0, label: '0 lost' },
       ]
     : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }];
 
 const W2_TARGETS: Target[] = [
-  { key: 'p99', op: '<=', value: 1.7, label: 'p99 ≤ 1.7 ms' },
-  { key: 'cpuSecPer1k', op: '<=', value: 0.05, label: 'server CPU ≤ 0.05 s per 1k deliveries' },
+  { key: 'cpuSecPer1k', op: '<=', value: 0.8, relativeTo: 'ywebsocket', label: 'CPU per 1k deliveries ≤ 0.8× the in-memory y-websocket ref' },
+  { key: 'p99', op: '<=', value: 1, relativeTo: 'ywebsocket', label: "p99 ≤ the y-websocket ref's" },
   { key: 'lost', op: '==', value: 0, label: '0 lost' },
 ];
+
+const W6_TARGETS: Target[] = [
+  { key: 'cpuUsPerDelivery', op: '<=', value: 0.5, relativeTo: 'best-anchor', label: 'server CPU per awareness delivery ≤ 0.5× the best anchor' },
+  { key: 'p99', op: '<=', value: 1, relativeTo: 'best-anchor', label: "p99 ≤ the best anchor's" },
+  { key: 'lost', op: '==', value: 0, label: '0 lost' },
+];
+
+const W7_TARGETS: Target[] = [{ key: 'afterRatio', op: '<=', value: 1.1, label: 'RSS after every room unloaded within 10 % of the start' }];
 
 const W3_TARGETS: Target[] = [
   { key: 'kbPerSocket', op: '<=', value: 6, label: '≤ 6 KB per idle socket' },
@@ -87,7 +109,7 @@ const W4_TARGETS: Target[] = [
   { key: 'coldShareAfter', op: '<=', value: 30, label: 'server share ≤ 30 ms after compaction' },
 ];
 
-const W6_TARGETS: Target[] = [
+const W8_TARGETS: Target[] = [
   { key: 'incP99', op: '<=', value: 20, label: 'incremental CalDAV sync p99 ≤ 20 ms' },
   { key: 'fullP99', op: '<=', value: 1, relativeTo: 'radicale', label: 'full CalDAV sync p99 no slower than Radicale' },
   { key: 'incP99', op: '<=', value: 1, relativeTo: 'radicale', label: 'incremental CalDAV sync p99 no slower than Radicale' },
@@ -175,6 +197,7 @@ async function main(): Promise<void> {
       'w5-rates': { type: 'string' },
       'w1-readers': { type: 'string' },
       'w2-rooms': { type: 'string' },
+      'w7-rooms': { type: 'string' },
       'no-build': { type: 'boolean' },
       'gen-procs': { type: 'string' },
       'gen-check': { type: 'boolean' },
@@ -193,6 +216,7 @@ async function main(): Promise<void> {
   if (values['w5-rates']) P.w5.rates = list(values['w5-rates']);
   if (values['w1-readers']) P.w1.readers = list(values['w1-readers']);
   if (values['w2-rooms']) P.w2.rooms = list(values['w2-rooms']);
+  if (values['w7-rooms']) P.w7.rooms = list(values['w7-rooms'])[0] ?? P.w7.rooms;
   const profile = Boolean(values.profile);
   // A profile run looks at the target point only (R = 500), not the whole cost curve.
   if (profile && mode === 'full' && !values['w1-readers']) P.w1.readers = [500];
@@ -200,7 +224,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(genProcs) || genProcs < 0 || genProcs > 16) throw new Error('--gen-procs takes an integer 0…16');
   const servers = (values.servers ? values.servers.split(',').map((s) => s.trim()) : profile ? ['kith'] : [...ALL_SERVERS]) as ServerKind[];
   for (const s of servers) if (!ALL_SERVERS.includes(s)) throw new Error(`unknown server "${s}" (kith, hocuspocus, ywebsocket, ywebsocket3)`);
-  const only = new Set((values.only ?? (profile ? 'W1,W3' : 'W1,W2,W3,W4,W5,W6')).toUpperCase().split(','));
+  const only = new Set((values.only ?? (profile ? 'W1,W3' : 'W1,W2,W3,W4,W5,W6,W7,W8,N1')).toUpperCase().split(','));
   const outDir = path.resolve(values.out ?? path.join(BENCH_DIR, 'results'));
   const base = profile ? 'profile' : mode === 'quick' ? 'quick' : 'latest';
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-bench-'));
@@ -338,8 +362,20 @@ async function main(): Promise<void> {
     );
   }
 
-  if (only.has('W6') && servers.includes('kith')) {
-    await run('W6', 'W6 CalDAV (Kith and Radicale)', () => runCaldav({ ...P.w6, targets: W6_TARGETS }, runDir, log));
+  if (only.has('W6')) {
+    await run('W6', 'W6 presence storm', () =>
+      runPresence({ ...P.w6, genProcs: Math.max(2, genProcs), targets: mode === 'full' ? W6_TARGETS : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }] }, rotate(servers, turn++), runDir, log),
+    );
+  }
+  if (only.has('W7') && servers.includes('kith')) {
+    await run('W7', 'W7 many rooms over time (Kith)', () => runManyRooms({ ...P.w7, cacheDir, targets: W7_TARGETS }, runDir, log));
+  }
+  if (only.has('W8') && servers.includes('kith')) {
+    await run('W8', 'W8 CalDAV (Kith and Radicale)', () => runCaldav({ ...P.w8, targets: W8_TARGETS }, runDir, log));
+  }
+
+  if (only.has('N1')) {
+    await run('N1', 'N1 reminder scheduler (Kith)', () => runScheduler({ ...P.n1 }));
   }
 
   meta.wallSeconds = (performance.now() - t0) / 1000;

@@ -26,9 +26,11 @@ export interface ClientOptions {
   authToken?: string;
   /** Apply sync answers and updates to this document (a "fresh client"). */
   doc?: Y.Doc;
+  /** Also hand awareness frames (type 1) to the sink: W6 times presence deliveries. */
+  sinkAwareness?: boolean;
 }
 
-/** Called for every sync update frame (type 0 / subtype 2) a client receives. */
+/** Called for every sync update frame (type 0 / subtype 2) a client receives (and awareness frames, if asked). */
 export type DeliverySink = (client: SyncClient, receivedAt: number, frame: Buffer, payloadAt: number) => void;
 
 const EMPTY_UPDATE = new Uint8Array([0, 0]);
@@ -91,6 +93,7 @@ export class SyncClient {
   readonly doc: Y.Doc | undefined;
   readonly prefix: Uint8Array;
   sink: DeliverySink | undefined;
+  private readonly sinkAwareness: boolean;
   /** benchNowMs() when the connection was started (before the TCP connect). */
   readonly startedAt: number;
   openedAt = NaN;
@@ -115,6 +118,7 @@ export class SyncClient {
     this.doc = options.doc;
     this.prefix = options.prefix;
     this.sink = sink;
+    this.sinkAwareness = options.sinkAwareness ?? false;
     this.keepaliveFrame = encodeFrame(this.prefix, (e) => {
       encoding.writeVarUint(e, 1);
       encoding.writeVarUint8Array(e, new Uint8Array([0]));
@@ -240,6 +244,8 @@ export class SyncClient {
           for (const w of this.syncWaiters.splice(0)) w.resolve();
         }
       }
+    } else if (type === 1) {
+      if (this.sinkAwareness) this.sink?.(this, t, data, pos);
     } else if (type === 2 && this.prefix.length > 0) {
       // Hocuspocus auth answer: 1 = permission denied, 2 = authenticated.
       if (data[pos] === 1) {

@@ -1,5 +1,5 @@
 /**
- * The CalDAV requests W6 times, as a phone's client sends them (plain fetch, HTTP Basic): discovery
+ * The CalDAV requests W8 times, as a phone's client sends them (plain fetch, HTTP Basic): discovery
  * (current-user-principal → calendar-home-set → the calendar by display name), PROPFIND depth 1,
  * calendar-multiget in batches, sync-collection, a time-range calendar-query, GET and PUT of one
  * object. Responses are read with prefix-tolerant patterns (servers choose their own namespace

@@ -14,11 +14,26 @@ export interface ReaderSpec {
   url: string;
   prefix: number[];
   authToken?: string;
+  /** W6: clients that send presence as well as read it. `group` tells the servers apart, `index` is the client's place in its room (0…N-1). */
+  presence?: { group: number; index: number };
+}
+
+/**
+ * W6: every presence client of `group` sends `rounds` awareness updates at `hz`; the one of round k
+ * from client `index` carries edit id `base + k * total + index` and its send time.
+ */
+export interface PresenceSlice {
+  group: number;
+  base: number;
+  total: number;
+  hz: number;
+  rounds: number;
 }
 
 export type WorkerCommand =
   | { type: 'connect'; seq: number; clients: ReaderSpec[] }
   | { type: 'count-closed'; seq: number }
+  | ({ type: 'presence'; seq: number } & PresenceSlice)
   | { type: 'close'; seq: number };
 
 export type WorkerReport =
@@ -75,6 +90,11 @@ export class GeneratorPool {
     const parts: ReaderSpec[][] = this.workers.map(() => []);
     for (const r of readers) parts[this.next++ % this.workers.length]!.push(r);
     await Promise.all(this.workers.map((w, i) => (parts[i]!.length ? this.call(w, { type: 'connect', clients: parts[i]! }) : 0)));
+  }
+
+  /** W6: every worker sends its share of one presence slice; resolves when all have sent. */
+  async presence(slice: PresenceSlice): Promise<void> {
+    await Promise.all(this.workers.map((w) => this.call(w, { type: 'presence', ...slice })));
   }
 
   async closedSockets(): Promise<number> {

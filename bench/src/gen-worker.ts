@@ -3,11 +3,17 @@
  * times every delivery on the shared bench clock at receipt, and sends (edit id, latency) pairs to
  * the bench process in batches, so the bench process's own read loop is not in the latencies.
  */
+import * as encoding from 'lib0/encoding';
 import { connectMany, SyncClient } from './client.js';
-import { MARKER } from './edits.js';
-import type { WorkerCommand, WorkerReport } from './gen-pool.js';
+import { MARKER, markerText, nowMicros } from './edits.js';
+import type { PresenceSlice, WorkerCommand, WorkerReport } from './gen-pool.js';
+import { runSchedule } from './load.js';
 
 const clients: SyncClient[] = [];
+/** W6 presence clients: their group and index, awareness client id and clock. */
+const presence = new Map<SyncClient, { group: number; index: number; awarenessId: number; clock: number }>();
+/** The slice each group is sending now (to skip a client's own echo). */
+const slices = new Map<number, PresenceSlice>();
 let ids: number[] = [];
 let lat: number[] = [];
 
@@ -28,10 +34,58 @@ function sink(_client: SyncClient, receivedAt: number, frame: Buffer, payloadAt:
   const text = frame.toString('latin1', payloadAt);
   MARKER.lastIndex = 0;
   let m: RegExpExecArray | null;
+  const mine = presence.get(_client);
+  const slice = mine && slices.get(mine.group);
   while ((m = MARKER.exec(text))) {
-    ids.push(Number(m[1]));
+    const id = Number(m[1]);
+    // A presence client's own state, echoed back by the server (every server relays to all).
+    if (slice && id >= slice.base && (id - slice.base) % slice.total === mine.index) continue;
+    ids.push(id);
     lat.push(receivedAt - Number(m[2]) / 1000);
   }
+}
+
+/**
+ * A cursor-and-selection-sized awareness state (about what y-prosemirror's cursor plugin keeps:
+ * a user, a colour and two relative positions), carrying the marker. `[prefix][1][varUint8Array update]`.
+ */
+function presenceFrame(c: SyncClient, awarenessId: number, clock: number, editId: number, sentMicros: number, at: number): Buffer {
+  const state = JSON.stringify({
+    user: { name: `Member ${awarenessId % 1000}`, color: '#d1495b' },
+    cursor: {
+      anchor: { type: { client: awarenessId, clock: 3 }, tname: null, item: { client: awarenessId, clock: 100 + at }, assoc: 0 },
+      head: { type: { client: awarenessId, clock: 3 }, tname: null, item: { client: awarenessId, clock: 104 + at }, assoc: 0 },
+    },
+    m: markerText(editId, sentMicros),
+  });
+  const u = encoding.createEncoder();
+  encoding.writeVarUint(u, 1);
+  encoding.writeVarUint(u, awarenessId);
+  encoding.writeVarUint(u, clock);
+  encoding.writeVarString(u, state);
+  const e = encoding.createEncoder();
+  encoding.writeUint8Array(e, c.prefix);
+  encoding.writeVarUint(e, 1);
+  encoding.writeVarUint8Array(e, encoding.toUint8Array(u));
+  const out = encoding.toUint8Array(e);
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+async function sendPresence(slice: PresenceSlice): Promise<void> {
+  slices.set(slice.group, slice);
+  const mine = [...presence.entries()].filter(([, p]) => p.group === slice.group).sort((a, b) => a[1].index - b[1].index);
+  const n = mine.length * slice.rounds;
+  // Send j: round k = floor(j / mine.length) of this worker's client j % mine.length, due at (k + index / total) / hz.
+  await runSchedule(
+    n,
+    (j) => ((Math.floor(j / mine.length) + mine[j % mine.length]![1].index / slice.total) / slice.hz) * 1000,
+    (j) => {
+      const k = Math.floor(j / mine.length);
+      const [client, p] = mine[j % mine.length]!;
+      const id = slice.base + k * slice.total + p.index;
+      client.send(presenceFrame(client, p.awarenessId, ++p.clock, id, nowMicros(), k));
+    },
+  );
 }
 
 process.on('message', (cmd: WorkerCommand) => {
@@ -40,14 +94,22 @@ process.on('message', (cmd: WorkerCommand) => {
       if (cmd.type === 'connect') {
         const opened = await connectMany(cmd.clients.length, (i) => {
           const c = cmd.clients[i]!;
-          return new SyncClient({ id: c.id, url: c.url, prefix: Uint8Array.from(c.prefix), authToken: c.authToken }, sink);
+          return new SyncClient({ id: c.id, url: c.url, prefix: Uint8Array.from(c.prefix), authToken: c.authToken, sinkAwareness: c.presence !== undefined }, sink);
+        });
+        opened.forEach((client, i) => {
+          const p = cmd.clients[i]!.presence;
+          if (p) presence.set(client, { ...p, awarenessId: 1_000_000 + client.id, clock: 0 });
         });
         clients.push(...opened);
+        report({ type: 'connected', seq: cmd.seq, closed: 0 });
+      } else if (cmd.type === 'presence') {
+        await sendPresence(cmd);
         report({ type: 'connected', seq: cmd.seq, closed: 0 });
       } else if (cmd.type === 'count-closed') {
         report({ type: 'connected', seq: cmd.seq, closed: clients.filter((c) => c.closed).length });
       } else if (cmd.type === 'close') {
         for (const c of clients.splice(0)) c.close();
+        presence.clear();
         clearInterval(flushTimer);
         report({ type: 'connected', seq: cmd.seq, closed: 0 });
         process.disconnect();

@@ -1,5 +1,5 @@
 /**
- * Debian's Radicale (/usr/bin/radicale), W6's CalDAV reference: its own process on a loopback
+ * Debian's Radicale (/usr/bin/radicale), W8's CalDAV reference: its own process on a loopback
  * port, filesystem storage in the run's folder, HTTP Basic against a plain htpasswd file, no
  * system config file, warnings only in its log. Radicale's defaults otherwise (its item cache on).
  */

@@ -92,7 +92,29 @@ export interface TargetCheck {
   target: Target;
   actual: number | null;
   threshold: number | null;
+  /** The server the threshold was taken from, for relative targets. */
+  anchor?: ServerKind;
   pass: boolean | null;
+}
+
+/** The anchor a relative target compares with, and its figure. */
+function anchorFigure(w: WorkloadResult, t: Target): { kind: ServerKind; value: number } | undefined {
+  const figure = (k: ServerKind) => {
+    const v = w.servers[k]?.[t.key];
+    return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+  };
+  if (t.relativeTo !== 'best-anchor') {
+    const v = t.relativeTo ? figure(t.relativeTo) : undefined;
+    return v === undefined ? undefined : { kind: t.relativeTo as ServerKind, value: v };
+  }
+  let best: { kind: ServerKind; value: number } | undefined;
+  for (const k of REPORTED_SERVERS) {
+    if (k === 'kith') continue;
+    const v = figure(k);
+    if (v === undefined) continue;
+    if (!best || (t.op === '>=' ? v > best.value : v < best.value)) best = { kind: k, value: v };
+  }
+  return best;
 }
 
 export function checkTargets(w: WorkloadResult): TargetCheck[] {
@@ -101,13 +123,15 @@ export function checkTargets(w: WorkloadResult): TargetCheck[] {
     const a = kith?.[t.key];
     const actual = typeof a === 'number' && !Number.isNaN(a) ? a : null;
     let threshold: number | null = t.value;
+    let anchor: ServerKind | undefined;
     if (t.relativeTo) {
-      const b = w.servers[t.relativeTo]?.[t.key];
-      threshold = typeof b === 'number' && Number.isFinite(b) ? b * t.value : null;
+      const b = anchorFigure(w, t);
+      threshold = b ? b.value * t.value : null;
+      anchor = b?.kind;
     }
-    if (actual === null || threshold === null) return { target: t, actual, threshold, pass: null };
+    if (actual === null || threshold === null) return { target: t, actual, threshold, anchor, pass: null };
     const pass = t.op === '<=' ? actual <= threshold : t.op === '>=' ? actual >= threshold : actual === threshold;
-    return { target: t, actual, threshold, pass };
+    return { target: t, actual, threshold, anchor, pass };
   });
 }
 
@@ -129,7 +153,7 @@ export function renderWorkload(w: WorkloadResult): string {
     for (const c of checks) {
       const mark = c.pass === null ? '⚪' : c.pass ? '✅' : '❌';
       const actual = formatValue(c.actual, formatFor(w, c.target.key));
-      const rel = c.target.relativeTo && c.threshold !== null ? ` (${SERVER_LABEL[c.target.relativeTo]}: ${formatValue(c.threshold, formatFor(w, c.target.key))})` : '';
+      const rel = c.anchor && c.threshold !== null ? ` (limit ${formatValue(c.threshold, formatFor(w, c.target.key))} = ${c.target.value}× ${SERVER_LABEL[c.anchor]})` : '';
       out.push(`- ${mark} ${c.target.label}: ${actual}${rel}`);
     }
     out.push('');
@@ -150,18 +174,23 @@ export function renderTargetSummary(workloads: WorkloadResult[]): string {
   const lines = [
     '## Targets at a glance',
     '',
-    row(['workload', 'target for Kith', 'Kith', SERVER_LABEL.hocuspocus, SERVER_LABEL.ywebsocket, SERVER_LABEL.ywebsocket3, SERVER_LABEL.radicale, 'met']),
-    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---']),
+    row(['workload', 'target for Kith', 'Kith', 'limit', 'Kith ÷ anchor', SERVER_LABEL.hocuspocus, SERVER_LABEL.ywebsocket, SERVER_LABEL.ywebsocket3, SERVER_LABEL.radicale, 'met']),
+    row(['---', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']),
   ];
   for (const w of workloads) {
     if (w.error) {
-      lines.push(row([w.id, 'failed to run', '', '', '', '', '', '⚪']));
+      lines.push(row([w.id, 'failed to run', '', '', '', '', '', '', '', '⚪']));
       continue;
     }
     for (const c of checkTargets(w)) {
       const f = formatFor(w, c.target.key);
       const other = (k: ServerKind) => formatValue(w.servers[k]?.[c.target.key] as number | null | undefined, f);
-      lines.push(row([w.id, c.target.label, formatValue(c.actual, f), other('hocuspocus'), other('ywebsocket'), other('ywebsocket3'), other('radicale'), c.pass === null ? '⚪' : c.pass ? '✅' : '❌']));
+      const anchorValue = c.anchor ? w.servers[c.anchor]?.[c.target.key] : undefined;
+      // For a relative target: Kith's figure over the anchor's it is held to (the target asks for ≤ its factor).
+      const r = c.anchor && c.actual !== null && typeof anchorValue === 'number' ? `${formatRatio(ratio(c.actual, anchorValue))} ${SERVER_LABEL[c.anchor]}` : '';
+      lines.push(
+        row([w.id, c.target.label, formatValue(c.actual, f), formatValue(c.threshold, f), r, other('hocuspocus'), other('ywebsocket'), other('ywebsocket3'), other('radicale'), c.pass === null ? '⚪' : c.pass ? '✅' : '❌']),
+      );
     }
   }
   lines.push('');

@@ -15,8 +15,11 @@ export interface Target {
   key: string;
   op: '<=' | '>=' | '==';
   value: number;
-  /** When set, the target compares Kith with this server's figure times `value` instead of a constant. */
-  relativeTo?: ServerKind;
+  /**
+   * When set, the target compares Kith with this server's figure times `value` instead of a constant;
+   * 'best-anchor' is the best figure among the other servers in the run (lowest, or highest for '>=').
+   */
+  relativeTo?: ServerKind | 'best-anchor';
   label: string;
 }
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import * as encoding from 'lib0/encoding';
 import { readProc, type ProcSample } from './proc.js';
 
-/** Radicale is W6's CalDAV reference only (bench/src/radicale.ts); the sync workloads run the other three. */
+/** Radicale is W8's CalDAV reference only (bench/src/radicale.ts); the sync workloads run the other three. */
 export type ServerKind = 'kith' | 'hocuspocus' | 'ywebsocket' | 'ywebsocket3' | 'radicale';
 export const ALL_SERVERS: readonly ServerKind[] = ['kith', 'hocuspocus', 'ywebsocket', 'ywebsocket3'];
 /** Every server a result table may hold, in table order. */
@@ -131,11 +131,13 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
     case 'kith':
       if (!fs.existsSync(KITH_CLI)) throw new Error(`${KITH_CLI} is missing: build the server first`);
       // Everything as shipped (durability: --sqlite-sync full is the default); only where to listen and store,
-      // and no socket caps: the workloads open thousands of sockets as one user from one address.
+      // and no socket or presence caps: the workloads open thousands of sockets as one user from one address.
       args = [
         KITH_CLI,
         ...['--host', '127.0.0.1', '--port', String(port), '--data-dir', path.join(options.dir, 'data')],
         ...['--sockets-per-user', '1000000', '--sockets-per-ip', '1000000'],
+        // W6 puts 300 presence clients in one room (the default cap is 128 per room).
+        ...['--presence-per-room', '100000'],
       ];
       env = childEnv({});
       ready = '/healthz';

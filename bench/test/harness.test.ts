@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { EditLedger, EditWriter, markerText, parseMarkers, stamp } from '../src/edits.js';
 import { parseStat, parseStatus, readProc } from '../src/proc.js';
-import { checkTargets, formatValue, renderChart, renderMarkdown, renderTable } from '../src/report.js';
+import { checkTargets, formatValue, renderChart, renderMarkdown, renderTable, renderTargetSummary } from '../src/report.js';
 import type { WorkloadResult } from '../src/result.js';
 import { summarizeCpuProfile } from '../src/profile.js';
 import { median, percentile, ratio, Samples, summarize } from '../src/stats.js';
@@ -133,6 +133,24 @@ describe('result rendering', () => {
     expect(lines).toContain('| *Kith / y-websocket ref* | 0.25× |  |');
   });
 
+  it('checks targets relative to the best anchor, and shows the limit and the ratio at a glance', () => {
+    const best: WorkloadResult = {
+      ...w,
+      targets: [
+        { key: 'p99', op: '<=', value: 0.5, relativeTo: 'best-anchor', label: 'p99 ≤ 0.5× the best anchor' },
+        { key: 'p99', op: '<=', value: 0.4, relativeTo: 'best-anchor', label: 'p99 ≤ 0.4× the best anchor' },
+      ],
+    };
+    const checks = checkTargets(best);
+    expect(checks.map((c) => [c.anchor, c.threshold, c.pass])).toEqual([
+      ['hocuspocus', 5, true],
+      ['hocuspocus', 4, false],
+    ]);
+    const glance = renderTargetSummary([best]);
+    expect(glance).toContain('| W1-R500 | p99 ≤ 0.5× the best anchor | 5.00 | 5.00 | 0.50× Hocuspocus | 10.0 | 20.0 | — | — | ✅ |');
+    expect(glance).toContain('| W1-R500 | p99 ≤ 0.4× the best anchor | 5.00 | 4.00 | 0.50× Hocuspocus | 10.0 | 20.0 | — | — | ❌ |');
+  });
+
   it('checks targets, absolute and relative', () => {
     expect(checkTargets(w).map((c) => c.pass)).toEqual([true, false]);
     expect(formatValue(Infinity, 'ms')).toBe('timeout');
@@ -165,7 +183,7 @@ describe('result rendering', () => {
     );
     expect(md).toContain('## W1 fan-out, R = 500');
     expect(md).toContain('✅ p99 ≤ 7 ms: 5.00');
-    expect(md).toContain('❌ p99 ≤ 0.4 × Hocuspocus: 5.00 (Hocuspocus: 4.00)');
+    expect(md).toContain('❌ p99 ≤ 0.4 × Hocuspocus: 5.00 (limit 4.00 = 0.4× Hocuspocus)');
     expect(md).toContain('![latency percentiles](chart.svg)');
     const svg = renderChart([w]);
     expect(svg.startsWith('<svg')).toBe(true);
@@ -192,7 +210,7 @@ describe('result rendering', () => {
   });
 });
 
-describe('W6 CalDAV helpers', () => {
+describe('W8 CalDAV helpers', () => {
   it('generates the calendar it describes: one-offs, and weekly series with a moved and a cancelled occurrence', () => {
     const data = caldavBenchCalendar(50);
     expect(data).toMatchObject({ events: 50, recurring: 5, components: 55 });

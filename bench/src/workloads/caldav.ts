@@ -1,5 +1,5 @@
 /**
- * W6 CalDAV: one calendar of `events` events (a tenth of them weekly series with a moved and a
+ * W8 CalDAV: one calendar of `events` events (a tenth of them weekly series with a moved and a
  * cancelled occurrence, `caldav-data.ts`) loaded into Kith (its ICS import into a room) and into
  * Debian's Radicale (its collection upload), then the three things a phone's calendar does, timed
  * the same way against both, one server at a time:
@@ -28,7 +28,7 @@ export interface CaldavSpec {
   targets?: Target[];
 }
 
-const CALENDAR = 'W6 calendar';
+const CALENDAR = 'W8 calendar';
 
 const COLUMNS: Column[] = [
   { key: 'fullP50', label: 'full sync p50 ms', format: 'ms', better: 'lower' },
@@ -119,7 +119,7 @@ async function measure(server: DavServer, spec: CaldavSpec, log: Logger): Promis
     objects = await client.multiget(calendar, members.map((m) => m.href));
     if (objects !== members.length) throw new Error(`${server.name}: multiget returned ${objects} of ${members.length} objects`);
   });
-  log(`  W6 ${server.name}: full sync of ${objects} objects, median ${summarize(full.ms).p50.toFixed(0)} ms`);
+  log(`  W8 ${server.name}: full sync of ${objects} objects, median ${summarize(full.ms).p50.toFixed(0)} ms`);
 
   const hrefs = (await client.members(calendar)).map((m) => m.href);
   let token = await client.syncToken(calendar);
@@ -174,7 +174,7 @@ export async function runCaldav(spec: CaldavSpec, runDir: string, log: Logger): 
       server = await start();
       servers[name] = await measure(server, spec, log);
     } catch (err) {
-      log(`  W6 ${name}: FAILED: ${(err as Error).message}`);
+      log(`  W8 ${name}: FAILED: ${(err as Error).message}`);
       notes.push(`${name === 'kith' ? 'Kith' : 'Radicale'} failed: ${(err as Error).message.slice(0, 300)}`);
     } finally {
       await server?.stop();
@@ -183,8 +183,8 @@ export async function runCaldav(spec: CaldavSpec, runDir: string, log: Logger): 
   if (radicale) notes.push(`Radicale ${radicale} (Debian), filesystem storage, its defaults otherwise; Kith: kith-server with its defaults.`);
   if (!servers.kith) throw new Error(notes.join(' '));
   return {
-    id: 'W6',
-    title: 'W6 CalDAV (Kith and Radicale)',
+    id: 'W8',
+    title: 'W8 CalDAV (Kith and Radicale)',
     description: `One calendar of ${data.events.toLocaleString('en-US')} events (${data.recurring} weekly series of 20, each with one moved and one cancelled occurrence; ${data.components.toLocaleString('en-US')} VEVENTs) loaded into both servers. Full sync = PROPFIND depth 1 + calendar-multiget of all in batches of 100 (${spec.fullReps}×); incremental = sync-collection from the last token + multiget of the one changed object, after a PUT that re-titles one event (${spec.incrementalReps}×); month = calendar-query with a June 2026 time-range and calendar-data (${spec.monthReps}×). CPU = the server process's utime + stime per operation.`,
     params: { events: spec.events, fullReps: spec.fullReps, incrementalReps: spec.incrementalReps, monthReps: spec.monthReps },
     columns: COLUMNS,

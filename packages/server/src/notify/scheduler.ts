@@ -80,6 +80,9 @@ export class ReminderScheduler {
       for (const roomId of ids) {
         if (this.stopped) return;
         await this.process(roomId);
+        // A look on SQLite never waits for I/O; without this the whole pass (minutes with thousands of
+        // rooms) would run as one chain of microtasks and the server would not even start listening.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     });
   }

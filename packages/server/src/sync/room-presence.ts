@@ -9,8 +9,18 @@ import { SharedFrame } from './wire.js';
 export const REMOTE_ORIGIN = Symbol('remote');
 
 /**
- * A room's presence (y-protocols awareness): who is online and where, never stored. Changes go
- * to every peer of the room at once, and this instance's own to other instances too.
+ * Presence changes of a room go out at most once per tick of this length: a lone change leaves at
+ * once (next turn of the event loop), changes that follow within the tick wait for its end and go
+ * out together. 300 cursors at 2 Hz are then ~50 frames a second per socket instead of 600.
+ */
+export const PRESENCE_TICK_MS = 20;
+
+/**
+ * A room's presence (y-protocols awareness): who is online and where, never stored. Changes are
+ * coalesced per tick (PRESENCE_TICK_MS): one awareness update carrying the latest state (or the
+ * removal) of every client id that changed, framed once for every peer of the room; this
+ * instance's own changes go to other instances the same way. Clocks travel with the states, so
+ * stock clients apply a merged update exactly as the separate ones (timeouts and removals too).
  */
 export class RoomPresence<P extends RoomPeer = RoomPeer> {
   readonly awareness: Awareness;
@@ -18,6 +28,11 @@ export class RoomPresence<P extends RoomPeer = RoomPeer> {
   private readonly guard: PresenceGuard;
   /** Awareness changes made by this instance's clients, for fan-out to other instances. */
   private localOut: ((update: Uint8Array) => void) | undefined;
+  /** Client ids changed since the last flush: all of them (for peers), and this instance's own. */
+  private readonly pending = new Set<number>();
+  private readonly pendingLocal = new Set<number>();
+  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private lastFlush = -Infinity;
 
   constructor(
     doc: Y.Doc,
@@ -67,6 +82,11 @@ export class RoomPresence<P extends RoomPeer = RoomPeer> {
   }
 
   destroy(): void {
+    // Changes still waiting for the tick (a removal, say) still reach other instances.
+    if (this.flushTimer !== undefined) {
+      this.cancelFlush();
+      this.flush();
+    }
     this.localOut = undefined;
     this.awareness.off('update', this.onUpdate);
     // Awareness runs an interval timer; destroying it is what keeps unloaded rooms from leaking.
@@ -82,9 +102,44 @@ export class RoomPresence<P extends RoomPeer = RoomPeer> {
     // Sockets' ids were claimed before their update was applied; other instances' are noted here.
     if (origin === REMOTE_ORIGIN) this.guard.noteOtherInstance([...added, ...updated], removed);
     else if (origin === 'timeout') this.guard.noteTimedOut(removed);
-    const update = encodeAwarenessUpdate(this.awareness, changed);
-    const frame = new SharedFrame(encodeAwareness(update));
-    for (const peer of this.peers) peer.sendShared(frame);
-    if (origin !== REMOTE_ORIGIN) this.localOut?.(update);
+    for (const client of changed) this.pending.add(client);
+    if (origin !== REMOTE_ORIGIN) for (const client of changed) this.pendingLocal.add(client);
+    this.scheduleFlush();
   };
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined) return;
+    const wait = this.lastFlush + PRESENCE_TICK_MS - performance.now();
+    this.flushTimer = wait <= 0 ? setImmediate(this.flush) : setTimeout(this.flush, wait);
+  }
+
+  private cancelFlush(): void {
+    if (this.flushTimer === undefined) return;
+    clearTimeout(this.flushTimer as NodeJS.Timeout);
+    clearImmediate(this.flushTimer as NodeJS.Immediate);
+    this.flushTimer = undefined;
+  }
+
+  /** Sends every change since the last flush as one update: each client's latest state, or null if removed. */
+  private readonly flush = (): void => {
+    this.flushTimer = undefined;
+    this.lastFlush = performance.now();
+    // pendingLocal ⊆ pending: the same size means the same ids (the usual case), so one encoding serves both.
+    const sameIds = this.pendingLocal.size === this.pending.size;
+    const update = this.encodeLatest(this.pending);
+    if (update) {
+      const frame = new SharedFrame(encodeAwareness(update));
+      for (const peer of this.peers) peer.sendShared(frame);
+    }
+    const local = !this.localOut || this.pendingLocal.size === 0 ? undefined : sameIds ? update : this.encodeLatest(this.pendingLocal);
+    this.pendingLocal.clear();
+    if (local) this.localOut?.(local);
+  };
+
+  /** The latest state of these ids (clearing the set); ids whose clock was forgotten meanwhile are skipped. */
+  private encodeLatest(ids: Set<number>): Uint8Array | undefined {
+    const clients = [...ids].filter((client) => this.awareness.meta.has(client));
+    ids.clear();
+    return clients.length === 0 ? undefined : encodeAwarenessUpdate(this.awareness, clients);
+  }
 }
