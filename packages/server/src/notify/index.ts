@@ -15,10 +15,11 @@ import { Dispatcher, type AnyChannel } from './dispatcher.js';
 import { Ledger } from './ledger.js';
 import { NotifyMetrics } from './metrics.js';
 import { NOTIFY_CHANNEL_MIGRATIONS } from './channels/migrations.js';
-import { NOTIFY_CORE_MIGRATIONS, NOTIFY_PENDING_MIGRATIONS } from './migrations.js';
+import { NOTIFY_CORE_MIGRATIONS, NOTIFY_LOOK_MIGRATIONS, NOTIFY_PENDING_MIGRATIONS } from './migrations.js';
 import { ChangeNotices } from './notices.js';
 import { Preferences } from './preferences.js';
 import { notifyRoutes } from './routes.js';
+import { RoomLooks } from './room-looks.js';
 import { ReminderScheduler } from './scheduler.js';
 
 export interface NotifyOptions {
@@ -62,17 +63,28 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
   return {
     name: 'notify',
     // One module, its sets of tables: the core's (ledger, preferences), the channels' (push
-    // subscriptions, addresses, outbox), then the core's later ones (pending change notices);
+    // subscriptions, addresses, outbox), then the core's later ones (pending change notices, room looks);
     // always all, in this order, so the versions never depend on the options.
     migrations: {
-      sqlite: [...NOTIFY_CORE_MIGRATIONS.sqlite, ...NOTIFY_CHANNEL_MIGRATIONS.sqlite, ...NOTIFY_PENDING_MIGRATIONS.sqlite],
-      postgres: [...NOTIFY_CORE_MIGRATIONS.postgres, ...NOTIFY_CHANNEL_MIGRATIONS.postgres, ...NOTIFY_PENDING_MIGRATIONS.postgres],
+      sqlite: [
+        ...NOTIFY_CORE_MIGRATIONS.sqlite,
+        ...NOTIFY_CHANNEL_MIGRATIONS.sqlite,
+        ...NOTIFY_PENDING_MIGRATIONS.sqlite,
+        ...NOTIFY_LOOK_MIGRATIONS.sqlite,
+      ],
+      postgres: [
+        ...NOTIFY_CORE_MIGRATIONS.postgres,
+        ...NOTIFY_CHANNEL_MIGRATIONS.postgres,
+        ...NOTIFY_PENDING_MIGRATIONS.postgres,
+        ...NOTIFY_LOOK_MIGRATIONS.postgres,
+      ],
     },
     async install(ctx) {
       const clock = options.clock ?? systemClock;
       const settleMs = options.settleMs ?? 1_000;
       const busyLookMs = options.busyLookMs ?? settleMs * 10;
       const ledger = new Ledger(ctx.sql);
+      const looks = new RoomLooks(ctx.sql);
       const metrics = new NotifyMetrics(ctx.metrics.registry);
       const prefs = new Preferences(ctx.sql);
       const channels = (await options.channels?.(ctx)) ?? [];
@@ -109,14 +121,14 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         logger: ctx.componentLogger('reminders'),
         settleMs,
         busyLookMs,
-        // The core's rooms table, read only: the one list of every room (start-up pass).
-        listRooms: async () => (await ctx.sql.all<{ room_id: string }>('SELECT room_id FROM rooms ORDER BY room_id')).map((r) => r.room_id),
+        looks,
         onRead: (roomId, doc) => notices.prime(roomId, doc),
         onGone: (roomId) => forgetRoom(roomId),
       });
-      // A deleted room's rows (pending changes, room preferences, ledger keys) and index entries go with it.
+      // A deleted room's rows (pending changes, room preferences, ledger keys, last look) and index entries go with it.
       const forgetRoom = async (roomId: string) => {
         scheduler.forget(roomId);
+        await looks.forget(roomId);
         await notices.forget(roomId);
         await prefs.forgetRoom(roomId);
         await ledger.forgetRoom(roomId);
@@ -137,7 +149,21 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         scheduler.changed(roomId);
         notices.changed(roomId, local);
       });
-      const stopCreated = ctx.members.onRoomCreated(async (room) => notices.prime(room.roomId, null));
+      const stopCreated = ctx.members.onRoomCreated(async (room) => {
+        notices.prime(room.roomId, null);
+        // Looked at (and so given a row in notify_room_looks) now, not on the next start-up.
+        scheduler.changed(room.roomId);
+      });
+      // Rooms the scheduler's start-up pass no longer reads get their first picture when loaded, before any edit.
+      const noticesLog = ctx.componentLogger('notices');
+      const stopOpened = ctx.rooms.onAnyOpen((roomId, doc) => {
+        try {
+          notices.prime(roomId, doc);
+        } catch (err) {
+          // Never fail a room load over it: the room's first change is then not told (no picture to compare with).
+          noticesLog.warn({ err, roomId }, 'room could not be pictured for change notices');
+        }
+      });
       await ctx.app.register(notifyRoutes, {
         auth: ctx.auth,
         rooms: ctx.rooms,
@@ -154,6 +180,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         async close() {
           stopCommits();
           stopCreated();
+          stopOpened();
           stopDeleted();
           await scheduler.close();
           await agenda.close();

@@ -88,3 +88,28 @@ export const NOTIFY_PENDING_MIGRATIONS: ModuleMigrations = {
      CREATE INDEX notify_pending_changes_room ON notify_pending_changes (room_id, seq);`,
   ],
 };
+
+/**
+ * Added last (after notify_pending_changes):
+ * - notify_room_looks: per room, when the scheduler last looked at it, the room's log head it saw
+ *   then (doc_heads), and when it next needs a look, so that start-up reads only the rooms that are
+ *   due, changed since, or never looked at (see room-looks.ts).
+ */
+export const NOTIFY_LOOK_MIGRATIONS: ModuleMigrations = {
+  sqlite: [
+    `CREATE TABLE notify_room_looks (
+       room_id TEXT PRIMARY KEY,
+       next_due INTEGER NOT NULL,
+       looked_at INTEGER NOT NULL,
+       head INTEGER NOT NULL
+     ) WITHOUT ROWID;`,
+  ],
+  postgres: [
+    `CREATE TABLE notify_room_looks (
+       room_id text PRIMARY KEY,
+       next_due bigint NOT NULL,
+       looked_at bigint NOT NULL,
+       head bigint NOT NULL
+     );`,
+  ],
+};

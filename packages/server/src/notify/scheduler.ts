@@ -5,8 +5,13 @@
  * fresh from storage and its due reminders recomputed, so a stale index (an edit made on another
  * instance) can only make us look too early, never send a reminder that no longer exists.
  *
- * Missed while down: at start-up every room is looked at once; a reminder due while the server was
- * down is sent if its occurrence has not started, and recorded as skipped (and counted) otherwise.
+ * Each look is remembered in notify_room_looks (room-looks.ts): its time, the room's log head then,
+ * and the room's next due time. At start-up that table fills the index, and only rooms due by now,
+ * changed since their last look (log head moved) or never looked at are read at once; the rest wait
+ * for their due time or their next change, so start-up does not read every room.
+ *
+ * Missed while down: a reminder due while the server was down is sent when its room is looked at if
+ * its occurrence has not started, and recorded as skipped (and counted) otherwise.
  */
 import type { Logger } from 'pino';
 import type * as Y from 'yjs';
@@ -18,6 +23,7 @@ import { DueIndex } from './due-index.js';
 import type { Ledger } from './ledger.js';
 import type { NotifyMetrics } from './metrics.js';
 import type { Preferences } from './preferences.js';
+import type { RoomLooks } from './room-looks.js';
 import { MAX_LEAD_MS, reminderKey, remindersOf, type DueReminder } from './reminders.js';
 import { settleDelay } from './settle.js';
 import { reminderMessage } from './texts.js';
@@ -45,8 +51,8 @@ export interface SchedulerDeps {
   clock: Clock;
   metrics: NotifyMetrics;
   logger: Logger;
-  /** Every room id (start-up pass). */
-  listRooms(): Promise<string[]>;
+  /** Each room's last look and next due time, kept across restarts. */
+  looks: RoomLooks;
   /** Sees each document the scheduler reads (change notices take their first picture from it). */
   onRead?(roomId: string, doc: Y.Doc): void;
   /** A room found deleted (by another instance, or while down): forget what is kept about it. */
@@ -69,13 +75,29 @@ export class ReminderScheduler {
   private stopped = false;
   private aliveWritten = 0;
   private prunedAt = 0;
+  private roomsToLookAtStart = 0;
 
   constructor(private readonly deps: SchedulerDeps) {}
 
-  /** Reads when the last instance was alive, then looks at every room once (in the background). */
+  /**
+   * Reads when the last instance was alive and each room's last look; indexes the rooms unchanged
+   * since with a next due time still ahead, and looks once (in the background) at the others.
+   */
   async start(): Promise<void> {
     this.downSince = (await this.deps.ledger.getState(ALIVE)) ?? null;
-    const ids = await this.deps.listRooms();
+    const now = this.deps.clock.now();
+    const ids: string[] = [];
+    for (const { roomId, look, head } of await this.deps.looks.survey()) {
+      if (look === null || look.nextDue <= now || look.head !== head) {
+        ids.push(roomId);
+      } else {
+        this.index.set(roomId, look.nextDue);
+        // Reminders due after the last look and missed (started) by the time it comes are counted.
+        this.lookedAt.set(roomId, look.lookedAt);
+      }
+    }
+    this.roomsToLookAtStart = ids.length;
+    this.arm();
     this.enqueue(async () => {
       for (const roomId of ids) {
         if (this.stopped) return;
@@ -105,6 +127,11 @@ export class ReminderScheduler {
 
   get roomsIndexed(): number {
     return this.index.size;
+  }
+
+  /** How many rooms the start-up pass reads (due, changed or never looked at). */
+  get startupLooks(): number {
+    return this.roomsToLookAtStart;
   }
 
   /** A deleted room leaves the index. */
@@ -159,6 +186,7 @@ export class ReminderScheduler {
     const since = this.lookedAt.get(roomId) ?? this.downSince ?? now;
     let members: string[];
     let seen: { reminders: DueReminder[]; roomName: string } | null;
+    let head: number;
     try {
       const record = await this.deps.storage.rooms.get(roomId);
       if (!record) {
@@ -166,6 +194,8 @@ export class ReminderScheduler {
         await this.deps.onGone?.(roomId);
         return;
       }
+      // Before the read: a commit landing during the look leaves a newer head, so the room counts as changed.
+      head = await this.deps.looks.head(roomId);
       members = (await this.deps.storage.rooms.members(roomId)).map((m) => m.userId);
       const roomName = record.name;
       seen =
@@ -216,7 +246,9 @@ export class ReminderScheduler {
       for (const r of seen.reminders) if (r.dueMs > now) next = Math.min(next, r.dueMs);
     }
     this.lookedAt.set(roomId, now);
-    this.index.set(roomId, Math.max(next, now + 1));
+    const nextLook = Math.max(next, now + 1);
+    this.index.set(roomId, nextLook);
+    await this.deps.looks.save(roomId, nextLook, now, head);
     await this.noteAlive(now);
     this.arm();
   }

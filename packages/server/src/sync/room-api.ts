@@ -38,6 +38,13 @@ export interface RoomApi {
    * changed. Returns unsubscribe.
    */
   onAnyCommit(listener: (roomId: string, local: boolean) => void): () => void;
+  /**
+   * Calls `listener(roomId, doc)` when a room's document is loaded on this instance, as stored and
+   * before any change reaches it (a lazily loaded room: when its document is first built). For
+   * modules that compare a room with how it was (change notices) without reading every room at
+   * start-up. The listener must not keep or change `doc`. Returns unsubscribe.
+   */
+  onAnyOpen(listener: (roomId: string, doc: Y.Doc) => void): () => void;
 }
 
 /** The room API over the rooms in memory: edits go through the same commit path as sockets' updates. */
@@ -50,6 +57,7 @@ export class LoadedRooms implements RoomApi {
   ) {}
 
   private readonly commitListeners = new Set<(roomId: string, local: boolean) => void>();
+  private readonly openListeners = new Set<(roomId: string, doc: Y.Doc) => void>();
 
   /** Hooked to each room as it loads (see SyncServer): tells `onAnyCommit` listeners. */
   roomCommitted(roomId: string, local: boolean): void {
@@ -59,6 +67,16 @@ export class LoadedRooms implements RoomApi {
   onAnyCommit(listener: (roomId: string, local: boolean) => void): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
+  }
+
+  /** Hooked to each room as it loads (see SyncServer): tells `onAnyOpen` listeners. */
+  roomOpened(roomId: string, doc: Y.Doc): void {
+    for (const listener of this.openListeners) listener(roomId, doc);
+  }
+
+  onAnyOpen(listener: (roomId: string, doc: Y.Doc) => void): () => void {
+    this.openListeners.add(listener);
+    return () => this.openListeners.delete(listener);
   }
 
   async edit<T>(roomId: string, edit: (doc: Y.Doc) => T, origin?: string): Promise<T> {

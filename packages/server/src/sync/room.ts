@@ -144,6 +144,11 @@ export class Room<P extends RoomPeer = RoomPeer> {
     return this.presence.awareness;
   }
 
+  /** Calls `listener` with the document as stored, before any change reaches it (see StoredDocument.whenBuilt). */
+  whenBuilt(listener: (doc: Y.Doc) => void): void {
+    this.document.whenBuilt(listener);
+  }
+
   /**
    * Calls `committed` after each commit of this room (and each stored update from elsewhere), and
    * `lost` once if the room is dropped from memory. Returns a function that stops both.

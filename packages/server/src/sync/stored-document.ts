@@ -23,6 +23,8 @@ export class StoredDocument {
   private durable: Map<number, number> = new Map();
   /** Effective updates produced by the transaction being applied right now. */
   private captured: Uint8Array[] = [];
+  /** Called once when the document holds the stored content and nothing else yet (see `whenBuilt`). */
+  private builtListeners: Array<(doc: Y.Doc) => void> = [];
 
   constructor() {
     this.ydoc.on('update', (update: Uint8Array) => this.captured.push(update));
@@ -45,8 +47,25 @@ export class StoredDocument {
       } finally {
         this.captured = [];
       }
+      this.tellBuilt();
     }
     return this.ydoc;
+  }
+
+  /**
+   * Calls `listener` with the document as stored, before any change reaches it: now when it is
+   * built already and unchanged since, else when it is built. Lets a reader take a first picture
+   * without building a lazy document itself.
+   */
+  whenBuilt(listener: (doc: Y.Doc) => void): void {
+    if (this.lazy === undefined) listener(this.ydoc);
+    else this.builtListeners.push(listener);
+  }
+
+  private tellBuilt(): void {
+    const listeners = this.builtListeners;
+    this.builtListeners = [];
+    for (const listener of listeners) listener(this.ydoc);
   }
 
   /** False while it is served from stored bytes without being built (see `lazy`). */

@@ -92,6 +92,7 @@ export class SyncServer {
         this.follower.follow(room);
         // Not a hold: the room still unloads when idle; the watch ends with it.
         room.watch((local) => this.rooms.roomCommitted(room.roomId, local), () => undefined);
+        room.whenBuilt((doc) => this.rooms.roomOpened(room.roomId, doc));
       },
       unloaded: (room) => this.follower.unfollow(room),
     });

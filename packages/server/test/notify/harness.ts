@@ -48,6 +48,8 @@ export async function startNotifyServer(opts: {
   notify?: Partial<NotifyOptions>;
   /** More modules, installed after notify (e.g. the account module, which deletes rooms). */
   modules?: KithModule[];
+  /** Sees the room API before notify is installed (to count the reads of its start-up pass). */
+  onRooms?(rooms: ModuleContext['rooms']): void;
 }): Promise<NotifyHarness> {
   const dataDir = opts.dataDir ?? (await makeDataDir());
   let parts: NotifyParts | undefined;
@@ -56,6 +58,7 @@ export async function startNotifyServer(opts: {
     name: 'probe',
     async install(ctx) {
       rooms = ctx.rooms;
+      opts.onRooms?.(ctx.rooms);
       return { close: async () => undefined };
     },
   };

@@ -1,0 +1,98 @@
+/**
+ * The reminder scheduler's start-up pass reads only the rooms that need it: a server with 200 rooms
+ * (real SQLite, real HTTP) restarts, and the rooms read while starting are counted on the real
+ * RoomApi. Unchanged rooms with nothing due are not read; a room due while the server was down, a
+ * room changed after its last look, and (once) a room never looked at are — and the reminder that
+ * fell due while down in an otherwise unchanged room is still sent, once.
+ */
+import { createEvent } from '@kith/model';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/index.js';
+import { apiClient } from '../helpers/api.js';
+import { RecordingChannel, startNotifyServer, type NotifyHarness } from './harness.js';
+
+const open: NotifyHarness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.server.close().catch(() => undefined);
+});
+
+const at = (iso: string) => Date.parse(iso);
+const ROOMS = 200;
+
+describe('reminder start-up pass', { timeout: 180_000 }, () => {
+  it('after a restart reads only the rooms due, changed or new, and still sends what fell due while down', async () => {
+    const clock = new ManualClock(at('2026-06-01T08:00:00Z'));
+    const channel = new RecordingChannel();
+    let reads: string[] = [];
+    /** Starts a server on the data dir, counting every room read from before notify is installed. */
+    const start = async (dataDir?: string) => {
+      reads = [];
+      const h = await startNotifyServer({
+        clock,
+        channel,
+        dataDir,
+        onRooms: (rooms) => {
+          const read = rooms.read.bind(rooms);
+          rooms.read = ((roomId, fn) => {
+            reads.push(roomId);
+            return read(roomId, fn);
+          }) as typeof rooms.read;
+        },
+      });
+      open.push(h);
+      await h.settle();
+      return h;
+    };
+    const stop = async (h: NotifyHarness) => {
+      await h.server.close();
+      open.splice(open.indexOf(h), 1);
+    };
+
+    const first = await start();
+    const api = apiClient(first.server.url);
+    const mum = await api.signUp('mum');
+    const roomIds: string[] = [];
+    for (let i = 0; i < ROOMS; i++) roomIds.push(await api.createRoom(mum.token, `Room ${i}`));
+    const [dueRoom, laterRoom, editedRoom] = roomIds as [string, string, string];
+    // Due at 09:00, while the server is down; its event (10:00) is still ahead when it comes back.
+    await first.rooms.edit(dueRoom, (doc) =>
+      createEvent(doc, { title: 'Dentist', start: '2026-06-01T10:00', end: '2026-06-01T11:00', tz: 'UTC', reminders: [{ minutesBefore: 60 }] }, { actor: mum.userId }),
+    );
+    // Due in three days: its room is indexed from the table, not read.
+    await first.rooms.edit(laterRoom, (doc) =>
+      createEvent(doc, { title: 'Piano', start: '2026-06-04T10:00', end: '2026-06-04T11:00', tz: 'UTC', reminders: [{ minutesBefore: 60 }] }, { actor: mum.userId }),
+    );
+    await new Promise((r) => setTimeout(r, 30)); // lets the commits reach the module
+    await clock.advanceTo(clock.now() + 1_000, first.settle);
+    // Every new room was looked at once while running (created, then changed).
+    expect(new Set(reads).size).toBe(ROOMS);
+    await stop(first);
+
+    // Restart with nothing due and nothing changed: the start-up pass reads no room at all.
+    await clock.advanceTo(at('2026-06-01T08:30:00Z'));
+    const second = await start(first.dataDir);
+    expect(reads).toEqual([]);
+    expect(second.parts.scheduler.roomsIndexed).toBe(ROOMS);
+    // A change that is stored but not yet looked at when the server goes down (the look waits for the settle time).
+    await second.rooms.edit(editedRoom, (doc) =>
+      createEvent(doc, { title: 'Swim', start: '2026-06-05T10:00', end: '2026-06-05T11:00', tz: 'UTC' }, { actor: mum.userId }),
+    );
+    await stop(second);
+    expect(reads).toEqual([]);
+    expect(channel.deliveries).toEqual([]);
+
+    // Down over 09:00: the due room and the changed room are read; the 198 others are not.
+    await clock.advanceTo(at('2026-06-01T09:30:00Z'));
+    const third = await start(first.dataDir);
+    expect([...reads].sort()).toEqual([dueRoom, editedRoom].sort());
+    expect(third.parts.scheduler.roomsIndexed).toBe(ROOMS);
+    expect(channel.deliveries.map((d) => [d.title, d.url.includes(dueRoom)])).toEqual([['Dentist at 10:00', true]]);
+    await stop(third);
+
+    // And again: nothing is read, nothing is sent twice.
+    const fourth = await start(first.dataDir);
+    expect(reads).toEqual([]);
+    expect(channel.deliveries).toHaveLength(1);
+    await stop(fourth);
+  });
+});
