@@ -95,4 +95,62 @@ describe('reminder start-up pass', { timeout: 180_000 }, () => {
     expect(channel.deliveries).toHaveLength(1);
     await stop(fourth);
   });
+
+  it('a room not read at start-up still gets a change notice for its first edit after the restart', async () => {
+    const WINDOW = 60_000;
+    const clock = new ManualClock(at('2026-06-01T09:00:00Z'));
+    const channel = new RecordingChannel();
+    let reads = 0;
+    const start = async (dataDir?: string) => {
+      const h = await startNotifyServer({
+        clock,
+        channel,
+        dataDir,
+        notify: { changeWindowMs: WINDOW },
+        onRooms: (rooms) => {
+          const read = rooms.read.bind(rooms);
+          rooms.read = ((roomId, fn) => {
+            reads += 1;
+            return read(roomId, fn);
+          }) as typeof rooms.read;
+        },
+      });
+      open.push(h);
+      await h.settle();
+      return h;
+    };
+    const first = await start();
+    let api = apiClient(first.server.url);
+    const mum = await api.signUp('mum');
+    const dad = await api.signUp('dad');
+    const roomId = await api.createRoom(mum.token, 'Millers');
+    await api.addMember(mum.token, roomId, dad.token, 'editor');
+    const pass = async (h: NotifyHarness, ms: number) => {
+      await new Promise((r) => setTimeout(r, 30));
+      await clock.advanceTo(clock.now() + ms, h.settle);
+    };
+    const created = await api.request('POST', `/rooms/${roomId}/events`, {
+      token: mum.token,
+      body: { eventTitle: 'Dentist', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'Europe/Berlin' },
+    });
+    expect(created.status).toBe(201);
+    const eventId = created.body.eventId ?? created.body.id;
+    await pass(first, WINDOW);
+    await pass(first, WINDOW);
+    const noticesToDad = () => channel.deliveries.filter((d) => d.kind === 'changes' && d.userId === dad.userId).length;
+    expect(noticesToDad()).toBe(1);
+    await first.server.close();
+    open.splice(open.indexOf(first), 1);
+
+    reads = 0;
+    const second = await start(first.dataDir);
+    expect(reads).toBe(0); // the start-up pass did not read the room
+    api = apiClient(second.server.url);
+    const moved = await api.request('PATCH', `/rooms/${roomId}/events/${eventId}`, { token: mum.token, body: { eventTitle: 'Dentist (moved)' } });
+    expect(moved.status).toBe(200);
+    await pass(second, WINDOW);
+    await pass(second, WINDOW);
+    // Its first picture was taken when the edit loaded the room, before the edit reached it.
+    expect(noticesToDad()).toBe(2);
+  });
 });
