@@ -64,10 +64,11 @@ describe('a deleted room', { timeout: 120_000 }, () => {
         pending: db.prepare('SELECT COUNT(*) AS n FROM notify_pending_changes WHERE room_id = ?').pluck().get(roomId),
         prefs: db.prepare('SELECT COUNT(*) AS n FROM notify_room_prefs WHERE room_id = ?').pluck().get(roomId),
         ledger: db.prepare('SELECT COUNT(*) AS n FROM notify_ledger WHERE key LIKE ? OR key LIKE ?').pluck().get(`rem:${roomId}:%`, `chg:${roomId}:%`),
+        looks: db.prepare('SELECT COUNT(*) AS n FROM notify_room_looks WHERE room_id = ?').pluck().get(roomId),
       });
-      expect(rowsOf(gone)).toEqual({ pending: 0, prefs: 0, ledger: 0 });
-      // The other room keeps its open window (dad's change), dad's preference and its keys (2 reminders, 1 notice).
-      expect(rowsOf(kept)).toEqual({ pending: 1, prefs: 1, ledger: 3 });
+      expect(rowsOf(gone)).toEqual({ pending: 0, prefs: 0, ledger: 0, looks: 0 });
+      // The other room keeps its open window (dad's change), dad's preference, its keys (2 reminders, 1 notice) and its last look.
+      expect(rowsOf(kept)).toEqual({ pending: 1, prefs: 1, ledger: 3, looks: 1 });
     } finally {
       db.close();
     }
