@@ -35,6 +35,8 @@ const STEP_COLUMNS: Column[] = [
   { key: 'max', label: 'max ms', format: 'ms' },
   { key: 'lost', label: 'lost', format: 'int' },
   { key: 'cpuPct', label: 'server CPU %', format: 'pct' },
+  { key: 'cpuUsPerUpdate', label: 'server CPU µs per stored update', format: 'us' },
+  { key: 'genCpuPct', label: 'load generator CPU %', format: 'pct' },
   { key: 'pass', label: 'pass', format: 'text' },
 ];
 
@@ -81,6 +83,7 @@ export async function runDurable(spec: DurableSpec, runDir: string, log: Logger)
       for (let k = 0; k < n; k++) prepared[k] = gens[k % spec.rooms]!.prepare(ledger.add(writers[k % spec.rooms]!.id, 1, series));
       const stored0 = await kithMetric(server, 'kith_updates_total');
       const p0 = server.proc();
+      const g0 = process.cpuUsage();
       const ms = await runSchedule(
         n,
         (k) => (k / rate) * 1000,
@@ -94,8 +97,18 @@ export async function runDurable(spec: DurableSpec, runDir: string, log: Logger)
       );
       await meter.drain(from, ledger.count, 3000);
       const p1 = server.proc();
+      const g = process.cpuUsage(g0);
       const stored1 = await kithMetric(server, 'kith_updates_total');
-      return { n, ms, from, to: ledger.count, cpu: p1.cpuSeconds - p0.cpuSeconds, wall: (p1.at - p0.at) / 1000, stored: stored1 - stored0 };
+      return {
+        n,
+        ms,
+        from,
+        to: ledger.count,
+        cpu: p1.cpuSeconds - p0.cpuSeconds,
+        genCpu: (g.user + g.system) / 1e6,
+        wall: (p1.at - p0.at) / 1000,
+        stored: stored1 - stored0,
+      };
     };
 
     await runStep(Math.min(spec.rates[0]!, 1000), 2, 255); // warm-up
@@ -132,10 +145,15 @@ export async function runDurable(spec: DurableSpec, runDir: string, log: Logger)
           max: lat.max,
           lost: tally.lost,
           cpuPct: (s.cpu / s.wall) * 100,
+          cpuUsPerUpdate: s.stored > 0 ? (s.cpu / s.stored) * 1e6 : null,
+          genCpuPct: (s.genCpu / s.wall) * 100,
           pass: pass ? 'yes' : `no: ${why.join(', ')}`,
         };
         steps.push(row);
-        log(`  ${rate}/s (try ${attempt}): p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, lost ${tally.lost}, stored ${s.stored}/${s.n} → ${pass ? 'pass' : 'fail'}`);
+        log(
+          `  ${rate}/s (try ${attempt}): p50 ${lat.p50.toFixed(1)} ms, p99 ${lat.p99.toFixed(1)} ms, lost ${tally.lost}, stored ${s.stored}/${s.n}, ` +
+            `server ${((s.cpu / Math.max(1, s.stored)) * 1e6).toFixed(1)} µs CPU per update, generator CPU ${((s.genCpu / s.wall) * 100).toFixed(0)} % → ${pass ? 'pass' : 'fail'}`,
+        );
         await sleep(300);
         if (pass) break;
       }
