@@ -69,6 +69,8 @@ export interface StartOptions {
   heapSnapshotDir?: string;
   /** Open the inspector on a loopback port, so the bench can force a full GC (`collectGarbage`). */
   inspect?: boolean;
+  /** Extra environment for Kith (e.g. DATABASE_URL and REDIS_URL for its PostgreSQL storage). */
+  env?: Record<string, string>;
 }
 
 export interface RunningServer {
@@ -137,7 +139,7 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
         ...['--host', '127.0.0.1', '--port', String(port), '--data-dir', path.join(options.dir, 'data')],
         ...['--sockets-per-user', '1000000', '--sockets-per-ip', '1000000'],
       ];
-      env = childEnv({});
+      env = childEnv({ ...options.env });
       ready = '/healthz';
       break;
     case 'hocuspocus':
