@@ -69,6 +69,8 @@ export interface StartOptions {
   heapSnapshotDir?: string;
   /** Open the inspector on a loopback port, so the bench can force a full GC (`collectGarbage`). */
   inspect?: boolean;
+  /** Extra environment for Kith (e.g. DATABASE_URL and REDIS_URL for its PostgreSQL storage). */
+  env?: Record<string, string>;
 }
 
 export interface RunningServer {
@@ -139,7 +141,7 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
         // W6 puts 300 presence clients in one room (the default cap is 128 per room).
         ...['--presence-per-room', '100000'],
       ];
-      env = childEnv({});
+      env = childEnv({ ...options.env });
       ready = '/healthz';
       break;
     case 'hocuspocus':

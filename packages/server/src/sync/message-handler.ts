@@ -196,9 +196,7 @@ export class MessageHandler {
       this.dropUpdate(conn, 'dropped');
       return;
     }
-    const clients = new Set<number>();
-    for (const s of decoded.structs) clients.add(s.id.client);
-    if (!room.applyClientUpdate(conn, update, clients)) {
+    if (!room.applyClientUpdate(conn, update, decoded.structs)) {
       metrics.updatesRejected.inc({ reason: 'malformed' });
       conn.close('MALFORMED_MESSAGE', 'the update could not be applied');
       this.deps.registry.reloadBroken(room);

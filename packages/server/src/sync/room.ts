@@ -4,7 +4,7 @@ import type { PresenceHolder, PresenceLimits } from './awareness-guard.js';
 import { encodeDurable, encodeUpdate } from '@kith/protocol';
 import { REMOTE_ORIGIN, RoomPresence } from './room-presence.js';
 import { LogPosition } from './log-position.js';
-import { StoredDocument, applyAll } from './stored-document.js';
+import { StoredDocument, applyAll, type DecodedStruct } from './stored-document.js';
 import { SharedFrame } from './wire.js';
 import { KithError, type ErrorCode } from '../errors/catalogue.js';
 
@@ -86,6 +86,8 @@ export class Room<P extends RoomPeer = RoomPeer> {
   private readonly lostListeners = new Set<() => void>();
   private pending: Uint8Array[] = [];
   private pendingOrigins = new Set<P>();
+  /** Yjs clients whose clocks the pending updates advance; 'all' when that is not known exactly. */
+  private pendingClients: Set<number> | 'all' = new Set();
   private waiting: Array<{ prepare: Preparer; failed: FailedCallback | undefined }> = [];
   private pendingAcks = new Set<P>();
   private inflight: RoomBatch<P> | undefined;
@@ -232,22 +234,23 @@ export class Room<P extends RoomPeer = RoomPeer> {
    * Applies a client's update. Returns false if Yjs threw while integrating it: the document may
    * then hold part of it, so the room is marked broken and must be reloaded from disk.
    */
-  applyClientUpdate(conn: P, update: Uint8Array, clients: Iterable<number>): boolean {
-    this.document.startCapture();
+  applyClientUpdate(conn: P, update: Uint8Array, structs: readonly DecodedStruct[]): boolean {
+    let effective: Uint8Array[];
     try {
-      Y.applyUpdate(this.doc, update, conn);
+      effective = this.document.applyClient(update, structs, conn);
     } catch {
-      this.document.endCapture();
       this.isBroken = true;
       return false;
     }
-    const effective = this.document.endCapture();
     if (effective.length > 0) {
       this.pending.push(...effective);
       this.pendingOrigins.add(conn);
+      // The fast path stores the update as it came: its own structs' clients are all it advances.
+      if (effective[0] !== update) this.pendingClients = 'all';
+      else if (this.pendingClients !== 'all') for (const s of structs) this.pendingClients.add(s.id.client);
     }
     if (conn.wantsDurableAcks) {
-      for (const c of clients) conn.noteAckClient(c);
+      for (const s of structs) conn.noteAckClient(s.id.client);
       this.pendingAcks.add(conn);
     }
     if (effective.length > 0 || conn.wantsDurableAcks) this.scheduler.schedule(this);
@@ -267,6 +270,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
       const effective = this.document.endCapture();
       if (effective.length > 0) {
         this.pending.push(...effective);
+        this.pendingClients = 'all';
         this.scheduler.schedule(this);
       }
     }
@@ -314,13 +318,15 @@ export class Room<P extends RoomPeer = RoomPeer> {
     }
     const updates = this.pending;
     const origins = this.pendingOrigins;
+    const clients = this.pendingClients;
     this.pending = [];
     this.pendingOrigins = new Set();
+    this.pendingClients = new Set();
     const batch: RoomBatch<P> = {
       room: this,
       update: updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates),
       updateCount: updates.length,
-      durableStateVector: this.document.stateVector(),
+      durableStateVector: clients === 'all' ? this.document.stateVector() : this.clocksOf(clients),
       soleOrigin: origins.size === 1 ? [...origins][0] : undefined,
       sends: [],
       failed: [],
@@ -335,6 +341,13 @@ export class Room<P extends RoomPeer = RoomPeer> {
     }
     this.inflight = batch;
     return batch;
+  }
+
+  /** The document's current clocks of these clients (cheaper than its whole state vector). */
+  private clocksOf(clients: Set<number>): Map<number, number> {
+    const sv = new Map<number, number>();
+    for (const client of clients) sv.set(client, this.document.clock(client));
+    return sv;
   }
 
   /** The batch is on disk at log position `seq`: broadcast it, send what waited for it, acknowledge. */
@@ -370,6 +383,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
     this.presence.destroy();
     this.document.destroy();
     this.pending = [];
+    this.pendingClients = new Set();
     const waiting = this.waiting;
     this.waiting = [];
     for (const { failed } of waiting) failed?.(err);

@@ -26,9 +26,13 @@ export class StoredDocument {
   /** Called once when the document holds the stored content and nothing else yet (see `whenBuilt`). */
   private builtListeners: Array<(doc: Y.Doc) => void> = [];
 
-  constructor() {
-    this.ydoc.on('update', (update: Uint8Array) => this.captured.push(update));
-  }
+  /**
+   * Listens only between startCapture and endCapture: while nothing listens, Yjs skips encoding
+   * each transaction's update, which a client update on the fast path (see applyClient) does not need.
+   */
+  private readonly capture = (update: Uint8Array): void => {
+    this.captured.push(update);
+  };
 
   /**
    * The document, with everything stored applied. Built on first use when it was loaded lazily;
@@ -134,13 +138,44 @@ export class StoredDocument {
   /** Starts collecting the effective updates of what is applied next (see `endCapture`). */
   startCapture(): void {
     this.captured = [];
+    this.ydoc.on('update', this.capture);
   }
 
   /** The effective updates since `startCapture`: empty when nothing was new. */
   endCapture(): Uint8Array[] {
+    this.ydoc.off('update', this.capture);
     const captured = this.captured;
     this.captured = [];
     return captured;
+  }
+
+  /**
+   * Applies a client's update (its decoded `structs` from Y.decodeUpdate) and returns what of it is
+   * new, to be stored and broadcast; throws if Yjs does. Fast path: when the update continues each
+   * of its clients exactly where the document stands (no gap, nothing already here) and nothing
+   * waits in the document for missing parts, all of it is new, so its own bytes are stored as they
+   * came and Yjs need not encode the change again. Otherwise Yjs reports what actually changed.
+   */
+  applyClient(update: Uint8Array, structs: readonly DecodedStruct[], origin: unknown): Uint8Array[] {
+    const doc = this.doc;
+    if (continuesDocument(doc, structs)) {
+      Y.applyUpdate(doc, update, origin);
+      return [update];
+    }
+    this.startCapture();
+    try {
+      Y.applyUpdate(doc, update, origin);
+      return this.endCapture();
+    } catch (err) {
+      // The caller marks the room broken; what was captured is dropped with it.
+      this.endCapture();
+      throw err;
+    }
+  }
+
+  /** The current clock of one Yjs client in the document. */
+  clock(client: number): number {
+    return Y.getState(this.doc.store, client);
   }
 
   /** The stored clock of one Yjs client. */
@@ -159,6 +194,39 @@ export class StoredDocument {
     this.lazy = undefined;
     this.ydoc.destroy();
   }
+}
+
+/** A struct as Y.decodeUpdate returns it (Item, GC or Skip). */
+export interface DecodedStruct {
+  readonly id: { readonly client: number; readonly clock: number };
+  readonly length: number;
+}
+
+/**
+ * True when `structs` (non-empty) form one gap-free run per client, each starting at the
+ * document's current clock of that client, with no Skip, and the document holds no pending
+ * structs or deletions: applying it then integrates every struct, so the update is all new.
+ */
+function continuesDocument(doc: Y.Doc, structs: readonly DecodedStruct[]): boolean {
+  if (structs.length === 0) return false; // deletions only: let Yjs say whether any is new
+  const store = doc.store;
+  if (store.pendingStructs !== null || store.pendingDs !== null) return false;
+  let client = -1;
+  let next = 0;
+  const seen = new Set<number>();
+  for (const s of structs) {
+    if (s instanceof Y.Skip) return false;
+    if (s.id.client !== client) {
+      client = s.id.client;
+      if (seen.has(client)) return false;
+      seen.add(client);
+      if (s.id.clock !== Y.getState(store, client)) return false;
+    } else if (s.id.clock !== next) {
+      return false;
+    }
+    next = s.id.clock + s.length;
+  }
+  return true;
 }
 
 /**
