@@ -18,7 +18,7 @@ import type { ModuleSql } from '../storage/module-tables.js';
 import type { Clock } from './clock.js';
 import type { Delivery } from './delivery.js';
 import type { Dispatcher } from './dispatcher.js';
-import { DueIndex } from './due-index.js';
+import { DueIndex, DueTimer } from './due-index.js';
 import type { Ledger } from './ledger.js';
 import type { NotifyMetrics } from './metrics.js';
 import { formatTime } from './texts.js';
@@ -69,12 +69,13 @@ export const agendaKey = (userId: string, date: string, channel: string) => `age
 export class DailyAgenda {
   private readonly index = new DueIndex();
   private readonly plans = new Map<string, Plan>();
-  private cancelTimer: (() => void) | null = null;
-  private timerAt: number | null = null;
+  private readonly timer: DueTimer;
   private running = Promise.resolve();
   private stopped = false;
 
-  constructor(private readonly deps: AgendaDeps) {}
+  constructor(private readonly deps: AgendaDeps) {
+    this.timer = new DueTimer(this.index, deps.clock, () => this.enqueue(() => this.tick()));
+  }
 
   /** Plans every member who chose an agenda; today's is included when it fell due while we were down. */
   async start(): Promise<void> {
@@ -82,7 +83,7 @@ export class DailyAgenda {
       'SELECT user_id, agenda_time, time_zone, updated_at FROM notify_prefs WHERE agenda_time IS NOT NULL',
     );
     for (const r of rows) this.plan(r.user_id, { time: r.agenda_time, zone: r.time_zone ?? 'UTC', updatedAt: Number(r.updated_at) }, true);
-    this.arm();
+    this.timer.arm();
   }
 
   /** The member's settings changed (on this instance): plan from their new time, from now on. */
@@ -91,7 +92,7 @@ export class DailyAgenda {
       const pref = await this.prefOf(userId);
       if (pref) this.plan(userId, pref, false);
       else this.forget(userId);
-      this.arm();
+      this.timer.arm();
     });
   }
 
@@ -105,7 +106,7 @@ export class DailyAgenda {
 
   async close(): Promise<void> {
     this.stopped = true;
-    this.cancelTimer?.();
+    this.timer.stop();
     await this.running;
   }
 
@@ -141,20 +142,6 @@ export class DailyAgenda {
     this.running = this.running.then(work).catch((err) => this.deps.logger.error({ err }, 'daily agenda failed'));
   }
 
-  private arm(): void {
-    if (this.stopped) return;
-    const at = this.index.peek();
-    if (at === this.timerAt) return;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
-    this.timerAt = at;
-    if (at === null) return;
-    this.cancelTimer = this.deps.clock.after(at - this.deps.clock.now(), () => {
-      this.timerAt = null;
-      this.cancelTimer = null;
-      this.enqueue(() => this.tick());
-    });
-  }
 
   private async tick(): Promise<void> {
     for (const userId of this.index.popDue(this.deps.clock.now())) {
@@ -162,7 +149,7 @@ export class DailyAgenda {
       const plan = this.plans.get(userId);
       if (plan) await this.fire(userId, plan);
     }
-    this.arm();
+    this.timer.arm();
   }
 
   private async fire(userId: string, plan: Plan): Promise<void> {

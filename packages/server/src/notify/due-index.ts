@@ -1,3 +1,5 @@
+import type { Clock } from './clock.js';
+
 /**
  * When each room next needs a look: one entry per room, a min-heap over them (stale heap entries are
  * skipped when popped), so a tick costs O(log n) per due room and never walks every room.
@@ -71,5 +73,42 @@ export class DueIndex {
       [h[m], h[i]] = [h[i]!, h[m]!];
       i = m;
     }
+  }
+}
+
+/**
+ * One timer for the earliest entry of a DueIndex, re-armed after every change to it: however many
+ * entries the index holds, only the next due time holds a timer.
+ */
+export class DueTimer {
+  private cancel: (() => void) | null = null;
+  private at: number | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly index: DueIndex,
+    private readonly clock: Clock,
+    private readonly onDue: () => void,
+  ) {}
+
+  arm(): void {
+    if (this.stopped) return;
+    const at = this.index.peek();
+    if (at === this.at) return;
+    this.cancel?.();
+    this.cancel = null;
+    this.at = at;
+    if (at === null) return;
+    this.cancel = this.clock.after(at - this.clock.now(), () => {
+      this.at = null;
+      this.cancel = null;
+      this.onDue();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancel?.();
+    this.cancel = null;
   }
 }

@@ -19,7 +19,7 @@ import type { RoomApi } from '../sync/room-api.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
-import { DueIndex } from './due-index.js';
+import { DueIndex, DueTimer } from './due-index.js';
 import type { Ledger } from './ledger.js';
 import type { NotifyMetrics } from './metrics.js';
 import type { Preferences } from './preferences.js';
@@ -68,8 +68,7 @@ export class ReminderScheduler {
   /** Per room: reminders due after this time and not yet in the ledger are "missed" if their event started. */
   private readonly lookedAt = new Map<string, number>();
   private downSince: number | null = null;
-  private cancelTimer: (() => void) | null = null;
-  private timerAt: number | null = null;
+  private readonly timer: DueTimer;
   private readonly dirty = new Map<string, () => void>();
   private running = Promise.resolve();
   private stopped = false;
@@ -77,7 +76,9 @@ export class ReminderScheduler {
   private prunedAt = 0;
   private roomsToLookAtStart = 0;
 
-  constructor(private readonly deps: SchedulerDeps) {}
+  constructor(private readonly deps: SchedulerDeps) {
+    this.timer = new DueTimer(this.index, deps.clock, () => this.enqueue(() => this.tick()));
+  }
 
   /**
    * Reads when the last instance was alive and each room's last look; indexes the rooms unchanged
@@ -97,7 +98,7 @@ export class ReminderScheduler {
       }
     }
     this.roomsToLookAtStart = ids.length;
-    this.arm();
+    this.timer.arm();
     this.enqueue(async () => {
       for (const roomId of ids) {
         if (this.stopped) return;
@@ -144,7 +145,7 @@ export class ReminderScheduler {
 
   async close(): Promise<void> {
     this.stopped = true;
-    this.cancelTimer?.();
+    this.timer.stop();
     for (const cancel of this.dirty.values()) cancel();
     this.dirty.clear();
     await this.running;
@@ -155,20 +156,6 @@ export class ReminderScheduler {
     this.running = this.running.then(work).catch((err) => this.deps.logger.error({ err }, 'reminder look failed'));
   }
 
-  private arm(): void {
-    if (this.stopped) return;
-    const at = this.index.peek();
-    if (at === this.timerAt) return;
-    this.cancelTimer?.();
-    this.cancelTimer = null;
-    this.timerAt = at;
-    if (at === null) return;
-    this.cancelTimer = this.deps.clock.after(at - this.deps.clock.now(), () => {
-      this.timerAt = null;
-      this.cancelTimer = null;
-      this.enqueue(() => this.tick());
-    });
-  }
 
   private async tick(): Promise<void> {
     const now = this.deps.clock.now();
@@ -176,7 +163,7 @@ export class ReminderScheduler {
       if (this.stopped) return;
       await this.process(roomId);
     }
-    this.arm();
+    this.timer.arm();
   }
 
   /** Sends what is due in the room, records what was missed, and indexes its next due time. */
@@ -211,7 +198,7 @@ export class ReminderScheduler {
     } catch (err) {
       this.deps.logger.warn({ err, roomId }, 'room could not be read for reminders; looking again later');
       this.index.set(roomId, now + 60_000);
-      this.arm();
+      this.timer.arm();
       return;
     }
     let next = now + HORIZON_MS;
@@ -250,7 +237,7 @@ export class ReminderScheduler {
     this.index.set(roomId, nextLook);
     await this.deps.looks.save(roomId, nextLook, now, head);
     await this.noteAlive(now);
-    this.arm();
+    this.timer.arm();
   }
 
   /** At most once a minute: reminders due before this time have been looked at. Once a day: prune the ledger. */
