@@ -98,8 +98,13 @@ function notifications(page: Page): Promise<Shown[]> {
   });
 }
 
-/** Delivers a push message to the page's service worker as a push service would (DevTools protocol). */
-async function deliverPush(context: BrowserContext, page: Page, payload: object): Promise<void> {
+/**
+ * Delivers a push message to the page's service worker as a push service would (DevTools protocol),
+ * and waits until its notification is shown. Once, under CI load, a DevTools push was never shown
+ * (no notification within 10 s), so one that does not show within 5 s is delivered again, as a push
+ * service retries; its tag makes a second delivery replace the first, never add to it.
+ */
+async function deliverPush(context: BrowserContext, page: Page, payload: { title: string; [field: string]: unknown }): Promise<void> {
   const cdp = await context.newCDPSession(page);
   const registrations: string[] = [];
   cdp.on('ServiceWorker.workerRegistrationUpdated', (e: { registrations: Array<{ registrationId: string; isDeleted: boolean }> }) => {
@@ -107,7 +112,13 @@ async function deliverPush(context: BrowserContext, page: Page, payload: object)
   });
   await cdp.send('ServiceWorker.enable');
   await poll(() => registrations.length).toBeGreaterThan(0);
-  await cdp.send('ServiceWorker.deliverPushMessage', { origin: env().url, registrationId: registrations.at(-1)!, data: JSON.stringify(payload) });
+  const shown = async () => (await notifications(page)).some((n) => n.title === payload.title);
+  for (let attempt = 1; ; attempt++) {
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: env().url, registrationId: registrations.at(-1)!, data: JSON.stringify(payload) });
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && !(await shown())) await page.waitForTimeout(100);
+    if ((await shown()) || attempt === 3) break;
+  }
   await cdp.detach();
 }
 
