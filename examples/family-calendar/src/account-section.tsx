@@ -6,6 +6,7 @@
 import type { Member, RoomSummary, User } from '@kith/client';
 import { useState } from 'preact/hooks';
 import { describeError, kith } from './store.js';
+import { ErrorMessage } from './ui.js';
 
 interface SoleRoom {
   room: RoomSummary;
@@ -120,11 +121,7 @@ export function AccountSection(props: { user: User; onDeleted: () => void }) {
           </div>
         </form>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
     </section>
   );
 }

@@ -7,6 +7,7 @@ import { KithApiError } from '@kith/client';
 import { useEffect, useState } from 'preact/hooks';
 import { CopyField } from './copy-field.js';
 import { describeError, kith } from './store.js';
+import { ErrorMessage } from './ui.js';
 
 interface AppPassword {
   id: string;
@@ -103,11 +104,7 @@ export function AppPasswords(props: { user: User }) {
         </ul>
       )}
       {list && list.length === 0 && !created && <p class="hint">No app passwords yet.</p>}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
     </section>
   );
 }

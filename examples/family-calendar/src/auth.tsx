@@ -3,6 +3,7 @@ import { KithApiError, type RoomSummary, type User } from '@kith/client';
 import { useState } from 'preact/hooks';
 import { InvitePreview } from './invite-preview.js';
 import { describeError, kith } from './store.js';
+import { ErrorMessage } from './ui.js';
 
 /** Errors that say the pending invite is dead: signing up again must not carry it. */
 const INVITE_REFUSALS = new Set(['INVITE_NOT_FOUND', 'INVITE_EXPIRED', 'INVITE_USED_UP', 'INVITE_REVOKED', 'REMOVED_FROM_ROOM']);
@@ -101,11 +102,7 @@ export function AuthScreen(props: {
             />
           </label>
           {signup && <p class="hint">At least 8 characters.</p>}
-          {error && (
-            <p class="error" role="alert">
-              {error}
-            </p>
-          )}
+          <ErrorMessage error={error} />
           <button class="primary" type="submit" disabled={busy}>
             {busy ? 'Please wait…' : signup ? 'Create account' : 'Sign in'}
           </button>

@@ -7,6 +7,7 @@ import type { Calendar, Member } from '@kith/client';
 import { listComments, type EventComment } from '@kith/model';
 import { useEffect, useState } from 'preact/hooks';
 import { describeError, kith } from './store.js';
+import { ErrorMessage } from './ui.js';
 
 /** The model's limit on one comment (COMMENT_LIMITS.text). */
 const MAX_TEXT = 2000;
@@ -113,11 +114,7 @@ export function Comments(props: { cal: Calendar; eventId: string; me: string; me
           Post comment
         </button>
       </form>
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
     </section>
   );
 }

@@ -5,7 +5,7 @@ import { memberColor } from './colors.js';
 import type { Scope } from './edits.js';
 import { describeError, kith } from './store.js';
 import { describeSpan } from './times.js';
-import { Modal } from './ui.js';
+import { ErrorMessage, Modal } from './ui.js';
 
 /** "This event / This and following / All events" for a change to a repeating event (drag, Save, Delete). */
 export function ScopeDialog(props: { what: string; title?: string; allowThis: boolean; onChoose: (scope: Scope | null) => void }) {
@@ -281,11 +281,7 @@ export function FamilyDialog(props: {
           <p class="hint">A revoked link stops working at once. Removing someone also stops every link made before.</p>
         </section>
       )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage error={error} />
     </Modal>
   );
 }

@@ -5,6 +5,7 @@
 import { KithApiError } from '@kith/client';
 import { useEffect, useState } from 'preact/hooks';
 import { describeError, kith } from './store.js';
+import { FormMessages } from './ui.js';
 
 interface EmailState {
   address: string | null;
@@ -95,16 +96,7 @@ export function EmailSetup() {
           )}
         </>
       )}
-      {status && (
-        <p class="hint" role="status">
-          {status}
-        </p>
-      )}
-      {error && (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormMessages status={status} error={error} />
     </section>
   );
 }

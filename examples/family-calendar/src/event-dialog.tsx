@@ -14,7 +14,7 @@ import { ReminderFields, remindersFrom, rowsFrom, type ReminderRow } from './rem
 import { RepeatSection, withStartWeekday } from './repeat-section.js';
 import { describeError } from './store.js';
 import { addDays, bothTimes, describeSpan, isDate, shiftBy, splitWhen } from './times.js';
-import { Modal } from './ui.js';
+import { ErrorMessage, Modal } from './ui.js';
 import { ZonePicker } from './zone-picker.js';
 import { canonicalZone, offsetLabel, offsetMinutes, zoneCity } from './zones.js';
 
@@ -321,11 +321,7 @@ export function EventDialog(props: {
         </fieldset>
         {existing && <p class="hint meta">{meta(existing.event, props.members)}</p>}
         {readOnly && <p class="notice">You can see this calendar but not change it.</p>}
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorMessage error={error} />
         <footer class="modal-foot">
           {existing && !readOnly && (
             <button type="button" class="danger" onClick={() => remove(null)}>

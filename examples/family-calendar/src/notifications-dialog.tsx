@@ -8,7 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { EmailSetup } from './email-setup.js';
 import { PushSetup } from './push-setup.js';
 import { cache, describeError, kith } from './store.js';
-import { Modal } from './ui.js';
+import { FormMessages, Modal } from './ui.js';
 import { ZonePicker } from './zone-picker.js';
 import { deviceZone } from './zones.js';
 
@@ -137,16 +137,7 @@ export function NotificationsDialog(props: { user: User; onClose: () => void }) 
             </footer>
           </form>
         )}
-        {status && (
-          <p class="hint" role="status">
-            {status}
-          </p>
-        )}
-        {error && (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormMessages status={status} error={error} />
       </section>
     </Modal>
   );

@@ -1,4 +1,4 @@
-/** Small building blocks: a modal dialog, the sync badge, who is online, toasts. */
+/** Small building blocks: a modal dialog, the sync badge, who is online, toasts, a form's messages. */
 import type { ComponentChildren } from 'preact';
 import type { Member, PresenceEntry, StatusInfo } from '@kith/client';
 import { useEffect, useRef } from 'preact/hooks';
@@ -118,5 +118,29 @@ export function Toasts(props: { toasts: Toast[]; dismiss: (id: number) => void }
         </div>
       ))}
     </div>
+  );
+}
+
+/** A form's error, announced at once (role=alert); nothing when there is none. */
+export function ErrorMessage(props: { error: string | undefined | null | false }) {
+  if (!props.error) return null;
+  return (
+    <p class="error" role="alert">
+      {props.error}
+    </p>
+  );
+}
+
+/** A form's progress note (announced politely) and its error. */
+export function FormMessages(props: { status: string | undefined | null | false; error: string | undefined | null | false }) {
+  return (
+    <>
+      {props.status && (
+        <p class="hint" role="status">
+          {props.status}
+        </p>
+      )}
+      <ErrorMessage error={props.error} />
+    </>
   );
 }

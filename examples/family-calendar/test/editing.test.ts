@@ -7,6 +7,7 @@ import { expect, it } from 'vitest';
 import {
   createCalendar,
   createEvent,
+  createEventDueNow,
   eventEl,
   openEvent,
   openMenu,
@@ -18,7 +19,6 @@ import {
   todayIn,
   uniqueName,
   view,
-  wallIn,
 } from './helpers/app.js';
 import { browserDescribe, setupSuite } from './helpers/suite.js';
 
@@ -179,19 +179,7 @@ browserDescribe('family calendar in Chromium: editing', { timeout: 120_000 }, ()
     await signUp(page, uniqueName('gran'));
     await createCalendar(page, 'The Browns');
     await expect.poll(() => page.evaluate(() => !!navigator.serviceWorker.controller), { timeout: 20_000 }).toBe(true);
-    const soon = wallIn('Europe/Berlin', 3);
-    const later = wallIn('Europe/Berlin', 33);
-    await page.getByRole('button', { name: 'New event' }).click();
-    const dialog = page.getByRole('dialog', { name: 'New event' });
-    await dialog.getByLabel('Title').fill('Call grandma');
-    await dialog.getByLabel('Starts').fill(soon.date);
-    await dialog.getByLabel('Start time').fill(soon.time);
-    await dialog.getByLabel('Ends', { exact: true }).fill(later.date);
-    await dialog.getByLabel('End time').fill(later.time);
-    await dialog.getByRole('button', { name: 'Add reminder' }).click();
-    await dialog.getByLabel('Reminder 1: when').selectOption({ label: '5 minutes before' });
-    await dialog.getByRole('button', { name: 'Save' }).click();
-    await page.getByText(/^Reminder: Call grandma/).waitFor();
+    await createEventDueNow(page, 'Call grandma');
     // Shown through the service worker (so that a push for the same reminder replaces it).
     const titles = () =>
       page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => n.title));

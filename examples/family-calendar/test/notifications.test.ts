@@ -13,6 +13,7 @@ import { expect, it } from 'vitest';
 import {
   createCalendar,
   createEvent,
+  createEventDueNow,
   createInvite,
   eventEl,
   family,
@@ -25,7 +26,6 @@ import {
   signUp,
   todayIn,
   uniqueName,
-  wallIn,
 } from './helpers/app.js';
 import { browserDescribe, setupSuite } from './helpers/suite.js';
 
@@ -173,19 +173,7 @@ browserDescribe('family calendar in Chromium: notifications, reminders, comments
     await signUp(page, name);
     await createCalendar(page, 'The Browns');
     await controlled(page);
-    const soon = wallIn('Europe/Berlin', 3);
-    const later = wallIn('Europe/Berlin', 33);
-    await page.getByRole('button', { name: 'New event' }).click();
-    const dialog = page.getByRole('dialog', { name: 'New event' });
-    await dialog.getByLabel('Title').fill('Call grandma');
-    await dialog.getByLabel('Starts').fill(soon.date);
-    await dialog.getByLabel('Start time').fill(soon.time);
-    await dialog.getByLabel('Ends', { exact: true }).fill(later.date);
-    await dialog.getByLabel('End time').fill(later.time);
-    await dialog.getByRole('button', { name: 'Add reminder' }).click();
-    await dialog.getByLabel('Reminder 1: when').selectOption({ label: '5 minutes before' });
-    await saveEvent(dialog);
-    await page.getByText(/^Reminder: Call grandma/).waitFor();
+    await createEventDueNow(page, 'Call grandma');
     const a = await api(page, name);
     const id = await eventId(a, await a.roomId(), 'Call grandma');
     await poll(() => notifications(page)).toHaveLength(1);

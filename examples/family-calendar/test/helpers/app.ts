@@ -137,6 +137,22 @@ export async function saveEvent(dialog: Locator): Promise<void> {
   await dialog.waitFor({ state: 'detached' });
 }
 
+/**
+ * Creates `title` starting in 3 minutes (Berlin wall time) with a "5 minutes before" reminder, so
+ * the reminder is due at once, and waits for the page's in-app reminder.
+ */
+export async function createEventDueNow(page: Page, title: string): Promise<void> {
+  const soon = wallIn('Europe/Berlin', 3);
+  const later = wallIn('Europe/Berlin', 33);
+  await page.getByRole('button', { name: 'New event' }).click();
+  const dialog = page.getByRole('dialog', { name: 'New event' });
+  await fillEventForm(dialog, { title, date: soon.date, start: soon.time, endDate: later.date, end: later.time });
+  await dialog.getByRole('button', { name: 'Add reminder' }).click();
+  await dialog.getByLabel('Reminder 1: when').selectOption({ label: '5 minutes before' });
+  await saveEvent(dialog);
+  await page.getByText(new RegExp(`^Reminder: ${title}`)).waitFor();
+}
+
 export function todayIn(timeZone = 'Europe/Berlin', plusDays = 0): string {
   const d = new Date(Date.now() + plusDays * 86_400_000);
   return d.toLocaleDateString('sv-SE', { timeZone });
