@@ -1,12 +1,13 @@
 /**
  * Notifications: push on this device, the email address, and what the server sends
  * (/users/me/notification-settings): change notices per calendar, quiet hours, a daily agenda,
- * and the zone their times are written in.
+ * and the zone their times are written in; and my default reminders per calendar (in its document).
  */
 import type { RoomSummary, User } from '@kith/client';
 import { useEffect, useState } from 'preact/hooks';
 import { EmailSetup } from './email-setup.js';
 import { PushSetup } from './push-setup.js';
+import { loadReminderDefaults, ReminderDefaultsFields, saveReminderDefaults, type ReminderDefaults } from './reminder-defaults.js';
 import { cache, describeError, kith } from './store.js';
 import { FormMessages, Modal } from './ui.js';
 import { ZonePicker } from './zone-picker.js';
@@ -34,12 +35,26 @@ export function NotificationsDialog(props: { user: User; onClose: () => void }) 
   const [agenda, setAgenda] = useState({ on: false, time: '07:00' });
   const [zone, setZone] = useState(deviceZone());
   const [roomPrefs, setRoomPrefs] = useState<Record<string, Changes>>({});
+  const [storedDefaults, setStoredDefaults] = useState<Record<string, ReminderDefaults>>({});
+  const [defaults, setDefaults] = useState<Record<string, ReminderDefaults>>({});
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     void kith.rooms.list().then(setRooms, () => undefined);
+  }, []);
+
+  // Each calendar's defaults, once the list of calendars is known (cached first, then fresh).
+  const roomKey = rooms.map((r) => r.roomId).join(',');
+  useEffect(() => {
+    void loadReminderDefaults(rooms).then((d) => {
+      setStoredDefaults((loaded) => ({ ...d, ...loaded }));
+      setDefaults((edited) => ({ ...d, ...edited }));
+    });
+  }, [roomKey]);
+
+  useEffect(() => {
     kith.request<Settings>('GET', '/users/me/notification-settings').then(
       (s) => {
         setSettings(s);
@@ -65,6 +80,9 @@ export function NotificationsDialog(props: { user: User; onClose: () => void }) 
         rooms: Object.fromEntries(rooms.map((r) => [r.roomId, { changes: roomPrefs[r.roomId] ?? 'all' }])),
       };
       setSettings(await kith.request<Settings>('PUT', '/users/me/notification-settings', body));
+      const saved = await saveReminderDefaults(storedDefaults, defaults);
+      setStoredDefaults(saved);
+      setDefaults(saved);
       setStatus('Saved.');
     } catch (err) {
       setError(describeError(err));
@@ -127,6 +145,7 @@ export function NotificationsDialog(props: { user: User; onClose: () => void }) 
                 </label>
               )}
             </fieldset>
+            <ReminderDefaultsFields rooms={rooms} defaults={defaults} onChange={setDefaults} />
             <ZonePicker id="notify-zone" label="Times in notifications" value={zone} onChange={(z) => z && setZone(z)} />
             {quiet.on && quiet.start === quiet.end && <p class="error">Quiet hours must start and end at different times.</p>}
             <footer class="modal-foot">

@@ -17,7 +17,8 @@ export interface ReminderRow {
 /** The model allows at most this many reminders on an event (LIMITS.reminders). */
 const MAX_REMINDERS = 10;
 
-const TIMED: Array<[number, string]> = [
+/** The offsets the app offers, as [minutes before, words]. */
+export const TIMED: Array<[number, string]> = [
   [0, 'At the start'],
   [5, '5 minutes before'],
   [10, '10 minutes before'],
@@ -31,7 +32,7 @@ const TIMED: Array<[number, string]> = [
 ];
 
 /** All-day events start at local midnight: 900 minutes before is 9:00 the day before. */
-const ALL_DAY: Array<[number, string]> = [
+export const ALL_DAY: Array<[number, string]> = [
   [0, 'At midnight, the day of'],
   [900, 'At 9:00 the day before'],
   [2340, 'At 9:00 two days before'],

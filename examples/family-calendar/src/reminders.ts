@@ -6,7 +6,7 @@
  * with the server's tag (`rem:<eventId>:<occKey>`, see reminderTag), so the browser keeps one
  * notification: whichever comes second replaces the first instead of adding a second one.
  */
-import type { Calendar, Occurrence } from '@kith/client';
+import type { Calendar, Occurrence, ReminderDefaults } from '@kith/client';
 import { eventLink } from './deep-link.js';
 import { describeSpan } from './times.js';
 
@@ -22,10 +22,16 @@ function loadFired(): Record<string, number> {
   }
 }
 
-export function remindersFor(occ: Occurrence, me: string): number[] {
-  return occ.reminders
-    .filter((r) => (r.for === null ? occ.participants.length === 0 || occ.participants.includes(me) : r.for.includes(me)))
-    .map((r) => r.minutesBefore);
+/**
+ * The offsets (minutes before) I am reminded at for `occ`: its reminders that reach me, else — as
+ * the server counts them (packages/server/src/notify/reminders.ts) — my defaults for the room,
+ * when the occurrence is mine (it names no participants, or me among them).
+ */
+export function remindersFor(occ: Occurrence, me: string, defaults: ReminderDefaults = { timed: [], allDay: [] }): number[] {
+  const mine = occ.participants.length === 0 || occ.participants.includes(me);
+  const own = occ.reminders.filter((r) => (r.for === null ? mine : r.for.includes(me))).map((r) => r.minutesBefore);
+  if (own.length > 0 || !mine) return own;
+  return occ.allDay ? defaults.allDay : defaults.timed;
 }
 
 /** The tag the server's push reminders carry (packages/server/src/notify/texts.ts). */
@@ -44,10 +50,11 @@ export function startReminders(cal: Calendar, me: string, show: (title: string, 
         dirty = true;
       }
     }
+    const defaults = cal.reminderDefaults(me);
     const occs = cal.occurrences({ from: new Date(now - STALE_MS).toISOString(), to: new Date(now + LOOK_AHEAD_MS).toISOString() });
     for (const occ of occs) {
       const start = Date.parse(occ.startInstant);
-      for (const minutes of remindersFor(occ, me)) {
+      for (const minutes of remindersFor(occ, me, defaults)) {
         const at = start - minutes * 60_000;
         const key = `${cal.roomId}|${occ.eventId}|${occ.occKey}|${minutes}`;
         if (at > now || at < now - STALE_MS || fired[key]) continue;

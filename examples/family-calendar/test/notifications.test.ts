@@ -26,6 +26,7 @@ import {
   signUp,
   todayIn,
   uniqueName,
+  wallIn,
 } from './helpers/app.js';
 import { browserDescribe, setupSuite } from './helpers/suite.js';
 
@@ -326,6 +327,37 @@ browserDescribe('family calendar in Chromium: notifications, reminders, comments
     const reopened = page.getByRole('dialog', { name: 'Notifications' });
     await poll(() => reopened.getByLabel('At', { exact: true }).inputValue()).toBe('07:15');
     expect(await reopened.getByLabel('The Millers').inputValue()).toBe('participant');
+  });
+
+  it('default reminders per calendar: set in Notifications, stored, shown again, and an event without reminders of its own reminds me in the open tab', async () => {
+    const name = uniqueName('ann');
+    const { page } = await person({ permissions: ['notifications'] });
+    await signUp(page, name);
+    await createCalendar(page, 'The Millers');
+    await openMenu(page, 'Notifications & email');
+    const dialog = page.getByRole('dialog', { name: 'Notifications' });
+    const millers = dialog.getByRole('group', { name: 'The Millers', exact: true });
+    await millers.getByLabel('Events with a time').selectOption({ label: '5 minutes before' });
+    await millers.getByLabel('All-day events').selectOption({ label: 'At 9:00 the day before' });
+    await dialog.getByRole('button', { name: 'Save notification settings' }).click();
+    await dialog.getByRole('status').getByText('Saved.').waitFor();
+
+    const a = await api(page, name);
+    const roomId = await a.roomId();
+    expect(await a.get(`/rooms/${roomId}/reminder-defaults`)).toEqual({ timed: [5], allDay: [900] });
+
+    await dialog.getByRole('button', { name: 'Close' }).first().click();
+    await openMenu(page, 'Notifications & email');
+    const again = page.getByRole('dialog', { name: 'Notifications' }).getByRole('group', { name: 'The Millers', exact: true });
+    await poll(() => again.getByLabel('Events with a time').inputValue()).toBe('5');
+    expect(await again.getByLabel('All-day events').inputValue()).toBe('900');
+    await page.getByRole('dialog', { name: 'Notifications' }).getByRole('button', { name: 'Close' }).first().click();
+
+    // An event in 3 minutes with no reminder of its own: my 5-minute default is due now.
+    const soon = wallIn('Europe/Berlin', 3);
+    const later = wallIn('Europe/Berlin', 33);
+    await createEvent(page, { title: 'School run', date: soon.date, start: soon.time, endDate: later.date, end: later.time });
+    await page.getByText(/^Reminder: School run/).waitFor({ timeout: 20_000 });
   });
 
   it('push texts: blocked notifications, a browser without push, and an iPhone before Kith is on its Home Screen', async () => {

@@ -1,10 +1,13 @@
 /**
  * The notification parts of the app without a browser: the event links a push or an email opens,
- * and what the reminder fields write (mine, everyone's, other members' kept as they are).
+ * what the reminder fields write (mine, everyone's, other members' kept as they are), and which
+ * reminders the open tab shows (the event's, else my defaults for the room).
  */
 import { describe, expect, it } from 'vitest';
 import { eventLink, parseEventLink } from '../src/deep-link.js';
+import type { Occurrence } from '@kith/client';
 import { describeOffset, remindersFrom, rowsFrom } from '../src/reminder-fields.js';
+import { remindersFor } from '../src/reminders.js';
 
 describe('event links', () => {
   it('round-trip room and event ids, escaped, in the form the server writes', () => {
@@ -53,5 +56,24 @@ describe('reminder fields', () => {
     expect(describeOffset(4320, false)).toBe('3 days before');
     expect(describeOffset(180, false)).toBe('3 hours before');
     expect(describeOffset(7, false)).toBe('7 minutes before');
+  });
+});
+
+describe('in-tab reminders', () => {
+  const occ = (over: Partial<Occurrence>): Occurrence =>
+    ({ eventId: 'e', occKey: 'k', title: 'T', allDay: false, participants: [], reminders: [], ...over }) as Occurrence;
+  const defaults = { timed: [10], allDay: [900] };
+
+  it('use the event’s reminders that reach me, else my defaults for the room, as the server does', () => {
+    expect(remindersFor(occ({ reminders: [{ id: 'a', minutesBefore: 15, for: null }] }), 'ann', defaults)).toEqual([15]);
+    expect(remindersFor(occ({ reminders: [{ id: 'a', minutesBefore: 15, for: ['ben'] }] }), 'ann', defaults)).toEqual([10]);
+    expect(remindersFor(occ({}), 'ann', defaults)).toEqual([10]);
+    expect(remindersFor(occ({ allDay: true }), 'ann', defaults)).toEqual([900]);
+    expect(remindersFor(occ({}), 'ann')).toEqual([]);
+  });
+
+  it('leave out occurrences that name other people only', () => {
+    expect(remindersFor(occ({ participants: ['ben'] }), 'ann', defaults)).toEqual([]);
+    expect(remindersFor(occ({ participants: ['ben', 'ann'] }), 'ann', defaults)).toEqual([10]);
   });
 });

@@ -18,6 +18,7 @@ import type {
   OccurrencePatch,
   OpContext,
   PageOptions,
+  ReminderDefaults,
   SeriesPatch,
   ViewWindow,
 } from '@kith/model';
@@ -452,6 +453,15 @@ export class Calendar {
   /** Overlapping occurrences of one member (default: me) in a window. */
   doubleBookings(window: WindowInput, member: MemberId = this.user.userId): DoubleBooking[] {
     return model.doubleBookings(this.doc, member, this.window(window));
+  }
+
+  /**
+   * My (or `member`'s) default reminders in this room: they remind of every occurrence the member
+   * is in that no reminder of its event reaches them for (set through the server's REST API,
+   * PUT /rooms/:roomId/reminder-defaults, which viewers may use too).
+   */
+  reminderDefaults(member: MemberId = this.user.userId): ReminderDefaults {
+    return model.getReminderDefaults(this.doc, member);
   }
 
   private window(w: WindowInput): ViewWindow {
