@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { setReminderDefaults } from '@kith/model';
 import { type EventsChange, type KithClient } from '../src/index.js';
 import { makeClient, signUp, waitFor } from './helpers/clients.js';
 import { startServer, type TestServer } from './helpers/server.js';
@@ -87,6 +88,18 @@ describe('calendar API end to end', () => {
     await Promise.all([ca.whenSaved(5000), cb.whenSaved(5000)]);
     await waitFor(() => ca.occurrencesOf(id, spring).length === cb.occurrencesOf(id, spring).length, 5000, 'converged');
     expect(ca.occurrencesOf(id, spring).map((o) => o.occKey)).toEqual(cb.occurrencesOf(id, spring).map((o) => o.occKey));
+  });
+
+  it('reads each member’s default reminders from the room, as they sync; unreadable values read as none', async () => {
+    const { ca, cb, ua, ub } = await sharedCalendar();
+    expect(cb.reminderDefaults()).toEqual({ timed: [], allDay: [] });
+    setReminderDefaults(ca.doc, ua.userId, { timed: [30, 10], allDay: [900] });
+    await waitFor(() => cb.reminderDefaults(ua.userId).timed.length === 2);
+    expect(cb.reminderDefaults(ua.userId)).toEqual({ timed: [10, 30], allDay: [900] });
+    expect(cb.reminderDefaults()).toEqual({ timed: [], allDay: [] });
+    ca.doc.getMap('reminderDefaults').set(ub.userId, { timed: 'soon', allDay: [-5] });
+    await waitFor(() => cb.doc.getMap('reminderDefaults').has(ub.userId));
+    expect(cb.reminderDefaults()).toEqual({ timed: [], allDay: [] });
   });
 
   it('trash and restore travel between clients; model errors surface as they are', async () => {
