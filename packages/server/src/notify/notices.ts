@@ -7,8 +7,10 @@
  * The changes of an open window are rows in notify_pending_changes, so a crash inside the window
  * loses nothing: at start-up the windows found there are flushed when they end (at once if they
  * already have). A flushed batch is named by its window end and first row, so a flush run again
- * after a crash sends under the same ledger keys: once per member and channel. Rows go once every
- * member was handled; a notice held through a member's quiet hours waits in memory only.
+ * after a crash sends under the same ledger keys: once per member and channel. A batch's rows go
+ * once every member was handled. A member in quiet hours, or a send a channel asked to retry, keeps
+ * them: the batch is flushed again then (after a restart too), and the ledger lets through only the
+ * sends still missing. A batch still not out a day after its window is given up (logged).
  *
  * Comments: an edit or delete never sends a notice of its own. Inside the window it follows the
  * pending notice (the edited text is the one sent; a deleted comment is dropped from it); once the
@@ -46,6 +48,8 @@ export interface NoticeDeps {
 
 /** More changes than this by one person read as counts ("Dad: 150 added"). */
 const DETAIL_PER_ACTOR = 3;
+/** Quiet hours are shorter than a day: a batch older than this is stale news (or a channel that never recovers). */
+const GIVE_UP_AFTER_MS = 24 * 3600_000;
 
 export class ChangeNotices {
   private readonly prints = new Map<string, RoomPrint>();
@@ -56,7 +60,6 @@ export class ChangeNotices {
   private readonly lookedAt = new Map<string, number>();
   /** Rooms to look at again; `local` once any of the commits was stored by this instance. */
   private readonly dirty = new Map<string, { cancel: () => void; local: boolean }>();
-  private readonly held = new Set<() => void>();
   private running = Promise.resolve();
   private stopped = false;
 
@@ -117,7 +120,6 @@ export class ChangeNotices {
     this.stopped = true;
     for (const d of this.dirty.values()) d.cancel();
     for (const w of this.windows.values()) w.cancel();
-    for (const cancel of this.held) cancel();
     await this.running;
   }
 
@@ -143,8 +145,12 @@ export class ChangeNotices {
     if (changes.length === 0) return;
     const { sql } = this.deps;
     const end = await sql.transaction(async (tx) => {
-      // Join the room's open window (this instance's, another's, or one left by a crash), else open one.
-      const open = await tx.get<{ w: number | string | null }>('SELECT MIN(window_end) AS w FROM notify_pending_changes WHERE room_id = ?', [roomId]);
+      // Join the room's open window (this instance's, another's, or one left by a crash), else open
+      // one. A batch whose window ended (waiting out someone's quiet hours) is closed: news waits apart.
+      const open = await tx.get<{ w: number | string | null }>(
+        'SELECT MIN(window_end) AS w FROM notify_pending_changes WHERE room_id = ? AND window_end > ?',
+        [roomId, now],
+      );
       const windowEnd = open?.w !== null && open?.w !== undefined ? Number(open.w) : now + this.deps.windowMs;
       for (const c of changes) {
         await tx.run('INSERT INTO notify_pending_changes (room_id, window_end, zone, comment_id, change) VALUES (?, ?, ?, ?, ?)', [
@@ -176,9 +182,13 @@ export class ChangeNotices {
     }
   }
 
+  /** Flushes the room at `end`; an earlier end replaces a later one (a new window while a batch waits out quiet hours). */
   private openWindow(roomId: string, end: number): void {
-    if (this.stopped || this.windows.has(roomId)) return;
-    const cancel = this.deps.clock.after(end - this.deps.clock.now(), () => {
+    if (this.stopped) return;
+    const open = this.windows.get(roomId);
+    if (open && open.end <= end) return;
+    open?.cancel();
+    const cancel = this.deps.clock.after(Math.max(0, end - this.deps.clock.now()), () => {
       this.windows.delete(roomId);
       this.enqueue(() => this.flush(roomId, end));
     });
@@ -186,38 +196,61 @@ export class ChangeNotices {
   }
 
   /**
-   * Sends the room's changes whose window ended, then forgets them. Rows written meanwhile (a later
-   * window) stay and get a flush of their own.
+   * Sends the room's batches whose window ended (each window its own batch), then forgets those
+   * every member was handled for. Rows of a later window stay and get a flush of their own; so do
+   * batches someone is still owed (quiet hours, a send to retry).
    */
   private async flush(roomId: string, end: number): Promise<void> {
-    const { sql } = this.deps;
+    const { sql, clock } = this.deps;
     const rows = await sql.all<{ seq: number | string; window_end: number | string; zone: string; change: string }>(
       'SELECT seq, window_end, zone, change FROM notify_pending_changes WHERE room_id = ? AND window_end <= ? ORDER BY seq',
       [roomId, end],
     );
-    if (rows.length > 0) {
-      const first = rows[0]!;
-      // Named by what it holds, the same after a crash: a second flush of it finds its ledger keys taken.
-      const batchId = `${Number(first.window_end)}-${Number(first.seq)}`;
-      const changes = rows.map((r) => JSON.parse(r.change) as RoomChange);
-      const done = await this.tellMembers(roomId, changes, first.zone, batchId);
-      if (!done) return;
-      await sql.run('DELETE FROM notify_pending_changes WHERE room_id = ? AND seq <= ?', [roomId, Number(rows.at(-1)!.seq)]);
+    const batches = new Map<number, typeof rows>();
+    for (const r of rows) {
+      const w = Number(r.window_end);
+      batches.set(w, [...(batches.get(w) ?? []), r]);
     }
-    const later = await sql.get<{ w: number | string | null }>('SELECT MIN(window_end) AS w FROM notify_pending_changes WHERE room_id = ?', [roomId]);
+    let again: number | null = null;
+    for (const [windowEnd, batch] of batches) {
+      const first = batch[0]!;
+      const lastSeq = Number(batch.at(-1)!.seq);
+      // Named by what it holds, the same after a crash: a second flush of it finds its ledger keys taken.
+      const batchId = `${windowEnd}-${Number(first.seq)}`;
+      const changes = batch.map((r) => JSON.parse(r.change) as RoomChange);
+      const owed = await this.tellMembers(roomId, changes, first.zone, batchId);
+      if (owed === 'stopped') return;
+      if (owed !== null && clock.now() - windowEnd < GIVE_UP_AFTER_MS) {
+        again = again === null ? owed : Math.min(again, owed);
+        continue;
+      }
+      if (owed !== null) this.deps.logger.warn({ roomId, batchId }, 'change notice still not delivered to everyone a day after its window; given up');
+      await sql.run('DELETE FROM notify_pending_changes WHERE room_id = ? AND window_end = ? AND seq <= ?', [roomId, windowEnd, lastSeq]);
+    }
+    const later = await sql.get<{ w: number | string | null }>('SELECT MIN(window_end) AS w FROM notify_pending_changes WHERE room_id = ? AND window_end > ?', [
+      roomId,
+      end,
+    ]);
     if (later?.w !== null && later?.w !== undefined) this.openWindow(roomId, Number(later.w));
+    if (again !== null) this.openWindow(roomId, Math.max(again, clock.now() + 1));
   }
 
-  /** One notice per member who did not make every change, as they chose; waits out quiet hours. False when stopped midway. */
-  private async tellMembers(roomId: string, changes: RoomChange[], zone: string, batchId: string): Promise<boolean> {
+  /**
+   * One notice per member who did not make every change, as they chose. Returns when the batch
+   * must be flushed again for someone (quiet hours, a send to retry), null when everyone was
+   * handled, 'stopped' when the module stopped midway.
+   */
+  private async tellMembers(roomId: string, changes: RoomChange[], zone: string, batchId: string): Promise<number | null | 'stopped'> {
     const members = await this.deps.storage.rooms.members(roomId);
     const names = new Map(members.map((m) => [m.userId, m.username]));
     const roomName = (await this.deps.storage.rooms.get(roomId))?.name ?? '';
+    let again: number | null = null;
     for (const member of members) {
-      if (this.stopped) return false;
-      await this.notifyMember(roomId, roomName, member.userId, changes, names, zone, batchId);
+      if (this.stopped) return 'stopped';
+      const owed = await this.notifyMember(roomId, roomName, member.userId, changes, names, zone, batchId);
+      if (owed !== null) again = again === null ? owed : Math.min(again, owed);
     }
-    return true;
+    return again;
   }
 
   private async notifyMember(
@@ -228,29 +261,22 @@ export class ChangeNotices {
     names: Map<string, string>,
     zone: string,
     batchId: string,
-  ): Promise<void> {
+  ): Promise<number | null> {
     const { prefs, clock } = this.deps;
     const pref = await prefs.changesPref(userId, roomId);
-    if (pref === 'none') return;
+    if (pref === 'none') return null;
     const mine = changes.filter((c) => {
       if (c.actor === userId) return false;
       // Comments reach the event's participants (everyone when it names none); the rest follow the preference.
       if (c.kind === 'commented') return c.participants.length === 0 || c.participants.includes(userId);
       return pref === 'all' || c.participants.includes(userId);
     });
-    if (mine.length === 0) return;
+    if (mine.length === 0) return null;
     const memberZone = (await prefs.zoneOf(userId)) ?? zone;
     const quietUntil = await prefs.quietUntil(userId, clock.now(), memberZone);
-    if (quietUntil !== null) {
-      const cancel = clock.after(quietUntil - clock.now(), () => {
-        this.held.delete(cancel);
-        this.enqueue(() => this.notifyMember(roomId, roomName, userId, changes, names, zone, batchId));
-      });
-      this.held.add(cancel);
-      return;
-    }
+    if (quietUntil !== null) return quietUntil;
     const lines = summarize(mine, names, memberZone);
-    await this.deps.dispatcher.deliver(
+    const { retryAt } = await this.deps.dispatcher.deliver(
       {
         userId,
         roomId,
@@ -262,6 +288,7 @@ export class ChangeNotices {
       },
       (channel) => `chg:${roomId}:${batchId}:${userId}:${channel}`,
     );
+    return retryAt;
   }
 }
 

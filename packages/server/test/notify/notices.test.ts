@@ -89,6 +89,79 @@ describe('change notices', { timeout: 120_000 }, () => {
   }, 120_000);
 });
 
+describe('change notices owed to someone', { timeout: 120_000 }, () => {
+  it('a notice held through quiet hours survives a restart and goes out once when they end; news meanwhile is a batch of its own', async () => {
+    const first = await setup('2026-06-01T21:30:00Z');
+    const { api, mum, kid, dad, roomId, pass } = first;
+    expect(
+      (await api.request('PUT', '/users/me/notification-settings', { token: kid.token, body: { timeZone: 'Europe/Berlin', quietHours: { start: '22:00', end: '07:00' } } })).status,
+    ).toBe(200);
+    await api.request('POST', `/rooms/${roomId}/events`, {
+      token: mum.token,
+      body: { eventTitle: 'Ski trip', startTime: '2026-12-20', endTime: '2026-12-27', allDay: true },
+    });
+    await pass(WINDOW + 1_000);
+    expect(first.channel.deliveries.map((d) => [d.userId, d.body])).toEqual([[dad.userId, `${mum.username} added Ski trip`]]);
+    // A second change while the kid's notice waits: dad hears of it in its own window, not folded into the held one.
+    await api.request('POST', `/rooms/${roomId}/events`, {
+      token: mum.token,
+      body: { eventTitle: 'Piano', startTime: '2026-06-03T17:00', endTime: '2026-06-03T18:00', timeZone: 'Europe/Berlin' },
+    });
+    await pass(WINDOW + 1_000);
+    expect(first.channel.deliveries.map((d) => [d.userId, d.body])).toEqual([
+      [dad.userId, `${mum.username} added Ski trip`],
+      [dad.userId, `${mum.username} added Piano`],
+    ]);
+    await first.h.server.close();
+
+    // Restarted on the same data dir in the morning: the kid gets both notices, once; dad nothing again.
+    const clock = new ManualClock(Date.parse('2026-06-02T04:00:00Z'));
+    const channel = new RecordingChannel();
+    const h = await startNotifyServer({ clock, channel, dataDir: first.h.dataDir, notify: { changeWindowMs: WINDOW } });
+    open.push(h);
+    await clock.advanceTo(clock.now() + 1_000, h.settle);
+    expect(channel.deliveries).toEqual([]); // still 06:00 in Berlin
+    await clock.advanceTo(Date.parse('2026-06-02T05:00:01Z'), h.settle);
+    await clock.advanceTo(clock.now() + WINDOW, h.settle);
+    expect(channel.deliveries.map((d) => [d.userId, d.body]).sort()).toEqual([
+      [kid.userId, `${mum.username} added Piano`],
+      [kid.userId, `${mum.username} added Ski trip`],
+    ]);
+  });
+
+  it('a send the channel asks to retry is sent again later, once', async () => {
+    const clock = new ManualClock(Date.parse('2026-06-01T09:00:00Z'));
+    let refuse = 2;
+    const sent: Array<{ userId: string; key: string }> = [];
+    const flaky = {
+      name: 'push',
+      available: async () => true,
+      send: async (d: { userId: string; key: string; kind: string }) => {
+        if (d.kind === 'changes' && refuse-- > 0) return 'retry' as const;
+        sent.push({ userId: d.userId, key: d.key });
+        return 'sent' as const;
+      },
+    };
+    const h = await startNotifyServer({ clock, channel: flaky, notify: { changeWindowMs: WINDOW, retryMs: 30_000 } });
+    open.push(h);
+    const api = apiClient(h.server.url);
+    const mum = await api.signUp('mum');
+    const dad = await api.signUp('dad');
+    const roomId = await api.createRoom(mum.token, 'Millers');
+    await api.addMember(mum.token, roomId, dad.token, 'editor');
+    await api.request('POST', `/rooms/${roomId}/events`, {
+      token: mum.token,
+      body: { eventTitle: 'Dentist', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'Europe/Berlin' },
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    await clock.advanceTo(clock.now() + WINDOW + 1_000, h.settle);
+    expect(sent).toEqual([]);
+    for (let i = 0; i < 4; i++) await clock.advanceTo(clock.now() + 30_001, h.settle);
+    expect(sent.map((s) => s.userId)).toEqual([dad.userId]);
+    expect(refuse).toBeLessThan(0);
+  });
+});
+
 describe('comments', { timeout: 120_000 }, () => {
   it('any member comments (viewers too); only the author edits or deletes; participants hear of it', async () => {
     const { channel, h, api, mum, dad, kid, roomId, pass } = await setup();
