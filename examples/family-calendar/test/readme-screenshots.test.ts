@@ -1,7 +1,8 @@
 /**
  * The README's screenshots (docs/screenshots/*.png), made from the app as it is: a family's week
  * on a desktop (month), the phone month (dots per day, the selected day's events below), the
- * event form and the agenda of a Berlin event seen in New York (both times) and the settings. Skipped unless
+ * event form and the agenda of a Berlin event seen in New York (both times), the settings and the
+ * phone's Notifications & email dialog (with default reminders per calendar). Skipped unless
  * KITH_README_SCREENSHOTS=1, since it rewrites tracked files:
  *
  *   KITH_README_SCREENSHOTS=1 npx vitest run test/readme-screenshots.test.ts   (in examples/family-calendar)
@@ -13,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { it } from 'vitest';
-import { createEvent, dismissToasts, eventEl, family, openEvent, poll, signIn, todayIn, view, waitSaved } from './helpers/app.js';
+import { createEvent, dismissToasts, eventEl, family, openEvent, openMenu, poll, signIn, todayIn, view, waitSaved } from './helpers/app.js';
 import { APP_DIR, PHONE } from './helpers/env.js';
 import { browserDescribe, setupSuite } from './helpers/suite.js';
 
@@ -78,5 +79,12 @@ run('README screenshots', { timeout: 240_000 }, () => {
     await phone.page.locator(`.phone-month button[data-date="${day(0)}"]`).click();
     await poll(() => phone.page.locator('.pm-agenda [data-title="Family lunch"]').count()).toBe(1);
     await shoot(phone.page, 'phone-month-dots');
+
+    // 5. Notifications & email on the phone, with a default reminder chosen for the family calendar.
+    await openMenu(phone.page, 'Notifications & email');
+    const notifications = phone.page.getByRole('dialog', { name: 'Notifications' });
+    const millers = notifications.getByRole('group', { name: 'The Millers', exact: true });
+    await millers.getByLabel('Events with a time').selectOption({ label: '30 minutes before' });
+    await shoot(phone.page, 'phone-notifications');
   });
 });
