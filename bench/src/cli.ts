@@ -13,7 +13,8 @@
  *   --w1-readers 10,50,...     W1's cost-curve points (readers in the room)
  *   --w2-rooms 100,250,...     W2's cost-curve points (rooms of 4 clients)
  *   --w7-rooms N               W7's number of rooms (default 20,000; quick 200)
- *   --gen-procs N              W1 readers spread over N load-generator processes (default 2; 0 = all in this process)
+ *   --gen-procs N              W1's readers and W2's clients spread over N load-generator processes (default 2;
+ *                              0 = all in this process; more when the sockets need them, see generatorProcesses)
  *   --gen-check                W1 (largest R) at 1, 2, 4 generator processes: does p99 still improve?
  *   --no-build                 do not rebuild packages/server first
  */
@@ -328,6 +329,7 @@ async function main(): Promise<void> {
             warmupS: P.w2.warmupS,
             targets: mode === 'full' && n === 500 ? W2_TARGETS : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }],
             cpuProfileDir: n === 500 ? profileDir : undefined,
+            genProcs,
           },
           rotate(servers, turn++),
           runDir,

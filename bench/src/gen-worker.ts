@@ -1,12 +1,14 @@
 /**
- * A reader process of the load generator (forked by GeneratorPool). It holds reader sockets only,
- * times every delivery on the shared bench clock at receipt, and sends (edit id, latency) pairs to
- * the bench process in batches, so the bench process's own read loop is not in the latencies.
+ * A process of the load generator (forked by GeneratorPool). It holds client sockets, times every
+ * delivery on the shared bench clock at receipt, and sends (edit id, latency) pairs to the bench
+ * process in batches, so the bench process's own read loop is not in the latencies. W2's clients
+ * also write: the bench process plans who writes which edit when, this process prepares and sends.
  */
 import * as encoding from 'lib0/encoding';
 import { connectMany, SyncClient } from './client.js';
-import { MARKER, markerText, nowMicros } from './edits.js';
-import type { PresenceSlice, WorkerCommand, WorkerReport } from './gen-pool.js';
+import { benchNowMs } from './clock.js';
+import { EditWriter, MARKER, markerText, nowMicros, stamp, type PreparedEdit } from './edits.js';
+import type { EditPlan, PresenceSlice, WorkerCommand, WorkerReport } from './gen-pool.js';
 import { runSchedule } from './load.js';
 
 const clients: SyncClient[] = [];
@@ -16,6 +18,12 @@ const presence = new Map<SyncClient, { group: number; index: number; awarenessId
 const slices = new Map<number, PresenceSlice>();
 let ids: number[] = [];
 let lat: number[] = [];
+/** W2 writing clients by id, with the device that makes their edits. */
+const writers = new Map<number, { client: SyncClient; writer: EditWriter }>();
+/** Who wrote each edit sent from here: a client's own echo is not a delivery. */
+const writtenBy = new Map<number, number>();
+/** The plan prepared for the next `send`. */
+let prepared: { plan: EditPlan; edits: Array<{ client: SyncClient; edit: PreparedEdit }> } | undefined;
 
 function report(msg: WorkerReport): void {
   process.send!(msg);
@@ -40,6 +48,7 @@ function sink(_client: SyncClient, receivedAt: number, frame: Buffer, payloadAt:
     const id = Number(m[1]);
     // A presence client's own state, echoed back by the server (every server relays to all).
     if (slice && id >= slice.base && (id - slice.base) % slice.total === mine.index) continue;
+    if (writtenBy.get(id) === _client.id) continue; // a writer's own edit, echoed back
     ids.push(id);
     lat.push(receivedAt - Number(m[2]) / 1000);
   }
@@ -88,6 +97,38 @@ async function sendPresence(slice: PresenceSlice): Promise<void> {
   );
 }
 
+function prepare(plan: EditPlan): void {
+  const edits = plan.clientIds.map((clientId, k) => {
+    const w = writers.get(clientId);
+    if (!w) throw new Error(`client ${clientId} is not a writer here`);
+    writtenBy.set(plan.editIds[k]!, clientId);
+    return { client: w.client, edit: w.writer.prepare(plan.editIds[k]!) };
+  });
+  prepared = { plan, edits };
+}
+
+/** Sends the prepared plan from `startAtMs` (bench clock); returns each edit's send time. */
+async function sendPlanned(startAtMs: number): Promise<{ editIds: number[]; sentAtMs: number[] }> {
+  const p = prepared;
+  if (!p) throw new Error('send without a plan');
+  prepared = undefined;
+  const wait = startAtMs - benchNowMs();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  const sentAtMs = new Array<number>(p.edits.length);
+  await runSchedule(
+    p.edits.length,
+    (k) => p.plan.offsetsMs[k]!,
+    (k) => {
+      const { client, edit } = p.edits[k]!;
+      const t = nowMicros();
+      stamp(edit, t);
+      sentAtMs[k] = t / 1000;
+      client.send(edit.frame);
+    },
+  );
+  return { editIds: p.plan.editIds, sentAtMs };
+}
+
 process.on('message', (cmd: WorkerCommand) => {
   void (async () => {
     try {
@@ -97,18 +138,26 @@ process.on('message', (cmd: WorkerCommand) => {
           return new SyncClient({ id: c.id, url: c.url, prefix: Uint8Array.from(c.prefix), authToken: c.authToken, sinkAwareness: c.presence !== undefined }, sink);
         });
         opened.forEach((client, i) => {
-          const p = cmd.clients[i]!.presence;
+          const { presence: p, writerKey } = cmd.clients[i]!;
           if (p) presence.set(client, { ...p, awarenessId: 1_000_000 + client.id, clock: 0 });
+          if (writerKey !== undefined) writers.set(client.id, { client, writer: new EditWriter(client.prefix, writerKey) });
         });
         clients.push(...opened);
         report({ type: 'connected', seq: cmd.seq, closed: 0 });
       } else if (cmd.type === 'presence') {
         await sendPresence(cmd);
         report({ type: 'connected', seq: cmd.seq, closed: 0 });
+      } else if (cmd.type === 'plan') {
+        prepare(cmd);
+        report({ type: 'connected', seq: cmd.seq, closed: 0 });
+      } else if (cmd.type === 'send') {
+        report({ type: 'sent', seq: cmd.seq, ...(await sendPlanned(cmd.startAtMs)) });
       } else if (cmd.type === 'count-closed') {
         report({ type: 'connected', seq: cmd.seq, closed: clients.filter((c) => c.closed).length });
       } else if (cmd.type === 'close') {
         for (const c of clients.splice(0)) c.close();
+        for (const w of writers.values()) w.writer.destroy();
+        writers.clear();
         presence.clear();
         clearInterval(flushTimer);
         report({ type: 'connected', seq: cmd.seq, closed: 0 });

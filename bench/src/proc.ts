@@ -77,3 +77,22 @@ export function readProc(pid: number): ProcSample {
   const status = parseStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return { ...stat, ...status, cpuSeconds: cpuSecondsOf(stat, clkTck()), at: performance.now() };
 }
+
+export interface OpenFileLimits {
+  soft: number;
+  /** Infinity when unlimited. */
+  hard: number;
+}
+
+/** Parses the "Max open files" line of `/proc/<pid>/limits`. */
+export function parseOpenFileLimits(text: string): OpenFileLimits {
+  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+  if (!m) throw new Error('/proc/<pid>/limits has no "Max open files" line');
+  const value = (s: string): number => (s === 'unlimited' ? Infinity : Number(s));
+  return { soft: value(m[1]!), hard: value(m[2]!) };
+}
+
+/** This process's open-file limits (each socket is a file). */
+export function openFileLimits(): OpenFileLimits {
+  return parseOpenFileLimits(readFileSync('/proc/self/limits', 'utf8'));
+}

@@ -215,7 +215,7 @@ export function renderMarkdown(r: BenchResults, chartFile?: string, curvesFile?:
   ];
   for (const s of m.substitutions) out.push(`> ${s}`, '');
   out.push(
-    'How to read: every server runs as its own process on loopback; one load-generator process holds every client (writers and readers, so send and receipt times share one clock). Delivery latency = writer send → reader receipt of the edit (the send time is embedded in the edit). Server CPU = utime+stime from /proc/<pid>/stat, RSS = VmRSS from /proc/<pid>/status. Ratios are Kith ÷ anchor: below 1× Kith is lower (for latency, CPU and memory: better).',
+    'How to read: every server runs as its own process on loopback; the load generator holds the clients, in the bench process or spread over worker processes (send and receipt times are taken on the system-wide monotonic clock, so they compare across processes). Delivery latency = writer send → reader receipt of the edit (the send time is embedded in the edit). Server CPU = utime+stime from /proc/<pid>/stat, RSS = VmRSS from /proc/<pid>/status. Ratios are Kith ÷ anchor: below 1× Kith is lower (for latency, CPU and memory: better).',
     '',
   );
   out.push(renderTargetSummary(r.workloads));

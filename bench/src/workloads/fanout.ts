@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import { connectMany, SyncClient } from '../client.js';
-import { EditLedger, EditWriter, nowMicros, stamp, type PreparedEdit } from '../edits.js';
+import { EditLedger, EditWriter, nowMicros, stamp } from '../edits.js';
 import { DeliveryMeter, runSchedule } from '../load.js';
 import { GeneratorPool } from '../gen-pool.js';
-import type { ProcSample } from '../proc.js';
+import { openFileLimits, type ProcSample } from '../proc.js';
 import type { Column, Figures, Target, WorkloadResult } from '../result.js';
 import { openSession, SERVER_LABEL, sleep, startServer, type RunningServer, type ServerKind } from '../servers.js';
 import { summarize } from '../stats.js';
@@ -31,10 +31,23 @@ export interface FanoutSpec {
   targets?: Target[];
   cpuProfileDir?: string;
   /**
-   * Reader processes of the load generator: 0 keeps every client in the bench process; N ≥ 1 forks N
-   * workers that hold the readers (W1 only: writers: 'first'), so the generator is not the bottleneck.
+   * Worker processes of the load generator: 0 keeps every client in the bench process; N ≥ 1 forks N
+   * workers that hold the readers (W1; its writers stay here) or every client (W2, whose clients all
+   * write in turn), so the generator is not the bottleneck. More are forked when the sockets would
+   * not fit in N processes' open-file limits (see generatorProcesses).
    */
   genProcs?: number;
+}
+
+/**
+ * How many generator worker processes hold `workerSockets` sockets (over every server) when `asked`
+ * are wanted: at least enough that none holds more than half its open-file limit (the rest is left
+ * for the process's other files and for headroom). 0 stays 0 while the bench process can hold all.
+ */
+export function generatorProcesses(asked: number, workerSockets: number, benchSockets: number, softLimit: number): number {
+  const perProcess = Math.max(1, Math.floor(softLimit / 2));
+  if (asked === 0 && workerSockets + benchSockets <= perProcess) return 0;
+  return Math.max(asked, 1, Math.ceil(workerSockets / perProcess));
 }
 
 interface ServerState {
@@ -42,7 +55,11 @@ interface ServerState {
   series: number;
   server: RunningServer;
   roomNames: string[];
-  clients: SyncClient[][];
+  /** Each room's client ids, in order (client 0 writes in W1; W2's take turns). */
+  clientIds: number[][];
+  /** The clients held by the bench process (the rest are in the generator's workers). */
+  local: Map<number, SyncClient>;
+  /** Devices making the edits of the bench process's own writers. */
   writers: Map<number, EditWriter>;
   nextWrite: number[];
   before?: ProcSample;
@@ -83,8 +100,24 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
   const states: ServerState[] = [];
   let clientIds = 0;
   const notes: string[] = [];
-  const genProcs = spec.writers === 'first' ? Math.max(0, spec.genProcs ?? 0) : 0;
-  if ((spec.genProcs ?? 0) > 0 && genProcs === 0) notes.push('Reader workers apply to one-writer rooms (W1) only; every client ran in the bench process.');
+  const oneWriter = spec.writers === 'first';
+  const socketsPerServer = spec.rooms * spec.clientsPerRoom;
+  const asked = Math.max(0, spec.genProcs ?? 0);
+  // Node raises its soft limit to the hard one at start-up, so this is what every process here gets.
+  const limit = openFileLimits().soft;
+  if (socketsPerServer + 256 > limit) {
+    throw new Error(
+      `${socketsPerServer} sockets in each server need more open files than this machine's limit (${limit}); raise the hard limit (ulimit -Hn) to run this point`,
+    );
+  }
+  // With workers, W1's writers stay here and its readers go; W2's clients all go.
+  const genProcs = generatorProcesses(
+    asked,
+    (oneWriter ? socketsPerServer - spec.rooms : socketsPerServer) * servers.length,
+    oneWriter ? spec.rooms * servers.length : 0,
+    limit,
+  );
+  if (genProcs > asked) notes.push(`${genProcs} generator processes instead of ${asked}: each holds at most half its open-file limit (${limit}).`);
   const pool = genProcs > 0 ? new GeneratorPool(genProcs, (id, ms) => meter.record(id, ms)) : undefined;
   const genCpu = (): number => ownCpuSeconds() + (pool?.cpuSeconds() ?? 0);
   try {
@@ -101,7 +134,8 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
         series,
         server,
         roomNames,
-        clients: [],
+        clientIds: [],
+        local: new Map(),
         writers: new Map(),
         nextWrite: new Array(spec.rooms).fill(0),
         activeCpu: 0,
@@ -111,58 +145,54 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
         edits: [],
       };
       states.push(st);
-      const total = spec.rooms * spec.clientsPerRoom;
-      const spec_ = (i: number) => {
+      const total = socketsPerServer;
+      // Client i is in room i % rooms; room r's clients are r, r + rooms, r + 2·rooms, … (client 0 first).
+      const specs = Array.from({ length: total }, (_, i) => {
         const room = roomNames[i % spec.rooms]!;
-        return { id: clientIds++, url: server.socketUrl(room, session.token), prefix: server.framePrefix(room), authToken: server.authFrame ? 'bench' : undefined };
-      };
-      for (let r = 0; r < spec.rooms; r++) st.clients.push([]);
-      if (pool) {
-        // Writers (client 0 of each room) here, readers in the workers.
-        const writerSpecs = Array.from({ length: spec.rooms }, (_, i) => spec_(i));
-        const readerSpecs = Array.from({ length: total - spec.rooms }, (_, i) => spec_(spec.rooms + i));
-        const writers = await connectMany(spec.rooms, (i) => new SyncClient(writerSpecs[i]!, meter.sink));
-        writers.forEach((c, i) => st.clients[i]!.push(c));
-        await pool.connect(readerSpecs.map((c) => ({ ...c, prefix: [...c.prefix] })));
-      } else {
-        const flat = await connectMany(total, (i) => new SyncClient(spec_(i), meter.sink));
-        flat.forEach((c, i) => st.clients[i % spec.rooms]!.push(c));
-      }
-      for (let r = 0; r < spec.rooms; r++) {
-        const n = spec.writers === 'first' ? 1 : spec.clientsPerRoom;
-        for (let w = 0; w < n; w++) {
-          const c = st.clients[r]![w]!;
-          st.writers.set(c.id, new EditWriter(c.prefix, `w${w}`));
-        }
-      }
+        const writes = oneWriter ? i < spec.rooms : true;
+        return { id: clientIds++, url: server.socketUrl(room, session.token), prefix: server.framePrefix(room), authToken: server.authFrame ? 'bench' : undefined, writes, slot: Math.floor(i / spec.rooms) };
+      });
+      for (let r = 0; r < spec.rooms; r++) st.clientIds.push([]);
+      specs.forEach((c, i) => st.clientIds[i % spec.rooms]!.push(c.id));
+      const here = pool ? (oneWriter ? specs.slice(0, spec.rooms) : []) : specs;
+      const there = pool ? (oneWriter ? specs.slice(spec.rooms) : specs) : [];
+      const opened = await connectMany(here.length, (i) => new SyncClient(here[i]!, meter.sink));
+      opened.forEach((c, i) => {
+        st.local.set(c.id, c);
+        if (here[i]!.writes) st.writers.set(c.id, new EditWriter(c.prefix, `w${here[i]!.slot}`));
+      });
+      if (pool) await pool.connect(there.map(({ id, url, prefix, authToken, writes, slot }) => ({ id, url, prefix: [...prefix], authToken, writerKey: writes ? `w${slot}` : undefined })));
       log(`  ${SERVER_LABEL[kind]}: ${total} clients synced (pid ${server.pid})`);
     }
 
     const sendSlice = async (st: ServerState, seconds: number, series: number): Promise<{ from: number; to: number; ms: number }> => {
       const perRoom = Math.round(seconds * spec.editsPerSecondPerRoom);
       const n = perRoom * spec.rooms;
-      const prepared: Array<{ client: SyncClient; edit: PreparedEdit }> = new Array(n);
       const from = ledger.count;
       // Edit k: round j = floor(k / rooms) of room i = k % rooms, due at (j + i / rooms) / rate.
+      const offsetMs = (k: number): number => ((Math.floor(k / spec.rooms) + (k % spec.rooms) / spec.rooms) / spec.editsPerSecondPerRoom) * 1000;
+      const writerIds = new Array<number>(n);
       for (let k = 0; k < n; k++) {
         const room = k % spec.rooms;
-        const roomClients = st.clients[room]!;
-        const slot = spec.writers === 'first' ? 0 : st.nextWrite[room]!++ % spec.clientsPerRoom;
-        const client = roomClients[slot]!;
-        const id = ledger.add(client.id, spec.clientsPerRoom - 1, series);
-        prepared[k] = { client, edit: st.writers.get(client.id)!.prepare(id) };
+        const slot = oneWriter ? 0 : st.nextWrite[room]!++ % spec.clientsPerRoom;
+        writerIds[k] = st.clientIds[room]![slot]!;
       }
-      const ms = await runSchedule(
-        n,
-        (k) => ((Math.floor(k / spec.rooms) + (k % spec.rooms) / spec.rooms) / spec.editsPerSecondPerRoom) * 1000,
-        (k) => {
-          const p = prepared[k]!;
-          const t = nowMicros();
-          stamp(p.edit, t);
-          ledger.sentAt[p.edit.editId] = t / 1000;
-          p.client.send(p.edit.frame);
-        },
-      );
+      const editIds = writerIds.map((clientId) => ledger.add(clientId, spec.clientsPerRoom - 1, series));
+      const started = performance.now();
+      if (!st.local.has(writerIds[0]!)) {
+        // The writers live in the generator's workers (W2): they send; we learn the send times.
+        const sentAt = await pool!.sendEdits({ clientIds: writerIds, editIds, offsetsMs: editIds.map((_, k) => offsetMs(k)) });
+        for (const [id, at] of sentAt) ledger.sentAt[id] = at;
+        return { from, to: ledger.count, ms: performance.now() - started };
+      }
+      const prepared = writerIds.map((clientId, k) => ({ client: st.local.get(clientId)!, edit: st.writers.get(clientId)!.prepare(editIds[k]!) }));
+      const ms = await runSchedule(n, offsetMs, (k) => {
+        const p = prepared[k]!;
+        const t = nowMicros();
+        stamp(p.edit, t);
+        ledger.sentAt[p.edit.editId] = t / 1000;
+        p.client.send(p.edit.frame);
+      });
       return { from, to: ledger.count, ms };
     };
 
@@ -204,7 +234,7 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
       const lat = summarize(meter.series[st.series]!);
       const cpu = st.after!.cpuSeconds - st.before!.cpuSeconds;
       const activeS = (spec.durationS);
-      const closed = st.clients.flat().filter((c) => c.closed).length;
+      const closed = [...st.local.values()].filter((c) => c.closed).length;
       figures[st.kind] = {
         edits: tally.sent,
         deliveries: tally.received,
@@ -234,10 +264,10 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
     }
     if (pool) {
       const closed = await pool.closedSockets();
-      if (closed > 0) notes.push(`${closed} reader sockets in the generator's workers were closed during the run.`);
+      if (closed > 0) notes.push(`${closed} client sockets in the generator's workers were closed during the run.`);
     }
     notes.push(
-      `Load generator: ${pool ? `writers in the bench process, readers spread over ${genProcs} worker processes` : 'every client in the bench process'}; its CPU (bench process + workers, utime+stime) during each server's slices is shown per write. Send and receipt times are on the system-wide monotonic clock (process.hrtime).`,
+      `Load generator: ${pool ? (oneWriter ? `writers in the bench process, readers spread over ${genProcs} worker processes` : `every client spread over ${genProcs} worker processes, which send the edits the bench process plans`) : 'every client in the bench process'}; its CPU (bench process + workers, utime+stime) during each server's slices is shown per write. Send and receipt times are on the system-wide monotonic clock (process.hrtime).`,
     );
     notes.push(
       `CPU is the server process's utime+stime (all threads) from after the warm-up until 3 s after its last slice (so deferred work such as debounced stores counts); CPU % is that over the ${spec.durationS} s of edits.`,
@@ -265,7 +295,7 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
     };
   } finally {
     for (const st of states) {
-      for (const c of st.clients.flat()) c.close();
+      for (const c of st.local.values()) c.close();
       for (const w of st.writers.values()) w.destroy();
     }
     await pool?.close();
