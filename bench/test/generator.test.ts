@@ -60,6 +60,8 @@ describe('W2 with its clients in generator workers (real CLI, y-websocket refere
     expect(f.duplicates).toBe(0);
     expect(f.p99).toBeGreaterThan(0);
     expect(f.genCpuUsPerWrite).toBeGreaterThan(0);
+    // The user/kernel split adds up to the total.
+    expect(f.userUsPerDelivery! + f.kernelUsPerDelivery!).toBeCloseTo(f.cpuUsPerDelivery!, 6);
   });
 
   it('says where the clients were: two worker processes sending the planned edits', () => {

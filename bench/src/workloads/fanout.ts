@@ -8,7 +8,7 @@ import { connectMany, SyncClient } from '../client.js';
 import { EditLedger, EditWriter, nowMicros, stamp } from '../edits.js';
 import { DeliveryMeter, runSchedule } from '../load.js';
 import { GeneratorPool } from '../gen-pool.js';
-import { openFileLimits, type ProcSample } from '../proc.js';
+import { clkTck, openFileLimits, type ProcSample } from '../proc.js';
 import type { Column, Figures, Target, WorkloadResult } from '../result.js';
 import { openSession, SERVER_LABEL, sleep, startServer, type RunningServer, type ServerKind } from '../servers.js';
 import { summarize } from '../stats.js';
@@ -80,6 +80,9 @@ const COLUMNS: Column[] = [
   { key: 'p99', label: 'p99 ms', format: 'ms', better: 'lower' },
   { key: 'max', label: 'max ms', format: 'ms', better: 'lower' },
   { key: 'cpuUsPerDelivery', label: 'CPU µs/delivery', format: 'us', better: 'lower' },
+  // The split shows how much of a delivery is the kernel's (socket writes), which no server code avoids.
+  { key: 'userUsPerDelivery', label: 'user µs/delivery', format: 'us', better: 'lower' },
+  { key: 'kernelUsPerDelivery', label: 'kernel µs/delivery', format: 'us', better: 'lower' },
   { key: 'cpuSecPer1k', label: 'CPU s/1k deliveries', format: 's', better: 'lower' },
   { key: 'cpuPct', label: 'CPU %', format: 'pct', better: 'lower' },
   { key: 'rssMB', label: 'RSS MB', format: 'mb', better: 'lower' },
@@ -250,6 +253,8 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
         cpuSeconds: cpu,
         cpuSecondsActiveSlices: st.activeCpu,
         cpuUsPerDelivery: tally.received ? (cpu / tally.received) * 1e6 : null,
+        userUsPerDelivery: tally.received ? ((st.after!.utimeTicks - st.before!.utimeTicks) / clkTck() / tally.received) * 1e6 : null,
+        kernelUsPerDelivery: tally.received ? ((st.after!.stimeTicks - st.before!.stimeTicks) / clkTck() / tally.received) * 1e6 : null,
         cpuSecPer1k: tally.received ? (cpu / tally.received) * 1000 : null,
         cpuPct: (cpu / activeS) * 100,
         rssMB: st.after!.rssBytes / 2 ** 20,
@@ -270,7 +275,7 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
       `Load generator: ${pool ? (oneWriter ? `writers in the bench process, readers spread over ${genProcs} worker processes` : `every client spread over ${genProcs} worker processes, which send the edits the bench process plans`) : 'every client in the bench process'}; its CPU (bench process + workers, utime+stime) during each server's slices is shown per write. Send and receipt times are on the system-wide monotonic clock (process.hrtime).`,
     );
     notes.push(
-      `CPU is the server process's utime+stime (all threads) from after the warm-up until 3 s after its last slice (so deferred work such as debounced stores counts); CPU % is that over the ${spec.durationS} s of edits.`,
+      `CPU is the server process's utime+stime (all threads; user and kernel µs/delivery split it) from after the warm-up until 3 s after its last slice (so deferred work such as debounced stores counts); CPU % is that over the ${spec.durationS} s of edits.`,
     );
     return {
       id: spec.id,
