@@ -469,7 +469,10 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
     });
 
     describe('invites', () => {
-      async function invite(room: RoomRecord, fields: { role?: Role; expiresAt?: number | null; maxUses?: number | null } = {}) {
+      async function invite(
+        room: RoomRecord,
+        fields: { role?: Role; expiresAt?: number | null; maxUses?: number | null; createdAt?: number } = {},
+      ) {
         const codeHash = randomUUID();
         await s.rooms.createInvite({
           codeHash,
@@ -479,7 +482,7 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
           expiresAt: fields.expiresAt ?? null,
           maxUses: fields.maxUses === undefined ? 1 : fields.maxUses,
           uses: 0,
-          createdAt: tick(),
+          createdAt: fields.createdAt ?? tick(),
         });
         return codeHash;
       }
@@ -633,6 +636,20 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect((await s.rooms.acceptInvite(used, carol.userId, tick())).outcome).toBe('joined');
         expect(await s.rooms.removeMember(room.roomId, carol.userId)).toBe('ok');
         expect((await s.rooms.acceptInvite(used, carol.userId, tick())).outcome).toBe('joined');
+      });
+
+      it('within one millisecond, invites before a removal are refused and invites after it admit', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const room = await addRoom(s, alice);
+        const at = tick();
+        const before = await invite(room, { maxUses: 5, createdAt: at });
+        expect((await s.rooms.acceptInvite(before, bob.userId, at)).outcome).toBe('joined');
+        // The clock reads the same (or even earlier) for the removal and for the owner's next invite.
+        expect(await s.rooms.removeMember(room.roomId, bob.userId, at - 1)).toBe('ok');
+        expect(await s.rooms.acceptInvite(before, bob.userId, at)).toEqual({ outcome: 'removed' });
+        const after = await invite(room, { maxUses: 5, createdAt: at });
+        expect((await s.rooms.acceptInvite(after, bob.userId, at)).outcome).toBe('joined');
       });
 
       it("an invite whose creator is no longer an owner is revoked, and works again once they are", async () => {

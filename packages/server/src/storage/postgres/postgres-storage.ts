@@ -369,7 +369,9 @@ class PgRooms implements RoomStore {
         await c.query('DELETE FROM members WHERE room_id = $1 AND user_id = $2', [roomId, userId]);
         if (removedAt !== undefined) {
           await c.query(
-            `INSERT INTO room_removals (room_id, user_id, removed_at) VALUES ($1, $2, $3)
+            // A removal is no older than any invite its room has, so it refuses every one of them.
+            `INSERT INTO room_removals (room_id, user_id, removed_at)
+             VALUES ($1, $2, greatest($3::bigint, (SELECT max(created_at) FROM invites WHERE room_id = $1)))
              ON CONFLICT (room_id, user_id) DO UPDATE SET removed_at = greatest(room_removals.removed_at, excluded.removed_at)`,
             [roomId, userId, removedAt],
           );
@@ -401,8 +403,9 @@ class PgRooms implements RoomStore {
 
   async createInvite(i: InviteRecord): Promise<void> {
     await this.db.run(
+      // An invite is newer than every removal from its room, even within the same millisecond.
       `INSERT INTO invites (code_hash, room_id, role, created_by, expires_at, max_uses, uses, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, greatest($8::bigint, (SELECT max(removed_at) + 1 FROM room_removals WHERE room_id = $2)))`,
       [i.codeHash, i.roomId, i.role, i.createdBy, i.expiresAt, i.maxUses, i.uses, i.createdAt],
     );
   }

@@ -284,15 +284,20 @@ class SqliteRooms implements RoomStore {
       setRole: db.prepare('UPDATE members SET role = ? WHERE room_id = ? AND user_id = ?'),
       remove: db.prepare('DELETE FROM members WHERE room_id = ? AND user_id = ?'),
       insertInvite: db.prepare(
+        // An invite is newer than every removal from its room, even within the same millisecond
+        // (a removal refuses the invites created up to it).
         `INSERT INTO invites (code_hash, room_id, role, created_by, expires_at, max_uses, uses, created_at)
-         VALUES (@codeHash, @roomId, @role, @createdBy, @expiresAt, @maxUses, @uses, @createdAt)`,
+         VALUES (@codeHash, @roomId, @role, @createdBy, @expiresAt, @maxUses, @uses,
+                 max(@createdAt, coalesce((SELECT max(removed_at) + 1 FROM room_removals WHERE room_id = @roomId), 0)))`,
       ),
       getInvite: db.prepare('SELECT * FROM invites WHERE code_hash = ?'),
       useInvite: db.prepare('UPDATE invites SET uses = uses + 1 WHERE code_hash = ?'),
       listInvites: db.prepare('SELECT * FROM invites WHERE room_id = ? ORDER BY created_at DESC, code_hash'),
       revokeInvite: db.prepare('DELETE FROM invites WHERE room_id = ? AND code_hash = ?'),
       recordRemoval: db.prepare(
-        `INSERT INTO room_removals (room_id, user_id, removed_at) VALUES (?, ?, ?)
+        // A removal is no older than any invite its room has, so it refuses every one of them.
+        `INSERT INTO room_removals (room_id, user_id, removed_at)
+         VALUES (@roomId, @userId, max(@removedAt, coalesce((SELECT max(created_at) FROM invites WHERE room_id = @roomId), 0)))
          ON CONFLICT (room_id, user_id) DO UPDATE SET removed_at = max(removed_at, excluded.removed_at)`,
       ),
       removedAt: db.prepare('SELECT removed_at FROM room_removals WHERE room_id = ? AND user_id = ?').pluck(),
@@ -340,7 +345,7 @@ class SqliteRooms implements RoomStore {
     if (losesOwner && (this.stmts.ownerCount.get(roomId) as number) <= 1) return 'last-owner';
     if (role === null) {
       this.stmts.remove.run(roomId, userId);
-      if (removedAt !== undefined) this.stmts.recordRemoval.run(roomId, userId, removedAt);
+      if (removedAt !== undefined) this.stmts.recordRemoval.run({ roomId, userId, removedAt });
     } else this.stmts.setRole.run(role, roomId, userId);
     return 'ok';
   };
