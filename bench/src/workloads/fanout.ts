@@ -236,6 +236,9 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
       const tally = ledger.tally((id) => mine.has(id));
       const lat = summarize(meter.series[st.series]!);
       const cpu = st.after!.cpuSeconds - st.before!.cpuSeconds;
+      const userS = (st.after!.utimeTicks - st.before!.utimeTicks) / clkTck();
+      const kernelS = (st.after!.stimeTicks - st.before!.stimeTicks) / clkTck();
+      const usPerDelivery = (seconds: number) => (tally.received ? (seconds / tally.received) * 1e6 : null);
       const activeS = (spec.durationS);
       const closed = [...st.local.values()].filter((c) => c.closed).length;
       figures[st.kind] = {
@@ -252,9 +255,9 @@ export async function runFanout(spec: FanoutSpec, servers: readonly ServerKind[]
         mean: lat.mean,
         cpuSeconds: cpu,
         cpuSecondsActiveSlices: st.activeCpu,
-        cpuUsPerDelivery: tally.received ? (cpu / tally.received) * 1e6 : null,
-        userUsPerDelivery: tally.received ? ((st.after!.utimeTicks - st.before!.utimeTicks) / clkTck() / tally.received) * 1e6 : null,
-        kernelUsPerDelivery: tally.received ? ((st.after!.stimeTicks - st.before!.stimeTicks) / clkTck() / tally.received) * 1e6 : null,
+        cpuUsPerDelivery: usPerDelivery(cpu),
+        userUsPerDelivery: usPerDelivery(userS),
+        kernelUsPerDelivery: usPerDelivery(kernelS),
         cpuSecPer1k: tally.received ? (cpu / tally.received) * 1000 : null,
         cpuPct: (cpu / activeS) * 100,
         rssMB: st.after!.rssBytes / 2 ** 20,
