@@ -58,3 +58,40 @@ describe('server-side room edits (used by REST, the live socket and importers)',
     await waitFor(() => readStoredDoc(t.dataDir, roomId).getMap('events').get('partial') === true, 5000, 'stored');
   });
 });
+
+describe('transient reads (passes over many rooms)', () => {
+  it('a transient read lets go at once of a room it loaded, and leaves a room others use in memory', async () => {
+    const s = await startTestServer({ sync: { unloadGraceMs: 400 } });
+    try {
+      const sApi = apiClient(s.url);
+      const alice = await sApi.signUp('alice');
+      const roomId = await sApi.createRoom(alice.token);
+      const unloads: string[] = [];
+      s.server.sync.rooms.onAnyUnload((id) => unloads.push(id));
+      await s.server.sync.editRoom(roomId, (doc) => doc.getMap('events').set('k', 'stored'));
+      await waitFor(() => unloads.length === 1, 5000, 'room unloads after the grace');
+
+      // Not in memory: the read loads it and it leaves memory as the read resolves.
+      expect(await s.server.sync.readRoom(roomId, (doc) => doc.getMap('events').get('k'), { transient: true })).toBe('stored');
+      expect(unloads).toEqual([roomId, roomId]);
+
+      // In memory with a client: a transient read leaves it there.
+      const a = connectProvider(s.wsUrl, roomId, alice.token);
+      await waitForSynced(a.provider);
+      expect(await s.server.sync.readRoom(roomId, (doc) => doc.getMap('events').get('k'), { transient: true })).toBe('stored');
+      await new Promise((r) => setTimeout(r, 600));
+      expect(unloads).toHaveLength(2);
+      a.doc.getMap('events').set('k', 'after');
+      await waitFor(() => readStoredDoc(s.dataDir, roomId).getMap('events').get('k') === 'after', 5000, 'the client still syncs');
+      a.provider.destroy();
+      await waitFor(() => unloads.length === 3, 5000, 'room unloads after its client left');
+
+      // An ordinary read keeps the room for the grace.
+      await s.server.sync.readRoom(roomId, () => undefined);
+      expect(unloads).toHaveLength(3);
+      await waitFor(() => unloads.length === 4, 5000, 'and then unloads it');
+    } finally {
+      await s.close();
+    }
+  });
+});

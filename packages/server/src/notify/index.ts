@@ -122,7 +122,6 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         settleMs,
         busyLookMs,
         looks,
-        onRead: (roomId, doc) => notices.prime(roomId, doc),
         onGone: (roomId) => forgetRoom(roomId),
       });
       // A deleted room's rows (pending changes, room preferences, ledger keys, last look) and index entries go with it.
@@ -164,6 +163,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
           noticesLog.warn({ err, roomId }, 'room could not be pictured for change notices');
         }
       });
+      const stopUnloaded = ctx.rooms.onAnyUnload((roomId) => notices.unloaded(roomId));
       await ctx.app.register(notifyRoutes, {
         auth: ctx.auth,
         rooms: ctx.rooms,
@@ -181,6 +181,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
           stopCommits();
           stopCreated();
           stopOpened();
+          stopUnloaded();
           stopDeleted();
           await scheduler.close();
           await agenda.close();

@@ -52,6 +52,7 @@ const DETAIL_PER_ACTOR = 3;
 const GIVE_UP_AFTER_MS = 24 * 3600_000;
 
 export class ChangeNotices {
+  /** Each loaded room as last looked at (dropped when it unloads: it is pictured again when it loads). */
   private readonly prints = new Map<string, RoomPrint>();
   private readonly tracker = new ChangeTracker();
   /** Rooms with an open window on this instance: when it ends (its rows are in notify_pending_changes). */
@@ -60,6 +61,8 @@ export class ChangeNotices {
   private readonly lookedAt = new Map<string, number>();
   /** Rooms to look at again; `local` once any of the commits was stored by this instance. */
   private readonly dirty = new Map<string, { cancel: () => void; local: boolean }>();
+  /** Rooms whose look is queued or running (their picture must outlive an unload until then). */
+  private readonly looking = new Set<string>();
   private running = Promise.resolve();
   private stopped = false;
 
@@ -80,6 +83,15 @@ export class ChangeNotices {
   }
 
   /**
+   * The room left memory. Its picture goes with it (one per loaded room, not per room ever seen);
+   * `prime` takes a new one from the stored document when it loads again, before any change. A
+   * change still waiting for its look keeps the picture to compare with.
+   */
+  unloaded(roomId: string): void {
+    if (!this.dirty.has(roomId) && !this.looking.has(roomId)) this.prints.delete(roomId);
+  }
+
+  /**
    * A room changed. Only the instance that stored a change tells people of it; other instances
    * (`local` false) just keep their picture of the room current, so several instances send one notice.
    */
@@ -95,7 +107,8 @@ export class ChangeNotices {
       local,
       cancel: clock.after(settleDelay(clock.now(), this.lookedAt.get(roomId), settleMs, busyLookMs), () => {
         this.dirty.delete(roomId);
-        this.enqueue(() => this.look(roomId, entry.local));
+        this.looking.add(roomId);
+        this.enqueue(() => this.look(roomId, entry.local).finally(() => this.looking.delete(roomId)));
       }),
     };
     this.dirty.set(roomId, entry);
@@ -105,9 +118,15 @@ export class ChangeNotices {
     return this.running;
   }
 
+  /** How many rooms' pictures are kept (one per loaded room, plus rooms waiting for a look). */
+  get picturedRooms(): number {
+    return this.prints.size;
+  }
+
   /** A deleted room: its open window and pending changes go, unsent. */
   async forget(roomId: string): Promise<void> {
     this.prints.delete(roomId);
+    this.looking.delete(roomId);
     this.lookedAt.delete(roomId);
     this.dirty.get(roomId)?.cancel();
     this.dirty.delete(roomId);

@@ -53,8 +53,6 @@ export interface SchedulerDeps {
   logger: Logger;
   /** Each room's last look and next due time, kept across restarts. */
   looks: RoomLooks;
-  /** Sees each document the scheduler reads (change notices take their first picture from it). */
-  onRead?(roomId: string, doc: Y.Doc): void;
   /** A room found deleted (by another instance, or while down): forget what is kept about it. */
   onGone?(roomId: string): Promise<void>;
   /** How long after a commit a changed room is re-read (coalesces bursts of edits). */
@@ -188,13 +186,15 @@ export class ReminderScheduler {
       seen =
         members.length === 0
           ? null
-          : await this.deps.rooms.read(roomId, (doc: Y.Doc) => {
-              this.deps.onRead?.(roomId, doc);
-              return {
-              reminders: remindersOf(doc, members, Math.min(since, now) - MAX_LEAD_MS, now + MAX_LEAD_MS + HORIZON_MS),
-              roomName,
-              };
-            });
+          : await this.deps.rooms.read(
+              roomId,
+              (doc: Y.Doc) => ({
+                reminders: remindersOf(doc, members, Math.min(since, now) - MAX_LEAD_MS, now + MAX_LEAD_MS + HORIZON_MS),
+                roomName,
+              }),
+              // A room loaded only for this look leaves memory with it (a start-up pass reads every room).
+              { transient: true },
+            );
     } catch (err) {
       this.deps.logger.warn({ err, roomId }, 'room could not be read for reminders; looking again later');
       this.index.set(roomId, now + 60_000);

@@ -13,10 +13,19 @@ export interface RoomWatcher {
   onLost?(): void;
 }
 
+export interface ReadOptions {
+  /**
+   * A read that had to load the room lets it go at once when nothing else holds it, instead of
+   * keeping it for the unload grace: for passes over many rooms (the reminder scheduler's start-up
+   * pass), which would otherwise hold every room they read in memory for the grace.
+   */
+  transient?: boolean;
+}
+
 /** What server-side code (modules: REST, the live JSON socket, importers, Google) may do with a room. */
 export interface RoomApi {
   /** Reads a room's document as it is on disk (what any client would be served). */
-  read<T>(roomId: string, read: (doc: Y.Doc) => T): Promise<T>;
+  read<T>(roomId: string, read: (doc: Y.Doc) => T, options?: ReadOptions): Promise<T>;
   /**
    * Edits a room's document on the server. The edit is stored and broadcast like a client's;
    * the promise resolves once it is on disk. `origin` becomes the Yjs transaction origin, so the
@@ -45,6 +54,12 @@ export interface RoomApi {
    * start-up. The listener must not keep or change `doc`. Returns unsubscribe.
    */
   onAnyOpen(listener: (roomId: string, doc: Y.Doc) => void): () => void;
+  /**
+   * Calls `listener(roomId)` when a room leaves memory on this instance (idle past the grace, a
+   * transient read, a reload after a failure, shutdown): modules drop what they keep per loaded
+   * room, and `onAnyOpen` tells them again when it next loads. Returns unsubscribe.
+   */
+  onAnyUnload(listener: (roomId: string) => void): () => void;
 }
 
 /** The room API over the rooms in memory: edits go through the same commit path as sockets' updates. */
@@ -58,6 +73,7 @@ export class LoadedRooms implements RoomApi {
 
   private readonly commitListeners = new Set<(roomId: string, local: boolean) => void>();
   private readonly openListeners = new Set<(roomId: string, doc: Y.Doc) => void>();
+  private readonly unloadListeners = new Set<(roomId: string) => void>();
 
   /** Hooked to each room as it loads (see SyncServer): tells `onAnyCommit` listeners. */
   roomCommitted(roomId: string, local: boolean): void {
@@ -79,6 +95,16 @@ export class LoadedRooms implements RoomApi {
     return () => this.openListeners.delete(listener);
   }
 
+  /** Hooked to the registry (see SyncServer): tells `onAnyUnload` listeners. */
+  roomUnloaded(roomId: string): void {
+    for (const listener of this.unloadListeners) listener(roomId);
+  }
+
+  onAnyUnload(listener: (roomId: string) => void): () => void {
+    this.unloadListeners.add(listener);
+    return () => this.unloadListeners.delete(listener);
+  }
+
   async edit<T>(roomId: string, edit: (doc: Y.Doc) => T, origin?: string): Promise<T> {
     // While commits fail, refuse before touching the document (an edit applied but never stored
     // would have to be thrown away with the whole room).
@@ -97,7 +123,8 @@ export class LoadedRooms implements RoomApi {
     }
   }
 
-  async read<T>(roomId: string, read: (doc: Y.Doc) => T): Promise<T> {
+  async read<T>(roomId: string, read: (doc: Y.Doc) => T, options: ReadOptions = {}): Promise<T> {
+    const letGo = options.transient === true && !this.registry.rooms.has(roomId);
     const room = await this.registry.acquire(roomId);
     try {
       return await new Promise<T>((resolve, reject) =>
@@ -114,7 +141,8 @@ export class LoadedRooms implements RoomApi {
       this.registry.dropIfBroken(room, err);
       throw err;
     } finally {
-      this.registry.release(room);
+      if (letGo) this.registry.releaseAndUnload(room);
+      else this.registry.release(room);
     }
   }
 

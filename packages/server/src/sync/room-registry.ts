@@ -49,6 +49,13 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
     this.maybeScheduleUnload(room);
   }
 
+  /** Releases the hold and, if that left the room idle with everything stored, unloads it now (no grace). */
+  releaseAndUnload(room: Room<P>): void {
+    room.unhold();
+    if (room.idle && !room.hasUnstoredWork && this.rooms.get(room.roomId) === room) this.unload(room);
+    else this.maybeScheduleUnload(room);
+  }
+
   /** Called whenever a room may have become idle. */
   maybeScheduleUnload(room: Room<P>): void {
     if (!room.idle || this.unloadTimers.has(room) || this.rooms.get(room.roomId) !== room) return;

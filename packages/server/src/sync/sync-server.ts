@@ -21,7 +21,7 @@ import { GroupCommit } from './group-commit.js';
 import { MessageHandler } from './message-handler.js';
 import { encodeSyncStep1 } from '@kith/protocol';
 import type { Room } from './room.js';
-import { LoadedRooms, type RoomWatcher } from './room-api.js';
+import { LoadedRooms, type ReadOptions, type RoomWatcher } from './room-api.js';
 import { RoomRegistry } from './room-registry.js';
 import { addressResolver, type AddressResolver } from './client-address.js';
 import { SocketSupervisor } from './socket-supervisor.js';
@@ -94,7 +94,10 @@ export class SyncServer {
         room.watch((local) => this.rooms.roomCommitted(room.roomId, local), () => undefined);
         room.whenBuilt((doc) => this.rooms.roomOpened(room.roomId, doc));
       },
-      unloaded: (room) => this.follower.unfollow(room),
+      unloaded: (room) => {
+        this.follower.unfollow(room);
+        this.rooms.roomUnloaded(room.roomId);
+      },
     });
     this.follower = new ClusterFollower(fanout, this.registry, storage, metrics, this.logger);
     this.compactor = new Compactor(storage, metrics, this.logger, config.sync, this.instanceId);
@@ -156,8 +159,8 @@ export class SyncServer {
   }
 
   /** See RoomApi.read. */
-  readRoom<T>(roomId: string, read: (doc: Y.Doc) => T): Promise<T> {
-    return this.rooms.read(roomId, read);
+  readRoom<T>(roomId: string, read: (doc: Y.Doc) => T, options?: ReadOptions): Promise<T> {
+    return this.rooms.read(roomId, read, options);
   }
 
   /** See RoomApi.watch. */

@@ -48,6 +48,8 @@ export async function startNotifyServer(opts: {
   notify?: Partial<NotifyOptions>;
   /** More modules, installed after notify (e.g. the account module, which deletes rooms). */
   modules?: KithModule[];
+  /** How long an idle room stays in memory (the server's default, 30 s, unless given). */
+  unloadGraceMs?: number;
   /** Sees the room API before notify is installed (to count the reads of its start-up pass). */
   onRooms?(rooms: ModuleContext['rooms']): void;
 }): Promise<NotifyHarness> {
@@ -72,6 +74,7 @@ export async function startNotifyServer(opts: {
         logLevel: 'silent',
         jwtSecret: TEST_JWT_SECRET,
         limits: { ...base.limits, loginPerMinute: 1000, loginPerAccountPerMinute: 10_000 },
+        sync: { ...base.sync, unloadGraceMs: opts.unloadGraceMs ?? base.sync.unloadGraceMs },
       });
     })(),
     {
@@ -95,3 +98,20 @@ export async function startNotifyServer(opts: {
 }
 
 export type { Y };
+
+/** The server's count of rooms in memory (kith_rooms_loaded on /metrics). */
+export async function roomsLoaded(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = /^kith_rooms_loaded (\d+)$/m.exec(text);
+  if (!m) throw new Error('kith_rooms_loaded missing from /metrics');
+  return Number(m[1]);
+}
+
+/** Waits (real time: rooms unload on timers, not on the test's clock) until no room is in memory. */
+export async function untilNoRoomLoaded(url: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while ((await roomsLoaded(url)) > 0) {
+    if (Date.now() > until) throw new Error(`rooms still loaded after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

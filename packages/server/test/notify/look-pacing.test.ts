@@ -24,9 +24,9 @@ describe('notify look pacing', { timeout: 120_000 }, () => {
     // Counts the reads the module makes (the scheduler's and the notices' looks) on the real RoomApi.
     let reads = 0;
     const read = h.rooms.read.bind(h.rooms);
-    h.rooms.read = ((roomId, fn) => {
+    h.rooms.read = ((roomId, fn, options) => {
       reads += 1;
-      return read(roomId, fn);
+      return read(roomId, fn, options);
     }) as typeof h.rooms.read;
     const api = apiClient(h.server.url);
     const mum = await api.signUp('mum');

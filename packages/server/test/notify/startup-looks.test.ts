@@ -3,13 +3,14 @@
  * (real SQLite, real HTTP) restarts, and the rooms read while starting are counted on the real
  * RoomApi. Unchanged rooms with nothing due are not read; a room due while the server was down, a
  * room changed after its last look, and (once) a room never looked at are — and the reminder that
- * fell due while down in an otherwise unchanged room is still sent, once.
+ * fell due while down in an otherwise unchanged room is still sent, once. The rooms the pass loads
+ * leave memory with their look.
  */
 import { createEvent } from '@kith/model';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/index.js';
 import { apiClient } from '../helpers/api.js';
-import { RecordingChannel, startNotifyServer, type NotifyHarness } from './harness.js';
+import { RecordingChannel, roomsLoaded, startNotifyServer, type NotifyHarness } from './harness.js';
 
 const open: NotifyHarness[] = [];
 afterEach(async () => {
@@ -33,9 +34,9 @@ describe('reminder start-up pass', { timeout: 180_000 }, () => {
         dataDir,
         onRooms: (rooms) => {
           const read = rooms.read.bind(rooms);
-          rooms.read = ((roomId, fn) => {
+          rooms.read = ((roomId, fn, options) => {
             reads.push(roomId);
-            return read(roomId, fn);
+            return read(roomId, fn, options);
           }) as typeof rooms.read;
         },
       });
@@ -86,6 +87,8 @@ describe('reminder start-up pass', { timeout: 180_000 }, () => {
     const third = await start(first.dataDir);
     expect([...reads].sort()).toEqual([dueRoom, editedRoom].sort());
     expect(third.parts.scheduler.roomsIndexed).toBe(ROOMS);
+    // The rooms the pass loaded left memory with their look (not after the 30 s unload grace).
+    expect(await roomsLoaded(third.server.url)).toBe(0);
     expect(channel.deliveries.map((d) => [d.title, d.url.includes(dueRoom)])).toEqual([['Dentist at 10:00', true]]);
     await stop(third);
 
@@ -109,9 +112,9 @@ describe('reminder start-up pass', { timeout: 180_000 }, () => {
         notify: { changeWindowMs: WINDOW },
         onRooms: (rooms) => {
           const read = rooms.read.bind(rooms);
-          rooms.read = ((roomId, fn) => {
+          rooms.read = ((roomId, fn, options) => {
             reads += 1;
-            return read(roomId, fn);
+            return read(roomId, fn, options);
           }) as typeof rooms.read;
         },
       });

@@ -1,0 +1,77 @@
+/**
+ * Change notices keep one picture per loaded room, not one per room ever seen (a server that reads
+ * every room once — the reminder start-up pass of a big instance — would otherwise hold a picture
+ * of each forever). Over real HTTP and SQLite with a short unload grace: a room's picture leaves
+ * memory with the room and is taken again, from the stored room, when it loads; a change whose look
+ * is still to come when its room unloads keeps the picture and is still told.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/index.js';
+import { apiClient } from '../helpers/api.js';
+import { RecordingChannel, startNotifyServer, untilNoRoomLoaded, type NotifyHarness } from './harness.js';
+
+const open: NotifyHarness[] = [];
+afterEach(async () => {
+  for (const h of open.splice(0)) await h.server.close().catch(() => undefined);
+});
+
+const WINDOW = 60_000;
+/** A notice body that starts with this text. */
+const said = (start: string) => expect.stringMatching(new RegExp(`^${start.replace(/[()]/g, '\\$&')}`));
+
+async function setup() {
+  const clock = new ManualClock(Date.parse('2026-06-01T09:00:00Z'));
+  const channel = new RecordingChannel();
+  const h = await startNotifyServer({ clock, channel, unloadGraceMs: 50, notify: { changeWindowMs: WINDOW } });
+  open.push(h);
+  const api = apiClient(h.server.url);
+  const mum = await api.signUp('mum');
+  const dad = await api.signUp('dad');
+  const roomId = await api.createRoom(mum.token, 'Millers');
+  await api.addMember(mum.token, roomId, dad.token, 'editor');
+  const pass = async (ms: number) => {
+    await new Promise((r) => setTimeout(r, 30)); // lets the commits reach the module
+    await clock.advanceTo(clock.now() + ms, h.settle);
+  };
+  const created = await api.request('POST', `/rooms/${roomId}/events`, {
+    token: mum.token,
+    body: { eventTitle: 'Dentist', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'Europe/Berlin' },
+  });
+  expect(created.status).toBe(201);
+  const eventId: string = created.body.eventId ?? created.body.id;
+  await pass(WINDOW);
+  await pass(WINDOW);
+  const toDad = () => channel.deliveries.filter((d) => d.kind === 'changes' && d.userId === dad.userId);
+  expect(toDad().map((d) => d.body)).toEqual([said(`${mum.username} added Dentist`)]);
+  return { h, api, mum, roomId, eventId, pass, toDad };
+}
+
+describe('change notices and rooms leaving memory', { timeout: 60_000 }, () => {
+  it("a room's picture goes when it unloads; the next change is told against the room as stored", async () => {
+    const { h, api, mum, roomId, eventId, pass, toDad } = await setup();
+    await untilNoRoomLoaded(h.server.url);
+    expect(h.parts.notices.picturedRooms).toBe(0);
+
+    const renamed = await api.request('PATCH', `/rooms/${roomId}/events/${eventId}`, { token: mum.token, body: { eventTitle: 'Dentist (Dr Lee)' } });
+    expect(renamed.status).toBe(200);
+    await pass(WINDOW);
+    await pass(WINDOW);
+    // Told as a change to the one event, not as the whole room added (the picture was retaken on load, before the edit).
+    expect(toDad().map((d) => d.body)).toEqual([said(`${mum.username} added Dentist`), said(`${mum.username} changed Dentist (Dr Lee)`)]);
+    await untilNoRoomLoaded(h.server.url);
+    expect(h.parts.notices.picturedRooms).toBe(0);
+  });
+
+  it('a change whose look is still to come when the room unloads keeps the picture and is told', async () => {
+    const { h, api, mum, roomId, eventId, pass, toDad } = await setup();
+    await untilNoRoomLoaded(h.server.url);
+    const moved = await api.request('PATCH', `/rooms/${roomId}/events/${eventId}`, { token: mum.token, body: { startTime: '2026-06-04T17:00', endTime: '2026-06-04T18:00' } });
+    expect(moved.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 30)); // the commit reaches the module; its look waits for the (test) clock
+    await untilNoRoomLoaded(h.server.url);
+    expect(h.parts.notices.picturedRooms).toBe(1);
+    await pass(WINDOW);
+    await pass(WINDOW);
+    expect(toDad().map((d) => d.body)).toEqual([said(`${mum.username} added Dentist`), said(`${mum.username} moved Dentist`)]);
+  });
+});
