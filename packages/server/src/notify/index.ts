@@ -153,16 +153,8 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         // Looked at (and so given a row in notify_room_looks) now, not on the next start-up.
         scheduler.changed(room.roomId);
       });
-      // Rooms the scheduler's start-up pass no longer reads get their first picture when loaded, before any edit.
-      const noticesLog = ctx.componentLogger('notices');
-      const stopOpened = ctx.rooms.onAnyOpen((roomId, doc) => {
-        try {
-          notices.prime(roomId, doc);
-        } catch (err) {
-          // Never fail a room load over it: the room's first change is then not told (no picture to compare with).
-          noticesLog.warn({ err, roomId }, 'room could not be pictured for change notices');
-        }
-      });
+      // Each loaded room is pictured as stored, before the first change reaches it.
+      const stopOpened = ctx.rooms.onAnyOpen((roomId, doc) => notices.prime(roomId, doc));
       const stopUnloaded = ctx.rooms.onAnyUnload((roomId) => notices.unloaded(roomId));
       await ctx.app.register(notifyRoutes, {
         auth: ctx.auth,

@@ -76,15 +76,31 @@ export class ChangeNotices {
     for (const r of rows) this.openWindow(r.room_id, Number(r.w));
   }
 
-  /** Records a room as it is now (start-up, a new room), so that its next change can be told apart. */
+  /**
+   * Pictures a room as it is before its next change, so that the change can be told apart: a new
+   * room at once (empty); a loaded room just before its first transaction, so a room loaded only
+   * to be read (a reminder look, a feed, a CalDAV sync) is never pictured.
+   */
   prime(roomId: string, doc: Y.Doc | null): void {
     if (this.prints.has(roomId)) return;
-    this.prints.set(roomId, doc ? printRoom(doc) : { events: new Map(), comments: new Map() });
+    if (!doc) {
+      this.prints.set(roomId, { events: new Map(), comments: new Map() });
+      return;
+    }
+    doc.once('beforeTransaction', () => {
+      if (this.prints.has(roomId)) return;
+      try {
+        this.prints.set(roomId, printRoom(doc));
+      } catch (err) {
+        // Never fail the transaction over it (this runs inside Yjs's transact): the change is then not told.
+        this.deps.logger.warn({ err, roomId }, 'room could not be pictured for change notices');
+      }
+    });
   }
 
   /**
    * The room left memory. Its picture goes with it (one per loaded room, not per room ever seen);
-   * `prime` takes a new one from the stored document when it loads again, before any change. A
+   * `prime` takes a new one when it loads again, before its first change. A
    * change still waiting for its look keeps the picture to compare with.
    */
   unloaded(roomId: string): void {

@@ -2,7 +2,8 @@
  * Change notices keep one picture per loaded room, not one per room ever seen (a server that reads
  * every room once — the reminder start-up pass of a big instance — would otherwise hold a picture
  * of each forever). Over real HTTP and SQLite with a short unload grace: a room's picture leaves
- * memory with the room and is taken again, from the stored room, when it loads; a change whose look
+ * memory with the room and is taken again, from the stored room, before its next change (a room
+ * loaded only to be read is not pictured); a change whose look
  * is still to come when its room unloads keeps the picture and is still told.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,6 +51,9 @@ describe('change notices and rooms leaving memory', { timeout: 60_000 }, () => {
   it("a room's picture goes when it unloads; the next change is told against the room as stored", async () => {
     const { h, api, mum, roomId, eventId, pass, toDad } = await setup();
     await untilNoRoomLoaded(h.server.url);
+    expect(h.parts.notices.picturedRooms).toBe(0);
+    // Loaded only to be read (as a reminder look or a feed does): not pictured at all.
+    expect(await h.rooms.read(roomId, (doc) => doc.getMap('events').size)).toBe(1);
     expect(h.parts.notices.picturedRooms).toBe(0);
 
     const renamed = await api.request('PATCH', `/rooms/${roomId}/events/${eventId}`, { token: mum.token, body: { eventTitle: 'Dentist (Dr Lee)' } });
