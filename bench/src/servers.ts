@@ -245,7 +245,7 @@ function tail(file: string): string {
  * Forces a full garbage collection in a server started with `inspect`, through the inspector
  * protocol (HeapProfiler.collectGarbage), so that memory readings count live memory only.
  */
-export async function collectGarbage(server: RunningServer): Promise<void> {
+export async function collectGarbage(server: RunningServer): Promise<{ heapUsedBytes: number }> {
   const m = /Debugger listening on (ws:\/\/\S+)/.exec(fs.readFileSync(server.logFile, 'utf8'));
   if (!m) throw new Error(`${server.kind} was not started with the inspector`);
   const { default: WebSocket } = await import('ws');
@@ -256,14 +256,14 @@ export async function collectGarbage(server: RunningServer): Promise<void> {
   });
   let id = 0;
   const call = (method: string) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<Record<string, unknown>>((resolve, reject) => {
       const my = ++id;
       const onMessage = (data: Buffer) => {
-        const msg = JSON.parse(data.toString()) as { id?: number; error?: { message: string } };
+        const msg = JSON.parse(data.toString()) as { id?: number; error?: { message: string }; result?: Record<string, unknown> };
         if (msg.id !== my) return;
         ws.off('message', onMessage);
         if (msg.error) reject(new Error(msg.error.message));
-        else resolve();
+        else resolve(msg.result ?? {});
       };
       ws.on('message', onMessage);
       ws.send(JSON.stringify({ id: my, method }));
@@ -273,6 +273,8 @@ export async function collectGarbage(server: RunningServer): Promise<void> {
     await call('HeapProfiler.collectGarbage');
     await call('HeapProfiler.collectGarbage');
     await call('HeapProfiler.disable');
+    // The JS heap still in use after the collection (RSS also counts what the allocators keep).
+    return { heapUsedBytes: Number((await call('Runtime.getHeapUsage')).usedSize) };
   } finally {
     ws.close();
   }

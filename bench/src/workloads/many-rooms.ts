@@ -42,6 +42,8 @@ const COLUMNS: Column[] = [
   { key: 'kbPerLoadedRoom', label: 'RSS KB per loaded room', format: 'kb', better: 'lower' },
   { key: 'afterRssMB', label: 'RSS after all unloaded MB', format: 'mb' },
   { key: 'afterRatio', label: 'after / start', format: 'num', better: 'lower' },
+  { key: 'startHeapMB', label: 'JS heap at start MB', format: 'mb' },
+  { key: 'afterHeapMB', label: 'JS heap after all unloaded MB', format: 'mb' },
   { key: 'unloadS', label: 'all unloaded after s', format: 'num' },
   { key: 'cpuMsPerLoad', label: 'server CPU ms per load', format: 'ms', better: 'lower' },
   { key: 'startupS', label: 'start-up pass s', format: 'num', better: 'lower' },
@@ -141,10 +143,10 @@ async function startupQuiet(server: RunningServer, timeoutMs: number): Promise<n
   throw new Error(`the server was still busy (start-up pass) ${timeoutMs / 1000} s after it started`);
 }
 
-async function rssSettled(server: RunningServer): Promise<number> {
-  await collectGarbage(server);
+async function rssSettled(server: RunningServer): Promise<{ rss: number; heap: number }> {
+  const { heapUsedBytes } = await collectGarbage(server);
   await sleep(500);
-  return server.proc().rssBytes;
+  return { rss: server.proc().rssBytes, heap: heapUsedBytes };
 }
 
 export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Logger): Promise<WorkloadResult> {
@@ -159,7 +161,7 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
     const session = await openSession(server);
     const startupS = await startupQuiet(server, Math.max(180_000, rooms.length * 1000));
     log(`  start-up work (reminder pass over every room, then unload) done after ${startupS.toFixed(0)} s`);
-    const startRss = await rssSettled(server);
+    const { rss: startRss, heap: startHeap } = await rssSettled(server);
     const cpu0 = server.proc().cpuSeconds;
     const lat = new Samples(rooms.length);
     let answerBytes = 0;
@@ -184,7 +186,7 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
     await Promise.all(Array.from({ length: spec.concurrency }, worker));
     const openS = (performance.now() - t0) / 1000;
     const cpu = server.proc().cpuSeconds - cpu0;
-    const openedRss = await rssSettled(server);
+    const { rss: openedRss } = await rssSettled(server);
     const loadedAtEnd = await kithMetric(server, 'kith_rooms_loaded');
     log(`  opened ${rooms.length - failed} rooms in ${openS.toFixed(0)} s; ${loadedAtEnd} still loaded, RSS ${(openedRss / 2 ** 20).toFixed(0)} MB`);
     // Rooms unload after the grace period (30 s by default) once their last socket is gone.
@@ -197,7 +199,7 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
     const unloadS = (performance.now() - u0) / 1000;
     if (loaded > 0) notes.push(`${loaded} rooms were still loaded 120 s after the last client left: Kith did not unload them.`);
     await sleep(2000);
-    const afterRss = await rssSettled(server);
+    const { rss: afterRss, heap: afterHeap } = await rssSettled(server);
     const s = summarize(lat);
     const figures: Figures = {
       rooms: rooms.length - failed,
@@ -213,6 +215,8 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
       openedRssMB: openedRss / 2 ** 20,
       afterRssMB: afterRss / 2 ** 20,
       afterRatio: Number((afterRss / startRss).toFixed(3)),
+      startHeapMB: startHeap / 2 ** 20,
+      afterHeapMB: afterHeap / 2 ** 20,
       unloadS: Number(unloadS.toFixed(0)),
       cpuMsPerLoad: rooms.length - failed > 0 ? (cpu / (rooms.length - failed)) * 1000 : null,
       startupS: Number(startupS.toFixed(0)),
