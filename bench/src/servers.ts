@@ -245,7 +245,7 @@ function tail(file: string): string {
  * Forces a full garbage collection in a server started with `inspect`, through the inspector
  * protocol (HeapProfiler.collectGarbage), so that memory readings count live memory only.
  */
-export async function collectGarbage(server: RunningServer): Promise<{ heapUsedBytes: number }> {
+export async function collectGarbage(server: RunningServer): Promise<{ heapUsedBytes: number; memoryUsage: NodeJS.MemoryUsage | null }> {
   const m = /Debugger listening on (ws:\/\/\S+)/.exec(fs.readFileSync(server.logFile, 'utf8'));
   if (!m) throw new Error(`${server.kind} was not started with the inspector`);
   const { default: WebSocket } = await import('ws');
@@ -255,7 +255,7 @@ export async function collectGarbage(server: RunningServer): Promise<{ heapUsedB
     ws.once('error', reject);
   });
   let id = 0;
-  const call = (method: string) =>
+  const call = (method: string, params?: Record<string, unknown>) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const my = ++id;
       const onMessage = (data: Buffer) => {
@@ -266,7 +266,7 @@ export async function collectGarbage(server: RunningServer): Promise<{ heapUsedB
         else resolve(msg.result ?? {});
       };
       ws.on('message', onMessage);
-      ws.send(JSON.stringify({ id: my, method }));
+      ws.send(JSON.stringify({ id: my, method, params }));
     });
   try {
     await call('HeapProfiler.enable');
@@ -274,7 +274,11 @@ export async function collectGarbage(server: RunningServer): Promise<{ heapUsedB
     await call('HeapProfiler.collectGarbage');
     await call('HeapProfiler.disable');
     // The JS heap still in use after the collection (RSS also counts what the allocators keep).
-    return { heapUsedBytes: Number((await call('Runtime.getHeapUsage')).usedSize) };
+    const heapUsedBytes = Number((await call('Runtime.getHeapUsage')).usedSize);
+    // Where the rest of RSS is: V8's committed heap, external (ArrayBuffer) memory. Null where `process` is not global.
+    const usage = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
+    const value = (usage.result as { value?: unknown } | undefined)?.value;
+    return { heapUsedBytes, memoryUsage: typeof value === 'string' ? (JSON.parse(value) as NodeJS.MemoryUsage) : null };
   } finally {
     ws.close();
   }

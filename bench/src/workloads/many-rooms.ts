@@ -143,10 +143,13 @@ async function startupQuiet(server: RunningServer, timeoutMs: number): Promise<n
   throw new Error(`the server was still busy (start-up pass) ${timeoutMs / 1000} s after it started`);
 }
 
-async function rssSettled(server: RunningServer): Promise<{ rss: number; heap: number }> {
-  const { heapUsedBytes } = await collectGarbage(server);
+async function rssSettled(server: RunningServer, log: Logger, when: string): Promise<{ rss: number; heap: number }> {
+  const { heapUsedBytes, memoryUsage: m } = await collectGarbage(server);
   await sleep(500);
-  return { rss: server.proc().rssBytes, heap: heapUsedBytes };
+  const rss = server.proc().rssBytes;
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+  if (m) log(`  ${when}: RSS ${mb(rss)}; V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)} committed; external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)})`);
+  return { rss, heap: heapUsedBytes };
 }
 
 export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Logger): Promise<WorkloadResult> {
@@ -161,7 +164,7 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
     const session = await openSession(server);
     const startupS = await startupQuiet(server, Math.max(180_000, rooms.length * 1000));
     log(`  start-up work (reminder pass over every room, then unload) done after ${startupS.toFixed(0)} s`);
-    const { rss: startRss, heap: startHeap } = await rssSettled(server);
+    const { rss: startRss, heap: startHeap } = await rssSettled(server, log, 'at start');
     const cpu0 = server.proc().cpuSeconds;
     const lat = new Samples(rooms.length);
     let answerBytes = 0;
@@ -186,7 +189,7 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
     await Promise.all(Array.from({ length: spec.concurrency }, worker));
     const openS = (performance.now() - t0) / 1000;
     const cpu = server.proc().cpuSeconds - cpu0;
-    const { rss: openedRss } = await rssSettled(server);
+    const { rss: openedRss } = await rssSettled(server, log, 'every room opened');
     const loadedAtEnd = await kithMetric(server, 'kith_rooms_loaded');
     log(`  opened ${rooms.length - failed} rooms in ${openS.toFixed(0)} s; ${loadedAtEnd} still loaded, RSS ${(openedRss / 2 ** 20).toFixed(0)} MB`);
     // Rooms unload after the grace period (30 s by default) once their last socket is gone.
@@ -199,7 +202,7 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
     const unloadS = (performance.now() - u0) / 1000;
     if (loaded > 0) notes.push(`${loaded} rooms were still loaded 120 s after the last client left: Kith did not unload them.`);
     await sleep(2000);
-    const { rss: afterRss, heap: afterHeap } = await rssSettled(server);
+    const { rss: afterRss, heap: afterHeap } = await rssSettled(server, log, 'every room unloaded');
     const s = summarize(lat);
     const figures: Figures = {
       rooms: rooms.length - failed,
