@@ -18,6 +18,7 @@ import {
   type NotifyOptions,
   type NotifyParts,
 } from '../../src/index.js';
+import { apiClient } from '../helpers/api.js';
 import { makeDataDir, TEST_JWT_SECRET } from '../helpers/server.js';
 
 export class RecordingChannel implements AnyChannel {
@@ -114,4 +115,26 @@ export async function untilNoRoomLoaded(url: string, timeoutMs = 10_000): Promis
     if (Date.now() > until) throw new Error(`rooms still loaded after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * A notify server (clock at `start`) with the Millers' room: mum (owner), dad (editor), kid (viewer).
+ * `pass(ms)` lets commits reach the module, then moves the clock (firing settle and window timers).
+ */
+export async function startMillers(opts: { start?: string; notify?: Partial<NotifyOptions>; unloadGraceMs?: number } = {}) {
+  const clock = new ManualClock(Date.parse(opts.start ?? '2026-06-01T09:00:00Z'));
+  const channel = new RecordingChannel();
+  const h = await startNotifyServer({ clock, channel, notify: opts.notify, unloadGraceMs: opts.unloadGraceMs });
+  const api = apiClient(h.server.url);
+  const mum = await api.signUp('mum');
+  const dad = await api.signUp('dad');
+  const kid = await api.signUp('kid');
+  const roomId = await api.createRoom(mum.token, 'Millers');
+  await api.addMember(mum.token, roomId, dad.token, 'editor');
+  await api.addMember(mum.token, roomId, kid.token, 'viewer');
+  const pass = async (ms: number) => {
+    await new Promise((r) => setTimeout(r, 30));
+    await clock.advanceTo(clock.now() + ms, h.settle);
+  };
+  return { clock, channel, h, api, mum, dad, kid, roomId, pass };
 }

@@ -7,9 +7,7 @@
  * is still to come when its room unloads keeps the picture and is still told.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/index.js';
-import { apiClient } from '../helpers/api.js';
-import { RecordingChannel, startNotifyServer, untilNoRoomLoaded, type NotifyHarness } from './harness.js';
+import { startMillers, untilNoRoomLoaded, type NotifyHarness } from './harness.js';
 
 const open: NotifyHarness[] = [];
 afterEach(async () => {
@@ -21,19 +19,8 @@ const WINDOW = 60_000;
 const said = (start: string) => expect.stringMatching(new RegExp(`^${start.replace(/[()]/g, '\\$&')}`));
 
 async function setup() {
-  const clock = new ManualClock(Date.parse('2026-06-01T09:00:00Z'));
-  const channel = new RecordingChannel();
-  const h = await startNotifyServer({ clock, channel, unloadGraceMs: 50, notify: { changeWindowMs: WINDOW } });
+  const { h, api, mum, dad, roomId, pass, channel } = await startMillers({ unloadGraceMs: 50, notify: { changeWindowMs: WINDOW } });
   open.push(h);
-  const api = apiClient(h.server.url);
-  const mum = await api.signUp('mum');
-  const dad = await api.signUp('dad');
-  const roomId = await api.createRoom(mum.token, 'Millers');
-  await api.addMember(mum.token, roomId, dad.token, 'editor');
-  const pass = async (ms: number) => {
-    await new Promise((r) => setTimeout(r, 30)); // lets the commits reach the module
-    await clock.advanceTo(clock.now() + ms, h.settle);
-  };
   const created = await api.request('POST', `/rooms/${roomId}/events`, {
     token: mum.token,
     body: { eventTitle: 'Dentist', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'Europe/Berlin' },

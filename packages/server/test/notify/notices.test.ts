@@ -7,7 +7,7 @@ import { createEvent } from '@kith/model';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/index.js';
 import { apiClient } from '../helpers/api.js';
-import { RecordingChannel, startNotifyServer, type NotifyHarness } from './harness.js';
+import { RecordingChannel, startMillers, startNotifyServer, type NotifyHarness } from './harness.js';
 
 const open: NotifyHarness[] = [];
 afterEach(async () => {
@@ -16,24 +16,10 @@ afterEach(async () => {
 
 const WINDOW = 60_000;
 
-async function setup(startIso = '2026-06-01T09:00:00Z') {
-  const clock = new ManualClock(Date.parse(startIso));
-  const channel = new RecordingChannel();
-  const h = await startNotifyServer({ clock, channel, notify: { changeWindowMs: WINDOW } });
-  open.push(h);
-  const api = apiClient(h.server.url);
-  const mum = await api.signUp('mum');
-  const dad = await api.signUp('dad');
-  const kid = await api.signUp('kid');
-  const roomId = await api.createRoom(mum.token, 'Millers');
-  await api.addMember(mum.token, roomId, dad.token, 'editor');
-  await api.addMember(mum.token, roomId, kid.token, 'viewer');
-  /** Lets commits reach the module, then moves the clock (firing settle and window timers). */
-  const pass = async (ms: number) => {
-    await new Promise((r) => setTimeout(r, 30));
-    await clock.advanceTo(clock.now() + ms, h.settle);
-  };
-  return { clock, channel, h, api, mum, dad, kid, roomId, pass };
+async function setup(start = '2026-06-01T09:00:00Z') {
+  const millers = await startMillers({ start, notify: { changeWindowMs: WINDOW } });
+  open.push(millers.h);
+  return millers;
 }
 
 describe('change notices', { timeout: 120_000 }, () => {
