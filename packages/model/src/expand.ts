@@ -16,6 +16,7 @@ import type { Placed, ResolvedWindow } from './occurrences.js';
 import { eventsMap, F, LIMITS } from './schema.js';
 import type { EventMap } from './schema.js';
 import { readEvent } from './read.js';
+import { lastStartBoundMs } from './recurrence.js';
 import { seriesParts } from './segments.js';
 import type { SeriesPart } from './segments.js';
 import { checkZone, Temporal } from './time.js';
@@ -163,19 +164,23 @@ function durationMs(iso: string): number | null {
 }
 
 /**
- * Whether a one-off event certainly has no occurrence in [fromMs, toMs), told from its wall clocks
- * alone: every zone is within a day of UTC, so two days' margin is safe. Rooms hold mostly past
- * one-off events, and expanding each (Temporal, about a tenth of a millisecond) made every
- * whole-room window query (reminders, change notices) cost seconds at 5,000 events. Anything
- * unusual (a series, overrides, an unreadable time) is left to the full expansion.
+ * Whether an event certainly has no occurrence in [fromMs, toMs), told from its wall clocks and
+ * rule alone: every zone is within a day of UTC, so two days' margin is safe. Rooms hold mostly past
+ * events — one-offs and ended series — and expanding each (Temporal, a tenth of a millisecond per
+ * one-off and more per series) made every whole-room window query (reminders, change notices) cost
+ * seconds at 5,000 events. Nothing starts before the first start; a series ends by its UNTIL or,
+ * for simple rules, its COUNT (see lastStartBoundMs). Anything unusual (extra dates, overrides,
+ * "this and following" parts, an unreadable time) is left to the full expansion.
  */
-function singleOutside(ev: CalendarEvent, fromMs: number, toMs: number): boolean {
-  if (ev.rrule !== null || ev.rdates.length > 0 || Object.keys(ev.overrides).length > 0) return false;
+function certainlyOutside(ev: CalendarEvent, fromMs: number, toMs: number): boolean {
+  if (ev.rdates.length > 0 || Object.keys(ev.overrides).length > 0 || ev.segments.length > 0) return false;
   const start = wallAsUtcMs(ev.start);
   const length = durationMs(ev.duration);
   if (!Number.isFinite(start) || length === null) return false;
-  const end = start + length; // (ev.end is not filled in for window queries: readEvent(…, false))
-  return end + 2 * DAY_MS < fromMs || start - 2 * DAY_MS > toMs;
+  if (start - 2 * DAY_MS > toMs) return true;
+  const lastStart = ev.rrule === null ? start : lastStartBoundMs(ev.rrule, start);
+  // (ev.end is not filled in for window queries: readEvent(…, false))
+  return lastStart !== null && lastStart + length + 2 * DAY_MS < fromMs;
 }
 
 /**
@@ -186,7 +191,7 @@ function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, afte
   const tz = w.timeZone;
   const preps: Prepared[] = [];
   for (const ev of events) {
-    if (singleOutside(ev, w.from.epochMilliseconds, w.to.epochMilliseconds)) continue;
+    if (certainlyOutside(ev, w.from.epochMilliseconds, w.to.epochMilliseconds)) continue;
     try {
       preps.push(prepare(ev, tz));
     } catch (err) {

@@ -28,6 +28,7 @@ const INT_LISTS: Record<string, [number, boolean]> = {
 };
 const UNTIL_RE = /^(\d{8})(T(\d{6})(Z?))?$/;
 const MAX_COUNT = 10_000;
+const DAY_MS = 86_400_000;
 const WEEKDAYS = ['MO', 'TU', 'WE', 'TH', 'FR', 'SA', 'SU'] as const;
 
 type Parts = Map<string, string>;
@@ -96,6 +97,38 @@ export function normalizeRule(rule: unknown): string {
     throw invalid(err instanceof Error ? err.message : String(err));
   }
   return canonical;
+}
+
+/**
+ * The latest wall clock (in ms, read as if UTC) at which a rule can start an occurrence of a series
+ * first starting at `startMs`, told from the rule alone: from UNTIL, or from COUNT where every
+ * period yields an occurrence (DAILY, or WEEKLY with at most BYDAY); null when only expanding can
+ * tell, or the rule does not read. Cheap: for skipping ended series without expanding them.
+ */
+export function lastStartBoundMs(rule: string, startMs: number): number | null {
+  let parts: Parts;
+  try {
+    parts = parseParts(rule);
+  } catch {
+    return null;
+  }
+  const until = parts.get('UNTIL');
+  if (until !== undefined) {
+    const ymd = UNTIL_RE.exec(until)?.[1];
+    const day = ymd === undefined ? NaN : Date.parse(`${ymd.slice(0, 4)}-${ymd.slice(4, 6)}-${ymd.slice(6, 8)}T00:00:00Z`);
+    // The end of UNTIL's date: a UTC UNTIL read in the series' zone moves by less than the caller's margin.
+    return Number.isFinite(day) ? day + DAY_MS : null;
+  }
+  const count = Number(parts.get('COUNT'));
+  const interval = Number(parts.get('INTERVAL') ?? '1');
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(interval) || interval < 1) return null;
+  const freq = parts.get('FREQ');
+  const allowed = freq === 'WEEKLY' ? ['FREQ', 'COUNT', 'INTERVAL', 'WKST', 'BYDAY'] : ['FREQ', 'COUNT', 'INTERVAL', 'WKST'];
+  if ([...parts.keys()].some((k) => !allowed.includes(k))) return null;
+  if (freq === 'DAILY') return startMs + (count - 1) * interval * DAY_MS;
+  // Every week after the first holds at least one of the BYDAY days (COUNT counts exdated ones too).
+  if (freq === 'WEEKLY') return startMs + (count + 1) * interval * 7 * DAY_MS;
+  return null;
 }
 
 /**

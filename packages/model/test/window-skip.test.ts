@@ -1,0 +1,102 @@
+/**
+ * Window queries skip events that certainly have no occurrence in the window without expanding
+ * them (past one-offs, series ended by UNTIL or a simple COUNT, anything starting after the
+ * window). That shortcut must never change an answer: for rooms of random events — one-offs and
+ * series in zones from UTC−11 to UTC+14, floating and all-day, with exdates — every window's
+ * occurrences equal those of one window over all time, cut to the window.
+ */
+import * as Y from 'yjs';
+import { describe, expect, it } from 'vitest';
+import { createEvent, occurrencesBetween } from '../src/index.js';
+import type { EventInput, Occurrence } from '../src/index.js';
+import { lastStartBoundMs } from '../src/recurrence.js';
+import { ctx, window } from './helpers.js';
+
+/** Deterministic PRNG (mulberry32), so a failure names its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ZONES = ['UTC', 'Pacific/Kiritimati', 'Pacific/Pago_Pago', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe'];
+const DAY = 86_400_000;
+const pad = (n: number) => String(n).padStart(2, '0');
+const wall = (ms: number) => new Date(ms).toISOString().slice(0, 16);
+const basic = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace(/[-:]/g, '');
+
+function randomEvent(rnd: () => number, i: number): EventInput {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const start = Date.parse('2025-06-01T00:00:00Z') + Math.floor(rnd() * 600) * DAY + Math.floor(rnd() * 96) * 900_000;
+  const allDay = rnd() < 0.15;
+  const length = allDay ? (1 + Math.floor(rnd() * 3)) * DAY : (1 + Math.floor(rnd() * 12)) * 900_000;
+  const rules = [
+    null,
+    null,
+    `FREQ=DAILY;COUNT=${1 + Math.floor(rnd() * 30)}${rnd() < 0.5 ? `;INTERVAL=${1 + Math.floor(rnd() * 3)}` : ''}`,
+    `FREQ=WEEKLY;COUNT=${1 + Math.floor(rnd() * 25)}${rnd() < 0.5 ? ';BYDAY=MO,TH' : ''}${rnd() < 0.3 ? ';INTERVAL=2' : ''}`,
+    `FREQ=WEEKLY;UNTIL=${allDay ? basic(start + Math.floor(rnd() * 120) * DAY).slice(0, 8) : `${basic(start + Math.floor(rnd() * 120) * DAY)}Z`}`,
+    `FREQ=MONTHLY;COUNT=${1 + Math.floor(rnd() * 6)}`,
+    `FREQ=DAILY;COUNT=${1 + Math.floor(rnd() * 10)};BYDAY=SA,SU`,
+  ] as const;
+  const rrule = pick(rules);
+  const d = new Date(start);
+  const date = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  return {
+    title: `E${i}`,
+    start: allDay ? date(start) : wall(start),
+    end: allDay ? date(start + length) : wall(start + length),
+    tz: allDay ? null : rnd() < 0.15 ? null : pick(ZONES),
+    rrule,
+    // An exdate on the second day of a series (may or may not be an occurrence).
+    exdates: rrule !== null && rnd() < 0.3 ? [`${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate() + (d.getUTCDate() < 28 ? 1 : 0))}`] : [],
+  };
+}
+
+const id = (o: Occurrence) => `${o.eventId}/${o.occKey}/${o.startInstant}/${o.endInstant}`;
+
+describe('window queries skip events outside the window without changing the answer', () => {
+  it('equals one all-time window cut to each window, over random rooms and windows', () => {
+    let compared = 0;
+    for (let seed = 1; seed <= 8; seed++) {
+      const rnd = prng(seed);
+      const doc = new Y.Doc();
+      for (let i = 0; i < 40; i++) createEvent(doc, randomEvent(rnd, i), ctx());
+      for (const viewer of ['UTC', 'Pacific/Kiritimati', 'Pacific/Pago_Pago']) {
+        const all = occurrencesBetween(doc, window('2020-01-01T00:00:00Z', '2032-01-01T00:00:00Z', viewer));
+        for (let k = 0; k < 20; k++) {
+          const from = Date.parse('2025-05-01T00:00:00Z') + Math.floor(rnd() * 700 * 24) * 3_600_000;
+          const to = from + (1 + Math.floor(rnd() * 240)) * 3_600_000;
+          const inWindow = all.filter((o) => {
+            const s = Date.parse(o.startInstant);
+            return s < to && (s >= from || Date.parse(o.endInstant) > from);
+          });
+          const got = occurrencesBetween(doc, window(new Date(from).toISOString(), new Date(to).toISOString(), viewer));
+          expect(got.map(id).sort(), `seed ${seed}, ${viewer}, ${new Date(from).toISOString()} + ${(to - from) / 3_600_000} h`).toEqual(inWindow.map(id).sort());
+          compared += got.length;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(100); // the windows did hold occurrences
+  });
+
+  it('bounds a series only from what its rule guarantees', () => {
+    const start = Date.parse('2026-03-02T09:00:00Z');
+    expect(lastStartBoundMs('FREQ=DAILY;COUNT=3', start)).toBe(start + 2 * DAY);
+    expect(lastStartBoundMs('FREQ=DAILY;INTERVAL=2;COUNT=3', start)).toBe(start + 4 * DAY);
+    expect(lastStartBoundMs('FREQ=WEEKLY;COUNT=2;BYDAY=MO', start)).toBe(start + 21 * DAY);
+    expect(lastStartBoundMs('FREQ=WEEKLY;UNTIL=20260310T080000Z', start)).toBe(Date.parse('2026-03-11T00:00:00Z'));
+    expect(lastStartBoundMs('FREQ=DAILY;UNTIL=20260310', start)).toBe(Date.parse('2026-03-11T00:00:00Z'));
+    // A filter can leave periods empty (months without a 31st, weekends only): only expansion can tell.
+    expect(lastStartBoundMs('FREQ=MONTHLY;COUNT=3', start)).toBeNull();
+    expect(lastStartBoundMs('FREQ=DAILY;COUNT=3;BYDAY=SA', start)).toBeNull();
+    expect(lastStartBoundMs('FREQ=WEEKLY;COUNT=3;BYMONTH=1', start)).toBeNull();
+    expect(lastStartBoundMs('FREQ=WEEKLY', start)).toBeNull();
+    expect(lastStartBoundMs('not a rule', start)).toBeNull();
+  });
+});
