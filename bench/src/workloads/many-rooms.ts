@@ -172,6 +172,7 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
     let answerBytes = 0;
     let next = 0;
     let failed = 0;
+    const reasons = new Map<string, number>();
     const t0 = performance.now();
     const worker = async () => {
       while (next < rooms.length) {
@@ -181,8 +182,11 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
           await c.waitSynced(30_000);
           lat.push(c.syncAnswerAt - c.startedAt);
           answerBytes += c.syncAnswerBytes;
-        } catch {
+        } catch (err) {
           failed++;
+          // Why, by kind (the room id and client number vary): a refusal, a close code, or a real timeout.
+          const why = (err instanceof Error ? err.message : String(err)).replace(/client -?\d+: /, '').replace(/[0-9a-f]{16,}/gi, '<id>').slice(0, 160);
+          reasons.set(why, (reasons.get(why) ?? 0) + 1);
         } finally {
           c.close();
         }
@@ -227,7 +231,10 @@ export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Log
       cpuMsPerLoad: rooms.length - failed > 0 ? (cpu / (rooms.length - failed)) * 1000 : null,
       startupS: Number(startupS.toFixed(0)),
     };
-    if (failed > 0) notes.push(`${failed} rooms did not answer within 30 s.`);
+    if (failed > 0) {
+      const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([why, n]) => `${n}× "${why}"`);
+      notes.push(`${failed} rooms failed to open: ${top.join('; ')}.`);
+    }
     notes.push(
       `Before anything is measured the server is left to finish its start-up work: the reminder scheduler reads every room once at start (the "start-up pass": ${startupS.toFixed(0)} s here, until it was idle with no room loaded).`,
       `${spec.concurrency} clients connect at a time; each sends SyncStep1 with an empty state vector, is timed to the last byte of the sync answer, and disconnects. RSS is read after a forced full GC (inspector) at the start, once every room was opened (per room still loaded then), and once every room had unloaded. The anchors are not run: they keep no storage, so a room they do not hold in memory has nothing to load.`,
