@@ -10,19 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { createEvent, occurrencesBetween } from '../src/index.js';
 import type { EventInput, Occurrence } from '../src/index.js';
 import { lastStartBoundMs } from '../src/recurrence.js';
+import { mulberry32 } from '@kith/test-support';
 import { ctx, window } from './helpers.js';
-
-/** Deterministic PRNG (mulberry32), so a failure names its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ZONES = ['UTC', 'Pacific/Kiritimati', 'Pacific/Pago_Pago', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe'];
 const DAY = 86_400_000;
@@ -64,7 +53,7 @@ describe('window queries skip events outside the window without changing the ans
   it('equals one all-time window cut to each window, over random rooms and windows', () => {
     let compared = 0;
     for (let seed = 1; seed <= 8; seed++) {
-      const rnd = prng(seed);
+      const rnd = mulberry32(seed);
       const doc = new Y.Doc();
       for (let i = 0; i < 40; i++) createEvent(doc, randomEvent(rnd, i), ctx());
       for (const viewer of ['UTC', 'Pacific/Kiritimati', 'Pacific/Pago_Pago']) {
