@@ -40,6 +40,8 @@ export interface NotifyHarness {
   dataDir: string;
   /** Waits until queued notify work is done. */
   settle(): Promise<void>;
+  /** Lets commits reach the module, then moves the clock by `ms` (firing settle and window timers). */
+  pass(ms: number): Promise<void>;
 }
 
 export async function startNotifyServer(opts: {
@@ -95,7 +97,11 @@ export async function startNotifyServer(opts: {
       await new Promise((r) => setImmediate(r));
     }
   };
-  return { server, parts: parts!, rooms: rooms!, dataDir, settle };
+  const pass = async (ms: number) => {
+    await new Promise((r) => setTimeout(r, 30));
+    await opts.clock.advanceTo(opts.clock.now() + ms, settle);
+  };
+  return { server, parts: parts!, rooms: rooms!, dataDir, settle, pass };
 }
 
 export type { Y };
@@ -119,7 +125,7 @@ export async function untilNoRoomLoaded(url: string, timeoutMs = 10_000): Promis
 
 /**
  * A notify server (clock at `start`) with the Millers' room: mum (owner), dad (editor), kid (viewer).
- * `pass(ms)` lets commits reach the module, then moves the clock (firing settle and window timers).
+ * `pass(ms)` is the server's (see NotifyHarness).
  */
 export async function startMillers(opts: { start?: string; notify?: Partial<NotifyOptions>; unloadGraceMs?: number } = {}) {
   const clock = new ManualClock(Date.parse(opts.start ?? '2026-06-01T09:00:00Z'));
@@ -132,9 +138,5 @@ export async function startMillers(opts: { start?: string; notify?: Partial<Noti
   const roomId = await api.createRoom(mum.token, 'Millers');
   await api.addMember(mum.token, roomId, dad.token, 'editor');
   await api.addMember(mum.token, roomId, kid.token, 'viewer');
-  const pass = async (ms: number) => {
-    await new Promise((r) => setTimeout(r, 30));
-    await clock.advanceTo(clock.now() + ms, h.settle);
-  };
-  return { clock, channel, h, api, mum, dad, kid, roomId, pass };
+  return { clock, channel, h, api, mum, dad, kid, roomId, pass: h.pass };
 }

@@ -128,18 +128,14 @@ describe('reminder start-up pass', { timeout: 180_000 }, () => {
     const dad = await api.signUp('dad');
     const roomId = await api.createRoom(mum.token, 'Millers');
     await api.addMember(mum.token, roomId, dad.token, 'editor');
-    const pass = async (h: NotifyHarness, ms: number) => {
-      await new Promise((r) => setTimeout(r, 30));
-      await clock.advanceTo(clock.now() + ms, h.settle);
-    };
     const created = await api.request('POST', `/rooms/${roomId}/events`, {
       token: mum.token,
       body: { eventTitle: 'Dentist', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'Europe/Berlin' },
     });
     expect(created.status).toBe(201);
     const eventId = created.body.eventId ?? created.body.id;
-    await pass(first, WINDOW);
-    await pass(first, WINDOW);
+    await first.pass(WINDOW);
+    await first.pass(WINDOW);
     const noticesToDad = () => channel.deliveries.filter((d) => d.kind === 'changes' && d.userId === dad.userId).length;
     expect(noticesToDad()).toBe(1);
     await first.server.close();
@@ -151,8 +147,8 @@ describe('reminder start-up pass', { timeout: 180_000 }, () => {
     api = apiClient(second.server.url);
     const moved = await api.request('PATCH', `/rooms/${roomId}/events/${eventId}`, { token: mum.token, body: { eventTitle: 'Dentist (moved)' } });
     expect(moved.status).toBe(200);
-    await pass(second, WINDOW);
-    await pass(second, WINDOW);
+    await second.pass(WINDOW);
+    await second.pass(WINDOW);
     // Its first picture was taken when the edit loaded the room, before the edit reached it.
     expect(noticesToDad()).toBe(2);
   });
