@@ -245,7 +245,7 @@ function tail(file: string): string {
  * Forces a full garbage collection in a server started with `inspect`, through the inspector
  * protocol (HeapProfiler.collectGarbage), so that memory readings count live memory only.
  */
-export async function collectGarbage(server: RunningServer): Promise<{ heapUsedBytes: number; memoryUsage: NodeJS.MemoryUsage | null }> {
+export async function collectGarbage(server: RunningServer): Promise<NodeJS.MemoryUsage> {
   const m = /Debugger listening on (ws:\/\/\S+)/.exec(fs.readFileSync(server.logFile, 'utf8'));
   if (!m) throw new Error(`${server.kind} was not started with the inspector`);
   const { default: WebSocket } = await import('ws');
@@ -273,12 +273,9 @@ export async function collectGarbage(server: RunningServer): Promise<{ heapUsedB
     await call('HeapProfiler.collectGarbage');
     await call('HeapProfiler.collectGarbage');
     await call('HeapProfiler.disable');
-    // The JS heap still in use after the collection (RSS also counts what the allocators keep).
-    const heapUsedBytes = Number((await call('Runtime.getHeapUsage')).usedSize);
-    // Where the rest of RSS is: V8's committed heap, external (ArrayBuffer) memory. Null where `process` is not global.
+    // Where RSS sits once the collection is done: V8's heap (used, committed) and external (ArrayBuffer) memory.
     const usage = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true });
-    const value = (usage.result as { value?: unknown } | undefined)?.value;
-    return { heapUsedBytes, memoryUsage: typeof value === 'string' ? (JSON.parse(value) as NodeJS.MemoryUsage) : null };
+    return JSON.parse(String((usage.result as { value?: unknown } | undefined)?.value)) as NodeJS.MemoryUsage;
   } finally {
     ws.close();
   }

@@ -145,12 +145,12 @@ async function startupQuiet(server: RunningServer, timeoutMs: number): Promise<n
 }
 
 async function rssSettled(server: RunningServer, log: Logger, when: string): Promise<{ rss: number; heap: number }> {
-  const { heapUsedBytes, memoryUsage: m } = await collectGarbage(server);
+  const m = await collectGarbage(server);
   await sleep(500);
   const rss = server.proc().rssBytes;
   const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
-  if (m) log(`  ${when}: RSS ${mb(rss)}; V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)} committed; external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)})`);
-  return { rss, heap: heapUsedBytes };
+  log(`  ${when}: RSS ${mb(rss)}; V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)} committed; external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)})`);
+  return { rss, heap: m.heapUsed };
 }
 
 export async function runManyRooms(spec: ManyRoomsSpec, runDir: string, log: Logger): Promise<WorkloadResult> {
