@@ -2,7 +2,7 @@
  * Finding 10 of issue 11: a room whose stored rows do not add up to its stored head (rows missing)
  * is refused — 503 ROOM_UNAVAILABLE for REST, the same refusal for sync upgrades — instead of being
  * served as an empty room that stock clients report as synced; a snapshot whose bytes do not apply
- * answers 503, not 500, also on the path that serves a compacted room without building its document.
+ * answers 503, not 500, also on the path that serves a room (compacted or not) without building its document.
  * Both engines (their load queries differ).
  */
 import path from 'node:path';
@@ -141,6 +141,43 @@ function describeEngine(name: string, open: () => Promise<Engine>, skip = false)
         await waitForSynced(client.provider, 10_000);
         expect(client.doc.getMap('m').toJSON()).toEqual(doc.getMap('m').toJSON());
         client.provider.destroy();
+      } finally {
+        await engine.cleanup().catch(() => undefined);
+      }
+    });
+
+    it('a room never compacted is served from its log without building its document; stock clients get all of it', async () => {
+      const { engine, server, alice, wsUrl, roomId, events } = await setup();
+      try {
+        const { doc, updates } = sixtyUpdates();
+        await engine.storage.docs.append(updates.map((data) => ({ roomId, data })));
+        const client = connectProvider(wsUrl, roomId, alice.token);
+        await waitForSynced(client.provider, 10_000);
+        expect(client.doc.getMap('m').toJSON()).toEqual(doc.getMap('m').toJSON());
+        // Opening it to sync cost a read, not a document build.
+        expect(server.sync.registry.rooms.get(roomId)?.documentBuilt).toBe(false);
+        // A write builds it; what the client then writes is stored after the log.
+        client.doc.getMap('m').set('after', 'log');
+        await expect.poll(() => engine.storage.docs.head(roomId), { timeout: 5_000 }).toBe(61);
+        expect(server.sync.registry.rooms.get(roomId)?.documentBuilt).toBe(true);
+        client.provider.destroy();
+        expect((await events()).status).toBe(200);
+      } finally {
+        await engine.cleanup().catch(() => undefined);
+      }
+    });
+
+    it('a room never compacted whose log row is garbage is refused (503), not served and not a 500', async () => {
+      const { engine, server, roomId, refusal, events } = await setup();
+      try {
+        const { updates } = sixtyUpdates();
+        await engine.storage.docs.append(updates.map((data) => ({ roomId, data })));
+        await engine.raw('UPDATE doc_updates SET data = $1 WHERE room_id = $2 AND seq = 30', [Buffer.from([0xff, 0xff, 0xff, 0x01, 0x02]), roomId]);
+        expect(await refusal()).toEqual({ status: 503, code: 'ROOM_UNAVAILABLE' });
+        const res = await events();
+        expect(res.status).toBe(503);
+        expect(res.body.error.code).toBe('ROOM_UNAVAILABLE');
+        expect(server.sync.registry.rooms.has(roomId)).toBe(false);
       } finally {
         await engine.cleanup().catch(() => undefined);
       }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import * as Y from 'yjs';
 import type { Metrics } from '../ops/metrics.js';
 import type { Storage, StoredDoc } from '../storage/storage.js';
 import { KithError } from '../errors/catalogue.js';
@@ -7,10 +8,14 @@ import { Room, type CommitScheduler, type RoomPeer } from './room.js';
 
 /**
  * A room is loaded without building its document (see Room.loadStoredLazily) when its snapshot
- * has a stored state vector and at most this many log entries follow it: a fresh client is then
- * sent each of them as a frame.
+ * has a stored state vector (or it has no snapshot yet) and at most this many log entries follow
+ * it: a fresh client is then sent each of them as a frame.
  */
 const LAZY_MAX_LOG_ENTRIES = 256;
+
+/** An empty document as an update, and its state vector: where a room that was never compacted starts. */
+const EMPTY_SNAPSHOT = Y.encodeStateAsUpdate(new Y.Doc());
+const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Map());
 
 /**
  * The rooms in memory. Loads are deduplicated; a load that fails is forgotten and refused (never
@@ -134,11 +139,13 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
           this.presenceLimits,
         );
         const headSeq = stored.updates.at(-1)?.seq ?? stored.snapshotSeq;
+        // A room never compacted (no snapshot) is its log alone: lazily, that is an empty snapshot and the log after it.
         const lazy =
-          stored.snapshot !== null &&
-          stored.snapshotStateVector !== null &&
           updates.length <= LAZY_MAX_LOG_ENTRIES &&
-          room.loadStoredLazily(stored.snapshot, stored.snapshotStateVector, updates, headSeq);
+          (stored.snapshot === null
+            ? room.loadStoredLazily(EMPTY_SNAPSHOT, EMPTY_STATE_VECTOR, updates, headSeq)
+            : stored.snapshotStateVector !== null &&
+              room.loadStoredLazily(stored.snapshot, stored.snapshotStateVector, updates, headSeq));
         if (!lazy) room.loadStored(stored.snapshot ? [stored.snapshot, ...updates] : updates, headSeq);
       } catch (err) {
         room?.destroy();
