@@ -99,7 +99,9 @@ export class SyncClient {
   openedAt = NaN;
   /** When the server's SyncStep2 (its sync answer) had fully arrived. */
   syncAnswerAt = NaN;
+  /** Bytes of the sync answer: the SyncStep2 and any updates sent before it (a room served from its stored log). */
   syncAnswerBytes = 0;
+  private updateBytesBeforeSync = 0;
   /** When the sync answer had been applied to `doc` (equals syncAnswerAt without a doc). */
   syncedAt = NaN;
   synced = false;
@@ -219,6 +221,7 @@ export class SyncClient {
       // Sync (4 is Hocuspocus's SyncReply: the same payload).
       const sub = data[pos++];
       if (sub === 2) {
+        if (!this.synced) this.updateBytesBeforeSync += data.length;
         this.sink?.(this, t, data, pos);
         if (this.doc) this.applyPayload(data, pos);
       } else if (sub === 0) {
@@ -235,7 +238,7 @@ export class SyncClient {
       } else if (sub === 1) {
         if (!this.synced) {
           this.syncAnswerAt = t;
-          this.syncAnswerBytes = data.length;
+          this.syncAnswerBytes = this.updateBytesBeforeSync + data.length;
         }
         if (this.doc) this.applyPayload(data, pos);
         if (!this.synced) {

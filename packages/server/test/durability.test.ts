@@ -298,6 +298,45 @@ describe('loading and unloading rooms', () => {
     b.provider.destroy();
   });
 
+  it('a room only read from its stored bytes unloads as its last socket leaves; a built one waits out the grace', async () => {
+    // A grace long enough that only the no-grace path can unload the room within the test.
+    const { s, api } = await server({ sync: { unloadGraceMs: 60_000 } });
+    const alice = await api.signUp('alice');
+    const roomId = await api.createRoom(alice.token);
+    const registry = s.server.sync.registry;
+    // The room as a year-old calendar sits on disk: a log written elsewhere, nothing in memory.
+    registry.unload(registry.rooms.get(roomId)!);
+    const source = new Y.Doc();
+    source.getMap('events').set('e1', { title: 'Swim', start: '2026-11-22T09:00' });
+    await s.server.storage.docs.append([{ roomId, data: Y.encodeStateAsUpdate(source) }]);
+
+    const reader = connectProvider(s.wsUrl, roomId, alice.token);
+    await waitForSynced(reader.provider);
+    expect(reader.doc.getMap('events').get('e1')).toEqual({ title: 'Swim', start: '2026-11-22T09:00' });
+    expect(registry.rooms.get(roomId)?.documentBuilt).toBe(false);
+    reader.provider.destroy();
+    await waitFor(() => !registry.rooms.has(roomId), 5000, 'read-only room unloaded at once');
+
+    // A client that writes builds the document: that room stays for the grace after it leaves.
+    const writer = connectProvider(s.wsUrl, roomId, alice.token);
+    await waitForSynced(writer.provider);
+    writer.doc.getMap('events').set('e2', { title: 'Piano', start: '2026-11-23T17:00' });
+    await waitFor(() => registry.rooms.get(roomId)?.documentBuilt === true && !registry.rooms.get(roomId)!.hasUnstoredWork, 5000, 'stored');
+    writer.provider.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(registry.rooms.has(roomId)).toBe(true);
+
+    // Loaded again after the unload, the content is all there.
+    registry.unload(registry.rooms.get(roomId)!);
+    const again = connectProvider(s.wsUrl, roomId, alice.token);
+    await waitForSynced(again.provider);
+    expect(again.doc.getMap('events').toJSON()).toEqual({
+      e1: { title: 'Swim', start: '2026-11-22T09:00' },
+      e2: { title: 'Piano', start: '2026-11-23T17:00' },
+    });
+    again.provider.destroy();
+  });
+
   it('refuses connections with 503 when the stored room cannot be loaded, and never overwrites it', async () => {
     const { s, api } = await server({ sync: { unloadGraceMs: 50 } });
     const alice = await api.signUp('alice');

@@ -57,12 +57,26 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
   /** Releases the hold and, if that left the room idle with everything stored, unloads it now (no grace). */
   releaseAndUnload(room: Room<P>): void {
     room.unhold();
-    if (room.idle && !room.hasUnstoredWork && this.rooms.get(room.roomId) === room) this.unload(room);
+    this.unloadNowOrLater(room, true);
+  }
+
+  /**
+   * A socket left the room. A room still served from its stored bytes (never built) goes at once
+   * when idle: it holds nothing that is not on disk and loads again with a read, while keeping it
+   * for the grace would keep its bytes too (rooms opened once and left would pile up in memory).
+   * A built room waits out the grace, so that a client reconnecting does not rebuild it.
+   */
+  peerLeft(room: Room<P>): void {
+    this.unloadNowOrLater(room, !room.documentBuilt);
+  }
+
+  private unloadNowOrLater(room: Room<P>, now: boolean): void {
+    if (now && room.idle && !room.hasUnstoredWork && this.rooms.get(room.roomId) === room) this.unload(room);
     else this.maybeScheduleUnload(room);
   }
 
   /** Called whenever a room may have become idle. */
-  maybeScheduleUnload(room: Room<P>): void {
+  private maybeScheduleUnload(room: Room<P>): void {
     if (!room.idle || this.unloadTimers.has(room) || this.rooms.get(room.roomId) !== room) return;
     const timer = setTimeout(() => {
       this.unloadTimers.delete(room);

@@ -281,6 +281,6 @@ export class SyncServer {
     this.releaseSlots(conn.userId, conn.address);
     conn.room.removePeer(conn);
     this.deps.metrics.connections.dec();
-    this.registry.maybeScheduleUnload(conn.room);
+    this.registry.peerLeft(conn.room);
   }
 }
