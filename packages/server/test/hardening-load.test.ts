@@ -107,22 +107,25 @@ function describeEngine(name: string, open: () => Promise<Engine>, skip = false)
         api.request('GET', `/rooms/${roomId}/events?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z`, {
           token: alice.token,
         });
-      return { engine, server, api, alice, roomId, wsUrl, refusal, events };
-    }
-
-    it('a head of 60 with the log rows gone is refused (503 ROOM_UNAVAILABLE), not served empty', async () => {
-      const { engine, server, roomId, refusal, events } = await setup();
-      try {
-        const { updates } = sixtyUpdates();
-        await engine.storage.docs.append(updates.map((data) => ({ roomId, data })));
-        expect(await engine.storage.docs.head(roomId)).toBe(60);
-        await engine.raw('DELETE FROM doc_updates WHERE room_id = $1', [roomId]);
-
+      /** Both doors refuse the room (sync upgrade and REST, 503 ROOM_UNAVAILABLE), and nothing of it stays loaded. */
+      const expectRefused = async () => {
         expect(await refusal()).toEqual({ status: 503, code: 'ROOM_UNAVAILABLE' });
         const res = await events();
         expect(res.status).toBe(503);
         expect(res.body.error.code).toBe('ROOM_UNAVAILABLE');
         expect(server.sync.registry.rooms.has(roomId)).toBe(false);
+      };
+      return { engine, server, api, alice, roomId, wsUrl, refusal, events, expectRefused };
+    }
+
+    it('a head of 60 with the log rows gone is refused (503 ROOM_UNAVAILABLE), not served empty', async () => {
+      const { engine, roomId, expectRefused } = await setup();
+      try {
+        const { updates } = sixtyUpdates();
+        await engine.storage.docs.append(updates.map((data) => ({ roomId, data })));
+        expect(await engine.storage.docs.head(roomId)).toBe(60);
+        await engine.raw('DELETE FROM doc_updates WHERE room_id = $1', [roomId]);
+        await expectRefused();
       } finally {
         await engine.cleanup().catch(() => undefined);
       }
@@ -168,16 +171,12 @@ function describeEngine(name: string, open: () => Promise<Engine>, skip = false)
     });
 
     it('a room never compacted whose log row is garbage is refused (503), not served and not a 500', async () => {
-      const { engine, server, roomId, refusal, events } = await setup();
+      const { engine, roomId, expectRefused } = await setup();
       try {
         const { updates } = sixtyUpdates();
         await engine.storage.docs.append(updates.map((data) => ({ roomId, data })));
         await engine.raw('UPDATE doc_updates SET data = $1 WHERE room_id = $2 AND seq = 30', [Buffer.from([0xff, 0xff, 0xff, 0x01, 0x02]), roomId]);
-        expect(await refusal()).toEqual({ status: 503, code: 'ROOM_UNAVAILABLE' });
-        const res = await events();
-        expect(res.status).toBe(503);
-        expect(res.body.error.code).toBe('ROOM_UNAVAILABLE');
-        expect(server.sync.registry.rooms.has(roomId)).toBe(false);
+        await expectRefused();
       } finally {
         await engine.cleanup().catch(() => undefined);
       }
