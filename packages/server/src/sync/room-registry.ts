@@ -19,7 +19,8 @@ const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Map());
 
 /**
  * The rooms in memory. Loads are deduplicated; a load that fails is forgotten and refused (never
- * served as an empty document); rooms with no socket unload after a grace period.
+ * served as an empty document); rooms with no socket unload after a grace period, or at once when
+ * they were only read from their stored bytes (see peerLeft).
  */
 export class RoomRegistry<P extends RoomPeer = RoomPeer> {
   readonly rooms = new Map<string, Room<P>>();
@@ -154,12 +155,12 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
         );
         const headSeq = stored.updates.at(-1)?.seq ?? stored.snapshotSeq;
         // A room never compacted (no snapshot) is its log alone: lazily, that is an empty snapshot and the log after it.
+        const [base, baseStateVector] =
+          stored.snapshot === null ? [EMPTY_SNAPSHOT, EMPTY_STATE_VECTOR] : [stored.snapshot, stored.snapshotStateVector];
         const lazy =
+          baseStateVector !== null &&
           updates.length <= LAZY_MAX_LOG_ENTRIES &&
-          (stored.snapshot === null
-            ? room.loadStoredLazily(EMPTY_SNAPSHOT, EMPTY_STATE_VECTOR, updates, headSeq)
-            : stored.snapshotStateVector !== null &&
-              room.loadStoredLazily(stored.snapshot, stored.snapshotStateVector, updates, headSeq));
+          room.loadStoredLazily(base, baseStateVector, updates, headSeq);
         if (!lazy) room.loadStored(stored.snapshot ? [stored.snapshot, ...updates] : updates, headSeq);
       } catch (err) {
         room?.destroy();
