@@ -119,9 +119,10 @@ export class ReminderScheduler {
     this.dirty.set(roomId, cancel);
   }
 
-  /** Resolves when every queued look has finished (tests, shutdown). */
-  idle(): Promise<void> {
-    return this.running;
+  /** Resolves when every queued look has finished and is saved (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.running;
+    await this.deps.looks.flush();
   }
 
   get roomsIndexed(): number {
@@ -147,6 +148,7 @@ export class ReminderScheduler {
     for (const cancel of this.dirty.values()) cancel();
     this.dirty.clear();
     await this.running;
+    await this.deps.looks.flush();
   }
 
   private enqueue(work: () => Promise<void>): void {
@@ -235,7 +237,7 @@ export class ReminderScheduler {
     this.lookedAt.set(roomId, now);
     const nextLook = Math.max(next, now + 1);
     this.index.set(roomId, nextLook);
-    await this.deps.looks.save(roomId, nextLook, now, head);
+    this.deps.looks.save(roomId, nextLook, now, head);
     await this.noteAlive(now);
     this.timer.arm();
   }

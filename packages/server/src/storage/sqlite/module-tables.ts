@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import {
   checkModuleName,
   MODULE_MIGRATIONS_TABLE,
@@ -7,12 +7,30 @@ import {
   type ModuleTables,
 } from '../module-tables.js';
 
+const MAX_CACHED_STATEMENTS = 256;
+
 /** Module tables in the server's SQLite file, on the core's connection (see ModuleSql.transaction). */
 export class SqliteModuleTables implements ModuleTables {
   /** Module transactions one after another: they share the one connection. */
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * Prepared statements by SQL text: modules run the same few statements over and over, and
+   * preparing one costs more than running it. Emptied when full (SQL built with a varying number
+   * of placeholders would otherwise grow it without end).
+   */
+  private readonly statements = new Map<string, Statement>();
 
   constructor(private readonly db: Database) {}
+
+  private prepare(sql: string): Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
 
   async open(module: string, migrations: ModuleMigrations): Promise<ModuleSql> {
     checkModuleName(module);
@@ -46,9 +64,9 @@ export class SqliteModuleTables implements ModuleTables {
     const db = this.db;
     const handle: ModuleSql = {
       engine: 'sqlite',
-      get: async <T>(sql: string, params: readonly unknown[] = []) => db.prepare(sql).get(...params) as T | undefined,
-      all: async <T>(sql: string, params: readonly unknown[] = []) => db.prepare(sql).all(...params) as T[],
-      run: async (sql, params = []) => ({ changes: db.prepare(sql).run(...params).changes }),
+      get: async <T>(sql: string, params: readonly unknown[] = []) => this.prepare(sql).get(...params) as T | undefined,
+      all: async <T>(sql: string, params: readonly unknown[] = []) => this.prepare(sql).all(...params) as T[],
+      run: async (sql, params = []) => ({ changes: this.prepare(sql).run(...params).changes }),
       transaction: async (fn) => {
         if (inTransaction) return fn(handle);
         const run = this.queue.then(async () => {
