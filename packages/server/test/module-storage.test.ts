@@ -12,8 +12,7 @@ import { openStorage } from '../src/storage/open-storage.js';
 import type { ModuleMigrations } from '../src/storage/module-tables.js';
 import { toPostgresPlaceholders } from '../src/storage/postgres/module-tables.js';
 import type { Storage } from '../src/storage/storage.js';
-import { requireServices } from '@kith/test-support';
-import { openTestPostgresStorage, probePostgres } from './helpers/postgres.js';
+import { describeOnPostgres, openTestPostgresStorage } from './helpers/postgres.js';
 
 type Opened = { storage: Storage; reopen: () => Promise<Storage>; cleanup: () => Promise<void> };
 
@@ -148,24 +147,16 @@ describeModuleTables('SQLite', async () => {
   };
 });
 
-const probe = await probePostgres();
-if (!probe.available && requireServices) {
-  describe('module tables: PostgreSQL', () => {
-    it('needs a reachable PostgreSQL (KITH_REQUIRE_SERVICES=1)', () => {
-      throw new Error(`PostgreSQL is not reachable: ${probe.reason}`);
-    });
-  });
-}
-describe.skipIf(!probe.available)('PostgreSQL', () => {
+await describeOnPostgres('PostgreSQL', (pgUrl) => {
   describeModuleTables('PostgreSQL', async () => {
-    const first = await openTestPostgresStorage(probe.available ? probe.url : '');
+    const first = await openTestPostgresStorage(pgUrl);
     // Reopening is a second pool on the same schema: another start of the server (or another instance).
     const { openPostgresStorage } = await import('../src/storage/postgres/postgres-storage.js');
     const others: Storage[] = [];
     return {
       storage: first.storage,
       reopen: async () => {
-        const url = new URL(probe.available ? probe.url : '');
+        const url = new URL(pgUrl);
         url.searchParams.set('options', `-c search_path=${first.schema}`);
         const s = await openPostgresStorage({ connectionString: url.toString() });
         others.push(s);

@@ -21,6 +21,7 @@ import {
   probePostgres,
 } from './helpers/postgres.js';
 import { requireServices } from '@kith/test-support';
+import { openTestSqliteStorage } from './helpers/sqlite.js';
 
 type Opened = { storage: Storage; cleanup: () => Promise<void> };
 
@@ -995,17 +996,7 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
 // ---------------------------------------------------------------------------------------------
 // SQLite: a temp data dir per test, opened the way the server opens it.
 
-describeStorageContract('SQLite', async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-storage-'));
-  const storage = await openStorage({ dataDir, sqliteSynchronous: 'normal' });
-  return {
-    storage,
-    cleanup: async () => {
-      await storage.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-});
+describeStorageContract('SQLite', () => openTestSqliteStorage());
 
 describe('openStorage', () => {
   it('picks SQLite without a URL, PostgreSQL for postgres:// and postgresql://, and refuses other URLs', () => {

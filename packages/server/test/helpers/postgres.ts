@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { requireServices } from '@kith/test-support';
+import { describe, it } from 'vitest';
 import { openPostgresStorage } from '../../src/storage/postgres/postgres-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
 
@@ -84,4 +86,24 @@ export async function openTestPostgresStorage(
       await drop();
     },
   };
+}
+
+/**
+ * `body(url)` as a describe block when PostgreSQL is reachable; skipped (and said so) when it is
+ * not — unless KITH_REQUIRE_SERVICES=1 (CI), where its absence is a failing test naming why.
+ */
+export async function describeOnPostgres(name: string, body: (url: string) => void): Promise<void> {
+  const probe = await probePostgres();
+  if (!probe.available && requireServices) {
+    describe(name, () => {
+      it('needs a reachable PostgreSQL (KITH_REQUIRE_SERVICES=1)', () => {
+        throw new Error(`PostgreSQL is not reachable: ${probe.reason}`);
+      });
+    });
+    return;
+  }
+  if (!probe.available) {
+    console.warn(`PostgreSQL at ${postgresTarget} is not reachable: skipping "${name}" (${probe.reason}). Set KITH_REQUIRE_SERVICES=1 to fail instead.`);
+  }
+  describe.skipIf(!probe.available)(name, () => body(probe.available ? probe.url : ''));
 }

@@ -6,17 +6,13 @@
  * its batch is never stored. PostgreSQL is skipped when it is not reachable (unless
  * KITH_REQUIRE_SERVICES=1).
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { requireServices } from '@kith/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NOTIFY_LOOK_MIGRATIONS } from '../../src/notify/migrations.js';
 import { RoomLooks } from '../../src/notify/room-looks.js';
 import type { ModuleSql } from '../../src/storage/module-tables.js';
-import { openStorage } from '../../src/storage/open-storage.js';
 import type { Storage } from '../../src/storage/storage.js';
-import { openTestPostgresStorage, probePostgres } from '../helpers/postgres.js';
+import { describeOnPostgres, openTestPostgresStorage } from '../helpers/postgres.js';
+import { openTestSqliteStorage } from '../helpers/sqlite.js';
 
 type Opened = { storage: Storage; cleanup: () => Promise<void> };
 
@@ -99,29 +95,6 @@ function describeRoomLooks(name: string, open: () => Promise<Opened>): void {
   });
 }
 
-describeRoomLooks('SQLite', async () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kith-room-looks-'));
-  const storage = await openStorage({ dataDir, sqliteSynchronous: 'normal' });
-  return {
-    storage,
-    cleanup: async () => {
-      await storage.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-});
+describeRoomLooks('SQLite', () => openTestSqliteStorage('kith-room-looks-'));
 
-const probe = await probePostgres();
-if (!probe.available && requireServices) {
-  describe('room looks: PostgreSQL', () => {
-    it('needs a reachable PostgreSQL (KITH_REQUIRE_SERVICES=1)', () => {
-      throw new Error(`PostgreSQL is not reachable: ${probe.reason}`);
-    });
-  });
-}
-describe.skipIf(!probe.available)('PostgreSQL', () => {
-  describeRoomLooks('PostgreSQL', async () => {
-    const opened = await openTestPostgresStorage(probe.available ? probe.url : '');
-    return opened;
-  });
-});
+await describeOnPostgres('PostgreSQL', (url) => describeRoomLooks('PostgreSQL', () => openTestPostgresStorage(url)));
