@@ -11,8 +11,8 @@ import { ModelError } from './errors.js';
 import type { ModelErrorCode } from './errors.js';
 import { compareKeys, decodeCursor, encodeCursor } from './cursor.js';
 import type { PageKey } from './cursor.js';
-import { findSlot, orderPlaced, placeSlot, resolveWindow, slotsIn } from './occurrences.js';
-import type { Placed, ResolvedWindow } from './occurrences.js';
+import { findSlot, FIRST_MS, AFTER_LAST_MS, orderPlaced, placeSlot, resolveWindow, slotInstants, slotsIn } from './occurrences.js';
+import type { Placed, ResolvedWindow, Slot } from './occurrences.js';
 import { eventsMap, F, LIMITS } from './schema.js';
 import type { EventMap } from './schema.js';
 import { readEvent } from './read.js';
@@ -74,10 +74,17 @@ function prepare(ev: CalendarEvent, viewerTz: string): Prepared {
   return { ev, parts, exdates, movedKeys, moved };
 }
 
+type Walls = (part: SeriesPart, zone: string) => [Temporal.PlainDateTime, Temporal.PlainDateTime];
+
 /** Placed occurrences of one event whose wall clocks fall in [fromWall, toWall] of each part's zone. */
-function candidates(p: Prepared, viewerTz: string, walls: (part: SeriesPart, zone: string) => [Temporal.PlainDateTime, Temporal.PlainDateTime]): Placed[] {
+function candidates(p: Prepared, viewerTz: string, walls: Walls): Placed[] {
+  return slotsOf(p, viewerTz, walls, placeSlot);
+}
+
+/** The event's slots in those wall ranges (not exdated, not moved), each placed by `place`. */
+function slotsOf<T>(p: Prepared, viewerTz: string, walls: Walls, place: (ev: CalendarEvent, slot: Slot, viewerTz: string) => T | null): T[] {
   const seen = new Set<string>();
-  const out: Placed[] = [];
+  const out: T[] = [];
   // Later parts win a key, should two parts ever produce the same date.
   for (const part of [...p.parts].reverse()) {
     const [fromWall, toWall] = walls(part, part.tz ?? viewerTz);
@@ -85,7 +92,7 @@ function candidates(p: Prepared, viewerTz: string, walls: (part: SeriesPart, zon
       if (seen.has(slot.key)) continue;
       seen.add(slot.key);
       if (p.exdates.has(slot.key) || p.movedKeys.has(slot.key)) continue;
-      const placed = placeSlot(p.ev, slot, viewerTz);
+      const placed = place(p.ev, slot, viewerTz);
       if (placed) out.push(placed);
     }
   }
@@ -303,6 +310,31 @@ export function occurrencesOf(ev: CalendarEvent, window: ViewWindow): Occurrence
   const w = resolveWindow(window);
   const ignore = () => undefined;
   return collect([ev], w, Infinity, null, ignore).placed.map((x) => x.occ);
+}
+
+/**
+ * The instants of an event's occurrences that start in [fromMs, toMs), as [start0, end0, start1,
+ * end1, …] in ms in start order: placed exactly as occurrencesOf places them in the zone
+ * `viewerTz`, but not formatted, which is most of the cost (a one-off costs about a tenth). For
+ * indexing events whose occurrences are few — one-offs, counted series — over their whole span
+ * (CalDAV's time-range filter indexes every event of a room). Unlike occurrencesOf it leaves out
+ * occurrences already under way at fromMs, and throws what expansion would trip over.
+ */
+export function occurrenceInstants(ev: CalendarEvent, fromMs: number, toMs: number, viewerTz: string): Float64Array {
+  if (!(fromMs >= FIRST_MS && toMs < AFTER_LAST_MS && fromMs < toMs)) throw new ModelError('INVALID_DATE', 'the range must fall in the years 0001 to 9999 and end after it starts');
+  const p = prepare(ev, checkZone(viewerTz, 'timeZone'));
+  // Every zone is within a day of UTC: these wall clocks hold every start in the range, in any zone
+  // (looser than wallRange's, which costs six zone look-ups; the filter below is exact).
+  const range: [Temporal.PlainDateTime, Temporal.PlainDateTime] = [wallAt(fromMs - DAY_MS, 'UTC'), wallAt(toMs + DAY_MS, 'UTC')];
+  const spans = [...slotsOf(p, viewerTz, () => range, slotInstants), ...p.moved.map((x): [number, number] => [x.startMs, x.endMs])]
+    .filter(([start]) => start >= fromMs && start < toMs)
+    .sort((a, b) => a[0] - b[0]);
+  const out = new Float64Array(spans.length * 2);
+  spans.forEach(([start, end], i) => {
+    out[2 * i] = start;
+    out[2 * i + 1] = end;
+  });
+  return out;
 }
 
 /** Every occurrence overlapping a resolved window, placed, unsorted order not guaranteed; bad events left out. */

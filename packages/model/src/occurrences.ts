@@ -59,7 +59,17 @@ export interface Placed {
   endMs: number;
 }
 
-export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Placed | null {
+/** Where an occurrence lands in time (before it is formatted): its instants and dates. */
+interface Landing {
+  allDay: boolean;
+  s: Temporal.ZonedDateTime;
+  e: Temporal.ZonedDateTime;
+  /** All-day: its first and end dates (end exclusive). */
+  dates: [Temporal.PlainDate, Temporal.PlainDate] | null;
+}
+
+/** Where a slot's occurrence lands for a viewer in `viewerTz`, its override applied; null if cancelled. */
+function land(ev: CalendarEvent, slot: Slot, viewerTz: string): Landing | null {
   const { part: p, key, original } = slot;
   const ov = ev.overrides[key] ?? {};
   if (ov.cancelled) return null;
@@ -74,30 +84,44 @@ export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Plac
     }
   }
   const duration = ov.duration !== undefined ? readDuration(ov.duration, allDay) : p.duration;
-  let start: string;
-  let end: string;
-  let s: Temporal.ZonedDateTime;
-  let e: Temporal.ZonedDateTime;
   if (allDay) {
     // All-day dates never move with the viewer's zone; only their instants do.
     const d = wall.toPlainDate();
     const endDate = d.add(duration);
-    start = d.toString();
-    end = endDate.toString();
-    s = startOfDay(d, viewerTz);
-    e = startOfDay(endDate, viewerTz);
-  } else if (p.tz !== null) {
-    s = resolve(wall, p.tz);
-    e = s.add(duration);
-    start = formatWall(s.toPlainDateTime());
-    end = formatWall(e.withTimeZone(p.endTz ?? p.tz).toPlainDateTime());
+    return { allDay, s: startOfDay(d, viewerTz), e: startOfDay(endDate, viewerTz), dates: [d, endDate] };
+  }
+  if (p.tz !== null) {
+    const s = resolve(wall, p.tz);
+    return { allDay, s, e: s.add(duration), dates: null };
+  }
+  // Floating: the same wall clock wherever the viewer is.
+  const s = resolve(wall, viewerTz);
+  let e = resolve(wall.add(duration), viewerTz);
+  if (Temporal.ZonedDateTime.compare(e, s) <= 0) e = s.add(duration);
+  return { allDay, s, e, dates: null };
+}
+
+/** A slot's occurrence as its instants in ms, [start, end], without formatting it; null if cancelled. */
+export function slotInstants(ev: CalendarEvent, slot: Slot, viewerTz: string): [number, number] | null {
+  const at = land(ev, slot, viewerTz);
+  return at && [at.s.epochMilliseconds, at.e.epochMilliseconds];
+}
+
+export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Placed | null {
+  const at = land(ev, slot, viewerTz);
+  if (!at) return null;
+  const { part: p, key, original } = slot;
+  const ov = ev.overrides[key] ?? {};
+  const { allDay, s, e } = at;
+  let start: string;
+  let end: string;
+  if (at.dates) {
+    start = at.dates[0].toString();
+    end = at.dates[1].toString();
   } else {
-    // Floating: the same wall clock wherever the viewer is.
-    s = resolve(wall, viewerTz);
-    e = resolve(wall.add(duration), viewerTz);
-    if (Temporal.ZonedDateTime.compare(e, s) <= 0) e = s.add(duration);
     start = formatWall(s.toPlainDateTime());
-    end = formatWall(e.toPlainDateTime());
+    // A zoned event's end is shown in its end zone; a floating one's in the viewer's.
+    end = formatWall(p.tz !== null ? e.withTimeZone(p.endTz ?? p.tz).toPlainDateTime() : e.toPlainDateTime());
   }
   const originalStart = allDay ? original.toPlainDate().toString() : formatWall(original);
   const occ: Occurrence = {
@@ -138,8 +162,8 @@ export interface ResolvedWindow {
 }
 
 /** Window bounds outside years 0001–9999 (UTC) are refused: no calendar needs them, Temporal's edges would overflow. */
-const FIRST_MS = new Date('0001-01-01T00:00:00Z').getTime();
-const AFTER_LAST_MS = new Date('+010000-01-01T00:00:00Z').getTime();
+export const FIRST_MS = new Date('0001-01-01T00:00:00Z').getTime();
+export const AFTER_LAST_MS = new Date('+010000-01-01T00:00:00Z').getTime();
 
 function windowBound(value: unknown, field: 'from' | 'to'): Temporal.Instant {
   const at = parseInstant(value, field);

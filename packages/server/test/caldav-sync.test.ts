@@ -189,6 +189,32 @@ describe('CalDAV reports', () => {
     expect(await found('20260407T000000Z', '20260501T000000Z')).toBe(0); // after the fourth (last) one
   });
 
+  it('calendar-query answers one-off events at their instants in their own zones, a day away from their wall clocks, all-day and in a DST gap', async () => {
+    const other = await api.createRoom(anna.token, 'One-offs');
+    const one = (uid: string, lines: string[]) => ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//t//EN',
+      'BEGIN:VEVENT', `UID:${uid}`, 'DTSTAMP:20260101T000000Z', ...lines, 'SUMMARY:One', 'END:VEVENT', 'END:VCALENDAR', ''].join('\r\n');
+    const put = async (uid: string, lines: string[]) => (await dav(server.url, 'PUT', objectPath(anna, other, uid), { user: anna, body: one(uid, lines), headers: ICS })).status;
+    // 00:30 on New Year's Day at UTC+14 is 10:30Z the day before.
+    expect(await put('east@x', ['DTSTART;TZID=Pacific/Kiritimati:20260101T003000', 'DTEND;TZID=Pacific/Kiritimati:20260101T013000'])).toBe(201);
+    // 02:15 in New York's spring-forward gap is 03:15 EDT, 07:15Z.
+    expect(await put('gap@x', ['DTSTART;TZID=America/New_York:20260308T021500', 'DTEND;TZID=America/New_York:20260308T024500'])).toBe(201);
+    // A floating all-day date: midnight to midnight UTC for this calendar.
+    expect(await put('day@x', ['DTSTART;VALUE=DATE:20260510', 'DTEND;VALUE=DATE:20260511'])).toBe(201);
+    const found = async (start: string, end: string) =>
+      multistatus(await report(queryBody({ start, end }), other)).responses.map((r) => decodeURIComponent(r.href.split('/').at(-1)!)).sort();
+    expect(await found('20251231T100000Z', '20251231T110000Z')).toEqual(['east@x.ics']);
+    expect(await found('20260101T000000Z', '20260102T000000Z')).toEqual([]);
+    expect(await found('20260308T071500Z', '20260308T071600Z')).toEqual(['gap@x.ics']);
+    expect(await found('20260308T064500Z', '20260308T071500Z')).toEqual([]); // an hour later than the wall clock says
+    expect(await found('20260509T230000Z', '20260510T000000Z')).toEqual([]);
+    expect(await found('20260510T235900Z', '20260511T000000Z')).toEqual(['day@x.ics']);
+    expect(await found('20260301T000000Z', '20260601T000000Z')).toEqual(['day@x.ics', 'gap@x.ics']);
+    // Moved by a day: the answer follows the event as it is now.
+    expect(await put('east@x', ['DTSTART;TZID=Pacific/Kiritimati:20260102T003000', 'DTEND;TZID=Pacific/Kiritimati:20260102T013000'])).toBe(204);
+    expect(await found('20251231T100000Z', '20251231T110000Z')).toEqual([]);
+    expect(await found('20260101T100000Z', '20260101T110000Z')).toEqual(['east@x.ics']);
+  });
+
   it('calendar-query prop-filter: text-match on UID, SUMMARY, LOCATION, DESCRIPTION and is-not-defined (RFC 4791 §9.7)', async () => {
     const other = await api.createRoom(anna.token, 'Prop filters');
     const put = async (uid: string, extra: string[]) => {

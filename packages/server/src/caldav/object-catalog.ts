@@ -24,7 +24,7 @@ export interface DavObject {
    * within 14 hours of UTC, so a query widens its range by a day before comparing.
    */
   span: { from: number; to: number | null };
-  /** A finite series' occurrences (time-range.ts), computed once here so a query needs no expansion. */
+  /** A one-off event's or finite series' occurrences (time-range.ts), computed once here so a query needs no expansion. */
   occurrences: Float64Array | null;
   /** Reminders for named members, each added to their own view (user-view.ts); the title names them. */
   personal: Reminder[];
@@ -108,7 +108,7 @@ function objectsOf(ev: CalendarEvent): DavObject[] {
   try {
     const span = spanOf(ev);
     const rendered = eventObjects(ev);
-    const occurrences = span.to === null && rendered.length > 0 ? occurrenceIndex(ev, span.from) : null;
+    const occurrences = rendered.length > 0 ? occurrenceIndex(ev, span) : null;
     return rendered.map(({ uid, ics, personal, title }) => ({ uid, eventId: ev.id, ics, etag: `"${sha256(ics).slice(0, 32)}"`, span, occurrences, personal, title }));
   } catch {
     return [];

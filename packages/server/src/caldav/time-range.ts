@@ -1,14 +1,16 @@
 /**
- * Which events have an occurrence in a calendar-query time-range (RFC 4791 §9.9). Expanding a
- * series costs about a millisecond or two (Temporal arithmetic per occurrence), too much to do for
- * every series on every query. So a finite series (COUNT) is expanded once, when its object is
- * rendered (object-catalog.ts), into a compact list of its occurrences' instants, and any range is
- * then answered from that list without Temporal. Other series (no end, or an UNTIL) are expanded
- * over the asked range, and the answers are kept per rendered object (a changed event is rendered
- * into new objects, which drops them): phones poll the same month.
+ * Which events have an occurrence in a calendar-query time-range (RFC 4791 §9.9). Expanding an
+ * event over a range costs Temporal arithmetic (a series a millisecond or two, a one-off event
+ * about 0.2 ms), too much to do for every candidate on every query: a month of a 5,000-event room
+ * has hundreds. So a one-off event and a finite series (COUNT) have their occurrences' instants
+ * listed once, when their object is rendered (object-catalog.ts; the model's occurrenceInstants,
+ * about a tenth of that cost), and any range is then answered from that list without Temporal.
+ * Other series (no end, or an UNTIL) are expanded over the asked range, and the answers are kept
+ * per rendered object (a changed event is rendered into new objects, which drops them): phones
+ * poll the same month.
  */
 import type * as Y from 'yjs';
-import { getEvent, occurrencesOf, type CalendarEvent } from '@kith/model';
+import { getEvent, occurrenceInstants, occurrencesOf, type CalendarEvent } from '@kith/model';
 import type { DavObject } from './object-catalog.js';
 
 /** Series with at most this many occurrences (COUNT) get their occurrences indexed. */
@@ -16,31 +18,35 @@ const MAX_COUNTED = 1_000;
 /** Ranges remembered per object. */
 const MAX_RANGES = 16;
 const DAY_MS = 86_400_000;
+/** A counted series is indexed up to here (its COUNT ends it long before). */
+const SERIES_INDEXED_UNTIL = Date.parse('9000-01-01T00:00:00Z');
 
 const answers = new WeakMap<DavObject, Map<string, boolean>>();
 
 /**
- * A finite series' occurrences as instants in ms, [start0, end0, start1, end1, …] (moved ones
- * included, cancelled ones not), or null when the series is not indexed (no COUNT, an UNTIL, too
- * many occurrences, or it cannot be expanded). `spanFrom` is the earliest wall-clock start read as
- * UTC (object-catalog.ts); wall clocks are within 14 hours of UTC, so two days before it is before
- * every occurrence.
+ * A one-off event's or a finite series' occurrences as instants in ms, [start0, end0, start1, end1,
+ * …] (moved ones included, cancelled ones not), or null when the event is not indexed (a series
+ * without COUNT, with an UNTIL or too many occurrences, or one that cannot be expanded). `span` is
+ * the event's wall-clock span read as UTC (object-catalog.ts); wall clocks are within 14 hours of
+ * UTC, so two days either side of it holds every occurrence's start.
  */
-export function occurrenceIndex(ev: CalendarEvent, spanFrom: number): Float64Array | null {
-  const count = /(?:^|;)COUNT=(\d+)/i.exec(ev.rrule ?? '');
-  if (!count || Number(count[1]) > MAX_COUNTED || !Number.isFinite(spanFrom) || /(?:^|;)UNTIL=/i.test(ev.rrule ?? '')) return null;
+export function occurrenceIndex(ev: CalendarEvent, span: { from: number; to: number | null }): Float64Array | null {
+  if (!Number.isFinite(span.from)) return null;
+  const oneOff = ev.rrule === null && ev.rdates.length === 0 && ev.segments.length === 0;
+  if (oneOff ? span.to === null : !isCounted(ev.rrule)) return null;
   try {
-    const from = new Date(spanFrom - 2 * DAY_MS).toISOString();
-    const occ = occurrencesOf(ev, { from, to: '9000-01-01T00:00:00Z', timeZone: 'UTC' });
-    const out = new Float64Array(occ.length * 2);
-    occ.forEach((o, i) => {
-      out[2 * i] = Date.parse(o.startInstant);
-      out[2 * i + 1] = Date.parse(o.endInstant);
-    });
-    return out;
+    const fromMs = span.from - 2 * DAY_MS;
+    const toMs = oneOff ? Math.max(span.from, span.to!) + 2 * DAY_MS : SERIES_INDEXED_UNTIL;
+    return occurrenceInstants(ev, fromMs, toMs, 'UTC');
   } catch {
     return null; // left to the per-range expansion, which leaves out what the model cannot expand
   }
+}
+
+/** A series rule with a COUNT of at most MAX_COUNTED and no UNTIL. */
+function isCounted(rrule: string | null): boolean {
+  const count = /(?:^|;)COUNT=(\d+)/i.exec(rrule ?? '');
+  return count !== null && Number(count[1]) <= MAX_COUNTED && !/(?:^|;)UNTIL=/i.test(rrule ?? '');
 }
 
 /**
