@@ -9,7 +9,7 @@ import { findSlot } from './occurrences.js';
 import type { Slot } from './occurrences.js';
 import { F, fieldKey, OCCURRENCE_FIELDS } from './schema.js';
 import { isRecurring, storedValues } from './segments.js';
-import { formatWhen, nowInstant } from './time.js';
+import { formatDuration, formatWhen, nowInstant } from './time.js';
 import type { CalendarEvent, OccurrenceField, OccurrencePatch, OpContext } from './types.js';
 import { id as checkId, timingOf, validateOccurrencePatch } from './validate.js';
 import { nestedMap, put, sameValue, touch } from './write.js';
@@ -29,7 +29,7 @@ export function editOccurrence(doc: Y.Doc, id: string, occKey: string, patch: Oc
   const p = slot.part;
   const ov = ev.overrides[occKey] ?? {};
   const originalStart = formatWhen({ allDay: p.start.allDay, wall: slot.original });
-  const fields = validateOccurrencePatch(timingOf(ov.start ?? originalStart, ov.duration ?? p.duration.toString(), p.tz, p.endTz), patch);
+  const fields = validateOccurrencePatch(timingOf(ov.start ?? originalStart, ov.duration ?? formatDuration(p.duration), p.tz, p.endTz), patch);
   const inherited: Record<string, unknown> = { ...storedValues(p), start: originalStart };
   const now = nowInstant(ctx.now);
   doc.transact(() => {

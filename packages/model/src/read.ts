@@ -9,7 +9,7 @@ import type { Temporal } from 'temporal-polyfill';
 import { ModelError } from './errors.js';
 import { eventsMap, F, LIMITS, OCCURRENCE_FIELDS, SEGMENT_FIELDS, splitFieldKey } from './schema.js';
 import type { EventMap } from './schema.js';
-import { formatWall, parseWhen, readDuration, resolve } from './time.js';
+import { formatDuration, formatWall, parseWhen, readDuration, resolve } from './time.js';
 import type {
   CalendarEvent,
   Deletion,
@@ -161,21 +161,10 @@ function deletion(v: unknown): Deletion | null {
   return typeof d.at === 'string' ? { at: str(d.at, CODE_MAX.stamp), by: str(d.by, LIMITS.id) } : null;
 }
 
-/**
- * Stored duration text → its duration and canonical text. Rooms hold few distinct durations, and
- * temporal-polyfill's Duration parsing and toString cost a large share of reading every event.
- */
-const DURATIONS = new Map<string, { d: Temporal.Duration; text: string }>();
-const MAX_DURATIONS = 2_000;
-
+/** Stored duration text → its duration and canonical text (readDuration keeps recent ones). */
 function storedDuration(value: unknown, allDay: boolean): { d: Temporal.Duration; text: string } {
-  const key = typeof value === 'string' ? `${allDay ? 'd' : 't'}${value}` : undefined;
-  const hit = key === undefined ? undefined : DURATIONS.get(key);
-  if (hit) return hit;
   const d = readDuration(value, allDay);
-  const read = { d, text: d.toString() };
-  if (key !== undefined && DURATIONS.size < MAX_DURATIONS) DURATIONS.set(key, read);
-  return read;
+  return { d, text: formatDuration(d) };
 }
 
 /** The end of the first occurrence: a date for all-day events, a wall clock in endTz (or tz) otherwise. */

@@ -6,7 +6,7 @@
  * no gaps or overlaps.
  */
 import type { Anchored } from './recurrence.js';
-import { parseWhen, readDuration } from './time.js';
+import { formatDuration, parseWhen, readDuration } from './time.js';
 import type { Temporal, When } from './time.js';
 import type { CalendarEvent, MemberId, Reminder, SegmentFields } from './types.js';
 
@@ -111,7 +111,7 @@ export function storedValues(p: SeriesPart): Record<string, unknown> {
     reminders: p.reminders,
     tz: p.tz,
     endTz: p.endTz,
-    duration: p.duration.toString(),
+    duration: formatDuration(p.duration),
   };
 }
 

@@ -18,7 +18,7 @@ import { F, fieldKey } from './schema.js';
 import { owns, seriesParts, storedValues } from './segments.js';
 import type { SeriesPart } from './segments.js';
 import { deleteEvent } from './trash.js';
-import { daysBetween, formatWhen, nowInstant, parseWhen, shiftDateKey, Temporal } from './time.js';
+import { daysBetween, formatDuration, formatWhen, nowInstant, parseWhen, shiftDateKey, Temporal } from './time.js';
 import type { CalendarEvent, ExportedSeries, OpContext, SeriesPatch, StoredFields } from './types.js';
 import { id as checkId, timingOf, validateEventPatch } from './validate.js';
 import { nestedMap, put, rekeyDates, sameValue, touch } from './write.js';
@@ -66,7 +66,7 @@ export function editFollowing(doc: Y.Doc, id: string, occKey: string, patch: Ser
   const anchor = firstOfPart ? p.start.wall : at.original;
   const key = firstOfPart ? (p.splitKey ?? occKey) : occKey;
   const fields: StoredFields = validateEventPatch(
-    timingOf(formatWhen({ allDay: p.start.allDay, wall: anchor }), p.duration.toString(), p.tz, p.endTz),
+    timingOf(formatWhen({ allDay: p.start.allDay, wall: anchor }), formatDuration(p.duration), p.tz, p.endTz),
     seriesPatch,
   );
   const start = fields.start ?? formatWhen({ allDay: p.start.allDay, wall: anchor });
@@ -151,7 +151,7 @@ export function exportSeries(ev: CalendarEvent): ExportedSeries[] {
       location: p.location,
       allDay: p.start.allDay,
       start,
-      end: endOf(start, p.duration.toString(), p.tz, p.endTz).end,
+      end: endOf(start, formatDuration(p.duration), p.tz, p.endTz).end,
       tz: p.tz,
       endTz: p.endTz,
       participants: p.participants,

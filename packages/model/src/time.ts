@@ -19,22 +19,47 @@ const WALL_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?$/;
 /** Reads "2026-03-20" or "2026-03-20T09:00"; offsets and zone suffixes are refused, not dropped. */
 export function parseWhen(value: unknown, field: string): When {
   if (typeof value !== 'string') throw new ModelError('INVALID_DATE', `${field} must be a string`, field);
+  const hit = WHENS.get(value);
+  if (hit) return hit;
+  const when = readWhen(value);
+  if (!when) {
+    throw new ModelError(
+      'INVALID_DATE',
+      `${field} must be a date (YYYY-MM-DD) or a wall-clock time (YYYY-MM-DDTHH:mm) without offset, got "${value}"`,
+      field,
+    );
+  }
+  remember(WHENS, value, when);
+  return when;
+}
+
+/**
+ * Parsed starts and durations by their text. Temporal values are immutable, and reading one event
+ * parses its start and duration several times over (its parts, its end, its orphaned keys), each
+ * parse costing tens of µs in temporal-polyfill; a few thousand recent texts are kept.
+ */
+const WHENS = new Map<string, When>();
+const DURATIONS = new Map<string, Temporal.Duration>();
+const MAX_REMEMBERED = 4_096;
+
+function remember<T>(cache: Map<string, T>, key: string, value: T): void {
+  if (cache.size >= MAX_REMEMBERED) cache.clear();
+  cache.set(key, value);
+}
+
+function readWhen(value: string): When | null {
   try {
     if (DATE_RE.test(value)) {
       const date = Temporal.PlainDate.from(value, { overflow: 'reject' });
-      return { allDay: true, wall: date.toPlainDateTime() };
+      return Object.freeze({ allDay: true, wall: date.toPlainDateTime() });
     }
     if (WALL_RE.test(value)) {
-      return { allDay: false, wall: Temporal.PlainDateTime.from(value, { overflow: 'reject' }) };
+      return Object.freeze({ allDay: false, wall: Temporal.PlainDateTime.from(value, { overflow: 'reject' }) });
     }
   } catch {
-    // fall through to the common error
+    // unreadable: the caller names the field
   }
-  throw new ModelError(
-    'INVALID_DATE',
-    `${field} must be a date (YYYY-MM-DD) or a wall-clock time (YYYY-MM-DDTHH:mm) without offset, got "${value}"`,
-    field,
-  );
+  return null;
 }
 
 export function parseDate(value: unknown, field: string): Temporal.PlainDate {
@@ -113,6 +138,14 @@ export function startOfDay(date: Temporal.PlainDate, tz: string): Temporal.Zoned
  * malformed or mismatched value (after concurrent edits switched the kind) is coerced, not trusted.
  */
 export function readDuration(value: unknown, allDay: boolean): Temporal.Duration {
+  if (typeof value !== 'string' || value.length > 64) return coerceDuration(value, allDay);
+  const key = `${allDay ? 'd' : 't'}${value}`;
+  let d = DURATIONS.get(key);
+  if (!d) remember(DURATIONS, key, (d = coerceDuration(value, allDay)));
+  return d;
+}
+
+function coerceDuration(value: unknown, allDay: boolean): Temporal.Duration {
   let d: Temporal.Duration | null = null;
   if (typeof value === 'string') {
     try {
@@ -129,6 +162,24 @@ export function readDuration(value: unknown, allDay: boolean): Temporal.Duration
     return Temporal.Duration.from({ days: Math.max(1, Math.ceil(hours / 24)) });
   }
   return d.days === 0 ? d : d.round({ largestUnit: 'hours', relativeTo: Temporal.PlainDate.from('2000-01-01') });
+}
+
+/**
+ * A duration as ISO 8601 text, exactly as Temporal.Duration#toString writes it. temporal-polyfill
+ * formats every number through toLocaleString, which builds an Intl formatter each time: about
+ * 150 µs a duration, a sixth of rendering an event as iCalendar. Whole units down to seconds (all a
+ * calendar stores) are written here; anything finer is left to it.
+ */
+export function formatDuration(d: Temporal.Duration): string {
+  if (d.milliseconds !== 0 || d.microseconds !== 0 || d.nanoseconds !== 0) return d.toString();
+  const fields = [d.years, d.months, d.weeks, d.days, d.hours, d.minutes, d.seconds].map(Math.abs);
+  if (!fields.every(Number.isSafeInteger)) return d.toString();
+  const [years, months, weeks, days, hours, minutes, seconds] = fields as [number, number, number, number, number, number, number];
+  const unit = (n: number, letter: string): string => (n === 0 ? '' : `${n}${letter}`);
+  const zero = d.sign === 0;
+  const date = unit(years, 'Y') + unit(months, 'M') + unit(weeks, 'W') + unit(days, 'D');
+  const time = hours || minutes || seconds || zero ? `T${unit(hours, 'H')}${unit(minutes, 'M')}${seconds || zero ? `${seconds}S` : ''}` : '';
+  return `${d.sign < 0 ? '-' : ''}P${date}${time}`;
 }
 
 /** Days between two dates (b - a). */

@@ -6,7 +6,7 @@
 import { ModelError, tooLong } from './errors.js';
 import { normalizeRule } from './recurrence.js';
 import { LIMITS } from './schema.js';
-import { checkZone, formatWhen, parseDate, parseWhen, readDuration, resolve, Temporal } from './time.js';
+import { checkZone, formatDuration, formatWhen, parseDate, parseWhen, readDuration, resolve, Temporal } from './time.js';
 import type { When } from './time.js';
 import type { EventInput, EventPatch, MemberId, OccurrencePatch, Reminder, ReminderInput, StoredFields } from './types.js';
 
@@ -139,12 +139,12 @@ function timing(
   const endTz = out.endTz !== undefined ? out.endTz : (cur?.endTz ?? null);
   if (endTz !== null && (tz === null || start.allDay)) throw bad('endTz', 'needs a timed event with a tz');
   if (p.end !== undefined) {
-    out.duration = durationOf(start, parseWhen(p.end, 'end'), tz, endTz).toString();
+    out.duration = formatDuration(durationOf(start, parseWhen(p.end, 'end'), tz, endTz));
   } else if (cur === null) {
     throw bad('end', 'is required');
   } else if (cur.start.allDay !== start.allDay) {
     // Switching between all-day and timed: the old duration means nothing in the new kind.
-    out.duration = (start.allDay ? Temporal.Duration.from({ days: 1 }) : Temporal.Duration.from({ hours: 1 })).toString();
+    out.duration = start.allDay ? 'P1D' : 'PT1H';
   }
   return out;
 }
