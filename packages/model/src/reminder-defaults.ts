@@ -48,6 +48,7 @@ export function setReminderDefaults(doc: Y.Doc, member: MemberId, input: { timed
 export function getReminderDefaults(doc: Y.Doc, member: MemberId): ReminderDefaults {
   const raw = doc.getMap(REMINDER_DEFAULTS_ROOT).get(member) as { timed?: unknown; allDay?: unknown } | undefined;
   const read = (v: unknown) => {
+    if (v === undefined) return []; // none set: the usual case, read on every reminder look
     try {
       return minutesList(v, 'defaults');
     } catch {
