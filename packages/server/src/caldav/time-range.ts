@@ -33,7 +33,10 @@ const answers = new WeakMap<DavObject, Map<string, boolean>>();
 export function occurrenceIndex(ev: CalendarEvent, span: { from: number; to: number | null }): Float64Array | null {
   if (!Number.isFinite(span.from)) return null;
   const oneOff = ev.rrule === null && ev.rdates.length === 0 && ev.segments.length === 0;
-  if (oneOff ? span.to === null : !isCounted(ev.rrule)) return null;
+  // A one-off can keep an override that moves its start (left from when it repeated, or set by a
+  // replica that had not seen the rule removed): anywhere, so beyond the window below.
+  const moved = oneOff && Object.values(ev.overrides).some((ov) => ov.start !== undefined);
+  if (oneOff ? span.to === null || moved : !isCounted(ev.rrule)) return null;
   try {
     const fromMs = span.from - 2 * DAY_MS;
     const toMs = oneOff ? Math.max(span.from, span.to!) + 2 * DAY_MS : SERIES_INDEXED_UNTIL;
