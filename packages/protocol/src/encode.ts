@@ -27,6 +27,31 @@ const syncFrame = (subtype: number, payload: Uint8Array): Uint8Array =>
     encoding.writeVarUint8Array(e, payload);
   });
 
+/**
+ * A sync message as its leading bytes (`[0, subtype, varUint length]`) and its update, not joined:
+ * a server writes a large stored update to the socket as it is instead of copying it into a frame.
+ * `head` followed by `payload` is exactly the message `syncFrame` would build.
+ */
+export interface SplitMessage {
+  head: Uint8Array;
+  payload: Uint8Array;
+}
+
+const splitSyncFrame = (subtype: number, payload: Uint8Array): SplitMessage => ({
+  head: frame((e) => {
+    encoding.writeVarUint(e, MESSAGE_SYNC);
+    encoding.writeVarUint(e, subtype);
+    encoding.writeVarUint(e, payload.byteLength);
+  }),
+  payload,
+});
+
+/** `encodeSyncStep2`, split (see SplitMessage). */
+export const splitSyncStep2 = (update: Uint8Array): SplitMessage => splitSyncFrame(SYNC_STEP2, update);
+
+/** `encodeUpdate`, split (see SplitMessage). */
+export const splitUpdate = (update: Uint8Array): SplitMessage => splitSyncFrame(SYNC_UPDATE, update);
+
 /** `[0, 0, stateVector]`, both ways; a client's also serves as a probe: its answer means "stored". */
 export const encodeSyncStep1 = (stateVector: Uint8Array): Uint8Array => syncFrame(SYNC_STEP1, stateVector);
 

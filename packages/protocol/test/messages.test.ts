@@ -25,6 +25,8 @@ import {
   isRole,
   readDurable,
   readRole,
+  splitSyncStep2,
+  splitUpdate,
 } from '../src/index.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -84,6 +86,20 @@ describe('client → server messages', () => {
     expect(encodeUpdate(u)).toEqual(bytes(0, 2, 3, 1, 2, 3));
     expect(encodeAwareness(u)).toEqual(bytes(1, 3, 1, 2, 3));
     expect(encodeQueryAwareness()).toEqual(bytes(3));
+  });
+
+  it('a split sync message is the joined one in two parts, at every varUint length width', () => {
+    for (const length of [0, 1, 127, 128, 16_383, 16_384, 200_000]) {
+      const u = new Uint8Array(length).map((_, i) => i & 0xff);
+      for (const [split, joined] of [
+        [splitSyncStep2, encodeSyncStep2],
+        [splitUpdate, encodeUpdate],
+      ] as const) {
+        const { head, payload } = split(u);
+        expect(payload).toBe(u); // not copied
+        expect(new Uint8Array([...head, ...payload])).toEqual(joined(u));
+      }
+    }
   });
 
   it('a role (103) is not a message a client may send', () => {

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { binaryFrame, SharedFrame } from '../src/sync/wire.js';
+import { binaryFrame, SharedFrame, splitBinaryFrame } from '../src/sync/wire.js';
 
 // ws's frame parser; exported by ws but not declared in @types/ws.
 const { Receiver } = createRequire(import.meta.url)('ws') as {
@@ -30,6 +30,20 @@ describe('binaryFrame', () => {
       expect(messages).toHaveLength(1);
       expect(messages[0]!.isBinary).toBe(true);
       expect(Buffer.compare(messages[0]!.data, payload)).toBe(0);
+    });
+  }
+
+  // The split frame's length counts head and payload together: check it where that sum crosses a form.
+  for (const [head, length] of [[0, 0], [3, 122], [3, 123], [5, 65_530], [5, 65_531], [10, 300_000]] as const) {
+    it(`a split frame of a ${head}-byte head and ${length} bytes is the frame of both joined`, () => {
+      const h = Buffer.alloc(head, 0xa5);
+      const payload = Buffer.alloc(length);
+      for (let i = 0; i < length; i++) payload[i] = (i * 13 + 1) & 0xff;
+      const [first, rest] = splitBinaryFrame(h, payload);
+      expect(rest).toBe(payload); // written as it is, not copied
+      const joined = Buffer.concat([h, payload]);
+      expect(Buffer.compare(Buffer.concat([first, rest]), binaryFrame(joined))).toBe(0);
+      expect(parse(Buffer.concat([first, rest])).map((m) => Buffer.compare(m.data, joined))).toEqual([0]);
     });
   }
 

@@ -3,10 +3,10 @@ import type { WebSocket } from 'ws';
 import { ERRORS, type ErrorCode } from '../errors/catalogue.js';
 import type { Role } from '../storage/storage.js';
 import type { KeptAlive } from './ping-slices.js';
-import { encodeRole } from '@kith/protocol';
+import { encodeRole, type SplitMessage } from '@kith/protocol';
 import type { Room, RoomPeer } from './room.js';
 import { TokenBucket } from './token-bucket.js';
-import { rawSocketOf, type SharedFrame } from './wire.js';
+import { rawSocketOf, splitBinaryFrame, type SharedFrame } from './wire.js';
 
 /** Past this much unsent data a client is too slow to keep up; it is closed and resyncs later. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
@@ -181,6 +181,28 @@ export class Connection implements RoomPeer, KeptAlive {
       return;
     }
     raw.write(frame.wire);
+  }
+
+  /**
+   * Sends a message given as its head and a large payload (a stored snapshot, say) without joining
+   * them: the payload is written to the socket as it is, in the same writev as the frame's header.
+   */
+  sendSplit(message: SplitMessage): void {
+    if (this.isClosed || this.socket.readyState !== this.socket.OPEN) return;
+    const raw = this.raw;
+    if (!raw) {
+      this.send(Buffer.concat([message.head, message.payload]));
+      return;
+    }
+    if (raw.writableLength > MAX_BUFFERED_BYTES) {
+      this.close('RATE_LIMITED', 'The connection cannot keep up; reconnect to resync.');
+      return;
+    }
+    const [first, payload] = splitBinaryFrame(message.head, message.payload);
+    raw.cork();
+    raw.write(first);
+    raw.write(payload);
+    raw.uncork();
   }
 
   /** Closes with the catalogue's close code; the reason is the stable error code. */

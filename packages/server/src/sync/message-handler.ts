@@ -110,7 +110,7 @@ export class MessageHandler {
         room.whenDurable(() => {
           const frames = room.syncAnswer(sv);
           return () => {
-            for (const frame of frames) conn.send(frame);
+            for (const frame of frames) conn.sendSplit(frame);
           };
         });
         return;

@@ -1,7 +1,7 @@
 import * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
 import type { PresenceHolder, PresenceLimits } from './awareness-guard.js';
-import { encodeDurable, encodeUpdate } from '@kith/protocol';
+import { encodeDurable, encodeUpdate, type SplitMessage } from '@kith/protocol';
 import { REMOTE_ORIGIN, RoomPresence } from './room-presence.js';
 import { LogPosition } from './log-position.js';
 import { StoredDocument, applyAll, type DecodedStruct } from './stored-document.js';
@@ -196,7 +196,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
   }
 
   /** Frames answering a client's sync step 1; call it for a durable state (from `whenDurable`). */
-  syncAnswer(clientStateVector: Uint8Array): Uint8Array[] {
+  syncAnswer(clientStateVector: Uint8Array): SplitMessage[] {
     return this.document.syncAnswer(clientStateVector);
   }
 

@@ -1,6 +1,6 @@
 import * as Y from 'yjs';
 import { KithError } from '../errors/catalogue.js';
-import { encodeSyncStep2, encodeUpdate } from '@kith/protocol';
+import { splitSyncStep2, splitUpdate, type SplitMessage } from '@kith/protocol';
 
 /**
  * A room's Y.Doc as loaded from storage, with the clocks of what is on disk. It captures the
@@ -127,12 +127,13 @@ export class StoredDocument {
    * client that holds nothing yet is answered from the stored bytes of a lazy document: the log
    * entries as updates first, then the snapshot as the step 2 that completes its sync.
    */
-  syncAnswer(clientStateVector: Uint8Array): Uint8Array[] {
+  syncAnswer(clientStateVector: Uint8Array): SplitMessage[] {
     const lazy = this.lazy;
+    // Split: a stored snapshot (hundreds of KB) goes to the socket as read, not copied into a frame.
     if (lazy && [...Y.decodeStateVector(clientStateVector).values()].every((clock) => clock === 0)) {
-      return [...lazy.tail.map(encodeUpdate), encodeSyncStep2(lazy.snapshot)];
+      return [...lazy.tail.map(splitUpdate), splitSyncStep2(lazy.snapshot)];
     }
-    return [encodeSyncStep2(Y.encodeStateAsUpdate(this.doc, clientStateVector))];
+    return [splitSyncStep2(Y.encodeStateAsUpdate(this.doc, clientStateVector))];
   }
 
   /** Starts collecting the effective updates of what is applied next (see `endCapture`). */

@@ -19,9 +19,26 @@ export class SharedFrame {
 
 /** `FIN | opcode 2` then the payload length (7 bits, or 126 + 16 bits, or 127 + 64 bits), then the payload. */
 export function binaryFrame(payload: Uint8Array): Buffer {
-  const length = payload.byteLength;
+  const out = frameWithHead(payload.byteLength, payload.byteLength);
+  out.set(payload, out.byteLength - payload.byteLength);
+  return out;
+}
+
+/**
+ * A binary frame of `head` followed by `payload` as two buffers, the frame's header and `head`
+ * joined in the first, `payload` untouched as the second: written one after the other (corked, so
+ * in one writev) they are the frame `binaryFrame` builds, without copying a large payload.
+ */
+export function splitBinaryFrame(head: Uint8Array, payload: Uint8Array): [Buffer, Uint8Array] {
+  const first = frameWithHead(head.byteLength + payload.byteLength, head.byteLength);
+  first.set(head, first.byteLength - head.byteLength);
+  return [first, payload];
+}
+
+/** The frame header for a payload of `length` bytes, in a buffer with `room` bytes left after it. */
+function frameWithHead(length: number, room: number): Buffer {
   const headerLength = length < 126 ? 2 : length < 0x10000 ? 4 : 10;
-  const out = Buffer.allocUnsafe(headerLength + length);
+  const out = Buffer.allocUnsafe(headerLength + room);
   out[0] = 0x82;
   if (length < 126) {
     out[1] = length;
@@ -33,7 +50,6 @@ export function binaryFrame(payload: Uint8Array): Buffer {
     out.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
     out.writeUInt32BE(length >>> 0, 6);
   }
-  out.set(payload, headerLength);
   return out;
 }
 
