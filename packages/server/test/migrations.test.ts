@@ -69,4 +69,44 @@ describe('SQLite schema migrations', () => {
       await storage.close();
     }
   });
+
+  it('version 7 moves the log into a rowid table with every row as it was, read through its key index', async () => {
+    const file = path.join(await makeDataDir(), 'kith.sqlite');
+    const db = new BetterSqlite3(file);
+    db.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    for (const m of MIGRATIONS.filter((m) => m.version < 7)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('update', (u: Uint8Array) => updates.push(u));
+    doc.getText('t').insert(0, 'x'.repeat(300_000)); // a large update: overflow pages
+    for (let i = 0; i < 5; i++) doc.getMap('m').set(`k${i}`, i);
+    const insert = db.prepare('INSERT INTO doc_updates (room_id, seq, data) VALUES (?, ?, ?)');
+    updates.forEach((u, i) => insert.run('big', i + 1, u));
+    insert.run('other', 1, updates[1]!);
+    db.prepare('INSERT INTO doc_heads VALUES (?, ?), (?, ?)').run('big', updates.length, 'other', 1);
+    db.close();
+
+    const storage = openSqliteStorage({ file });
+    try {
+      const big = await storage.docs.load('big');
+      expect(big.updates.map((u) => u.seq)).toEqual(updates.map((_, i) => i + 1));
+      big.updates.forEach((u, i) => expect(Buffer.compare(u.data, updates[i]!)).toBe(0));
+      expect((await storage.docs.load('other')).updates.map((u) => u.seq)).toEqual([1]);
+      expect(await storage.docs.append([{ roomId: 'big', data: updates[1]! }])).toEqual([updates.length + 1]);
+    } finally {
+      await storage.close();
+    }
+    const after = new BetterSqlite3(file, { readonly: true });
+    try {
+      const sql = after.prepare("SELECT sql FROM sqlite_master WHERE name = 'doc_updates'").pluck().get() as string;
+      expect(sql).not.toMatch(/WITHOUT ROWID/i);
+      const plan = after.prepare('EXPLAIN QUERY PLAN SELECT seq, data FROM doc_updates WHERE room_id = ? AND seq > ? ORDER BY seq').all('big', 0) as Array<{ detail: string }>;
+      expect(plan.map((p) => p.detail).join(' ')).toMatch(/USING INDEX/);
+    } finally {
+      after.close();
+    }
+  });
 });
