@@ -3,7 +3,7 @@
  *
  *   pnpm bench                 every workload (≈ 20 min on 2 cores) → bench/results/latest.{md,json,svg}
  *   pnpm bench --quick         a ≈ 2-minute smoke run with small parameters → bench/results/quick.{md,json,svg}
- *   pnpm bench --profile       Kith only, under node --cpu-prof for W1 R=500 and W3 (+ a W3 heap
+ *   pnpm bench --profile       Kith only, under node --cpu-prof for W1 R=500, W2, W3, W5 and W6 (+ a W3 heap
  *                              snapshot) → bench/results/profile.md and bench/results/profiles/
  *   --only W1,W4               run some workloads (W1 W2 W3 W4 W5 W6 W7 W8 N1)
  *   --servers kith,hocuspocus  run some servers (kith, hocuspocus, ywebsocket, ywebsocket3)
@@ -366,7 +366,7 @@ async function main(): Promise<void> {
 
   if (only.has('W6')) {
     await run('W6', 'W6 presence storm', () =>
-      runPresence({ ...P.w6, genProcs: Math.max(2, genProcs), targets: mode === 'full' ? W6_TARGETS : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }] }, rotate(servers, turn++), runDir, log),
+      runPresence({ ...P.w6, genProcs: Math.max(2, genProcs), targets: mode === 'full' ? W6_TARGETS : [{ key: 'lost', op: '==', value: 0, label: '0 lost' }], cpuProfileDir: profileDir }, rotate(servers, turn++), runDir, log),
     );
   }
   if (only.has('W7') && servers.includes('kith')) {

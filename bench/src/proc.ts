@@ -72,6 +72,36 @@ export function cpuSecondsOf(stat: ProcStat, ticksPerSecond: number): number {
   return (stat.utimeTicks + stat.stimeTicks) / ticksPerSecond;
 }
 
+/**
+ * Resident memory by kind of mapping, from /proc/<pid>/smaps: the main malloc arena (`[heap]`),
+ * anonymous mappings (V8's pages, other threads' malloc arenas, large mmap'd allocations) and files.
+ */
+export interface RssByKind {
+  heapKB: number;
+  anonKB: number;
+  fileKB: number;
+}
+
+export function parseSmaps(text: string): RssByKind {
+  const out: RssByKind = { heapKB: 0, anonKB: 0, fileKB: 0 };
+  let kind: keyof RssByKind = 'anonKB';
+  for (const line of text.split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1]!.trim();
+      kind = name === '[heap]' ? 'heapKB' : name === '' || name.startsWith('[') ? 'anonKB' : 'fileKB';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind] += Number(rss[1]);
+  }
+  return out;
+}
+
+export function readRssByKind(pid: number): RssByKind {
+  return parseSmaps(readFileSync(`/proc/${pid}/smaps`, 'utf8'));
+}
+
 export function readProc(pid: number): ProcSample {
   const stat = parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   const status = parseStatus(readFileSync(`/proc/${pid}/status`, 'utf8'));

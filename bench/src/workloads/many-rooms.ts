@@ -17,6 +17,7 @@ import { openSqliteStorage, sqliteFileIn } from '@kith/server';
 import { SyncClient } from '../client.js';
 import { prng } from '../history.js';
 import type { Logger } from '../log.js';
+import { readRssByKind } from '../proc.js';
 import type { Column, Figures, Target, WorkloadResult } from '../result.js';
 import { collectGarbage, kithMetric, openSession, sleep, startServer, type RunningServer } from '../servers.js';
 import { Samples, summarize } from '../stats.js';
@@ -88,8 +89,9 @@ export function familyYear(events: number, seed: number): Uint8Array {
 const TEMPLATES = 8;
 
 /** The seeded data dir (cached): returns it and the room ids. */
+  // v2: seeded in schema version 7 (a server started on an older seed would migrate it before the start reading).
 async function seeded(spec: ManyRoomsSpec, log: Logger): Promise<{ dataDir: string; rooms: string[] }> {
-  const dir = path.join(spec.cacheDir, `w7-${spec.rooms}x${spec.eventsPerRoom}-v1`);
+  const dir = path.join(spec.cacheDir, `w7-${spec.rooms}x${spec.eventsPerRoom}-v2`);
   const done = path.join(dir, 'rooms.json');
   if (fs.existsSync(done)) return { dataDir: path.join(dir, 'server', 'data'), rooms: JSON.parse(fs.readFileSync(done, 'utf8')) as string[] };
   fs.rmSync(dir, { recursive: true, force: true });
@@ -149,7 +151,12 @@ async function rssSettled(server: RunningServer, log: Logger, when: string): Pro
   await sleep(500);
   const rss = server.proc().rssBytes;
   const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
-  log(`  ${when}: RSS ${mb(rss)}; V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)} committed; external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)})`);
+  const by = readRssByKind(server.pid);
+  const kb = (n: number) => mb(n * 1024);
+  log(
+    `  ${when}: RSS ${mb(rss)} (main malloc arena ${kb(by.heapKB)}, anonymous ${kb(by.anonKB)}, files ${kb(by.fileKB)}); ` +
+      `V8 heap ${mb(m.heapUsed)} used of ${mb(m.heapTotal)} committed; external ${mb(m.external)} (array buffers ${mb(m.arrayBuffers)})`,
+  );
   return { rss, heap: m.heapUsed };
 }
 

@@ -14,6 +14,7 @@ import type { Column, Figures, Target, WorkloadResult } from '../result.js';
 import { openSession, SERVER_LABEL, sleep, startServer, type RunningServer, type ServerKind } from '../servers.js';
 import { summarize } from '../stats.js';
 import type { Logger } from '../log.js';
+import { monotonicMicros, writeWindow } from '../profile.js';
 
 export interface PresenceSpec {
   clients: number;
@@ -24,6 +25,8 @@ export interface PresenceSpec {
   warmupS: number;
   genProcs: number;
   targets?: Target[];
+  /** Run Kith under --cpu-prof, writing W6-kith.cpuprofile (and its measured window) here. */
+  cpuProfileDir?: string;
 }
 
 interface ServerState {
@@ -67,7 +70,10 @@ export async function runPresence(spec: PresenceSpec, servers: readonly ServerKi
   let clientIds = 0;
   try {
     for (const [series, kind] of servers.entries()) {
-      const server = await startServer(kind, { dir: path.join(runDir, `W6-${kind}`) });
+      const server = await startServer(kind, {
+        dir: path.join(runDir, `W6-${kind}`),
+        cpuProfile: spec.cpuProfileDir && kind === 'kith' ? { dir: spec.cpuProfileDir, name: 'W6-kith.cpuprofile' } : undefined,
+      });
       const session = await openSession(server);
       const [room] = await session.rooms(1, 'W6');
       const specs = Array.from({ length: N }, (_, index) => ({
@@ -96,6 +102,7 @@ export async function runPresence(spec: PresenceSpec, servers: readonly ServerKi
     for (const st of states) await slice(st, spec.warmupS, 255);
     await sleep(500);
     for (const st of states) st.before = st.server.proc();
+    const windowStart = monotonicMicros();
     const sliceS = spec.durationS / spec.slices;
     for (let round = 0; round < spec.slices; round++) {
       for (let i = 0; i < states.length; i++) {
@@ -108,6 +115,7 @@ export async function runPresence(spec: PresenceSpec, servers: readonly ServerKi
     }
     await sleep(1000);
     for (const st of states) st.after = st.server.proc();
+    if (spec.cpuProfileDir) writeWindow(spec.cpuProfileDir, 'W6-kith.cpuprofile', { startUs: windowStart, endUs: monotonicMicros() });
 
     const figures: Partial<Record<ServerKind, Figures>> = {};
     const curves: Partial<Record<ServerKind, number[]>> = {};
