@@ -102,10 +102,17 @@ function varStringPrefix(room: string): Uint8Array {
   return encoding.toUint8Array(e);
 }
 
+/**
+ * The environment every shipped way of starting kith-server sets (the Dockerfile, the systemd unit in
+ * docs/deploy.md, `pnpm start`): glibc's mmap threshold fixed at 128 KB (docs/deploy.md, "Memory").
+ */
+export const KITH_SHIPPED_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '131072' };
+
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (/^(PORT|HOST|LOG_LEVEL|KITH_.*|YPERSISTENCE|GC|CALLBACK_.*|NODE_OPTIONS)$/.test(k)) continue;
+    // The anchors run with the allocator's defaults, whatever the bench itself was started with.
+    if (/^(PORT|HOST|LOG_LEVEL|KITH_.*|YPERSISTENCE|GC|CALLBACK_.*|NODE_OPTIONS|MALLOC_.*|GLIBC_TUNABLES)$/.test(k)) continue;
     env[k] = v;
   }
   return { ...env, ...extra };
@@ -132,7 +139,7 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
   switch (kind) {
     case 'kith':
       if (!fs.existsSync(KITH_CLI)) throw new Error(`${KITH_CLI} is missing: build the server first`);
-      // Everything as shipped (durability: --sqlite-sync full is the default); only where to listen and store,
+      // Everything as shipped (durability: --sqlite-sync full is the default; KITH_SHIPPED_ENV); only where to listen and store,
       // and no socket or presence caps: the workloads open thousands of sockets as one user from one address.
       args = [
         KITH_CLI,
@@ -141,7 +148,7 @@ export async function startServer(kind: ServerKind, options: StartOptions): Prom
         // W6 puts 300 presence clients in one room (the default cap is 128 per room).
         ...['--presence-per-room', '100000'],
       ];
-      env = childEnv({ ...options.env });
+      env = childEnv({ ...KITH_SHIPPED_ENV, ...options.env });
       ready = '/healthz';
       break;
     case 'hocuspocus':

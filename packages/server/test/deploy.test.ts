@@ -212,6 +212,19 @@ describe('Dockerfile', () => {
     expect(inFinal('RUN').map((r) => r.args).join('\n')).not.toMatch(/apt-get|pnpm|npm install/);
   });
 
+  it('fixes glibc\'s mmap threshold as every other shipped way of starting the server does (docs/deploy.md, "Memory")', () => {
+    const setting = /\bMALLOC_MMAP_THRESHOLD_=(\d+)\b/;
+    const env = inFinal('ENV').map((e) => e.args).join(' ');
+    const value = setting.exec(env)?.[1];
+    expect(value, 'the runtime stage sets MALLOC_MMAP_THRESHOLD_').toBe('131072');
+    const systemd = fs.readFileSync(path.join(ROOT, 'docs', 'deploy.md'), 'utf8');
+    expect(setting.exec(systemd.slice(systemd.indexOf('[Service]')))?.[1], 'the systemd unit').toBe(value);
+    const start = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+    expect(setting.exec(start)?.[1], 'pnpm start').toBe(value);
+    const bench = fs.readFileSync(path.join(ROOT, 'bench', 'src', 'servers.ts'), 'utf8');
+    expect(/MALLOC_MMAP_THRESHOLD_: '(\d+)'/.exec(bench)?.[1], 'the bench runs Kith as shipped').toBe(value);
+  });
+
   it('runs as a non-root user with HOST=0.0.0.0, port 8080 and a /data volume', () => {
     const user = inFinal('USER').at(-1)?.args.split(':')[0];
     expect(user, 'the runtime stage sets USER').toBeTruthy();
