@@ -89,8 +89,8 @@ export function familyYear(events: number, seed: number): Uint8Array {
 const TEMPLATES = 8;
 
 /** The seeded data dir (cached): returns it and the room ids. */
-  // v2: seeded in schema version 7 (a server started on an older seed would migrate it before the start reading).
 async function seeded(spec: ManyRoomsSpec, log: Logger): Promise<{ dataDir: string; rooms: string[] }> {
+  // v2: seeded in schema version 7 (a server started on an older seed would migrate it before the start reading).
   const dir = path.join(spec.cacheDir, `w7-${spec.rooms}x${spec.eventsPerRoom}-v2`);
   const done = path.join(dir, 'rooms.json');
   if (fs.existsSync(done)) return { dataDir: path.join(dir, 'server', 'data'), rooms: JSON.parse(fs.readFileSync(done, 'utf8')) as string[] };

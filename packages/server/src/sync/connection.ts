@@ -158,10 +158,7 @@ export class Connection implements RoomPeer, KeptAlive {
 
   send(frame: Uint8Array): void {
     if (this.isClosed || this.socket.readyState !== this.socket.OPEN) return;
-    if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.close('RATE_LIMITED', 'The connection cannot keep up; reconnect to resync.');
-      return;
-    }
+    if (this.closedIfBehind(this.socket.bufferedAmount)) return;
     this.socket.send(frame);
   }
 
@@ -176,10 +173,7 @@ export class Connection implements RoomPeer, KeptAlive {
       this.send(frame.message);
       return;
     }
-    if (raw.writableLength > MAX_BUFFERED_BYTES) {
-      this.close('RATE_LIMITED', 'The connection cannot keep up; reconnect to resync.');
-      return;
-    }
+    if (this.closedIfBehind(raw.writableLength)) return;
     raw.write(frame.wire);
   }
 
@@ -194,15 +188,19 @@ export class Connection implements RoomPeer, KeptAlive {
       this.send(Buffer.concat([message.head, message.payload]));
       return;
     }
-    if (raw.writableLength > MAX_BUFFERED_BYTES) {
-      this.close('RATE_LIMITED', 'The connection cannot keep up; reconnect to resync.');
-      return;
-    }
+    if (this.closedIfBehind(raw.writableLength)) return;
     const [first, payload] = splitBinaryFrame(message.head, message.payload);
     raw.cork();
     raw.write(first);
     raw.write(payload);
     raw.uncork();
+  }
+
+  /** Closes a client with this much unsent data: it is too slow to keep up and resyncs later. */
+  private closedIfBehind(unsentBytes: number): boolean {
+    if (unsentBytes <= MAX_BUFFERED_BYTES) return false;
+    this.close('RATE_LIMITED', 'The connection cannot keep up; reconnect to resync.');
+    return true;
   }
 
   /** Closes with the catalogue's close code; the reason is the stable error code. */
