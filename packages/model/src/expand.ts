@@ -117,12 +117,14 @@ function utcWall(ms: number): Temporal.PlainDateTime {
   return new Temporal.PlainDateTime(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
 }
 
-/** Occurrences that started before `atMs` and are still going on then. */
-function runningAt(p: Prepared, atMs: number, viewerTz: string): Placed[] {
+/** Occurrences that started before `atMs` and are still going on then; `wallNow` gives (and caches) each zone's wall clock at `atMs`. */
+function runningAt(p: Prepared, atMs: number, viewerTz: string, wallNow: (zone: string) => Temporal.PlainDateTime): Placed[] {
+  // Most events of a room are long over or yet to come: skip them without expanding (no overrides, so nothing moved).
+  if (certainlyOutside(p.ev, atMs, atMs)) return [];
   // Padded by the duration (an occurrence that started earlier may overlap) and a day of zone offsets.
   const all = candidates(p, viewerTz, (part, zone) => [
-    wallAt(atMs, zone).subtract(part.duration).subtract({ days: 1 }),
-    wallAt(atMs, zone).add({ days: 1 }),
+    wallNow(zone).subtract(part.duration).subtract({ days: 1 }),
+    wallNow(zone).add({ days: 1 }),
   ]);
   return [...all, ...p.moved].filter((x) => x.startMs < atMs && x.endMs > atMs);
 }
@@ -244,7 +246,15 @@ function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, afte
   const fromMs = w.from.epochMilliseconds;
   const toMs = w.to.epochMilliseconds;
   // Occurrences already under way at `from` come first, unless the cursor is past them.
-  if (after === null || after.startMs < fromMs) each((p) => runningAt(p, fromMs, tz));
+  if (after === null || after.startMs < fromMs) {
+    const nowWalls = new Map<string, Temporal.PlainDateTime>();
+    const wallNow = (zone: string) => {
+      let wall = nowWalls.get(zone);
+      if (!wall) nowWalls.set(zone, (wall = wallAt(fromMs, zone)));
+      return wall;
+    };
+    each((p) => runningAt(p, fromMs, tz, wallNow));
+  }
   let lo = after === null ? fromMs : Math.max(fromMs, after.startMs);
   let span = Number.isFinite(limit) ? DAY_MS : toMs - lo;
   while (lo < toMs && out.length <= limit) {

@@ -65,8 +65,8 @@ function positiveInt(parts: Parts, name: string, max: number): void {
   if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > max) throw invalid(`${name} must be a whole number from 1 to ${max}`);
 }
 
-/** Validates a rule and returns it in canonical form (upper case, FREQ first, no "RRULE:"). */
-export function normalizeRule(rule: unknown): string {
+/** Every check of ours on a rule (not the library's), returning its parts. */
+function checkedParts(rule: unknown): Parts {
   if (typeof rule !== 'string') throw invalid('must be a string');
   if (rule.length > LIMITS.rrule) throw tooLong('rrule', rule.length, LIMITS.rrule);
   const parts = parseParts(rule);
@@ -88,14 +88,26 @@ export function normalizeRule(rule: unknown): string {
   }
   const until = parts.get('UNTIL');
   if (until !== undefined) untilWall(until, null); // throws when unreadable
-  const canonical = formatParts(parts);
-  // The library checks the rest (BYDAY tokens, ordinals only with MONTHLY/YEARLY, ...).
+  return parts;
+}
+
+/** The library's rule over checked parts; it checks the rest (BYDAY tokens, ordinals only with MONTHLY/YEARLY, ...). */
+function libraryRule(parts: Parts, dtstart: Temporal.ZonedDateTime): RRuleTemporal<Temporal.ZonedDateTime> {
   try {
-    parts.delete('UNTIL');
-    new RRuleTemporal({ rruleString: formatParts(parts), dtstart: Temporal.ZonedDateTime.from('2000-01-03T00:00[UTC]'), strict: true });
+    return new RRuleTemporal({ rruleString: formatParts(parts), dtstart, strict: true, temporal: Temporal });
   } catch (err) {
     throw invalid(err instanceof Error ? err.message : String(err));
   }
+}
+
+const CHECK_START = Temporal.ZonedDateTime.from('2000-01-03T00:00[UTC]');
+
+/** Validates a rule and returns it in canonical form (upper case, FREQ first, no "RRULE:"). */
+export function normalizeRule(rule: unknown): string {
+  const parts = checkedParts(rule);
+  const canonical = formatParts(parts);
+  parts.delete('UNTIL');
+  libraryRule(parts, CHECK_START);
   return canonical;
 }
 
@@ -169,15 +181,11 @@ function compile(a: Anchored): RRuleTemporal<Temporal.ZonedDateTime> {
   const hit = compiled.get(memoKey);
   if (hit) return hit;
   // Stored rules come from other devices too: check them like input, so a bad one is a ModelError.
-  const parts = parseParts(normalizeRule(a.rule));
+  // One library construction serves as both its check and the compiled rule.
+  const parts = checkedParts(a.rule);
   const until = parts.get('UNTIL');
   if (until !== undefined) parts.set('UNTIL', `${toBasic(untilWall(until, a.tz))}Z`);
-  const rule = new RRuleTemporal({
-    rruleString: formatParts(parts),
-    dtstart: a.start.toZonedDateTime('UTC'),
-    strict: true,
-    temporal: Temporal,
-  });
+  const rule = libraryRule(parts, a.start.toZonedDateTime('UTC'));
   if (compiled.size >= 500) compiled.clear();
   compiled.set(memoKey, rule);
   return rule;
