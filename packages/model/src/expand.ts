@@ -19,7 +19,7 @@ import { readEvent } from './read.js';
 import { lastStartBoundMs } from './recurrence.js';
 import { seriesParts } from './segments.js';
 import type { SeriesPart } from './segments.js';
-import { checkZone, Temporal } from './time.js';
+import { checkZone, Temporal, utcWall, wallAt, zoneOffsetMs } from './time.js';
 import type { CalendarEvent, Occurrence, OccurrencePage, PageOptions, SkippedEvent, ViewWindow } from './types.js';
 
 /** Default and largest page size of queryOccurrences. */
@@ -108,15 +108,6 @@ function slotsOf<T>(p: Prepared, viewerTz: string, walls: Walls, place: (ev: Cal
   return out;
 }
 
-const wallAt = (ms: number, zone: string): Temporal.PlainDateTime =>
-  Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).toPlainDateTime();
-
-/** The UTC wall clock at an instant, as wallAt(ms, 'UTC') gives it, from Date's fields (a zone look-up costs tens of µs). */
-function utcWall(ms: number): Temporal.PlainDateTime {
-  const d = new Date(ms);
-  return new Temporal.PlainDateTime(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
-}
-
 /** Occurrences that started before `atMs` and are still going on then; `wallNow` gives (and caches) each zone's wall clock at `atMs`. */
 function runningAt(p: Prepared, atMs: number, viewerTz: string, wallNow: (zone: string) => Temporal.PlainDateTime): Placed[] {
   // Most events of a room are long over or yet to come: skip them without expanding (no overrides, so nothing moved).
@@ -136,8 +127,7 @@ function runningAt(p: Prepared, atMs: number, viewerTz: string, wallNow: (zone: 
  * one-day slice needs.
  */
 function wallRange(loMs: number, hiMs: number, zone: string): [Temporal.PlainDateTime, Temporal.PlainDateTime] {
-  const offsetMs = (ms: number): number => Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).offsetNanoseconds / 1e6;
-  const offsets = [loMs - DAY_MS, loMs, hiMs - DAY_MS, hiMs].map(offsetMs);
+  const offsets = [loMs - DAY_MS, loMs, hiMs - DAY_MS, hiMs].map((ms) => zoneOffsetMs(ms, zone));
   return [utcWall(loMs + Math.min(...offsets)), utcWall(hiMs + Math.max(...offsets))];
 }
 

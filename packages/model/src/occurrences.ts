@@ -7,7 +7,7 @@ import { ModelError } from './errors.js';
 import { ruleBetween, ruleOn } from './recurrence.js';
 import { isRecurring, owns, seriesParts } from './segments.js';
 import type { SeriesPart } from './segments.js';
-import { checkZone, formatInstant, formatWall, parseInstant, parseWhen, readDuration, resolve, startOfDay, Temporal } from './time.js';
+import { checkZone, formatInstant, formatWall, parseInstant, parseWhen, readDuration, resolve, startOfDay, Temporal, wallOf } from './time.js';
 import type { CalendarEvent, Occurrence, ViewWindow } from './types.js';
 
 /** Where an occurrence comes from: its part of the series, its key and its original start. */
@@ -119,9 +119,9 @@ export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Plac
     start = at.dates[0].toString();
     end = at.dates[1].toString();
   } else {
-    start = formatWall(s.toPlainDateTime());
+    start = formatWall(wallOf(s));
     // A zoned event's end is shown in its end zone; a floating one's in the viewer's.
-    end = formatWall(p.tz !== null ? e.withTimeZone(p.endTz ?? p.tz).toPlainDateTime() : e.toPlainDateTime());
+    end = formatWall(wallOf(p.tz !== null ? e.withTimeZone(p.endTz ?? p.tz) : e));
   }
   const originalStart = allDay ? original.toPlainDate().toString() : formatWall(original);
   const occ: Occurrence = {

@@ -13,7 +13,7 @@
 import { RRuleTemporal } from 'rrule-temporal';
 import { ModelError, tooLong } from './errors.js';
 import { LIMITS } from './schema.js';
-import { Temporal, toBasic, toBasicDate, resolve } from './time.js';
+import { Temporal, toBasic, toBasicDate, resolve, wallOf } from './time.js';
 
 const FREQS = new Set(['DAILY', 'WEEKLY', 'MONTHLY', 'YEARLY']);
 const PARTS = new Set(['FREQ', 'INTERVAL', 'COUNT', 'UNTIL', 'BYDAY', 'BYMONTHDAY', 'BYMONTH', 'BYYEARDAY', 'BYWEEKNO', 'BYSETPOS', 'WKST']);
@@ -191,7 +191,8 @@ function compile(a: Anchored): RRuleTemporal<Temporal.ZonedDateTime> {
   return rule;
 }
 
-const wall = (z: Temporal.ZonedDateTime): Temporal.PlainDateTime => z.toPlainDateTime();
+// Rules run in UTC wall space, so this is Date's arithmetic, not a zone look-up.
+const wall = (z: Temporal.ZonedDateTime): Temporal.PlainDateTime => wallOf(z);
 
 /** Generated wall clocks in [from, to], both inclusive. */
 export function ruleBetween(a: Anchored, from: Temporal.PlainDateTime, to: Temporal.PlainDateTime): Temporal.PlainDateTime[] {

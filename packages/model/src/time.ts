@@ -113,6 +113,50 @@ export function formatInstant(z: Temporal.ZonedDateTime): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
+const HOUR_MS = 3_600_000;
+// Instants Date can hold (Temporal's own range), less two days for any zone's offset.
+const DATE_SAFE_MS = 8.64e15 - 2 * 86_400_000;
+/** A zone's UTC offset by UTC hour ("zone hour" → ms), kept only for hours with no transition in them. */
+const HOUR_OFFSETS = new Map<string, number>();
+
+const lookUpOffsetMs = (ms: number, zone: string): number =>
+  Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).offsetNanoseconds / 1e6;
+
+/**
+ * A zone's UTC offset at an instant, in ms. A zone look-up costs tens of µs and window queries make
+ * one per occurrence, so an hour whose offset is the same at its first and last millisecond is
+ * remembered (no zone changes offset twice within an hour).
+ */
+export function zoneOffsetMs(ms: number, zone: string): number {
+  if (zone === 'UTC') return 0;
+  const hour = Math.floor(ms / HOUR_MS);
+  const key = `${zone} ${hour}`;
+  const hit = HOUR_OFFSETS.get(key);
+  if (hit !== undefined) return hit;
+  const first = lookUpOffsetMs(hour * HOUR_MS, zone);
+  if (lookUpOffsetMs(hour * HOUR_MS + HOUR_MS - 1, zone) !== first) return lookUpOffsetMs(ms, zone);
+  remember(HOUR_OFFSETS, key, first);
+  return first;
+}
+
+/** The UTC wall clock at an instant in ms, from Date's fields. */
+export function utcWall(ms: number): Temporal.PlainDateTime {
+  const d = new Date(ms);
+  return new Temporal.PlainDateTime(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+}
+
+/** The wall clock in `zone` at an instant in ms. */
+export function wallAt(ms: number, zone: string): Temporal.PlainDateTime {
+  if (Math.abs(ms) > DATE_SAFE_MS) return Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).toPlainDateTime();
+  return utcWall(ms + zoneOffsetMs(ms, zone));
+}
+
+/** z.toPlainDateTime(), through the remembered offsets when z is a whole millisecond. */
+export function wallOf(z: Temporal.ZonedDateTime): Temporal.PlainDateTime {
+  if (z.epochNanoseconds % 1_000_000n !== 0n) return z.toPlainDateTime();
+  return wallAt(z.epochMilliseconds, z.timeZoneId);
+}
+
 export function parseInstant(value: unknown, field: string): Temporal.Instant {
   if (typeof value === 'string') {
     try {
