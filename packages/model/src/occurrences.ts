@@ -7,7 +7,7 @@ import { ModelError } from './errors.js';
 import { ruleBetween, ruleOn } from './recurrence.js';
 import { isRecurring, owns, seriesParts } from './segments.js';
 import type { SeriesPart } from './segments.js';
-import { checkZone, formatInstant, formatWall, parseInstant, parseWhen, readDuration, resolve, startOfDay, Temporal, wallOf } from './time.js';
+import { checkZone, formatInstant, formatWall, parseInstant, parseWhen, readDuration, resolve, startOfDay, Temporal, formatDateOf, formatWallOf } from './time.js';
 import type { CalendarEvent, Occurrence, ViewWindow } from './types.js';
 
 /** Where an occurrence comes from: its part of the series, its key and its original start. */
@@ -17,7 +17,7 @@ export interface Slot {
   original: Temporal.PlainDateTime;
 }
 
-const dateKey = (wall: Temporal.PlainDateTime): string => wall.toPlainDate().toString();
+const dateKey = formatDateOf;
 
 /** The part's own candidates (rule, or the single start) plus the RDATEs it owns, within [from, to]. */
 export function slotsIn(ev: CalendarEvent, p: SeriesPart, from: Temporal.PlainDateTime, to: Temporal.PlainDateTime, parts: SeriesPart[]): Slot[] {
@@ -119,11 +119,11 @@ export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Plac
     start = at.dates[0].toString();
     end = at.dates[1].toString();
   } else {
-    start = formatWall(wallOf(s));
+    start = formatWallOf(s);
     // A zoned event's end is shown in its end zone; a floating one's in the viewer's.
-    end = formatWall(wallOf(p.tz !== null ? e.withTimeZone(p.endTz ?? p.tz) : e));
+    end = formatWallOf(p.tz !== null ? e.withTimeZone(p.endTz ?? p.tz) : e);
   }
-  const originalStart = allDay ? original.toPlainDate().toString() : formatWall(original);
+  const originalStart = allDay ? formatDateOf(original) : formatWall(original);
   const occ: Occurrence = {
     eventId: ev.id,
     occKey: key,

@@ -157,6 +157,25 @@ export function wallOf(z: Temporal.ZonedDateTime): Temporal.PlainDateTime {
   return wallAt(z.epochMilliseconds, z.timeZoneId);
 }
 
+/** formatWall(wallOf(z)), without building the wall clock when it falls on a whole minute (it runs per occurrence). */
+export function formatWallOf(z: Temporal.ZonedDateTime): string {
+  const ms = z.epochMilliseconds;
+  if (z.epochNanoseconds % 1_000_000n === 0n && Math.abs(ms) <= DATE_SAFE_MS) {
+    const wallMs = ms + zoneOffsetMs(ms, z.timeZoneId);
+    // "YYYY-MM-DDTHH:MM:00.000Z" for years 0000–9999, which formatWall writes as its first 16 characters.
+    const iso = wallMs % 60_000 === 0 ? new Date(wallMs).toISOString() : '';
+    if (iso.length === 24) return iso.slice(0, 16);
+  }
+  return formatWall(wallOf(z));
+}
+
+/** A wall clock's date as PlainDate#toString writes it; by hand for years 1000–9999 (it keys every occurrence). */
+export function formatDateOf(wall: Temporal.PlainDateTime): string {
+  const year = wall.year;
+  if (year >= 1000 && year <= 9999) return `${year}-${pad(wall.month)}-${pad(wall.day)}`;
+  return wall.toPlainDate().toString();
+}
+
 export function parseInstant(value: unknown, field: string): Temporal.Instant {
   if (typeof value === 'string') {
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Temporal, wallAt, wallOf, zoneOffsetMs } from '../src/time.js';
+import { formatDateOf, formatWall, formatWallOf, Temporal, wallAt, wallOf, zoneOffsetMs } from '../src/time.js';
 
 // Zones with DST, half- and quarter-hour offsets, a 30-minute DST shift (Lord Howe), a date-line
 // jump (Apia skipped 2011-12-30), local mean time before 1900, and no DST at all.
@@ -26,12 +26,17 @@ describe('wall clocks through remembered zone offsets', () => {
       for (const ms of [...instants, ...instants.reverse()]) {
         const want = exact(ms, zone);
         expect(wallAt(ms, zone).toString(), `${zone} ${new Date(ms).toISOString()}`).toBe(want.toString());
+        const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone);
+        // Whole minutes too, where formatWallOf skips building the wall clock.
+        const minute = Temporal.Instant.fromEpochMilliseconds(ms - (((ms % 60_000) + 60_000) % 60_000)).toZonedDateTimeISO(zone);
+        for (const x of [z, minute]) expect(formatWallOf(x)).toBe(formatWall(x.toPlainDateTime()));
+        expect(formatDateOf(want)).toBe(want.toPlainDate().toString());
         expect(zoneOffsetMs(ms, zone)).toBe(Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone).offsetNanoseconds / 1e6);
       }
     }
   });
 
-  it('wallOf matches toPlainDateTime for sub-millisecond instants and at the ends of the representable range', () => {
+  it('wallOf, formatWallOf and formatDateOf match Temporal for sub-millisecond instants, years outside 1000–9999 and the ends of the range', () => {
     const zdts = [
       Temporal.ZonedDateTime.from('2026-03-29T01:59:59.999999999+01:00[Europe/Berlin]'),
       Temporal.ZonedDateTime.from('2026-03-29T03:00:00.000000001+02:00[Europe/Berlin]'),
@@ -39,6 +44,16 @@ describe('wall clocks through remembered zone offsets', () => {
       Temporal.Instant.fromEpochMilliseconds(-8.64e15).toZonedDateTimeISO('America/New_York'),
       Temporal.Instant.fromEpochMilliseconds(-1).toZonedDateTimeISO('Asia/Kathmandu'),
     ];
-    for (const z of zdts) expect(wallOf(z).toString()).toBe(z.toPlainDateTime().toString());
+    zdts.push(
+      Temporal.ZonedDateTime.from('0999-12-31T23:59:00+00:00[UTC]'),
+      Temporal.ZonedDateTime.from('+010000-01-01T00:00:00+00:00[UTC]'),
+      Temporal.ZonedDateTime.from('-000001-06-01T10:00:00+00:00[UTC]'),
+      Temporal.ZonedDateTime.from('1900-06-01T10:00:00[Europe/Amsterdam]'), // local mean time: +00:19:32
+    );
+    for (const z of zdts) {
+      expect(wallOf(z).toString()).toBe(z.toPlainDateTime().toString());
+      expect(formatWallOf(z)).toBe(formatWall(z.toPlainDateTime()));
+      expect(formatDateOf(z.toPlainDateTime())).toBe(z.toPlainDate().toString());
+    }
   });
 });
