@@ -108,6 +108,16 @@ function slotsOf<T>(p: Prepared, viewerTz: string, walls: Walls, place: (ev: Cal
   return out;
 }
 
+/** `compute` per zone, worked out once per zone asked (a query's events share a few zones). */
+function perZone<T>(compute: (zone: string) => T): (zone: string) => T {
+  const known = new Map<string, T>();
+  return (zone) => {
+    let value = known.get(zone);
+    if (value === undefined) known.set(zone, (value = compute(zone)));
+    return value;
+  };
+}
+
 /** Occurrences that started before `atMs` and are still going on then; `wallNow` gives (and caches) each zone's wall clock at `atMs`. */
 function runningAt(p: Prepared, atMs: number, viewerTz: string, wallNow: (zone: string) => Temporal.PlainDateTime): Placed[] {
   // Most events of a room are long over or yet to come: skip them without expanding (no overrides, so nothing moved).
@@ -237,25 +247,16 @@ function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, afte
   const toMs = w.to.epochMilliseconds;
   // Occurrences already under way at `from` come first, unless the cursor is past them.
   if (after === null || after.startMs < fromMs) {
-    const nowWalls = new Map<string, Temporal.PlainDateTime>();
-    const wallNow = (zone: string) => {
-      let wall = nowWalls.get(zone);
-      if (!wall) nowWalls.set(zone, (wall = wallAt(fromMs, zone)));
-      return wall;
-    };
+    const wallNow = perZone((zone) => wallAt(fromMs, zone));
     each((p) => runningAt(p, fromMs, tz, wallNow));
   }
   let lo = after === null ? fromMs : Math.max(fromMs, after.startMs);
   let span = Number.isFinite(limit) ? DAY_MS : toMs - lo;
   while (lo < toMs && out.length <= limit) {
     const hi = Math.min(toMs, lo + span);
-    const ranges = new Map<string, [Temporal.PlainDateTime, Temporal.PlainDateTime]>();
-    const walls = (zone: string) => {
-      let r = ranges.get(zone);
-      if (!r) ranges.set(zone, (r = wallRange(lo, hi, zone)));
-      return r;
-    };
-    const got = each((p) => startingIn(p, lo, hi, tz, walls));
+    const sliceLo = lo;
+    const walls = perZone((zone) => wallRange(sliceLo, hi, zone));
+    const got = each((p) => startingIn(p, sliceLo, hi, tz, walls));
     lo = hi;
     // Size the next slice to about what the page still lacks, at the density just seen (slices cost
     // their padding too, so never below an hour); every slice's occurrences start after the last one's.
