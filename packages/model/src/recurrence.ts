@@ -191,13 +191,10 @@ function compile(a: Anchored): RRuleTemporal<Temporal.ZonedDateTime> {
   return rule;
 }
 
-// Rules run in UTC wall space, so this is Date's arithmetic, not a zone look-up.
-const wall = (z: Temporal.ZonedDateTime): Temporal.PlainDateTime => wallOf(z);
-
-/** Generated wall clocks in [from, to], both inclusive. */
+/** Generated wall clocks in [from, to], both inclusive (rules run in UTC wall space: wallOf needs no zone look-up). */
 export function ruleBetween(a: Anchored, from: Temporal.PlainDateTime, to: Temporal.PlainDateTime): Temporal.PlainDateTime[] {
   if (Temporal.PlainDateTime.compare(from, to) > 0) return [];
-  return compile(a).between(from.toZonedDateTime('UTC'), to.toZonedDateTime('UTC'), true).map(wall);
+  return compile(a).between(from.toZonedDateTime('UTC'), to.toZonedDateTime('UTC'), true).map((z) => wallOf(z));
 }
 
 /** The generated wall clock on a local date, if any. */
@@ -214,7 +211,7 @@ export function ruleCountBefore(a: Anchored, before: Temporal.PlainDateTime): nu
 
 export function ruleLastBefore(a: Anchored, before: Temporal.PlainDateTime): Temporal.PlainDateTime | null {
   const prev = compile(a).previous(before.toZonedDateTime('UTC'), false);
-  return prev ? wall(prev) : null;
+  return prev ? wallOf(prev) : null;
 }
 
 export function ruleCount(rule: string): number | null {
