@@ -15,7 +15,7 @@ import { findSlot, FIRST_MS, AFTER_LAST_MS, orderPlaced, placeSlot, resolveWindo
 import type { Placed, ResolvedWindow, Slot } from './occurrences.js';
 import { eventsMap, F, LIMITS } from './schema.js';
 import type { EventMap } from './schema.js';
-import { readEvent } from './read.js';
+import { readEvent, readTiming, type EventTiming } from './read.js';
 import { lastStartBoundMs } from './recurrence.js';
 import { seriesParts } from './segments.js';
 import type { SeriesPart } from './segments.js';
@@ -154,13 +154,22 @@ function skippedOf(eventId: string, err: unknown): SkippedEvent {
   return { eventId, code: 'UNREADABLE_EVENT', message: 'the event holds a value that cannot be expanded (a date out of range or an unreadable value)' };
 }
 
-/** A room's live events, read one by one: an event that cannot even be read is skipped too. */
-function liveEvents(doc: Y.Doc, skip: (s: SkippedEvent) => void): CalendarEvent[] {
+/**
+ * A room's live events that can have occurrences in the window, read one by one: an event that
+ * cannot even be read is skipped too. Those collect would rule out anyway (certainlyOutside) are
+ * ruled out from their stored timing before they are read: a reminder look over a 5,000-event
+ * room read every event whole and held the event loop for half a second.
+ */
+function liveEvents(doc: Y.Doc, w: ResolvedWindow, skip: (s: SkippedEvent) => void): CalendarEvent[] {
+  const fromMs = w.from.epochMilliseconds;
+  const toMs = w.to.epochMilliseconds;
   const out: CalendarEvent[] = [];
   for (const [id, ev] of eventsMap(doc).entries()) {
     if (!(ev instanceof Y.Map)) continue;
     const deleted = (ev as EventMap).get(F.deleted);
     if (typeof deleted === 'object' && deleted !== null && typeof (deleted as { at?: unknown }).at === 'string') continue;
+    const timing = readTiming(ev as EventMap);
+    if (timing !== null && timingOutside(timing, fromMs, toMs)) continue;
     try {
       out.push(readEvent(id, ev, false));
     } catch (err) {
@@ -193,16 +202,35 @@ function durationMs(iso: string): number | null {
  * events — one-offs and ended series — and expanding each (Temporal, a tenth of a millisecond per
  * one-off and more per series) made every whole-room window query (reminders, change notices) cost
  * seconds at 5,000 events. Nothing starts before the first start; a series ends by its UNTIL or,
- * for simple rules, its COUNT (see lastStartBoundMs). Anything unusual (extra dates, overrides,
- * "this and following" parts, an unreadable time) is left to the full expansion.
+ * for simple rules, its COUNT (see lastStartBoundMs); an occurrence an override moves is checked at
+ * its new start. Anything unusual (extra dates, "this and following" parts, an unreadable time) is
+ * left to the full expansion.
  */
 function certainlyOutside(ev: CalendarEvent, fromMs: number, toMs: number): boolean {
-  if (ev.rdates.length > 0 || Object.keys(ev.overrides).length > 0 || ev.segments.length > 0) return false;
-  const start = wallAsUtcMs(ev.start);
-  const length = durationMs(ev.duration);
-  if (!Number.isFinite(start) || length === null) return false;
-  if (start - 2 * DAY_MS > toMs) return true;
-  const lastStart = ev.rrule === null ? start : lastStartBoundMs(ev.rrule, start);
+  if (ev.rdates.length > 0 || ev.segments.length > 0) return false;
+  return timingOutside({ start: ev.start, duration: ev.duration, rrule: ev.rrule, moves: Object.values(ev.overrides) }, fromMs, toMs);
+}
+
+/** certainlyOutside from an event's timing: the series and every occurrence an override moves or resizes. */
+function timingOutside(t: EventTiming, fromMs: number, toMs: number): boolean {
+  if (!spanOutside(t.start, t.duration, t.rrule, fromMs, toMs)) return false;
+  for (const m of t.moves) {
+    if (m.start === undefined && m.duration === undefined) continue;
+    const length = m.duration ?? t.duration;
+    // Moved: a one-off at its new start. Only resized: somewhere among the series' starts, longer.
+    const outside = m.start === undefined ? spanOutside(t.start, length, t.rrule, fromMs, toMs) : spanOutside(m.start, length, null, fromMs, toMs);
+    if (!outside) return false;
+  }
+  return true;
+}
+
+/** Whether occurrences starting at `start` (or later by `rrule`), each `duration` long, certainly miss [fromMs, toMs). */
+function spanOutside(start: string, duration: string, rrule: string | null, fromMs: number, toMs: number): boolean {
+  const first = wallAsUtcMs(start);
+  const length = durationMs(duration);
+  if (!Number.isFinite(first) || length === null) return false;
+  if (first - 2 * DAY_MS > toMs) return true;
+  const lastStart = rrule === null ? first : lastStartBoundMs(rrule, first);
   // (ev.end is not filled in for window queries: readEvent(…, false))
   return lastStart !== null && lastStart + length + 2 * DAY_MS < fromMs;
 }
@@ -294,7 +322,7 @@ export function queryOccurrences(doc: Y.Doc, window: ViewWindow, opts: PageOptio
   }
   const after = opts.cursor === undefined || opts.cursor === null ? null : decodeCursor(opts.cursor);
   const skipped = skippedList();
-  const { placed, more } = collect(liveEvents(doc, skipped.add), w, limit, after, skipped.add);
+  const { placed, more } = collect(liveEvents(doc, w, skipped.add), w, limit, after, skipped.add);
   const last = placed.at(-1);
   return {
     occurrences: placed.map((x) => x.occ),
@@ -318,7 +346,7 @@ export function cursorAfter(occ: Occurrence): string {
 export function occurrencesBetween(doc: Y.Doc, window: ViewWindow): Occurrence[] {
   const w = resolveWindow(window);
   const ignore = () => undefined;
-  return collect(liveEvents(doc, ignore), w, Infinity, null, ignore).placed.map((x) => x.occ);
+  return collect(liveEvents(doc, w, ignore), w, Infinity, null, ignore).placed.map((x) => x.occ);
 }
 
 /** The occurrences of one event (trashed or not) overlapping the window; none if it cannot be expanded. */
@@ -356,5 +384,5 @@ export function occurrenceInstants(ev: CalendarEvent, fromMs: number, toMs: numb
 /** Every occurrence overlapping a resolved window, placed, unsorted order not guaranteed; bad events left out. */
 export function placedBetween(doc: Y.Doc, w: ResolvedWindow): Placed[] {
   const ignore = () => undefined;
-  return collect(liveEvents(doc, ignore), w, Infinity, null, ignore).placed;
+  return collect(liveEvents(doc, w, ignore), w, Infinity, null, ignore).placed;
 }
