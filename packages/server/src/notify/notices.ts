@@ -171,7 +171,7 @@ export class ChangeNotices {
       // Only what the transactions touched, when this document was followed since the last look; else the whole room.
       const parts = before && !touched.all ? patchPrint(doc, before, touched) : { before, after: printRoom(doc) };
       // A first look at a room made elsewhere has nothing to compare with; changes another instance stored are its to tell.
-      const changes = parts.before && tell ? withNextStarts(doc, diffRooms(parts.before, parts.after), now) : [];
+      const changes = parts.before && tell ? withNextStarts(doc, diffRooms(parts.before, parts.after), now, DETAIL_PER_ACTOR) : [];
       return { parts, print: before && !touched.all ? before : parts.after, changes, zone: roomZone(doc) };
     });
     this.prints.set(roomId, seen.print);

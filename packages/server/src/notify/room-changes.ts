@@ -37,7 +37,7 @@ export interface RoomChange {
   eventId: string;
   title: string;
   participants: string[];
-  /** For moves and additions: the next start from now (ms, see `withNextStarts`), for "moved to Thu 16:00". */
+  /** For a move a notice can show: the next start from now (ms, see `withNextStarts`), for "moved to Thu 16:00". */
   start: number | null;
   tz: string;
   /** For comments: the text, and the comment's id (an edit inside the window updates the notice). */
@@ -79,10 +79,24 @@ function nextStartOf(doc: Y.Doc, eventId: string, now: number, zone: string): nu
   }
 }
 
-/** Fills in the next start of the changes that announce one (added, moved), from the room as it is now. */
-export function withNextStarts(doc: Y.Doc, changes: RoomChange[], now: number): RoomChange[] {
+/**
+ * Fills in the next start of the moves a notice can show, from the room as it is now. A notice names
+ * a move's new time only while its author's changes in the batch are at most `shownPerActor`
+ * (summarize in notices.ts); a batch only grows by further changes (a deleted comment leaves it,
+ * hence counting the rest), so past that none is shown. An import's thousands of additions need
+ * none: looking up each one's next start held the event loop for a second at 5,000 events.
+ */
+export function withNextStarts(doc: Y.Doc, changes: RoomChange[], now: number, shownPerActor: number): RoomChange[] {
   const zone = roomZone(doc);
-  return changes.map((c) => (c.kind === 'added' || c.kind === 'moved' ? { ...c, start: nextStartOf(doc, c.eventId, now, zone) } : c));
+  const itemsBy = new Map<string, Set<string>>();
+  for (const c of changes) {
+    if (c.kind === 'commented') continue;
+    const items = itemsBy.get(c.actor) ?? new Set<string>();
+    items.add(`${c.eventId}|${c.kind}`);
+    itemsBy.set(c.actor, items);
+  }
+  const shown = (c: RoomChange) => c.kind === 'moved' && (itemsBy.get(c.actor)?.size ?? 0) <= shownPerActor;
+  return changes.map((c) => (shown(c) ? { ...c, start: nextStartOf(doc, c.eventId, now, zone) } : c));
 }
 
 type CommentPrint = { eventId: string; author: string; text: string };

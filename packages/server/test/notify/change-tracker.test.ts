@@ -7,7 +7,7 @@ import { addComment, cancelOccurrence, createEvent, deleteComment, deleteEvent, 
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { ChangeTracker } from '../../src/notify/change-tracker.js';
-import { commentEdits, diffRooms, patchPrint, printRoom, type RoomChange } from '../../src/notify/room-changes.js';
+import { commentEdits, diffRooms, patchPrint, printRoom, withNextStarts, type RoomChange } from '../../src/notify/room-changes.js';
 
 const mum = { actor: 'u-mum' };
 /** Changes in a stable order (a whole-room print lists by event id, a patch by touch order). */
@@ -78,5 +78,24 @@ describe('change tracker', () => {
     expect(commentEdits(before, after).edited).toEqual(new Map([[c0.id, 'Older news']]));
     // The patched print is the room as it is now.
     expect(print).toEqual(printRoom(doc));
+  });
+
+  it('looks up next starts only for the moves a notice can show', () => {
+    const { doc, ids } = room(8);
+    const before = printRoom(doc);
+    // Dad moves one event; Mum moves four (a notice shows her as counts) and adds one.
+    updateEvent(doc, ids[0]!, { start: '2027-03-02T11:00', end: '2027-03-02T12:00' }, dad);
+    for (const i of [1, 2, 3, 4]) updateEvent(doc, ids[i]!, { start: '2027-03-03T11:00', end: '2027-03-03T12:00' }, mum);
+    createEvent(doc, { title: 'Ski trip', start: '2027-03-20T09:00', end: '2027-03-20T10:00', tz: 'Europe/Berlin' }, mum);
+    const now = Date.parse('2027-01-01T00:00:00Z');
+    const changes = withNextStarts(doc, diffRooms(before, printRoom(doc)), now, 3);
+    const startOf = (actor: string, kind: string) => changes.filter((c) => c.actor === actor && c.kind === kind).map((c) => c.start);
+    expect(startOf(dad.actor, 'moved')).toEqual([Date.parse('2027-03-02T10:00:00Z')]);
+    expect(startOf(mum.actor, 'moved')).toEqual([null, null, null, null]);
+    expect(startOf(mum.actor, 'added')).toEqual([null]);
+    // With room for five, Mum's moves are shown with their times.
+    expect(withNextStarts(doc, diffRooms(before, printRoom(doc)), now, 5).filter((c) => c.actor === mum.actor && c.kind === 'moved').map((c) => c.start)).toEqual(
+      Array(4).fill(Date.parse('2027-03-03T10:00:00Z')),
+    );
   });
 });
