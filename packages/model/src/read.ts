@@ -242,7 +242,8 @@ export interface EventTiming {
   moves: readonly { start?: string; duration?: string }[];
 }
 
-const NO_MOVES: EventTiming['moves'] = [];
+/** The override fields that move or resize an occurrence. */
+const MOVE_FIELDS = ['start', 'duration'] as const;
 
 /** Y.Map's size lists every entry to count them; the first one answers this. */
 const isEmpty = (map: Y.Map<unknown>): boolean => map.keys().next().done === true;
@@ -266,18 +267,9 @@ export function readTiming(ev: EventMap): EventTiming | null {
   };
 }
 
-/** The overrides' starts and durations, kept as overrides() keeps them (strings only), per occurrence. */
+/** The overrides' starts and durations, read as overrides() reads them, one entry per occurrence. */
 function movesOf(v: unknown): EventTiming['moves'] {
-  if (!(v instanceof Y.Map) || isEmpty(v)) return NO_MOVES;
-  const byKey = new Map<string, { start?: string; duration?: string }>();
-  for (const [flat, value] of v.entries()) {
-    const k = splitFieldKey(flat);
-    if (!k || (k.field !== 'start' && k.field !== 'duration') || typeof value !== 'string') continue;
-    const move = byKey.get(k.key) ?? {};
-    move[k.field] = str(value, CODE_MAX.when);
-    byKey.set(k.key, move);
-  }
-  return [...byKey.values()];
+  return [...grouped(v, MOVE_FIELDS).values()].map(typedFields);
 }
 
 export function getEvent(doc: Y.Doc, id: string): CalendarEvent | null {

@@ -26,7 +26,7 @@ import type { Dispatcher } from './dispatcher.js';
 import type { Preferences } from './preferences.js';
 import { roomZone } from './reminders.js';
 import { ChangeTracker } from './change-tracker.js';
-import { commentEdits, diffRooms, patchPrint, printRoom, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
+import { commentEdits, detailKey, diffRooms, patchPrint, printRoom, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
 import { settleDelay } from './settle.js';
 import { formatDay, formatTime } from './texts.js';
 
@@ -345,7 +345,7 @@ export function summarize(changes: RoomChange[], names: Map<string, string>, zon
     const who = names.get(actor) ?? 'Someone';
     // The last change per event and kind is what the reader needs.
     const last = new Map<string, RoomChange>();
-    for (const c of list) last.set(c.kind === 'commented' ? `${c.eventId}|${last.size}` : `${c.eventId}|${c.kind}`, c);
+    for (const c of list) last.set(c.kind === 'commented' ? `${c.eventId}|${last.size}` : detailKey(c), c);
     const items = [...last.values()];
     if (items.length > DETAIL_PER_ACTOR) {
       const counts = new Map<string, number>();

@@ -79,6 +79,9 @@ function nextStartOf(doc: Y.Doc, eventId: string, now: number, zone: string): nu
   }
 }
 
+/** A notice lists an author's changes once per event and kind (the last one): this names it. Comments are each listed. */
+export const detailKey = (c: RoomChange): string => `${c.eventId}|${c.kind}`;
+
 /**
  * Fills in the next start of the moves a notice can show, from the room as it is now. A notice names
  * a move's new time only while its author's changes in the batch are at most `shownPerActor`
@@ -92,7 +95,7 @@ export function withNextStarts(doc: Y.Doc, changes: RoomChange[], now: number, s
   for (const c of changes) {
     if (c.kind === 'commented') continue;
     const items = itemsBy.get(c.actor) ?? new Set<string>();
-    items.add(`${c.eventId}|${c.kind}`);
+    items.add(detailKey(c));
     itemsBy.set(c.actor, items);
   }
   const shown = (c: RoomChange) => c.kind === 'moved' && (itemsBy.get(c.actor)?.size ?? 0) <= shownPerActor;
