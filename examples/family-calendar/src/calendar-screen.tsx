@@ -68,6 +68,9 @@ export function CalendarScreen(props: {
   const [presence, setPresence] = useState<PresenceEntry[]>([]);
   const [history, setHistory] = useState({ canUndo: false, canRedo: false });
   const [view, setView] = useState<ViewName>(initialView);
+  // The latest view chosen, set in the click itself: a choice made between the room opening and
+  // FullCalendar being created must be the view it is created in (a rendered `view` can be stale then).
+  const viewRef = useRef<ViewName>(view);
   const [title, setTitle] = useState('');
   const [pending, setPending] = useState<Pending | null>(null);
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -196,7 +199,7 @@ export function CalendarScreen(props: {
   }, [presence]);
 
   // ---------------------------------------------------------------- FullCalendar
-  const fcRef = useFullCalendar(hostRef, cal, view, {
+  const fcRef = useFullCalendar(hostRef, cal, viewRef, {
     members,
     canEdit,
     displayZone,
@@ -206,12 +209,16 @@ export function CalendarScreen(props: {
     onDates: (t, shown, currentStart) => {
       setTitle(t);
       // A click on a day number (a nav link) changes the view from inside the calendar.
-      if (shown) setView(shown);
+      if (shown) {
+        viewRef.current = shown;
+        setView(shown);
+      }
       cal?.setViewing(currentStart);
     },
   });
 
   function changeView(v: ViewName) {
+    viewRef.current = v;
     setView(v);
     cache.setView(v);
     fcRef.current?.changeView(FC_VIEW[v]);

@@ -111,11 +111,14 @@ export interface FullCalendarHandlers {
   onDates: (title: string, view: ViewName | undefined, currentStart: string) => void;
 }
 
-/** Mounts FullCalendar in `host` while `cal` is open; the returned ref is the live instance. */
+/**
+ * Mounts FullCalendar in `host` while `cal` is open, in the view `view` holds when it is created;
+ * the returned ref is the live instance.
+ */
 export function useFullCalendar(
   host: Ref<HTMLDivElement | null>,
   cal: Calendar | null,
-  initialView: ViewName,
+  view: Ref<ViewName>,
   handlers: FullCalendarHandlers,
 ): Ref<FullCalendar | null> {
   const fcRef = useRef<FullCalendar | null>(null);
@@ -145,7 +148,7 @@ export function useFullCalendar(
     const phone = matchMedia('(max-width: 640px)').matches;
     const fc = new FullCalendar(host.current, {
       plugins: [dayGridPlugin, timeGridPlugin, listPlugin, interactionPlugin, themePlugin],
-      initialView: FC_VIEW[initialView],
+      initialView: FC_VIEW[view.current],
       headerToolbar: false,
       height: '100%',
       timeZone: 'UTC',
