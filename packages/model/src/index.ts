@@ -11,6 +11,7 @@ export { deleteEvent, listTrash, purgeTrash, restoreEvent } from './trash.js';
 export { cancelOccurrence, editOccurrence, resetOccurrence, restoreOccurrence } from './occurrence-edits.js';
 export { deleteFollowing, editFollowing, exportSeries, orphanedKeys } from './series.js';
 export { getEvent, listEvents } from './read.js';
+export type { ReadOptions } from './read.js';
 export { checkWindow, cursorAfter, occurrenceInstants, occurrencesBetween, occurrencesOf, PAGE_LIMITS, queryOccurrences } from './expand.js';
 export { doubleBookings, searchEvents } from './queries.js';
 export { observeEvents } from './observe.js';

@@ -179,7 +179,8 @@ export function endOf(start: string, duration: unknown, tz: string | null, endTz
 
 /**
  * Reads one event map. `withEnd: false` skips the (zone-resolving) computation of `end`, which
- * leaves it equal to `start`; only expansion uses that, as it derives ends per occurrence anyway.
+ * leaves it equal to `start`, for readers that need only the stored timing: expansion (it derives
+ * ends per occurrence) and change tracking. The duration is canonical either way.
  */
 export function readEvent(id: string, ev: EventMap, withEnd = true): CalendarEvent {
   const start = str(ev.get(F.start), CODE_MAX.when);
@@ -190,7 +191,8 @@ export function readEvent(id: string, ev: EventMap, withEnd = true): CalendarEve
   let duration = str(ev.get(F.duration), CODE_MAX.when);
   try {
     allDay = parseWhen(start, 'start').allDay;
-    if (withEnd) ({ end, duration } = endOf(start, duration, tz, endTz));
+    duration = storedDuration(duration, allDay).text;
+    if (withEnd) end = endOf(start, duration, tz, endTz).end;
   } catch {
     // An unreadable start is left as is; occurrence queries skip such events.
   }
@@ -272,14 +274,19 @@ function movesOf(v: unknown): EventTiming['moves'] {
   return [...grouped(v, MOVE_FIELDS).values()].map(typedFields);
 }
 
-export function getEvent(doc: Y.Doc, id: string): CalendarEvent | null {
+/** Options of a read: `withEnd: false` leaves `end` equal to `start` (see readEvent), saving a zone resolution per event. */
+export interface ReadOptions {
+  withEnd?: boolean;
+}
+
+export function getEvent(doc: Y.Doc, id: string, opts: ReadOptions = {}): CalendarEvent | null {
   const ev = eventsMap(doc).get(id);
-  return ev instanceof Y.Map ? readEvent(id, ev) : null;
+  return ev instanceof Y.Map ? readEvent(id, ev, opts.withEnd !== false) : null;
 }
 
 /** Events in id order; trashed ones only when asked. */
-export function listEvents(doc: Y.Doc, opts: { includeDeleted?: boolean } = {}): CalendarEvent[] {
-  return readEvents(doc, opts.includeDeleted === true, true);
+export function listEvents(doc: Y.Doc, opts: { includeDeleted?: boolean } & ReadOptions = {}): CalendarEvent[] {
+  return readEvents(doc, opts.includeDeleted === true, opts.withEnd !== false);
 }
 
 function readEvents(doc: Y.Doc, includeDeleted: boolean, withEnd: boolean): CalendarEvent[] {

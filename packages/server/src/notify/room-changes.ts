@@ -4,9 +4,9 @@
  * for a room just loaded, all of them. Edits are attributed to the event's
  * `updatedBy` (`deleted.by` for deletions, the author for comments). Pure.
  *
- * A fingerprint is read from the stored fields only, never by expanding recurrences: a look runs
- * after every change of a room, on the event loop, and must stay cheap for a room of thousands of
- * events. Only the few events a look reports as added or moved are expanded, for their next start.
+ * A fingerprint is read from the stored fields only, never by expanding recurrences or resolving
+ * the end in a zone: a look runs after every change of a room, on the event loop, and must stay
+ * cheap for a room of thousands of events. Only the few events a look reports as added or moved are expanded, for their next start.
  */
 import { COMMENTS_ROOT, getEvent, listEvents, occurrencesOf, type CalendarEvent } from '@kith/model';
 import * as Y from 'yjs';
@@ -115,7 +115,7 @@ function commentPrint(m: unknown): CommentPrint | null {
 export function printRoom(doc: Y.Doc): RoomPrint {
   const zone = roomZone(doc);
   const events = new Map<string, EventPrint>();
-  for (const ev of listEvents(doc, { includeDeleted: true })) events.set(ev.id, printOf(ev, zone));
+  for (const ev of listEvents(doc, { includeDeleted: true, withEnd: false })) events.set(ev.id, printOf(ev, zone));
   const comments = new Map<string, CommentPrint>();
   for (const [id, m] of doc.getMap<Y.Map<unknown>>(COMMENTS_ROOT)) {
     const c = commentPrint(m);
@@ -138,7 +138,7 @@ export function patchPrint(doc: Y.Doc, print: RoomPrint, touched: { events: Iter
     if (was) before.events.set(id, was);
     let ev: CalendarEvent | null = null;
     try {
-      ev = getEvent(doc, id);
+      ev = getEvent(doc, id, { withEnd: false });
     } catch {
       ev = null; // unreadable: as if gone, like listEvents leaves it out
     }
