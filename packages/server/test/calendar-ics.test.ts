@@ -219,6 +219,35 @@ describe('the ICS feed', () => {
     expect((await fetch(url, { headers: { 'if-none-match': etag } })).status).toBe(200);
   });
 
+  it('is built once per change of the room: polls in between are served as built, and every change shows at the next poll', async () => {
+    const counter = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec((await api.request('GET', '/metrics')).body)?.[1] ?? 0);
+    const counts = async () => ({ builds: await counter('kith_feed_builds_total'), hits: await counter('kith_feed_cache_hits_total') });
+    const roomId = await api.createRoom(owner.token, 'Polled');
+    const id = await post(roomId, { eventTitle: 'Swim', startTime: '2026-05-01T10:00:00Z', endTime: '2026-05-01T11:00:00Z' });
+    const url = await newFeed(roomId);
+    const start = await counts();
+    const first = await fetchFeed(url);
+    expect(first.text).toContain('SUMMARY:Swim');
+    // Five polls at once and five after: one build; the same text and ETag each time.
+    const polls = await Promise.all(Array.from({ length: 5 }, () => fetch(url).then(async (r) => [await r.text(), r.headers.get('etag')])));
+    for (let i = 0; i < 5; i++) polls.push([(await fetchFeed(url)).text, (await fetch(url)).headers.get('etag')]);
+    expect(new Set(polls.map(([text]) => text))).toEqual(new Set([first.text]));
+    expect(new Set(polls.map(([, etag]) => etag)).size).toBe(1);
+    expect(await counts()).toEqual({ builds: start.builds + 1, hits: start.hits + 15 });
+
+    await post(roomId, { eventTitle: 'Dentist', startTime: '2026-05-02T10:00:00Z', endTime: '2026-05-02T11:00:00Z' });
+    const added = await fetchFeed(url);
+    expect(added.text).toContain('SUMMARY:Dentist');
+    await fetchFeed(url);
+    expect(await counts()).toEqual({ builds: start.builds + 2, hits: start.hits + 16 });
+    // A deletion too (a Yjs delete adds no struct, but it is a stored update: the log head moves).
+    expect((await api.request('DELETE', `/rooms/${roomId}/events/${id}`, { token: owner.token })).status).toBe(204);
+    const deleted = await fetchFeed(url);
+    expect(deleted.text).not.toContain('SUMMARY:Swim');
+    expect(deleted.text).toContain('SUMMARY:Dentist');
+    expect((await counts()).builds).toBe(start.builds + 3);
+  });
+
   it('rotating the feed makes the old URL answer 404; revoking makes the current one 404', async () => {
     const roomId = await api.createRoom(owner.token, 'Rotate');
     const first = await newFeed(roomId);

@@ -1,5 +1,6 @@
 import { initRoom } from '@kith/model';
 import type { KithModule } from '../modules/module.js';
+import { FeedCache } from './feed-cache.js';
 import { ImportRunner } from './import-runner.js';
 import { LiveServer } from './live.js';
 import { calendarRoutes, feedRoutes } from './routes.js';
@@ -19,7 +20,7 @@ export function calendarModule(): KithModule {
       const options = { rooms: ctx.rooms, storage: ctx.storage, config: ctx.config };
       const imports = new ImportRunner(ctx.config.limits, ctx.componentLogger('import'));
       await ctx.app.register(calendarRoutes, { ...options, imports });
-      await ctx.app.register(feedRoutes, options);
+      await ctx.app.register(feedRoutes, { ...options, feeds: new FeedCache(ctx.metrics.registry) });
       const live = new LiveServer({
         app: ctx.app,
         ...options,

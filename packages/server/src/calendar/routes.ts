@@ -33,6 +33,7 @@ import { linkBase } from '../web/public-url.js';
 import { eventView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
 import { buildIcs } from './ics-export.js';
+import type { FeedCache } from './feed-cache.js';
 import { countComponents } from './ics-import.js';
 import type { ImportRunner } from './import-runner.js';
 import { occurrencePage, pageLimit } from './occurrence-pages.js';
@@ -267,8 +268,8 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
 };
 
 /** The public feed: the secret in the URL is the only credential. */
-export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
-  const { rooms, storage } = opts;
+export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions & { feeds: FeedCache }> = async (app, opts) => {
+  const { rooms, storage, feeds } = opts;
   app.get(
     '/feeds/:file',
     {
@@ -294,21 +295,29 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async
       if (creator?.role !== 'owner') throw new KithError('FEED_NOT_FOUND');
       const room = await storage.rooms.get(feed.roomId);
       if (!room) throw new KithError('FEED_NOT_FOUND');
-      const skipped: Array<{ eventId: string; reason: string }> = [];
-      const ics = await rooms.read(feed.roomId, (doc) =>
-        buildIcs(doc, {
-          roomId: room.roomId,
-          name: room.name,
-          defaultTz: doc.getMap('room').get('defaultTz'),
-          onSkip: (eventId, reason) => skipped.push({ eventId: eventId.slice(0, 200), reason }),
-        }),
-      );
-      if (skipped.length > 0) {
-        request.log.warn({ roomId: room.roomId, skipped: skipped.slice(0, 20), count: skipped.length }, 'feed: events with unusable stored values were left out');
+      // The feed as last built while the stored log has not moved since (see FeedCache): a poll
+      // of an unchanged room costs a head look-up, not a room load and a build.
+      const keyAt = (head: number) => `${head}\u0000${room.name}`;
+      const head = await storage.docs.head(room.roomId);
+      const { ics, etag, skipped } = await feeds.get(room.roomId, keyAt(head), async () => {
+        const left: Array<{ eventId: string; reason: string }> = [];
+        const built = await rooms.read(room.roomId, (doc, at) => ({
+          key: keyAt(at.head),
+          text: buildIcs(doc, {
+            roomId: room.roomId,
+            name: room.name,
+            defaultTz: doc.getMap('room').get('defaultTz'),
+            onSkip: (eventId, reason) => left.push({ eventId: eventId.slice(0, 200), reason }),
+          }),
+        }));
+        // The text only changes when an event does (DTSTAMP is the last change), so it has a stable
+        // ETag: pollers that send If-None-Match get a 304.
+        const feed = { ics: built.text, etag: `"${sha256(built.text)}"`, skipped: { sample: left.slice(0, 20), count: left.length } };
+        return { key: built.key, feed };
+      });
+      if (skipped.count > 0) {
+        request.log.warn({ roomId: room.roomId, skipped: skipped.sample, count: skipped.count }, 'feed: events with unusable stored values were left out');
       }
-      // The text only changes when an event does (DTSTAMP is the last change), so it has a stable
-      // ETag: pollers that send If-None-Match get a 304.
-      const etag = `"${sha256(ics)}"`;
       reply.header('etag', etag).header('cache-control', 'private, max-age=300');
       if (request.headers['if-none-match'] === etag) return reply.code(304).send();
       return reply
