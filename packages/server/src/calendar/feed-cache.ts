@@ -14,9 +14,9 @@ export interface BuiltFeed {
  * Each room's feed as last built, served again while the room's stored log head and name are what
  * they were: building a 5,000-event room's feed holds the event loop for about 2 s (ical-generator
  * and zone work, measured 7 Dec), and calendar apps poll every few minutes whether anything changed
- * or not. A feed is kept under the log position its document held (RoomApi.read's `at.head`), and
- * looked up under the stored head: a document behind the stored log (another instance's commit not
- * yet here) is kept under an older key than the next poll asks for, so that poll builds again. Polls
+ * or not. A feed is kept under the key of what it was built from (the stored head read with the
+ * stored bytes) and looked up under the head read first: a commit between the two leaves the feed
+ * under a newer key than the poll asked for, and at worst makes the next poll build again. Polls
  * that arrive during a build for their key share it. The least recently served feeds go first past
  * `maxChars`.
  */

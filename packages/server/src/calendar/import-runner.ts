@@ -4,10 +4,11 @@
  * a SECONDLY zone rule until the process died): in a worker it can neither block the event loop
  * nor take the server's memory; past its limit it is terminated and answered with a clear error.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Limits } from '../config/config.js';
 import { KithError, type ErrorCode } from '../errors/catalogue.js';
+import { runInWorker } from '../util/worker-run.js';
 import { workerScript } from '../util/worker-script.js';
 import type { ImportResult } from './ics-import.js';
 
@@ -72,47 +73,22 @@ export class ImportRunner {
     await Promise.all([...this.workers].map((w) => w.terminate()));
   }
 
-  private inWorker(job: ImportJob): Promise<WorkerAnswer> {
+  private async inWorker(job: ImportJob): Promise<WorkerAnswer> {
     const { importTimeoutMs, importMemoryMb } = this.limits;
-    const worker = new Worker(workerScript(import.meta.url, './import-worker.js', '../../dist/calendar/import-worker.js'), {
-      resourceLimits: { maxOldGenerationSizeMb: importMemoryMb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, importMemoryMb / 8)) },
-    });
-    this.workers.add(worker);
-    return new Promise<WorkerAnswer>((resolve, reject) => {
-      let settled = false;
-      const settle = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.workers.delete(worker);
-        void worker.terminate();
-        fn();
-      };
-      const timer = setTimeout(
-        () =>
-          settle(() =>
-            reject(
-              new KithError(
-                'IMPORT_TIME_LIMIT',
-                `The import was stopped after ${importTimeoutMs} ms (--import-timeout-ms); split the file or simplify its time zones.`,
-              ),
-            ),
-          ),
-        importTimeoutMs,
-      );
-      worker.once('message', (answer: WorkerAnswer) => settle(() => resolve(answer)));
-      worker.once('error', (err: Error & { code?: string }) =>
-        settle(() => {
-          if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-            reject(new KithError('IMPORT_MEMORY_LIMIT', `The import needed more than ${importMemoryMb} MiB (--import-memory-mb) and was stopped; split the file.`));
-          } else {
-            this.logger.error({ err }, 'ICS import worker crashed');
-            reject(new KithError('INTERNAL'));
-          }
-        }),
-      );
-      worker.once('exit', () => settle(() => reject(this.closed ? new KithError('SHUTTING_DOWN') : new KithError('INTERNAL'))));
-      worker.postMessage(job);
-    });
+    const script = workerScript(import.meta.url, './import-worker.js', '../../dist/calendar/import-worker.js');
+    const outcome = await runInWorker<WorkerAnswer>(script, job, { timeoutMs: importTimeoutMs, memoryMb: importMemoryMb }, this.workers);
+    switch (outcome.kind) {
+      case 'answer':
+        return outcome.answer;
+      case 'time-limit':
+        throw new KithError('IMPORT_TIME_LIMIT', `The import was stopped after ${importTimeoutMs} ms (--import-timeout-ms); split the file or simplify its time zones.`);
+      case 'memory-limit':
+        throw new KithError('IMPORT_MEMORY_LIMIT', `The import needed more than ${importMemoryMb} MiB (--import-memory-mb) and was stopped; split the file.`);
+      case 'crashed':
+        this.logger.error({ err: outcome.err }, 'ICS import worker crashed');
+        throw new KithError('INTERNAL');
+      case 'exited':
+        throw this.closed ? new KithError('SHUTTING_DOWN') : new KithError('INTERNAL');
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { initRoom } from '@kith/model';
 import type { KithModule } from '../modules/module.js';
+import { FeedBuilder } from './feed-builder.js';
 import { FeedCache } from './feed-cache.js';
 import { ImportRunner } from './import-runner.js';
 import { LiveServer } from './live.js';
@@ -20,7 +21,8 @@ export function calendarModule(): KithModule {
       const options = { rooms: ctx.rooms, storage: ctx.storage, config: ctx.config };
       const imports = new ImportRunner(ctx.config.limits, ctx.componentLogger('import'));
       await ctx.app.register(calendarRoutes, { ...options, imports });
-      await ctx.app.register(feedRoutes, { ...options, feeds: new FeedCache(ctx.metrics.registry) });
+      const builder = new FeedBuilder(ctx.componentLogger('feeds'));
+      await ctx.app.register(feedRoutes, { ...options, feeds: new FeedCache(ctx.metrics.registry), builder });
       const live = new LiveServer({
         app: ctx.app,
         ...options,
@@ -33,7 +35,7 @@ export function calendarModule(): KithModule {
       return {
         close: async () => {
           stopInit();
-          await Promise.all([live.close(), imports.close()]);
+          await Promise.all([live.close(), imports.close(), builder.close()]);
         },
       };
     },

@@ -29,10 +29,11 @@ import { newSecretToken, sha256 } from '../ids.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
+import { checkComplete } from '../sync/room-registry.js';
 import { linkBase } from '../web/public-url.js';
 import { eventView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
-import { buildIcs } from './ics-export.js';
+import { storedBytes, type FeedBuilder } from './feed-builder.js';
 import type { FeedCache } from './feed-cache.js';
 import { countComponents } from './ics-import.js';
 import type { ImportRunner } from './import-runner.js';
@@ -268,8 +269,8 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
 };
 
 /** The public feed: the secret in the URL is the only credential. */
-export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions & { feeds: FeedCache }> = async (app, opts) => {
-  const { rooms, storage, feeds } = opts;
+export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions & { feeds: FeedCache; builder: FeedBuilder }> = async (app, opts) => {
+  const { storage, feeds, builder } = opts;
   app.get(
     '/feeds/:file',
     {
@@ -300,20 +301,18 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions & { feed
       const keyAt = (head: number) => `${head}\u0000${room.name}`;
       const head = await storage.docs.head(room.roomId);
       const { ics, etag, skipped } = await feeds.get(room.roomId, keyAt(head), async () => {
-        const left: Array<{ eventId: string; reason: string }> = [];
-        const built = await rooms.read(room.roomId, (doc, at) => ({
-          key: keyAt(at.head),
-          text: buildIcs(doc, {
-            roomId: room.roomId,
-            name: room.name,
-            defaultTz: doc.getMap('room').get('defaultTz'),
-            onSkip: (eventId, reason) => left.push({ eventId: eventId.slice(0, 200), reason }),
-          }),
-        }));
+        // Built from the stored bytes, as any client would be served: the room need not be loaded.
+        const stored = await storage.docs.load(room.roomId);
+        try {
+          checkComplete(stored);
+        } catch (err) {
+          request.log.error({ err, roomId: room.roomId }, 'feed: the room’s stored data is incomplete');
+          throw new KithError('ROOM_UNAVAILABLE');
+        }
+        const built = await builder.build({ roomId: room.roomId, name: room.name, stored: storedBytes(stored) });
         // The text only changes when an event does (DTSTAMP is the last change), so it has a stable
         // ETag: pollers that send If-None-Match get a 304.
-        const feed = { ics: built.text, etag: `"${sha256(built.text)}"`, skipped: { sample: left.slice(0, 20), count: left.length } };
-        return { key: built.key, feed };
+        return { key: keyAt(stored.head), feed: { ...built, etag: `"${sha256(built.ics)}"` } };
       });
       if (skipped.count > 0) {
         request.log.warn({ roomId: room.roomId, skipped: skipped.sample, count: skipped.count }, 'feed: events with unusable stored values were left out');

@@ -24,12 +24,8 @@ export interface ReadOptions {
 
 /** What server-side code (modules: REST, the live JSON socket, importers, Google) may do with a room. */
 export interface RoomApi {
-  /**
-   * Reads a room's document as it is on disk (what any client would be served). `at.head` is the
-   * room's log position the document holds everything up to (it may hold more): a reader that
-   * keeps what it derived can tell from the stored head (`storage.docs.head`) whether it is current.
-   */
-  read<T>(roomId: string, read: (doc: Y.Doc, at: { head: number }) => T, options?: ReadOptions): Promise<T>;
+  /** Reads a room's document as it is on disk (what any client would be served). */
+  read<T>(roomId: string, read: (doc: Y.Doc) => T, options?: ReadOptions): Promise<T>;
   /**
    * Edits a room's document on the server. The edit is stored and broadcast like a client's;
    * the promise resolves once it is on disk. `origin` becomes the Yjs transaction origin, so the
@@ -127,14 +123,14 @@ export class LoadedRooms implements RoomApi {
     }
   }
 
-  async read<T>(roomId: string, read: (doc: Y.Doc, at: { head: number }) => T, options: ReadOptions = {}): Promise<T> {
+  async read<T>(roomId: string, read: (doc: Y.Doc) => T, options: ReadOptions = {}): Promise<T> {
     const letGo = options.transient === true && !this.registry.rooms.has(roomId);
     const room = await this.registry.acquire(roomId);
     try {
       return await new Promise<T>((resolve, reject) =>
         room.whenDurable(() => {
           try {
-            const result = read(room.doc, { head: room.position.head });
+            const result = read(room.doc);
             return () => resolve(result);
           } catch (err) {
             return () => reject(err);

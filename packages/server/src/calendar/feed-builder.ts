@@ -1,0 +1,79 @@
+/**
+ * Builds ICS feeds in worker threads, one at a time, each with a deadline and a memory cap: a
+ * 5,000-event room's feed is about 2 s of CPU (ical-generator and zone work), which on the event
+ * loop stalled every other room for as long, and a room near --max-room-bytes could take the
+ * server's memory. The worker gets the room's stored bytes: the event loop neither loads the room
+ * nor encodes it.
+ */
+import type { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { KithError } from '../errors/catalogue.js';
+import { runInWorker, type WorkerLimits } from '../util/worker-run.js';
+import { workerScript } from '../util/worker-script.js';
+import type { StoredDoc } from '../storage/storage.js';
+import type { BuiltFeed } from './feed-cache.js';
+
+export interface FeedJob {
+  roomId: string;
+  name: string;
+  /** The room's stored bytes in order: its snapshot, if any, then its log (see storedBytes). */
+  stored: Uint8Array[];
+}
+
+/** A room's stored snapshot and log, in the order they apply. */
+export function storedBytes(stored: StoredDoc): Uint8Array[] {
+  return [...(stored.snapshot ? [stored.snapshot] : []), ...stored.updates.map((u) => u.data)];
+}
+
+export type FeedAnswer = ({ ok: true } & Omit<BuiltFeed, 'etag'>) | { ok: false; detail: string };
+
+/** A build's limits: far above a 5,000-event room's (about 2 s, and a few hundred MB at most). */
+export const FEED_BUILD_LIMITS: WorkerLimits = { timeoutMs: 120_000, memoryMb: 1024 };
+
+export class FeedBuilder {
+  private readonly workers = new Set<Worker>();
+  /** Builds waiting for the one running: at most one per room (FeedCache shares a room's build). */
+  private readonly waiting: Array<() => void> = [];
+  private busy = false;
+  private closed = false;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly limits: WorkerLimits = FEED_BUILD_LIMITS,
+  ) {}
+
+  /** Builds one feed; rejects with ROOM_UNAVAILABLE (logged) when its worker fails or hits a limit. */
+  async build(job: FeedJob): Promise<Omit<BuiltFeed, 'etag'>> {
+    if (this.closed) throw new KithError('SHUTTING_DOWN');
+    if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.busy = true;
+    try {
+      if (this.closed) throw new KithError('SHUTTING_DOWN');
+      return await this.inWorker(job);
+    } finally {
+      // The next build takes the slot over directly.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.busy = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const wake of this.waiting.splice(0)) wake();
+    await Promise.all([...this.workers].map((w) => w.terminate()));
+  }
+
+  private async inWorker(job: FeedJob): Promise<Omit<BuiltFeed, 'etag'>> {
+    const script = workerScript(import.meta.url, './feed-worker.js', '../../dist/calendar/feed-worker.js');
+    const outcome = await runInWorker<FeedAnswer>(script, job, this.limits, this.workers);
+    if (outcome.kind === 'answer' && outcome.answer.ok) return { ics: outcome.answer.ics, skipped: outcome.answer.skipped };
+    if (outcome.kind === 'exited' && this.closed) throw new KithError('SHUTTING_DOWN');
+    const why = outcome.kind === 'answer' ? 'failed' : outcome.kind;
+    this.logger.error(
+      { roomId: job.roomId, why, ...(outcome.kind === 'answer' && !outcome.answer.ok ? { detail: outcome.answer.detail } : {}), ...(outcome.kind === 'crashed' ? { err: outcome.err } : {}) },
+      'ICS feed build failed',
+    );
+    throw new KithError('ROOM_UNAVAILABLE', 'The calendar feed could not be built; try again later.');
+  }
+}
