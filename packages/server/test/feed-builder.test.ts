@@ -35,7 +35,8 @@ function jobOf(doc: Y.Doc, roomId: string, name: string) {
   const sv = Y.encodeStateVector(later);
   createEvent(later, { title: 'Added later', start: '2026-04-01T10:00', end: '2026-04-01T11:00', tz: 'UTC' }, { actor: 'u1', now: '2026-01-02T00:00:00Z' });
   Y.applyUpdate(doc, Y.encodeStateAsUpdate(later, sv));
-  return { roomId, name, stored: [snapshot, Y.encodeStateAsUpdate(later, sv)] };
+  const stored = { snapshot, snapshotSeq: 1, snapshotStateVector: null, updates: [{ seq: 2, data: Y.encodeStateAsUpdate(later, sv) }], head: 2 };
+  return { roomId, name, stored };
 }
 
 describe('FeedBuilder', () => {
@@ -70,6 +71,16 @@ describe('FeedBuilder', () => {
     }
     const builder = new FeedBuilder(capture().logger);
     expect((await builder.build(jobOf(doc, 'r1', 'Family'))).ics).toContain('SUMMARY:Dentist');
+    await builder.close();
+  });
+
+  it('refuses stored rows that do not reach the stored head with ROOM_UNAVAILABLE, and logs it', async () => {
+    const { logger, lines } = capture();
+    const builder = new FeedBuilder(logger);
+    const job = jobOf(room(), 'r1', 'Family');
+    await expect(builder.build({ ...job, stored: { ...job.stored, head: 3 } })).rejects.toMatchObject({ code: 'ROOM_UNAVAILABLE' });
+    await expect(builder.build({ ...job, stored: { ...job.stored, updates: [{ ...job.stored.updates[0]!, seq: 3 }], head: 3 } })).rejects.toMatchObject({ code: 'ROOM_UNAVAILABLE' });
+    expect(lines.join('')).toContain('stored room data is incomplete');
     await builder.close();
   });
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { strictJsonApi } from '../auth/json-api.js';
 import { loginLimits } from '../auth/login-limits.js';
 import { decoyHash, verifyPassword } from '../auth/passwords.js';
+import { FeedBuilder } from '../calendar/feed-builder.js';
 import { KithError } from '../errors/catalogue.js';
 import type { KithModule, ModuleContext } from '../modules/module.js';
 import { deleteAccount } from './delete-account.js';
@@ -17,19 +18,20 @@ export function accountModule(): KithModule {
   return {
     name: 'account',
     async install(ctx) {
-      await ctx.app.register(accountRoutes, { ctx });
-      return { close: async () => undefined };
+      const feeds = new FeedBuilder(ctx.componentLogger('account'));
+      await ctx.app.register(accountRoutes, { ctx, feeds });
+      return { close: () => feeds.close() };
     },
   };
 }
 
-const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext }> = async (app, { ctx }) => {
+const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext; feeds: FeedBuilder }> = async (app, { ctx, feeds }) => {
   strictJsonApi(app);
   const perIp = loginLimits(ctx.config.limits).perIp;
 
   app.get('/users/me/export', { config: { rateLimit: { max: 5, timeWindow: '1 minute' } } }, async (request, reply) => {
     const me = await ctx.auth.verifyRequest(request);
-    const data = await exportAccount(me.userId, { storage: ctx.storage, rooms: ctx.rooms });
+    const data = await exportAccount(me.userId, { storage: ctx.storage, rooms: ctx.rooms, feeds });
     if (!data) throw new KithError('UNAUTHENTICATED');
     request.log.info({ rooms: data.rooms.length }, 'account exported');
     const day = data.exportedAt.slice(0, 10);

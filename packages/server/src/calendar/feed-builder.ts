@@ -11,6 +11,7 @@ import { KithError } from '../errors/catalogue.js';
 import { runInWorker, type WorkerLimits } from '../util/worker-run.js';
 import { workerScript } from '../util/worker-script.js';
 import type { StoredDoc } from '../storage/storage.js';
+import { checkComplete } from '../sync/room-registry.js';
 import type { BuiltFeed } from './feed-cache.js';
 
 export interface FeedJob {
@@ -20,8 +21,9 @@ export interface FeedJob {
   stored: Uint8Array[];
 }
 
-/** A room's stored snapshot and log, in the order they apply. */
-export function storedBytes(stored: StoredDoc): Uint8Array[] {
+/** A room's stored snapshot and log, in the order they apply; throws when rows are missing (checkComplete). */
+function storedBytes(stored: StoredDoc): Uint8Array[] {
+  checkComplete(stored);
   return [...(stored.snapshot ? [stored.snapshot] : []), ...stored.updates.map((u) => u.data)];
 }
 
@@ -32,7 +34,7 @@ export const FEED_BUILD_LIMITS: WorkerLimits = { timeoutMs: 120_000, memoryMb: 1
 
 export class FeedBuilder {
   private readonly workers = new Set<Worker>();
-  /** Builds waiting for the one running: at most one per room (FeedCache shares a room's build). */
+  /** Builds waiting for the one running (feeds: at most one per room, as FeedCache shares a room's build). */
   private readonly waiting: Array<() => void> = [];
   private busy = false;
   private closed = false;
@@ -42,8 +44,18 @@ export class FeedBuilder {
     private readonly limits: WorkerLimits = FEED_BUILD_LIMITS,
   ) {}
 
-  /** Builds one feed; rejects with ROOM_UNAVAILABLE (logged) when its worker fails or hits a limit. */
-  async build(job: FeedJob): Promise<Omit<BuiltFeed, 'etag'>> {
+  /**
+   * Builds the feed of a room from its stored bytes (`storage.docs.load`); rejects with
+   * ROOM_UNAVAILABLE (logged) when rows are missing or its worker fails or hits a limit.
+   */
+  async build(room: { roomId: string; name: string; stored: StoredDoc }): Promise<Omit<BuiltFeed, 'etag'>> {
+    let job: FeedJob;
+    try {
+      job = { roomId: room.roomId, name: room.name, stored: storedBytes(room.stored) };
+    } catch (err) {
+      this.logger.error({ err, roomId: room.roomId }, 'ICS feed build refused: the room’s stored data is incomplete');
+      throw new KithError('ROOM_UNAVAILABLE');
+    }
     if (this.closed) throw new KithError('SHUTTING_DOWN');
     if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.busy = true;

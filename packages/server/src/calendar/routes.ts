@@ -29,11 +29,10 @@ import { newSecretToken, sha256 } from '../ids.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
-import { checkComplete } from '../sync/room-registry.js';
 import { linkBase } from '../web/public-url.js';
 import { eventView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
-import { storedBytes, type FeedBuilder } from './feed-builder.js';
+import type { FeedBuilder } from './feed-builder.js';
 import type { FeedCache } from './feed-cache.js';
 import { countComponents } from './ics-import.js';
 import type { ImportRunner } from './import-runner.js';
@@ -303,13 +302,7 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions & { feed
       const { ics, etag, skipped } = await feeds.get(room.roomId, keyAt(head), async () => {
         // Built from the stored bytes, as any client would be served: the room need not be loaded.
         const stored = await storage.docs.load(room.roomId);
-        try {
-          checkComplete(stored);
-        } catch (err) {
-          request.log.error({ err, roomId: room.roomId }, 'feed: the room’s stored data is incomplete');
-          throw new KithError('ROOM_UNAVAILABLE');
-        }
-        const built = await builder.build({ roomId: room.roomId, name: room.name, stored: storedBytes(stored) });
+        const built = await builder.build({ roomId: room.roomId, name: room.name, stored });
         // The text only changes when an event does (DTSTAMP is the last change), so it has a stable
         // ETag: pollers that send If-None-Match get a 304.
         return { key: keyAt(stored.head), feed: { ...built, etag: `"${sha256(built.ics)}"` } };
