@@ -11,20 +11,14 @@ import { KithError } from '../errors/catalogue.js';
 import { runInWorker, type WorkerLimits } from '../util/worker-run.js';
 import { workerScript } from '../util/worker-script.js';
 import type { StoredDoc } from '../storage/storage.js';
-import { checkComplete } from '../sync/room-registry.js';
+import { checkComplete, storedUpdates } from '../sync/room-registry.js';
 import type { BuiltFeed } from './feed-cache.js';
 
 export interface FeedJob {
   roomId: string;
   name: string;
-  /** The room's stored bytes in order: its snapshot, if any, then its log (see storedBytes). */
+  /** The room's stored bytes in order: its snapshot, if any, then its log (see storedUpdates). */
   stored: Uint8Array[];
-}
-
-/** A room's stored snapshot and log, in the order they apply; throws when rows are missing (checkComplete). */
-function storedBytes(stored: StoredDoc): Uint8Array[] {
-  checkComplete(stored);
-  return [...(stored.snapshot ? [stored.snapshot] : []), ...stored.updates.map((u) => u.data)];
 }
 
 export type FeedAnswer = ({ ok: true } & Omit<BuiltFeed, 'etag'>) | { ok: false; detail: string };
@@ -51,7 +45,8 @@ export class FeedBuilder {
   async build(room: { roomId: string; name: string; stored: StoredDoc }): Promise<Omit<BuiltFeed, 'etag'>> {
     let job: FeedJob;
     try {
-      job = { roomId: room.roomId, name: room.name, stored: storedBytes(room.stored) };
+      checkComplete(room.stored);
+      job = { roomId: room.roomId, name: room.name, stored: storedUpdates(room.stored) };
     } catch (err) {
       this.logger.error({ err, roomId: room.roomId }, 'ICS feed build refused: the room’s stored data is incomplete');
       throw new KithError('ROOM_UNAVAILABLE');

@@ -6,7 +6,8 @@
  *
  * A fingerprint is read from the stored fields only, never by expanding recurrences or resolving
  * the end in a zone: a look runs after every change of a room, on the event loop, and must stay
- * cheap for a room of thousands of events. Only the few events a look reports as added or moved are expanded, for their next start.
+ * cheap for a room of thousands of events. Only the few moves a notice can show are expanded, for
+ * their next start (see withNextStarts).
  */
 import { COMMENTS_ROOT, getEvent, listEvents, occurrencesOf, type CalendarEvent } from '@kith/model';
 import * as Y from 'yjs';

@@ -4,6 +4,7 @@ import type { Metrics } from '../ops/metrics.js';
 import type { Storage } from '../storage/storage.js';
 import { workerScript } from '../util/worker-script.js';
 import type { Room } from './room.js';
+import { storedUpdates } from './room-registry.js';
 
 /** What the worker returns: the merged snapshot and its state vector. */
 interface MergedSnapshot {
@@ -97,7 +98,7 @@ export class Compactor {
     const bytesBefore =
       (stored.snapshot?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.data.byteLength, 0);
     if (!last) return { compacted: false, updatesFolded: 0, bytesBefore, bytesAfter: bytesBefore };
-    const inputs = stored.snapshot ? [stored.snapshot, ...stored.updates.map((u) => u.data)] : stored.updates.map((u) => u.data);
+    const inputs = storedUpdates(stored);
     const started = performance.now();
     let snapshot: Uint8Array;
     let stateVector: Uint8Array;

@@ -161,7 +161,7 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
           baseStateVector !== null &&
           updates.length <= LAZY_MAX_LOG_ENTRIES &&
           room.loadStoredLazily(base, baseStateVector, updates, headSeq);
-        if (!lazy) room.loadStored(stored.snapshot ? [stored.snapshot, ...updates] : updates, headSeq);
+        if (!lazy) room.loadStored(storedUpdates(stored), headSeq);
       } catch (err) {
         room?.destroy();
         this.logger.error({ err, roomId }, 'room failed to load; refusing its connections');
@@ -179,6 +179,12 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
     this.loading.set(roomId, p);
     return p;
   }
+}
+
+/** A room's stored bytes in the order they apply: the snapshot, if any, then the log. */
+export function storedUpdates(stored: StoredDoc): Uint8Array[] {
+  const log = stored.updates.map((u) => u.data);
+  return stored.snapshot ? [stored.snapshot, ...log] : log;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Worker, type TransferListItem } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 
 /** How a worker job ended: its answer, or why there is none. */
 export type WorkerOutcome<A> =
@@ -18,7 +18,7 @@ export interface WorkerLimits {
  * at its first answer or its deadline: for work of unknown cost that must neither block the event
  * loop nor take the server's memory. The worker is in `running` meanwhile (to terminate at shutdown).
  */
-export function runInWorker<A>(script: URL, job: unknown, limits: WorkerLimits, running: Set<Worker>, transfer: TransferListItem[] = []): Promise<WorkerOutcome<A>> {
+export function runInWorker<A>(script: URL, job: unknown, limits: WorkerLimits, running: Set<Worker>): Promise<WorkerOutcome<A>> {
   const worker = new Worker(script, {
     resourceLimits: { maxOldGenerationSizeMb: limits.memoryMb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, limits.memoryMb / 8)) },
   });
@@ -37,6 +37,6 @@ export function runInWorker<A>(script: URL, job: unknown, limits: WorkerLimits, 
     worker.once('message', (answer: A) => settle({ kind: 'answer', answer }));
     worker.once('error', (err: Error & { code?: string }) => settle(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? { kind: 'memory-limit' } : { kind: 'crashed', err }));
     worker.once('exit', () => settle({ kind: 'exited' }));
-    worker.postMessage(job, transfer);
+    worker.postMessage(job);
   });
 }
