@@ -3,8 +3,8 @@
  * bench:notify [--rooms N]`): ROOMS rooms × 50 events (30 one-off over the next month, 20 weekly
  * series), one reminder each for everyone in a 4-person family.
  *
- * What the scheduler does per room: a "look" (expand the room's reminders over the next 4 weeks + a
- * day, compare with the ledger — the ledger part is not in this figure) each time one of its
+ * What the scheduler does per room: a "look" (the reminders falling due in the next day, each event
+ * expanded as far ahead as its longest lead reaches; compare with the ledger — the ledger part is not in this figure) each time one of its
  * reminders falls due, when the room changes, and once a day otherwise; an index entry in a heap.
  * CPU/hour = looks per hour × measured time per look; memory = the index and per-room state, measured,
  * plus the change-notice fingerprints (one per event).
@@ -21,7 +21,7 @@ const SAMPLE = arg('rooms', 200);
 const TARGET_ROOMS = 10_000;
 const EVENTS = 50;
 const MEMBERS = ['mum', 'dad', 'kid1', 'kid2'];
-const LEAD_MS = 40_320 * 60_000;
+const DAY_MS = 86_400_000;
 
 const now = Date.parse('2026-06-01T06:00:00Z');
 const wall = (ms: number) => new Date(ms).toISOString().slice(0, 16);
@@ -49,18 +49,21 @@ function buildRoom(seed: number): Y.Doc {
 
 const docs = Array.from({ length: SAMPLE }, (_, i) => buildRoom(i));
 // Warm up the expansion code paths.
-for (const doc of docs.slice(0, 10)) notifyRemindersOf(doc, MEMBERS, now - LEAD_MS, now + LEAD_MS + 86_400_000);
+for (const doc of docs.slice(0, 10)) notifyRemindersOf(doc, MEMBERS, now - 60_000, now + DAY_MS);
 
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-let dueInWeek = 0;
-for (const doc of docs) {
-  const rs = notifyRemindersOf(doc, MEMBERS, now - LEAD_MS, now + LEAD_MS + 86_400_000);
-  dueInWeek += new Set(rs.filter((r: { dueMs: number }) => r.dueMs > now && r.dueMs <= now + 7 * 86_400_000).map((r: { dueMs: number }) => r.dueMs)).size;
-}
+for (const doc of docs) notifyRemindersOf(doc, MEMBERS, now - 60_000, now + DAY_MS);
 const cpu = process.cpuUsage(cpu0);
 const lookMs = (cpu.user + cpu.system) / 1000 / SAMPLE;
 const wallMs = (performance.now() - t0) / SAMPLE;
+
+// How often a room is looked at: its distinct due times over a week (not part of the look's cost).
+let dueInWeek = 0;
+for (const doc of docs) {
+  const rs = notifyRemindersOf(doc, MEMBERS, now - 60_000, now + 7 * DAY_MS);
+  dueInWeek += new Set(rs.filter((r: { dueMs: number }) => r.dueMs > now).map((r: { dueMs: number }) => r.dueMs)).size;
+}
 
 // The index for the full 10,000 rooms, and its memory.
 global.gc?.();

@@ -235,11 +235,15 @@ function spanOutside(start: string, duration: string, rrule: string | null, from
   return lastStart !== null && lastStart + length + 2 * DAY_MS < fromMs;
 }
 
+/** collect's `startsOnly`: leave out occurrences already under way at the window's start. */
+const STARTS_ONLY = true;
+
 /**
  * The first `limit` occurrences (in start order) after `after`, among the prepared events. An event
  * that fails while expanding is dropped from the rest of the query and reported through `skip`.
  */
-function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, after: PageKey | null, skip: (s: SkippedEvent) => void): Collected {
+
+function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, after: PageKey | null, skip: (s: SkippedEvent) => void, startsOnly = false): Collected {
   const tz = w.timeZone;
   const preps: Prepared[] = [];
   for (const ev of events) {
@@ -274,7 +278,7 @@ function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, afte
   const fromMs = w.from.epochMilliseconds;
   const toMs = w.to.epochMilliseconds;
   // Occurrences already under way at `from` come first, unless the cursor is past them.
-  if (after === null || after.startMs < fromMs) {
+  if (!startsOnly && (after === null || after.startMs < fromMs)) {
     const wallNow = perZone((zone) => wallAt(fromMs, zone));
     each((p) => runningAt(p, fromMs, tz, wallNow));
   }
@@ -347,6 +351,36 @@ export function occurrencesBetween(doc: Y.Doc, window: ViewWindow): Occurrence[]
   const w = resolveWindow(window);
   const ignore = () => undefined;
   return collect(liveEvents(doc, w, ignore), w, Infinity, null, ignore).placed.map((x) => x.occ);
+}
+
+/**
+ * The occurrences of the room's live events that start in the window (not those already under way
+ * at its start), in start order; bad events are left out. `reach` ends the window earlier for each
+ * event (epoch ms; the window's own end at most). For the reminder scheduler: it needs an event
+ * only as far ahead as the event's longest reminder lead, and expanding four weeks of every series
+ * (and what was under way) for the few events reminded that early made a look at a dense room cost
+ * several times what its due reminders do.
+ */
+export function occurrencesStartingIn(doc: Y.Doc, window: ViewWindow, reach: (ev: CalendarEvent) => number = () => Infinity): Occurrence[] {
+  const w = resolveWindow(window);
+  const ignore = () => undefined;
+  const fromMs = w.from.epochMilliseconds;
+  const toMs = w.to.epochMilliseconds;
+  // Events that reach equally far are expanded together (a room's events share a few leads).
+  const byEnd = new Map<number, CalendarEvent[]>();
+  for (const ev of liveEvents(doc, w, ignore)) {
+    const end = Math.min(toMs, Math.ceil(reach(ev)));
+    if (!(end > fromMs)) continue;
+    const group = byEnd.get(end);
+    if (group) group.push(ev);
+    else byEnd.set(end, [ev]);
+  }
+  const placed: Placed[] = [];
+  for (const [end, group] of byEnd) {
+    const groupWindow = { ...w, to: Temporal.Instant.fromEpochMilliseconds(end) };
+    for (const x of collect(group, groupWindow, Infinity, null, ignore, STARTS_ONLY).placed) placed.push(x);
+  }
+  return orderPlaced(placed).map((x) => x.occ);
 }
 
 /** The occurrences of one event (trashed or not) overlapping the window; none if it cannot be expanded. */

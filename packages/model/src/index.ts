@@ -12,7 +12,7 @@ export { cancelOccurrence, editOccurrence, resetOccurrence, restoreOccurrence } 
 export { deleteFollowing, editFollowing, exportSeries, orphanedKeys } from './series.js';
 export { getEvent, listEvents } from './read.js';
 export type { ReadOptions } from './read.js';
-export { checkWindow, cursorAfter, occurrenceInstants, occurrencesBetween, occurrencesOf, PAGE_LIMITS, queryOccurrences } from './expand.js';
+export { checkWindow, cursorAfter, occurrenceInstants, occurrencesBetween, occurrencesOf, occurrencesStartingIn, PAGE_LIMITS, queryOccurrences } from './expand.js';
 export { doubleBookings, searchEvents } from './queries.js';
 export { observeEvents } from './observe.js';
 export type { EventsChange } from './observe.js';

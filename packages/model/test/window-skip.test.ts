@@ -9,7 +9,7 @@
  */
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
-import { cancelOccurrence, createEvent, editOccurrence, occurrencesBetween } from '../src/index.js';
+import { cancelOccurrence, createEvent, editOccurrence, occurrencesBetween, occurrencesStartingIn } from '../src/index.js';
 import type { EventInput, Occurrence } from '../src/index.js';
 import { lastStartBoundMs } from '../src/recurrence.js';
 import { mulberry32 } from '@kith/test-support';
@@ -113,6 +113,47 @@ describe('window queries skip events outside the window without changing the ans
     }
     expect(compared).toBeGreaterThan(100); // the windows did hold occurrences
     expect(edits).toBeGreaterThan(40); // and the rooms edited occurrences
+  });
+
+  it('occurrencesStartingIn: the all-time occurrences starting in the window, each event cut where its reach ends, in start order', () => {
+    let compared = 0;
+    let cut = 0;
+    for (let seed = 11; seed <= 16; seed++) {
+      const rnd = mulberry32(seed);
+      const doc = new Y.Doc();
+      for (let i = 0; i < 40; i++) createEvent(doc, randomEvent(rnd, i), ctx());
+      editSomeOccurrences(doc, rnd);
+      for (const viewer of ['UTC', 'Pacific/Kiritimati', 'Europe/Berlin']) {
+        const all = occurrencesBetween(doc, window('2020-01-01T00:00:00Z', '2032-01-01T00:00:00Z', viewer));
+        for (let k = 0; k < 12; k++) {
+          const from = Date.parse('2025-05-01T00:00:00Z') + Math.floor(rnd() * 700 * 24) * 3_600_000;
+          const to = from + (1 + Math.floor(rnd() * 24 * 40)) * 3_600_000;
+          // Each event reaches its own distance (the scheduler's: a lead past the window's start), some past the window's end.
+          const reachOf = new Map<string, number>();
+          const reach = (ev: { id: string }) => {
+            if (!reachOf.has(ev.id)) reachOf.set(ev.id, from + Math.floor(rnd() * 1.2 * (to - from)));
+            return reachOf.get(ev.id)!;
+          };
+          const got = occurrencesStartingIn(doc, window(new Date(from).toISOString(), new Date(to).toISOString(), viewer), reach);
+          const want = all.filter((o) => {
+            const s = Date.parse(o.startInstant);
+            return s >= from && s < Math.min(to, reachOf.get(o.eventId) ?? to);
+          });
+          const label = `seed ${seed}, ${viewer}, ${new Date(from).toISOString()} + ${(to - from) / 3_600_000} h`;
+          expect(got.map(id).sort(), label).toEqual(want.map(id).sort());
+          const starts = got.map((o) => Date.parse(o.startInstant));
+          expect(starts, label).toEqual([...starts].sort((a, b) => a - b));
+          // Without a reach: every occurrence starting in the window, none of those already under way.
+          const whole = occurrencesStartingIn(doc, window(new Date(from).toISOString(), new Date(to).toISOString(), viewer));
+          const starting = all.filter((o) => Date.parse(o.startInstant) >= from && Date.parse(o.startInstant) < to);
+          expect(whole.map(id).sort(), label).toEqual(starting.map(id).sort());
+          compared += got.length;
+          cut += starting.length - got.length;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
+    expect(cut).toBeGreaterThan(20); // the reaches did cut occurrences off
   });
 
   it('gives the same answer for overrides written outside the model (odd values, keys of no occurrence)', () => {

@@ -29,7 +29,7 @@ import { settleDelay } from './settle.js';
 import { reminderMessage } from './texts.js';
 
 const DAY = 86_400_000;
-/** How far past the longest lead we expand, and how long a room with nothing due waits for a look. */
+/** How far ahead a look finds due reminders, and how long a room with nothing due waits for a look. */
 const HORIZON_MS = DAY;
 /** Name in notify_state: the time through which reminders have been looked at (shared by instances). */
 const ALIVE = 'reminders_alive_at';
@@ -191,7 +191,9 @@ export class ReminderScheduler {
           : await this.deps.rooms.read(
               roomId,
               (doc: Y.Doc) => ({
-                reminders: remindersOf(doc, members, Math.min(since, now) - MAX_LEAD_MS, now + MAX_LEAD_MS + HORIZON_MS),
+                // Due by the horizon (the next look comes by then anyway), of occurrences that
+                // started after the last look or are still on time (see tooLate): none older matter.
+                reminders: remindersOf(doc, members, Math.min(since, now - ON_TIME_GRACE_MS) - 1, now + HORIZON_MS),
                 roomName,
               }),
               // A room loaded only for this look leaves memory with it (a start-up pass reads every room).
