@@ -5,6 +5,7 @@ import * as Y from 'yjs';
 import { cancelOccurrence, createEvent, editOccurrence, initRoom } from '@kith/model';
 import { FeedBuilder } from '../src/calendar/feed-builder.js';
 import { buildIcs } from '../src/calendar/ics-export.js';
+import { documentJson } from '../src/sync/document-json.js';
 import { createLogger } from '../src/ops/logger.js';
 
 function capture() {
@@ -52,6 +53,27 @@ describe('FeedBuilder', () => {
       expect(built.ics).toContain('SUMMARY:Swim');
       expect(built.ics).toContain('SUMMARY:Added later');
       expect(built.skipped).toEqual({ sample: [{ eventId: left[0], reason: expect.any(String) }], count: 1 });
+    } finally {
+      await builder.close();
+    }
+  });
+
+  it('answers, when asked, the whole document as JSON from the same bytes, any top-level type included', async () => {
+    const doc = room();
+    doc.getMap('comments').set('c1', { text: 'Bring the card' }); // a module's map
+    doc.getArray('odd').push([1, 'two']); // a type no module reads as a map
+    const job = jobOf(doc, 'r1', 'Family');
+    const builder = new FeedBuilder(capture().logger);
+    try {
+      const plain = await builder.build(job);
+      expect(plain.document).toBeUndefined();
+      const built = await builder.build(job, { withDocument: true });
+      expect(built.ics).toBe(plain.ics);
+      expect(built.document).toBe(documentJson(doc));
+      const parsed = JSON.parse(built.document!);
+      expect(Object.keys(parsed)).toEqual(expect.arrayContaining(['room', 'events', 'comments', 'odd']));
+      expect(parsed.odd).toEqual([1, 'two']);
+      expect(JSON.stringify(parsed.events)).toContain('Added later');
     } finally {
       await builder.close();
     }

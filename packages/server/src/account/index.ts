@@ -31,14 +31,15 @@ const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext; feeds: Feed
 
   app.get('/users/me/export', { config: { rateLimit: { max: 5, timeWindow: '1 minute' } } }, async (request, reply) => {
     const me = await ctx.auth.verifyRequest(request);
-    const data = await exportAccount(me.userId, { storage: ctx.storage, rooms: ctx.rooms, feeds });
+    const data = await exportAccount(me.userId, { storage: ctx.storage, feeds });
     if (!data) throw new KithError('UNAUTHENTICATED');
-    request.log.info({ rooms: data.rooms.length }, 'account exported');
+    request.log.info({ rooms: data.roomCount }, 'account exported');
     const day = data.exportedAt.slice(0, 10);
     return reply
+      .header('content-type', 'application/json; charset=utf-8')
       .header('cache-control', 'no-store')
       .header('content-disposition', `attachment; filename="kith-export-${me.username}-${day}.json"`)
-      .send(data);
+      .send(data.json);
   });
 
   app.delete(

@@ -19,9 +19,14 @@ export interface FeedJob {
   name: string;
   /** The room's stored bytes in order: its snapshot, if any, then its log (see storedUpdates). */
   stored: Uint8Array[];
+  /** Also answer the whole document as JSON text (documentJson), from the same bytes. */
+  withDocument?: boolean;
 }
 
-export type FeedAnswer = ({ ok: true } & Omit<BuiltFeed, 'etag'>) | { ok: false; detail: string };
+/** A build's answer: the feed, and the document's JSON text when the job asked for it. */
+export type Built = Omit<BuiltFeed, 'etag'> & { document?: string };
+
+export type FeedAnswer = ({ ok: true } & Built) | { ok: false; detail: string };
 
 /** A build's limits: far above a 5,000-event room's (about 2 s, and a few hundred MB at most). */
 export const FEED_BUILD_LIMITS: WorkerLimits = { timeoutMs: 120_000, memoryMb: 1024 };
@@ -39,14 +44,15 @@ export class FeedBuilder {
   ) {}
 
   /**
-   * Builds the feed of a room from its stored bytes (`storage.docs.load`); rejects with
-   * ROOM_UNAVAILABLE (logged) when rows are missing or its worker fails or hits a limit.
+   * Builds the feed of a room from its stored bytes (`storage.docs.load`), and its document's JSON
+   * with `withDocument`; rejects with ROOM_UNAVAILABLE (logged) when rows are missing or its worker
+   * fails or hits a limit.
    */
-  async build(room: { roomId: string; name: string; stored: StoredDoc }): Promise<Omit<BuiltFeed, 'etag'>> {
+  async build(room: { roomId: string; name: string; stored: StoredDoc }, opts: { withDocument?: boolean } = {}): Promise<Built> {
     let job: FeedJob;
     try {
       checkComplete(room.stored);
-      job = { roomId: room.roomId, name: room.name, stored: storedUpdates(room.stored) };
+      job = { roomId: room.roomId, name: room.name, stored: storedUpdates(room.stored), withDocument: opts.withDocument === true };
     } catch (err) {
       this.logger.error({ err, roomId: room.roomId }, 'ICS feed build refused: the room’s stored data is incomplete');
       throw new KithError('ROOM_UNAVAILABLE');
@@ -71,10 +77,13 @@ export class FeedBuilder {
     await Promise.all([...this.workers].map((w) => w.terminate()));
   }
 
-  private async inWorker(job: FeedJob): Promise<Omit<BuiltFeed, 'etag'>> {
+  private async inWorker(job: FeedJob): Promise<Built> {
     const script = workerScript(import.meta.url, './feed-worker.js', '../../dist/calendar/feed-worker.js');
     const outcome = await runInWorker<FeedAnswer>(script, job, this.limits, this.workers);
-    if (outcome.kind === 'answer' && outcome.answer.ok) return { ics: outcome.answer.ics, skipped: outcome.answer.skipped };
+    if (outcome.kind === 'answer' && outcome.answer.ok) {
+      const { ok: _ok, ...built } = outcome.answer;
+      return built;
+    }
     if (outcome.kind === 'exited' && this.closed) throw new KithError('SHUTTING_DOWN');
     const why = outcome.kind === 'answer' ? 'failed' : outcome.kind;
     this.logger.error(
