@@ -5,10 +5,9 @@
  * server's memory. The worker gets the room's stored bytes: the event loop neither loads the room
  * nor encodes it.
  */
-import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { KithError } from '../errors/catalogue.js';
-import { runInWorker, type WorkerLimits } from '../util/worker-run.js';
+import { WorkerSlots, type WorkerLimits } from '../util/worker-run.js';
 import { workerScript } from '../util/worker-script.js';
 import type { StoredDoc } from '../storage/storage.js';
 import { checkComplete, storedUpdates } from '../sync/room-registry.js';
@@ -32,11 +31,8 @@ export type FeedAnswer = ({ ok: true } & Built) | { ok: false; detail: string };
 export const FEED_BUILD_LIMITS: WorkerLimits = { timeoutMs: 120_000, memoryMb: 1024 };
 
 export class FeedBuilder {
-  private readonly workers = new Set<Worker>();
-  /** Builds waiting for the one running (feeds: at most one per room, as FeedCache shares a room's build). */
-  private readonly waiting: Array<() => void> = [];
-  private busy = false;
-  private closed = false;
+  /** One build at a time; the others wait (feeds: at most one per room, as FeedCache shares a room's build). */
+  private readonly slots = new WorkerSlots({ size: 1 });
 
   constructor(
     private readonly logger: Logger,
@@ -57,34 +53,21 @@ export class FeedBuilder {
       this.logger.error({ err, roomId: room.roomId }, 'ICS feed build refused: the room’s stored data is incomplete');
       throw new KithError('ROOM_UNAVAILABLE');
     }
-    if (this.closed) throw new KithError('SHUTTING_DOWN');
-    if (this.busy) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.busy = true;
-    try {
-      if (this.closed) throw new KithError('SHUTTING_DOWN');
-      return await this.inWorker(job);
-    } finally {
-      // The next build takes the slot over directly.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.busy = false;
-    }
+    return this.inWorker(job);
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    for (const wake of this.waiting.splice(0)) wake();
-    await Promise.all([...this.workers].map((w) => w.terminate()));
+  close(): Promise<void> {
+    return this.slots.close();
   }
 
   private async inWorker(job: FeedJob): Promise<Built> {
     const script = workerScript(import.meta.url, './feed-worker.js', '../../dist/calendar/feed-worker.js');
-    const outcome = await runInWorker<FeedAnswer>(script, job, this.limits, this.workers);
+    const outcome = await this.slots.run<FeedAnswer>(script, job, this.limits);
     if (outcome.kind === 'answer' && outcome.answer.ok) {
       const { ok: _ok, ...built } = outcome.answer;
       return built;
     }
-    if (outcome.kind === 'exited' && this.closed) throw new KithError('SHUTTING_DOWN');
+    if (outcome.kind === 'exited' && this.slots.closed) throw new KithError('SHUTTING_DOWN');
     const why = outcome.kind === 'answer' ? 'failed' : outcome.kind;
     this.logger.error(
       { roomId: job.roomId, why, ...(outcome.kind === 'answer' && !outcome.answer.ok ? { detail: outcome.answer.detail } : {}), ...(outcome.kind === 'crashed' ? { err: outcome.err } : {}) },
