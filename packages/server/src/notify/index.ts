@@ -1,7 +1,8 @@
 /**
  * Notifications: reminders that reach people when Kith is closed, change notices and comments.
  * This file composes the module; one concern a file beside it:
- * - reminders.ts (which reminders fall due when) → scheduler.ts (per-room next-due index) →
+ * - reminders.ts (which reminders fall due when; reminder-reader.ts reads big rooms in a worker) →
+ *   scheduler.ts (per-room next-due index) →
  *   dispatcher.ts (claim → send → mark, through ledger.ts) → the channels (push, email: channels/).
  * - room-changes.ts (what changed, by whom) → notices.ts (one batched notice per room and window).
  * - agenda.ts (the daily agenda: one index entry per member who chose one).
@@ -19,6 +20,7 @@ import { NOTIFY_CORE_MIGRATIONS, NOTIFY_LOOK_MIGRATIONS, NOTIFY_PENDING_MIGRATIO
 import { ChangeNotices } from './notices.js';
 import { Preferences } from './preferences.js';
 import { notifyRoutes } from './routes.js';
+import { LOOK_LIMITS, OFF_LOOP_BYTES, ReminderReader } from './reminder-reader.js';
 import { RoomLooks } from './room-looks.js';
 import { ReminderScheduler } from './scheduler.js';
 
@@ -40,6 +42,8 @@ export interface NotifyOptions {
   retryMs?: number;
   /** A daily agenda later than this after its time (downtime) is skipped and counted (default 2 h). */
   agendaLateMs?: number;
+  /** A room not in memory whose stored bytes exceed this is read for reminders in a worker (default OFF_LOOP_BYTES). */
+  offLoopLookBytes?: number;
   clock?: Clock;
   /** Reached by tests: the running parts. */
   onInstalled?(parts: NotifyParts): void;
@@ -111,7 +115,6 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         busyLookMs,
       });
       const scheduler = new ReminderScheduler({
-        rooms: ctx.rooms,
         storage: ctx.storage,
         ledger,
         dispatcher,
@@ -122,6 +125,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         settleMs,
         busyLookMs,
         looks,
+        reader: new ReminderReader({ rooms: ctx.rooms, storage: ctx.storage, metrics }, { offLoopBytes: options.offLoopLookBytes ?? OFF_LOOP_BYTES, limits: LOOK_LIMITS }),
         onGone: (roomId) => forgetRoom(roomId),
       });
       // A deleted room's rows (pending changes, room preferences, ledger keys, last look) and index entries go with it.

@@ -8,6 +8,7 @@ export class NotifyMetrics {
   readonly skipped: Counter;
   readonly agendaSkipped: Counter;
   readonly failed: Counter<'channel' | 'kind'>;
+  readonly looks: Counter<'where'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -38,6 +39,12 @@ export class NotifyMetrics {
       name: 'kith_notifications_failed_total',
       help: 'Send attempts that failed (retried later) or whose destination is gone, by channel and kind',
       labelNames: ['channel', 'kind'] as const,
+      registers,
+    });
+    this.looks = new Counter({
+      name: 'kith_reminder_looks_total',
+      help: 'Reminder looks at a room, by where the room was read: loop (in memory, or small) or worker (big and not in memory)',
+      labelNames: ['where'] as const,
       registers,
     });
   }

@@ -14,8 +14,6 @@
  * its occurrence has not started, and recorded as skipped (and counted) otherwise.
  */
 import type { Logger } from 'pino';
-import type * as Y from 'yjs';
-import type { RoomApi } from '../sync/room-api.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -24,7 +22,8 @@ import type { Ledger } from './ledger.js';
 import type { NotifyMetrics } from './metrics.js';
 import type { Preferences } from './preferences.js';
 import type { RoomLooks } from './room-looks.js';
-import { MAX_LEAD_MS, reminderKey, remindersOf, type DueReminder } from './reminders.js';
+import type { ReminderReader } from './reminder-reader.js';
+import { MAX_LEAD_MS, reminderKey, type DueReminder } from './reminders.js';
 import { settleDelay } from './settle.js';
 import { reminderMessage } from './texts.js';
 
@@ -43,7 +42,6 @@ function tooLate(r: DueReminder, now: number): boolean {
 }
 
 export interface SchedulerDeps {
-  rooms: RoomApi;
   storage: Storage;
   ledger: Ledger;
   dispatcher: Dispatcher;
@@ -53,6 +51,8 @@ export interface SchedulerDeps {
   logger: Logger;
   /** Each room's last look and next due time, kept across restarts. */
   looks: RoomLooks;
+  /** Reads a room's reminders (in a worker for big rooms not in memory); closed with the scheduler. */
+  reader: ReminderReader;
   /** A room found deleted (by another instance, or while down): forget what is kept about it. */
   onGone?(roomId: string): Promise<void>;
   /** How long after a commit a changed room is re-read (coalesces bursts of edits). */
@@ -149,6 +149,7 @@ export class ReminderScheduler {
     this.dirty.clear();
     await this.running;
     await this.deps.looks.flush();
+    await this.deps.reader.close();
   }
 
   private enqueue(work: () => Promise<void>): void {
@@ -188,17 +189,12 @@ export class ReminderScheduler {
       seen =
         members.length === 0
           ? null
-          : await this.deps.rooms.read(
-              roomId,
-              (doc: Y.Doc) => ({
-                // Due by the horizon (the next look comes by then anyway), of occurrences that
-                // started after the last look or are still on time (see tooLate): none older matter.
-                reminders: remindersOf(doc, members, Math.min(since, now - ON_TIME_GRACE_MS) - 1, now + HORIZON_MS),
-                roomName,
-              }),
-              // A room loaded only for this look leaves memory with it (a start-up pass reads every room).
-              { transient: true },
-            );
+          : {
+              // Due by the horizon (the next look comes by then anyway), of occurrences that
+              // started after the last look or are still on time (see tooLate): none older matter.
+              reminders: await this.deps.reader.read(roomId, members, Math.min(since, now - ON_TIME_GRACE_MS) - 1, now + HORIZON_MS),
+              roomName,
+            };
     } catch (err) {
       this.deps.logger.warn({ err, roomId }, 'room could not be read for reminders; looking again later');
       this.index.set(roomId, now + 60_000);
