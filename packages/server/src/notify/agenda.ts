@@ -9,11 +9,9 @@
  * After downtime, today's agenda is still sent if it is at most `lateMs` late; later it is recorded
  * as skipped and counted (an agenda at noon is no longer "the day ahead").
  */
-import { occurrencesBetween } from '@kith/model';
 import type { Logger } from 'pino';
 import { Temporal } from 'temporal-polyfill';
 import type { Storage } from '../storage/storage.js';
-import type { RoomApi } from '../sync/room-api.js';
 import type { ModuleSql } from '../storage/module-tables.js';
 import type { Clock } from './clock.js';
 import type { Delivery } from './delivery.js';
@@ -21,6 +19,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { DueIndex, DueTimer } from './due-index.js';
 import type { Ledger } from './ledger.js';
 import type { NotifyMetrics } from './metrics.js';
+import type { RoomReader } from './room-reader.js';
 import { formatTime } from './texts.js';
 
 /** Occurrences listed per room; more read as "and N more". */
@@ -29,7 +28,8 @@ const PER_ROOM = 8;
 export interface AgendaDeps {
   sql: ModuleSql;
   storage: Storage;
-  rooms: RoomApi;
+  /** Reads each room's day (in a worker for big rooms not in memory). */
+  reader: RoomReader;
   ledger: Ledger;
   dispatcher: Dispatcher;
   clock: Clock;
@@ -185,9 +185,10 @@ export class DailyAgenda {
     const to = agendaInstant(nextDate(date), '00:00', zone);
     const sections: Array<{ roomId: string; name: string; lines: string[] }> = [];
     for (const room of await this.deps.storage.rooms.listForUser(userId)) {
-      const occs = await this.deps.rooms.read(room.roomId, (doc) =>
-        occurrencesBetween(doc, { from: new Date(from).toISOString(), to: new Date(to).toISOString(), timeZone: zone }),
-      );
+      const occs = await this.deps.reader.read(room.roomId, {
+        kind: 'occurrences',
+        window: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), timeZone: zone },
+      });
       if (occs.length === 0) continue;
       const lines = occs
         .slice(0, PER_ROOM)

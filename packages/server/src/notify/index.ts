@@ -1,11 +1,11 @@
 /**
  * Notifications: reminders that reach people when Kith is closed, change notices and comments.
  * This file composes the module; one concern a file beside it:
- * - reminders.ts (which reminders fall due when; reminder-reader.ts reads big rooms in a worker) →
- *   scheduler.ts (per-room next-due index) →
+ * - reminders.ts (which reminders fall due when) → scheduler.ts (per-room next-due index) →
  *   dispatcher.ts (claim → send → mark, through ledger.ts) → the channels (push, email: channels/).
  * - room-changes.ts (what changed, by whom) → notices.ts (one batched notice per room and window).
  * - agenda.ts (the daily agenda: one index entry per member who chose one).
+ * - room-reader.ts: the rooms those looks read (look-at.ts), big ones not in memory in a worker.
  * - preferences.ts + routes.ts (settings, comments REST), metrics.ts, clock.ts (injectable time).
  */
 import type { KithModule } from '../modules/module.js';
@@ -20,7 +20,7 @@ import { NOTIFY_CORE_MIGRATIONS, NOTIFY_LOOK_MIGRATIONS, NOTIFY_PENDING_MIGRATIO
 import { ChangeNotices } from './notices.js';
 import { Preferences } from './preferences.js';
 import { notifyRoutes } from './routes.js';
-import { LOOK_LIMITS, OFF_LOOP_BYTES, ReminderReader } from './reminder-reader.js';
+import { OFF_LOOP_BYTES, ROOM_READ_LIMITS, RoomReader } from './room-reader.js';
 import { RoomLooks } from './room-looks.js';
 import { ReminderScheduler } from './scheduler.js';
 
@@ -42,7 +42,7 @@ export interface NotifyOptions {
   retryMs?: number;
   /** A daily agenda later than this after its time (downtime) is skipped and counted (default 2 h). */
   agendaLateMs?: number;
-  /** A room not in memory whose stored bytes exceed this is read for reminders in a worker (default OFF_LOOP_BYTES). */
+  /** A room not in memory whose stored bytes exceed this is read for reminders and agendas in a worker (default OFF_LOOP_BYTES). */
   offLoopLookBytes?: number;
   clock?: Clock;
   /** Reached by tests: the running parts. */
@@ -114,6 +114,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         settleMs,
         busyLookMs,
       });
+      const reader = new RoomReader({ rooms: ctx.rooms, storage: ctx.storage, metrics }, { offLoopBytes: options.offLoopLookBytes ?? OFF_LOOP_BYTES, limits: ROOM_READ_LIMITS });
       const scheduler = new ReminderScheduler({
         storage: ctx.storage,
         ledger,
@@ -125,7 +126,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         settleMs,
         busyLookMs,
         looks,
-        reader: new ReminderReader({ rooms: ctx.rooms, storage: ctx.storage, metrics }, { offLoopBytes: options.offLoopLookBytes ?? OFF_LOOP_BYTES, limits: LOOK_LIMITS }),
+        reader,
         onGone: (roomId) => forgetRoom(roomId),
       });
       // A deleted room's rows (pending changes, room preferences, ledger keys, last look) and index entries go with it.
@@ -140,7 +141,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
       const agenda = new DailyAgenda({
         sql: ctx.sql,
         storage: ctx.storage,
-        rooms: ctx.rooms,
+        reader,
         ledger,
         dispatcher,
         clock,
@@ -181,6 +182,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
           stopDeleted();
           await scheduler.close();
           await agenda.close();
+          await reader.close();
           await notices.close();
         },
       };

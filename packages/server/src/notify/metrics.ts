@@ -8,7 +8,7 @@ export class NotifyMetrics {
   readonly skipped: Counter;
   readonly agendaSkipped: Counter;
   readonly failed: Counter<'channel' | 'kind'>;
-  readonly looks: Counter<'where'>;
+  readonly roomReads: Counter<'for' | 'where'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -41,10 +41,10 @@ export class NotifyMetrics {
       labelNames: ['channel', 'kind'] as const,
       registers,
     });
-    this.looks = new Counter({
-      name: 'kith_reminder_looks_total',
-      help: 'Reminder looks at a room, by where the room was read: loop (in memory, or small) or worker (big and not in memory)',
-      labelNames: ['where'] as const,
+    this.roomReads = new Counter({
+      name: 'kith_notify_room_reads_total',
+      help: 'Rooms read for reminders or an agenda, by where: loop (in memory, or small) or worker (big and not in memory)',
+      labelNames: ['for', 'where'] as const,
       registers,
     });
   }

@@ -22,7 +22,7 @@ import type { Ledger } from './ledger.js';
 import type { NotifyMetrics } from './metrics.js';
 import type { Preferences } from './preferences.js';
 import type { RoomLooks } from './room-looks.js';
-import type { ReminderReader } from './reminder-reader.js';
+import type { RoomReader } from './room-reader.js';
 import { MAX_LEAD_MS, reminderKey, type DueReminder } from './reminders.js';
 import { settleDelay } from './settle.js';
 import { reminderMessage } from './texts.js';
@@ -51,8 +51,8 @@ export interface SchedulerDeps {
   logger: Logger;
   /** Each room's last look and next due time, kept across restarts. */
   looks: RoomLooks;
-  /** Reads a room's reminders (in a worker for big rooms not in memory); closed with the scheduler. */
-  reader: ReminderReader;
+  /** Reads rooms (in a worker for big rooms not in memory); shared with the agenda, closed by the module. */
+  reader: RoomReader;
   /** A room found deleted (by another instance, or while down): forget what is kept about it. */
   onGone?(roomId: string): Promise<void>;
   /** How long after a commit a changed room is re-read (coalesces bursts of edits). */
@@ -149,7 +149,6 @@ export class ReminderScheduler {
     this.dirty.clear();
     await this.running;
     await this.deps.looks.flush();
-    await this.deps.reader.close();
   }
 
   private enqueue(work: () => Promise<void>): void {
@@ -192,7 +191,12 @@ export class ReminderScheduler {
           : {
               // Due by the horizon (the next look comes by then anyway), of occurrences that
               // started after the last look or are still on time (see tooLate): none older matter.
-              reminders: await this.deps.reader.read(roomId, members, Math.min(since, now - ON_TIME_GRACE_MS) - 1, now + HORIZON_MS),
+              reminders: await this.deps.reader.read(roomId, {
+                kind: 'reminders',
+                members,
+                startsAfter: Math.min(since, now - ON_TIME_GRACE_MS) - 1,
+                dueBy: now + HORIZON_MS,
+              }),
               roomName,
             };
     } catch (err) {

@@ -1,9 +1,9 @@
 /**
- * A reminder look at a big room that is not in memory reads the room in a worker thread from its
- * stored bytes (ReminderReader), so the event loop neither loads nor expands it. Through the real
- * server, SQLite and a controllable clock: the same room, edits and clock give the same deliveries
- * whether its looks run in a worker (threshold 1 byte) or in process (the default threshold, which
- * this small room is under), and the worker's looks leave the room out of memory.
+ * Reminder looks and daily agendas read a big room that is not in memory in a worker thread from
+ * its stored bytes (RoomReader), so the event loop neither loads nor expands it. Through the real
+ * server, SQLite and a controllable clock: the same room, edits and clock give the same reminders
+ * and agendas whether the reads run in a worker (threshold 1 byte) or in process (the default
+ * threshold, which this small room is under), and the worker's reads leave the room out of memory.
  */
 import { createEvent } from '@kith/model';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ const at = (iso: string) => Date.parse(iso);
 async function looksBy(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^kith_reminder_looks_total\{where="(\w+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  for (const m of text.matchAll(/^kith_notify_room_reads_total\{for="(\w+)",where="(\w+)"\} (\d+)$/gm)) out[`${m[1]}/${m[2]}`] = Number(m[3]);
   return out;
 }
 
@@ -36,6 +36,7 @@ async function run(offLoopLookBytes: number | undefined) {
   const dad = await api.signUp('dad');
   const roomId = await api.createRoom(mum.token);
   await api.addMember(mum.token, roomId, dad.token);
+  expect((await api.request('PUT', '/users/me/notification-settings', { token: dad.token, body: { timeZone: 'Europe/Berlin', dailyAgenda: { time: '07:30' } } })).status).toBe(200);
   await h.rooms.edit(roomId, (doc) => {
     const ctx = { actor: mum.userId };
     createEvent(doc, { title: 'Vitamins', start: '2026-10-24T08:00', end: '2026-10-24T08:15', tz: 'Europe/Berlin', rrule: 'FREQ=DAILY;COUNT=4', reminders: [{ minutesBefore: 0 }] }, ctx);
@@ -52,15 +53,16 @@ async function run(offLoopLookBytes: number | undefined) {
     await h.settle();
     loadedAfterLooks.push(await roomsLoaded(h.server.url));
   }
+  const agendas = channel.deliveries.filter((d) => d.kind === 'agenda').map((d) => `${d.title}|${d.body}`);
   const fired = channel.deliveries
     .filter((d) => d.kind === 'reminder')
     .map((d) => `${d.title}|${d.userId === dad.userId ? 'dad' : 'mum'}|${d.key.split(':').slice(3, 6).join(':')}`)
     .sort();
-  return { fired, looks: await looksBy(h.server.url), loadedAfterLooks };
+  return { fired, agendas, looks: await looksBy(h.server.url), loadedAfterLooks };
 }
 
-describe('reminder looks at big rooms not in memory run in a worker', { timeout: 120_000 }, () => {
-  it('sends exactly what looks in process send, and leaves the room out of memory', async () => {
+describe('notification reads of big rooms not in memory run in a worker', { timeout: 120_000 }, () => {
+  it('send exactly the reminders and agendas reads in process send, and leave the room out of memory', async () => {
     const inWorker = await run(1);
     const inProcess = await run(undefined);
     expect(inWorker.fired).toEqual(inProcess.fired);
@@ -71,10 +73,16 @@ describe('reminder looks at big rooms not in memory run in a worker', { timeout:
       'Passport at 09:00|mum|2026-11-22T08:00:00.000Z',
       ...['dad', 'mum'].flatMap((who) => ['2026-10-24T06:00', '2026-10-25T07:00', '2026-10-26T07:00', '2026-10-27T07:00'].map((t) => `Vitamins at 08:00|${who}|${t}:00.000Z`)),
     ]);
-    // Every look after the first pass found the room out of memory: in a worker for one, in process for the other.
-    expect(inWorker.looks.worker).toBeGreaterThanOrEqual(7);
-    expect(inProcess.looks.worker ?? 0).toBe(0);
-    expect(inProcess.looks.loop).toBeGreaterThanOrEqual(7);
+    // Dad's mornings at 07:30 Berlin: the vitamins each day, the bins on the 25th.
+    expect(inWorker.agendas).toEqual(inProcess.agendas);
+    expect(inWorker.agendas.length).toBeGreaterThanOrEqual(4);
+    expect(inWorker.agendas.filter((a) => a.includes('19:00 Bins'))).toHaveLength(1);
+    expect(inWorker.agendas.every((a) => a.includes('08:00 Vitamins'))).toBe(true);
+    // Every read after the first pass found the room out of memory: in a worker for one, in process for the other.
+    expect(inWorker.looks['reminders/worker']).toBeGreaterThanOrEqual(7);
+    expect(inWorker.looks['occurrences/worker']).toBeGreaterThanOrEqual(4);
+    expect(Object.entries(inProcess.looks).filter(([k]) => k.endsWith('/worker')).every(([, n]) => n === 0)).toBe(true);
+    expect(inProcess.looks['reminders/loop']).toBeGreaterThanOrEqual(7);
     // A worker's look does not load the room; one in process loads it (and lets it go at once: a transient read).
     expect(inWorker.loadedAfterLooks.every((n) => n === 0)).toBe(true);
   });

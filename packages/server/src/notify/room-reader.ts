@@ -1,0 +1,75 @@
+/**
+ * Reads rooms for the notification module's looks (a room's due reminders, a member's day for the
+ * agenda) where it costs the event loop least. A room whose document is in memory is read there:
+ * nothing to load. Any other room is loaded from its stored bytes first, and for a room of
+ * thousands of events that is megabytes of Yjs decoding — a quarter to half a second on the event
+ * loop at 5,000 events, on top of its expansion — each time one of its reminders falls due or a
+ * member's agenda is made while nobody has it open. Such rooms (stored bytes over OFF_LOOP_BYTES)
+ * are read in a worker thread from their stored bytes, one at a time; small rooms, most of them,
+ * are read in process, where a look costs a few milliseconds and a worker's start-up would cost
+ * more. Either way the answer is computed by the same function, `lookAt`.
+ */
+import type { Storage } from '../storage/storage.js';
+import type { RoomApi } from '../sync/room-api.js';
+import { checkComplete, storedUpdates } from '../sync/room-registry.js';
+import { WorkerSlots, type WorkerLimits } from '../util/worker-run.js';
+import { workerScript } from '../util/worker-script.js';
+import { lookAt, type LookQuery, type LookResults } from './look-at.js';
+import type { NotifyMetrics } from './metrics.js';
+
+/**
+ * Stored bytes above which a room not in memory is read in a worker: about 400 events, whose load
+ * took 20–100 ms (a family's year, ~300 events, stays in process).
+ */
+export const OFF_LOOP_BYTES = 256 * 1024;
+
+/** A read's limits in its worker: far above a 5,000-event room's (about 0.5 s). */
+export const ROOM_READ_LIMITS: WorkerLimits = { timeoutMs: 60_000, memoryMb: 1024 };
+
+export interface RoomReadJob {
+  /** The room's stored bytes in order: its snapshot, if any, then its log (see storedUpdates). */
+  stored: Uint8Array[];
+  query: LookQuery;
+}
+
+export type RoomReadAnswer = { ok: true; result: unknown } | { ok: false; detail: string };
+
+export class RoomReader {
+  private readonly slots = new WorkerSlots({ size: 1 });
+
+  constructor(
+    private readonly deps: { rooms: RoomApi; storage: Storage; metrics: NotifyMetrics },
+    private readonly options: { offLoopBytes: number; limits: WorkerLimits } = { offLoopBytes: OFF_LOOP_BYTES, limits: ROOM_READ_LIMITS },
+  ) {}
+
+  /** `lookAt(the room as stored, query)`; rejects when the room cannot be read (the caller tries again later). */
+  async read<Q extends LookQuery>(roomId: string, query: Q): Promise<LookResults[Q['kind']]> {
+    const { rooms, storage, metrics } = this.deps;
+    if (!rooms.isBuilt(roomId)) {
+      const stats = await storage.docs.stats(roomId);
+      if (stats.snapshotBytes + stats.logBytes > this.options.offLoopBytes) {
+        metrics.roomReads.inc({ for: query.kind, where: 'worker' });
+        return (await this.inWorker(roomId, query)) as LookResults[Q['kind']];
+      }
+    }
+    metrics.roomReads.inc({ for: query.kind, where: 'loop' });
+    // A room loaded only for this read leaves memory with it (a start-up pass reads every room).
+    return rooms.read(roomId, (doc) => lookAt(doc, query), { transient: true });
+  }
+
+  close(): Promise<void> {
+    return this.slots.close();
+  }
+
+  private async inWorker(roomId: string, query: LookQuery): Promise<unknown> {
+    const stored = await this.deps.storage.docs.load(roomId);
+    checkComplete(stored);
+    const job: RoomReadJob = { stored: storedUpdates(stored), query };
+    const script = workerScript(import.meta.url, './room-read-worker.js', '../../dist/notify/room-read-worker.js');
+    const outcome = await this.slots.run<RoomReadAnswer>(script, job, this.options.limits);
+    if (outcome.kind === 'answer' && outcome.answer.ok) return outcome.answer.result;
+    const why = outcome.kind === 'answer' ? 'failed' : outcome.kind;
+    const detail = outcome.kind === 'answer' && !outcome.answer.ok ? outcome.answer.detail : outcome.kind === 'crashed' ? outcome.err.message : undefined;
+    throw new Error(`the room read's worker ${why}${detail === undefined ? '' : `: ${detail}`}`);
+  }
+}
