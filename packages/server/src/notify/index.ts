@@ -42,7 +42,7 @@ export interface NotifyOptions {
   retryMs?: number;
   /** A daily agenda later than this after its time (downtime) is skipped and counted (default 2 h). */
   agendaLateMs?: number;
-  /** A room not in memory whose stored bytes exceed this is read for reminders and agendas in a worker (default OFF_LOOP_BYTES). */
+  /** A room whose stored bytes exceed this is read for reminders and agendas in a worker (default OFF_LOOP_BYTES). */
   offLoopLookBytes?: number;
   clock?: Clock;
   /** Reached by tests: the running parts. */

@@ -27,11 +27,6 @@ export interface RoomApi {
   /** Reads a room's document as it is on disk (what any client would be served). */
   read<T>(roomId: string, read: (doc: Y.Doc) => T, options?: ReadOptions): Promise<T>;
   /**
-   * Whether the room's document is in memory, built: a `read` then costs no load. A room that is
-   * not, or is served to its sockets from its stored bytes alone, is loaded (or built) by a read.
-   */
-  isBuilt(roomId: string): boolean;
-  /**
    * Edits a room's document on the server. The edit is stored and broadcast like a client's;
    * the promise resolves once it is on disk. `origin` becomes the Yjs transaction origin, so the
    * caller's own observers can tell its edits apart.
@@ -126,10 +121,6 @@ export class LoadedRooms implements RoomApi {
     } finally {
       this.registry.release(room);
     }
-  }
-
-  isBuilt(roomId: string): boolean {
-    return this.registry.rooms.get(roomId)?.documentBuilt === true;
   }
 
   async read<T>(roomId: string, read: (doc: Y.Doc) => T, options: ReadOptions = {}): Promise<T> {

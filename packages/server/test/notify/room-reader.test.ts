@@ -1,9 +1,9 @@
 /**
- * Reminder looks and daily agendas read a big room that is not in memory in a worker thread from
- * its stored bytes (RoomReader), so the event loop neither loads nor expands it. Through the real
- * server, SQLite and a controllable clock: the same room, edits and clock give the same reminders
- * and agendas whether the reads run in a worker (threshold 1 byte) or in process (the default
- * threshold, which this small room is under), and the worker's reads leave the room out of memory.
+ * Reminder looks and daily agendas read a big room in a worker thread from its stored bytes
+ * (RoomReader), so the event loop neither loads nor expands it, whether it is in memory or not. Through the real server, SQLite and a controllable clock: the same room, edits and
+ * clock give the same reminders and agendas whether the reads run in a worker (threshold 1 byte) or
+ * in process (the default threshold, which this small room is under); the worker's reads leave a
+ * room out of memory, and of a room kept in memory they see every edit made to it.
  */
 import { createEvent } from '@kith/model';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -26,10 +26,11 @@ async function looksBy(url: string): Promise<Record<string, number>> {
 }
 
 /** A family room with a daily reminder in Berlin time (across the autumn DST change), one for dad only and a one-off. */
-async function run(offLoopLookBytes: number | undefined) {
+async function run(opts: { offLoopLookBytes?: number; keepInMemory?: boolean } = {}) {
   const clock = new ManualClock(at('2026-10-23T12:00:00Z'));
   const channel = new RecordingChannel();
-  const h = await startNotifyServer({ clock, channel, unloadGraceMs: 50, notify: offLoopLookBytes === undefined ? {} : { offLoopLookBytes } });
+  const { keepInMemory, ...notify } = opts;
+  const h = await startNotifyServer({ clock, channel, unloadGraceMs: 50, notify });
   open.push(h);
   const api = apiClient(h.server.url);
   const mum = await api.signUp('mum');
@@ -44,31 +45,47 @@ async function run(offLoopLookBytes: number | undefined) {
     createEvent(doc, { title: 'Passport', start: '2026-11-22T09:00', end: '2026-11-22T10:00', tz: 'Europe/Berlin', reminders: [{ minutesBefore: 40_320 }] }, ctx);
   });
   await h.settle();
+  // A watcher holds the room's document in memory, as an open socket that edits it would.
+  const stopWatching = keepInMemory ? await h.rooms.watch(roomId, { onCommitted() {} }) : undefined;
   // The first pass runs the looks the edit asked for (reminders, and the change notice, which loads the room).
   await clock.advanceTo(clock.now() + 60_000, h.settle);
   const loadedAfterLooks: number[] = [];
   for (let t = at('2026-10-23T18:00:00Z'); t < at('2026-10-28T12:00:00Z'); t += 6 * 3_600_000) {
-    await untilNoRoomLoaded(h.server.url);
+    if (!keepInMemory) await untilNoRoomLoaded(h.server.url);
+    if (t === at('2026-10-25T12:00:00Z')) {
+      // An edit on the way: its reminder is found by the next look, wherever it reads.
+      await h.rooms.edit(roomId, (doc) => {
+        createEvent(doc, { title: 'Dentist', start: '2026-10-26T10:00', end: '2026-10-26T10:30', tz: 'Europe/Berlin', reminders: [{ minutesBefore: 30 }] }, { actor: dad.userId });
+      });
+      await h.settle();
+      // The looks this edit asks for (reminders, and the change notice, which loads the room) run first.
+      await clock.advanceTo(clock.now() + 60_000, h.settle);
+      if (!keepInMemory) await untilNoRoomLoaded(h.server.url);
+    }
     await clock.advanceTo(t, h.settle);
     await h.settle();
     loadedAfterLooks.push(await roomsLoaded(h.server.url));
   }
+  const builtAtEnd = h.server.sync.registry.rooms.get(roomId)?.documentBuilt === true;
+  stopWatching?.();
   const agendas = channel.deliveries.filter((d) => d.kind === 'agenda').map((d) => `${d.title}|${d.body}`);
   const fired = channel.deliveries
     .filter((d) => d.kind === 'reminder')
     .map((d) => `${d.title}|${d.userId === dad.userId ? 'dad' : 'mum'}|${d.key.split(':').slice(3, 6).join(':')}`)
     .sort();
-  return { fired, agendas, looks: await looksBy(h.server.url), loadedAfterLooks };
+  return { fired, agendas, looks: await looksBy(h.server.url), loadedAfterLooks, builtAtEnd };
 }
 
-describe('notification reads of big rooms not in memory run in a worker', { timeout: 120_000 }, () => {
+describe('notification reads of big rooms run in a worker', { timeout: 120_000 }, () => {
   it('send exactly the reminders and agendas reads in process send, and leave the room out of memory', async () => {
-    const inWorker = await run(1);
-    const inProcess = await run(undefined);
+    const inWorker = await run({ offLoopLookBytes: 1 });
+    const inProcess = await run();
     expect(inWorker.fired).toEqual(inProcess.fired);
     // Four mornings at 08:00 Berlin (CEST, then CET from 25 Oct), the bins for dad, the passport four weeks ahead for both.
     expect(inWorker.fired).toEqual([
       'Bins at 19:00|dad|2026-10-25T18:00:00.000Z',
+      'Dentist at 10:00|dad|2026-10-26T09:00:00.000Z',
+      'Dentist at 10:00|mum|2026-10-26T09:00:00.000Z',
       'Passport at 09:00|dad|2026-11-22T08:00:00.000Z',
       'Passport at 09:00|mum|2026-11-22T08:00:00.000Z',
       ...['dad', 'mum'].flatMap((who) => ['2026-10-24T06:00', '2026-10-25T07:00', '2026-10-26T07:00', '2026-10-27T07:00'].map((t) => `Vitamins at 08:00|${who}|${t}:00.000Z`)),
@@ -85,5 +102,21 @@ describe('notification reads of big rooms not in memory run in a worker', { time
     expect(inProcess.looks['reminders/loop']).toBeGreaterThanOrEqual(7);
     // A worker's look does not load the room; one in process loads it (and lets it go at once: a transient read).
     expect(inWorker.loadedAfterLooks.every((n) => n === 0)).toBe(true);
+  });
+
+  it('of a room kept in memory send the same and see every edit', async () => {
+    const inWorker = await run({ offLoopLookBytes: 1, keepInMemory: true });
+    const inProcess = await run({ keepInMemory: true });
+    expect(inWorker.fired).toEqual(inProcess.fired);
+    expect(inWorker.fired.filter((f) => f.startsWith('Dentist'))).toHaveLength(2);
+    expect(inWorker.fired).toHaveLength(13);
+    expect(inWorker.agendas).toEqual(inProcess.agendas);
+    expect(inWorker.agendas.length).toBeGreaterThanOrEqual(4);
+    expect(inWorker.looks['reminders/worker']).toBeGreaterThanOrEqual(7);
+    expect(inWorker.looks['occurrences/worker']).toBeGreaterThanOrEqual(4);
+    expect(Object.entries(inProcess.looks).filter(([k]) => k.endsWith('/worker')).every(([, n]) => n === 0)).toBe(true);
+    // The room stayed in memory throughout, with its document.
+    expect(inWorker.builtAtEnd && inProcess.builtAtEnd).toBe(true);
+    expect([...inWorker.loadedAfterLooks, ...inProcess.loadedAfterLooks].every((n) => n === 1)).toBe(true);
   });
 });
