@@ -48,9 +48,8 @@ export class RoomReader {
 
   /** `lookAt(the room as stored, query)`; rejects when the room cannot be read (the caller tries again later). */
   async read<Q extends LookQuery>(roomId: string, query: Q): Promise<LookResults[Q['kind']]> {
-    const { rooms, storage, metrics } = this.deps;
-    const stats = await storage.docs.stats(roomId);
-    if (stats.snapshotBytes + stats.logBytes > this.options.offLoopBytes) {
+    const { rooms, metrics } = this.deps;
+    if ((await this.storedBytes(roomId)) > this.options.offLoopBytes) {
       metrics.roomReads.inc({ for: query.kind, where: 'worker' });
       return (await this.inWorker(roomId, query)) as LookResults[Q['kind']];
     }
@@ -61,6 +60,14 @@ export class RoomReader {
 
   close(): Promise<void> {
     return this.slots.close();
+  }
+
+  /** A loaded room's size is known without a query (a busy room is looked at every few seconds). */
+  private async storedBytes(roomId: string): Promise<number> {
+    const known = this.deps.rooms.storedBytes(roomId);
+    if (known !== undefined) return known;
+    const stats = await this.deps.storage.docs.stats(roomId);
+    return stats.snapshotBytes + stats.logBytes;
   }
 
   private async inWorker(roomId: string, query: LookQuery): Promise<unknown> {

@@ -41,6 +41,12 @@ export interface RoomApi {
    */
   watch(roomId: string, watcher: RoomWatcher): Promise<() => void>;
   /**
+   * A loaded room's stored bytes (snapshot and log) as this instance counts them — as loaded, plus
+   * its own commits since (other instances' are not counted) — without a query; undefined when the
+   * room is not loaded. For choosing how to read a room, not for exact accounting.
+   */
+  storedBytes(roomId: string): number | undefined;
+  /**
    * Calls `listener(roomId, local)` after each commit of any room loaded on this instance (sockets',
    * server edits, and — with `local` false — other instances' stored updates), without keeping rooms
    * loaded: for modules that index many rooms (notifications) and re-read a room only when it
@@ -78,6 +84,10 @@ export class LoadedRooms implements RoomApi {
   /** Hooked to each room as it loads (see SyncServer): tells `onAnyCommit` listeners. */
   roomCommitted(roomId: string, local: boolean): void {
     for (const listener of this.commitListeners) listener(roomId, local);
+  }
+
+  storedBytes(roomId: string): number | undefined {
+    return this.registry.rooms.get(roomId)?.stored.bytes;
   }
 
   onAnyCommit(listener: (roomId: string, local: boolean) => void): () => void {

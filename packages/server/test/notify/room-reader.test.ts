@@ -67,13 +67,15 @@ async function run(opts: { offLoopLookBytes?: number; keepInMemory?: boolean } =
     loadedAfterLooks.push(await roomsLoaded(h.server.url));
   }
   const builtAtEnd = h.server.sync.registry.rooms.get(roomId)?.documentBuilt === true;
+  const stats = await h.server.storage.docs.stats(roomId);
+  const sizes = { known: h.rooms.storedBytes(roomId), stored: stats.snapshotBytes + stats.logBytes };
   stopWatching?.();
   const agendas = channel.deliveries.filter((d) => d.kind === 'agenda').map((d) => `${d.title}|${d.body}`);
   const fired = channel.deliveries
     .filter((d) => d.kind === 'reminder')
     .map((d) => `${d.title}|${d.userId === dad.userId ? 'dad' : 'mum'}|${d.key.split(':').slice(3, 6).join(':')}`)
     .sort();
-  return { fired, agendas, looks: await looksBy(h.server.url), loadedAfterLooks, builtAtEnd };
+  return { fired, agendas, looks: await looksBy(h.server.url), loadedAfterLooks, builtAtEnd, sizes };
 }
 
 describe('notification reads of big rooms run in a worker', { timeout: 120_000 }, () => {
@@ -117,6 +119,9 @@ describe('notification reads of big rooms run in a worker', { timeout: 120_000 }
     expect(Object.entries(inProcess.looks).filter(([k]) => k.endsWith('/worker')).every(([, n]) => n === 0)).toBe(true);
     // The room stayed in memory throughout, with its document.
     expect(inWorker.builtAtEnd && inProcess.builtAtEnd).toBe(true);
+    // Its size, which decides where it is read, is known without a query, and is what storage holds.
+    expect(inWorker.sizes.known).toBe(inWorker.sizes.stored);
+    expect(inWorker.sizes.stored).toBeGreaterThan(0);
     expect([...inWorker.loadedAfterLooks, ...inProcess.loadedAfterLooks].every((n) => n === 1)).toBe(true);
   });
 });
