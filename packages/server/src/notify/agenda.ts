@@ -28,7 +28,7 @@ const PER_ROOM = 8;
 export interface AgendaDeps {
   sql: ModuleSql;
   storage: Storage;
-  /** Reads each room's day (in a worker for big rooms not in memory). */
+  /** Reads each room's day (in a worker for big rooms). */
   reader: RoomReader;
   ledger: Ledger;
   dispatcher: Dispatcher;

@@ -5,7 +5,7 @@
  *   dispatcher.ts (claim → send → mark, through ledger.ts) → the channels (push, email: channels/).
  * - room-changes.ts (what changed, by whom) → notices.ts (one batched notice per room and window).
  * - agenda.ts (the daily agenda: one index entry per member who chose one).
- * - room-reader.ts: the rooms those looks read (look-at.ts), big ones not in memory in a worker.
+ * - room-reader.ts: the rooms those looks read (look-at.ts), big ones in a worker.
  * - preferences.ts + routes.ts (settings, comments REST), metrics.ts, clock.ts (injectable time).
  */
 import type { KithModule } from '../modules/module.js';

@@ -1,7 +1,8 @@
 /**
- * Worker thread: one notification look at a room that is not in memory (see room-reader.ts). It
- * receives the room's stored bytes (snapshot and log) and the query, builds its own copy of the
- * room and answers with what `lookAt` finds. Started per read with a memory cap and a deadline.
+ * Worker thread: one notification look at a big room (see room-reader.ts). It receives the room's
+ * stored bytes (snapshot and log) and the query, builds its own copy of the room, whether or not
+ * the server has it in memory, and answers with what `lookAt` finds. Started per read with a
+ * memory cap and a deadline.
  */
 import { parentPort } from 'node:worker_threads';
 import * as Y from 'yjs';

@@ -51,7 +51,7 @@ export interface SchedulerDeps {
   logger: Logger;
   /** Each room's last look and next due time, kept across restarts. */
   looks: RoomLooks;
-  /** Reads rooms (in a worker for big rooms not in memory); shared with the agenda, closed by the module. */
+  /** Reads rooms (in a worker for big rooms); shared with the agenda, closed by the module. */
   reader: RoomReader;
   /** A room found deleted (by another instance, or while down): forget what is kept about it. */
   onGone?(roomId: string): Promise<void>;
