@@ -7,7 +7,7 @@
  * still expands its events: with a client holding a dense room (a tenth of its events unended weekly
  * series) open, a due look held the loop 49 ms at 500 events, 60–73 ms at 1,500 and 103–167 ms at
  * 5,000. So every room of more than OFF_LOOP_BYTES stored is read in a worker thread from its stored
- * bytes, one at a time (the loop then waits 10–30 ms at most: the stored bytes' read and the worker's
+ * bytes, one at a time (at 5,000 events the loop then waits 14–28 ms: the stored bytes' read and the worker's
  * start); smaller rooms, most of them, are read in process, where a look costs a few milliseconds.
  * A room's stored bytes hold everything its sockets were told (an update reaches another client
  * only once stored), and an edit not yet stored brings its own look once it is. Either way the
