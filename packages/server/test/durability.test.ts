@@ -390,6 +390,7 @@ describe('loading and unloading rooms', () => {
           }
           return real.docs.load(roomId);
         },
+        loadOffLoop: (r) => real.docs.loadOffLoop(r),
         append: (u) => real.docs.append(u),
         head: (r) => real.docs.head(r),
         stats: (r) => real.docs.stats(r),

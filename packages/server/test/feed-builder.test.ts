@@ -62,12 +62,15 @@ describe('FeedBuilder', () => {
     const doc = room();
     doc.getMap('comments').set('c1', { text: 'Bring the card' }); // a module's map
     doc.getArray('odd').push([1, 'two']); // a type no module reads as a map
-    const job = jobOf(doc, 'r1', 'Family');
     const builder = new FeedBuilder(capture().logger);
     try {
+      const job = jobOf(doc, 'r1', 'Family');
+      const again = structuredClone(job);
       const plain = await builder.build(job);
       expect(plain.document).toBeUndefined();
-      const built = await builder.build(job, { withDocument: true });
+      // The stored bytes were moved to the worker, not copied: a build takes bytes of its own.
+      expect(job.stored.updates.every((u) => u.data.byteLength === 0)).toBe(true);
+      const built = await builder.build(again, { withDocument: true });
       expect(built.ics).toBe(plain.ics);
       expect(built.document).toBe(documentJson(doc));
       const parsed = JSON.parse(built.document!);

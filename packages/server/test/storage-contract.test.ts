@@ -817,6 +817,31 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(again.snapshotStateVector).toBeNull();
       });
 
+      it('loadOffLoop answers what load does, and sees every commit as soon as it is acknowledged', async () => {
+        expect(await s.docs.loadOffLoop('r')).toEqual(await s.docs.load('r')); // nothing stored
+        const { doc, updates } = editedDoc(40, 'off');
+        // A batch of 36 (committed on SQLite's writer thread), then single appends (inline).
+        await s.docs.append(updates.slice(0, 36).map((data) => ({ roomId: 'r', data })));
+        expect(await s.docs.compact('r', Y.encodeStateAsUpdate(docOf(await s.docs.load('r'))), 0, 30, Y.encodeStateVector(docOf(await s.docs.load('r'))))).toBe(true);
+        for (const data of updates.slice(36)) {
+          await s.docs.append([{ roomId: 'r', data }]);
+          const aside = await s.docs.loadOffLoop('r');
+          expect(aside.head).toBe((await s.docs.load('r')).head);
+        }
+        const aside = await s.docs.loadOffLoop('r');
+        const loaded = await s.docs.load('r');
+        expect(aside.snapshotSeq).toBe(30);
+        expect(aside.head).toBe(40);
+        expect(Array.from(aside.snapshot!)).toEqual(Array.from(loaded.snapshot!));
+        expect(Array.from(aside.snapshotStateVector!)).toEqual(Array.from(loaded.snapshotStateVector!));
+        expect(aside.updates.map((u) => [u.seq, Array.from(u.data)])).toEqual(loaded.updates.map((u) => [u.seq, Array.from(u.data)]));
+        expectSameDoc(docOf(aside), doc);
+        // Loads at once are each answered with their own room.
+        await s.docs.append([{ roomId: 'other', data: editedDoc(1, 'x').updates[0]! }]);
+        const both = await Promise.all([s.docs.loadOffLoop('r'), s.docs.loadOffLoop('other'), s.docs.loadOffLoop('r')]);
+        expect(both.map((d) => d.head)).toEqual([40, 1, 40]);
+      });
+
       it('a lease is held by one holder at a time, renewable by it, and free once expired or released', async () => {
         const t0 = 1_000_000;
         expect(await s.leases.tryAcquire('compact:r', 'A', 1000, t0)).toBe(true);

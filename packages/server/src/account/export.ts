@@ -29,7 +29,7 @@ export async function exportAccount(userId: string, deps: { storage: Storage; fe
   const rooms: string[] = [];
   for (const room of await deps.storage.rooms.listForUser(userId)) {
     const members = (await deps.storage.rooms.members(room.roomId)).map((m) => ({ username: m.username, role: m.role }));
-    const stored = await deps.storage.docs.load(room.roomId);
+    const stored = await deps.storage.docs.loadOffLoop(room.roomId);
     const { ics, document } = await deps.feeds.build({ roomId: room.roomId, name: room.name, stored }, { withDocument: true });
     rooms.push(withRawField({ roomId: room.roomId, name: room.name, role: room.role, members, ics }, 'document', document ?? 'null'));
   }

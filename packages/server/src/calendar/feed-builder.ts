@@ -42,7 +42,8 @@ export class FeedBuilder {
   /**
    * Builds the feed of a room from its stored bytes (`storage.docs.load`), and its document's JSON
    * with `withDocument`; rejects with ROOM_UNAVAILABLE (logged) when rows are missing or its worker
-   * fails or hits a limit.
+   * fails or hits a limit. The stored bytes are moved to the worker: `room.stored`'s arrays are
+   * empty afterwards.
    */
   async build(room: { roomId: string; name: string; stored: StoredDoc }, opts: { withDocument?: boolean } = {}): Promise<Built> {
     let job: FeedJob;
@@ -62,7 +63,7 @@ export class FeedBuilder {
 
   private async inWorker(job: FeedJob): Promise<Built> {
     const script = workerScript(import.meta.url, './feed-worker.js', '../../dist/calendar/feed-worker.js');
-    const outcome = await this.slots.run<FeedAnswer>(script, job, this.limits);
+    const outcome = await this.slots.run<FeedAnswer>(script, job, this.limits, job.stored);
     if (outcome.kind === 'answer' && outcome.answer.ok) {
       const { ok: _ok, ...built } = outcome.answer;
       return built;

@@ -301,7 +301,7 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions & { feed
       const head = await storage.docs.head(room.roomId);
       const { ics, etag, skipped } = await feeds.get(room.roomId, keyAt(head), async () => {
         // Built from the stored bytes, as any client would be served: the room need not be loaded.
-        const stored = await storage.docs.load(room.roomId);
+        const stored = await storage.docs.loadOffLoop(room.roomId);
         const built = await builder.build({ roomId: room.roomId, name: room.name, stored });
         // The text only changes when an event does (DTSTAMP is the last change), so it has a stable
         // ETag: pollers that send If-None-Match get a 304.

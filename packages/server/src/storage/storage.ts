@@ -171,6 +171,12 @@ export interface DocStore {
    * entries after both, in order.
    */
   load(roomId: string, afterSeq?: number): Promise<StoredDoc>;
+  /**
+   * The whole stored document, as `load`, read where it holds the event loop least: for big reads
+   * off a client's path (room reads in a worker, feed builds, exports, compaction). SQLite reads it
+   * on a reader thread; PostgreSQL's load is network I/O already.
+   */
+  loadOffLoop(roomId: string): Promise<StoredDoc>;
   /** Appends every update in one transaction (one commit per batch); returns their seqs in order. */
   append(updates: UpdateToAppend[]): Promise<number[]>;
   /** The room's last log position (0 for an empty room). */

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
 import type { Storage } from '../storage/storage.js';
+import { postMoving } from '../util/worker-run.js';
 import { workerScript } from '../util/worker-script.js';
 import type { Room } from './room.js';
 import { storedUpdates } from './room-registry.js';
@@ -93,7 +94,7 @@ export class Compactor {
   }
 
   async compact(roomId: string): Promise<CompactionResult> {
-    const stored = await this.storage.docs.load(roomId);
+    const stored = await this.storage.docs.loadOffLoop(roomId);
     const last = stored.updates.at(-1);
     const bytesBefore =
       (stored.snapshot?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.data.byteLength, 0);
@@ -131,7 +132,8 @@ export class Compactor {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.jobs.set(id, { resolve, reject });
-      worker.postMessage({ id, updates });
+      // Moved, not copied: the stored bytes are not read again here.
+      postMoving(worker, { id, updates }, updates);
     });
   }
 

@@ -513,6 +513,10 @@ class PgSecrets implements SecretStore {
 class PgDocs implements DocStore {
   constructor(private readonly db: Db) {}
 
+  loadOffLoop(roomId: string): Promise<StoredDoc> {
+    return this.load(roomId);
+  }
+
   async load(roomId: string, afterSeq = 0): Promise<StoredDoc> {
     // One statement reads from one MVCC snapshot, so the snapshot row and the log tail are
     // consistent with each other even with a compaction committing meanwhile (it is what a

@@ -24,11 +24,12 @@ import type {
   UserRecord,
   UserStore,
 } from '../storage.js';
-import { toBytes, toInvite, toMember, toRoom, toToken, toUser } from '../rows.js';
+import { toInvite, toMember, toRoom, toToken, toUser } from '../rows.js';
 import { migrate } from './migrations.js';
 import { SqliteModuleTables } from './module-tables.js';
 import type { ModuleTables } from '../module-tables.js';
 import { InlineAppender, SizedAppender, ThreadedAppender, type DocAppender } from './doc-appender.js';
+import { loadTransaction, ThreadedLoader } from './doc-loader.js';
 
 export interface SqliteOptions {
   /** Path of the database file, or ':memory:'. */
@@ -64,7 +65,7 @@ export function openSqliteStorage(options: SqliteOptions): Storage {
           new ThreadedAppender({ file: options.file, synchronous: options.synchronous === 'normal' ? 'NORMAL' : 'FULL' }),
           THREADED_APPEND_FROM,
         );
-  return new SqliteStorage(db, appender);
+  return new SqliteStorage(db, appender, options.file === ':memory:' ? undefined : new ThreadedLoader(options.file));
 }
 
 
@@ -84,6 +85,7 @@ class SqliteStorage implements Storage {
   constructor(
     private readonly db: Database,
     private readonly appender: DocAppender,
+    private readonly loader: ThreadedLoader | undefined,
   ) {
     this.secrets = new SqliteSecrets(db);
     const put = db.prepare(
@@ -99,7 +101,7 @@ class SqliteStorage implements Storage {
     this.users = new SqliteUsers(db);
     this.refreshTokens = new SqliteRefreshTokens(db);
     this.rooms = new SqliteRooms(db);
-    this.docs = new SqliteDocs(db, appender);
+    this.docs = new SqliteDocs(db, appender, loader);
     this.leases = new SqliteLeases(db);
     this.feeds = new SqliteFeeds(db);
     this.modules = new SqliteModuleTables(db);
@@ -114,7 +116,7 @@ class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    await this.appender.close();
+    await Promise.all([this.appender.close(), this.loader?.close()]);
     if (this.db.open) this.db.close();
   }
 }
@@ -440,15 +442,17 @@ class SqliteDocs implements DocStore {
   private readonly db: Database;
   private readonly stmts;
   private readonly compactTx;
+  private readonly loadTx;
 
   constructor(
     db: Database,
     private readonly appender: DocAppender,
+    /** Loads off the event loop; none for an in-memory database, which no other connection can open. */
+    private readonly loader: ThreadedLoader | undefined,
   ) {
     this.db = db;
+    this.loadTx = loadTransaction(db);
     this.stmts = {
-      snapshot: db.prepare('SELECT snapshot, snapshot_seq, state_vector FROM doc_snapshots WHERE room_id = ?'),
-      log: db.prepare('SELECT seq, data FROM doc_updates WHERE room_id = ? AND seq > ? ORDER BY seq'),
       head: db.prepare('SELECT head FROM doc_heads WHERE room_id = ?').pluck(),
       logStats: db.prepare(
         'SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM doc_updates WHERE room_id = ?',
@@ -480,23 +484,11 @@ class SqliteDocs implements DocStore {
   }
 
   async load(roomId: string, afterSeq = 0): Promise<StoredDoc> {
-    // One read transaction, so the snapshot and the log tail are consistent with each other.
-    return this.db.transaction((): StoredDoc => {
-      const snap = this.stmts.snapshot.get(roomId) as
-        | { snapshot: Buffer; snapshot_seq: number; state_vector: Buffer | null }
-        | undefined;
-      const snapshotSeq = snap?.snapshot_seq ?? 0;
-      const from = Math.max(afterSeq, snapshotSeq);
-      const updates = (this.stmts.log.all(roomId, from) as Array<{ seq: number; data: Buffer }>).map((r) => ({
-        seq: r.seq,
-        data: toBytes(r.data),
-      }));
-      // A full load always includes the snapshot; a load after a position only if it is newer.
-      const snapshot = snap && (afterSeq === 0 || snapshotSeq > afterSeq) ? toBytes(snap.snapshot) : null;
-      const snapshotStateVector = snapshot && snap?.state_vector ? toBytes(snap.state_vector) : null;
-      const head = (this.stmts.head.get(roomId) as number | undefined) ?? 0;
-      return { snapshot, snapshotSeq, snapshotStateVector, updates, head };
-    })();
+    return this.loadTx(roomId, afterSeq);
+  }
+
+  async loadOffLoop(roomId: string): Promise<StoredDoc> {
+    return this.loader ? this.loader.load(roomId) : this.loadTx(roomId, 0);
   }
 
   async head(roomId: string): Promise<number> {
