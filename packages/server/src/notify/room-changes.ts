@@ -9,7 +9,7 @@
  * cheap for a room of thousands of events. Only the few moves a notice can show are expanded, for
  * their next start (see withNextStarts).
  */
-import { COMMENTS_ROOT, getEvent, listEvents, occurrencesOf, type CalendarEvent } from '@kith/model';
+import { COMMENTS_ROOT, getEvent, listEvents, occurrencesOf, ROOT, type CalendarEvent } from '@kith/model';
 import * as Y from 'yjs';
 import { roomZone } from './reminders.js';
 
@@ -123,6 +123,24 @@ export function printRoom(doc: Y.Doc): RoomPrint {
     if (c) comments.set(id, c);
   }
   return { events, comments };
+}
+
+export const emptyPrint = (): RoomPrint => ({ events: new Map(), comments: new Map() });
+
+/** What a print of the whole room reads: every event's and comment's id. */
+export function roomIds(doc: Y.Doc): { events: string[]; comments: string[] } {
+  return { events: [...doc.getMap(ROOT.events).keys()], comments: [...doc.getMap(COMMENTS_ROOT).keys()] };
+}
+
+/**
+ * Adds one slice's `patchPrint` parts to those of the slices before it. An event's old print is the
+ * first one seen: a later slice's comment brings the event along as it is by then.
+ */
+export function addParts(into: { before: RoomPrint; after: RoomPrint }, part: { before: RoomPrint; after: RoomPrint }): void {
+  for (const [id, p] of part.before.events) if (!into.before.events.has(id)) into.before.events.set(id, p);
+  for (const [id, p] of part.before.comments) if (!into.before.comments.has(id)) into.before.comments.set(id, p);
+  for (const [id, p] of part.after.events) into.after.events.set(id, p);
+  for (const [id, p] of part.after.comments) into.after.comments.set(id, p);
 }
 
 /**
