@@ -6,8 +6,11 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as Y from 'yjs';
+import type { JobReply } from '../util/job-thread.js';
+import type { MergedSnapshot } from './compaction.js';
 
 parentPort?.on('message', (job: { id: number; updates: Uint8Array[] }) => {
+  let reply: JobReply<MergedSnapshot>;
   try {
     const doc = new Y.Doc({ gc: true });
     // One transaction over every update: a single Y.mergeUpdates of a long log takes minutes.
@@ -18,8 +21,10 @@ parentPort?.on('message', (job: { id: number; updates: Uint8Array[] }) => {
     // Stored with the snapshot: it lets a room be served from these bytes without building a document.
     const stateVector = Y.encodeStateVector(doc);
     doc.destroy();
-    parentPort?.postMessage({ id: job.id, snapshot, stateVector }, [snapshot.buffer as ArrayBuffer]);
+    reply = { id: job.id, answer: { snapshot, stateVector } };
+    parentPort?.postMessage(reply, [snapshot.buffer as ArrayBuffer]);
   } catch (err) {
-    parentPort?.postMessage({ id: job.id, error: (err as Error).message });
+    reply = { id: job.id, error: (err as Error).message };
+    parentPort?.postMessage(reply);
   }
 });

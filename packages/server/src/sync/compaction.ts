@@ -1,14 +1,13 @@
-import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
 import type { Storage } from '../storage/storage.js';
-import { postMoving } from '../util/worker-run.js';
+import { JobThread } from '../util/job-thread.js';
 import { workerScript } from '../util/worker-script.js';
 import type { Room } from './room.js';
 import { storedUpdates } from './room-registry.js';
 
 /** What the worker returns: the merged snapshot and its state vector. */
-interface MergedSnapshot {
+export interface MergedSnapshot {
   snapshot: Uint8Array;
   stateVector: Uint8Array;
 }
@@ -38,10 +37,7 @@ export interface CompactionResult {
  * snapshot in only if no other compaction got there first.
  */
 export class Compactor {
-  private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly jobs = new Map<number, { resolve: (s: MergedSnapshot) => void; reject: (e: Error) => void }>();
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly merger: JobThread<MergedSnapshot>;
 
   constructor(
     private readonly storage: Storage,
@@ -50,7 +46,12 @@ export class Compactor {
     private readonly policy: CompactionPolicy,
     /** Names this instance as a lease holder. */
     private readonly instanceId: string,
-  ) {}
+  ) {
+    this.merger = new JobThread(workerScript(import.meta.url, './compaction-worker.js', '../../dist/sync/compaction-worker.js'), {
+      name: 'compaction',
+      onCrash: (err) => this.logger.error({ err }, 'compaction worker crashed'),
+    });
+  }
 
   /** A commit of `room` is on disk: compacts it in the background once its log is long enough. */
   afterCommit(room: Room): void {
@@ -118,55 +119,12 @@ export class Compactor {
     return { compacted, updatesFolded: stored.updates.length, bytesBefore, bytesAfter: snapshot.byteLength };
   }
 
-  async close(): Promise<void> {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const w = this.worker;
-    this.worker = undefined;
-    for (const job of this.jobs.values()) job.reject(new Error('compactor closed'));
-    this.jobs.clear();
-    if (w) await w.terminate();
+  close(): Promise<void> {
+    return this.merger.close();
   }
 
+  /** The merge in the worker; the stored bytes are moved to it, not copied (they are not read again here). */
   private merge(updates: Uint8Array[]): Promise<MergedSnapshot> {
-    const worker = this.ensureWorker();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      // Moved, not copied: the stored bytes are not read again here.
-      postMoving(worker, { id, updates }, updates);
-    });
-  }
-
-  private ensureWorker(): Worker {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.worker) return this.worker;
-    const worker = new Worker(workerScript(import.meta.url, './compaction-worker.js', '../../dist/sync/compaction-worker.js'));
-    worker.unref();
-    worker.on('message', (msg: { id: number; snapshot?: Uint8Array; stateVector?: Uint8Array; error?: string }) => {
-      const job = this.jobs.get(msg.id);
-      if (!job) return;
-      this.jobs.delete(msg.id);
-      if (msg.snapshot && msg.stateVector) job.resolve({ snapshot: msg.snapshot, stateVector: msg.stateVector });
-      else job.reject(new Error(msg.error ?? 'compaction failed'));
-      if (this.jobs.size === 0) this.scheduleIdleStop();
-    });
-    worker.on('error', (err) => {
-      this.logger.error({ err }, 'compaction worker crashed');
-      for (const job of this.jobs.values()) job.reject(err);
-      this.jobs.clear();
-      this.worker = undefined;
-    });
-    this.worker = worker;
-    return worker;
-  }
-
-  /** An idle worker is stopped, so that a quiet server holds no thread. */
-  private scheduleIdleStop(): void {
-    this.idleTimer = setTimeout(() => {
-      const w = this.worker;
-      this.worker = undefined;
-      void w?.terminate();
-    }, 10_000);
-    this.idleTimer.unref();
+    return this.merger.run({ updates }, updates);
   }
 }

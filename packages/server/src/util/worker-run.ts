@@ -34,7 +34,7 @@ function movableBuffers(parts: Iterable<Uint8Array>): ArrayBuffer[] {
  * they can be (see movableBuffers); a buffer Node will not move (one it marks untransferable) makes
  * it a copy.
  */
-export function postMoving(port: Pick<Worker, 'postMessage'>, message: unknown, moving: Iterable<Uint8Array>): void {
+export function postMoving(port: { postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void }, message: unknown, moving: Iterable<Uint8Array>): void {
   const transfer = movableBuffers(moving);
   if (transfer.length > 0) {
     try {

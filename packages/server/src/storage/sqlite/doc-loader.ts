@@ -1,7 +1,8 @@
-import { Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import type { StoredDoc } from '../storage.js';
 import { toBytes } from '../rows.js';
+import { JobThread, type JobReply } from '../../util/job-thread.js';
 import { postMoving } from '../../util/worker-run.js';
 import { workerScript } from '../../util/worker-script.js';
 
@@ -34,90 +35,30 @@ export function bytesOf(stored: StoredDoc): Uint8Array[] {
   return out;
 }
 
-type Job = { resolve: (stored: StoredDoc) => void; reject: (err: Error) => void };
-
 /**
  * Loads rooms on a reader thread with its own connection to the file (WAL: readers see every
  * committed write and never wait for the writer), and moves the bytes back without a copy. Reading
- * a 3 MB room held the event loop 22–25 ms on the main connection. Started at the first load,
- * stopped after 10 s without one, so an idle server holds no thread.
+ * a 3 MB room held the event loop 22–25 ms on the main connection.
  */
 export class ThreadedLoader {
-  private worker: Worker | undefined;
-  private readonly jobs = new Map<number, Job>();
-  private nextId = 1;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private closed = false;
+  private readonly thread: JobThread<StoredDoc>;
 
-  constructor(private readonly file: string) {}
+  constructor(file: string) {
+    const script = workerScript(import.meta.url, './doc-load-worker.js', '../../../dist/storage/sqlite/doc-load-worker.js');
+    this.thread = new JobThread(script, { name: 'SQLite reader', workerData: { file } });
+  }
 
   load(roomId: string): Promise<StoredDoc> {
-    if (this.closed) return Promise.reject(new Error('storage is closed'));
-    const worker = this.ensureWorker();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.jobs.set(id, { resolve, reject });
-      worker.ref();
-      worker.postMessage({ id, roomId });
-    });
+    return this.thread.run({ roomId });
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    const worker = this.worker;
-    this.worker = undefined;
-    this.fail(new Error('storage is closed'));
-    worker?.removeAllListeners('exit').removeAllListeners('error').on('error', () => undefined);
-    if (worker) await worker.terminate();
-  }
-
-  private ensureWorker(): Worker {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.worker) return this.worker;
-    const worker = new Worker(workerScript(import.meta.url, './doc-load-worker.js', '../../../dist/storage/sqlite/doc-load-worker.js'), {
-      workerData: { file: this.file },
-    });
-    worker.unref();
-    worker.on('message', (msg: { id: number; stored?: StoredDoc; error?: string; code?: string }) => {
-      const job = this.jobs.get(msg.id);
-      if (!job) return;
-      this.jobs.delete(msg.id);
-      if (msg.stored) job.resolve(msg.stored);
-      else job.reject(Object.assign(new Error(msg.error ?? 'load failed'), msg.code ? { code: msg.code } : {}));
-      if (this.jobs.size === 0) {
-        worker.unref();
-        this.stopWhenIdle();
-      }
-    });
-    const lost = (err: Error) => {
-      if (this.worker === worker) this.worker = undefined;
-      this.fail(err);
-    };
-    worker.on('error', lost);
-    worker.on('exit', (code) => lost(new Error(`the SQLite reader thread exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
-  }
-
-  private stopWhenIdle(): void {
-    this.idleTimer = setTimeout(() => {
-      const w = this.worker;
-      this.worker = undefined;
-      // Its exit is no failure: the loads meanwhile are a new thread's.
-      w?.removeAllListeners('exit').removeAllListeners('error').on('error', () => undefined);
-      void w?.terminate();
-    }, 10_000);
-    this.idleTimer.unref();
-  }
-
-  private fail(err: Error): void {
-    for (const job of this.jobs.values()) job.reject(err);
-    this.jobs.clear();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }
 
 /** Answers a reader thread's load (used by doc-load-worker.ts), moving the bytes. */
-export function answerLoad(port: { postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void }, id: number, stored: StoredDoc): void {
-  postMoving(port, { id, stored }, bytesOf(stored));
+export function answerLoad(port: Pick<MessagePort, 'postMessage'>, id: number, stored: StoredDoc): void {
+  const reply: JobReply<StoredDoc> = { id, answer: stored };
+  postMoving(port, reply, bytesOf(stored));
 }
