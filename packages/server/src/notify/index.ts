@@ -102,6 +102,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         leaseMs: options.leaseMs ?? 120_000,
         retryMs: options.retryMs ?? 60_000,
       });
+      const reader = new RoomReader({ rooms: ctx.rooms, storage: ctx.storage, metrics }, { offLoopBytes: options.offLoopLookBytes ?? OFF_LOOP_BYTES, limits: ROOM_READ_LIMITS });
       const notices = new ChangeNotices({
         rooms: ctx.rooms,
         storage: ctx.storage,
@@ -110,11 +111,11 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         sql: ctx.sql,
         clock,
         logger: ctx.componentLogger('notices'),
+        reader,
         windowMs: options.changeWindowMs ?? 300_000,
         settleMs,
         busyLookMs,
       });
-      const reader = new RoomReader({ rooms: ctx.rooms, storage: ctx.storage, metrics }, { offLoopBytes: options.offLoopLookBytes ?? OFF_LOOP_BYTES, limits: ROOM_READ_LIMITS });
       const scheduler = new ReminderScheduler({
         storage: ctx.storage,
         ledger,

@@ -43,7 +43,7 @@ export class NotifyMetrics {
     });
     this.roomReads = new Counter({
       name: 'kith_notify_room_reads_total',
-      help: 'Rooms read for reminders or an agenda, by where: loop (small) or worker (big, read from its stored bytes)',
+      help: 'Rooms read for reminders, an agenda (occurrences) or a change notice\'s first picture of a big room (print), by where: loop (small) or worker (big, read from its stored bytes)',
       labelNames: ['for', 'where'] as const,
       registers,
     });

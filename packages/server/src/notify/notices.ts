@@ -17,13 +17,14 @@
  * notice went out, nothing more is sent.
  */
 import type { Logger } from 'pino';
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import type { ModuleSql } from '../storage/module-tables.js';
 import type { Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
 import type { Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Preferences } from './preferences.js';
+import type { RoomReader } from './room-reader.js';
 import { roomZone } from './reminders.js';
 import { ChangeTracker } from './change-tracker.js';
 import { addParts, commentEdits, detailKey, diffRooms, emptyPrint, patchPrint, printRoom, roomIds, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
@@ -39,6 +40,8 @@ export interface NoticeDeps {
   sql: ModuleSql;
   clock: Clock;
   logger: Logger;
+  /** Reads a big room's picture in a worker (see `prime`). */
+  reader: RoomReader;
   /** How long changes gather before one notice goes out. */
   windowMs: number;
   settleMs: number;
@@ -61,6 +64,8 @@ const GIVE_UP_AFTER_MS = 24 * 3600_000;
 export class ChangeNotices {
   /** Each loaded room as last looked at (dropped when it unloads: it is pictured again when it loads). */
   private readonly prints = new Map<string, RoomPrint>();
+  /** Big loaded rooms as they were before their first change, as bytes: pictured in a worker at their look. */
+  private readonly states = new Map<string, Uint8Array>();
   private readonly tracker = new ChangeTracker();
   /** Rooms with an open window on this instance: when it ends (its rows are in notify_pending_changes). */
   private readonly windows = new Map<string, { end: number; cancel: () => void }>();
@@ -86,18 +91,22 @@ export class ChangeNotices {
   /**
    * Pictures a room as it is before its next change, so that the change can be told apart: a new
    * room at once (empty); a loaded room just before its first transaction, so a room loaded only
-   * to be read (a reminder look, a feed, a CalDAV sync) is never pictured.
+   * to be read (a reminder look, a feed, a CalDAV sync) is never pictured. That runs inside the
+   * first change's transaction, so a big room (one RoomReader reads in its worker) is kept as
+   * bytes, to be pictured in the worker at its look: at 5,000 events the first edit after a load
+   * spent 31–95 ms on it, against 82–316 ms reading every event.
    */
   prime(roomId: string, doc: Y.Doc | null): void {
-    if (this.prints.has(roomId)) return;
+    if (this.prints.has(roomId) || this.states.has(roomId)) return;
     if (!doc) {
       this.prints.set(roomId, { events: new Map(), comments: new Map() });
       return;
     }
     doc.once('beforeTransaction', () => {
-      if (this.prints.has(roomId)) return;
+      if (this.prints.has(roomId) || this.states.has(roomId)) return;
       try {
-        this.prints.set(roomId, printRoom(doc));
+        if (this.deps.reader.readsOffLoop(this.deps.rooms.storedBytes(roomId) ?? 0)) this.states.set(roomId, Y.encodeStateAsUpdate(doc));
+        else this.prints.set(roomId, printRoom(doc));
       } catch (err) {
         // Never fail the transaction over it (this runs inside Yjs's transact): the change is then not told.
         this.deps.logger.warn({ err, roomId }, 'room could not be pictured for change notices');
@@ -111,7 +120,9 @@ export class ChangeNotices {
    * change still waiting for its look keeps the picture to compare with.
    */
   unloaded(roomId: string): void {
-    if (!this.dirty.has(roomId) && !this.looking.has(roomId)) this.prints.delete(roomId);
+    if (this.dirty.has(roomId) || this.looking.has(roomId)) return;
+    this.prints.delete(roomId);
+    this.states.delete(roomId);
   }
 
   /**
@@ -143,12 +154,13 @@ export class ChangeNotices {
 
   /** How many rooms' pictures are kept (one per loaded room, plus rooms waiting for a look). */
   get picturedRooms(): number {
-    return this.prints.size;
+    return this.prints.size + this.states.size;
   }
 
   /** A deleted room: its open window and pending changes go, unsent. */
   async forget(roomId: string): Promise<void> {
     this.prints.delete(roomId);
+    this.states.delete(roomId);
     this.looking.delete(roomId);
     this.lookedAt.delete(roomId);
     this.dirty.get(roomId)?.cancel();
@@ -209,7 +221,7 @@ export class ChangeNotices {
    */
   private async compare(roomId: string, now: number, tell: boolean): Promise<{ print: RoomPrint; parts: { before: RoomPrint | undefined; after: RoomPrint }; changes: RoomChange[]; zone: string }> {
     const { rooms } = this.deps;
-    const before = this.prints.get(roomId);
+    const before = this.prints.get(roomId) ?? (await this.pictureState(roomId));
     let print = before ?? emptyPrint();
     const touchedParts = { before: emptyPrint(), after: emptyPrint() };
     let whole = false;
@@ -244,6 +256,15 @@ export class ChangeNotices {
     }
     await new Promise((resolve) => setImmediate(resolve));
     return rooms.read(roomId, finish);
+  }
+
+  /** A big room's picture kept as bytes (see `prime`), read in the worker; undefined when there is none. */
+  private async pictureState(roomId: string): Promise<RoomPrint | undefined> {
+    const state = this.states.get(roomId);
+    if (!state) return undefined;
+    // Taken first: the bytes are moved to the worker, and a room whose picture failed is looked at as never pictured.
+    this.states.delete(roomId);
+    return this.deps.reader.readState(state, { kind: 'print' });
   }
 
   /** An edited comment still waiting in a window is sent as edited; a deleted one is not sent. */

@@ -1,6 +1,7 @@
 /**
  * Reads rooms for the notification module's looks (a room's due reminders, a member's day for the
- * agenda) where it costs the event loop least. A room not in memory is loaded from its stored bytes
+ * agenda, and change notices' first picture of a big room, from bytes they took: `readState`)
+ * where it costs the event loop least. A room not in memory is loaded from its stored bytes
  * first, and for a room of thousands of events that is megabytes of Yjs decoding — a quarter to half
  * a second on the event loop at 5,000 events — each time one of its reminders falls due or a
  * member's agenda is made while nobody has it open. A room in memory needs no load, but its look
@@ -51,13 +52,26 @@ export class RoomReader {
   /** `lookAt(the room as stored, query)`; rejects when the room cannot be read (the caller tries again later). */
   async read<Q extends LookQuery>(roomId: string, query: Q): Promise<LookResults[Q['kind']]> {
     const { rooms, metrics } = this.deps;
-    if ((await this.storedBytes(roomId)) > this.options.offLoopBytes) {
+    if (this.readsOffLoop(await this.storedBytes(roomId))) {
       metrics.roomReads.inc({ for: query.kind, where: 'worker' });
-      return (await this.inWorker(roomId, query)) as LookResults[Q['kind']];
+      const stored = await this.deps.storage.docs.loadOffLoop(roomId);
+      checkComplete(stored);
+      return (await this.inWorker(storedUpdates(stored), query)) as LookResults[Q['kind']];
     }
     metrics.roomReads.inc({ for: query.kind, where: 'loop' });
     // A room loaded only for this read leaves memory with it (a start-up pass reads every room).
     return rooms.read(roomId, (doc) => lookAt(doc, query), { transient: true });
+  }
+
+  /** Whether a room of `bytes` stored is read in the worker. */
+  readsOffLoop(bytes: number): boolean {
+    return bytes > this.options.offLoopBytes;
+  }
+
+  /** `lookAt(the room in state, query)`, in the worker: for a state taken from memory (change notices' picture of a big room). */
+  async readState<Q extends LookQuery>(state: Uint8Array, query: Q): Promise<LookResults[Q['kind']]> {
+    this.deps.metrics.roomReads.inc({ for: query.kind, where: 'worker' });
+    return (await this.inWorker([state], query)) as LookResults[Q['kind']];
   }
 
   close(): Promise<void> {
@@ -72,10 +86,8 @@ export class RoomReader {
     return stats.snapshotBytes + stats.logBytes;
   }
 
-  private async inWorker(roomId: string, query: LookQuery): Promise<unknown> {
-    const stored = await this.deps.storage.docs.loadOffLoop(roomId);
-    checkComplete(stored);
-    const job: RoomReadJob = { stored: storedUpdates(stored), query };
+  private async inWorker(stored: Uint8Array[], query: LookQuery): Promise<unknown> {
+    const job: RoomReadJob = { stored, query };
     const script = workerScript(import.meta.url, './room-read-worker.js', '../../dist/notify/room-read-worker.js');
     const outcome = await this.slots.run<RoomReadAnswer>(script, job, this.options.limits, job.stored);
     if (outcome.kind === 'answer' && outcome.answer.ok) return outcome.answer.result;

@@ -73,7 +73,7 @@ it('an import of hundreds is read in slices, and an edit between two slices is t
   expect(lateTitle).not.toBe('Late (dad)');
 });
 
-it('a room of hundreds loaded again is compared whole, in slices, and only the new change is told', { timeout: 120_000 }, async () => {
+it('a big room loaded again is pictured in the worker before its first change, compared whole in slices, and only the new change is told', { timeout: 120_000 }, async () => {
   const { channel, api, mum, dad, kid, roomId, pass, h } = await startMillers({ notify: { changeWindowMs: WINDOW, offLoopLookBytes: 1 }, unloadGraceMs: 50 });
   open.push(h);
   const imported = await api.request('POST', `/rooms/${roomId}/import`, {
@@ -99,6 +99,9 @@ it('a room of hundreds loaded again is compared whole, in slices, and only the n
   await pass(1_000);
   expect(reads).toBe(1 + Math.ceil(IMPORTED / PRINT_SLICE) + 1);
   h.rooms.read = read;
+  // Its picture before dad's edit was taken as bytes inside that edit's transaction and read in the worker.
+  const metrics = await (await fetch(`${h.server.url}/metrics`)).text();
+  expect(metrics).toMatch(/^kith_notify_room_reads_total\{for="print",where="worker"\} 1$/m);
   await pass(WINDOW);
   const news = channel.deliveries.slice(sent).map((d) => [d.userId, d.body]);
   expect(news).toEqual(
