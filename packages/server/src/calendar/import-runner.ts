@@ -14,8 +14,8 @@ import type { ImportResult } from './ics-import.js';
 
 export interface ImportJob {
   body: string;
-  /** The room's document as one Yjs update. */
-  state: Uint8Array;
+  /** The room's stored bytes in order: its snapshot, if any, then its log (see storedUpdates). */
+  stored: Uint8Array[];
   actor: string;
 }
 
@@ -46,7 +46,7 @@ export class ImportRunner {
     });
   }
 
-  /** Runs one import (`job.state` is moved to its worker); rejects with a KithError (IMPORT_BUSY, IMPORT_TIME_LIMIT, …) on refusal. */
+  /** Runs one import (`job.stored` is moved to its worker); rejects with a KithError (IMPORT_BUSY, IMPORT_TIME_LIMIT, …) on refusal. */
   async run(job: ImportJob): Promise<{ result: ImportResult; updates: Uint8Array[] }> {
     const answer = await this.inWorker(job);
     if (!answer.ok) {
@@ -63,7 +63,7 @@ export class ImportRunner {
   private async inWorker(job: ImportJob): Promise<WorkerAnswer> {
     const { importTimeoutMs, importMemoryMb } = this.limits;
     const script = workerScript(import.meta.url, './import-worker.js', '../../dist/calendar/import-worker.js');
-    const outcome = await this.slots.run<WorkerAnswer>(script, job, { timeoutMs: importTimeoutMs, memoryMb: importMemoryMb }, [job.state]);
+    const outcome = await this.slots.run<WorkerAnswer>(script, job, { timeoutMs: importTimeoutMs, memoryMb: importMemoryMb }, job.stored);
     switch (outcome.kind) {
       case 'answer':
         return outcome.answer;
