@@ -1,6 +1,7 @@
 /**
  * What the notification module's looks read from a room's document — a room's due reminders, the
- * occurrences of a member's day, its picture for change notices — as one pure function, run in process or in RoomReader's worker.
+ * occurrences of a member's day, its picture for change notices — as one pure function, run in
+ * process or in RoomReader's worker.
  */
 import { occurrencesBetween, type Occurrence, type ViewWindow } from '@kith/model';
 import type * as Y from 'yjs';

@@ -99,7 +99,7 @@ export class ChangeNotices {
   prime(roomId: string, doc: Y.Doc | null): void {
     if (this.prints.has(roomId) || this.states.has(roomId)) return;
     if (!doc) {
-      this.prints.set(roomId, { events: new Map(), comments: new Map() });
+      this.prints.set(roomId, emptyPrint());
       return;
     }
     doc.once('beforeTransaction', () => {

@@ -16,7 +16,7 @@ export interface WorkerLimits {
 
 /**
  * The buffers behind `parts` that can be moved to a worker instead of copied: copying a
- * 5,000-event room's stored bytes (6 MB) into a worker's job held the event loop 28–77 ms. Only an
+ * 10,000-event room's stored bytes (6.2 MB) into a worker's job held the event loop 28–77 ms. Only an
  * array that is its buffer's whole is moved; a view into a bigger buffer (Node's shared Buffer
  * pool, a slice) is copied, since moving it would empty the buffer under its other views. The
  * caller must not read the moved arrays afterwards (they are left empty).
@@ -30,9 +30,9 @@ function movableBuffers(parts: Iterable<Uint8Array>): ArrayBuffer[] {
 }
 
 /**
- * Posts `message` to a worker (or from one, to its parent), moving the buffers of `moving` (arrays inside the message) where
- * they can be (see movableBuffers); a buffer Node will not move (one it marks untransferable) makes
- * it a copy.
+ * Posts `message` to a worker (or from one, to its parent), moving the buffers of `moving`
+ * (arrays inside the message) where they can be (see movableBuffers); a buffer Node will not move
+ * (one it marks untransferable) makes it a copy.
  */
 export function postMoving(port: { postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void }, message: unknown, moving: Iterable<Uint8Array>): void {
   const transfer = movableBuffers(moving);

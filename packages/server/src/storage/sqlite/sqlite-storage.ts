@@ -439,7 +439,6 @@ class SqliteRooms implements RoomStore {
 }
 
 class SqliteDocs implements DocStore {
-  private readonly db: Database;
   private readonly stmts;
   private readonly compactTx;
   private readonly loadTx;
@@ -450,7 +449,6 @@ class SqliteDocs implements DocStore {
     /** Loads off the event loop; none for an in-memory database, which no other connection can open. */
     private readonly loader: ThreadedLoader | undefined,
   ) {
-    this.db = db;
     this.loadTx = loadTransaction(db);
     this.stmts = {
       head: db.prepare('SELECT head FROM doc_heads WHERE room_id = ?').pluck(),
