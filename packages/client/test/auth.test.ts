@@ -105,10 +105,13 @@ describe('auth', () => {
 
   it('dedupes concurrent refreshes: one rotation serves many requests', async () => {
     const rec = recordingFetch();
-    const client = makeClient(oneSecond.url, { fetch: rec.fetch });
+    // Long-lived tokens, with the local clock made to think this one has expired: every request
+    // below must refresh first. (With 1 s tokens the rotated one could expire again before a
+    // loaded machine sent the requests, and a second, correct, refresh failed the count.)
+    const client = makeClient(t.url, { fetch: rec.fetch });
     const user = await signUp(client, 'eve');
     await client.rooms.create('Home');
-    await sleep(1200);
+    client['session']!.expiresAt = Date.now() - 1;
     rec.paths.length = 0;
     const results = await Promise.all([client.me(), client.rooms.list(), client.me(), client.rooms.list(), client.me()]);
     expect(results[0]).toEqual(user);
