@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './app.js';
@@ -142,7 +143,7 @@ function running(
       // Frames already received when shutdown began (e.g. an update sent just before SIGTERM,
       // delivered in the same poll as the signal) are read and applied before the sockets are
       // closed, so the drain below stores them: let the current poll phase finish first.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await nextTurn();
       // Modules first (they watch rooms, e.g. the live JSON sockets), then: commit everything
       // pending and close every sync socket with 1001.
       for (const module of modules) await module.close();

@@ -132,12 +132,16 @@ function describeEngine(name: string, open: () => Promise<Engine>, skip = false)
     });
 
     it('a gap in the log (one row missing) is refused too; the complete room loads', async () => {
-      const { engine, alice, wsUrl, roomId, refusal } = await setup();
+      const { engine, server, alice, wsUrl, roomId, refusal } = await setup();
       try {
         const { doc, updates } = sixtyUpdates();
         await engine.storage.docs.append(updates.map((data) => ({ roomId, data })));
         await engine.raw('DELETE FROM doc_updates WHERE room_id = $1 AND seq = 30', [roomId]);
         expect(await refusal()).toEqual({ status: 503, code: 'ROOM_UNAVAILABLE' });
+        // Compaction refuses it as well: a snapshot of the 59 rows left would make it look whole.
+        await expect(server.sync.compactRoom(roomId)).rejects.toThrow(/log position 30 is missing/);
+        const left = await engine.storage.docs.load(roomId);
+        expect({ snapshot: left.snapshot, rows: left.updates.length, head: left.head }).toEqual({ snapshot: null, rows: 59, head: 60 });
         // Put the row back: the room loads and a stock client gets all of it.
         await engine.raw('INSERT INTO doc_updates (room_id, seq, data) VALUES ($1, 30, $2)', [roomId, Buffer.from(updates[29]!)]);
         const client = connectProvider(wsUrl, roomId, alice.token);

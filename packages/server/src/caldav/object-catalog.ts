@@ -5,6 +5,7 @@
  * receives every commit). A request re-exports only those, so a sync after one change does not
  * re-export a 5,000-event room. Each refresh also reports which UIDs changed, for the sync index.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as Y from 'yjs';
 import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent, type Reminder } from '@kith/model';
 import { sha256 } from '../ids.js';
@@ -264,7 +265,7 @@ export class ObjectCatalog {
     for (let i = 0; i < ids.length && !room.lost; i += WARM_SLICE) {
       const slice = ids.slice(i, i + WARM_SLICE);
       await this.roomApi.read(roomId, (doc) => room.render(doc, slice));
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   }
 

@@ -10,7 +10,7 @@ import { KithError } from '../errors/catalogue.js';
 import { WorkerSlots, type WorkerLimits } from '../util/worker-run.js';
 import { workerScript } from '../util/worker-script.js';
 import type { StoredDoc } from '../storage/storage.js';
-import { checkComplete, storedUpdates } from '../sync/room-registry.js';
+import { servableUpdates } from '../storage/stored-doc.js';
 import type { BuiltFeed } from './feed-cache.js';
 
 export interface FeedJob {
@@ -46,15 +46,8 @@ export class FeedBuilder {
    * empty afterwards.
    */
   async build(room: { roomId: string; name: string; stored: StoredDoc }, opts: { withDocument?: boolean } = {}): Promise<Built> {
-    let job: FeedJob;
-    try {
-      checkComplete(room.stored);
-      job = { roomId: room.roomId, name: room.name, stored: storedUpdates(room.stored), withDocument: opts.withDocument === true };
-    } catch (err) {
-      this.logger.error({ err, roomId: room.roomId }, 'ICS feed build refused: the room’s stored data is incomplete');
-      throw new KithError('ROOM_UNAVAILABLE');
-    }
-    return this.inWorker(job);
+    const stored = servableUpdates(room.stored, room.roomId, this.logger, 'ICS feed build refused: the room’s stored data is incomplete');
+    return this.inWorker({ roomId: room.roomId, name: room.name, stored, withDocument: opts.withDocument === true });
   }
 
   close(): Promise<void> {

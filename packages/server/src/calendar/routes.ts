@@ -29,7 +29,7 @@ import { newSecretToken, sha256 } from '../ids.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MemberRecord, Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
-import { checkComplete, storedUpdates } from '../sync/room-registry.js';
+import { servableUpdates } from '../storage/stored-doc.js';
 import { linkBase } from '../web/public-url.js';
 import { eventView, toEventInput, toEventPatch } from './api-events.js';
 import { modelCall } from './errors.js';
@@ -261,14 +261,13 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
       // encoding the live document took it 59–76 ms at 7,500–10,000 events) and returns its changes
       // as a few updates; each is applied here through the same path as every server edit (stored,
       // then broadcast), one at a time so that other rooms are served in between.
-      const stored = await storage.docs.loadOffLoop(me.roomId);
-      try {
-        checkComplete(stored);
-      } catch (err) {
-        request.log.error({ err, roomId: me.roomId }, 'import refused: the room’s stored data is incomplete');
-        throw new KithError('ROOM_UNAVAILABLE');
-      }
-      const { result, updates } = await imports.run({ body, stored: storedUpdates(stored), actor: me.userId });
+      const stored = servableUpdates(
+        await storage.docs.loadOffLoop(me.roomId),
+        me.roomId,
+        request.log,
+        'import refused: the room’s stored data is incomplete',
+      );
+      const { result, updates } = await imports.run({ body, stored, actor: me.userId });
       for (const update of updates) await rooms.edit(me.roomId, (doc) => Y.applyUpdate(doc, update));
       return result;
     },

@@ -2,6 +2,8 @@
  * Time as the notify module sees it: injectable, so tests move a clock instead of waiting (the DST
  * test runs a day of reminders in milliseconds).
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 export interface Clock {
   now(): number;
   /** Calls `fn` after `ms` (of this clock's time); returns a cancel function. */
@@ -38,7 +40,7 @@ export class ManualClock implements Clock {
   }
 
   /** Moves to `to` (epoch ms), firing due timers one by one, letting their async work settle. */
-  async advanceTo(to: number, settle: () => Promise<void> = () => new Promise((r) => setImmediate(r))): Promise<void> {
+  async advanceTo(to: number, settle: () => Promise<unknown> = nextTurn): Promise<void> {
     for (;;) {
       const next = this.timers.filter((t) => t.at <= to).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
       if (!next) break;

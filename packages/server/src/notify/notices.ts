@@ -16,6 +16,7 @@
  * pending notice (the edited text is the one sent; a deleted comment is dropped from it); once the
  * notice went out, nothing more is sent.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import type { ModuleSql } from '../storage/module-tables.js';
@@ -251,10 +252,10 @@ export class ChangeNotices {
       ...sliced(plan.ids.comments, PRINT_SLICE).map((comments) => ({ events: [], comments })),
     ];
     for (const slice of slices) {
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       await rooms.read(roomId, (doc) => readSlice(doc, slice));
     }
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     return rooms.read(roomId, finish);
   }
 

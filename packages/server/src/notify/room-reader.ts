@@ -18,7 +18,7 @@
  */
 import type { Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
-import { checkComplete, storedUpdates } from '../sync/room-registry.js';
+import { completeUpdates } from '../storage/stored-doc.js';
 import { WorkerSlots, type WorkerLimits } from '../util/worker-run.js';
 import { workerScript } from '../util/worker-script.js';
 import { lookAt, type LookQuery, type LookResults } from './look-at.js';
@@ -54,9 +54,8 @@ export class RoomReader {
     const { rooms, metrics } = this.deps;
     if (this.readsOffLoop(await this.storedBytes(roomId))) {
       metrics.roomReads.inc({ for: query.kind, where: 'worker' });
-      const stored = await this.deps.storage.docs.loadOffLoop(roomId);
-      checkComplete(stored);
-      return (await this.inWorker(storedUpdates(stored), query)) as LookResults[Q['kind']];
+      const stored = completeUpdates(await this.deps.storage.docs.loadOffLoop(roomId));
+      return (await this.inWorker(stored, query)) as LookResults[Q['kind']];
     }
     metrics.roomReads.inc({ for: query.kind, where: 'loop' });
     // A room loaded only for this read leaves memory with it (a start-up pass reads every room).

@@ -13,6 +13,7 @@
  * Missed while down: a reminder due while the server was down is sent when its room is looked at if
  * its occurrence has not started, and recorded as skipped (and counted) otherwise.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from './clock.js';
@@ -103,7 +104,7 @@ export class ReminderScheduler {
         await this.process(roomId);
         // A look on SQLite never waits for I/O; without this the whole pass (minutes with thousands of
         // rooms) would run as one chain of microtasks and the server would not even start listening.
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
       }
     });
   }

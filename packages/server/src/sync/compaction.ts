@@ -4,7 +4,7 @@ import type { Storage } from '../storage/storage.js';
 import { JobThread } from '../util/job-thread.js';
 import { workerScript } from '../util/worker-script.js';
 import type { Room } from './room.js';
-import { storedUpdates } from './room-registry.js';
+import { completeUpdates } from '../storage/stored-doc.js';
 
 /** What the worker returns: the merged snapshot and its state vector. */
 export interface MergedSnapshot {
@@ -100,12 +100,13 @@ export class Compactor {
     const bytesBefore =
       (stored.snapshot?.byteLength ?? 0) + stored.updates.reduce((n, u) => n + u.data.byteLength, 0);
     if (!last) return { compacted: false, updatesFolded: 0, bytesBefore, bytesAfter: bytesBefore };
-    const inputs = storedUpdates(stored);
     const started = performance.now();
     let snapshot: Uint8Array;
     let stateVector: Uint8Array;
     try {
-      ({ snapshot, stateVector } = await this.merge(inputs));
+      // Rows missing (a partial restore) are refused, not folded: a snapshot of what is left would
+      // make the room look whole and bury the gap that refuses it to clients now.
+      ({ snapshot, stateVector } = await this.merge(completeUpdates(stored)));
     } catch (err) {
       this.metrics.compactions.inc({ outcome: 'failed' });
       throw err;

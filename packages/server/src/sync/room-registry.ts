@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import * as Y from 'yjs';
 import type { Metrics } from '../ops/metrics.js';
-import type { Storage, StoredDoc } from '../storage/storage.js';
+import type { Storage } from '../storage/storage.js';
+import { checkComplete, storedUpdates } from '../storage/stored-doc.js';
 import { KithError } from '../errors/catalogue.js';
 import type { PresenceLimits } from './awareness-guard.js';
 import { Room, type CommitScheduler, type RoomPeer } from './room.js';
@@ -178,31 +179,5 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
     })();
     this.loading.set(roomId, p);
     return p;
-  }
-}
-
-/** A room's stored bytes in the order they apply: the snapshot, if any, then the log. */
-export function storedUpdates(stored: StoredDoc): Uint8Array[] {
-  const log = stored.updates.map((u) => u.data);
-  return stored.snapshot ? [stored.snapshot, ...log] : log;
-}
-
-/**
- * Throws when the rows loaded do not add up to the stored head: a position skipped, or a head
- * beyond the last position read. Rows are then missing (a partial restore, a hand-edited
- * database), and serving what is left would show clients a room without them, as if synced.
- */
-export function checkComplete(stored: StoredDoc): void {
-  let through = stored.snapshotSeq;
-  for (const u of stored.updates) {
-    if (u.seq !== through + 1) {
-      throw new Error(`stored room data is incomplete: log position ${through + 1} is missing (next found: ${u.seq})`);
-    }
-    through = u.seq;
-  }
-  if (through !== stored.head) {
-    throw new Error(
-      `stored room data is incomplete: its head is ${stored.head} but the snapshot and log reach only position ${through}`,
-    );
   }
 }
