@@ -95,7 +95,6 @@ function expectSameDoc(actual: Y.Doc, expected: Y.Doc): void {
   expect(Y.encodeStateVector(actual)).toEqual(Y.encodeStateVector(expected));
 }
 
-/** What the server's compactor does: fold what is stored into one snapshot, swap it in. */
 /** Folds what is stored (or what `stored` says was stored) into a snapshot, as the compactor does. */
 async function compactOnce(s: Storage, roomId: string, stored?: StoredDoc): Promise<boolean> {
   stored ??= await s.docs.load(roomId);
@@ -1013,6 +1012,25 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         ).flat();
         expect([...seqs].sort((x, y) => x - y)).toEqual(updates.map((_, i) => i + 1));
         expectSameDoc(docOf(await s.docs.load('r')), doc);
+      });
+
+      it('appends given while a compaction is being stored follow it gap-free; the room stays whole', async () => {
+        // SQLite stores the compaction on its writer thread and queues these appends behind it.
+        const { doc, updates } = editedDoc(60);
+        await s.docs.append(updates.slice(0, 40).map((data) => ({ roomId: 'r', data })));
+        const stored = await s.docs.load('r');
+        const compacting = compactOnce(s, 'r', stored);
+        const appending = updates.slice(40).map((data) => s.docs.append([{ roomId: 'r', data }]));
+        expect(await compacting).toBe(true);
+        // Appends at once may take their positions in any order (PostgreSQL's pool), never with a gap.
+        expect((await Promise.all(appending)).flat().sort((x, y) => x - y)).toEqual(updates.slice(40).map((_, i) => 41 + i));
+        const after = await s.docs.load('r');
+        expect({ snapshotSeq: after.snapshotSeq, head: after.head, seqs: after.updates.map((u) => u.seq) }).toEqual({
+          snapshotSeq: 40,
+          head: 60,
+          seqs: updates.slice(40).map((_, i) => 41 + i),
+        });
+        expectSameDoc(docOf(after), doc);
       });
     });
   });

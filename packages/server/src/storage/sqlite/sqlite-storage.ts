@@ -440,7 +440,6 @@ class SqliteRooms implements RoomStore {
 
 class SqliteDocs implements DocStore {
   private readonly stmts;
-  private readonly compactTx;
   private readonly loadTx;
 
   constructor(
@@ -456,29 +455,7 @@ class SqliteDocs implements DocStore {
         'SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM doc_updates WHERE room_id = ?',
       ),
       snapshotBytes: db.prepare('SELECT length(snapshot) FROM doc_snapshots WHERE room_id = ?').pluck(),
-      snapshotSeq: db.prepare('SELECT snapshot_seq FROM doc_snapshots WHERE room_id = ?').pluck(),
-      upsertSnapshot: db.prepare(
-        `INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq, state_vector) VALUES (?, ?, ?, ?)
-         ON CONFLICT (room_id) DO UPDATE SET snapshot = excluded.snapshot, snapshot_seq = excluded.snapshot_seq,
-           state_vector = excluded.state_vector`,
-      ),
-      dropLog: db.prepare('DELETE FROM doc_updates WHERE room_id = ? AND seq <= ?'),
     };
-    this.compactTx = db.transaction(
-      (
-        roomId: string,
-        snapshot: Uint8Array,
-        expectedSnapshotSeq: number,
-        throughSeq: number,
-        stateVector: Uint8Array | null,
-      ): boolean => {
-        const current = (this.stmts.snapshotSeq.get(roomId) as number | undefined) ?? 0;
-        if (current !== expectedSnapshotSeq || throughSeq <= current) return false;
-        this.stmts.upsertSnapshot.run(roomId, snapshot, throughSeq, stateVector);
-        this.stmts.dropLog.run(roomId, throughSeq);
-        return true;
-      },
-    );
   }
 
   async load(roomId: string, afterSeq = 0): Promise<StoredDoc> {
@@ -511,7 +488,7 @@ class SqliteDocs implements DocStore {
     throughSeq: number,
     stateVector?: Uint8Array,
   ): Promise<boolean> {
-    return this.compactTx.immediate(roomId, snapshot, expectedSnapshotSeq, throughSeq, stateVector ?? null);
+    return this.appender.compact({ roomId, snapshot, expectedSnapshotSeq, throughSeq, stateVector: stateVector ?? null });
   }
 }
 
