@@ -1014,6 +1014,18 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expectSameDoc(docOf(await s.docs.load('r')), doc);
       });
 
+      it('a compaction of a room deleted since it was read stores nothing', async () => {
+        const owner = await addUser(s);
+        const room = await addRoom(s, owner);
+        const { updates } = editedDoc(5);
+        await s.docs.append(updates.map((data) => ({ roomId: room.roomId, data })));
+        const stored = await s.docs.load(room.roomId);
+        expect(await s.rooms.delete(room.roomId)).toBe(true);
+        expect(await compactOnce(s, room.roomId, stored)).toBe(false);
+        expect(await s.docs.stats(room.roomId)).toEqual({ logCount: 0, logBytes: 0, snapshotBytes: 0 });
+        expect(await s.docs.load(room.roomId)).toMatchObject({ snapshot: null, snapshotSeq: 0, head: 0, updates: [] });
+      });
+
       it('appends given while a compaction is being stored follow it gap-free; the room stays whole', async () => {
         // SQLite stores the compaction on its writer thread and queues these appends behind it.
         const { doc, updates } = editedDoc(60);
@@ -1184,10 +1196,14 @@ describe.skipIf(!probe.available)('PostgreSQL', () => {
         const second = storage.docs.append([{ roomId: 'r', data: updates[2]! }]).finally(() => (secondDone = true));
         await until('the second append to finish or wait', async () => secondDone || (await waiting()) >= 2);
         expect(secondDone).toBe(false);
-        await compactOnce(storage, 'r');
+        // The compaction reads what is visible (position 1), then waits for the head row too.
+        const compacting = compactOnce(storage, 'r');
+        await until('the compaction to wait', async () => (await waiting()) >= 3);
         await blocker.query('ROLLBACK');
         const [[seq1], [seq2]] = await Promise.all([first, second]);
         expect([seq1, seq2]).toEqual([2, 3]);
+        expect(await compacting).toBe(true);
+        expect(await storage.docs.load('r')).toMatchObject({ snapshotSeq: 1, head: 3 });
         expectSameDoc(docOf(await storage.docs.load('r')), doc);
       } finally {
         await Promise.all([blocker.end(), monitor.end()]);

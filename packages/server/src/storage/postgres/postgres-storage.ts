@@ -334,8 +334,9 @@ class PgRooms implements RoomStore {
 
   async delete(roomId: string): Promise<boolean> {
     return this.db.tx(async (c) => {
-      // The document's rows name the room without a foreign key: removed by hand, in the same transaction.
-      for (const table of ['doc_updates', 'doc_snapshots', 'doc_heads']) await c.query(`DELETE FROM ${table} WHERE room_id = $1`, [roomId]);
+      // The document's rows name the room without a foreign key: removed by hand, in the same
+      // transaction. The head first: its row lock orders this against a compaction (see compact).
+      for (const table of ['doc_heads', 'doc_updates', 'doc_snapshots']) await c.query(`DELETE FROM ${table} WHERE room_id = $1`, [roomId]);
       // Members, invites, removals and the feed go with the room (ON DELETE CASCADE).
       return ((await c.query('DELETE FROM rooms WHERE room_id = $1', [roomId])).rowCount ?? 0) > 0;
     });
@@ -617,6 +618,10 @@ class PgDocs implements DocStore {
   ): Promise<boolean> {
     if (throughSeq <= expectedSnapshotSeq) return false;
     return this.db.tx(async (c) => {
+      // A room deleted meanwhile has no head row, and a deletion waits for this share lock: once it
+      // runs, it also removes the snapshot written here (it deletes the head first, then the rest).
+      const head = await c.query('SELECT head FROM doc_heads WHERE room_id = $1 FOR SHARE', [roomId]);
+      if (head.rowCount !== 1 || Number(head.rows[0].head) < throughSeq) return false;
       // Conditional write of the snapshot row; its row lock (or, for the first snapshot, the
       // primary key) makes a concurrent compaction wait, then find the condition false.
       const swapped =

@@ -42,9 +42,10 @@ export interface CompactionWrite {
 
 /**
  * The transaction that stores a compaction (see DocStore.compact): true if it was applied, false
- * when another compaction got there first.
+ * when another compaction got there first or the room was deleted meanwhile.
  */
 export function compactTransaction(db: Database): (write: CompactionWrite) => boolean {
+  const head = db.prepare('SELECT head FROM doc_heads WHERE room_id = ?').pluck();
   const snapshotSeq = db.prepare('SELECT snapshot_seq FROM doc_snapshots WHERE room_id = ?').pluck();
   const upsertSnapshot = db.prepare(
     `INSERT INTO doc_snapshots (room_id, snapshot, snapshot_seq, state_vector) VALUES (?, ?, ?, ?)
@@ -53,6 +54,8 @@ export function compactTransaction(db: Database): (write: CompactionWrite) => bo
   );
   const dropLog = db.prepare('DELETE FROM doc_updates WHERE room_id = ? AND seq <= ?');
   const tx = db.transaction((w: CompactionWrite): boolean => {
+    // A room deleted since the compactor read it has no head: its snapshot would be left behind.
+    if (((head.get(w.roomId) as number | undefined) ?? 0) < w.throughSeq) return false;
     const current = (snapshotSeq.get(w.roomId) as number | undefined) ?? 0;
     if (current !== w.expectedSnapshotSeq || w.throughSeq <= current) return false;
     upsertSnapshot.run(w.roomId, w.snapshot, w.throughSeq, w.stateVector);
@@ -197,9 +200,10 @@ export class ThreadedAppender implements DocAppender {
     const worker = this.worker;
     this.worker = undefined;
     if (!worker) return;
+    // Listened for now: the thread may die while the commits below finish, and exit only once.
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     // Let commits in flight finish (their callers are waiting on them), then close the connection.
     if (this.jobs.size > 0) await new Promise<void>((resolve) => (this.onIdle = resolve));
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.postMessage({ close: true });
     const timer = setTimeout(() => void worker.terminate(), 5_000);
     await exited;
@@ -220,9 +224,17 @@ export class ThreadedAppender implements DocAppender {
       if ('answer' in reply) job.resolve(reply.answer);
       else job.reject(Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {}));
     });
-    worker.on('error', (err) => this.fail(worker, err));
+    // A dying thread reports twice ('error', then 'exit'), and jobs given in between went to its
+    // successor: only the first report fails jobs, and they are this thread's.
+    let dead = false;
+    const lost = (err: Error) => {
+      if (dead) return;
+      dead = true;
+      this.fail(worker, err);
+    };
+    worker.on('error', lost);
     worker.on('exit', (code) => {
-      if (code !== 0) this.fail(worker, new Error(`the SQLite writer thread exited with code ${code}`));
+      if (code !== 0) lost(new Error(`the SQLite writer thread exited with code ${code}`));
     });
     this.worker = worker;
     return worker;
