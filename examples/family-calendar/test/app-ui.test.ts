@@ -244,7 +244,7 @@ browserDescribe('family calendar in Chromium: time zones, sharing, import, searc
     // Undo and Redo are both there on a phone.
     await page.getByRole('button', { name: 'Undo', exact: true }).click();
     await poll(() => agenda.locator('[data-title]').count()).toBe(3);
-    await expect.poll(() => page.getByRole('button', { name: 'Redo' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('button', { name: 'Redo' }).isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Redo' }).click();
     await poll(() => agenda.locator('[data-title]').count()).toBe(4);
 

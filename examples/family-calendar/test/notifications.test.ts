@@ -216,7 +216,7 @@ browserDescribe('family calendar in Chromium: notifications, reminders, comments
     const seen = await openEvent(ben.page, 'Swimming');
     const rows = seen.getByRole('list', { name: 'Reminders' }).getByRole('listitem');
     await poll(() => rows.count()).toBe(2);
-    await expect.poll(() => rows.nth(0).innerText()).toContain(`for ${annName}`);
+    await poll(() => rows.nth(0).innerText()).toContain(`for ${annName}`);
     expect(await seen.getByLabel('Reminder 2: for whom').inputValue()).toBe('all');
     await seen.getByRole('button', { name: 'Cancel' }).click();
 

@@ -4,7 +4,7 @@
  * a removed member cannot come back through the link they joined with.
  */
 import { expect, it } from 'vitest';
-import { createEvent, eventEl, family, openMenu, PASSWORD, todayIn, uniqueName, view } from './helpers/app.js';
+import { createEvent, eventEl, family, openMenu, PASSWORD, poll, todayIn, uniqueName, view } from './helpers/app.js';
 import { browserDescribe, setupSuite } from './helpers/suite.js';
 
 const { person } = setupSuite();
@@ -57,6 +57,6 @@ browserDescribe('family calendar in Chromium: security', { timeout: 120_000 }, (
 
     await ben.page.goto(link);
     await ben.page.getByRole('alert').getByText('You were removed from this calendar.').waitFor();
-    await expect.poll(() => dialog.getByRole('list', { name: 'Members' }).getByText(benName).count()).toBe(0);
+    await poll(() => dialog.getByRole('list', { name: 'Members' }).getByText(benName).count()).toBe(0);
   });
 });

@@ -12,11 +12,14 @@ function signToken(payload: Record<string, unknown>): string {
   return `${head}.${createHmac('sha256', TEST_JWT_SECRET).update(head).digest('base64url')}`;
 }
 
-/** Access tokens live 2 s here, so expiry happens within a test. */
+/**
+ * Access tokens live 4 s here (3–4 s from issue: exp is in whole seconds), so expiry happens within
+ * a test, and the proactive refresh (a quarter of the lifetime ahead) has a second to get through.
+ */
 let short: TestServer;
 let normal: TestServer;
 beforeAll(async () => {
-  [short, normal] = await Promise.all([startServer({ accessTokenTtlSeconds: 2 }), startServer()]);
+  [short, normal] = await Promise.all([startServer({ accessTokenTtlSeconds: 4 }), startServer()]);
 });
 afterAll(async () => {
   await Promise.all([short.close(), normal.close()]);
@@ -55,7 +58,7 @@ describe('auth on sync sockets', () => {
     const statuses: StatusInfo[] = [];
     cal.on('status', (s) => statuses.push(s));
     const firstToken = (client as unknown as { session: { token: string } }).session.token;
-    await sleep(2600); // the first token (2 s, issued before the calendar opened) expired a while ago
+    await sleep(4600); // the first token (4 s, issued before the calendar opened) expired a while ago
     expect((client as unknown as { session: { token: string } }).session.token).not.toBe(firstToken);
     expect(attempts()).toBe(1);
     expect(statuses.map((s) => s.status)).not.toContain('offline');
@@ -70,7 +73,7 @@ describe('auth on sync sockets', () => {
     const { roomId } = await client.rooms.create('Home');
     const cal = await client.openCalendar(roomId);
     await cal.whenSaved(5000);
-    await waitFor(() => attempts() === 2, 5000, 'a reconnect after the 4401 close');
+    await waitFor(() => attempts() === 2, 10_000, 'a reconnect after the 4401 close');
     await cal.whenSaved(5000);
     cal.createEvent({ title: 'After reconnect', start: '2026-03-01T10:00', end: '2026-03-01T11:00', tz: 'UTC' });
     await cal.whenSaved(5000);
@@ -86,7 +89,7 @@ describe('auth on sync sockets', () => {
     cal.on('auth-required', (i) => required.push(i));
     client.on('auth-required', (i) => clientRequired.push(i.code));
     await revokeSession(short.url, client);
-    await waitFor(() => required.length > 0, 5000, 'auth-required');
+    await waitFor(() => required.length > 0, 10_000, 'auth-required');
     // The refresh after the 4401 close was refused: the session is over.
     expect(required).toEqual([{ code: 'REFRESH_TOKEN_INVALID' }]);
     expect(clientRequired).toEqual(['REFRESH_TOKEN_INVALID']);
@@ -107,7 +110,7 @@ describe('auth on sync sockets', () => {
     const required: StopInfo[] = [];
     cal.on('auth-required', (i) => required.push(i));
     await revokeSession(short.url, client);
-    await waitFor(() => required.length > 0, 5000, 'auth-required');
+    await waitFor(() => required.length > 0, 10_000, 'auth-required');
     expect(required[0]!.code).toBe('REFRESH_TOKEN_INVALID');
     cal.createEvent({ title: 'Offline', start: '2026-03-02T10:00', end: '2026-03-02T11:00', tz: 'UTC' });
     await sleep(1000);
@@ -132,11 +135,13 @@ describe('auth on sync sockets', () => {
     const cal = await client.openCalendar(roomId);
     const required: StopInfo[] = [];
     cal.on('auth-required', (i) => required.push(i));
-    await waitFor(() => required.length > 0, 5000, 'auth-required');
+    await waitFor(() => required.length > 0, 10_000, 'auth-required');
     expect(required).toEqual([{ code: 'REFRESH_TOKEN_INVALID' }]);
     const after = attempts();
+    // The check starts at the second refusal; retries 300 ms apart meanwhile depend on how fast
+    // the REST answers come on this machine. What matters is that they stop (below).
     expect(after).toBeGreaterThanOrEqual(2);
-    expect(after).toBeLessThanOrEqual(3);
+    expect(after).toBeLessThanOrEqual(5);
     await sleep(1000);
     expect(attempts()).toBe(after);
     expect(cal.status).toBe('offline');
@@ -184,7 +189,7 @@ describe('membership on sync sockets', () => {
     await waitFor(() => revoked.length > 0, 5000, 'access-revoked');
     expect(revoked).toEqual([{ code: 'ROOM_ACCESS_DENIED' }]);
     const after = member.attempts();
-    expect(after).toBeLessThanOrEqual(3);
+    expect(after).toBeLessThanOrEqual(5); // as above: bounded, however fast the REST check answers
     await sleep(1000);
     expect(member.attempts()).toBe(after);
   });

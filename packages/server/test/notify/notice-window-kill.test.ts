@@ -6,6 +6,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import fs from 'node:fs/promises';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { apiClient } from '../helpers/api.js';
 import { killAllServers, makeTempDir, PROCESS_JWT_SECRET, startServerProcess, type ServerProcess } from '../helpers/process.js';
@@ -61,8 +63,14 @@ describe('change-notice windows across SIGKILL', () => {
     });
     expect(created.status).toBe(201);
     const editedAt = Date.now();
-    // The settle (1 s) stores the change in the window's table; kill well before the window ends.
-    await new Promise((r) => setTimeout(r, 2_500));
+    // The settle (1 s) stores the change in the window's table; kill as soon as it is there, well
+    // before the window ends (read from the file, as a second connection: WAL lets it).
+    const file = new BetterSqlite3(path.join(dataDir, 'kith.sqlite'), { readonly: true });
+    try {
+      await waitFor(() => (file.prepare('SELECT count(*) FROM notify_pending_changes').pluck().get() as number) > 0, WINDOW_MS, 'the change stored in its window');
+    } finally {
+      file.close();
+    }
     await server.kill();
     expect(Date.now() - editedAt).toBeLessThan(WINDOW_MS);
     expect(received).toEqual([]);
