@@ -56,6 +56,9 @@ export interface StoredSize {
   logBytes: number;
 }
 
+/** A pending update's origin that is no socket of the room (see Room.pendingOrigins). */
+const OTHER_WRITER = Symbol('other writer');
+
 /**
  * One loaded room: its Y.Doc and awareness, its sockets, and the updates waiting to be stored.
  * Invariant: nothing reaches another client before it is on disk. Client updates are applied to
@@ -85,7 +88,12 @@ export class Room<P extends RoomPeer = RoomPeer> {
   /** Called when the room is dropped from memory while watched (reload after a failure, shutdown). */
   private readonly lostListeners = new Set<() => void>();
   private pending: Uint8Array[] = [];
-  private pendingOrigins = new Set<P>();
+  /**
+   * Who the pending updates came from. The one socket they all came from is spared their
+   * broadcast (it has them): OTHER_WRITER marks bytes it does not have (a server edit, or others'
+   * held-back structs its update let Yjs apply), so that it gets the batch too.
+   */
+  private pendingOrigins = new Set<P | typeof OTHER_WRITER>();
   /** Yjs clients whose clocks the pending updates advance; 'all' when that is not known exactly. */
   private pendingClients: Set<number> | 'all' = new Set();
   private waiting: Array<{ prepare: Preparer; failed: FailedCallback | undefined }> = [];
@@ -246,8 +254,10 @@ export class Room<P extends RoomPeer = RoomPeer> {
       this.pending.push(...effective);
       this.pendingOrigins.add(conn);
       // The fast path stores the update as it came: its own structs' clients are all it advances.
-      if (effective[0] !== update) this.pendingClients = 'all';
-      else if (this.pendingClients !== 'all') for (const s of structs) this.pendingClients.add(s.id.client);
+      if (effective[0] !== update) {
+        this.pendingClients = 'all';
+        this.pendingOrigins.add(OTHER_WRITER);
+      } else if (this.pendingClients !== 'all') for (const s of structs) this.pendingClients.add(s.id.client);
     }
     if (conn.wantsDurableAcks) {
       for (const s of structs) conn.noteAckClient(s.id.client);
@@ -271,6 +281,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
       if (effective.length > 0) {
         this.pending.push(...effective);
         this.pendingClients = 'all';
+        this.pendingOrigins.add(OTHER_WRITER);
         this.scheduler.schedule(this);
       }
     }
@@ -327,7 +338,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
       update: updates.length === 1 ? updates[0]! : Y.mergeUpdates(updates),
       updateCount: updates.length,
       durableStateVector: clients === 'all' ? this.document.stateVector() : this.clocksOf(clients),
-      soleOrigin: origins.size === 1 ? [...origins][0] : undefined,
+      soleOrigin: origins.size === 1 && !origins.has(OTHER_WRITER) ? ([...origins][0] as P) : undefined,
       sends: [],
       failed: [],
       ackTo: acks,

@@ -161,11 +161,14 @@ export class StoredDocument {
     const doc = this.doc;
     if (continuesDocument(doc, structs)) {
       Y.applyUpdate(doc, update, origin);
+      // Continuing its clients' clocks is not enough to integrate: it may build on another client's part not here yet.
+      checkHeldBack(doc);
       return [update];
     }
     this.startCapture();
     try {
       Y.applyUpdate(doc, update, origin);
+      checkHeldBack(doc);
       return this.endCapture();
     } catch (err) {
       // The caller marks the room broken; what was captured is dropped with it.
@@ -195,6 +198,21 @@ export class StoredDocument {
     this.lazy = undefined;
     this.ydoc.destroy();
   }
+}
+
+/**
+ * Bytes of held-back parts a room's document may keep: updates Yjs cannot integrate yet (they
+ * build on structs the server has not received) wait in the document. Legitimately that is an
+ * edit or two racing another tab's over a second socket; a client sending gaps on purpose would
+ * otherwise grow it without bound, make Yjs re-merge all of it on every later update, and have it
+ * served in sync answers (Y.encodeStateAsUpdate includes it) though it is stored nowhere.
+ */
+export const HELD_BACK_LIMIT = 64 * 1024;
+
+/** Throws when the document holds more than HELD_BACK_LIMIT bytes it could not integrate. */
+function checkHeldBack(doc: Y.Doc): void {
+  const held = (doc.store.pendingStructs?.update.byteLength ?? 0) + (doc.store.pendingDs?.byteLength ?? 0);
+  if (held > HELD_BACK_LIMIT) throw new Error(`${held} bytes of updates wait for parts the server does not have`);
 }
 
 /** A struct as Y.decodeUpdate returns it (Item, GC or Skip). */

@@ -1,0 +1,128 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { calendarModule, defaultConfig, openSqliteStorage, protocol, sqliteFileIn, startKithServer, type KithServer, type Storage } from '../src/index.js';
+import { HELD_BACK_LIMIT } from '../src/sync/stored-document.js';
+import { apiClient } from './helpers/api.js';
+import { RawClient } from './helpers/raw-client.js';
+import { TEST_JWT_SECRET, makeDataDir } from './helpers/server.js';
+import { waitFor } from './helpers/yjs-clients.js';
+
+const servers: KithServer[] = [];
+const releases: Array<() => void> = [];
+afterEach(async () => {
+  for (const release of releases.splice(0)) release();
+  while (servers.length) await servers.pop()!.close();
+});
+
+/** A server whose document appends can be held (a slow disk), so that edits meet in one batch. */
+async function serverWithHeldAppends() {
+  const dataDir = await makeDataDir();
+  const real = openSqliteStorage({ file: sqliteFileIn(dataDir), synchronous: 'normal' });
+  let gate: Promise<void> = Promise.resolve();
+  let open = () => {};
+  let appends = 0;
+  const storage: Storage = {
+    ...real,
+    ping: () => real.ping(),
+    probeWrite: () => real.probeWrite(),
+    close: () => real.close(),
+    docs: {
+      load: (r, after) => real.docs.load(r, after),
+      loadOffLoop: (r) => real.docs.loadOffLoop(r),
+      append: async (u) => {
+        appends++;
+        await gate;
+        return real.docs.append(u);
+      },
+      head: (r) => real.docs.head(r),
+      stats: (r) => real.docs.stats(r),
+      compact: (...args) => real.docs.compact(...args),
+    },
+  };
+  const server = await startKithServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent', jwtSecret: TEST_JWT_SECRET }), {
+    storage,
+    modules: [calendarModule()],
+  });
+  servers.push(server);
+  const api = apiClient(server.url);
+  const alice = await api.signUp('alice');
+  const roomId = await api.createRoom(alice.token);
+  const connect = async () => {
+    const c = await RawClient.connect(`${server.url.replace('http', 'ws')}/sync/${roomId}?token=${alice.token}`);
+    await c.waitSynced();
+    return c;
+  };
+  return {
+    server,
+    roomId,
+    connect,
+    appends: () => appends,
+    hold: () => {
+      gate = new Promise<void>((resolve) => (open = resolve));
+      releases.push(() => open());
+    },
+    release: () => open(),
+  };
+}
+
+describe('what a commit sends back to the socket whose update it holds', () => {
+  it('a server edit committed in the same batch as a socket’s update reaches that socket too', async () => {
+    const s = await serverWithHeldAppends();
+    const [x, other] = [await s.connect(), await s.connect()];
+    // A first commit held on its way to disk: what follows waits for it and is committed together.
+    s.hold();
+    const before = s.appends();
+    other.doc.getMap('m').set('first', 1);
+    await waitFor(() => s.appends() > before, 5000, 'the first commit to start');
+    x.doc.getMap('m').set('from-x', 1);
+    // Applied, not stored (reads wait for the disk): in the room's document as it stands.
+    await waitFor(() => s.server.sync.registry.rooms.get(s.roomId)?.doc.getMap('m').has('from-x') === true, 5000, 'x applied');
+    const edited = s.server.sync.rooms.edit(s.roomId, (d) => d.getMap('m').set('from-server', 1));
+    s.release();
+    await edited;
+    await waitFor(() => x.doc.getMap('m').get('from-server') === 1, 5000, 'the server edit at x');
+    await waitFor(() => other.doc.getMap('m').get('from-x') === 1 && other.doc.getMap('m').get('from-server') === 1, 5000, 'both at the other socket');
+  });
+
+  it('an update held back for a missing part is integrated when the part comes, and sent to the socket that sent the part', async () => {
+    const s = await serverWithHeldAppends();
+    const [x, z] = [await s.connect(), await s.connect()];
+    // Two tabs of one browser: z's edit builds on x's before x's reaches the server.
+    const tabX = new Y.Doc();
+    const partA: Uint8Array[] = [];
+    tabX.on('update', (u: Uint8Array) => partA.push(u));
+    tabX.getText('notes').insert(0, 'Swim ');
+    const tabZ = new Y.Doc();
+    Y.applyUpdate(tabZ, partA[0]!);
+    const partB: Uint8Array[] = [];
+    tabZ.on('update', (u: Uint8Array) => partB.push(u));
+    tabZ.getText('notes').insert(5, 'at 9');
+    z.send(protocol.encodeUpdate(partB[0]!));
+    x.send(protocol.encodeUpdate(partA[0]!));
+    await waitFor(() => x.doc.getText('notes').toString() === 'Swim at 9', 5000, 'z’s part at x');
+    await waitFor(() => z.doc.getText('notes').toString() === 'Swim at 9', 5000, 'x’s part at z');
+    const fresh = await s.connect();
+    expect(fresh.doc.getText('notes').toString()).toBe('Swim at 9');
+  });
+
+  it(`held-back parts past ${HELD_BACK_LIMIT / 1024} KB close the sender and reload the room; none of it is served`, async () => {
+    const s = await serverWithHeldAppends();
+    const [x, z] = [await s.connect(), await s.connect()];
+    x.doc.getMap('m').set('kept', 1);
+    x.subscribeDurable();
+    await waitFor(() => x.allSaved, 5000, 'x’s edit stored');
+    // An edit that builds on a part the server never gets.
+    const never = new Y.Doc();
+    never.getText('notes').insert(0, 'missing');
+    const built = new Y.Doc();
+    Y.applyUpdate(built, Y.encodeStateAsUpdate(never));
+    const gap: Uint8Array[] = [];
+    built.on('update', (u: Uint8Array) => gap.push(u));
+    built.getText('notes').insert(7, 'x'.repeat(HELD_BACK_LIMIT + 1000));
+    z.send(protocol.encodeUpdate(gap[0]!));
+    expect(await z.closed).toEqual({ code: 4400, reason: 'MALFORMED_MESSAGE' });
+    const fresh = await s.connect();
+    expect(fresh.doc.getText('notes').toString()).toBe('');
+    expect(fresh.doc.getMap('m').get('kept')).toBe(1);
+  });
+});
