@@ -98,6 +98,30 @@ describe('CalDAV bad input', () => {
     expect(await state()).toBe(before);
   });
 
+  it('renders each property and each href once, however often a request names it, and refuses over 256 properties', async () => {
+    // 20,000 copies of calendar-data: answered with the object's text once, not 20,000 times.
+    const many = `<D:propfind xmlns:D="DAV:" xmlns:C="${CALDAV}"><D:prop>${'<C:calendar-data/>'.repeat(20_000)}<D:getetag/></D:prop></D:propfind>`;
+    const res = multistatus(await dav(server.url, 'PROPFIND', calendarPath(anna, room), { user: anna, depth: '1', body: many }));
+    const object = res.responses.find((r) => r.href.endsWith('.ics'))!;
+    expect(object.props.get(`${CALDAV}|calendar-data`)?.text).toContain('UID:base@x');
+    expect(String((await dav(server.url, 'PROPFIND', calendarPath(anna, room), { user: anna, depth: '1', body: many })).body).split('calendar-data>').length).toBeLessThan(6);
+    const distinct = `<D:propfind xmlns:D="DAV:" xmlns:X="urn:x"><D:prop>${Array.from({ length: 257 }, (_, i) => `<X:p${i}/>`).join('')}</D:prop></D:propfind>`;
+    const refused = expectDavError(await dav(server.url, 'PROPFIND', calendarPath(anna, room), { user: anna, depth: '0', body: distinct }), 400);
+    expect(JSON.stringify(refused)).toMatch(/at most 256 properties/);
+    const href = objectPath(anna, room, 'base@x');
+    const multiget = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="${CALDAV}"><D:prop><D:getetag/><C:calendar-data/></D:prop>${`<D:href>${href}</D:href>`.repeat(5_000)}</C:calendar-multiget>`;
+    expect(multistatus(await dav(server.url, 'REPORT', calendarPath(anna, room), { user: anna, body: multiget })).responses).toHaveLength(1);
+  });
+
+  it('refuses impossible dates in a time-range or an expand with 400 valid-filter, not 500', async () => {
+    for (const [start, end] of [['20260230T000000Z', '20260301T000000Z'], ['20261301T000000Z', '20270101T000000Z'], ['20260301T240000Z', '20260302T000000Z']]) {
+      const query = `<C:calendar-query xmlns:D="DAV:" xmlns:C="${CALDAV}"><D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="${start}" end="${end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`;
+      expectDavError(await dav(server.url, 'REPORT', calendarPath(anna, room), { user: anna, depth: '1', body: query }), 400, { ns: CALDAV, name: 'valid-filter' });
+      const expand = `<C:calendar-multiget xmlns:D="DAV:" xmlns:C="${CALDAV}"><D:prop><C:calendar-data><C:expand start="${start}" end="${end}"/></C:calendar-data></D:prop><D:href>${objectPath(anna, room, 'base@x')}</D:href></C:calendar-multiget>`;
+      expectDavError(await dav(server.url, 'REPORT', calendarPath(anna, room), { user: anna, body: expand }), 400, { ns: CALDAV, name: 'valid-filter' });
+    }
+  });
+
   it('answers 405 for methods that would make or rename calendars', async () => {
     for (const method of ['MKCALENDAR', 'PROPPATCH', 'MKCOL']) {
       expectDavError(await dav(server.url, method, calendarPath(anna, room), { user: anna }), 405);

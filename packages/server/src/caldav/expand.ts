@@ -11,6 +11,7 @@ import { occurrencesOf, type CalendarEvent, type Occurrence } from '@kith/model'
 import { cleanText } from '../calendar/feed-values.js';
 import { badRequest, caldavPre } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
+import { utcDateTime } from './time-range.js';
 import { child, NS, type XmlElement } from './xml.js';
 
 /** Longest range expanded (the same bound as exact time-range matching). */
@@ -21,18 +22,12 @@ export interface ExpandRange {
   to: string;
 }
 
-const utc = (value: string | undefined, what: string): string => {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value?.trim() ?? '');
-  if (!m) throw badRequest(`The expand ${what} must be a UTC date-time like 20260301T000000Z.`, caldavPre('valid-filter'));
-  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`;
-};
-
 /** The expand range a REPORT's `<D:prop>` asks for, if any. */
 export function expandRequest(body: XmlElement): ExpandRange | null {
   const data = child(child(body, NS.DAV, 'prop'), NS.CALDAV, 'calendar-data');
   const expand = data ? child(data, NS.CALDAV, 'expand') : undefined;
   if (!expand) return null;
-  const range = { from: utc(expand.attrs.start, 'start'), to: utc(expand.attrs.end, 'end') };
+  const range = { from: utcDateTime(expand.attrs.start, 'expand start'), to: utcDateTime(expand.attrs.end, 'expand end') };
   const days = (Date.parse(range.to) - Date.parse(range.from)) / 86_400_000;
   if (!(days > 0)) throw badRequest('The expand range must end after it starts.', caldavPre('valid-filter'));
   if (days > MAX_EXPAND_DAYS) throw badRequest(`An expanded range may span at most ${MAX_EXPAND_DAYS} days.`, caldavPre('valid-filter'));

@@ -7,6 +7,7 @@ import { roomColor } from '../calendar/ics-export.js';
 import type { ObjectView } from './user-view.js';
 import { calendarHref, DAV_ROOT, homeHref, principalHref } from './paths.js';
 import { syncToken } from './sync-index.js';
+import { badRequest } from './dav-errors.js';
 import { child, d, el, escapeXml, key, NS, response, type XmlElement } from './xml.js';
 
 /** Properties by `ns|name` key, each the whole property element. */
@@ -106,8 +107,16 @@ export function objectProps(obj: ObjectView, withData: boolean): Props {
 export function propRequest(body: XmlElement | undefined): PropRequest {
   const prop = child(body, NS.DAV, 'prop');
   if (!prop) return 'all';
-  return prop.children.map((c) => ({ ns: c.ns, name: c.name }));
+  // Each property once: every name asked is rendered for every resource, so 50,000 copies of
+  // <C:calendar-data/> in one PROPFIND would have held each object's text 50,000 times.
+  const asked = new Map<string, PropName>();
+  for (const c of prop.children) asked.set(key(c.ns, c.name), { ns: c.ns, name: c.name });
+  if (asked.size > MAX_PROPS) throw badRequest(`A request may ask for at most ${MAX_PROPS} properties.`);
+  return [...asked.values()];
 }
+
+/** Distinct properties one request may ask for (clients ask for a dozen or two). */
+const MAX_PROPS = 256;
 
 /** A `<D:response>` for one resource: the asked properties it has (200) and lacks (404). */
 export function propResponse(hrefOf: string, props: Props, request: PropRequest): string {

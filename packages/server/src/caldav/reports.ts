@@ -9,7 +9,7 @@ import { badRequest, caldavPre, DavError, davPre } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
 import type { RoomNames } from './object-names.js';
 import { objectHref, parseDavPath } from './paths.js';
-import { eventsInRange } from './time-range.js';
+import { eventsInRange, utcDateTime } from './time-range.js';
 import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
 import { viewOf } from './user-view.js';
 import { getEvent } from '@kith/model';
@@ -65,7 +65,8 @@ export async function report(calendars: Calendars, user: AuthenticatedUser, room
 
 async function multiget(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
   const request = propRequest(body);
-  const hrefs = childrenNamed(body, NS.DAV, 'href').map((h) => h.text.trim());
+  // Each href once: a copy would be rendered (and expanded) again, for nothing.
+  const hrefs = [...new Set(childrenNamed(body, NS.DAV, 'href').map((h) => h.text.trim()))];
   if (hrefs.length > MAX_HREFS) throw badRequest(`A multiget may name at most ${MAX_HREFS} objects.`);
   const expand = expandRequest(body);
   const { objects, names } = await calendars.snapshot(room.roomId);
@@ -77,14 +78,6 @@ async function multiget(calendars: Calendars, user: AuthenticatedUser, room: Cal
   const expanded = expand ? await expandAll(calendars, user, room, objects, found.flatMap((f) => (f.obj ? [f.obj] : [])), expand) : undefined;
   const out = found.map(({ href, obj }) => (obj ? objectResponse(user, room, names, obj, request, expanded) : statusResponse(href, '404 Not Found')));
   return document(NS.DAV, 'multistatus', out.join(''));
-}
-
-/** An iCalendar UTC date-time (`20260301T000000Z`) as an instant string. */
-function utcInstant(value: string | undefined, what: string): string | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value.trim());
-  if (!m) throw badRequest(`The time-range ${what} must be a UTC date-time like 20260301T000000Z.`, caldavPre('valid-filter'));
-  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`;
 }
 
 /** What a query's filter keeps: a time range (null: any time) and prop-filters. */
@@ -115,7 +108,10 @@ function filterEvents(filter: XmlElement | undefined): EventFilter | 'none' {
   const range = child(ev, NS.CALDAV, 'time-range');
   if (!range) return { range: null, props };
   return {
-    range: { from: utcInstant(range.attrs.start, 'start') ?? '0001-01-01T00:00:00Z', to: utcInstant(range.attrs.end, 'end') ?? '9999-12-31T00:00:00Z' },
+    range: {
+      from: range.attrs.start === undefined ? '0001-01-01T00:00:00Z' : utcDateTime(range.attrs.start, 'time-range start'),
+      to: range.attrs.end === undefined ? '9999-12-31T00:00:00Z' : utcDateTime(range.attrs.end, 'time-range end'),
+    },
     props,
   };
 }

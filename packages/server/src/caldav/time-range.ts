@@ -10,8 +10,29 @@
  * poll the same month.
  */
 import type * as Y from 'yjs';
+import { Temporal } from 'temporal-polyfill';
 import { getEvent, occurrenceInstants, occurrencesOf, type CalendarEvent } from '@kith/model';
 import type { DavObject } from './object-catalog.js';
+import { badRequest, caldavPre } from './dav-errors.js';
+
+/**
+ * An iCalendar UTC date-time of a time-range or expand (`20260301T000000Z`) as an instant string;
+ * a 400 (valid-filter) naming `what` when it is not one, impossible dates (30 February) included.
+ */
+export function utcDateTime(value: string | undefined, what: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value?.trim() ?? '');
+  const iso = m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z` : undefined;
+  if (iso !== undefined) {
+    try {
+      // Temporal refuses what Date.parse would roll over (month 13, 30 February, hour 24).
+      Temporal.Instant.from(iso);
+      return iso;
+    } catch {
+      // answered below
+    }
+  }
+  throw badRequest(`The ${what} must be a UTC date-time like 20260301T000000Z.`, caldavPre('valid-filter'));
+}
 
 /** Series with at most this many occurrences (COUNT) get their occurrences indexed. */
 const MAX_COUNTED = 1_000;
