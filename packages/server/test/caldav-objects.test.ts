@@ -5,7 +5,7 @@
  * edits the title offline while a CalDAV PUT moves the time; both survive.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { updateEvent, listEvents } from '@kith/model';
+import { editFollowing, getEvent, updateEvent, listEvents } from '@kith/model';
 import { eventIdForUid } from '../src/calendar/ics-import.js';
 import { apiClient } from './helpers/api.js';
 import { DAV, dav, davUser, expectDavError, ICS, multistatus, objectPath, calendarPath, propfindBody, startCaldavServer, vevent, type DavUser } from './helpers/caldav.js';
@@ -36,6 +36,20 @@ describe('CalDAV objects', () => {
     multistatus(await dav(server.url, 'PROPFIND', calendarPath(anna, room), { depth: '0', user: anna, body: propfindBody('CS:getctag') })).responses[0]!.props.get(
       'http://calendarserver.org/ns/|getctag',
     )!.text;
+
+  it('refuses a PUT of the first part of a series split in Kith (409), which would have dropped every later part', async () => {
+    expect((await put(anna, 'choir@x', vevent('choir@x', { summary: 'Choir', start: '20261005T190000', end: '20261005T210000', extra: ['RRULE:FREQ=WEEKLY;COUNT=10'] }))).status).toBe(201);
+    const eventId = eventIdForUid('choir@x');
+    await server.server.sync.rooms.edit(room, (doc) => editFollowing(doc, eventId, '2026-11-02', { title: 'Choir (new hall)' }, { actor: anna.userId }));
+    const stored = () => server.server.sync.rooms.read(room, (doc) => getEvent(doc, eventId));
+    const before = await stored();
+    expect(before?.segments.length).toBeGreaterThan(0);
+    const first = await get(anna, 'choir@x');
+    expect(first.status).toBe(200);
+    const refused = expectDavError(await put(anna, 'choir@x', String(first.body).replace('SUMMARY:Choir', 'SUMMARY:Choir!')), 409);
+    expect(JSON.stringify(refused)).toMatch(/split into parts in Kith/);
+    expect(await stored()).toEqual(before);
+  });
 
   it('creates an event with the client’s UID, refuses a second create, and updates only with the current ETag', async () => {
     const uid = 'A1B2C3-dentist@phone.example';

@@ -6,7 +6,7 @@
  * stored object is the room's own rendering (DTSTAMP, SEQUENCE, VTIMEZONE, …), which differs from
  * the bytes sent (RFC 4791 §5.3.4), so clients read it back (GET or multiget) to learn its ETag.
  */
-import { deleteEvent, deleteFollowing } from '@kith/model';
+import { deleteEvent, deleteFollowing, getEvent } from '@kith/model';
 import { KithError } from '../errors/catalogue.js';
 import { applyImport, countComponents, parseIcs, type ParsedImport } from '../calendar/ics-import.js';
 import type { AuthenticatedUser } from '../modules/module.js';
@@ -128,6 +128,11 @@ export async function putObject(
     const uid = targetUid(names, path.name, bodyUid, byUid, href);
     const current = byUid.get(uid);
     checkConditions(current && viewOf(current, user.userId), request.conditions);
+    // A series split in Kith ("this and following") is several objects, and a PUT of the first
+    // would make it one series again: every later part (and its edits) would be gone for everyone.
+    if (current && (getEvent(doc, current.eventId)?.segments.length ?? 0) > 0) {
+      throw new DavError('OBJECT_NOT_WRITABLE', 'This series was split into parts in Kith (“this and following”); edit it in Kith.');
+    }
     // The object's VALARMs are the user's view of its reminders: changes map to theirs (ics-alarms.ts).
     const result = applyImport(doc, parsed, user.userId, { kind: 'caldav', user: user.userId });
     if (result.imported + result.updated + result.unchanged === 0) {
