@@ -45,11 +45,14 @@ interface AgendaPref {
   updatedAt: number;
 }
 
-/** One planned send: the member's local date and the instant its chosen time falls on. */
+/** One planned send: the member's local date, the instant its chosen time falls on, and when to try. */
 interface Plan {
   date: string;
+  /** The agenda's time that day (agendaInstant of the date and the member's setting). */
+  due: number;
+  /** When to send: `due`, or later for a retry. */
   at: number;
-  /** A retry of a send that was already on time: never skipped as late. */
+  /** A retry of a send that was on time: tried until `lateMs` after `due`, then given up. */
   retry: boolean;
 }
 
@@ -122,7 +125,8 @@ export class DailyAgenda {
     // Today's time already passed: it is ours to catch up only if it fell due after the setting was made (downtime).
     const catchUp = startingUp && todayAt <= now && todayAt > pref.updatedAt;
     const date = todayAt > now || catchUp ? today : nextDate(today);
-    this.setPlan(userId, { date, at: agendaInstant(date, pref.time, pref.zone), retry: false });
+    const due = agendaInstant(date, pref.time, pref.zone);
+    this.setPlan(userId, { date, due, at: due, retry: false });
   }
 
   private setPlan(userId: string, plan: Plan): void {
@@ -144,12 +148,23 @@ export class DailyAgenda {
 
 
   private async tick(): Promise<void> {
-    for (const userId of this.index.popDue(this.deps.clock.now())) {
-      if (this.stopped) return;
-      const plan = this.plans.get(userId);
-      if (plan) await this.fire(userId, plan);
+    const now = this.deps.clock.now();
+    try {
+      for (const userId of this.index.popDue(now)) {
+        if (this.stopped) return;
+        const plan = this.plans.get(userId);
+        if (!plan) continue;
+        try {
+          await this.fire(userId, plan);
+        } catch (err) {
+          // A storage error mid-send: this member's agenda is tried again in a minute; the others still go.
+          this.deps.logger.error({ err }, 'daily agenda failed; trying again in a minute');
+          this.setPlan(userId, { ...plan, at: now + 60_000, retry: true });
+        }
+      }
+    } finally {
+      if (!this.stopped) this.timer.arm();
     }
-    this.timer.arm();
   }
 
   private async fire(userId: string, plan: Plan): Promise<void> {
@@ -157,10 +172,17 @@ export class DailyAgenda {
     const pref = await this.prefOf(userId);
     if (!pref) return this.forget(userId);
     // Changed on another instance since this was planned: plan again from the stored setting.
-    if (agendaInstant(plan.date, pref.time, pref.zone) !== plan.at) return this.plan(userId, pref, false);
+    if (agendaInstant(plan.date, pref.time, pref.zone) !== plan.due) return this.plan(userId, pref, false);
     const now = clock.now();
-    const next = () => this.setPlan(userId, { date: nextDate(plan.date), at: agendaInstant(nextDate(plan.date), pref.time, pref.zone), retry: false });
-    if (!plan.retry && now - plan.at > this.deps.lateMs) {
+    const next = () => {
+      const date = nextDate(plan.date);
+      const due = agendaInstant(date, pref.time, pref.zone);
+      this.setPlan(userId, { date, due, at: due, retry: false });
+    };
+    if (now - plan.due > this.deps.lateMs) {
+      // Late after downtime: recorded as skipped. A retry this late (a channel failing all morning)
+      // is given up: an agenda at noon is no longer the day ahead, and tomorrow's must not wait.
+      if (plan.retry) this.deps.logger.warn({ date: plan.date }, 'daily agenda given up: still failing after its late limit');
       let fresh = false;
       for (const channel of dispatcher.channelNames) if (await ledger.skip(agendaKey(userId, plan.date, channel), now)) fresh = true;
       if (fresh) metrics.agendaSkipped.inc();
@@ -175,7 +197,7 @@ export class DailyAgenda {
     }
     if (!message) return next();
     const outcome = await dispatcher.deliver(message, (channel) => agendaKey(userId, plan.date, channel));
-    if (outcome.retryAt !== null) this.setPlan(userId, { date: plan.date, at: Math.max(outcome.retryAt, now + 1), retry: true });
+    if (outcome.retryAt !== null) this.setPlan(userId, { ...plan, at: Math.max(outcome.retryAt, now + 1), retry: true });
     else next();
   }
 

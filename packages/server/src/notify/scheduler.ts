@@ -160,11 +160,22 @@ export class ReminderScheduler {
 
   private async tick(): Promise<void> {
     const now = this.deps.clock.now();
-    for (const roomId of this.index.popDue(now)) {
-      if (this.stopped) return;
-      await this.process(roomId);
+    try {
+      for (const roomId of this.index.popDue(now)) {
+        if (this.stopped) return;
+        try {
+          await this.process(roomId);
+        } catch (err) {
+          // A storage error mid-look (the ledger, a send's bookkeeping): this room is looked at
+          // again in a minute, and the rooms after it still get their turn.
+          this.deps.logger.error({ err, roomId }, 'reminder look failed; looking again in a minute');
+          this.index.set(roomId, now + 60_000);
+        }
+      }
+    } finally {
+      // Popped entries are no longer timed: without this, one throw left reminders unscheduled.
+      if (!this.stopped) this.timer.arm();
     }
-    this.timer.arm();
   }
 
   /** Sends what is due in the room, records what was missed, and indexes its next due time. */

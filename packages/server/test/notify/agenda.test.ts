@@ -135,6 +135,48 @@ describe('daily agenda on real channels', { timeout: 120_000 }, () => {
     expect(agendas().map((d) => d.key)).toEqual([`agenda:${dad.userId}:2026-06-01:push`, `agenda:${dad.userId}:2026-06-03:push`]);
   });
 
+  it('a failed send is tried again the same day, and given up two hours late so that tomorrow’s still goes', async () => {
+    /** Answers "retry" while `failing`, as a push service that is down does. */
+    class FlakyChannel extends RecordingChannel {
+      failing = true;
+      attempts: string[] = [];
+      override async send(delivery: Parameters<RecordingChannel['send']>[0]): Promise<'sent'> {
+        this.attempts.push(delivery.key);
+        if (this.failing) return 'retry' as 'sent';
+        return super.send(delivery);
+      }
+    }
+    const channel = new FlakyChannel();
+    const clock = new ManualClock(Date.parse('2026-06-01T06:00:00Z'));
+    const h = await startNotifyServer({ clock, channel });
+    open.push(h);
+    const api = apiClient(h.server.url);
+    const kid = await api.signUp('kid');
+    await agendaRoom(api, kid.token, 'Millers', true);
+    await api.request('PUT', '/users/me/notification-settings', { token: kid.token, body: { timeZone: 'UTC', dailyAgenda: { time: '07:30' } } });
+    await h.settle();
+    const agendas = () => channel.deliveries.filter((d) => d.kind === 'agenda').map((d) => d.key);
+    await clock.advanceTo(Date.parse('2026-06-01T07:33:00Z'), h.settle);
+    expect(agendas()).toEqual([]);
+    expect(channel.attempts.length).toBeGreaterThan(1); // tried again, the same day's key
+    expect(new Set(channel.attempts)).toEqual(new Set([`agenda:${kid.userId}:2026-06-01:push`]));
+    channel.failing = false;
+    await clock.advanceTo(Date.parse('2026-06-01T07:40:00Z'), h.settle);
+    expect(agendas()).toEqual([`agenda:${kid.userId}:2026-06-01:push`]);
+
+    // Down all of the next morning: tried until 09:30, then given up; the day after still goes.
+    channel.failing = true;
+    await clock.advanceTo(Date.parse('2026-06-02T12:00:00Z'), h.settle);
+    const tries = channel.attempts.filter((k) => k.includes('2026-06-02')).length;
+    expect(tries).toBeGreaterThan(1);
+    expect(tries).toBeLessThanOrEqual(121); // about one a minute for two hours, then none
+    await clock.advanceTo(Date.parse('2026-06-02T18:00:00Z'), h.settle);
+    expect(channel.attempts.filter((k) => k.includes('2026-06-02')).length).toBe(tries);
+    channel.failing = false;
+    await clock.advanceTo(Date.parse('2026-06-03T07:31:00Z'), h.settle);
+    expect(agendas()).toEqual([`agenda:${kid.userId}:2026-06-01:push`, `agenda:${kid.userId}:2026-06-03:push`]);
+  });
+
   it('settings made after today\'s time wait for tomorrow; removing the agenda stops it', async () => {
     const channel = new RecordingChannel();
     const clock = new ManualClock(Date.parse('2026-06-01T09:00:00Z'));

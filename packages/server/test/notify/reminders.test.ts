@@ -52,6 +52,38 @@ describe('reminder scheduler', { timeout: 120_000 }, () => {
     expect(channel.deliveries.every((d) => d.userId === mum.userId && d.kind === 'reminder' && d.url.includes(roomId))).toBe(true);
   });
 
+  it('a storage error in one room’s look leaves the other rooms’ reminders and its own next look on time', async () => {
+    const clock = new ManualClock(at('2026-06-01T07:00:00Z'));
+    const channel = new RecordingChannel();
+    const h = await startNotifyServer({ clock, channel });
+    open.push(h);
+    const { api, mum } = await family(h);
+    // Two rooms due at the same minute: one tick looks at both.
+    const rooms = [await api.createRoom(mum.token, 'A'), await api.createRoom(mum.token, 'B')];
+    for (const roomId of rooms) {
+      await h.rooms.edit(roomId, (doc) =>
+        createEvent(doc, { title: `Call ${roomId.slice(0, 4)}`, start: '2026-06-01T08:00', end: '2026-06-01T08:15', tz: 'UTC', reminders: [{ minutesBefore: 0 }] }, { actor: mum.userId }),
+      );
+    }
+    await h.settle();
+    // The ledger fails once, as a dropped database connection would, at the 08:00 tick (the first
+    // look with reminders due).
+    const ledger = h.parts.ledger;
+    const states = ledger.states.bind(ledger);
+    let failures = 1;
+    ledger.states = async (keys) => {
+      if (keys.length > 0 && failures-- > 0) throw new Error('connection reset');
+      return states(keys);
+    };
+    await clock.advanceTo(at('2026-06-01T08:00:00Z'), h.settle);
+    await h.settle();
+    expect(channel.deliveries).toHaveLength(1); // the other room's, on time
+    await clock.advanceTo(at('2026-06-01T08:02:00Z'), h.settle);
+    await h.settle();
+    // The failed room was looked at again a minute later (still on time), and nothing went twice.
+    expect(channel.deliveries.map((d) => d.title).sort()).toEqual(rooms.map((r) => `Call ${r.slice(0, 4)} at 08:00`).sort());
+  });
+
   it('a moved event reminds at its new time only, and a reminder for someone else goes to them', async () => {
     const clock = new ManualClock(at('2026-06-01T08:00:00Z'));
     const channel = new RecordingChannel();
