@@ -237,6 +237,28 @@ describe('email channel', () => {
 });
 
 describe('email with an SMTP server failing 30% of the time', () => {
+  it('a queued email waits for its backoff when the dispatcher asks again, instead of spending its tries', async () => {
+    let down = false;
+    const smtp = await TestSmtp.start({ transient: () => down });
+    const { server, handle, api } = await startWithChannels({ smtpUrl: smtp.url, retryBaseMs: 3_600_000, outboxPollMs: 3_600_000 });
+    try {
+      const ivy = await api.signUp('ivy');
+      await verifyAddress(api, smtp, ivy.token, 'ivy@family.test');
+      down = true;
+      const refusedBefore = smtp.stats.refused;
+      const email = handle.channel('email');
+      // The dispatcher asks every minute while the SMTP server is down: 15 asks.
+      const outcomes: string[] = [];
+      for (let i = 0; i < 15; i++) outcomes.push(await email.send(delivery(ivy.userId, 900)));
+      expect(new Set(outcomes)).toEqual(new Set(['retry']));
+      // One SMTP attempt (the first); the rest wait for the outbox's backoff, so nothing is given up.
+      expect(smtp.stats.refused - refusedBefore).toBeLessThanOrEqual(1);
+    } finally {
+      await server.close();
+      await smtp.close();
+    }
+  });
+
   it('delivers each notification exactly once in the end (outbox retries with backoff; the scheduler may send again)', async () => {
     const rng = new Rng(8058);
     let failing = false;

@@ -25,16 +25,16 @@ export class EmailOutbox {
     private readonly retryBaseMs: number,
   ) {}
 
-  /** Stores it unless a delivery with its key is already there; returns the row's status. */
-  async add(delivery: Delivery, now = Date.now()): Promise<OutboxStatus> {
+  /** Stores it unless a delivery with its key is already there; returns the row's status, and whether this added it. */
+  async add(delivery: Delivery, now = Date.now()): Promise<{ status: OutboxStatus; added: boolean }> {
     const conflict = 'ON CONFLICT (key) DO NOTHING';
-    await this.sql.run(
+    const inserted = await this.sql.run(
       `INSERT INTO notify_email_outbox (key, user_id, delivery, status, attempts, next_attempt_at, claimed_until, created_at)
        VALUES (?, ?, ?, 'pending', 0, ?, 0, ?) ${conflict}`,
       [delivery.key, delivery.userId, JSON.stringify(delivery), now, now],
     );
     const row = await this.sql.get<{ status: OutboxStatus }>('SELECT status FROM notify_email_outbox WHERE key = ?', [delivery.key]);
-    return row?.status ?? 'pending';
+    return { status: row?.status ?? 'pending', added: inserted.changes === 1 };
   }
 
   /** Takes the row for one attempt if it is pending and nobody holds it (`force`: even if not yet due). */

@@ -43,7 +43,7 @@ export class EmailChannel implements Channel {
 
   async send(delivery: Delivery): Promise<SendOutcome> {
     const kind = delivery.kind === 'account' ? 'account' : 'notice';
-    const status = await this.deps.outbox.add(delivery);
+    const { status, added } = await this.deps.outbox.add(delivery);
     if (status === 'sent') return 'sent';
     if (status === 'failed') return 'gone';
     if (!(await this.deps.addresses.deliverable(delivery.userId, kind))) {
@@ -51,7 +51,9 @@ export class EmailChannel implements Channel {
       await this.deps.outbox.markFailed(delivery.key, 0, 'no deliverable address', true);
       return 'gone';
     }
-    const result = await this.attempt(delivery.key, true);
+    // A new row is tried at once; one already queued only when its backoff is up (the dispatcher
+    // asks again every minute, which forced through would spend the outbox's 12 tries in 12 minutes).
+    const result = await this.attempt(delivery.key, added);
     return result === 'sent' ? 'sent' : result === 'failed' ? 'gone' : 'retry';
   }
 
