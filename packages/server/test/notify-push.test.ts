@@ -9,6 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, testServers } from '@kith/test-support';
 import webpush from 'web-push';
+import BetterSqlite3 from 'better-sqlite3';
+import { sha256 } from '../src/ids.js';
 import { createLogger, defaultConfig, startKithServer, type ErrorCode, type KithConfig, type KithServer } from '../src/index.js';
 import type { ChannelConfig } from '../src/notify/channels/index.js';
 import type { Delivery } from '../src/notify/delivery.js';
@@ -126,6 +128,26 @@ describe('web push channel', () => {
     expectError(await api.request('DELETE', '/users/me/push-subscriptions', { token: ben.token, body: { endpoint: phone.endpoint } }), 404, 'PUSH_SUBSCRIPTION_NOT_FOUND');
   });
 
+  it('drops a stored subscription whose key is off the curve, and still reaches the member’s other browser once', async () => {
+    const gil = await api.signUp('gil');
+    const laptop = await mock.subscribe(publicKey);
+    expect((await api.request('POST', '/users/me/push-subscriptions', { token: gil.token, body: { endpoint: laptop.endpoint, keys: laptop.keys } })).status).toBe(201);
+    // Stored before keys were checked on the curve (as an older server did).
+    const broken = `${laptop.endpoint}-broken`;
+    const db = new BetterSqlite3(path.join(server.dataDir, 'kith.sqlite'));
+    db.prepare('INSERT INTO notify_push_subscriptions (endpoint_hash, user_id, endpoint, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(
+      sha256(broken), gil.userId, broken, Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url'), laptop.keys.auth, 0,
+    );
+    db.close();
+    const push = handle.channel('push');
+    expect(await push.send(delivery(gil.userId, 5))).toBe('sent');
+    expect(await mock.messages(laptop)).toHaveLength(1);
+    expect(log.some((line) => line.includes('push subscription unusable; removed'))).toBe(true);
+    // Gone from the table: the next send reaches the laptop alone, once.
+    expect(await push.send(delivery(gil.userId, 6))).toBe('sent');
+    expect(await mock.messages(laptop)).toHaveLength(2);
+  });
+
   it('deletes a subscription by its endpoint, only for its owner', async () => {
     const cara = await api.signUp('cara');
     const dan = await api.signUp('dan');
@@ -147,6 +169,8 @@ describe('web push channel', () => {
       [{ ...good, extra: 1 }, 400, 'VALIDATION_FAILED'],
       [{ ...good, keys: { ...sub.keys, p256dh: sub.keys.p256dh.slice(0, 40) } }, 400, 'INVALID_PUSH_SUBSCRIPTION'],
       [{ ...good, keys: { ...sub.keys, p256dh: 'A' + sub.keys.p256dh.slice(1) } }, 400, 'INVALID_PUSH_SUBSCRIPTION'],
+      // 65 bytes, 0x04 first, but no point on P-256: nothing could ever be encrypted to it.
+      [{ ...good, keys: { ...sub.keys, p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url') } }, 400, 'INVALID_PUSH_SUBSCRIPTION'],
       [{ ...good, keys: { ...sub.keys, auth: sub.keys.auth + 'AAAA' } }, 400, 'INVALID_PUSH_SUBSCRIPTION'],
       [{ ...good, keys: { ...sub.keys, auth: 'not base64!' } }, 400, 'VALIDATION_FAILED'],
       [{ ...good, endpoint: 'not a url' }, 400, 'INVALID_PUSH_SUBSCRIPTION'],

@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto';
 import { KithError } from '../../errors/catalogue.js';
 import { sha256 } from '../../ids.js';
 import type { ModuleSql } from '../../storage/module-tables.js';
@@ -58,12 +59,25 @@ export function checkSubscription(sub: PushSubscriptionInput, policy: EndpointPo
   }
   // P-256 public key, uncompressed (65 bytes, 0x04 first), and a 16-byte auth secret (RFC 8291).
   const p256dh = B64URL.test(sub.keys.p256dh) ? Buffer.from(sub.keys.p256dh, 'base64url') : undefined;
-  if (!p256dh || p256dh.length !== 65 || p256dh[0] !== 4) {
-    throw new KithError('INVALID_PUSH_SUBSCRIPTION', 'keys.p256dh must be a base64url uncompressed P-256 key (65 bytes).');
+  if (!p256dh || p256dh.length !== 65 || p256dh[0] !== 4 || !onP256(p256dh)) {
+    throw new KithError('INVALID_PUSH_SUBSCRIPTION', 'keys.p256dh must be a base64url uncompressed P-256 key (65 bytes, a point on the curve).');
   }
   const auth = B64URL.test(sub.keys.auth) ? Buffer.from(sub.keys.auth, 'base64url') : undefined;
   if (!auth || auth.length !== 16) throw new KithError('INVALID_PUSH_SUBSCRIPTION', 'keys.auth must be 16 bytes, base64url.');
 }
+
+/** Whether these 65 bytes are a point on P-256 (what encrypting a message to it needs). */
+function onP256(key: Buffer): boolean {
+  try {
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(PROBE_KEY);
+    ecdh.computeSecret(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const PROBE_KEY = Buffer.alloc(32, 1);
 
 type Row = { endpoint_hash: string; endpoint: string; p256dh: string; auth: string };
 const toSubscription = (r: Row): StoredSubscription => ({

@@ -65,16 +65,26 @@ export class PushChannel implements Channel {
 
   private async sendOne(sub: StoredSubscription, payload: string, delivery: Delivery): Promise<OneOutcome> {
     const { vapid, subject, logger } = this.deps;
-    const request = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: sub.keys }, payload, {
-      vapidDetails: { subject, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
-      TTL: TTL_SECONDS,
-      contentEncoding: 'aes128gcm',
-      urgency: delivery.kind === 'reminder' ? 'high' : 'normal',
-      // A newer notice with the same tag replaces one still waiting at the push service.
-      ...(delivery.tag ? { topic: sha256(delivery.tag).slice(0, 32) } : {}),
-    });
     // Never the endpoint in logs: it is a capability URL (anyone holding it can push to the browser).
     const log = { subscription: sub.endpointHash.slice(0, 12), deliveryKind: delivery.kind };
+    let request: ReturnType<typeof webpush.generateRequestDetails>;
+    try {
+      request = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: sub.keys }, payload, {
+        vapidDetails: { subject, publicKey: vapid.publicKey, privateKey: vapid.privateKey },
+        TTL: TTL_SECONDS,
+        contentEncoding: 'aes128gcm',
+        urgency: delivery.kind === 'reminder' ? 'high' : 'normal',
+        // A newer notice with the same tag replaces one still waiting at the push service.
+        ...(delivery.tag ? { topic: sha256(delivery.tag).slice(0, 32) } : {}),
+      });
+    } catch (err) {
+      // Keys no message can be encrypted to (stored before subscriptions were checked on the
+      // curve): this one is dropped; throwing here used to fail the member's other devices' send
+      // too, which the dispatcher then repeated to them every minute.
+      await this.deps.subscriptions.removeGone(sub.endpointHash);
+      logger.warn({ ...log, err: (err as Error).message }, 'push subscription unusable; removed');
+      return 'gone';
+    }
     let status: number;
     try {
       const res = await fetch(sub.endpoint, {
