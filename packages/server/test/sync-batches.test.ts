@@ -105,6 +105,51 @@ describe('what a commit sends back to the socket whose update it holds', () => {
     expect(fresh.doc.getText('notes').toString()).toBe('Swim at 9');
   });
 
+  it('sync step 1s flooding in while a commit is on its way get one answer, not one room encoding each', async () => {
+    const s = await serverWithHeldAppends();
+    const [x, other] = [await s.connect(), await s.connect()];
+    other.doc.getText('notes').insert(0, 'a'.repeat(50_000));
+    await waitFor(() => x.doc.getText('notes').length === 50_000, 5000, 'the text at x');
+    s.hold();
+    const before = s.appends();
+    other.doc.getMap('m').set('more', 1);
+    await waitFor(() => s.appends() > before, 5000, 'the commit to start');
+    const isStep2 = (f: Uint8Array) => f[0] === protocol.MESSAGE_SYNC && f[1] === protocol.SYNC_STEP2;
+    const step2Before = x.frames.filter(isStep2).length;
+    // Asking from scratch each time: every answer would be the whole room (50 KB), 500 times over.
+    const step1 = protocol.encodeSyncStep1(Y.encodeStateVector(new Y.Doc()));
+    for (let i = 0; i < 500; i++) x.send(step1);
+    await new Promise((r) => setTimeout(r, 300));
+    s.release();
+    await waitFor(() => x.doc.getMap('m').get('more') === 1, 5000, 'the held edit at x');
+    await new Promise((r) => setTimeout(r, 300));
+    const answers = x.frames.filter(isStep2).length - step2Before;
+    expect(answers).toBeGreaterThanOrEqual(1);
+    expect(answers).toBeLessThanOrEqual(2);
+    // Once answered, a new step 1 is answered again.
+    x.send(step1);
+    await waitFor(() => x.frames.filter(isStep2).length - step2Before > answers, 5000, 'a later step 1 answered');
+  });
+
+  it('a watcher that throws after a commit stops neither that room’s commits nor its other watchers', async () => {
+    const s = await serverWithHeldAppends();
+    const [x, other] = [await s.connect(), await s.connect()];
+    let seen = 0;
+    await s.server.sync.rooms.watch(s.roomId, {
+      onCommitted: () => {
+        throw new Error('a module bug');
+      },
+    });
+    await s.server.sync.rooms.watch(s.roomId, { onCommitted: () => void seen++ });
+    for (let i = 0; i < 3; i++) {
+      x.doc.getMap('m').set(`k${i}`, i);
+      await waitFor(() => other.doc.getMap('m').get(`k${i}`) === i, 5000, `edit ${i} at the other socket`);
+    }
+    await s.server.sync.rooms.edit(s.roomId, (d) => d.getMap('m').set('server', 1));
+    await waitFor(() => x.doc.getMap('m').get('server') === 1, 5000, 'a server edit after them');
+    expect(seen).toBeGreaterThanOrEqual(4);
+  });
+
   it(`held-back parts past ${HELD_BACK_LIMIT / 1024} KB close the sender and reload the room; none of it is served`, async () => {
     const s = await serverWithHeldAppends();
     const [x, z] = [await s.connect(), await s.connect()];

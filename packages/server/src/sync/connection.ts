@@ -32,6 +32,11 @@ export class Connection implements RoomPeer, KeptAlive {
   private presenceIds: Set<number> | undefined;
   /** Pong seen since the last ping (set by the ping slices and the pong listener). */
   alive = true;
+  /**
+   * A sync answer is owed to this socket and not yet sent: more sync step 1s meanwhile are
+   * dropped (each would hold its own encoding of the room until the commit it waits for).
+   */
+  syncAnswerOwed = false;
   private isClosed = false;
   /** Until the answer to the resync, its other updates are dropped too and its stored barriers held. */
   private resyncState: ResyncState | undefined;

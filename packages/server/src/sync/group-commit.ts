@@ -74,14 +74,23 @@ export class GroupCommit<P extends RoomPeer = RoomPeer> implements CommitSchedul
     this.health.commitSucceeded();
     this.metrics.persistLatency.observe((performance.now() - started) / 1000);
     let updates = 0;
-    batches.forEach((b, i) => {
-      updates += b.updateCount;
-      b.room.committed(b, b.update.byteLength, seqs[i]!);
-      this.onCommitted(b, seqs[i]!);
-    });
-    this.metrics.persistBatchSize.observe(updates);
-    this.metrics.updates.inc(updates);
-    this.finish();
+    try {
+      batches.forEach((b, i) => {
+        updates += b.updateCount;
+        try {
+          b.room.committed(b, b.update.byteLength, seqs[i]!);
+          this.onCommitted(b, seqs[i]!);
+        } catch (err) {
+          // A listener of this room (a module's watcher) threw: the batch is stored; the other
+          // rooms' batches are still released, and commits go on.
+          this.logger.error({ err, roomId: b.room.roomId }, 'after-commit work of a room failed');
+        }
+      });
+      this.metrics.persistBatchSize.observe(updates);
+      this.metrics.updates.inc(updates);
+    } finally {
+      this.finish();
+    }
   }
 
   private finish(): void {

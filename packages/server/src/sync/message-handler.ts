@@ -107,12 +107,20 @@ export class MessageHandler {
       case 'sync-step1': {
         const sv = message.stateVector;
         Y.decodeStateVector(sv); // validates; throws on garbage
-        room.whenDurable(() => {
-          const frames = room.syncAnswer(sv);
-          return () => {
-            for (const frame of frames) conn.sendSplit(frame);
-          };
-        });
+        // One answer owed at a time: a socket is a member, so whatever is committed after the
+        // answer it waits for reaches it anyway (a flood of step 1s cost a room encoding each).
+        if (conn.syncAnswerOwed) return;
+        conn.syncAnswerOwed = true;
+        room.whenDurable(
+          () => {
+            const frames = conn.closed ? [] : room.syncAnswer(sv);
+            return () => {
+              conn.syncAnswerOwed = false;
+              for (const frame of frames) conn.sendSplit(frame);
+            };
+          },
+          () => (conn.syncAnswerOwed = false),
+        );
         return;
       }
       case 'sync-step2':

@@ -374,8 +374,17 @@ export class Room<P extends RoomPeer = RoomPeer> {
     for (const conn of this.members) if (conn !== batch.soleOrigin) conn.sendShared(frame);
     for (const send of batch.sends) send();
     for (const conn of batch.ackTo) conn.send(this.ackFrame(conn));
-    for (const listener of this.committedListeners) listener(true);
     if (this.pending.length > 0 || this.pendingAcks.size > 0 || this.waiting.length > 0) this.scheduler.schedule(this);
+    // Last, and each on its own: a listener that throws (reported by the caller) skips no other.
+    let failure: unknown;
+    for (const listener of this.committedListeners) {
+      try {
+        listener(true);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /**
