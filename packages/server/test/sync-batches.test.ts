@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 /** A server whose document appends can be held (a slow disk), so that edits meet in one batch. */
-async function serverWithHeldAppends() {
+async function serverWithHeldAppends(limits: { maxRoomBytes?: number } = {}) {
   const dataDir = await makeDataDir();
   const real = openSqliteStorage({ file: sqliteFileIn(dataDir), synchronous: 'normal' });
   let gate: Promise<void> = Promise.resolve();
@@ -39,7 +39,9 @@ async function serverWithHeldAppends() {
       compact: (...args) => real.docs.compact(...args),
     },
   };
-  const server = await startKithServer(defaultConfig({ port: 0, dataDir, logLevel: 'silent', jwtSecret: TEST_JWT_SECRET }), {
+  const config = defaultConfig({ port: 0, dataDir, logLevel: 'silent', jwtSecret: TEST_JWT_SECRET });
+  Object.assign(config.limits, limits);
+  const server = await startKithServer(config, {
     storage,
     modules: [calendarModule()],
   });
@@ -148,6 +150,22 @@ describe('what a commit sends back to the socket whose update it holds', () => {
     await s.server.sync.rooms.edit(s.roomId, (d) => d.getMap('m').set('server', 1));
     await waitFor(() => x.doc.getMap('m').get('server') === 1, 5000, 'a server edit after them');
     expect(seen).toBeGreaterThanOrEqual(4);
+  });
+
+  it('the room size limit counts edits still on their way to disk', async () => {
+    const s = await serverWithHeldAppends({ maxRoomBytes: 64 * 1024 });
+    const [x, other] = [await s.connect(), await s.connect()];
+    s.hold();
+    const before = s.appends();
+    other.doc.getMap('m').set('first', 1);
+    await waitFor(() => s.appends() > before, 5000, 'the first commit to start');
+    // Five edits of 20 KB while that commit waits for the disk: 100 KB against a 64 KB room.
+    for (let i = 0; i < 5; i++) x.doc.getMap('m').set(`big${i}`, 'x'.repeat(20_000));
+    expect(await x.closed).toEqual({ code: 4413, reason: 'ROOM_TOO_LARGE' });
+    s.release();
+    const fresh = await s.connect();
+    const kept = [...fresh.doc.getMap('m').keys()].filter((k) => k.startsWith('big'));
+    expect(kept.length).toBeLessThanOrEqual(3);
   });
 
   it(`held-back parts past ${HELD_BACK_LIMIT / 1024} KB close the sender and reload the room; none of it is served`, async () => {

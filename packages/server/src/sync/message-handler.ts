@@ -195,7 +195,8 @@ export class MessageHandler {
       return;
     }
     const room = conn.room;
-    if (room.stored.bytes + update.byteLength > this.deps.maxRoomBytes) {
+    // Counting what is on its way to disk too: a burst in one tick (or during a slow commit) must not slip past.
+    if (room.bytesWithUnstored + update.byteLength > this.deps.maxRoomBytes) {
       metrics.updatesRejected.inc({ reason: 'room-too-large' });
       conn.close('ROOM_TOO_LARGE');
       return;

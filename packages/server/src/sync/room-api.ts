@@ -121,7 +121,7 @@ export class LoadedRooms implements RoomApi {
     if (!this.writeHealth.writable) throw new KithError('STORAGE_UNAVAILABLE');
     const room = await this.registry.acquire(roomId);
     try {
-      if (room.stored.bytes >= this.maxRoomBytes) throw new KithError('ROOM_TOO_LARGE');
+      if (room.bytesWithUnstored >= this.maxRoomBytes) throw new KithError('ROOM_TOO_LARGE');
       const result = room.applyServerEdit(origin === undefined ? edit : (doc) => doc.transact(() => edit(doc), origin));
       await room.durable();
       return result;

@@ -96,6 +96,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
   private pendingOrigins = new Set<P | typeof OTHER_WRITER>();
   /** Yjs clients whose clocks the pending updates advance; 'all' when that is not known exactly. */
   private pendingClients: Set<number> | 'all' = new Set();
+  private pendingBytes = 0;
   private waiting: Array<{ prepare: Preparer; failed: FailedCallback | undefined }> = [];
   private pendingAcks = new Set<P>();
   private inflight: RoomBatch<P> | undefined;
@@ -138,6 +139,11 @@ export class Room<P extends RoomPeer = RoomPeer> {
   /** How much of the room is on disk (updated by commits here and by the Compactor). */
   get stored(): Readonly<StoredSize> {
     return this.storedSize;
+  }
+
+  /** The stored bytes plus what is on its way to disk (pending and in flight): what the room limit counts. */
+  get bytesWithUnstored(): number {
+    return this.storedSize.bytes + this.pendingBytes + (this.inflight?.update.byteLength ?? 0);
   }
 
   /** The stored size as read back from storage after a compaction. */
@@ -252,6 +258,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
     }
     if (effective.length > 0) {
       this.pending.push(...effective);
+      for (const u of effective) this.pendingBytes += u.byteLength;
       this.pendingOrigins.add(conn);
       // The fast path stores the update as it came: its own structs' clients are all it advances.
       if (effective[0] !== update) {
@@ -280,6 +287,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
       const effective = this.document.endCapture();
       if (effective.length > 0) {
         this.pending.push(...effective);
+        for (const u of effective) this.pendingBytes += u.byteLength;
         this.pendingClients = 'all';
         this.pendingOrigins.add(OTHER_WRITER);
         this.scheduler.schedule(this);
@@ -331,6 +339,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
     const origins = this.pendingOrigins;
     const clients = this.pendingClients;
     this.pending = [];
+    this.pendingBytes = 0;
     this.pendingOrigins = new Set();
     this.pendingClients = new Set();
     const batch: RoomBatch<P> = {
@@ -403,6 +412,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
     this.presence.destroy();
     this.document.destroy();
     this.pending = [];
+    this.pendingBytes = 0;
     this.pendingClients = new Set();
     const waiting = this.waiting;
     this.waiting = [];
