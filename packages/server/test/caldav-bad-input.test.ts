@@ -95,7 +95,20 @@ describe('CalDAV bad input', () => {
     expectDavError(await put('junk@x', 'this is not iCalendar'), 400, { ns: CALDAV, name: 'valid-calendar-data' });
     const badTime = vevent('bad-time@x').replace('DTSTART;TZID=Europe/Berlin:20260310T090000', 'DTSTART;TZID=Europe/Berlin:2026031');
     expectDavError(await put('bad-time@x', badTime), 400);
+    // Occurrences without their series: refused, not stored as a one-off under another UID.
+    const occurrence = vevent('invite@x', { extra: ['RECURRENCE-ID;TZID=Europe/Berlin:20260310T090000'] });
+    const lone = expectDavError(await put('invite@x', occurrence), 400, { ns: CALDAV, name: 'valid-calendar-object-resource' });
+    expect(JSON.stringify(lone)).toMatch(/without their series/);
     expect(await state()).toBe(before);
+  });
+
+  it('writes a property in no namespace as well-formed XML (xmlns="", never a prefix bound to "")', async () => {
+    const body = `<D:propfind xmlns:D="DAV:"><D:prop><plain xmlns=""/><D:getetag/></D:prop></D:propfind>`;
+    const res = await dav(server.url, 'PROPFIND', calendarPath(anna, room), { user: anna, depth: '0', body });
+    expect(String(res.body)).not.toContain('xmlns:X=""');
+    const parsed = multistatus(res);
+    expect(parsed.responses).toHaveLength(1);
+    expect(String(res.body)).toContain('<plain xmlns=""/>');
   });
 
   it('renders each property and each href once, however often a request names it, and refuses over 256 properties', async () => {

@@ -86,6 +86,12 @@ function readObject(body: string): ParsedImport {
   if (parsed.events.length > 1) {
     throw new DavError('UID_MISMATCH', `The object holds ${parsed.events.length} UIDs; a calendar object holds one.`, caldavPre('valid-calendar-object-resource'));
   }
+  // Occurrences without their series (an invitation to one date) would be stored as a one-off
+  // under another UID than the body's, every occurrence but the first dropped, and the object
+  // then missing from the URL the client just wrote: refused instead.
+  if (parsed.events[0]!.master === null) {
+    throw new DavError('INVALID_ICALENDAR', 'The object holds only occurrences (RECURRENCE-ID) without their series; send the series (a VEVENT without RECURRENCE-ID) with them.', caldavPre('valid-calendar-object-resource'));
+  }
   return parsed;
 }
 

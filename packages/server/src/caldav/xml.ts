@@ -93,8 +93,10 @@ export const key = (ns: string, name: string): string => `${ns}|${name}`;
 /** `<p:name>inner</p:name>` for a known namespace, or with its own xmlns declaration otherwise. */
 export function el(ns: string, name: string, inner = ''): string {
   const p = PREFIX[ns];
-  const open = p ? `${p}:${name}` : `X:${name} xmlns:X="${escapeXml(ns)}"`;
-  const close = p ? `${p}:${name}` : `X:${name}`;
+  // A name in no namespace is written unprefixed with the default namespace undone: binding a
+  // prefix to "" is not XML (strict parsers refuse the whole multistatus).
+  const open = p ? `${p}:${name}` : ns === '' ? `${name} xmlns=""` : `X:${name} xmlns:X="${escapeXml(ns)}"`;
+  const close = p ? `${p}:${name}` : ns === '' ? name : `X:${name}`;
   return inner === '' ? `<${open}/>` : `<${open}>${inner}</${close}>`;
 }
 
