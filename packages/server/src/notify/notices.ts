@@ -292,7 +292,16 @@ export class ChangeNotices {
     open?.cancel();
     const cancel = this.deps.clock.after(Math.max(0, end - this.deps.clock.now()), () => {
       this.windows.delete(roomId);
-      this.enqueue(() => this.flush(roomId, end));
+      this.enqueue(async () => {
+        try {
+          await this.flush(roomId, end);
+        } catch (err) {
+          // A storage error mid-flush: its rows are still there, so the window opens again in a
+          // minute (without this, nothing flushed them before the room's next change or a restart).
+          this.deps.logger.error({ err, roomId }, 'change notice flush failed; trying again in a minute');
+          this.openWindow(roomId, this.deps.clock.now() + 60_000);
+        }
+      });
     });
     this.windows.set(roomId, { end, cancel });
   }

@@ -51,6 +51,29 @@ describe('change notices', { timeout: 120_000 }, () => {
     }
   });
 
+  it('a flush that fails on a storage error is tried again a minute later and tells each member once', async () => {
+    const { channel, api, mum, dad, kid, roomId, pass, h } = await setup();
+    const ledger = h.parts.ledger;
+    const claim = ledger.claim.bind(ledger);
+    let failures = 1;
+    ledger.claim = async (...args) => {
+      if (failures-- > 0) throw new Error('connection reset');
+      return claim(...args);
+    };
+    const created = await api.request('POST', `/rooms/${roomId}/events`, {
+      token: mum.token,
+      body: { eventTitle: 'Swim', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'Europe/Berlin' },
+    });
+    expect(created.status).toBe(201);
+    await pass(WINDOW);
+    await pass(5_000);
+    expect(channel.deliveries.filter((d) => d.kind === 'changes')).toHaveLength(0);
+    await pass(60_000);
+    await pass(5_000);
+    const notices = channel.deliveries.filter((d) => d.kind === 'changes');
+    expect(notices.map((d) => d.userId).sort()).toEqual([dad.userId, kid.userId].sort());
+  });
+
   it('follows each member’s room preference and quiet hours', async () => {
     const { clock, channel, api, mum, dad, kid, roomId, pass } = await setup('2026-06-01T21:30:00Z');
     // Dad only wants events he takes part in; the kid's quiet hours (Berlin) cover 23:30 local.
