@@ -5,7 +5,7 @@ import { HELD_BACK_LIMIT } from '../src/sync/stored-document.js';
 import { apiClient } from './helpers/api.js';
 import { RawClient } from './helpers/raw-client.js';
 import { TEST_JWT_SECRET, makeDataDir } from './helpers/server.js';
-import { waitFor } from './helpers/yjs-clients.js';
+import { nextClose, rawSocket, waitFor } from './helpers/yjs-clients.js';
 
 const servers: KithServer[] = [];
 const releases: Array<() => void> = [];
@@ -15,19 +15,24 @@ afterEach(async () => {
 });
 
 /** A server whose document appends can be held (a slow disk), so that edits meet in one batch. */
-async function serverWithHeldAppends(limits: { maxRoomBytes?: number } = {}) {
+async function serverWithHeldAppends(limits: { maxRoomBytes?: number } = {}, sync: { unloadGraceMs?: number } = {}) {
   const dataDir = await makeDataDir();
   const real = openSqliteStorage({ file: sqliteFileIn(dataDir), synchronous: 'normal' });
   let gate: Promise<void> = Promise.resolve();
   let open = () => {};
   let appends = 0;
+  let loadGate: Promise<void> = Promise.resolve();
+  let openLoads = () => {};
   const storage: Storage = {
     ...real,
     ping: () => real.ping(),
     probeWrite: () => real.probeWrite(),
     close: () => real.close(),
     docs: {
-      load: (r, after) => real.docs.load(r, after),
+      load: async (r, after) => {
+        await loadGate;
+        return real.docs.load(r, after);
+      },
       loadOffLoop: (r) => real.docs.loadOffLoop(r),
       append: async (u) => {
         appends++;
@@ -41,6 +46,7 @@ async function serverWithHeldAppends(limits: { maxRoomBytes?: number } = {}) {
   };
   const config = defaultConfig({ port: 0, dataDir, logLevel: 'silent', jwtSecret: TEST_JWT_SECRET });
   Object.assign(config.limits, limits);
+  Object.assign(config.sync, sync);
   const server = await startKithServer(config, {
     storage,
     modules: [calendarModule()],
@@ -64,6 +70,13 @@ async function serverWithHeldAppends(limits: { maxRoomBytes?: number } = {}) {
       releases.push(() => open());
     },
     release: () => open(),
+    holdLoads: () => {
+      loadGate = new Promise<void>((resolve) => (openLoads = resolve));
+      releases.push(() => openLoads());
+    },
+    releaseLoads: () => openLoads(),
+    api,
+    alice,
   };
 }
 
@@ -166,6 +179,24 @@ describe('what a commit sends back to the socket whose update it holds', () => {
     const fresh = await s.connect();
     const kept = [...fresh.doc.getMap('m').keys()].filter((k) => k.startsWith('big'));
     expect(kept.length).toBeLessThanOrEqual(3);
+  });
+
+  it('a member removed while the room loads for their socket is refused, not let in with the old role', async () => {
+    const s = await serverWithHeldAppends({}, { unloadGraceMs: 20 });
+    const bob = await s.api.signUp('bob');
+    await s.api.addMember(s.alice.token, s.roomId, bob.token, 'editor');
+    await waitFor(() => !s.server.sync.registry.rooms.has(s.roomId), 5000, 'the room unloaded');
+    s.holdLoads();
+    const wsUrl = `${s.server.url.replace('http', 'ws')}/sync/${s.roomId}?token=${bob.token}`;
+    const connecting = rawSocket(wsUrl).then(
+      (ws) => nextClose(ws, 5000).then((c) => ({ opened: true, code: c.code })),
+      (e) => ({ opened: false, code: (e as { status: number }).status }),
+    );
+    await new Promise((r) => setTimeout(r, 200)); // the upgrade waits for the load now
+    const removed = await s.api.request('DELETE', `/rooms/${s.roomId}/members/${bob.userId}`, { token: s.alice.token });
+    expect(removed.status).toBe(204);
+    s.releaseLoads();
+    expect(await connecting).toEqual({ opened: false, code: 403 });
   });
 
   it(`held-back parts past ${HELD_BACK_LIMIT / 1024} KB close the sender and reload the room; none of it is served`, async () => {

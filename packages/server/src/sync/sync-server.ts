@@ -199,9 +199,12 @@ export class SyncServer {
       const { roomId, token } = parseSyncRequest(req);
       const claims = verifyAccessToken(this.deps.app, token);
       slots = this.takeSlots(claims.userId, this.addressOf(req));
+      // Checked before loading (a stranger must not load rooms) and again after: a removal or role
+      // change while the room loaded went to its sockets, and this one was not among them yet.
+      if (!(await this.deps.storage.rooms.member(roomId, claims.userId))) throw new KithError('ROOM_ACCESS_DENIED');
+      room = await this.registry.acquire(roomId);
       const member = await this.deps.storage.rooms.member(roomId, claims.userId);
       if (!member) throw new KithError('ROOM_ACCESS_DENIED');
-      room = await this.registry.acquire(roomId);
       if (socket.destroyed) throw new KithError('INTERNAL', 'client went away');
       const acquired = room;
       const taken = slots;
