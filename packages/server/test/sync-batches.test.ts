@@ -199,6 +199,31 @@ describe('what a commit sends back to the socket whose update it holds', () => {
     expect(await connecting).toEqual({ opened: false, code: 403 });
   });
 
+  it('a room reloaded while a commit is on its way loads after it lands: the acknowledged edit is served', async () => {
+    const s = await serverWithHeldAppends();
+    const z = await s.connect();
+    s.hold();
+    const before = s.appends();
+    const edited = s.server.sync.rooms.edit(s.roomId, (d) => d.getMap('m').set('acknowledged', 1));
+    await waitFor(() => s.appends() > before, 5000, 'the edit’s commit to start');
+    // Something makes the room untrusted meanwhile (here: parts held back past the limit): it reloads.
+    const never = new Y.Doc();
+    never.getText('notes').insert(0, 'missing');
+    const built = new Y.Doc();
+    Y.applyUpdate(built, Y.encodeStateAsUpdate(never));
+    const gap: Uint8Array[] = [];
+    built.on('update', (u: Uint8Array) => gap.push(u));
+    built.getText('notes').insert(7, 'x'.repeat(HELD_BACK_LIMIT + 1000));
+    z.send(protocol.encodeUpdate(gap[0]!));
+    await z.closed;
+    const reconnecting = s.connect();
+    await new Promise((r) => setTimeout(r, 200));
+    s.release();
+    await edited;
+    const fresh = await reconnecting;
+    expect(fresh.doc.getMap('m').get('acknowledged')).toBe(1);
+  });
+
   it(`held-back parts past ${HELD_BACK_LIMIT / 1024} KB close the sender and reload the room; none of it is served`, async () => {
     const s = await serverWithHeldAppends();
     const [x, z] = [await s.connect(), await s.connect()];

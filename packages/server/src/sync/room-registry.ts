@@ -26,6 +26,8 @@ const EMPTY_STATE_VECTOR = Y.encodeStateVector(new Map());
 export class RoomRegistry<P extends RoomPeer = RoomPeer> {
   readonly rooms = new Map<string, Room<P>>();
   private readonly loading = new Map<string, Promise<Room<P>>>();
+  /** Rooms dropped with a commit in flight: the commit, which a new load of the room waits for. */
+  private readonly landing = new Map<string, Promise<void>>();
   /** Idle rooms waiting out their grace period before they unload. */
   private readonly unloadTimers = new Map<Room<P>, NodeJS.Timeout>();
 
@@ -109,6 +111,13 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
       this.rooms.delete(room.roomId);
       this.lifecycle.unloaded(room);
     }
+    if (room.hasUnstoredWork) {
+      // Its batch in flight may still land: the next load of the room waits for it (see whenNothingInFlight).
+      const settled = room.whenNothingInFlight().finally(() => {
+        if (this.landing.get(room.roomId) === settled) this.landing.delete(room.roomId);
+      });
+      this.landing.set(room.roomId, settled);
+    }
     room.destroy(err);
     this.metrics.roomsLoaded.set(this.rooms.size);
     this.logger.debug({ roomId: room.roomId }, 'room unloaded');
@@ -140,6 +149,7 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
       const started = performance.now();
       let room: Room<P> | undefined;
       try {
+        await this.landing.get(roomId);
         const stored = await this.storage.docs.load(roomId);
         checkComplete(stored);
         const updates = stored.updates.map((u) => u.data);

@@ -100,6 +100,8 @@ export class Room<P extends RoomPeer = RoomPeer> {
   private waiting: Array<{ prepare: Preparer; failed: FailedCallback | undefined }> = [];
   private pendingAcks = new Set<P>();
   private inflight: RoomBatch<P> | undefined;
+  /** Called once the batch in flight has landed or failed (see whenNothingInFlight). */
+  private inflightWaiters: Array<() => void> = [];
 
   constructor(
     readonly roomId: string,
@@ -373,6 +375,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
   /** The batch is on disk at log position `seq`: broadcast it, send what waited for it, acknowledge. */
   committed(batch: RoomBatch<P>, storedBytes: number, seq: number): void {
     this.inflight = undefined;
+    this.inflightLanded();
     this.position.note(seq);
     // Merge rather than replace: stored updates from other instances may have arrived meanwhile.
     this.document.noteDurable(batch.durableStateVector);
@@ -403,8 +406,25 @@ export class Room<P extends RoomPeer = RoomPeer> {
   commitFailed(err: Error): void {
     const batch = this.inflight;
     this.inflight = undefined;
+    this.inflightLanded();
     this.isBroken = true;
     for (const failed of batch?.failed ?? []) failed(err);
+  }
+
+  /**
+   * Resolves once no batch of this room is on its way to disk. A room dropped with a commit in
+   * flight (reloaded after a failure) is loaded again only after it: the commit may still land,
+   * and a load before it would serve the room without an edit already acknowledged.
+   */
+  whenNothingInFlight(): Promise<void> {
+    if (!this.inflight) return Promise.resolve();
+    return new Promise((resolve) => this.inflightWaiters.push(resolve));
+  }
+
+  private inflightLanded(): void {
+    const waiters = this.inflightWaiters;
+    this.inflightWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Drops the room; whoever still waits for pending edits to be stored gets `err`. */
