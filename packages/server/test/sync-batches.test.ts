@@ -80,6 +80,18 @@ async function serverWithHeldAppends(limits: { maxRoomBytes?: number } = {}, syn
   };
 }
 
+/** An update past HELD_BACK_LIMIT that builds on a part the server never gets. */
+function beyondHeldBackLimit(): Uint8Array {
+  const never = new Y.Doc();
+  never.getText('notes').insert(0, 'missing');
+  const built = new Y.Doc();
+  Y.applyUpdate(built, Y.encodeStateAsUpdate(never));
+  const gap: Uint8Array[] = [];
+  built.on('update', (u: Uint8Array) => gap.push(u));
+  built.getText('notes').insert(7, 'x'.repeat(HELD_BACK_LIMIT + 1000));
+  return gap[0]!;
+}
+
 describe('what a commit sends back to the socket whose update it holds', () => {
   it('a server edit committed in the same batch as a socket’s update reaches that socket too', async () => {
     const s = await serverWithHeldAppends();
@@ -207,14 +219,7 @@ describe('what a commit sends back to the socket whose update it holds', () => {
     const edited = s.server.sync.rooms.edit(s.roomId, (d) => d.getMap('m').set('acknowledged', 1));
     await waitFor(() => s.appends() > before, 5000, 'the edit’s commit to start');
     // Something makes the room untrusted meanwhile (here: parts held back past the limit): it reloads.
-    const never = new Y.Doc();
-    never.getText('notes').insert(0, 'missing');
-    const built = new Y.Doc();
-    Y.applyUpdate(built, Y.encodeStateAsUpdate(never));
-    const gap: Uint8Array[] = [];
-    built.on('update', (u: Uint8Array) => gap.push(u));
-    built.getText('notes').insert(7, 'x'.repeat(HELD_BACK_LIMIT + 1000));
-    z.send(protocol.encodeUpdate(gap[0]!));
+    z.send(protocol.encodeUpdate(beyondHeldBackLimit()));
     await z.closed;
     const reconnecting = s.connect();
     await new Promise((r) => setTimeout(r, 200));
@@ -231,14 +236,7 @@ describe('what a commit sends back to the socket whose update it holds', () => {
     x.subscribeDurable();
     await waitFor(() => x.allSaved, 5000, 'x’s edit stored');
     // An edit that builds on a part the server never gets.
-    const never = new Y.Doc();
-    never.getText('notes').insert(0, 'missing');
-    const built = new Y.Doc();
-    Y.applyUpdate(built, Y.encodeStateAsUpdate(never));
-    const gap: Uint8Array[] = [];
-    built.on('update', (u: Uint8Array) => gap.push(u));
-    built.getText('notes').insert(7, 'x'.repeat(HELD_BACK_LIMIT + 1000));
-    z.send(protocol.encodeUpdate(gap[0]!));
+    z.send(protocol.encodeUpdate(beyondHeldBackLimit()));
     expect(await z.closed).toEqual({ code: 4400, reason: 'MALFORMED_MESSAGE' });
     const fresh = await s.connect();
     expect(fresh.doc.getText('notes').toString()).toBe('');

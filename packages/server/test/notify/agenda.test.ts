@@ -32,6 +32,19 @@ async function agendaRoom(api: Api, token: string, name: string, withBreakfast: 
   return roomId;
 }
 
+/** A server on a clock at `start`, and kid with a daily 07:30 UTC agenda of a room with breakfast every day. */
+async function kidWithAgenda(channel: RecordingChannel, start: string) {
+  const clock = new ManualClock(Date.parse(start));
+  const h = await startNotifyServer({ clock, channel });
+  open.push(h);
+  const api = apiClient(h.server.url);
+  const kid = await api.signUp('kid');
+  await agendaRoom(api, kid.token, 'Millers', true);
+  await api.request('PUT', '/users/me/notification-settings', { token: kid.token, body: { timeZone: 'UTC', dailyAgenda: { time: '07:30' } } });
+  await h.settle();
+  return { clock, h, api, kid };
+}
+
 describe('daily agenda on real channels', { timeout: 120_000 }, () => {
   let smtp: TestSmtp;
   let mock: MockPushService;
@@ -147,14 +160,7 @@ describe('daily agenda on real channels', { timeout: 120_000 }, () => {
       }
     }
     const channel = new FlakyChannel();
-    const clock = new ManualClock(Date.parse('2026-06-01T06:00:00Z'));
-    const h = await startNotifyServer({ clock, channel });
-    open.push(h);
-    const api = apiClient(h.server.url);
-    const kid = await api.signUp('kid');
-    await agendaRoom(api, kid.token, 'Millers', true);
-    await api.request('PUT', '/users/me/notification-settings', { token: kid.token, body: { timeZone: 'UTC', dailyAgenda: { time: '07:30' } } });
-    await h.settle();
+    const { clock, h, kid } = await kidWithAgenda(channel, '2026-06-01T06:00:00Z');
     const agendas = () => channel.deliveries.filter((d) => d.kind === 'agenda').map((d) => d.key);
     await clock.advanceTo(Date.parse('2026-06-01T07:33:00Z'), h.settle);
     expect(agendas()).toEqual([]);
@@ -179,14 +185,7 @@ describe('daily agenda on real channels', { timeout: 120_000 }, () => {
 
   it('settings made after today\'s time wait for tomorrow; removing the agenda stops it', async () => {
     const channel = new RecordingChannel();
-    const clock = new ManualClock(Date.parse('2026-06-01T09:00:00Z'));
-    const h = await startNotifyServer({ clock, channel });
-    open.push(h);
-    const api = apiClient(h.server.url);
-    const kid = await api.signUp('kid');
-    await agendaRoom(api, kid.token, 'Millers', true);
-    await api.request('PUT', '/users/me/notification-settings', { token: kid.token, body: { timeZone: 'UTC', dailyAgenda: { time: '07:30' } } });
-    await h.settle();
+    const { clock, h, api, kid } = await kidWithAgenda(channel, '2026-06-01T09:00:00Z');
     await clock.advanceTo(Date.parse('2026-06-02T07:30:00Z'), h.settle);
     expect(channel.deliveries.filter((d) => d.kind === 'agenda').map((d) => d.key)).toEqual([`agenda:${kid.userId}:2026-06-02:push`]);
     await api.request('PUT', '/users/me/notification-settings', { token: kid.token, body: { dailyAgenda: null } });
