@@ -259,9 +259,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
       return false;
     }
     if (effective.length > 0) {
-      this.pending.push(...effective);
-      for (const u of effective) this.pendingBytes += u.byteLength;
-      this.pendingOrigins.add(conn);
+      this.queue(effective, conn);
       // The fast path stores the update as it came: its own structs' clients are all it advances.
       if (effective[0] !== update) {
         this.pendingClients = 'all';
@@ -288,13 +286,18 @@ export class Room<P extends RoomPeer = RoomPeer> {
       // Whatever the edit wrote (even before throwing) is valid CRDT data and must be stored.
       const effective = this.document.endCapture();
       if (effective.length > 0) {
-        this.pending.push(...effective);
-        for (const u of effective) this.pendingBytes += u.byteLength;
+        this.queue(effective, OTHER_WRITER);
         this.pendingClients = 'all';
-        this.pendingOrigins.add(OTHER_WRITER);
         this.scheduler.schedule(this);
       }
     }
+  }
+
+  /** Queues what an edit changed for the next commit, noting where it came from (see pendingOrigins). */
+  private queue(effective: Uint8Array[], origin: P | typeof OTHER_WRITER): void {
+    this.pending.push(...effective);
+    for (const u of effective) this.pendingBytes += u.byteLength;
+    this.pendingOrigins.add(origin);
   }
 
   /**
