@@ -64,7 +64,9 @@ describe.skipIf(!probe.available)('notification channels on PostgreSQL, two inst
     const ivy = await a.api.signUp('ivy');
     const sub = await mock.subscribe(keyA);
     expect((await a.api.request('POST', '/users/me/push-subscriptions', { token: ivy.token, body: { endpoint: sub.endpoint, keys: sub.keys } })).status).toBe(201);
-    const d: Delivery = { key: 'k-push', userId: ivy.userId, roomId: 'r', kind: 'changes', title: 'Mum moved Dentist', body: 'to Thu 16:00', url: '/#/rooms/r' };
+    // A room of ivy's: an email is retried only to a member of its room.
+    const roomId = await a.api.createRoom(ivy.token, 'Ivy’s');
+    const d: Delivery = { key: 'k-push', userId: ivy.userId, roomId, kind: 'changes', title: 'Mum moved Dentist', body: 'to Thu 16:00', url: `/#/rooms/${roomId}` };
     expect(await b.handle.channel('push').send(d)).toBe('sent');
     expect((await mock.messages(sub)).map((m) => JSON.parse(m).title)).toEqual(['Mum moved Dentist']);
 

@@ -8,20 +8,21 @@
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, Rng, testServers } from '@kith/test-support';
-import { createLogger, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../src/index.js';
+import { accountModule, createLogger, defaultConfig, startKithServer, type KithConfig, type KithModule, type KithServer } from '../src/index.js';
 import type { ChannelConfig } from '../src/notify/channels/index.js';
+import type { EmailChannel } from '../src/notify/channels/email.js';
 import type { Delivery } from '../src/notify/delivery.js';
 import { apiClient } from './helpers/api.js';
 import { expectError } from './helpers/http-assert.js';
 import { channelsTestModule, TestSmtp, type ChannelsHandle } from './helpers/notify-channels.js';
 import { TEST_JWT_SECRET } from './helpers/server.js';
 
-async function startWithChannels(options: Partial<ChannelConfig>, log?: string[]) {
+async function startWithChannels(options: Partial<ChannelConfig>, log?: string[], modules: KithModule[] = []) {
   const { module, handle } = channelsTestModule(options);
   const port = await freePort();
   const logger = log ? createLogger('info', { write: (line: string) => void log.push(line) }) : undefined;
   const { startTestServer } = testServers<KithConfig, KithServer>(
-    { defaultConfig, startKithServer: (config) => startKithServer(config, { modules: [module], ...(logger ? { logger } : {}) }) },
+    { defaultConfig, startKithServer: (config) => startKithServer(config, { modules: [module, ...modules], ...(logger ? { logger } : {}) }) },
     { jwtSecret: TEST_JWT_SECRET, loginPerMinute: 1000, dataDirPrefix: 'kith-email-' },
   );
   const server = await startTestServer({ port, publicUrl: `http://127.0.0.1:${port}` });
@@ -259,6 +260,59 @@ describe('email with an SMTP server failing 30% of the time', () => {
     }
   });
 
+  it('a retry goes only to a recipient still in the room: one removed since, or whose room was deleted, is dropped, not sent', async () => {
+    let down = false;
+    const smtp = await TestSmtp.start({ transient: () => down });
+    const log: string[] = [];
+    const { server, handle, api } = await startWithChannels({ smtpUrl: smtp.url, retryBaseMs: 20, outboxPollMs: 3_600_000 }, log, [accountModule()]);
+    try {
+      const mum = await api.signUp('mum');
+      const dad = await api.signUp('dad');
+      const kid = await api.signUp('kid');
+      const gran = await api.signUp('gran');
+      const millers = await api.createRoom(mum.token, 'Millers');
+      await api.addMember(mum.token, millers, dad.token, 'editor');
+      await api.addMember(mum.token, millers, kid.token, 'viewer');
+      const club = await api.createRoom(gran.token, 'Gran’s club');
+      await api.addMember(gran.token, club, kid.token, 'editor');
+      await verifyAddress(api, smtp, dad.token, 'dad@millers.test');
+      await verifyAddress(api, smtp, kid.token, 'kid@millers.test');
+
+      // SMTP down at the first attempt: all three wait in the outbox.
+      down = true;
+      const email = handle.channel('email');
+      const toDad = delivery(dad.userId, 1, { roomId: millers });
+      const toKid = delivery(kid.userId, 2, { roomId: millers });
+      const clubNews = delivery(kid.userId, 3, { roomId: club, kind: 'changes', title: 'Changes in Gran’s club' });
+      for (const d of [toDad, toKid, clubNews]) expect(await email.send(d)).toBe('retry');
+
+      // Meanwhile dad is removed from the Millers, and gran deletes her account with her club.
+      expect((await api.request('DELETE', `/rooms/${millers}/members/${dad.userId}`, { token: mum.token })).status).toBe(204);
+      const deleted = await api.request('DELETE', '/users/me', { token: gran.token, body: { password: gran.password, soleOwnedRooms: [{ roomId: club, action: 'delete' }] } });
+      expect(deleted.status).toBe(204);
+
+      down = false;
+      await new Promise((r) => setTimeout(r, 50)); // past the 20 ms backoff
+      await (email as EmailChannel).drain();
+      // The kid, still a Millers member, gets the Millers' reminder; nothing else goes out.
+      expect(smtp.to('kid@millers.test').map((m) => m.subject)).toEqual([expect.stringContaining('Kith code'), toKid.title]);
+      expect(smtp.to('dad@millers.test').map((m) => m.subject)).toEqual([expect.stringContaining('Kith code')]);
+      // Dropped for good: asked again, the channel answers gone and sends nothing.
+      expect(await email.send(toDad)).toBe('gone');
+      expect(await email.send(clubNews)).toBe('gone');
+      expect(await email.send(toKid)).toBe('sent');
+      expect(smtp.to('kid@millers.test')).toHaveLength(2);
+      expect(smtp.to('dad@millers.test')).toHaveLength(1);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/kith_notify_channel_attempts_total\{channel="email",outcome="dropped"\} 2\n/);
+      expect(metrics).toMatch(/kith_notify_channel_attempts_total\{channel="email",outcome="sent"\} 1\n/);
+      expect(log.filter((line) => line.includes('no longer a member of its room'))).toHaveLength(2);
+    } finally {
+      await server.close();
+      await smtp.close();
+    }
+  });
+
   it('delivers each notification exactly once in the end (outbox retries with backoff; the scheduler may send again)', async () => {
     const rng = new Rng(8058);
     let failing = false;
@@ -267,14 +321,17 @@ describe('email with an SMTP server failing 30% of the time', () => {
     try {
       const hal = await api.signUp('hal');
       await verifyAddress(api, smtp, hal.token, 'hal@family.test');
+      // A room of hal's: a retry goes only to a member of the delivery's room.
+      const roomId = await api.createRoom(hal.token, 'Hal’s');
+      const mail = (n: number) => delivery(hal.userId, 100 + n, { roomId });
       const before = smtp.to('hal@family.test').length;
       failing = true;
       const email = handle.channel('email');
       const N = 40;
-      const outcomes = await Promise.all(Array.from({ length: N }, (_, n) => email.send(delivery(hal.userId, 100 + n))));
+      const outcomes = await Promise.all(Array.from({ length: N }, (_, n) => email.send(mail(n))));
       expect(outcomes.every((o) => o === 'sent' || o === 'retry')).toBe(true);
       // The scheduler retrying those that answered `retry`, while the outbox retries them too.
-      await Promise.all(outcomes.map((o, n) => (o === 'retry' ? email.send(delivery(hal.userId, 100 + n)) : undefined)));
+      await Promise.all(outcomes.map((o, n) => (o === 'retry' ? email.send(mail(n)) : undefined)));
       await smtp.waitFor(() => smtp.to('hal@family.test').length - before >= N, 30_000);
       await new Promise((r) => setTimeout(r, 300)); // room for a duplicate to show up, were there one
       const got = smtp.to('hal@family.test').slice(before);
@@ -283,7 +340,7 @@ describe('email with an SMTP server failing 30% of the time', () => {
       expect(new Set(got.map((m) => m.messageId)).size).toBe(N);
       expect(smtp.stats.refused).toBeGreaterThan(N * 0.1);
       // Everything answers `sent` now.
-      for (let n = 0; n < N; n++) expect(await email.send(delivery(hal.userId, 100 + n))).toBe('sent');
+      for (let n = 0; n < N; n++) expect(await email.send(mail(n))).toBe('sent');
       expect(smtp.to('hal@family.test').length - before).toBe(N);
     } finally {
       await server.close();

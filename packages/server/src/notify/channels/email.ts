@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { sha256 } from '../../ids.js';
+import type { Storage } from '../../storage/storage.js';
 import type { Channel, Delivery, SendOutcome } from '../delivery.js';
 import type { EmailAddresses } from './email-addresses.js';
 import { EmailOutbox, type OutboxStatus } from './email-outbox.js';
@@ -10,6 +11,8 @@ import { deliveryMail } from './templates.js';
 
 export interface EmailChannelDeps {
   addresses: EmailAddresses;
+  /** Room membership, asked again before a queued email is retried. */
+  storage: Storage;
   outbox: EmailOutbox;
   mailer: Mailer;
   unsubscribe: UnsubscribeTokens;
@@ -59,10 +62,19 @@ export class EmailChannel implements Channel {
 
   /** One attempt at one outbox row; `busy` when another sender holds it (it will be sent). */
   private async attempt(key: string, force: boolean): Promise<OutboxStatus | 'busy'> {
-    const { outbox, addresses, mailer, metrics, logger } = this.deps;
+    const { outbox, addresses, storage, mailer, metrics, logger } = this.deps;
     const claimed = await outbox.claim(key, Date.now(), force);
     if (!claimed) return 'busy';
     const { delivery, attempts } = claimed;
+    const log = { deliveryKind: delivery.kind, attempt: attempts + 1 };
+    // A retry (any attempt but a new row's first) may come long after the room's members were read
+    // for it: one removed since, or whose room was deleted, must not hear of the room any more.
+    const aboutRoom = delivery.kind === 'reminder' || delivery.kind === 'changes';
+    if (!force && aboutRoom && !(await storage.rooms.member(delivery.roomId, delivery.userId))) {
+      metrics.attempts.inc({ channel: 'email', outcome: 'dropped' });
+      logger.info(log, 'email dropped: its recipient is no longer a member of its room');
+      return outbox.markFailed(key, attempts, 'not a member of the room', true);
+    }
     const to = await addresses.deliverable(delivery.userId, delivery.kind === 'account' ? 'account' : 'notice');
     if (!to) {
       metrics.attempts.inc({ channel: 'email', outcome: 'gone' });
@@ -81,7 +93,6 @@ export class EmailChannel implements Channel {
       // RFC 8058: mail clients show "Unsubscribe" and POST to the link with one click.
       headers: unsubscribe ? { 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } : {},
     });
-    const log = { deliveryKind: delivery.kind, attempt: attempts + 1 };
     if (result.outcome === 'sent') {
       await outbox.markSent(key);
       metrics.attempts.inc({ channel: 'email', outcome: 'sent' });

@@ -55,6 +55,7 @@ export async function createChannels(ctx: ModuleContext, options: Partial<Channe
   const email = mailer
     ? new EmailChannel({
         addresses,
+        storage: ctx.storage,
         outbox: new EmailOutbox(ctx.sql, config.retryBaseMs ?? 30_000),
         mailer,
         unsubscribe,
