@@ -76,11 +76,13 @@ export class Ledger {
   }
 
   /**
-   * Forgets finished rows last touched before `before`. Safe once `before` is older than any
-   * reminder the scheduler still looks back at (four weeks): their keys are never asked for again.
+   * Forgets finished rows last touched before `before`, and claims whose lease ran out before it (a
+   * holder that died, and nobody asked for the key again: its reminder's occurrence passed). Safe
+   * once `before` is older than any reminder the scheduler still looks back at (four weeks): their
+   * keys are never asked for again. A claim whose lease still runs (or that waits for a retry) stays.
    */
   async prune(before: number): Promise<number> {
-    const r = await this.sql.run(`DELETE FROM notify_ledger WHERE state <> 'claimed' AND updated_at < ?`, [before]);
+    const r = await this.sql.run(`DELETE FROM notify_ledger WHERE updated_at < ? AND (state <> 'claimed' OR lease_until < ?)`, [before, before]);
     return r.changes;
   }
 

@@ -1,6 +1,7 @@
 /**
  * The exactly-once ledger on both engines (one suite): a key is claimed once, an expired claim is
- * taken over, a finished key is never claimed again, skips count once, and pruning keeps open claims.
+ * taken over, a finished key is never claimed again, skips count once, and pruning keeps open claims
+ * but forgets claims whose lease ran out before its horizon.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,7 +21,7 @@ afterAll(async () => {
 
 function ledgerSuite(engine: string, open: () => Promise<Storage>) {
   describe(`notify ledger: ${engine}`, () => {
-    it('claims once; an expired claim is taken over; finished keys stay finished; skips count once; prune keeps open claims', async () => {
+    it('claims once; an expired claim is taken over; finished keys stay finished; skips count once; prune keeps open claims, forgets long-expired ones', async () => {
       const storage = await open();
       const ledger = new Ledger(await storage.modules.open('notify', NOTIFY_CORE_MIGRATIONS));
       const t = 1_000_000;
@@ -44,8 +45,14 @@ function ledgerSuite(engine: string, open: () => Promise<Storage>) {
       expect(await ledger.claim('k3', 'b', t + 59_999, 5_000)).toBe(false);
       expect(await ledger.claim('k3', 'b', t + 60_000, 5_000)).toBe(true);
 
-      expect(await ledger.prune(t + 10_000_000)).toBe(2); // k1 (sent) and k2 (skipped); k3 is still open
-      expect([...(await ledger.states(['k1', 'k2', 'k3'])).keys()]).toEqual(['k3']);
+      // Open claims touched before the horizon: k4's lease still runs, k5 waits for a retry after it.
+      expect(await ledger.claim('k4', 'a', t + 9_999_000, 5_000)).toBe(true);
+      expect(await ledger.claim('k5', 'a', t, 5_000)).toBe(true);
+      await ledger.retryLater('k5', 'a', t + 20_000_000, t);
+
+      // k1 (sent), k2 (skipped), and k3: claimed by a holder that died, its lease out since t + 65 s.
+      expect(await ledger.prune(t + 10_000_000)).toBe(3);
+      expect([...(await ledger.states(['k1', 'k2', 'k3', 'k4', 'k5'])).keys()].sort()).toEqual(['k4', 'k5']);
 
       await ledger.raiseState('alive', 10);
       await ledger.raiseState('alive', 5);
