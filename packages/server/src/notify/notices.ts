@@ -272,16 +272,19 @@ export class ChangeNotices {
   private async followCommentEdits(roomId: string, before: RoomPrint, after: RoomPrint): Promise<void> {
     const { edited, removed } = commentEdits(before, after);
     const { sql } = this.deps;
-    for (const commentId of removed) await sql.run('DELETE FROM notify_pending_changes WHERE room_id = ? AND comment_id = ?', [roomId, commentId]);
-    for (const [commentId, text] of edited) {
+    const rewrite = async (commentId: string, change: (c: RoomChange) => RoomChange) => {
       const rows = await sql.all<{ seq: number | string; change: string }>('SELECT seq, change FROM notify_pending_changes WHERE room_id = ? AND comment_id = ?', [
         roomId,
         commentId,
       ]);
       for (const r of rows) {
-        await sql.run('UPDATE notify_pending_changes SET change = ? WHERE seq = ?', [JSON.stringify({ ...(JSON.parse(r.change) as RoomChange), text }), r.seq]);
+        await sql.run('UPDATE notify_pending_changes SET change = ? WHERE seq = ?', [JSON.stringify(change(JSON.parse(r.change) as RoomChange)), r.seq]);
       }
-    }
+    };
+    // A deleted comment's row is withdrawn, not deleted: it may be the first row of a batch some
+    // were already told of, which names the batch's ledger keys (deleted, the batch was sent again).
+    for (const commentId of removed) await rewrite(commentId, (c) => ({ ...c, text: undefined, withdrawn: true }));
+    for (const [commentId, text] of edited) await rewrite(commentId, (c) => ({ ...c, text }));
   }
 
   /** Flushes the room at `end`; an earlier end replaces a later one (a new window while a batch waits out quiet hours). */
@@ -330,7 +333,7 @@ export class ChangeNotices {
       const lastSeq = Number(batch.at(-1)!.seq);
       // Named by what it holds, the same after a crash: a second flush of it finds its ledger keys taken.
       const batchId = `${windowEnd}-${Number(first.seq)}`;
-      const changes = batch.map((r) => JSON.parse(r.change) as RoomChange);
+      const changes = batch.map((r) => JSON.parse(r.change) as RoomChange).filter((c) => !c.withdrawn);
       const owed = await this.tellMembers(roomId, changes, first.zone, batchId);
       if (owed === 'stopped') return;
       if (owed !== null && clock.now() - windowEnd < GIVE_UP_AFTER_MS) {

@@ -44,6 +44,8 @@ export interface RoomChange {
   /** For comments: the text, and the comment's id (an edit inside the window updates the notice). */
   text?: string;
   commentId?: string;
+  /** A comment deleted while its notice waited: never told (its row stays, see notices.ts). */
+  withdrawn?: boolean;
 }
 
 function printOf(ev: CalendarEvent, zone: string): EventPrint {

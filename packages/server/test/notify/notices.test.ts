@@ -138,6 +138,49 @@ describe('change notices owed to someone', { timeout: 120_000 }, () => {
     ]);
   });
 
+  it('a comment deleted while its batch waits out quiet hours: those already told are not told again, the rest still go', async () => {
+    const { clock, channel, h, api, mum, dad, kid, roomId, pass } = await setup('2026-06-01T21:30:00Z');
+    expect(
+      (await api.request('PUT', '/users/me/notification-settings', { token: mum.token, body: { timeZone: 'Europe/Berlin', quietHours: { start: '22:00', end: '07:00' } } })).status,
+    ).toBe(200);
+    const eventId = await h.rooms.edit(roomId, (doc) =>
+      createEvent(doc, { title: 'Recital', start: '2026-06-05T18:00', end: '2026-06-05T19:00', tz: 'UTC' }, { actor: mum.userId }),
+    );
+    await pass(WINDOW + 1_000); // the event's own notice went out (mum, asleep, made it)
+    const before = channel.deliveries.length;
+    // One window: the kid's comment first (the batch's first row), then dad's new event.
+    const path = `/rooms/${roomId}/events/${eventId}/comments`;
+    const comment = await api.request('POST', path, { token: kid.token, body: { text: 'Bring flowers!' } });
+    expect(comment.status).toBe(201);
+    await pass(10);
+    await api.request('POST', `/rooms/${roomId}/events`, {
+      token: dad.token,
+      body: { eventTitle: 'Piano', startTime: '2026-06-03T17:00', endTime: '2026-06-03T18:00', timeZone: 'Europe/Berlin' },
+    });
+    await pass(WINDOW + 1_000);
+    const told = () => channel.deliveries.slice(before).map((d) => [d.userId, d.body]);
+    // Dad and the kid are told; mum's share waits for her morning.
+    expect(told().sort()).toEqual(
+      [
+        [dad.userId, `${kid.username} commented on Recital: “Bring flowers!”`],
+        [kid.userId, `${dad.username} added Piano`],
+      ].sort(),
+    );
+    // The comment is deleted while the batch waits.
+    expect((await api.request('DELETE', `${path}/${comment.body.id}`, { token: kid.token })).status).toBe(204);
+    await pass(1_000);
+    await clock.advanceTo(Date.parse('2026-06-02T05:00:01Z'), () => new Promise((r) => setTimeout(r, 20)));
+    await pass(WINDOW);
+    // Mum hears of dad's event (still there), not of the deleted comment; dad and the kid hear nothing twice.
+    expect(told().sort()).toEqual(
+      [
+        [dad.userId, `${kid.username} commented on Recital: “Bring flowers!”`],
+        [kid.userId, `${dad.username} added Piano`],
+        [mum.userId, `${dad.username} added Piano`],
+      ].sort(),
+    );
+  });
+
   it('a send the channel asks to retry is sent again later, once', async () => {
     const clock = new ManualClock(Date.parse('2026-06-01T09:00:00Z'));
     let refuse = 2;
