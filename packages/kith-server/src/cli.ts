@@ -128,5 +128,6 @@ function notifyOptionsFromEnv(
     leaseMs: ms('KITH_NOTIFY_LEASE_MS'),
     retryMs: ms('KITH_NOTIFY_RETRY_MS'),
     changeWindowMs: ms('KITH_NOTIFY_CHANGE_WINDOW_MS'),
+    resurveyMs: ms('KITH_NOTIFY_RESURVEY_MS'),
   };
 }

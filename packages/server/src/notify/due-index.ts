@@ -12,6 +12,11 @@ export class DueIndex {
     return this.next.size;
   }
 
+  /** When the room is next due, if it is indexed. */
+  get(roomId: string): number | undefined {
+    return this.next.get(roomId);
+  }
+
   set(roomId: string, at: number): void {
     if (this.next.get(roomId) === at) return;
     this.next.set(roomId, at);

@@ -42,6 +42,11 @@ export interface NotifyOptions {
   retryMs?: number;
   /** A daily agenda later than this after its time (downtime) is skipped and counted (default 2 h). */
   agendaLateMs?: number;
+  /**
+   * With a shared database (PostgreSQL: other instances may run): how often each instance takes up
+   * the rooms other instances looked at or left unlooked (default 1 min; see scheduler.ts).
+   */
+  resurveyMs?: number;
   /** A room whose stored bytes exceed this is read for reminders and agendas in a worker (default OFF_LOOP_BYTES). */
   offLoopLookBytes?: number;
   clock?: Clock;
@@ -87,6 +92,8 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
       const clock = options.clock ?? systemClock;
       const settleMs = options.settleMs ?? 1_000;
       const busyLookMs = options.busyLookMs ?? settleMs * 10;
+      // One instance alone on its SQLite file hears every commit itself: nothing to take up from others.
+      const resurveyMs = ctx.config.databaseUrl === undefined ? undefined : (options.resurveyMs ?? 60_000);
       const ledger = new Ledger(ctx.sql);
       const looks = new RoomLooks(ctx.sql, ctx.componentLogger('reminders'));
       const metrics = new NotifyMetrics(ctx.metrics.registry);
@@ -115,6 +122,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         windowMs: options.changeWindowMs ?? 300_000,
         settleMs,
         busyLookMs,
+        resurveyMs,
       });
       const scheduler = new ReminderScheduler({
         storage: ctx.storage,
@@ -129,6 +137,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         looks,
         reader,
         onGone: (roomId) => forgetRoom(roomId),
+        resurveyMs,
       });
       // A deleted room's rows (pending changes, room preferences, ledger keys, last look) and index entries go with it.
       const forgetRoom = async (roomId: string) => {

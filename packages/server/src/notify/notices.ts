@@ -12,6 +12,11 @@
  * them: the batch is flushed again then (after a restart too), and the ledger lets through only the
  * sends still missing. A batch still not out a day after its window is given up (logged).
  *
+ * Several instances (a shared database): only the instance that stored a change tells of it; one that
+ * dies leaves its windows' rows behind, so every `resurveyMs` each instance takes up the rooms whose
+ * rows are past their window's end by more than that and that it has no window for (the ledger
+ * keys stay the batch's, so a batch its owner also flushes still reaches each member once).
+ *
  * Comments: an edit or delete never sends a notice of its own. Inside the window it follows the
  * pending notice (the edited text is the one sent; a deleted comment is dropped from it); once the
  * notice went out, nothing more is sent.
@@ -48,6 +53,8 @@ export interface NoticeDeps {
   settleMs: number;
   /** A room that keeps changing is looked at most once per this long (see settleDelay). */
   busyLookMs: number;
+  /** With other instances possible (a shared database): how often windows they left are taken up. */
+  resurveyMs?: number;
 }
 
 /**
@@ -78,15 +85,36 @@ export class ChangeNotices {
   private readonly looking = new Set<string>();
   private running = Promise.resolve();
   private stopped = false;
+  private stopResurvey: (() => void) | undefined;
 
   constructor(private readonly deps: NoticeDeps) {}
 
   /** Picks up the windows a previous run (or another instance) left open; each is flushed when it ends. */
   async start(): Promise<void> {
+    await this.takeUpWindows(Infinity);
+    this.scheduleResurvey();
+  }
+
+  /** Opens a window here for each room with rows whose window ended before `endedBefore` (Infinity: every room). */
+  private async takeUpWindows(endedBefore: number): Promise<void> {
     const rows = await this.deps.sql.all<{ room_id: string; w: number | string }>(
       'SELECT room_id, MIN(window_end) AS w FROM notify_pending_changes GROUP BY room_id',
     );
-    for (const r of rows) this.openWindow(r.room_id, Number(r.w));
+    for (const r of rows) if (Number(r.w) < endedBefore && !this.windows.has(r.room_id)) this.openWindow(r.room_id, Number(r.w));
+  }
+
+  private scheduleResurvey(): void {
+    const every = this.deps.resurveyMs;
+    if (every === undefined || this.stopped) return;
+    this.stopResurvey = this.deps.clock.after(every, () =>
+      this.enqueue(async () => {
+        try {
+          if (!this.stopped) await this.takeUpWindows(this.deps.clock.now() - every);
+        } finally {
+          this.scheduleResurvey();
+        }
+      }),
+    );
   }
 
   /**
@@ -173,6 +201,7 @@ export class ChangeNotices {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.stopResurvey?.();
     for (const d of this.dirty.values()) d.cancel();
     for (const w of this.windows.values()) w.cancel();
     await this.running;

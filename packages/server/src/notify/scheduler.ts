@@ -12,6 +12,12 @@
  *
  * Missed while down: a reminder due while the server was down is sent when its room is looked at if
  * its occurrence has not started, and recorded as skipped (and counted) otherwise.
+ *
+ * Several instances (a shared database): each hears only the commits of rooms it has loaded, so each
+ * surveys notify_room_looks every `resurveyMs` and takes up what others left: the due times of their
+ * newer looks (every instance wakes for every reminder; the ledger lets one send), and rooms changed
+ * or created that no instance looked at within a survey period (their instance died first). So an
+ * instance that dies leaves no reminder behind for more than about one period.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -60,6 +66,8 @@ export interface SchedulerDeps {
   settleMs: number;
   /** A room that keeps changing is re-read at most once per this long (see settleDelay). */
   busyLookMs: number;
+  /** With other instances possible (a shared database): how often their looks are taken up (see the file comment). */
+  resurveyMs?: number;
 }
 
 export class ReminderScheduler {
@@ -74,6 +82,7 @@ export class ReminderScheduler {
   private aliveWritten = 0;
   private prunedAt = 0;
   private roomsToLookAtStart = 0;
+  private stopResurvey: (() => void) | undefined;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.timer = new DueTimer(this.index, deps.clock, () => this.enqueue(() => this.tick()));
@@ -107,6 +116,7 @@ export class ReminderScheduler {
         await nextTurn();
       }
     });
+    this.scheduleResurvey();
   }
 
   /** A room changed: look at it again once the burst of edits settles. */
@@ -146,6 +156,7 @@ export class ReminderScheduler {
   async close(): Promise<void> {
     this.stopped = true;
     this.timer.stop();
+    this.stopResurvey?.();
     for (const cancel of this.dirty.values()) cancel();
     this.dirty.clear();
     await this.running;
@@ -176,6 +187,45 @@ export class ReminderScheduler {
       // Popped entries are no longer timed: without this, one throw left reminders unscheduled.
       if (!this.stopped) this.timer.arm();
     }
+  }
+
+  private scheduleResurvey(): void {
+    const every = this.deps.resurveyMs;
+    if (every === undefined || this.stopped) return;
+    this.stopResurvey = this.deps.clock.after(every, () =>
+      this.enqueue(async () => {
+        try {
+          await this.resurvey(every);
+        } finally {
+          this.scheduleResurvey();
+        }
+      }),
+    );
+  }
+
+  /**
+   * Takes up what other instances saved: a newer look's due time (kept if ours is earlier; an early
+   * look costs a read, a late one a reminder), and a look at each room that changed (its head moved)
+   * or was created with no instance looking at it within `every`.
+   */
+  private async resurvey(every: number): Promise<void> {
+    const unlookedBefore = this.deps.clock.now() - every;
+    for (const { roomId, look, head } of await this.deps.looks.survey()) {
+      if (this.stopped) return;
+      if (this.dirty.has(roomId)) continue;
+      if (look === null) {
+        if (!this.lookedAt.has(roomId)) this.changed(roomId);
+        continue;
+      }
+      const ours = this.lookedAt.get(roomId) ?? -Infinity;
+      if (look.lookedAt > ours) {
+        this.index.set(roomId, Math.min(this.index.get(roomId) ?? Infinity, look.nextDue));
+        this.lookedAt.set(roomId, look.lookedAt);
+      }
+      // Our own latest look may not be saved yet (looks are saved in batches).
+      if (look.head !== head && Math.max(look.lookedAt, ours) < unlookedBefore) this.changed(roomId);
+    }
+    this.timer.arm();
   }
 
   /** Sends what is due in the room, records what was missed, and indexes its next due time. */

@@ -28,6 +28,15 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000, what = 'co
   }
 }
 
+/** `waitFor` for a check that queries something (a database, an endpoint): polled every 20 ms. */
+export async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function waitForSynced(provider: WebsocketProvider, timeoutMs = 5000): Promise<void> {
   return waitFor(() => provider.synced, timeoutMs, 'provider sync');
 }
