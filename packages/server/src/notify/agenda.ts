@@ -8,12 +8,17 @@
  * Exactly once per (member, local date, channel) through the ledger (`agenda:<user>:<date>:<channel>`).
  * After downtime, today's agenda is still sent if it is at most `lateMs` late; later it is recorded
  * as skipped and counted (an agenda at noon is no longer "the day ahead").
+ *
+ * Several instances (a shared database): every instance plans every member and the ledger lets one
+ * send. Settings are changed through one instance, so the others read the settings changed since
+ * their last look every `resurveyMs` and plan those members again: an agenda chosen on an instance
+ * that then died is still sent.
  */
 import type { Logger } from 'pino';
 import { Temporal } from 'temporal-polyfill';
 import type { Storage } from '../storage/storage.js';
 import type { ModuleSql } from '../storage/module-tables.js';
-import type { Clock } from './clock.js';
+import { repeatEvery, type Clock } from './clock.js';
 import type { Delivery } from './delivery.js';
 import type { Dispatcher } from './dispatcher.js';
 import { DueIndex, DueTimer } from './due-index.js';
@@ -37,7 +42,12 @@ export interface AgendaDeps {
   logger: Logger;
   /** An agenda later than this after its time is skipped (default 2 h). */
   lateMs: number;
+  /** With other instances possible (a shared database): how often settings they changed are read. */
+  resurveyMs?: number;
 }
+
+/** Settings changed this long before the newest one seen are read again (instances' clocks differ a little). */
+const CLOCK_SKEW_MS = 60_000;
 
 interface AgendaPref {
   time: string;
@@ -75,6 +85,9 @@ export class DailyAgenda {
   private readonly timer: DueTimer;
   private running = Promise.resolve();
   private stopped = false;
+  /** The newest settings change read (notify_prefs.updated_at). */
+  private seenUpdatedAt = -Infinity;
+  private stopResurvey: (() => void) | undefined;
 
   constructor(private readonly deps: AgendaDeps) {
     this.timer = new DueTimer(this.index, deps.clock, () => this.enqueue(() => this.tick()));
@@ -85,7 +98,33 @@ export class DailyAgenda {
     const rows = await this.deps.sql.all<{ user_id: string; agenda_time: string; time_zone: string | null; updated_at: number | string }>(
       'SELECT user_id, agenda_time, time_zone, updated_at FROM notify_prefs WHERE agenda_time IS NOT NULL',
     );
-    for (const r of rows) this.plan(r.user_id, { time: r.agenda_time, zone: r.time_zone ?? 'UTC', updatedAt: Number(r.updated_at) }, true);
+    for (const r of rows) {
+      this.plan(r.user_id, { time: r.agenda_time, zone: r.time_zone ?? 'UTC', updatedAt: Number(r.updated_at) }, true);
+      this.seenUpdatedAt = Math.max(this.seenUpdatedAt, Number(r.updated_at));
+    }
+    this.timer.arm();
+    const every = this.deps.resurveyMs;
+    if (every !== undefined) this.stopResurvey = repeatEvery(this.deps.clock, every, () => this.enqueue(() => this.readChangedSettings()));
+  }
+
+  /** Plans again the members whose settings changed (on another instance) since the last read, if their plan differs. */
+  private async readChangedSettings(): Promise<void> {
+    if (this.stopped) return;
+    const rows = await this.deps.sql.all<{ user_id: string; agenda_time: string | null; time_zone: string | null; updated_at: number | string }>(
+      'SELECT user_id, agenda_time, time_zone, updated_at FROM notify_prefs WHERE updated_at > ?',
+      [this.seenUpdatedAt === -Infinity ? 0 : this.seenUpdatedAt - CLOCK_SKEW_MS],
+    );
+    for (const r of rows) {
+      this.seenUpdatedAt = Math.max(this.seenUpdatedAt, Number(r.updated_at));
+      if (!r.agenda_time) {
+        this.forget(r.user_id);
+        continue;
+      }
+      const pref = { time: r.agenda_time, zone: r.time_zone ?? 'UTC', updatedAt: Number(r.updated_at) };
+      const plan = this.plans.get(r.user_id);
+      // Unchanged: the plan stays (a retry in progress with it).
+      if (!plan || agendaInstant(plan.date, pref.time, pref.zone) !== plan.due) this.plan(r.user_id, pref, false);
+    }
     this.timer.arm();
   }
 
@@ -110,6 +149,7 @@ export class DailyAgenda {
   async close(): Promise<void> {
     this.stopped = true;
     this.timer.stop();
+    this.stopResurvey?.();
     await this.running;
   }
 
@@ -142,8 +182,9 @@ export class DailyAgenda {
     return row?.agenda_time ? { time: row.agenda_time, zone: row.time_zone ?? 'UTC', updatedAt: Number(row.updated_at) } : null;
   }
 
-  private enqueue(work: () => Promise<void>): void {
+  private enqueue(work: () => Promise<void>): Promise<void> {
     this.running = this.running.then(work).catch((err) => this.deps.logger.error({ err }, 'daily agenda failed'));
+    return this.running;
   }
 
 

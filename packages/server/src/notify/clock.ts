@@ -20,6 +20,23 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Runs `work` every `ms` of the clock's time, each period counted from the end of the last run (a
+ * slow run never overlaps the next); `work` must not reject. Returns stop.
+ */
+export function repeatEvery(clock: Clock, ms: number, work: () => Promise<void>): () => void {
+  let cancel: (() => void) | undefined;
+  let stopped = false;
+  const arm = () => {
+    if (!stopped) cancel = clock.after(ms, () => void work().then(arm));
+  };
+  arm();
+  return () => {
+    stopped = true;
+    cancel?.();
+  };
+}
+
 /** A clock that only moves when told (tests). `advance` runs what falls due, in time order. */
 export class ManualClock implements Clock {
   private timers: Array<{ at: number; fn: () => void; seq: number }> = [];

@@ -158,6 +158,7 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         metrics,
         logger: ctx.componentLogger('agenda'),
         lateMs: options.agendaLateMs ?? 2 * 3_600_000,
+        resurveyMs,
       });
       const stopCommits = ctx.rooms.onAnyCommit((roomId, local) => {
         scheduler.changed(roomId);

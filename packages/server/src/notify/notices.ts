@@ -27,7 +27,7 @@ import * as Y from 'yjs';
 import type { ModuleSql } from '../storage/module-tables.js';
 import type { Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
-import type { Clock } from './clock.js';
+import { repeatEvery, type Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { Preferences } from './preferences.js';
 import type { RoomReader } from './room-reader.js';
@@ -92,29 +92,19 @@ export class ChangeNotices {
   /** Picks up the windows a previous run (or another instance) left open; each is flushed when it ends. */
   async start(): Promise<void> {
     await this.takeUpWindows(Infinity);
-    this.scheduleResurvey();
+    const every = this.deps.resurveyMs;
+    if (every !== undefined) {
+      this.stopResurvey = repeatEvery(this.deps.clock, every, () => this.enqueue(() => this.takeUpWindows(this.deps.clock.now() - every)));
+    }
   }
 
   /** Opens a window here for each room with rows whose window ended before `endedBefore` (Infinity: every room). */
   private async takeUpWindows(endedBefore: number): Promise<void> {
+    if (this.stopped) return;
     const rows = await this.deps.sql.all<{ room_id: string; w: number | string }>(
       'SELECT room_id, MIN(window_end) AS w FROM notify_pending_changes GROUP BY room_id',
     );
     for (const r of rows) if (Number(r.w) < endedBefore && !this.windows.has(r.room_id)) this.openWindow(r.room_id, Number(r.w));
-  }
-
-  private scheduleResurvey(): void {
-    const every = this.deps.resurveyMs;
-    if (every === undefined || this.stopped) return;
-    this.stopResurvey = this.deps.clock.after(every, () =>
-      this.enqueue(async () => {
-        try {
-          if (!this.stopped) await this.takeUpWindows(this.deps.clock.now() - every);
-        } finally {
-          this.scheduleResurvey();
-        }
-      }),
-    );
   }
 
   /**
@@ -207,8 +197,9 @@ export class ChangeNotices {
     await this.running;
   }
 
-  private enqueue(work: () => Promise<void>): void {
+  private enqueue(work: () => Promise<void>): Promise<void> {
     this.running = this.running.then(work).catch((err) => this.deps.logger.error({ err }, 'change notice failed'));
+    return this.running;
   }
 
   private async look(roomId: string, tell: boolean): Promise<void> {

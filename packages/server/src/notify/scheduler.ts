@@ -22,7 +22,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
-import type { Clock } from './clock.js';
+import { repeatEvery, type Clock } from './clock.js';
 import type { Dispatcher } from './dispatcher.js';
 import { DueIndex, DueTimer } from './due-index.js';
 import type { Ledger } from './ledger.js';
@@ -116,7 +116,8 @@ export class ReminderScheduler {
         await nextTurn();
       }
     });
-    this.scheduleResurvey();
+    const every = this.deps.resurveyMs;
+    if (every !== undefined) this.stopResurvey = repeatEvery(this.deps.clock, every, () => this.enqueue(() => this.resurvey(every)));
   }
 
   /** A room changed: look at it again once the burst of edits settles. */
@@ -163,9 +164,10 @@ export class ReminderScheduler {
     await this.deps.looks.flush();
   }
 
-  private enqueue(work: () => Promise<void>): void {
+  private enqueue(work: () => Promise<void>): Promise<void> {
     // One look at a time: a look is a document read and a few ledger rows; serial keeps it cheap.
     this.running = this.running.then(work).catch((err) => this.deps.logger.error({ err }, 'reminder look failed'));
+    return this.running;
   }
 
 
@@ -189,20 +191,6 @@ export class ReminderScheduler {
     }
   }
 
-  private scheduleResurvey(): void {
-    const every = this.deps.resurveyMs;
-    if (every === undefined || this.stopped) return;
-    this.stopResurvey = this.deps.clock.after(every, () =>
-      this.enqueue(async () => {
-        try {
-          await this.resurvey(every);
-        } finally {
-          this.scheduleResurvey();
-        }
-      }),
-    );
-  }
-
   /**
    * Takes up what other instances saved: a newer look's due time (kept if ours is earlier; an early
    * look costs a read, a late one a reminder), and a look at each room that changed (its head moved)
@@ -210,8 +198,8 @@ export class ReminderScheduler {
    */
   private async resurvey(every: number): Promise<void> {
     const unlookedBefore = this.deps.clock.now() - every;
+    if (this.stopped) return;
     for (const { roomId, look, head } of await this.deps.looks.survey()) {
-      if (this.stopped) return;
       if (this.dirty.has(roomId)) continue;
       if (look === null) {
         if (!this.lookedAt.has(roomId)) this.changed(roomId);

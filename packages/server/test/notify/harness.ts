@@ -53,6 +53,8 @@ export async function startNotifyServer(opts: {
   modules?: KithModule[];
   /** How long an idle room stays in memory (the server's default, 30 s, unless given). */
   unloadGraceMs?: number;
+  /** Store in this PostgreSQL database (shared by several servers) instead of SQLite in `dataDir`. */
+  databaseUrl?: string;
   /** Sees the room API before notify is installed (to count the reads of its start-up pass). */
   onRooms?(rooms: ModuleContext['rooms']): void;
 }): Promise<NotifyHarness> {
@@ -74,6 +76,7 @@ export async function startNotifyServer(opts: {
         port: 0,
         host: '127.0.0.1',
         dataDir,
+        databaseUrl: opts.databaseUrl,
         logLevel: 'silent',
         jwtSecret: TEST_JWT_SECRET,
         limits: { ...base.limits, loginPerMinute: 1000, loginPerAccountPerMinute: 10_000 },
