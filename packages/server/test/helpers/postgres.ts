@@ -46,7 +46,11 @@ function redact(url: string): string {
 }
 
 /** Creates an empty schema `kith_test_<random>`; `drop()` removes it with everything in it. */
-export async function createTestSchema(url: string): Promise<{ schema: string; drop: () => Promise<void> }> {
+/**
+ * A fresh schema; `databaseUrl` is `url` with the schema as its search_path (libpq `options`), for
+ * server processes and in-process servers that share it.
+ */
+export async function createTestSchema(url: string): Promise<{ schema: string; databaseUrl: string; drop: () => Promise<void> }> {
   const schema = `kith_test_${randomBytes(6).toString('hex')}`;
   const admin = async (sql: string) => {
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
@@ -58,7 +62,11 @@ export async function createTestSchema(url: string): Promise<{ schema: string; d
     }
   };
   await admin(`CREATE SCHEMA ${schema}`);
-  return { schema, drop: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) };
+  return {
+    schema,
+    databaseUrl: `${url}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    drop: () => admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`),
+  };
 }
 
 /** A migrated PostgreSQL storage in a fresh schema; `cleanup` closes it and drops the schema. */

@@ -28,10 +28,8 @@ afterAll(async () => {
 
 describe.skipIf(!pg.available)('daily agenda on two instances', { timeout: 60_000 }, () => {
   it('an agenda chosen through an instance that then went away is sent by the other, at the time last chosen', async () => {
-    const url = pg.available ? pg.url : '';
-    const schema = await createTestSchema(url);
-    dropSchema = schema.drop;
-    const databaseUrl = `${url}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`;
+    const { databaseUrl, drop } = await createTestSchema(pg.available ? pg.url : '');
+    dropSchema = drop;
     const start = Date.parse('2026-06-01T05:00:00Z');
     const server = async (channel: RecordingChannel, clock: ManualClock) => {
       const h = await startNotifyServer({ clock, channel, databaseUrl, notify: { resurveyMs: 60_000 } });

@@ -3,6 +3,7 @@
  * controllable clock, and a channel that records what it is given (the test's stand-in for push
  * and email, which are outside this half of the module).
  */
+import { createServer } from 'node:http';
 import * as Y from 'yjs';
 import {
   calendarModule,
@@ -31,6 +32,25 @@ export class RecordingChannel implements AnyChannel {
     this.deliveries.push(delivery);
     return 'sent';
   }
+}
+
+/** A webhook receiver on loopback (the webhook channel's target): the Idempotency-Key of each delivery that `keep` accepts. */
+export async function startWebhookSink(keep: (key: string) => boolean): Promise<{ url: string; keys: string[]; close(): Promise<void> }> {
+  const keys: string[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const key = String(req.headers['idempotency-key']);
+      if (keep(key)) keys.push(key);
+      res.writeHead(200).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`,
+    keys,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 export interface NotifyHarness {

@@ -8,7 +8,6 @@
  * room and nothing was sent until some instance restarted.
  * Skipped with a clear message when PostgreSQL is absent (KITH_REQUIRE_SERVICES=1 fails instead).
  */
-import { createServer, type Server } from 'node:http';
 import pg from 'pg';
 import { createEvent } from '@kith/model';
 import { requireServices } from '@kith/test-support';
@@ -17,6 +16,7 @@ import { apiClient } from '../helpers/api.js';
 import { createTestSchema, probePostgres } from '../helpers/postgres.js';
 import { killAllServers, makeTempDir, PROCESS_JWT_SECRET, startServerProcess } from '../helpers/process.js';
 import { connectProvider, waitFor, waitForAsync, waitForSynced } from '../helpers/yjs-clients.js';
+import { startWebhookSink } from './harness.js';
 
 const pgProbe = await probePostgres();
 if (!pgProbe.available) {
@@ -25,12 +25,12 @@ if (!pgProbe.available) {
   console.warn(msg);
 }
 
-let sink: Server | undefined;
+let sink: Awaited<ReturnType<typeof startWebhookSink>> | undefined;
 let db: pg.Client | undefined;
 let dropSchema: (() => Promise<void>) | undefined;
 afterAll(async () => {
   await killAllServers();
-  await new Promise((r) => (sink ? sink.close(() => r(undefined)) : r(undefined)));
+  await sink?.close();
   await db?.end();
   await dropSchema?.();
 });
@@ -39,21 +39,10 @@ const wall = (ms: number) => new Date(ms).toISOString().slice(0, 19);
 
 describe.skipIf(!pgProbe.available)('notify when the instance that heard a room dies', () => {
   it("another instance sends the room's reminders", async () => {
-    const received: string[] = [];
-    sink = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const key = String(req.headers['idempotency-key']);
-        if (key.startsWith('rem:') || key.startsWith('chg:')) received.push(key);
-        res.writeHead(200).end('{}');
-      });
-    });
-    await new Promise<void>((r) => sink!.listen(0, '127.0.0.1', () => r()));
-    const hook = `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`;
-    const url = pgProbe.available ? pgProbe.url : '';
-    const schema = await createTestSchema(url);
-    dropSchema = schema.drop;
-    const databaseUrl = `${url}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`;
+    sink = await startWebhookSink((key) => key.startsWith('rem:') || key.startsWith('chg:'));
+    const { url: hook, keys: received } = sink;
+    const { databaseUrl, drop } = await createTestSchema(pgProbe.available ? pgProbe.url : '');
+    dropSchema = drop;
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     const startInstance = async () =>

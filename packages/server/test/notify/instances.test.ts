@@ -4,7 +4,6 @@
  * conditional claim lets exactly one of them send each (no kills here, so each key arrives once,
  * raw). Skipped with a clear message when PostgreSQL is absent (KITH_REQUIRE_SERVICES=1 fails instead).
  */
-import { createServer, type Server } from 'node:http';
 import { createEvent } from '@kith/model';
 import { requireServices } from '@kith/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { apiClient } from '../helpers/api.js';
 import { createTestSchema, probePostgres } from '../helpers/postgres.js';
 import { killAllServers, makeTempDir, PROCESS_JWT_SECRET, startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { connectProvider, waitFor, waitForSynced } from '../helpers/yjs-clients.js';
+import { startWebhookSink } from './harness.js';
 
 const pg = await probePostgres();
 if (!pg.available) {
@@ -22,11 +22,11 @@ if (!pg.available) {
 
 const EVENTS = 10;
 const SPACING_MS = 2_000;
-let sink: Server | undefined;
+let sink: Awaited<ReturnType<typeof startWebhookSink>> | undefined;
 let dropSchema: (() => Promise<void>) | undefined;
 afterAll(async () => {
   await killAllServers();
-  await new Promise((r) => (sink ? sink.close(() => r(undefined)) : r(undefined)));
+  await sink?.close();
   await dropSchema?.();
 });
 
@@ -34,20 +34,11 @@ const wall = (ms: number) => new Date(ms).toISOString().slice(0, 19);
 
 describe.skipIf(!pg.available)('notify on three instances over PostgreSQL', () => {
   it('each reminder is sent by exactly one instance', async () => {
-    const received: string[] = [];
-    sink = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        const key = String(req.headers['idempotency-key']);
-        if (key.startsWith('rem:')) received.push(key); // reminders only (change notices are not under test here)
-        res.writeHead(200).end('{}');
-      });
-    });
-    await new Promise<void>((r) => sink!.listen(0, '127.0.0.1', () => r()));
-    const hook = `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`;
-    const schema = await createTestSchema(pg.available ? pg.url : '');
-    dropSchema = schema.drop;
-    const databaseUrl = `${pg.available ? pg.url : ''}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`;
+    // Reminders only (change notices are not under test here).
+    sink = await startWebhookSink((key) => key.startsWith('rem:'));
+    const { url: hook, keys: received } = sink;
+    const { databaseUrl, drop } = await createTestSchema(pg.available ? pg.url : '');
+    dropSchema = drop;
     const startInstance = async () =>
       startServerProcess(['--port', '0', '--data-dir', await makeTempDir(), '--log-level', 'warn'], {
         env: {
