@@ -5,6 +5,7 @@
  * made through both. Skipped (with the reason) when PostgreSQL or redis-server is missing, unless
  * KITH_REQUIRE_SERVICES=1.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisProcess, redisServerAvailable, requireServices, type TestServer } from '@kith/test-support';
 import type { KithServer } from '../src/index.js';
@@ -23,6 +24,61 @@ if (missing.length > 0) {
 
 const syncBody = (token: string) => `<D:sync-collection xmlns:D="DAV:"><D:sync-token>${token}</D:sync-token><D:prop><D:getetag/></D:prop></D:sync-collection>`;
 
+/**
+ * A TCP relay between one instance and Redis whose Redis-to-instance direction can be held: what
+ * other instances publish waits in the relay (the connection stays up, so the instance neither
+ * notices an outage nor catches up from the log), like a fan-out message that is late.
+ */
+class HeldRelay {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private held = false;
+  private readonly waiting: Array<() => void> = [];
+  port = 0;
+
+  constructor(private readonly upstreamPort: number) {
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(this.upstreamPort, '127.0.0.1');
+      this.sockets.add(client).add(upstream);
+      client.on('data', (d) => upstream.write(d));
+      upstream.on('data', (d) => {
+        if (this.held) this.waiting.push(() => client.write(d));
+        else client.write(d);
+      });
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  hold(): void {
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+    for (const send of this.waiting.splice(0)) send();
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    for (const s of this.sockets) s.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+}
+
 async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string): Promise<T> {
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -37,6 +93,8 @@ describe.skipIf(missing.length > 0)('CalDAV across two instances (PostgreSQL and
   let redis: RedisProcess;
   let dropSchema: () => Promise<void>;
   let instances: Array<TestServer<KithServer>>;
+  let relay: HeldRelay;
+  let api: ReturnType<typeof apiClient>;
   let anna: DavUser;
   let room: string;
 
@@ -47,20 +105,25 @@ describe.skipIf(missing.length > 0)('CalDAV across two instances (PostgreSQL and
     const schema = await createTestSchema(pg.url);
     dropSchema = schema.drop;
     const databaseUrl = `${pg.url}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`;
+    // Instance 0 reaches Redis through a relay a test can hold (its copy of a room then lags).
+    relay = new HeldRelay(redis.port);
+    await relay.start();
     instances = [];
-    for (let i = 0; i < 2; i++) instances.push(await startCaldavServer({ databaseUrl, redisUrl: redis.url }));
-    const api = apiClient(instances[0]!.url);
+    for (let i = 0; i < 2; i++) instances.push(await startCaldavServer({ databaseUrl, redisUrl: i === 0 ? relay.url : redis.url }));
+    api = apiClient(instances[0]!.url);
     anna = await davUser(api, 'anna');
     room = await api.createRoom(anna.token, 'Family');
   }, 60_000);
   afterAll(async () => {
     for (const i of instances ?? []) await i.close();
+    await relay?.close();
     await redis?.kill();
     await dropSchema?.();
   });
 
   const url = (i: number) => instances[i]!.url;
-  const sync = async (i: number, token = '') => multistatus(await dav(url(i), 'REPORT', calendarPath(anna, room), { user: anna, body: syncBody(token) }));
+  const sync = async (i: number, token = '', inRoom = room) =>
+    multistatus(await dav(url(i), 'REPORT', calendarPath(anna, inRoom), { user: anna, body: syncBody(token) }));
   const hrefs = (r: Awaited<ReturnType<typeof sync>>) => r.responses.map((x) => `${x.href} ${x.status ?? x.props.get(`${DAV}|getetag`)?.text}`).sort();
 
   it('serves an object written on one instance from the other, with the same ETag', async () => {
@@ -110,5 +173,84 @@ describe.skipIf(missing.length > 0)('CalDAV across two instances (PostgreSQL and
     expect((await sync(1, fromA.syncToken)).responses).toEqual([]);
     expect((await sync(0, fromB.syncToken)).responses).toEqual([]);
     expect(fromA.syncToken).toBe(fromB.syncToken);
+  });
+
+  /** A new room holding one object, which both instances have open and have recorded (each answered a sync of it). */
+  async function sharedRoom(name: string): Promise<string> {
+    const r = await api.createRoom(anna.token, name);
+    expect((await dav(url(1), 'PUT', objectPath(anna, r, 'seed@x'), { user: anna, body: vevent('seed@x'), headers: ICS })).status).toBe(201);
+    for (const i of [1, 0]) await eventually(() => sync(i, '', r), (x) => etagIn(x, r, 'seed@x') !== undefined, `seed@x on instance ${i}`);
+    return r;
+  }
+  const etagIn = (r: Awaited<ReturnType<typeof sync>>, inRoom: string, uid: string) =>
+    r.responses.find((x) => x.href === objectPath(anna, inRoom, uid) && x.status === undefined)?.props.get(`${DAV}|getetag`)?.text;
+  const gone = (r: Awaited<ReturnType<typeof sync>>) => r.responses.filter((x) => x.status?.includes('404')).map((x) => x.href);
+
+  it('an instance whose copy lags hands out no token past a change the other recorded (the change is listed later)', async () => {
+    const r = await sharedRoom('Lagging');
+    const start = await sync(0, '', r);
+    let onA: Awaited<ReturnType<typeof sync>>;
+    relay.hold();
+    try {
+      expect((await dav(url(1), 'PUT', objectPath(anna, r, 'late@x'), { user: anna, body: vevent('late@x', { summary: 'Late' }), headers: ICS })).status).toBe(201);
+      // B records the new object at the next version; A's copy has not received it.
+      const onB = await sync(1, start.syncToken, r);
+      expect(etagIn(onB, r, 'late@x')).toBeDefined();
+      onA = await sync(0, start.syncToken, r);
+    } finally {
+      relay.release();
+    }
+    // The client that took A's token is told of the object, on either instance. (A answered B's
+    // version with a copy lacking it, reporting it gone, and no later version came: never listed.)
+    for (const i of [0, 1]) {
+      await eventually(() => sync(i, onA.syncToken, r), (x) => etagIn(x, r, 'late@x') !== undefined, `late@x from A's token on instance ${i}`);
+    }
+    expect(gone(onA)).toEqual([]);
+  });
+
+  it('a sync on an instance whose copy lags waits for it to catch up', async () => {
+    const r = await sharedRoom('Catching up');
+    const start = await sync(0, '', r);
+    relay.hold();
+    let onA: Promise<Awaited<ReturnType<typeof sync>>>;
+    try {
+      expect((await dav(url(1), 'PUT', objectPath(anna, r, 'soon@x'), { user: anna, body: vevent('soon@x', { summary: 'Soon' }), headers: ICS })).status).toBe(201);
+      const onB = await sync(1, start.syncToken, r);
+      expect(etagIn(onB, r, 'soon@x')).toBeDefined();
+      onA = sync(0, start.syncToken, r);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    } finally {
+      relay.release();
+    }
+    // Fan-out reaches A while its sync waits: the answer lists the object, at B's version or later.
+    const answer = await onA;
+    expect(gone(answer)).toEqual([]);
+    expect(etagIn(answer, r, 'soon@x')).toBeDefined();
+  });
+
+  it('an instance whose copy lags records no older state over a newer one (a client served by the other instance afterwards misses nothing)', async () => {
+    const r = await sharedRoom('Stale');
+    const put = (i: number, summary: string) =>
+      dav(url(i), 'PUT', objectPath(anna, r, 'x@x'), { user: anna, body: vevent('x@x', { summary }), headers: ICS });
+    expect((await put(1, 'One')).status).toBe(201);
+    const base = await eventually(() => sync(0, '', r), (x) => etagIn(x, r, 'x@x') !== undefined, 'x@x on A');
+    await sync(1, base.syncToken, r);
+    let onA: Awaited<ReturnType<typeof sync>>;
+    let three: string | undefined;
+    relay.hold();
+    try {
+      // A edits (B receives it), then B edits again (A does not, yet).
+      expect((await put(0, 'Two')).status).toBe(204);
+      await eventually(() => dav(url(1), 'GET', objectPath(anna, r, 'x@x'), { user: anna }), (g) => String(g.body).includes('SUMMARY:Two'), 'Two on B');
+      expect((await put(1, 'Three')).status).toBe(204);
+      three = etagIn(await sync(1, base.syncToken, r), r, 'x@x');
+      expect(three).toBeDefined();
+      // A's copy still says Two: recorded over Three, at a version above B's.
+      onA = await sync(0, base.syncToken, r);
+    } finally {
+      relay.release();
+    }
+    // From here only B serves the client: from A's token it must get Three.
+    await eventually(() => sync(1, onA.syncToken, r), (x) => etagIn(x, r, 'x@x') === three, 'Three from A\'s token on B');
   });
 });

@@ -5,6 +5,8 @@
  * recurrence (RFC 4791 §9.9).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { caldavModule } from '../src/caldav/index.js';
 import { apiClient } from './helpers/api.js';
 import { CALDAV, DAV, calendarPath, dav, davUser, expectDavError, ICS, multistatus, objectPath, startCaldavServer, vevent, type DavUser } from './helpers/caldav.js';
 
@@ -79,6 +81,23 @@ describe('CalDAV reports', () => {
     for (const token of ['garbage', 'http://kith.invalid/ns/sync/', current.replace(room, other), current.replace(/\d+$/, String(version + 5))]) {
       expectDavError(await report(syncBody(token)), 403, { ns: DAV, name: 'valid-sync-token' });
     }
+  });
+
+  it('replaces a recorded room state that the stored room does not hold (a restore under it) instead of waiting for it forever', async () => {
+    const restored = await api.createRoom(anna.token, 'Restored');
+    const putIn = (uid: string) => dav(server.url, 'PUT', objectPath(anna, restored, uid), { user: anna, body: vevent(uid), headers: ICS });
+    expect((await putIn('before@x')).status).toBe(201);
+    const first = multistatus(await report(syncBody(''), restored));
+    // The index says it was recorded from a copy holding updates no copy will ever hold, as when the
+    // room's document is restored from a backup older than the index.
+    const sql = await server.server.storage.modules.open('caldav', caldavModule().migrations!);
+    const unreachable = Buffer.from(Y.encodeStateVector(new Map([[123_456_789, 1_000]]))).toString('base64');
+    expect((await sql.run('UPDATE caldav_sync_rooms SET state = ? WHERE room_id = ?', [unreachable, restored])).changes).toBe(1);
+    expect((await putIn('after@x')).status).toBe(201);
+    // Waited for (up to the catch-up time), then recorded: the new object is listed, and nothing after it.
+    const next = multistatus(await report(syncBody(first.syncToken!), restored));
+    expect(next.responses.map((r) => r.href)).toEqual([objectPath(anna, restored, 'after@x')]);
+    expect(multistatus(await report(syncBody(next.syncToken!), restored)).responses).toEqual([]);
   });
 
   it('answers calendar-multiget with data for known hrefs and 404 for others', async () => {

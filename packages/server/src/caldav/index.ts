@@ -4,10 +4,10 @@ import { APP_PASSWORD_MIGRATIONS, AppPasswords } from './app-passwords.js';
 import { BasicVerifier } from './basic-auth.js';
 import { Calendars } from './calendars.js';
 import { davRoutes } from './dav-routes.js';
-import { ObjectCatalog } from './object-catalog.js';
+import { catalogMetrics, ObjectCatalog } from './object-catalog.js';
 import { appPasswordRoutes, davProbeRoutes } from './routes.js';
 import { OBJECT_NAME_MIGRATIONS, ObjectNames } from './object-names.js';
-import { SYNC_INDEX_MIGRATIONS, SYNC_PRUNE_MIGRATIONS, SyncIndex, type TombstoneLimits } from './sync-index.js';
+import { SYNC_INDEX_MIGRATIONS, SYNC_PRUNE_MIGRATIONS, SYNC_STATE_MIGRATIONS, SyncIndex, type TombstoneLimits } from './sync-index.js';
 
 /**
  * CalDAV: each room a calendar in phones' own calendar apps (RFC 4791, RFC 6578 sync, RFC 6764
@@ -19,15 +19,17 @@ import { SYNC_INDEX_MIGRATIONS, SYNC_PRUNE_MIGRATIONS, SyncIndex, type Tombstone
 export interface CaldavOptions {
   /** How many sync tombstones a room keeps, and for how long (sync-index.ts). */
   tombstones?: Partial<TombstoneLimits>;
+  /** How long a request waits for this instance's copy of a room to catch up with the sync index (calendars.ts). */
+  catchUpMs?: number;
 }
 
 export function caldavModule(options: CaldavOptions = {}): KithModule {
   return {
     name: 'caldav',
-    // One list per engine, in the order shipped: app passwords, the sync index, object names, then tombstone pruning.
+    // One list per engine, in the order shipped: app passwords, the sync index, object names, tombstone pruning, then the recorded state.
     migrations: {
-      sqlite: [...APP_PASSWORD_MIGRATIONS.sqlite, ...SYNC_INDEX_MIGRATIONS.sqlite, ...OBJECT_NAME_MIGRATIONS.sqlite, ...SYNC_PRUNE_MIGRATIONS.sqlite],
-      postgres: [...APP_PASSWORD_MIGRATIONS.postgres, ...SYNC_INDEX_MIGRATIONS.postgres, ...OBJECT_NAME_MIGRATIONS.postgres, ...SYNC_PRUNE_MIGRATIONS.postgres],
+      sqlite: [...APP_PASSWORD_MIGRATIONS.sqlite, ...SYNC_INDEX_MIGRATIONS.sqlite, ...OBJECT_NAME_MIGRATIONS.sqlite, ...SYNC_PRUNE_MIGRATIONS.sqlite, ...SYNC_STATE_MIGRATIONS.sqlite],
+      postgres: [...APP_PASSWORD_MIGRATIONS.postgres, ...SYNC_INDEX_MIGRATIONS.postgres, ...OBJECT_NAME_MIGRATIONS.postgres, ...SYNC_PRUNE_MIGRATIONS.postgres, ...SYNC_STATE_MIGRATIONS.postgres],
     },
     async install(ctx) {
       const appPasswords = new AppPasswords(ctx.sql);
@@ -38,8 +40,15 @@ export function caldavModule(options: CaldavOptions = {}): KithModule {
         limits: loginLimits(ctx.config.limits),
         logger: ctx.logger,
       });
-      const catalog = new ObjectCatalog(ctx.rooms);
-      const calendars = new Calendars({ catalog, index: new SyncIndex(ctx.sql, options.tombstones), names: new ObjectNames(ctx.sql), members: ctx.members, storage: ctx.storage });
+      const catalog = new ObjectCatalog(ctx.rooms, undefined, undefined, catalogMetrics(ctx.metrics.registry));
+      const calendars = new Calendars({
+        catalog,
+        index: new SyncIndex(ctx.sql, options.tombstones),
+        names: new ObjectNames(ctx.sql),
+        members: ctx.members,
+        storage: ctx.storage,
+        catchUpMs: options.catchUpMs,
+      });
       await ctx.app.register(appPasswordRoutes, { appPasswords, auth: ctx.auth });
       await ctx.app.register(davProbeRoutes, { verifier });
       await ctx.app.register(davRoutes, { verifier, calendars });

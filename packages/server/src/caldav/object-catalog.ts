@@ -3,10 +3,13 @@
  * instance and updated incrementally: each cached room is watched, and a Yjs observer notes which
  * events changed (by any client, on any instance: every instance's copy of a watched room
  * receives every commit). A request re-exports only those, so a sync after one change does not
- * re-export a 5,000-event room. Each refresh also reports which UIDs changed, for the sync index.
+ * re-export a 5,000-event room. Each refresh also reports which UIDs it rendered again, for the
+ * sync index (sync-index.ts), and a request can wait for the copy's next commit (an instance whose
+ * copy is behind the one the index was last recorded from waits for it to catch up).
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type * as Y from 'yjs';
+import { Counter, type Registry } from 'prom-client';
 import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent, type Reminder } from '@kith/model';
 import { sha256 } from '../ids.js';
 import { eventObjects } from '../calendar/ics-export.js';
@@ -38,6 +41,21 @@ const WARM_SLICE = 100;
 /** What changed since the sync index last took it: every UID ('all') or these. */
 export type PendingUids = 'all' | Set<string>;
 
+/** Counts of rendering work (a home listing must not render every room: see Calendars.version). */
+export interface CatalogMetrics {
+  /** Rooms rendered from scratch (first use, or again after being let go). */
+  roomsRendered: Counter;
+  /** Events rendered into objects (a room's first rendering and each change). */
+  eventsRendered: Counter;
+}
+
+export function catalogMetrics(registry: Registry): CatalogMetrics {
+  return {
+    roomsRendered: new Counter({ name: 'kith_caldav_rooms_rendered_total', help: 'Rooms whose CalDAV objects were rendered from scratch', registers: [registry] }),
+    eventsRendered: new Counter({ name: 'kith_caldav_events_rendered_total', help: 'Events rendered into CalDAV objects', registers: [registry] }),
+  };
+}
+
 class CachedRoom {
   readonly byEvent = new Map<string, DavObject[]>();
   readonly byUid = new Map<string, DavObject>();
@@ -46,6 +64,42 @@ class CachedRoom {
   stop: () => void = () => undefined;
   lost = false;
   lastUsed = Date.now();
+  /** Commits of the room seen (its own and other instances'), and who waits for the next one. */
+  commits = 0;
+  private readonly waiters = new Set<() => void>();
+  /** The commit count at which a wait for a newer copy last ran out (not waited for again). */
+  private stalledAt = -1;
+
+  constructor(private readonly rendered: (events: number) => void = () => undefined) {}
+
+  committed(): void {
+    this.commits += 1;
+    this.wake();
+  }
+
+  wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /**
+   * Resolves true once the copy is newer than at commit count `seen` (a commit since, or the room
+   * let go: a reload is newer), false after `ms`, at once when a wait from this same state ran out.
+   */
+  newer(seen: number, ms: number): Promise<boolean> {
+    if (this.lost || this.commits !== seen) return Promise.resolve(true);
+    if (ms <= 0 || this.stalledAt === seen) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (result: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        if (!result) this.stalledAt = seen;
+        resolve(result);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.waiters.add(wake);
+    });
+  }
 
   markDirty(ids: readonly string[]): void {
     if (this.dirty === 'all') return;
@@ -56,6 +110,10 @@ class CachedRoom {
     if (this.pending !== 'all') this.pending.add(uid);
   }
 
+  /**
+   * Every UID of a rendered event is noted, changed ETag or not: the index may hold another
+   * instance's rendering of an older or newer state of it, which this copy's must replace.
+   */
   private setEvent(eventId: string, objects: DavObject[]): void {
     const old = this.byEvent.get(eventId) ?? [];
     for (const o of old) {
@@ -65,7 +123,7 @@ class CachedRoom {
       }
     }
     for (const o of objects) {
-      if (this.byUid.get(o.uid)?.etag !== o.etag) this.note(o.uid);
+      this.note(o.uid);
       this.byUid.set(o.uid, o);
     }
     if (objects.length > 0) this.byEvent.set(eventId, objects);
@@ -81,6 +139,7 @@ class CachedRoom {
         seen.add(ev.id);
         this.setEvent(ev.id, objectsOf(ev));
       }
+      this.rendered(seen.size);
       for (const id of [...this.byEvent.keys()]) if (!seen.has(id)) this.setEvent(id, []);
       return;
     }
@@ -91,10 +150,13 @@ class CachedRoom {
 
   /** Renders these events again (a removed or trashed one has no objects). */
   render(doc: Y.Doc, ids: Iterable<string>): void {
+    let n = 0;
     for (const id of ids) {
       const ev = getEvent(doc, id);
       this.setEvent(id, ev === null || ev.deleted !== null ? [] : objectsOf(ev));
+      n += 1;
     }
+    this.rendered(n);
   }
 
   takePending(): PendingUids {
@@ -135,10 +197,15 @@ function spanOf(ev: CalendarEvent): DavObject['span'] {
 export interface RoomObjects {
   byUid: ReadonlyMap<string, DavObject>;
   doc: Y.Doc;
-  /** The UIDs changed since the sync index last took them ('all' after a (re)load); taking clears them. */
+  /** The UIDs rendered since the sync index last took them ('all' after a (re)load); taking clears them. */
   takePending(): PendingUids;
-  /** Asks for everything to be recorded again (after recording what was taken failed). */
-  giveBack(): void;
+  /** Hands back UIDs taken but not recorded ('all': everything is recorded again, after a failure). */
+  giveBack(taken: PendingUids): void;
+  /**
+   * Resolves true once the room's copy is newer than at this moment (a commit reached it), false
+   * after `ms` (at once if a wait from this same moment already ran out). Usable after the read.
+   */
+  newer(ms: number): Promise<boolean>;
 }
 
 export class ObjectCatalog {
@@ -151,6 +218,7 @@ export class ObjectCatalog {
     private readonly maxRooms = 16,
     /** A room no CalDAV request used for this long is let go (a watched room stays loaded). */
     private readonly idleMs = 10 * 60_000,
+    private readonly metrics?: CatalogMetrics,
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(idleMs, 60_000));
     this.sweeper.unref();
@@ -190,14 +258,22 @@ export class ObjectCatalog {
   private view(room: CachedRoom, doc: Y.Doc): RoomObjects {
     room.lastUsed = Date.now();
     room.refresh(doc);
+    const commits = room.commits;
     return {
       byUid: room.byUid,
       doc,
       takePending: () => room.takePending(),
-      giveBack: () => {
-        room.pending = 'all';
+      giveBack: (taken) => {
+        if (taken === 'all' || room.pending === 'all') room.pending = 'all';
+        else for (const uid of taken) room.pending.add(uid);
       },
+      newer: (ms) => room.newer(commits, ms),
     };
+  }
+
+  /** Whether the room's objects are kept here (a snapshot of it renders only what changed). */
+  has(roomId: string): boolean {
+    return this.rooms.has(roomId);
   }
 
   private async cached(roomId: string): Promise<CachedRoom> {
@@ -226,22 +302,25 @@ export class ObjectCatalog {
   }
 
   private async watch(roomId: string): Promise<CachedRoom> {
-    const room = new CachedRoom();
+    const room = new CachedRoom((n) => this.metrics?.eventsRendered.inc(n));
+    this.metrics?.roomsRendered.inc();
     let unobserve: () => void = () => undefined;
     const unwatch = await this.roomApi.watch(roomId, {
       onOpen: (doc) => {
         unobserve = observeEvents(doc, (change) => room.markDirty(change.ids));
       },
-      onCommitted: () => undefined,
+      onCommitted: () => room.committed(),
       onLost: () => {
         room.lost = true;
         unobserve();
+        room.wake();
       },
     });
     room.stop = () => {
       room.lost = true;
       unobserve();
       unwatch();
+      room.wake();
     };
     try {
       await this.warm(roomId, room);

@@ -171,8 +171,9 @@ export async function deleteObject(calendars: Calendars, user: AuthenticatedUser
     else deleteEvent(doc, obj.eventId, ctx); // to the room's trash, like any delete
   });
   if (uid !== undefined && names.mapped(path.name) !== undefined) {
-    // Recorded first, so sync-collection reports the deletion under the name the client knows.
-    await calendars.snapshot(room.roomId);
-    await calendars.names.remove(room.roomId, uid);
+    // Recorded first, so sync-collection reports the deletion under the name the client knows. A
+    // copy behind the index records nothing: the row stays (stale, its name free again) for
+    // whichever request records the deletion.
+    if ((await calendars.snapshot(room.roomId)).recorded) await calendars.names.remove(room.roomId, uid);
   }
 }

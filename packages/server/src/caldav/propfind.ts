@@ -59,10 +59,11 @@ export async function propfind(
       if (path.userId !== user.userId) throw notFound();
       out.push(propResponse(homeHref(user.userId), homeProps(user.userId), request));
       if (depth === 1) {
-        // A room's version costs rendering it (the first time): only when the ctag or token is asked for.
+        // Only when the ctag or token is asked for: a room's version costs reading its state (and
+        // rendering it when it changed since it was last recorded: Calendars.version).
         const versioned = request === 'all' || request.some((p) => versionProps.has(key(p.ns, p.name)));
         for (const room of await calendars.list(user)) {
-          const version = versioned ? (await calendars.snapshot(room.roomId)).version : 0;
+          const version = versioned ? await calendars.version(room.roomId) : 0;
           const props = calendarProps(user.userId, room, version);
           if (!versioned) for (const k of versionProps) props.delete(k);
           out.push(propResponse(calendarHref(user.userId, room.roomId), props, request));

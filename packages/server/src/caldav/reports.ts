@@ -171,11 +171,11 @@ async function syncCollection(calendars: Calendars, user: AuthenticatedUser, roo
   if (level !== '1' && level !== 'infinite') throw badRequest('sync-level must be 1 or infinite.');
   const given = child(body, NS.DAV, 'sync-token')?.text.trim() ?? '';
   const limit = nresults(body);
-  const { objects, version, names } = await calendars.snapshot(room.roomId);
+  const { objects, version, head, names } = await calendars.snapshot(room.roomId);
   let since: SyncPoint = { version: 0, after: null };
   if (given !== '') {
     const p = parseSyncPoint(given, room.roomId);
-    if (p === undefined || p.version > version || (p.after !== null && p.version >= version)) {
+    if (p === undefined || p.version > head || (p.after !== null && p.version >= head)) {
       throw new DavError('INVALID_SYNC_TOKEN', 'The sync token is unknown for this calendar; sync again from the start.', davPre('valid-sync-token'));
     }
     // Deletions older than the room's kept tombstones could be missed from a token this old.
@@ -185,8 +185,11 @@ async function syncCollection(calendars: Calendars, user: AuthenticatedUser, roo
     since = p;
   }
   const initial = since.version === 0 && since.after === null;
-  let changes = await calendars.index.changesSince(room.roomId, since, version);
-  let token = syncToken(room.roomId, version);
+  // This instance's copy of the room is behind the token (given out elsewhere, or above the version
+  // the copy answers while it catches up): nothing new from here, the same token back.
+  const ahead = since.version > version || (since.after !== null && since.version >= version);
+  let changes = ahead ? [] : await calendars.index.changesSince(room.roomId, since, version);
+  let token = ahead ? syncToken(room.roomId, since.version, since.after) : syncToken(room.roomId, version);
   const out: string[] = [];
   if (limit !== null && changes.length > limit) {
     // RFC 6578 §3.6: truncated; the token names where this page ends, and a 507 member says so.

@@ -2,7 +2,7 @@
  * The per-room change index behind CalDAV sync tokens (RFC 6578) and ctags, shared by every
  * instance through the module's tables: `caldav_sync_objects (room, uid, etag, version, deleted)`
  * and the room's current version in `caldav_sync_rooms`. A request records what its instance's
- * catalogue saw change (object-catalog.ts) under a per-room lock (one SQLite transaction; a
+ * catalogue rendered again (object-catalog.ts) under a per-room lock (one SQLite transaction; a
  * PostgreSQL advisory lock): each row whose ETag differs, or whose object is gone, gets the next
  * version. So every change gets a version above every token handed out before it, whichever
  * instance noticed it, and a sync from token T answers the rows above T. Deleted rows stay as
@@ -10,11 +10,31 @@
  * `tombstoneMs`, are pruned, and the room's `floor` rises to the newest version pruned; a token
  * below the floor could miss a deletion, so it is refused like an unknown one (RFC 6578 §3.2:
  * 403 valid-sync-token, and the client syncs from the start). A token above the room's version
- * (or for another room) is unknown. An instance a few milliseconds behind another (its copy of the room not yet
- * reached by an update) may record the older ETag again; that too is a new version, and when the
- * update arrives its observer notes the event and the next request records the newer one: clients
- * see each state in order, never miss the last.
+ * (or for another room) is unknown.
+ *
+ * Instances' copies of a room are a few milliseconds apart (other instances' commits reach a copy
+ * through the fan-out), and a copy behind the one the index was last recorded from must neither
+ * record nor answer the room's version: it would record an older ETag over a newer one (a client
+ * then served by the other instance, whose catalogue saw nothing new, would keep the older state),
+ * or answer a version whose rows it has not got (an object another instance created, reported gone
+ * or left out at that version, and never again: once the copy receives it, its row already
+ * matches). So the room keeps the Yjs state vector of the copy it was last recorded from
+ * (`state`), and only a copy that holds every update of it records (storing its own). A copy that
+ * does not is behind: nothing is recorded, the request waits for the copy to catch up
+ * (calendars.ts), and if it does not in time, it answers at the version this instance last
+ * recorded (`answered`): every row up to it matched the copy then, and the copy has only grown
+ * since (an object it renders differently now is pending, and recorded above it later). A state
+ * the stored room does not hold (a restore under the index) is replaced by a copy holding all that
+ * is stored, recording every object.
+ *
+ * A copy holding every update of the recorded one renders each object as that one did, or it
+ * rendered the object again since its own last record (the catalogue notes each UID it renders,
+ * changed ETag or not), and then records it. So after each record every row matches the recording
+ * copy, and a room stored with exactly the recorded state has the index's version as its own: a
+ * home listing answers it without rendering the room (Calendars.version). Kith's edits always
+ * insert (the model's touch() sets updatedAt), so a state vector tells every edit apart.
  */
+import * as Y from 'yjs';
 import type { ModuleSql } from '../modules/module.js';
 import type { PendingUids } from './object-catalog.js';
 
@@ -47,6 +67,12 @@ export const SYNC_PRUNE_MIGRATIONS = {
   postgres: ['ALTER TABLE caldav_sync_objects ADD COLUMN deleted_at bigint', 'ALTER TABLE caldav_sync_rooms ADD COLUMN floor bigint NOT NULL DEFAULT 0'],
 };
 
+/** The room's last recorded state: a copy must hold every update of it to record (see above). */
+export const SYNC_STATE_MIGRATIONS = {
+  sqlite: ['ALTER TABLE caldav_sync_rooms ADD COLUMN state TEXT'],
+  postgres: ['ALTER TABLE caldav_sync_rooms ADD COLUMN state text'],
+};
+
 export interface TombstoneLimits {
   /** Tombstones kept per room (the newest). */
   maxTombstones: number;
@@ -77,6 +103,29 @@ export interface SyncPoint {
 
 type Row = { uid: string; etag: string; version: number | string; deleted: number | string; name?: string | null };
 
+/** What recording a copy gave: the room's version after it, or that the copy is behind the index. */
+export type Recorded = { behind: false; version: number } | { behind: true; head: number; state: Map<number, number> };
+
+/** The room's version and the state vector of the copy it was recorded from (empty before any). */
+export interface IndexHead {
+  version: number;
+  state: Map<number, number>;
+}
+
+const decodeState = (stored: string | null | undefined): Map<number, number> =>
+  stored ? Y.decodeStateVector(Buffer.from(stored, 'base64')) : new Map();
+
+/** Whether state vector `a` has every update of `b` (each client's clock at least as far). */
+export function covers(a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): boolean {
+  for (const [client, clock] of b) if ((a.get(client) ?? 0) < clock) return false;
+  return true;
+}
+
+export const sameState = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, number>): boolean => covers(a, b) && covers(b, a);
+
+/** Rooms whose last recorded version this instance remembers (beyond it, the oldest is forgotten: 0). */
+const MAX_ANSWERED = 10_000;
+
 /** Rows written per statement (SQLite allows 32,766 parameters; 6 per row). */
 const CHUNK = 200;
 
@@ -105,9 +154,28 @@ export class SyncIndex {
     return run;
   }
 
+  /** The version this instance last recorded the room at (0 if none): rows up to it matched its copy. */
+  answered(roomId: string): number {
+    return this.lastRecorded.get(roomId) ?? 0;
+  }
+
+  private readonly lastRecorded = new Map<string, number>();
+
+  private remember(roomId: string, version: number): void {
+    this.lastRecorded.delete(roomId);
+    this.lastRecorded.set(roomId, version);
+    if (this.lastRecorded.size > MAX_ANSWERED) this.lastRecorded.delete(this.lastRecorded.keys().next().value as string);
+  }
+
+  /** The room's version and the state it was recorded from. */
+  async head(roomId: string): Promise<IndexHead> {
+    const row = await this.sql.get<{ version: number | string; state: string | null }>('SELECT version, state FROM caldav_sync_rooms WHERE room_id = ?', [roomId]);
+    return { version: Number(row?.version ?? 0), state: decodeState(row?.state) };
+  }
+
   /**
    * Records the changes among `pending` (current ETags in `current`) and answers the room's version
-   * after them: the collection's sync token and ctag.
+   * after them: the collection's sync token and ctag. (Without a copy's state: see recordCopy.)
    */
   async record(
     roomId: string,
@@ -115,60 +183,106 @@ export class SyncIndex {
     pending: PendingUids,
     nameOf: (uid: string) => string = (uid) => uid,
   ): Promise<number> {
-    return this.sql.transaction(async (tx) => {
-      if (tx.engine === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtext(?::text))', [`caldav_sync:${roomId}`]);
-      const head = await tx.get<{ version: number | string }>('SELECT version FROM caldav_sync_rooms WHERE room_id = ?', [roomId]);
-      const version = Number(head?.version ?? 0);
-      if (pending !== 'all' && pending.size === 0) return version;
-      const stored = new Map<string, Row>();
-      if (pending === 'all') {
-        for (const r of await tx.all<Row>('SELECT uid, etag, version, deleted FROM caldav_sync_objects WHERE room_id = ?', [roomId])) stored.set(r.uid, r);
-      } else {
-        const uids = [...pending];
-        for (let i = 0; i < uids.length; i += CHUNK) {
-          const part = uids.slice(i, i + CHUNK);
-          const rows = await tx.all<Row>(
-            `SELECT uid, etag, version, deleted FROM caldav_sync_objects WHERE room_id = ? AND uid IN (${part.map(() => '?').join(',')})`,
-            [roomId, ...part],
-          );
-          for (const r of rows) stored.set(r.uid, r);
-        }
-      }
-      const next = version + 1;
-      const now = this.limits.now();
-      const writes: Array<[string, string, number]> = []; // uid, etag, deleted
-      const check = (uid: string) => {
-        const now = current.get(uid);
-        const was = stored.get(uid);
-        const wasLive = was !== undefined && Number(was.deleted) === 0;
-        if (now !== undefined && (!wasLive || was.etag !== now.etag)) writes.push([uid, now.etag, 0]);
-        else if (now === undefined && wasLive) writes.push([uid, was.etag, 1]);
-      };
-      if (pending === 'all') {
-        for (const uid of current.keys()) check(uid);
-        for (const uid of stored.keys()) if (!current.has(uid)) check(uid);
-      } else {
-        for (const uid of pending) check(uid);
-      }
-      if (writes.length === 0) return version;
-      for (let i = 0; i < writes.length; i += CHUNK) {
-        const part = writes.slice(i, i + CHUNK);
+    const recorded = await this.recordCopy(roomId, current, null, pending, nameOf);
+    return recorded.behind ? recorded.head : recorded.version;
+  }
+
+  /**
+   * Records a copy of the room whose state vector is `state`: when it has every update of the copy
+   * the index was last recorded from (or `force`), the changes among `pending` (as `record`), and
+   * its state; otherwise nothing (`behind`, with the room's version and the state recorded).
+   */
+  async recordCopy(
+    roomId: string,
+    current: ReadonlyMap<string, { etag: string }>,
+    state: Uint8Array | null,
+    pending: PendingUids,
+    nameOf: (uid: string) => string = (uid) => uid,
+    force = false,
+  ): Promise<Recorded> {
+    const recorded = await this.sql.transaction((tx) => this.recordIn(tx, roomId, current, state, pending, nameOf, force));
+    if (!recorded.behind) this.remember(roomId, recorded.version);
+    return recorded;
+  }
+
+  private async recordIn(
+    tx: ModuleSql,
+    roomId: string,
+    current: ReadonlyMap<string, { etag: string }>,
+    state: Uint8Array | null,
+    pending: PendingUids,
+    nameOf: (uid: string) => string,
+    force: boolean,
+  ): Promise<Recorded> {
+    if (tx.engine === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(hashtext(?::text))', [`caldav_sync:${roomId}`]);
+    const head = await tx.get<{ version: number | string; state: string | null }>('SELECT version, state FROM caldav_sync_rooms WHERE room_id = ?', [roomId]);
+    const version = Number(head?.version ?? 0);
+    let newState: string | null = null;
+    if (state !== null) {
+      const mine = Y.decodeStateVector(state);
+      const recorded = decodeState(head?.state);
+      if (!force && !covers(mine, recorded)) return { behind: true, head: version, state: recorded };
+      if (!sameState(recorded, mine)) newState = Buffer.from(state).toString('base64');
+    }
+    const keepState = async (): Promise<Recorded> => {
+      if (newState !== null) {
         await tx.run(
-          `INSERT INTO caldav_sync_objects (room_id, uid, etag, version, deleted, name, deleted_at) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
-           ON CONFLICT (room_id, uid) DO UPDATE SET etag = excluded.etag, version = excluded.version, deleted = excluded.deleted, name = excluded.name, deleted_at = excluded.deleted_at`,
-          part.flatMap(([uid, etag, deleted]) => {
-            const name = nameOf(uid);
-            return [roomId, uid, etag, next, deleted, name === uid ? null : name, deleted ? now : null];
-          }),
+          'INSERT INTO caldav_sync_rooms (room_id, version, state) VALUES (?, ?, ?) ON CONFLICT (room_id) DO UPDATE SET state = excluded.state',
+          [roomId, version, newState],
         );
       }
+      return { behind: false, version };
+    };
+    if (pending !== 'all' && pending.size === 0) return keepState();
+    const stored = new Map<string, Row>();
+    if (pending === 'all') {
+      for (const r of await tx.all<Row>('SELECT uid, etag, version, deleted FROM caldav_sync_objects WHERE room_id = ?', [roomId])) stored.set(r.uid, r);
+    } else {
+      const uids = [...pending];
+      for (let i = 0; i < uids.length; i += CHUNK) {
+        const part = uids.slice(i, i + CHUNK);
+        const rows = await tx.all<Row>(
+          `SELECT uid, etag, version, deleted FROM caldav_sync_objects WHERE room_id = ? AND uid IN (${part.map(() => '?').join(',')})`,
+          [roomId, ...part],
+        );
+        for (const r of rows) stored.set(r.uid, r);
+      }
+    }
+    const next = version + 1;
+    const now = this.limits.now();
+    const writes: Array<[string, string, number]> = []; // uid, etag, deleted
+    const check = (uid: string) => {
+      const now = current.get(uid);
+      const was = stored.get(uid);
+      const wasLive = was !== undefined && Number(was.deleted) === 0;
+      if (now !== undefined && (!wasLive || was.etag !== now.etag)) writes.push([uid, now.etag, 0]);
+      else if (now === undefined && wasLive) writes.push([uid, was.etag, 1]);
+    };
+    if (pending === 'all') {
+      for (const uid of current.keys()) check(uid);
+      for (const uid of stored.keys()) if (!current.has(uid)) check(uid);
+    } else {
+      for (const uid of pending) check(uid);
+    }
+    if (writes.length === 0) return keepState();
+    for (let i = 0; i < writes.length; i += CHUNK) {
+      const part = writes.slice(i, i + CHUNK);
       await tx.run(
-        'INSERT INTO caldav_sync_rooms (room_id, version) VALUES (?, ?) ON CONFLICT (room_id) DO UPDATE SET version = excluded.version',
-        [roomId, next],
+        `INSERT INTO caldav_sync_objects (room_id, uid, etag, version, deleted, name, deleted_at) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (room_id, uid) DO UPDATE SET etag = excluded.etag, version = excluded.version, deleted = excluded.deleted, name = excluded.name, deleted_at = excluded.deleted_at`,
+        part.flatMap(([uid, etag, deleted]) => {
+          const name = nameOf(uid);
+          return [roomId, uid, etag, next, deleted, name === uid ? null : name, deleted ? now : null];
+        }),
       );
-      if (writes.some(([, , deleted]) => deleted === 1)) await this.prune(tx, roomId, now);
-      return next;
-    });
+    }
+    await tx.run(
+      `INSERT INTO caldav_sync_rooms (room_id, version, state) VALUES (?, ?, ?)
+       ON CONFLICT (room_id) DO UPDATE SET version = excluded.version, state = COALESCE(excluded.state, caldav_sync_rooms.state)`,
+      [roomId, next, newState],
+    );
+    if (writes.some(([, , deleted]) => deleted === 1)) await this.prune(tx, roomId, now);
+    return { behind: false, version: next };
   }
 
   /** Drops the room's tombstones beyond the limits and raises its floor to the newest one dropped. */
