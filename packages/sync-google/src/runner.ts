@@ -44,6 +44,12 @@ export class LinkRunner {
   private failures = 0;
   /** Backoff after a failed cycle: nothing runs before this time. */
   private notBefore = 0;
+  /**
+   * The last cycle found the link not active (needs re-authorisation, paused, held for an owner, quota pause):
+   * its pending work waits for a wake-up (a room edit, push, poll, syncNow, the pause's end) instead of running
+   * the cycle again at once, which went round every debounce for as long as the link stayed that way.
+   */
+  private parked = false;
   private requested = 0;
   private completed = 0;
   private readonly waiters: Array<{ gen: number; resolve: () => void }> = [];
@@ -189,7 +195,7 @@ export class LinkRunner {
   }
 
   private hasWork(): boolean {
-    return this.needImport || this.fullScan || this.dirty.size > 0;
+    return !this.parked && (this.needImport || this.fullScan || this.dirty.size > 0);
   }
 
   private resolveWaiters(upTo: number): void {
@@ -202,6 +208,7 @@ export class LinkRunner {
   private async run(): Promise<void> {
     const target = this.requested;
     this.counters.cycles += 1;
+    this.parked = false;
     try {
       await this.cycle();
       this.failures = 0;
@@ -211,6 +218,7 @@ export class LinkRunner {
     } catch (err) {
       if (err instanceof Stopped || this.ctx.life.dead) return;
       if (err instanceof LinkPaused) {
+        this.parked = true;
         this.resolveWaiters(target);
         return;
       }
@@ -228,11 +236,13 @@ export class LinkRunner {
     if (failure?.kind === 'invalid_grant') {
       options.logger.warn({ roomId: this.roomId }, 'google grant refused; link needs re-authorisation');
       store.updateLink(this.roomId, { status: 'needs_reauth', statusReason: failure.reason ?? 'invalid_grant', lastError: message, lastErrorAt: now }, now);
+      this.parked = true;
       this.resolveWaiters(target);
       return;
     }
     if (failure?.kind === 'quota') {
       store.updateLink(this.roomId, { pausedUntil: now + options.quotaPauseMs, lastError: message, lastErrorAt: now }, now);
+      this.parked = true;
       this.resolveWaiters(target);
       this.schedule(options.quotaPauseMs, false);
       return;
@@ -257,10 +267,12 @@ export class LinkRunner {
     life.check();
     const link = store.link(this.roomId);
     if (!link || link.status !== 'active') {
+      this.parked = true;
       this.resolveWaiters(this.requested);
       return;
     }
     if (link.pausedUntil && link.pausedUntil > options.now()) {
+      this.parked = true;
       this.resolveWaiters(this.requested);
       this.schedule(link.pausedUntil - options.now(), false);
       return;
@@ -269,6 +281,7 @@ export class LinkRunner {
     life.check();
     if (role !== 'owner' && role !== 'editor') {
       store.updateLink(this.roomId, { status: 'paused', statusReason: 'LINKED_USER_CANNOT_EDIT' }, options.now());
+      this.parked = true;
       return;
     }
     const google = this.ctx.clients(link);

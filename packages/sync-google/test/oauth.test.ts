@@ -275,6 +275,38 @@ describe('refresh failure and re-authorisation', () => {
     expect(after.body).toMatchObject({ status: 'active', needsReauth: false, pendingChanges: 0 });
   });
 
+  it('rests while the link waits for re-authorisation: no cycle runs until something happens, and a room edit looks once', async () => {
+    const google = ownGoogleAccount();
+    const owner = await rig.signUp('owner');
+    const roomId = await rig.createRoom(owner.token);
+    const { calendarId } = await linkAs(google, owner.token, roomId);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Before revoke', start: '2027-03-08', end: '2027-03-09' }, me));
+    await rig.worker.syncNow(roomId);
+    rig.fake.revokeToken(rig.worker.credentialsOf(rig.worker.store.link(roomId)!).refresh_token!);
+    await edit(rig, roomId, (doc) => updateEvent(doc, id, { title: 'Changed while revoked' }, me));
+    await rig.worker.syncNow(roomId);
+    expect((await rig.worker.status(roomId))!).toMatchObject({ status: 'needs_reauth', pendingChanges: 1 });
+
+    const runner = rig.worker.runner(roomId)!;
+    const requests = () => Object.values(rig.fake.stats().requests).reduce((sum, n) => sum + n, 0);
+    const cycles = runner.counters.cycles;
+    const before = requests();
+    await new Promise((r) => setTimeout(r, 1_000));
+    // The old code ran the cycle again every debounce (10 ms here, 250 ms by default) for as long as the link waited.
+    expect(runner.counters.cycles - cycles).toBe(0);
+    // A room edit wakes it: it looks at the link, asks Google nothing, and rests again.
+    await edit(rig, roomId, (doc) => updateEvent(doc, id, { title: 'Changed again' }, me));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(runner.counters.cycles - cycles).toBeGreaterThanOrEqual(1);
+    expect(runner.counters.cycles - cycles).toBeLessThanOrEqual(2);
+    expect(requests()).toBe(before);
+
+    // A new consent resumes it with the changes kept.
+    await linkAs(google, owner.token, roomId);
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(calendarId, googleIdFor(roomId, id, '', 0))).toMatchObject({ summary: 'Changed again' });
+  });
+
   it('refreshes an expired access token by itself and stores the new one', async () => {
     const { roomId } = await linkedRoom(rig);
     const before = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
