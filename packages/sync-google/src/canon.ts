@@ -518,6 +518,8 @@ export function occurrencePatch(want: Fields, have: Fields | null, id: Identity,
   if (want.title !== have.title) patch.summary = want.title;
   if (want.description !== have.description) patch.description = want.description;
   if (want.location !== have.location) patch.location = want.location;
+  // An occurrence's own colour (or its return to the series' colour) is a field like the others.
+  if (want.colorId !== have.colorId) Object.assign(patch, colorToGoogle(want.colorId, true));
   if (!same(want.time, have.time)) Object.assign(patch, timeToGoogle(want.time, true));
   const whoChanged = !same(want.participants, have.participants);
   patch.extendedProperties = {

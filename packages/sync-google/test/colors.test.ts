@@ -3,7 +3,7 @@
  * trips), then both directions through the mirror against the fake, which validates colorId as Google does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEvent, getEvent, updateEvent } from '@kith/model';
+import { createEvent, editOccurrence, getEvent, resetOccurrence, updateEvent } from '@kith/model';
 import { GOOGLE_EVENT_COLORS, googleColorId, kithColor, parseColor, validColorId } from '../src/colors.js';
 import { googleIdFor } from '../src/runner.js';
 import { CLIENT_ID, diff, edit, GOOGLE_USER, googleWrites, linkedRoom, me, startRig, type Rig } from './helpers.js';
@@ -134,6 +134,43 @@ describe('colours through the mirror', () => {
     rig.fake.ui.patchEvent(calendarId, single, { colorId: null });
     await rig.worker.syncNow(roomId);
     expect(await colorOf(roomId, ids.single)).toBeNull();
+  });
+
+  it('a Kith colour on one occurrence reaches Google, also on an occurrence already edited there, and a round trip settles', async () => {
+    const { roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) =>
+      createEvent(doc, { title: 'Choir', start: '2027-11-02T19:00', end: '2027-11-02T20:00', tz: 'UTC', rrule: 'FREQ=WEEKLY;COUNT=4', color: 'steelblue' }, me),
+    );
+    // The second occurrence is already an exception in Google (renamed); the third is not.
+    await edit(rig, roomId, (doc) => editOccurrence(doc, id, '2027-11-09', { title: 'Choir (hall B)' }, me));
+    await rig.worker.syncNow(roomId);
+    const master = googleIdFor(roomId, id, '', 0);
+    const exceptionColours = () =>
+      Object.fromEntries(
+        (rig.fake.events(calendarId) as any[])
+          .filter((e) => e.recurringEventId === master)
+          .map((e) => [String(e.originalStartTime.dateTime).slice(0, 10), e.colorId]),
+      );
+
+    await edit(rig, roomId, (doc) => {
+      editOccurrence(doc, id, '2027-11-09', { color: 'red' }, me);
+      editOccurrence(doc, id, '2027-11-16', { color: 'red' }, me);
+    });
+    await rig.worker.syncNow(roomId);
+    expect(exceptionColours()).toEqual({ '2027-11-09': '11', '2027-11-16': '11' });
+    expect(await diff(rig, roomId, calendarId)).toEqual({ onlyRoom: [], onlyGoogle: [], differ: [], duplicates: 0 });
+    // Settled: more full cycles write nothing (the old code sent the same colourless patch on every one).
+    const writes = googleWrites(rig.fake);
+    await rig.worker.syncNow(roomId);
+    await rig.worker.syncNow(roomId);
+    expect(googleWrites(rig.fake)).toBe(writes);
+
+    // The occurrence shows the series' colour again: Google's exception follows.
+    await edit(rig, roomId, (doc) => resetOccurrence(doc, id, '2027-11-16', me, ['color']));
+    await rig.worker.syncNow(roomId);
+    expect(exceptionColours()).toEqual({ '2027-11-09': '11', '2027-11-16': '9' });
+    expect(await diff(rig, roomId, calendarId)).toEqual({ onlyRoom: [], onlyGoogle: [], differ: [], duplicates: 0 });
+    expect(await colorOf(roomId, id)).toBe('steelblue');
   });
 
   it('the fake refuses a colorId Google does not define, as Google does', async () => {
