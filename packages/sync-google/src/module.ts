@@ -12,7 +12,7 @@ export function googleModule(config: GoogleConfig): KithModule {
     // Also the `component` of its log lines, as before it was a module.
     name: 'sync-google',
     async install(ctx) {
-      return installGoogleSync(
+      const installed = await installGoogleSync(
         ctx.app,
         {
           editRoom: (roomId, edit) => ctx.rooms.edit(roomId, edit),
@@ -35,6 +35,21 @@ export function googleModule(config: GoogleConfig): KithModule {
           verifyUser: (request) => ctx.auth.verifyRequest(request),
         },
       );
+      // A deleted room (its last owner deleted their account) can no longer be unlinked by anyone: unlink it here,
+      // so its Google grant is revoked and its tokens forgotten. In the background: Google must not hold up the
+      // account deletion (a revocation it refuses is retried later).
+      const stopWatching = ctx.members.onRoomDeleted(async (roomId) => {
+        void installed.worker?.unlink(roomId).catch((err: unknown) => {
+          ctx.logger.warn({ roomId, err: err instanceof Error ? err.message : String(err) }, 'could not unlink a deleted room from Google');
+        });
+      });
+      return {
+        worker: installed.worker,
+        close: async () => {
+          stopWatching();
+          await installed.close();
+        },
+      };
     },
   };
 }

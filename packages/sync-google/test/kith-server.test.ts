@@ -7,14 +7,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
-import { defaultGoogleConfig, googleModule } from '../src/index.js';
+import { accountModule, calendarModule, defaultConfig, startKithServer, type KithServer } from '@kith/server';
+import { OAuth2Client } from 'google-auth-library';
+import { defaultGoogleConfig, googleModule, StateStore } from '../src/index.js';
+import { loadMasterKey, Secrets } from '../src/secrets.js';
 import { startFakeGoogle, type FakeGoogle } from '@kith/fake-google';
 import { CLIENT_ID, CLIENT_SECRET, api as rawApi, consent, cookieFrom } from './helpers.js';
 import { freePort } from '@kith/test-support';
 
 let fake: FakeGoogle;
 let kith: KithServer;
+let kithDir: string;
 let unconfigured: KithServer;
 
 /** kith's REST API with sign-up and room helpers. */
@@ -49,10 +52,11 @@ beforeAll(async () => {
   const base = defaultConfig();
   // A fixed port, so that the OAuth redirect URL can name it before the server starts.
   const port = await freePort();
+  kithDir = tmp();
   kith = await startKithServer(
     defaultConfig({
       port,
-      dataDir: tmp(),
+      dataDir: kithDir,
       logLevel: 'silent',
       jwtSecret: 'google-e2e-secret-0123456789abcdefghijklmnop',
       limits: { ...base.limits, loginPerMinute: 1000 },
@@ -60,6 +64,7 @@ beforeAll(async () => {
     {
       modules: [
         calendarModule(),
+        accountModule(),
         googleModule(
           defaultGoogleConfig({
             clientId: CLIENT_ID,
@@ -120,6 +125,49 @@ describe('kith-server with Google configured', () => {
 
     const status = await k.request('GET', `/rooms/${roomId}/google`, { token: owner.token });
     expect(status.status).toBe(200);
+  }, 60_000);
+
+  it('unlinks a room deleted with its owner\'s account: the Google grant is revoked and the tokens forgotten', async () => {
+    const k = api(kith.url);
+    const owner = await k.signUp('leaving');
+    const roomId = await k.createRoom(owner.token);
+    // A Google account of its own: Google keeps one grant per account and client, and the other test's link holds the default one.
+    fake.setConsent({ email: `leaving-${Date.now().toString(36)}@kith.example` });
+    const auth = await k.request('GET', `/google/auth-url?roomId=${roomId}`, { token: owner.token });
+    const back = await consent(auth.body.url);
+    fake.setConsent({});
+    const cb = await k.request('GET', `${back.pathname}${back.search}`, { headers: { cookie: cookieFrom(auth.headers) } });
+    expect(cb.status).toBe(200);
+    const calendarId = cb.body.calendarId as string;
+    await k.request('POST', `/rooms/${roomId}/events`, {
+      token: owner.token,
+      body: { eventTitle: 'Last one', startTime: '2026-12-07T10:00', endTime: '2026-12-07T11:00', timeZone: 'Europe/Berlin' },
+    });
+    await waitFor(async () => fake.events(calendarId).some((e) => e.summary === 'Last one'), 'event in Google');
+
+    const state = StateStore.inDataDir(kithDir);
+    const refreshWorks = async (refreshToken: string) => {
+      const client = new OAuth2Client({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, endpoints: fake.oauthEndpoints });
+      client.setCredentials({ refresh_token: refreshToken });
+      return client.refreshAccessToken().then(() => true, (err) => (/invalid_grant/.test(String(err?.message)) ? false : Promise.reject(err)));
+    };
+    try {
+      const link = state.link(roomId)!;
+      const { refresh_token } = JSON.parse(new Secrets(loadMasterKey(kithDir, undefined)).decrypt(link.tokens, roomId)) as { refresh_token: string };
+      expect(await refreshWorks(refresh_token)).toBe(true);
+
+      const gone = await k.request('DELETE', '/users/me', { token: owner.token, body: { password: 'correct horse battery', soleOwnedRooms: [{ roomId, action: 'delete' }] } });
+      expect(gone.status).toBe(204);
+      // The old code kept the link for good (no one could unlink a room that no longer exists): the tokens stayed
+      // in the state file and Kith kept its access to the account's calendar.
+      await waitFor(async () => state.link(roomId) === undefined, 'the link to be forgotten');
+      expect(state.mirrorRows(roomId)).toEqual([]);
+      await waitFor(async () => !(await refreshWorks(refresh_token)), 'the grant to be revoked');
+      // As with an unlink, the Google calendar and its events stay.
+      expect(fake.events(calendarId).some((e) => e.summary === 'Last one' && e.status !== 'cancelled')).toBe(true);
+    } finally {
+      state.close();
+    }
   }, 60_000);
 
   it('answers GOOGLE_NOT_CONFIGURED when no credentials are set', async () => {
