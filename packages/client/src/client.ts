@@ -121,6 +121,9 @@ interface ErrorBody {
   error?: { code?: unknown; message?: unknown };
 }
 
+/** The longest delay setTimeout keeps (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A new device's first fetch of a room's state gives up after this (the socket then sends it). */
 const STATE_FETCH_TIMEOUT_MS = 30_000;
 
@@ -255,6 +258,13 @@ export class KithClient {
     }
     try {
       const pair = await this.request<TokenPair>('POST', '/users/refresh', { refreshToken: held.refreshToken }, { auth: false });
+      if (this.session?.refreshToken !== held.refreshToken) {
+        // Signed out (or in again) while the answer was on its way: keeping the pair would sign the
+        // old session back in. Revoke it instead (best effort, as logout does).
+        void this.request('POST', '/users/logout', { refreshToken: pair.refreshToken }, { auth: false }).catch(() => undefined);
+        if (this.session?.user.userId === held.user.userId) return this.session;
+        throw new KithApiError(401, 'NOT_LOGGED_IN', 'Signed out while the token was being refreshed.');
+      }
       const next = sessionFrom(pair, held.user);
       await this.setSession(next);
       return next;
@@ -308,6 +318,13 @@ export class KithClient {
   }
 
   private setRefreshTimer(delay: number, s: Session): void {
+    if (delay > MAX_TIMER_MS) {
+      // setTimeout fires at once past 2^31 - 1 ms (24.8 days): for tokens that live longer, each
+      // refresh then scheduled the next at once. Wait that long and look again.
+      this.refreshTimer = setTimeout(() => this.scheduleRefresh(), MAX_TIMER_MS);
+      (this.refreshTimer as { unref?: () => void }).unref?.();
+      return;
+    }
     this.refreshTimer = setTimeout(() => {
       this.refreshTimer = undefined;
       this.refresh(s.token).catch((err: unknown) => {

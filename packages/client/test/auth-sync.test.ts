@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { syncConnectionOf } from '../src/calendar.js';
-import type { KithClient, StatusInfo, StopInfo } from '../src/index.js';
+import { MemoryTokenStore, type KithClient, type StatusInfo, type StopInfo } from '../src/index.js';
 import { countingWebSocket, makeClient, signUp, sleep, waitFor } from './helpers/clients.js';
 import { TEST_JWT_SECRET, startServer, type TestServer } from './helpers/server.js';
 
@@ -155,6 +155,58 @@ describe('auth on sync sockets', () => {
     session.expiresAt = Date.now() - 5000;
     const cal = await client.openCalendar(roomId);
     await cal.whenSaved(5000);
+    expect(attempts()).toBe(1);
+  });
+  it('does not refresh in a loop when access tokens outlive a timer (over 24.8 days)', async () => {
+    const long = await startServer({ accessTokenTtlSeconds: 30 * 86_400 });
+    try {
+      const refreshes: string[] = [];
+      const counting: typeof fetch = (input, init) => {
+        if (new URL(String(input)).pathname === '/users/refresh') refreshes.push(String(input));
+        return fetch(input, init);
+      };
+      const { client } = await signedIn(long.url, { fetch: counting });
+      const { roomId } = await client.rooms.create('Home');
+      const cal = await client.openCalendar(roomId);
+      await cal.whenSaved(5000);
+      await sleep(1000);
+      // setTimeout fires at once for delays past 2^31 - 1 ms: each refresh scheduled the next at once.
+      expect(refreshes).toHaveLength(0);
+    } finally {
+      await long.close();
+    }
+  });
+
+  it('a refresh still on its way when the user signs out does not sign them back in', async () => {
+    // fetch that holds the answer to /users/refresh until released (the server has rotated by then).
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let refreshAsked = false;
+    const gated: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (new URL(String(input)).pathname === '/users/refresh') {
+        refreshAsked = true;
+        await held;
+      }
+      return res;
+    };
+    const store = new MemoryTokenStore();
+    const { client, attempts } = await signedIn(normal.url, { fetch: gated, tokenStore: store });
+    const { roomId } = await client.rooms.create('Home');
+    const cal = await client.openCalendar(roomId);
+    await cal.whenSaved(5000);
+    const sessions: Array<unknown> = [];
+    client.on('session', (u) => sessions.push(u));
+    const refreshing = client.refresh().catch((e: unknown) => e);
+    await waitFor(() => refreshAsked, 5000, 'the refresh reaching the server');
+    await client.logout();
+    release();
+    await refreshing;
+    await sleep(800); // a resumed calendar would reconnect here (backoff ≤ 300 ms)
+    expect(client.user).toBeNull();
+    expect(store.get()).toBeNull();
+    expect(sessions).toEqual([null]);
+    expect(cal.status).toBe('offline');
     expect(attempts()).toBe(1);
   });
 });
