@@ -222,4 +222,18 @@ describe('sync', () => {
     await waitFor(() => !cb.presence.some((p) => p.userId === ua.userId), 5000, 'A leaves');
     expect(seenByB.at(-1)!.map((p) => p.userId)).toEqual([ub.userId]);
   });
+
+  it('shows me again to the others as soon as I reconnect, not only at my next presence renewal', async () => {
+    const { a, b, ua, roomId } = await pair();
+    const [ca, cb] = await Promise.all([a.openCalendar(roomId), b.openCalendar(roomId)]);
+    ca.setViewing('2026-03-20');
+    await waitFor(() => cb.presence.some((p) => p.userId === ua.userId), 5000, 'B sees A');
+    // A goes offline (as after a network drop or a sign-out) and comes back.
+    ca.disconnect();
+    await waitFor(() => !cb.presence.some((p) => p.userId === ua.userId), 5000, 'A leaves');
+    ca.connect();
+    await ca.whenSynced(5000);
+    // y-protocols renews a presence only every 15 s: B must not wait for that.
+    await waitFor(() => cb.presence.some((p) => p.userId === ua.userId && p.viewing === '2026-03-20'), 3000, 'B sees A again');
+  });
 });
