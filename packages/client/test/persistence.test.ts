@@ -81,6 +81,34 @@ describe('local persistence', () => {
     await reloadsSaveOfflineEdits({ file: await tempDir('kith-client-files-') });
   });
 
+  it('IndexedDB that cannot be opened (storage blocked): openCalendar rejects instead of never resolving', async () => {
+    const client = makeClient(t.url, { persistence: 'indexeddb' });
+    await signUp(client, 'blk');
+    const { roomId } = await client.rooms.create('Home');
+    // What browsers do when the user blocks site data (Firefox: SecurityError "The operation is insecure").
+    const factory = indexedDB as { open: IDBFactory['open'] };
+    const open = factory.open;
+    factory.open = () => {
+      throw new DOMException('The operation is insecure.', 'SecurityError');
+    };
+    try {
+      const outcome = await Promise.race([
+        client.openCalendar(roomId, { connect: false }).then(
+          () => 'opened',
+          (err: unknown) => String(err),
+        ),
+        new Promise((r) => setTimeout(() => r('still waiting'), 3000)),
+      ]);
+      expect(outcome).toMatch(/insecure/);
+    } finally {
+      factory.open = open;
+    }
+    // Once storage works again, so does the calendar.
+    const cal = await client.openCalendar(roomId, { connect: false });
+    cal.createEvent(event('2026-07-03', 'Kept'));
+    await client.close();
+  });
+
   it('file store: compacts the log on open and ignores a torn last record', async () => {
     const dir = await tempDir('kith-client-files-');
     const store = filePersistence(dir);

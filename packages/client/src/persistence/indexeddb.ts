@@ -1,3 +1,4 @@
+import * as idbUtil from 'lib0/indexeddb';
 import { IndexeddbPersistence, clearDocument } from 'y-indexeddb';
 import type { LocalPersistence, RoomStore } from './types.js';
 
@@ -9,6 +10,10 @@ export function indexedDbPersistence(): LocalPersistence {
   return {
     async open(name, doc) {
       if (typeof indexedDB === 'undefined') throw new Error('IndexedDB is not available here');
+      // y-indexeddb never settles whenSynced when the database cannot be opened (site data blocked,
+      // a sandboxed frame): the calendar would never open. Open it here first (with y-indexeddb's
+      // stores, for a new room) so that this rejects instead.
+      (await idbUtil.openDB(name, (db) => idbUtil.createStores(db, [['updates', { autoIncrement: true }], ['custom']]))).close();
       const idb = new IndexeddbPersistence(name, doc);
       await idb.whenSynced;
       /** A read-write transaction over both stores completes after every earlier write to them. */
