@@ -198,6 +198,26 @@ describe('validation: 400 with a catalogue code and a message naming the field',
     });
   }
 
+  it('refuses EXDATE/RDATE values that cannot be read or name no real day with 400 INVALID_RECURRENCE, on POST and PATCH', async () => {
+    const series = { ...dinner, timeZone: 'Europe/Paris', recurrence: ['RRULE:FREQ=DAILY;COUNT=10'] };
+    const created = await post(editor.token, series);
+    expect(created.status).toBe(201);
+    const bad = [
+      'EXDATE:20260503', // a date without VALUE=DATE: ical.js reads it as a date-time and fails
+      'EXDATE:',
+      'RDATE:20260503T9',
+      'RDATE;VALUE=PERIOD:20260503T090000Z/',
+      'EXDATE;VALUE=DATE:20260230', // was stored as 2 March
+      'EXDATE:00000000T000000Z',
+    ];
+    for (const line of bad) {
+      const recurrence = ['RRULE:FREQ=DAILY;COUNT=10', line];
+      expectError(await post(editor.token, { ...series, recurrence }), 400, 'INVALID_RECURRENCE', /^recurrence/);
+      expectError(await patch(editor.token, created.body.eventId, { recurrence }), 400, 'INVALID_RECURRENCE', /^recurrence/);
+    }
+    expect((await get(editor.token, created.body.eventId)).body.recurrence).toEqual(['RRULE:FREQ=DAILY;COUNT=10']);
+  });
+
   it('refuses an empty PATCH and a PATCH whose new end is before the start', async () => {
     const created = await post(editor.token, dinner);
     expectError(await patch(editor.token, created.body.eventId, {}), 400, 'VALIDATION_FAILED');
