@@ -2,15 +2,19 @@
  * The account module over loopback with the real server (core + calendar + account modules):
  * `GET /users/me/export` (the account and each of its rooms, as .ics read back with ical.js and as
  * the document's JSON; nothing of other rooms) and `DELETE /users/me` (password, a decision for
- * each room the member alone owns, nothing changed when a check fails).
+ * each room the member alone owns, nothing changed when a check fails; the sockets the account
+ * leaves behind closed at once).
  */
 import ICAL from 'ical.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testServers } from '@kith/test-support';
 import { accountModule, calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../src/index.js';
+import { ERRORS } from '../src/errors/catalogue.js';
 import { apiClient } from './helpers/api.js';
 import { expectError } from './helpers/http-assert.js';
 import { TEST_JWT_SECRET } from './helpers/server.js';
+import { readStoredDoc, storedRowCounts } from './helpers/stored-doc.js';
+import { connectProvider, waitFor, waitForSynced } from './helpers/yjs-clients.js';
 
 const { startTestServer } = testServers<KithConfig, KithServer>(
   { defaultConfig, startKithServer: (config) => startKithServer(config, { modules: [calendarModule(), accountModule()] }) },
@@ -123,5 +127,42 @@ describe('delete my account', () => {
     const sharedNow = await api.request('GET', `/rooms/${shared}`, { token: dad.token });
     expect(sharedNow.body.members.map((m: { username: string }) => m.username)).toEqual([dad.username]);
   });
-});
 
+  it('closes at once the sockets it leaves behind: mine to rooms I leave, the other members\' to a room deleted with me', async () => {
+    const mum = await api.signUp('mum');
+    const dad = await api.signUp('dad');
+    const kid = await api.signUp('kid');
+    const work = await api.createRoom(mum.token, 'Work');
+    const shared = await api.createRoom(dad.token, 'Dad and Mum');
+    await api.addMember(mum.token, work, kid.token, 'editor');
+    await api.addMember(dad.token, shared, mum.token, 'editor');
+    const kids = connectProvider(server.wsUrl, work, kid.token);
+    const mums = connectProvider(server.wsUrl, shared, mum.token);
+    await Promise.all([waitForSynced(kids.provider), waitForSynced(mums.provider)]);
+    const closes: Array<[string, number]> = [];
+    for (const [who, c] of [['kid', kids], ['mum', mums]] as const) {
+      c.provider.once('connection-close', (event: { code: number } | null) => {
+        closes.push([who, event?.code ?? -1]);
+        c.provider.shouldConnect = false; // no reconnecting: the sockets' own fate is what this test is about
+      });
+    }
+
+    const done = await api.request('DELETE', '/users/me', {
+      token: mum.token,
+      body: { password: mum.password, soleOwnedRooms: [{ roomId: work, action: 'delete' }] },
+    });
+    expect(done.status).toBe(204);
+    // The old code left both open until the membership check a minute later.
+    await waitFor(() => closes.length === 2, 5000, 'both sockets closed');
+    const revoked = ERRORS.MEMBERSHIP_REVOKED.closeCode;
+    expect(closes.sort()).toEqual([['kid', revoked], ['mum', revoked]]);
+    // Edits made after the deletion reach neither dad's room nor the deleted one.
+    kids.doc.getMap('notes').set('after', 'kid');
+    mums.doc.getMap('notes').set('after', 'mum');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readStoredDoc(server.dataDir, shared).getMap('notes').get('after')).toBeUndefined();
+    expect(storedRowCounts(server.dataDir, work)).toEqual({ log: 0, snapshots: 0 });
+    kids.provider.destroy();
+    mums.provider.destroy();
+  });
+});

@@ -1,4 +1,5 @@
 import { KithError } from '../errors/catalogue.js';
+import type { MembershipChange } from '../rooms/membership-events.js';
 import type { Storage } from '../storage/storage.js';
 
 /** What becomes of a room the leaving member alone owns. */
@@ -19,8 +20,14 @@ export async function soleOwnedRooms(storage: Storage, userId: string): Promise<
  * Deletes the account after settling each room it alone owns: deleted, or handed to a member who
  * becomes its owner. Every decision is checked before anything changes; a room left undecided
  * refuses the whole request (409 ACCOUNT_OWNS_ROOMS), so nothing is deleted by surprise.
+ * Returns the memberships that changed (every one of the account's, every member's of a deleted
+ * room, the new owners'), for the caller to tell the open sockets.
  */
-export async function deleteAccount(storage: Storage, userId: string, decisions: readonly SoleRoomDecision[]): Promise<{ deleted: string[]; handedOver: string[] }> {
+export async function deleteAccount(
+  storage: Storage,
+  userId: string,
+  decisions: readonly SoleRoomDecision[],
+): Promise<{ deleted: string[]; handedOver: string[]; changes: MembershipChange[] }> {
   const sole = await soleOwnedRooms(storage, userId);
   const byRoom = new Map(decisions.map((d) => [d.roomId, d]));
   if (byRoom.size !== decisions.length) throw new KithError('VALIDATION_FAILED', 'Each room may be named once.');
@@ -38,18 +45,25 @@ export async function deleteAccount(storage: Storage, userId: string, decisions:
   }
   const deleted: string[] = [];
   const handedOver: string[] = [];
+  const changes: MembershipChange[] = [];
+  const rooms = await storage.rooms.listForUser(userId);
   for (const d of byRoom.values()) {
     if (d.action === 'hand-over') {
       if ((await storage.rooms.setRole(d.roomId, d.to, 'owner')) !== 'ok') throw new KithError('MEMBER_NOT_FOUND');
       handedOver.push(d.roomId);
+      changes.push({ roomId: d.roomId, userId: d.to, role: 'owner' });
     } else {
+      // Its members are read first: each of their open sockets to the room must be closed.
+      const members = await storage.rooms.members(d.roomId);
       await storage.rooms.delete(d.roomId);
       deleted.push(d.roomId);
+      for (const m of members) if (m.userId !== userId) changes.push({ roomId: d.roomId, userId: m.userId, role: null });
     }
   }
   const outcome = await storage.users.delete(userId);
   // A room became solely theirs meanwhile (another owner left): nothing more was deleted; ask again.
   if (outcome === 'owns-rooms') throw new KithError('ACCOUNT_OWNS_ROOMS');
   if (outcome === 'not-found') throw new KithError('UNAUTHENTICATED');
-  return { deleted, handedOver };
+  for (const room of rooms) changes.push({ roomId: room.roomId, userId, role: null });
+  return { deleted, handedOver, changes };
 }

@@ -52,9 +52,12 @@ const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext; feeds: Feed
         throw new KithError('INVALID_CREDENTIALS', 'The password is wrong.');
       }
       const result = await deleteAccount(ctx.storage, me.userId, request.body.soleOwnedRooms ?? []);
+      // Told at once, as a removal is: left to the sync server's periodic membership check (a
+      // minute), the account's open sockets kept writing to rooms it had left, and other members
+      // to a deleted room, whose updates were stored for a room that no longer exists. The
+      // account's tokens are refused at once (the user no longer exists).
+      for (const change of result.changes) ctx.members.changed(change);
       for (const roomId of result.deleted) await ctx.members.roomDeleted(roomId);
-      // Open sockets of the account and of deleted rooms are closed by the sync server's periodic
-      // membership check; the account's tokens are refused at once (the user no longer exists).
       request.log.info({ userId: me.userId, roomsDeleted: result.deleted.length, roomsHandedOver: result.handedOver.length }, 'account deleted');
       return reply.code(204).send();
     },

@@ -58,6 +58,7 @@ function moduleContext(name: string, sql: ModuleSql, deps: ModuleHostDeps): Modu
       onRoomCreated: (listener) => deps.membership.onRoomCreated(listener),
       onRoomDeleted: (listener) => deps.membership.onRoomDeleted(listener),
       roomDeleted: (roomId) => deps.membership.roomDeleted(roomId),
+      changed: (change) => deps.membership.publish(change),
     },
     sql,
     storage,

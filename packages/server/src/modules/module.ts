@@ -75,6 +75,12 @@ export interface MemberLookup {
   onRoomDeleted(listener: (roomId: string) => Promise<void>): () => void;
   /** Tells `onRoomDeleted` listeners; called by the module that deleted the room, awaited before it answers. */
   roomDeleted(roomId: string): Promise<void>;
+  /**
+   * Tells open sockets (this instance's, and other instances' through the fanout) and `onChange`
+   * listeners of a membership a module changed in storage itself (an account deletion), as the
+   * room API does for its own changes: `role: null` closes the member's sockets to the room at once.
+   */
+  changed(change: MembershipChange): void;
 }
 
 export interface ModuleContext {
