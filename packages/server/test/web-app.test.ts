@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectError, rawRequest } from './helpers/http-assert.js';
 import { makeDataDir, startTestServer, type TestServer } from './helpers/server.js';
 
 let t: TestServer;
@@ -35,6 +36,22 @@ describe('serving the web app', () => {
     const api = await fetch(`${t.url}/no/such/api`, { headers: { accept: 'application/json' } });
     expect(api.status).toBe(404);
     expect(await api.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
+  it('answers a Range past a file\'s end or a precondition that fails with 200 or 412, not 500', async () => {
+    // Any client may send these; each was a 500 INTERNAL, logged as a failed request.
+    const asset = '/assets/main-AbCdEf12.js';
+    const ranged = await rawRequest(t.url, asset, { method: 'GET', headers: { range: 'bytes=500-600' } });
+    expect(ranged.status).toBe(200); // a Range is ignored: the whole file
+    expect(ranged.body).toBe('console.log("kith")');
+    expect((await rawRequest(t.url, asset, { method: 'GET', headers: { range: 'bytes=0-6' } })).status).toBe(200);
+    expectError(await rawRequest(t.url, asset, { method: 'GET', headers: { 'if-match': '"other"' } }), 412, 'PRECONDITION_FAILED');
+    expectError(
+      await rawRequest(t.url, '/', { method: 'GET', headers: { 'if-unmodified-since': 'Mon, 01 Jan 2001 00:00:00 GMT' } }),
+      412,
+      'PRECONDITION_FAILED',
+    );
+    expectError(await rawRequest(t.url, '/invite/abc123', { method: 'GET', headers: { accept: 'text/html', 'if-match': '"other"' } }), 412, 'PRECONDITION_FAILED');
   });
 
   it('keeps the API routes ahead of the app', async () => {

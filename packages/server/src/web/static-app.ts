@@ -32,6 +32,10 @@ export async function serveWebApp(
     index: ['index.html'],
     wildcard: false,
     preCompressed: true,
+    // No byte ranges: the app's files are small, and a range past a file's end was a 416 error
+    // the catalogue has no code for (a 500, logged as a failure, for any anonymous client).
+    // A Range header is now ignored, as HTTP allows: the whole file is sent.
+    acceptRanges: false,
     setHeaders(res, filePath) {
       const base = path.basename(filePath).replace(COMPRESSED_COPY, '');
       if (base === 'index.html' || base === 'sw.js' || base.endsWith('.webmanifest')) {
