@@ -18,6 +18,7 @@ export {
   CALENDAR_APP_CREATED,
   CALENDAR_FULL,
   SYNC_ORIGIN,
+  RoomRefused,
   isConfigured,
   type GoogleSyncHost,
   type GoogleSyncLogger,

@@ -121,7 +121,8 @@ export class MirrorExport {
           }
           outcome.settled.push(kithId);
         } catch (err) {
-          if (err instanceof GoogleFailure && err.kind === 'transient') outcome.failed.push({ kithId, failure: err });
+          // A 401 that survived the refreshes is about the link's access, not this event: the cycle fails on it.
+          if (err instanceof GoogleFailure && err.kind === 'transient' && err.status !== 401) outcome.failed.push({ kithId, failure: err });
           else fatal ??= { err };
         }
       }

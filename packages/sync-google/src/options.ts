@@ -7,7 +7,9 @@ import type * as Y from 'yjs';
 
 /**
  * What the mirror needs from kith-server. kith-server's `SyncServer` provides the first three as they are;
- * `memberRole` comes from its storage (`storage.rooms.member(roomId, userId)?.role`).
+ * `memberRole` comes from its storage (`storage.rooms.member(roomId, userId)?.role`). A host that reaches rooms
+ * as the linking user (the standalone worker) rejects with `RoomRefused` when the server refuses that user the
+ * room for good.
  */
 export interface GoogleSyncHost {
   /** Runs a server-side edit of the room's document; resolves once it is stored (and broadcast). */
@@ -22,6 +24,17 @@ export interface GoogleSyncHost {
   memberRole(roomId: string, userId: string): Promise<Role | undefined>;
   /** The room's name, for the calendar's title (optional; kith-server: `storage.rooms.get(roomId)?.name`). */
   roomName?(roomId: string): Promise<string | undefined>;
+}
+
+/** The server refuses the linking user this room (removed from it, or the room is gone): retrying cannot help. */
+export class RoomRefused extends Error {
+  constructor(
+    readonly roomId: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RoomRefused';
+  }
 }
 
 export interface VerifiedUser {

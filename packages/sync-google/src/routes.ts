@@ -221,12 +221,11 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
       }
       let status;
       try {
-        status = await worker.completeLink({ roomId: stored.roomId, userId: stored.userId, username: stored.username, tokens, scope: tokens.scope ?? '' });
+        status = await worker.completeLink({ roomId: stored.roomId, userId: stored.userId, username: stored.username, tokens, scope: tokens.scope ?? '', grantKey });
       } catch (err) {
         if (err instanceof GoogleFailure) throw new GoogleRouteError('GOOGLE_UNAVAILABLE', `Could not set up the Google calendar: ${err.message}`);
         throw err;
       }
-      worker.store.updateLink(stored.roomId, { grantKey }, worker.o.now());
       // An earlier unlink may have queued this very grant for revocation; the new link holds it now.
       if (grantKey) worker.store.dropRevocationsOfGrant(grantKey);
       const body = { linked: true, roomId: stored.roomId, calendarId: status.calendarId, status: status.status };

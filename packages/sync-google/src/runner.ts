@@ -24,7 +24,7 @@ import { FieldClock } from './field-clock.js';
 import { LinkPaused, type MirrorTools, type RunnerContext } from './mirror-context.js';
 import { MirrorExport } from './mirror-export.js';
 import { MirrorImport } from './mirror-import.js';
-import { SYNC_ORIGIN, type ResolvedOptions } from './options.js';
+import { RoomRefused, SYNC_ORIGIN, type ResolvedOptions } from './options.js';
 import type { LinkRow } from './store.js';
 
 // Kept importable from here: the worker, the package index and the tests name them by this module.
@@ -40,8 +40,15 @@ export class LinkRunner {
   private timer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
+  /** A watch being set up (start, after the room was lost, or by a cycle that found it not watched). */
+  private watching: Promise<void> | null = null;
   private stopped = false;
   private failures = 0;
+  /**
+   * Failed cycles in a row that ended on a 401 surviving the refreshes of `Caller.call`: Google takes the refresh
+   * token but not the access it gives, and at the second such cycle the link needs re-authorisation.
+   */
+  private unauthorized = 0;
   /** Backoff after a failed cycle: nothing runs before this time. */
   private notBefore = 0;
   /**
@@ -87,7 +94,12 @@ export class LinkRunner {
   // ---------------------------------------------------------------------------------------------- lifecycle
 
   async start(): Promise<void> {
-    await this.watch();
+    try {
+      await this.ensureWatching();
+    } catch (err) {
+      // The server refuses the linking user the room (standalone worker): the cycle below looks at why and pauses.
+      if (!(err instanceof RoomRefused)) throw err;
+    }
     this.pollTimer = setInterval(() => {
       this.needImport = true;
       this.fullScan = true;
@@ -119,7 +131,11 @@ export class LinkRunner {
         this.fullScan = true;
         if (this.stopped || this.ctx.life.dead) return;
         setTimeout(() => {
-          if (!this.stopped && !this.ctx.life.dead) this.watch().catch((err) => this.options.logger.warn({ err, roomId: this.roomId }, 'rewatch failed'));
+          if (this.stopped || this.ctx.life.dead) return;
+          this.ensureWatching().catch((err) => {
+            if (err instanceof RoomRefused) this.kick(0);
+            else this.options.logger.warn({ err, roomId: this.roomId }, 'rewatch failed');
+          });
         }, 100).unref();
       },
     });
@@ -128,6 +144,15 @@ export class LinkRunner {
       unwatch();
     };
     if (this.stopped) this.unwatch();
+  }
+
+  /** Watches the room unless it is watched already (or being set up to be). */
+  private ensureWatching(): Promise<void> {
+    if (this.unwatch || this.stopped) return Promise.resolve();
+    this.watching ??= this.watch().finally(() => {
+      this.watching = null;
+    });
+    return this.watching;
   }
 
   /** Stops timers and watching; a cycle in flight finishes (or dies with the worker's life). */
@@ -212,6 +237,7 @@ export class LinkRunner {
     try {
       await this.cycle();
       this.failures = 0;
+      this.unauthorized = 0;
       this.notBefore = 0;
       // "Synced" means every change reached Google: not while some event waits for its retry.
       if (this.retry.size === 0) this.resolveWaiters(target);
@@ -222,9 +248,27 @@ export class LinkRunner {
         this.resolveWaiters(target);
         return;
       }
+      if (err instanceof RoomRefused) {
+        this.pauseRefused(err);
+        this.parked = true;
+        this.resolveWaiters(target);
+        return;
+      }
       this.counters.failedCycles += 1;
       await this.onCycleFailure(err, target);
     }
+  }
+
+  /**
+   * The server refuses the linking user the room for good (standalone worker: removed from it, or the room is
+   * gone): paused as when they can no longer edit it, until an owner links again. Reconnecting cannot help.
+   */
+  private pauseRefused(err: RoomRefused): void {
+    const { store, options } = this.ctx;
+    const now = options.now();
+    if (store.link(this.roomId)?.status !== 'active') return;
+    options.logger.warn({ roomId: this.roomId, err: err.message }, 'the server refuses the linking user this room; link paused');
+    store.updateLink(this.roomId, { status: 'paused', statusReason: 'LINKED_USER_CANNOT_EDIT', lastError: err.message, lastErrorAt: now }, now);
   }
 
   private async onCycleFailure(err: unknown, target: number): Promise<void> {
@@ -233,9 +277,14 @@ export class LinkRunner {
     // Every Google call surfaces as a GoogleFailure; anything else is a bug or a room that cannot be read.
     const failure = err instanceof GoogleFailure ? err : null;
     const message = failure ? `${failure.status ?? failure.reason ?? ''} ${failure.message}`.trim() : String((err as Error)?.message ?? err);
-    if (failure?.kind === 'invalid_grant') {
-      options.logger.warn({ roomId: this.roomId }, 'google grant refused; link needs re-authorisation');
-      store.updateLink(this.roomId, { status: 'needs_reauth', statusReason: failure.reason ?? 'invalid_grant', lastError: message, lastErrorAt: now }, now);
+    // A 401 after a refresh Google granted, in two cycles running (once may be chance): the access is gone, as
+    // with invalid_grant. The research notes' failure table: "401: refresh once, then treat as the next row".
+    this.unauthorized = failure?.status === 401 ? this.unauthorized + 1 : 0;
+    if (failure?.kind === 'invalid_grant' || this.unauthorized >= 2) {
+      options.logger.warn({ roomId: this.roomId, status: failure?.status, reason: failure?.reason }, 'google grant refused; link needs re-authorisation');
+      const reason = failure?.kind === 'invalid_grant' ? (failure.reason ?? 'invalid_grant') : (failure?.reason ?? 'unauthorized');
+      store.updateLink(this.roomId, { status: 'needs_reauth', statusReason: reason, lastError: message, lastErrorAt: now }, now);
+      this.unauthorized = 0;
       this.parked = true;
       this.resolveWaiters(target);
       return;
@@ -284,6 +333,9 @@ export class LinkRunner {
       this.parked = true;
       return;
     }
+    // Not watched when the room was refused to the user who linked it before (standalone worker), or was lost.
+    await this.ensureWatching();
+    life.check();
     const google = this.ctx.clients(link);
     await this.importIfAsked(link, google);
     // Export in bounded batches and list Google's changes (pushed or polled) between them: neither direction

@@ -27,10 +27,18 @@ import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
-import type { GoogleSyncHost, GoogleSyncOptions } from './options.js';
+import { Stopped } from './google.js';
+import { RoomRefused, type GoogleSyncHost, type GoogleSyncOptions } from './options.js';
 import { GoogleSyncWorker } from './worker.js';
 
 const TOKEN_TTL_S = 3600;
+
+/**
+ * Answers to the sync upgrade that refuse the user the room for good: ROOM_ACCESS_DENIED (not a member: removed,
+ * or the room was deleted) and a room that does not exist. A socket closed with 4403 or 4404 (MEMBERSHIP_REVOKED,
+ * …) reconnects like any other, and the new upgrade's answer tells whether the room is still open to the user.
+ */
+const REFUSED_UPGRADES = new Set([403, 404, 410]);
 
 /**
  * An HS256 access token as kith-server signs them (@kith/protocol's `TokenClaims`: `sub`, `username`,
@@ -56,7 +64,10 @@ interface Watcher {
   onLost?(): void;
 }
 
-/** One room replicated over a WebSocket, reconnecting with backoff. */
+/**
+ * One room replicated over a WebSocket, reconnecting with backoff, until closed or the server refuses the user
+ * the room: then whatever waits for it is rejected (RoomRefused) and its watchers are told it is lost.
+ */
 class RemoteRoom {
   readonly doc = new Y.Doc();
   private ws: WebSocket | undefined;
@@ -65,15 +76,18 @@ class RemoteRoom {
   private synced = false;
   private readonly syncWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private stored = 0;
-  private readonly storedWaiters: Array<{ clock: number; resolve: () => void }> = [];
+  private readonly storedWaiters: Array<{ clock: number; resolve: () => void; reject: (e: Error) => void }> = [];
   readonly watchers = new Set<Watcher>();
   private refresh: NodeJS.Timeout | undefined;
   lastError: string | undefined;
+  /** Set once the server refused the user this room: no more connections. */
+  refused: RoomRefused | undefined;
 
   constructor(
     private readonly wsUrl: string,
     readonly roomId: string,
     private readonly token: () => string,
+    private readonly onRefused: () => void,
   ) {
     this.doc.on('update', (update: Uint8Array, origin: unknown) => {
       if (origin === this) return;
@@ -89,7 +103,15 @@ class RemoteRoom {
 
   private connect(): void {
     if (this.closed) return;
-    const ws = new WebSocket(`${this.wsUrl}/sync/${encodeURIComponent(this.roomId)}`, { headers: { authorization: `Bearer ${this.token()}` } });
+    let token: string;
+    try {
+      token = this.token();
+    } catch (err) {
+      // The room was unlinked meanwhile: no one to act as.
+      this.refuse(new RoomRefused(this.roomId, (err as Error).message));
+      return;
+    }
+    const ws = new WebSocket(`${this.wsUrl}/sync/${encodeURIComponent(this.roomId)}`, { headers: { authorization: `Bearer ${token}` } });
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.on('open', () => {
@@ -101,17 +123,27 @@ class RemoteRoom {
       this.refresh.unref();
     });
     ws.on('message', (data: ArrayBuffer) => this.onMessage(new Uint8Array(data)));
+    let upgradeError: string | undefined;
     ws.on('unexpected-response', (_req, res) => {
-      this.lastError = `sync upgrade refused: ${res.statusCode}`;
+      const status = res.statusCode ?? 0;
+      upgradeError = `sync upgrade refused: ${status}`;
+      if (REFUSED_UPGRADES.has(status)) this.refused = new RoomRefused(this.roomId, `the server refuses the linked user this room (${upgradeError})`);
+      res.resume();
+      // ws leaves a refused handshake to this listener: end it, so that 'close' follows (and a reconnect unless refused).
+      ws.terminate();
     });
     ws.on('error', (err) => {
-      this.lastError = err.message;
+      this.lastError = upgradeError ?? err.message;
     });
     ws.on('close', (code, reason) => {
       if (this.refresh) clearInterval(this.refresh);
       if (this.closed) return;
-      this.lastError = `closed ${code} ${reason.toString()}`;
+      this.lastError = upgradeError ?? `closed ${code} ${reason.toString()}`;
       this.synced = false;
+      if (this.refused) {
+        this.refuse(this.refused);
+        return;
+      }
       const delay = Math.min(30_000, 200 * 2 ** this.attempt++);
       setTimeout(() => this.connect(), delay).unref();
     });
@@ -141,6 +173,8 @@ class RemoteRoom {
   }
 
   ready(): Promise<void> {
+    if (this.refused) return Promise.reject(this.refused);
+    if (this.closed) return Promise.reject(new Stopped());
     if (this.synced) return Promise.resolve();
     return new Promise((resolve, reject) => this.syncWaiters.push({ resolve, reject }));
   }
@@ -149,13 +183,30 @@ class RemoteRoom {
   storedUpTo(): Promise<void> {
     const clock = Y.getState(this.doc.store, this.doc.clientID);
     if (clock <= this.stored) return Promise.resolve();
-    return new Promise((resolve) => this.storedWaiters.push({ clock, resolve }));
+    if (this.refused) return Promise.reject(this.refused);
+    if (this.closed) return Promise.reject(new Stopped());
+    return new Promise((resolve, reject) => this.storedWaiters.push({ clock, resolve, reject }));
   }
 
-  close(): void {
+  /** Rejects whatever waits for the room (it will never sync or store now). */
+  private release(err: Error): void {
+    for (const w of this.syncWaiters.splice(0)) w.reject(err);
+    for (const w of this.storedWaiters.splice(0)) w.reject(err);
+  }
+
+  /** The server refused the user this room: no reconnecting; waiters and watchers learn it now. */
+  private refuse(err: RoomRefused): void {
+    this.refused = err;
+    this.onRefused();
+    this.close(err);
+  }
+
+  close(err: Error = new Stopped()): void {
+    if (this.closed) return;
     this.closed = true;
     if (this.refresh) clearInterval(this.refresh);
     this.ws?.close();
+    this.release(err);
     for (const w of this.watchers) w.onLost?.();
     this.doc.destroy();
   }
@@ -187,8 +238,11 @@ export class RemoteHost implements GoogleSyncHost {
   private room(roomId: string): RemoteRoom {
     let r = this.rooms.get(roomId);
     if (!r) {
-      r = new RemoteRoom(this.wsUrl, roomId, () => this.tokenFor(roomId));
-      this.rooms.set(roomId, r);
+      r = new RemoteRoom(this.wsUrl, roomId, () => this.tokenFor(roomId), () => {
+        // Refused: the next use tries again (once), as the room may have been linked again by a user it is open to.
+        if (this.rooms.get(roomId)?.refused) this.rooms.delete(roomId);
+      });
+      if (!r.refused) this.rooms.set(roomId, r);
     }
     return r;
   }
@@ -216,7 +270,7 @@ export class RemoteHost implements GoogleSyncHost {
       r.watchers.delete(watcher);
       if (r.watchers.size === 0) {
         r.close();
-        this.rooms.delete(roomId);
+        if (this.rooms.get(roomId) === r) this.rooms.delete(roomId);
       }
     };
   }

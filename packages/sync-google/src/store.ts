@@ -308,9 +308,7 @@ export class StateStore {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM links WHERE room_id = ?').run(roomId);
       this.db.prepare('DELETE FROM mirror WHERE room_id = ?').run(roomId);
-      if (revokeToken) {
-        this.db.prepare('INSERT INTO revocations (room_id, token, next_at, grant_key) VALUES (?, ?, ?, ?)').run(roomId, revokeToken, now, grantKey);
-      }
+      if (revokeToken) this.queueRevocation(roomId, revokeToken, now, grantKey);
     })();
   }
 
@@ -391,6 +389,11 @@ export class StateStore {
         Record<string, unknown>
       >
     ).map((r) => ({ id: r.id as number, roomId: r.room_id as string, token: r.token as string, attempts: r.attempts as number }));
+  }
+
+  /** Queues a grant for revocation (tried at once by the worker, retried while Google cannot take it). */
+  queueRevocation(roomId: string, token: string, now: number, grantKey: string | null): void {
+    this.db.prepare('INSERT INTO revocations (room_id, token, next_at, grant_key) VALUES (?, ?, ?, ?)').run(roomId, token, now, grantKey);
   }
 
   revocationDone(id: number): void {

@@ -7,7 +7,7 @@ import type { calendar_v3 } from '@googleapis/calendar';
 import type { Credentials } from 'google-auth-library';
 import { ROOT } from '@kith/model';
 import { Caller, classify, GoogleFailure, googleClients, Life, Stopped, TokenBucket, type GoogleClients } from './google.js';
-import { grantLookup, revocableGrant } from './grants.js';
+import { grantLookup, revocableGrant, type GrantLookup } from './grants.js';
 import { isConfigured, resolveOptions, type GoogleSyncHost, type GoogleSyncOptions, type ResolvedOptions } from './options.js';
 import { LinkRunner, pendingEvents, snapshot } from './runner.js';
 import { loadMasterKey, Secrets } from './secrets.js';
@@ -298,10 +298,19 @@ export class GoogleSyncWorker {
 
   /**
    * Links a room (or re-authorises its link) with freshly granted tokens: creates the room's dedicated
-   * calendar unless the link already has one this grant can reach, then starts mirroring.
+   * calendar unless the link already has one this grant can reach, then starts mirroring. `grantKey` names the
+   * grant of the new tokens (see grants.ts); a grant they replace is revoked when no other link holds it.
    */
-  async completeLink(args: { roomId: string; userId: string; username: string | null; tokens: Credentials; scope: string }): Promise<LinkStatusView> {
+  async completeLink(args: {
+    roomId: string;
+    userId: string;
+    username: string | null;
+    tokens: Credentials;
+    scope: string;
+    grantKey?: string | null;
+  }): Promise<LinkStatusView> {
     const { roomId, userId, username, tokens, scope } = args;
+    const grantKey = args.grantKey ?? null;
     const now = this.o.now();
     const sealed = this.secrets.encrypt(JSON.stringify(tokens), roomId);
     const existing = this.store.link(roomId);
@@ -344,7 +353,7 @@ export class GoogleSyncWorker {
       if (reachable) {
         this.store.updateLink(
           roomId,
-          { userId, username, tokens: sealed, scope, status: 'active', statusReason: null, lastError: null, lastErrorAt: null, pausedUntil: null },
+          { userId, username, tokens: sealed, scope, grantKey, status: 'active', statusReason: null, lastError: null, lastErrorAt: null, pausedUntil: null },
           now,
         );
       } else {
@@ -359,6 +368,7 @@ export class GoogleSyncWorker {
               username,
               tokens: sealed,
               scope,
+              grantKey,
               calendarId: cal.id!,
               calendarTz: cal.timeZone ?? existing.calendarTz,
               status: 'active',
@@ -375,6 +385,7 @@ export class GoogleSyncWorker {
           );
         });
       }
+      await this.revokeReplaced(existing, grantKey);
     } else {
       const { docName, tz } = await this.host.readRoom(roomId, (doc) => {
         const room = doc.getMap<unknown>(ROOT.room);
@@ -387,10 +398,38 @@ export class GoogleSyncWorker {
         // Rows a previous link of this room may have left (written by a worker still finishing a cycle).
         this.store.clearMirror(roomId);
         this.store.insertLink({ ...tempLink, calendarId: cal.id!, calendarTz: cal.timeZone ?? timeZone }, now);
+        this.store.updateLink(roomId, { grantKey }, now);
       });
     }
     if (this.o.runWorker) await this.ensureRunner(roomId);
     return (await this.status(roomId))!;
+  }
+
+  /**
+   * The link's tokens were replaced by another grant's (an owner linked the room again with another Google account,
+   * e.g. after the user who linked it left or deleted their account): the old grant is revoked unless another link
+   * holds it. Only when both grants are known to differ: revoking the grant the new tokens belong to would end them.
+   */
+  private async revokeReplaced(old: LinkRow, grantKey: string | null): Promise<void> {
+    if (!grantKey) return;
+    const oldCreds = this.credentialsOf(old);
+    // The old tokens no longer belong to any link: their client must not write what it refreshes into the row.
+    const lookup: GrantLookup = {
+      ...grantLookup(this),
+      clientOf: (l) => (l.roomId === old.roomId ? googleClients(this.o, oldCreds, () => undefined).auth : this.clients(l).auth),
+      remember: (roomId, key) => {
+        if (roomId !== old.roomId) this.store.updateLink(roomId, { grantKey: key }, this.o.now());
+      },
+    };
+    try {
+      const grant = await revocableGrant(lookup, old);
+      const token = oldCreds.refresh_token ?? oldCreds.access_token;
+      if (!grant.revoke || !grant.grantKey || grant.grantKey === grantKey || !token) return;
+      this.store.queueRevocation(old.roomId, this.secrets.encrypt(token, `revoke:${old.roomId}`), this.o.now(), grant.grantKey);
+      await this.retryRevocations();
+    } catch (err) {
+      this.o.logger.warn({ roomId: old.roomId, err: (err as Error)?.message }, 'could not revoke the grant a new link replaced');
+    }
   }
 
   private async createCalendar(

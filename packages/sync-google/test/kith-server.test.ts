@@ -170,6 +170,63 @@ describe('kith-server with Google configured', () => {
     }
   }, 60_000);
 
+  it('an owner linking a room again after the linking user deleted their account revokes that user\'s grant', async () => {
+    const k = api(kith.url);
+    const leaving = await k.signUp('leaving');
+    const staying = await k.signUp('staying');
+    const roomId = await k.createRoom(leaving.token);
+    const invite = await k.request('POST', `/rooms/${roomId}/invites`, { token: leaving.token, body: { role: 'owner' } });
+    expect((await k.request('POST', `/invites/${invite.body.code}/accept`, { token: staying.token })).status).toBe(200);
+    const linkAs = async (token: string, email: string) => {
+      fake.setConsent({ email });
+      const auth = await k.request('GET', `/google/auth-url?roomId=${roomId}`, { token });
+      const back = await consent(auth.body.url);
+      fake.setConsent({});
+      const cb = await k.request('GET', `${back.pathname}${back.search}`, { headers: { cookie: cookieFrom(auth.headers) } });
+      expect(cb.status).toBe(200);
+      return cb.body.calendarId as string;
+    };
+    const stamp = Date.now().toString(36);
+    const firstCalendar = await linkAs(leaving.token, `leaving-${stamp}@kith.example`);
+    await k.request('POST', `/rooms/${roomId}/events`, {
+      token: leaving.token,
+      body: { eventTitle: 'Handed over', startTime: '2026-12-08T10:00', endTime: '2026-12-08T11:00', timeZone: 'Europe/Berlin' },
+    });
+    await waitFor(async () => fake.events(firstCalendar).some((e) => e.summary === 'Handed over'), 'event in Google');
+
+    const state = StateStore.inDataDir(kithDir);
+    const secrets = new Secrets(loadMasterKey(kithDir, undefined));
+    const refreshWorks = async (refreshToken: string) => {
+      const client = new OAuth2Client({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, endpoints: fake.oauthEndpoints });
+      client.setCredentials({ refresh_token: refreshToken });
+      return client.refreshAccessToken().then(() => true, (err) => (/invalid_grant/.test(String(err?.message)) ? false : Promise.reject(err)));
+    };
+    try {
+      const { refresh_token: leavingToken } = JSON.parse(secrets.decrypt(state.link(roomId)!.tokens, roomId)) as { refresh_token: string };
+      // The room has another owner: deleting the account hands it over, and the link pauses (the room stays).
+      const gone = await k.request('DELETE', '/users/me', { token: leaving.token, body: { password: 'correct horse battery' } });
+      expect(gone.status).toBe(204);
+      await k.request('POST', `/rooms/${roomId}/events`, {
+        token: staying.token,
+        body: { eventTitle: 'After the hand-over', startTime: '2026-12-09T10:00', endTime: '2026-12-09T11:00', timeZone: 'Europe/Berlin' },
+      });
+      await waitFor(async () => state.link(roomId)?.status === 'paused', 'the link to pause');
+      expect(state.link(roomId)!.statusReason).toBe('LINKED_USER_CANNOT_EDIT');
+
+      // The remaining owner links the room again with their own Google account: a new calendar, and the deleted
+      // user's grant (no other link holds it) is revoked. The old code replaced the tokens and left the grant live.
+      const secondCalendar = await linkAs(staying.token, `staying-${stamp}@kith.example`);
+      expect(secondCalendar).not.toBe(firstCalendar);
+      await waitFor(async () => !(await refreshWorks(leavingToken)), 'the replaced grant to be revoked', 5_000);
+      await waitFor(async () => fake.events(secondCalendar).some((e) => e.summary === 'After the hand-over'), 'event in the new calendar');
+      const { refresh_token: stayingToken } = JSON.parse(secrets.decrypt(state.link(roomId)!.tokens, roomId)) as { refresh_token: string };
+      expect(await refreshWorks(stayingToken)).toBe(true);
+      expect(state.pendingRevocations()).toBe(0);
+    } finally {
+      state.close();
+    }
+  }, 60_000);
+
   it('answers GOOGLE_NOT_CONFIGURED when no credentials are set', async () => {
     const k = api(unconfigured.url);
     const owner = await k.signUp('owner');

@@ -307,6 +307,48 @@ describe('refresh failure and re-authorisation', () => {
     expect(rig.fake.event(calendarId, googleIdFor(roomId, id, '', 0))).toMatchObject({ summary: 'Changed again' });
   });
 
+  it('marks the link as needing re-authorisation when Google refuses its access even after a refresh, and rests', async () => {
+    const google = ownGoogleAccount();
+    const owner = await rig.signUp('owner');
+    const roomId = await rig.createRoom(owner.token);
+    const { calendarId } = await linkAs(google, owner.token, roomId);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Before refusal', start: '2027-03-10', end: '2027-03-11' }, me));
+    await rig.worker.syncNow(roomId);
+    const gid = googleIdFor(roomId, id, '', 0);
+    expect(rig.fake.event(calendarId, gid)).toBeDefined();
+
+    // Google still takes the refresh token (each refresh gives a new access token) but answers every call 401 authError.
+    const refusal = rig.fake.injectFault({ route: '*', kind: 'unauthorized', probability: 1, calendarId });
+    const refreshes = () => rig.fake.stats().requests['oauth.token'] ?? 0;
+    const refreshed = refreshes();
+    await edit(rig, roomId, (doc) => updateEvent(doc, id, { title: 'Changed while refused' }, me));
+    // The old code backed off and tried again, for good: the link stayed active.
+    const deadline = Date.now() + 5_000;
+    while (rig.worker.store.link(roomId)!.status !== 'needs_reauth') {
+      if (Date.now() > deadline) throw new Error(`the link stayed ${rig.worker.store.link(roomId)!.status} (${rig.worker.store.link(roomId)!.lastError})`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(refreshes()).toBeGreaterThan(refreshed);
+    expect((await rig.worker.status(roomId))!).toMatchObject({ status: 'needs_reauth', needsReauth: true, reason: 'authError', pendingChanges: 1 });
+
+    // Parked like any link waiting for a new consent: no cycle, no request.
+    const runner = rig.worker.runner(roomId)!;
+    const requests = () => Object.values(rig.fake.stats().requests).reduce((sum, n) => sum + n, 0);
+    await new Promise((r) => setTimeout(r, 100));
+    const cycles = runner.counters.cycles;
+    const before = requests();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(runner.counters.cycles - cycles).toBe(0);
+    expect(requests()).toBe(before);
+
+    // Once Google takes the access again, a new consent sends the change that waited.
+    rig.fake.removeFault(refusal);
+    await linkAs(google, owner.token, roomId);
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(calendarId, gid)).toMatchObject({ summary: 'Changed while refused' });
+    expect((await rig.worker.status(roomId))!).toMatchObject({ status: 'active', needsReauth: false, pendingChanges: 0 });
+  });
+
   it('refreshes an expired access token by itself and stores the new one', async () => {
     const { roomId } = await linkedRoom(rig);
     const before = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
@@ -335,6 +377,33 @@ describe('the linking user', () => {
     await rig.worker.syncNow(roomId);
     expect(rig.fake.event(calendarId, googleIdFor(roomId, id, '', 0))).toMatchObject({ summary: 'Not yet' });
     expect((await rig.worker.status(roomId))!).toMatchObject({ status: 'active', linkedBy: editor.userId });
+  });
+
+  it('linking again with another Google account revokes the grant the link held, unless another link holds it', async () => {
+    const { owner, editor, roomId } = await household();
+    const other = await rig.createRoom(owner.token, 'Other');
+    const first = ownGoogleAccount();
+    await linkAs(first, owner.token, roomId);
+    const firstToken = rig.worker.credentialsOf(rig.worker.store.link(roomId)!).refresh_token!;
+    // The owner's other room holds the same grant: linking this room again with another account only forgets it here.
+    await linkAs(first, owner.token, other);
+    await rig.kithApi.request('PATCH', `/rooms/${roomId}/members/${editor.userId}`, { token: owner.token, body: { role: 'owner' } });
+    await linkAs(ownGoogleAccount(), editor.token, roomId);
+    expect(await refreshWorks(firstToken)).toBe(true);
+    expect((await rig.worker.status(other))!.status).toBe('active');
+
+    // Linked again with a third account once the other room is unlinked: the grant no other link holds is revoked
+    // (the old code replaced the tokens and left it live).
+    const secondToken = rig.worker.credentialsOf(rig.worker.store.link(roomId)!).refresh_token!;
+    expect((await rig.appApi.request('DELETE', `/rooms/${other}/google`, { token: owner.token })).status).toBe(204);
+    expect(await refreshWorks(firstToken)).toBe(false);
+    const { calendarId } = await linkAs(ownGoogleAccount(), owner.token, roomId);
+    expect(await refreshWorks(secondToken)).toBe(false);
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Third account', start: '2027-05-22', end: '2027-05-23' }, me));
+    await rig.worker.syncNow(roomId);
+    expect(rig.fake.event(calendarId, googleIdFor(roomId, id, '', 0))).toMatchObject({ summary: 'Third account' });
+    expect((await rig.worker.status(roomId))!).toMatchObject({ status: 'active', linkedBy: owner.userId });
   });
 });
 

@@ -4,12 +4,14 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, getEvent, updateEvent } from '@kith/model';
 import { googleIdFor } from '../src/runner.js';
-import { startStandaloneWorker, type StandaloneWorker } from '../src/standalone.js';
+import { RemoteHost, startStandaloneWorker, type StandaloneWorker } from '../src/standalone.js';
 import { CLIENT_ID, CLIENT_SECRET, diff, edit, linkRoom, me, startRig, type Rig } from './helpers.js';
 
 const pkg = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -111,6 +113,103 @@ describe('separate worker process', () => {
       expect(await exit).toBe(0);
     } finally {
       if (child && child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('a room the server refuses the linked user', () => {
+  /** Sync upgrades asked for a room from now on (each is one connection attempt). */
+  function countUpgrades(roomId: string): { readonly n: number; stop(): void } {
+    let n = 0;
+    const server = rig.kith.app.server;
+    const onUpgrade = (req: { url?: string }) => {
+      if (req.url?.startsWith(`/sync/${roomId}`)) n += 1;
+    };
+    server.on('upgrade', onUpgrade);
+    return {
+      get n() {
+        return n;
+      },
+      stop: () => void server.off('upgrade', onUpgrade),
+    };
+  }
+  const within = <T>(ms: number, p: Promise<T>, what: string): Promise<T> =>
+    Promise.race([p, sleep(ms).then(() => Promise.reject(new Error(`${what} did not finish within ${ms} ms`)))]);
+
+  it('pauses the link at a restart and while running, reconnects no more, releases waiting cycles, and resumes when an owner links again', async () => {
+    const [a, b, c] = [await rig.signUp('a'), await rig.signUp('b'), await rig.signUp('c')];
+    const roomId = await rig.createRoom(a.token, 'Refused');
+    for (const m of [b, c]) {
+      const inv = await rig.kithApi.request('POST', `/rooms/${roomId}/invites`, { token: a.token, body: { role: 'owner' } });
+      expect((await rig.kithApi.request('POST', `/invites/${inv.body.code}/accept`, { token: m.token })).status).toBe(200);
+    }
+    const start = () => startStandaloneWorker({ ...rig.options, serverUrl: rig.kith.url, jwtSecret: JWT_SECRET, linkPollMs: 50 });
+    let standalone: StandaloneWorker | undefined = await start();
+    const upgrades = countUpgrades(roomId);
+    try {
+      const { calendarId } = await linkRoom(rig, a.token, roomId);
+      const first = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Before', start: '2027-09-01', end: '2027-09-02' }, me));
+      await until('the event in Google', () => Boolean(rig.fake.event(calendarId, googleIdFor(roomId, first, '', 0))));
+      await within(5_000, standalone.close(), 'closing the worker');
+      standalone = undefined;
+
+      // While the worker is down, b removes a (who linked the room) from it. The restarted worker is refused a's socket.
+      expect((await rig.kithApi.request('DELETE', `/rooms/${roomId}/members/${a.userId}`, { token: b.token })).status).toBe(204);
+      standalone = await start();
+      // The old code waited for the room to sync for good: the link stayed active and this never finished.
+      await within(5_000, standalone.worker.syncNow(roomId), 'a sync of the refused room');
+      expect((await standalone.worker.status(roomId))!).toMatchObject({ status: 'paused', reason: 'LINKED_USER_CANNOT_EDIT' });
+      const tried = upgrades.n;
+      await sleep(1_000);
+      expect(upgrades.n).toBe(tried);
+
+      // b links again: the worker follows, now acting as b.
+      await linkRoom(rig, b.token, roomId);
+      const second = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'After b linked', start: '2027-09-03', end: '2027-09-04' }, me));
+      await until('the event in Google', () => Boolean(rig.fake.event(calendarId, googleIdFor(roomId, second, '', 0))));
+      expect((await standalone.worker.status(roomId))!).toMatchObject({ status: 'active', linkedBy: b.userId });
+
+      // c removes b while the worker runs: the server closes b's socket, and the link pauses at once (not at the next poll).
+      expect((await rig.kithApi.request('DELETE', `/rooms/${roomId}/members/${b.userId}`, { token: c.token })).status).toBe(204);
+      await until('the link to pause', () => standalone!.worker.store.link(roomId)?.status === 'paused', 5_000);
+      expect(standalone.worker.store.link(roomId)!.statusReason).toBe('LINKED_USER_CANNOT_EDIT');
+      await within(5_000, standalone.worker.syncNow(roomId), 'a sync of the refused room');
+      const triedAgain = upgrades.n;
+      await sleep(1_000);
+      expect(upgrades.n).toBe(triedAgain);
+      await within(5_000, standalone.close(), 'closing the worker');
+      standalone = undefined;
+    } finally {
+      upgrades.stop();
+      await standalone?.close();
+    }
+  });
+
+  it('retries with backoff while the server answers its upgrades with errors, and closing releases what waits for the room', async () => {
+    let attempts = 0;
+    const server = http.createServer((_req, res) => res.writeHead(404).end());
+    server.on('upgrade', (_req, socket) => {
+      attempts += 1;
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = new RemoteHost({
+      serverUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      jwtSecret: JWT_SECRET,
+      actingUser: () => ({ userId: 'u1', username: 'someone' }),
+    });
+    try {
+      const read = host.readRoom('down', () => 'read');
+      let settled = false;
+      read.then(() => (settled = true), () => (settled = true));
+      // 200 ms, 400 ms, 800 ms…: the old code waited for good after the first answer.
+      await until('a few attempts', () => attempts >= 3, 5_000);
+      expect(settled).toBe(false);
+      host.close();
+      await expect(within(1_000, read, 'the read')).rejects.toThrow(/stopped|closed/);
+    } finally {
+      host.close();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
