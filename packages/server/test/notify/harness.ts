@@ -20,6 +20,7 @@ import {
   type NotifyParts,
 } from '../../src/index.js';
 import { apiClient } from '../helpers/api.js';
+import { makeTempDir, PROCESS_JWT_SECRET, startServerProcess, type ServerProcess } from '../helpers/process.js';
 import { makeDataDir, TEST_JWT_SECRET } from '../helpers/server.js';
 
 export class RecordingChannel implements AnyChannel {
@@ -51,6 +52,14 @@ export async function startWebhookSink(keep: (key: string) => boolean): Promise<
     keys,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/** A kith-server process on a (shared) PostgreSQL database, sending notifications to the webhook `hook`; `env` adds settings. */
+export async function startNotifyProcess(databaseUrl: string, hook: string, env: Record<string, string>): Promise<ServerProcess> {
+  return startServerProcess(['--port', '0', '--data-dir', await makeTempDir(), '--log-level', 'warn'], {
+    env: { DATABASE_URL: databaseUrl, KITH_JWT_SECRET: PROCESS_JWT_SECRET, KITH_LOGIN_PER_MINUTE: '1000', KITH_NOTIFY_WEBHOOK_URL: hook, ...env },
+    timeoutMs: 60_000,
+  });
 }
 
 export interface NotifyHarness {

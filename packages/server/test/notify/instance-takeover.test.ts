@@ -14,9 +14,9 @@ import { requireServices } from '@kith/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiClient } from '../helpers/api.js';
 import { createTestSchema, probePostgres } from '../helpers/postgres.js';
-import { killAllServers, makeTempDir, PROCESS_JWT_SECRET, startServerProcess } from '../helpers/process.js';
+import { killAllServers } from '../helpers/process.js';
 import { connectProvider, waitFor, waitForAsync, waitForSynced } from '../helpers/yjs-clients.js';
-import { startWebhookSink } from './harness.js';
+import { startNotifyProcess, startWebhookSink } from './harness.js';
 
 const pgProbe = await probePostgres();
 if (!pgProbe.available) {
@@ -45,18 +45,7 @@ describe.skipIf(!pgProbe.available)('notify when the instance that heard a room 
     dropSchema = drop;
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
-    const startInstance = async () =>
-      startServerProcess(['--port', '0', '--data-dir', await makeTempDir(), '--log-level', 'warn'], {
-        env: {
-          DATABASE_URL: databaseUrl,
-          KITH_JWT_SECRET: PROCESS_JWT_SECRET,
-          KITH_LOGIN_PER_MINUTE: '1000',
-          KITH_NOTIFY_WEBHOOK_URL: hook,
-          KITH_NOTIFY_RESURVEY_MS: '1000',
-          KITH_NOTIFY_CHANGE_WINDOW_MS: '20000',
-        },
-        timeoutMs: 60_000,
-      });
+    const startInstance = () => startNotifyProcess(databaseUrl, hook, { KITH_NOTIFY_RESURVEY_MS: '1000', KITH_NOTIFY_CHANGE_WINDOW_MS: '20000' });
     const a = await startInstance();
     const b = await startInstance();
     const api = apiClient(b.url);

@@ -9,9 +9,9 @@ import { requireServices } from '@kith/test-support';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiClient } from '../helpers/api.js';
 import { createTestSchema, probePostgres } from '../helpers/postgres.js';
-import { killAllServers, makeTempDir, PROCESS_JWT_SECRET, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { killAllServers, type ServerProcess } from '../helpers/process.js';
 import { connectProvider, waitFor, waitForSynced } from '../helpers/yjs-clients.js';
-import { startWebhookSink } from './harness.js';
+import { startNotifyProcess, startWebhookSink } from './harness.js';
 
 const pg = await probePostgres();
 if (!pg.available) {
@@ -39,17 +39,7 @@ describe.skipIf(!pg.available)('notify on three instances over PostgreSQL', () =
     const { url: hook, keys: received } = sink;
     const { databaseUrl, drop } = await createTestSchema(pg.available ? pg.url : '');
     dropSchema = drop;
-    const startInstance = async () =>
-      startServerProcess(['--port', '0', '--data-dir', await makeTempDir(), '--log-level', 'warn'], {
-        env: {
-          DATABASE_URL: databaseUrl,
-          KITH_JWT_SECRET: PROCESS_JWT_SECRET,
-          KITH_LOGIN_PER_MINUTE: '1000',
-          KITH_NOTIFY_WEBHOOK_URL: hook,
-          KITH_NOTIFY_LEASE_MS: '5000',
-        },
-        timeoutMs: 60_000,
-      });
+    const startInstance = () => startNotifyProcess(databaseUrl, hook, { KITH_NOTIFY_LEASE_MS: '5000' });
 
     const first = await startInstance();
     const api = apiClient(first.url);
