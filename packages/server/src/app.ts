@@ -1,9 +1,9 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyJwt from '@fastify/jwt';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { KithConfig } from './config/config.js';
-import { KithError } from './errors/catalogue.js';
+import { KithError, errorBody } from './errors/catalogue.js';
 import { installErrorHandlers } from './errors/http.js';
 import { authRoutes } from './auth/routes.js';
 import { invitePreviewRoutes } from './rooms/invite-preview.js';
@@ -45,6 +45,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // One line per request, at debug unless --access-log asks for info.
     logController: new AccessLog(config.accessLog),
+    // A URL Fastify cannot decode (`/feeds/%E0.ics`) reaches neither a route nor the error handler:
+    // without this it answered in Fastify's own shape, not the catalogue's.
+    frameworkErrors: (_err, _request, reply) => {
+      void (reply as FastifyReply).code(400).send(errorBody('VALIDATION_FAILED', 'The request URL is not valid percent-encoded UTF-8.'));
+    },
   });
   installSecurityHeaders(app);
   const webRoot = config.staticDir ?? bundledAppDir();

@@ -461,6 +461,12 @@ describe('unknown routes', () => {
     expectError(await api.request('GET', '/users/nope'), 404, 'NOT_FOUND');
     expectError(await api.request('DELETE', '/users/me'), 404, 'NOT_FOUND');
   });
+
+  it('a URL that cannot be decoded answers 400 VALIDATION_FAILED with the error body', async () => {
+    for (const url of ['/feeds/%E0.ics', '/rooms/%E0%A4%A/events']) {
+      expectError(await rawRequest(t.url, url, { method: 'GET' }), 400, 'VALIDATION_FAILED');
+    }
+  });
 });
 
 describe('login rate limits (3 per minute per IP and username, 9 per IP, 6 per account)', () => {
