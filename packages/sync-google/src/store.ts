@@ -258,13 +258,13 @@ export class StateStore {
     return r ? linkOf(r) : undefined;
   }
 
-  insertLink(l: Pick<LinkRow, 'roomId' | 'userId' | 'username' | 'calendarId' | 'calendarTz' | 'tokens' | 'scope'>, now: number): void {
+  insertLink(l: Pick<LinkRow, 'roomId' | 'userId' | 'username' | 'calendarId' | 'calendarTz' | 'tokens' | 'scope' | 'grantKey'>, now: number): void {
     this.db
       .prepare(
-        `INSERT INTO links (room_id, user_id, username, calendar_id, calendar_tz, tokens, scope, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
+        `INSERT INTO links (room_id, user_id, username, calendar_id, calendar_tz, tokens, scope, grant_key, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?)`,
       )
-      .run(l.roomId, l.userId, l.username, l.calendarId, l.calendarTz, l.tokens, l.scope, now, now);
+      .run(l.roomId, l.userId, l.username, l.calendarId, l.calendarTz, l.tokens, l.scope, l.grantKey, now, now);
   }
 
   /** Updates the named columns of a link. */

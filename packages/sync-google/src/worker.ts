@@ -333,7 +333,7 @@ export class GoogleSyncWorker {
       lastErrorAt: null,
       pausedUntil: null,
       pushedAt: null,
-      grantKey: null,
+      grantKey,
       massDelete: null,
       createdAt: now,
       updatedAt: now,
@@ -398,7 +398,6 @@ export class GoogleSyncWorker {
         // Rows a previous link of this room may have left (written by a worker still finishing a cycle).
         this.store.clearMirror(roomId);
         this.store.insertLink({ ...tempLink, calendarId: cal.id!, calendarTz: cal.timeZone ?? timeZone }, now);
-        this.store.updateLink(roomId, { grantKey }, now);
       });
     }
     if (this.o.runWorker) await this.ensureRunner(roomId);
