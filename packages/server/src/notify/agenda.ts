@@ -55,6 +55,18 @@ interface AgendaPref {
   updatedAt: number;
 }
 
+/** A notify_prefs row as the agenda reads it. */
+interface PrefRow {
+  agenda_time: string | null;
+  time_zone: string | null;
+  updated_at: number | string;
+}
+
+/** The member's agenda setting in a row, or null when they chose none. */
+function agendaPrefOf(row: PrefRow | undefined): AgendaPref | null {
+  return row?.agenda_time ? { time: row.agenda_time, zone: row.time_zone ?? 'UTC', updatedAt: Number(row.updated_at) } : null;
+}
+
 /** One planned send: the member's local date, the instant its chosen time falls on, and when to try. */
 interface Plan {
   date: string;
@@ -79,6 +91,9 @@ const nextDate = (date: string) => Temporal.PlainDate.from(date).add({ days: 1 }
 
 export const agendaKey = (userId: string, date: string, channel: string) => `agenda:${userId}:${date}:${channel}`;
 
+/** Whether `plan` was made from this setting (its date's chosen time is the plan's). */
+const plannedFor = (plan: Plan, pref: AgendaPref): boolean => agendaInstant(plan.date, pref.time, pref.zone) === plan.due;
+
 export class DailyAgenda {
   private readonly index = new DueIndex();
   private readonly plans = new Map<string, Plan>();
@@ -95,11 +110,11 @@ export class DailyAgenda {
 
   /** Plans every member who chose an agenda; today's is included when it fell due while we were down. */
   async start(): Promise<void> {
-    const rows = await this.deps.sql.all<{ user_id: string; agenda_time: string; time_zone: string | null; updated_at: number | string }>(
+    const rows = await this.deps.sql.all<PrefRow & { user_id: string }>(
       'SELECT user_id, agenda_time, time_zone, updated_at FROM notify_prefs WHERE agenda_time IS NOT NULL',
     );
     for (const r of rows) {
-      this.plan(r.user_id, { time: r.agenda_time, zone: r.time_zone ?? 'UTC', updatedAt: Number(r.updated_at) }, true);
+      this.plan(r.user_id, agendaPrefOf(r)!, true);
       this.seenUpdatedAt = Math.max(this.seenUpdatedAt, Number(r.updated_at));
     }
     this.timer.arm();
@@ -110,20 +125,20 @@ export class DailyAgenda {
   /** Plans again the members whose settings changed (on another instance) since the last read, if their plan differs. */
   private async readChangedSettings(): Promise<void> {
     if (this.stopped) return;
-    const rows = await this.deps.sql.all<{ user_id: string; agenda_time: string | null; time_zone: string | null; updated_at: number | string }>(
+    const rows = await this.deps.sql.all<PrefRow & { user_id: string }>(
       'SELECT user_id, agenda_time, time_zone, updated_at FROM notify_prefs WHERE updated_at > ?',
       [this.seenUpdatedAt === -Infinity ? 0 : this.seenUpdatedAt - CLOCK_SKEW_MS],
     );
     for (const r of rows) {
       this.seenUpdatedAt = Math.max(this.seenUpdatedAt, Number(r.updated_at));
-      if (!r.agenda_time) {
+      const pref = agendaPrefOf(r);
+      if (!pref) {
         this.forget(r.user_id);
         continue;
       }
-      const pref = { time: r.agenda_time, zone: r.time_zone ?? 'UTC', updatedAt: Number(r.updated_at) };
       const plan = this.plans.get(r.user_id);
       // Unchanged: the plan stays (a retry in progress with it).
-      if (!plan || agendaInstant(plan.date, pref.time, pref.zone) !== plan.due) this.plan(r.user_id, pref, false);
+      if (!plan || !plannedFor(plan, pref)) this.plan(r.user_id, pref, false);
     }
     this.timer.arm();
   }
@@ -175,11 +190,8 @@ export class DailyAgenda {
   }
 
   private async prefOf(userId: string): Promise<AgendaPref | null> {
-    const row = await this.deps.sql.get<{ agenda_time: string | null; time_zone: string | null; updated_at: number | string }>(
-      'SELECT agenda_time, time_zone, updated_at FROM notify_prefs WHERE user_id = ?',
-      [userId],
-    );
-    return row?.agenda_time ? { time: row.agenda_time, zone: row.time_zone ?? 'UTC', updatedAt: Number(row.updated_at) } : null;
+    const row = await this.deps.sql.get<PrefRow>('SELECT agenda_time, time_zone, updated_at FROM notify_prefs WHERE user_id = ?', [userId]);
+    return agendaPrefOf(row);
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
@@ -213,7 +225,7 @@ export class DailyAgenda {
     const pref = await this.prefOf(userId);
     if (!pref) return this.forget(userId);
     // Changed on another instance since this was planned: plan again from the stored setting.
-    if (agendaInstant(plan.date, pref.time, pref.zone) !== plan.due) return this.plan(userId, pref, false);
+    if (!plannedFor(plan, pref)) return this.plan(userId, pref, false);
     const now = clock.now();
     const next = () => {
       const date = nextDate(plan.date);
