@@ -63,6 +63,8 @@ export interface FakeGoogle {
     patchEvent(calendarId: string, eventId: string, patch: JsonObject): JsonObject;
     updateEvent(calendarId: string, eventId: string, body: JsonObject): JsonObject;
     deleteEvent(calendarId: string, eventId: string): void;
+    /** "This and following events": the series ends before `times.start`, a copy `<id>_R…` continues it. */
+    splitSeries(calendarId: string, eventId: string, times: { start: JsonObject; end: JsonObject }, changes?: JsonObject): JsonObject;
   };
 
   stats(): FakeStats;
@@ -94,6 +96,10 @@ export function createHandle(ctx: FakeContext, app: FastifyInstance): FakeGoogle
     },
     deleteEvent(calendarId: string, eventId: string): void {
       ctx.store.deleteEvent(calendarById(calendarId), eventId);
+    },
+    splitSeries(calendarId: string, eventId: string, times: { start: JsonObject; end: JsonObject }, changes: JsonObject = {}): JsonObject {
+      const cal = calendarById(calendarId);
+      return ctx.store.renderEvent(cal, ctx.store.splitSeries(cal, eventId, times, changes, cal.ownerEmail));
     },
   };
 

@@ -216,10 +216,14 @@ export class FakeCalendarStore {
     this.opts.onChange(cal.id);
   }
 
-  insertEvent(cal: Calendar, body: JsonObject, actorEmail: string): StoredEvent {
+  insertEvent(cal: Calendar, body: JsonObject, actorEmail: string, serverId?: string): StoredEvent {
     if (!isPlainObject(body)) throw errors.required('Missing event.');
     let id: string;
-    if (body.id !== undefined && body.id !== null) {
+    if (serverId !== undefined) {
+      // An id Google itself chooses (a split series' `<id>_R<start>`), outside the client id alphabet.
+      if (cal.events.has(serverId)) throw errors.duplicate();
+      id = serverId;
+    } else if (body.id !== undefined && body.id !== null) {
       if (typeof body.id !== 'string' || !ID_PATTERN.test(body.id)) {
         throw errors.badRequest('Invalid resource id value.');
       }
@@ -259,6 +263,35 @@ export class FakeCalendarStore {
     cal.events.set(id, ev);
     this.changed(cal);
     return ev;
+  }
+
+  /**
+   * Google UI's "this and following events" on a series: the old series ends before `start` (its RRULE gets an
+   * UNTIL one second, or for all-day one day, earlier; a COUNT is dropped) and a new series, id
+   * `<id>_R<start in UTC>`, starts there as a copy of the old one (extended properties included) with `changes`
+   * applied. `start`/`end` are the split occurrence's times as the API writes them. Exceptions are not moved.
+   */
+  splitSeries(cal: Calendar, eventId: string, times: { start: JsonObject; end: JsonObject }, changes: JsonObject, actorEmail: string): StoredEvent {
+    const master = cal.events.get(eventId);
+    if (!master?.recurrence || master.status === 'cancelled') throw errors.notFound();
+    const rendered = this.renderEvent(cal, master);
+    const allDay = typeof times.start.date === 'string';
+    const startText = String(allDay ? times.start.date : times.start.dateTime);
+    const startMs = Date.parse(allDay ? `${startText}T00:00:00Z` : startText);
+    if (!Number.isFinite(startMs)) throw errors.badRequest('Invalid split start.');
+    const compact = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+    const until = allDay ? compact(startMs - 86_400_000).slice(0, 8) : compact(startMs - 1000);
+    const trimmed = master.recurrence.map((line) =>
+      line.startsWith('RRULE:')
+        ? `RRULE:${line.slice(6).split(';').filter((part) => !/^(UNTIL|COUNT)=/.test(part)).concat(`UNTIL=${until}`).join(';')}`
+        : line,
+    );
+    const copy: JsonObject = { ...rendered };
+    for (const serverSet of ['id', 'etag', 'iCalUID', 'created', 'updated', 'htmlLink', 'sequence', 'status', 'kind', 'creator', 'organizer']) delete copy[serverSet];
+    const newId = `${eventId}_R${allDay ? startText.replace(/-/g, '') : compact(startMs)}`;
+    const next = this.insertEvent(cal, { ...copy, ...times, ...changes }, actorEmail, newId);
+    this.modifyEvent(cal, eventId, { recurrence: trimmed }, { replace: false });
+    return next;
   }
 
   /** The stored event, or an unmaterialised instance of a series (as an exception-to-be). */

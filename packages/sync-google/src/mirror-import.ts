@@ -8,7 +8,7 @@ import { kithParts, merge3, privateProps, PROP, remoteCanon, same, type PartCano
 import { applyPart, createFromCanon } from './kith-apply.js';
 import { classify, type GoogleClients } from './google.js';
 import { LinkPaused, mirrorOpContext, type MirrorTools, type RunnerContext } from './mirror-context.js';
-import { adoptedKithId, emptyRemote, foldException, foldMaster, type GEvent } from './mirror-state.js';
+import { adoptedKithId, emptyRemote, foldException, foldMaster, googleIdFor, type GEvent } from './mirror-state.js';
 import type { ResolvedOptions } from './options.js';
 import type { LinkRow, MirrorRow } from './store.js';
 
@@ -104,6 +104,7 @@ export class MirrorImport {
     const byGoogle = new Map(rows.map((r) => [r.googleId, r]));
     const touched = new Map<string, Entry>();
     const duplicates: GEvent[] = [];
+    const reclaim: string[] = []; // copies adopted as events of their own, whose identity Google must forget
     const entryFor = (googleId: string): Entry | undefined => {
       const hit = touched.get(googleId);
       if (hit) return hit;
@@ -121,25 +122,33 @@ export class MirrorImport {
       const claimed = privateProps(item)[PROP.kithId];
       const known = byGoogle.get(item.id);
       if (known && claimed && claimed !== known.kithId && item.status !== 'cancelled') {
-        this.options.logger.warn({ roomId: this.roomId, googleId: item.id }, 'Google event claims another Kith event than its mapping; ignored');
-        continue;
+        if (known.kithId !== adoptedKithId(link.calendarId, item.id)) {
+          this.options.logger.warn({ roomId: this.roomId, googleId: item.id }, 'Google event claims another Kith event than its mapping; ignored');
+          continue;
+        }
+        reclaim.push(item.id); // an adopted copy whose identity rewrite has not reached Google yet
       }
       let entry = entryFor(item.id);
       if (!entry) {
         const props = privateProps(item);
         const ours = props[PROP.room] === this.roomId && typeof props[PROP.kithId] === 'string' && props[PROP.kithId] !== '';
+        const kithId = props[PROP.kithId] ?? '';
+        const part = props[PROP.part] ?? '';
+        const other = ours ? rows.find((r) => r.kithId === kithId && r.part === part && r.state !== 'gone' && r.googleId !== item.id) : undefined;
+        if (other && item.status === 'cancelled') continue;
+        if (other && isOwnGoogleId(rows, this.roomId, kithId, part, item.id)) {
+          // Two of our own ids claim one part (an older generation restored in Google, say): the mapped one stays.
+          duplicates.push(item);
+          continue;
+        }
         let row: MirrorRow;
-        if (ours) {
-          const kithId = props[PROP.kithId]!;
-          const part = props[PROP.part] ?? '';
-          const other = rows.find((r) => r.kithId === kithId && r.part === part && r.state !== 'gone' && r.googleId !== item.id);
-          if (other) {
-            if (item.status !== 'cancelled') duplicates.push(item);
-            continue;
-          }
+        if (ours && !other) {
           row = { roomId: this.roomId, googleId: item.id, kithId, part, generation: -1, state: 'synced', remote: null, failedLocal: null, error: null, updatedAt: 0 };
         } else {
           if (item.status === 'cancelled') continue;
+          // Created in Google, or a copy made there of a mapped event (a "this and following" split, a
+          // duplicate) under an id of Google's choosing: an event of its own, which must stop claiming the original.
+          if (claimed) reclaim.push(item.id);
           row = {
             roomId: this.roomId,
             googleId: item.id,
@@ -169,8 +178,20 @@ export class MirrorImport {
     this.tools.counters.imported += touched.size;
     await this.absorb(link, [...touched.values()]);
     if (link.massDelete) this.ctx.store.updateLink(this.roomId, { massDelete: null }, this.ctx.options.now());
+    for (const googleId of reclaim) {
+      // Written after the adoption is stored: if this fails, the next listing finds the row and writes it again.
+      const row = byGoogle.get(googleId)!;
+      const google = this.ctx.clients(link);
+      await this.call(link, google, 'events.patch', () =>
+        google.api.events.patch({
+          calendarId: link.calendarId,
+          eventId: googleId,
+          sendUpdates: 'none',
+          requestBody: { extendedProperties: { private: { [PROP.kithId]: row.kithId, [PROP.room]: this.roomId, [PROP.part]: row.part } } },
+        }),
+      );
+    }
     for (const dup of duplicates) {
-      // Two Google events claim the same Kith part (an id collision Google failed to detect): keep the mapped one.
       this.ctx.options.logger.warn({ roomId: this.roomId, googleId: dup.id }, 'duplicate Google event of a mapped part; deleting it');
       const google = this.ctx.clients(link);
       await this.call(link, google, 'events.delete', () =>
@@ -305,4 +326,14 @@ export class MirrorImport {
       throw err;
     }
   }
+}
+
+/** Whether `googleId` is one this room's mirror derives for the part (at any generation it has reached, or the next). */
+function isOwnGoogleId(rows: MirrorRow[], roomId: string, kithId: string, part: string, googleId: string): boolean {
+  const generations = rows.filter((r) => r.kithId === kithId && r.part === part).map((r) => r.generation);
+  const last = Math.max(0, ...generations) + 1;
+  for (let generation = 0; generation <= last; generation++) {
+    if (googleIdFor(roomId, kithId, part, generation) === googleId) return true;
+  }
+  return false;
 }

@@ -221,6 +221,64 @@ describe('Google → room', () => {
   });
 });
 
+describe('a series split in Google', () => {
+  it('keeps both halves of a "this and following events" edit made in Google, as two room series that claim themselves', async () => {
+    const { roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Choir', start: '2026-09-07T19:00', end: '2026-09-07T20:00', tz: 'Europe/London', rrule: 'FREQ=WEEKLY;BYDAY=MO' }, me));
+    await settle(roomId, calendarId);
+    const gid = googleIdFor(roomId, id, '', 0);
+    // Google's own split: the old series ends before 5 Oct, a copy `<id>_R…` (extended properties too) goes on.
+    const copy = rig.fake.ui.splitSeries(
+      calendarId,
+      gid,
+      { start: { dateTime: '2026-10-05T19:00:00+01:00', timeZone: 'Europe/London' }, end: { dateTime: '2026-10-05T20:30:00+01:00', timeZone: 'Europe/London' } },
+      { summary: 'Choir (autumn)' },
+    ) as any;
+    expect(copy.extendedProperties.private.famcalId).toBe(id);
+    await settle(roomId, calendarId);
+
+    // Nothing was deleted in Google, and each Google series now claims its own room event.
+    expect(googleEvent(calendarId, copy.id)).toMatchObject({ status: 'confirmed', summary: 'Choir (autumn)' });
+    expect(googleEvent(calendarId, gid).recurrence).toEqual(['RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20261005T175959Z']);
+    const claimed = googleEvent(calendarId, copy.id).extendedProperties.private.famcalId;
+    expect(claimed).not.toBe(id);
+    const room = await events(rig, roomId);
+    expect(room.filter((e) => e.title.startsWith('Choir')).map((e) => [e.id, e.title, e.start, e.end, e.rrule])).toEqual(
+      expect.arrayContaining([
+        [id, 'Choir', '2026-09-07T19:00', '2026-09-07T20:00', expect.stringContaining('UNTIL=20261005T175959Z')],
+        [claimed, 'Choir (autumn)', '2026-10-05T19:00', '2026-10-05T20:30', expect.stringMatching(/^FREQ=WEEKLY;BYDAY=MO$/)],
+      ]),
+    );
+
+    // Edits to the new half in either place reach the other: it is mapped, not ignored as a stray claim.
+    rig.fake.ui.patchEvent(calendarId, copy.id, { location: 'St Mary\'s' });
+    await settle(roomId, calendarId);
+    expect(await rig.kith.sync.readRoom(roomId, (doc) => getEvent(doc, claimed)!.location)).toBe("St Mary's");
+    await edit(rig, roomId, (doc) => updateEvent(doc, claimed, { title: 'Autumn choir' }, me));
+    await settle(roomId, calendarId);
+    expect(googleEvent(calendarId, copy.id).summary).toBe('Autumn choir');
+  });
+});
+
+describe('a copy made in Google', () => {
+  it('keeps a copy Google made of a mapped event (its "Duplicate", extended properties included) as a new room event', async () => {
+    const { roomId, calendarId } = await linkedRoom(rig);
+    const id = await edit(rig, roomId, (doc) => createEvent(doc, { title: 'Old photos', start: '2027-06-05', end: '2027-06-06' }, me));
+    await settle(roomId, calendarId);
+    const gid = googleIdFor(roomId, id, '', 0);
+    const copy = rig.fake.ui.insertEvent(calendarId, { ...googleEvent(calendarId, gid), id: undefined, summary: 'Old photos (copy)' }) as any;
+    expect(copy.extendedProperties.private.famcalId).toBe(id);
+    await settle(roomId, calendarId);
+
+    expect(googleEvent(calendarId, copy.id)).toMatchObject({ status: 'confirmed', summary: 'Old photos (copy)' });
+    const copyId = googleEvent(calendarId, copy.id).extendedProperties.private.famcalId;
+    expect(copyId).not.toBe(id);
+    expect(await rig.kith.sync.readRoom(roomId, (doc) => getEvent(doc, copyId))).toMatchObject({ title: 'Old photos (copy)', start: '2027-06-05', deleted: null });
+    expect(await rig.kith.sync.readRoom(roomId, (doc) => getEvent(doc, id))).toMatchObject({ title: 'Old photos', deleted: null });
+    expect(googleEvent(calendarId, gid)).toMatchObject({ status: 'confirmed', summary: 'Old photos' });
+  });
+});
+
 describe('edits on both sides', () => {
   it('keeps both changes when the room and Google changed different fields of one event', async () => {
     const { roomId, calendarId } = await linkedRoom(rig);
