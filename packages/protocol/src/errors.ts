@@ -40,6 +40,9 @@ export const ERRORS = {
   INVITE_EXPIRED: { status: 410, closeCode: C.GONE, message: 'This invite has expired.' },
   INVITE_USED_UP: { status: 410, closeCode: C.GONE, message: 'This invite has been used up.' },
   PAYLOAD_TOO_LARGE: { status: 413, closeCode: C.MESSAGE_TOO_BIG, message: 'The message is too large.' },
+  // HTTP only: requests Node's HTTP parser refuses before any route (no socket closes with these).
+  HEADERS_TOO_LARGE: { status: 431, closeCode: C.TOO_LARGE, message: 'The request headers are larger than the server accepts.' },
+  REQUEST_TIMEOUT: { status: 408, closeCode: C.TRY_AGAIN_LATER, message: 'The request did not arrive in time.' },
   ROOM_TOO_LARGE: { status: 413, closeCode: C.TOO_LARGE, message: 'The room has reached its size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, closeCode: C.UNSUPPORTED_MEDIA_TYPE, message: 'Send JSON.' },
   RATE_LIMITED: { status: 429, closeCode: C.TOO_MANY_REQUESTS, message: 'Too many requests; slow down.' },

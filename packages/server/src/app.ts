@@ -4,8 +4,9 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import type { Logger } from 'pino';
 import type { KithConfig } from './config/config.js';
 import { KithError, errorBody } from './errors/catalogue.js';
-import { installErrorHandlers } from './errors/http.js';
+import { answerClientError, installErrorHandlers } from './errors/http.js';
 import { authRoutes } from './auth/routes.js';
+import { accountPasswordAttempts, loginLimits } from './auth/login-limits.js';
 import { invitePreviewRoutes } from './rooms/invite-preview.js';
 import { roomRoutes } from './rooms/routes.js';
 import type { MembershipEvents } from './rooms/membership-events.js';
@@ -50,6 +51,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: (_err, _request, reply) => {
       void (reply as FastifyReply).code(400).send(errorBody('VALIDATION_FAILED', 'The request URL is not valid percent-encoded UTF-8.'));
     },
+    // A request Node's HTTP parser refuses (`Content-Length: abc`, a bad header character, headers
+    // over the size limit, a timeout) never becomes a request: answered on the raw socket, in the
+    // catalogue's body rather than Fastify's own shape.
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, deps.logger),
   });
   installSecurityHeaders(app);
   const webRoot = config.staticDir ?? bundledAppDir();
@@ -69,12 +74,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       }),
   });
 
+  const limits = loginLimits(config.limits);
+  // On the root instance: login and the modules' password checks (account deletion) share it.
+  app.decorate('accountPasswordAttempts', accountPasswordAttempts(app, limits.perAccount));
   await app.register(authRoutes, {
     storage: deps.storage,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     refreshTokenTtlDays: config.refreshTokenTtlDays,
-    loginPerMinute: config.limits.loginPerMinute,
-    loginPerAccountPerMinute: config.limits.loginPerAccountPerMinute,
+    limits,
     registration: config.registration,
     signIns: deps.signIns,
   });

@@ -1,4 +1,7 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { ERRORS, KithError, errorBody, type ErrorCode } from './catalogue.js';
 import { isStorageWriteFailure } from '../storage/write-errors.js';
 
@@ -88,4 +91,45 @@ export function installErrorHandlers(
     if (webAppFallback?.(request, reply)) return;
     reply.code(404).send(errorBody('NOT_FOUND', `No route for ${request.method} ${request.url.split('?')[0]}.`));
   });
+}
+
+/** Node's answers to a request its parser refuses, each with a catalogue code (as Node and Fastify answer them: 431, 413, 408); any other is a 400. */
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 'PAYLOAD_TOO_LARGE',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refused (a bad Content-Length,
+ * two of them, a bad character in a header, headers too large) or that timed out is answered on
+ * the raw socket with the catalogue's body and `Connection: close`, then the socket is destroyed
+ * (the parser cannot read on after an error).
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex, logger: Pick<Logger, 'debug'>): void {
+  // A reset connection is gone already: nobody to answer (as Node's and Fastify's defaults).
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = CLIENT_ERRORS[err.code ?? ''] ?? 'VALIDATION_FAILED';
+  // The code only: the error's rawPacket holds the request's bytes (an Authorization header, a
+  // token in a URL). Debug, as a scanner's junk is routine.
+  logger.debug({ code: err.code }, 'malformed HTTP request refused');
+  // An answer already started on this connection (keep-alive) must not get a second status line
+  // in its middle: then only close, as Node does.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    // Node's error codes name the fault and carry no request data (HPE_INVALID_CONTENT_LENGTH).
+    const detail = code === 'VALIDATION_FAILED' && /^HPE_[A-Z_]+$/.test(err.code ?? '') ? ` (${err.code})` : '';
+    const message = code === 'VALIDATION_FAILED' ? `The request is not well-formed HTTP/1.1${detail}.` : undefined;
+    const body = JSON.stringify(errorBody(code, message));
+    const status = ERRORS[code].status;
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'X-Content-Type-Options: nosniff\r\n' +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroy();
 }
