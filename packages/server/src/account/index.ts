@@ -48,6 +48,12 @@ const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext; feeds: Feed
     async (request, reply) => {
       const me = await ctx.auth.verifyRequest(request);
       const user = await ctx.storage.users.findById(me.userId);
+      // The per-IP limit alone let guesses spread over many addresses (a stolen access token
+      // is enough to try). Counted in sign-in's own per-account counter, not one of its own: a
+      // guesser then gets the same guesses a minute through login and deletion together, and a
+      // locked account refuses even the right password here as login does. Counted before
+      // the check, as login counts every attempt.
+      await ctx.app.accountPasswordAttempts(request, user?.username ?? me.username);
       if (!(await verifyPassword(request.body.password, user?.passwordHash ?? (await decoyHash()))) || !user) {
         throw new KithError('INVALID_CREDENTIALS', 'The password is wrong.');
       }

@@ -7,7 +7,7 @@ import { refuseInvite } from '../rooms/invite-outcome.js';
 import type { Storage } from '../storage/storage.js';
 import { requireUser, signAccessToken } from './access-tokens.js';
 import { strictJsonApi } from './json-api.js';
-import { loginLimits } from './login-limits.js';
+import { throwIfExceeded, type LoginLimits } from './login-limits.js';
 import { decoyHash, hashPassword, verifyPassword } from './passwords.js';
 import { RefreshTokens } from './refresh-tokens.js';
 import type { SignInEvents } from './sign-in-events.js';
@@ -17,10 +17,8 @@ export interface AuthRoutesOptions {
   storage: Storage;
   accessTokenTtlSeconds: number;
   refreshTokenTtlDays: number;
-  /** Attempts per minute per client IP and username; an IP gets 3× that across usernames. */
-  loginPerMinute: number;
-  /** Attempts per minute for one username from every address together. */
-  loginPerAccountPerMinute: number;
+  /** Attempts per minute per client IP and username, and per IP; per account is `app.accountPasswordAttempts`. */
+  limits: LoginLimits;
   registration: RegistrationPolicy;
   /** Told of each successful login (modules listen: e.g. the new-device email). */
   signIns?: SignInEvents;
@@ -29,7 +27,7 @@ export interface AuthRoutesOptions {
 /** The auth API: register, login, me, refresh (tokens rotate) and logout. */
 export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (app, opts) => {
   const { storage } = opts;
-  const limits = loginLimits(opts);
+  const { limits } = opts;
   strictJsonApi(app);
   // Compute the decoy hash now: computed lazily, the first login for an unknown username paid
   // for two hashes, which told that the username does not exist.
@@ -94,20 +92,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AuthRoutesOptions> = async (a
     timeWindow: '1 minute',
     keyGenerator: (request) => `login:${request.ip}:${usernameOf(request)}`,
   });
-  const perAccount = app.createRateLimit({
-    max: limits.perAccount,
-    timeWindow: '1 minute',
-    keyGenerator: (request) => `login:${usernameOf(request)}`,
-  });
+  // Per account: the counter account deletion's password check adds to as well (login-limits.ts).
   const limitLogins = async (request: FastifyRequest) => {
-    for (const check of [perIpAndUsername, perAccount]) {
-      const limit = await check(request);
-      if (!limit.isAllowed && limit.isExceeded) {
-        throw new KithError('RATE_LIMITED', `Too many login attempts for this username; retry in ${limit.ttlInSeconds} s.`, {
-          'retry-after': String(Math.max(1, limit.ttlInSeconds)),
-        });
-      }
-    }
+    throwIfExceeded(await perIpAndUsername(request));
+    await app.accountPasswordAttempts(request, usernameOf(request));
   };
 
   app.post(
