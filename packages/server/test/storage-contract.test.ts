@@ -652,18 +652,105 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect((await s.rooms.acceptInvite(after, bob.userId, at)).outcome).toBe('joined');
       });
 
-      it("an invite whose creator is no longer an owner is revoked, and works again once they are", async () => {
+      /** An invite to `room` made by `by`; whether storage took it. */
+      const inviteBy = async (room: RoomRecord, by: UserRecord, codeHash: string = randomUUID()) =>
+        s.rooms.createInvite({ codeHash, roomId: room.roomId, role: 'editor', createdBy: by.userId, expiresAt: null, maxUses: null, uses: 0, createdAt: tick() });
+
+      it('an owner who is demoted, leaves or is removed has their invites revoked for good: being an owner again does not bring them back', async () => {
         const alice = await addUser(s);
-        const bob = await addUser(s);
-        const carol = await addUser(s);
+        const [bob, carol, dave] = [await addUser(s), await addUser(s), await addUser(s)];
+        const paths: Array<[string, (room: RoomRecord) => Promise<unknown>]> = [
+          ['demoted', (room) => s.rooms.setRole(room.roomId, bob.userId, 'viewer')],
+          ['left', (room) => s.rooms.removeMember(room.roomId, bob.userId)],
+          ['removed', (room) => s.rooms.removeMember(room.roomId, bob.userId, tick())],
+        ];
+        for (const [how, lose] of paths) {
+          const room = await addRoom(s, alice, how);
+          await join(s, room, bob, 'owner');
+          const bobs = randomUUID();
+          const alices = randomUUID();
+          expect(await inviteBy(room, bob, bobs)).toBe(true);
+          expect(await inviteBy(room, alice, alices)).toBe(true);
+          expect((await s.rooms.findInvite(bobs))?.revokedAt).toBeNull();
+          const before = Date.now();
+          expect(await lose(room)).toBe('ok');
+          expect((await s.rooms.findInvite(bobs))?.revokedAt, how).toBeGreaterThanOrEqual(before);
+          expect(await s.rooms.acceptInvite(bobs, carol.userId, tick()), how).toEqual({ outcome: 'revoked' });
+          // An owner again (re-joined through a new invite, or promoted), and still revoked.
+          if (how === 'demoted') expect(await s.rooms.setRole(room.roomId, bob.userId, 'owner')).toBe('ok');
+          else await join(s, room, bob, 'owner');
+          expect((await s.rooms.member(room.roomId, bob.userId))?.role).toBe('owner');
+          expect(await s.rooms.acceptInvite(bobs, carol.userId, tick()), how).toEqual({ outcome: 'revoked' });
+          expect((await s.rooms.listInvites(room.roomId)).find((i) => i.codeHash === bobs)?.revokedAt, how).toEqual(expect.any(Number));
+          // The other owner's invite was not touched; Bob's new ones work.
+          expect((await s.rooms.findInvite(alices))?.revokedAt).toBeNull();
+          expect((await s.rooms.acceptInvite(alices, carol.userId, tick())).outcome, how).toBe('joined');
+          const fresh = randomUUID();
+          expect(await inviteBy(room, bob, fresh)).toBe(true);
+          expect((await s.rooms.acceptInvite(fresh, dave.userId, tick())).outcome, how).toBe('joined');
+        }
+      });
+
+      it('an owner made an owner again, or an editor made a viewer, revokes nothing', async () => {
+        const alice = await addUser(s);
+        const [bob, carol] = [await addUser(s), await addUser(s)];
         const room = await addRoom(s, alice);
         await join(s, room, bob, 'owner');
         const code = randomUUID();
-        await s.rooms.createInvite({ codeHash: code, roomId: room.roomId, role: 'editor', createdBy: bob.userId, expiresAt: null, maxUses: null, uses: 0, createdAt: tick() });
+        expect(await inviteBy(room, alice, code)).toBe(true);
+        expect(await s.rooms.setRole(room.roomId, alice.userId, 'owner')).toBe('ok');
+        expect(await s.rooms.setRole(room.roomId, bob.userId, 'editor')).toBe('ok');
         expect(await s.rooms.setRole(room.roomId, bob.userId, 'viewer')).toBe('ok');
-        expect(await s.rooms.acceptInvite(code, carol.userId, tick())).toEqual({ outcome: 'revoked' });
-        expect(await s.rooms.setRole(room.roomId, bob.userId, 'owner')).toBe('ok');
+        expect((await s.rooms.findInvite(code))?.revokedAt).toBeNull();
         expect((await s.rooms.acceptInvite(code, carol.userId, tick())).outcome).toBe('joined');
+      });
+
+      it('createInvite stores nothing, answering false, for a creator who is not an owner of the room', async () => {
+        const alice = await addUser(s);
+        const [bob, carol] = [await addUser(s), await addUser(s)];
+        const room = await addRoom(s, alice);
+        await join(s, room, bob, 'owner');
+        expect(await s.rooms.setRole(room.roomId, bob.userId, 'editor')).toBe('ok');
+        const byEditor = randomUUID();
+        const byStranger = randomUUID();
+        expect(await inviteBy(room, bob, byEditor)).toBe(false);
+        expect(await inviteBy(room, carol, byStranger)).toBe(false);
+        expect(await s.rooms.findInvite(byEditor)).toBeUndefined();
+        expect(await s.rooms.findInvite(byStranger)).toBeUndefined();
+        // Made an owner again, Bob's refused invite does not appear either.
+        expect(await s.rooms.setRole(room.roomId, bob.userId, 'owner')).toBe('ok');
+        expect(await s.rooms.acceptInvite(byEditor, carol.userId, tick())).toEqual({ outcome: 'not-found' });
+      });
+
+      it('invites and a feed made while their creator is being demoted are revoked with the others or not stored', async () => {
+        const alice = await addUser(s);
+        const [bob, carol] = [await addUser(s), await addUser(s)];
+        for (let round = 0; round < 5; round++) {
+          const room = await addRoom(s, alice);
+          await join(s, room, bob, 'owner');
+          const codes = Array.from({ length: 8 }, () => randomUUID());
+          const feeds = Array.from({ length: 4 }, () => `feed-${randomUUID()}`);
+          const made = codes.map((code) => inviteBy(room, bob, code));
+          const put = feeds.map((tokenHash) => s.feeds.put({ roomId: room.roomId, tokenHash, createdBy: bob.userId, createdAt: tick() }));
+          const demoted = s.rooms.setRole(room.roomId, bob.userId, 'viewer');
+          const later = codes.map((code) => inviteBy(room, bob, `${code}-later`));
+          const laterFeed = s.feeds.put({ roomId: room.roomId, tokenHash: `feed-later-${round}`, createdBy: bob.userId, createdAt: tick() });
+          const [stored, storedLater] = await Promise.all([Promise.all(made), Promise.all(later), Promise.all([...put, laterFeed])]);
+          expect(await demoted).toBe('ok');
+          expect(await s.rooms.setRole(room.roomId, bob.userId, 'owner')).toBe('ok');
+          const all = [...codes, ...codes.map((c) => `${c}-later`)];
+          const answers = [...stored, ...storedLater];
+          for (const [i, code] of all.entries()) {
+            const found = await s.rooms.findInvite(code);
+            // Taken means stored, and then revoked with the rest; refused means not stored at all.
+            expect(found !== undefined, code).toBe(answers[i]);
+            if (found) expect(found.revokedAt, code).toEqual(expect.any(Number));
+            expect(['revoked', 'not-found'], code).toContain((await s.rooms.acceptInvite(code, carol.userId, tick())).outcome);
+          }
+          expect(await s.rooms.member(room.roomId, carol.userId)).toBeUndefined();
+          // Whichever of Bob's feeds was stored went with his role.
+          expect(await s.feeds.get(room.roomId)).toBeUndefined();
+        }
       });
 
       it('registerWithInvite creates the user and joins, or does neither', async () => {
@@ -733,6 +820,52 @@ export function describeStorageContract(name: string, open: () => Promise<Opened
         expect(await s.feeds.findByTokenHash(f.tokenHash)).toBeUndefined();
         expect(await s.feeds.get(room.roomId)).toBeUndefined();
         expect(await s.feeds.revoke(room.roomId)).toBe(false);
+      });
+
+      it('an owner who is demoted, leaves or is removed loses the feed they made for good; another owner’s feed stays', async () => {
+        const alice = await addUser(s);
+        const bob = await addUser(s);
+        const paths: Array<[string, (room: RoomRecord) => Promise<unknown>]> = [
+          ['demoted', (room) => s.rooms.setRole(room.roomId, bob.userId, 'editor')],
+          ['left', (room) => s.rooms.removeMember(room.roomId, bob.userId)],
+          ['removed', (room) => s.rooms.removeMember(room.roomId, bob.userId, tick())],
+        ];
+        for (const [how, lose] of paths) {
+          const room = await addRoom(s, alice, how);
+          const alices = await addRoom(s, alice, `${how}, Alice's feed`);
+          await join(s, room, bob, 'owner');
+          await join(s, alices, bob, 'owner');
+          const bobs = feed(room.roomId, bob.userId);
+          const kept = feed(alices.roomId, alice.userId);
+          expect(await s.feeds.put(bobs)).toBe(true);
+          expect(await s.feeds.put(kept)).toBe(true);
+          expect(await lose(room)).toBe('ok');
+          expect(await lose(alices)).toBe('ok');
+          expect(await s.feeds.get(room.roomId), how).toBeUndefined();
+          expect(await s.feeds.findByTokenHash(bobs.tokenHash), how).toBeUndefined();
+          if (how === 'demoted') expect(await s.rooms.setRole(room.roomId, bob.userId, 'owner')).toBe('ok');
+          else await join(s, room, bob, 'owner');
+          expect(await s.feeds.findByTokenHash(bobs.tokenHash), how).toBeUndefined();
+          expect(await s.feeds.get(alices.roomId), how).toEqual(kept);
+          // Bob's new feed works.
+          const fresh = feed(room.roomId, bob.userId);
+          expect(await s.feeds.put(fresh)).toBe(true);
+          expect(await s.feeds.findByTokenHash(fresh.tokenHash)).toEqual(fresh);
+        }
+      });
+
+      it('put stores nothing, answering false, for a creator who is not an owner of the room; the room keeps its feed', async () => {
+        const alice = await addUser(s);
+        const [bob, carol] = [await addUser(s), await addUser(s)];
+        const room = await addRoom(s, alice);
+        await join(s, room, bob, 'editor');
+        const alices = feed(room.roomId, alice.userId);
+        expect(await s.feeds.put(alices)).toBe(true);
+        const bobs = feed(room.roomId, bob.userId);
+        expect(await s.feeds.put(bobs)).toBe(false);
+        expect(await s.feeds.put(feed(room.roomId, carol.userId))).toBe(false);
+        expect(await s.feeds.findByTokenHash(bobs.tokenHash)).toBeUndefined();
+        expect(await s.feeds.get(room.roomId)).toEqual(alices);
       });
 
       it('one token hash cannot serve two rooms', async () => {
@@ -1206,6 +1339,66 @@ describe.skipIf(!probe.available)('PostgreSQL', () => {
         expect(await storage.docs.load('r')).toMatchObject({ snapshotSeq: 1, head: 3 });
         expectSameDoc(docOf(await storage.docs.load('r')), doc);
       } finally {
+        await Promise.all([blocker.end(), monitor.end()]);
+        await cleanup();
+      }
+    });
+
+    it('an invite made while its creator’s demotion is in flight waits for it, and is then refused', async () => {
+      // The demotion revokes Bob's invites, then stalls deleting his feed (its row held here), still
+      // holding the room. An invite Bob makes meanwhile must wait for the room and find him demoted:
+      // were it written at once, the demotion would have revoked before it existed, and it would
+      // work again once Bob is an owner again.
+      const { storage, schema, cleanup } = await openTestPostgresStorage(pgUrl);
+      const [blocker, monitor] = [new pg.Client({ connectionString: pgUrl }), new pg.Client({ connectionString: pgUrl })];
+      await Promise.all([blocker.connect(), monitor.connect()]);
+      try {
+        await blocker.query(`SET search_path TO ${schema}`);
+        const blockerPid = (await blocker.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+        /** Backends waiting on the blocker, directly or behind one that does. */
+        const waiting = async () =>
+          Number(
+            (
+              await monitor.query(
+                `WITH direct AS (SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid)))
+                 SELECT (SELECT count(*) FROM direct)
+                      + (SELECT count(*) FROM pg_stat_activity
+                         WHERE pg_blocking_pids(pid) && (SELECT coalesce(array_agg(pid), '{}') FROM direct)) AS n`,
+                [blockerPid],
+              )
+            ).rows[0].n,
+          );
+        const until = async (what: string, ok: () => Promise<boolean>) => {
+          for (let i = 0; i < 200; i++) {
+            if (await ok()) return;
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          throw new Error(`timed out waiting for ${what}`);
+        };
+
+        const [alice, bob, carol] = [await addUser(storage), await addUser(storage), await addUser(storage)];
+        const room = await addRoom(storage, alice);
+        await join(storage, room, bob, 'owner');
+        expect(await storage.feeds.put({ roomId: room.roomId, tokenHash: `feed-${randomUUID()}`, createdBy: bob.userId, createdAt: tick() })).toBe(true);
+        await blocker.query('BEGIN');
+        await blocker.query('SELECT 1 FROM room_feeds WHERE room_id = $1 FOR UPDATE', [room.roomId]);
+        const demoted = storage.rooms.setRole(room.roomId, bob.userId, 'viewer');
+        await until('the demotion to wait', async () => (await waiting()) >= 1);
+        const code = randomUUID();
+        let settled = false;
+        const invited = storage.rooms
+          .createInvite({ codeHash: code, roomId: room.roomId, role: 'editor', createdBy: bob.userId, expiresAt: null, maxUses: null, uses: 0, createdAt: tick() })
+          .finally(() => (settled = true));
+        await until('the invite to be stored or wait', async () => settled || (await waiting()) >= 2);
+        await blocker.query('ROLLBACK');
+        expect(await demoted).toBe('ok');
+        expect(await invited).toBe(false);
+        expect(await storage.rooms.findInvite(code)).toBeUndefined();
+        expect(await storage.rooms.setRole(room.roomId, bob.userId, 'owner')).toBe('ok');
+        expect(await storage.rooms.acceptInvite(code, carol.userId, tick())).toEqual({ outcome: 'not-found' });
+        expect(await storage.feeds.get(room.roomId)).toBeUndefined();
+      } finally {
+        await blocker.query('ROLLBACK').catch(() => undefined);
         await Promise.all([blocker.end(), monitor.end()]);
         await cleanup();
       }

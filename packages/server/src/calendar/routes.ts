@@ -216,8 +216,11 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
     const base = linkBase(config.publicUrl, request);
     const token = newSecretToken();
     const createdAt = Date.now();
-    // Replacing the stored hash is what revokes the previous URL.
-    await storage.feeds.put({ roomId: me.roomId, tokenHash: sha256(token), createdBy: me.userId, createdAt });
+    // Replacing the stored hash is what revokes the previous URL. Refused by storage when the
+    // caller stopped being an owner since the check above (a demotion racing this request).
+    if (!(await storage.feeds.put({ roomId: me.roomId, tokenHash: sha256(token), createdBy: me.userId, createdAt }))) {
+      throw new KithError('FORBIDDEN', 'Only an owner of the room can manage its feed.');
+    }
     const url = `${base}/feeds/${token}.ics`;
     return reply.code(201).send({
       url,
@@ -297,7 +300,9 @@ export const feedRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions & { feed
       const feed = token ? await storage.feeds.findByTokenHash(sha256(token)) : undefined;
       if (!feed) throw new KithError('FEED_NOT_FOUND');
       // The URL speaks for its creator: once they are no longer an owner of the room (removed,
-      // left or demoted), it stops working, as their own access did.
+      // left or demoted), it stops working, as their own access did. Storage deletes the feed in
+      // that same change, so it stays dead if they are made an owner again; this check is the
+      // second line (a row that ever escaped that).
       const creator = await storage.rooms.member(feed.roomId, feed.createdBy);
       if (creator?.role !== 'owner') throw new KithError('FEED_NOT_FOUND');
       const room = await storage.rooms.get(feed.roomId);

@@ -11,7 +11,7 @@ export function refuseInvite(outcome: InviteAcceptance['outcome'] | 'username-ta
     case 'used-up':
       throw new KithError('INVITE_USED_UP');
     case 'revoked':
-      // Its creator is no longer an owner: their invites went with their role.
+      // Its creator stopped being an owner: their invites went with their role, for good.
       throw new KithError('INVITE_REVOKED');
     case 'removed':
       throw new KithError('REMOVED_FROM_ROOM');

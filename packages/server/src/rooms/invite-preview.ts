@@ -39,8 +39,10 @@ export const invitePreviewRoutes: FastifyPluginAsyncTypebox<InvitePreviewOptions
       if (!invite) return refuse('not-found');
       if (invite.expiresAt !== null && invite.expiresAt <= now) return refuse('expired');
       if (invite.maxUses !== null && invite.uses >= invite.maxUses) return refuse('used-up');
+      // Its creator stopped being an owner since making it: the link died with their role, for good
+      // (revokedAt); the role is checked as well, in case a row ever escaped that.
+      if (invite.revokedAt !== null) return refuse('revoked');
       const inviter = await storage.rooms.member(invite.roomId, invite.createdBy);
-      // Its creator is no longer an owner: the link died with their role.
       if (inviter?.role !== 'owner') return refuse('revoked');
       const room = await storage.rooms.get(invite.roomId);
       if (!room) return refuse('not-found');

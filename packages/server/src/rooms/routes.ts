@@ -45,7 +45,8 @@ const inviteSummary = (i: InviteRecord, now: number) => ({
   expiresAt: isoOrNull(i.expiresAt),
   maxUses: i.maxUses,
   uses: i.uses,
-  usable: (i.expiresAt === null || i.expiresAt > now) && (i.maxUses === null || i.uses < i.maxUses),
+  // Revoked invites (their creator stopped being an owner) are listed, as expired ones are, until deleted.
+  usable: i.revokedAt === null && (i.expiresAt === null || i.expiresAt > now) && (i.maxUses === null || i.uses < i.maxUses),
 });
 
 /** Rooms: one shared calendar each, with members, roles and invites. */
@@ -114,7 +115,9 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
       const maxUses = request.body.maxUses ?? opts.inviteDefaults.maxUses;
       const expiresAt = now + Math.round(expiresInHours * 3600_000);
       const codeHash = sha256(code);
-      await storage.rooms.createInvite({
+      // Refused by storage when the caller stopped being an owner since requireOwner (a demotion
+      // racing this request): the invite would be born revoked.
+      const stored = await storage.rooms.createInvite({
         codeHash,
         roomId: me.roomId,
         role,
@@ -124,6 +127,7 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
         uses: 0,
         createdAt: now,
       });
+      if (!stored) throw new KithError('FORBIDDEN', 'Only an owner of the room can do that.');
       return reply.code(201).send({
         inviteId: codeHash,
         code,

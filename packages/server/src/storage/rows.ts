@@ -41,6 +41,7 @@ export const toInvite = (r: any): InviteRecord => ({
   maxUses: r.max_uses,
   uses: r.uses,
   createdAt: r.created_at,
+  revokedAt: r.revoked_at ?? null,
 });
 /** A driver's Buffer as the contract's Uint8Array, without copying. */
 export const toBytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

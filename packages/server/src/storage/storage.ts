@@ -53,12 +53,21 @@ export interface InviteRecord {
   maxUses: number | null;
   uses: number;
   createdAt: number;
+  /**
+   * When the invite was revoked because its creator stopped being an owner of the room (demoted,
+   * removed or left); null while it is not. Set by storage, never by the caller, and never cleared:
+   * making the creator an owner again does not bring the link back.
+   */
+  revokedAt: number | null;
 }
+
+/** An invite to store: `revokedAt` is storage's own. */
+export type NewInvite = Omit<InviteRecord, 'revokedAt'>;
 
 /**
  * What accepting an invite did. Besides the invite's own limits, two rules make a removal stick:
- * `revoked` — the invite's creator is no longer an owner of the room (removed or demoted), so
- * the invites they handed out die with their power; `removed` — this user was removed from the
+ * `revoked` — the invite's creator stopped being an owner of the room (removed, left or demoted)
+ * at some point since making it, so the invites they handed out died with their power, for good; `removed` — this user was removed from the
  * room by an owner after the invite was created (the codes they used, or any older link).
  */
 export type InviteAcceptance =
@@ -138,18 +147,31 @@ export interface RoomStore {
   listForUser(userId: string): Promise<Array<RoomRecord & { role: Role }>>;
   members(roomId: string): Promise<MemberRecord[]>;
   member(roomId: string, userId: string): Promise<MemberRecord | undefined>;
-  /** Changes a role; refuses (returns 'last-owner') to leave a room with no owner. */
+  /**
+   * Changes a role; refuses (returns 'last-owner') to leave a room with no owner. An owner made
+   * anything else loses, in the same transaction, the links they made (see `removeMember`).
+   */
   setRole(roomId: string, userId: string, role: Role): Promise<'ok' | 'not-member' | 'last-owner'>;
   /**
    * Removes a member; refuses (returns 'last-owner') to leave a room with no owner. With
    * `removedAt` (a removal by an owner, not leaving) it also records, in the same transaction, that
    * invites created up to that time no longer admit this user.
+   *
+   * Links die with the role that made them: when an owner stops being one here or in `setRole`
+   * (demoted, removed, leaving), the same transaction marks every invite they made to the room
+   * revoked and deletes the room's feed if they made it. Nothing undoes that — an owner who is made
+   * one again, or re-joins, makes new links. (Deleting an account removes its links too.)
    */
   removeMember(roomId: string, userId: string, removedAt?: number): Promise<'ok' | 'not-member' | 'last-owner'>;
-  createInvite(invite: InviteRecord): Promise<void>;
-  /** The room's invites, newest first (expired and used-up ones included, until revoked). */
+  /**
+   * Stores the invite if its creator is an owner of the room at that moment, atomically with
+   * membership changes (so an invite made while its creator is being demoted is either revoked
+   * with the others or not stored); false, storing nothing, when they are not.
+   */
+  createInvite(invite: NewInvite): Promise<boolean>;
+  /** The room's invites, newest first (expired, used-up and revoked ones included, until deleted). */
   listInvites(roomId: string): Promise<InviteRecord[]>;
-  /** Deletes one invite of the room; false when the room has no invite with that hash. */
+  /** Deletes one invite of the room (an owner withdrawing it); false when the room has no invite with that hash. */
   revokeInvite(roomId: string, codeHash: string): Promise<boolean>;
   /** One invite by its code's hash (whatever its state), to describe it before anyone accepts it. */
   findInvite(codeHash: string): Promise<InviteRecord | undefined>;
@@ -216,10 +238,17 @@ export interface FeedRecord {
   createdAt: number;
 }
 
-/** Calendar feeds: at most one secret per room; replacing it revokes the previous one at once. */
+/**
+ * Calendar feeds: at most one secret per room; replacing it revokes the previous one at once, and
+ * so does its creator ceasing to be an owner of the room (see `RoomStore.removeMember`).
+ */
 export interface FeedStore {
-  /** Makes this the room's feed secret, replacing (and so revoking) any previous one. */
-  put(feed: FeedRecord): Promise<void>;
+  /**
+   * Makes this the room's feed secret, replacing (and so revoking) any previous one — if its
+   * creator is an owner of the room at that moment, atomically with membership changes; false,
+   * storing nothing, when they are not.
+   */
+  put(feed: FeedRecord): Promise<boolean>;
   get(roomId: string): Promise<FeedRecord | undefined>;
   findByTokenHash(tokenHash: string): Promise<FeedRecord | undefined>;
   /** Revokes the room's feed; false when it had none. */

@@ -133,6 +133,20 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
       CREATE INDEX invites_room ON invites(room_id, created_at);
     `,
   },
+  {
+    version: 7,
+    name: 'links revoked for good when their creator stops being an owner',
+    // SQLite's version 8 (SQLite's version 7 only rebuilt its log table).
+    sql: `
+      ALTER TABLE invites ADD COLUMN revoked_at bigint;
+      UPDATE invites SET revoked_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
+        WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = invites.room_id
+                            AND m.user_id = invites.created_by AND m.role = 'owner');
+      DELETE FROM room_feeds
+        WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = room_feeds.room_id
+                            AND m.user_id = room_feeds.created_by AND m.role = 'owner');
+    `,
+  },
 ];
 
 /** First key of the migration's two-int advisory lock ("kiti" in ASCII); the second is a hash of the schema name. */

@@ -10,6 +10,7 @@ import type {
   InviteAcceptance,
   InviteRecord,
   MemberRecord,
+  NewInvite,
   RefreshTokenRecord,
   RefreshTokenStore,
   Role,
@@ -359,7 +360,8 @@ class PgRooms implements RoomStore {
       const current = (await c.query('SELECT role FROM members WHERE room_id = $1 AND user_id = $2', [roomId, userId]))
         .rows[0];
       if (!current) return 'not-member';
-      if (current.role === 'owner' && role !== 'owner') {
+      const losesOwner = current.role === 'owner' && role !== 'owner';
+      if (losesOwner) {
         const owners = await c.query<{ n: number }>(
           `SELECT count(*) AS n FROM members WHERE room_id = $1 AND role = 'owner'`,
           [roomId],
@@ -378,6 +380,17 @@ class PgRooms implements RoomStore {
           );
         }
       } else await c.query('UPDATE members SET role = $1 WHERE room_id = $2 AND user_id = $3', [role, roomId, userId]);
+      // The links an owner made die with the role, for good (see RoomStore.removeMember): their
+      // invites are marked revoked and their feed deleted, in this transaction. Links being made
+      // meanwhile wait for the room's row (see ownerWrite), so none slips past.
+      if (losesOwner) {
+        await c.query('UPDATE invites SET revoked_at = $3 WHERE room_id = $1 AND created_by = $2 AND revoked_at IS NULL', [
+          roomId,
+          userId,
+          Date.now(),
+        ]);
+        await c.query('DELETE FROM room_feeds WHERE room_id = $1 AND created_by = $2', [roomId, userId]);
+      }
       return 'ok';
     });
   }
@@ -402,12 +415,15 @@ class PgRooms implements RoomStore {
     return (await this.db.run('DELETE FROM invites WHERE room_id = $1 AND code_hash = $2', [roomId, codeHash])) === 1;
   }
 
-  async createInvite(i: InviteRecord): Promise<void> {
-    await this.db.run(
-      // An invite is newer than every removal from its room, even within the same millisecond.
-      `INSERT INTO invites (code_hash, room_id, role, created_by, expires_at, max_uses, uses, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, greatest($8::bigint, (SELECT max(removed_at) + 1 FROM room_removals WHERE room_id = $2)))`,
-      [i.codeHash, i.roomId, i.role, i.createdBy, i.expiresAt, i.maxUses, i.uses, i.createdAt],
+  async createInvite(i: NewInvite): Promise<boolean> {
+    return ownerWrite(this.db, i.roomId, (c) =>
+      c.query(
+        // An invite is newer than every removal from its room, even within the same millisecond.
+        `INSERT INTO invites (code_hash, room_id, role, created_by, expires_at, max_uses, uses, created_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, greatest($8::bigint, (SELECT max(removed_at) + 1 FROM room_removals WHERE room_id = $2))
+         WHERE ${CREATOR_IS_OWNER}`,
+        [i.codeHash, i.roomId, i.role, i.createdBy, i.expiresAt, i.maxUses, i.uses, i.createdAt],
+      ),
     );
   }
 
@@ -459,7 +475,9 @@ class PgRooms implements RoomStore {
     if (inv.max_uses !== null && inv.uses >= inv.max_uses) return { outcome: 'used-up' };
     const creator = (await c.query('SELECT role FROM members WHERE room_id = $1 AND user_id = $2', [inv.room_id, inv.created_by]))
       .rows[0];
-    if (creator?.role !== 'owner') return { outcome: 'revoked' };
+    // Revoked when its creator lost the role; and, should a row ever escape that, refused while
+    // they are not an owner anyway.
+    if (inv.revoked_at !== null || creator?.role !== 'owner') return { outcome: 'revoked' };
     const removal = (await c.query('SELECT removed_at FROM room_removals WHERE room_id = $1 AND user_id = $2', [inv.room_id, userId]))
       .rows[0];
     if (removal && inv.created_at <= removal.removed_at) return { outcome: 'removed' };
@@ -476,6 +494,23 @@ class PgRooms implements RoomStore {
     await c.query('UPDATE invites SET uses = uses + 1 WHERE code_hash = $1', [codeHash]);
     return { outcome: 'joined', member };
   }
+}
+
+/** A link's WHERE: its creator (parameter `$4`) is an owner of its room (`$2`). */
+const CREATOR_IS_OWNER = `EXISTS (SELECT 1 FROM members WHERE room_id = $2 AND user_id = $4 AND role = 'owner')`;
+
+/**
+ * Writes a link (invite, feed) whose creator must be an owner of the room, checked in `write`'s
+ * WHERE. The room's row is share-locked first: membership changes lock it FOR NO KEY UPDATE (see
+ * changeMembership), so the check and the write see either the creator's role before a change
+ * (and the change, waiting for this commit, then revokes the new link) or after it (nothing is
+ * written). True when a row was written.
+ */
+function ownerWrite(db: Db, roomId: string, write: (c: PoolClient) => Promise<{ rowCount: number | null }>): Promise<boolean> {
+  return db.tx(async (c) => {
+    await c.query('SELECT 1 FROM rooms WHERE room_id = $1 FOR SHARE', [roomId]);
+    return ((await write(c)).rowCount ?? 0) > 0;
+  });
 }
 
 /** Thrown inside registerWithInvite's transaction to roll the new user back. */
@@ -672,12 +707,15 @@ const toFeed = (r: any): FeedRecord => ({
 class PgFeeds implements FeedStore {
   constructor(private readonly db: Db) {}
 
-  async put(feed: FeedRecord): Promise<void> {
-    await this.db.run(
-      `INSERT INTO room_feeds (room_id, token_hash, created_by, created_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (room_id) DO UPDATE SET token_hash = excluded.token_hash,
-         created_by = excluded.created_by, created_at = excluded.created_at`,
-      [feed.roomId, feed.tokenHash, feed.createdBy, feed.createdAt],
+  async put(feed: FeedRecord): Promise<boolean> {
+    return ownerWrite(this.db, feed.roomId, (c) =>
+      c.query(
+        `INSERT INTO room_feeds (room_id, token_hash, created_by, created_at) SELECT $2, $1, $4, $3
+         WHERE ${CREATOR_IS_OWNER}
+         ON CONFLICT (room_id) DO UPDATE SET token_hash = excluded.token_hash,
+           created_by = excluded.created_by, created_at = excluded.created_at`,
+        [feed.tokenHash, feed.roomId, feed.createdAt, feed.createdBy],
+      ),
     );
   }
 

@@ -143,6 +143,22 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ALTER TABLE doc_log RENAME TO doc_updates;
     `,
   },
+  {
+    version: 8,
+    name: 'links revoked for good when their creator stops being an owner',
+    // Invites and feeds used to be refused only while their creator was not an owner, and came back
+    // to life if they were made one again. Now losing the role revokes them (see removeMember in
+    // storage.ts); links already dead that way are revoked here, so that none of them revives.
+    sql: `
+      ALTER TABLE invites ADD COLUMN revoked_at INTEGER;
+      UPDATE invites SET revoked_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+        WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = invites.room_id
+                            AND m.user_id = invites.created_by AND m.role = 'owner');
+      DELETE FROM room_feeds
+        WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.room_id = room_feeds.room_id
+                            AND m.user_id = room_feeds.created_by AND m.role = 'owner');
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

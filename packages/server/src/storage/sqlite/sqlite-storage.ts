@@ -12,6 +12,7 @@ import type {
   LeaseStore,
   InviteRecord,
   MemberRecord,
+  NewInvite,
   RefreshTokenRecord,
   RefreshTokenStore,
   Role,
@@ -287,15 +288,20 @@ class SqliteRooms implements RoomStore {
       remove: db.prepare('DELETE FROM members WHERE room_id = ? AND user_id = ?'),
       insertInvite: db.prepare(
         // An invite is newer than every removal from its room, even within the same millisecond
-        // (a removal refuses the invites created up to it).
+        // (a removal refuses the invites created up to it). Stored only while its creator is an
+        // owner: one statement, so no membership change comes between the check and the insert.
         `INSERT INTO invites (code_hash, room_id, role, created_by, expires_at, max_uses, uses, created_at)
-         VALUES (@codeHash, @roomId, @role, @createdBy, @expiresAt, @maxUses, @uses,
-                 max(@createdAt, coalesce((SELECT max(removed_at) + 1 FROM room_removals WHERE room_id = @roomId), 0)))`,
+         SELECT @codeHash, @roomId, @role, @createdBy, @expiresAt, @maxUses, @uses,
+                max(@createdAt, coalesce((SELECT max(removed_at) + 1 FROM room_removals WHERE room_id = @roomId), 0))
+         WHERE EXISTS (SELECT 1 FROM members WHERE room_id = @roomId AND user_id = @createdBy AND role = 'owner')`,
       ),
       getInvite: db.prepare('SELECT * FROM invites WHERE code_hash = ?'),
       useInvite: db.prepare('UPDATE invites SET uses = uses + 1 WHERE code_hash = ?'),
       listInvites: db.prepare('SELECT * FROM invites WHERE room_id = ? ORDER BY created_at DESC, code_hash'),
       revokeInvite: db.prepare('DELETE FROM invites WHERE room_id = ? AND code_hash = ?'),
+      // What an owner's links become when they stop being one (see changeMembership).
+      revokeInvitesBy: db.prepare('UPDATE invites SET revoked_at = ? WHERE room_id = ? AND created_by = ? AND revoked_at IS NULL'),
+      dropFeedBy: db.prepare('DELETE FROM room_feeds WHERE room_id = ? AND created_by = ?'),
       recordRemoval: db.prepare(
         // A removal is no older than any invite its room has, so it refuses every one of them.
         `INSERT INTO room_removals (room_id, user_id, removed_at)
@@ -349,6 +355,12 @@ class SqliteRooms implements RoomStore {
       this.stmts.remove.run(roomId, userId);
       if (removedAt !== undefined) this.stmts.recordRemoval.run({ roomId, userId, removedAt });
     } else this.stmts.setRole.run(role, roomId, userId);
+    // The links an owner made die with the role, for good (see RoomStore.removeMember): their
+    // invites are marked revoked and their feed deleted, in this transaction.
+    if (losesOwner) {
+      this.stmts.revokeInvitesBy.run(Date.now(), roomId, userId);
+      this.stmts.dropFeedBy.run(roomId, userId);
+    }
     return 'ok';
   };
 
@@ -360,8 +372,9 @@ class SqliteRooms implements RoomStore {
     return this.db.transaction(this.changeMembership).immediate(roomId, userId, null, removedAt);
   }
 
-  async createInvite(invite: InviteRecord): Promise<void> {
-    this.stmts.insertInvite.run(invite);
+  async createInvite(invite: NewInvite): Promise<boolean> {
+    const { codeHash, roomId, role, createdBy, expiresAt, maxUses, uses, createdAt } = invite;
+    return this.stmts.insertInvite.run({ codeHash, roomId, role, createdBy, expiresAt, maxUses, uses, createdAt }).changes === 1;
   }
 
   async listInvites(roomId: string): Promise<InviteRecord[]> {
@@ -385,6 +398,9 @@ class SqliteRooms implements RoomStore {
     if (existing) return { outcome: 'already-member', member: toMember(existing) };
     if (inv.expires_at !== null && inv.expires_at <= now) return { outcome: 'expired' };
     if (inv.max_uses !== null && inv.uses >= inv.max_uses) return { outcome: 'used-up' };
+    // Revoked when its creator lost the role; and, should a row ever escape that, refused while
+    // they are not an owner anyway.
+    if (inv.revoked_at !== null) return { outcome: 'revoked' };
     if ((this.stmts.member.get(inv.room_id, inv.created_by) as any)?.role !== 'owner') return { outcome: 'revoked' };
     const removedAt = this.stmts.removedAt.get(inv.room_id, userId) as number | undefined;
     if (removedAt !== undefined && inv.created_at <= removedAt) return { outcome: 'removed' };
@@ -528,8 +544,11 @@ class SqliteFeeds implements FeedStore {
   constructor(db: Database) {
     this.stmts = {
       put: db.prepare(
+        // Stored only while its creator is an owner of the room (one statement: no membership
+        // change comes between the check and the write).
         `INSERT INTO room_feeds (room_id, token_hash, created_by, created_at)
-         VALUES (@roomId, @tokenHash, @createdBy, @createdAt)
+         SELECT @roomId, @tokenHash, @createdBy, @createdAt
+         WHERE EXISTS (SELECT 1 FROM members WHERE room_id = @roomId AND user_id = @createdBy AND role = 'owner')
          ON CONFLICT (room_id) DO UPDATE SET token_hash = excluded.token_hash,
            created_by = excluded.created_by, created_at = excluded.created_at`,
       ),
@@ -539,8 +558,9 @@ class SqliteFeeds implements FeedStore {
     };
   }
 
-  async put(feed: FeedRecord): Promise<void> {
-    this.stmts.put.run(feed);
+  async put(feed: FeedRecord): Promise<boolean> {
+    const { roomId, tokenHash, createdBy, createdAt } = feed;
+    return this.stmts.put.run({ roomId, tokenHash, createdBy, createdAt }).changes === 1;
   }
 
   async get(roomId: string): Promise<FeedRecord | undefined> {
