@@ -238,6 +238,7 @@ export class KithClient {
    */
   async refresh(staleToken?: string): Promise<Session> {
     await this.loaded;
+    if (this.closed) throw closedError();
     if (this.refreshing) return this.refreshing;
     const current = this.session;
     if (!current) throw new KithApiError(401, 'NOT_LOGGED_IN', 'Not signed in.');
@@ -251,6 +252,8 @@ export class KithClient {
   private async doRefresh(held: Session): Promise<Session> {
     // Another tab (sharing a localStorage store) may have rotated the pair already: adopt it.
     const stored = await this.store.get();
+    // Closed while reading the store (or waiting for another tab's refresh): send nothing.
+    if (this.closed) throw closedError();
     if (stored && stored.refreshToken !== held.refreshToken && stored.user.userId === held.user.userId) {
       await this.setSession(stored, false);
       if (stored.expiresAt > Date.now() + 1000) return stored;
@@ -258,6 +261,13 @@ export class KithClient {
     }
     try {
       const pair = await this.request<TokenPair>('POST', '/users/refresh', { refreshToken: held.refreshToken }, { auth: false });
+      if (this.closed) {
+        // Closed while the answer was on its way: the client, its events and timers stay as they
+        // are. The server has retired the token sent, though, and using it again would revoke the
+        // whole login: if the store still holds it, the successor replaces it.
+        if ((await this.store.get())?.refreshToken === held.refreshToken) await this.store.set(sessionFrom(pair, held.user));
+        throw closedError();
+      }
       if (this.session?.refreshToken !== held.refreshToken) {
         // Signed out (or in again) while the answer was on its way: keeping the pair would sign the
         // old session back in. Revoke it instead (best effort, as logout does).
@@ -271,7 +281,7 @@ export class KithClient {
     } catch (err) {
       if (err instanceof KithApiError && err.status === 401) {
         // The refresh token is gone (expired, revoked, or reused): this session is over.
-        if (this.session?.refreshToken === held.refreshToken) {
+        if (!this.closed && this.session?.refreshToken === held.refreshToken) {
           await this.setSession(null);
           this.events.emit('auth-required', { code: err.code });
           for (const sync of this.calendars.values()) sync.authRequired(err.code);
@@ -318,6 +328,11 @@ export class KithClient {
   }
 
   private setRefreshTimer(delay: number, s: Session): void {
+    // One timer at most: refreshes that shared a request each arm a retry, and a timer no longer
+    // held here would outlive close().
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    if (this.closed) return;
     if (delay > MAX_TIMER_MS) {
       // setTimeout fires at once past 2^31 - 1 ms (24.8 days): for tokens that live longer, each
       // refresh then scheduled the next at once. Wait that long and look again.
@@ -361,7 +376,7 @@ export class KithClient {
         try {
           await this.refresh(this.session.token);
         } catch (err) {
-          if (err instanceof KithApiError && err.status === 401) throw err;
+          if (err instanceof KithApiError && (err.status === 401 || err.code === 'CLIENT_CLOSED')) throw err;
           // Offline: try the request anyway; its own error says more.
         }
       }
@@ -476,7 +491,7 @@ export class KithClient {
   async openCalendar(roomId: string, options: CalendarOptions = {}): Promise<Calendar> {
     await this.loaded;
     const { Calendar, syncConnectionOf } = await loadCalendarCode();
-    if (this.closed) throw new Error('The client is closed');
+    if (this.closed) throw closedError();
     const user = this.session?.user;
     if (!user) throw new KithApiError(401, 'NOT_LOGGED_IN', 'Sign in before opening a calendar.');
     const WebSocketImpl = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -498,6 +513,12 @@ export class KithClient {
       },
       ...options,
     });
+    if (this.closed) {
+      // Closed while the local copy was loading: close() did not see this calendar, so nobody
+      // else would ever close it (its store, socket and timers).
+      await calendar.close().catch(() => undefined);
+      throw closedError();
+    }
     this.calendars.set(calendar, syncConnectionOf(calendar));
     this.scheduleRefresh();
     if (options.connect !== false) calendar.connect();
@@ -516,6 +537,7 @@ export class KithClient {
   async close(): Promise<void> {
     this.closed = true;
     if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
     await Promise.all([...this.calendars.keys()].map((c) => c.close()));
     this.events.removeAll();
   }
@@ -563,6 +585,8 @@ interface TokenPair {
 }
 
 const enc = encodeURIComponent;
+
+const closedError = () => new KithApiError(0, 'CLIENT_CLOSED', 'The client is closed.');
 
 function inviteCode(codeOrUrl: string): string {
   const m = /\/invites?\/([^/?#]+)\/?(?:[?#].*)?$/.exec(codeOrUrl.trim());

@@ -5,6 +5,7 @@
  * - `NETWORK_ERROR` (status 0): the server could not be reached.
  * - `UNEXPECTED_RESPONSE`: the server answered something that is not Kith's JSON error shape.
  * - `NOT_LOGGED_IN` (status 401): the call needs a session and there is none.
+ * - `CLIENT_CLOSED` (status 0): `close()` was called (a refresh, or an `openCalendar` still loading).
  */
 export class KithApiError extends Error {
   override name = 'KithApiError';

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { syncConnectionOf } from '../src/calendar.js';
-import { MemoryTokenStore, type KithClient, type StatusInfo, type StopInfo } from '../src/index.js';
+import { MemoryTokenStore, type KithClient, type Session, type StatusInfo, type StopInfo } from '../src/index.js';
 import { countingWebSocket, makeClient, signUp, sleep, waitFor } from './helpers/clients.js';
 import { TEST_JWT_SECRET, startServer, type TestServer } from './helpers/server.js';
 
@@ -208,6 +208,119 @@ describe('auth on sync sockets', () => {
     expect(sessions).toEqual([null]);
     expect(cal.status).toBe('offline');
     expect(attempts()).toBe(1);
+  });
+});
+
+/**
+ * fetch whose /users/refresh requests are counted and held until `release()` (later ones are not):
+ * forwarded to the server, or answered 503 without reaching it.
+ */
+function heldRefreshes(answer: 'server' | 'unavailable') {
+  let asked = 0;
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const f: typeof fetch = async (input, init) => {
+    if (new URL(String(input)).pathname !== '/users/refresh') return fetch(input, init);
+    asked++;
+    const res =
+      answer === 'server'
+        ? await fetch(input, init)
+        : new Response('{"error":{"code":"SERVICE_UNAVAILABLE","message":"busy"}}', { status: 503, headers: { 'content-type': 'application/json' } });
+    await held;
+    return res;
+  };
+  return { fetch: f, asked: () => asked, release: () => release() };
+}
+
+/** Counts calls of `client.refresh` from now on: the refresh timer makes them too. */
+function countRefreshCalls(client: KithClient): () => number {
+  let calls = 0;
+  const refresh = client.refresh.bind(client);
+  client.refresh = (stale) => {
+    calls++;
+    return refresh(stale);
+  };
+  return () => calls;
+}
+
+const sessionOf = (client: KithClient) => (client as unknown as { session: Session | null }).session;
+
+describe('token refresh after close()', () => {
+  it('a refresh that fails after close() is not retried', async () => {
+    const r = heldRefreshes('unavailable');
+    const { client } = await signedIn(short.url, { fetch: r.fetch });
+    const { roomId } = await client.rooms.create('Home');
+    await client.openCalendar(roomId, { connect: false }); // arms the proactive refresh (4 s tokens)
+    await waitFor(() => r.asked() === 1, 6000, 'the proactive refresh');
+    await client.close();
+    const calls = countRefreshCalls(client);
+    r.release();
+    await sleep(5600); // a failed refresh is retried after 5 s
+    expect(r.asked()).toBe(1);
+    expect(calls()).toBe(0); // no retry timer was armed either
+  });
+
+  it('close() while a refresh retry is pending: the retry never runs', async () => {
+    const r = heldRefreshes('unavailable');
+    const { client } = await signedIn(short.url, { fetch: r.fetch });
+    const [home, work] = await Promise.all([client.rooms.create('Home'), client.rooms.create('Work')]);
+    await client.openCalendar(home.roomId, { connect: false });
+    await waitFor(() => r.asked() === 1, 6000, 'the proactive refresh');
+    // Opening another calendar schedules the refresh again, due at once: it joins the one on its way,
+    // and both then arm a retry.
+    await client.openCalendar(work.roomId, { connect: false });
+    await sleep(400);
+    r.release();
+    await sleep(200);
+    expect(r.asked()).toBe(1); // failed; its retry is pending
+    await client.close();
+    const calls = countRefreshCalls(client);
+    await sleep(5600);
+    expect(r.asked()).toBe(1);
+    expect(calls()).toBe(0); // no retry timer outlived close()
+  });
+
+  it('a refresh answered after close() changes nothing in the client and keeps a login saved since', async () => {
+    const r = heldRefreshes('server');
+    const store = new MemoryTokenStore();
+    const { client, user } = await signedIn(normal.url, { fetch: r.fetch, tokenStore: store });
+    const before = sessionOf(client);
+    const events: unknown[] = [];
+    client.on('session', (u) => events.push(u));
+    client.on('auth-required', (i) => events.push(i));
+    const refreshing = client.refresh().catch((e: unknown) => e);
+    await waitFor(() => r.asked() === 1, 5000, 'the refresh reaching the server');
+    await client.close();
+    // Meanwhile the app starts over on the same store and someone signs in.
+    const next = makeClient(normal.url, { tokenStore: store });
+    clients.push(next);
+    await signUp(next, 'next');
+    const saved = store.get();
+    r.release();
+    expect(await refreshing).toMatchObject({ code: 'CLIENT_CLOSED' });
+    expect(store.get()).toBe(saved);
+    expect(sessionOf(client)).toBe(before);
+    expect(client.user).toEqual(user);
+    expect(events).toEqual([]);
+    await expect(client.refresh()).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    expect(r.asked()).toBe(1);
+  });
+
+  it('a refresh answered after close() leaves a usable login in the store (the spent token would revoke it)', async () => {
+    const r = heldRefreshes('server');
+    const store = new MemoryTokenStore();
+    const { client, user } = await signedIn(normal.url, { fetch: r.fetch, tokenStore: store });
+    const spent = store.get()!.refreshToken;
+    const refreshing = client.refresh().catch((e: unknown) => e);
+    await waitFor(() => r.asked() === 1, 5000, 'the refresh reaching the server');
+    await client.close();
+    r.release();
+    expect(await refreshing).toMatchObject({ code: 'CLIENT_CLOSED' });
+    expect(store.get()!.refreshToken).not.toBe(spent);
+    // The next run refreshes with what the store holds: the spent token would be refused as reused.
+    const next = makeClient(normal.url, { tokenStore: store });
+    clients.push(next);
+    await expect(next.refresh()).resolves.toMatchObject({ user });
   });
 });
 

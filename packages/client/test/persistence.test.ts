@@ -3,8 +3,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { MemoryTokenStore, filePersistence, type NodeKithClientOptions, type Session } from '../src/node.js';
-import { makeClient, signUp } from './helpers/clients.js';
+import {
+  MemoryTokenStore,
+  filePersistence,
+  indexedDbPersistence,
+  type LocalPersistence,
+  type NodeKithClientOptions,
+  type Session,
+} from '../src/node.js';
+import { countingWebSocket, makeClient, signUp, sleep, waitFor } from './helpers/clients.js';
 import { startServer, tempDir, type TestServer } from './helpers/server.js';
 
 let t: TestServer;
@@ -107,6 +114,51 @@ describe('local persistence', () => {
     const cal = await client.openCalendar(roomId, { connect: false });
     cal.createEvent(event('2026-07-03', 'Kept'));
     await client.close();
+  });
+
+  it('close() while openCalendar is loading the local copy: it rejects with CLIENT_CLOSED and leaves nothing open', async () => {
+    const ws = countingWebSocket();
+    const paths: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      paths.push(new URL(String(input)).pathname);
+      return fetch(input, init);
+    };
+    // IndexedDB, held once the room's database is open until the client has been closed.
+    const idb = indexedDbPersistence();
+    let opened: { doc: Y.Doc; closes: number } | undefined;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const gated: LocalPersistence = {
+      async open(name, doc) {
+        const store = await idb.open(name, doc);
+        const seen = (opened = { doc, closes: 0 });
+        await held;
+        return {
+          ...store,
+          close: async () => {
+            seen.closes++;
+            await store.close();
+          },
+        };
+      },
+      remove: (name) => idb.remove(name),
+    };
+    const client = makeClient(t.url, { persistence: gated, WebSocket: ws.WebSocket, fetch: recording });
+    await signUp(client, 'race');
+    const { roomId } = await client.rooms.create('Home');
+    const opening = client.openCalendar(roomId);
+    opening.catch(() => undefined);
+    await waitFor(() => opened !== undefined, 5000, 'the local copy opening');
+    await client.close();
+    release();
+    await expect(opening).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    // Released when it rejected: the IndexedDB store, and the calendar (its doc is destroyed last).
+    expect(opened!.closes).toBe(1);
+    expect(opened!.doc.isDestroyed).toBe(true);
+    await sleep(500);
+    expect(ws.attempts()).toBe(0);
+    expect(paths.filter((p) => p.endsWith('/state'))).toEqual([]);
+    await expect(client.openCalendar(roomId)).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
   });
 
   it('file store: compacts the log on open and ignores a torn last record', async () => {
