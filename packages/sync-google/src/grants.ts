@@ -57,6 +57,8 @@ export type LinkGrant = { key: string } | 'gone' | 'unknown';
 
 /** The grant a stored link holds: stored at linking time, or asked of Google for links stored before that. */
 export async function grantOfLink(lookup: GrantLookup, link: LinkRow): Promise<LinkGrant> {
+  // Tokens erased (the linking user deleted their account): the link holds no grant any more.
+  if (!link.tokens) return 'gone';
   if (link.grantKey) return { key: link.grantKey };
   try {
     const client = lookup.clientOf(link);
@@ -79,7 +81,8 @@ export async function grantOfLink(lookup: GrantLookup, link: LinkRow): Promise<L
  * room still uses is not.
  */
 export async function grantUsedElsewhere(lookup: GrantLookup, grantKey: string | null, exceptRoomId: string | null): Promise<boolean> {
-  const others = lookup.links().filter((l) => l.roomId !== exceptRoomId);
+  // A link whose tokens were erased holds no grant.
+  const others = lookup.links().filter((l) => l.roomId !== exceptRoomId && l.tokens);
   if (others.length === 0) return false;
   if (grantKey === null) return true;
   for (const link of others) {

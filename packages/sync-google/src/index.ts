@@ -12,7 +12,7 @@
 export { googleModule } from './module.js';
 export { googleOptions, defaultGoogleConfig, readGoogleCredentials, GOOGLE_OPTIONS, type GoogleConfig } from './config.js';
 export { installGoogleSync, type InstalledGoogleSync } from './install.js';
-export { GoogleSyncWorker, startGoogleSyncWorker, type LinkStatusView, type GoogleEventView } from './worker.js';
+export { GoogleSyncWorker, startGoogleSyncWorker, LINKED_USER_DELETED, type LinkStatusView, type GoogleEventView } from './worker.js';
 export { registerGoogleRoutes, GOOGLE_ERRORS, GoogleRouteError, type GoogleErrorCode } from './routes.js';
 export {
   CALENDAR_APP_CREATED,

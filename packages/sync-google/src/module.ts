@@ -7,6 +7,9 @@ import type { KithModule } from '@kith/server';
 import type { GoogleConfig } from './config.js';
 import { installGoogleSync } from './install.js';
 
+/** How long an account deletion waits for Google to take the deleted user's revocation before it answers. */
+const USER_DELETION_WAIT_MS = 5_000;
+
 export function googleModule(config: GoogleConfig): KithModule {
   return {
     // Also the `component` of its log lines, as before it was a module.
@@ -43,10 +46,25 @@ export function googleModule(config: GoogleConfig): KithModule {
           ctx.logger.warn({ roomId, err: err instanceof Error ? err.message : String(err) }, 'could not unlink a deleted room from Google');
         });
       });
+      // A deleted user's Google access ends with their account: the links they made in rooms that remain stop at
+      // once and their tokens are erased (done before the worker's first await, so before the account deletion
+      // answers), then their grant is revoked unless a link of another user holds it. Google's part is waited for
+      // a few seconds at most: a revocation it refuses, or one still under way, is retried in the background.
+      const stopWatchingUsers = ctx.members.onUserDeleted(async (userId) => {
+        const worker = installed.worker;
+        if (!worker) return;
+        const done = worker.userDeleted(userId).catch((err: unknown) => {
+          ctx.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not stop the Google links of a deleted user');
+        });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, USER_DELETION_WAIT_MS)))]);
+        clearTimeout(timer);
+      });
       return {
         worker: installed.worker,
         close: async () => {
           stopWatching();
+          stopWatchingUsers();
           await installed.close();
         },
       };

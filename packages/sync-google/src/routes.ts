@@ -215,7 +215,8 @@ export async function registerGoogleRoutes(app: FastifyInstance, worker: GoogleS
       }
       if (!tokens.refresh_token) {
         const previous = worker.store.link(stored.roomId);
-        const prevCreds = previous ? worker.credentialsOf(previous) : undefined;
+        // Not from a link whose tokens were erased (its linking user deleted their account): it has none.
+        const prevCreds = previous?.tokens ? worker.credentialsOf(previous) : undefined;
         if (!prevCreds?.refresh_token) throw new GoogleRouteError('GOOGLE_SCOPE_MISSING', 'Google did not grant offline access; start again.');
         tokens.refresh_token = prevCreds.refresh_token;
       }

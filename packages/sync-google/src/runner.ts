@@ -274,6 +274,12 @@ export class LinkRunner {
   private async onCycleFailure(err: unknown, target: number): Promise<void> {
     const { store, options } = this.ctx;
     const now = options.now();
+    // The link's tokens were erased while the cycle ran (the user who linked it was deleted, and their grant
+    // revoked): the failure is not the link's to record. The next cycle finds the link stopped.
+    if (this.tokensErased()) {
+      this.unauthorized = 0;
+      return;
+    }
     // Every Google call surfaces as a GoogleFailure; anything else is a bug or a room that cannot be read.
     const failure = err instanceof GoogleFailure ? err : null;
     const message = failure ? `${failure.status ?? failure.reason ?? ''} ${failure.message}`.trim() : String((err as Error)?.message ?? err);
@@ -340,7 +346,7 @@ export class LinkRunner {
     await this.importIfAsked(link, google);
     // Export in bounded batches and list Google's changes (pushed or polled) between them: neither direction
     // waits for the other to finish. Continuations of a batch do not count as passes; re-exports do.
-    for (let pass = 0; pass < 10 && !this.stopped && (this.fullScan || this.dirty.size > 0); ) {
+    for (let pass = 0; pass < 10 && !this.stopped && !this.tokensErased() && (this.fullScan || this.dirty.size > 0); ) {
       const all = this.fullScan;
       const ids = new Set(this.dirty);
       this.fullScan = false;
@@ -359,11 +365,21 @@ export class LinkRunner {
       if (outcome.rest.length === 0) pass += 1;
       await this.importIfAsked(link, google);
     }
-    if (this.stopped) return;
+    // Stopped, or the tokens were erased meanwhile (the user who linked the room was deleted): no channel is made
+    // with them, and the link's state is not this cycle's to record.
+    if (this.stopped || this.tokensErased()) return;
     await this.maintainChannel(link, google);
     life.check();
     const settled = this.retry.size === 0 ? { lastError: null, lastErrorAt: null } : {};
     store.updateLink(this.roomId, { lastSyncAt: options.now(), ...settled, pausedUntil: null }, options.now());
+  }
+
+  /**
+   * The link's tokens were erased (the user who linked it deleted their account) or it is gone: a cycle under way
+   * (in a separate worker, which is not stopped but learns it from the state file) sends nothing more with them.
+   */
+  private tokensErased(): boolean {
+    return !this.ctx.store.link(this.roomId)?.tokens;
   }
 
   private async importIfAsked(link: LinkRow, google: GoogleClients): Promise<void> {

@@ -6,7 +6,8 @@
  * - `mirror`: one row per mapped Google event (a Kith event part): its Google id (chosen by us, so written
  *   here before the insert is sent), generation, state, and Google's side as last seen (the merge base).
  * - `oauth_states`: single-use nonces of consent requests, with their PKCE verifiers (encrypted).
- * - `revocations`: grants still to revoke at Google after an unlink whose revoke call failed.
+ * - `revocations`: grants still to revoke at Google (after an unlink, a re-link with another account or the
+ *   linking user's account deletion) whose revoke call failed.
  *
  * better-sqlite3 is synchronous: every method is one atomic step, and a process that dies between two of them
  * leaves a consistent file.
@@ -28,6 +29,7 @@ export interface LinkRow {
   username: string | null;
   calendarId: string;
   calendarTz: string;
+  /** Encrypted; '' once erased (the linking user deleted their account): the link holds no grant until linked again. */
   tokens: string;
   scope: string;
   status: LinkStatus;
@@ -267,7 +269,11 @@ export class StateStore {
       .run(l.roomId, l.userId, l.username, l.calendarId, l.calendarTz, l.tokens, l.scope, l.grantKey, now, now);
   }
 
-  /** Updates the named columns of a link. */
+  /**
+   * Updates the named columns of a link. A link whose tokens were erased keeps its status until new tokens are
+   * stored (it is linked again): an update that sets a status without tokens leaves such a link alone, so a cycle
+   * that was under way when its user was deleted cannot make it active, paused or held again.
+   */
   updateLink(roomId: string, patch: Partial<Omit<LinkRow, 'roomId' | 'createdAt'>>, now: number): void {
     const cols: Record<string, string> = {
       userId: 'user_id',
@@ -300,7 +306,17 @@ export class StateStore {
     }
     sets.push('updated_at = ?');
     values.push(now, roomId);
-    this.db.prepare(`UPDATE links SET ${sets.join(', ')} WHERE room_id = ?`).run(...values);
+    const keepErased = patch.status !== undefined && patch.tokens === undefined ? " AND tokens <> ''" : '';
+    this.db.prepare(`UPDATE links SET ${sets.join(', ')} WHERE room_id = ?${keepErased}`).run(...values);
+  }
+
+  /**
+   * Stores refreshed tokens of a link, unless its tokens were replaced (linked again) or erased meanwhile: a
+   * client of the old tokens must not write them back. False when they were not stored.
+   */
+  refreshTokens(roomId: string, expected: string, sealed: string, now: number): boolean {
+    if (!expected) return false;
+    return this.db.prepare('UPDATE links SET tokens = ?, updated_at = ? WHERE room_id = ? AND tokens = ?').run(sealed, now, roomId, expected).changes > 0;
   }
 
   /** Removes a link and everything mapped for it; queues the grant for revocation when given. */
@@ -362,6 +378,11 @@ export class StateStore {
     this.db
       .prepare('INSERT INTO oauth_states (nonce, user_id, username, room_id, verifier, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(s.nonce, s.userId, s.username, s.roomId, s.verifier, s.expiresAt);
+  }
+
+  /** Forgets a user's consent requests still under way (their account was deleted). */
+  dropOAuthStatesOf(userId: string): number {
+    return this.db.prepare('DELETE FROM oauth_states WHERE user_id = ?').run(userId).changes;
   }
 
   /** Takes (deletes and returns) a state: each one can be used once. */

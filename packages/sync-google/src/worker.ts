@@ -17,7 +17,10 @@ export interface LinkStatusView {
   roomId: string;
   linked: true;
   status: LinkStatus;
-  /** True when Google refused the grant: an owner must link again (GET /google/auth-url). */
+  /**
+   * True when the link holds no working grant: Google refused it, or the user who linked the room deleted their
+   * account (reason `LINKED_USER_DELETED`). An owner must link again (GET /google/auth-url).
+   */
   needsReauth: boolean;
   reason: string | null;
   calendarId: string;
@@ -51,6 +54,12 @@ export interface GoogleEventView {
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * Status reason (with `needs_reauth`) of a link whose linking user deleted their Kith account: its tokens were
+ * erased and its grant revoked, so it stays stopped until an owner links the room again.
+ */
+export const LINKED_USER_DELETED = 'LINKED_USER_DELETED';
 
 export class GoogleSyncWorker {
   readonly o: ResolvedOptions;
@@ -138,6 +147,9 @@ export class GoogleSyncWorker {
   }
 
   credentialsOf(link: LinkRow): Credentials {
+    if (!link.tokens) {
+      throw new GoogleFailure('invalid_grant', undefined, LINKED_USER_DELETED, 'the link holds no Google tokens (the user who linked it deleted their account)');
+    }
     return JSON.parse(this.secrets.decrypt(link.tokens, link.roomId)) as Credentials;
   }
 
@@ -153,8 +165,8 @@ export class GoogleSyncWorker {
         current = { ...current, ...Object.fromEntries(Object.entries(fresh).filter(([, v]) => v !== undefined && v !== null)) };
         if (this.life.dead || !this.store.isOpen) return;
         const sealed = this.secrets.encrypt(JSON.stringify(current), link.roomId);
-        this.store.updateLink(link.roomId, { tokens: sealed }, this.o.now());
-        entry.tokens = sealed;
+        // Not over tokens that replaced these (the room was linked again) or erased them (the user was deleted).
+        if (this.store.refreshTokens(link.roomId, entry.tokens, sealed, this.o.now())) entry.tokens = sealed;
       }),
     };
     this.clientCache.set(link.roomId, entry);
@@ -410,7 +422,8 @@ export class GoogleSyncWorker {
    * holds it. Only when both grants are known to differ: revoking the grant the new tokens belong to would end them.
    */
   private async revokeReplaced(old: LinkRow, grantKey: string | null): Promise<void> {
-    if (!grantKey) return;
+    // Erased tokens (the linking user deleted their account) were revoked then, as far as no other link held them.
+    if (!grantKey || !old.tokens) return;
     const oldCreds = this.credentialsOf(old);
     // The old tokens no longer belong to any link: their client must not write what it refreshes into the row.
     const lookup: GrantLookup = {
@@ -466,11 +479,19 @@ export class GoogleSyncWorker {
    * unless another link holds the same grant: then its tokens are only forgotten here.
    */
   async unlink(roomId: string, opts: { deleteCalendar?: boolean } = {}): Promise<boolean> {
-    const link = this.store.link(roomId);
-    if (!link) return false;
+    if (!this.store.link(roomId)) return false;
     const runner = this.runners.get(roomId);
     this.stopRunner(roomId);
     await runner?.idle();
+    // Read again: the link may have changed while its last cycle finished (its linking user deleted their account).
+    const link = this.store.link(roomId);
+    if (!link) return true;
+    if (!link.tokens) {
+      // Its tokens were erased, its channel stopped and its grant revoked when the user who linked it was deleted:
+      // only the rows are left (and the calendar, in that user's Google account, is out of reach).
+      this.store.deleteLink(roomId, null, this.o.now());
+      return true;
+    }
     const creds = this.credentialsOf(link);
     const grant = await revocableGrant(grantLookup(this), link);
     const token = grant.revoke ? (creds.refresh_token ?? creds.access_token ?? null) : null;
@@ -488,6 +509,98 @@ export class GoogleSyncWorker {
     this.store.deleteLink(roomId, sealedToken, this.o.now(), grant.grantKey);
     await this.retryRevocations();
     return true;
+  }
+
+  /**
+   * A Kith user deleted their account: every link they made stops using their Google grant at once. Before the
+   * first await (so before this resolves, whatever Google does) each such link is set to `needs_reauth` with reason
+   * `LINKED_USER_DELETED`, its tokens, grant key and push channel are erased from the state file, and its runner
+   * stops; their consent requests under way are forgotten. Then, with the tokens still in memory, each grant is
+   * queued for revocation unless a link of another user holds it (or might: see `revocableGrant`), the push
+   * channels are stopped, and the revocations are sent; one Google refuses stays queued and is retried like an
+   * unlink's. The room's owners see the link needing a new link; linking again works as for a refused grant.
+   * Resolves with the rooms whose links stopped, once Google answered.
+   */
+  async userDeleted(userId: string): Promise<string[]> {
+    if (this.closed || !this.store.isOpen) return [];
+    const now = this.o.now();
+    const message = 'The user who linked this room deleted their Kith account; an owner must link the room again.';
+    const stopped = this.store.transaction(() => {
+      const found: Array<{ link: LinkRow; creds: Credentials | null }> = [];
+      for (const link of this.store.links()) {
+        if (link.userId !== userId || !link.tokens) continue;
+        let creds: Credentials | null = null;
+        try {
+          creds = this.credentialsOf(link);
+        } catch (err) {
+          // Unreadable (another token key): nothing to revoke with; the tokens are erased all the same.
+          this.o.logger.warn({ roomId: link.roomId, err: (err as Error)?.message }, 'could not read the tokens of a deleted user\'s link');
+        }
+        this.store.updateLink(
+          link.roomId,
+          {
+            status: 'needs_reauth',
+            statusReason: LINKED_USER_DELETED,
+            tokens: '',
+            grantKey: null,
+            channelId: null,
+            channelResourceId: null,
+            channelExpiration: null,
+            lastError: message,
+            lastErrorAt: now,
+            pausedUntil: null,
+            massDelete: null,
+          },
+          now,
+        );
+        found.push({ link, creds });
+      }
+      this.store.dropOAuthStatesOf(userId);
+      return found;
+    });
+    for (const { link } of stopped) this.stopRunner(link.roomId);
+    if (stopped.length === 0) return [];
+    this.o.logger.info({ rooms: stopped.length }, 'the user who linked these rooms deleted their account; links stopped, tokens erased');
+    // Which grants to revoke, decided (and queued) before anything is sent: one revocation per grant.
+    const queued = new Set<string>();
+    for (const { link, creds } of stopped) {
+      const token = creds?.refresh_token ?? creds?.access_token;
+      if (!creds || !token) continue;
+      // The erased row no longer has the tokens: this link's grant is asked with the ones in memory.
+      const lookup: GrantLookup = {
+        ...grantLookup(this),
+        clientOf: (l) => (l.roomId === link.roomId ? googleClients(this.o, creds, () => undefined).auth : this.clients(l).auth),
+        remember: (roomId, key) => {
+          if (roomId !== link.roomId) this.store.updateLink(roomId, { grantKey: key }, this.o.now());
+        },
+      };
+      try {
+        const grant = await revocableGrant(lookup, link);
+        if (!grant.revoke || (grant.grantKey && queued.has(grant.grantKey)) || !this.store.isOpen) continue;
+        if (grant.grantKey) queued.add(grant.grantKey);
+        this.store.queueRevocation(link.roomId, this.secrets.encrypt(token, `revoke:${link.roomId}`), this.o.now(), grant.grantKey);
+      } catch (err) {
+        this.o.logger.warn({ roomId: link.roomId, err: (err as Error)?.message }, 'could not tell whether a deleted user\'s grant is held elsewhere; not revoked');
+      }
+    }
+    // The push channels were made with the grant: stopped while it still works (once; nothing waits on them).
+    await Promise.all(
+      stopped.map(async ({ link, creds }) => {
+        if (!creds || !link.channelId || !link.channelResourceId) return;
+        const g = googleClients(this.o, creds, () => undefined);
+        await this.caller
+          .call(
+            this.bucket(link.userId),
+            'channels.stop',
+            () => g.api.channels.stop({ requestBody: { id: link.channelId!, resourceId: link.channelResourceId! } }),
+            g.auth,
+            { transientAttempts: 1 },
+          )
+          .catch(() => undefined);
+      }),
+    );
+    await this.retryRevocations();
+    return stopped.map(({ link }) => link.roomId);
   }
 
   /** Revokes grants of unlinked rooms; failures are retried with backoff (up to a day apart). */

@@ -407,6 +407,55 @@ describe('the linking user', () => {
   });
 });
 
+describe('the linking user deleted their account', () => {
+  it('a cycle under way when the user is deleted records nothing over the stopped link', async () => {
+    const u = await rig.signUp();
+    const roomId = await rig.createRoom(u.token);
+    const { calendarId } = await linkAs(ownGoogleAccount(), u.token, roomId);
+    await rig.worker.syncNow(roomId);
+    // An insert held at Google until the grant is revoked: it then fails on the revoked grant (invalid_grant).
+    const held = rig.fake.injectFault({ route: 'events.insert', kind: 'delay', delayMs: 400, calendarId });
+    await edit(rig, roomId, (doc) => createEvent(doc, { title: 'In flight', start: '2027-05-24', end: '2027-05-25' }, me));
+    const synced = rig.worker.syncNow(roomId);
+    const deadline = Date.now() + 5_000;
+    while (!rig.fake.faults().fired.some((f) => f.faultId === held)) {
+      if (Date.now() > deadline) throw new Error('the insert never reached Google');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await rig.worker.userDeleted(u.userId)).toEqual([roomId]);
+    await synced;
+    await new Promise((r) => setTimeout(r, 600));
+    // The old cycle's failure did not turn the link into an ordinary refused grant, nor write tokens back.
+    expect(rig.worker.store.link(roomId)).toMatchObject({ status: 'needs_reauth', statusReason: 'LINKED_USER_DELETED', tokens: '' });
+  });
+
+  it('a revocation Google refuses then stays queued and is retried; the stopped link can still be unlinked', async () => {
+    const u = await rig.signUp();
+    const roomId = await rig.createRoom(u.token);
+    await linkAs(ownGoogleAccount(), u.token, roomId);
+    const { refresh_token } = rig.worker.credentialsOf(rig.worker.store.link(roomId)!);
+    // More failures than the client library's own retries of the revoke POST.
+    rig.fake.injectFault({ route: 'oauth.revoke', kind: 'serviceUnavailable', count: 4 });
+    expect(await rig.worker.userDeleted(u.userId)).toEqual([roomId]);
+    // Stopped and erased whatever Google answered; the revocation waits in the queue.
+    expect(rig.worker.store.link(roomId)).toMatchObject({ status: 'needs_reauth', statusReason: 'LINKED_USER_DELETED', tokens: '', grantKey: null });
+    expect(rig.worker.store.pendingRevocations()).toBe(1);
+    expect(await refreshWorks(refresh_token!)).toBe(true);
+    rig.worker.store.db.prepare('UPDATE revocations SET next_at = 0').run();
+    await rig.worker.retryRevocations();
+    expect(rig.worker.store.pendingRevocations()).toBe(0);
+    expect(await refreshWorks(refresh_token!)).toBe(false);
+    // Told again (another listener, a retry): nothing left to stop.
+    expect(await rig.worker.userDeleted(u.userId)).toEqual([]);
+
+    // An owner may still unlink the stopped link: its rows go, with nothing to send to Google.
+    const requests = JSON.stringify(rig.fake.stats().requests);
+    expect((await rig.appApi.request('DELETE', `/rooms/${roomId}/google`, { token: u.token })).status).toBe(204);
+    expect(rig.worker.store.link(roomId)).toBeUndefined();
+    expect(JSON.stringify(rig.fake.stats().requests)).toBe(requests);
+  });
+});
+
 describe('a calendar deleted in Google', () => {
   it('pauses the link, and a new consent creates a new calendar and sends every event again', async () => {
     const { token, roomId, calendarId } = await linkedRoom(rig);

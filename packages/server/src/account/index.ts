@@ -64,6 +64,9 @@ const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext; feeds: Feed
       // account's tokens are refused at once (the user no longer exists).
       for (const change of result.changes) ctx.members.changed(change);
       for (const roomId of result.deleted) await ctx.members.roomDeleted(roomId);
+      // Then what modules hold for the user in the rooms that remain (the Google mirror's links made
+      // with the user's grant): stopped and dropped before the answer, as the user expects.
+      await ctx.members.userDeleted(me.userId);
       request.log.info({ userId: me.userId, roomsDeleted: result.deleted.length, roomsHandedOver: result.handedOver.length }, 'account deleted');
       return reply.code(204).send();
     },

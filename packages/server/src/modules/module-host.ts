@@ -58,6 +58,8 @@ function moduleContext(name: string, sql: ModuleSql, deps: ModuleHostDeps): Modu
       onRoomCreated: (listener) => deps.membership.onRoomCreated(listener),
       onRoomDeleted: (listener) => deps.membership.onRoomDeleted(listener),
       roomDeleted: (roomId) => deps.membership.roomDeleted(roomId),
+      onUserDeleted: (listener) => deps.membership.onUserDeleted(listener),
+      userDeleted: (userId) => deps.membership.userDeleted(userId),
       changed: (change) => deps.membership.publish(change),
     },
     sql,

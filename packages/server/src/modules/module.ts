@@ -76,6 +76,15 @@ export interface MemberLookup {
   /** Tells `onRoomDeleted` listeners; called by the module that deleted the room, awaited before it answers. */
   roomDeleted(roomId: string): Promise<void>;
   /**
+   * A user deleted by this process (`DELETE /users/me`), after the core removed the account and told
+   * `onRoomDeleted` of the rooms deleted with it: modules stop using, and drop, what they hold for that
+   * user in rooms that remain (the Google mirror pauses the links the user made and revokes their grant).
+   * Returns unsubscribe. Other instances' deletions are not told here.
+   */
+  onUserDeleted(listener: (userId: string) => Promise<void>): () => void;
+  /** Tells `onUserDeleted` listeners; called by the module that deleted the user, awaited before it answers. */
+  userDeleted(userId: string): Promise<void>;
+  /**
    * Tells open sockets (this instance's, and other instances' through the fanout) and `onChange`
    * listeners of a membership a module changed in storage itself (an account deletion), as the
    * room API does for its own changes: `role: null` closes the member's sockets to the room at once.

@@ -17,7 +17,7 @@ export interface CreatedRoom {
 /**
  * In-process bus from the room API: membership changes to open sockets, so that a removal or a
  * lowered role reaches the member's sockets at once; new rooms to the modules that set them up;
- * deleted rooms to the modules that keep rows about them.
+ * deleted rooms and deleted users to the modules that keep rows (or grants) about them.
  */
 export class MembershipEvents {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
@@ -53,5 +53,17 @@ export class MembershipEvents {
 
   async roomDeleted(roomId: string): Promise<void> {
     for (const listener of this.deleters) await listener(roomId);
+  }
+
+  private readonly userDeleters = new Set<(userId: string) => Promise<void>>();
+
+  /** Work that goes with a deleted account (what a module holds for that user: their grants, their rows). */
+  onUserDeleted(listener: (userId: string) => Promise<void>): () => void {
+    this.userDeleters.add(listener);
+    return () => this.userDeleters.delete(listener);
+  }
+
+  async userDeleted(userId: string): Promise<void> {
+    for (const listener of this.userDeleters) await listener(userId);
   }
 }
