@@ -47,6 +47,8 @@ describe('export my data', () => {
     expect(res.headers.get('content-disposition')).toMatch(new RegExp(`^attachment; filename="kith-export-${mum.username}-\\d{4}-\\d{2}-\\d{2}\\.json"$`));
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    // Sent as it is made, a room at a time (never the whole answer in memory).
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
     expect(res.body.format).toBe('kith-export/1');
     expect(res.body.user).toMatchObject({ userId: mum.userId, username: mum.username });
     expect(res.body.rooms.map((r: { name: string }) => r.name).sort()).toEqual(['Millers', 'Work']);

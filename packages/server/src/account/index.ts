@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { strictJsonApi } from '../auth/json-api.js';
 import { loginLimits } from '../auth/login-limits.js';
@@ -39,7 +40,8 @@ const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext; feeds: Feed
       .header('content-type', 'application/json; charset=utf-8')
       .header('cache-control', 'no-store')
       .header('content-disposition', `attachment; filename="kith-export-${me.username}-${day}.json"`)
-      .send(data.json);
+      // Bytes, not objects: the stream then asks for the next room only when 16 KB are left to send.
+      .send(Readable.from(data.chunks, { objectMode: false }));
   });
 
   app.delete(
