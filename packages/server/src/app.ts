@@ -32,6 +32,9 @@ export interface AppDeps {
 }
 
 /** The HTTP API: auth, rooms and operations. The sync WebSocket is attached to its server separately. */
+/** Longest path parameter the router matches; a longer one is a 400 before any route. */
+const MAX_PARAM_LENGTH = 256;
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
@@ -48,9 +51,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new AccessLog(config.accessLog),
     // A URL Fastify cannot decode (`/feeds/%E0.ics`) reaches neither a route nor the error handler:
     // without this it answered in Fastify's own shape, not the catalogue's.
-    frameworkErrors: (_err, _request, reply) => {
-      void (reply as FastifyReply).code(400).send(errorBody('VALIDATION_FAILED', 'The request URL is not valid percent-encoded UTF-8.'));
+    frameworkErrors: (err, _request, reply) => {
+      const message =
+        err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `A part of the request URL is longer than ${MAX_PARAM_LENGTH} characters.`
+          : 'The request URL is not valid percent-encoded UTF-8.';
+      void (reply as FastifyReply).code(400).send(errorBody('VALIDATION_FAILED', message));
     },
+    // Above every id a route takes (event ids reach 128 characters; find-my-way's default of 100
+    // refused longer ones before their schema could), and still bounded.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A request Node's HTTP parser refuses (`Content-Length: abc`, a bad header character, headers
     // over the size limit, a timeout) never becomes a request: answered on the raw socket, in the
     // catalogue's body rather than Fastify's own shape.

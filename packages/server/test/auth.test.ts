@@ -462,6 +462,15 @@ describe('unknown routes', () => {
     expectError(await api.request('DELETE', '/users/me'), 404, 'NOT_FOUND');
   });
 
+  it('takes path parameters as long as their schemas allow (event ids of 128 characters), and names a longer one', async () => {
+    const me = await api.signUp('longids');
+    const room = await api.createRoom(me.token, 'Ids');
+    // 101–128 characters: a valid event id the router used to refuse as an undecodable URL.
+    expectError(await api.request('GET', `/rooms/${room}/events/${'e'.repeat(110)}`, { token: me.token }), 404, 'EVENT_NOT_FOUND');
+    const tooLong = await rawRequest(t.url, `/rooms/${room}/events/${'e'.repeat(300)}`, { method: 'GET' });
+    expect(expectError(tooLong, 400, 'VALIDATION_FAILED')).toMatch(/longer than 256 characters/);
+  });
+
   it('a URL that cannot be decoded answers 400 VALIDATION_FAILED with the error body', async () => {
     for (const url of ['/feeds/%E0.ics', '/rooms/%E0%A4%A/events']) {
       expectError(await rawRequest(t.url, url, { method: 'GET' }), 400, 'VALIDATION_FAILED');
