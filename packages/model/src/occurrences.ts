@@ -7,7 +7,7 @@ import { ModelError } from './errors.js';
 import { ruleBetween, ruleOn } from './recurrence.js';
 import { isRecurring, owns, seriesParts } from './segments.js';
 import type { SeriesPart } from './segments.js';
-import { checkZone, formatInstant, formatWall, parseInstant, parseWhen, readDuration, resolve, startOfDay, Temporal, formatDateOf, formatWallOf } from './time.js';
+import { AFTER_LAST_MS, checkZone, FIRST_MS, formatInstant, formatWall, inYears, parseInstant, parseWhen, readDuration, resolve, startOfDay, Temporal, formatDateOf, formatWallOf } from './time.js';
 import type { CalendarEvent, Occurrence, ViewWindow } from './types.js';
 
 /** Where an occurrence comes from: its part of the series, its key and its original start. */
@@ -101,15 +101,27 @@ function land(ev: CalendarEvent, slot: Slot, viewerTz: string): Landing | null {
   return { allDay, s, e, dates: null };
 }
 
-/** A slot's occurrence as its instants in ms, [start, end], without formatting it; null if cancelled. */
+/**
+ * Whether a zoned occurrence starts and ends within the years 0001–9999 in UTC (outside, it does
+ * not exist). All-day and floating ones have no instants of their own: their walls are checked.
+ */
+const landsInRange = (p: SeriesPart, at: Landing): boolean =>
+  p.tz === null || at.allDay || (at.s.epochMilliseconds >= FIRST_MS && at.e.epochMilliseconds < AFTER_LAST_MS);
+
+/** A slot's occurrence as its instants in ms, [start, end], without formatting it; null if cancelled or out of range. */
 export function slotInstants(ev: CalendarEvent, slot: Slot, viewerTz: string): [number, number] | null {
   const at = land(ev, slot, viewerTz);
-  return at && [at.s.epochMilliseconds, at.e.epochMilliseconds];
+  return at && landsInRange(slot.part, at) ? [at.s.epochMilliseconds, at.e.epochMilliseconds] : null;
 }
 
+/**
+ * A slot's occurrence placed and formatted; null if cancelled, or if any of its times falls outside
+ * the years 0001–9999 (written by a raw Yjs client, or the end of a rule or of a far zone's day):
+ * no reader could write it.
+ */
 export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Placed | null {
   const at = land(ev, slot, viewerTz);
-  if (!at) return null;
+  if (!at || !landsInRange(slot.part, at)) return null;
   const { part: p, key, original } = slot;
   const ov = ev.overrides[key] ?? {};
   const { allDay, s, e } = at;
@@ -124,6 +136,7 @@ export function placeSlot(ev: CalendarEvent, slot: Slot, viewerTz: string): Plac
     end = formatWallOf(p.tz !== null ? e.withTimeZone(p.endTz ?? p.tz) : e);
   }
   const originalStart = allDay ? formatDateOf(original) : formatWall(original);
+  if (!inYears(start) || !inYears(end) || !inYears(originalStart)) return null;
   const occ: Occurrence = {
     eventId: ev.id,
     occKey: key,
@@ -162,8 +175,7 @@ export interface ResolvedWindow {
 }
 
 /** Window bounds outside years 0001–9999 (UTC) are refused: no calendar needs them, Temporal's edges would overflow. */
-export const FIRST_MS = new Date('0001-01-01T00:00:00Z').getTime();
-export const AFTER_LAST_MS = new Date('+010000-01-01T00:00:00Z').getTime();
+export { FIRST_MS, AFTER_LAST_MS };
 
 function windowBound(value: unknown, field: 'from' | 'to'): Temporal.Instant {
   const at = parseInstant(value, field);

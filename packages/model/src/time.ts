@@ -7,6 +7,18 @@ import { ModelError } from './errors.js';
 
 export { Temporal };
 
+/**
+ * The supported range: years 0001–9999, for every instant (UTC) and every wall clock. RFC 5545
+ * and RFC 3339 write four-digit years, and Temporal's own edges overflow.
+ */
+export const FIRST_MS = new Date('0001-01-01T00:00:00Z').getTime();
+export const AFTER_LAST_MS = new Date('+010000-01-01T00:00:00Z').getTime();
+
+/** Whether a date or wall clock as text ("2026-03-20", "2026-03-20T09:00") has a year in 0001–9999. */
+export function inYears(text: string): boolean {
+  return /^\d{4}-/.test(text) && !text.startsWith('0000');
+}
+
 /** A start as stored: all-day events use midnight of their date. */
 export interface When {
   allDay: boolean;

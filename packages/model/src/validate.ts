@@ -6,7 +6,7 @@
 import { ModelError, tooLong } from './errors.js';
 import { normalizeRule } from './recurrence.js';
 import { LIMITS } from './schema.js';
-import { checkZone, formatDuration, formatWhen, parseDate, parseWhen, readDuration, resolve, Temporal } from './time.js';
+import { AFTER_LAST_MS, checkZone, FIRST_MS, formatDuration, formatWhen, parseDate, parseWhen, readDuration, resolve, Temporal } from './time.js';
 import type { When } from './time.js';
 import type { EventInput, EventPatch, MemberId, OccurrencePatch, Reminder, ReminderInput, StoredFields } from './types.js';
 
@@ -96,7 +96,50 @@ function reminders(value: unknown): Reminder[] {
 function dateKeys(value: unknown, field: 'exdates' | 'rdates'): string[] {
   if (!Array.isArray(value)) throw bad(field, 'must be an array of dates');
   checkCount(value, field, LIMITS.dates);
-  return [...new Set(value.map((d: unknown) => parseDate(d, field).toString()))].sort();
+  return [
+    ...new Set(
+      value.map((d: unknown) => {
+        const date = parseDate(d, field);
+        if (date.year < 1) throw outOfRange(field, `, got "${date.toString()}"`);
+        return date.toString();
+      }),
+    ),
+  ].sort();
+}
+
+const outOfRange = (field: string, detail: string): ModelError =>
+  new ModelError('INVALID_DATE', `${field} must fall in the years 0001 to 9999${detail}`, field);
+
+/**
+ * Refuses an event reaching outside the years 0001–9999 (see FIRST_MS): its start and end as wall
+ * clocks and, for a zoned event, as instants (in UTC), so no reader has to write a year 0000 or 10000.
+ * An all-day event ends by 9999-12-31 (its exclusive end date).
+ */
+function checkSpan(start: When, duration: Temporal.Duration, tz: string | null, endTz: string | null): void {
+  const year = start.wall.year;
+  if (year < 1) throw outOfRange('start', `, got "${formatWhen(start)}"`);
+  // The common case without Temporal: a year away from both ends, lasting less than a year.
+  const d = duration;
+  const days = d.years * 366 + d.months * 31 + d.weeks * 7 + d.days + (d.hours * 3600 + d.minutes * 60 + d.seconds) / 86_400;
+  if (year >= 2 && year <= 9997 && Math.abs(days) < 366) return;
+  try {
+    if (start.allDay) {
+      if (start.wall.toPlainDate().add(duration).year > 9999) throw outOfRange('end', ' (an all-day event ends by 9999-12-31)');
+      return;
+    }
+    if (tz === null) {
+      if (start.wall.add(duration).year > 9999) throw outOfRange('end', '');
+      return;
+    }
+    const s = resolve(start.wall, tz);
+    const ms = s.epochMilliseconds;
+    if (ms < FIRST_MS || ms >= AFTER_LAST_MS) throw outOfRange('start', ` in UTC too: in ${tz}, ${formatWhen(start)} is ${s.toInstant().toString()}`);
+    const e = s.add(duration);
+    if (e.epochMilliseconds >= AFTER_LAST_MS || e.withTimeZone(endTz ?? tz).year > 9999) throw outOfRange('end', ' in UTC and in its zone');
+  } catch (err) {
+    if (err instanceof ModelError) throw err;
+    throw outOfRange('end', ''); // past Temporal's own range
+  }
 }
 
 function zone(value: unknown, field: 'tz' | 'endTz'): string | null {
@@ -138,13 +181,19 @@ function timing(
   const tz = out.tz !== undefined ? out.tz : (cur?.tz ?? null);
   const endTz = out.endTz !== undefined ? out.endTz : (cur?.endTz ?? null);
   if (endTz !== null && (tz === null || start.allDay)) throw bad('endTz', 'needs a timed event with a tz');
+  let duration = cur?.duration;
   if (p.end !== undefined) {
-    out.duration = formatDuration(durationOf(start, parseWhen(p.end, 'end'), tz, endTz));
+    duration = durationOf(start, parseWhen(p.end, 'end'), tz, endTz);
+    out.duration = formatDuration(duration);
   } else if (cur === null) {
     throw bad('end', 'is required');
   } else if (cur.start.allDay !== start.allDay) {
     // Switching between all-day and timed: the old duration means nothing in the new kind.
     out.duration = start.allDay ? 'P1D' : 'PT1H';
+    duration = Temporal.Duration.from(out.duration);
+  }
+  if (duration && (p.start !== undefined || p.end !== undefined || p.tz !== undefined || p.endTz !== undefined)) {
+    checkSpan(start, duration, start.allDay ? null : tz, endTz);
   }
   return out;
 }

@@ -74,6 +74,35 @@ describe('an event the model cannot expand', () => {
   });
 });
 
+describe('times outside the years 0001 to 9999 written by a raw Yjs client', () => {
+  it('give no occurrence outside the range: in its zone, in UTC or at its end', () => {
+    const doc = new Y.Doc();
+    const raw: Array<[string, Record<string, unknown>]> = [
+      ['year 0000', { start: '0000-12-31T23:30', tz: 'UTC' }],
+      ['year 0000 in UTC', { start: '0001-01-01T01:00', tz: 'Asia/Tokyo' }],
+      ['year 10000 in UTC', { start: '9999-12-31T22:00', tz: 'America/New_York' }],
+      ['ends in 10000', { start: '9999-12-31T20:00', duration: 'PT10H', tz: 'UTC' }],
+      ['all-day ending in 10000', { start: '9999-12-31', duration: 'P1D', tz: null }],
+      ['series crossing 9999', { start: '9999-12-29T09:00', tz: 'America/New_York', rrule: 'FREQ=DAILY;COUNT=5' }],
+    ];
+    for (const [title, fields] of raw) {
+      const id = createEvent(doc, { title, start: '2026-03-04T09:00', end: '2026-03-04T10:00', tz: 'UTC' }, ctx());
+      const ev = doc.getMap('events').get(id) as Y.Map<unknown>;
+      for (const [k, v] of Object.entries(fields)) ev.set(k, v);
+    }
+    const inRange = (t: string) => /^(?!0000)\d{4}-/.test(t);
+    const listed = [
+      ...queryOccurrences(doc, window('0001-01-01T00:00:00Z', '0001-02-01T00:00:00Z')).occurrences,
+      ...queryOccurrences(doc, window('9999-12-01T00:00:00Z', '9999-12-31T23:59:59Z')).occurrences,
+    ];
+    for (const o of listed) {
+      for (const t of [o.start, o.end, o.originalStart, o.startInstant, o.endInstant]) expect(t, `${o.title}: ${t}`).toSatisfy(inRange);
+    }
+    // Only the series' occurrences in range: its COUNT=5 runs into 10000, where none exists.
+    expect(listed.map((o) => `${o.title} ${o.occKey}`)).toEqual(['series crossing 9999 9999-12-29', 'series crossing 9999 9999-12-30', 'series crossing 9999 9999-12-31']);
+  });
+});
+
 describe('window bounds', () => {
   it('refuses windows outside the years 0001 to 9999 with INVALID_DATE naming the field', () => {
     const doc = new Y.Doc();

@@ -57,6 +57,27 @@ describe('validation', () => {
     expect(err.message).toMatch(/exclusive/);
   });
 
+  it('refuses times outside the years 0001 to 9999, as wall clocks and, for zoned events, as instants, naming the field', () => {
+    const doc = new Y.Doc();
+    const at = (start: string, end: string, tz: string | null, more: Record<string, unknown> = {}) => () => createEvent(doc, { title: 'x', start, end, tz, ...more }, ctx());
+    expect(expectCode(at('0000-06-01T09:00', '0000-06-01T10:00', 'UTC'), 'INVALID_DATE').field).toBe('start');
+    expect(expectCode(at('0000-12-31', '0001-01-01', null), 'INVALID_DATE').field).toBe('start');
+    // In range as walls, not as instants: Tokyo's 0001-01-01 01:00 is year 0000 in UTC, New York's last evening is 10000.
+    expect(expectCode(at('0001-01-01T01:00', '0001-01-01T02:00', 'Asia/Tokyo'), 'INVALID_DATE').field).toBe('start');
+    expect(expectCode(at('9999-12-31T22:00', '9999-12-31T23:00', 'America/New_York'), 'INVALID_DATE').field).toBe('start');
+    expect(expectCode(at('2026-03-01', '2026-03-02', null, { rrule: 'FREQ=DAILY', exdates: ['0000-03-01'] }), 'INVALID_DATE').field).toBe('exdates');
+    // The edges themselves; a move whose end would cross 9999 and a zone change that moves the start out are refused.
+    createEvent(doc, { title: 'first', start: '0001-01-01T00:00', end: '0001-01-01T01:00', tz: 'UTC' }, ctx());
+    createEvent(doc, { title: 'last day', start: '9999-12-30', end: '9999-12-31' }, ctx());
+    const id = createEvent(doc, { title: 'early', start: '0001-01-01T05:00', end: '0001-01-01T06:00', tz: 'UTC' }, ctx());
+    expect(expectCode(() => updateEvent(doc, id, { tz: 'Asia/Tokyo' }, ctx()), 'INVALID_DATE').field).toBe('start');
+    expect(expectCode(() => updateEvent(doc, id, { start: '9999-12-31T23:30' }, ctx()), 'INVALID_DATE').field).toBe('end');
+    updateEvent(doc, id, { title: 'still early' }, ctx());
+    // An end zone in which the end is in year 10000.
+    const late = createEvent(doc, { title: 'late', start: '9999-12-31T20:00', end: '9999-12-31T21:00', tz: 'UTC' }, ctx());
+    expect(expectCode(() => updateEvent(doc, late, { endTz: 'Pacific/Kiritimati' }, ctx()), 'INVALID_DATE').field).toBe('end');
+  });
+
   it('rejects unknown and offset-only time zones', () => {
     const err = expectCode(() => validateEvent({ ...ok, tz: 'Europe/Berlinn' }), 'UNKNOWN_TIME_ZONE');
     expect(err.field).toBe('tz');

@@ -4,8 +4,11 @@
  * UIDs, no VEVENT. Each gets a clear 4xx naming the problem and changes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listEvents } from '@kith/model';
 import { apiClient } from './helpers/api.js';
 import { expectError } from './helpers/http-assert.js';
+import { icsTimesOutOfRange, OUT_OF_RANGE, writeOutOfRange } from './helpers/out-of-range.js';
+import { connectProvider, waitForSynced } from './helpers/yjs-clients.js';
 import { CALDAV, DAV, calendarPath, dav, davUser, expectDavError, ICS, multistatus, objectPath, propfindBody, startCaldavServer, vevent, type DavUser } from './helpers/caldav.js';
 
 describe('CalDAV bad input', () => {
@@ -141,5 +144,42 @@ describe('CalDAV bad input', () => {
     }
     expectDavError(await dav(server.url, 'PUT', calendarPath(anna, room), { user: anna, body: vevent('x'), headers: ICS }), 405);
     expectDavError(await dav(server.url, 'DELETE', calendarPath(anna, room), { user: anna }), 405);
+  });
+
+  it('serves no time outside the years 0001 to 9999 when the document holds such events (raw Yjs writes); the rest is served', async () => {
+    const edges = await api.createRoom(anna.token, 'Edges of time');
+    const { doc, provider } = connectProvider(server.wsUrl, edges, anna.token);
+    try {
+      await waitForSynced(provider);
+      writeOutOfRange(doc, anna.userId);
+      const deadline = Date.now() + 20_000;
+      while ((await server.server.sync.readRoom(edges, (d) => listEvents(d).length)) < OUT_OF_RANGE.length + 1) {
+        if (Date.now() > deadline) throw new Error('the raw writes did not reach the server');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      provider.destroy();
+    }
+    const data = (r: { props: Map<string, { text: string }> }) => r.props.get(`${CALDAV}|calendar-data`)?.text ?? '';
+    const all = await dav(server.url, 'REPORT', calendarPath(anna, edges), {
+      user: anna,
+      depth: '1',
+      body: `<C:calendar-query xmlns:D="DAV:" xmlns:C="${CALDAV}"><D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>`,
+    });
+    const objects = multistatus(all).responses;
+    const names = objects.map((r) => decodeURIComponent(r.href.split('/').at(-1)!));
+    // Before: DTSTART:00001231T…, DTEND:100000101T060000Z, UNTIL=+0100000101T045959Z in 200s.
+    for (const r of objects) expect(icsTimesOutOfRange(data(r)), r.href).toEqual([]);
+    for (const id of ['in-range', 'range-5', 'range-6', 'range-7', 'range-8', 'range-9', 'range-10']) expect(names).toContain(`${id}@kith.ics`);
+    for (const i of [0, 1, 2, 3, 4]) expect(names, OUT_OF_RANGE[i]![0]).not.toContain(`range-${i}@kith.ics`);
+    // Time-range queries expanded at both ends of the range.
+    for (const [start, end] of [['00010101T000000Z', '00010301T000000Z'], ['99991101T000000Z', '99991231T235959Z']]) {
+      const expanded = await dav(server.url, 'REPORT', calendarPath(anna, edges), {
+        user: anna,
+        depth: '1',
+        body: `<C:calendar-query xmlns:D="DAV:" xmlns:C="${CALDAV}"><D:prop><D:getetag/><C:calendar-data><C:expand start="${start}" end="${end}"/></C:calendar-data></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="${start}" end="${end}"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`,
+      });
+      for (const r of multistatus(expanded).responses) expect(icsTimesOutOfRange(data(r)), `${start}: ${r.href}`).toEqual([]);
+    }
   });
 });

@@ -218,6 +218,39 @@ describe('validation: 400 with a catalogue code and a message naming the field',
     expect((await get(editor.token, created.body.eventId)).body.recurrence).toEqual(['RRULE:FREQ=DAILY;COUNT=10']);
   });
 
+  it('refuses times outside the years 0001 to 9999, after an offset, in the event\'s zone or at the end, with 400 INVALID_DATE naming the field', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      // 00:30 at +01:00 is 23:30 on 31 December of year 0000 in UTC (was stored and fed as 00001231T233000Z).
+      [{ startTime: '0001-01-01T00:30:00+01:00', endTime: '0001-01-01T01:30:00+01:00' }, /^startTime/],
+      [{ startTime: '9999-12-31T23:00:00-01:00', endTime: '9999-12-31T23:30:00-01:00' }, /^startTime/],
+      // In the event's own zone: year 0000 in New York, year 10000 in Kiritimati.
+      [{ startTime: '0001-01-01T00:30:00Z', endTime: '0001-01-01T01:30:00Z', timeZone: 'America/New_York' }, /^startTime/],
+      [{ startTime: '9999-12-31T20:00:00Z', endTime: '9999-12-31T21:00:00Z', timeZone: 'UTC', endTimeZone: 'Pacific/Kiritimati' }, /^endTime/],
+      // Wall clocks and dates in year 0000, and walls whose instant is outside (was stored).
+      [{ startTime: '0000-06-01T09:00', endTime: '0000-06-01T10:00', timeZone: 'UTC' }, /^startTime/],
+      [{ startTime: '0000-12-31', endTime: '0001-01-01' }, /^startTime/],
+      [{ startTime: '0001-01-01T01:00', endTime: '0001-01-01T02:00', timeZone: 'Asia/Tokyo' }, /^startTime/],
+      [{ startTime: '9999-12-31T22:00', endTime: '9999-12-31T23:00', timeZone: 'America/New_York' }, /^startTime/],
+    ];
+    for (const [times, field] of cases) expectError(await post(editor.token, { eventTitle: 'Edge', ...times }), 400, 'INVALID_DATE', field);
+    // Recurrence values outside: the recurrence's own code, naming the line.
+    for (const line of ['EXDATE;TZID=Asia/Tokyo:00010101T010000', 'RDATE;VALUE=DATE:00001231', 'RDATE;TZID=America/New_York:99991231T230000']) {
+      const res = await post(editor.token, { eventTitle: 'Edge', startTime: '2026-01-01T09:00:00Z', endTime: '2026-01-01T10:00:00Z', recurrence: ['RRULE:FREQ=DAILY', line] });
+      expectError(res, 400, 'INVALID_RECURRENCE', /^recurrence: recurrence\[1\] has a date out of range/);
+    }
+    // The edges themselves are fine.
+    expect((await post(editor.token, { eventTitle: 'First', startTime: '0001-01-01T00:00:00Z', endTime: '0001-01-01T01:00:00Z' })).status).toBe(201);
+    expect((await post(editor.token, { eventTitle: 'Last', startTime: '9999-12-30', endTime: '9999-12-31' })).status).toBe(201);
+
+    // PATCH: a move whose end crosses 9999, a zone that puts the start in year 0000 in UTC.
+    const early = await post(editor.token, { eventTitle: 'Early', startTime: '0001-01-01T05:00', endTime: '0001-01-01T06:00', timeZone: 'UTC' });
+    expect(early.status).toBe(201);
+    expectError(await patch(editor.token, early.body.eventId, { timeZone: 'Asia/Tokyo' }), 400, 'INVALID_DATE', /^startTime/);
+    expectError(await patch(editor.token, early.body.eventId, { startTime: '9999-12-31T23:30' }), 400, 'INVALID_DATE', /^endTime/);
+    expectError(await patch(editor.token, early.body.eventId, { startTime: '0001-01-01T00:30:00+01:00' }), 400, 'INVALID_DATE', /^startTime/);
+    expect((await get(editor.token, early.body.eventId)).body).toMatchObject({ startTime: '0001-01-01T05:00:00+00:00', timeZone: 'UTC' });
+  });
+
   it('refuses an empty PATCH and a PATCH whose new end is before the start', async () => {
     const created = await post(editor.token, dinner);
     expectError(await patch(editor.token, created.body.eventId, {}), 400, 'VALIDATION_FAILED');

@@ -11,6 +11,7 @@ import { createEvent, listEvents } from '@kith/model';
 import { apiClient } from './helpers/api.js';
 import { watchPressure } from './helpers/pressure.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { OUT_OF_RANGE, icsTimesOutOfRange, writeOutOfRange } from './helpers/out-of-range.js';
 import { connectProvider, waitForSynced } from './helpers/yjs-clients.js';
 
 type User = Awaited<ReturnType<ReturnType<typeof apiClient>['signUp']>>;
@@ -166,4 +167,33 @@ describe('the ICS feed with hostile values in the document', () => {
     // a value that makes the exporter expand or loop, not against a loaded test machine.
     expect(report.worstStallMs).toBeLessThan(2_000);
   }, 120_000);
+
+  it('writes no time outside the years 0001 to 9999: such events and occurrences are left out, UNTIL and stamps kept in range, the rest exported', async () => {
+    const roomId = await api.createRoom(owner.token, 'Edges of time');
+    const feed = await api.request('POST', `/rooms/${roomId}/feed`, { token: owner.token });
+    const { doc, provider } = connectProvider(t.wsUrl, roomId, owner.token);
+    try {
+      await waitForSynced(provider);
+      writeOutOfRange(doc, owner.userId);
+      const deadline = Date.now() + 20_000;
+      while ((await t.server.sync.readRoom(roomId, (d) => listEvents(d).length)) < OUT_OF_RANGE.length + 1) {
+        if (Date.now() > deadline) throw new Error('the raw writes did not reach the server');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      provider.destroy();
+      doc.destroy();
+    }
+    const res = await fetch(feed.body.url);
+    const ics = await res.text();
+    expect(res.status).toBe(200);
+    // Before: DTSTART:00001231T…, DTEND:100000101T060000Z, UNTIL=+0100000101T045959Z, DTSTAMP:+0100000101…
+    expect(icsTimesOutOfRange(ics)).toEqual([]);
+    const cal = new ICAL.Component(ICAL.parse(ics));
+    const uids = cal.getAllSubcomponents('vevent').map((v) => String(v.getFirstPropertyValue('uid')));
+    expect(uids).toContain('in-range@kith');
+    // Series whose own times are in range stay; those starting or ending outside are left out.
+    for (const i of [5, 6, 7, 8, 9, 10]) expect(uids, OUT_OF_RANGE[i]![0]).toContain(`range-${i}@kith`);
+    for (const i of [0, 1, 2, 3, 4]) expect(uids, OUT_OF_RANGE[i]![0]).not.toContain(`range-${i}@kith`);
+  }, 60_000);
 });

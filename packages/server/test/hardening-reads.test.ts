@@ -10,6 +10,7 @@ import { apiClient } from './helpers/api.js';
 import { expectError } from './helpers/http-assert.js';
 import { watchPressure } from './helpers/pressure.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { API_TIME, OUT_OF_RANGE, writeOutOfRange } from './helpers/out-of-range.js';
 import { connectProvider, waitForSynced } from './helpers/yjs-clients.js';
 
 type User = Awaited<ReturnType<ReturnType<typeof apiClient>['signUp']>>;
@@ -174,5 +175,42 @@ describe('finding 11: windows at the edges of the date range', () => {
     expect(late.status, JSON.stringify(late.body)).toBe(200);
     expect(late.body.occurrences.at(-1).occKey).toBe('9999-12-31');
   });
-});
 
+  it('lists no time outside the years 0001 to 9999 when the document holds such events (raw Yjs writes); the rest is listed', async () => {
+    const roomId = await api.createRoom(owner.token, 'Edges of time');
+    const { doc, provider } = connectProvider(t.wsUrl, roomId, owner.token);
+    try {
+      await waitForSynced(provider);
+      writeOutOfRange(doc, owner.userId);
+      let res = await occurrences(roomId, 'from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z');
+      for (let i = 0; i < 100 && res.body?.occurrences?.every((o: any) => o.eventId !== 'range-9'); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        res = await occurrences(roomId, 'from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z');
+      }
+    } finally {
+      provider.destroy();
+    }
+    const times = (o: any) => [o.startTime, o.endTime, o.localStartTime, o.localEndTime, o.originalStart];
+    const seen = new Set<string>();
+    for (const timeZone of ['UTC', 'Pacific/Kiritimati', 'Pacific/Pago_Pago', 'Asia/Tokyo']) {
+      for (const [from, to] of [
+        ['0001-01-01T00:00:00Z', '0001-03-01T00:00:00Z'],
+        ['9999-11-01T00:00:00Z', '9999-12-31T23:59:59Z'],
+        ['2026-01-01T00:00:00Z', '2026-02-01T00:00:00Z'],
+      ]) {
+        const res = await occurrences(roomId, `from=${from}&to=${to}&timeZone=${timeZone}`);
+        expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+        for (const o of res.body.occurrences) {
+          seen.add(o.eventId);
+          // Before: "0000-12-31T…", "+010000-01-01" as times, with a 200.
+          for (const time of times(o)) expect(time, `${o.eventId} (${OUT_OF_RANGE[Number(o.eventId.slice(6))]?.[0]}) in ${timeZone}`).toMatch(API_TIME);
+        }
+      }
+    }
+    // The good event, the series' occurrences in range, and the occurrences not moved or stretched.
+    for (const id of ['in-range', 'range-5', 'range-6', 'range-7', 'range-8', 'range-9', 'range-10']) expect([...seen]).toContain(id);
+    for (const id of ['range-0', 'range-1', 'range-2', 'range-3', 'range-4']) expect([...seen]).not.toContain(id);
+    // The event itself still reads (as stored), for a client to fix it.
+    expect((await api.request('GET', `/rooms/${roomId}/events/range-0`, { token: owner.token })).status).toBe(200);
+  });
+});

@@ -9,12 +9,14 @@
  * - Text (titles, descriptions, locations, categories) loses control characters; ical-generator
  *   escapes `\`, `;`, `,` and line breaks and folds long lines.
  */
+import { Temporal } from 'temporal-polyfill';
 import { normalizeRule, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
 import { ianaZone, isUtcZone } from './zones.js';
 
 export class FeedValueRefused extends Error {}
 
-const DATE_KEY = /^\d{4}-\d{2}-\d{2}$/;
+/** A date key the feed can write: years 0001–9999 (RFC 5545 DATE is four digits; 0000 is no year). */
+const DATE_KEY = /^(?!0000)\d{4}-\d{2}-\d{2}$/;
 /** C0 controls other than tab, line feed and carriage return (line breaks are escaped), and DEL. */
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
@@ -121,6 +123,24 @@ export function cleanSeries(s: ExportedSeries): ExportedSeries {
     rdates: dates(s.rdates),
     overrides,
   };
+}
+
+/** First and last instants (ms) the feed writes: years 0001–9999 in UTC. */
+export const FIRST_MS = new Date('0001-01-01T00:00:00Z').getTime();
+export const AFTER_LAST_MS = new Date('+010000-01-01T00:00:00Z').getTime();
+
+/** Whether a time can be written with a four-digit year in 0001–9999: as its wall clock and, if zoned, in UTC too. */
+export function writableTime(t: { year: number } | Temporal.ZonedDateTime): boolean {
+  if (t.year < 1 || t.year > 9999) return false;
+  if (!(t instanceof Temporal.ZonedDateTime)) return true;
+  const ms = t.epochMilliseconds;
+  return ms >= FIRST_MS && ms < AFTER_LAST_MS;
+}
+
+/** A stored change time for DTSTAMP, CREATED, LAST-MODIFIED; null when unreadable or out of range. */
+export function writableStamp(value: unknown): Date | null {
+  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  return ms >= FIRST_MS && ms < AFTER_LAST_MS ? new Date(ms) : null;
 }
 
 /** The room's default zone for X-WR-TIMEZONE, when it is an IANA zone. */

@@ -18,7 +18,7 @@ import { Temporal } from 'temporal-polyfill';
 import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride, type Reminder } from '@kith/model';
 import { REMINDER_ID_PROP } from './ics-alarms.js';
 import type * as Y from 'yjs';
-import { checkedId, checkedUid, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused } from './feed-values.js';
+import { checkedId, checkedUid, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused, writableStamp, writableTime } from './feed-values.js';
 import { isUtcZone, vtimezone } from './zones.js';
 
 export interface FeedInfo {
@@ -106,12 +106,23 @@ function dateList(name: 'EXDATE' | 'RDATE', keys: string[], s: ExportedSeries, z
       return `${name};VALUE=DATE:${keys.map(basicDate).join(',')}`;
     case 'floating':
       return `${name}:${walls.map(basic).join(',')}`;
-    case 'utc':
-      return `${name}:${walls.map((w) => `${basic(w.toZonedDateTime(z.tz, { disambiguation: 'compatible' }).withTimeZone('UTC').toPlainDateTime())}Z`).join(',')}`;
+    case 'utc': {
+      // Only values that stay in years 0001–9999 in UTC (the model has no occurrence outside).
+      const utc = walls.map((w) => w.toZonedDateTime(z.tz, { disambiguation: 'compatible' })).filter(writableTime);
+      return utc.length === 0 ? null : `${name}:${utc.map((u) => `${basic(u.withTimeZone('UTC').toPlainDateTime())}Z`).join(',')}`;
+    }
     case 'zoned':
       return `${name};TZID=${z.tzid}:${walls.map(basic).join(',')}`;
   }
 }
+
+/** An UNTIL instant as UTC basic text, kept in years 0001–9999 (no occurrence exists outside them). */
+function untilUtc(at: Temporal.ZonedDateTime): string {
+  const ms = Math.min(Math.max(at.epochMilliseconds, FIRST_UNTIL_MS), LAST_UNTIL_MS);
+  return `${basic(Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO('UTC').toPlainDateTime())}Z`;
+}
+const FIRST_UNTIL_MS = Date.parse('0001-01-01T00:00:00Z');
+const LAST_UNTIL_MS = Date.parse('9999-12-31T23:59:59Z');
 
 /**
  * The rule with UNTIL in the form RFC 5545 wants for the series' DTSTART: a DATE for all-day, a
@@ -124,6 +135,8 @@ export function exportRule(rule: string, z: Zoning): string {
       const m = /^UNTIL=(\d{8})(?:T(\d{6})(Z?))?$/i.exec(part);
       if (!m) return part;
       const [, ymd = '', hms, utc] = m;
+      // Year 0000 is no year: the rule ends before the range starts (its DTSTART is in it).
+      if (ymd.startsWith('0000')) return z.kind === 'date' ? 'UNTIL=00010101' : z.kind === 'floating' ? 'UNTIL=00010101T000000' : 'UNTIL=00010101T000000Z';
       const date = `${ymd.slice(0, 4)}-${ymd.slice(4, 6)}-${ymd.slice(6, 8)}`;
       const wall = hms === undefined ? `${date}T23:59:59` : `${date}T${hms.slice(0, 2)}:${hms.slice(2, 4)}:${hms.slice(4, 6)}`;
       switch (z.kind) {
@@ -134,8 +147,7 @@ export function exportRule(rule: string, z: Zoning): string {
         case 'utc':
         case 'zoned': {
           if (utc) return `UNTIL=${ymd}T${hms}Z`;
-          const at = resolve(wall, z.tz).withTimeZone('UTC').toPlainDateTime();
-          return `UNTIL=${basic(at)}Z`;
+          return `UNTIL=${untilUtc(resolve(wall, z.tz))}`;
         }
       }
     })
@@ -151,8 +163,7 @@ function sequenceOf(ev: CalendarEvent): number {
 }
 
 function stampOf(ev: CalendarEvent): Date {
-  const t = Date.parse(ev.updatedAt || ev.createdAt);
-  return Number.isFinite(t) ? new Date(t) : new Date(0);
+  return writableStamp(ev.updatedAt || ev.createdAt) ?? new Date(0);
 }
 
 function durationOf(s: ExportedSeries): Temporal.Duration {
@@ -177,8 +188,8 @@ function commonFields(
     stamp: stampOf(ev),
     lastModified: stampOf(ev),
   };
-  const created = Date.parse(ev.createdAt);
-  if (Number.isFinite(created)) data.created = new Date(created);
+  const created = writableStamp(ev.createdAt);
+  if (created) data.created = created;
   if (description) data.description = description;
   if (location) data.location = { title: location };
   if (category) data.categories = [{ name: category }];
@@ -213,6 +224,9 @@ function overrideEvent(ev: CalendarEvent, s: ExportedSeries, z: Zoning, uid: str
     start = zs;
     end = zs.add(duration);
   }
+  const recurrenceId = timeValue(z, original, s.tz);
+  // Moved or stretched out of years 0001–9999 (a raw Yjs write): left out, the occurrence stays where the series puts it.
+  if (![start, end, recurrenceId].every(writableTime)) return null;
   return {
     ...commonFields(
       ev,
@@ -227,7 +241,7 @@ function overrideEvent(ev: CalendarEvent, s: ExportedSeries, z: Zoning, uid: str
     id: uid,
     start,
     end,
-    recurrenceId: timeValue(z, original, s.tz),
+    recurrenceId,
   };
 }
 
@@ -274,11 +288,15 @@ function seriesEvents(ev: CalendarEvent, stored: ExportedSeries, orphans: Set<st
   // UID is TEXT (RFC 5545 §3.8.4.7): `;`, `,` and `\` are escaped like any text.
   const uid = escape(uidOfSeries(ev, s), false);
   const recurring = s.rrule !== null || s.rdates.length > 0;
+  const start = timeValue(z, s.start, s.tz);
+  const end = timeValue(z, s.end, s.endTz ?? s.tz);
+  if (!writableTime(start)) throw new FeedValueRefused('its start falls outside the years 0001 to 9999');
+  if (!writableTime(end)) throw new FeedValueRefused('its end falls outside the years 0001 to 9999');
   const main: ICalEventData = {
     ...commonFields(ev, s, z, s.title, s.description, s.location, s.category, s.color),
     id: uid,
-    start: timeValue(z, s.start, s.tz),
-    end: timeValue(z, s.end, s.endTz ?? s.tz),
+    start,
+    end,
   };
   const alarms = valarms(s);
   if (alarms.length > 0) main.alarms = alarms;

@@ -48,21 +48,43 @@ function skippedView(s: { eventId: string; code: string; message: string; field?
   return { eventId: s.eventId, code: e.code, message: e.message };
 }
 
+/** As many skipped events as the model lists. */
+const MAX_SKIPPED_LISTED = 100;
+
+/** RFC 3339 needs four-digit years: a time in 0001–9999 (not "0000-…", "+010000-…"). */
+const YEAR_1_TO_9999 = /^(?!0000)\d{4}-/;
+
+/** Whether every time of a view can be written: the model keeps each occurrence in range, but a viewer's far zone can still move one across 9999-12-31. */
+const writable = (v: OccurrenceView): boolean =>
+  [v.startTime, v.endTime, v.localStartTime, v.localEndTime, v.originalStart].every((t) => YEAR_1_TO_9999.test(t));
+
 export function occurrencePage(doc: Y.Doc, window: ViewWindow, limit: number, cursor: string | undefined): OccurrencePageView {
   const page = queryOccurrences(doc, window, { limit, cursor: cursor ?? null });
+  const skipped = page.skipped.map(skippedView);
+  let skippedCount = page.skippedCount;
+  const outside = new Set<string>();
   const views: OccurrenceView[] = [];
   let bytes = 0;
   let next = page.next;
-  for (const occ of page.occurrences) {
+  for (const [i, occ] of page.occurrences.entries()) {
     const view = occurrenceView(occ, window.timeZone);
+    if (!writable(view)) {
+      if (!outside.has(occ.eventId)) {
+        outside.add(occ.eventId);
+        skippedCount++;
+        const message = `startTime: an occurrence falls outside the years 0001 to 9999 in ${window.timeZone}`;
+        if (skipped.length < MAX_SKIPPED_LISTED) skipped.push({ eventId: occ.eventId, code: 'INVALID_DATE', message });
+      }
+      continue;
+    }
     const size = Buffer.byteLength(JSON.stringify(view)) + 1;
     if (views.length > 0 && bytes + size > PAGE.maxBytes) {
-      // Cut short by size: the next page starts right after the last occurrence sent.
-      next = cursorAfter(page.occurrences[views.length - 1]!);
+      // Cut short by size: the next page starts right after the last occurrence sent (or left out).
+      next = cursorAfter(page.occurrences[i - 1]!);
       break;
     }
     views.push(view);
     bytes += size;
   }
-  return { occurrences: views, next, skipped: page.skipped.map(skippedView), skippedCount: page.skippedCount };
+  return { occurrences: views, next, skipped, skippedCount };
 }
