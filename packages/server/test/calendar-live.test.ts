@@ -4,7 +4,7 @@
  */
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEvent, getEvent, listEvents, updateEvent } from '@kith/model';
+import { createEvent, getEvent, LIMITS, listEvents, updateEvent } from '@kith/model';
 import { apiClient } from './helpers/api.js';
 import { signJwt, sleep } from './helpers/http-assert.js';
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from './helpers/server.js';
@@ -223,6 +223,22 @@ describe('create_event and update_event broadcasts', () => {
   });
 });
 
+describe('times outside the years 0001 to 9999', () => {
+  it('create_event and update_event refuse them with INVALID_DATE naming the field; nothing is stored', async () => {
+    const roomId = await familyRoom();
+    const e = await live();
+    await e.join(roomId, editor.token);
+    // 00:30 at +01:00 is year 0000 in UTC; 23:00 at -01:00 on 31 December 9999 is year 10000.
+    for (const [startTime, endTime] of [['0001-01-01T00:30:00+01:00', '0001-01-01T01:30:00+01:00'], ['9999-12-31T23:00:00-01:00', '9999-12-31T23:30:00-01:00']]) {
+      expect(await e.request({ ...dinner(roomId), startTime, endTime })).toMatchObject({ type: 'error', code: 'INVALID_DATE', message: expect.stringMatching(/^startTime/) });
+    }
+    const { eventId } = await e.request(dinner(roomId));
+    expect(await e.request({ type: 'update_event', roomId, eventId, startTime: '9999-12-31T23:30:00Z' })).toMatchObject({ type: 'error', code: 'INVALID_DATE', message: expect.stringMatching(/^endTime/) });
+    expect(await e.request({ type: 'update_event', roomId, eventId, timeZone: 'Asia/Tokyo', startTime: '0001-01-01T01:00' })).toMatchObject({ code: 'INVALID_DATE', message: expect.stringMatching(/^startTime/) });
+    expect(await t.server.sync.readRoom(roomId, (doc) => listEvents(doc).map((ev) => ev.start))).toEqual(['2026-05-01T18:00']);
+  });
+});
+
 describe('a stock y-websocket client, the live JSON client and a REST caller see each other\'s changes', () => {
   it('live → Yjs and REST; REST → live and Yjs; Yjs → live and REST', async () => {
     const roomId = await familyRoom();
@@ -350,4 +366,108 @@ describe('malformed input', () => {
     expect(took).toBeLessThan(1500);
     expect(await t.server.sync.readRoom(roomId, (doc) => listEvents(doc).length)).toBe(0);
   });
+});
+
+describe('the rate limit charges a message by its work', () => {
+  const day = (i: number) => new Date(Date.UTC(2026, 0, 1) + i * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+  // Half the limit a line: a line holds at most 10,000 characters (~620 values).
+  const half = LIMITS.dates / 2;
+  const zoned = (name: string, from: number) => `${name};TZID=America/New_York:${Array.from({ length: half }, (_, i) => `${day(from + i)}T090000`).join(',')}`;
+  /** The largest valid recurrence: 1,000 EXDATE and 1,000 RDATE values, each converted from New York to Paris. */
+  const heaviest = (roomId: string, title = 'Heavy') => ({
+    ...dinner(roomId, title),
+    startTime: '2026-01-01T09:00',
+    endTime: '2026-01-01T10:00',
+    timeZone: 'Europe/Paris',
+    recurrence: ['RRULE:FREQ=DAILY', zoned('EXDATE', 0), zoned('EXDATE', half), zoned('RDATE', 2 * half), zoned('RDATE', 3 * half)],
+  });
+
+  /** Sends `count` copies of `message` at once; resolves when each is answered or the socket closes. */
+  async function stream(c: LiveClient, message: Record<string, unknown>, count: number, from = 1000): Promise<{ answers: any[]; closed: boolean }> {
+    for (let i = 0; i < count; i++) c.send({ ...message, requestId: from + i });
+    const answered = () => c.messages.filter((m) => typeof m.requestId === 'number' && m.requestId >= from && m.requestId < from + count);
+    let closed = false;
+    await Promise.race([
+      c.closed.then(() => (closed = true)),
+      waitFor(() => answered().length === count, 60_000, `${count} answers`),
+    ]);
+    return { answers: answered(), closed };
+  }
+
+  /** Sequential /healthz requests for `ms`: how many were answered, and the slowest. */
+  async function healthFor(ms: number): Promise<{ count: number; worstMs: number }> {
+    const until = performance.now() + ms;
+    let count = 0;
+    let worstMs = 0;
+    while (performance.now() < until) {
+      const t0 = performance.now();
+      expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+      worstMs = Math.max(worstMs, performance.now() - t0);
+      count++;
+    }
+    return { count, worstMs };
+  }
+
+  // ~115 ms of the event loop each in the server: 100 of them held it for ~11 s before the work
+  // budget; now two or three are converted, then the socket is closed.
+  const N = 100;
+
+  it('closes a socket streaming the largest valid events with 4429 RATE_LIMITED after a few, serves as many small ones, and /healthz keeps answering', async () => {
+    const roomId = await familyRoom();
+    const heavy = await live();
+    await heavy.join(roomId, editor.token);
+    const run = stream(heavy, heaviest(roomId), N);
+    const health = await healthFor(2_000);
+    const { answers, closed } = await run;
+    const created = answers.filter((a) => a.type === 'event_created').length;
+    console.log(`heavy stream: ${created} of ${N} created, closed: ${closed}; ${health.count} health checks in 2 s, worst ${Math.round(health.worstMs)} ms`);
+    expect(answers[0], JSON.stringify(answers[0])?.slice(0, 200)).toMatchObject({ type: 'event_created' });
+    expect(closed).toBe(true);
+    expect(await heavy.closed).toEqual({ code: 4429, reason: 'RATE_LIMITED' });
+    expect(created).toBeLessThanOrEqual(4);
+    expect(answers.every((a) => a.type === 'event_created')).toBe(true);
+    // Each check takes a few ms once the stream is stopped; while every message was converted,
+    // each waited behind one (~100 ms): ~15 in these 2 s.
+    expect(health.count).toBeGreaterThanOrEqual(50);
+
+    // As many small events, on another socket of the same user: all served, the socket stays open.
+    const small = await live();
+    await small.join(roomId, editor.token);
+    const smallRun = await stream(small, dinner(roomId, 'Small'), N);
+    expect(smallRun.closed).toBe(false);
+    expect(smallRun.answers.filter((a) => a.type === 'event_created')).toHaveLength(N);
+    expect(await small.request({ type: 'ping' })).toMatchObject({ type: 'pong' });
+  }, 120_000);
+
+  it('the budget is the user\'s: four sockets of one user streaming the largest events are all closed after a few in total', async () => {
+    const roomId = await familyRoom();
+    const sockets = await Promise.all([0, 1, 2, 3].map(() => live()));
+    for (const c of sockets) await c.join(roomId, owner.token);
+    const runs = Promise.all(sockets.map((c, i) => stream(c, heaviest(roomId, `Heavy ${i}`), N / 4)));
+    const health = await healthFor(2_000);
+    const results = await runs;
+    const created = results.reduce((n, r) => n + r.answers.filter((a) => a.type === 'event_created').length, 0);
+    console.log(`4 sockets × ${N / 4} heavy: ${created} created; ${health.count} health checks in 2 s, worst ${Math.round(health.worstMs)} ms`);
+    expect(results.map((r) => r.closed)).toEqual([true, true, true, true]);
+    for (const c of sockets) expect(await c.closed).toEqual({ code: 4429, reason: 'RATE_LIMITED' });
+    expect(created).toBeLessThanOrEqual(5);
+    expect(health.count).toBeGreaterThanOrEqual(50);
+  }, 120_000);
+
+  it('charges a message by its size: a socket streaming 250 KB messages is closed with 4429 long before one streaming as many small ones', async () => {
+    const roomId = await familyRoom();
+    // Valid in shape, so each is read and checked in full (and answered NOT_JOINED, no strike).
+    const big = { ...dinner(roomId), description: 'x'.repeat(10_000), recurrence: Array.from({ length: 24 }, () => `RDATE:${'2'.repeat(9_990)}`) };
+    expect(JSON.stringify(big).length).toBeGreaterThan(240_000);
+    const heavy = await live();
+    const heavyRun = await stream(heavy, big, N);
+    expect(heavyRun.closed).toBe(true);
+    expect(await heavy.closed).toEqual({ code: 4429, reason: 'RATE_LIMITED' });
+    // 17 tokens each against the burst of 1,000: about 60 are read.
+    expect(heavyRun.answers.length).toBeLessThan(75);
+    const small = await live();
+    const smallRun = await stream(small, dinner(roomId), N);
+    expect(smallRun.closed).toBe(false);
+    expect(smallRun.answers.filter((a) => a.code === 'NOT_JOINED')).toHaveLength(N);
+  }, 120_000);
 });

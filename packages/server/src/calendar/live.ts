@@ -25,7 +25,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Compile } from 'typebox/compile';
 import { Type, type TSchema } from 'typebox';
-import { createEvent, deleteEvent, getEvent, updateEvent } from '@kith/model';
+import { createEvent, deleteEvent, getEvent, LIMITS, updateEvent } from '@kith/model';
 import { verifyAccessToken } from '../auth/access-tokens.js';
 import type { KithConfig } from '../config/config.js';
 import { ERRORS, KithError, type ErrorCode } from '../errors/catalogue.js';
@@ -37,7 +37,7 @@ import type { RoomApi } from '../sync/room-api.js';
 import { refuseUpgrade } from '../sync/upgrade.js';
 import { PingSlices } from '../sync/ping-slices.js';
 import { TokenBucket } from '../sync/token-bucket.js';
-import { eventView, toEventInput, toEventPatch, type EventBody } from './api-events.js';
+import { eventView, toEventInput, toEventPatch, type ChargeWork, type EventBody } from './api-events.js';
 import { Channels, type ChannelListener, type EventChange } from './channels.js';
 import { asKithError, modelCall } from './errors.js';
 import { CreateEventBody, PatchEventBody } from './schemas.js';
@@ -67,6 +67,23 @@ const JOIN_TIMEOUT_MS = 30_000;
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** A closed socket whose peer does not answer the close handshake is cut off after this. */
 const CLOSE_GRACE_MS = 2_000;
+/**
+ * Each message takes one token of the socket's bucket (--updates-per-second) plus one per this
+ * many bytes: reading and checking 256 KiB of small JSON items costs ~2.5 ms, so a socket sending
+ * the largest messages (17 tokens each) spends ~30 ms a second on them, even before it joins.
+ */
+const BYTES_PER_TOKEN = 16 * 1024;
+/**
+ * What a user's create_event/update_event messages may cost in conversion work, in units of about
+ * one EXDATE/RDATE value or recurrence line. Measured on a 2-core VM: the largest valid message
+ * (1,000 EXDATE + 1,000 RDATE zoned date-times, ~2,000 units) takes 47–68 ms to convert and
+ * ~115 ms end to end in the server (model, views, storage, broadcast), so ~40–60 µs a unit;
+ * member ids cost ~1.5 µs each (20 a unit). 1,500 units a second keeps one user's heaviest valid
+ * stream under ~100 ms of the event loop a second; the burst lets two of the largest messages
+ * through at once. The bucket is the user's, shared by all of their /live sockets; a message over
+ * it closes its socket (4429 RATE_LIMITED). Messages without such lists are not charged here.
+ */
+const WORK = { perSecond: 1_500, burst: 4_500, idsPerUnit: 20 } as const;
 
 const RoomId = Type.String({ minLength: 1, maxLength: 64 });
 const RequestId = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Number()]));
@@ -94,10 +111,55 @@ const ENVELOPE = new Set(['type', 'roomId', 'requestId', 'eventId']);
 const bodyOf = (msg: Record<string, unknown>): EventBody =>
   Object.fromEntries(Object.entries(msg).filter(([k]) => !ENVELOPE.has(k))) as EventBody;
 
+/** Conversion-work buckets by user (see WORK), held while the user has sockets and until refilled. */
+class WorkBudgets {
+  private readonly users = new Map<string, { bucket: TokenBucket; sockets: number }>();
+
+  acquire(userId: string): void {
+    let entry = this.users.get(userId);
+    if (!entry) this.users.set(userId, (entry = { bucket: new TokenBucket(WORK.perSecond, WORK.burst), sockets: 0 }));
+    entry.sockets++;
+  }
+
+  release(userId: string): void {
+    const entry = this.users.get(userId);
+    if (!entry || --entry.sockets > 0) return;
+    // Kept until it would be full again: reconnecting must not refill it early.
+    setTimeout(() => {
+      if (this.users.get(userId) === entry && entry.sockets === 0) this.users.delete(userId);
+    }, (1000 * WORK.burst) / WORK.perSecond).unref();
+  }
+
+  take(userId: string, units: number): boolean {
+    return this.users.get(userId)?.bucket.take(units) ?? false;
+  }
+}
+
+/** A message over its user's work budget (closes the socket with 4429). */
+class OverBudget extends KithError {
+  constructor() {
+    super('RATE_LIMITED');
+  }
+}
+
+/** Work units of a body's member ids (participants, reminders' `for`), counted only up to what the model reads. */
+function idUnits(body: EventBody): number {
+  let ids = Math.min(body.participants?.length ?? 0, LIMITS.participants);
+  for (const r of (body.reminders ?? []).slice(0, LIMITS.reminders)) ids += Math.min(r.for?.length ?? 0, LIMITS.participants);
+  return Math.floor(ids / WORK.idsPerUnit);
+}
+
+/** Bytes of a received message. */
+function sizeOf(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return data instanceof ArrayBuffer ? data.byteLength : data.length;
+}
+
 export class LiveServer {
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<LiveSocket>();
   readonly channels: Channels;
+  readonly work = new WorkBudgets();
   private accepting = true;
   readonly pings: PingSlices;
   private readonly unsubscribe: () => void;
@@ -236,7 +298,10 @@ class LiveSocket implements ChannelListener {
   releaseSlots(): void {
     const { quota } = this.server.deps.upgrades;
     if (this.addressSlot) quota.releaseAddress(this.address);
-    if (this.userSlot && this.user) quota.releaseUser(this.user.userId);
+    if (this.userSlot && this.user) {
+      quota.releaseUser(this.user.userId);
+      this.server.work.release(this.user.userId);
+    }
     this.addressSlot = this.userSlot = false;
   }
 
@@ -257,6 +322,11 @@ class LiveSocket implements ChannelListener {
     this.ws.send(JSON.stringify(message));
   }
 
+  /** Takes conversion work from the user's budget (see WORK), or throws OverBudget. */
+  private readonly charge: ChargeWork = (units) => {
+    if (units > 0 && !this.server.work.take(this.userId, units)) throw new OverBudget();
+  };
+
   private sendError(err: KithError, extra: Record<string, unknown> = {}): void {
     this.send({ type: 'error', code: err.code, message: err.message, ...extra });
   }
@@ -268,7 +338,7 @@ class LiveSocket implements ChannelListener {
 
   private onMessage(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
-    if (!this.bucket.take()) {
+    if (!this.bucket.take(1 + Math.floor(sizeOf(data) / BYTES_PER_TOKEN))) {
       this.close('RATE_LIMITED');
       return;
     }
@@ -306,6 +376,7 @@ class LiveSocket implements ChannelListener {
       try {
         await this.handle(m as Record<string, unknown> & { type: string });
       } catch (err) {
+        if (err instanceof OverBudget) return this.close('RATE_LIMITED');
         const e = asKithError(err);
         if (e.code === 'INTERNAL') this.server.deps.logger.error({ err, type: m.type }, 'live message failed');
         this.sendError(e, { ...requestId, ...roomRef });
@@ -352,9 +423,10 @@ class LiveSocket implements ChannelListener {
         const roomId = await this.writer(m.roomId as string);
         const actor = this.userId;
         const body = bodyOf(m);
+        this.charge(idUnits(body));
         const event = await rooms.edit(roomId, (doc) =>
           modelCall(() => {
-            const id = createEvent(doc, toEventInput(body), { actor });
+            const id = createEvent(doc, toEventInput(body, this.charge), { actor });
             return eventView(getEvent(doc, id)!);
           }),
         );
@@ -365,11 +437,12 @@ class LiveSocket implements ChannelListener {
         const actor = this.userId;
         const eventId = m.eventId as string;
         const body = bodyOf(m);
+        this.charge(idUnits(body));
         const event = await rooms.edit(roomId, (doc) =>
           modelCall(() => {
             const current = getEvent(doc, eventId);
             if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
-            updateEvent(doc, eventId, toEventPatch(body, current), { actor });
+            updateEvent(doc, eventId, toEventPatch(body, current, this.charge), { actor });
             return eventView(getEvent(doc, eventId)!);
           }),
         );
@@ -398,6 +471,7 @@ class LiveSocket implements ChannelListener {
     if (!this.userSlot) {
       try {
         this.server.deps.upgrades.quota.takeUser(claims.userId);
+        this.server.work.acquire(claims.userId);
       } catch (err) {
         // Over the user's socket cap: say so, then close (the client should not retry at once).
         this.sendError(asKithError(err));

@@ -12,12 +12,12 @@ export class TokenBucket {
     this.last = now;
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(now = performance.now()): boolean {
+  /** Takes `count` tokens (one by default); false, taking none, when the bucket holds fewer. */
+  take(count = 1, now = performance.now()): boolean {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
     this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < count) return false;
+    this.tokens -= count;
     return true;
   }
 }
