@@ -91,6 +91,14 @@ describe('POST /rooms', () => {
     ['a name longer than 100 characters', { name: 'x'.repeat(101) }, 'name'],
     ['a number as name (no type coercion)', { name: 42 }, 'name'],
     ['an extra field', { name: 'Family', ownerId: 'someone' }, 'ownerId'],
+    // Control characters and non-characters: calendar apps (CalDAV's XML) cannot carry them.
+    ['a name with a control character', { name: 'Fam\u0001ily' }, 'name'],
+    ['a name with NUL', { name: 'Fam\u0000ily' }, 'name'],
+    ['a name with a line break', { name: 'Fam\nily' }, 'name'],
+    ['a name with DEL or a C1 control', { name: 'Fam\u007F\u0085ily' }, 'name'],
+    ['a name with U+FFFE', { name: 'Fam\uFFFEily' }, 'name'],
+    ['a name with U+FFFF', { name: 'Family\uFFFF' }, 'name'],
+    ['a name with a lone surrogate', { name: 'Fam\uD800ily' }, 'name'],
   ])('refuses %s with 400 VALIDATION_FAILED naming the field', async (_what, body, field) => {
     expectValidationError(await createRoom(alice.token, body), field);
   });

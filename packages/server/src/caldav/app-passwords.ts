@@ -26,6 +26,12 @@ export const APP_PASSWORD_MIGRATIONS: ModuleMigrations = {
   ],
 };
 
+/**
+ * What a label (one line naming a device) may not hold: control characters (NUL among them, which
+ * PostgreSQL's text cannot hold: the insert failed with a 500), lone surrogates, U+FFFE, U+FFFF.
+ */
+const NOT_LABEL_TEXT = /[\u0000-\u001F\u007F-\u009F\uD800-\uDFFF\uFFFE\uFFFF]/u;
+
 /** Bounds: a label names a device; a family member needs a handful of devices, not hundreds. */
 export const APP_PASSWORD_LIMITS = { maxPerUser: 20, maxLabelLength: 64 } as const;
 
@@ -84,6 +90,7 @@ export class AppPasswords {
 
   /** Makes one; the answer carries the password, which is never available again. */
   async create(userId: string, label: string, now = Date.now()): Promise<AppPasswordView & { password: string }> {
+    if (NOT_LABEL_TEXT.test(label)) throw new KithError('VALIDATION_FAILED', 'body/label must not hold control characters.');
     const password = newAppPassword();
     const row = { id: randomBytes(9).toString('base64url'), label, createdAt: now };
     // Count and insert in one transaction, so a burst of requests cannot go past the bound: on
@@ -118,6 +125,11 @@ export class AppPasswords {
   async revoke(userId: string, id: string): Promise<boolean> {
     const { changes } = await this.sql.run('DELETE FROM caldav_app_passwords WHERE id = ? AND user_id = ?', [id, userId]);
     return changes > 0;
+  }
+
+  /** Every one of the user's (a deleted account). */
+  async revokeAll(userId: string): Promise<void> {
+    await this.sql.run('DELETE FROM caldav_app_passwords WHERE user_id = ?', [userId]);
   }
 
   /** The user's hashes, for the verifier to compare in constant time (at most maxPerUser rows). */

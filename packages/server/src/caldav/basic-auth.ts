@@ -50,7 +50,9 @@ export class BasicVerifier {
     const basic = parseBasic(authorization);
     if (!basic) return null;
     this.limits.check(clientIp, basic.username, now);
-    const user = basic.username.length <= 64 ? await this.deps.storage.users.findByUsername(basic.username) : undefined;
+    // Not looked up when no account can have it: PostgreSQL's text cannot hold NUL (the query failed: a 500).
+    const lookup = basic.username.length <= 64 && !basic.username.includes('\u0000');
+    const user = lookup ? await this.deps.storage.users.findByUsername(basic.username) : undefined;
     const presented = appPasswordHash(basic.password);
     // An unknown username is not hidden here (registration's USERNAME_TAKEN tells it anyway); the
     // password is: every stored hash of the user is compared in constant time, with no early exit.

@@ -11,7 +11,8 @@ import { fromModelError } from '../calendar/errors.js';
 import type { AuthenticatedUser } from '../modules/module.js';
 import type { BasicVerifier } from './basic-auth.js';
 import type { Calendars } from './calendars.js';
-import { DavError, notFound } from './dav-errors.js';
+import { caldavPre, DavError, notFound } from './dav-errors.js';
+import { storableName } from './object-names.js';
 import { deleteObject, getObject, putObject, type Conditions } from './objects.js';
 import { DAV_ROOT, parseDavPath, type DavPath } from './paths.js';
 import { OBJECT_CONTENT_TYPE } from './properties.js';
@@ -26,6 +27,22 @@ export const DAV_BODY_LIMIT = 2 * 1024 * 1024;
 // HEAD comes with GET (Fastify answers it from the GET handler, without the body).
 const DAV_METHODS = ['OPTIONS', 'PROPFIND', 'PROPPATCH', 'REPORT', 'GET', 'PUT', 'DELETE', 'MKCALENDAR', 'MKCOL', 'MOVE', 'COPY'];
 const ALLOW = 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, REPORT';
+
+/** The methods one resource allows, for the Allow header every 405 must carry (RFC 9110 §15.5.6). */
+function allowOf(path: DavPath): string {
+  switch (path.kind) {
+    case 'object':
+      return 'OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND';
+    case 'calendar':
+      return 'OPTIONS, PROPFIND, REPORT';
+    case 'root':
+      return 'OPTIONS, GET, HEAD, PROPFIND'; // GET /dav/ is the sign-in probe
+    default:
+      return 'OPTIONS, PROPFIND';
+  }
+}
+
+const notAllowed = (path: DavPath, message: string): DavError => new DavError('METHOD_NOT_ALLOWED', message, undefined, { allow: allowOf(path) });
 
 export interface DavRoutesOptions {
   verifier: BasicVerifier;
@@ -103,7 +120,7 @@ export const davRoutes: FastifyPluginAsync<DavRoutesOptions> = async (app, opts)
       }
       case 'GET':
       case 'HEAD': {
-        if (path.kind !== 'object') throw new DavError('METHOD_NOT_ALLOWED', 'Only calendar objects can be fetched with GET; use PROPFIND on collections.');
+        if (path.kind !== 'object') throw notAllowed(path, 'Only calendar objects can be fetched with GET; use PROPFIND on collections.');
         const obj = await getObject(calendars, user, path);
         const notModified = conditions.ifNoneMatch?.split(',').some((t) => t.trim() === obj.etag || t.trim() === '*');
         reply.header('etag', obj.etag).header('cache-control', 'private, no-cache');
@@ -112,19 +129,22 @@ export const davRoutes: FastifyPluginAsync<DavRoutesOptions> = async (app, opts)
         return reply.send(obj.ics);
       }
       case 'PUT': {
-        if (path.kind !== 'object') throw new DavError('METHOD_NOT_ALLOWED', 'Only calendar objects (<uid>.ics) can be written.');
+        if (path.kind !== 'object') throw notAllowed(path, 'Only calendar objects (<uid>.ics) can be written.');
+        if (!storableName(path.name)) throw new DavError('VALIDATION_FAILED', 'A calendar object’s name may not hold NUL (%00).');
         const body = typeof request.body === 'string' ? request.body : '';
+        // RFC 5545 allows no NUL anywhere; one in the UID failed on PostgreSQL after the event was stored (a 500).
+        if (body.includes('\u0000')) throw new DavError('INVALID_ICALENDAR', 'The calendar object holds a NUL character, which iCalendar does not allow.', caldavPre('valid-calendar-data'));
         const created = await putObject(calendars, user, path, { contentType: header(request, 'content-type'), body, conditions });
         return reply.code(created ? 201 : 204).send();
       }
       case 'DELETE': {
-        if (path.kind !== 'object') throw new DavError('METHOD_NOT_ALLOWED', 'Only calendar objects can be deleted here; calendars are rooms, managed in Kith.');
+        if (path.kind !== 'object') throw notAllowed(path, 'Only calendar objects can be deleted here; calendars are rooms, managed in Kith.');
         await deleteObject(calendars, user, path, conditions);
         return reply.code(204).send();
       }
       default:
         // PROPPATCH, MKCALENDAR, MKCOL, MOVE, COPY: calendars are rooms, named and made in Kith.
-        throw new DavError('METHOD_NOT_ALLOWED', `${request.method} is not supported here; rooms are made and named in Kith.`, undefined, { allow: ALLOW });
+        throw notAllowed(path, `${request.method} is not supported here; rooms are made and named in Kith.`);
     }
   }
 

@@ -41,18 +41,32 @@ export function caldavModule(options: CaldavOptions = {}): KithModule {
         logger: ctx.logger,
       });
       const catalog = new ObjectCatalog(ctx.rooms, undefined, undefined, catalogMetrics(ctx.metrics.registry));
+      const index = new SyncIndex(ctx.sql, options.tombstones);
       const calendars = new Calendars({
         catalog,
-        index: new SyncIndex(ctx.sql, options.tombstones),
+        index,
         names: new ObjectNames(ctx.sql),
         members: ctx.members,
         storage: ctx.storage,
         catchUpMs: options.catchUpMs,
       });
+      // An account deletion takes the module's rows with it: a deleted room's sync index and object
+      // names, and the user's app passwords (before the 204, as the user expects).
+      const stopRoomDeleted = ctx.members.onRoomDeleted(async (roomId) => {
+        await index.forget(roomId);
+        await ctx.sql.run('DELETE FROM caldav_object_names WHERE room_id = ?', [roomId]);
+      });
+      const stopUserDeleted = ctx.members.onUserDeleted((userId) => appPasswords.revokeAll(userId));
       await ctx.app.register(appPasswordRoutes, { appPasswords, auth: ctx.auth });
       await ctx.app.register(davProbeRoutes, { verifier });
       await ctx.app.register(davRoutes, { verifier, calendars });
-      return { close: async () => catalog.close() };
+      return {
+        close: async () => {
+          stopRoomDeleted();
+          stopUserDeleted();
+          catalog.close();
+        },
+      };
     },
   };
 }

@@ -7,6 +7,12 @@
  */
 import type { ModuleSql } from '../modules/module.js';
 
+/**
+ * Whether a client's resource name can be stored: not with NUL, which PostgreSQL's text cannot hold
+ * (no UID holds one either). Checked before a PUT changes anything: the name is written after the event.
+ */
+export const storableName = (name: string): boolean => !name.includes('\u0000');
+
 export const OBJECT_NAME_MIGRATIONS = {
   sqlite: [
     `CREATE TABLE caldav_object_names (room_id TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL, PRIMARY KEY (room_id, name))`,

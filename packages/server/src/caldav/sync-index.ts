@@ -167,6 +167,17 @@ export class SyncIndex {
     if (this.lastRecorded.size > MAX_ANSWERED) this.lastRecorded.delete(this.lastRecorded.keys().next().value as string);
   }
 
+  /** Drops the room's rows (a deleted room), after any refresh of it running here. */
+  async forget(roomId: string): Promise<void> {
+    await this.serial(roomId, () =>
+      this.sql.transaction(async (tx) => {
+        await tx.run('DELETE FROM caldav_sync_objects WHERE room_id = ?', [roomId]);
+        await tx.run('DELETE FROM caldav_sync_rooms WHERE room_id = ?', [roomId]);
+      }),
+    );
+    this.lastRecorded.delete(roomId);
+  }
+
   /** The room's version and the state it was recorded from. */
   async head(roomId: string): Promise<IndexHead> {
     const row = await this.sql.get<{ version: number | string; state: string | null }>('SELECT version, state FROM caldav_sync_rooms WHERE room_id = ?', [roomId]);
@@ -351,6 +362,8 @@ export function parseSyncPoint(token: string, roomId: string): SyncPoint | undef
     } catch {
       return undefined;
     }
+    // No UID holds NUL (and PostgreSQL's text cannot: the query failed with a 500).
+    if (after.includes('\u0000')) return undefined;
   }
   return { version: Number(m[1]), after };
 }

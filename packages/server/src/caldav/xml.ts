@@ -83,8 +83,15 @@ const DECLS = Object.entries(PREFIX)
   .map(([ns, p]) => `xmlns:${p}="${ns}"`)
   .join(' ');
 
+const ESCAPES: Record<string, string> = { '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' };
+
+/**
+ * Text for an element or attribute: markup escaped, and every character XML 1.0 cannot carry at all
+ * (C0 controls but tab, LF and CR; lone surrogates; U+FFFE, U+FFFF) written as U+FFFD. A stored
+ * title or room name holding one made the whole multistatus malformed, and clients refuse it all.
+ */
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return s.replace(/[<>&"']|[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, (c) => ESCAPES[c] ?? '\uFFFD');
 }
 
 /** A property name as a key: `ns|name`. */

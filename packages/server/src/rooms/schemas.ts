@@ -20,8 +20,14 @@ export const RoomInviteParams = Type.Object({
   inviteId: Type.String({ minLength: 1, maxLength: 64 }),
 });
 
+/**
+ * Something besides spaces, and no control characters (C0, DEL, C1), lone surrogates, U+FFFE or
+ * U+FFFF: a name is one line of text, shown in calendar apps, and XML cannot carry most of these.
+ */
+const ROOM_NAME = '^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\uD800-\\uDFFF\\uFFFE\\uFFFF]*$';
+
 export const CreateRoomBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }) },
+  { name: Type.String({ minLength: 1, maxLength: 100, pattern: ROOM_NAME, description: 'one line of text, without control characters' }) },
   { additionalProperties: false },
 );
 export const CreateInviteBody = Type.Object(
