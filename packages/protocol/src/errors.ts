@@ -126,6 +126,12 @@ export const ERRORS = {
   INVALID_SYNC_TOKEN: { status: 403, closeCode: C.FORBIDDEN, message: 'The sync token is unknown for this calendar; sync again from the start.' },
   DEPTH_NOT_SUPPORTED: { status: 403, closeCode: C.FORBIDDEN, message: 'PROPFIND with Depth: infinity is not supported; use 0 or 1.' },
   UNSUPPORTED_REPORT: { status: 403, closeCode: C.FORBIDDEN, message: 'This REPORT is not supported here.' },
+  // RFC 4791 §7.8's postcondition DAV:number-of-matches-within-limits; 403 as in §1.3 (and sabre/dav).
+  TOO_MANY_MATCHES: {
+    status: 403,
+    closeCode: C.FORBIDDEN,
+    message: 'The answer would hold more than the server sends at once; ask for a shorter time range or fewer objects.',
+  },
   METHOD_NOT_ALLOWED: { status: 405, closeCode: C.BAD_REQUEST, message: 'That method is not allowed on this resource.' },
   OBJECT_NOT_WRITABLE: {
     status: 409,

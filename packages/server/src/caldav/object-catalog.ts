@@ -8,11 +8,13 @@
  * copy is behind the one the index was last recorded from waits for it to catch up).
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import { Counter, type Registry } from 'prom-client';
-import { getEvent, listEvents, observeEvents, ROOT, type CalendarEvent, type Reminder } from '@kith/model';
+import { getEvent, observeEvents, ROOT, type CalendarEvent, type Reminder } from '@kith/model';
 import { sha256 } from '../ids.js';
 import { eventObjects } from '../calendar/ics-export.js';
+import { MAX_OBJECT_COMPONENTS } from './objects.js';
+import { inSlices } from './slices.js';
 import { occurrenceIndex } from './time-range.js';
 import type { RoomApi } from '../modules/module.js';
 
@@ -37,6 +39,22 @@ export interface DavObject {
 
 /** Events rendered per turn of the event loop while a room is first rendered (about 50–150 ms). */
 const WARM_SLICE = 100;
+/** Changed events a request's read renders at once; more are rendered in slices first (ObjectCatalog.catchUp). */
+const CATCH_UP_FROM = 20;
+/** Rounds of slices a request renders changes in before it renders what is left at once (a room edited meanwhile). */
+const CATCH_UP_ROUNDS = 3;
+
+/**
+ * Overrides an event may have and be rendered: no more than one calendar object can hold, as a PUT
+ * stores it (MAX_OBJECT_COMPONENTS components: the series and one per override). Only a raw Yjs
+ * client writes more; written out they cost seconds per change (20,000 made a 6.4 MB object and a
+ * 9–15 s render), and no client could PUT the object back. Such an event is left out of CalDAV
+ * (counted in kith_caldav_events_left_out_total) rather than rendered without some overrides,
+ * which a client's next PUT of it would store as the event, dropping the rest.
+ */
+const MAX_OVERRIDES = MAX_OBJECT_COMPONENTS - 1;
+/** Stored override fields (`ov["occKey|field"]`) beyond which an event is left out unread: no override has this many fields. */
+const MAX_OVERRIDE_FIELDS = MAX_OVERRIDES * 16;
 
 /** What changed since the sync index last took it: every UID ('all') or these. */
 export type PendingUids = 'all' | Set<string>;
@@ -47,12 +65,19 @@ export interface CatalogMetrics {
   roomsRendered: Counter;
   /** Events rendered into objects (a room's first rendering and each change). */
   eventsRendered: Counter;
+  /** Renderings that left an event out for holding more overrides than a calendar object can (MAX_OVERRIDES). */
+  eventsLeftOut: Counter;
 }
 
 export function catalogMetrics(registry: Registry): CatalogMetrics {
   return {
     roomsRendered: new Counter({ name: 'kith_caldav_rooms_rendered_total', help: 'Rooms whose CalDAV objects were rendered from scratch', registers: [registry] }),
     eventsRendered: new Counter({ name: 'kith_caldav_events_rendered_total', help: 'Events rendered into CalDAV objects', registers: [registry] }),
+    eventsLeftOut: new Counter({
+      name: 'kith_caldav_events_left_out_total',
+      help: 'Renderings of an event left out of CalDAV for holding more overrides than a calendar object can',
+      registers: [registry],
+    }),
   };
 }
 
@@ -70,7 +95,13 @@ class CachedRoom {
   /** The commit count at which a wait for a newer copy last ran out (not waited for again). */
   private stalledAt = -1;
 
-  constructor(private readonly rendered: (events: number) => void = () => undefined) {}
+  /** Set while a request renders changes in slices (ObjectCatalog.catchUp); others wait for it. */
+  catchingUp: Promise<void> | null = null;
+
+  constructor(
+    private readonly rendered: (events: number) => void = () => undefined,
+    private readonly leftOut: () => void = () => undefined,
+  ) {}
 
   committed(): void {
     this.commits += 1;
@@ -134,12 +165,9 @@ class CachedRoom {
   refresh(doc: Y.Doc): void {
     if (this.dirty === 'all') {
       this.dirty = new Set();
-      const seen = new Set<string>();
-      for (const ev of listEvents(doc)) {
-        seen.add(ev.id);
-        this.setEvent(ev.id, objectsOf(ev));
-      }
-      this.rendered(seen.size);
+      const ids = [...doc.getMap(ROOT.events).keys()];
+      this.render(doc, ids);
+      const seen = new Set(ids);
       for (const id of [...this.byEvent.keys()]) if (!seen.has(id)) this.setEvent(id, []);
       return;
     }
@@ -148,15 +176,29 @@ class CachedRoom {
     this.render(doc, ids);
   }
 
-  /** Renders these events again (a removed or trashed one has no objects). */
+  /** Renders these events again (a removed or trashed one, or one with too many overrides, has no objects). */
   render(doc: Y.Doc, ids: Iterable<string>): void {
     let n = 0;
     for (const id of ids) {
-      const ev = getEvent(doc, id);
-      this.setEvent(id, ev === null || ev.deleted !== null ? [] : objectsOf(ev));
+      const ev = tooManyOverrides(doc, id) ? 'too many' : getEvent(doc, id);
+      if (ev === 'too many' || (ev !== null && ev.deleted === null && Object.keys(ev.overrides).length > MAX_OVERRIDES)) {
+        this.leftOut();
+        this.setEvent(id, []);
+      } else {
+        this.setEvent(id, ev === null || ev.deleted !== null ? [] : objectsOf(ev));
+      }
       n += 1;
     }
     this.rendered(n);
+  }
+
+  /** Renders these of the changed events (each no longer marked changed: the document is as of now). */
+  renderDirty(doc: Y.Doc, ids: readonly string[]): void {
+    if (this.dirty === 'all') return;
+    const dirty = this.dirty;
+    const still = ids.filter((id) => dirty.has(id));
+    this.render(doc, still);
+    for (const id of still) dirty.delete(id);
   }
 
   takePending(): PendingUids {
@@ -164,6 +206,16 @@ class CachedRoom {
     this.pending = new Set();
     return p;
   }
+}
+
+/**
+ * Whether the stored event's override map has more fields than MAX_OVERRIDES overrides could hold
+ * (told from its size, without reading it): left out unread. Fewer are read and counted exactly.
+ */
+function tooManyOverrides(doc: Y.Doc, id: string): boolean {
+  const ev = doc.getMap(ROOT.events).get(id);
+  const ov = ev instanceof Y.Map ? ev.get('ov') : undefined;
+  return ov instanceof Y.Map && ov.size > MAX_OVERRIDE_FIELDS;
 }
 
 /** An event's objects with ETags; none for an event the feed could not write either (left out, as there). */
@@ -243,6 +295,7 @@ export class ObjectCatalog {
    */
   async read<T>(roomId: string, fn: (objects: RoomObjects) => T): Promise<T> {
     const room = await this.cached(roomId);
+    await this.catchUp(roomId, room);
     return this.roomApi.read(roomId, (doc) => fn(this.view(room, doc)));
   }
 
@@ -252,7 +305,41 @@ export class ObjectCatalog {
    */
   async edit<T>(roomId: string, fn: (objects: RoomObjects) => T): Promise<T> {
     const room = await this.cached(roomId);
+    await this.catchUp(roomId, room);
     return this.roomApi.edit(roomId, (doc) => fn(this.view(room, doc)), 'caldav');
+  }
+
+  /**
+   * Renders the room's changed events in slices of about 20 ms (slices.ts) when more than
+   * CATCH_UP_FROM changed: one edit of every event of a 2,000-event room made the next request's
+   * read render them all at once (2 s with every other request waiting). Other requests wait for
+   * it. An event stays marked changed until it is rendered, so a read never sees it stale; what
+   * changes meanwhile is rendered in the next round, and after CATCH_UP_ROUNDS the request's own
+   * read renders what is left. A failed read leaves the rest to that read too.
+   */
+  private async catchUp(roomId: string, room: CachedRoom): Promise<void> {
+    while (room.catchingUp) await room.catchingUp;
+    const large = () => !room.lost && room.dirty !== 'all' && room.dirty.size > CATCH_UP_FROM;
+    if (!large()) return;
+    const run = async () => {
+      for (let round = 0; round < CATCH_UP_ROUNDS && large(); round++) {
+        await inSlices<string, Y.Doc>(
+          [...(room.dirty as Set<string>)],
+          (slice) =>
+            this.roomApi.read(roomId, (doc) => {
+              if (room.lost) throw new Error('the room was let go'); // its next reader loads it afresh
+              slice(doc);
+            }),
+          (id, doc) => room.renderDirty(doc, [id]),
+        );
+      }
+    };
+    room.catchingUp = run()
+      .catch(() => undefined)
+      .finally(() => {
+        room.catchingUp = null;
+      });
+    await room.catchingUp;
   }
 
   private view(room: CachedRoom, doc: Y.Doc): RoomObjects {
@@ -302,7 +389,10 @@ export class ObjectCatalog {
   }
 
   private async watch(roomId: string): Promise<CachedRoom> {
-    const room = new CachedRoom((n) => this.metrics?.eventsRendered.inc(n));
+    const room = new CachedRoom(
+      (n) => this.metrics?.eventsRendered.inc(n),
+      () => this.metrics?.eventsLeftOut.inc(),
+    );
     this.metrics?.roomsRendered.inc();
     let unobserve: () => void = () => undefined;
     const unwatch = await this.roomApi.watch(roomId, {

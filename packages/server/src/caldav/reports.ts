@@ -9,11 +9,12 @@ import { badRequest, caldavPre, DavError, davPre } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
 import type { RoomNames } from './object-names.js';
 import { objectHref, parseDavPath } from './paths.js';
-import { eventsInRange, utcDateTime } from './time-range.js';
+import { eventsInRange, utcDateTime, type DocSlice } from './time-range.js';
+import { inSlices } from './slices.js';
 import { matchesPropFilters, parsePropFilters, type PropFilter } from './prop-filter.js';
 import { viewOf } from './user-view.js';
 import { getEvent } from '@kith/model';
-import { expandObject, expandRequest, type ExpandRange } from './expand.js';
+import { ExpandLimit, expandObject, expandRequest, type ExpandRange } from './expand.js';
 import { objectProps, propRequest, propResponse, type CalendarInfo, type PropRequest } from './properties.js';
 import { parseSyncPoint, syncToken, type SyncPoint } from './sync-index.js';
 import { calendarHref } from './paths.js';
@@ -22,10 +23,11 @@ import { child, childrenNamed, d, document, escapeXml, key, NS, statusResponse, 
 /** hrefs one multiget may name. */
 const MAX_HREFS = 10_000;
 /**
- * Time ranges at most this long are matched exactly against every occurrence (RFC 4791 §9.9).
- * A longer one (a client asking for "everything from 90 days ago on") is matched by the events'
- * spans only: single events to within a day, every series that starts before the range ends —
- * more than asked, never less; expanding decades of daily series would cost seconds.
+ * Time ranges at most this long are matched exactly against every occurrence (RFC 4791 §9.9),
+ * within a budget of working time per query (time-range.ts). A longer one (a client asking for
+ * "everything from 90 days ago on") is matched by the events' spans only: single events to within
+ * a day, every series that starts before the range ends — more than asked, never less; looking
+ * through decades of a series that has no occurrence in them would cost seconds.
  */
 const DAY_MS = 86_400_000;
 const EXACT_RANGE_DAYS = 400;
@@ -39,22 +41,31 @@ function objectResponse(user: AuthenticatedUser, room: CalendarInfo, names: Room
   return propResponse(objectHref(user.userId, room.roomId, names.nameOf(obj.uid)), objectProps(ics === undefined ? view : { etag: view.etag, ics }, wantsData(request)), request);
 }
 
-/** The objects rendered as `<C:expand>` asks (expand.ts), read from the room as it is now. */
+/**
+ * The objects rendered as `<C:expand>` asks (expand.ts), read from the room as it is now: in
+ * slices between which the event loop turns, and refused (403) once the answer would hold more
+ * instances or bytes than ExpandLimit allows.
+ */
 async function expandAll(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, all: ReadonlyMap<string, DavObject>, chosen: DavObject[], range: ExpandRange): Promise<Map<DavObject, string>> {
   const splits = new Map<string, string[]>();
   for (const o of all.values()) {
     const m = /_(\d{4}-\d{2}-\d{2})@kith$/.exec(o.uid);
     if (m && o.uid.startsWith(`${o.eventId}_`)) splits.set(o.eventId, [...(splits.get(o.eventId) ?? []), m[1]!]);
   }
-  return calendars.catalog.read(room.roomId, ({ doc }) => {
-    const out = new Map<DavObject, string>();
-    for (const obj of chosen) {
-      const ev = getEvent(doc, obj.eventId);
-      if (ev !== null && ev.deleted === null) out.set(obj, expandObject(ev, obj, splits.get(obj.eventId) ?? [], range, user.userId));
-    }
-    return out;
+  const out = new Map<DavObject, string>();
+  const limit = new ExpandLimit();
+  await inSlices(chosen, roomSlice(calendars, room), (obj, doc) => {
+    const ev = getEvent(doc, obj.eventId);
+    if (ev !== null && ev.deleted === null) out.set(obj, expandObject(ev, obj, splits.get(obj.eventId) ?? [], range, user.userId, limit));
   });
+  return out;
 }
+
+/** Runs a slice of work inside a read of the room (its document as its objects were rendered from). */
+const roomSlice =
+  (calendars: Calendars, room: CalendarInfo): DocSlice =>
+  (slice) =>
+    calendars.catalog.read(room.roomId, ({ doc }) => slice(doc));
 
 export async function report(calendars: Calendars, user: AuthenticatedUser, room: CalendarInfo, body: XmlElement): Promise<string> {
   if (body.ns === NS.CALDAV && body.name === 'calendar-multiget') return multiget(calendars, user, room, body);
@@ -91,7 +102,9 @@ function filterEvents(filter: XmlElement | undefined): EventFilter | 'none' {
   const all: EventFilter = { range: null, props: [] };
   if (!filter) return all;
   const cal = child(filter, NS.CALDAV, 'comp-filter');
-  if (!cal || cal.children.length === 0 && !/^VCALENDAR$/i.test(attr(cal))) return all;
+  if (!cal) return all;
+  // The top-level comp-filter is matched against the object itself, a VCALENDAR (RFC 4791 §9.7.1):
+  // any other name (a VTODO query, empty or not) matches no object.
   if (!/^VCALENDAR$/i.test(attr(cal))) return 'none';
   if (child(cal, NS.CALDAV, 'is-not-defined')) return 'none'; // every object is a VCALENDAR
   const comps = childrenNamed(cal, NS.CALDAV, 'comp-filter');
@@ -140,7 +153,7 @@ async function query(calendars: Calendars, user: AuthenticatedUser, room: Calend
       if (obj.span.from < hi && (obj.span.to === null || obj.span.to > lo) && matchesPropFilters(obj, props)) candidates.set(obj.eventId, obj);
     }
     if (Temporal.Instant.from(range.from).until(range.to).total('days') <= EXACT_RANGE_DAYS) {
-      const matching = await calendars.catalog.read(room.roomId, ({ doc }) => eventsInRange(doc, candidates, range));
+      const matching = await eventsInRange(roomSlice(calendars, room), candidates, range);
       keep = (obj) => matching.has(obj.eventId) && matchesPropFilters(obj, props);
     } else {
       keep = (obj) => candidates.has(obj.eventId) && matchesPropFilters(obj, props);
