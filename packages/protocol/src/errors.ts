@@ -122,7 +122,17 @@ export const ERRORS = {
     closeCode: C.CONFLICT,
     message: 'The object changed (or exists, or is gone) since you read it: If-Match / If-None-Match did not hold.',
   },
-  UID_MISMATCH: { status: 400, closeCode: C.BAD_REQUEST, message: 'The calendar object must hold exactly one UID, the one its URL names.' },
+  // CalDAV PUT preconditions (RFC 4791 §5.3.2.1) are 403: the same request would always fail (§1.3).
+  UID_MISMATCH: {
+    status: 403,
+    closeCode: C.FORBIDDEN,
+    message: 'Another resource of this calendar holds the object’s UID, or the resource holds another UID (CALDAV:no-uid-conflict).',
+  },
+  INVALID_CALENDAR_OBJECT: {
+    status: 403,
+    closeCode: C.FORBIDDEN,
+    message: 'The calendar object cannot be stored: it is not iCalendar, holds no VEVENT, or is not one event with its overrides.',
+  },
   INVALID_SYNC_TOKEN: { status: 403, closeCode: C.FORBIDDEN, message: 'The sync token is unknown for this calendar; sync again from the start.' },
   DEPTH_NOT_SUPPORTED: { status: 403, closeCode: C.FORBIDDEN, message: 'PROPFIND with Depth: infinity is not supported; use 0 or 1.' },
   UNSUPPORTED_REPORT: { status: 403, closeCode: C.FORBIDDEN, message: 'This REPORT is not supported here.' },
@@ -136,7 +146,7 @@ export const ERRORS = {
   OBJECT_NOT_WRITABLE: {
     status: 409,
     closeCode: C.CONFLICT,
-    message: 'An event with this UID is in the trash or is part of a series split in Kith; restore or edit it in Kith.',
+    message: 'This event is part of a series split in Kith (“this and following”); edit it in Kith.',
   },
   // Notifications and comments (the notify module).
   COMMENT_NOT_FOUND: { status: 404, closeCode: C.NOT_FOUND, message: 'No such comment on this event.' },

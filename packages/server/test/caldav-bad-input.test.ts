@@ -84,23 +84,23 @@ describe('CalDAV bad input', () => {
   // This test asserted once that any UID differing from the URL's name is refused; RFC 4791 ties
   // no name to the UID, so a new object may be created under any free name (caldav-objects.test.ts).
   // What stays refused: a UID differing from the one the name holds, or one another name holds.
-  it('refuses a UID that differs from the one the name holds, several UIDs, no VEVENT and broken iCalendar with 400', async () => {
+  it('refuses a UID that differs from the one the name holds, several UIDs, no VEVENT and broken iCalendar with 403 and the precondition (RFC 4791 §1.3)', async () => {
     expect((await put('held@x', vevent('held@x'))).status).toBe(201);
     const before = await state();
-    const mismatch = expectDavError(await put('held@x', vevent('body-uid@x')), 400, { ns: CALDAV, name: 'no-uid-conflict' });
+    const mismatch = expectDavError(await put('held@x', vevent('body-uid@x')), 403, { ns: CALDAV, name: 'no-uid-conflict' });
     expect(JSON.stringify(mismatch)).toContain(encodeURIComponent('held@x'));
-    const taken = expectDavError(await put('another-name', vevent('held@x')), 400, { ns: CALDAV, name: 'no-uid-conflict' });
+    const taken = expectDavError(await put('another-name', vevent('held@x')), 403, { ns: CALDAV, name: 'no-uid-conflict' });
     expect(JSON.stringify(taken)).toContain(`${encodeURIComponent('held@x')}.ics`);
     const two = vevent('two-a@x').replace('END:VCALENDAR', vevent('two-b@x').split('\r\n').slice(3, -2).join('\r\n') + '\r\nEND:VCALENDAR');
-    expectDavError(await put('two-a@x', two), 400, { ns: CALDAV, name: 'valid-calendar-object-resource' });
+    expectDavError(await put('two-a@x', two), 403, { ns: CALDAV, name: 'valid-calendar-object-resource' });
     const todo = 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:todo@x\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Buy milk\r\nEND:VTODO\r\nEND:VCALENDAR\r\n';
-    expectDavError(await put('todo@x', todo), 400, { ns: CALDAV, name: 'supported-calendar-component' });
-    expectDavError(await put('junk@x', 'this is not iCalendar'), 400, { ns: CALDAV, name: 'valid-calendar-data' });
+    expectDavError(await put('todo@x', todo), 403, { ns: CALDAV, name: 'supported-calendar-component' });
+    expectDavError(await put('junk@x', 'this is not iCalendar'), 403, { ns: CALDAV, name: 'valid-calendar-data' });
     const badTime = vevent('bad-time@x').replace('DTSTART;TZID=Europe/Berlin:20260310T090000', 'DTSTART;TZID=Europe/Berlin:2026031');
-    expectDavError(await put('bad-time@x', badTime), 400);
+    expectDavError(await put('bad-time@x', badTime), 403, { ns: CALDAV, name: 'valid-calendar-object-resource' });
     // Occurrences without their series: refused, not stored as a one-off under another UID.
     const occurrence = vevent('invite@x', { extra: ['RECURRENCE-ID;TZID=Europe/Berlin:20260310T090000'] });
-    const lone = expectDavError(await put('invite@x', occurrence), 400, { ns: CALDAV, name: 'valid-calendar-object-resource' });
+    const lone = expectDavError(await put('invite@x', occurrence), 403, { ns: CALDAV, name: 'valid-calendar-object-resource' });
     expect(JSON.stringify(lone)).toMatch(/without their series/);
     expect(await state()).toBe(before);
   });

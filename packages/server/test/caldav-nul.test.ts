@@ -65,7 +65,7 @@ describe.each(engines)('NUL bytes in CalDAV input on $engine', ({ engine, skip }
     expect(await listed()).toEqual(['base@x.ics']);
   });
 
-  it.skipIf(skip)('refuses a resource name or an object holding NUL with 400 before anything is stored', async () => {
+  it.skipIf(skip)('refuses a resource name (400) or an object (403 valid-calendar-data) holding NUL before anything is stored', async () => {
     const nul = `${calendarPath(anna, room)}a%00b.ics`;
     const put = await dav(server.url, 'PUT', nul, { user: anna, body: vevent('nul-name@x'), headers: ICS });
     expectDavError(put, 400);
@@ -76,7 +76,7 @@ describe.each(engines)('NUL bytes in CalDAV input on $engine', ({ engine, skip }
     // NUL in the body's UID (RFC 5545 allows none anywhere): the event was stored, then the name's row failed.
     for (const body of [vevent('nul\u0000uid@x'), vevent('fine@x', { summary: 'Den\u0000tist' })]) {
       const res = await dav(server.url, 'PUT', objectPath(anna, room, 'other-name'), { user: anna, body, headers: ICS });
-      expectDavError(res, 400, { ns: CALDAV, name: 'valid-calendar-data' });
+      expectDavError(res, 403, { ns: CALDAV, name: 'valid-calendar-data' });
     }
     expect(await listed()).toEqual(['base@x.ics']);
     // Reading or deleting such a name finds nothing.

@@ -124,11 +124,11 @@ describe('CalDAV objects', () => {
     const etag = got.headers.get('etag')!;
     expect((await put(anna, name, vevent(uid, { summary: 'Chess club' }), { 'if-match': etag })).status).toBe(204);
     expect((await restEvent(uid)).eventTitle).toBe('Chess club');
-    const other = expectDavError(await put(anna, name, vevent('other@phone.example')), 400, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
+    const other = expectDavError(await put(anna, name, vevent('other@phone.example')), 403, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
     expect(JSON.stringify(other)).toContain(name);
-    const taken = expectDavError(await put(anna, 'second-name', vevent(uid)), 400, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
+    const taken = expectDavError(await put(anna, 'second-name', vevent(uid)), 403, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
     expect(JSON.stringify(taken)).toContain(`${name}.ics`);
-    expectDavError(await put(anna, uid, vevent(uid)), 400, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
+    expectDavError(await put(anna, uid, vevent(uid)), 403, { ns: 'urn:ietf:params:xml:ns:caldav', name: 'no-uid-conflict' });
 
     // Deleting it: reported gone under its name, and the name is free again.
     const beforeDelete = await sync();
@@ -199,10 +199,9 @@ describe('CalDAV objects', () => {
     expect((await get(anna, uid)).status).toBe(404);
     expect((await api.request('GET', `/rooms/${room}/events/${eventIdForUid(uid)}`, { token: anna.token })).status).toBe(404);
     expectDavError(await dav(server.url, 'DELETE', objectPath(anna, room, uid), { user: anna }), 404);
-    // The event is in the room's trash: the same UID is not silently re-created over it.
-    const again = expectDavError(await put(anna, uid, vevent(uid), { 'if-none-match': '*' }), 409);
-    expect(JSON.stringify(again)).toContain('OBJECT_NOT_WRITABLE');
-    expect((await get(anna, uid)).status).toBe(404);
+    // The resource is gone, so a PUT of the same UID creates it again (RFC 4791 §5.3.2; caldav-put.test.ts).
+    expect((await put(anna, uid, vevent(uid, { summary: 'Back' }), { 'if-none-match': '*' })).status).toBe(201);
+    expect((await get(anna, uid)).body).toContain('SUMMARY:Back');
   });
 
   it('lets viewers read but answers their writes 403 with DAV:need-privileges, changing nothing', async () => {

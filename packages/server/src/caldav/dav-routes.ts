@@ -133,7 +133,7 @@ export const davRoutes: FastifyPluginAsync<DavRoutesOptions> = async (app, opts)
         if (!storableName(path.name)) throw new DavError('VALIDATION_FAILED', 'A calendar object’s name may not hold NUL (%00).');
         const body = typeof request.body === 'string' ? request.body : '';
         // RFC 5545 allows no NUL anywhere; one in the UID failed on PostgreSQL after the event was stored (a 500).
-        if (body.includes('\u0000')) throw new DavError('INVALID_ICALENDAR', 'The calendar object holds a NUL character, which iCalendar does not allow.', caldavPre('valid-calendar-data'));
+        if (body.includes('\u0000')) throw new DavError('INVALID_CALENDAR_OBJECT', 'The calendar object holds a NUL character, which iCalendar does not allow.', caldavPre('valid-calendar-data'));
         const created = await putObject(calendars, user, path, { contentType: header(request, 'content-type'), body, conditions });
         return reply.code(created ? 201 : 204).send();
       }

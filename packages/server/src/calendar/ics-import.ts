@@ -10,15 +10,23 @@
  *   X-LIC-LOCATION. A TZID none of those explain is converted to UTC through the file's own
  *   VTIMEZONE; with no VTIMEZONE either the event is refused (never silently floating).
  * - Recurrence: RRULE, EXDATE, RDATE; RECURRENCE-ID components become per-occurrence overrides or,
- *   with STATUS:CANCELLED, cancellations. A cancelled master deletes the event on re-import.
+ *   with STATUS:CANCELLED, cancellations. A cancelled master deletes the event on a file's
+ *   re-import; a CalDAV PUT stores it (RFC 4791 §5.3.2: a PUT stores the resource), as an ordinary
+ *   event since the model has no status.
  * - The file is the truth for what it describes: re-importing replaces the series' rule, dates and
  *   overrides; participants (which ICS cannot express as room members) are kept.
+ * - An event in the room's trash is left there by a file import; a CalDAV PUT of its UID brings it
+ *   back with the PUT's content (the resource did not exist, so the PUT creates it).
+ * - Each UID is first planned from the file alone (times converted, overrides validated on a probe
+ *   document), then applied to the room. Planning pauses between values and overrides, so a PUT,
+ *   applied on the main thread, can let other requests run while it plans (planImport).
  * - VALARMs of the master are reminders for everyone (ics-alarms.ts); a CalDAV PUT maps them to
  *   the user's own reminders instead (source `caldav`). VALARMs of overrides are not read.
  */
 import ICAL from 'ical.js';
 import { Temporal } from 'temporal-polyfill';
 import * as Y from 'yjs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   cancelOccurrence,
   createEvent,
@@ -28,6 +36,7 @@ import {
   getEvent,
   LIMITS,
   ModelError,
+  restoreEvent,
   updateEvent,
   type CalendarEvent,
   type EventInput,
@@ -88,7 +97,12 @@ function storableUid(uid: string): string | null {
   return uid.length <= LIMITS.uid && !/[\u0000-\u001F\u007F]/.test(uid) ? uid : null;
 }
 
-function describe(master: ICAL.Component, uid: string, id: string, storedUid: string | null, overrides: ICAL.Component[], zones: FileZones, calZone: string | null): { desired: Desired; issues: ImportIssue[] } {
+/**
+ * What the VEVENTs of one UID describe, from the file alone. The event's id and stored UID depend
+ * on the room (an `<id>@kith` UID names a Kith event): set when the plan is applied. Yields after
+ * each value and override it converts.
+ */
+function* describe(master: ICAL.Component, uid: string, overrides: ICAL.Component[], zones: FileZones, calZone: string | null): Generator<void, { desired: Desired; issues: ImportIssue[] }> {
   const issues: ImportIssue[] = [];
   const rrules = master.getAllProperties('rrule');
   const recurring = rrules.length > 0 || master.getAllProperties('rdate').length > 0;
@@ -96,8 +110,8 @@ function describe(master: ICAL.Component, uid: string, id: string, storedUid: st
   // series keeps UTC (its rule repeats at a fixed UTC time).
   const timing = timingOf(master, zones, !recurring && calZone ? calZone : 'UTC');
   const input: EventInput = {
-    id,
-    uid: storedUid,
+    id: eventIdForUid(uid),
+    uid: storableUid(uid),
     title: text(master, 'summary', LIMITS.title),
     description: text(master, 'description', LIMITS.description),
     location: text(master, 'location', LIMITS.location),
@@ -119,8 +133,8 @@ function describe(master: ICAL.Component, uid: string, id: string, storedUid: st
   // round trip through the feed reads back the same rule.
   if (rule instanceof ICAL.Recur) input.rrule = exportRule(rule.toString(), timing.allDay ? { kind: 'date' } : timing.tz === null ? { kind: 'floating' } : { kind: 'utc', tz: timing.tz });
   const seriesTz = timing.allDay ? null : timing.tz;
-  input.exdates = dateValues(master, 'exdate', zones, seriesTz);
-  input.rdates = dateValues(master, 'rdate', zones, seriesTz);
+  input.exdates = yield* dateValues(master, 'exdate', zones, seriesTz);
+  input.rdates = yield* dateValues(master, 'rdate', zones, seriesTz);
 
   let alarms: AlarmsRead;
   try {
@@ -130,6 +144,7 @@ function describe(master: ICAL.Component, uid: string, id: string, storedUid: st
   }
   const desired: Desired = { uid, id: input.id!, input, cancelledMaster: isCancelled(master), cancelled: [], overrides: [], alarms };
   for (const comp of overrides) {
+    yield;
     try {
       const rid = readProp(comp, 'recurrence-id', zones);
       if (!rid) continue;
@@ -223,7 +238,7 @@ const PROBE_REUSE = 100;
  * RECURRENCE-IDs one by one to the same event costs quadratic time (3,000 took 24 s); on the
  * probe each edit sees only its own entries, which are then collected and cleared.
  */
-function overrideEntries(d: Desired, ctx: OpContext): { entries: Array<[string, unknown]>; issues: ImportIssue[] } {
+function* overrideEntries(d: Desired, ctx: OpContext): Generator<void, { entries: Array<[string, unknown]>; issues: ImportIssue[] }> {
   const entries: Array<[string, unknown]> = [];
   const issues: ImportIssue[] = [];
   if (d.cancelled.length === 0 && d.overrides.length === 0) return { entries, issues };
@@ -249,6 +264,7 @@ function overrideEntries(d: Desired, ctx: OpContext): { entries: Array<[string, 
       const ov = ovMapOf(probe, d.id);
       for (const entry of ov.entries()) entries.push(entry);
       ov.clear();
+      yield;
     }
   } finally {
     probe?.destroy();
@@ -291,16 +307,111 @@ function put(map: Y.Map<unknown>, key: string, value: unknown): void {
  */
 export const CHUNK_WEIGHT = 250;
 
+/** One UID's VEVENTs as planned from the file: what to store, or why it cannot be. */
+type Planned =
+  | {
+      uid: string;
+      early: ImportIssue[];
+      desired: Desired;
+      issues: ImportIssue[];
+      entries: Array<[string, unknown]>;
+      overrideIssues: ImportIssue[];
+      /** The model refused the event itself while its overrides were built: reported where it would be written. */
+      entriesFailed?: ImportIssue;
+    }
+  | { uid: string; early: ImportIssue[]; failed: ImportIssue };
+
+/** Plans one UID's VEVENTs from the file alone (no room needed), pausing between values and overrides. */
+function* planGroup(group: ParsedImport['events'][number], parsed: ParsedImport, ctx: OpContext): Generator<void, Planned | null> {
+  let overrides = group.overrides;
+  let master = group.master;
+  if (master === null) {
+    // Occurrences of a series the file does not hold (e.g. one invitation): each stands alone.
+    master = overrides[0] ?? null;
+    overrides = [];
+    if (master === null) return null;
+  }
+  const early: ImportIssue[] = [];
+  const duplicates = overrides.filter((o) => !o.getFirstProperty('recurrence-id'));
+  if (duplicates.length > 0) early.push({ uid: group.uid, code: 'VALIDATION_FAILED', message: 'the UID has several VEVENTs without RECURRENCE-ID; the first was imported' });
+  overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
+  const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
+  let described: { desired: Desired; issues: ImportIssue[] };
+  try {
+    described = yield* describe(master, uid, overrides, parsed.zones, parsed.calZone);
+  } catch (err) {
+    return { uid, early, failed: issueOf(uid, err) };
+  }
+  try {
+    const { entries, issues: overrideIssues } = yield* overrideEntries(described.desired, ctx);
+    return { uid, early, ...described, entries, overrideIssues };
+  } catch (err) {
+    // A file's cancelled master is still deleted, a trashed event still skipped, as before.
+    return { uid, early, ...described, entries: [], overrideIssues: [], entriesFailed: issueOf(uid, err) };
+  }
+}
+
+/** Runs planning steps to the end at once (the import worker has a thread of its own). */
+function finish<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** Planning time between turns of the event loop, for a PUT planned on the main thread. */
+export const PLAN_SLICE_MS = 10;
+
+/** A parsed file planned for applyPlanned: each UID's event and overrides, converted and validated. */
+export interface PlannedImport {
+  parsed: ParsedImport;
+  groups: Array<Planned | null>;
+}
+
+/**
+ * Plans a parsed file off the room, giving the event loop a turn every PLAN_SLICE_MS: an object of
+ * 998 overrides or 2,000 EXDATE/RDATE values takes from 0.2 to over 1 s to plan, which must not
+ * hold up every other room (a CalDAV PUT is applied on the main thread).
+ */
+export async function planImport(parsed: ParsedImport, actor: string): Promise<PlannedImport> {
+  const ctx: OpContext = { actor };
+  const groups: Array<Planned | null> = [];
+  for (const group of parsed.events) {
+    const steps = planGroup(group, parsed, ctx);
+    let until = performance.now() + PLAN_SLICE_MS;
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) {
+        groups.push(step.value);
+        break;
+      }
+      if (performance.now() >= until) {
+        await nextTurn();
+        until = performance.now() + PLAN_SLICE_MS;
+      }
+    }
+  }
+  return { parsed, groups };
+}
+
 /**
  * Applies a parsed file to a document, CHUNK_WEIGHT events per transaction. Runs in the import
  * worker, on that worker's copy of the room.
  */
 export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string, source: AlarmSource = { kind: 'file' }): ImportResult {
+  const ctx: OpContext = { actor };
+  return applyGroups(doc, parsed, (i) => finish(planGroup(parsed.events[i]!, parsed, ctx)), ctx, source);
+}
+
+/** Applies a planned file (planImport) to a document, as applyImport does. */
+export function applyPlanned(doc: Y.Doc, planned: PlannedImport, actor: string, source: AlarmSource = { kind: 'file' }): ImportResult {
+  return applyGroups(doc, planned.parsed, (i) => planned.groups[i] ?? null, { actor }, source);
+}
+
+function applyGroups(doc: Y.Doc, parsed: ParsedImport, planOf: (i: number) => Planned | null, ctx: OpContext, source: AlarmSource): ImportResult {
   const result: ImportResult = { imported: 0, updated: 0, unchanged: 0, skipped: 0, errors: [] };
   const report = (issues: ImportIssue[]) => {
     for (const i of issues) if (result.errors.length < MAX_ISSUES) result.errors.push(i);
   };
-  const ctx: OpContext = { actor };
   report(parsed.issues);
   // Changed events are built here first: invalid data never reaches the room, and an unchanged
   // event is not rewritten. One scratch document for the whole import (a Y.Doc per event costs
@@ -313,9 +424,9 @@ export function applyImport(doc: Y.Doc, parsed: ParsedImport, actor: string, sou
       doc.transact(() => {
         let weight = 0;
         while (next < groups.length && weight < CHUNK_WEIGHT) {
-          const group = groups[next++]!;
+          const group = groups[next]!;
           weight += 1 + group.overrides.length;
-          importGroup(doc, scratch, group, parsed, ctx, source, result, report);
+          applyGroup(doc, scratch, planOf(next++), ctx, source, result, report);
         }
       });
     }
@@ -336,28 +447,18 @@ function ownEvent(doc: Y.Doc, uid: string): { id: string; segment: boolean } | n
   return { id: ev.id, segment: m[2] !== undefined };
 }
 
-function importGroup(
+function applyGroup(
   doc: Y.Doc,
   scratch: Y.Doc,
-  group: ParsedImport['events'][number],
-  parsed: ParsedImport,
+  planned: Planned | null,
   ctx: OpContext,
   source: AlarmSource,
   result: ImportResult,
   report: (issues: ImportIssue[]) => void,
 ): void {
-  let overrides = group.overrides;
-  let master = group.master;
-  if (master === null) {
-    // Occurrences of a series the file does not hold (e.g. one invitation): each stands alone.
-    master = overrides[0] ?? null;
-    overrides = [];
-    if (master === null) return;
-  }
-  const duplicates = overrides.filter((o) => !o.getFirstProperty('recurrence-id'));
-  if (duplicates.length > 0) report([{ uid: group.uid, code: 'VALIDATION_FAILED', message: 'the UID has several VEVENTs without RECURRENCE-ID; the first was imported' }]);
-  overrides = overrides.filter((o) => o.getFirstProperty('recurrence-id'));
-  const uid = group.master === null ? `${group.uid}#${master.getFirstProperty('recurrence-id')?.toICALString() ?? ''}` : group.uid;
+  if (planned === null) return;
+  report(planned.early);
+  const { uid } = planned;
   try {
     const own = ownEvent(doc, uid);
     if (own?.segment) {
@@ -365,12 +466,18 @@ function importGroup(
       result.skipped++;
       return;
     }
-    const id = own?.id ?? eventIdForUid(uid);
+    if ('failed' in planned) {
+      report([planned.failed]);
+      return;
+    }
+    const { desired, issues, entries, overrideIssues } = planned;
+    desired.id = own?.id ?? eventIdForUid(uid);
+    desired.input.id = desired.id;
     // An event made in Kith keeps having no UID of its own (the feed names it `<id>@kith`).
-    const storedUid = own ? (getEvent(doc, own.id)?.uid ?? null) : storableUid(uid);
-    const { desired, issues } = describe(master, uid, id, storedUid, overrides, parsed.zones, parsed.calZone);
+    desired.input.uid = own ? (getEvent(doc, own.id)?.uid ?? null) : storableUid(uid);
     const existing = getEvent(doc, desired.id);
-    if (desired.cancelledMaster) {
+    const fromFile = source.kind === 'file';
+    if (desired.cancelledMaster && fromFile) {
       if (existing && existing.deleted === null) {
         deleteEvent(doc, desired.id, ctx);
         result.updated++;
@@ -379,7 +486,8 @@ function importGroup(
       }
       return;
     }
-    if (existing && existing.deleted !== null) {
+    const trashed = existing !== null && existing.deleted !== null;
+    if (trashed && fromFile) {
       result.skipped++; // in the trash: a restore brings it back, an import does not
       return;
     }
@@ -395,7 +503,10 @@ function importGroup(
         message: `${droppedAlarms} VALARM${droppedAlarms === 1 ? ' was' : 's were'} not imported: a reminder fires 0 to ${LIMITS.reminderMinutes} minutes before the start, at most ${LIMITS.reminders} per event`,
       });
     }
-    const { entries, issues: overrideIssues } = overrideEntries(desired, ctx);
+    if (planned.entriesFailed) {
+      report([planned.entriesFailed]);
+      return;
+    }
     if (existing === null) {
       // createEvent validates before it writes: a refused event leaves nothing behind.
       write(doc, desired, entries, null, ctx);
@@ -404,7 +515,15 @@ function importGroup(
       write(scratch, desired, entries, null, ctx);
       const want = getEvent(scratch, desired.id);
       if (!want) throw new ImportError('INTERNAL', 'the event could not be built');
-      if (JSON.stringify(comparable(existing)) === JSON.stringify(comparable(want))) {
+      const same = JSON.stringify(comparable(existing)) === JSON.stringify(comparable(want));
+      if (trashed) {
+        // A PUT of a trashed event's UID: that resource did not exist, so the PUT creates it
+        // (RFC 4791 §5.3.2). The same event comes back (its comments and participants with it)
+        // with the PUT's content, leaving the trash as a restore does.
+        restoreEvent(doc, desired.id, ctx);
+        if (!same) write(doc, desired, entries, existing, ctx);
+        result.imported++;
+      } else if (same) {
         result.unchanged++;
       } else {
         write(doc, desired, entries, existing, ctx);
