@@ -19,7 +19,7 @@ import { Temporal } from 'temporal-polyfill';
 import type { Storage } from '../storage/storage.js';
 import type { ModuleSql } from '../storage/module-tables.js';
 import { repeatEvery, type Clock } from './clock.js';
-import type { Delivery } from './delivery.js';
+import type { Delivery, RetryVerdict } from './delivery.js';
 import type { Dispatcher } from './dispatcher.js';
 import { DueIndex, DueTimer } from './due-index.js';
 import type { Ledger } from './ledger.js';
@@ -143,14 +143,36 @@ export class DailyAgenda {
     this.timer.arm();
   }
 
-  /** The member's settings changed (on this instance): plan from their new time, from now on. */
+  /**
+   * The member's settings changed (on this instance): plan from their new time, from now on, unless
+   * the plan is still the one for this setting. Every PUT calls this, whatever it changed, and
+   * planning afresh would drop today's agenda while it waits for a retry (its time has passed, so
+   * a new plan is tomorrow's); a change that moves its instant (time, zone) or removes it still does.
+   */
   refresh(userId: string): void {
     this.enqueue(async () => {
       const pref = await this.prefOf(userId);
-      if (pref) this.plan(userId, pref, false);
-      else this.forget(userId);
+      const plan = this.plans.get(userId);
+      if (!pref) this.forget(userId);
+      else if (!plan || !plannedFor(plan, pref)) this.plan(userId, pref, false);
       this.timer.arm();
     });
+  }
+
+  /**
+   * An agenda a channel keeps retrying on its own (see RetryCheck), by what its send checked: the
+   * member still wants one, and it is not more than `lateMs` after its time (from the setting now: a
+   * time moved later today waits for it). The day's list is as it was composed.
+   */
+  async retryVerdict(delivery: Delivery): Promise<RetryVerdict> {
+    const date = /:(\d{4}-\d{2}-\d{2}):[^:]*$/.exec(delivery.key)?.[1];
+    if (date === undefined) return { drop: 'not an agenda key' };
+    const pref = await this.prefOf(delivery.userId);
+    if (!pref) return { drop: 'the member turned the daily agenda off' };
+    const now = this.deps.clock.now();
+    const due = agendaInstant(date, pref.time, pref.zone);
+    if (now - due > this.deps.lateMs) return { drop: 'too late: past the agenda’s late limit' };
+    return due > now ? { waitMs: due - now } : { send: true };
   }
 
   get membersIndexed(): number {

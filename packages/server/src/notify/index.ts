@@ -12,11 +12,12 @@ import type { KithModule } from '../modules/module.js';
 import type { ModuleContext } from '../modules/module.js';
 import { DailyAgenda } from './agenda.js';
 import { systemClock, type Clock } from './clock.js';
+import { changesRetryCheck, retryCheck } from './delivery.js';
 import { Dispatcher, type AnyChannel } from './dispatcher.js';
 import { Ledger } from './ledger.js';
 import { NotifyMetrics } from './metrics.js';
 import { NOTIFY_CHANNEL_MIGRATIONS } from './channels/migrations.js';
-import { NOTIFY_CORE_MIGRATIONS, NOTIFY_LOOK_MIGRATIONS, NOTIFY_PENDING_MIGRATIONS } from './migrations.js';
+import { NOTIFY_CORE_MIGRATIONS, NOTIFY_LOOK_MIGRATIONS, NOTIFY_PENDING_KEY_MIGRATIONS, NOTIFY_PENDING_MIGRATIONS } from './migrations.js';
 import { ChangeNotices } from './notices.js';
 import { Preferences } from './preferences.js';
 import { notifyRoutes } from './routes.js';
@@ -80,12 +81,14 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         ...NOTIFY_CHANNEL_MIGRATIONS.sqlite,
         ...NOTIFY_PENDING_MIGRATIONS.sqlite,
         ...NOTIFY_LOOK_MIGRATIONS.sqlite,
+        ...NOTIFY_PENDING_KEY_MIGRATIONS.sqlite,
       ],
       postgres: [
         ...NOTIFY_CORE_MIGRATIONS.postgres,
         ...NOTIFY_CHANNEL_MIGRATIONS.postgres,
         ...NOTIFY_PENDING_MIGRATIONS.postgres,
         ...NOTIFY_LOOK_MIGRATIONS.postgres,
+        ...NOTIFY_PENDING_KEY_MIGRATIONS.postgres,
       ],
     },
     async install(ctx) {
@@ -160,6 +163,13 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         lateMs: options.agendaLateMs ?? 2 * 3_600_000,
         resurveyMs,
       });
+      // A channel that retries on its own (email) asks the checks the first send passed again.
+      const retries = retryCheck({
+        reminder: (delivery, channel) => scheduler.retryVerdict(delivery, channel),
+        changes: changesRetryCheck({ prefs, rooms: ctx.rooms, clock }),
+        agenda: (delivery) => agenda.retryVerdict(delivery),
+      });
+      for (const channel of channels) channel.checkRetriesWith?.(retries);
       const stopCommits = ctx.rooms.onAnyCommit((roomId, local) => {
         scheduler.changed(roomId);
         notices.changed(roomId, local);
@@ -178,7 +188,14 @@ export function notifyModule(options: NotifyOptions = {}): KithModule {
         storage: ctx.storage,
         prefs,
         now: () => clock.now(),
-        settingsChanged: (userId: string) => agenda.refresh(userId),
+        settingsChanged: (userId: string) => {
+          agenda.refresh(userId);
+          // The member's zone places their all-day and floating reminders: their rooms are looked at again.
+          ctx.storage.rooms.listForUser(userId).then(
+            (rooms) => rooms.forEach((r) => scheduler.changed(r.roomId)),
+            (err: unknown) => ctx.logger.warn({ err, userId }, 'rooms of a member whose settings changed could not be listed'),
+          );
+        },
       });
       await scheduler.start();
       await notices.start();

@@ -51,7 +51,7 @@ export class Ledger {
     ]);
   }
 
-  /** Records a key that will never be sent (missed while down); true when it was new. */
+  /** Records a key that will never be sent (missed while down, or too late); true when it was new. */
   async skip(key: string, now: number): Promise<boolean> {
     const r = await this.sql.run(
       `INSERT INTO notify_ledger (key, state, holder, lease_until, attempts, updated_at)
@@ -59,6 +59,21 @@ export class Ledger {
       [key, now],
     );
     return r.changes === 1;
+  }
+
+  /**
+   * Records keys that will never be sent, as `skip` does, in batches: a reminder's channels the
+   * member did not have when it was delivered (so that no later look tries them again).
+   */
+  async skipAll(keys: readonly string[], now: number): Promise<void> {
+    for (let i = 0; i < keys.length; i += 200) {
+      const chunk = keys.slice(i, i + 200);
+      await this.sql.run(
+        `INSERT INTO notify_ledger (key, state, holder, lease_until, attempts, updated_at)
+         VALUES ${chunk.map(() => "(?, 'skipped', NULL, 0, 0, ?)").join(', ')} ON CONFLICT (key) DO NOTHING`,
+        chunk.flatMap((k) => [k, now]),
+      );
+    }
   }
 
   /** Which of `keys` are in the ledger at all, with their state. */

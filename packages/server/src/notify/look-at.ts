@@ -10,7 +10,8 @@ import { printRoom, type RoomPrint } from './room-changes.js';
 
 /** What a look asks of a room. */
 export type LookQuery =
-  | { kind: 'reminders'; members: string[]; startsAfter: number; dueBy: number }
+  /** `zones`: the zones members chose in their notification settings (for all-day and floating events). */
+  | { kind: 'reminders'; members: string[]; zones?: Record<string, string>; startsAfter: number; dueBy: number }
   | { kind: 'occurrences'; window: ViewWindow }
   /** The room's picture for change notices (see room-changes.ts). */
   | { kind: 'print' };
@@ -24,7 +25,7 @@ export interface LookResults {
 /** A look's answer from the room's document: the same function in process and in the worker. */
 export function lookAt<Q extends LookQuery>(doc: Y.Doc, query: Q): LookResults[Q['kind']] {
   const q = query as LookQuery;
-  const result = q.kind === 'reminders' ? remindersOf(doc, q.members, q.startsAfter, q.dueBy) : q.kind === 'occurrences' ? occurrencesBetween(doc, q.window) : printRoom(doc);
+  const result = q.kind === 'reminders' ? remindersOf(doc, q.members, q.startsAfter, q.dueBy, q.zones) : q.kind === 'occurrences' ? occurrencesBetween(doc, q.window) : printRoom(doc);
   return result as LookResults[Q['kind']];
 }
 

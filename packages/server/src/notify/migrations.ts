@@ -113,3 +113,13 @@ export const NOTIFY_LOOK_MIGRATIONS: ModuleMigrations = {
      );`,
   ],
 };
+
+/**
+ * Added after notify_room_looks: notify_pending_changes.change_key, the event, kind and author a row
+ * holds the last change of (or "#kind|author" for a count past the window's cap; null for a comment
+ * and for rows stored before it), so a look replaces a row instead of adding one (see notices.ts).
+ */
+export const NOTIFY_PENDING_KEY_MIGRATIONS: ModuleMigrations = {
+  sqlite: ['ALTER TABLE notify_pending_changes ADD COLUMN change_key TEXT;'],
+  postgres: ['ALTER TABLE notify_pending_changes ADD COLUMN change_key text;'],
+};

@@ -6,7 +6,8 @@
  *
  * The changes of an open window are rows in notify_pending_changes, so a crash inside the window
  * loses nothing: at start-up the windows found there are flushed when they end (at once if they
- * already have). A flushed batch is named by its window end and first row, so a flush run again
+ * already have). A window holds one row per event, kind and author (a later change replaces it) and
+ * at most MAX_WINDOW_ROWS of them, then counts (see storeChanges). A flushed batch is named by its window end and first row, so a flush run again
  * after a crash sends under the same ledger keys: once per member and channel. A batch's rows go
  * once every member was handled. A member in quiet hours, or a send a channel asked to retry, keeps
  * them: the batch is flushed again then (after a restart too), and the ledger lets through only the
@@ -33,7 +34,7 @@ import type { Preferences } from './preferences.js';
 import type { RoomReader } from './room-reader.js';
 import { roomZone } from './reminders.js';
 import { ChangeTracker } from './change-tracker.js';
-import { addParts, commentEdits, detailKey, diffRooms, emptyPrint, patchPrint, printRoom, roomIds, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
+import { addParts, commentEdits, detailKey, diffRooms, emptyPrint, patchPrint, printRoom, roomIds, validZone, withNextStarts, type RoomChange, type RoomPrint } from './room-changes.js';
 import { settleDelay } from './settle.js';
 import { formatDay, formatTime } from './texts.js';
 
@@ -66,6 +67,18 @@ export const PRINT_SLICE = 250;
 
 /** More changes than this by one person read as counts ("Dad: 150 added"). */
 const DETAIL_PER_ACTOR = 3;
+/** A notice has at most this many lines: past them, the remaining authors' changes are counted on one "Others: …" line. */
+const MAX_LINES = 8;
+/**
+ * Rows one window keeps (a change per event, kind and author, and each comment); past this, changes
+ * are counted in one row per kind and author. Renaming 300 events every 10 s kept a row per change
+ * and look: 7,500 rows (99.6 MB) in one 5-minute window, and a flush that loaded them all.
+ */
+export const MAX_WINDOW_ROWS = 500;
+/** What a notice shows of a comment (and so what a row keeps of it). */
+const COMMENT_SHOWN = 140;
+/** Stands for participants none of whom is a member: the change names someone, so it is not everyone's. */
+const NO_MEMBER = '';
 /** Quiet hours are shorter than a day: a batch older than this is stale news (or a channel that never recovers). */
 const GIVE_UP_AFTER_MS = 24 * 3600_000;
 
@@ -211,6 +224,8 @@ export class ChangeNotices {
     const { changes } = seen;
     if (changes.length === 0) return;
     const { sql } = this.deps;
+    const members = new Set((await this.deps.storage.rooms.members(roomId)).map((m) => m.userId));
+    const rows = changes.map((c) => toStored(c, members));
     const end = await sql.transaction(async (tx) => {
       // Join the room's open window (this instance's, another's, or one left by a crash), else open
       // one. A batch whose window ended (waiting out someone's quiet hours) is closed: news waits apart.
@@ -219,15 +234,7 @@ export class ChangeNotices {
         [roomId, now],
       );
       const windowEnd = open?.w !== null && open?.w !== undefined ? Number(open.w) : now + this.deps.windowMs;
-      for (const c of changes) {
-        await tx.run('INSERT INTO notify_pending_changes (room_id, window_end, zone, comment_id, change) VALUES (?, ?, ?, ?, ?)', [
-          roomId,
-          windowEnd,
-          seen.zone,
-          c.commentId ?? null,
-          JSON.stringify(c),
-        ]);
-      }
+      await storeChanges(tx, roomId, windowEnd, seen.zone, rows);
       return windowEnd;
     });
     this.openWindow(roomId, end);
@@ -252,7 +259,7 @@ export class ChangeNotices {
     const finish = (doc: Y.Doc) => {
       const parts = whole ? { before, after: print } : touchedParts;
       const changes = parts.before && tell ? withNextStarts(doc, diffRooms(parts.before, parts.after), now, DETAIL_PER_ACTOR) : [];
-      return { print, parts, changes, zone: roomZone(doc) };
+      return { print, parts, changes, zone: validZone(roomZone(doc)) };
     };
     const plan = await rooms.read(roomId, (doc) => {
       const touched = this.tracker.take(doc);
@@ -304,7 +311,7 @@ export class ChangeNotices {
     // A deleted comment's row is withdrawn, not deleted: it may be the first row of a batch some
     // were already told of, which names the batch's ledger keys (deleted, the batch was sent again).
     for (const commentId of removed) await rewrite(commentId, (c) => ({ ...c, text: undefined, withdrawn: true }));
-    for (const [commentId, text] of edited) await rewrite(commentId, (c) => ({ ...c, text }));
+    for (const [commentId, text] of edited) await rewrite(commentId, (c) => ({ ...c, text: text.slice(0, COMMENT_SHOWN) }));
   }
 
   /** Flushes the room at `end`; an earlier end replaces a later one (a new window while a batch waits out quiet hours). */
@@ -336,25 +343,25 @@ export class ChangeNotices {
    */
   private async flush(roomId: string, end: number): Promise<void> {
     const { sql, clock } = this.deps;
-    const rows = await sql.all<{ seq: number | string; window_end: number | string; zone: string; change: string }>(
-      'SELECT seq, window_end, zone, change FROM notify_pending_changes WHERE room_id = ? AND window_end <= ? ORDER BY seq',
+    // One batch (window) in memory at a time; each holds at most MAX_WINDOW_ROWS rows (and a few counts).
+    const windows = await sql.all<{ w: number | string }>(
+      'SELECT DISTINCT window_end AS w FROM notify_pending_changes WHERE room_id = ? AND window_end <= ? ORDER BY window_end',
       [roomId, end],
     );
-    const batches = new Map<number, typeof rows>();
-    for (const r of rows) {
-      const w = Number(r.window_end);
-      const batch = batches.get(w);
-      if (batch) batch.push(r);
-      else batches.set(w, [r]);
-    }
     let again: number | null = null;
-    for (const [windowEnd, batch] of batches) {
+    for (const { w } of windows) {
+      const windowEnd = Number(w);
+      const batch = await sql.all<{ seq: number | string; zone: string; change: string }>(
+        'SELECT seq, zone, change FROM notify_pending_changes WHERE room_id = ? AND window_end = ? ORDER BY seq',
+        [roomId, windowEnd],
+      );
+      if (batch.length === 0) continue;
       const first = batch[0]!;
       const lastSeq = Number(batch.at(-1)!.seq);
       // Named by what it holds, the same after a crash: a second flush of it finds its ledger keys taken.
       const batchId = `${windowEnd}-${Number(first.seq)}`;
       const changes = batch.map((r) => JSON.parse(r.change) as RoomChange).filter((c) => !c.withdrawn);
-      const owed = await this.tellMembers(roomId, changes, first.zone, batchId);
+      const owed = await this.tellMembers(roomId, changes, validZone(first.zone), batchId);
       if (owed === 'stopped') return;
       if (owed !== null && clock.now() - windowEnd < GIVE_UP_AFTER_MS) {
         again = again === null ? owed : Math.min(again, owed);
@@ -383,7 +390,15 @@ export class ChangeNotices {
     let again: number | null = null;
     for (const member of members) {
       if (this.stopped) return 'stopped';
-      const owed = await this.notifyMember(roomId, roomName, member.userId, changes, names, zone, batchId);
+      let owed: number | null;
+      try {
+        owed = await this.notifyMember(roomId, roomName, member.userId, changes, names, zone, batchId);
+      } catch (err) {
+        // One member's failure never holds back the others' notices: theirs is tried again in a minute
+        // (the ledger lets through only the sends still missing), until the batch is given up.
+        this.deps.logger.error({ err, roomId, userId: member.userId }, 'change notice to a member failed; trying again in a minute');
+        owed = this.deps.clock.now() + 60_000;
+      }
       if (owed !== null) again = again === null ? owed : Math.min(again, owed);
     }
     return again;
@@ -408,7 +423,7 @@ export class ChangeNotices {
       return pref === 'all' || c.participants.includes(userId);
     });
     if (mine.length === 0) return null;
-    const memberZone = (await prefs.zoneOf(userId)) ?? zone;
+    const memberZone = validZone((await prefs.zoneOf(userId)) ?? zone);
     const quietUntil = await prefs.quietUntil(userId, clock.now(), memberZone);
     if (quietUntil !== null) return quietUntil;
     const lines = summarize(mine, names, memberZone);
@@ -419,7 +434,7 @@ export class ChangeNotices {
         kind: 'changes',
         title: roomName ? `Changes in ${roomName}` : 'Calendar changes',
         body: lines.join(' · '),
-        url: mine.length === 1 ? `/#/rooms/${encodeURIComponent(roomId)}/events/${encodeURIComponent(mine[0]!.eventId)}` : `/#/rooms/${encodeURIComponent(roomId)}`,
+        url: mine.length === 1 && mine[0]!.count === undefined ? `/#/rooms/${encodeURIComponent(roomId)}/events/${encodeURIComponent(mine[0]!.eventId)}` : `/#/rooms/${encodeURIComponent(roomId)}`,
         tag: `chg:${roomId}`,
       },
       (channel) => `chg:${roomId}:${batchId}:${userId}:${channel}`,
@@ -437,34 +452,154 @@ const VERBS: Record<RoomChange['kind'], string> = {
   commented: 'commented on',
 };
 
-/** "Mum moved Dentist to Thu 3 Dec 16:00 · Dad: 150 added, 2 moved". */
+/**
+ * "Mum moved Dentist to Thu 3 Dec 16:00 · Dad: 150 added, 2 moved". Authors who are not members are
+ * one "Someone" (the author is what the client wrote), and at most MAX_LINES lines are written: the
+ * last authors' changes are counted as "Others".
+ */
 export function summarize(changes: RoomChange[], names: Map<string, string>, zone: string): string[] {
   const byActor = new Map<string, RoomChange[]>();
   for (const c of changes) {
-    const list = byActor.get(c.actor);
+    const actor = names.has(c.actor) ? c.actor : NO_MEMBER;
+    const list = byActor.get(actor);
     if (list) list.push(c);
-    else byActor.set(c.actor, [c]);
+    else byActor.set(actor, [c]);
   }
   const lines: string[] = [];
+  const others = new Map<string, number>();
+  let left = byActor.size;
   for (const [actor, list] of byActor) {
+    left--;
     const who = names.get(actor) ?? 'Someone';
     // The last change per event and kind is what the reader needs.
     const last = new Map<string, RoomChange>();
     for (const c of list) last.set(c.kind === 'commented' ? `${c.eventId}|${last.size}` : detailKey(c), c);
     const items = [...last.values()];
-    if (items.length > DETAIL_PER_ACTOR) {
-      const counts = new Map<string, number>();
-      for (const c of items) counts.set(c.kind, (counts.get(c.kind) ?? 0) + 1);
-      lines.push(`${who}: ${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')}`);
+    // The last line is kept for the others while authors are left (or some are counted there already).
+    const room = MAX_LINES - lines.length - (left > 0 || others.size > 0 ? 1 : 0);
+    const oneByOne = items.length <= DETAIL_PER_ACTOR && items.every((c) => c.count === undefined);
+    if (oneByOne && items.length <= room) {
+      for (const c of items) {
+        const when = c.start !== null ? ` to ${formatDay(c.start, zone)} ${formatTime(c.start, zone)}` : '';
+        if (c.kind === 'commented') lines.push(`${who} commented on ${c.title}: “${(c.text ?? '').slice(0, COMMENT_SHOWN)}”`);
+        else lines.push(`${who} ${VERBS[c.kind]} ${c.title}${c.kind === 'moved' ? when : ''}`);
+      }
       continue;
     }
-    for (const c of items) {
-      const when = c.start !== null ? ` to ${formatDay(c.start, zone)} ${formatTime(c.start, zone)}` : '';
-      if (c.kind === 'commented') lines.push(`${who} commented on ${c.title}: “${(c.text ?? '').slice(0, 140)}”`);
-      else lines.push(`${who} ${VERBS[c.kind]} ${c.title}${c.kind === 'moved' ? when : ''}`);
+    const counts = new Map<string, number>();
+    for (const c of items) counts.set(c.kind, (counts.get(c.kind) ?? 0) + (c.count ?? 1));
+    if (room > 0) {
+      lines.push(`${who}: ${countWords(counts)}`);
+      continue;
     }
+    for (const [k, n] of counts) others.set(k, (others.get(k) ?? 0) + n);
   }
+  if (others.size > 0) lines.push(`Others: ${countWords(others)}`);
   return lines;
+}
+
+const countWords = (counts: Map<string, number>): string => [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+
+/** A stored change: what a notice needs of it and no more (see toStored), and its key in the window. */
+interface StoredChange {
+  change: RoomChange;
+  /** The row's key: one row per window holds the last change of one event, kind and author (see rowKey). */
+  key: string;
+}
+
+/**
+ * A row's key (notify_pending_changes.change_key): [author, kind, event] for a change, each comment
+ * its own ([author, kind, "c:" + its id]), and [author, kind] for the count past the window's cap.
+ */
+const rowKey = (actor: string, kind: RoomChange['kind'], item?: string): string => JSON.stringify(item === undefined ? [actor, kind] : [actor, kind, item]);
+const keyParts = (key: string): string[] => JSON.parse(key) as string[];
+
+/**
+ * What a row keeps of a change, bounded: authors who are not members are one (nobody a notice goes
+ * to, and told as "Someone" anyway), participants are the members among them (a raw client can name
+ * a hundred ids of 128 characters), a comment its shown text.
+ */
+function toStored(c: RoomChange, members: Set<string>): StoredChange {
+  const actor = members.has(c.actor) ? c.actor : NO_MEMBER;
+  const named = c.participants.filter((p) => members.has(p));
+  const participants = named.length === 0 && c.participants.length > 0 ? [NO_MEMBER] : named;
+  const change: RoomChange = { ...c, actor, participants, ...(c.text !== undefined ? { text: c.text.slice(0, COMMENT_SHOWN) } : {}) };
+  return { change, key: rowKey(actor, c.kind, c.kind === 'commented' ? `c:${c.commentId ?? ''}` : c.eventId) };
+}
+
+/** Participants of two changes merged into one row; for comments none means everyone's, which stays. */
+function mergedParticipants(kind: RoomChange['kind'], a: string[], b: string[]): string[] {
+  if (kind === 'commented' && (a.length === 0 || b.length === 0)) return [];
+  return [...new Set([...a, ...b])];
+}
+
+const INSERT_ROW = 'INSERT INTO notify_pending_changes (room_id, window_end, zone, comment_id, change, change_key) VALUES (?, ?, ?, ?, ?, ?)';
+
+/**
+ * Adds a look's changes to a window's rows. A change to an event that already has a row of its kind
+ * and author replaces it (the last change, its participants added to the row's). Past MAX_WINDOW_ROWS
+ * rows, changes are counted in one row per author and kind, but for an author with fewer rows than a
+ * notice shows one by one (authors are members, or one "someone": at most DETAIL_PER_ACTOR more rows
+ * each), so a member's few changes after someone's import are still told one by one.
+ */
+async function storeChanges(tx: ModuleSql, roomId: string, windowEnd: number, zone: string, changes: StoredChange[]): Promise<void> {
+  const rows = await tx.all<{ seq: number | string; change_key: string | null }>(
+    'SELECT seq, change_key FROM notify_pending_changes WHERE room_id = ? AND window_end = ?',
+    [roomId, windowEnd],
+  );
+  const seqOf = new Map<string, number>();
+  /** Per author: rows of single changes, and whether some of theirs are counted. */
+  const authors = new Map<string, { rows: number; counted: boolean }>();
+  const authorOf = (actor: string) => authors.get(actor) ?? authors.set(actor, { rows: 0, counted: false }).get(actor)!;
+  for (const r of rows) {
+    if (r.change_key === null) continue; // stored before keys: counted in the cap only
+    seqOf.set(r.change_key, Number(r.seq));
+    const [actor = NO_MEMBER, , item] = keyParts(r.change_key);
+    if (item === undefined) authorOf(actor).counted = true;
+    else authorOf(actor).rows++;
+  }
+  let count = rows.length;
+  const merge = async (seq: number, c: RoomChange, counted: boolean) => {
+    const was = await tx.get<{ change: string }>('SELECT change FROM notify_pending_changes WHERE seq = ?', [seq]);
+    const old = was ? (JSON.parse(was.change) as RoomChange) : undefined;
+    const merged: RoomChange = { ...c, participants: mergedParticipants(c.kind, old?.participants ?? c.participants, c.participants) };
+    if (counted) merged.count = (old?.count ?? 0) + (c.count ?? 1);
+    await tx.run('UPDATE notify_pending_changes SET change = ? WHERE seq = ?', [JSON.stringify(merged), seq]);
+  };
+  // Changes past the cap, counted in memory first: one write per count row, not per change.
+  const overflow = new Map<string, RoomChange>();
+  for (const { change: c, key } of changes) {
+    const seq = seqOf.get(key);
+    if (seq !== undefined) {
+      await merge(seq, c, false);
+      continue;
+    }
+    const author = authorOf(c.actor);
+    if (count < MAX_WINDOW_ROWS || (!author.counted && author.rows < DETAIL_PER_ACTOR)) {
+      count++;
+      author.rows++;
+      await tx.run(INSERT_ROW, [roomId, windowEnd, zone, c.commentId ?? null, JSON.stringify(c), key]);
+      continue;
+    }
+    author.counted = true;
+    const countKey = rowKey(c.actor, c.kind);
+    const sum = overflow.get(countKey);
+    overflow.set(countKey, {
+      kind: c.kind,
+      actor: c.actor,
+      eventId: '',
+      title: '',
+      participants: mergedParticipants(c.kind, sum?.participants ?? c.participants, c.participants),
+      start: null,
+      tz: '',
+      count: (sum?.count ?? 0) + 1,
+    });
+  }
+  for (const [countKey, c] of overflow) {
+    const seq = seqOf.get(countKey);
+    if (seq === undefined) await tx.run(INSERT_ROW, [roomId, windowEnd, zone, null, JSON.stringify(c), countKey]);
+    else await merge(seq, c, true);
+  }
 }
 
 /** `items` in runs of at most `size`. */

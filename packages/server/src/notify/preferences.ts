@@ -68,6 +68,20 @@ export class Preferences {
     return row?.time_zone ?? null;
   }
 
+  /** The zones these members chose (members without one are left out), a few hundred per query. */
+  async zonesOf(userIds: readonly string[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (let i = 0; i < userIds.length; i += 200) {
+      const chunk = userIds.slice(i, i + 200);
+      const rows = await this.sql.all<{ user_id: string; time_zone: string }>(
+        `SELECT user_id, time_zone FROM notify_prefs WHERE time_zone IS NOT NULL AND user_id IN (${chunk.map(() => '?').join(', ')})`,
+        chunk,
+      );
+      for (const r of rows) out[r.user_id] = r.time_zone;
+    }
+    return out;
+  }
+
   async changesPref(userId: string, roomId: string): Promise<ChangesPref> {
     const row = await this.sql.get<{ changes: ChangesPref }>('SELECT changes FROM notify_room_prefs WHERE user_id = ? AND room_id = ?', [userId, roomId]);
     return row?.changes ?? 'all';
@@ -83,9 +97,22 @@ export class Preferences {
 
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
-/** If `now` falls in [start, end) local time (wrapping midnight), the instant the quiet ends; else null. */
+/** The wall clock's parts at `now` in `zone`, or in UTC when the zone is unknown (a room's zone is whatever a client wrote). */
+function clockParts(now: number, zone: string): Intl.DateTimeFormatPart[] {
+  const options = { hour: '2-digit', minute: '2-digit', hour12: false } as const;
+  try {
+    return new Intl.DateTimeFormat('en-GB', { ...options, timeZone: zone }).formatToParts(now);
+  } catch {
+    return new Intl.DateTimeFormat('en-GB', { ...options, timeZone: 'UTC' }).formatToParts(now);
+  }
+}
+
+/**
+ * If `now` falls in [start, end) local time (wrapping midnight), the instant the quiet ends; else
+ * null. An unknown zone counts as UTC: throwing held the notice back from every member, for good.
+ */
 export function quietEnd(now: number, start: string, end: string, zone: string): number | null {
-  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hour12: false }).formatToParts(now);
+  const parts = clockParts(now, zone);
   const local = Number(parts.find((p) => p.type === 'hour')!.value) % 24 * 60 + Number(parts.find((p) => p.type === 'minute')!.value);
   const s = minutesOf(start);
   const e = minutesOf(end);

@@ -11,6 +11,7 @@
  */
 import { COMMENTS_ROOT, getEvent, listEvents, occurrencesOf, ROOT, type CalendarEvent } from '@kith/model';
 import * as Y from 'yjs';
+import { ianaZone } from '../calendar/zones.js';
 import { roomZone } from './reminders.js';
 
 export interface EventPrint {
@@ -46,6 +47,8 @@ export interface RoomChange {
   commentId?: string;
   /** A comment deleted while its notice waited: never told (its row stays, see notices.ts). */
   withdrawn?: boolean;
+  /** How many changes of this kind and author it stands for, past a window's cap on rows (see notices.ts); 1 when absent. */
+  count?: number;
 }
 
 function printOf(ev: CalendarEvent, zone: string): EventPrint {
@@ -70,13 +73,24 @@ function printOf(ev: CalendarEvent, zone: string): EventPrint {
   };
 }
 
+/**
+ * How far ahead nextStartOf looks, in growing steps (days): the first step that holds an
+ * occurrence has the earliest, so a daily event costs a day's expansion, not 400 days' (which took
+ * ~10 ms a series, and held the event loop 31 s for 3,000 moved series).
+ */
+const NEXT_START_STEPS_DAYS = [1, 8, 64, 400];
+
 /** The next start from `now` (ms) of one event, within 400 days; null when none or unreadable. */
 function nextStartOf(doc: Y.Doc, eventId: string, now: number, zone: string): number | null {
   try {
     const ev = getEvent(doc, eventId);
     if (!ev) return null;
-    const occ = occurrencesOf(ev, { from: new Date(now).toISOString(), to: new Date(now + 400 * 86_400_000).toISOString(), timeZone: zone })[0];
-    return occ ? Date.parse(occ.startInstant) : null;
+    const from = new Date(now).toISOString();
+    for (const days of NEXT_START_STEPS_DAYS) {
+      const occ = occurrencesOf(ev, { from, to: new Date(now + days * 86_400_000).toISOString(), timeZone: zone })[0];
+      if (occ) return Date.parse(occ.startInstant);
+    }
+    return null;
   } catch {
     return null;
   }
@@ -86,14 +100,25 @@ function nextStartOf(doc: Y.Doc, eventId: string, now: number, zone: string): nu
 export const detailKey = (c: RoomChange): string => `${c.eventId}|${c.kind}`;
 
 /**
+ * At most this many moves get their next start looked up in one look, from at most
+ * DETAILED_ACTORS authors (a notice has lines for 7 changes one by one: summarize in notices.ts),
+ * whatever the authors: `updatedBy` is written by the client, and a raw Yjs client giving each of
+ * 3,000 moved events its own author had every one looked up.
+ */
+export const DETAILED_CHANGES = 12;
+export const DETAILED_ACTORS = 7;
+
+/**
  * Fills in the next start of the moves a notice can show, from the room as it is now. A notice names
  * a move's new time only while its author's changes in the batch are at most `shownPerActor`
  * (summarize in notices.ts); a batch only grows by further changes (a deleted comment leaves it,
  * hence counting the rest), so past that none is shown. An import's thousands of additions need
- * none: looking up each one's next start held the event loop for a second at 5,000 events.
+ * none: looking up each one's next start held the event loop for a second at 5,000 events. At most
+ * DETAILED_CHANGES moves of the first DETAILED_ACTORS such authors are looked up; the rest go
+ * without a time ("moved Dentist").
  */
 export function withNextStarts(doc: Y.Doc, changes: RoomChange[], now: number, shownPerActor: number): RoomChange[] {
-  const zone = roomZone(doc);
+  const zone = validZone(roomZone(doc));
   const itemsBy = new Map<string, Set<string>>();
   for (const c of changes) {
     if (c.kind === 'commented') continue;
@@ -101,8 +126,34 @@ export function withNextStarts(doc: Y.Doc, changes: RoomChange[], now: number, s
     items.add(detailKey(c));
     itemsBy.set(c.actor, items);
   }
-  const shown = (c: RoomChange) => c.kind === 'moved' && (itemsBy.get(c.actor)?.size ?? 0) <= shownPerActor;
-  return changes.map((c) => (shown(c) ? { ...c, start: nextStartOf(doc, c.eventId, now, zone) } : c));
+  const detailed = new Set<string>();
+  for (const [actor, items] of itemsBy) {
+    if (detailed.size >= DETAILED_ACTORS) break;
+    if (items.size <= shownPerActor) detailed.add(actor);
+  }
+  let budget = DETAILED_CHANGES;
+  return changes.map((c) => {
+    if (c.kind !== 'moved' || !detailed.has(c.actor) || budget <= 0) return c;
+    budget--;
+    return { ...c, start: nextStartOf(doc, c.eventId, now, zone) };
+  });
+}
+
+const zones = new Map<string, string>();
+
+/**
+ * `zone` when it is a known IANA zone, else UTC: the zones notices read come from a room (whatever
+ * a raw Yjs client wrote, also in rows stored by earlier versions) or a member's settings, and a
+ * formatter given "Mars/Olympus_Mons" throws. Answers are kept for a few zones (rooms share a handful).
+ */
+export function validZone(zone: string): string {
+  if (zone.length > 64) return 'UTC'; // no zone's name is that long (nor kept as a key)
+  const known = zones.get(zone);
+  if (known !== undefined) return known;
+  const valid = ianaZone(zone) !== null ? zone : 'UTC';
+  if (zones.size >= 256) zones.clear();
+  zones.set(zone, valid);
+  return valid;
 }
 
 type CommentPrint = { eventId: string; author: string; text: string };

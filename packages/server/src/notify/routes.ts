@@ -137,7 +137,8 @@ export const notifyRoutes: FastifyPluginAsyncTypebox<NotifyRouteOptions> = async
       throw new KithError('VALIDATION_FAILED', 'quietHours: start and end must differ');
     }
     for (const roomId of Object.keys(body.rooms ?? {})) {
-      if (!(await storage.rooms.member(roomId, me))) throw new KithError('ROOM_NOT_FOUND', `rooms: you are not a member of room "${roomId}"`);
+      // The schema bounds each key (128 characters); quoted as JSON so that control characters cannot shape the message.
+      if (!(await storage.rooms.member(roomId, me))) throw new KithError('ROOM_NOT_FOUND', `rooms: you are not a member of room ${JSON.stringify(roomId)}`);
     }
     const timeZone = typeof body.timeZone === 'string' ? ianaZone(body.timeZone) : body.timeZone;
     await prefs.put(me, { ...body, ...(timeZone !== undefined ? { timeZone } : {}) }, opts.now());

@@ -13,6 +13,15 @@
  * Missed while down: a reminder due while the server was down is sent when its room is looked at if
  * its occurrence has not started, and recorded as skipped (and counted) otherwise.
  *
+ * A channel the member does not have (no push subscription, no verified email) when a reminder is
+ * delivered is settled for that reminder: its key is recorded as skipped (not counted), once the
+ * other channels are done with it. Without that its key stayed open, and every later look at the
+ * room (each edit) sent that reminder through the dispatcher again — availability checks, claims,
+ * ledger reads for every due reminder, one room at a time, delaying other rooms' reminders by
+ * seconds. So a channel set up later carries only reminders that fall due after it was set up: it
+ * never brings back a reminder already delivered on the member's other channels, or one that fell
+ * due while they had none.
+ *
  * Several instances (a shared database): each hears only the commits of rooms it has loaded, so each
  * surveys notify_room_looks every `resurveyMs` and takes up what others left: the due times of their
  * newer looks (every instance wakes for every reminder; the ledger lets one send), and rooms changed
@@ -23,6 +32,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.js';
 import { repeatEvery, type Clock } from './clock.js';
+import type { Delivery, RetryVerdict } from './delivery.js';
 import type { Dispatcher } from './dispatcher.js';
 import { DueIndex, DueTimer } from './due-index.js';
 import type { Ledger } from './ledger.js';
@@ -39,6 +49,9 @@ const DAY = 86_400_000;
 const HORIZON_MS = DAY;
 /** Name in notify_state: the time through which reminders have been looked at (shared by instances). */
 const ALIVE = 'reminders_alive_at';
+
+/** retryVerdict reuses its last read of a room for a member this long while the room is unchanged. */
+const RETRY_READ_REUSE_MS = 60_000;
 
 /** A reminder at the start itself (0 minutes before) stays useful for this long after it fell due. */
 const ON_TIME_GRACE_MS = 60_000;
@@ -83,6 +96,8 @@ export class ReminderScheduler {
   private prunedAt = 0;
   private roomsToLookAtStart = 0;
   private stopResurvey: (() => void) | undefined;
+  /** retryVerdict's last read (one: no more memory than a look's). */
+  private retryRead: { roomId: string; userId: string; zone: string | null; head: number; at: number; reminders: DueReminder[] } | undefined;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.timer = new DueTimer(this.index, deps.clock, () => this.enqueue(() => this.tick()));
@@ -146,6 +161,42 @@ export class ReminderScheduler {
     return this.roomsToLookAtStart;
   }
 
+  /**
+   * A reminder a channel keeps retrying on its own (see RetryCheck): the room is read as a look
+   * reads it, for this member, and the reminder must still be there under the same key (its event
+   * not deleted, its occurrence not moved or cancelled, the reminder not removed), due, and not too
+   * late (tooLate, as a look). One whose lead changed to later waits for its new due time.
+   */
+  async retryVerdict(delivery: Delivery, channel: string): Promise<RetryVerdict> {
+    const now = this.deps.clock.now();
+    const { roomId, userId } = delivery;
+    // An outbox pass retries a room's mails one after another (oldest first) after an SMTP outage:
+    // one read serves them while the room is unchanged (its log head) and for a minute (so it reads
+    // that much further ahead).
+    const head = await this.deps.looks.head(roomId);
+    // The member's zone, as a look passes it (it places all-day and floating reminders).
+    const zones = await this.deps.prefs.zonesOf([userId]);
+    const zone = zones[userId] ?? null;
+    let memo = this.retryRead;
+    const stale = !memo || memo.roomId !== roomId || memo.userId !== userId || memo.zone !== zone || memo.head !== head;
+    if (!memo || stale || now < memo.at || now - memo.at > RETRY_READ_REUSE_MS) {
+      // Occurrences that started earlier than this are too late whatever their reminder.
+      const reminders = await this.deps.reader.read(roomId, {
+        kind: 'reminders',
+        members: [userId],
+        zones,
+        startsAfter: now - ON_TIME_GRACE_MS - 1,
+        dueBy: now + HORIZON_MS + RETRY_READ_REUSE_MS,
+      });
+      memo = { roomId, userId, zone, head, at: now, reminders };
+      this.retryRead = memo;
+    }
+    const r = memo.reminders.find((x) => reminderKey(roomId, x, channel) === delivery.key);
+    if (!r) return { drop: 'its reminder is gone (event deleted or moved, or reminder removed)' };
+    if (tooLate(r, now)) return { drop: 'too late: its event has started' };
+    return r.dueMs > now ? { waitMs: r.dueMs - now } : { send: true };
+  }
+
   /** A deleted room leaves the index. */
   forget(roomId: string): void {
     this.index.delete(roomId);
@@ -156,6 +207,7 @@ export class ReminderScheduler {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.retryRead = undefined;
     this.timer.stop();
     this.stopResurvey?.();
     for (const cancel of this.dirty.values()) cancel();
@@ -244,6 +296,8 @@ export class ReminderScheduler {
               reminders: await this.deps.reader.read(roomId, {
                 kind: 'reminders',
                 members,
+                // All-day and floating events remind at their wall clock in each member's zone.
+                zones: await this.deps.prefs.zonesOf(members),
                 startsAfter: Math.min(since, now - ON_TIME_GRACE_MS) - 1,
                 dueBy: now + HORIZON_MS,
               }),
@@ -260,6 +314,9 @@ export class ReminderScheduler {
       const due = seen.reminders.filter((r) => r.dueMs <= now);
       const keysOf = (r: DueReminder) => this.deps.dispatcher.channelNames.map((c) => reminderKey(roomId, r, c));
       const states = await ledger.states(due.flatMap(keysOf));
+      // Keys of reminders delivered with nothing left to retry: those still not in the ledger are
+      // channels the member does not have (see the file comment), settled after the loop.
+      const delivered: string[] = [];
       for (const r of due) {
         const open = keysOf(r).filter((k) => {
           const s = states.get(k);
@@ -283,6 +340,11 @@ export class ReminderScheduler {
           r.dueMs,
         );
         if (outcome.retryAt !== null) next = Math.min(next, outcome.retryAt);
+        else delivered.push(...open);
+      }
+      if (delivered.length > 0) {
+        const after = await ledger.states(delivered);
+        await ledger.skipAll(delivered.filter((k) => !after.has(k)), now);
       }
       for (const r of seen.reminders) if (r.dueMs > now) next = Math.min(next, r.dueMs);
     }

@@ -31,7 +31,8 @@ export const SettingsBody = Type.Object(
       Type.Union([Type.Object({ start: Type.String({ pattern: HHMM }), end: Type.String({ pattern: HHMM }) }, { additionalProperties: false }), Type.Null()]),
     ),
     dailyAgenda: Type.Optional(Type.Union([Type.Object({ time: Type.String({ pattern: HHMM }) }, { additionalProperties: false }), Type.Null()])),
-    rooms: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 128 }), RoomPref, { maxProperties: 200 })),
+    // A Record's key schema only names its pattern: `propertyNames` is what bounds each room id.
+    rooms: Type.Optional(Type.Record(Type.String(), RoomPref, { maxProperties: 200, propertyNames: { minLength: 1, maxLength: 128 } })),
   },
   { additionalProperties: false },
 );

@@ -1,7 +1,7 @@
 /**
  * The exactly-once ledger on both engines (one suite): a key is claimed once, an expired claim is
  * taken over, a finished key is never claimed again, skips count once, and pruning keeps open claims
- * but forgets claims whose lease ran out before its horizon.
+ * but forgets claims whose lease ran out before its horizon; many keys are settled in batches.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -57,6 +57,24 @@ function ledgerSuite(engine: string, open: () => Promise<Storage>) {
       await ledger.raiseState('alive', 10);
       await ledger.raiseState('alive', 5);
       expect(await ledger.getState('alive')).toBe(10);
+    });
+
+    it('skipAll settles many keys at once (past one batch), leaving keys already there as they are', async () => {
+      const storage = await open();
+      const ledger = new Ledger(await storage.modules.open('notify', NOTIFY_CORE_MIGRATIONS));
+      const t = 2_000_000;
+      expect(await ledger.claim('m-sent', 'a', t, 5_000)).toBe(true);
+      await ledger.finish('m-sent', 'a', 'sent', t);
+      expect(await ledger.claim('m-open', 'a', t, 5_000)).toBe(true);
+      const keys = [...Array.from({ length: 450 }, (_, i) => `m-${i}`), 'm-sent', 'm-open'];
+      await ledger.skipAll(keys, t);
+      await ledger.skipAll([], t);
+      const states = await ledger.states(keys);
+      expect(states.size).toBe(452);
+      expect(states.get('m-sent')?.state).toBe('sent');
+      expect(states.get('m-open')?.state).toBe('claimed');
+      expect([...states].filter(([, s]) => s.state === 'skipped')).toHaveLength(450);
+      expect(await ledger.claim('m-7', 'b', t + 999_999, 5_000)).toBe(false); // never sent later
     });
   });
 }

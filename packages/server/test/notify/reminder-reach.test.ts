@@ -3,8 +3,8 @@
  * not four weeks for every event. That must never lose a reminder: for random rooms (one-offs and
  * series in several zones, all-day events, leads from 0 minutes to four weeks, reminders for some
  * members, "this and following" parts with their own reminders, members' defaults, moved and
- * cancelled occurrences), every look equals a look reaching far past every lead, cut to what falls
- * due by the look's end.
+ * cancelled occurrences, members in zones far from the room's), every look equals a look reaching
+ * far past every lead and starting days earlier, cut to what falls due by the look's end.
  */
 import { cancelOccurrence, createEvent, editFollowing, editOccurrence, occurrencesBetween, setReminderDefaults } from '@kith/model';
 import type { EventInput, ReminderInput } from '@kith/model';
@@ -76,8 +76,10 @@ describe('a reminder look reaches each event only as far as its leads', () => {
         const now = NOW + Math.floor(rnd() * 30 * 24) * 3_600_000;
         const startsAfter = now - 60_000 - Math.floor(rnd() * 3) * DAY;
         const dueBy = now + DAY;
-        const got = remindersOf(doc, MEMBERS, startsAfter, dueBy);
-        const far = remindersOf(doc, MEMBERS, startsAfter, dueBy + MAX_LEAD_MS + DAY).filter((r) => r.dueMs <= dueBy);
+        // Odd seeds: members in zones far from the room's, where all-day and floating events start up to a day apart.
+        const zones: Record<string, string> = seed % 2 === 1 ? { dad: 'America/New_York', kid: 'Pacific/Kiritimati' } : {};
+        const got = remindersOf(doc, MEMBERS, startsAfter, dueBy, zones);
+        const far = remindersOf(doc, MEMBERS, startsAfter - 3 * DAY, dueBy + MAX_LEAD_MS + 3 * DAY, zones).filter((r) => r.startMs > startsAfter && r.dueMs <= dueBy);
         expect(got.map(key), `seed ${seed}, look at ${new Date(now).toISOString()}`).toEqual(far.map(key));
         expect(got.every((r) => r.startMs > startsAfter && r.dueMs <= dueBy)).toBe(true);
         found += got.length;

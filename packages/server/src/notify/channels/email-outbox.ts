@@ -74,6 +74,11 @@ export class EmailOutbox {
     return status;
   }
 
+  /** Puts a claimed row off until `at` without counting an attempt (its recipient's quiet hours). */
+  async postpone(key: string, at: number): Promise<void> {
+    await this.sql.run(`UPDATE notify_email_outbox SET next_attempt_at = ?, claimed_until = 0 WHERE key = ? AND status = 'pending'`, [at, key]);
+  }
+
   /** Keys due for a retry, oldest first. */
   async due(now: number, limit: number): Promise<string[]> {
     const rows = await this.sql.all<{ key: string }>(

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { sha256 } from '../../ids.js';
 import type { Storage } from '../../storage/storage.js';
-import type { Channel, Delivery, SendOutcome } from '../delivery.js';
+import type { Channel, Delivery, RetryCheck, RetryVerdict, SendOutcome } from '../delivery.js';
 import type { EmailAddresses } from './email-addresses.js';
 import { EmailOutbox, type OutboxStatus } from './email-outbox.js';
 import type { Mailer } from './mailer.js';
@@ -37,8 +37,14 @@ export class EmailChannel implements Channel {
   private timer: NodeJS.Timeout | undefined;
   private draining: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The notifications core's checks, asked before each retry (see RetryCheck); none without the core. */
+  private retryCheck: RetryCheck | undefined;
 
   constructor(private readonly deps: EmailChannelDeps) {}
+
+  checkRetriesWith(check: RetryCheck): void {
+    this.retryCheck = check;
+  }
 
   async available(userId: string): Promise<boolean> {
     return (await this.deps.addresses.deliverable(userId, 'notice')) !== undefined;
@@ -56,14 +62,14 @@ export class EmailChannel implements Channel {
     }
     // A new row is tried at once; one already queued only when its backoff is up (the dispatcher
     // asks again every minute, which forced through would spend the outbox's 12 tries in 12 minutes).
-    const result = await this.attempt(delivery.key, added);
+    const result = await this.attempt(delivery.key, added, Date.now());
     return result === 'sent' ? 'sent' : result === 'failed' ? 'gone' : 'retry';
   }
 
-  /** One attempt at one outbox row; `busy` when another sender holds it (it will be sent). */
-  private async attempt(key: string, force: boolean): Promise<OutboxStatus | 'busy'> {
+  /** One attempt at one outbox row at `now`; `busy` when another sender holds it (it will be sent). */
+  private async attempt(key: string, force: boolean, now: number): Promise<OutboxStatus | 'busy'> {
     const { outbox, addresses, storage, mailer, metrics, logger } = this.deps;
-    const claimed = await outbox.claim(key, Date.now(), force);
+    const claimed = await outbox.claim(key, now, force);
     if (!claimed) return 'busy';
     const { delivery, attempts } = claimed;
     const log = { deliveryKind: delivery.kind, attempt: attempts + 1 };
@@ -74,6 +80,29 @@ export class EmailChannel implements Channel {
       metrics.attempts.inc({ channel: 'email', outcome: 'dropped' });
       logger.info(log, 'email dropped: its recipient is no longer a member of its room');
       return outbox.markFailed(key, attempts, 'not a member of the room', true);
+    }
+    // The rest of what the first send checked (the member's preferences for the kind, quiet hours,
+    // a reminder's event still there and due): asked of the core, whose checks they are.
+    if (!force && this.retryCheck && delivery.kind !== 'account') {
+      let verdict: RetryVerdict;
+      try {
+        verdict = await this.retryCheck(delivery, this.name);
+      } catch (err) {
+        // The room could not be read: an attempt spent (counted, backed off), tried again later.
+        logger.warn({ ...log, err }, 'email retry could not be checked; will retry');
+        metrics.attempts.inc({ channel: 'email', outcome: 'retry' });
+        return outbox.markFailed(key, attempts, 'retry check failed', false);
+      }
+      if ('drop' in verdict) {
+        metrics.attempts.inc({ channel: 'email', outcome: 'dropped' });
+        logger.info({ ...log, reason: verdict.drop }, 'email dropped: no longer to be sent');
+        return outbox.markFailed(key, attempts, verdict.drop, true);
+      }
+      if ('waitMs' in verdict) {
+        // Quiet hours (or a reminder now due later): not an attempt, so it costs none of the row's tries.
+        await outbox.postpone(key, now + verdict.waitMs);
+        return 'pending';
+      }
     }
     const to = await addresses.deliverable(delivery.userId, delivery.kind === 'account' ? 'account' : 'notice');
     if (!to) {
@@ -125,7 +154,7 @@ export class EmailChannel implements Channel {
   async drain(now = Date.now()): Promise<void> {
     for (const key of await this.deps.outbox.due(now, BATCH)) {
       if (this.closed) return;
-      await this.attempt(key, false);
+      await this.attempt(key, false, now);
     }
     await this.deps.outbox.prune(now);
   }

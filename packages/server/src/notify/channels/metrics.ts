@@ -10,7 +10,7 @@ export function channelMetrics(metrics: Metrics): ChannelMetrics {
   return {
     attempts: new Counter({
       name: 'kith_notify_channel_attempts_total',
-      help: 'Push requests and email sends, by channel and outcome (sent, retry, gone, failed = permanently refused, dropped = recipient left the room before a retry)',
+      help: 'Push requests and email sends, by channel and outcome (sent, retry, gone, failed = permanently refused, dropped = no longer to be sent at a retry: recipient left the room, turned it off, or its event went)',
       labelNames: ['channel', 'outcome'] as const,
       registers: [metrics.registry],
     }),
