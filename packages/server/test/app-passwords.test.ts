@@ -5,12 +5,12 @@
  * PostgreSQL (skipped when PostgreSQL is not reachable, unless KITH_REQUIRE_SERVICES=1).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { requireServices, testServers } from '@kith/test-support';
+import { testServers } from '@kith/test-support';
 import { appPasswordHash } from '../src/caldav/app-passwords.js';
 import { caldavModule, calendarModule, createLogger, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../src/index.js';
 import { apiClient, type ApiResponse } from './helpers/api.js';
 import { expectError, expectValidationError, rawRequest } from './helpers/http-assert.js';
-import { createTestSchema, probePostgres } from './helpers/postgres.js';
+import { storageEngines } from './helpers/postgres.js';
 import { makeDataDir, TEST_JWT_SECRET } from './helpers/server.js';
 
 const { startTestServer } = testServers<KithConfig, KithServer>(
@@ -207,31 +207,16 @@ describe('no app password reaches the log', () => {
 });
 
 /** The module's table on each engine: migrated at start, kept across restarts, revocation seen by a second instance. */
-const probe = await probePostgres();
-if (!probe.available && requireServices) {
-  describe('app passwords on PostgreSQL', () => {
-    it('needs a reachable PostgreSQL (KITH_REQUIRE_SERVICES=1)', () => {
-      throw new Error(`PostgreSQL is not reachable: ${probe.reason}`);
-    });
-  });
-}
-const engines: Array<{ engine: string; skip: boolean }> = [
-  { engine: 'SQLite', skip: false },
-  { engine: 'PostgreSQL', skip: !probe.available },
-];
-describe.each(engines)('the caldav_app_passwords table on $engine', ({ engine, skip }) => {
+const engines = await storageEngines('the caldav_app_passwords table');
+describe.each(engines)('the caldav_app_passwords table on $engine', ({ engine, skip, database }) => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
   it.skipIf(skip)('survives a restart and is shared by instances on one database', async () => {
-    let databaseUrl: string | undefined;
-    if (engine === 'PostgreSQL' && probe.available) {
-      const schema = await createTestSchema(probe.url);
-      cleanups.push(schema.drop);
-      databaseUrl = `${probe.url}?options=${encodeURIComponent(`-c search_path=${schema.schema}`)}`;
-    }
+    const { databaseUrl, drop } = await database();
+    cleanups.push(drop);
     const dataDir = await makeDataDir();
     const start = async (dir = dataDir) => {
       const s = await startTestServer({ dataDir: dir, databaseUrl });

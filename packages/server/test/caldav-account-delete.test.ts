@@ -4,11 +4,11 @@
  * user's app passwords go too; those of rooms that remain and of other users stay.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireServices, testServers } from '@kith/test-support';
+import { testServers } from '@kith/test-support';
 import { accountModule, caldavModule, calendarModule, defaultConfig, startKithServer, type KithConfig, type KithServer } from '../src/index.js';
 import type { ModuleSql } from '../src/modules/module.js';
 import { apiClient } from './helpers/api.js';
-import { createTestSchema, probePostgres } from './helpers/postgres.js';
+import { storageEngines } from './helpers/postgres.js';
 import { TEST_JWT_SECRET } from './helpers/server.js';
 import { calendarPath, dav, davUser, ICS, multistatus, objectPath, vevent, type DavUser } from './helpers/caldav.js';
 
@@ -17,33 +17,17 @@ const { startTestServer } = testServers<KithConfig, KithServer>(
   { jwtSecret: TEST_JWT_SECRET, loginPerMinute: 1000, dataDirPrefix: 'kith-caldav-account-' },
 );
 
-const probe = await probePostgres();
-if (!probe.available && requireServices) {
-  describe('CalDAV account deletion on PostgreSQL', () => {
-    it('needs a reachable PostgreSQL (KITH_REQUIRE_SERVICES=1)', () => {
-      throw new Error(`PostgreSQL is not reachable: ${probe.reason}`);
-    });
-  });
-}
+const engines = await storageEngines('deleting an account with CalDAV');
 
-const engines = [
-  { engine: 'SQLite', skip: false },
-  { engine: 'PostgreSQL', skip: !probe.available },
-];
-
-describe.each(engines)('deleting an account with CalDAV on $engine', ({ engine, skip }) => {
+describe.each(engines)('deleting an account with CalDAV on $engine', ({ skip, database }) => {
   let server: Awaited<ReturnType<typeof startTestServer>>;
   let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     if (skip) return;
-    let databaseUrl: string | undefined;
-    if (engine === 'PostgreSQL' && probe.available) {
-      const schema = await createTestSchema(probe.url);
-      drop = schema.drop;
-      databaseUrl = schema.databaseUrl;
-    }
-    server = await startTestServer({ databaseUrl });
+    const db = await database();
+    drop = db.drop;
+    server = await startTestServer({ databaseUrl: db.databaseUrl });
   });
   afterAll(async () => {
     await server?.close();

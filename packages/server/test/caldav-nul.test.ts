@@ -4,27 +4,14 @@
  * there (the PUT's after its event was stored). Each is a clear 4xx now, with nothing stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireServices } from '@kith/test-support';
 import { apiClient } from './helpers/api.js';
 import { expectError } from './helpers/http-assert.js';
-import { createTestSchema, probePostgres } from './helpers/postgres.js';
+import { storageEngines } from './helpers/postgres.js';
 import { basic, CALDAV, calendarPath, DAV, dav, davUser, expectDavError, ICS, multistatus, objectPath, propfindBody, startCaldavServer, vevent, type DavUser } from './helpers/caldav.js';
 
-const probe = await probePostgres();
-if (!probe.available && requireServices) {
-  describe('CalDAV NUL bytes on PostgreSQL', () => {
-    it('needs a reachable PostgreSQL (KITH_REQUIRE_SERVICES=1)', () => {
-      throw new Error(`PostgreSQL is not reachable: ${probe.reason}`);
-    });
-  });
-}
+const engines = await storageEngines('NUL bytes in CalDAV input');
 
-const engines = [
-  { engine: 'SQLite', skip: false },
-  { engine: 'PostgreSQL', skip: !probe.available },
-];
-
-describe.each(engines)('NUL bytes in CalDAV input on $engine', ({ engine, skip }) => {
+describe.each(engines)('NUL bytes in CalDAV input on $engine', ({ skip, database }) => {
   let server: Awaited<ReturnType<typeof startCaldavServer>>;
   let api: ReturnType<typeof apiClient>;
   let anna: DavUser;
@@ -33,13 +20,9 @@ describe.each(engines)('NUL bytes in CalDAV input on $engine', ({ engine, skip }
 
   beforeAll(async () => {
     if (skip) return;
-    let databaseUrl: string | undefined;
-    if (engine === 'PostgreSQL' && probe.available) {
-      const schema = await createTestSchema(probe.url);
-      drop = schema.drop;
-      databaseUrl = schema.databaseUrl;
-    }
-    server = await startCaldavServer({ databaseUrl });
+    const db = await database();
+    drop = db.drop;
+    server = await startCaldavServer({ databaseUrl: db.databaseUrl });
     api = apiClient(server.url);
     anna = await davUser(api, 'anna');
     room = await api.createRoom(anna.token, 'Family');

@@ -17,32 +17,24 @@ import { MIGRATIONS } from '../src/storage/sqlite/migrations.js';
 import type { Storage } from '../src/storage/storage.js';
 import { apiClient } from './helpers/api.js';
 import { expectError } from './helpers/http-assert.js';
-import { createTestSchema, probePostgres } from './helpers/postgres.js';
+import { createTestSchema, probePostgres, storageEngines } from './helpers/postgres.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 const probe = await probePostgres();
-const engines = [
-  { engine: 'SQLite', skip: false },
-  { engine: 'PostgreSQL', skip: !probe.available },
-];
-if (!probe.available) console.warn(`PostgreSQL is not reachable: skipping its link revocation tests (${probe.reason})`);
+const engines = await storageEngines('an owner’s links stay revoked once they lose the role');
 
 type Api = ReturnType<typeof apiClient>;
 type User = Awaited<ReturnType<Api['signUp']>>;
 
-describe.each(engines)('an owner’s links stay revoked once they lose the role ($engine)', ({ engine, skip }) => {
+describe.each(engines)('an owner’s links stay revoked once they lose the role ($engine)', ({ skip, database }) => {
   let t: TestServer;
   let api: Api;
   let drop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     if (skip) return;
-    let databaseUrl: string | undefined;
-    if (engine === 'PostgreSQL' && probe.available) {
-      const schema = await createTestSchema(probe.url);
-      drop = schema.drop;
-      databaseUrl = schema.databaseUrl;
-    }
-    t = await startTestServer({ databaseUrl });
+    const db = await database();
+    drop = db.drop;
+    t = await startTestServer({ databaseUrl: db.databaseUrl });
     api = apiClient(t.url);
   }, 30_000);
   afterAll(async () => {

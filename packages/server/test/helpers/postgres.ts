@@ -115,3 +115,41 @@ export async function describeOnPostgres(name: string, body: (url: string) => vo
   }
   describe.skipIf(!probe.available)(name, () => body(probe.available ? probe.url : ''));
 }
+
+/** One storage engine for `describe.each`, and how to get a fresh database on it. */
+export interface StorageEngine {
+  engine: 'SQLite' | 'PostgreSQL';
+  skip: boolean;
+  /** No URL for SQLite (the server's data dir holds it); a fresh schema on PostgreSQL. */
+  database(): Promise<{ databaseUrl?: string; drop: () => Promise<void> }>;
+}
+
+/**
+ * SQLite, and PostgreSQL when reachable, for `describe.each(engines)`. PostgreSQL's absence is
+ * said and its runs skipped — unless KITH_REQUIRE_SERVICES=1 (CI): then it is a failing test
+ * named after `what`.
+ */
+export async function storageEngines(what: string): Promise<StorageEngine[]> {
+  const probe = await probePostgres();
+  if (!probe.available && requireServices) {
+    describe(`${what} on PostgreSQL`, () => {
+      it('needs a reachable PostgreSQL (KITH_REQUIRE_SERVICES=1)', () => {
+        throw new Error(`PostgreSQL is not reachable: ${probe.reason}`);
+      });
+    });
+  } else if (!probe.available) {
+    console.warn(`PostgreSQL at ${postgresTarget} is not reachable: skipping "${what}" on PostgreSQL (${probe.reason}). Set KITH_REQUIRE_SERVICES=1 to fail instead.`);
+  }
+  return [
+    { engine: 'SQLite', skip: false, database: async () => ({ drop: async () => undefined }) },
+    {
+      engine: 'PostgreSQL',
+      skip: !probe.available,
+      database: async () => {
+        if (!probe.available) throw new Error(`PostgreSQL is not reachable: ${probe.reason}`);
+        const { databaseUrl, drop } = await createTestSchema(probe.url);
+        return { databaseUrl, drop };
+      },
+    },
+  ];
+}
