@@ -172,8 +172,8 @@ describe('CalDAV bad input', () => {
     for (const r of objects) expect(icsTimesOutOfRange(data(r)), r.href).toEqual([]);
     for (const id of ['in-range', 'range-5', 'range-6', 'range-7', 'range-8', 'range-9', 'range-10']) expect(names).toContain(`${id}@kith.ics`);
     for (const i of [0, 1, 2, 3, 4]) expect(names, OUT_OF_RANGE[i]![0]).not.toContain(`range-${i}@kith.ics`);
-    // Time-range queries expanded at both ends of the range.
-    for (const [start, end] of [['00010101T000000Z', '00010301T000000Z'], ['99991101T000000Z', '99991231T235959Z']]) {
+    // Time-range queries expanded at both ends of the range, and where the events with stamps out of range are.
+    for (const [start, end] of [['00010101T000000Z', '00010301T000000Z'], ['99991101T000000Z', '99991231T235959Z'], ['20260101T000000Z', '20260201T000000Z']]) {
       const expanded = await dav(server.url, 'REPORT', calendarPath(anna, edges), {
         user: anna,
         depth: '1',

@@ -14,6 +14,7 @@ import ical, { escape, ICalAlarmType } from 'ical-generator';
 import { Temporal } from 'temporal-polyfill';
 import { occurrencesOf, type CalendarEvent, type Occurrence } from '@kith/model';
 import { cleanText } from '../calendar/feed-values.js';
+import { stampOf } from '../calendar/ics-export.js';
 import { badRequest, caldavPre, davPre, DavError } from './dav-errors.js';
 import type { DavObject } from './object-catalog.js';
 import { utcDateTime } from './time-range.js';
@@ -98,7 +99,7 @@ export function expandObject(ev: CalendarEvent, obj: DavObject, splits: readonly
   // Counted before they are written, which is most of the cost.
   limit.take(occurrences.length, 0);
   const cal = ical({ prodId: { company: 'Kith', product: 'kith-server', language: 'EN' } });
-  const stamp = new Date(Number.isFinite(Date.parse(ev.updatedAt)) ? Date.parse(ev.updatedAt) : 0);
+  const stamp = stampOf(ev);
   const uid = escape(obj.uid, false);
   for (const occ of occurrences) {
     const alarms = occ.reminders

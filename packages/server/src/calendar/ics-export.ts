@@ -162,7 +162,8 @@ function sequenceOf(ev: CalendarEvent): number {
   return Math.max(0, Math.floor((updated - created) / 1000));
 }
 
-function stampOf(ev: CalendarEvent): Date {
+/** An event's DTSTAMP: when it last changed, if that is a time iCalendar can write. */
+export function stampOf(ev: CalendarEvent): Date {
   return writableStamp(ev.updatedAt || ev.createdAt) ?? new Date(0);
 }
 
