@@ -4,6 +4,8 @@
  * raw values next to the model's). The feed must export only validated, normalised values, escape
  * and fold the rest, skip what it cannot write safely, export everything else, and never fail.
  */
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import ICAL from 'ical.js';
 import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,7 +95,11 @@ const unfold = (ics: string): string[] => ics.replace(/\r\n[ \t]/g, '').split('\
 
 describe('the ICS feed with hostile values in the document', () => {
   it('exports only well-formed lines: no injected property or VEVENT, the good events intact, never a 500', async () => {
-    const roomId = await api.createRoom(owner.token, 'Hostile\r\nX-EVIL:1;,');
+    // The API refuses such a name now; one stored before that (or by another tool) is written here.
+    const roomId = await api.createRoom(owner.token, 'Hostile');
+    const db = new Database(path.join(t.dataDir, 'kith.sqlite'));
+    db.prepare('UPDATE rooms SET name = ? WHERE room_id = ?').run('Hostile\r\nX-EVIL:1;,', roomId);
+    db.close();
     const feed = await api.request('POST', `/rooms/${roomId}/feed`, { token: owner.token });
     expect(feed.status).toBe(201);
     const list = attacks();

@@ -112,8 +112,13 @@ describe.skipIf(!pgProbe.available)('notify when the instance that heard a room 
     expect(notices().map((k) => k.split(':').slice(1, 2).concat(k.split(':').slice(-2, -1)).join(' ')).sort()).toEqual(
       rooms.map((roomId) => `${roomId} ${dad.userId}`).sort(),
     );
-    const text = await (await fetch(`${a.url}/metrics`)).text();
+    // Counted once the sender has settled the delivery, a moment after the webhook has it.
+    let text = '';
     const sent = (kind: string) => Number(new RegExp(`^kith_notifications_sent_total\\{channel="webhook",kind="${kind}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    await waitForAsync(async () => {
+      text = await (await fetch(`${a.url}/metrics`)).text();
+      return sent('reminder') >= expected.size && sent('changes') >= rooms.length;
+    }, 5_000, 'the deliveries counted').catch(() => undefined);
     expect(sent('reminder')).toBe(expected.size);
     expect(sent('changes')).toBe(rooms.length);
     await a.stop('SIGTERM');
