@@ -5,19 +5,11 @@
  * VTIMEZONE data comes from `timezones-ical-library` (vzic output of a current tzdb). Its blocks
  * give each zone's current rules from 1970 on, like Google's and Apple's feeds do.
  */
-import { Temporal } from 'temporal-polyfill';
 import { tzlib_get_ical_block, tzlib_get_timezones } from 'timezones-ical-library';
 import { findIana } from 'windows-iana';
+import { ianaZone } from './iana-zone.js';
 
-/** The zone's spelling as Temporal knows it, or null when it is not an IANA zone (offsets are not). */
-export function ianaZone(name: string): string | null {
-  if (name.length === 0 || name.length > 64 || /^[+\-\u2212]/.test(name)) return null;
-  try {
-    return Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(name).timeZoneId;
-  } catch {
-    return null;
-  }
-}
+export { ianaZone };
 
 const isUtc = (tz: string): boolean => /^(Etc\/)?(UTC|UCT|GMT|Zulu|Universal|Greenwich)$/i.test(tz) || /^Etc\/GMT[+-]0$/i.test(tz);
 

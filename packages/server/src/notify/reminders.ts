@@ -10,6 +10,7 @@
 import { getReminderDefaults, LIMITS, occurrencesStartingIn, type CalendarEvent, type Occurrence, type Reminder, type ReminderDefaults } from '@kith/model';
 import { Temporal } from 'temporal-polyfill';
 import type * as Y from 'yjs';
+import { ianaZone } from '../calendar/iana-zone.js';
 
 /** A reminder can be due up to four weeks before its occurrence (the model's limit). */
 export const MAX_LEAD_MS = LIMITS.reminderMinutes * 60_000;
@@ -48,19 +49,8 @@ export interface DueReminder {
   allDay: boolean;
 }
 
-/**
- * The zone's canonical name, or null when it is not an IANA zone: the check the notify and
- * calendar routes make (calendar/zones.ts `ianaZone`), not imported from there because the room-read
- * worker would then load the iCalendar zone libraries on every start.
- */
-function knownZone(tz: unknown): string | null {
-  if (typeof tz !== 'string' || tz.length === 0 || tz.length > 64 || /^[+\-\u2212]/.test(tz)) return null;
-  try {
-    return Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(tz).timeZoneId;
-  } catch {
-    return null;
-  }
-}
+/** The zone's canonical name, or null when it is not an IANA zone (any value a client wrote). */
+const knownZone = (tz: unknown): string | null => (typeof tz === 'string' ? ianaZone(tz) : null);
 
 /**
  * The room's default zone; UTC when it has none or holds anything but a known zone (any client can

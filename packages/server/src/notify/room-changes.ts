@@ -11,7 +11,7 @@
  */
 import { COMMENTS_ROOT, getEvent, listEvents, occurrencesOf, ROOT, type CalendarEvent } from '@kith/model';
 import * as Y from 'yjs';
-import { ianaZone } from '../calendar/zones.js';
+import { ianaZone } from '../calendar/iana-zone.js';
 import { roomZone } from './reminders.js';
 
 export interface EventPrint {
