@@ -18,6 +18,7 @@ export { observeEvents } from './observe.js';
 export type { EventsChange } from './observe.js';
 export { validateEvent } from './validate.js';
 export { normalizeRule } from './recurrence.js';
+export { AFTER_LAST_MS, FIRST_MS, inYears, instantInRange, yearInRange } from './time.js';
 export { addComment, COMMENT_LIMITS, COMMENTS_ROOT, deleteComment, editComment, getComment, listComments } from './comments.js';
 export type { EventComment } from './comments.js';
 export { getReminderDefaults, MAX_DEFAULT_REMINDERS, REMINDER_DEFAULTS_ROOT, setReminderDefaults } from './reminder-defaults.js';

@@ -14,6 +14,12 @@ export { Temporal };
 export const FIRST_MS = new Date('0001-01-01T00:00:00Z').getTime();
 export const AFTER_LAST_MS = new Date('+010000-01-01T00:00:00Z').getTime();
 
+/** Whether a year number is in 0001–9999. */
+export const yearInRange = (year: number): boolean => year >= 1 && year <= 9999;
+
+/** Whether an instant (ms) is in the years 0001–9999 in UTC. */
+export const instantInRange = (ms: number): boolean => ms >= FIRST_MS && ms < AFTER_LAST_MS;
+
 /** Whether a date or wall clock as text ("2026-03-20", "2026-03-20T09:00") has a year in 0001–9999. */
 export function inYears(text: string): boolean {
   return /^\d{4}-/.test(text) && !text.startsWith('0000');

@@ -12,7 +12,7 @@
  */
 import ical, { escape, ICalAlarmType } from 'ical-generator';
 import { Temporal } from 'temporal-polyfill';
-import { occurrencesOf, type CalendarEvent, type Occurrence } from '@kith/model';
+import { inYears, occurrencesOf, type CalendarEvent, type Occurrence } from '@kith/model';
 import { cleanText } from '../calendar/feed-values.js';
 import { stampOf } from '../calendar/ics-export.js';
 import { badRequest, caldavPre, davPre, DavError } from './dav-errors.js';
@@ -73,8 +73,6 @@ const splitOf = (obj: DavObject): string | null => {
   return m && m[1] === obj.eventId ? m[2]! : null;
 };
 
-/** A date, wall clock or instant in the years 0001–9999, which RFC 5545 can write ("+010000-01-01" it cannot). */
-const writable = (time: string): boolean => /^\d{4}-/.test(time) && !time.startsWith('0000');
 
 const instant = (wall: string, tz: string | null): Date =>
   new Date(Temporal.PlainDateTime.from(wall.length === 10 ? `${wall}T00:00` : wall).toZonedDateTime(tz ?? 'UTC', { disambiguation: 'compatible' }).epochMilliseconds);
@@ -92,7 +90,7 @@ export function expandObject(ev: CalendarEvent, obj: DavObject, splits: readonly
     occurrences = occurrencesOf(ev, { from: range.from, to: range.to, timeZone: 'UTC' })
       .filter(owns)
       // An occurrence ending past 9999 (an all-day one on 31 December 9999) is left out, not a 500.
-      .filter((occ) => [occ.start, occ.end, occ.originalStart, occ.startInstant, occ.endInstant].every(writable));
+      .filter((occ) => [occ.start, occ.end, occ.originalStart, occ.startInstant, occ.endInstant].every((t) => inYears(t)));
   } catch {
     occurrences = [];
   }

@@ -14,7 +14,7 @@
  */
 import type * as Y from 'yjs';
 import { Temporal } from 'temporal-polyfill';
-import { getEvent, occurrenceInstants, occurrencesOf, type CalendarEvent } from '@kith/model';
+import { AFTER_LAST_MS, FIRST_MS, getEvent, occurrenceInstants, occurrencesOf, type CalendarEvent } from '@kith/model';
 import type { DavObject } from './object-catalog.js';
 import { badRequest, caldavPre } from './dav-errors.js';
 import { inSlices, WorkBudget } from './slices.js';
@@ -91,9 +91,8 @@ function indexHits(index: Float64Array, fromMs: number, toMs: number): boolean {
 
 /** Working time one query may spend testing series; the rest are then kept by their spans. */
 export const MATCH_BUDGET_MS = 1_000;
-/** Instants the model can place: the years 0001–9999. */
-const FIRST_MS = Date.parse('0001-01-01T00:00:00Z');
-const LAST_MS = Date.parse('9999-12-31T23:59:59Z');
+/** The last second the model can place (its windows end before AFTER_LAST_MS). */
+const LAST_MS = AFTER_LAST_MS - 1000;
 
 /**
  * Windows from a range's start in which occurrence starts are looked for, the first found

@@ -10,7 +10,7 @@
  *   escapes `\`, `;`, `,` and line breaks and folds long lines.
  */
 import { Temporal } from 'temporal-polyfill';
-import { normalizeRule, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
+import { instantInRange, normalizeRule, yearInRange, type CalendarEvent, type ExportedSeries, type OccurrenceOverride } from '@kith/model';
 import { ianaZone, isUtcZone } from './zones.js';
 
 export class FeedValueRefused extends Error {}
@@ -125,22 +125,16 @@ export function cleanSeries(s: ExportedSeries): ExportedSeries {
   };
 }
 
-/** First and last instants (ms) the feed writes: years 0001–9999 in UTC. */
-export const FIRST_MS = new Date('0001-01-01T00:00:00Z').getTime();
-export const AFTER_LAST_MS = new Date('+010000-01-01T00:00:00Z').getTime();
-
 /** Whether a time can be written with a four-digit year in 0001–9999: as its wall clock and, if zoned, in UTC too. */
 export function writableTime(t: { year: number } | Temporal.ZonedDateTime): boolean {
-  if (t.year < 1 || t.year > 9999) return false;
-  if (!(t instanceof Temporal.ZonedDateTime)) return true;
-  const ms = t.epochMilliseconds;
-  return ms >= FIRST_MS && ms < AFTER_LAST_MS;
+  if (!yearInRange(t.year)) return false;
+  return !(t instanceof Temporal.ZonedDateTime) || instantInRange(t.epochMilliseconds);
 }
 
 /** A stored change time for DTSTAMP, CREATED, LAST-MODIFIED; null when unreadable or out of range. */
 export function writableStamp(value: unknown): Date | null {
   const ms = typeof value === 'string' ? Date.parse(value) : NaN;
-  return ms >= FIRST_MS && ms < AFTER_LAST_MS ? new Date(ms) : null;
+  return instantInRange(ms) ? new Date(ms) : null;
 }
 
 /** The room's default zone for X-WR-TIMEZONE, when it is an IANA zone. */

@@ -15,7 +15,7 @@
  */
 import ical, { escape, ICalAlarmType, type ICalAlarmData, type ICalEventData } from 'ical-generator';
 import { Temporal } from 'temporal-polyfill';
-import { exportSeries, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride, type Reminder } from '@kith/model';
+import { AFTER_LAST_MS, exportSeries, FIRST_MS, listEvents, orphanedKeys, type CalendarEvent, type ExportedSeries, type OccurrenceOverride, type Reminder } from '@kith/model';
 import { REMINDER_ID_PROP } from './ics-alarms.js';
 import type * as Y from 'yjs';
 import { checkedId, checkedUid, checkRuleLine, cleanSeries, cleanText, feedDefaultZone, FeedValueRefused, writableStamp, writableTime } from './feed-values.js';
@@ -118,11 +118,10 @@ function dateList(name: 'EXDATE' | 'RDATE', keys: string[], s: ExportedSeries, z
 
 /** An UNTIL instant as UTC basic text, kept in years 0001–9999 (no occurrence exists outside them). */
 function untilUtc(at: Temporal.ZonedDateTime): string {
-  const ms = Math.min(Math.max(at.epochMilliseconds, FIRST_UNTIL_MS), LAST_UNTIL_MS);
+  const ms = Math.min(Math.max(at.epochMilliseconds, FIRST_MS), LAST_UNTIL_MS);
   return `${basic(Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO('UTC').toPlainDateTime())}Z`;
 }
-const FIRST_UNTIL_MS = Date.parse('0001-01-01T00:00:00Z');
-const LAST_UNTIL_MS = Date.parse('9999-12-31T23:59:59Z');
+const LAST_UNTIL_MS = AFTER_LAST_MS - 1000;
 
 /**
  * The rule with UNTIL in the form RFC 5545 wants for the series' DTSTART: a DATE for all-day, a

@@ -28,11 +28,6 @@ export interface FileZones {
   vtimezones: Map<string, ICAL.Component>;
   /** TZID → its VTIMEZONE as an ical.js zone (expanded once, not per time), or why it was refused. */
   converters: Map<string, ICAL.Timezone | ImportError>;
-  /**
-   * TZID → the IANA zone it means (or null), looked up once per file: a Windows name costs ~300 µs
-   * to map, and an EXDATE list names the same TZID for each of up to 1,000 values.
-   */
-  iana?: Map<string, string | null>;
 }
 
 /** The file's own zone for `tzid`, once its shape and the expansion a time of `year` needs are checked. */
@@ -74,13 +69,8 @@ export function readValue(value: ICAL.Time, tzid: string | undefined, zones: Fil
   }
   if (tzid === undefined) return { kind: 'wall', wall, tz: null };
   const vtz = zones.vtimezones.get(tzid);
-  const names = (zones.iana ??= new Map());
-  let iana = names.get(tzid);
-  if (iana === undefined) {
-    const lic = vtz?.getFirstPropertyValue('x-lic-location');
-    iana = ianaFromTzid(tzid, typeof lic === 'string' ? lic : null);
-    names.set(tzid, iana);
-  }
+  const lic = vtz?.getFirstPropertyValue('x-lic-location');
+  const iana = ianaFromTzid(tzid, typeof lic === 'string' ? lic : null);
   if (iana) return { kind: 'wall', wall, tz: iana };
   if (vtz) {
     // Not a zone we can name: the file's own VTIMEZONE still gives the instant.

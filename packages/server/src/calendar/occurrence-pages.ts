@@ -4,7 +4,7 @@
  * the model had to skip. The model already bounds every value it reads (titles, participants, …),
  * so one occurrence is at most a few tens of KiB and a page at most MAX_PAGE_BYTES plus one of them.
  */
-import { cursorAfter, ModelError, queryOccurrences, type ModelErrorCode, type ViewWindow } from '@kith/model';
+import { cursorAfter, inYears, ModelError, queryOccurrences, type ModelErrorCode, type ViewWindow } from '@kith/model';
 import type * as Y from 'yjs';
 import { KithError } from '../errors/catalogue.js';
 import { occurrenceView, type OccurrenceView } from './api-events.js';
@@ -51,12 +51,9 @@ function skippedView(s: { eventId: string; code: string; message: string; field?
 /** As many skipped events as the model lists. */
 const MAX_SKIPPED_LISTED = 100;
 
-/** RFC 3339 needs four-digit years: a time in 0001–9999 (not "0000-…", "+010000-…"). */
-const YEAR_1_TO_9999 = /^(?!0000)\d{4}-/;
-
 /** Whether every time of a view can be written: the model keeps each occurrence in range, but a viewer's far zone can still move one across 9999-12-31. */
 const writable = (v: OccurrenceView): boolean =>
-  [v.startTime, v.endTime, v.localStartTime, v.localEndTime, v.originalStart].every((t) => YEAR_1_TO_9999.test(t));
+  [v.startTime, v.endTime, v.localStartTime, v.localEndTime, v.originalStart].every((t) => inYears(t));
 
 export function occurrencePage(doc: Y.Doc, window: ViewWindow, limit: number, cursor: string | undefined): OccurrencePageView {
   const page = queryOccurrences(doc, window, { limit, cursor: cursor ?? null });

@@ -22,9 +22,25 @@ export function isUtcZone(tz: string): boolean {
  * The IANA zone a TZID from an iCalendar file means, or null. Tries, in order: the TZID itself;
  * a trailing `Area/City` (vendor prefixes such as `/mozilla.org/20050126_1/Europe/Berlin`); a
  * Windows zone name (`W. Europe Standard Time`, what Outlook and Exchange write); the
- * `X-LIC-LOCATION` of the file's own VTIMEZONE for that TZID.
+ * `X-LIC-LOCATION` of the file's own VTIMEZONE for that TZID. Answers are remembered (a Windows
+ * name costs 50–300 µs to map, and an import or a recurrence list names the same few TZIDs on every
+ * line), the oldest forgotten beyond MAX_REMEMBERED_TZIDS.
  */
 export function ianaFromTzid(tzid: string, licLocation?: string | null): string | null {
+  const key = licLocation ? `${tzid}\u0000${licLocation}` : tzid;
+  const known = rememberedTzids.get(key);
+  if (known !== undefined) return known;
+  const iana = lookUpTzid(tzid, licLocation);
+  if (rememberedTzids.size >= MAX_REMEMBERED_TZIDS) rememberedTzids.delete(rememberedTzids.keys().next().value as string);
+  rememberedTzids.set(key, iana);
+  return iana;
+}
+
+/** TZIDs (with their X-LIC-LOCATION) already mapped, in the order first asked. */
+const rememberedTzids = new Map<string, string | null>();
+const MAX_REMEMBERED_TZIDS = 1_000;
+
+function lookUpTzid(tzid: string, licLocation?: string | null): string | null {
   const raw = tzid.trim().replace(/^"|"$/g, '');
   const direct = ianaZone(raw);
   if (direct) return direct;
