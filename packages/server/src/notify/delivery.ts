@@ -15,6 +15,12 @@ export interface Delivery {
   url: string;            // path in the web app that opens the event/room, e.g. `/#/rooms/r1/events/e1`
   ics?: string;           // optional .ics attachment (email)
   tag?: string;           // push notification tag (collapse)
+  /**
+   * A change notice composed under the 'all' preference that lists changes the member takes no
+   * part in: its text under 'participant' (null: nothing left), sent instead if they switch before
+   * a retry.
+   */
+  asParticipant?: { body: string; url: string } | null;
 }
 export type SendOutcome = 'sent' | 'retry' | 'gone';   // gone = destination removed (404/410 push, unsubscribed)
 export interface Channel {
@@ -37,7 +43,7 @@ export interface Channel {
  * ask again after that long (quiet hours, a reminder moved later): relative, as the channel keeps
  * its own time.
  */
-export type RetryVerdict = { send: true } | { drop: string } | { waitMs: number };
+export type RetryVerdict = { send: true; instead?: Delivery } | { drop: string } | { waitMs: number };
 export type RetryCheck = (delivery: Delivery, channel: string) => Promise<RetryVerdict>;
 
 /** The core's checks, one per kind it sends ('account' mails are the channels' own: always sent). */
@@ -54,19 +60,26 @@ export function retryCheck(checks: RetryChecks): RetryCheck {
 /**
  * Change notices' check (their first send is notices.ts's notifyMember): none when the member set
  * the room's notices to 'none'; inside the member's quiet hours, wait until they end (in the
- * member's zone, else the room's, as there). A notice composed under 'all' stays sent under
- * 'participant': its changes are not kept to filter again.
+ * member's zone, else the room's, as there). A notice composed under 'all' is sent as it reads
+ * under 'participant' once the member switched to that, or dropped when nothing is left of it.
  */
 export function changesRetryCheck(deps: { prefs: Preferences; rooms: RoomApi; clock: Clock }): RetryChecks['changes'] {
   return async (delivery) => {
     const { prefs, rooms, clock } = deps;
-    if ((await prefs.changesPref(delivery.userId, delivery.roomId)) === 'none') return { drop: 'the member turned change notices for the room off' };
+    const pref = await prefs.changesPref(delivery.userId, delivery.roomId);
+    if (pref === 'none') return { drop: 'the member turned change notices for the room off' };
+    const narrowed = pref === 'participant' && delivery.asParticipant !== undefined;
+    if (narrowed && delivery.asParticipant === null) return { drop: 'the member now hears only of events they take part in' };
     const { quietHours, timeZone } = await prefs.get(delivery.userId);
-    if (!quietHours) return { send: true };
-    // The room's zone only when it is needed (quiet hours and no zone of the member's own).
-    const zone = timeZone ?? (await rooms.read(delivery.roomId, roomZone, { transient: true }));
-    const now = clock.now();
-    const end = quietEnd(now, quietHours.start, quietHours.end, zone);
-    return end === null ? { send: true } : { waitMs: Math.max(end - now, 1) };
+    if (quietHours) {
+      // The room's zone only when it is needed (quiet hours and no zone of the member's own).
+      const zone = timeZone ?? (await rooms.read(delivery.roomId, roomZone, { transient: true }));
+      const now = clock.now();
+      const end = quietEnd(now, quietHours.start, quietHours.end, zone);
+      if (end !== null) return { waitMs: Math.max(end - now, 1) };
+    }
+    if (!narrowed) return { send: true };
+    const { asParticipant: _composed, ...rest } = delivery;
+    return { send: true, instead: { ...rest, ...delivery.asParticipant! } };
   };
 }

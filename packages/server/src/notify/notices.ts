@@ -416,25 +416,33 @@ export class ChangeNotices {
     const { prefs, clock } = this.deps;
     const pref = await prefs.changesPref(userId, roomId);
     if (pref === 'none') return null;
-    const mine = changes.filter((c) => {
-      if (c.actor === userId) return false;
-      // Comments reach the event's participants (everyone when it names none); the rest follow the preference.
-      if (c.kind === 'commented') return c.participants.length === 0 || c.participants.includes(userId);
-      return pref === 'all' || c.participants.includes(userId);
-    });
+    const forMember = (p: 'all' | 'participant') =>
+      changes.filter((c) => {
+        if (c.actor === userId) return false;
+        // Comments reach the event's participants (everyone when it names none); the rest follow the preference.
+        if (c.kind === 'commented') return c.participants.length === 0 || c.participants.includes(userId);
+        return p === 'all' || c.participants.includes(userId);
+      });
+    const mine = forMember(pref);
     if (mine.length === 0) return null;
     const memberZone = validZone((await prefs.zoneOf(userId)) ?? zone);
     const quietUntil = await prefs.quietUntil(userId, clock.now(), memberZone);
     if (quietUntil !== null) return quietUntil;
-    const lines = summarize(mine, names, memberZone);
+    const text = (list: RoomChange[]) => ({
+      body: summarize(list, names, memberZone).join(' · '),
+      url: list.length === 1 && list[0]!.count === undefined ? `/#/rooms/${encodeURIComponent(roomId)}/events/${encodeURIComponent(list[0]!.eventId)}` : `/#/rooms/${encodeURIComponent(roomId)}`,
+    });
+    // Composed under 'all' with changes the member takes no part in: what it would say under
+    // 'participant' goes with it, for a retry after the member switched (delivery.ts).
+    const narrower = pref === 'all' ? forMember('participant') : mine;
     const { retryAt } = await this.deps.dispatcher.deliver(
       {
         userId,
         roomId,
         kind: 'changes',
         title: roomName ? `Changes in ${roomName}` : 'Calendar changes',
-        body: lines.join(' · '),
-        url: mine.length === 1 && mine[0]!.count === undefined ? `/#/rooms/${encodeURIComponent(roomId)}/events/${encodeURIComponent(mine[0]!.eventId)}` : `/#/rooms/${encodeURIComponent(roomId)}`,
+        ...text(mine),
+        ...(narrower.length < mine.length ? { asParticipant: narrower.length === 0 ? null : text(narrower) } : {}),
         tag: `chg:${roomId}`,
       },
       (channel) => `chg:${roomId}:${batchId}:${userId}:${channel}`,

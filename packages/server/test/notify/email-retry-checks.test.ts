@@ -122,6 +122,44 @@ describe('email retries re-check what the first send checked', { timeout: 120_00
     expect(await metric(h.server.url, 'dropped')).toBe(1);
   });
 
+  it('change notices composed under "all": a retry after the member switched to "participant" says only what concerns them, or is dropped', async () => {
+    const clock = new ManualClock(at('2026-06-01T09:00:00Z'));
+    const { h, api, smtp, failing, retry } = await serverWithEmail(clock);
+    const mum = await api.signUp('mum');
+    const dad = await api.signUp('dad');
+    const gran = await api.signUp('gran');
+    const roomId = await api.createRoom(mum.token, 'Millers');
+    for (const who of [dad, gran]) await api.addMember(mum.token, roomId, who.token, 'viewer');
+    for (const [who, address] of [[dad, 'dad@family.test'], [gran, 'gran@family.test']] as const) await verify(api, smtp, who.token, address);
+    const notices = (address: string) => smtp.to(address).filter((m) => m.subject === 'Changes in Millers');
+
+    // Mum adds two events in one window, dad taking part in one: both notices' first attempts fail.
+    failing.next = 2;
+    for (const body of [
+      { eventTitle: 'Swim', startTime: '2026-06-04T16:00', endTime: '2026-06-04T17:00', timeZone: 'UTC', participants: [dad.userId] },
+      { eventTitle: 'Bake sale', startTime: '2026-06-05T10:00', endTime: '2026-06-05T12:00', timeZone: 'UTC' },
+    ]) {
+      expect((await api.request('POST', `/rooms/${roomId}/events`, { token: mum.token, body })).status).toBe(201);
+    }
+    await h.pass(WINDOW + 1_000);
+    expect(smtp.stats.refused).toBe(2);
+
+    // Both now want to hear only of events they take part in.
+    for (const who of [dad, gran]) {
+      expect((await api.request('PUT', '/users/me/notification-settings', { token: who.token, body: { rooms: { [roomId]: { changes: 'participant' } } } })).status).toBe(200);
+    }
+    await retry();
+    // Dad hears of Swim only; gran takes part in neither: hers is dropped.
+    expect(notices('dad@family.test')).toHaveLength(1);
+    expect(notices('dad@family.test')[0]!.text).toContain('added Swim');
+    expect(notices('dad@family.test')[0]!.text).not.toContain('Bake sale');
+    expect(notices('gran@family.test')).toEqual([]);
+    expect(await metric(h.server.url, 'dropped')).toBe(1);
+    await retry(Date.now() + 3_600_000);
+    expect(notices('dad@family.test')).toHaveLength(1);
+    expect(notices('gran@family.test')).toEqual([]);
+  });
+
   it('reminders: dropped once the event is deleted or has started; one still ahead is sent', async () => {
     const clock = new ManualClock(at('2026-06-01T07:00:00Z'));
     const { h, api, smtp, failing, retry } = await serverWithEmail(clock);

@@ -71,7 +71,8 @@ export class EmailChannel implements Channel {
     const { outbox, addresses, storage, mailer, metrics, logger } = this.deps;
     const claimed = await outbox.claim(key, now, force);
     if (!claimed) return 'busy';
-    const { delivery, attempts } = claimed;
+    const { attempts } = claimed;
+    let delivery = claimed.delivery;
     const log = { deliveryKind: delivery.kind, attempt: attempts + 1 };
     // A retry (any attempt but a new row's first) may come long after the room's members were read
     // for it: one removed since, or whose room was deleted, must not hear of the room any more.
@@ -103,6 +104,7 @@ export class EmailChannel implements Channel {
         await outbox.postpone(key, now + verdict.waitMs);
         return 'pending';
       }
+      if (verdict.instead) delivery = verdict.instead; // what it says now (a change notice narrowed)
     }
     const to = await addresses.deliverable(delivery.userId, delivery.kind === 'account' ? 'account' : 'notice');
     if (!to) {
