@@ -17,7 +17,7 @@ import { createTestSchema, probePostgres } from './helpers/postgres.js';
 import { watchPressure } from './helpers/pressure.js';
 import { RawClient } from './helpers/raw-client.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { connectProvider, nextClose, rawSocket, waitFor, waitForSynced } from './helpers/yjs-clients.js';
+import { connectProvider, nextClose, rawSocket, waitFor, waitForAsync, waitForSynced } from './helpers/yjs-clients.js';
 
 type User = Awaited<ReturnType<ReturnType<typeof apiClient>['signUp']>>;
 
@@ -228,6 +228,34 @@ describe('presence spoofing', () => {
     // The owner's own updates still go through.
     ownerClient.provider.awareness.setLocalStateField('viewing', '2026-12-31');
     await waitFor(() => (observer.provider.awareness.getStates().get(ownerId) as any)?.viewing === '2026-12-31', 5000, 'owner update seen');
+    mallory.close();
+    observer.provider.destroy();
+    ownerClient.provider.destroy();
+  });
+
+  it('a member cannot appear as another member: a state naming another user id or name is dropped, their own goes through', async () => {
+    const { owner, viewer, roomId, ownerClient } = await roomWithViewer();
+    const observer = connectProvider(t.wsUrl, roomId, owner.token);
+    await waitForSynced(observer.provider);
+    const rejected = async () => Number(/kith_updates_rejected_total\{reason="presence-not-self"\} (\d+)/.exec(await (await fetch(`${t.url}/metrics`)).text())?.[1] ?? 0);
+    const before = await rejected();
+
+    const mallory = await RawClient.connect(`${t.wsUrl}/${roomId}?token=${viewer.token}`);
+    await mallory.waitSynced();
+    const id = mallory.doc.clientID;
+    // The owner's identity (what Kith's client shows as online), then the viewer's id with the owner's name.
+    mallory.send(awarenessFrame([[id, 1, { user: { userId: owner.userId, username: owner.username }, viewing: '2026-12-24' }]]));
+    mallory.send(awarenessFrame([[id, 2, { user: { userId: viewer.userId, username: owner.username } }]]));
+    mallory.send(awarenessFrame([[id, 3, { user: { userId: 42 } }]]));
+    await waitForAsync(async () => (await rejected()) - before === 3, 5000, 'three states dropped');
+    expect(roomOf(roomId).awareness.getStates().has(id)).toBe(false);
+    expect(observer.provider.awareness.getStates().has(id)).toBe(false);
+    expect(mallory.ws.readyState).toBe(WebSocket.OPEN);
+
+    // Its own identity, and a stock client's free-form user name, go through.
+    mallory.send(awarenessFrame([[id, 4, { user: { userId: viewer.userId, username: viewer.username, name: 'Granny', color: '#f00' } }]]));
+    await waitFor(() => (observer.provider.awareness.getStates().get(id) as any)?.user?.username === viewer.username, 5000, 'own presence seen');
+    expect(await rejected()).toBe(before + 3);
     mallory.close();
     observer.provider.destroy();
     ownerClient.provider.destroy();

@@ -15,6 +15,8 @@ export interface PresenceLimits {
 /** What the guard needs of a socket: whose it is, and the presence ids it holds (kept on it). */
 export interface PresenceHolder {
   readonly userId: string;
+  /** The signed-in user's name, as their access token gives it. */
+  readonly username: string;
   readonly presenceCount: number;
   holdPresence(client: number): void;
   dropPresence(client: number): void;
@@ -27,15 +29,17 @@ type Owner = PresenceHolder | typeof OTHER_INSTANCE;
 const OTHER_INSTANCE = 'other-instance';
 
 /** Why entries of a socket's awareness update were dropped. */
-export type PresenceDrop = 'presence-not-owned' | 'presence-over-cap';
+export type PresenceDrop = 'presence-not-owned' | 'presence-over-cap' | 'presence-not-self';
 
 /**
  * Presence (y-protocols awareness) of one room, guarded: each client id belongs to the socket
  * that introduced it, and only that socket may change or remove it; ids per socket and per room
  * are capped, and so is the size of a state. Stock y-websocket clients echo every awareness
  * update they receive back to the server, so entries for ids a socket does not own are routine:
- * they are dropped silently, as are new ids over a cap. An oversized state is not something any
- * client sends by accident: it closes the socket (PRESENCE_TOO_LARGE).
+ * they are dropped silently, as are new ids over a cap. A state naming someone else as its user
+ * (`user.userId` or `user.username` other than the socket's: Kith's client shows who is online from
+ * them) is dropped too. An oversized state is not something any client sends by accident: it
+ * closes the socket (PRESENCE_TOO_LARGE).
  */
 export class PresenceGuard {
   private readonly owners = new Map<number, Owner>();
@@ -70,14 +74,17 @@ export class PresenceGuard {
     }
     let notOwned = 0;
     let overCap = 0;
+    let notSelf = 0;
     const kept = entries.filter((e) => {
-      const why = this.claim(conn, e.client, e.clock);
+      const why = this.claim(conn, e.client, e.clock, e.state);
       if (why === 'presence-not-owned') notOwned++;
       else if (why === 'presence-over-cap') overCap++;
+      else if (why === 'presence-not-self') notSelf++;
       return why === undefined;
     });
     if (notOwned > 0) onDrop('presence-not-owned', notOwned);
     if (overCap > 0) onDrop('presence-over-cap', overCap);
+    if (notSelf > 0) onDrop('presence-not-self', notSelf);
     if (kept.length === entries.length) return update;
     if (kept.length === 0) return undefined;
     const e = encoding.createEncoder();
@@ -90,16 +97,22 @@ export class PresenceGuard {
     return encoding.toUint8Array(e);
   }
 
-  /** Whether `conn` may write this entry (taking the id if it is new to the room), or why not. */
-  private claim(conn: PresenceHolder, client: number, clock: number): PresenceDrop | undefined {
+  /**
+   * Whether `conn` may write this entry (taking the id if it is new to the room), or why not. An
+   * echo of others' presence (routine, see above) is told apart before the state is read.
+   */
+  private claim(conn: PresenceHolder, client: number, clock: number, state: Uint8Array): PresenceDrop | undefined {
     const owner = this.owners.get(client);
+    if (owner !== conn) {
+      if (owner !== undefined && (owner === OTHER_INSTANCE || owner.userId !== conn.userId)) return 'presence-not-owned';
+      const known = this.awareness.meta.get(client);
+      // An echo of a state the room already has (or had, for a client that left): not a new claim.
+      if (known && clock <= known.clock) return 'presence-not-owned';
+      // The server's own id (it has no presence) is nobody's.
+      if (client === this.awareness.clientID) return 'presence-not-owned';
+    }
+    if (!speaksAsItself(conn, state)) return 'presence-not-self';
     if (owner === conn) return undefined;
-    if (owner !== undefined && (owner === OTHER_INSTANCE || owner.userId !== conn.userId)) return 'presence-not-owned';
-    const known = this.awareness.meta.get(client);
-    // An echo of a state the room already has (or had, for a client that left): not a new claim.
-    if (known && clock <= known.clock) return 'presence-not-owned';
-    // The server's own id (it has no presence) is nobody's.
-    if (client === this.awareness.clientID) return 'presence-not-owned';
     if (owner === undefined) {
       if (conn.presenceCount >= this.limits.presencePerSocket) return 'presence-over-cap';
       if (this.owners.size >= this.limits.presencePerRoom) return 'presence-over-cap';
@@ -152,3 +165,24 @@ export class PresenceGuard {
 
 /** How long an unowned client id's clock is kept (y-protocols' outdated timeout). */
 const QUIET_MS = 30_000;
+
+const utf8 = new TextDecoder();
+
+/**
+ * Whether a state names no one but the socket's own user: its `user.userId` and `user.username`,
+ * when present, are the socket's. Other fields (a stock client's `user.name`, cursors) are the
+ * clients' own. A state that is no JSON is left to the awareness decoder, which refuses it.
+ */
+function speaksAsItself(conn: PresenceHolder, state: Uint8Array): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(state));
+  } catch {
+    return true;
+  }
+  if (parsed === null || typeof parsed !== 'object' || !('user' in parsed)) return true;
+  const user = (parsed as { user: unknown }).user;
+  if (user === null || typeof user !== 'object') return true;
+  const { userId, username } = user as { userId?: unknown; username?: unknown };
+  return (userId === undefined || userId === conn.userId) && (username === undefined || username === conn.username);
+}

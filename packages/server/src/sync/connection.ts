@@ -49,6 +49,7 @@ export class Connection implements RoomPeer, KeptAlive {
     readonly socket: WebSocket,
     readonly room: Room<Connection>,
     readonly userId: string,
+    readonly username: string,
     role: Role,
     tokenExpiresAt: number,
     rate: { perSecond: number; burst: number },

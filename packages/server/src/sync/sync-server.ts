@@ -217,7 +217,7 @@ export class SyncServer {
           ws.close(acquired.broken ? 1013 : 1001, acquired.broken ? 'ROOM_UNAVAILABLE' : 'SHUTTING_DOWN');
           return;
         }
-        this.open(ws, acquired, claims.userId, member.role, claims.exp * 1000, taken.address);
+        this.open(ws, acquired, claims, member.role, claims.exp * 1000, taken.address);
       });
       // ws answers a bad handshake (e.g. no Sec-WebSocket-Key) itself, synchronously, without
       // calling back: the room hold and the slots would otherwise never be given back.
@@ -254,12 +254,13 @@ export class SyncServer {
     this.quota.releaseAddress(address);
   }
 
-  private open(ws: WebSocket, room: Room<Connection>, userId: string, role: Role, expiresAt: number, address: string): void {
+  private open(ws: WebSocket, room: Room<Connection>, user: { userId: string; username: string }, role: Role, expiresAt: number, address: string): void {
     const { limits } = this.deps.config;
     const conn = new Connection(
       ws,
       room,
-      userId,
+      user.userId,
+      user.username,
       role,
       expiresAt,
       { perSecond: limits.updatesPerSecond, burst: limits.updatesBurst },
