@@ -8,6 +8,13 @@ import type { Room, RoomPeer } from './room.js';
 import { TokenBucket } from './token-bucket.js';
 import { rawSocketOf, splitBinaryFrame, type SharedFrame } from './wire.js';
 
+/**
+ * Client ids a socket's durable acks report on: those it subscribed with and those of the updates
+ * it sent. A client asks about its own few recent ids; unbounded, each ack re-encoded them all
+ * (680,000 ids: 0.8–3 s a frame).
+ */
+export const MAX_ACK_CLIENTS = 256;
+
 /** Past this much unsent data a client is too slow to keep up; it is closed and resyncs later. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
@@ -105,7 +112,11 @@ export class Connection implements RoomPeer, KeptAlive {
   }
 
   noteAckClient(client: number): void {
-    (this.acks ??= new Set()).add(client);
+    const acks = (this.acks ??= new Set());
+    if (acks.has(client)) return;
+    // Bounded (every ack frame encodes them all): the oldest noted goes first.
+    if (acks.size >= MAX_ACK_CLIENTS) acks.delete(acks.values().next().value as number);
+    acks.add(client);
   }
 
   get presenceCount(): number {

@@ -7,15 +7,31 @@
  *   connection.ts       each other socket writes the frame, framed once (`sendShared`)
  */
 import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
 import type { RawData, WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { KithError } from '../errors/catalogue.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { WriteHealth } from '../storage/write-health.js';
-import type { Connection, ResyncState } from './connection.js';
+import { MAX_ACK_CLIENTS, type Connection, type ResyncState } from './connection.js';
 import { ProtocolError, decodeClientMessage, encodeStoredBarrier, encodeSyncStep1, type ClientMessage } from '@kith/protocol';
 import type { RoomRegistry } from './room-registry.js';
 import type { SocketSupervisor } from './socket-supervisor.js';
+
+/**
+ * Client ids a sync step 1 may name. A room gets a client id per editing session, so a long-used
+ * room has thousands; decoding 680,000 (one 2.7 MB frame) held the loop 0.8 s, and a viewer could
+ * repeat it.
+ */
+export const MAX_SYNC_CLIENTS = 50_000;
+
+/** How many entries a Yjs state vector holds, read before decoding it. */
+function stateVectorSize(sv: Uint8Array): number {
+  return decoding.readVarUint(decoding.createDecoder(sv));
+}
+
+/** An update with nothing in it (what every client answers our sync step 1 with when it has nothing new). */
+const isEmptyUpdate = (u: Uint8Array): boolean => u.byteLength === 2 && u[0] === 0 && u[1] === 0;
 
 export interface MessageHandlerDeps {
   registry: RoomRegistry<Connection>;
@@ -106,10 +122,11 @@ export class MessageHandler {
     switch (message.kind) {
       case 'sync-step1': {
         const sv = message.stateVector;
-        Y.decodeStateVector(sv); // validates; throws on garbage
         // One answer owed at a time: a socket is a member, so whatever is committed after the
         // answer it waits for reaches it anyway (a flood of step 1s cost a room encoding each).
         if (conn.syncAnswerOwed) return;
+        if (stateVectorSize(sv) > MAX_SYNC_CLIENTS) throw new ProtocolError(`a state vector names more than ${MAX_SYNC_CLIENTS} clients`);
+        Y.decodeStateVector(sv); // validates; throws on garbage
         conn.syncAnswerOwed = true;
         room.whenDurable(
           () => {
@@ -147,6 +164,9 @@ export class MessageHandler {
         return;
       }
       case 'durable-subscribe': {
+        if (stateVectorSize(message.stateVector) > MAX_ACK_CLIENTS) {
+          throw new ProtocolError(`a durable-ack subscription names more than ${MAX_ACK_CLIENTS} clients`);
+        }
         const sv = Y.decodeStateVector(message.stateVector);
         conn.subscribeDurableAcks();
         for (const client of sv.keys()) conn.noteAckClient(client);
@@ -168,6 +188,14 @@ export class MessageHandler {
 
   private receiveUpdate(conn: Connection, update: Uint8Array, kind: 'sync-step2' | 'update'): void {
     const { metrics, writeHealth } = this.deps;
+    if (!conn.canWrite && !conn.resync) {
+      // Read-only: neither applied nor broadcast, nor decoded (a viewer's 4 MB of delete ranges
+      // held the loop 0.25 s). The socket stays open for reading. No permission-denied message:
+      // stock y-websocket clients print it together with their URL, token included, to the
+      // console. Kith clients know their role from message 103.
+      if (!isEmptyUpdate(update)) metrics.updatesRejected.inc({ reason: 'read-only' });
+      return;
+    }
     // Decode fully before touching the document: most malformed updates stop here.
     const decoded = Y.decodeUpdate(update);
     const empty = decoded.structs.length === 0 && decoded.ds.clients.size === 0;
@@ -188,9 +216,7 @@ export class MessageHandler {
       return;
     }
     if (!conn.canWrite) {
-      // Read-only: neither applied nor broadcast. The socket stays open for reading.
-      // No permission-denied message: stock y-websocket clients print it together with their URL,
-      // token included, to the console. Kith clients know their role from message 103.
+      // Demoted while its updates were being asked for again: read-only as above.
       metrics.updatesRejected.inc({ reason: 'read-only' });
       return;
     }
