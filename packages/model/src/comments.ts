@@ -9,7 +9,7 @@
  */
 import * as Y from 'yjs';
 import { ModelError, tooLong } from './errors.js';
-import { eventsMap } from './schema.js';
+import { eventsMap, LIMITS } from './schema.js';
 import type { MemberId, OpContext } from './types.js';
 import { newId } from './validate.js';
 
@@ -44,25 +44,90 @@ function checkText(value: unknown): string {
   return value;
 }
 
-function read(id: string, m: Y.Map<unknown>): EventComment | null {
-  const eventId = m.get('eventId');
+/** Longest `at`/`editedAt` a read accepts (an RFC 3339 instant is ~24 characters). */
+const STAMP_MAX = 64;
+
+/**
+ * One comment as written by anyone (a raw Yjs client can store any value): null when a field has
+ * the wrong type or an id, author or time no write could store; the text is clipped to the limit.
+ */
+function read(id: string, m: Y.Map<unknown>, eventId?: string): EventComment | null {
+  if (id.length === 0 || id.length > LIMITS.id) return null;
+  const ev = m.get('eventId');
+  if (typeof ev !== 'string' || (eventId !== undefined ? ev !== eventId : ev.length === 0 || ev.length > LIMITS.id)) return null;
   const author = m.get('author');
   const text = m.get('text');
   const at = m.get('at');
   const editedAt = m.get('editedAt');
-  if (typeof eventId !== 'string' || typeof author !== 'string' || typeof text !== 'string' || typeof at !== 'string') return null;
-  return { id, eventId, author, text, at, editedAt: typeof editedAt === 'string' ? editedAt : null };
+  if (typeof author !== 'string' || author.length === 0 || author.length > LIMITS.id) return null;
+  if (typeof text !== 'string' || typeof at !== 'string' || at.length === 0 || at.length > STAMP_MAX) return null;
+  return {
+    id,
+    eventId: ev,
+    author,
+    text: text.length > COMMENT_LIMITS.text ? text.slice(0, COMMENT_LIMITS.text) : text,
+    at,
+    editedAt: typeof editedAt === 'string' && editedAt.length <= STAMP_MAX ? editedAt : null,
+  };
 }
 
-/** The event's comments, oldest first. */
+/** Oldest first: by `at`, then by id (so every replica orders, and caps, alike). */
+const before = (a: EventComment, b: EventComment): boolean => a.at < b.at || (a.at === b.at && a.id < b.id);
+
+/**
+ * The event's comments, oldest first: at most COMMENT_LIMITS.perEvent, the oldest ones (what the
+ * write limit would have kept had every writer obeyed it), each text at most COMMENT_LIMITS.text
+ * characters. Entries no write could store are left out. Cost: one pass over the comments map,
+ * keeping only the best `perEvent` candidates (a bounded max-heap), so a flood of comments on
+ * one event neither builds a huge answer nor a huge intermediate list.
+ */
 export function listComments(doc: Y.Doc, eventId: string): EventComment[] {
-  const out: EventComment[] = [];
+  const max = COMMENT_LIMITS.perEvent;
+  // Max-heap on (at, id): heap[0] is the newest kept comment, the one to drop for an older one.
+  const heap: EventComment[] = [];
   for (const [id, m] of commentsMap(doc)) {
     if (!(m instanceof Y.Map)) continue;
-    const c = read(id, m);
-    if (c && c.eventId === eventId) out.push(c);
+    // Cheap filter first: most entries belong to other events.
+    if (m.get('eventId') !== eventId) continue;
+    if (heap.length === max) {
+      // Full: build nothing for a comment newer than every kept one.
+      const at = m.get('at');
+      const top = heap[0]!;
+      if (typeof at !== 'string' || at > top.at || (at === top.at && id >= top.id)) continue;
+    }
+    const c = read(id, m, eventId);
+    if (!c) continue;
+    if (heap.length < max) {
+      heap.push(c);
+      siftUp(heap, heap.length - 1);
+    } else if (before(c, heap[0]!)) {
+      heap[0] = c;
+      siftDown(heap, 0);
+    }
   }
-  return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id < b.id ? -1 : 1));
+  return heap.sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+}
+
+function siftUp(h: EventComment[], i: number): void {
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (!before(h[parent]!, h[i]!)) return;
+    [h[parent], h[i]] = [h[i]!, h[parent]!];
+    i = parent;
+  }
+}
+
+function siftDown(h: EventComment[], i: number): void {
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let top = i;
+    if (l < h.length && before(h[top]!, h[l]!)) top = l;
+    if (r < h.length && before(h[top]!, h[r]!)) top = r;
+    if (top === i) return;
+    [h[top], h[i]] = [h[i]!, h[top]!];
+    i = top;
+  }
 }
 
 export function getComment(doc: Y.Doc, commentId: string): EventComment | null {
