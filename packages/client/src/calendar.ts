@@ -176,6 +176,8 @@ export class Calendar {
       this.persistLedger();
       this.emitStatus();
     });
+    // Drop the stored sections of sessions this one adopted (a closed tab's, a reload's).
+    if (ledger.needsWrite) this.persistLedger();
     this.cleanups.push(this.sync.on('change', () => this.emitStatus()));
     this.cleanups.push(this.sync.on('auth-required', (i) => this.events.emit('auth-required', i)));
     this.cleanups.push(this.sync.on('access-revoked', (i) => this.events.emit('access-revoked', i)));
@@ -289,8 +291,15 @@ export class Calendar {
     this.ledgerDirty = true;
     queueMicrotask(() => {
       this.ledgerDirty = false;
-      const json = JSON.stringify(this.ledger.toJSON());
-      this.ledgerWrite = this.ledgerWrite.then(() => this.store.setMeta(LEDGER_KEY, json)).catch(() => undefined);
+      // Other sessions (tabs) share the stored ledger: replace only this session's part of it,
+      // atomically when the store can (see UnsavedLedger.merge).
+      const write = async () => {
+        const store = this.store;
+        if (store.updateMeta) await store.updateMeta(LEDGER_KEY, (current) => this.ledger.merge(current));
+        else await store.setMeta(LEDGER_KEY, this.ledger.merge(await store.getMeta(LEDGER_KEY)) ?? '');
+        this.ledger.written();
+      };
+      this.ledgerWrite = this.ledgerWrite.then(write).catch(() => undefined);
     });
   }
 

@@ -101,13 +101,23 @@ export function filePersistence(dir: string, options: FilePersistenceOptions = {
         const raw = await readOptional(updatesFile);
         let pending: Promise<void> = Promise.resolve();
         let failure: unknown;
+        const writeMeta = async (): Promise<void> => {
+          const json = JSON.stringify(Object.fromEntries(meta));
+          const write = (pending = pending.then(() => writeAtomically(metaFile, json, fsync)));
+          await write;
+        };
         const store: RoomStore & { onUpdate?: (u: Uint8Array, origin: unknown) => void } = {
           getMeta: async (key) => meta.get(key),
           setMeta: async (key, value) => {
             meta.set(key, value);
-            const json = JSON.stringify(Object.fromEntries(meta));
-            const write = (pending = pending.then(() => writeAtomically(metaFile, json, fsync)));
-            await write;
+            await writeMeta();
+          },
+          // One process holds the store (openPaths): a synchronous read-modify-write is atomic.
+          updateMeta: async (key, update) => {
+            const value = update(meta.get(key));
+            if (value === undefined) meta.delete(key);
+            else meta.set(key, value);
+            await writeMeta();
           },
           flush: async () => {
             await pending;

@@ -34,6 +34,31 @@ export function indexedDbPersistence(): LocalPersistence {
         setMeta: async (key, value) => {
           await idb.set(key, value);
         },
+        // Tabs of one browser share the database: read and write in one transaction, so that no
+        // other tab writes in between. It spans the updates store too, so it commits after every
+        // update this tab stored before (the ledger never names an edit the store lacks).
+        updateMeta: (key, update) =>
+          new Promise<void>((resolve, reject) => {
+            const db = idb.db;
+            if (!db) return reject(new Error('the local store is closed'));
+            const tx = db.transaction(['updates', 'custom'], 'readwrite');
+            const custom = tx.objectStore('custom');
+            const read = custom.get(key);
+            read.onsuccess = () => {
+              let value: string | undefined;
+              try {
+                value = update(typeof read.result === 'string' ? read.result : undefined);
+              } catch (err) {
+                tx.abort();
+                return reject(err);
+              }
+              if (value === undefined) custom.delete(key);
+              else custom.put(value, key);
+            };
+            tx.oncomplete = () => resolve();
+            tx.onerror = () => reject(tx.error);
+            tx.onabort = () => reject(tx.error);
+          }),
         flush,
         close: async () => {
           await flush();

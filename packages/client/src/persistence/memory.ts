@@ -24,6 +24,11 @@ export function memoryPersistence(): LocalPersistence {
         setMeta: async (key, value) => {
           kept.meta.set(key, value);
         },
+        updateMeta: async (key, update) => {
+          const value = update(kept.meta.get(key));
+          if (value === undefined) kept.meta.delete(key);
+          else kept.meta.set(key, value);
+        },
         flush: async () => {},
         close: async () => {
           doc.off('update', store.onUpdate);
