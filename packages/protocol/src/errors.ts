@@ -51,6 +51,11 @@ export const ERRORS = {
     closeCode: C.TOO_MANY_REQUESTS,
     message: 'Too many open connections for this user or address; close some, then retry.',
   },
+  SERVER_MEMORY_FULL: {
+    status: 503,
+    closeCode: C.TRY_AGAIN_LATER,
+    message: 'The server holds as many calendars in memory as it can; try again shortly.',
+  },
   PRESENCE_TOO_LARGE: { status: 413, closeCode: C.TOO_LARGE, message: 'A presence (awareness) state is over the size limit.' },
   // Calendar (events, the live JSON socket, ICS feeds and import).
   EVENT_NOT_FOUND: { status: 404, closeCode: C.NOT_FOUND, message: 'No such event in this room.' },

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { ConfigError, helpLines, optionReader, type ConfigOption, type ModuleOptions, type OptionReader } from './module-options.js';
+import { DEFAULT_MAX_ROOM_STRUCTS } from '../sync/struct-budget.js';
 
 // Module options, exported from here too (`@kith/server/config`): a binary reads its command line
 // without loading the whole server, so that --help and bad flags answer at once.
@@ -22,6 +23,10 @@ export interface Limits {
   maxMessageBytes: number;
   /** Stored size (snapshot + log) past which a room accepts no more updates. */
   maxRoomBytes: number;
+  /** Yjs structs one room's document may hold in memory (see sync/struct-budget.ts). */
+  maxRoomStructs: number;
+  /** Yjs structs every loaded room may hold together; undefined: half of V8's heap limit. */
+  maxLoadedStructs: number | undefined;
   /** Sustained Yjs updates per second per connection (token bucket rate). */
   updatesPerSecond: number;
   /** Burst size of that token bucket. */
@@ -114,6 +119,8 @@ export interface KithConfig {
 export const DEFAULT_LIMITS: Limits = {
   maxMessageBytes: 4 * 1024 * 1024,
   maxRoomBytes: 64 * 1024 * 1024,
+  maxRoomStructs: DEFAULT_MAX_ROOM_STRUCTS,
+  maxLoadedStructs: undefined,
   updatesPerSecond: 200,
   updatesBurst: 1000,
   loginPerMinute: 10,
@@ -193,6 +200,8 @@ const OPTIONS = {
   'static-dir': { env: 'KITH_STATIC_DIR', help: 'built web app to serve at / (default: the bundled example app, when built)' },
   'max-message-bytes': { env: 'KITH_MAX_MESSAGE_BYTES', help: 'largest WebSocket message (default 4194304)' },
   'max-room-bytes': { env: 'KITH_MAX_ROOM_BYTES', help: 'largest stored room (default 67108864)' },
+  'max-room-structs': { env: 'KITH_MAX_ROOM_STRUCTS', help: 'most Yjs structs one room holds in memory (default 1000000)' },
+  'max-loaded-structs': { env: 'KITH_MAX_LOADED_STRUCTS', help: 'most Yjs structs all loaded rooms hold (default: half the heap limit / 480 bytes)' },
   'updates-per-second': { env: 'KITH_UPDATES_PER_SECOND', help: 'sustained updates per second per connection (default 200)' },
   'updates-burst': { env: 'KITH_UPDATES_BURST', help: 'burst of updates per connection (default 1000)' },
   'login-per-minute': { env: 'KITH_LOGIN_PER_MINUTE', help: 'login attempts per minute per IP and per username (default 10)' },
@@ -356,6 +365,8 @@ function coreConfig(read: OptionReader): KithConfig {
     limits: {
       maxMessageBytes: int('max-message-bytes', 1024) ?? DEFAULT_LIMITS.maxMessageBytes,
       maxRoomBytes: int('max-room-bytes', 1024) ?? DEFAULT_LIMITS.maxRoomBytes,
+      maxRoomStructs: int('max-room-structs', 1000) ?? DEFAULT_LIMITS.maxRoomStructs,
+      maxLoadedStructs: int('max-loaded-structs', 1000) ?? DEFAULT_LIMITS.maxLoadedStructs,
       updatesPerSecond: int('updates-per-second', 1) ?? DEFAULT_LIMITS.updatesPerSecond,
       updatesBurst: int('updates-burst', 1) ?? DEFAULT_LIMITS.updatesBurst,
       loginPerMinute: int('login-per-minute', 1) ?? DEFAULT_LIMITS.loginPerMinute,

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Outcomes of `kith_compactions_total` (see sync/compaction.ts). */
 const COMPACTION_OUTCOMES = ['done', 'lost-race', 'failed', 'leased-elsewhere'] as const;
 /** Reasons of `kith_updates_rejected_total` (see sync/message-handler.ts). */
-const REJECTION_REASONS = ['read-only', 'room-too-large', 'malformed', 'storage-unavailable'] as const;
+const REJECTION_REASONS = ['read-only', 'room-too-large', 'malformed', 'storage-unavailable', 'server-memory-full'] as const;
 
 /** The server's Prometheus metrics, each registered in a registry of its own (one per server). */
 export class Metrics {

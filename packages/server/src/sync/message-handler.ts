@@ -227,6 +227,14 @@ export class MessageHandler {
       conn.close('ROOM_TOO_LARGE');
       return;
     }
+    // Memory, counted in structs (bytes do not bound it: struct-budget.ts). Over the process's
+    // budget the socket is closed with 1013: the client keeps its edit and sends it again later.
+    const refusal = room.structRefusal(decoded.structs.length);
+    if (refusal) {
+      metrics.updatesRejected.inc({ reason: refusal === 'ROOM_TOO_LARGE' ? 'room-too-large' : 'server-memory-full' });
+      conn.close(refusal);
+      return;
+    }
     if (!writeHealth.writable) {
       this.dropUpdate(conn, 'dropped');
       return;

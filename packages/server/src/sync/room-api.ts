@@ -122,6 +122,9 @@ export class LoadedRooms implements RoomApi {
     const room = await this.registry.acquire(roomId);
     try {
       if (room.bytesWithUnstored >= this.maxRoomBytes) throw new KithError('ROOM_TOO_LARGE');
+      // An edit's structs are not known before it runs: one more is what a room at its cap refuses.
+      const refusal = room.structRefusal(1);
+      if (refusal) throw new KithError(refusal);
       const result = room.applyServerEdit(origin === undefined ? edit : (doc) => doc.transact(() => edit(doc), origin));
       await room.durable();
       return result;

@@ -6,6 +6,7 @@ import { checkComplete, storedUpdates } from '../storage/stored-doc.js';
 import { KithError } from '../errors/catalogue.js';
 import type { PresenceLimits } from './awareness-guard.js';
 import { Room, type CommitScheduler, type RoomPeer } from './room.js';
+import { StructBudget } from './struct-budget.js';
 
 /**
  * A room is loaded without building its document (see Room.loadStoredLazily) when its snapshot
@@ -30,6 +31,12 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
   private readonly landing = new Map<string, Promise<void>>();
   /** Idle rooms waiting out their grace period before they unload. */
   private readonly unloadTimers = new Map<Room<P>, NodeJS.Timeout>();
+  /** Structs every loaded room's document holds, against the process's budget (struct-budget.ts). */
+  private structBudget: StructBudget | undefined;
+
+  get structs(): StructBudget {
+    return (this.structBudget ??= new StructBudget(this.presenceLimits.maxLoadedStructs, this.presenceLimits.maxRoomStructs));
+  }
 
   constructor(
     private readonly storage: Storage,
@@ -37,7 +44,7 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly unloadGraceMs: number,
-    private readonly presenceLimits: PresenceLimits,
+    private readonly presenceLimits: PresenceLimits & { maxRoomStructs?: number; maxLoadedStructs?: number },
     /** Told when a room enters and leaves memory (e.g. to follow it across instances). */
     private readonly lifecycle: { loaded(room: Room<P>): void; unloaded(room: Room<P>): void } = {
       loaded: () => undefined,
@@ -163,6 +170,7 @@ export class RoomRegistry<P extends RoomPeer = RoomPeer> {
           },
           this.scheduler,
           this.presenceLimits,
+          this.structs,
         );
         const headSeq = stored.updates.at(-1)?.seq ?? stored.snapshotSeq;
         // A room never compacted (no snapshot) is its log alone: lazily, that is an empty snapshot and the log after it.

@@ -6,6 +6,7 @@ import { REMOTE_ORIGIN, RoomPresence } from './room-presence.js';
 import { LogPosition } from './log-position.js';
 import { StoredDocument, applyAll, type DecodedStruct } from './stored-document.js';
 import { SharedFrame } from './wire.js';
+import { StructBudget, structCount, type StructRefusal } from './struct-budget.js';
 import { KithError, type ErrorCode } from '../errors/catalogue.js';
 
 /** A send prepared now (from the document as it is) and performed once what it shows is on disk. */
@@ -102,12 +103,16 @@ export class Room<P extends RoomPeer = RoomPeer> {
   private inflight: RoomBatch<P> | undefined;
   /** Called once the batch in flight has landed or failed (see whenNothingInFlight). */
   private inflightWaiters: Array<() => void> = [];
+  /** Structs the built document holds, as counted against `structBudget`. */
+  private structs = 0;
 
   constructor(
     readonly roomId: string,
     stored: StoredSize,
     private readonly scheduler: CommitScheduler,
     presenceLimits: PresenceLimits,
+    /** The process's budget of structs in memory, shared by every room (see struct-budget.ts). */
+    readonly structBudget: StructBudget = new StructBudget(Infinity, Infinity),
   ) {
     this.presence = new RoomPresence(this.document.ydoc, this.members, presenceLimits);
     this.storedSize = stored;
@@ -197,12 +202,27 @@ export class Room<P extends RoomPeer = RoomPeer> {
   loadStored(updates: Uint8Array[], headSeq: number): void {
     this.document.load(updates);
     this.position.loaded(headSeq);
+    this.recountStructs();
+  }
+
+  /** Why a write adding `adding` structs is refused (see StructBudget), if it is. */
+  structRefusal(adding: number): StructRefusal | undefined {
+    return this.structBudget.refusal(this.structs, adding);
+  }
+
+  /** Counts the built document's structs again, moving the budget by the difference. */
+  private recountStructs(): void {
+    if (!this.document.built) return;
+    const n = structCount(this.document.ydoc);
+    this.structBudget.used += n - this.structs;
+    this.structs = n;
   }
 
   /** Loads without building the document, when that can be done exactly (see StoredDocument.loadLazily). */
   loadStoredLazily(snapshot: Uint8Array, snapshotStateVector: Uint8Array, tail: Uint8Array[], headSeq: number): boolean {
     if (!this.document.loadLazily(snapshot, snapshotStateVector, tail)) return false;
     this.position.loaded(headSeq);
+    this.document.whenBuilt(() => this.recountStructs());
     return true;
   }
 
@@ -227,6 +247,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
       applyAll(this.doc, updates, REMOTE_ORIGIN);
     } finally {
       changed = this.document.endCapture();
+      this.recountStructs();
     }
     if (throughSeq !== undefined) this.position.reached(throughSeq);
     if (changed.length === 0) return; // all of it was here already
@@ -257,6 +278,8 @@ export class Room<P extends RoomPeer = RoomPeer> {
     } catch {
       this.isBroken = true;
       return false;
+    } finally {
+      this.recountStructs();
     }
     if (effective.length > 0) {
       this.queue(effective, conn);
@@ -285,6 +308,7 @@ export class Room<P extends RoomPeer = RoomPeer> {
     } finally {
       // Whatever the edit wrote (even before throwing) is valid CRDT data and must be stored.
       const effective = this.document.endCapture();
+      this.recountStructs();
       if (effective.length > 0) {
         this.queue(effective, OTHER_WRITER);
         this.pendingClients = 'all';
@@ -432,6 +456,8 @@ export class Room<P extends RoomPeer = RoomPeer> {
 
   /** Drops the room; whoever still waits for pending edits to be stored gets `err`. */
   destroy(err: Error = new KithError('ROOM_UNAVAILABLE')): void {
+    this.structBudget.used -= this.structs;
+    this.structs = 0;
     this.presence.destroy();
     this.document.destroy();
     this.pending = [];
