@@ -51,7 +51,7 @@ const CONTENT_FIELDS = ['title', 'description', 'location', 'participants', 'col
 export function updateEvent(doc: Y.Doc, id: string, patch: EventPatch, ctx: OpContext): void {
   checkId(ctx.actor, 'actor');
   const { map, ev } = liveEvent(doc, id);
-  const fields = validateEventPatch(timingOf(ev.start, ev.duration, ev.tz, ev.endTz), patch);
+  const fields = validateEventPatch(timingOf(ev.start, ev.duration, ev.tz, ev.endTz, ev.rrule, ev.rdates), patch);
   const now = nowInstant(ctx.now);
   const series = ev.rrule !== null;
   let shift = 0;

@@ -16,10 +16,10 @@ import type { Placed, ResolvedWindow, Slot } from './occurrences.js';
 import { eventsMap, F, LIMITS } from './schema.js';
 import type { EventMap } from './schema.js';
 import { readEvent, readTiming, type EventTiming } from './read.js';
-import { lastStartBoundMs } from './recurrence.js';
+import { lastStartBoundMs, repeatGapDays } from './recurrence.js';
 import { seriesParts } from './segments.js';
 import type { SeriesPart } from './segments.js';
-import { checkZone, Temporal, utcWall, wallAt, zoneOffsetMs } from './time.js';
+import { checkZone, durationDays, readDuration, Temporal, utcWall, wallAt, zoneOffsetMs } from './time.js';
 import type { CalendarEvent, Occurrence, OccurrencePage, PageOptions, SkippedEvent, ViewWindow } from './types.js';
 
 /** Default and largest page size of queryOccurrences. */
@@ -28,9 +28,16 @@ export const PAGE_LIMITS = { default: 1_000, max: 10_000 } as const;
 const MAX_SKIPPED_LISTED = 100;
 /** An event longer than this is refused: every daily occurrence would overlap thousands of others. */
 const MAX_EVENT_DAYS = 3_660;
+/**
+ * A stored series whose occurrences would overlap deeper than this (each lasting longer than this
+ * many times the time between its starts: repeatGapDays) is skipped. Writes refuse any overlap
+ * (validate.ts checkRepeats); older or raw writes may hold a little, and are still read. Each
+ * query places the occurrences under way at its start: a daily series of ten-year occurrences
+ * placed 3,650 per event per query (50 such events held a page of ten for 3 s).
+ */
+const MAX_OVERLAP = 8;
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
-const EPOCH_DATE = Temporal.PlainDate.from('2000-01-01');
 
 /** One event made ready for slicing: its parts, and the occurrences overrides moved, placed once. */
 interface Prepared {
@@ -49,16 +56,13 @@ function unreadable(message: string, field?: string, code: ModelErrorCode = 'UNR
 const quote = (v: string): string => JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
 
 /**
- * A duration's length in days (of 24 hours), as total({ unit: 'days', relativeTo: a date }) gives
- * it, by arithmetic when it has no years or months (stored durations never have: readDuration).
+ * Checks up front what expansion would trip over, so the reason names the field. Occurrences that
+ * overrides move or resize are placed only when they may overlap [loMs, hiMs] (told from wall
+ * clocks, with two days' margin for zones): placing one costs a rule look-up and a placement, a
+ * tenth of a millisecond or more, and a month's query over a series with 1,000 moved occurrences
+ * placed them all.
  */
-function durationDays(d: Temporal.Duration): number {
-  if (d.years !== 0 || d.months !== 0) return d.total({ unit: 'days', relativeTo: EPOCH_DATE });
-  return d.weeks * 7 + d.days + (d.hours * 3_600 + d.minutes * 60 + d.seconds + d.milliseconds / 1e3 + d.microseconds / 1e6 + d.nanoseconds / 1e9) / 86_400;
-}
-
-/** Checks up front what expansion would trip over, so the reason names the field. */
-function prepare(ev: CalendarEvent, viewerTz: string): Prepared {
+function prepare(ev: CalendarEvent, viewerTz: string, loMs: number, hiMs: number): Prepared {
   if (ev.id.length === 0 || ev.id.length > LIMITS.id) throw unreadable(`the event id is empty or longer than ${LIMITS.id} characters`, 'id');
   const parts = seriesParts(ev);
   if (parts.length === 0) throw unreadable(`start ${quote(ev.start)} is neither a date nor a wall-clock time`, 'start', 'INVALID_DATE');
@@ -67,20 +71,48 @@ function prepare(ev: CalendarEvent, viewerTz: string): Prepared {
     if (p.endTz !== null) checkZone(p.endTz, 'endTz');
     const days = durationDays(p.duration);
     if (days > MAX_EVENT_DAYS) throw unreadable(`duration is longer than ${MAX_EVENT_DAYS} days`, 'duration', 'INVALID_DATE');
+    if (p.cancelled) continue;
+    let gap: number | null = null;
+    try {
+      gap = repeatGapDays(p.rrule, p.start.wall.toPlainDate().toString(), ev.rdates);
+    } catch {
+      // An unreadable rule is reported by expansion, with its own reason.
+    }
+    if (gap !== null && days > gap * MAX_OVERLAP) {
+      throw unreadable(`duration: each occurrence lasts ${Math.round(days)} days, more than ${MAX_OVERLAP} times the ${gap} day(s) between occurrences: they would overlap too deep to list`, 'duration');
+    }
   }
+  const longest = Math.max(...parts.map((p) => durationDays(p.duration)));
   const exdates = new Set(ev.exdates);
   const movedKeys = new Set<string>();
   const moved: Placed[] = [];
   for (const [key, ov] of Object.entries(ev.overrides)) {
     if (ov.start === undefined && ov.duration === undefined) continue;
+    // A key that is no occurrence's is never listed: suppressing it changes nothing.
+    movedKeys.add(key);
+    if (exdates.has(key) || !mayReach(key, ov, longest, loMs, hiMs)) continue;
     const slot = findSlot(ev, key, parts);
     if (!slot) continue;
-    movedKeys.add(key);
-    if (exdates.has(key)) continue;
     const placed = placeSlot(ev, slot, viewerTz);
     if (placed) moved.push(placed);
   }
   return { ev, parts, exdates, movedKeys, moved };
+}
+
+/**
+ * Whether the occurrence `key` that an override moves or resizes may overlap [loMs, hiMs]: it
+ * starts on its key's date or at the override's start (as wall clocks, read as UTC), and lasts the
+ * override's length or, at most, the series' longest. Zones are within a day of UTC: two days'
+ * margin. True when a value does not read here (placing it tells).
+ */
+function mayReach(key: string, ov: { start?: string; duration?: string }, longestDays: number, loMs: number, hiMs: number): boolean {
+  const keyMs = wallAsUtcMs(key);
+  const movedMs = ov.start === undefined ? keyMs : wallAsUtcMs(ov.start);
+  if (!Number.isFinite(keyMs) || !Number.isFinite(movedMs)) return true;
+  const days = ov.duration === undefined ? longestDays : Math.max(durationDays(readDuration(ov.duration, true)), durationDays(readDuration(ov.duration, false)));
+  const first = Math.min(keyMs, movedMs);
+  const last = Math.max(keyMs + DAY_MS, movedMs);
+  return first - 2 * DAY_MS < hiMs && last + days * DAY_MS + 2 * DAY_MS > loMs;
 }
 
 type Walls = (part: SeriesPart, zone: string) => [Temporal.PlainDateTime, Temporal.PlainDateTime];
@@ -97,6 +129,9 @@ function slotsOf<T>(p: Prepared, viewerTz: string, walls: Walls, place: (ev: Cal
   // Later parts win a key, should two parts ever produce the same date.
   for (const part of [...p.parts].reverse()) {
     const [fromWall, toWall] = walls(part, part.tz ?? viewerTz);
+    // A part lists only the keys it owns: one whose keys all fall outside the range lists none.
+    if (part.nextKey !== null && part.nextKey <= fromWall.toPlainDate().toString()) continue;
+    if (part.firstKey !== null && part.firstKey > toWall.toPlainDate().toString()) continue;
     for (const slot of slotsIn(p.ev, part, fromWall, toWall, p.parts)) {
       if (seen.has(slot.key)) continue;
       seen.add(slot.key);
@@ -249,7 +284,7 @@ function collect(events: CalendarEvent[], w: ResolvedWindow, limit: number, afte
   for (const ev of events) {
     if (certainlyOutside(ev, w.from.epochMilliseconds, w.to.epochMilliseconds)) continue;
     try {
-      preps.push(prepare(ev, tz));
+      preps.push(prepare(ev, tz, w.from.epochMilliseconds, w.to.epochMilliseconds));
     } catch (err) {
       skip(skippedOf(ev.id, err));
     }
@@ -400,7 +435,7 @@ export function occurrencesOf(ev: CalendarEvent, window: ViewWindow): Occurrence
  */
 export function occurrenceInstants(ev: CalendarEvent, fromMs: number, toMs: number, viewerTz: string): Float64Array {
   if (!(fromMs >= FIRST_MS && toMs < AFTER_LAST_MS && fromMs < toMs)) throw new ModelError('INVALID_DATE', 'the range must fall in the years 0001 to 9999 and end after it starts');
-  const p = prepare(ev, checkZone(viewerTz, 'timeZone'));
+  const p = prepare(ev, checkZone(viewerTz, 'timeZone'), fromMs, toMs);
   // Every zone is within a day of UTC: these wall clocks hold every start in the range, in any zone
   // (looser than wallRange's, which costs six zone look-ups; the filter below is exact).
   const range: [Temporal.PlainDateTime, Temporal.PlainDateTime] = [utcWall(fromMs - DAY_MS), utcWall(toMs + DAY_MS)];

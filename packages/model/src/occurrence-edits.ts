@@ -7,12 +7,21 @@ import { ModelError } from './errors.js';
 import { liveEvent } from './events.js';
 import { findSlot } from './occurrences.js';
 import type { Slot } from './occurrences.js';
-import { F, fieldKey, OCCURRENCE_FIELDS } from './schema.js';
+import { F, fieldKey, LIMITS, OCCURRENCE_FIELDS } from './schema.js';
 import { isRecurring, storedValues } from './segments.js';
 import { formatDuration, formatWhen, nowInstant } from './time.js';
 import type { CalendarEvent, OccurrenceField, OccurrencePatch, OpContext } from './types.js';
 import { id as checkId, timingOf, validateOccurrencePatch } from './validate.js';
 import { nestedMap, put, sameValue, touch } from './write.js';
+
+/** Refuses edits of one more occurrence when the series has LIMITS.overrides edited or cancelled ones (reads keep no more). */
+function checkRoom(ev: CalendarEvent, occKey: string): void {
+  if (ev.overrides[occKey] !== undefined) return;
+  const n = Object.keys(ev.overrides).length;
+  if (n >= LIMITS.overrides) {
+    throw new ModelError('TOO_MANY_ITEMS', `overrides: the series already has ${n} occurrences edited or cancelled; the limit is ${LIMITS.overrides} (edit the whole series, or "this and following", instead)`, 'occKey');
+  }
+}
 
 function slotOf(ev: CalendarEvent, occKey: string): Slot {
   if (!isRecurring(ev)) throw new ModelError('NOT_RECURRING', `Event "${ev.id}" does not repeat`, 'id');
@@ -26,10 +35,11 @@ export function editOccurrence(doc: Y.Doc, id: string, occKey: string, patch: Oc
   checkId(ctx.actor, 'actor');
   const { map, ev } = liveEvent(doc, id);
   const slot = slotOf(ev, occKey);
+  checkRoom(ev, occKey);
   const p = slot.part;
   const ov = ev.overrides[occKey] ?? {};
   const originalStart = formatWhen({ allDay: p.start.allDay, wall: slot.original });
-  const fields = validateOccurrencePatch(timingOf(ov.start ?? originalStart, ov.duration ?? formatDuration(p.duration), p.tz, p.endTz), patch);
+  const fields = validateOccurrencePatch(timingOf(ov.start ?? originalStart, ov.duration ?? formatDuration(p.duration), p.tz, p.endTz, p.rrule), patch);
   const inherited: Record<string, unknown> = { ...storedValues(p), start: originalStart };
   const now = nowInstant(ctx.now);
   doc.transact(() => {
@@ -49,6 +59,7 @@ export function cancelOccurrence(doc: Y.Doc, id: string, occKey: string, ctx: Op
   checkId(ctx.actor, 'actor');
   const { map, ev } = liveEvent(doc, id);
   slotOf(ev, occKey);
+  checkRoom(ev, occKey);
   const now = nowInstant(ctx.now);
   doc.transact(() => {
     put(nestedMap(map, F.ov), fieldKey(occKey, 'cancelled'), true);

@@ -140,18 +140,26 @@ function typedFields(group: Map<string, unknown>): SegmentFields & OccurrenceOve
   return o;
 }
 
+/**
+ * Overrides by occurrence key: the first LIMITS.overrides keys (writes refuse more; only a raw Yjs
+ * client stores more, and each costs every query of the series a placement), as dateKeys keeps
+ * the first LIMITS.dates dates.
+ */
 function overrides(v: unknown): Record<string, OccurrenceOverride> {
   const out: Record<string, OccurrenceOverride> = {};
-  for (const [key, group] of [...grouped(v, OCCURRENCE_FIELDS)].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const groups = [...grouped(v, OCCURRENCE_FIELDS)].sort(([a], [b]) => (a < b ? -1 : 1)).slice(0, LIMITS.overrides);
+  for (const [key, group] of groups) {
     const { tz: _tz, endTz: _endTz, reminders: _r, rrule: _rr, ...o } = typedFields(group);
     out[key] = o;
   }
   return out;
 }
 
+/** "This and following" parts in key order: the first LIMITS.segments (writes refuse more). */
 function segments(v: unknown): Segment[] {
   return [...grouped(v, SEGMENT_FIELDS)]
     .sort(([a], [b]) => (a < b ? -1 : 1))
+    .slice(0, LIMITS.segments)
     .map(([splitKey, group]) => ({ splitKey, fields: typedFields(group) }));
 }
 

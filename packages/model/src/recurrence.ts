@@ -263,3 +263,99 @@ export function retargetRule(rule: string, from: Temporal.PlainDate, to: Tempora
   if (freq === 'YEARLY' && parts.get('BYMONTH') === String(from.month)) parts.set('BYMONTH', String(to.month));
   return formatParts(parts);
 }
+
+const BYDAY_TOKEN = /^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$/;
+
+/**
+ * The shortest gap between the weekdays `days` (indexes 0–6 from WKST) repeating every `weekSpan`
+ * days: the gaps within one week and the wrap to the first day of the next repeated week.
+ */
+function weekdayGap(days: number[], weekSpan: number): number {
+  const sorted = [...new Set(days)].sort((a, b) => a - b);
+  let gap = weekSpan - ((sorted.at(-1) ?? 0) - (sorted[0] ?? 0));
+  for (let i = 1; i < sorted.length; i++) gap = Math.min(gap, (sorted[i] ?? 0) - (sorted[i - 1] ?? 0));
+  return Math.max(1, gap);
+}
+
+/**
+ * The shortest gap between the days of the month `days` (from the first to the last listed, then
+ * to the first of the month `interval` months on, a month being at least 28 days); 1 when some
+ * count from the end of the month.
+ */
+function monthDayGap(days: number[], interval: number): number {
+  if (days.some((d) => !(d > 0))) return days.length === 1 ? 28 * interval : 1;
+  const sorted = [...new Set(days)].sort((a, b) => a - b);
+  let gap = 28 * interval - ((sorted.at(-1) ?? 0) - (sorted[0] ?? 0));
+  for (let k = 1; k < sorted.length; k++) gap = Math.min(gap, (sorted[k] ?? 0) - (sorted[k - 1] ?? 0));
+  return Math.max(1, gap);
+}
+
+/**
+ * A lower bound, in days, on the time between two consecutive starts of a rule: FREQ×INTERVAL
+ * (a month 28 days, a year 364: an nth weekday moves by whole weeks) when every period yields at
+ * most one occurrence, less when BY parts list several days a period (every Monday and Friday:
+ * 3 days; a monthly list of days of the month: 1 day, the end of one month to the start of the
+ * next). Rules repeat at most once a day, so never below 1. Throws INVALID_RRULE when the rule
+ * does not read. An occurrence longer than this overlaps the next one: validation refuses it,
+ * and expansion skips a stored event whose occurrences overlap many deep (see expand.ts).
+ */
+export function minGapDays(rule: string): number {
+  const parts = parseParts(rule);
+  const freq = parts.get('FREQ');
+  const interval = Number(parts.get('INTERVAL') ?? '1');
+  const i = Number.isInteger(interval) && interval >= 1 ? interval : 1;
+  const list = (name: string): string[] => (parts.get(name) ?? '').split(',').filter((x) => x !== '');
+  const byDay = list('BYDAY').map((t) => BYDAY_TOKEN.exec(t));
+  if (byDay.some((m) => m === null)) return 1;
+  const plainDays = byDay.filter((m) => m?.[1] === undefined).map((m) => WEEKDAYS.indexOf(m?.[2] as (typeof WEEKDAYS)[number]));
+  const ordinals = byDay.length - plainDays.length;
+  const wkst = Math.max(0, WEEKDAYS.indexOf((parts.get('WKST') ?? 'MO') as (typeof WEEKDAYS)[number]));
+  const monthDays = list('BYMONTHDAY');
+  const many = (name: string): boolean => list(name).length > 1;
+  switch (freq) {
+    case 'DAILY':
+      // Every BY part of a daily rule only filters its days.
+      return i;
+    case 'WEEKLY':
+      return plainDays.length > 0 ? weekdayGap(plainDays.map((d) => (d - wkst + 7) % 7), 7 * i) : 7 * i;
+    case 'MONTHLY':
+      if (monthDays.length === 0) {
+        if (byDay.length === 0) return 28 * i;
+        if (ordinals === 0) return weekdayGap(plainDays, 7);
+        return byDay.length === 1 ? 28 * i : 1;
+      }
+      // BYDAY only filters the listed days of the month.
+      return monthDayGap(monthDays.map(Number), i);
+    case 'YEARLY': {
+      if (many('BYMONTH') || many('BYMONTHDAY') || many('BYYEARDAY') || many('BYWEEKNO')) return 1;
+      const limitsDays = monthDays.length > 0 || parts.has('BYYEARDAY');
+      if (!limitsDays && byDay.length > 0) {
+        if (ordinals === 0) return weekdayGap(plainDays, 7);
+        if (byDay.length > 1) return 1;
+      }
+      // A day of the month without a month: that day of every month.
+      if (monthDays.length > 0 && !parts.has('BYMONTH')) return 28;
+      return 364 * i;
+    }
+    default:
+      return 1;
+  }
+}
+
+const dayNumber = (key: string): number => Date.parse(`${key}T00:00:00Z`) / DAY_MS;
+
+/**
+ * A lower bound, in days, on the time between consecutive starts of a series part: its rule's
+ * (minGapDays) and its extra dates' (RDATEs, and the start of a series without a rule) taken
+ * apart. An extra date near a rule's occurrence is not counted, so occurrences of a series whose
+ * length is at most this overlap at most two deep. Null when nothing repeats. Throws
+ * INVALID_RRULE when the rule does not read.
+ */
+export function repeatGapDays(rule: string | null, startKey: string, rdates: readonly string[]): number | null {
+  let gap = rule === null ? Infinity : minGapDays(rule);
+  if (rdates.length > 0) {
+    const days = [...new Set([...(rule === null ? [startKey] : []), ...rdates])].map(dayNumber).filter(Number.isFinite).sort((a, b) => a - b);
+    for (let k = 1; k < days.length; k++) gap = Math.min(gap, (days[k] ?? 0) - (days[k - 1] ?? 0));
+  }
+  return Number.isFinite(gap) ? Math.max(1, gap) : null;
+}

@@ -96,6 +96,8 @@ export const LIMITS = {
   reminders: 10,
   reminderMinutes: 40_320, // four weeks, Google's maximum
   dates: 1_000, // exdates, rdates
+  overrides: 999, // occurrences of a series with their own edits (or cancelled): with the series, the 1,000 components one CalDAV object holds
+  segments: 200, // "this and following" parts of a series
 } as const;
 
 /** Trash older than this is purged by default. */

@@ -14,7 +14,7 @@ import { liveEvent, updateEvent } from './events.js';
 import { findSlot } from './occurrences.js';
 import { endOf } from './read.js';
 import { retargetRule, ruleCount, ruleCountBefore, ruleLastBefore, withCount, withUntil } from './recurrence.js';
-import { F, fieldKey } from './schema.js';
+import { F, fieldKey, LIMITS } from './schema.js';
 import { owns, seriesParts, storedValues } from './segments.js';
 import type { SeriesPart } from './segments.js';
 import { deleteEvent } from './trash.js';
@@ -46,6 +46,13 @@ function splitPoint(doc: Y.Doc, id: string, occKey: string, ctx: OpContext): Spl
   return { ev, map, part: p, original: slot.original, prevKey };
 }
 
+/** Refuses a new "this and following" part when the series has LIMITS.segments (reads keep no more). */
+function checkSegmentRoom(ev: CalendarEvent): void {
+  if (ev.segments.length >= LIMITS.segments) {
+    throw new ModelError('TOO_MANY_ITEMS', `segments: the series is already split ${ev.segments.length} times; the limit is ${LIMITS.segments} (edit the whole series instead)`, 'occKey');
+  }
+}
+
 const dateOf = (wall: Temporal.PlainDateTime): Temporal.PlainDate => wall.toPlainDate();
 
 /**
@@ -65,8 +72,9 @@ export function editFollowing(doc: Y.Doc, id: string, occKey: string, patch: Ser
   const firstOfPart = at.prevKey === null;
   const anchor = firstOfPart ? p.start.wall : at.original;
   const key = firstOfPart ? (p.splitKey ?? occKey) : occKey;
+  if (!firstOfPart) checkSegmentRoom(at.ev);
   const fields: StoredFields = validateEventPatch(
-    timingOf(formatWhen({ allDay: p.start.allDay, wall: anchor }), formatDuration(p.duration), p.tz, p.endTz),
+    timingOf(formatWhen({ allDay: p.start.allDay, wall: anchor }), formatDuration(p.duration), p.tz, p.endTz, p.rrule, at.ev.rdates),
     seriesPatch,
   );
   const start = fields.start ?? formatWhen({ allDay: p.start.allDay, wall: anchor });
@@ -112,6 +120,7 @@ export function deleteFollowing(doc: Y.Doc, id: string, occKey: string, ctx: OpC
   const at = splitPoint(doc, id, occKey, ctx);
   if (at.prevKey === null && at.part.splitKey === null) return deleteEvent(doc, id, ctx);
   const key = at.prevKey === null ? (at.part.splitKey ?? occKey) : occKey;
+  if (at.prevKey !== null) checkSegmentRoom(at.ev);
   const now = nowInstant(ctx.now);
   doc.transact(() => {
     put(nestedMap(at.map, F.segs), fieldKey(key, 'cancelled'), true);

@@ -281,3 +281,14 @@ export function toBasic(wall: Temporal.PlainDateTime): string {
 export function toBasicDate(date: Temporal.PlainDate): string {
   return date.toString().replace(/-/g, '');
 }
+
+const EPOCH_DATE = Temporal.PlainDate.from('2000-01-01');
+
+/**
+ * A duration's length in days (of 24 hours), as total({ unit: 'days', relativeTo: a date }) gives
+ * it, by arithmetic when it has no years or months (stored durations never have: readDuration).
+ */
+export function durationDays(d: Temporal.Duration): number {
+  if (d.years !== 0 || d.months !== 0) return d.total({ unit: 'days', relativeTo: EPOCH_DATE });
+  return d.weeks * 7 + d.days + (d.hours * 3_600 + d.minutes * 60 + d.seconds + d.milliseconds / 1e3 + d.microseconds / 1e6 + d.nanoseconds / 1e9) / 86_400;
+}

@@ -4,9 +4,9 @@
  * before they open a transaction (a throw inside doc.transact would keep half of the writes).
  */
 import { ModelError, tooLong } from './errors.js';
-import { normalizeRule } from './recurrence.js';
+import { normalizeRule, repeatGapDays } from './recurrence.js';
 import { LIMITS } from './schema.js';
-import { AFTER_LAST_MS, checkZone, FIRST_MS, formatDuration, formatWhen, parseDate, parseWhen, readDuration, resolve, Temporal } from './time.js';
+import { AFTER_LAST_MS, checkZone, durationDays, FIRST_MS, formatDuration, formatWhen, parseDate, parseWhen, readDuration, resolve, Temporal } from './time.js';
 import type { When } from './time.js';
 import type { EventInput, EventPatch, MemberId, OccurrencePatch, Reminder, ReminderInput, StoredFields } from './types.js';
 
@@ -17,6 +17,9 @@ export interface Timing {
   duration: Temporal.Duration;
   tz: string | null;
   endTz: string | null;
+  /** The series' (or part's) rule and extra dates, against which a new length is checked. */
+  rrule: string | null;
+  rdates: readonly string[];
 }
 
 const TEXT_LIMITS = { title: LIMITS.title, description: LIMITS.description, location: LIMITS.location } as const;
@@ -163,6 +166,45 @@ function durationOf(start: When, end: When, tz: string | null, endTz: string | n
   return d;
 }
 
+const roundDays = (days: number): string => (Number.isInteger(days) ? String(days) : days.toFixed(2).replace(/0+$/, ''));
+
+/**
+ * Refuses a series whose occurrences would overlap: one longer than the time between two starts
+ * of its rule (FREQ×INTERVAL, or less when BY parts list several days a period: repeatGapDays) or
+ * between its extra dates. Google refuses these too ("The event duration must be shorter than how
+ * frequently it occurs"); an occurrence may last exactly that long (a daily all-day event, a
+ * weekly week-long rota). Unchecked, a daily series of ten-year occurrences had 3,650 under way at
+ * any moment, and every query placed them all. `field` names the input at fault.
+ */
+export function checkRepeats(duration: Temporal.Duration, start: When, rule: string | null, rdates: readonly string[], field: string): void {
+  const gap = repeatGapDays(rule, start.wall.toPlainDate().toString(), rdates);
+  if (gap === null) return;
+  const days = durationDays(duration);
+  if (days <= gap) return;
+  const what = rule !== null ? `the rule ${rule.length > 60 ? `${rule.slice(0, 60)}…` : rule}` : 'its extra dates (rdates)';
+  throw new ModelError(
+    'INVALID_INPUT',
+    `${field}: each occurrence would last ${roundDays(days)} days, longer than the ${roundDays(gap)} day${gap === 1 ? '' : 's'} between occurrences of ${what}; occurrences of a series must not overlap (shorten the event or repeat it less often)`,
+    field,
+  );
+}
+
+/** The length a patch leaves (its own, or the current one), checked against the rule and dates it leaves. */
+function checkPatchRepeats(cur: Timing | null, t: Pick<StoredFields, 'start' | 'duration'>, out: StoredFields, p: { start?: unknown; end?: unknown; tz?: unknown; endTz?: unknown; rrule?: unknown; rdates?: unknown }): void {
+  const changed = p.start !== undefined || p.end !== undefined || p.tz !== undefined || p.endTz !== undefined || p.rrule !== undefined || p.rdates !== undefined;
+  if (!changed) return;
+  const start = t.start !== undefined ? parseWhen(t.start, 'start') : cur?.start;
+  if (!start) return;
+  const duration = t.duration !== undefined ? readDuration(t.duration, start.allDay) : cur?.duration;
+  if (!duration) return;
+  const rule = out.rrule !== undefined ? out.rrule : (cur?.rrule ?? null);
+  // A series that stops repeating drops its extra dates (events.ts applyToSeries).
+  const rdates = out.rdates ?? (out.rrule === null && cur?.rrule != null ? [] : (cur?.rdates ?? []));
+  // The length is at fault when the patch sets it (or an end); otherwise the rule or dates it sets.
+  const field = p.end !== undefined ? 'end' : p.rrule !== undefined ? 'rrule' : p.rdates !== undefined ? 'rdates' : 'start';
+  checkRepeats(duration, start, rule, rdates, field);
+}
+
 /**
  * Timing fields to write for a patch relative to `cur` (null when creating). Only fields that change
  * are returned, so a move (start only) and a resize (end only) made offline on two devices merge.
@@ -249,6 +291,7 @@ export function validateEventInput(input: EventInput): StoredFields & Required<P
   if (input.title === undefined) throw bad('title', 'is required');
   content(input, out);
   const t = timing(null, input);
+  checkPatchRepeats(null, t, out, input);
   return { ...out, ...t, start: t.start ?? '', duration: t.duration ?? '' };
 }
 
@@ -262,7 +305,9 @@ export function validateEventPatch(cur: Timing, patch: EventPatch): StoredFields
   object(patch, 'patch');
   const out: StoredFields = {};
   content(patch, out);
-  return { ...out, ...timing(cur, patch) };
+  const t = timing(cur, patch);
+  checkPatchRepeats(cur, t, out, patch);
+  return { ...out, ...t };
 }
 
 /** Checks a per-occurrence patch; `start` and `end` must keep the event's kind (all-day or timed). */
@@ -284,14 +329,16 @@ export function validateOccurrencePatch(cur: Timing, patch: OccurrencePatch): St
   if (t.start !== undefined && parseWhen(t.start, 'start').allDay !== cur.start.allDay) {
     throw new ModelError('INVALID_DATE', 'start of one occurrence must keep the series kind (all-day or timed)', 'start');
   }
+  // One occurrence may not reach over the next either (its extra dates are the series', not checked here).
+  if (t.duration !== undefined && cur.rrule !== null) checkRepeats(readDuration(t.duration, cur.start.allDay), cur.start, cur.rrule, [], 'end');
   if (t.duration !== undefined) out.duration = t.duration;
   if (t.start !== undefined) out.start = t.start;
   return out;
 }
 
-export function timingOf(start: string, duration: unknown, tz: string | null, endTz: string | null): Timing {
+export function timingOf(start: string, duration: unknown, tz: string | null, endTz: string | null, rrule: string | null = null, rdates: readonly string[] = []): Timing {
   const when = parseWhen(start, 'start');
-  return { start: when, duration: readDuration(duration, when.allDay), tz, endTz };
+  return { start: when, duration: readDuration(duration, when.allDay), tz, endTz, rrule, rdates };
 }
 
 /** A fresh random id; crypto.randomUUID exists in Node 20 and every current browser. */

@@ -209,13 +209,23 @@ class CachedRoom {
 }
 
 /**
- * Whether the stored event's override map has more fields than MAX_OVERRIDES overrides could hold
- * (told from its size, without reading it): left out unread. Fewer are read and counted exactly.
+ * Whether the stored event has more overrides than an object holds: told from the override map's
+ * size when it has more fields than MAX_OVERRIDES overrides could (left out unread), else from its
+ * keys (`occKey|field`). The model reads only the first MAX_OVERRIDES, so the event it returns
+ * cannot tell.
  */
 function tooManyOverrides(doc: Y.Doc, id: string): boolean {
   const ev = doc.getMap(ROOT.events).get(id);
   const ov = ev instanceof Y.Map ? ev.get('ov') : undefined;
-  return ov instanceof Y.Map && ov.size > MAX_OVERRIDE_FIELDS;
+  if (!(ov instanceof Y.Map) || ov.size <= MAX_OVERRIDES) return false;
+  if (ov.size > MAX_OVERRIDE_FIELDS) return true;
+  const keys = new Set<string>();
+  for (const field of ov.keys()) {
+    const bar = field.indexOf('|');
+    keys.add(bar < 0 ? field : field.slice(0, bar));
+    if (keys.size > MAX_OVERRIDES) return true;
+  }
+  return false;
 }
 
 /** An event's objects with ETags; none for an event the feed could not write either (left out, as there). */
