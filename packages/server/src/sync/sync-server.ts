@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { verifyAccessToken } from '../auth/access-tokens.js';
 import type { KithConfig } from '../config/config.js';
-import { KithError } from '../errors/catalogue.js';
+import { ERRORS, KithError, type ErrorCode } from '../errors/catalogue.js';
 import type { Metrics } from '../ops/metrics.js';
 import { redactUrl } from '../ops/logger.js';
 import type { MembershipEvents } from '../rooms/membership-events.js';
@@ -24,7 +24,7 @@ import type { Room } from './room.js';
 import { LoadedRooms, type ReadOptions, type RoomWatcher } from './room-api.js';
 import { RoomRegistry } from './room-registry.js';
 import { addressResolver, type AddressResolver } from './client-address.js';
-import { SocketSupervisor } from './socket-supervisor.js';
+import { SocketSupervisor, type MembershipWatch } from './socket-supervisor.js';
 import { SocketQuota } from './socket-quota.js';
 import { parseSyncRequest, refuseUpgrade, type UpgradeHandler } from './upgrade.js';
 
@@ -194,17 +194,24 @@ export class SyncServer {
     let room: Room<Connection> | undefined;
     // Quota slots taken for this socket: given back on refusal, or when the socket closes.
     let slots: { userId: string; address: string } | undefined;
+    // Membership changes for this room and user until the socket is among the room's peers (after
+    // which they reach it there): a change that comes in while a member read is in flight is newer
+    // than what that read may return. Started after the slots, so bounded by them.
+    let watch: MembershipWatch | undefined;
     try {
       if (!this.accepting) throw new KithError('SHUTTING_DOWN');
       const { roomId, token } = parseSyncRequest(req);
       const claims = verifyAccessToken(this.deps.app, token);
       slots = this.takeSlots(claims.userId, this.addressOf(req));
+      watch = this.supervisor.watchMembership(roomId, claims.userId);
+      const changes = watch;
       // Checked before loading (a stranger must not load rooms) and again after: a removal or role
       // change while the room loaded went to its sockets, and this one was not among them yet.
-      if (!(await this.deps.storage.rooms.member(roomId, claims.userId))) throw new KithError('ROOM_ACCESS_DENIED');
+      if (changes.roleAfter(await this.deps.storage.rooms.member(roomId, claims.userId)) === null) throw new KithError('ROOM_ACCESS_DENIED');
       room = await this.registry.acquire(roomId);
       const member = await this.deps.storage.rooms.member(roomId, claims.userId);
-      if (!member) throw new KithError('ROOM_ACCESS_DENIED');
+      const role = changes.roleAfter(member);
+      if (role === null) throw new KithError('ROOM_ACCESS_DENIED');
       if (socket.destroyed) throw new KithError('INTERNAL', 'client went away');
       const acquired = room;
       const taken = slots;
@@ -212,12 +219,16 @@ export class SyncServer {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         upgraded = true;
         this.registry.release(acquired);
-        if (!this.accepting || acquired.broken) {
+        // Called back at once (no async handshake steps here); read again all the same.
+        const latest = changes.latest();
+        const roleNow = latest === undefined ? role : latest;
+        if (!this.accepting || acquired.broken || roleNow === null) {
           this.releaseSlots(taken.userId, taken.address);
-          ws.close(acquired.broken ? 1013 : 1001, acquired.broken ? 'ROOM_UNAVAILABLE' : 'SHUTTING_DOWN');
+          const code: ErrorCode = roleNow === null ? 'MEMBERSHIP_REVOKED' : acquired.broken ? 'ROOM_UNAVAILABLE' : 'SHUTTING_DOWN';
+          ws.close(ERRORS[code].closeCode, code);
           return;
         }
-        this.open(ws, acquired, claims, member.role, claims.exp * 1000, taken.address);
+        this.open(ws, acquired, claims, roleNow, claims.exp * 1000, taken.address);
       });
       // ws answers a bad handshake (e.g. no Sec-WebSocket-Key) itself, synchronously, without
       // calling back: the room hold and the slots would otherwise never be given back.
@@ -234,6 +245,8 @@ export class SyncServer {
       } else {
         this.logger.debug({ code, url: redactUrl(req.url ?? '') }, 'sync upgrade refused');
       }
+    } finally {
+      watch?.end();
     }
   }
 
