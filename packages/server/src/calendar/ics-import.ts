@@ -179,7 +179,25 @@ function* describe(master: ICAL.Component, uid: string, overrides: ICAL.Componen
       issues.push(issueOf(uid, err));
     }
   }
+  keepFirstOverrides(desired, issues);
   return { desired, issues };
+}
+
+/**
+ * A series keeps at most LIMITS.overrides changed or cancelled occurrences (the model reads no
+ * more, and one CalDAV object holds no more): the first ones by date are imported, the rest said.
+ */
+function keepFirstOverrides(desired: Desired, issues: ImportIssue[]): void {
+  const keys = [...new Set([...desired.cancelled, ...desired.overrides.map((o) => o.key)])].sort();
+  if (keys.length <= LIMITS.overrides) return;
+  const kept = new Set(keys.slice(0, LIMITS.overrides));
+  desired.cancelled = desired.cancelled.filter((k) => kept.has(k));
+  desired.overrides = desired.overrides.filter((o) => kept.has(o.key));
+  issues.push({
+    uid: desired.uid,
+    code: 'TOO_MANY_ITEMS',
+    message: `${keys.length - kept.size} changed or cancelled occurrences after ${keys[LIMITS.overrides - 1]} were not imported: a series keeps at most ${LIMITS.overrides}`,
+  });
 }
 
 function issueOf(uid: string | null, err: unknown): ImportIssue {
