@@ -6,6 +6,7 @@
  * Thunderbird's X-MOZ-LASTACK) changes nothing, not even the ETag.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvent, editOccurrence } from '@kith/model';
 import { eventIdForUid } from '../src/calendar/ics-import.js';
 import { apiClient } from './helpers/api.js';
 import { CALDAV, calendarPath, dav, davUser, ICS, multistatus, objectPath, startCaldavServer, vevent, type DavUser } from './helpers/caldav.js';
@@ -75,6 +76,42 @@ describe('CalDAV reminders', () => {
     // If-Match takes the member's own ETag: Ben's is not Anna's.
     expect((await put(anna, uid, a.ics, { 'if-match': b.etag })).status).toBe(412);
     expect((await put(anna, uid, a.ics, { 'if-match': a.etag })).status).toBe(204);
+  });
+
+  it('a moved occurrence carries the series’ alarms too (its VEVENT replaces the occurrence whole): everyone’s, and each member’s own in their view', async () => {
+    const id = await server.server.sync.editRoom(room, (doc) => {
+      const made = createEvent(
+        doc,
+        {
+          title: 'Piano',
+          start: '2026-03-02T17:00',
+          end: '2026-03-02T18:00',
+          tz: 'Europe/Berlin',
+          rrule: 'FREQ=WEEKLY',
+          reminders: [{ minutesBefore: 15 }, { minutesBefore: 60, for: [anna.userId] }],
+        },
+        { actor: anna.userId },
+      );
+      editOccurrence(doc, made, '2026-03-09', { start: '2026-03-10T17:00', end: '2026-03-10T18:00', title: 'Piano (Tuesday)' }, { actor: anna.userId });
+      return made;
+    });
+    const uid = `${id}@kith`;
+    const vevents = (ics: string) => ics.split('BEGIN:VEVENT').slice(1);
+    const a = await get(anna, uid);
+    const b = await get(ben, uid);
+    expect(vevents(a.ics)).toHaveLength(2);
+    expect(vevents(a.ics)[1]).toContain('RECURRENCE-ID');
+    for (const v of vevents(a.ics)) expect(alarmsIn(v).map((x) => x.trigger).sort()).toEqual(['-PT15M', '-PT1H']);
+    for (const v of vevents(b.ics)) expect(alarmsIn(v).map((x) => x.trigger)).toEqual(['-PT15M']);
+    expect(vevents(b.ics)[1]).toContain('DESCRIPTION:Piano (Tuesday)');
+
+    // Sent back as it came (a phone saving the series), nothing changes: override VALARMs are not read as new reminders.
+    const stored = async () => (await api.request('GET', `/rooms/${room}/events/${id}`, { token: anna.token })).body.reminders;
+    const before = await stored();
+    expect(before).toHaveLength(2);
+    expect((await put(anna, uid, a.ics, { 'if-match': a.etag })).status).toBe(204);
+    expect(await stored()).toEqual(before);
+    expect((await get(anna, uid)).etag).toBe(a.etag);
   });
 
   it('acknowledging, snoozing or a default alarm changes no reminder and no ETag', async () => {

@@ -227,7 +227,11 @@ function overrideEvent(ev: CalendarEvent, s: ExportedSeries, z: Zoning, uid: str
   const recurrenceId = timeValue(z, original, s.tz);
   // Moved or stretched out of years 0001–9999 (a raw Yjs write): left out, the occurrence stays where the series puts it.
   if (![start, end, recurrenceId].every(writableTime)) return null;
+  // An overriding VEVENT replaces the occurrence whole (RFC 5545 §3.8.4.4): without VALARMs of its
+  // own, phones ring for every occurrence but the moved ones. The series' reminders are its too.
+  const alarms = valarms(s, ov.title ?? s.title);
   return {
+    ...(alarms.length > 0 ? { alarms } : {}),
     ...commonFields(
       ev,
       s,
@@ -256,8 +260,8 @@ function uidOfSeries(ev: CalendarEvent, s: ExportedSeries): string {
  * so a CalDAV client's changes find it again. Reminders for named members stay out of the room's
  * shared feed; CalDAV adds the requesting member's own (personalAlarms).
  */
-function valarms(s: ExportedSeries): ICalAlarmData[] {
-  return s.reminders.filter((r) => r.for === null).map((r) => alarmOf(r, s.title));
+function valarms(s: ExportedSeries, title = s.title): ICalAlarmData[] {
+  return s.reminders.filter((r) => r.for === null).map((r) => alarmOf(r, title));
 }
 
 function alarmOf(r: Reminder, title: string): ICalAlarmData {
@@ -270,7 +274,7 @@ function alarmOf(r: Reminder, title: string): ICalAlarmData {
 const REMINDER_ID = /^[A-Za-z0-9._~@+-]{1,128}$/;
 
 /**
- * The VALARM blocks of one member's own reminders on a series, to be placed in its first VEVENT
+ * The VALARM blocks of one member's own reminders on a series, to be placed in each of its VEVENTs
  * (CalDAV's per-user view, see caldav/user-view.ts); '' when they have none.
  */
 export function personalAlarms(reminders: readonly Reminder[], title: string, userId: string): string {
