@@ -82,7 +82,7 @@ describe.each(engines)('membership changes win over role reads in flight ($engin
   const peersOf = (roomId: string, userId: string) =>
     [...(t.server.sync.registry.rooms.get(roomId)?.peers ?? [])].filter((p) => p.userId === userId && !p.closed);
   /** Nothing left watched once the reads are over (the supervisor's map stays bounded). */
-  const watchedPairs = () => (t.server.sync as unknown as { supervisor: { watched: Map<string, unknown> } }).supervisor.watched.size;
+  const watchedPairs = () => (t.server.sync as unknown as { supervisor: { memberships: { size: number } } }).supervisor.memberships.size;
 
   async function roomWith(role: string) {
     const owner = await api.signUp('owner');

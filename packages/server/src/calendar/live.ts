@@ -31,6 +31,7 @@ import type { KithConfig } from '../config/config.js';
 import { ERRORS, KithError, type ErrorCode } from '../errors/catalogue.js';
 import { describeValidation } from '../errors/http.js';
 import type { MembershipEvents } from '../rooms/membership-events.js';
+import { MembershipWatches } from '../rooms/membership-watches.js';
 import type { Role, Storage } from '../storage/storage.js';
 import type { UpgradeAccess } from '../modules/module.js';
 import type { RoomApi } from '../sync/room-api.js';
@@ -160,6 +161,8 @@ export class LiveServer {
   private readonly sockets = new Set<LiveSocket>();
   readonly channels: Channels;
   readonly work = new WorkBudgets();
+  /** Membership changes told while a socket reads a role (see MembershipWatches). */
+  readonly memberships = new MembershipWatches();
   private accepting = true;
   readonly pings: PingSlices;
   private readonly unsubscribe: () => void;
@@ -172,6 +175,7 @@ export class LiveServer {
     });
     this.unsubscribe =
       deps.membership?.subscribe((change) => {
+        this.memberships.changed(change.roomId, change.userId, change.role);
         for (const s of this.sockets) s.membershipChanged(change.roomId, change.userId, change.role);
       }) ?? (() => undefined);
   }
@@ -281,6 +285,13 @@ class LiveSocket implements ChannelListener {
     }
     this.server.channels.unlisten(roomId, this);
     this.revoked(roomId);
+  }
+
+  /** Stops hearing the room (quietly); false when the socket had not joined it. */
+  private leave(roomId: string): boolean {
+    if (!this.rooms.delete(roomId)) return false;
+    this.server.channels.unlisten(roomId, this);
+    return true;
   }
 
   // ---- socket
@@ -398,25 +409,45 @@ class LiveSocket implements ChannelListener {
       case 'join_room': {
         const roomId = m.roomId as string;
         this.authenticate(m.token as string);
-        const member = await storage.rooms.member(roomId, this.userId);
-        if (!member) throw new KithError('ROOM_NOT_FOUND');
-        if (!this.rooms.has(roomId)) {
-          this.rooms.set(roomId, member.role);
-          try {
-            await this.server.channels.listen(roomId, this);
-          } catch (err) {
-            this.rooms.delete(roomId);
-            throw err;
-          }
+        // Until the join is answered: a change told while the member read is in flight wins over
+        // the read's answer (a removal must not be undone by subscribing, a demotion by the reply).
+        const watch = this.server.memberships.watch(roomId, this.userId);
+        try {
+          const role = watch.roleAfter(await storage.rooms.member(roomId, this.userId));
+          // Closed meanwhile: its rooms were let go already, and nothing may listen again.
           if (this.closed) return;
+          if (role === null) {
+            this.leave(roomId);
+            throw new KithError('ROOM_NOT_FOUND');
+          }
+          if (!this.rooms.has(roomId)) {
+            this.rooms.set(roomId, role);
+            try {
+              await this.server.channels.listen(roomId, this);
+            } catch (err) {
+              this.rooms.delete(roomId);
+              throw err;
+            }
+            if (this.closed) return;
+          }
+          // From the set above on, changes reach the socket itself: one that took the room away
+          // meanwhile (a removal, the channel's own revocation, a lost room) is not undone here.
+          const latest = watch.latest();
+          if (!this.rooms.has(roomId) || latest === null) {
+            this.leave(roomId);
+            throw latest === null ? new KithError('MEMBERSHIP_REVOKED') : new KithError('ROOM_UNAVAILABLE', 'The room was left while joining; join it again.');
+          }
+          const now = latest ?? role;
+          this.rooms.set(roomId, now);
+          clearTimeout(this.joinTimer);
+          return reply({ type: 'joined', roomId, role: now });
+        } finally {
+          watch.end();
         }
-        this.rooms.set(roomId, member.role);
-        clearTimeout(this.joinTimer);
-        return reply({ type: 'joined', roomId, role: member.role });
       }
       case 'leave_room': {
         const roomId = m.roomId as string;
-        if (this.rooms.delete(roomId)) this.server.channels.unlisten(roomId, this);
+        this.leave(roomId);
         return reply({ type: 'left', roomId });
       }
       case 'create_event': {
@@ -499,14 +530,24 @@ class LiveSocket implements ChannelListener {
   private async writer(roomId: string): Promise<string> {
     if (!this.rooms.has(roomId)) throw new KithError('NOT_JOINED', `Join room "${roomId.slice(0, 64)}" first.`);
     if (this.expiresAt <= Date.now()) throw new KithError('TOKEN_EXPIRED');
-    const member = await this.server.deps.storage.rooms.member(roomId, this.userId);
-    if (!member) {
-      this.rooms.delete(roomId);
-      this.server.channels.unlisten(roomId, this);
+    // A change told while the read is in flight wins over its answer (a demotion or a removal
+    // must not be undone by a read that started before it).
+    const watch = this.server.memberships.watch(roomId, this.userId);
+    let member: { role: Role } | undefined;
+    try {
+      member = await this.server.deps.storage.rooms.member(roomId, this.userId);
+    } finally {
+      watch.end();
+    }
+    const role = watch.roleAfter(member);
+    if (role === null) {
+      this.leave(roomId);
       throw new KithError('MEMBERSHIP_REVOKED');
     }
-    this.rooms.set(roomId, member.role);
-    if (member.role === 'viewer') throw new KithError('READ_ONLY');
+    // Left meanwhile (revoked by a delivery, lost, closed): a read does not join it again.
+    if (!this.rooms.has(roomId)) throw new KithError('NOT_JOINED', `Join room "${roomId.slice(0, 64)}" first.`);
+    this.rooms.set(roomId, role);
+    if (role === 'viewer') throw new KithError('READ_ONLY');
     return roomId;
   }
 }

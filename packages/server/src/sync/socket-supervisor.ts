@@ -4,7 +4,8 @@ import { verifyAccessToken } from '../auth/access-tokens.js';
 import type { Fanout } from '../cluster/fanout.js';
 import { KithError } from '../errors/catalogue.js';
 import type { MembershipChange, MembershipEvents } from '../rooms/membership-events.js';
-import type { MemberRecord, Role, Storage } from '../storage/storage.js';
+import { MembershipWatches, type MembershipWatch } from '../rooms/membership-watches.js';
+import type { MemberRecord, Storage } from '../storage/storage.js';
 import type { Connection } from './connection.js';
 import { PingSlices } from './ping-slices.js';
 import type { RoomRegistry } from './room-registry.js';
@@ -31,14 +32,8 @@ export class SocketSupervisor {
   /** When `expiryTimer` fires (Infinity: not armed). */
   private expiryAt = Infinity;
   private readonly unsubscribe: () => void;
-  /** Counts membership changes seen; a watch notes it when it starts (see `watchMembership`). */
-  private changeCount = 0;
-  /**
-   * (room, user) pairs whose role is being read from storage right now, with the latest change
-   * seen for each. Only pairs being read have an entry: it goes when its last watch ends, so the
-   * map holds no more than the reads in flight (bounded by the sockets open and opening).
-   */
-  private readonly watched = new Map<string, WatchedMembership>();
+  /** Membership changes told while a role is read (see `watchMembership`). */
+  readonly memberships = new MembershipWatches();
 
   constructor(private readonly deps: SocketSupervisorDeps) {
     const { registry, fanout } = deps;
@@ -91,35 +86,9 @@ export class SocketSupervisor {
     }
   }
 
-  /**
-   * Watches (room, user) while its role is read from storage. A read that started before a
-   * membership change may resolve after the change was applied, with the role from before it:
-   * applied then, it would undo a demotion or a removal (on PostgreSQL the read takes a real
-   * round trip, and a token refresh or an opening socket lands in that window). A change seen
-   * during the watch is newer than anything such a read can be trusted to have seen, so it wins:
-   * `roleAfter(read)` is the latest change's role when one came in, else the read's.
-   * `end()` (idempotent) once the role is applied or the socket refused.
-   */
+  /** Watches (room, user) while its role is read from storage: see membership-watches.ts. */
   watchMembership(roomId: string, userId: string): MembershipWatch {
-    const key = watchKey(roomId, userId);
-    let entry = this.watched.get(key);
-    if (!entry) {
-      entry = { watches: 0, changedAt: 0, role: null };
-      this.watched.set(key, entry);
-    }
-    const watched = entry;
-    watched.watches++;
-    const since = this.changeCount;
-    let ended = false;
-    return {
-      latest: () => (watched.changedAt > since ? watched.role : undefined),
-      roleAfter: (read) => (watched.changedAt > since ? watched.role : (read?.role ?? null)),
-      end: () => {
-        if (ended) return;
-        ended = true;
-        if (--watched.watches === 0 && this.watched.get(key) === watched) this.watched.delete(key);
-      },
-    };
+    return this.memberships.watch(roomId, userId);
   }
 
   stop(): void {
@@ -130,12 +99,7 @@ export class SocketSupervisor {
   }
 
   private applyMembershipChange(change: MembershipChange): void {
-    this.changeCount++;
-    const watched = this.watched.get(watchKey(change.roomId, change.userId));
-    if (watched) {
-      watched.changedAt = this.changeCount;
-      watched.role = change.role;
-    }
+    this.memberships.changed(change.roomId, change.userId, change.role);
     const room = this.deps.registry.rooms.get(change.roomId);
     if (!room) return;
     for (const conn of room.peers) {
@@ -200,25 +164,6 @@ export class SocketSupervisor {
     this.armExpiry(next);
   }
 }
-
-/** See `SocketSupervisor.watchMembership`. */
-export interface MembershipWatch {
-  /** The role set by the latest membership change since the watch started (null: removed); undefined when none came. */
-  latest(): Role | null | undefined;
-  /** The role to apply after a read of the member that started with the watch: the latest change's, or the read's. */
-  roleAfter(read: { role: Role } | undefined): Role | null;
-  end(): void;
-}
-
-interface WatchedMembership {
-  /** Watches open on this pair. */
-  watches: number;
-  /** `changeCount` when the latest change for this pair came in (0: none while watched). */
-  changedAt: number;
-  role: Role | null;
-}
-
-const watchKey = (roomId: string, userId: string): string => JSON.stringify([roomId, userId]);
 
 /** The longest the expiry timer waits before sweeping (and re-arming) anyway. */
 const MAX_EXPIRY_WAIT_MS = 3_600_000;

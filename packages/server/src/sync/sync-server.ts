@@ -24,7 +24,8 @@ import type { Room } from './room.js';
 import { LoadedRooms, type ReadOptions, type RoomWatcher } from './room-api.js';
 import { RoomRegistry } from './room-registry.js';
 import { addressResolver, type AddressResolver } from './client-address.js';
-import { SocketSupervisor, type MembershipWatch } from './socket-supervisor.js';
+import { SocketSupervisor } from './socket-supervisor.js';
+import type { MembershipWatch } from '../rooms/membership-watches.js';
 import { SocketQuota } from './socket-quota.js';
 import { parseSyncRequest, refuseUpgrade, type UpgradeHandler } from './upgrade.js';
 
