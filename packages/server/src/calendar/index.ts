@@ -5,6 +5,7 @@ import { FeedCache } from './feed-cache.js';
 import { ImportRunner } from './import-runner.js';
 import { LiveServer } from './live.js';
 import { calendarRoutes, feedRoutes } from './routes.js';
+import { WorkBudgets } from './work-budget.js';
 
 /**
  * The calendar on top of the room documents: REST events and occurrences, the live JSON socket at
@@ -20,7 +21,9 @@ export function calendarModule(): KithModule {
       const stopInit = ctx.members.onRoomCreated(({ roomId, name }) => ctx.rooms.edit(roomId, (doc) => initRoom(doc, { name })));
       const options = { rooms: ctx.rooms, storage: ctx.storage, config: ctx.config };
       const imports = new ImportRunner(ctx.config.limits, ctx.componentLogger('import'));
-      await ctx.app.register(calendarRoutes, { ...options, imports });
+      // One conversion-work budget per user across REST and /live (work-budget.ts).
+      const work = new WorkBudgets();
+      await ctx.app.register(calendarRoutes, { ...options, imports, work });
       const builder = new FeedBuilder(ctx.componentLogger('feeds'));
       await ctx.app.register(feedRoutes, { ...options, feeds: new FeedCache(ctx.metrics.registry), builder });
       const live = new LiveServer({
@@ -30,6 +33,7 @@ export function calendarModule(): KithModule {
         logger: ctx.componentLogger('live'),
         // A removed member's live sockets are told at once (membership is also re-read per delivery).
         membership: { subscribe: ctx.members.onChange },
+        work,
       });
       ctx.upgrades.register('/live', live.handleUpgrade);
       return {

@@ -25,7 +25,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Compile } from 'typebox/compile';
 import { Type, type TSchema } from 'typebox';
-import { createEvent, deleteEvent, getEvent, LIMITS, updateEvent } from '@kith/model';
+import { createEvent, deleteEvent, getEvent, updateEvent } from '@kith/model';
 import { verifyAccessToken } from '../auth/access-tokens.js';
 import type { KithConfig } from '../config/config.js';
 import { ERRORS, KithError, type ErrorCode } from '../errors/catalogue.js';
@@ -42,6 +42,7 @@ import { eventView, toEventInput, toEventPatch, type ChargeWork, type EventBody 
 import { Channels, type ChannelListener, type EventChange } from './channels.js';
 import { asKithError, modelCall } from './errors.js';
 import { CreateEventBody, PatchEventBody } from './schemas.js';
+import { idUnits, WorkBudgets } from './work-budget.js';
 
 export interface LiveDeps {
   app: FastifyInstance;
@@ -52,6 +53,8 @@ export interface LiveDeps {
   config: KithConfig;
   logger: Logger;
   membership?: Pick<MembershipEvents, 'subscribe'>;
+  /** Conversion-work budgets by user, shared with the REST routes (work-budget.ts). */
+  work?: WorkBudgets;
 }
 
 /** Largest JSON message; larger ones close the socket with 1009. */
@@ -74,18 +77,6 @@ const CLOSE_GRACE_MS = 2_000;
  * the largest messages (17 tokens each) spends ~30 ms a second on them, even before it joins.
  */
 const BYTES_PER_TOKEN = 16 * 1024;
-/**
- * What a user's create_event/update_event messages may cost in conversion work, in units of about
- * one EXDATE/RDATE value or recurrence line. Measured on a 2-core VM: the largest valid message
- * (1,000 EXDATE + 1,000 RDATE zoned date-times, ~2,000 units) takes 47–68 ms to convert and
- * ~115 ms end to end in the server (model, views, storage, broadcast), so ~40–60 µs a unit;
- * member ids cost ~1.5 µs each (20 a unit). 1,500 units a second keeps one user's heaviest valid
- * stream under ~100 ms of the event loop a second; the burst lets two of the largest messages
- * through at once. The bucket is the user's, shared by all of their /live sockets; a message over
- * it closes its socket (4429 RATE_LIMITED). Messages without such lists are not charged here.
- */
-const WORK = { perSecond: 1_500, burst: 4_500, idsPerUnit: 20 } as const;
-
 const RoomId = Type.String({ minLength: 1, maxLength: 64 });
 const RequestId = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Number()]));
 const checkers = {
@@ -112,42 +103,11 @@ const ENVELOPE = new Set(['type', 'roomId', 'requestId', 'eventId']);
 const bodyOf = (msg: Record<string, unknown>): EventBody =>
   Object.fromEntries(Object.entries(msg).filter(([k]) => !ENVELOPE.has(k))) as EventBody;
 
-/** Conversion-work buckets by user (see WORK), held while the user has sockets and until refilled. */
-class WorkBudgets {
-  private readonly users = new Map<string, { bucket: TokenBucket; sockets: number }>();
-
-  acquire(userId: string): void {
-    let entry = this.users.get(userId);
-    if (!entry) this.users.set(userId, (entry = { bucket: new TokenBucket(WORK.perSecond, WORK.burst), sockets: 0 }));
-    entry.sockets++;
-  }
-
-  release(userId: string): void {
-    const entry = this.users.get(userId);
-    if (!entry || --entry.sockets > 0) return;
-    // Kept until it would be full again: reconnecting must not refill it early.
-    setTimeout(() => {
-      if (this.users.get(userId) === entry && entry.sockets === 0) this.users.delete(userId);
-    }, (1000 * WORK.burst) / WORK.perSecond).unref();
-  }
-
-  take(userId: string, units: number): boolean {
-    return this.users.get(userId)?.bucket.take(units) ?? false;
-  }
-}
-
 /** A message over its user's work budget (closes the socket with 4429). */
 class OverBudget extends KithError {
   constructor() {
     super('RATE_LIMITED');
   }
-}
-
-/** Work units of a body's member ids (participants, reminders' `for`), counted only up to what the model reads. */
-function idUnits(body: EventBody): number {
-  let ids = Math.min(body.participants?.length ?? 0, LIMITS.participants);
-  for (const r of (body.reminders ?? []).slice(0, LIMITS.reminders)) ids += Math.min(r.for?.length ?? 0, LIMITS.participants);
-  return Math.floor(ids / WORK.idsPerUnit);
 }
 
 /** Bytes of a received message. */
@@ -160,7 +120,7 @@ export class LiveServer {
   private readonly wss: WebSocketServer;
   private readonly sockets = new Set<LiveSocket>();
   readonly channels: Channels;
-  readonly work = new WorkBudgets();
+  readonly work: WorkBudgets;
   /** Membership changes told while a socket reads a role (see MembershipWatches). */
   readonly memberships = new MembershipWatches();
   private accepting = true;
@@ -168,6 +128,7 @@ export class LiveServer {
   private readonly unsubscribe: () => void;
 
   constructor(readonly deps: LiveDeps) {
+    this.work = deps.work ?? new WorkBudgets();
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false, clientTracking: false });
     this.channels = new Channels({ rooms: deps.rooms, storage: deps.storage, logger: deps.logger });
     this.pings = new PingSlices(deps.config.sync.pingIntervalMs, (visit) => {
@@ -333,7 +294,7 @@ class LiveSocket implements ChannelListener {
     this.ws.send(JSON.stringify(message));
   }
 
-  /** Takes conversion work from the user's budget (see WORK), or throws OverBudget. */
+  /** Takes conversion work from the user's budget (work-budget.ts), or throws OverBudget. */
   private readonly charge: ChargeWork = (units) => {
     if (units > 0 && !this.server.work.take(this.userId, units)) throw new OverBudget();
   };

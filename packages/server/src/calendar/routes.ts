@@ -31,7 +31,8 @@ import type { MemberRecord, Storage } from '../storage/storage.js';
 import type { RoomApi } from '../sync/room-api.js';
 import { servableUpdates } from '../storage/stored-doc.js';
 import { linkBase } from '../web/public-url.js';
-import { eventView, toEventInput, toEventPatch } from './api-events.js';
+import { eventView, toEventInput, toEventPatch, type ChargeWork, type EventBody } from './api-events.js';
+import { idUnits, WorkBudgets } from './work-budget.js';
 import { modelCall } from './errors.js';
 import type { FeedBuilder } from './feed-builder.js';
 import type { FeedCache } from './feed-cache.js';
@@ -60,6 +61,8 @@ export interface CalendarRouteOptions {
   config: KithConfig;
   /** Where ICS imports run (worker threads); only the calendar routes need it. */
   imports?: ImportRunner;
+  /** Conversion-work budgets by user, shared with the /live socket (work-budget.ts). */
+  work?: WorkBudgets;
 }
 
 /** Largest window the occurrence query expands. */
@@ -88,6 +91,17 @@ function nextPageUrl(url: string, cursor: string): string {
 
 export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = async (app, opts) => {
   const { rooms, storage, config, imports } = opts;
+  const work = opts.work ?? new WorkBudgets();
+  /** Charges a body's conversion work to the user before any of it is done (429 when over budget). */
+  const charger = (userId: string, body: EventBody): ChargeWork => {
+    const charge: ChargeWork = (units) => {
+      if (units > 0 && !work.take(userId, units)) {
+        throw new KithError('RATE_LIMITED', 'Too many large event writes (recurrence lists, participants); slow down.', { 'retry-after': '3' });
+      }
+    };
+    charge(idUnits(body));
+    return charge;
+  };
   strictJsonApi(app);
   app.addContentTypeParser('text/calendar', { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
@@ -150,7 +164,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
     { schema: { params: RoomParams, body: CreateEventBody, response: { 201: EventView } } },
     async (request, reply) => {
       const me = await writer(request, request.params.roomId);
-      const input = modelCall(() => toEventInput(request.body));
+      const input = modelCall(() => toEventInput(request.body, charger(me.userId, request.body)));
       const view = await rooms.edit(me.roomId, (doc) =>
         modelCall(() => {
           const id = createEvent(doc, input, { actor: me.userId });
@@ -183,7 +197,7 @@ export const calendarRoutes: FastifyPluginAsyncTypebox<CalendarRouteOptions> = a
         modelCall(() => {
           const current = getEvent(doc, eventId);
           if (!current || current.deleted !== null) throw new KithError('EVENT_NOT_FOUND');
-          updateEvent(doc, eventId, toEventPatch(request.body, current), { actor: me.userId });
+          updateEvent(doc, eventId, toEventPatch(request.body, current, charger(me.userId, request.body)), { actor: me.userId });
           return eventView(getEvent(doc, eventId)!);
         }),
       );
