@@ -217,4 +217,25 @@ describe('security headers', () => {
       expect(res.headers.get('content-security-policy')).toBe("default-src 'none'; frame-ancestors 'none'");
     }
   });
+
+  it('JSON answers (tokens, invite codes, feed links, rooms, events) are stored by no cache; a route\'s own Cache-Control stays', async () => {
+    const api = apiClient(t.url);
+    const owner = await api.signUp('cache');
+    const roomId = await api.createRoom(owner.token);
+    const answers = [
+      await api.request('POST', '/users/login', { body: { username: owner.username, password: owner.password } }),
+      await api.request('POST', '/users/refresh', { body: { refreshToken: owner.refreshToken } }),
+      await api.request('POST', `/rooms/${roomId}/invites`, { token: owner.token, body: { role: 'viewer' } }),
+      await api.request('POST', `/rooms/${roomId}/feed`, { token: owner.token }),
+      await api.request('GET', '/users/me', { token: owner.token }),
+      await api.request('GET', '/rooms', { token: owner.token }),
+      await api.request('GET', `/rooms/${roomId}/events`, { token: owner.token }),
+      await api.request('GET', '/users/me', {}),
+    ];
+    for (const res of answers) expect([res.status, res.headers.get('cache-control')]).toEqual([res.status, 'no-store']);
+    expect(answers.slice(0, 4).map((r) => r.status)).toEqual([200, 200, 201, 201]);
+    // The app's own files keep theirs (revalidated on every load).
+    const page = await fetch(`${t.url}/`, { headers: { accept: 'text/html' } });
+    expect(page.headers.get('cache-control')).not.toBe('no-store');
+  });
 });

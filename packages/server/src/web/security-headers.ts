@@ -28,7 +28,8 @@ const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 /**
  * Headers on every answer: nosniff (a JSON or ICS answer is never read as a script or a page), no
  * framing, and no Referer (invite and feed URLs carry secrets). JSON, ICS and metrics answers get
- * API_CSP; the app's files (HTML, scripts, styles, icons) APP_CSP.
+ * API_CSP; the app's files (HTML, scripts, styles, icons) APP_CSP. JSON answers are not stored by
+ * caches (no-store) unless their route set Cache-Control.
  */
 export function installSecurityHeaders(app: FastifyInstance): void {
   // A callback hook, not an async one: it adds no promise turn to every answer.
@@ -41,6 +42,9 @@ export function installSecurityHeaders(app: FastifyInstance): void {
     if (reply.statusCode !== 304 && reply.statusCode !== 204) {
       const type = String(reply.getHeader('content-type') ?? '');
       reply.header('content-security-policy', /^(application\/json|text\/calendar|text\/plain)\b/i.test(type) ? API_CSP : APP_CSP);
+      // JSON answers are a user's own (tokens, invite codes, feed links, their rooms and events):
+      // kept by no cache unless the route said otherwise (RFC 6749 §5.1 asks it of token answers).
+      if (/^application\/json\b/i.test(type) && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     }
     done(null, payload);
   });
