@@ -456,6 +456,8 @@ export class Room<P extends RoomPeer = RoomPeer> {
 
   /** Drops the room; whoever still waits for pending edits to be stored gets `err`. */
   destroy(err: Error = new KithError('ROOM_UNAVAILABLE')): void {
+    // Never served again: a socket whose upgrade held the room while it was dropped is refused.
+    this.isBroken = true;
     this.structBudget.used -= this.structs;
     this.structs = 0;
     this.presence.destroy();
