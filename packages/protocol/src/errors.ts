@@ -116,6 +116,17 @@ export const ERRORS = {
     closeCode: C.BAD_REQUEST,
     message: 'The password reset link is invalid, used or expired; ask for a new one.',
   },
+  // Rooms: how many one user may own, how many usable invites one room may hold.
+  TOO_MANY_ROOMS: {
+    status: 409,
+    closeCode: C.CONFLICT,
+    message: 'You own as many rooms as allowed; delete one or hand it to another member first.',
+  },
+  TOO_MANY_INVITES: {
+    status: 409,
+    closeCode: C.CONFLICT,
+    message: 'This room has as many usable invites as allowed; revoke one first, or wait for one to expire or be used up.',
+  },
   // Accounts (delete my account).
   ACCOUNT_OWNS_ROOMS: {
     status: 409,

@@ -101,6 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: config.publicUrl,
     inviteDefaults: { expiryHours: config.inviteExpiryHours, maxUses: config.inviteMaxUses },
     acceptPerMinute: config.limits.loginPerMinute,
+    limits: config.limits,
   });
   await app.register(invitePreviewRoutes, { storage: deps.storage, perMinute: config.limits.loginPerMinute });
   await app.register(opsRoutes, {

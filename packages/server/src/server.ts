@@ -11,6 +11,7 @@ import { createLogger, logDestination } from './ops/logger.js';
 import { Metrics } from './ops/metrics.js';
 import { MembershipEvents } from './rooms/membership-events.js';
 import { SignInEvents } from './auth/sign-in-events.js';
+import { RefreshTokenPruner } from './auth/refresh-tokens.js';
 import { openStorage } from './storage/open-storage.js';
 import type { Storage } from './storage/storage.js';
 import { WriteHealth } from './storage/write-health.js';
@@ -75,6 +76,11 @@ export async function startKithServer(
   const writeHealth = new WriteHealth(storage, metrics, logger.child({ component: 'storage' }));
   const membership = new MembershipEvents();
   const signIns = new SignInEvents();
+  // Deletes refresh-token rows that can no longer matter, a few at a time, while the server runs.
+  const authLogger = logger.child({ component: 'auth' });
+  const pruner = new RefreshTokenPruner(storage.refreshTokens, {
+    onError: (err) => authLogger.warn({ err: (err as Error)?.message }, 'sweep of expired refresh tokens failed; retried later'),
+  });
   let accepting = true;
   let app: FastifyInstance | undefined;
   let sync: SyncServer | undefined;
@@ -110,12 +116,15 @@ export async function startKithServer(
     await sync?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     writeHealth.close();
+    await pruner.close();
     if (!options.storage) await storage.close().catch(() => undefined);
     throw err;
   }
+  pruner.start();
   return running(config, app, sync, installed, storage, metrics, () => {
     accepting = false;
     writeHealth.close();
+    return pruner.close();
   });
 }
 
@@ -127,7 +136,8 @@ function running(
   modules: readonly InstalledModule[],
   storage: Storage,
   metrics: Metrics,
-  stopAccepting: () => void,
+  /** Called first when closing; what it returns (background work stopping) is awaited before storage closes. */
+  stopAccepting: () => Promise<void>,
 ): KithServer {
   const port = (app.server.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -137,7 +147,7 @@ function running(
   const close = () => {
     closing ??= (async () => {
       // /readyz answers 503 and sync upgrades are refused from here on.
-      stopAccepting();
+      const stoppedBackground = stopAccepting();
       // Stop listening first so no new socket arrives while we drain.
       const stopped = new Promise<void>((resolve) => app.server.close(() => resolve()));
       // Frames already received when shutdown began (e.g. an update sent just before SIGTERM,
@@ -157,6 +167,7 @@ function running(
       } finally {
         clearTimeout(cutOff);
       }
+      await stoppedBackground;
       await storage.close();
     })();
     return closing;

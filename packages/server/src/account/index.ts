@@ -59,7 +59,7 @@ const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: ModuleContext; feeds: Feed
       if (!(await verifyPassword(request.body.password, user?.passwordHash ?? (await decoyHash()))) || !user) {
         throw new KithError('INVALID_CREDENTIALS', 'The password is wrong.');
       }
-      const result = await deleteAccount(ctx.storage, me.userId, request.body.soleOwnedRooms ?? []);
+      const result = await deleteAccount(ctx.storage, me.userId, request.body.soleOwnedRooms ?? [], request.body.otherSoleOwnedRooms);
       // Told at once, as a removal is: left to the sync server's periodic membership check (a
       // minute), the account's open sockets kept writing to rooms it had left, and other members
       // to a deleted room, whose updates were stored for a room that no longer exists. The

@@ -14,6 +14,11 @@ export const DeleteAccountBody = Type.Object(
         { maxItems: 500 },
       ),
     ),
+    otherSoleOwnedRooms: Type.Optional(
+      Type.Literal('delete', {
+        description: 'what becomes of every room you alone own that soleOwnedRooms does not name, however many there are',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

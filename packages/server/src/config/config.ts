@@ -55,6 +55,10 @@ export interface Limits {
   presencePerRoom: number;
   /** Login attempts per minute for one username from all addresses together (distributed guessing). */
   loginPerAccountPerMinute: number;
+  /** Rooms one user may own; creating another is refused with 409 TOO_MANY_ROOMS. */
+  roomsPerUser: number;
+  /** Usable (unexpired, not used up, not revoked) invites one room may hold; more: 409 TOO_MANY_INVITES. */
+  invitesPerRoom: number;
 }
 
 export interface SyncTuning {
@@ -137,6 +141,9 @@ export const DEFAULT_LIMITS: Limits = {
   presencePerSocket: 4,
   presencePerRoom: 128,
   loginPerAccountPerMinute: 100,
+  // Far more calendars than a family keeps; small enough that deleting an account settles them in one request.
+  roomsPerUser: 200,
+  invitesPerRoom: 100,
 };
 
 export const DEFAULT_SYNC: SyncTuning = {
@@ -228,6 +235,11 @@ const OPTIONS = {
   'login-per-account-per-minute': {
     env: 'KITH_LOGIN_PER_ACCOUNT_PER_MINUTE',
     help: 'login attempts per minute for one username from all addresses (default 100)',
+  },
+  'rooms-per-user': { env: 'KITH_ROOMS_PER_USER', help: 'rooms one user may own; more are refused with 409 (default 200)' },
+  'invites-per-room': {
+    env: 'KITH_INVITES_PER_ROOM',
+    help: 'usable (unexpired, not used up) invites one room may hold; more are refused with 409 (default 100)',
   },
 } as const;
 
@@ -381,6 +393,8 @@ function coreConfig(read: OptionReader): KithConfig {
       presencePerSocket: int('presence-per-socket', 1) ?? DEFAULT_LIMITS.presencePerSocket,
       presencePerRoom: int('presence-per-room', 1) ?? DEFAULT_LIMITS.presencePerRoom,
       loginPerAccountPerMinute: int('login-per-account-per-minute', 1) ?? DEFAULT_LIMITS.loginPerAccountPerMinute,
+      roomsPerUser: int('rooms-per-user', 1) ?? DEFAULT_LIMITS.roomsPerUser,
+      invitesPerRoom: int('invites-per-room', 1) ?? DEFAULT_LIMITS.invitesPerRoom,
     },
     sync: {
       ...DEFAULT_SYNC,

@@ -24,6 +24,7 @@ import {
   SetRoleBody,
 } from './schemas.js';
 import { Type } from 'typebox';
+import { DEFAULT_LIMITS, type Limits } from '../config/config.js';
 
 export interface RoomRoutesOptions {
   storage: Storage;
@@ -33,7 +34,12 @@ export interface RoomRoutesOptions {
   inviteDefaults: { expiryHours: number; maxUses: number };
   /** Invite acceptances per minute per client IP (codes are unguessable; this bounds trying). */
   acceptPerMinute: number;
+  /** Rooms one user may own and usable invites one room may hold; DEFAULT_LIMITS' when not given. */
+  limits?: Pick<Limits, 'roomsPerUser' | 'invitesPerRoom'>;
 }
+
+/** Invites listed besides the usable ones: the newest expired, used-up or revoked, so an owner sees what just ended. */
+export const LISTED_ENDED_INVITES = 20;
 
 const memberView = (m: MemberRecord) => ({ userId: m.userId, username: m.username, role: m.role });
 const isoOrNull = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -45,13 +51,15 @@ const inviteSummary = (i: InviteRecord, now: number) => ({
   expiresAt: isoOrNull(i.expiresAt),
   maxUses: i.maxUses,
   uses: i.uses,
-  // Revoked invites (their creator stopped being an owner) are listed, as expired ones are, until deleted.
+  // Revoked invites (their creator stopped being an owner) are listed as expired ones are: the newest of them.
   usable: i.revokedAt === null && (i.expiresAt === null || i.expiresAt > now) && (i.maxUses === null || i.uses < i.maxUses),
 });
 
 /** Rooms: one shared calendar each, with members, roles and invites. */
 export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (app, opts) => {
   const { storage, membership } = opts;
+  const roomsPerUser = opts.limits?.roomsPerUser ?? DEFAULT_LIMITS.roomsPerUser;
+  const invitesPerRoom = opts.limits?.invitesPerRoom ?? DEFAULT_LIMITS.invitesPerRoom;
   strictJsonApi(app);
   // onRequest, not preHandler: an anonymous caller gets 401 before the body is parsed or
   // validated, not a 400 that describes the schema. A well-signed token of a user who no longer
@@ -75,7 +83,13 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
 
   app.post('/rooms', { schema: { body: CreateRoomBody, response: { 201: RoomSummary } } }, async (request, reply) => {
     const room = { roomId: newRoomId(), name: request.body.name.trim(), createdBy: request.user.userId, createdAt: Date.now() };
-    await storage.rooms.create(room);
+    // Bounded, so that deleting the account (which settles every room it alone owns) stays one bounded request.
+    if ((await storage.rooms.create(room, roomsPerUser)) === 'too-many') {
+      throw new KithError(
+        'TOO_MANY_ROOMS',
+        `You already own ${roomsPerUser} rooms, the most allowed; delete one or hand it to another member first.`,
+      );
+    }
     // Modules set the new document up (schema version, name) before anyone is told the room exists.
     await membership.roomCreated({ roomId: room.roomId, name: room.name });
     return reply.code(201).send({ roomId: room.roomId, name: room.name, role: 'owner' as const });
@@ -117,7 +131,7 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
       const codeHash = sha256(code);
       // Refused by storage when the caller stopped being an owner since requireOwner (a demotion
       // racing this request): the invite would be born revoked.
-      const stored = await storage.rooms.createInvite({
+      const stored = await storage.rooms.createInviteWithin({
         codeHash,
         roomId: me.roomId,
         role,
@@ -126,8 +140,14 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
         maxUses,
         uses: 0,
         createdAt: now,
-      });
-      if (!stored) throw new KithError('FORBIDDEN', 'Only an owner of the room can do that.');
+      }, invitesPerRoom);
+      if (stored === 'not-owner') throw new KithError('FORBIDDEN', 'Only an owner of the room can do that.');
+      if (stored === 'too-many') {
+        throw new KithError(
+          'TOO_MANY_INVITES',
+          `The room already has ${invitesPerRoom} usable invites, the most allowed; revoke one first, or wait for one to expire or be used up.`,
+        );
+      }
       return reply.code(201).send({
         inviteId: codeHash,
         code,
@@ -145,7 +165,10 @@ export const roomRoutes: FastifyPluginAsyncTypebox<RoomRoutesOptions> = async (a
     async (request) => {
       const me = await requireOwner(request, request.params.roomId);
       const now = Date.now();
-      return { invites: (await storage.rooms.listInvites(me.roomId)).map((i) => inviteSummary(i, now)) };
+      // Bounded: every usable invite (at most invitesPerRoom, unless the limit was lowered) and the
+      // newest ended ones; the rest stay stored (their codes still answer expired or used up).
+      const invites = await storage.rooms.listInvites(me.roomId, { now, live: invitesPerRoom, dead: LISTED_ENDED_INVITES });
+      return { invites: invites.map((i) => inviteSummary(i, now)) };
     },
   );
 

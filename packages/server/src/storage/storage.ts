@@ -138,13 +138,41 @@ export interface RefreshTokenStore {
   revokeFamily(familyId: string): Promise<void>;
   /** Signs the user out everywhere (after a password reset): revokes every active token of theirs. */
   revokeUser(userId: string): Promise<void>;
+  /**
+   * One bounded step of the sweep of dead rows (see RefreshTokenPruner): looks at the next `limit`
+   * rows that expired at or before `before`, in order of (expiresAt, tokenHash) after `after`,
+   * and deletes those whose family has no token left that could be used (none active and expiring
+   * after `before`). A rotated row whose family is still alive stays, so that presenting it again
+   * is still recognised as reuse and revokes the family. Returns how many rows it deleted and
+   * where the next step starts, undefined when no expired row is left past this step.
+   */
+  pruneDead(
+    before: number,
+    after: RefreshTokenCursor | undefined,
+    limit: number,
+  ): Promise<{ deleted: number; next: RefreshTokenCursor | undefined }>;
 }
 
+/** Where a sweep of dead refresh tokens goes on: the last row the previous step looked at. */
+export interface RefreshTokenCursor {
+  expiresAt: number;
+  tokenHash: string;
+}
+
+/** The cursor before every row: a sweep starts here. */
+export const REFRESH_SWEEP_START: RefreshTokenCursor = { expiresAt: Number.MIN_SAFE_INTEGER, tokenHash: '' };
+
 export interface RoomStore {
-  /** Creates the room with its creator as owner. */
-  create(room: RoomRecord): Promise<void>;
+  /**
+   * Creates the room with its creator as owner. With `maxOwned`, refused (`too-many`, nothing
+   * stored) when the creator already owns that many rooms: counted in the same transaction as the
+   * insert, and one creation per user at a time, so a burst cannot pass the bound.
+   */
+  create(room: RoomRecord, maxOwned?: number): Promise<'ok' | 'too-many'>;
   get(roomId: string): Promise<RoomRecord | undefined>;
   listForUser(userId: string): Promise<Array<RoomRecord & { role: Role }>>;
+  /** The rooms `userId` is the only owner of, oldest first (one query, whatever their number). */
+  soleOwnedRooms(userId: string): Promise<string[]>;
   members(roomId: string): Promise<MemberRecord[]>;
   member(roomId: string, userId: string): Promise<MemberRecord | undefined>;
   /**
@@ -169,8 +197,17 @@ export interface RoomStore {
    * with the others or not stored); false, storing nothing, when they are not.
    */
   createInvite(invite: NewInvite): Promise<boolean>;
-  /** The room's invites, newest first (expired, used-up and revoked ones included, until deleted). */
-  listInvites(roomId: string): Promise<InviteRecord[]>;
+  /**
+   * `createInvite`, refused (`too-many`, nothing stored) when the room already holds `maxLive`
+   * usable invites at `invite.createdAt` (not expired, not used up, not revoked): counted in the
+   * same transaction as the insert, one invite creation per room at a time.
+   */
+  createInviteWithin(invite: NewInvite, maxLive: number): Promise<'ok' | 'not-owner' | 'too-many'>;
+  /**
+   * The room's invites, newest first (expired, used-up and revoked ones included, until deleted).
+   * With `bound`: at most `live` usable ones (at `now`) and at most `dead` others, the newest of each.
+   */
+  listInvites(roomId: string, bound?: { now: number; live: number; dead: number }): Promise<InviteRecord[]>;
   /** Deletes one invite of the room (an owner withdrawing it); false when the room has no invite with that hash. */
   revokeInvite(roomId: string, codeHash: string): Promise<boolean>;
   /** One invite by its code's hash (whatever its state), to describe it before anyone accepts it. */

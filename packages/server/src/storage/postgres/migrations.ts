@@ -147,6 +147,20 @@ export const PG_MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: 
                             AND m.user_id = room_feeds.created_by AND m.role = 'owner');
     `,
   },
+  {
+    version: 8,
+    name: 'indexes for deleting a user and for sweeping dead refresh tokens',
+    // SQLite's version 9.
+    sql: `
+      CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
+      CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at, token_hash);
+      CREATE INDEX refresh_tokens_live ON refresh_tokens(family_id, expires_at) WHERE status = 'active';
+      CREATE INDEX invites_creator ON invites(created_by);
+      CREATE INDEX rooms_creator ON rooms(created_by);
+      CREATE INDEX room_feeds_creator ON room_feeds(created_by);
+      CREATE INDEX room_removals_user ON room_removals(user_id);
+    `,
+  },
 ];
 
 /** First key of the migration's two-int advisory lock ("kiti" in ASCII); the second is a hash of the schema name. */

@@ -11,6 +11,7 @@ import type {
   InviteRecord,
   MemberRecord,
   NewInvite,
+  RefreshTokenCursor,
   RefreshTokenRecord,
   RefreshTokenStore,
   Role,
@@ -24,6 +25,7 @@ import type {
   UserStore,
 } from '../storage.js';
 import { toBytes, toInvite, toMember, toRoom, toToken, toUser } from '../rows.js';
+import { REFRESH_SWEEP_START } from '../storage.js';
 import { migratePostgres } from './migrations.js';
 import { PostgresModuleTables } from './module-tables.js';
 import type { ModuleTables } from '../module-tables.js';
@@ -283,6 +285,39 @@ class PgRefreshTokens implements RefreshTokenStore {
   async revokeUser(userId: string): Promise<void> {
     await this.db.run(`UPDATE refresh_tokens SET status = 'revoked' WHERE user_id = $1 AND status = 'active'`, [userId]);
   }
+
+  async pruneDead(
+    before: number,
+    after: RefreshTokenCursor | undefined,
+    limit: number,
+  ): Promise<{ deleted: number; next: RefreshTokenCursor | undefined }> {
+    // As on SQLite: a walk of refresh_tokens_expiry from the cursor, each row's family one probe
+    // of the partial index refresh_tokens_live; each statement touches at most `limit` rows. A
+    // rotation committing meanwhile leaves its family an active row, so the family is kept.
+    const from = after ?? REFRESH_SWEEP_START;
+    const [end] = await this.db.rows<{ expires_at: number; token_hash: string }>(
+      `SELECT expires_at, token_hash FROM refresh_tokens
+       WHERE (expires_at, token_hash) > ($1::bigint, $2::text) AND expires_at <= $3
+       ORDER BY expires_at, token_hash LIMIT 1 OFFSET $4`,
+      [from.expiresAt, from.tokenHash, before, Math.max(0, limit - 1)],
+    );
+    const dead = `expires_at <= $3 AND NOT EXISTS (SELECT 1 FROM refresh_tokens l
+      WHERE l.family_id = refresh_tokens.family_id AND l.status = 'active' AND l.expires_at > $3)`;
+    if (!end) {
+      const deleted = await this.db.run(
+        `DELETE FROM refresh_tokens WHERE (expires_at, token_hash) > ($1::bigint, $2::text) AND ${dead}`,
+        [from.expiresAt, from.tokenHash, before],
+      );
+      return { deleted, next: undefined };
+    }
+    const expiresAt = Number(end.expires_at);
+    const deleted = await this.db.run(
+      `DELETE FROM refresh_tokens WHERE (expires_at, token_hash) > ($1::bigint, $2::text)
+         AND (expires_at, token_hash) <= ($4::bigint, $5::text) AND ${dead}`,
+      [from.expiresAt, from.tokenHash, before, expiresAt, end.token_hash],
+    );
+    return { deleted, next: { expiresAt, tokenHash: end.token_hash } };
+  }
 }
 
 const INSERT_MEMBER = 'INSERT INTO members (room_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)';
@@ -292,8 +327,14 @@ const SELECT_MEMBER = `SELECT m.*, u.username FROM members m JOIN users u ON u.u
 class PgRooms implements RoomStore {
   constructor(private readonly db: Db) {}
 
-  async create(room: RoomRecord): Promise<void> {
-    await this.db.tx(async (c) => {
+  async create(room: RoomRecord, maxOwned?: number): Promise<'ok' | 'too-many'> {
+    return this.db.tx(async (c) => {
+      if (maxOwned !== undefined) {
+        // One creation per user at a time (racing ones would each count maxOwned − 1).
+        await c.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [`kith_rooms_owned:${room.createdBy}`]);
+        const owned = await c.query<{ n: string }>(`SELECT count(*) AS n FROM members WHERE user_id = $1 AND role = 'owner'`, [room.createdBy]);
+        if (Number(owned.rows[0]?.n ?? 0) >= maxOwned) return 'too-many';
+      }
       await c.query('INSERT INTO rooms (room_id, name, created_by, created_at) VALUES ($1, $2, $3, $4)', [
         room.roomId,
         room.name,
@@ -301,7 +342,19 @@ class PgRooms implements RoomStore {
         room.createdAt,
       ]);
       await c.query(INSERT_MEMBER, [room.roomId, room.createdBy, 'owner', room.createdAt]);
+      return 'ok';
     });
+  }
+
+  async soleOwnedRooms(userId: string): Promise<string[]> {
+    const rows = await this.db.rows(
+      `SELECT r.room_id FROM rooms r JOIN members m ON m.room_id = r.room_id
+       WHERE m.user_id = $1 AND m.role = 'owner'
+         AND NOT EXISTS (SELECT 1 FROM members o WHERE o.room_id = m.room_id AND o.role = 'owner' AND o.user_id <> m.user_id)
+       ORDER BY r.created_at, r.room_id COLLATE "C"`,
+      [userId],
+    );
+    return rows.map((r) => r.room_id as string);
   }
 
   async get(roomId: string): Promise<RoomRecord | undefined> {
@@ -403,7 +456,19 @@ class PgRooms implements RoomStore {
     return this.changeMembership(roomId, userId, null, removedAt);
   }
 
-  async listInvites(roomId: string): Promise<InviteRecord[]> {
+  async listInvites(roomId: string, bound?: { now: number; live: number; dead: number }): Promise<InviteRecord[]> {
+    if (bound) {
+      const live = LIVE_INVITE('$2');
+      const rows = await this.db.rows(
+        `SELECT * FROM (
+           (SELECT * FROM invites WHERE room_id = $1 AND ${live} ORDER BY created_at DESC, code_hash COLLATE "C" LIMIT $3)
+           UNION ALL
+           (SELECT * FROM invites WHERE room_id = $1 AND NOT (${live}) ORDER BY created_at DESC, code_hash COLLATE "C" LIMIT $4)
+         ) listed ORDER BY created_at DESC, code_hash COLLATE "C"`,
+        [roomId, bound.now, bound.live, bound.dead],
+      );
+      return rows.map(toInvite);
+    }
     const rows = await this.db.rows(
       'SELECT * FROM invites WHERE room_id = $1 ORDER BY created_at DESC, code_hash COLLATE "C"',
       [roomId],
@@ -425,6 +490,31 @@ class PgRooms implements RoomStore {
         [i.codeHash, i.roomId, i.role, i.createdBy, i.expiresAt, i.maxUses, i.uses, i.createdAt],
       ),
     );
+  }
+
+  async createInviteWithin(i: NewInvite, maxLive: number): Promise<'ok' | 'not-owner' | 'too-many'> {
+    let tooMany = false;
+    const stored = await ownerWrite(this.db, i.roomId, async (c) => {
+      // One invite creation per room at a time (the room's row is only share-locked by ownerWrite).
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1::text))', [`kith_invites:${i.roomId}`]);
+      const owner = await c.query(`SELECT 1 FROM members WHERE room_id = $1 AND user_id = $2 AND role = 'owner'`, [i.roomId, i.createdBy]);
+      if (owner.rowCount === 0) return { rowCount: 0 };
+      const live = await c.query<{ n: string }>(`SELECT count(*) AS n FROM invites WHERE room_id = $1 AND ${LIVE_INVITE('$2')}`, [
+        i.roomId,
+        i.createdAt,
+      ]);
+      if (Number(live.rows[0]?.n ?? 0) >= maxLive) {
+        tooMany = true;
+        return { rowCount: 0 };
+      }
+      return c.query(
+        `INSERT INTO invites (code_hash, room_id, role, created_by, expires_at, max_uses, uses, created_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, greatest($8::bigint, (SELECT max(removed_at) + 1 FROM room_removals WHERE room_id = $2))
+         WHERE ${CREATOR_IS_OWNER}`,
+        [i.codeHash, i.roomId, i.role, i.createdBy, i.expiresAt, i.maxUses, i.uses, i.createdAt],
+      );
+    });
+    return tooMany ? 'too-many' : stored ? 'ok' : 'not-owner';
   }
 
   async findInvite(codeHash: string): Promise<InviteRecord | undefined> {
@@ -497,6 +587,10 @@ class PgRooms implements RoomStore {
 }
 
 /** A link's WHERE: its creator (parameter `$4`) is an owner of its room (`$2`). */
+/** An invite that still admits someone at `now` (the parameter named): not revoked, not expired, not used up. */
+const LIVE_INVITE = (now: string) =>
+  `revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ${now}::bigint) AND (max_uses IS NULL OR uses < max_uses)`;
+
 const CREATOR_IS_OWNER = `EXISTS (SELECT 1 FROM members WHERE room_id = $2 AND user_id = $4 AND role = 'owner')`;
 
 /**

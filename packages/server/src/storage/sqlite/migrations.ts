@@ -159,6 +159,23 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
                             AND m.user_id = room_feeds.created_by AND m.role = 'owner');
     `,
   },
+  {
+    version: 9,
+    name: 'indexes for deleting a user and for sweeping dead refresh tokens',
+    // Deleting a user (its cascade and the transaction around it) and signing them out everywhere
+    // looked rows up by user or creator with no index: a scan of each whole table, on the event
+    // loop. The sweep (RefreshTokenPruner) walks expired rows in order and asks of each whether
+    // its family still has a token that could be used: one probe of the partial index.
+    sql: `
+      CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
+      CREATE INDEX refresh_tokens_expiry ON refresh_tokens(expires_at, token_hash);
+      CREATE INDEX refresh_tokens_live ON refresh_tokens(family_id, expires_at) WHERE status = 'active';
+      CREATE INDEX invites_creator ON invites(created_by);
+      CREATE INDEX rooms_creator ON rooms(created_by);
+      CREATE INDEX room_feeds_creator ON room_feeds(created_by);
+      CREATE INDEX room_removals_user ON room_removals(user_id);
+    `,
+  },
 ];
 
 export function migrate(db: Database): number[] {

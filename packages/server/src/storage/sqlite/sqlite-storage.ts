@@ -13,6 +13,7 @@ import type {
   InviteRecord,
   MemberRecord,
   NewInvite,
+  RefreshTokenCursor,
   RefreshTokenRecord,
   RefreshTokenStore,
   Role,
@@ -26,6 +27,7 @@ import type {
   UserStore,
 } from '../storage.js';
 import { toInvite, toMember, toRoom, toToken, toUser } from '../rows.js';
+import { REFRESH_SWEEP_START } from '../storage.js';
 import { migrate } from './migrations.js';
 import { SqliteModuleTables } from './module-tables.js';
 import type { ModuleTables } from '../module-tables.js';
@@ -211,6 +213,9 @@ class SqliteRefreshTokens implements RefreshTokenStore {
   private readonly revokeFamilyStmt;
   private readonly revokeUserStmt;
   private readonly rotateTx;
+  private readonly sweepEnd;
+  private readonly sweepRange;
+  private readonly sweepTail;
 
   constructor(db: Database) {
     this.insertStmt = db.prepare(
@@ -229,6 +234,20 @@ class SqliteRefreshTokens implements RefreshTokenStore {
       this.insertStmt.run(successor);
       return true;
     });
+    // The sweep walks refresh_tokens_expiry from the cursor; each row's family is one probe of the
+    // partial index refresh_tokens_live. Every statement touches at most `limit` rows.
+    this.sweepEnd = db.prepare(
+      `SELECT expires_at, token_hash FROM refresh_tokens
+       WHERE (expires_at, token_hash) > (@fromE, @fromH) AND expires_at <= @before
+       ORDER BY expires_at, token_hash LIMIT 1 OFFSET @skip`,
+    );
+    const dead = `expires_at <= @before AND NOT EXISTS (SELECT 1 FROM refresh_tokens l
+      WHERE l.family_id = refresh_tokens.family_id AND l.status = 'active' AND l.expires_at > @before)`;
+    this.sweepRange = db.prepare(
+      `DELETE FROM refresh_tokens WHERE (expires_at, token_hash) > (@fromE, @fromH)
+         AND (expires_at, token_hash) <= (@toE, @toH) AND ${dead}`,
+    );
+    this.sweepTail = db.prepare(`DELETE FROM refresh_tokens WHERE (expires_at, token_hash) > (@fromE, @fromH) AND ${dead}`);
   }
 
   async insert(t: RefreshTokenRecord): Promise<void> {
@@ -255,7 +274,25 @@ class SqliteRefreshTokens implements RefreshTokenStore {
   async revokeUser(userId: string): Promise<void> {
     this.revokeUserStmt.run(userId);
   }
+
+  async pruneDead(
+    before: number,
+    after: RefreshTokenCursor | undefined,
+    limit: number,
+  ): Promise<{ deleted: number; next: RefreshTokenCursor | undefined }> {
+    const from = after ?? REFRESH_SWEEP_START;
+    const params = { fromE: from.expiresAt, fromH: from.tokenHash, before };
+    const end = this.sweepEnd.get({ ...params, skip: Math.max(0, limit - 1) }) as
+      | { expires_at: number; token_hash: string }
+      | undefined;
+    if (!end) return { deleted: this.sweepTail.run(params).changes, next: undefined };
+    const deleted = this.sweepRange.run({ ...params, toE: end.expires_at, toH: end.token_hash }).changes;
+    return { deleted, next: { expiresAt: end.expires_at, tokenHash: end.token_hash } };
+  }
 }
+
+/** An invite that still admits someone at @now: not revoked, not expired, not used up. */
+const LIVE_INVITE = `revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now) AND (max_uses IS NULL OR uses < max_uses)`;
 
 class SqliteRooms implements RoomStore {
   private readonly db: Database;
@@ -284,6 +321,20 @@ class SqliteRooms implements RoomStore {
          WHERE m.room_id = ? AND m.user_id = ?`,
       ),
       ownerCount: db.prepare(`SELECT count(*) FROM members WHERE room_id = ? AND role = 'owner'`).pluck(),
+      ownedCount: db.prepare(`SELECT count(*) FROM members WHERE user_id = ? AND role = 'owner'`).pluck(),
+      soleOwned: db.prepare(
+        `SELECT r.room_id FROM rooms r JOIN members m ON m.room_id = r.room_id
+         WHERE m.user_id = ? AND m.role = 'owner'
+           AND NOT EXISTS (SELECT 1 FROM members o WHERE o.room_id = m.room_id AND o.role = 'owner' AND o.user_id <> m.user_id)
+         ORDER BY r.created_at, r.room_id`,
+      ).pluck(),
+      liveInviteCount: db.prepare(`SELECT count(*) FROM invites WHERE room_id = @roomId AND ${LIVE_INVITE}`).pluck(),
+      boundedInvites: db.prepare(
+        `SELECT * FROM (SELECT * FROM invites WHERE room_id = @roomId AND ${LIVE_INVITE} ORDER BY created_at DESC, code_hash LIMIT @live)
+         UNION ALL
+         SELECT * FROM (SELECT * FROM invites WHERE room_id = @roomId AND NOT (${LIVE_INVITE}) ORDER BY created_at DESC, code_hash LIMIT @dead)
+         ORDER BY created_at DESC, code_hash`,
+      ),
       setRole: db.prepare('UPDATE members SET role = ? WHERE room_id = ? AND user_id = ?'),
       remove: db.prepare('DELETE FROM members WHERE room_id = ? AND user_id = ?'),
       insertInvite: db.prepare(
@@ -316,11 +367,17 @@ class SqliteRooms implements RoomStore {
     };
   }
 
-  async create(room: RoomRecord): Promise<void> {
-    this.db.transaction(() => {
+  async create(room: RoomRecord, maxOwned?: number): Promise<'ok' | 'too-many'> {
+    return this.db.transaction((): 'ok' | 'too-many' => {
+      if (maxOwned !== undefined && (this.stmts.ownedCount.get(room.createdBy) as number) >= maxOwned) return 'too-many';
       this.stmts.insertRoom.run(room);
       this.stmts.insertMember.run(room.roomId, room.createdBy, 'owner', room.createdAt);
-    })();
+      return 'ok';
+    }).immediate();
+  }
+
+  async soleOwnedRooms(userId: string): Promise<string[]> {
+    return this.stmts.soleOwned.all(userId) as string[];
   }
 
   async get(roomId: string): Promise<RoomRecord | undefined> {
@@ -377,7 +434,18 @@ class SqliteRooms implements RoomStore {
     return this.stmts.insertInvite.run({ codeHash, roomId, role, createdBy, expiresAt, maxUses, uses, createdAt }).changes === 1;
   }
 
-  async listInvites(roomId: string): Promise<InviteRecord[]> {
+  async createInviteWithin(invite: NewInvite, maxLive: number): Promise<'ok' | 'not-owner' | 'too-many'> {
+    const { codeHash, roomId, role, createdBy, expiresAt, maxUses, uses, createdAt } = invite;
+    return this.db.transaction((): 'ok' | 'not-owner' | 'too-many' => {
+      if ((this.stmts.member.get(roomId, createdBy) as any)?.role !== 'owner') return 'not-owner';
+      if ((this.stmts.liveInviteCount.get({ roomId, now: createdAt }) as number) >= maxLive) return 'too-many';
+      const stored = this.stmts.insertInvite.run({ codeHash, roomId, role, createdBy, expiresAt, maxUses, uses, createdAt }).changes === 1;
+      return stored ? 'ok' : 'not-owner';
+    }).immediate();
+  }
+
+  async listInvites(roomId: string, bound?: { now: number; live: number; dead: number }): Promise<InviteRecord[]> {
+    if (bound) return this.stmts.boundedInvites.all({ roomId, ...bound }).map(toInvite);
     return this.stmts.listInvites.all(roomId).map(toInvite);
   }
 
