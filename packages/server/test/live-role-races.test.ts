@@ -13,8 +13,8 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEvents } from '@kith/model';
-import type { MemberRecord, Storage } from '../src/storage/storage.js';
 import { apiClient } from './helpers/api.js';
+import { holdMemberRead } from './helpers/member-reads.js';
 import { sleep } from './helpers/http-assert.js';
 import { storageEngines } from './helpers/postgres.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -24,42 +24,6 @@ const engines = await storageEngines('/live: membership changes win over role re
 
 type Api = ReturnType<typeof apiClient>;
 type User = Awaited<ReturnType<Api['signUp']>>;
-
-/**
- * Holds the `pass`-th next read of (roomId, userId)'s membership (0: the very next one): the read
- * starts at once — so it sees the membership as it is now — but its answer is given only after
- * `release()`. `held` resolves when the read started, `answered` when its answer was given.
- */
-function holdMemberRead(storage: Storage, roomId: string, userId: string, pass = 0) {
-  const rooms = storage.rooms;
-  const own = Object.prototype.hasOwnProperty.call(rooms, 'member');
-  const original = rooms.member;
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let onHeld!: () => void;
-  const held = new Promise<void>((r) => (onHeld = r));
-  let onAnswered!: () => void;
-  const answered = new Promise<void>((r) => (onAnswered = r));
-  let seen = 0;
-  let armed = true;
-  rooms.member = async function (this: unknown, r: string, u: string): Promise<MemberRecord | undefined> {
-    if (!armed || r !== roomId || u !== userId || seen++ !== pass) return original.call(rooms, r, u);
-    armed = false;
-    const read = original.call(rooms, r, u);
-    onHeld();
-    await gate;
-    try {
-      return await read;
-    } finally {
-      onAnswered();
-    }
-  };
-  const restore = () => {
-    if (own) rooms.member = original;
-    else delete (rooms as { member?: unknown }).member;
-  };
-  return { held, answered, release, restore };
-}
 
 /** A JSON client of `/live`: every message received is kept, in order. */
 class LiveClient {
